@@ -1,0 +1,28 @@
+# Robson — two commands: `make run` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+
+.PHONY: setup run test bench lint schemas helm-lint clean
+
+setup:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages uv
+	@$(UV) sync --all-packages --frozen --quiet
+
+run: setup
+	@$(UV) run --frozen robson up $(ARGS)
+
+test: setup
+	@$(UV) run --frozen pytest $(ARGS)
+
+bench: setup
+	@$(UV) run --frozen python -m bench $(ARGS)
+
+lint: setup
+	@$(UV) run --frozen ruff check .
+
+schemas: setup
+	@$(UV) run --frozen python -m robson_contracts.schema_gen
+
+clean:
+	rm -rf .data .venv .pytest_cache .ruff_cache

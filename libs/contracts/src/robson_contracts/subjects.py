@@ -1,0 +1,125 @@
+"""Every subject and stream name on the bus, in one place.
+
+Hierarchy: ``robson.<domain>.<kind>.<account>.<symbol>`` for account-scoped messages, so a
+subscriber can filter by account and symbol with wildcards (``robson.order.evt.acc1.*``).
+Market data is shared by everyone: ``robson.market.<kind>.<symbol>[.<timeframe>]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from robson_contracts.base import Message
+from robson_contracts.types import Timeframe, TradingMode
+
+PREFIX = "robson"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    description: str
+    max_age_days: int = 30
+
+
+MARKET = StreamSpec("ROBSON_MARKET", (f"{PREFIX}.market.>",), "candles, ticks, market context")
+SIGNALS = StreamSpec("ROBSON_SIGNALS", (f"{PREFIX}.signal.>",), "SignalDetected")
+DECISIONS = StreamSpec("ROBSON_DECISIONS", (f"{PREFIX}.decision.>",), "TradeDecision")
+GATE = StreamSpec("ROBSON_GATE", (f"{PREFIX}.gate.>",), "GateDecision, RiskLimitBreached")
+POSITIONS = StreamSpec("ROBSON_POSITIONS", (f"{PREFIX}.position.>",), "position commands/events")
+ORDERS = StreamSpec("ROBSON_ORDERS", (f"{PREFIX}.order.>",), "order commands and events")
+ACCOUNTS = StreamSpec("ROBSON_ACCOUNTS", (f"{PREFIX}.account.>",), "balances, modes, reconciliation")
+DEAD_LETTERS = StreamSpec("ROBSON_DLQ", (f"{PREFIX}.dlq.>",), "dead letters", max_age_days=90)
+
+STREAMS: tuple[StreamSpec, ...] = (MARKET, SIGNALS, DECISIONS, GATE, POSITIONS, ORDERS, ACCOUNTS, DEAD_LETTERS)
+
+
+def candle(symbol: str, timeframe: Timeframe | str) -> str:
+    return f"{PREFIX}.market.candle.{symbol}.{Timeframe(timeframe).value}"
+
+
+def tick(symbol: str) -> str:
+    return f"{PREFIX}.market.tick.{symbol}"
+
+
+def market_context(symbol: str) -> str:
+    return f"{PREFIX}.market.context.{symbol}"
+
+
+def balance(account_id: str) -> str:
+    return f"{PREFIX}.account.balance.{account_id}"
+
+
+def account_event(account_id: str) -> str:
+    return f"{PREFIX}.account.evt.{account_id}"
+
+
+def signal(account_id: str, symbol: str) -> str:
+    return f"{PREFIX}.signal.detected.{account_id}.{symbol}"
+
+
+def decision(account_id: str, symbol: str) -> str:
+    return f"{PREFIX}.decision.made.{account_id}.{symbol}"
+
+
+def gate_decision(account_id: str, symbol: str) -> str:
+    return f"{PREFIX}.gate.decision.{account_id}.{symbol}"
+
+
+def risk_event(account_id: str) -> str:
+    return f"{PREFIX}.gate.risk.{account_id}"
+
+
+def position_command(account_id: str) -> str:
+    return f"{PREFIX}.position.cmd.{account_id}"
+
+
+def position_event(account_id: str, symbol: str) -> str:
+    return f"{PREFIX}.position.evt.{account_id}.{symbol}"
+
+
+def trader_event(account_id: str) -> str:
+    return f"{PREFIX}.position.trader.{account_id}"
+
+
+def order_command(venue: TradingMode | str, account_id: str, symbol: str) -> str:
+    return f"{PREFIX}.order.cmd.{TradingMode(venue).value.lower()}.{account_id}.{symbol}"
+
+
+def order_event(account_id: str, symbol: str) -> str:
+    return f"{PREFIX}.order.evt.{account_id}.{symbol}"
+
+
+def dead_letter(service: str, consumer: str) -> str:
+    return f"{PREFIX}.dlq.{service}.{consumer}"
+
+
+# Filters services subscribe with.
+ALL_CANDLES = f"{PREFIX}.market.candle.>"
+ALL_TICKS = f"{PREFIX}.market.tick.>"
+ALL_MARKET_CONTEXT = f"{PREFIX}.market.context.>"
+ALL_BALANCES = f"{PREFIX}.account.balance.>"
+ALL_ACCOUNT_EVENTS = f"{PREFIX}.account.evt.>"
+ALL_SIGNALS = f"{PREFIX}.signal.detected.>"
+ALL_DECISIONS = f"{PREFIX}.decision.made.>"
+ALL_GATE_DECISIONS = f"{PREFIX}.gate.decision.>"
+ALL_RISK_EVENTS = f"{PREFIX}.gate.risk.>"
+ALL_POSITION_COMMANDS = f"{PREFIX}.position.cmd.>"
+ALL_POSITION_EVENTS = f"{PREFIX}.position.evt.>"
+ALL_TRADER_EVENTS = f"{PREFIX}.position.trader.>"
+PAPER_ORDER_COMMANDS = f"{PREFIX}.order.cmd.paper.>"
+LIVE_ORDER_COMMANDS = f"{PREFIX}.order.cmd.live.>"
+ALL_ORDER_EVENTS = f"{PREFIX}.order.evt.>"
+ALL_DEAD_LETTERS = f"{PREFIX}.dlq.>"
+
+
+def subject_for(message: Message) -> str:
+    """The subject a message is published on, derived from its type and fields."""
+    from robson_contracts.registry import SUBJECT_RULES
+
+    try:
+        rule = SUBJECT_RULES[type(message)]
+    except KeyError as exc:
+        raise LookupError(f"no subject rule for {type(message).__name__}") from exc
+    return rule(message)

@@ -1,0 +1,94 @@
+"""FastAPI app factory: health, readiness, metrics, and clear 4xx errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from robson_kit.errors import ConflictError
+
+if TYPE_CHECKING:
+    from robson_kit.service import Service
+
+
+def create_app(
+    service: Service,
+    routers: list[APIRouter] | None = None,
+    title: str | None = None,
+    manage_lifecycle: bool = True,
+) -> FastAPI:
+    """``manage_lifecycle=False`` leaves start/stop to the caller (tests, embedding)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await service.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await service.stop()
+
+    app = FastAPI(title=title or f"robson {service.name}", lifespan=lifespan)
+    app.state.service = service
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service.name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        checks = await service.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(ValidationError)
+    async def _invalid(_: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc) or "conflict"}, status_code=409)
+
+    for router in routers or []:
+        app.include_router(router)
+    return app
+
+
+def _errors(errors: Any) -> list[dict[str, Any]]:
+    """Field-level messages without echoing objects that JSON cannot carry."""
+    return [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated["Service", Depends(get_service)]
+
+
+def dependency(attr: str) -> Callable[[Request], Any]:
+    """A dependency returning ``service.<attr>``, for ``Annotated`` aliases in routes."""
+
+    def _get(request: Request) -> Any:
+        return getattr(request.app.state.service, attr)
+
+    return _get

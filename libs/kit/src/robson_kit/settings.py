@@ -1,0 +1,36 @@
+"""Base settings every service extends with its own prefix and defaults."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class ServiceSettings(BaseSettings):
+    """``NATS_URL`` and ``DATABASE_URL`` are shared by every service; everything else is
+    prefixed per service, e.g. ``ROBSON_PAPER_HTTP_PORT``."""
+
+    model_config = SettingsConfigDict(env_prefix="ROBSON_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "robson"
+    nats_url: str = Field(DEFAULT_NATS_URL, validation_alias=AliasChoices("NATS_URL", "nats_url"))
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    db_schema: str = "robson"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8100
+    log_level: str = "INFO"
+    log_json: bool = True
+    run_migrations: bool = True
+    """Run ``alembic upgrade head`` at start-up (disable when migrations run as a separate step)."""
+    consumer_batch: int = 64
+    ack_wait_seconds: float = 30.0
+    """Redelivery delay of an unacked message (a consumer that died mid-message)."""
+    max_deliver: int = 8
+    """Deliveries of a failing message before it is dead-lettered."""
+    outbox_poll_seconds: float = 0.5
+    db_pool_size: int = 5

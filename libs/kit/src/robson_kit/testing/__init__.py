@@ -1,0 +1,13 @@
+"""Test helpers: real NATS + Postgres (embedded unless NATS_URL / DATABASE_URL are set),
+stream readers and service processes you can SIGKILL."""
+
+from robson_kit.testing.helpers import (
+    drop_schema,
+    read_stream,
+    reset_streams,
+    unique_schema,
+    wait_until,
+)
+from robson_kit.testing.procs import ServiceProcess
+
+__all__ = ["ServiceProcess", "drop_schema", "read_stream", "reset_streams", "unique_schema", "wait_until"]

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats.errors
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from sqlalchemy import text
+
+from robson_contracts import Message, decode
+from robson_contracts.subjects import STREAMS, StreamSpec
+from robson_kit.bus import Bus
+from robson_kit.db import make_engine
+
+
+def unique_schema(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+async def drop_schema(database_url: str, schema: str) -> None:
+    engine = make_engine(database_url, schema, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        await engine.dispose()
+
+
+async def reset_streams(bus: Bus) -> None:
+    """Delete every Robson stream (and so every consumer) and create them afresh."""
+    for spec in STREAMS:
+        try:
+            await bus.js.delete_stream(spec.name)
+        except NotFoundError:
+            pass
+    await bus.ensure_streams()
+
+
+async def read_stream(
+    bus: Bus, subject: str, stream: StreamSpec | None = None, raw: bool = False
+) -> list[Any]:
+    """Every message currently stored under ``subject`` (a filter), decoded, in stream order."""
+    spec = stream or next(s for s in STREAMS if _covers(s, subject))
+    info = await bus.js.stream_info(spec.name)
+    if info.state.messages == 0:
+        return []
+    name = f"reader_{uuid.uuid4().hex[:8]}"
+    await bus.js.add_consumer(
+        spec.name,
+        ConsumerConfig(name=name, ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
+                       filter_subject=subject, inactive_threshold=30),
+    )
+    sub = await bus.js.pull_subscribe_bind(name, stream=spec.name)
+    out: list[Any] = []
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(256, timeout=0.3)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                break
+            for m in msgs:
+                out.append(m if raw else decode(m.data))
+            if msgs and (msgs[-1].metadata.num_pending or 0) == 0:
+                break
+    finally:
+        await sub.unsubscribe()
+        try:
+            await bus.js.delete_consumer(spec.name, name)
+        except Exception:
+            pass
+    return out
+
+
+def _covers(spec: StreamSpec, subject: str) -> bool:
+    return any(subject.startswith(s.rstrip(">").rstrip(".")) for s in spec.subjects)
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.1,
+    message: str = "condition",
+) -> Any:
+    """Poll an async predicate until it returns something truthy; fail loudly on timeout."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await predicate()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+def messages_of(messages: list[Message], cls: type[Message]) -> list[Any]:
+    return [m for m in messages if isinstance(m, cls)]

@@ -1,0 +1,56 @@
+"""pytest plugin (enabled in the root pyproject): infrastructure fixtures.
+
+* ``infra`` (session): NATS + Postgres — ``NATS_URL`` / ``DATABASE_URL`` when set, otherwise
+  real embedded servers on free ports in a temp dir, stopped at the end of the session.
+* ``bus`` : a connected Bus with every Robson stream deleted and recreated (clean slate).
+* ``schema``: a fresh Postgres schema name, dropped after the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+
+from robson_kit.bus import Bus
+from robson_kit.embedded import Infrastructure
+from robson_kit.testing.helpers import drop_schema, reset_streams, unique_schema
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    infrastructure = Infrastructure(tmp_path_factory.mktemp("infra")).start()
+    try:
+        yield infrastructure
+    finally:
+        infrastructure.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_url(infra: Infrastructure) -> str:
+    return infra.nats_url
+
+
+@pytest.fixture(scope="session")
+def database_url(infra: Infrastructure) -> str:
+    return infra.database_url
+
+
+@pytest_asyncio.fixture
+async def bus(nats_url: str) -> AsyncIterator[Bus]:
+    connected = await Bus(nats_url, name="pytest").connect()
+    await reset_streams(connected)
+    try:
+        yield connected
+    finally:
+        await connected.close()
+
+
+@pytest_asyncio.fixture
+async def schema(database_url: str) -> AsyncIterator[str]:
+    name = unique_schema()
+    try:
+        yield name
+    finally:
+        await drop_schema(database_url, name)

@@ -1,0 +1,3 @@
+from sampleapp.app import build
+
+build().run()

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from robson_contracts import DecisionKind, SignalDetected, TradeDecision, derive_id
+from robson_contracts import subjects as s
+from robson_kit.consumer import ConsumerSpec
+from robson_kit.errors import PermanentError
+from robson_kit.service import Service
+from robson_kit.settings import ServiceSettings
+from robson_kit.uow import UnitOfWork
+
+metadata = MetaData()
+counts = Table(
+    "signal_counts", metadata,
+    Column("signal_id", String(64), primary_key=True),
+    Column("times", Integer, nullable=False),
+)
+
+
+class SampleSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ROBSON_SAMPLE_", extra="ignore", populate_by_name=True)
+    service_name: str = "sample"
+    db_schema: str = "sample"
+
+
+async def handle_signal(signal: SignalDetected, uow: UnitOfWork) -> None:
+    if signal.strategy == "poison":
+        raise PermanentError("POISON", "strategy 'poison' is refused by design")
+    await uow.session.execute(
+        insert(counts).values(signal_id=signal.signal_id, times=1)
+        .on_conflict_do_update(index_elements=["signal_id"], set_={"times": counts.c.times + 1})
+    )
+    uow.emit(TradeDecision(
+        **signal.caused(),
+        message_id=derive_id("decision", signal.message_id),
+        occurred_at=signal.occurred_at,
+        account_id=signal.account_id,
+        decision_id=str(derive_id("decision-id", signal.signal_id))[:36],
+        trader_id=signal.trader_id,
+        symbol=signal.symbol,
+        decision=DecisionKind.WATCH,
+        confidence=signal.strength,
+    ))
+
+
+async def times_seen(uow: UnitOfWork, signal_id: str) -> int:
+    row = (await uow.session.execute(select(counts.c.times).where(counts.c.signal_id == signal_id))).first()
+    return row.times if row else 0
+
+
+def build(settings: SampleSettings | None = None) -> Service:
+    return Service(
+        settings or SampleSettings(),
+        Path(__file__).parent / "migrations",
+        consumers=[ConsumerSpec("sample_signals", s.SIGNALS, (s.ALL_SIGNALS,), handle_signal,
+                                accepts=(SignalDetected,))],
+    )
+
+
+__all__ = ["build", "counts", "metadata", "times_seen", "update"]

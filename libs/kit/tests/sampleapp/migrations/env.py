@@ -1,0 +1,4 @@
+from robson_kit.migrations import run_env
+from sampleapp.app import metadata
+
+run_env(metadata)

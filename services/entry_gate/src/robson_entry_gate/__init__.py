@@ -1,0 +1,1 @@
+"""Robson entry_gate service."""

@@ -1,0 +1,7 @@
+"""HTTP API of entry_gate: routes translate HTTP into a command or a query, nothing more."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["entry_gate"])

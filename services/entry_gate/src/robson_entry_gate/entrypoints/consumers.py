@@ -1,0 +1,9 @@
+"""Durable consumers of entry_gate."""
+
+from __future__ import annotations
+
+from robson_kit.consumer import ConsumerSpec
+
+
+def consumer_specs() -> list[ConsumerSpec]:
+    return []

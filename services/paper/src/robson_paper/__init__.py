@@ -1,0 +1,1 @@
+"""Robson paper service."""

@@ -1,0 +1,7 @@
+"""Tables of the paper schema (the inbox and outbox come from robson_kit)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+metadata = MetaData()

@@ -1,0 +1,5 @@
+from robson_kit.migrations import run_env
+
+from robson_position.adapters.tables import metadata
+
+run_env(metadata)
