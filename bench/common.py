@@ -1,0 +1,45 @@
+"""What every benchmark returns, and the statistics they quote (medians and percentiles)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    """Human-readable target, e.g. '>= 2000' or '< 10'."""
+    met: bool | None = None
+    note: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def at_least(name: str, value: float, unit: str, target: float, note: str = "") -> Metric:
+    return Metric(name, round(value, 3), unit, f">= {target:g}", value >= target, note)
+
+
+def at_most(name: str, value: float, unit: str, target: float, note: str = "") -> Metric:
+    return Metric(name, round(value, 3), unit, f"< {target:g}", value < target, note)
+
+
+def info(name: str, value: float, unit: str, note: str = "") -> Metric:
+    return Metric(name, round(value, 3), unit, "", None, note)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * pct / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
