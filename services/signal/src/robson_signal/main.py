@@ -2,21 +2,84 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from pathlib import Path
 
+from robson_contracts import FeedSource
+from robson_kit.logs import get_logger
 from robson_kit.service import Service
 
+from robson_signal.adapters import repository as repo
+from robson_signal.adapters.bar_feeds import replay_bars, run_bars, synthetic_bars
+from robson_signal.adapters.pipeline import Pipeline
+from robson_signal.domain.engine import StrategyEngine
+from robson_signal.domain.feedstatus import FeedStatus
+from robson_signal.domain.registry import StrategyRegistry
 from robson_signal.entrypoints.api import router
 from robson_signal.entrypoints.consumers import consumer_specs
-from robson_signal.settings import SignalSettings
+from robson_signal.settings import FeedMode, SignalSettings, speed_factor
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = get_logger(__name__)
 
 
 def build_service(settings: SignalSettings | None = None) -> Service:
-    return Service(
-        settings or SignalSettings(),
-        MIGRATIONS,
-        consumers=consumer_specs(),
-        routers=[router],
-    )
+    settings = settings or SignalSettings()
+    service = Service(settings, MIGRATIONS, consumers=consumer_specs(), routers=[router],
+                      on_start=[load_bindings], background=[run_feed, run_context])
+    registry = StrategyRegistry()
+    for plugin in settings.plugin_list:
+        registry.load(plugin)
+    service.strategy_engine = StrategyEngine(registry)  # type: ignore[attr-defined]
+    service.feed_status = FeedStatus(settings.feed.value, service.clock)  # type: ignore[attr-defined]
+    service.feed_start = asyncio.Event()  # type: ignore[attr-defined]
+    if settings.feed_autostart:
+        service.feed_start.set()  # type: ignore[attr-defined]
+    service.pipeline = Pipeline(service.bus, service.sessions, service.strategy_engine,  # type: ignore[attr-defined]
+                                service.feed_status, settings.publish_window)  # type: ignore[attr-defined]
+    return service
+
+
+async def load_bindings(service: Service) -> None:
+    async with service.sessions() as session:
+        for binding in await repo.load_bindings(session):
+            service.strategy_engine.bind(binding)  # type: ignore[attr-defined]
+
+
+async def run_feed(service: Service) -> None:
+    settings: SignalSettings = service.settings  # type: ignore[assignment]
+    status: FeedStatus = service.feed_status  # type: ignore[attr-defined]
+    pipeline: Pipeline = service.pipeline  # type: ignore[attr-defined]
+    if settings.feed is FeedMode.NONE:
+        return
+    status.state = "waiting"
+    await service.feed_start.wait()  # type: ignore[attr-defined]
+    try:
+        if settings.feed is FeedMode.REPLAY:
+            bars = replay_bars(settings.replay_path, settings.replay_strict, pipeline)
+            await run_bars(bars, pipeline, FeedSource.REPLAY, speed_factor(settings.replay_speed))
+        elif settings.feed is FeedMode.SYNTHETIC:
+            start = datetime.fromisoformat(settings.synthetic_start.replace("Z", "+00:00"))
+            bars = synthetic_bars(settings.synthetic_seed, settings.symbol_list, settings.timeframe_list,
+                                  start, settings.synthetic_candles)
+            await run_bars(bars, pipeline, FeedSource.SYNTHETIC, speed_factor(settings.synthetic_speed))
+        elif settings.feed is FeedMode.BINANCE:
+            from robson_signal.adapters.binance_live import LiveFeed
+
+            await LiveFeed(settings, pipeline, service.clock, service.sessions).run()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        status.state, status.error = "failed", f"{type(exc).__name__}: {exc}"
+        log.error("feed.failed", error=status.error)
+
+
+async def run_context(service: Service) -> None:
+    settings: SignalSettings = service.settings  # type: ignore[assignment]
+    if not settings.context_symbol_list:
+        return
+    from robson_signal.adapters.binance_context import ContextPoller
+
+    await ContextPoller(settings, service.pipeline, service.sessions,  # type: ignore[attr-defined]
+                        service.feed_status).run()  # type: ignore[attr-defined]

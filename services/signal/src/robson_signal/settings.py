@@ -1,15 +1,101 @@
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
+from enum import StrEnum
 
+from pydantic import field_validator
+from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
 
 
+class FeedMode(StrEnum):
+    NONE = "none"
+    BINANCE = "binance"
+    REPLAY = "replay"
+    SYNTHETIC = "synthetic"
+
+
 class SignalSettings(ServiceSettings):
-    """Environment: ``NATS_URL``, ``DATABASE_URL``, and ``ROBSON_SIGNAL_*`` for the rest."""
+    """Environment: ``NATS_URL``, ``DATABASE_URL``, and ``ROBSON_SIGNAL_*`` for the rest.
+    List settings are comma-separated (``ROBSON_SIGNAL_SYMBOLS=BTCUSDT,ETHUSDT``)."""
 
     model_config = SettingsConfigDict(env_prefix="ROBSON_SIGNAL_", extra="ignore", populate_by_name=True)
 
     service_name: str = "signal"
     db_schema: str = "signal"
     http_port: int = 8101
+
+    feed: FeedMode = FeedMode.NONE
+    feed_autostart: bool = True
+    """False: the feed waits for ``POST /feed/start`` (e.g. after bindings are configured)."""
+    symbols: str = "BTCUSDT"
+    timeframes: str = "1m"
+    strategy_plugins: str = ""
+    """Comma-separated ``package.module:Class`` user strategies to register."""
+
+    replay_path: str = ""
+    """A kline CSV file (optionally .gz) or a directory of them; several files are merged in
+    event-time order."""
+    replay_speed: str = "max"
+    """``max`` (as fast as the pipeline drains) or a factor of real time, e.g. ``60``."""
+    replay_strict: bool = False
+    """Stop at the first corrupt row instead of skipping (and reporting) it."""
+
+    synthetic_seed: int = 42
+    synthetic_start: str = "2024-01-01T00:00:00Z"
+    synthetic_candles: int = 1000
+    """Candles per series; 0 = endless."""
+    synthetic_speed: str = "max"
+
+    binance_api_url: str = "https://api.binance.com/api"
+    binance_futures_url: str = "https://fapi.binance.com/fapi"
+    binance_stream_url: str = "wss://stream.binance.com:9443/"
+    binance_trade_ticks: bool = True
+    """Live: publish real trades as TradeTicks (otherwise path ticks from each closed candle)."""
+    binance_warmup_candles: int = 100
+    stale_seconds: float = 90.0
+    context_symbols: str = ""
+    """Futures symbols whose funding/mark/open interest are polled (empty: none)."""
+    context_poll_seconds: float = 60.0
+
+    publish_window: int = 512
+    """Messages in flight to JetStream at most (back-pressure bound)."""
+
+    @field_validator("replay_speed", "synthetic_speed")
+    @classmethod
+    def _speed(cls, value: str) -> str:
+        if value != "max" and not (_is_float(value) and float(value) > 0):
+            raise ValueError("speed must be 'max' or a positive factor of real time")
+        return value
+
+    @property
+    def symbol_list(self) -> list[str]:
+        return _split(self.symbols)
+
+    @property
+    def timeframe_list(self) -> list[str]:
+        return _split(self.timeframes)
+
+    @property
+    def context_symbol_list(self) -> list[str]:
+        return _split(self.context_symbols)
+
+    @property
+    def plugin_list(self) -> list[str]:
+        return _split(self.strategy_plugins)
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _is_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def speed_factor(value: str) -> float | None:
+    """None for 'max'."""
+    return None if value == "max" else float(value)

@@ -2,6 +2,129 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from robson_contracts import FeedSource, SignalDirection, Timeframe, encode
+from robson_contracts.types import Symbol
+from robson_kit.app import dependency, get_service
+from robson_kit.service import Service
+
+from robson_signal.adapters import repository as repo
+from robson_signal.domain.bars import dt_to_ms
+from robson_signal.domain.engine import StrategyEngine
+from robson_signal.domain.events import candle_event
+from robson_signal.domain.feedstatus import FeedStatus
+from robson_signal.handlers.bindings import BindTrader, bind_trader
+from robson_signal.handlers.webhook import ExternalSignal, WebhookRejected, accept_external_signal
 
 router = APIRouter(tags=["signal"])
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+EngineDep = Annotated[StrategyEngine, Depends(dependency("strategy_engine"))]
+StatusDep = Annotated[FeedStatus, Depends(dependency("feed_status"))]
+
+
+@router.get("/feed")
+async def feed_status(status: StatusDep) -> dict[str, Any]:
+    return status.as_json()
+
+
+@router.post("/feed/start", status_code=202)
+async def start_feed(service: ServiceDep) -> dict[str, str]:
+    service.feed_start.set()  # type: ignore[attr-defined]
+    return {"status": "started"}
+
+
+@router.get("/strategies")
+async def list_strategies(engine: EngineDep) -> list[dict[str, Any]]:
+    return engine.registry.describe()
+
+
+@router.put("/traders/{trader_id}")
+async def put_trader(trader_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
+                     body: BindTrader, service: ServiceDep, engine: EngineDep) -> dict[str, Any]:
+    try:
+        async with service.uow() as uow:
+            binding = await bind_trader(trader_id, body, engine, uow)
+    except ValidationError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    return binding.public()
+
+
+@router.get("/traders")
+async def list_traders(engine: EngineDep) -> list[dict[str, Any]]:
+    return [b.public() for _, b in sorted(engine.bindings.items())]
+
+
+@router.get("/traders/{trader_id}")
+async def get_trader(trader_id: str, engine: EngineDep) -> dict[str, Any]:
+    binding = engine.bindings.get(trader_id)
+    if binding is None:
+        raise HTTPException(404, f"trader {trader_id!r} is not bound")
+    return binding.public()
+
+
+@router.post("/signals")
+async def post_signal(request: Request, service: ServiceDep, engine: EngineDep,
+                      x_robson_secret: Annotated[str | None, Header()] = None) -> JSONResponse:
+    raw = await request.body()
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPException(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, "body must be a JSON object")
+    data = {k: (str(v) if isinstance(v, (int, Decimal)) and k in ("price", "strength") else v)
+            for k, v in data.items()}
+    payload = ExternalSignal.model_validate(data)
+    try:
+        async with service.uow() as uow:
+            signal, new = await accept_external_signal(payload, x_robson_secret, engine, uow)
+    except WebhookRejected as exc:
+        raise HTTPException(exc.status, f"{exc.reason_code}: {exc.reason}") from None
+    body = {"status": "accepted" if new else "duplicate", "signal_id": signal.signal_id}
+    return JSONResponse(body, status_code=202 if new else 200)
+
+
+@router.get("/signals")
+async def get_signals(
+    service: ServiceDep,
+    trader_id: str | None = None, account_id: str | None = None, symbol: str | None = None,
+    strategy: str | None = None, timeframe: Timeframe | None = None,
+    direction: SignalDirection | None = None, origin: str | None = None,
+    since: datetime | None = None, until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[dict[str, Any]]:
+    filters = {"trader_id": trader_id, "account_id": account_id, "symbol": symbol,
+               "strategy": strategy, "timeframe": timeframe.value if timeframe else None,
+               "direction": direction.value if direction else None, "origin": origin}
+    async with service.sessions() as session:
+        return await repo.query_signals(session, filters, since, until, limit)
+
+
+@router.get("/candles")
+async def get_candles(
+    service: ServiceDep, symbol: Symbol, timeframe: Timeframe,
+    start: datetime | None = None, end: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[dict[str, Any]]:
+    """Closed candles with open_time in [start, end), oldest first, as Candle messages."""
+    async with service.sessions() as session:
+        rows = await repo.load_candles(session, symbol, timeframe, dt_to_ms(start) if start else None,
+                                       dt_to_ms(end) if end else None, limit)
+    return [json.loads(encode(candle_event(bar, FeedSource(source)))) for bar, source in rows]
+
+
+@router.get("/market-context")
+async def get_market_context(service: ServiceDep, symbol: Symbol, metric: str | None = None,
+                             limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
+    async with service.sessions() as session:
+        return await repo.query_context(session, symbol, metric, limit)

@@ -1,0 +1,59 @@
+"""The closed bar every strategy sees: Decimal prices for messages, floats for indicators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from robson_contracts import Timeframe
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    symbol: str
+    timeframe: Timeframe
+    open_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    fhigh: float = field(init=False, repr=False, compare=False)
+    flow: float = field(init=False, repr=False, compare=False)
+    fclose: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fhigh", float(self.high))
+        object.__setattr__(self, "flow", float(self.low))
+        object.__setattr__(self, "fclose", float(self.close))
+
+    @property
+    def close_ms(self) -> int:
+        return self.open_ms + self.timeframe.seconds * 1000
+
+    @property
+    def open_time(self) -> datetime:
+        return ms_to_dt(self.open_ms)
+
+    @property
+    def close_time(self) -> datetime:
+        return ms_to_dt(self.close_ms)
+
+    def problem(self) -> str | None:
+        """Why this bar is not a valid OHLCV bar, or None."""
+        if min(self.open, self.high, self.low, self.close) <= 0:
+            return "prices must be greater than zero"
+        if self.volume < 0:
+            return "volume must not be negative"
+        if self.low > min(self.open, self.close) or self.high < max(self.open, self.close):
+            return "high/low must bound open and close"
+        return None
+
+
+def ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def dt_to_ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
