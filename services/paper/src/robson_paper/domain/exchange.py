@@ -1,0 +1,219 @@
+"""The simulated exchange's commands: accounts, submit (single, OCO, bracket), cancel, replace."""
+
+from __future__ import annotations
+
+from dataclasses import replace as dc_replace
+from datetime import datetime
+from decimal import Decimal
+
+from robson_contracts import OrderRole, OrderSpec, OrderType, Side, TimeInForce
+
+from robson_paper.domain import funds
+from robson_paper.domain.events import Accepted, OrderRef, Rejected, Replaced
+from robson_paper.domain.matching import Matching
+from robson_paper.domain.model import ZERO, Account, BracketPlan, Order, OrderStatus, TakeProfitLeg
+from robson_paper.domain.rules import RuleViolation
+
+
+class Links:
+    """How a new order hangs together with others (list, position, OCO peer, shared hold)."""
+
+    def __init__(self, list_id: str | None = None, position_id: str | None = None,
+                 oco_peer: str | None = None, hold_key: str | None = None,
+                 bracket: BracketPlan | None = None, short: bool | None = None) -> None:
+        self.list_id, self.position_id, self.oco_peer = list_id, position_id, oco_peer
+        self.hold_key, self.bracket, self.short = hold_key, bracket, short
+
+
+class Exchange(Matching):
+    # --- accounts ------------------------------------------------------------------------
+    def ensure_account(self, account_id: str, tenant_id: str = "default") -> Account:
+        account = self.accounts.get(account_id)
+        if account is None:
+            starting = dict(self.config.default_balances)
+            account = Account(account_id, tenant_id, starting=starting, free=dict(starting))
+            self.accounts[account_id] = account
+            self._balance_changed(account)
+        return account
+
+    def configure_account(self, account_id: str, tenant_id: str, balances: dict[str, Decimal],
+                          allow_short: bool) -> Account:
+        """PUT semantics: a fresh (never traded) account takes the new balances at once; a
+        traded one keeps its money and uses them at its next reset."""
+        fresh = account_id not in self.accounts
+        account = self.ensure_account(account_id, tenant_id)
+        untouched = not account.holds and not account.borrowed and account.free == account.starting
+        changed = account.starting != balances or account.allow_short != allow_short
+        account.starting, account.allow_short = dict(balances), allow_short
+        if (fresh or untouched) and account.free != balances:
+            account.free = dict(balances)
+            changed = True
+        if changed:
+            self._balance_changed(account)
+        return account
+
+    def reset_account(self, account_id: str, at: datetime) -> Account:
+        account = self.ensure_account(account_id)
+        for order in sorted(self._live_of(account_id), key=lambda o: o.seq):
+            if order.live:
+                self.cancel_one(order, "ACCOUNT_RESET", at)
+        account.free, account.holds, account.borrowed = dict(account.starting), {}, {}
+        self._balance_changed(account)
+        return account
+
+    def _live_of(self, account_id: str) -> list[Order]:
+        return [o for o in self.orders.values() if o.account_id == account_id]
+
+    # --- submit --------------------------------------------------------------------------
+    def submit(self, account_id: str, tenant_id: str, spec: OrderSpec, at: datetime,
+               links: Links | None = None) -> Order | None:
+        links = links or Links()
+        self.ensure_account(account_id, tenant_id)
+        try:
+            order = self._build(account_id, tenant_id, spec, at, links)
+        except RuleViolation as exc:
+            self.events.append(Rejected(self._ref(account_id, tenant_id, spec, links), exc.code,
+                                        exc.message))
+            return None
+        self.place(order)
+        self.events.append(Accepted(OrderRef.of(order), order.spec()))
+        self._touch(order, at)
+        return order
+
+    def _ref(self, account_id: str, tenant_id: str, spec: OrderSpec, links: Links) -> OrderRef:
+        return OrderRef(account_id, tenant_id, spec.order_id, spec.symbol, links.list_id,
+                        links.position_id, spec.role)
+
+    def _build(self, account_id: str, tenant_id: str, spec: OrderSpec, at: datetime,
+               links: Links) -> Order:
+        rules = self.rules.get(spec.symbol)
+        if rules is None:
+            raise RuleViolation("UNKNOWN_SYMBOL", f"{spec.symbol} is not traded on paper")
+        if (account_id, spec.order_id) in self.orders or (account_id, spec.order_id) in self.finished:
+            raise RuleViolation("DUPLICATE_ORDER", f"order id {spec.order_id} was already used")
+        strict = self.config.strict_filters
+        qty = rules.check_qty(spec.quantity, strict)
+        price = rules.check_price(spec.price, "price", strict) if spec.price is not None else None
+        stop = rules.check_price(spec.stop_price, "stop_price", strict) if spec.stop_price else None
+        last = self.market(spec.symbol).last_price
+        ref = price or stop or last
+        if ref is None:
+            raise RuleViolation("NO_MARKET_PRICE", f"no price seen yet for {spec.symbol}")
+        rules.check_notional(qty, ref)
+        if spec.type is OrderType.LIMIT_MAKER and last is not None and price is not None and (
+            (spec.side is Side.BUY and last <= price) or (spec.side is Side.SELL and last >= price)
+        ):
+            raise RuleViolation("WOULD_TAKE", f"LIMIT_MAKER at {price} would match at once ({last})")
+        account = self.accounts[account_id]
+        short = links.short if links.short is not None else (
+            spec.side is Side.SELL and account.free.get(rules.base, ZERO) < qty and account.allow_short)
+        order = Order(account_id, tenant_id, spec.order_id, spec.symbol, spec.side, spec.type, qty,
+                      price, stop, spec.time_in_force, self.next_seq(), at, role=spec.role,
+                      list_id=links.list_id, position_id=links.position_id, oco_peer=links.oco_peer,
+                      hold_key=links.hold_key or spec.order_id, ref_price=ref, short=short,
+                      updated_at=at, bracket=links.bracket)
+        self.orders[order.key] = order
+        if not self.rehold(order):
+            del self.orders[order.key]
+            asset, amount = funds.need(order, rules, self.config.hold_fee, self.config.market_buffer)
+            raise RuleViolation("INSUFFICIENT_BALANCE",
+                                f"needs {amount} {asset}, free {account.free.get(asset, ZERO)}")
+        return order
+
+    def submit_oco(self, account_id: str, tenant_id: str, list_id: str, symbol: str, side: Side,
+                   quantity: Decimal, stop_id: str, stop_price: Decimal, stop_limit: Decimal | None,
+                   tp_id: str, tp_price: Decimal, at: datetime, position_id: str | None = None) -> None:
+        tp = OrderSpec(order_id=tp_id, symbol=symbol, side=side, type=OrderType.LIMIT,
+                       quantity=quantity, price=tp_price, role=OrderRole.TAKE_PROFIT)
+        stop = OrderSpec(order_id=stop_id, symbol=symbol, side=side,
+                         type=OrderType.STOP_LIMIT if stop_limit else OrderType.STOP_MARKET,
+                         quantity=quantity, price=stop_limit, stop_price=stop_price,
+                         role=OrderRole.STOP_LOSS)
+        wrong = (tp_price <= stop_price) if side is Side.SELL else (tp_price >= stop_price)
+        if wrong:
+            ref = self._ref(account_id, tenant_id, stop, Links(list_id, position_id))
+            self.events.append(Rejected(ref, "OCO_PRICES", f"{side} OCO needs the take-profit on "
+                                        f"the profit side of the stop ({tp_price} vs {stop_price})"))
+            return
+        first = self.submit(account_id, tenant_id, tp, at, Links(list_id, position_id, stop_id, stop_id))
+        if first is None:
+            return
+        second = self.submit(account_id, tenant_id, stop, at, Links(list_id, position_id, tp_id, stop_id))
+        if second is None:
+            self.cancel_one(first, "OCO_SIBLING_REJECTED", at)
+
+    def submit_bracket(self, account_id: str, tenant_id: str, list_id: str, entry: OrderSpec,
+                       plan: BracketPlan, at: datetime, position_id: str | None = None) -> None:
+        role = entry.role or OrderRole.ENTRY
+        self.submit(account_id, tenant_id, entry.model_copy(update={"role": role}), at,
+                    Links(list_id, position_id, bracket=plan))
+
+    # --- cancel / replace ------------------------------------------------------------------
+    def cancel(self, account_id: str, tenant_id: str, symbol: str, order_id: str | None,
+               list_id: str | None, at: datetime, position_id: str | None = None) -> None:
+        if list_id is not None:
+            targets = [o for o in self._live_of(account_id) if o.list_id == list_id]
+        else:
+            order = self.orders.get((account_id, order_id or ""))
+            targets = [order] if order is not None else []
+            peer = self.orders.get((account_id, order.oco_peer)) if order and order.oco_peer else None
+            targets += [peer] if peer is not None else []
+        if not targets:
+            ref = OrderRef(account_id, tenant_id, order_id or list_id or "", symbol, list_id, position_id)
+            self.events.append(Rejected(ref, "UNKNOWN_ORDER", "no open order matches"))
+            return
+        for order in sorted(targets, key=lambda o: o.seq):
+            if order.live:
+                self.cancel_one(order, "CANCELED_BY_USER", at)
+
+    def replace(self, account_id: str, tenant_id: str, order_id: str, new_order_id: str,
+                quantity: Decimal | None, price: Decimal | None, stop_price: Decimal | None,
+                at: datetime) -> None:
+        old = self.orders.get((account_id, order_id))
+        if old is None or (old.bracket is not None and old.filled_qty > 0):
+            code = "UNKNOWN_ORDER" if old is None else "REPLACE_NOT_ALLOWED"
+            ref = OrderRef(account_id, tenant_id, new_order_id, old.symbol if old else "UNKNOWN")
+            self.events.append(Rejected(ref, code, f"cannot replace {order_id}"))
+            return
+        spec = old.spec().model_copy(update={
+            "order_id": new_order_id, "quantity": quantity or old.remaining,
+            "price": price or old.price, "stop_price": stop_price or old.stop_price})
+        self._unplace(old)
+        del self.orders[old.key]
+        links = Links(old.list_id, old.position_id, old.oco_peer, old.hold_key, old.bracket, old.short)
+        new = self._try_build(account_id, tenant_id, spec, at, links, old)
+        if new is None:
+            self.orders[old.key] = old
+            self.place(old)
+            self.rehold(old)
+            return
+        new.parent_order_id, new.triggered = old.parent_order_id, old.triggered
+        old.status = OrderStatus.CANCELED
+        self.finished.add(old.key)
+        self._touch(old, at)
+        self.place(new)
+        self._touch(new, at)
+        peer = self.orders.get((account_id, old.oco_peer)) if old.oco_peer else None
+        if peer is not None:
+            peer.oco_peer = new.order_id
+            self._touch(peer, at)
+        self.rehold(new)
+        self.events.append(Replaced(dc_replace(OrderRef.of(new), order_id=order_id), new.spec()))
+
+    def _try_build(self, account_id: str, tenant_id: str, spec: OrderSpec, at: datetime,
+                   links: Links, old: Order) -> Order | None:
+        try:
+            return self._build(account_id, tenant_id, spec, at, links)
+        except RuleViolation as exc:
+            self.events.append(Rejected(self._ref(account_id, tenant_id, spec, links), exc.code,
+                                        exc.message))
+            return None
+
+
+def plan_of(stop_price: Decimal, stop_limit: Decimal | None, stop_order_id: str,
+            take_profits: list[tuple[str, str, Decimal, Decimal]]) -> BracketPlan:
+    return BracketPlan(stop_price, stop_limit, stop_order_id,
+                       [TakeProfitLeg(*tp) for tp in take_profits])
+
+
+__all__ = ["Exchange", "Links", "TimeInForce", "plan_of"]

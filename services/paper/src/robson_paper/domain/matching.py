@@ -1,0 +1,176 @@
+"""Prices in, fills out: immediate orders, triggered stops, resting limits, bracket children.
+
+Gap rule: a price that arrives on its own (a tick, a candle's open) is the first price past any
+level it crossed, so stops fill there (the gap price), not at their stop. Between the points of
+one candle's path the price moved continuously, so a stop crossed on the way fills at its stop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from robson_contracts import Candle, Liquidity, OrderRole, OrderType, Side, TimeInForce
+from robson_contracts.pricepath import candle_path
+
+from robson_paper.domain.engine import Engine
+from robson_paper.domain.events import Accepted, OrderRef, Replaced
+from robson_paper.domain.model import ZERO, Order
+
+
+class Matching(Engine):
+    def on_price(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal = ZERO,
+                 continuous: bool = False) -> None:
+        state = self.market(symbol)
+        prev = state.last_price if continuous else None
+        state.last_price, state.last_time = price, at
+        self.dirty_markets.add(symbol)
+        if symbol not in self.rules:
+            return
+        volume = [quantity] if self.config.volume_limited and quantity > 0 else None
+        for key in self.immediate.pop(symbol, []):
+            order = self.orders.get(key)
+            if order is not None and order.live:
+                self._fill_immediate(order, price, at, volume)
+        book = self.books.get(symbol)
+        if book is None:
+            return
+        for key in book.pop_triggered(price):
+            order = self.orders.get(key)
+            if order is not None and order.live:
+                self._triggered(order, price, prev, at, volume)
+
+    def on_candle(self, candle: Candle) -> int:
+        """Apply the candle's path for the part of it no tick covered; returns points applied."""
+        state = self.market(candle.symbol)
+        path = candle_path(candle.open_time, candle.close_time, candle.open, candle.high,
+                           candle.low, candle.close)
+        applied = 0
+        for point in path:
+            if state.seen(point.at):
+                continue
+            self.on_price(candle.symbol, point.price, point.at, continuous=applied > 0)
+            applied += 1
+        state.recent_range = (candle.high - candle.low) / candle.close
+        self.dirty_markets.add(candle.symbol)
+        return applied
+
+    # --- order kinds -----------------------------------------------------------------------
+    def _fill_immediate(self, order: Order, price: Decimal, at: datetime,
+                        volume: list[Decimal] | None) -> None:
+        if order.type is OrderType.MARKET:
+            self.fill(order, order.remaining, self.slipped(order.symbol, price, order.side),
+                      Liquidity.TAKER, at)
+            return
+        assert order.price is not None
+        marketable = price <= order.price if order.side is Side.BUY else price >= order.price
+        available = volume[0] if volume is not None else order.remaining
+        if not marketable:
+            self.expire(order, f"{order.time_in_force}: limit {order.price} not marketable at {price}", at)
+            return
+        if order.time_in_force is TimeInForce.FOK and available < order.remaining:
+            self.expire(order, f"FOK: only {available} available of {order.remaining}", at)
+            return
+        filled = self.fill(order, min(available, order.remaining), price, Liquidity.TAKER, at)
+        if volume is not None:
+            volume[0] -= filled
+        if order.live:
+            self.expire(order, "IOC: remainder not immediately fillable", at)
+
+    def _triggered(self, order: Order, price: Decimal, prev: Decimal | None, at: datetime,
+                   volume: list[Decimal] | None) -> None:
+        kind = order.effective_type
+        if kind in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT):
+            base = self._crossing_price(order, price, prev)
+            self.fill(order, order.remaining, self.slipped(order.symbol, base, order.side),
+                      Liquidity.TAKER, at)
+            return
+        if kind in (OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT):
+            order.triggered = True
+            self._touch(order, at)
+            seen = self._crossing_price(order, price, prev)
+            if self._limit_reached(order, seen) or self._limit_reached(order, price):
+                self._fill_limit(order, at, volume, Liquidity.TAKER)
+            if order.live:
+                self.place(order)
+            return
+        self._fill_limit(order, at, volume, Liquidity.MAKER)
+        if order.live:
+            self.place(order)
+
+    def _crossing_price(self, order: Order, price: Decimal, prev: Decimal | None) -> Decimal:
+        """The stop level when the price swept through it continuously, else the gap price."""
+        assert order.stop_price is not None
+        stop = order.stop_price
+        if prev is not None and min(prev, price) <= stop <= max(prev, price):
+            return stop
+        return price
+
+    def _limit_reached(self, order: Order, price: Decimal) -> bool:
+        assert order.price is not None
+        through = self._through(order)
+        if order.side is Side.BUY:
+            return price <= order.price - through
+        return price >= order.price + through
+
+    def _fill_limit(self, order: Order, at: datetime, volume: list[Decimal] | None,
+                    liquidity: Liquidity) -> None:
+        assert order.price is not None
+        qty = order.remaining if volume is None else min(order.remaining, volume[0])
+        if qty <= 0:
+            return
+        filled = self.fill(order, qty, order.price, liquidity, at)
+        if volume is not None:
+            volume[0] -= filled
+
+    # --- brackets --------------------------------------------------------------------------
+    def after_fill(self, order: Order, at: datetime) -> None:
+        if order.bracket is None:
+            return
+        plan, rules = order.bracket, self.rules[order.symbol]
+        exit_side = Side.SELL if order.side is Side.BUY else Side.BUY
+        cum = order.filled_qty
+        tp_total = ZERO
+        for leg in plan.take_profits:
+            qty = rules.round_qty(cum * leg.fraction)
+            tp_total += qty
+            self._grow_child(order, leg.order_id, exit_side, OrderType.LIMIT, qty, leg.price, None,
+                             OrderRole.TAKE_PROFIT, leg.stop_order_id, leg.stop_order_id, at)
+            self._grow_stop(order, leg.stop_order_id, exit_side, qty, leg.order_id, at)
+        self._grow_stop(order, plan.stop_order_id, exit_side, cum - tp_total, None, at)
+
+    def _grow_stop(self, parent: Order, order_id: str, side: Side, qty: Decimal, peer: str | None,
+                   at: datetime) -> None:
+        plan = parent.bracket
+        assert plan is not None
+        kind = OrderType.STOP_LIMIT if plan.stop_limit_price is not None else OrderType.STOP_MARKET
+        self._grow_child(parent, order_id, side, kind, qty, plan.stop_limit_price, plan.stop_price,
+                         OrderRole.STOP_LOSS, peer, order_id, at)
+
+    def _grow_child(self, parent: Order, order_id: str, side: Side, kind: OrderType, qty: Decimal,
+                    price: Decimal | None, stop: Decimal | None, role: OrderRole, peer: str | None,
+                    hold_key: str, at: datetime) -> None:
+        """Create the child at ``qty`` or raise its quantity to ``qty`` (partial entry fills)."""
+        if qty <= 0:
+            return
+        key = (parent.account_id, order_id)
+        child = self.orders.get(key)
+        if child is None:
+            if key in self.finished:
+                return
+            child = Order(parent.account_id, parent.tenant_id, order_id, parent.symbol, side, kind, qty,
+                          price, stop, TimeInForce.GTC, self.next_seq(), at, role=role,
+                          list_id=parent.list_id, position_id=parent.position_id,
+                          parent_order_id=parent.order_id, oco_peer=peer, hold_key=hold_key,
+                          ref_price=price or stop or ZERO, updated_at=at)
+            self.place(child)
+            self._touch(child, at)
+            self.rehold(child)
+            self.events.append(Accepted(OrderRef.of(child), child.spec()))
+            return
+        if qty <= child.quantity:
+            return
+        child.quantity = qty
+        self._touch(child, at)
+        self.rehold(child)
+        self.events.append(Replaced(OrderRef.of(child), child.spec()))

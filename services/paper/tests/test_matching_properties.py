@@ -1,0 +1,86 @@
+"""Property tests: conservation of value, no negative balances, holds released on cancel."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from robson_paper.domain.events import Filled
+from robson_paper.domain.model import ZERO
+
+from .helpers import D, at, exchange, spec
+
+KINDS = ("MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT", "TAKE_PROFIT", "IOC", "FOK", "OCO")
+prices = st.integers(min_value=50, max_value=150).map(Decimal)
+qtys = st.sampled_from(["0.1", "0.5", "1", "2", "7"])
+actions = st.one_of(
+    st.tuples(st.just("order"), st.sampled_from(KINDS), st.sampled_from(["BUY", "SELL"]), qtys,
+              prices, prices),
+    st.tuples(st.just("price"), prices, st.sampled_from([ZERO, D("0.3"), D(1)])),
+    st.tuples(st.just("cancel"), st.integers(min_value=0, max_value=30)),
+)
+
+
+def _apply(ex, step: int, action: tuple) -> None:
+    t = at(step + 1)
+    if action[0] == "price":
+        ex.on_price("BTCUSDT", action[1], t, quantity=action[2])
+    elif action[0] == "cancel":
+        live = sorted(ex.orders.values(), key=lambda o: o.seq)
+        if live:
+            o = live[action[1] % len(live)]
+            ex.cancel(o.account_id, "default", o.symbol, o.order_id, None, t)
+    else:
+        _, kind, side, qty, p1, p2 = action
+        oid = f"o{step}"
+        lo, hi = min(p1, p2), max(p1, p2) + 1
+        if kind == "OCO":
+            from robson_contracts import Side
+
+            s = Side(side)
+            stop, tp = (lo, hi) if s is Side.SELL else (hi, lo)
+            ex.submit_oco("a1", "default", f"L{step}", "BTCUSDT", s, D(qty), oid + "s", stop, None,
+                          oid + "t", tp, t)
+        elif kind in ("IOC", "FOK"):
+            ex.submit("a1", "default", spec(oid, side, "LIMIT", qty, price=str(p1), tif=kind), t)
+        elif kind == "MARKET":
+            ex.submit("a1", "default", spec(oid, side, "MARKET", qty), t)
+        elif kind == "LIMIT":
+            ex.submit("a1", "default", spec(oid, side, "LIMIT", qty, price=str(p1)), t)
+        elif kind == "STOP_LIMIT":
+            ex.submit("a1", "default", spec(oid, side, kind, qty, price=str(p1), stop=str(p2)), t)
+        else:
+            ex.submit("a1", "default", spec(oid, side, kind, qty, stop=str(p1)), t)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(actions, min_size=1, max_size=40), st.booleans())
+def test_random_sequences_conserve_value_keep_balances_non_negative_and_release_holds(
+    steps: list[tuple], allow_short: bool
+) -> None:
+    ex = exchange(slippage="7")
+    ex.configure_account("a1", "default", {"USDT": D(1000), "BTC": D(3)}, allow_short)
+    quote_flow, base_flow, fees = ZERO, ZERO, ZERO
+    for i, action in enumerate(steps):
+        _apply(ex, i, action)
+        for e in ex.drain():
+            if isinstance(e, Filled):
+                sign = 1 if e.side.value == "BUY" else -1
+                base_flow += sign * e.quantity
+                quote_flow -= sign * e.quantity * e.price
+                fees += e.fee
+        acc = ex.accounts["a1"]
+        assert all(v >= 0 for v in acc.free.values()), acc.free
+        assert all(v >= 0 for h in acc.holds.values() for v in h.values()), acc.holds
+        usdt = acc.free.get("USDT", ZERO) + acc.locked("USDT")
+        btc = acc.free.get("BTC", ZERO) + acc.locked("BTC") - acc.borrowed.get("BTC", ZERO)
+        assert usdt == D(1000) + quote_flow - fees
+        assert btc == D(3) + base_flow
+        if not allow_short:
+            assert acc.borrowed == {}
+    for o in sorted(ex.orders.values(), key=lambda o: o.seq):
+        if o.live:
+            ex.cancel("a1", "default", o.symbol, o.order_id, None, at(1000))
+    acc = ex.accounts["a1"]
+    assert acc.holds == {} and ex.orders == {}
