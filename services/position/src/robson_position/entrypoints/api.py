@@ -2,6 +2,219 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from robson_contracts import (
+    CloseAllPositions,
+    ClosePosition,
+    ExitReason,
+    Modification,
+    ModificationKind,
+    ModifyPosition,
+    TriggeredBy,
+)
+from robson_kit.errors import ConflictError
+from robson_kit.service import Service
+
+from robson_position.adapters.repository import Audit, Positions, Settings
+from robson_position.domain.policy import AccountSettings, ManagementPolicy
+from robson_position.handlers import commands
+from robson_position.handlers.management import set_paused
+from robson_position.handlers.runtime import Runtime
+from robson_position.views import position_view
 
 router = APIRouter(tags=["position"])
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+SvcDep = Annotated[Service, Depends(get_service)]
+
+
+def _runtime(service: Service) -> Runtime:
+    return service.state["runtime"]
+
+
+class ModifyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    modification: Modification
+    expected_version: int | None = None
+    override_manual: bool = False
+
+
+class StopBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    price: Decimal = Field(gt=0)
+    expected_version: int | None = None
+    reason: str = "manual stop"
+
+
+class CloseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fraction: Decimal | None = Field(None, gt=0, le=1)
+    reason: str = ""
+
+
+class PauseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account_id: str = "default"
+    reason: str = ""
+
+
+async def _load(service: Service, position_id: str) -> Any:
+    async with service.uow() as uow:
+        position = await Positions(uow.session).get(position_id)
+    if position is None:
+        raise HTTPException(404, f"no position {position_id}")
+    return position
+
+
+@router.get("/positions")
+async def list_positions(service: SvcDep, status: str | None = None, trader_id: str | None = None,
+                         symbol: str | None = None, account_id: str | None = None,
+                         limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
+    rt = _runtime(service)
+    async with service.uow() as uow:
+        found = await Positions(uow.session).query(account_id=account_id, trader_id=trader_id,
+                                                   symbol=symbol, status=status, limit=limit)
+    return [position_view(p, rt.book, rt.clock.now()) for p in found]
+
+
+@router.get("/positions/{position_id}")
+async def get_position(service: SvcDep, position_id: str) -> dict[str, Any]:
+    rt = _runtime(service)
+    return position_view(await _load(service, position_id), rt.book, rt.clock.now())
+
+
+@router.get("/positions/{position_id}/modifications")
+async def modification_history(service: SvcDep, position_id: str) -> list[dict[str, Any]]:
+    await _load(service, position_id)
+    async with service.uow() as uow:
+        rows = await Audit(uow.session).history(position_id)
+    return json.loads(json.dumps(rows, default=str))
+
+
+async def _modify(service: SvcDep, position_id: str, mod: Modification, expected_version: int | None,
+                  override: bool) -> JSONResponse:
+    rt = _runtime(service)
+    position = await _load(service, position_id)
+    cmd = ModifyPosition(occurred_at=rt.clock.now(), account_id=position.s.account_id,
+                         position_id=position_id, modification=mod, triggered_by=TriggeredBy.USER_MANUAL,
+                         override_manual=override)
+    try:
+        async with service.uow() as uow:
+            position = await commands.load(uow, position_id)
+            verdict = await commands.modify(uow, rt, position, mod, TriggeredBy.USER_MANUAL, override, cmd,
+                                            cmd.occurred_at, expected_version)
+    except ConflictError as exc:
+        async with service.uow() as uow:
+            await Audit(uow.session).record(
+                position_id=position_id, message_id=str(cmd.message_id), at=cmd.occurred_at,
+                triggered_by="USER_MANUAL", kind=mod.kind.value,
+                request=json.loads(mod.model_dump_json()), verdict="CONFLICT", violations=[],
+                reason=mod.reason, outcome=str(exc))
+        raise
+    body = {"applied": verdict.applied, "version": verdict.version,
+            "violations": [v.model_dump() for v in verdict.violations]}
+    return JSONResponse(body, status_code=200 if verdict.applied else 422)
+
+
+@router.post("/positions/{position_id}/modifications")
+async def modify_position(service: SvcDep, position_id: str, body: ModifyBody) -> JSONResponse:
+    return await _modify(service, position_id, body.modification, body.expected_version, body.override_manual)
+
+
+@router.put("/positions/{position_id}/stop-loss")
+async def set_stop_loss(service: SvcDep, position_id: str, body: StopBody) -> JSONResponse:
+    mod = Modification(kind=ModificationKind.MOVE_SL, new_value=body.price, reason=body.reason)
+    return await _modify(service, position_id, mod, body.expected_version, False)
+
+
+@router.put("/positions/{position_id}/take-profits/{index}")
+async def set_take_profit(service: SvcDep, position_id: str, index: int, body: StopBody) -> JSONResponse:
+    mod = Modification(kind=ModificationKind.MODIFY_TP, tp_index=index, new_value=body.price,
+                       reason=body.reason)
+    return await _modify(service, position_id, mod, body.expected_version, False)
+
+
+@router.post("/positions/{position_id}/close")
+async def close_position(service: SvcDep, position_id: str, body: CloseBody | None = None) -> dict[str, Any]:
+    body = body or CloseBody()
+    rt = _runtime(service)
+    position = await _load(service, position_id)
+    cmd = ClosePosition(occurred_at=rt.clock.now(), account_id=position.s.account_id,
+                        position_id=position_id, reason=ExitReason.MANUAL_CLOSE,
+                        triggered_by=TriggeredBy.USER_MANUAL, fraction=body.fraction)
+    async with service.uow() as uow:
+        position = await commands.load(uow, position_id)
+        acted = await commands.close(uow, rt, position, cmd.reason, cmd.fraction, cmd.triggered_by, cmd,
+                                     cmd.occurred_at, note=body.reason)
+    if not acted:
+        raise HTTPException(409, f"position {position_id} is {position.s.status.value}: nothing to close")
+    return {"closing": True, "status": position.s.status.value, "version": position.s.version}
+
+
+@router.post("/accounts/{account_id}/close-all")
+async def close_all(service: SvcDep, account_id: str, body: PauseBody | None = None) -> dict[str, Any]:
+    rt = _runtime(service)
+    cmd = CloseAllPositions(occurred_at=rt.clock.now(), account_id=account_id,
+                            reason=ExitReason.MANUAL_CLOSE, triggered_by=TriggeredBy.USER_MANUAL,
+                            note=body.reason if body else "")
+    async with service.uow() as uow:
+        count = await commands.close_all(uow, rt, account_id, cmd.reason, cmd.triggered_by, cmd,
+                                         cmd.occurred_at, note=cmd.note)
+    return {"closing": count}
+
+
+@router.post("/traders/{trader_id}/pause")
+async def pause_trader(service: SvcDep, trader_id: str, body: PauseBody | None = None) -> dict[str, Any]:
+    body = body or PauseBody()
+    async with service.uow() as uow:
+        changed = await set_paused(uow, body.account_id, trader_id, True, body.reason)
+    return {"trader_id": trader_id, "paused": True, "changed": changed}
+
+
+@router.post("/traders/{trader_id}/resume")
+async def resume_trader(service: SvcDep, trader_id: str, body: PauseBody | None = None) -> dict[str, Any]:
+    body = body or PauseBody()
+    async with service.uow() as uow:
+        changed = await set_paused(uow, body.account_id, trader_id, False, body.reason)
+    return {"trader_id": trader_id, "paused": False, "changed": changed}
+
+
+@router.put("/traders/{trader_id}/policy")
+async def put_policy(service: SvcDep, trader_id: str, policy: ManagementPolicy) -> dict[str, Any]:
+    async with service.uow() as uow:
+        await Settings(uow.session).put_policy(trader_id, policy)
+    return {"trader_id": trader_id, "policy": json.loads(policy.model_dump_json())}
+
+
+@router.get("/traders/{trader_id}/policy")
+async def get_policy(service: SvcDep, trader_id: str) -> dict[str, Any]:
+    async with service.uow() as uow:
+        policy = await Settings(uow.session).policy(trader_id)
+        paused = await Settings(uow.session).paused(trader_id)
+    return {"trader_id": trader_id, "paused": paused, "policy": json.loads(policy.model_dump_json())}
+
+
+@router.put("/accounts/{account_id}")
+async def put_account(service: SvcDep, account_id: str, settings: AccountSettings) -> dict[str, Any]:
+    async with service.uow() as uow:
+        await Settings(uow.session).put_account(account_id, settings)
+    return {"account_id": account_id, **json.loads(settings.model_dump_json())}
+
+
+@router.get("/accounts/{account_id}")
+async def get_account(service: SvcDep, account_id: str) -> dict[str, Any]:
+    async with service.uow() as uow:
+        settings = await Settings(uow.session).account(account_id)
+    return {"account_id": account_id, **json.loads(settings.model_dump_json())}
+

@@ -2,8 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from nats.js.api import DeliverPolicy
+
+from robson_contracts import (
+    Candle,
+    ClosePosition,
+    CloseAllPositions,
+    GateDecision,
+    ModifyPosition,
+    OrderEvent,
+    RiskLimitBreached,
+    TradeDecision,
+    TradeTick,
+)
+from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
 
+from robson_position.handlers.entries import handle_gate_decision
+from robson_position.handlers.management import (
+    handle_position_command,
+    handle_risk_event,
+    handle_trade_decision,
+)
+from robson_position.handlers.market import handle_candle, handle_tick
+from robson_position.handlers.orders import handle_order_event
+from robson_position.handlers.runtime import Runtime
 
-def consumer_specs() -> list[ConsumerSpec]:
-    return []
+
+def _bind(handler: Callable[..., Awaitable[None]], rt: Runtime) -> Callable[[Any, Any], Awaitable[None]]:
+    return partial(handler, rt=rt)
+
+
+def consumer_specs(rt: Runtime) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec("position_gate", s.GATE, (s.ALL_GATE_DECISIONS,), _bind(handle_gate_decision, rt),
+                     accepts=(GateDecision,)),
+        ConsumerSpec("position_risk", s.GATE, (s.ALL_RISK_EVENTS,), _bind(handle_risk_event, rt),
+                     accepts=(RiskLimitBreached,)),
+        ConsumerSpec("position_orders", s.ORDERS, (s.ALL_ORDER_EVENTS,), _bind(handle_order_event, rt),
+                     accepts=(OrderEvent,)),
+        ConsumerSpec("position_decisions", s.DECISIONS, (s.ALL_DECISIONS,),
+                     _bind(handle_trade_decision, rt), accepts=(TradeDecision,)),
+        ConsumerSpec("position_commands", s.POSITIONS, (s.ALL_POSITION_COMMANDS,),
+                     _bind(handle_position_command, rt),
+                     accepts=(ClosePosition, CloseAllPositions, ModifyPosition)),
+        ConsumerSpec("position_candles", s.MARKET, (s.ALL_CANDLES,), _bind(handle_candle, rt),
+                     accepts=(Candle,)),
+        # Ticks only move in-memory marks: after downtime the candles catch up, not old ticks.
+        ConsumerSpec("position_ticks", s.MARKET, (s.ALL_TICKS,), _bind(handle_tick, rt),
+                     accepts=(TradeTick,), deliver_policy=DeliverPolicy.NEW),
+    ]

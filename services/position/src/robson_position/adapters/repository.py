@@ -1,0 +1,166 @@
+"""Persistence of positions (optimistic concurrency on ``version``), fills, audit and settings."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from robson_contracts import PositionStatus
+from robson_kit.errors import ConflictError
+
+from robson_position.adapters.tables import accounts, fills, modifications, positions, traders
+from robson_position.domain.policy import DEFAULT_ACCOUNT, DEFAULT_POLICY, AccountSettings, ManagementPolicy
+from robson_position.domain.position import Position
+from robson_position.domain.state import PositionState
+
+ACTIVE = [s.value for s in (PositionStatus.PENDING_ENTRY, PositionStatus.OPEN,
+                            PositionStatus.PARTIALLY_CLOSED, PositionStatus.CLOSING)]
+
+
+def _row(state: PositionState) -> dict[str, Any]:
+    return {
+        "account_id": state.account_id, "trader_id": state.trader_id, "symbol": state.symbol,
+        "side": state.side.value, "status": state.status.value, "version": state.version,
+        "realized_pnl": state.realized_pnl, "created_at": state.created_at,
+        "opened_at": state.opened_at, "closed_at": state.closed_at,
+        "state": json.loads(state.model_dump_json()),
+    }
+
+
+class Positions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, position: Position) -> None:
+        position.s.version = 1
+        await self.session.execute(insert(positions).values(position_id=position.s.position_id,
+                                                            **_row(position.s)))
+
+    async def get(self, position_id: str, for_update: bool = False) -> Position | None:
+        stmt = select(positions.c.state).where(positions.c.position_id == position_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self.session.execute(stmt)).first()
+        return Position(PositionState.model_validate(row.state)) if row else None
+
+    async def save(self, position: Position) -> None:
+        """Write if nobody else did since we read; else ConflictError (the caller retries)."""
+        read_version = position.s.version
+        position.s.version = read_version + 1
+        result = await self.session.execute(
+            update(positions)
+            .where(and_(positions.c.position_id == position.s.position_id,
+                        positions.c.version == read_version))
+            .values(**_row(position.s))
+        )
+        if result.rowcount != 1:
+            position.s.version = read_version
+            raise ConflictError(f"position {position.s.position_id} changed since version {read_version}")
+
+    async def find(self, stmt: Select[Any]) -> list[Position]:
+        rows = (await self.session.execute(stmt)).all()
+        return [Position(PositionState.model_validate(r.state)) for r in rows]
+
+    async def active(self, account_id: str | None = None, symbol: str | None = None) -> list[Position]:
+        stmt = select(positions.c.state).where(positions.c.status.in_(ACTIVE))
+        if account_id is not None:
+            stmt = stmt.where(positions.c.account_id == account_id)
+        if symbol is not None:
+            stmt = stmt.where(positions.c.symbol == symbol)
+        return await self.find(stmt.order_by(positions.c.created_at))
+
+    async def active_for(self, trader_id: str, symbol: str, side: str) -> list[Position]:
+        stmt = select(positions.c.state).where(
+            positions.c.status.in_(ACTIVE), positions.c.trader_id == trader_id,
+            positions.c.symbol == symbol, positions.c.side == side)
+        return await self.find(stmt)
+
+    async def query(self, *, account_id: str | None = None, trader_id: str | None = None,
+                    symbol: str | None = None, status: str | None = None, limit: int = 500
+                    ) -> list[Position]:
+        stmt = select(positions.c.state)
+        if account_id:
+            stmt = stmt.where(positions.c.account_id == account_id)
+        if trader_id:
+            stmt = stmt.where(positions.c.trader_id == trader_id)
+        if symbol:
+            stmt = stmt.where(positions.c.symbol == symbol)
+        if status == "open":
+            stmt = stmt.where(positions.c.status.in_(ACTIVE))
+        elif status == "closed":
+            stmt = stmt.where(positions.c.status.notin_(ACTIVE))
+        elif status:
+            stmt = stmt.where(positions.c.status == status.upper())
+        return await self.find(stmt.order_by(positions.c.created_at.desc()).limit(limit))
+
+    async def record_fill(self, position_id: str, order_id: str, kind: str, fill: Any) -> bool:
+        stmt = pg_insert(fills).values(
+            fill_id=fill.fill_id, position_id=position_id, order_id=order_id, kind=kind,
+            price=fill.price, quantity=fill.quantity, fee=fill.fee, filled_at=fill.filled_at,
+        ).on_conflict_do_nothing(index_elements=["fill_id"]).returning(fills.c.fill_id)
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def fill_count(self, position_id: str) -> int:
+        rows = (await self.session.execute(select(fills.c.fill_id).where(fills.c.position_id == position_id)))
+        return len(rows.all())
+
+
+class Audit:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, *, position_id: str, message_id: str, at: datetime, triggered_by: str,
+                     kind: str, request: dict[str, Any], verdict: str, violations: list[dict[str, Any]],
+                     reason: str = "", outcome: str = "") -> None:
+        await self.session.execute(insert(modifications).values(
+            position_id=position_id, message_id=message_id, requested_at=at, triggered_by=triggered_by,
+            kind=kind, request=request, verdict=verdict, violations=violations, reason=reason,
+            outcome=outcome))
+
+    async def history(self, position_id: str) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            select(modifications).where(modifications.c.position_id == position_id)
+            .order_by(modifications.c.id))
+        return [dict(r._mapping) for r in rows]
+
+
+class Settings:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def policy(self, trader_id: str) -> ManagementPolicy:
+        row = (await self.session.execute(select(traders.c.policy).where(traders.c.trader_id == trader_id))).first()
+        return ManagementPolicy.model_validate(row.policy) if row and row.policy else DEFAULT_POLICY
+
+    async def put_policy(self, trader_id: str, policy: ManagementPolicy) -> None:
+        body = json.loads(policy.model_dump_json())
+        await self.session.execute(pg_insert(traders).values(trader_id=trader_id, policy=body)
+                                   .on_conflict_do_update(index_elements=["trader_id"],
+                                                          set_={"policy": body}))
+
+    async def paused(self, trader_id: str) -> bool:
+        row = (await self.session.execute(select(traders.c.paused).where(traders.c.trader_id == trader_id))).first()
+        return bool(row and row.paused)
+
+    async def set_paused(self, trader_id: str, account_id: str, paused: bool, reason: str) -> bool:
+        """True when the flag changed."""
+        before = await self.paused(trader_id)
+        await self.session.execute(pg_insert(traders).values(
+            trader_id=trader_id, account_id=account_id, paused=paused, pause_reason=reason)
+            .on_conflict_do_update(index_elements=["trader_id"],
+                                   set_={"paused": paused, "pause_reason": reason, "account_id": account_id}))
+        return before != paused
+
+    async def account(self, account_id: str) -> AccountSettings:
+        row = (await self.session.execute(select(accounts.c.settings).where(accounts.c.account_id == account_id))).first()
+        return AccountSettings.model_validate(row.settings) if row else DEFAULT_ACCOUNT
+
+    async def put_account(self, account_id: str, settings: AccountSettings) -> None:
+        body = json.loads(settings.model_dump_json())
+        await self.session.execute(pg_insert(accounts).values(account_id=account_id, settings=body)
+                                   .on_conflict_do_update(index_elements=["account_id"], set_={"settings": body}))

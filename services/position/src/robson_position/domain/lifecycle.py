@@ -1,0 +1,226 @@
+"""Entry and order-event handling: what the position does with a GateDecision and venue events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from robson_contracts import (
+    BracketTakeProfit,
+    ExitReason,
+    GateDecision,
+    Message,
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderRejected,
+    OrderReplaced,
+    OrderRole,
+    OrderSpec,
+    OrderType,
+    PositionClosed,
+    PositionEntryFailed,
+    PositionError,
+    PositionOpened,
+    PositionPartiallyClosed,
+    PositionStatus,
+    SubmitBracketOrder,
+    TakeProfitLevel,
+    TradingMode,
+)
+from robson_contracts import CancelOrder as CancelOrderCmd
+
+from robson_position.domain import pnl
+from robson_position.domain.orders import order_id, position_id_for
+from robson_position.domain.position import Position
+from robson_position.domain.state import (
+    OrderKind,
+    PositionState,
+    TakeProfit,
+    TrackedOrder,
+)
+
+_KIND_OF_ROLE = {OrderRole.ENTRY: OrderKind.ENTRY, OrderRole.STOP_LOSS: OrderKind.STOP,
+                 OrderRole.TAKE_PROFIT: OrderKind.TP, OrderRole.EXIT: OrderKind.EXIT}
+
+
+def open_position(gate: GateDecision, venue: TradingMode, at: datetime) -> Position:
+    """A PENDING_ENTRY position and its bracket: MARKET entry, stop, take-profit OCOs."""
+    d = gate.decision
+    assert gate.approved_quantity is not None and d.stop_loss is not None
+    pid = position_id_for(gate.gate_decision_id)
+    state = PositionState(
+        position_id=pid, account_id=gate.account_id, trader_id=d.trader_id, symbol=d.symbol,
+        side=d.decision.value, venue=venue, requested_quantity=gate.approved_quantity,
+        stop_loss=d.stop_loss, initial_stop=d.stop_loss, created_at=at,
+        take_profits=[TakeProfit(price=tp.price, fraction=tp.fraction) for tp in d.take_profits],
+        decision_id=d.decision_id, gate_decision_id=gate.gate_decision_id,
+        entry_reasoning=d.reasoning, list_id=order_id(pid, 0, "B"),
+    )
+    position = Position(state)
+    entry = TrackedOrder(order_id=order_id(pid, 0, "E"), kind=OrderKind.ENTRY,
+                         quantity=gate.approved_quantity)
+    children: list[BracketTakeProfit] = []
+    state.orders[entry.order_id] = entry
+    for i, tp in enumerate(state.take_profits):
+        tp_id, stop_id = order_id(pid, 0, f"T{i}"), order_id(pid, 0, f"S{i}")
+        children.append(BracketTakeProfit(order_id=tp_id, stop_order_id=stop_id, price=tp.price,
+                                          fraction=tp.fraction))
+        state.orders[tp_id] = TrackedOrder(order_id=tp_id, kind=OrderKind.TP, quantity=0, tp_index=i,
+                                           price=tp.price)
+        state.orders[stop_id] = TrackedOrder(order_id=stop_id, kind=OrderKind.STOP, quantity=0,
+                                             tp_index=i, price=d.stop_loss)
+    rest_stop = order_id(pid, 0, "S")
+    state.orders[rest_stop] = TrackedOrder(order_id=rest_stop, kind=OrderKind.STOP, quantity=0,
+                                           price=d.stop_loss)
+    position.emit(SubmitBracketOrder(
+        **position.base(gate, "bracket", at), venue=venue, position_id=pid, list_id=state.list_id,
+        entry=OrderSpec(order_id=entry.order_id, symbol=d.symbol, side=state.side.entry_order_side,
+                        type=OrderType.MARKET, quantity=gate.approved_quantity, role=OrderRole.ENTRY),
+        stop_price=d.stop_loss, stop_order_id=rest_stop, take_profits=tuple(children),
+    ))
+    return position
+
+
+def on_order_event(position: Position, event: OrderEvent, at: datetime) -> None:
+    tracked = position.s.orders.get(event.order_id)
+    if isinstance(event, OrderAccepted):
+        _accepted(position, event)
+    elif isinstance(event, OrderFilled | OrderPartiallyFilled):
+        _filled(position, event, at)
+    elif isinstance(event, OrderReplaced):
+        _replaced(position, event)
+    elif isinstance(event, OrderRejected):
+        _rejected(position, event, at)
+    elif isinstance(event, OrderCanceled | OrderExpired) and tracked is not None:
+        tracked.live = False
+        if tracked.kind is OrderKind.ENTRY:
+            _entry_ended(position, event, at)
+
+
+def _accepted(position: Position, event: OrderAccepted) -> None:
+    spec = event.order
+    tracked = position.s.orders.get(event.order_id)
+    if tracked is None:  # a child we did not pre-register (venue-side naming)
+        kind = _KIND_OF_ROLE.get(event.role or OrderRole.EXIT, OrderKind.EXIT)
+        tracked = TrackedOrder(order_id=event.order_id, kind=kind, quantity=spec.quantity)
+        position.s.orders[event.order_id] = tracked
+    tracked.quantity = spec.quantity
+    tracked.price = spec.stop_price or spec.price
+    tracked.order_type = spec.type.value
+    tracked.list_id = event.list_id or tracked.list_id
+    tracked.accepted = True
+
+
+def _replaced(position: Position, event: OrderReplaced) -> None:
+    old = position.s.orders.get(event.order_id)
+    spec = event.order
+    if old is not None:
+        old.live = False
+    kind = old.kind if old else _KIND_OF_ROLE.get(event.role or OrderRole.STOP_LOSS, OrderKind.STOP)
+    position.s.orders[spec.order_id] = TrackedOrder(
+        order_id=spec.order_id, kind=kind, quantity=spec.quantity, price=spec.stop_price or spec.price,
+        tp_index=old.tp_index if old else None, list_id=event.list_id, order_type=spec.type.value,
+        accepted=True,
+    )
+
+
+def _fill_reason(position: Position, kind: OrderKind) -> ExitReason:
+    s = position.s
+    if kind is OrderKind.TP:
+        return ExitReason.TAKE_PROFIT
+    if kind is OrderKind.STOP:
+        return ExitReason.TRAILING_STOP if s.trail_percent is not None else ExitReason.STOP_LOSS
+    return s.pending_exit_reason or ExitReason.MANUAL_CLOSE
+
+
+def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: datetime) -> None:
+    s = position.s
+    fill = event.fill
+    if position.seen_fill(fill.fill_id):
+        return
+    fee = pnl.fee_in_quote(fill.fee, fill.fee_asset, s.symbol, fill.price)
+    tracked = s.orders.get(event.order_id)
+    kind = tracked.kind if tracked else _KIND_OF_ROLE.get(event.role or OrderRole.EXIT, OrderKind.EXIT)
+    if isinstance(event, OrderFilled) and tracked is not None:
+        tracked.live = False
+    if kind is OrderKind.ENTRY:
+        position.apply_entry_fill(fill.fill_id, fill.price, fill.quantity, fee, fill.filled_at)
+        if isinstance(event, OrderFilled):
+            _opened(position, event, at)
+        return
+    if kind is OrderKind.TP and tracked is not None and tracked.tp_index is not None \
+            and isinstance(event, OrderFilled):
+        s.take_profits[tracked.tp_index].filled = True
+    close = position.apply_exit_fill(fill.fill_id, fill.price, fill.quantity, fee,
+                                     _fill_reason(position, kind), fill.filled_at)
+    if s.status is PositionStatus.CLOSED:
+        _closed(position, event, at)
+    else:
+        position.emit(PositionPartiallyClosed(
+            **position.event_base(event, "partially-closed", at), closed_quantity=close.quantity,
+            exit_price=close.price, remaining_quantity=s.remaining, realized_pnl=close.realized_pnl,
+            fees=close.fees + close.entry_fees, exit_reason=close.reason,
+        ))
+
+
+def _opened(position: Position, cause: Message, at: datetime) -> None:
+    s = position.s
+    position.emit(PositionOpened(
+        **position.event_base(cause, "opened", at), quantity=s.entry_quantity,
+        entry_price=s.entry_price, stop_loss=s.stop_loss,
+        take_profits=tuple(TakeProfitLevel(price=t.price, fraction=t.fraction) for t in s.take_profits),
+        initial_risk=position.initial_risk, fees=s.entry_fees, decision_id=s.decision_id,
+        gate_decision_id=s.gate_decision_id,
+    ))
+
+
+def _closed(position: Position, cause: Message, at: datetime) -> None:
+    s = position.s
+    assert s.opened_at is not None and s.exit_reason is not None
+    for oid in [o.order_id for o in s.orders.values() if o.live]:
+        s.orders[oid].live = False
+        position.emit(CancelOrderCmd(**position.base(cause, "cancel", at), venue=s.venue,
+                                     position_id=s.position_id, symbol=s.symbol, order_id=oid))
+    position.emit(PositionClosed(
+        **position.event_base(cause, "closed", at), quantity=s.entry_quantity,
+        entry_price=s.entry_price, exit_price=s.exit_price, realized_pnl=s.realized_pnl,
+        fees=s.entry_fees + s.exit_fees, exit_reason=s.exit_reason, r_multiple=position.r_multiple,
+        opened_at=s.opened_at, holding_seconds=position.holding_seconds(s.closed_at or at),
+    ))
+
+
+def _entry_ended(position: Position, event: OrderEvent, at: datetime) -> None:
+    """The entry order stopped working: open with what filled, or cancel the position."""
+    s = position.s
+    if s.entry_quantity > 0:
+        if s.status is PositionStatus.OPEN and not any(isinstance(m, PositionOpened) for m in position.outbox):
+            _opened(position, event, at)
+        return
+    if s.status is not PositionStatus.PENDING_ENTRY:
+        return
+    position.transition(PositionStatus.CANCELED)
+    s.closed_at = at
+    reason = getattr(event, "reason", "") or "entry canceled"
+    position.emit(PositionEntryFailed(**position.event_base(event, "entry-failed", at),
+                                      status=PositionStatus.CANCELED, reason_code="ENTRY_CANCELED",
+                                      message=reason, gate_decision_id=s.gate_decision_id))
+
+
+def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
+    s = position.s
+    tracked = s.orders.get(event.order_id)
+    if tracked is not None:
+        tracked.live = False
+    if (tracked is None or tracked.kind is OrderKind.ENTRY) and s.status is PositionStatus.PENDING_ENTRY:
+        position.transition(PositionStatus.REJECTED)
+        s.closed_at = at
+        position.emit(PositionEntryFailed(**position.event_base(event, "entry-failed", at),
+                                          status=PositionStatus.REJECTED, reason_code=event.reason_code,
+                                          message=event.message, gate_decision_id=s.gate_decision_id))
+        return
+    position.emit(PositionError(**position.base(event, "error", at), position_id=s.position_id,
+                                reason_code=f"ORDER_REJECTED_{event.reason_code}"[:64],
+                                message=f"{event.order_id}: {event.message}"))

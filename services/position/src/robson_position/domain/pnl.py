@@ -1,0 +1,33 @@
+"""P&L arithmetic: pure functions on Decimals, shared by the aggregate and the mark book."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from robson_contracts import PositionSide
+
+ZERO = Decimal(0)
+
+
+def direction(side: PositionSide) -> int:
+    return 1 if side is PositionSide.LONG else -1
+
+
+def gross_pnl(side: PositionSide, entry: Decimal, exit_: Decimal, quantity: Decimal) -> Decimal:
+    """Price P&L of ``quantity`` entered at ``entry`` and closed at ``exit_``, before fees."""
+    return (exit_ - entry) * quantity * direction(side)
+
+
+def fee_in_quote(fee: Decimal, fee_asset: str, symbol: str, price: Decimal) -> Decimal:
+    """Fees are normally quote-asset (USDT). A base-asset fee is valued at the fill price;
+    any other asset (e.g. BNB) cannot be valued here and is counted as zero."""
+    if symbol.endswith(fee_asset):
+        return fee
+    if symbol.startswith(fee_asset):
+        return fee * price
+    return ZERO
+
+
+def pct_move(side: PositionSide, entry: Decimal, price: Decimal) -> Decimal:
+    """Favourable move from entry in percent (negative when adverse)."""
+    return (price - entry) / entry * 100 * direction(side)

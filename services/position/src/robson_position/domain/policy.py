@@ -1,0 +1,38 @@
+"""Per-trader management policy and per-account settings (plain values, validated)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from robson_contracts import TradingMode
+
+
+class ManagementPolicy(BaseModel):
+    """Rule-based management, applied on each closed candle, plus the validation limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    breakeven_trigger_pct: Decimal | None = Field(None, gt=0, description="move stop to entry at +X%")
+    breakeven_offset_pct: Decimal = Field(Decimal(0), ge=0, description="stop = entry ± this % (fees)")
+    trailing_pct: Decimal | None = Field(None, gt=0, lt=100, description="trail the stop Y% from best")
+    trailing_activation_pct: Decimal = Field(Decimal(0), ge=0,
+                                             description="start trailing once +this % in favour")
+    time_exit_minutes: int | None = Field(None, gt=0, description="close after this holding time")
+    min_stop_distance_pct: Decimal = Field(Decimal("0.1"), ge=0,
+                                           description="stop at least this % away from price")
+    modification_interval_seconds: int = Field(300, ge=0,
+                                               description="one AI/rule modification per interval")
+    fee_rate: Decimal = Field(Decimal("0.001"), ge=0, lt=1, description="per side, for TP checks")
+    allow_scaling_in: bool = False
+
+
+class AccountSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: TradingMode = TradingMode.PAPER
+
+
+DEFAULT_POLICY = ManagementPolicy()
+DEFAULT_ACCOUNT = AccountSettings()

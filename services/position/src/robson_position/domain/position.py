@@ -1,0 +1,192 @@
+"""The position aggregate: state machine, fills, realized P&L. Collects the messages it causes.
+
+Every outgoing id is derived from (position, cause, sequence) so reprocessing an input emits
+byte-identical messages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from robson_contracts import (
+    ExitReason,
+    Message,
+    PositionStatus,
+    derive_id,
+)
+
+from robson_position.domain import pnl
+from robson_position.domain.state import ZERO, Close, OrderKind, PositionState
+
+
+class InvalidTransition(Exception):
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(f"{reason_code}: {message}")
+        self.reason_code = reason_code
+        self.message = message
+
+
+_ALLOWED: dict[PositionStatus, set[PositionStatus]] = {
+    PositionStatus.PENDING_ENTRY: {PositionStatus.OPEN, PositionStatus.REJECTED, PositionStatus.CANCELED,
+                                   PositionStatus.CLOSING},
+    PositionStatus.OPEN: {PositionStatus.PARTIALLY_CLOSED, PositionStatus.CLOSING, PositionStatus.CLOSED},
+    PositionStatus.PARTIALLY_CLOSED: {PositionStatus.CLOSING, PositionStatus.CLOSED},
+    PositionStatus.CLOSING: {PositionStatus.CLOSED, PositionStatus.PARTIALLY_CLOSED, PositionStatus.OPEN},
+    PositionStatus.CLOSED: set(),
+    PositionStatus.REJECTED: set(),
+    PositionStatus.CANCELED: set(),
+}
+
+
+class Position:
+    """Wraps :class:`PositionState`; ``outbox`` holds what this change caused."""
+
+    def __init__(self, state: PositionState) -> None:
+        self.s = state
+        self.outbox: list[Message] = []
+        self._seq = 0
+
+    # --- infrastructure of emitting ----------------------------------------------------
+
+    def next_id(self, cause: Message, kind: str) -> Any:
+        self._seq += 1
+        return derive_id(kind, self.s.position_id, cause.message_id, self._seq)
+
+    def emit(self, message: Message) -> None:
+        self.outbox.append(message)
+
+    def base(self, cause: Message, kind: str, at: datetime) -> dict[str, Any]:
+        return {**cause.caused(), "message_id": self.next_id(cause, kind), "occurred_at": at,
+                "account_id": self.s.account_id}
+
+    def event_base(self, cause: Message, kind: str, at: datetime) -> dict[str, Any]:
+        s = self.s
+        return {**self.base(cause, kind, at), "position_id": s.position_id, "trader_id": s.trader_id,
+                "symbol": s.symbol, "side": s.side}
+
+    # --- state machine -----------------------------------------------------------------
+
+    def transition(self, to: PositionStatus) -> None:
+        if to == self.s.status:
+            return
+        if to not in _ALLOWED[self.s.status]:
+            raise InvalidTransition("ILLEGAL_TRANSITION", f"{self.s.status} → {to} is not allowed")
+        self.s.status = to
+
+    # --- fills -------------------------------------------------------------------------
+
+    def seen_fill(self, fill_id: str) -> bool:
+        return fill_id in self.s.fill_ids
+
+    def apply_entry_fill(self, fill_id: str, price: Decimal, qty: Decimal, fee: Decimal,
+                         at: datetime) -> None:
+        s = self.s
+        if not s.is_active:
+            raise InvalidTransition("POSITION_FINISHED", f"entry fill on a {s.status} position")
+        s.fill_ids.append(fill_id)
+        s.entry_quantity += qty
+        s.entry_cost += price * qty
+        s.entry_fees += fee
+        if s.status is PositionStatus.PENDING_ENTRY:
+            self.transition(PositionStatus.OPEN)
+            s.opened_at = at
+        self.mark(price)
+
+    def apply_exit_fill(self, fill_id: str, price: Decimal, qty: Decimal, fee: Decimal,
+                        reason: ExitReason, at: datetime) -> Close:
+        """Realize P&L of one exit fill. Entry fees are charged pro rata; the last close takes
+        the remainder so the total is exact."""
+        s = self.s
+        if not s.holds:
+            raise InvalidTransition("NOTHING_HELD", f"exit fill on a {s.status} position")
+        qty = min(qty, s.remaining)
+        s.fill_ids.append(fill_id)
+        charged = sum((c.entry_fees for c in s.closes), ZERO)
+        final = qty >= s.remaining
+        entry_fee_share = s.entry_fees - charged if final else s.entry_fees * qty / s.entry_quantity
+        entry = s.entry_price or price
+        realized = pnl.gross_pnl(s.side, entry, price, qty) - fee - entry_fee_share
+        close = Close(fill_id=fill_id, quantity=qty, price=price, fees=fee, entry_fees=entry_fee_share,
+                      realized_pnl=realized, reason=reason, at=at)
+        s.closes.append(close)
+        s.exit_quantity += qty
+        s.exit_value += price * qty
+        s.exit_fees += fee
+        s.realized_pnl += realized
+        if final:
+            self.transition(PositionStatus.CLOSED)
+            s.closed_at = at
+            s.exit_reason = reason
+        elif s.status is PositionStatus.OPEN:
+            self.transition(PositionStatus.PARTIALLY_CLOSED)
+        self.mark(price)
+        return close
+
+    # --- marks -------------------------------------------------------------------------
+
+    def mark(self, price: Decimal, high: Decimal | None = None, low: Decimal | None = None) -> None:
+        s = self.s
+        s.last_price = price
+        if not s.holds or s.entry_price is None:
+            return
+        hi, lo = high or price, low or price
+        best, worst = (hi, lo) if s.side.value == "LONG" else (lo, hi)
+        if s.best_price is None or pnl.pct_move(s.side, s.best_price, best) > 0:
+            s.best_price = best
+        if s.worst_price is None or pnl.pct_move(s.side, s.worst_price, worst) < 0:
+            s.worst_price = worst
+        for p in (best, worst, price):
+            total = s.realized_pnl + self.unrealized_at(p)
+            s.peak_pnl = max(s.peak_pnl, total)
+            s.max_drawdown = max(s.max_drawdown, s.peak_pnl - total)
+
+    def unrealized_at(self, price: Decimal) -> Decimal:
+        s = self.s
+        if s.entry_price is None or not s.holds:
+            return ZERO
+        return pnl.gross_pnl(s.side, s.entry_price, price, s.remaining)
+
+    # --- analytics ---------------------------------------------------------------------
+
+    @property
+    def initial_risk(self) -> Decimal:
+        s = self.s
+        if s.initial_stop is None or s.entry_price is None:
+            return ZERO
+        return abs(s.entry_price - s.initial_stop) * s.entry_quantity
+
+    @property
+    def r_multiple(self) -> Decimal | None:
+        risk = self.initial_risk
+        return (self.s.realized_pnl / risk) if risk else None
+
+    def excursions(self) -> tuple[Decimal, Decimal]:
+        """(MFE, MAE) in the quote asset on the entered quantity; MAE is ≤ 0."""
+        s = self.s
+        if s.entry_price is None:
+            return ZERO, ZERO
+        mfe = pnl.gross_pnl(s.side, s.entry_price, s.best_price or s.entry_price, s.entry_quantity)
+        mae = pnl.gross_pnl(s.side, s.entry_price, s.worst_price or s.entry_price, s.entry_quantity)
+        return max(mfe, ZERO), min(mae, ZERO)
+
+    def holding_seconds(self, now: datetime) -> int:
+        s = self.s
+        if s.opened_at is None:
+            return 0
+        return int(((s.closed_at or now) - s.opened_at).total_seconds())
+
+    def in_profit(self, price: Decimal | None = None) -> bool:
+        s = self.s
+        ref = price or s.last_price
+        return bool(s.entry_price and ref and pnl.pct_move(s.side, s.entry_price, ref) > 0)
+
+    def stop_at_or_beyond_breakeven(self) -> bool:
+        s = self.s
+        if s.stop_loss is None or s.entry_price is None:
+            return False
+        return pnl.pct_move(s.side, s.entry_price, s.stop_loss) >= 0
+
+    def live(self, kind: OrderKind) -> list[str]:
+        return [o.order_id for o in self.s.orders.values() if o.live and o.kind is kind]

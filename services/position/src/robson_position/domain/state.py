@@ -1,0 +1,135 @@
+"""The position's stored state: plain data that round-trips through JSON (the ``state`` column)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from robson_contracts import ExitReason, OrderRole, PositionSide, PositionStatus, TradingMode
+
+ZERO = Decimal(0)
+
+
+class OrderKind(StrEnum):
+    ENTRY = "ENTRY"
+    STOP = "STOP"
+    TP = "TP"
+    EXIT = "EXIT"
+
+
+class TrackedOrder(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str
+    kind: OrderKind
+    quantity: Decimal
+    price: Decimal | None = None
+    tp_index: int | None = None
+    list_id: str | None = None
+    order_type: str | None = None
+    live: bool = True
+    accepted: bool = False
+
+
+class TakeProfit(BaseModel):
+    price: Decimal
+    fraction: Decimal
+    filled: bool = False
+    canceled: bool = False
+
+    @property
+    def live(self) -> bool:
+        return not (self.filled or self.canceled)
+
+
+class Close(BaseModel):
+    """One exit fill: the unit of realized P&L."""
+
+    fill_id: str
+    quantity: Decimal
+    price: Decimal
+    fees: Decimal
+    entry_fees: Decimal
+    realized_pnl: Decimal
+    reason: ExitReason
+    at: datetime
+
+
+class PositionState(BaseModel):
+    model_config = ConfigDict(validate_assignment=False)
+
+    position_id: str
+    account_id: str
+    trader_id: str
+    symbol: str
+    side: PositionSide
+    venue: TradingMode
+    status: PositionStatus = PositionStatus.PENDING_ENTRY
+    version: int = 0
+    requested_quantity: Decimal
+    entry_quantity: Decimal = ZERO
+    entry_cost: Decimal = ZERO
+    entry_fees: Decimal = ZERO
+    exit_quantity: Decimal = ZERO
+    exit_value: Decimal = ZERO
+    exit_fees: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    closes: list[Close] = []
+    stop_loss: Decimal | None = None
+    initial_stop: Decimal | None = None
+    manual_stop: bool = False
+    trail_percent: Decimal | None = None
+    take_profits: list[TakeProfit] = []
+    orders: dict[str, TrackedOrder] = {}
+    fill_ids: list[str] = []
+    order_generation: int = 0
+    best_price: Decimal | None = None
+    worst_price: Decimal | None = None
+    last_price: Decimal | None = None
+    peak_pnl: Decimal = ZERO
+    max_drawdown: Decimal = ZERO
+    created_at: datetime
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+    last_modified_at: datetime | None = None
+    last_candle_at: datetime | None = None
+    exit_reason: ExitReason | None = None
+    pending_exit_reason: ExitReason | None = None
+    decision_id: str | None = None
+    gate_decision_id: str | None = None
+    entry_reasoning: str = ""
+    exit_note: str = ""
+    list_id: str = ""
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.entry_quantity - self.exit_quantity
+
+    @property
+    def entry_price(self) -> Decimal | None:
+        return self.entry_cost / self.entry_quantity if self.entry_quantity else None
+
+    @property
+    def exit_price(self) -> Decimal | None:
+        return self.exit_value / self.exit_quantity if self.exit_quantity else None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (PositionStatus.PENDING_ENTRY, PositionStatus.OPEN,
+                               PositionStatus.PARTIALLY_CLOSED, PositionStatus.CLOSING)
+
+    @property
+    def holds(self) -> bool:
+        return self.status in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED,
+                               PositionStatus.CLOSING)
+
+
+ROLE_OF_KIND = {
+    OrderKind.ENTRY: OrderRole.ENTRY,
+    OrderKind.STOP: OrderRole.STOP_LOSS,
+    OrderKind.TP: OrderRole.TAKE_PROFIT,
+    OrderKind.EXIT: OrderRole.EXIT,
+}

@@ -1,0 +1,70 @@
+"""GateDecision ALLOW_ENTRY → a PENDING_ENTRY position and its bracket order."""
+
+from __future__ import annotations
+
+from robson_contracts import GateDecision, GateOutcome, PositionEntryFailed, PositionStatus
+from robson_kit.uow import UnitOfWork
+
+from robson_position.adapters.repository import Positions, Settings
+from robson_position.domain.lifecycle import open_position
+from robson_position.domain.orders import position_id_for
+from robson_position.domain.position import Position
+from robson_position.domain.state import PositionState
+from robson_position.handlers.commands import emit_all
+from robson_position.handlers.runtime import Runtime
+
+
+def _refusal(gate: GateDecision) -> tuple[str, str] | None:
+    d = gate.decision
+    if not d.decision.is_entry:
+        return "NOT_AN_ENTRY", f"{d.decision} is not an entry"
+    if gate.approved_quantity is None:
+        return "NO_APPROVED_QUANTITY", "ALLOW_ENTRY without approved_quantity"
+    if d.stop_loss is None:
+        return "MISSING_STOP_LOSS", "an entry needs a protective stop"
+    return None
+
+
+async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime) -> None:
+    if gate.outcome is not GateOutcome.ALLOW_ENTRY:
+        return
+    repo = Positions(uow.session)
+    pid = position_id_for(gate.gate_decision_id)
+    if await repo.get(pid) is not None:
+        return
+    d = gate.decision
+    settings = Settings(uow.session)
+    refusal = _refusal(gate)
+    if refusal is None and await settings.paused(d.trader_id):
+        refusal = ("TRADER_PAUSED", f"trader {d.trader_id} is paused: no new entries")
+    policy = await settings.policy(d.trader_id)
+    side = d.decision.value
+    if refusal is None and not policy.allow_scaling_in and await repo.active_for(d.trader_id, d.symbol, side):
+        refusal = ("POSITION_EXISTS", f"{d.trader_id} already holds a {side} {d.symbol} position")
+    at = gate.occurred_at
+    if refusal is not None:
+        await _refuse(uow, repo, gate, pid, refusal, at)
+        return
+    venue = (await settings.account(gate.account_id)).mode
+    position = open_position(gate, venue, at)
+    await repo.add(position)
+    rt.after_commit(uow, position)
+    emit_all(uow, position)
+
+
+async def _refuse(uow: UnitOfWork, repo: Positions, gate: GateDecision, pid: str,
+                  refusal: tuple[str, str], at: object) -> None:
+    d = gate.decision
+    state = PositionState(
+        position_id=pid, account_id=gate.account_id, trader_id=d.trader_id, symbol=d.symbol,
+        side="SHORT" if d.decision.value == "SHORT" else "LONG", venue="PAPER",
+        status=PositionStatus.REJECTED, requested_quantity=gate.approved_quantity or 0,
+        created_at=gate.occurred_at, closed_at=gate.occurred_at, decision_id=d.decision_id,
+        gate_decision_id=gate.gate_decision_id, entry_reasoning=d.reasoning,
+    )
+    position = Position(state)
+    await repo.add(position)
+    position.emit(PositionEntryFailed(
+        **position.event_base(gate, "entry-failed", gate.occurred_at), status=PositionStatus.REJECTED,
+        reason_code=refusal[0], message=refusal[1], gate_decision_id=gate.gate_decision_id))
+    emit_all(uow, position)

@@ -1,0 +1,78 @@
+"""Management input: TradeDecisions with a position_id, position commands, risk events."""
+
+from __future__ import annotations
+
+from robson_contracts import (
+    ClosePosition,
+    CloseAllPositions,
+    DecisionKind,
+    ExitReason,
+    ModifyPosition,
+    RiskAction,
+    RiskLimitBreached,
+    TradeDecision,
+    TraderStatusChanged,
+    TriggeredBy,
+    derive_id,
+)
+from robson_kit.errors import PermanentError
+from robson_kit.uow import UnitOfWork
+
+from robson_position.adapters.repository import Settings
+from robson_position.handlers.commands import close, close_all, load, modify
+from robson_position.handlers.runtime import Runtime
+
+
+async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, rt: Runtime) -> None:
+    """Only decisions about an existing position; entries go through entry_gate."""
+    if d.position_id is None:
+        return
+    position = await load(uow, d.position_id, d.account_id)
+    at = d.occurred_at
+    reason = ExitReason.MANUAL_CLOSE if d.triggered_by is TriggeredBy.USER_MANUAL else ExitReason.AI_CLOSE
+    if d.decision is DecisionKind.CLOSE:
+        await close(uow, rt, position, reason, None, d.triggered_by, d, at, note=d.reasoning)
+    elif d.decision is DecisionKind.PARTIAL_TP:
+        if d.close_fraction is None:
+            raise PermanentError("MISSING_CLOSE_FRACTION", "PARTIAL_TP needs close_fraction")
+        await close(uow, rt, position, ExitReason.TAKE_PROFIT, d.close_fraction, d.triggered_by, d, at,
+                    note=d.reasoning)
+    for mod in d.modifications:
+        await modify(uow, rt, position, mod, d.triggered_by, False, d, at)
+
+
+async def handle_position_command(
+    cmd: ClosePosition | CloseAllPositions | ModifyPosition, uow: UnitOfWork, rt: Runtime
+) -> None:
+    at = cmd.occurred_at
+    if isinstance(cmd, CloseAllPositions):
+        await close_all(uow, rt, cmd.account_id, cmd.reason, cmd.triggered_by, cmd, at, note=cmd.note)
+    elif isinstance(cmd, ClosePosition):
+        position = await load(uow, cmd.position_id, cmd.account_id)
+        await close(uow, rt, position, cmd.reason, cmd.fraction, cmd.triggered_by, cmd, at)
+    else:
+        position = await load(uow, cmd.position_id, cmd.account_id)
+        await modify(uow, rt, position, cmd.modification, cmd.triggered_by, cmd.override_manual, cmd, at)
+
+
+async def handle_risk_event(event: RiskLimitBreached, uow: UnitOfWork, rt: Runtime) -> None:
+    """PAUSE with a trader pauses that trader; CLOSE_ALL closes the account (kill switch)."""
+    if event.action is RiskAction.PAUSE and event.trader_id:
+        await set_paused(uow, event.account_id, event.trader_id, True, f"{event.reason_code}: {event.message}",
+                         event)
+    elif event.action is RiskAction.CLOSE_ALL:
+        await close_all(uow, rt, event.account_id, ExitReason.KILL_SWITCH, TriggeredBy.RULE_ENGINE, event,
+                        event.occurred_at, note=event.reason_code)
+
+
+async def set_paused(uow: UnitOfWork, account_id: str, trader_id: str, paused: bool, reason: str,
+                     cause: object | None = None) -> bool:
+    changed = await Settings(uow.session).set_paused(trader_id, account_id, paused, reason)
+    if changed:
+        at = uow.clock.now() if cause is None else cause.occurred_at  # type: ignore[attr-defined]
+        key = cause.message_id if cause is not None else at.isoformat()  # type: ignore[attr-defined]
+        extra = cause.caused() if cause is not None else {}  # type: ignore[attr-defined]
+        uow.emit(TraderStatusChanged(
+            **extra, message_id=derive_id("trader-status", trader_id, paused, key), occurred_at=at,
+            account_id=account_id, trader_id=trader_id, paused=paused, reason=reason))
+    return changed

@@ -1,0 +1,49 @@
+"""Market data: ticks mark the in-memory book; closed candles persist marks and run the rules."""
+
+from __future__ import annotations
+
+from robson_contracts import Candle, TradeTick, TriggeredBy
+from robson_kit.uow import UnitOfWork
+
+from robson_position.adapters.repository import Positions, Settings
+from robson_position.domain.rules import evaluate
+from robson_position.handlers.commands import close, modify
+from robson_position.handlers.runtime import Runtime
+
+
+async def handle_tick(tick: TradeTick, uow: UnitOfWork, rt: Runtime) -> None:
+    rt.book.on_price(tick.symbol, tick.price)
+
+
+async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
+    if not candle.closed:
+        return
+    at = candle.close_time
+    rt.book.prices[candle.symbol] = candle.close
+    repo = Positions(uow.session)
+    for position in await repo.active(symbol=candle.symbol):
+        s = position.s
+        if not s.holds or (s.last_candle_at is not None and at <= s.last_candle_at):
+            continue  # an older candle (or another timeframe's) says nothing new
+        if s.opened_at is not None and candle.close_time <= s.opened_at:
+            continue
+        mark = rt.book.get(s.symbol, s.position_id)
+        if mark is not None:
+            for price in (mark.best, mark.worst):
+                position.mark(candle.close, high=price, low=price)
+        position.mark(candle.close, high=candle.high, low=candle.low)
+        s.last_candle_at = at
+        policy = await Settings(uow.session).policy(s.trader_id)
+        action = evaluate(position, policy, at)
+        if action is not None and action.close_reason is not None:
+            await close(uow, rt, position, action.close_reason, None, TriggeredBy.RULE_ENGINE,
+                        candle, at, note=f"{action.close_reason.value} by policy")
+        elif action is not None and action.modification is not None:
+            await modify(uow, rt, position, action.modification, TriggeredBy.RULE_ENGINE, False,
+                         candle, at)
+            if position.s.last_modified_at != at:  # rejected: still persist the marks
+                await repo.save(position)
+                rt.after_commit(uow, position)
+        else:
+            await repo.save(position)
+            rt.after_commit(uow, position)

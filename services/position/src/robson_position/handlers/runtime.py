@@ -1,0 +1,61 @@
+"""In-process collaborators the handlers share: the mark book and the live-update hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from robson_kit.clock import Clock, WallClock
+from robson_kit.uow import UnitOfWork
+
+from robson_position.domain.markbook import Mark, MarkBook
+from robson_position.domain.position import Position
+from robson_position.views import position_view
+
+
+class Hub:
+    """Fan-out of position snapshots to SSE subscribers (bounded queues; slow readers drop)."""
+
+    def __init__(self) -> None:
+        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self.subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self.subscribers.discard(queue)
+
+    def publish(self, snapshot: dict[str, Any]) -> None:
+        for queue in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(snapshot)
+
+
+class Runtime:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.book = MarkBook()
+        self.hub = Hub()
+        self.clock: Clock = clock or WallClock()
+
+    def track(self, position: Position) -> None:
+        """Mirror a committed position into the mark book and tell live subscribers."""
+        s = position.s
+        if s.holds and s.entry_price is not None:
+            mark = Mark(s.position_id, s.side.value == "LONG", s.entry_price, s.remaining,
+                        s.realized_pnl, s.trail_percent, s.best_price, s.worst_price)
+            mark.update(s.last_price or s.entry_price)
+            self.book.put(s.symbol, mark)
+        else:
+            self.book.drop(s.symbol, s.position_id)
+        self.hub.publish(position_view(position, self.book, self.clock.now()))
+
+    def after_commit(self, uow: UnitOfWork, position: Position) -> Callable[[], None]:
+        def done() -> None:
+            self.track(position)
+
+        uow.after_commit(done)
+        return done
