@@ -1,0 +1,170 @@
+"""Derived risk figures of one account at one instant: capital, equity, P&L, counts.
+
+Read-only over the projection, so a dry run and a real evaluation see the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+
+from robson_entry_gate.domain.calendar import TradingCalendar
+from robson_entry_gate.domain.policy import AccountPolicy
+from robson_entry_gate.domain.state import AccountState, Market
+
+ZERO = Decimal(0)
+
+
+def calendar_of(policy: AccountPolicy) -> TradingCalendar:
+    return TradingCalendar(policy.daily_reset.time, policy.daily_reset.timezone)
+
+
+class Figures:
+    def __init__(self, state: AccountState, market: Market, policy: AccountPolicy,
+                 now: datetime) -> None:
+        self.state = state
+        self.market = market
+        self.policy = policy
+        self.now = now
+        self.calendar = calendar_of(policy)
+
+    @cached_property
+    def day_key(self) -> str:
+        return self.calendar.day_key(self.now)
+
+    @cached_property
+    def month_key(self) -> str:
+        return self.calendar.month_key(self.now)
+
+    @cached_property
+    def unrealized(self) -> Decimal:
+        total = ZERO
+        marks = {s: m.mark for s, m in self.market.items()}
+        for p in self.state.positions.values():
+            total += p.unrealized(marks.get(p.symbol))
+        return total
+
+    @cached_property
+    def capital_known(self) -> bool:
+        return self.state.equity is not None or self.policy.sizing.default_capital is not None
+
+    @cached_property
+    def equity(self) -> Decimal:
+        """Last snapshot's equity moved by the change in unrealized P&L since then."""
+        s = self.state
+        if s.equity is not None:
+            return s.equity + self.unrealized - s.unrealized_at_snapshot
+        base = self.policy.sizing.default_capital or ZERO
+        return base + sum(s.realized_by_month.values(), ZERO) + self.unrealized
+
+    @cached_property
+    def free_quote(self) -> Decimal:
+        reserved = sum((p.quantity * p.entry_price for p in self.state.pending.values()), ZERO)
+        free = self.state.free_quote
+        if free is None:
+            free = self.policy.sizing.default_capital or ZERO
+        return max(ZERO, free - reserved)
+
+    @cached_property
+    def day_start_capital(self) -> Decimal:
+        s = self.state
+        if s.day_key == self.day_key and s.day_start_capital is not None:
+            return s.day_start_capital
+        return self.equity
+
+    @cached_property
+    def month_start_capital(self) -> Decimal:
+        s = self.state
+        if s.month_key == self.month_key and s.month_start_capital is not None:
+            return s.month_start_capital
+        return self.equity
+
+    @cached_property
+    def realized_today(self) -> Decimal:
+        return self.state.realized_by_day.get(self.day_key, ZERO)
+
+    @cached_property
+    def realized_month(self) -> Decimal:
+        return self.state.realized_by_month.get(self.month_key, ZERO)
+
+    @cached_property
+    def month_pnl(self) -> Decimal:
+        return self.realized_month + self.unrealized
+
+    @cached_property
+    def day_pnl(self) -> Decimal:
+        return self.realized_today + self.unrealized
+
+    @cached_property
+    def month_pnl_pct(self) -> Decimal:
+        return _ratio(self.month_pnl, self.month_start_capital)
+
+    @cached_property
+    def day_pnl_pct(self) -> Decimal:
+        return _ratio(self.day_pnl, self.day_start_capital)
+
+    @cached_property
+    def peak_equity(self) -> Decimal:
+        peak = self.state.peak_equity
+        return self.month_start_capital if peak is None else peak
+
+    @cached_property
+    def drawdown(self) -> Decimal:
+        peak = self.peak_equity
+        return ZERO if peak <= 0 else max(ZERO, (peak - self.equity) / peak)
+
+    @cached_property
+    def max_concurrency(self) -> int:
+        c = self.policy.concurrency
+        slots = int((c.budget + self.month_pnl_pct) // c.unit)
+        slots = max(0, slots)
+        return slots if c.cap is None else min(slots, c.cap)
+
+    @cached_property
+    def open_by_trader(self) -> Counter[str]:
+        counts: Counter[str] = Counter(p.trader_id for p in self.state.positions.values())
+        counts.update(p.trader_id for p in self.live_pending)
+        return counts
+
+    @cached_property
+    def live_pending(self) -> list:
+        ttl = self.policy.pending_entry_ttl_seconds
+        return [p for p in self.state.pending.values()
+                if (self.now - p.allowed_at).total_seconds() < ttl]
+
+    @cached_property
+    def open_count(self) -> int:
+        return len(self.state.positions) + len(self.live_pending)
+
+    def active_lockouts(self) -> list:
+        return [lk for lk in self.state.lockouts if lk.active(self.now)]
+
+    def inputs(self) -> dict[str, str]:
+        return {
+            "equity": _s(self.equity),
+            "month_start_capital": _s(self.month_start_capital),
+            "day_start_capital": _s(self.day_start_capital),
+            "realized_month": _s(self.realized_month),
+            "realized_today": _s(self.realized_today),
+            "unrealized": _s(self.unrealized),
+            "month_pnl_pct": _s(self.month_pnl_pct),
+            "day_pnl_pct": _s(self.day_pnl_pct),
+            "peak_equity": _s(self.peak_equity),
+            "drawdown": _s(self.drawdown),
+            "max_concurrency": str(self.max_concurrency),
+            "open_positions": str(len(self.state.positions)),
+            "pending_entries": str(len(self.live_pending)),
+            "free_quote": _s(self.free_quote),
+            "capital_source": "snapshot" if self.state.equity is not None else "default",
+            "evaluated_at": self.now.isoformat(),
+        }
+
+
+def _ratio(value: Decimal, base: Decimal) -> Decimal:
+    return ZERO if base <= 0 else value / base
+
+
+def _s(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.00000001")).normalize(), "f")

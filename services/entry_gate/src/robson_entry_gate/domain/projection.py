@@ -1,0 +1,173 @@
+"""Applying events to an account's projection. Event time (``occurred_at``) drives it all."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from robson_contracts import (
+    BalanceSnapshot,
+    ExitReason,
+    PositionClosed,
+    PositionEntryFailed,
+    PositionOpened,
+    PositionPartiallyClosed,
+    TradeDecision,
+    TraderStatusChanged,
+)
+
+from robson_entry_gate.domain.figures import Figures
+from robson_entry_gate.domain.gate import Verdict
+from robson_entry_gate.domain.policy import AccountPolicy
+from robson_entry_gate.domain.state import (
+    AccountState,
+    EntryStamp,
+    Lockout,
+    Market,
+    OpenPosition,
+    PendingEntry,
+)
+
+ZERO = Decimal(0)
+KEEP_ENTRIES = timedelta(days=2)
+
+
+def roll(state: AccountState, market: Market, policy: AccountPolicy, at: datetime) -> None:
+    """Start a new trading day/month when ``at`` crosses a reset; prune what has expired."""
+    if state.last_event_at is not None and at < state.last_event_at:
+        at = state.last_event_at  # late events never move the calendar backwards
+    f = Figures(state, market, policy, at)
+    if state.month_key != f.month_key:
+        state.month_key, state.month_start_capital = f.month_key, f.equity
+        state.realized_by_month = {k: v for k, v in state.realized_by_month.items()
+                                   if k >= _months_back(f.month_key)}
+    if state.day_key != f.day_key:
+        state.day_key, state.day_start_capital = f.day_key, f.equity
+        state.lockouts = [lk for lk in state.lockouts if not lk.daily]
+        state.realized_by_day = {k: v for k, v in state.realized_by_day.items()
+                                 if k[:7] >= _months_back(f.month_key)}
+    state.lockouts = [lk for lk in state.lockouts if lk.active(at)]
+    state.entries = [e for e in state.entries if at - e.at < KEEP_ENTRIES]
+    ttl = timedelta(seconds=policy.pending_entry_ttl_seconds)
+    state.pending = {k: p for k, p in state.pending.items() if at - p.allowed_at < ttl}
+    state.last_event_at = at
+
+
+def _months_back(month_key: str, months: int = 2) -> str:
+    year, month = int(month_key[:4]), int(month_key[5:7]) - months
+    while month < 1:
+        year, month = year - 1, month + 12
+    return f"{year:04d}-{month:02d}"
+
+
+def record_verdict(state: AccountState, decision: TradeDecision, verdict: Verdict, gid: str,
+                   now: datetime) -> None:
+    for lockout in verdict.lockouts:
+        add_lockout(state, lockout, now)
+    if not verdict.allowed or verdict.approved_quantity is None:
+        return
+    risk = next((c.details.get("risk") for c in verdict.checks if c.rule == "risk_per_trade"), "0")
+    entry = next((c.details.get("entry_price") for c in verdict.checks
+                  if c.rule == "risk_per_trade"), None)
+    state.pending[gid] = PendingEntry(
+        gate_decision_id=gid, decision_id=decision.decision_id, trader_id=decision.trader_id,
+        symbol=decision.symbol, side=decision.decision.value, quantity=verdict.approved_quantity,
+        entry_price=Decimal(entry or decision.entry_price or 0), risk=Decimal(risk or 0),
+        allowed_at=now,
+    )
+    state.entries.append(EntryStamp(at=now, trader_id=decision.trader_id, symbol=decision.symbol))
+
+
+def add_lockout(state: AccountState, lockout: Lockout, now: datetime) -> bool:
+    """Add unless the same lockout, or an active one with the same reason, exists."""
+    for lk in state.lockouts:
+        if lk.lockout_id == lockout.lockout_id or (
+            lk.reason_code == lockout.reason_code and lk.active(now)
+            and lk.scope == lockout.scope and lk.key == lockout.key
+        ):
+            return False
+    state.lockouts.append(lockout)
+    return True
+
+
+def on_opened(state: AccountState, ev: PositionOpened) -> None:
+    state.positions[ev.position_id] = OpenPosition(
+        position_id=ev.position_id, trader_id=ev.trader_id, symbol=ev.symbol, side=ev.side,
+        quantity=ev.quantity, entry_price=ev.entry_price, stop_loss=ev.stop_loss,
+        initial_risk=ev.initial_risk, opened_at=ev.occurred_at,
+    )
+    _resolve_pending(state, ev.gate_decision_id, ev.decision_id)
+
+
+def on_entry_failed(state: AccountState, ev: PositionEntryFailed) -> None:
+    _resolve_pending(state, ev.gate_decision_id, None)
+    state.positions.pop(ev.position_id, None)
+
+
+def _resolve_pending(state: AccountState, gid: str | None, decision_id: str | None) -> None:
+    for key, p in list(state.pending.items()):
+        if (gid and p.gate_decision_id == gid) or (decision_id and p.decision_id == decision_id):
+            del state.pending[key]
+
+
+def on_partially_closed(state: AccountState, ev: PositionPartiallyClosed,
+                        policy: AccountPolicy) -> None:
+    pos = state.positions.get(ev.position_id)
+    if pos is not None:
+        pos.quantity = ev.remaining_quantity
+        _add_realized(state, ev.position_id, ev.realized_pnl)
+    _book(state, ev.realized_pnl, ev.occurred_at, policy)
+    _stopout(state, ev.exit_reason, ev.symbol, ev.occurred_at)
+
+
+def on_closed(state: AccountState, ev: PositionClosed, policy: AccountPolicy) -> None:
+    booked = state.booked_partials.pop(ev.position_id, ZERO)
+    state.positions.pop(ev.position_id, None)
+    _book(state, ev.realized_pnl - booked, ev.occurred_at, policy)
+    _stopout(state, ev.exit_reason, ev.symbol, ev.occurred_at)
+
+
+def _add_realized(state: AccountState, position_id: str, pnl: Decimal) -> None:
+    state.booked_partials[position_id] = state.booked_partials.get(position_id, ZERO) + pnl
+
+
+def _book(state: AccountState, pnl: Decimal, at: datetime, policy: AccountPolicy) -> None:
+    from robson_entry_gate.domain.figures import calendar_of
+
+    cal = calendar_of(policy)
+    day, month = cal.day_key(at), cal.month_key(at)
+    state.realized_by_day[day] = state.realized_by_day.get(day, ZERO) + pnl
+    state.realized_by_month[month] = state.realized_by_month.get(month, ZERO) + pnl
+
+
+def _stopout(state: AccountState, reason: ExitReason, symbol: str, at: datetime) -> None:
+    if reason is not ExitReason.STOP_LOSS:
+        return
+    if state.last_stopout_at is None or at > state.last_stopout_at:
+        state.last_stopout_at = at
+    prev = state.last_stopout_by_symbol.get(symbol)
+    if prev is None or at > prev:
+        state.last_stopout_by_symbol[symbol] = at
+
+
+def on_snapshot(state: AccountState, ev: BalanceSnapshot, market: Market,
+                policy: AccountPolicy) -> None:
+    if state.equity_at is not None and ev.occurred_at < state.equity_at:
+        return  # an older snapshot than the one we hold
+    quote = next((b for b in ev.balances if b.asset == ev.quote_asset), None)
+    equity = ev.equity if ev.equity is not None else (quote.free + quote.locked if quote else ZERO)
+    first = state.equity is None
+    state.unrealized_at_snapshot = Figures(state, market, policy, ev.occurred_at).unrealized
+    state.equity, state.equity_at = equity, ev.occurred_at
+    state.free_quote = quote.free if quote else ZERO
+    if first:  # the default capital was a stand-in: the venue's first figure is the base
+        state.day_start_capital = state.month_start_capital = equity
+        state.peak_equity = equity
+    state.peak_equity = max(state.peak_equity or ZERO, equity)
+
+
+def on_trader_status(state: AccountState, ev: TraderStatusChanged) -> None:
+    if ev.paused:
+        state.paused_traders[ev.trader_id] = ev.reason
+    else:
+        state.paused_traders.pop(ev.trader_id, None)
