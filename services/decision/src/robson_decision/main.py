@@ -2,21 +2,62 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from robson_kit import logs
+from robson_kit.clock import Clock
 from robson_kit.service import Service
 
+from robson_decision.adapters.llm import ChatClient, LlmConfig
 from robson_decision.entrypoints.api import router
 from robson_decision.entrypoints.consumers import consumer_specs
+from robson_decision.handlers.approvals import proceed_due
+from robson_decision.handlers.decisions import DecisionHandlers
+from robson_decision.handlers.engines import Decider
 from robson_decision.settings import DecisionSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logs.get_logger(__name__)
 
 
-def build_service(settings: DecisionSettings | None = None) -> Service:
-    return Service(
-        settings or DecisionSettings(),
-        MIGRATIONS,
-        consumers=consumer_specs(),
-        routers=[router],
-    )
+def build_decider(settings: DecisionSettings, clock: Clock) -> Decider:
+    client = None
+    if settings.llm_base_url:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        client = ChatClient(LlmConfig(
+            base_url=settings.llm_base_url, api_key=key, timeout_seconds=settings.llm_timeout_seconds,
+            max_attempts=settings.llm_max_attempts,
+            backoff_initial=settings.llm_backoff_initial_seconds,
+            backoff_max=settings.llm_backoff_max_seconds))
+    return Decider(client, settings.llm_model, replay=settings.llm_mode == "replay", now=clock.now)
+
+
+def build_service(settings: DecisionSettings | None = None, clock: Clock | None = None) -> Service:
+    settings = settings or DecisionSettings()
+    service = Service(settings, MIGRATIONS, routers=[router], clock=clock,
+                      background=[_approval_window], on_stop=[_close_llm])
+    decider = build_decider(settings, service.clock)
+    handlers = DecisionHandlers(decider, service.clock, settings.candles_kept)
+    service.state["decider"] = decider
+    service.state["handlers"] = handlers
+    service.consumer_specs.extend(consumer_specs(handlers))
+    return service
+
+
+async def _approval_window(service: Service) -> None:
+    """Pending decisions proceed on their own once their cancel window has passed."""
+    interval = service.settings.approval_poll_seconds  # type: ignore[attr-defined]
+    while True:
+        try:
+            async with service.uow() as uow:
+                await proceed_due(uow, service.clock.now())
+        except Exception as exc:  # the loop must survive a database hiccup
+            log.warning("approvals.sweep_failed", error=repr(exc))
+        await asyncio.sleep(interval)
+
+
+async def _close_llm(service: Service) -> None:
+    decider: Decider = service.state["decider"]
+    if decider.client is not None:
+        await decider.client.close()

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
+from typing import Literal
 
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
 
 
@@ -13,3 +15,17 @@ class DecisionSettings(ServiceSettings):
     service_name: str = "decision"
     db_schema: str = "decision"
     http_port: int = 8102
+
+    llm_base_url: str | None = None
+    """OpenAI-compatible endpoint, e.g. https://openrouter.ai/api/v1 or http://127.0.0.1:11434/v1."""
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "openai/gpt-4o-mini"
+    llm_timeout_seconds: float = 10.0
+    llm_max_attempts: int = 3
+    llm_backoff_initial_seconds: float = 0.2
+    llm_backoff_max_seconds: float = 2.0
+    llm_mode: Literal["live", "replay"] = "live"
+    """replay: answers only from the model-call record; a missing record is an error."""
+    approval_poll_seconds: float = 0.25
+    candles_kept: int = 500
+    """Closed candles kept per symbol and timeframe."""

@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
+from robson_contracts import (
+    Candle,
+    MarketContext,
+    PositionClosed,
+    PositionEntryFailed,
+    PositionError,
+    PositionModificationRejected,
+    PositionModified,
+    PositionOpened,
+    PositionPartiallyClosed,
+    SignalDetected,
+)
+from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
 
+from robson_decision.handlers.decisions import DecisionHandlers
+from robson_decision.handlers.market import on_market_context
+from robson_decision.handlers.positions import on_position_event
 
-def consumer_specs() -> list[ConsumerSpec]:
-    return []
+POSITION_EVENTS = (PositionOpened, PositionModified, PositionModificationRejected,
+                   PositionPartiallyClosed, PositionClosed, PositionEntryFailed, PositionError)
+
+
+def consumer_specs(handlers: DecisionHandlers) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec("decision_signals", s.SIGNALS, (s.ALL_SIGNALS,), handlers.on_signal,
+                     accepts=(SignalDetected,)),
+        ConsumerSpec("decision_candles", s.MARKET, (s.ALL_CANDLES,), handlers.on_candle,
+                     accepts=(Candle,)),
+        ConsumerSpec("decision_market_context", s.MARKET, (s.ALL_MARKET_CONTEXT,),
+                     on_market_context, accepts=(MarketContext,)),
+        ConsumerSpec("decision_positions", s.POSITIONS, (s.ALL_POSITION_EVENTS,),
+                     on_position_event, accepts=POSITION_EVENTS),
+    ]
