@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
-
 from robson_kit.settings import ServiceSettings
 
 
@@ -13,3 +12,16 @@ class ExecutionSettings(ServiceSettings):
     service_name: str = "execution"
     db_schema: str = "execution"
     http_port: int = 8105
+    master_keys: str = ""
+    """``<version>:<base64 32 bytes>[,...]``, newest first; or use ``master_key_file``."""
+    master_key_file: str = ""
+    binance_rest_url: str = ""
+    """Override of the REST base URL (tests: the fake exchange); empty = Binance by account mode."""
+    binance_ws_api_url: str = ""
+    request_timeout_seconds: float = 10.0
+    poll_interval_seconds: float = 5.0
+    reconcile_interval_seconds: float = 300.0
+    submit_idle_seconds: float = 0.5
+    breaker_threshold: int = 5
+    breaker_cool_down_seconds: float = 30.0
+    retry_base_seconds: float = 0.2

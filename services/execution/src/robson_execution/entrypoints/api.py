@@ -2,6 +2,130 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+from robson_kit.app import ServiceDep
+
+from robson_execution.adapters import repo
+from robson_execution.handlers import accounts as account_handlers
+from robson_execution.runtime.executor import Executor
+from robson_execution.runtime.reconciler import run_safely
 
 router = APIRouter(tags=["execution"])
+
+
+def _executor(service: Any) -> Executor:
+    return service.state["executor"]
+
+
+class AccountSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["PAPER", "LIVE"] = "PAPER"
+    testnet: bool = True
+    confirmation: str | None = Field(None, description=f"must be '{account_handlers.CONFIRMATION}' to enable LIVE")
+
+
+class ApiKeys(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api_key: str = Field(min_length=8, max_length=256)
+    api_secret: str = Field(min_length=8, max_length=256, repr=False)
+
+
+def _account_view(row: Any, ex: Executor) -> dict[str, Any]:
+    return {
+        "account_id": row.account_id, "mode": row.mode, "testnet": row.testnet,
+        "key_fingerprint": row.key_fingerprint, "has_keys": bool(row.credentials),
+        "status": ("READY" if row.account_id in ex.ready else "RECONCILING") if row.mode == "LIVE" else "PAPER",
+        "user_stream": "UP" if ex.stream_up(row.account_id) else "DOWN (REST polling)",
+        "live_confirmed_at": row.live_confirmed_at,
+    }
+
+
+@router.put("/accounts/{account_id}")
+async def put_account(account_id: str, body: AccountSettings, service: ServiceDep) -> dict[str, Any]:
+    ex = _executor(service)
+    try:
+        await account_handlers.set_mode(service, account_id, body.mode, body.testnet, body.confirmation)
+    except account_handlers.AccountError as exc:
+        raise HTTPException(exc.status, {"reason_code": exc.reason_code, "message": str(exc)}) from exc
+    if body.mode == "PAPER":
+        ex.ready.discard(account_id)
+        ex.stop_stream(account_id)
+    ex.wake()
+    return await get_account(account_id, service)
+
+
+@router.put("/accounts/{account_id}/keys")
+async def put_keys(account_id: str, body: ApiKeys, service: ServiceDep) -> dict[str, Any]:
+    try:
+        await account_handlers.store_keys(service, account_id, body.api_key, body.api_secret)
+    except account_handlers.AccountError as exc:
+        raise HTTPException(exc.status, {"reason_code": exc.reason_code, "message": str(exc)}) from exc
+    return await get_account(account_id, service)
+
+
+@router.post("/keys/rotate")
+async def rotate_keys(service: ServiceDep) -> dict[str, Any]:
+    return {"rotated": await account_handlers.rotate_all(service)}
+
+
+@router.get("/accounts")
+async def list_accounts(service: ServiceDep) -> list[dict[str, Any]]:
+    async with service.uow() as uow:
+        rows = await repo.all_accounts(uow.session)
+    return [_account_view(r, _executor(service)) for r in rows]
+
+
+@router.get("/accounts/{account_id}")
+async def get_account(account_id: str, service: ServiceDep) -> dict[str, Any]:
+    async with service.uow() as uow:
+        row = await repo.get_account(uow.session, account_id)
+    if row is None:
+        raise HTTPException(404, f"account {account_id} is not known to execution")
+    return _account_view(row, _executor(service))
+
+
+@router.get("/accounts/{account_id}/orders")
+async def get_orders(account_id: str, service: ServiceDep) -> list[dict[str, Any]]:
+    async with service.uow() as uow:
+        rows = await repo.list_orders(uow.session, account_id)
+    return [{"order_id": r.order_id, "client_order_id": r.client_order_id, "symbol": r.symbol,
+             "status": r.status, "role": r.role, "list_id": r.list_id, "spec": r.spec,
+             "exchange_order_id": r.exchange_order_id, "filled_qty": str(r.filled_qty),
+             "superseded": r.superseded, "reject_reason": r.reject_reason} for r in rows]
+
+
+@router.get("/accounts/{account_id}/fills")
+async def get_fills(account_id: str, service: ServiceDep) -> list[dict[str, Any]]:
+    async with service.uow() as uow:
+        rows = await repo.list_fills(uow.session, account_id)
+    return [{"trade_id": r.trade_id, "symbol": r.symbol, "client_order_id": r.client_order_id,
+             "price": str(r.price), "quantity": str(r.quantity), "fee": str(r.fee),
+             "fee_asset": r.fee_asset, "is_maker": r.is_maker, "filled_at": r.filled_at,
+             "source": r.source} for r in rows]
+
+
+@router.get("/accounts/{account_id}/reconciliations")
+async def get_reconciliations(account_id: str, service: ServiceDep) -> list[dict[str, Any]]:
+    async with service.uow() as uow:
+        rows = await repo.list_reconciliations(uow.session, account_id)
+    return [{"reconciliation_id": r.reconciliation_id, "trigger": r.trigger, "ok": r.ok,
+             "items": r.items, "balances": r.balances, "completed_at": r.completed_at} for r in rows]
+
+
+@router.post("/accounts/{account_id}/reconcile")
+async def trigger_reconciliation(account_id: str, service: ServiceDep) -> dict[str, Any]:
+    report = await run_safely(_executor(service), account_id, "MANUAL")
+    if report is None:
+        raise HTTPException(409, "reconciliation did not complete (account not live, or venue unreachable)")
+    return report.model_dump(mode="json")
+
+
+@router.get("/breakers")
+async def get_breakers(service: ServiceDep) -> list[dict[str, Any]]:
+    ex = _executor(service)
+    now = ex.clock.now()
+    return [{"symbol": b.symbol, "state": b.current(now).state.value, "failures": b.failures,
+             "opened_at": b.opened_at, "last_error": b.last_error} for b in ex.breakers.values()]

@@ -1,0 +1,179 @@
+"""What the venue told us (order responses, executionReports, polled orders and trades),
+applied to our records exactly once: fills are keyed by Binance trade id, state changes only
+move forward, and every event id is derived from the order and trade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from robson_contracts import OrderRole, OrderSpec, OrderType
+from robson_kit.uow import UnitOfWork
+
+from robson_execution.adapters import repo
+from robson_execution.domain.ids import client_order_id
+from robson_execution.domain.rules import round_quantity
+from robson_execution.handlers import events
+from robson_execution.handlers.commands import oco_rows, opposite
+
+FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
+
+
+@dataclass(frozen=True)
+class VenueTrade:
+    trade_id: int
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_asset: str
+    maker: bool
+    time_ms: int
+
+    @classmethod
+    def from_rest(cls, t: dict[str, Any]) -> VenueTrade:
+        return cls(int(t["id"]), Decimal(t["price"]), Decimal(t["qty"]), Decimal(t["commission"]),
+                   t["commissionAsset"], bool(t["isMaker"]), int(t["time"]))
+
+    @classmethod
+    def from_report(cls, e: dict[str, Any]) -> VenueTrade:
+        return cls(int(e["t"]), Decimal(e["L"]), Decimal(e["l"]), Decimal(e["n"]), e.get("N") or "USDT",
+                   bool(e["m"]), int(e["T"]))
+
+    @classmethod
+    def from_order_response(cls, f: dict[str, Any], time_ms: int) -> VenueTrade:
+        return cls(int(f["tradeId"]), Decimal(f["price"]), Decimal(f["qty"]), Decimal(f["commission"]),
+                   f["commissionAsset"], False, time_ms)
+
+
+def ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+async def mark_accepted(uow: UnitOfWork, cid: str, exchange_id: int | None) -> None:
+    row = await repo.order_by_cid(uow.session, cid, lock=True)
+    if row is None:
+        return
+    if exchange_id is not None and row.exchange_order_id is None:
+        await repo.update_order(uow.session, cid, uow.clock.now(), exchange_order_id=exchange_id)
+    if row.status != "PENDING":
+        return
+    await repo.update_order(uow.session, cid, uow.clock.now(), status="NEW")
+    replaces = row.meta.get("replaces")
+    if replaces:
+        uow.emit(events.replaced(row, replaces, uow.clock.now()))
+    elif not row.meta.get("silent"):
+        uow.emit(events.accepted(row, uow.clock.now()))
+
+
+async def apply_trade(uow: UnitOfWork, cid: str, trade: VenueTrade, source: str) -> bool:
+    row = await repo.order_by_cid(uow.session, cid, lock=True)
+    if row is None:
+        return False
+    inserted = await repo.insert_fill(
+        uow.session, account_id=row.account_id, symbol=row.symbol, trade_id=trade.trade_id,
+        client_order_id=cid, price=trade.price, quantity=trade.qty, fee=trade.fee,
+        fee_asset=trade.fee_asset, is_maker=trade.maker, filled_at=ms(trade.time_ms), source=source)
+    if not inserted:
+        return False
+    cumulative = Decimal(row.filled_qty) + trade.qty
+    quote = Decimal(row.filled_quote) + trade.qty * trade.price
+    total = Decimal(row.spec["quantity"])
+    status = "FILLED" if cumulative >= total else "PARTIALLY_FILLED"
+    await repo.update_order(uow.session, cid, uow.clock.now(), filled_qty=cumulative,
+                            filled_quote=quote, status=status)
+    uow.emit(events.filled(row, trade.trade_id, trade.price, trade.qty, trade.fee, trade.fee_asset,
+                           trade.maker, ms(trade.time_ms), cumulative, quote))
+    if status == "FILLED":
+        await release_bracket(uow, cid)
+    return True
+
+
+async def apply_final(uow: UnitOfWork, cid: str, venue_status: str, reason: str) -> None:
+    """Canceled / expired / rejected on the venue (fills must be applied before this)."""
+    row = await repo.order_by_cid(uow.session, cid, lock=True)
+    if row is None or row.status in FINAL:
+        return
+    status = "EXPIRED" if venue_status in ("EXPIRED", "EXPIRED_IN_MATCH") else "CANCELED"
+    if venue_status == "REJECTED":
+        status = "REJECTED"
+    await repo.update_order(uow.session, cid, uow.clock.now(), status=status)
+    remaining = Decimal(row.spec["quantity"]) - Decimal(row.filled_qty)
+    if row.superseded or row.meta.get("silent_cancel"):
+        return
+    if status == "REJECTED":
+        uow.emit(events.rejected(row, "VENUE_REJECTED", reason, uow.clock.now()))
+    elif row.list_client_id and status == "EXPIRED":
+        uow.emit(events.canceled(row, "OCO_SIBLING_FILLED", remaining, uow.clock.now()))
+    else:
+        uow.emit(events.canceled(row, status if status == "EXPIRED" else reason, remaining, uow.clock.now()))
+    if Decimal(row.filled_qty) > 0:
+        await release_bracket(uow, cid)
+
+
+async def release_bracket(uow: UnitOfWork, cid: str) -> None:
+    """Entry done (filled, or final after a partial fill): place its protective children on
+    the filled quantity — an OCO per take-profit fraction, a stop alone for the rest."""
+    row = await repo.order_by_cid(uow.session, cid)
+    plan = row.meta.get("bracket") if row else None
+    if not plan or row.meta.get("released") or row.meta.get("bracket_canceled"):
+        return
+    await repo.update_order(uow.session, cid, uow.clock.now(), meta={**row.meta, "released": True})
+    step = Decimal(row.meta.get("step_size", "0"))
+    filled = Decimal(row.filled_qty)
+    spec = events.spec_of(row)
+    side = opposite(spec.side)
+    parent = SimpleNamespace(account_id=row.account_id, position_id=row.position_id,
+                             correlation_id=row.correlation_id, message_id=row.causation_id)
+    used = Decimal(0)
+    for tp in plan["take_profits"]:
+        qty = round_quantity(filled * Decimal(tp["fraction"]), step)
+        if qty <= 0:
+            continue
+        used += qty
+        leg = SimpleNamespace(**vars(parent), list_id=plan["list_id"], symbol=row.symbol, side=side,
+                              stop_order_id=tp["stop_order_id"], stop_price=Decimal(plan["stop_price"]),
+                              stop_limit_price=_opt(plan.get("stop_limit_price")),
+                              take_profit_order_id=tp["order_id"], take_profit_price=Decimal(tp["price"]))
+        rows, list_cid = oco_rows(leg, cid, uow.clock.now(), parent_order_id=spec.order_id, quantity=qty)
+        for values in rows:
+            await repo.insert_order(uow.session, **values)
+        await repo.add_action(uow.session, f"oco:{list_cid}", row.account_id, row.symbol, "PLACE_OCO",
+                              {"list_cid": list_cid})
+    rest = filled - used
+    if rest > 0:
+        stop_limit = _opt(plan.get("stop_limit_price"))
+        stop = OrderSpec(order_id=plan["stop_order_id"], symbol=row.symbol, side=side,
+                         type=OrderType.STOP_LIMIT if stop_limit else OrderType.STOP_MARKET,
+                         quantity=rest, price=stop_limit, stop_price=Decimal(plan["stop_price"]),
+                         role=OrderRole.STOP_LOSS)
+        stop_cid = client_order_id(cid, "stop", stop.order_id)
+        values = {
+            "client_order_id": stop_cid, "account_id": row.account_id, "symbol": row.symbol,
+            "order_id": stop.order_id, "position_id": row.position_id, "role": stop.role,
+            "spec": stop.model_dump(mode="json"), "status": "PENDING", "list_id": plan["list_id"],
+            "parent_order_id": spec.order_id, "correlation_id": row.correlation_id,
+            "causation_id": row.causation_id, "created_at": uow.clock.now(),
+            "updated_at": uow.clock.now(), "meta": {},
+        }
+        await repo.insert_order(uow.session, **values)
+        await repo.add_action(uow.session, f"place:{stop_cid}", row.account_id, row.symbol, "PLACE",
+                              {"cid": stop_cid})
+
+
+def _opt(value: Any) -> Decimal | None:
+    return Decimal(value) if value not in (None, "") else None
+
+
+async def apply_report(uow: UnitOfWork, e: dict[str, Any]) -> None:
+    """One executionReport from the user data stream."""
+    cid = e.get("C") or e["c"] if e.get("x") == "CANCELED" else e["c"]
+    if await repo.order_by_cid(uow.session, cid) is None:
+        return  # not ours (manual order): reconciliation flags it
+    await mark_accepted(uow, cid, int(e["i"]))
+    if e["x"] == "TRADE":
+        await apply_trade(uow, cid, VenueTrade.from_report(e), "stream")
+    elif e["x"] in ("CANCELED", "EXPIRED", "REJECTED"):
+        await apply_final(uow, cid, e["X"], e.get("r") or e["x"])

@@ -1,0 +1,192 @@
+"""The live-trading runtime: per-account gateways, rules cache, circuit breakers, the
+reconciliation gate, user data streams with REST polling fallback, and background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from robson_kit import logs
+from robson_kit.service import Service
+
+from robson_execution.adapters import repo
+from robson_execution.adapters.binance import BinanceGateway, Endpoints
+from robson_execution.adapters.userstream import run_user_stream
+from robson_execution.adapters.vault import KeyVault
+from robson_execution.domain.breaker import CircuitBreaker
+from robson_execution.domain.outcomes import Kind
+from robson_execution.domain.rules import SymbolRules
+from robson_execution.handlers.venue import (
+    VenueTrade,
+    apply_final,
+    apply_report,
+    apply_trade,
+    mark_accepted,
+)
+from robson_execution.settings import ExecutionSettings
+
+log = logs.get_logger(__name__)
+
+
+@dataclass
+class StreamState:
+    task: asyncio.Task[None] | None = None
+    up: bool = False
+
+
+class Executor:
+    def __init__(self, service: Service, settings: ExecutionSettings, vault: KeyVault) -> None:
+        self.service = service
+        self.settings = settings
+        self.vault = vault
+        self.clock = service.clock
+        self.gateways: dict[str, BinanceGateway] = {}
+        self.rules: dict[str, dict[str, SymbolRules]] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.ready: set[str] = set()
+        self.reconciling: set[str] = set()
+        self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.streams: dict[str, StreamState] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- wiring -------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    def endpoints(self, testnet: bool) -> Endpoints:
+        s = self.settings
+        return Endpoints.for_account(testnet, s.binance_rest_url, s.binance_ws_api_url)
+
+    async def gateway(self, account_id: str) -> BinanceGateway | None:
+        async with self.service.uow() as uow:
+            account = await repo.get_account(uow.session, account_id)
+        if account is None or not account.credentials or account.mode != "LIVE":
+            return None
+        key = f"{account_id}:{account.key_fingerprint}:{account.testnet}"
+        gw = self.gateways.get(account_id)
+        if gw is None or getattr(gw, "_key", None) != key:
+            if gw is not None:
+                await gw.close()
+            gw = BinanceGateway(self.vault.decrypt(account.credentials, account_id),
+                                self.endpoints(account.testnet), self.settings.request_timeout_seconds)
+            gw._key = key  # type: ignore[attr-defined]
+            self.gateways[account_id] = gw
+        return gw
+
+    async def symbol_rules(self, gw: BinanceGateway, symbol: str) -> SymbolRules | None:
+        cache = self.rules.setdefault(gw.endpoints.rest, {})
+        if symbol not in cache:
+            res = await gw.exchange_info()
+            if not res.ok:
+                return None
+            for info in res.data.get("symbols", []):
+                cache[info["symbol"]] = SymbolRules.from_exchange_info(info)
+        return cache.get(symbol)
+
+    def breaker(self, symbol: str) -> CircuitBreaker:
+        s = self.settings
+        return self.breakers.setdefault(symbol, CircuitBreaker(
+            symbol, threshold=s.breaker_threshold, cool_down=timedelta(seconds=s.breaker_cool_down_seconds)))
+
+    def record(self, symbol: str, kind: Kind, error: str = "") -> None:
+        b = self.breaker(symbol)
+        if kind is Kind.UNKNOWN:
+            self.breakers[symbol] = b.record_failure(self.clock.now(), error)
+        elif kind in (Kind.OK, Kind.REJECTED, Kind.NOT_FOUND):
+            self.breakers[symbol] = b.record_success()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        from robson_execution.runtime.reconciler import reconcile_loop
+        from robson_execution.runtime.submitter import submit_loop
+
+        self._tasks = [asyncio.create_task(submit_loop(self)), asyncio.create_task(self._poll_loop()),
+                       asyncio.create_task(reconcile_loop(self))]
+
+    async def stop(self) -> None:
+        for state in self.streams.values():
+            if state.task:
+                state.task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *(s.task for s in self.streams.values() if s.task),
+                             return_exceptions=True)
+        for gw in self.gateways.values():
+            with contextlib.suppress(Exception):
+                await gw.close()
+
+    async def wait_wake(self, timeout: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+    async def live_accounts(self) -> list[Any]:
+        async with self.service.uow() as uow:
+            return [a for a in await repo.all_accounts(uow.session) if a.mode == "LIVE" and a.credentials]
+
+    # ---- user data stream + polling fallback ---------------------------------------------
+    def ensure_stream(self, account_id: str, gw: BinanceGateway) -> None:
+        state = self.streams.setdefault(account_id, StreamState())
+        if state.task is None or state.task.done():
+            async def on_event(event: dict[str, Any]) -> None:
+                async with self.service.uow() as uow:
+                    await apply_report(uow, event)
+
+            async def on_state(up: bool) -> None:
+                was_up, state.up = state.up, up
+                if up and not was_up:
+                    await self.sync_account(account_id)  # catch up on what the gap hid
+
+            state.task = asyncio.create_task(run_user_stream(
+                gw.endpoints.ws_api, gw.credentials, on_event, on_state))
+
+    def stop_stream(self, account_id: str) -> None:
+        state = self.streams.pop(account_id, None)
+        if state and state.task:
+            state.task.cancel()
+
+    def stream_up(self, account_id: str) -> bool:
+        state = self.streams.get(account_id)
+        return bool(state and state.up)
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_interval_seconds)
+            for account in await self.live_accounts():
+                if account.account_id in self.ready and not self.stream_up(account.account_id):
+                    try:
+                        await self.sync_account(account.account_id)
+                    except Exception as exc:
+                        log.warning("poll.failed", account_id=account.account_id, error=repr(exc))
+
+    async def sync_account(self, account_id: str) -> None:
+        gw = await self.gateway(account_id)
+        if gw is None:
+            return
+        async with self.service.uow() as uow:
+            rows = [r for r in await repo.open_rows(uow.session, account_id) if r.status != "PENDING"]
+        for row in rows:
+            res = await gw.query_order(row.symbol, row.client_order_id)
+            if res.ok:
+                await self.adopt(gw, row.client_order_id, res.data, "poll")
+
+    async def adopt(self, gw: BinanceGateway, cid: str, venue: dict[str, Any], source: str) -> None:
+        """Take the venue's view of one of our orders as the truth: accepted, fills, final state."""
+        async with self.service.uow() as uow:
+            await mark_accepted(uow, cid, int(venue["orderId"]))
+            row = await repo.order_by_cid(uow.session, cid)
+        if Decimal(venue["executedQty"]) > Decimal(row.filled_qty):
+            res = await gw.trades_for(venue["symbol"], int(venue["orderId"]))
+            if res.ok:
+                async with self.service.uow() as uow:
+                    for t in sorted(res.data, key=lambda t: t["id"]):
+                        await apply_trade(uow, cid, VenueTrade.from_rest(t), source)
+        if venue["status"] in ("CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"):
+            async with self.service.uow() as uow:
+                await apply_final(uow, cid, venue["status"], venue["status"])

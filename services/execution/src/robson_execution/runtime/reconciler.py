@@ -1,0 +1,117 @@
+"""Reconciliation on start-up, on a schedule and on demand: compare our records with the venue
+(open orders, each of our unfinished orders, their trades, balances), apply the rules of
+``domain.reconcile``, store and publish the report. An account trades only after its first
+reconciliation completed; during each one its submitter is paused (same lock)."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from robson_contracts import ReconciliationCompleted, ReconciliationItem, derive_id
+from robson_kit import logs
+
+from robson_execution.adapters import repo
+from robson_execution.domain.outcomes import Kind
+from robson_execution.domain.reconcile import LocalOrder, VenueOrder, reconcile
+
+log = logs.get_logger(__name__)
+
+
+class ReconciliationFailed(Exception):
+    pass
+
+
+async def reconcile_loop(ex: Any) -> None:
+    """Start-up reconciliation (retried until it succeeds), then the schedule."""
+    elapsed = 0.0
+    while True:
+        for account in await ex.live_accounts():
+            due = account.account_id not in ex.ready or elapsed >= ex.settings.reconcile_interval_seconds
+            if due and account.account_id not in ex.reconciling:
+                trigger = "SCHEDULED" if account.account_id in ex.ready else "STARTUP"
+                await run_safely(ex, account.account_id, trigger)
+        if elapsed >= ex.settings.reconcile_interval_seconds:
+            elapsed = 0.0
+        await asyncio.sleep(0.5)
+        elapsed += 0.5
+
+
+async def run_safely(ex: Any, account_id: str, trigger: str) -> Any:
+    try:
+        return await reconcile_account(ex, account_id, trigger)
+    except Exception as exc:
+        log.warning("reconcile.failed", account_id=account_id, trigger=trigger, error=repr(exc))
+        return None
+
+
+async def reconcile_account(ex: Any, account_id: str, trigger: str) -> ReconciliationCompleted | None:
+    gw = await ex.gateway(account_id)
+    if gw is None:
+        return None
+    ex.reconciling.add(account_id)
+    try:
+        async with ex.locks[account_id]:
+            report = await _reconcile(ex, gw, account_id, trigger)
+    finally:
+        ex.reconciling.discard(account_id)
+    ex.ready.add(account_id)
+    ex.ensure_stream(account_id, gw)
+    ex.wake()
+    return report
+
+
+async def _reconcile(ex: Any, gw: Any, account_id: str, trigger: str) -> ReconciliationCompleted:
+    opened = await gw.open_orders()
+    if not opened.ok:
+        raise ReconciliationFailed(f"open orders: {opened.outcome.message}")
+    async with ex.service.uow() as uow:
+        rows = await repo.list_orders(uow.session, account_id)
+        pending_actions = await repo.pending_actions(uow.session, account_id)
+    attempted = {a.payload.get("cid") for a in pending_actions if a.attempts > 0}
+    attempted |= {c for a in pending_actions if a.attempts > 0 and a.kind == "PLACE_OCO"
+                  for c in [r.client_order_id for r in rows if r.list_client_id == a.payload.get("list_cid")]}
+    # PENDING orders never sent need no question; the others (and all open ones) do.
+    relevant = [r for r in rows if r.status not in ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
+                and (r.status != "PENDING" or r.client_order_id in attempted)]
+    queried: dict[str, VenueOrder | None] = {}
+    raw: dict[str, dict[str, Any]] = {}
+    for row in relevant:
+        res = await gw.query_order(row.symbol, row.client_order_id)
+        if res.ok:
+            raw[row.client_order_id] = res.data
+            queried[row.client_order_id] = _venue(res.data)
+        elif res.outcome.kind is Kind.NOT_FOUND:
+            queried[row.client_order_id] = None
+        else:
+            raise ReconciliationFailed(f"query {row.client_order_id}: {res.outcome.message}")
+    local = [LocalOrder(r.client_order_id, r.symbol, r.status, Decimal(r.filled_qty)) for r in relevant]
+    known = [LocalOrder(r.client_order_id, r.symbol, "FILLED", Decimal(0)) for r in rows if r not in relevant]
+    decisions = reconcile(local + known, queried, [_venue(o) for o in opened.data])
+    by_cid = {r.client_order_id: r for r in rows}
+    for d in decisions:
+        if d.action in ("ADOPTED", "APPLIED") and d.client_order_id in raw:
+            await ex.adopt(gw, d.client_order_id, raw[d.client_order_id], "reconcile")
+        elif d.action == "CANCELED":
+            await gw.cancel_order(d.symbol, d.client_order_id)
+    balances = await gw.account()
+    items = tuple(ReconciliationItem(
+        kind=d.kind, order_id=by_cid[d.client_order_id].order_id if d.client_order_id in by_cid else d.client_order_id,
+        action=d.action, detail=d.detail) for d in decisions)
+    now = ex.clock.now()
+    report = ReconciliationCompleted(
+        message_id=derive_id("reconciliation", account_id, trigger, now.isoformat()),
+        occurred_at=now, account_id=account_id, ok=True, items=items, trigger=trigger)
+    async with ex.service.uow() as uow:
+        await repo.save_reconciliation(
+            uow.session, reconciliation_id=str(report.message_id), account_id=account_id, trigger=trigger,
+            ok=True, items=[i.model_dump(mode="json") for i in items], completed_at=now,
+            balances=[b for b in (balances.data or {}).get("balances", []) if Decimal(b["free"]) or Decimal(b["locked"])])
+        uow.emit(report)
+    log.info("reconcile.completed", account_id=account_id, trigger=trigger, items=len(items))
+    return report
+
+
+def _venue(o: dict[str, Any]) -> VenueOrder:
+    return VenueOrder(o["clientOrderId"], o["symbol"], o["status"], Decimal(o["executedQty"]))

@@ -1,0 +1,219 @@
+"""Places what the consumers recorded, one action at a time per account, in order.
+
+Never doubles an order: the attempt counter is committed *before* each call, and any action
+that was attempted before is first looked up on the venue by its clientOrderId; it is sent
+again only when the venue confirms it absent.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from robson_kit import faults, logs
+
+from robson_execution.adapters import repo
+from robson_execution.adapters.binance import BinanceGateway, Result
+from robson_execution.domain.backoff import backoff_delay
+from robson_execution.domain.outcomes import Kind
+from robson_execution.domain.rules import Rejection, fit_order
+from robson_execution.handlers import events
+from robson_execution.handlers.venue import VenueTrade, apply_final, apply_trade, mark_accepted
+from robson_execution.runtime.params import oco_params, order_params
+
+log = logs.get_logger(__name__)
+DONE, WAIT = True, False
+
+
+async def submit_loop(ex: Any) -> None:
+    while True:
+        await ex.wait_wake(ex.settings.submit_idle_seconds)
+        for account in await ex.live_accounts():
+            if account.account_id not in ex.ready:
+                continue
+            try:
+                async with ex.locks[account.account_id]:
+                    await drain(ex, account.account_id)
+            except Exception as exc:
+                log.error("submit.failed", account_id=account.account_id, error=repr(exc))
+
+
+async def drain(ex: Any, account_id: str) -> None:
+    gw = await ex.gateway(account_id)
+    if gw is None:
+        return
+    async with ex.service.uow() as uow:
+        pending = await repo.pending_actions(uow.session, account_id)
+    for act in pending:
+        if act.not_before and act.not_before > ex.clock.now():
+            return  # head of line waits: later actions may depend on it
+        handler = {"PLACE": place, "PLACE_OCO": place_oco, "CANCEL": cancel}[act.kind]
+        outcome = await handler(ex, gw, act)
+        if outcome is WAIT:
+            return
+        if outcome == "FAILED":
+            continue
+        async with ex.service.uow() as uow:
+            await repo.update_action(uow.session, act.action_id, status="DONE")
+
+
+async def _retry_later(ex: Any, act: Any, result: Result) -> bool:
+    delay = (result.outcome.retry_after if result.outcome.kind is Kind.RATE_LIMITED
+             else backoff_delay(act.attempts + 1, base=ex.settings.retry_base_seconds))
+    async with ex.service.uow() as uow:
+        await repo.update_action(uow.session, act.action_id, result=result.outcome.message[:300],
+                                 not_before=ex.clock.now() + timedelta(seconds=delay))
+    log.warning("submit.retry_later", action=act.action_id, kind=str(result.outcome.kind),
+                message=result.outcome.message[:200], delay=round(delay, 3))
+    return WAIT
+
+
+async def _count_attempt(ex: Any, act: Any) -> None:
+    async with ex.service.uow() as uow:
+        await repo.update_action(uow.session, act.action_id, attempts=act.attempts + 1)
+
+
+async def _reject(ex: Any, cid: str, code: str, message: str) -> None:
+    async with ex.service.uow() as uow:
+        row = await repo.order_by_cid(uow.session, cid, lock=True)
+        if row is None or row.status != "PENDING":
+            return
+        await repo.update_order(uow.session, cid, ex.clock.now(), status="REJECTED", reject_reason=code)
+        if not row.meta.get("silent"):
+            uow.emit(events.rejected(row, code, message, ex.clock.now()))
+
+
+async def _dependency(ex: Any, act: Any) -> str:
+    if not act.depends_on:
+        return "DONE"
+    async with ex.service.uow() as uow:
+        dep = await repo.action(uow.session, act.depends_on)
+    return dep.status if dep else "DONE"
+
+
+async def _fit(ex: Any, gw: BinanceGateway, cid: str) -> bool | None:
+    """Round the order to the exchange rules (stored), or reject it. None: rules unavailable."""
+    async with ex.service.uow() as uow:
+        row = await repo.order_by_cid(uow.session, cid)
+    spec = events.spec_of(row)
+    rules = await ex.symbol_rules(gw, spec.symbol)
+    if rules is None:
+        return None
+    ref = None
+    if spec.price is None and spec.stop_price is None:
+        ticker = await gw.call("get_symbol_ticker", symbol=spec.symbol)
+        ref = Decimal(ticker.data["price"]) if ticker.ok else None
+    fit = fit_order(rules, spec.quantity, spec.price, spec.stop_price, ref)
+    if isinstance(fit, Rejection):
+        await _reject(ex, cid, fit.reason_code, fit.message)
+        return False
+    fitted = spec.model_copy(update={"quantity": fit.quantity, "price": fit.price, "stop_price": fit.stop_price})
+    async with ex.service.uow() as uow:
+        await repo.update_order(uow.session, cid, ex.clock.now(), spec=fitted.model_dump(mode="json"),
+                                meta={**row.meta, "step_size": str(rules.step_size)})
+    return True
+
+
+async def _precheck(ex: Any, gw: BinanceGateway, act: Any, cids: list[str]) -> bool | None:
+    """None: go ahead. DONE/WAIT: stop here with that result."""
+    async with ex.service.uow() as uow:
+        rows = [await repo.order_by_cid(uow.session, c) for c in cids]
+    if any(r is None or r.status != "PENDING" for r in rows):
+        return DONE  # resolved already (adopted by reconciliation, canceled before placement)
+    dep = await _dependency(ex, act)
+    if dep == "PENDING":
+        return WAIT
+    if dep == "FAILED":
+        for c in cids:
+            await _reject(ex, c, "REPLACE_TARGET_NOT_OPEN", "the order to replace was no longer open")
+        return DONE
+    if not ex.breaker(rows[0].symbol).allows(ex.clock.now()):
+        return WAIT
+    if act.attempts > 0:  # unknown outcome before: look before sending again
+        found = await gw.query_order(rows[0].symbol, cids[0])
+        ex.record(rows[0].symbol, found.outcome.kind, found.outcome.message)
+        if found.ok:
+            for c in cids:
+                leg = found if c == cids[0] else await gw.query_order(rows[0].symbol, c)
+                if leg.ok:
+                    await ex.adopt(gw, c, leg.data, "query")
+            return DONE
+        if found.outcome.kind is not Kind.NOT_FOUND:
+            return await _retry_later(ex, act, found)
+    for c in cids:
+        fitted = await _fit(ex, gw, c)
+        if fitted is None:
+            return await _retry_later(ex, act, Result(_unavailable()))
+        if not fitted:
+            for other in cids:
+                await _reject(ex, other, "SIBLING_REJECTED", "the other leg of the OCO was rejected")
+            return DONE
+    return None
+
+
+def _unavailable() -> Any:
+    from robson_execution.domain.outcomes import Outcome
+    return Outcome(Kind.UNKNOWN, 0, "exchange rules unavailable")
+
+
+async def place(ex: Any, gw: BinanceGateway, act: Any) -> bool:
+    cid = act.payload["cid"]
+    stop = await _precheck(ex, gw, act, [cid])
+    if stop is not None:
+        return stop
+    async with ex.service.uow() as uow:
+        row = await repo.order_by_cid(uow.session, cid)
+    await _count_attempt(ex, act)
+    faults.point("execution.before_place")
+    result = await gw.place_order(order_params(events.spec_of(row), cid))
+    faults.point("execution.after_place")
+    ex.record(row.symbol, result.outcome.kind, result.outcome.message)
+    if result.outcome.kind is Kind.REJECTED:
+        await _reject(ex, cid, f"BINANCE_{abs(result.outcome.code)}", result.outcome.message)
+        return DONE
+    if not result.ok:
+        return await _retry_later(ex, act, result)
+    data = result.data
+    async with ex.service.uow() as uow:
+        await mark_accepted(uow, cid, int(data["orderId"]))
+        for f in data.get("fills", []):
+            await apply_trade(uow, cid, VenueTrade.from_order_response(f, int(data.get("transactTime", 0))), "response")
+        if data.get("status") in ("CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"):
+            await apply_final(uow, cid, data["status"], data["status"])
+    return DONE
+
+
+async def place_oco(ex: Any, gw: BinanceGateway, act: Any) -> bool:
+    list_cid = act.payload["list_cid"]
+    async with ex.service.uow() as uow:
+        rows = await repo.rows_by_list_client_id(uow.session, list_cid)
+    stop_row = next(r for r in rows if r.role == "STOP_LOSS")
+    take_row = next(r for r in rows if r.role == "TAKE_PROFIT")
+    cids = [stop_row.client_order_id, take_row.client_order_id]
+    stop = await _precheck(ex, gw, act, cids)
+    if stop is not None:
+        return stop
+    async with ex.service.uow() as uow:
+        stop_row, take_row = [await repo.order_by_cid(uow.session, c) for c in cids]
+    await _count_attempt(ex, act)
+    faults.point("execution.before_place")
+    result = await gw.place_oco(oco_params(events.spec_of(stop_row), cids[0], events.spec_of(take_row),
+                                           cids[1], list_cid))
+    faults.point("execution.after_place")
+    ex.record(stop_row.symbol, result.outcome.kind, result.outcome.message)
+    if result.outcome.kind is Kind.REJECTED:
+        for c in cids:
+            await _reject(ex, c, f"BINANCE_{abs(result.outcome.code)}", result.outcome.message)
+        return DONE
+    if not result.ok:
+        return await _retry_later(ex, act, result)
+    async with ex.service.uow() as uow:
+        for report in result.data.get("orderReports", []):
+            await mark_accepted(uow, report["clientOrderId"], int(report["orderId"]))
+    return DONE
+
+
+async def cancel(ex: Any, gw: BinanceGateway, act: Any) -> bool:
+    from robson_execution.runtime.cancels import cancel_action
+    return await cancel_action(ex, gw, act)
