@@ -59,6 +59,13 @@ class StrategyRegistry:
     def describe(self) -> list[dict[str, Any]]:
         return [
             {"name": n, "description": c.description or (c.__doc__ or "").strip(),
-             "params_schema": c.Params.model_json_schema(), "defaults": c.Params().model_dump()}
+             "params_schema": c.Params.model_json_schema(), "defaults": _defaults(c)}
             for n, c in sorted(self._classes.items())
         ]
+
+
+def _defaults(cls: type[Strategy]) -> dict[str, Any] | None:
+    try:
+        return cls.Params().model_dump()
+    except ValidationError:
+        return None  # some params are required
