@@ -86,7 +86,8 @@ class ChatClient:
         attempts: list[Attempt] = []
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.max_attempts),
-            wait=wait_exponential_jitter(initial=self.config.backoff_initial,
+            wait=wait_exponential_jitter(multiplier=self.config.backoff_initial,
+                                         jitter=self.config.backoff_initial,
                                          max=self.config.backoff_max),
             retry=retry_if_exception_type(_Retryable),
         )
