@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from robson_kit.service import Service
+from robson_paper.main import build_service
+from robson_paper.settings import PaperSettings
+
+
+def paper_env(nats_url: str, database_url: str, schema: str) -> dict[str, str]:
+    return {
+        "NATS_URL": nats_url,
+        "DATABASE_URL": database_url,
+        "ROBSON_PAPER_DB_SCHEMA": schema,
+        "ROBSON_PAPER_ACK_WAIT_SECONDS": "2",
+        "ROBSON_PAPER_SLIPPAGE_BPS": "0",
+        "ROBSON_PAPER_LOG_LEVEL": "INFO",
+    }
+
+
+@pytest_asyncio.fixture
+async def paper(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+    service = build_service(PaperSettings(nats_url=nats_url, database_url=database_url,
+                                          db_schema=schema, ack_wait_seconds=2, max_deliver=3,
+                                          slippage_bps=0))
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()

@@ -4,19 +4,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from robson_contracts import subjects as s
+from robson_kit import logs
 from robson_kit.service import Service
-
 from robson_paper.entrypoints.api import router
 from robson_paper.entrypoints.consumers import consumer_specs
+from robson_paper.runtime import Runtime
 from robson_paper.settings import PaperSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logs.get_logger(__name__)
 
 
 def build_service(settings: PaperSettings | None = None) -> Service:
-    return Service(
-        settings or PaperSettings(),
-        MIGRATIONS,
-        consumers=consumer_specs(),
-        routers=[router],
-    )
+    settings = settings or PaperSettings()
+    runtime = Runtime(settings.engine_config(), settings.symbol_rules(),
+                      settings.turn_timeout_seconds)
+
+    async def load_book(service: Service) -> None:
+        async with service.uow() as uow:
+            ex = await runtime.load(uow)
+        backlog = await _market_backlog(service)
+        log.info("paper.loaded", accounts=len(ex.accounts), resting_orders=len(ex.orders),
+                 symbols=len(ex.markets), market_backlog=backlog)
+
+    service = Service(settings, MIGRATIONS, consumers=consumer_specs(runtime), routers=[router],
+                      on_start=[load_book])
+    service.state["runtime"] = runtime
+    return service
+
+
+async def _market_backlog(service: Service) -> int | None:
+    """Market messages published while paper was down (replayed by the durable consumer)."""
+    try:
+        info = await service.bus.js.consumer_info(s.MARKET.name, "paper_market")
+    except Exception:
+        return None
+    return info.num_pending

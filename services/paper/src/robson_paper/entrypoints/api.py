@@ -2,6 +2,107 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from robson_contracts.types import Identifier, NonNegativeDec
+from robson_kit.app import get_service
+from robson_kit.service import Service
+from robson_paper.adapters import queries
+from robson_paper.handlers import accounts as account_cmds
+from robson_paper.runtime import Runtime
 
 router = APIRouter(tags=["paper"])
+STATUS_PATTERN = "^(NEW|PARTIALLY_FILLED|FILLED|CANCELED|EXPIRED|OPEN)$"
+"""OPEN = NEW or PARTIALLY_FILLED."""
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_runtime(service: ServiceDep) -> Runtime:
+    return service.state["runtime"]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+class AccountConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    balances: dict[str, NonNegativeDec] = Field(default_factory=lambda: {"USDT": Decimal(10000)})
+    allow_short: bool = False
+    tenant_id: Identifier = "default"
+
+
+@router.get("/accounts")
+async def list_accounts(service: ServiceDep) -> list[dict[str, Any]]:
+    async with service.uow() as uow:
+        return await queries.accounts(uow.session)
+
+
+@router.get("/accounts/{account_id}")
+async def get_account(account_id: Identifier, service: ServiceDep) -> dict[str, Any]:
+    async with service.uow() as uow:
+        found = await queries.account(uow.session, account_id)
+    if found is None:
+        raise HTTPException(404, f"no paper account {account_id}")
+    return found
+
+
+@router.get("/accounts/{account_id}/balances")
+async def get_balances(account_id: Identifier, service: ServiceDep) -> list[dict[str, Any]]:
+    return (await get_account(account_id, service))["balances"]
+
+
+@router.put("/accounts/{account_id}")
+async def put_account(account_id: Identifier, body: AccountConfig, service: ServiceDep,
+                      runtime: RuntimeDep) -> dict[str, Any]:
+    async with service.uow() as uow:
+        await account_cmds.configure(uow, runtime, account_id, body.tenant_id, body.balances,
+                                     body.allow_short)
+    return await get_account(account_id, service)
+
+
+@router.post("/accounts/{account_id}/reset")
+async def reset_account(account_id: Identifier, service: ServiceDep,
+                        runtime: RuntimeDep) -> dict[str, Any]:
+    async with service.uow() as uow:
+        await account_cmds.reset(uow, runtime, account_id)
+    return await get_account(account_id, service)
+
+
+@router.get("/orders")
+async def list_orders(
+    service: ServiceDep,
+    account_id: Identifier | None = None,
+    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+    symbol: str | None = None,
+    list_id: str | None = None,
+    position_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    async with service.uow() as uow:
+        return await queries.orders(uow.session, account_id, status, symbol, list_id,
+                                    position_id, limit)
+
+
+@router.get("/accounts/{account_id}/orders/{order_id}")
+async def get_order(account_id: Identifier, order_id: str, service: ServiceDep) -> dict[str, Any]:
+    async with service.uow() as uow:
+        found = await queries.order(uow.session, account_id, order_id)
+    if found is None:
+        raise HTTPException(404, f"no order {order_id} for {account_id}")
+    return found
+
+
+@router.get("/fills")
+async def list_fills(
+    service: ServiceDep,
+    account_id: Identifier | None = None,
+    symbol: str | None = None,
+    order_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    async with service.uow() as uow:
+        return await queries.fills(uow.session, account_id, symbol, order_id, limit)

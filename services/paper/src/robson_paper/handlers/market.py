@@ -1,0 +1,35 @@
+"""Market data in: ticks move prices; a closed candle fills in only what no tick covered."""
+
+from __future__ import annotations
+
+from robson_contracts import Candle, Message, TradeTick
+from robson_kit import logs
+from robson_kit.uow import UnitOfWork
+from robson_paper.runtime import Runtime
+
+log = logs.get_logger(__name__)
+
+
+async def handle_market(message: Message, uow: UnitOfWork, runtime: Runtime) -> None:
+    if isinstance(message, TradeTick):
+        await handle_tick(message, uow, runtime)
+    elif isinstance(message, Candle) and message.closed:
+        await handle_candle(message, uow, runtime)
+
+
+async def handle_tick(tick: TradeTick, uow: UnitOfWork, runtime: Runtime) -> None:
+    async with runtime.turn(uow, tick.message_id, tick.correlation_id, tick.occurred_at) as ex:
+        if ex.market(tick.symbol).seen(tick.occurred_at):
+            return  # an older or repeated movement: never act twice on the same price
+        ex.on_price(tick.symbol, tick.price, tick.occurred_at, tick.quantity)
+
+
+async def handle_candle(candle: Candle, uow: UnitOfWork, runtime: Runtime) -> None:
+    async with runtime.turn(uow, candle.message_id, candle.correlation_id,
+                            candle.close_time) as ex:
+        applied = ex.on_candle(candle)
+        if applied:
+            resting = sum(1 for o in ex.orders.values() if o.symbol == candle.symbol)
+            log.info("paper.caught_up", symbol=candle.symbol, timeframe=candle.timeframe.value,
+                     open_time=candle.open_time.isoformat(), path_points=applied,
+                     resting_orders=resting)
