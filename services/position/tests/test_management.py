@@ -38,7 +38,7 @@ def test_move_stop_replaces_every_live_stop_order() -> None:
                        TriggeredBy.AI_ANALYSIS, gate(), T0)
     replaces = [m for m in p.outbox if isinstance(m, ReplaceOrder)]
     pid = p.s.position_id
-    assert sorted(r.order_id for r in replaces) == sorted([f"{pid}-0S", f"{pid}-0S0", f"{pid}-0S1"])
+    assert sorted(r.order_id for r in replaces) == sorted([f"{pid}-0S0", f"{pid}-0S1"])
     assert all(r.stop_price == D("49500") and len(r.new_order_id) <= 36 for r in replaces)
     assert p.s.stop_loss == D("49500")
 
@@ -49,7 +49,7 @@ def test_full_close_cancels_protection_and_sells_remaining_at_market() -> None:
     assert p.s.status is PositionStatus.CLOSING
     cancels = [m for m in p.outbox if isinstance(m, CancelOrder)]
     [exit_order] = [m for m in p.outbox if isinstance(m, SubmitOrder)]
-    assert len(cancels) == 5 and exit_order.order.quantity == D("0.2")
+    assert len(cancels) == 4 and exit_order.order.quantity == D("0.2")
     assert exit_order.order.side is Side.SELL and exit_order.order.role is OrderRole.EXIT
     on_order_event(p, filled(p.s.position_id, exit_order.order.order_id, OrderRole.EXIT, "50100", "0.2",
                              Side.SELL), T0 + minutes(5))

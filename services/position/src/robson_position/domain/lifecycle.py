@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from robson_contracts import (
     BracketTakeProfit,
@@ -73,8 +74,9 @@ def open_position(gate: GateDecision, venue: TradingMode, at: datetime) -> Posit
         state.orders[stop_id] = TrackedOrder(order_id=stop_id, kind=OrderKind.STOP, quantity=0,
                                              tp_index=i, price=d.stop_loss)
     rest_stop = order_id(pid, 0, "S")
-    state.orders[rest_stop] = TrackedOrder(order_id=rest_stop, kind=OrderKind.STOP, quantity=0,
-                                           price=d.stop_loss)
+    if sum((tp.fraction for tp in state.take_profits), Decimal(0)) < 1:  # venue adds a lone stop
+        state.orders[rest_stop] = TrackedOrder(order_id=rest_stop, kind=OrderKind.STOP, quantity=0,
+                                               price=d.stop_loss)
     position.emit(SubmitBracketOrder(
         **position.base(gate, "bracket", at), venue=venue, position_id=pid, list_id=state.list_id,
         entry=OrderSpec(order_id=entry.order_id, symbol=d.symbol, side=state.side.entry_order_side,
@@ -214,6 +216,8 @@ def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
     tracked = s.orders.get(event.order_id)
     if tracked is not None:
         tracked.live = False
+    if not s.is_active:
+        return  # e.g. a cancel that raced the venue's own OCO cancel after the close
     if (tracked is None or tracked.kind is OrderKind.ENTRY) and s.status is PositionStatus.PENDING_ENTRY:
         position.transition(PositionStatus.REJECTED)
         s.closed_at = at

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import httpx
+import pytest_asyncio
+
+from robson_kit.service import Service
+from robson_position.main import build_service
+from robson_position.settings import PositionSettings
+
+from .factories import T0
+from .fakevenue import FakeVenue
+
+
+def position_env(nats_url: str, database_url: str, schema: str) -> dict[str, str]:
+    return {
+        "NATS_URL": nats_url,
+        "DATABASE_URL": database_url,
+        "ROBSON_POSITION_DB_SCHEMA": schema,
+        "ROBSON_POSITION_ACK_WAIT_SECONDS": "2",
+        "ROBSON_POSITION_LOG_LEVEL": "WARNING",
+        "ROBSON_POSITION_OUTBOX_POLL_SECONDS": "0.2",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    }
+
+
+@pytest_asyncio.fixture
+async def service(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+    svc = build_service(PositionSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                                         ack_wait_seconds=2, max_deliver=5, outbox_poll_seconds=0.2,
+                                         consumer_batch=16))
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+@pytest_asyncio.fixture
+async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    app = service.app(manage_lifecycle=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://position") as c:
+        yield c
+
+
+@pytest_asyncio.fixture
+async def venue(bus) -> AsyncIterator[FakeVenue]:
+    v = await FakeVenue(bus, Decimal("50000"), T0).start()
+    try:
+        yield v
+    finally:
+        await v.stop()
