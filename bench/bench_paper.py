@@ -7,11 +7,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from bench.common import Metric, at_least, at_most, info, median
 from robson_contracts import OrderSpec, OrderType, Side
 from robson_paper.domain import EngineConfig, Exchange, Links
 from robson_paper.domain.model import Order
 from robson_paper.domain.rules import rules
+
+from bench.common import Metric, at_least, at_most, info, median
 
 SYMBOLS = [f"S{i:02d}USDT" for i in range(50)]
 ORDERS = 10_000

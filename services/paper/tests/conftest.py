@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
-
 from robson_kit.service import Service
 from robson_paper.main import build_service
 from robson_paper.settings import PaperSettings

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncpg
-
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.testing import ServiceProcess, wait_until

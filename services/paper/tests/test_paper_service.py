@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import httpx
-
 from robson_contracts import BalanceSnapshot, DeadLetter, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for

@@ -7,6 +7,7 @@ from pathlib import Path
 from robson_contracts import subjects as s
 from robson_kit import logs
 from robson_kit.service import Service
+
 from robson_paper.entrypoints.api import router
 from robson_paper.entrypoints.consumers import consumer_specs
 from robson_paper.runtime import Runtime

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from robson_kit import logs
 from robson_kit.uow import UnitOfWork
+
 from robson_paper.adapters import store
 from robson_paper.domain import EngineConfig, Exchange
 from robson_paper.domain.rules import SymbolRules

@@ -6,8 +6,8 @@ import json
 from decimal import Decimal
 
 from pydantic_settings import SettingsConfigDict
-
 from robson_kit.settings import ServiceSettings
+
 from robson_paper.domain import EngineConfig
 from robson_paper.domain.rules import DEFAULT_RULES, SymbolRules, rules
 from robson_paper.domain.slippage import make_model

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from robson_contracts import derive_id
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from robson_contracts import derive_id
 from robson_paper.adapters.tables import accounts, fills, market_state, orders
 from robson_paper.domain import EngineConfig, Exchange
 from robson_paper.domain.events import Event, Filled

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-
 from robson_contracts.types import Identifier, NonNegativeDec
 from robson_kit.app import get_service
 from robson_kit.service import Service
+
 from robson_paper.adapters import queries
 from robson_paper.handlers import accounts as account_cmds
 from robson_paper.runtime import Runtime

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import partial
 
 from nats.js.api import DeliverPolicy
-
 from robson_contracts import Candle, TradeTick
 from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
+
 from robson_paper.handlers.commands import COMMANDS, handle_command
 from robson_paper.handlers.market import handle_market
 from robson_paper.runtime import Runtime

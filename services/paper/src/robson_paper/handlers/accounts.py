@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from robson_contracts import derive_id
 from robson_kit.uow import UnitOfWork
+
 from robson_paper.runtime import Runtime
 
 

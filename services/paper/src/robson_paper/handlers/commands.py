@@ -13,6 +13,7 @@ from robson_contracts import (
 )
 from robson_kit.errors import PermanentError
 from robson_kit.uow import UnitOfWork
+
 from robson_paper.domain import Exchange, Links, plan_of
 from robson_paper.runtime import Runtime
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from robson_contracts import Candle, Message, TradeTick
 from robson_kit import logs
 from robson_kit.uow import UnitOfWork
+
 from robson_paper.runtime import Runtime
 
 log = logs.get_logger(__name__)

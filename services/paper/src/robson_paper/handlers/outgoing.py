@@ -20,6 +20,7 @@ from robson_contracts import (
     TradingMode,
     derive_id,
 )
+
 from robson_paper.adapters.store import fill_id
 from robson_paper.domain import Exchange
 from robson_paper.domain import events as ev
