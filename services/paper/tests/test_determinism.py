@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from robson_contracts import encode
-
 from robson_paper.domain import plan_of
 from robson_paper.handlers.outgoing import messages
 
