@@ -281,3 +281,12 @@ def _candle(o: str, h: str, lo: str, c: str, start: float) -> Candle:
     return Candle(occurred_at=at(start + 60), symbol="BTCUSDT", timeframe=Timeframe.M1,
                   open_time=at(start), close_time=at(start + 60), open=D(o), high=D(h), low=D(lo),
                   close=D(c), volume=Decimal(1))
+
+
+def test_volatility_slippage_scales_from_5_to_10_bps_with_recent_range() -> None:
+    from robson_paper.domain.slippage import VolatilityScaled
+
+    model = VolatilityScaled()
+    assert model.bps(None) == D(5)
+    assert model.bps(D("0.01")) == D("7.5")
+    assert model.bps(D("0.5")) == D(10)

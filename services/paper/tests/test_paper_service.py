@@ -11,7 +11,7 @@ from robson_kit.bus import Bus, headers_for
 from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
 
-from .bus_helpers import D, bracket, events_of, order, tick, waiter
+from .bus_helpers import D, at, bracket, events_of, order, tick, waiter
 
 
 async def test_bracket_entry_then_take_profit_fill_emits_fills_and_final_balances(
@@ -129,3 +129,28 @@ async def _letters(bus: Bus, n: int):
 def _client(service: Service) -> httpx.AsyncClient:
     app = service.app(manage_lifecycle=False)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+async def test_oco_submitted_then_list_canceled_releases_the_shared_hold(
+    bus: Bus, paper: Service
+) -> None:
+    from robson_contracts import CancelOrder, SubmitOcoOrder
+
+    async with _client(paper) as client:
+        await client.put("/accounts/acc3", json={"balances": {"USDT": "100", "BTC": "1"}})
+        await bus.publish(tick("100", 1))
+        await wait_until(lambda: _price_seen(paper, "BTCUSDT"), message="first price")
+        await bus.publish(SubmitOcoOrder(
+            occurred_at=at(2), account_id="acc3", venue="PAPER", list_id="L1", symbol="BTCUSDT",
+            side="SELL", quantity=D("0.5"), stop_order_id="s1", stop_price=D(95),
+            take_profit_order_id="t1", take_profit_price=D(110)))
+        await wait_until(waiter(bus, "OrderAccepted", "s1"), message="oco accepted")
+        btc = next(b for b in (await client.get("/accounts/acc3/balances")).json()
+                   if b["asset"] == "BTC")
+        assert (D(btc["free"]), D(btc["locked"])) == (D("0.5"), D("0.5"))
+        await bus.publish(CancelOrder(occurred_at=at(3), account_id="acc3", venue="PAPER",
+                                      symbol="BTCUSDT", list_id="L1"))
+        await wait_until(waiter(bus, "OrderCanceled", n=2), message="both legs canceled")
+        btc = next(b for b in (await client.get("/accounts/acc3/balances")).json()
+                   if b["asset"] == "BTC")
+        assert (D(btc["free"]), D(btc["locked"])) == (D(1), D(0))
