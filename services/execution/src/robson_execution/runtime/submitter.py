@@ -48,7 +48,13 @@ async def drain(ex: Any, account_id: str) -> None:
     for act in pending:
         if act.not_before and act.not_before > ex.clock.now():
             return  # head of line waits: later actions may depend on it
-        handler = {"PLACE": place, "PLACE_OCO": place_oco, "CANCEL": cancel}[act.kind]
+        handler = {"PLACE": place, "PLACE_OCO": place_oco, "CANCEL": cancel}.get(act.kind)
+        if handler is None:  # e.g. REPLACE: not implemented yet; never block the queue on it
+            async with ex.service.uow() as uow:
+                await repo.update_action(uow.session, act.action_id, status="FAILED",
+                                         result=f"{act.kind} not supported")
+            log.error("submit.unsupported_action", kind=act.kind, action=act.action_id)
+            continue
         outcome = await handler(ex, gw, act)
         if outcome is WAIT:
             return
