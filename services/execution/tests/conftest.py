@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-
 from robson_execution.main import build_service
 from robson_execution.settings import ExecutionSettings
 from robson_execution.testing import FakeBinance

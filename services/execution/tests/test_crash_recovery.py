@@ -8,7 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-
 from robson_execution.testing import FakeBinance
 from robson_kit.bus import Bus
 from robson_kit.testing import ServiceProcess, wait_until

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from robson_execution.domain.backoff import backoff_delay
 from robson_execution.domain.breaker import BreakerState, CircuitBreaker
 from robson_execution.domain.ids import client_order_id, is_ours, is_valid_client_order_id

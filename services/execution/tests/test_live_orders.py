@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
-
 from robson_execution.testing import FakeBinance, Fault
 from robson_kit.bus import Bus
 from robson_kit.service import Service

@@ -4,7 +4,6 @@ import base64
 from decimal import Decimal
 
 import pytest
-
 from robson_contracts import OrderSpec
 from robson_execution.adapters.vault import ApiCredentials, KeyVault, VaultError, parse_master_keys
 from robson_execution.runtime.params import oco_params, order_params
