@@ -1,0 +1,94 @@
+"""HTTP API: settings, approvals (approve, reject, cancel window), dry run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from robson_contracts import DecisionKind
+from robson_kit.bus import Bus
+from robson_kit.testing import read_stream, wait_until
+
+from .conftest import client
+from .factories import signal
+
+
+async def _decisions(bus: Bus, account: str) -> list:
+    return await read_stream(bus, f"robson.decision.made.{account}.>")
+
+
+async def _pending(http, trader: str, n: int) -> list | None:
+    rows = (await http.get("/approvals", params={"trader_id": trader})).json()
+    return rows if len(rows) >= n else None
+
+
+async def test_required_approval_holds_decision_until_approved_and_reject_logs_user_rejected(
+        bus: Bus, schema: str, start_decision) -> None:
+    service = await start_decision(schema)
+    async with client(service) as http:
+        await http.put("/traders/t-appr/settings", json={"approval_mode": "REQUIRED"})
+        await bus.publish(signal("LONG", "0.9", i=1, trader_id="t-appr", account_id="appr"))
+        await bus.publish(signal("SHORT", "0.9", i=2, trader_id="t-appr", account_id="appr"))
+        first, second = await wait_until(lambda: _pending(http, "t-appr", 2), message="2 pending")
+        assert await _decisions(bus, "appr") == []
+        ok = await http.post(f"/approvals/{first['decision_id']}/approve", json={"by": "alice"})
+        assert ok.status_code == 200, ok.text
+        no = await http.post(f"/approvals/{second['decision_id']}/reject",
+                             json={"by": "alice", "reason": "not today"})
+        assert no.status_code == 200
+        (published,) = await wait_until(lambda: _decisions(bus, "appr"), message="approved one")
+        assert published.decision_id == first["decision_id"]
+        again = await http.post(f"/approvals/{first['decision_id']}/approve")
+        assert again.status_code == 409
+        assert (await http.post("/approvals/nope/approve")).status_code == 404
+        rejected = (await http.get("/decisions", params={"status": "USER_REJECTED"})).json()
+        assert [r["decision_id"] for r in rejected] == [second["decision_id"]]
+        assert rejected[0]["reason_code"] == "USER_REJECTED"
+        assert rejected[0]["resolution_note"] == "not today"
+        await asyncio.sleep(0.3)
+        assert len(await _decisions(bus, "appr")) == 1
+
+
+async def test_cancel_window_decision_proceeds_on_its_own(bus: Bus, schema: str,
+                                                          start_decision) -> None:
+    service = await start_decision(schema)
+    async with client(service) as http:
+        await http.put("/traders/t-win/settings",
+                       json={"approval_mode": "CANCEL_WINDOW", "cancel_window_seconds": "0.3"})
+        await bus.publish(signal("LONG", "0.9", trader_id="t-win", account_id="win"))
+        (d,) = await wait_until(lambda: _decisions(bus, "win"), message="auto-proceeded")
+        (row,) = (await http.get("/decisions", params={"trader_id": "t-win"})).json()
+        assert row["status"] == "AUTO_APPROVED" and row["decision_id"] == d.decision_id
+
+
+async def test_settings_put_is_idempotent_and_bad_settings_get_422(bus: Bus, schema: str,
+                                                                   start_decision) -> None:
+    service = await start_decision(schema)
+    async with client(service) as http:
+        assert (await http.get("/traders/new/settings")).json()["engine"] == "rules"
+        body = {"engine": "llm", "model": "m", "min_strength": "0.7"}
+        for _ in range(2):
+            assert (await http.put("/traders/t1/settings", json=body)).status_code == 200
+        got = (await http.get("/traders/t1/settings")).json()
+        assert (got["engine"], got["min_strength"]) == ("llm", "0.7")
+        bad = await http.put("/traders/t1/settings", json={"tp_fractions": ["0.9", "0.9"],
+                                                           "tp_r_multiples": ["1", "2"]})
+        assert bad.status_code == 422 and "sum to at most 1" in bad.text
+        unknown = await http.put("/traders/t1/settings", json={"engin": "llm"})
+        assert unknown.status_code == 422 and "engin" in unknown.text
+
+
+async def test_dry_run_decides_without_storing_or_publishing(bus: Bus, schema: str,
+                                                             start_decision) -> None:
+    service = await start_decision(schema)
+    sig = signal("SHORT", "0.9", trader_id="dry", account_id="dry")
+    async with client(service) as http:
+        response = await http.post("/decide", json={"signal": json.loads(sig.model_dump_json()),
+                                                     "settings": {"min_strength": "0.95"}})
+        assert response.status_code == 200, response.text
+        out = response.json()
+        assert out["decision"]["decision"] == DecisionKind.NO_TRADE.value
+        assert out["reason_code"] == "WEAK_SIGNAL"
+        assert (await http.get("/decisions", params={"trader_id": "dry"})).json() == []
+    await asyncio.sleep(0.2)
+    assert await _decisions(bus, "dry") == []
