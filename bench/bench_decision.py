@@ -12,19 +12,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import Metric, at_least, at_most, info, median, percentile
-from robson_contracts import SignalDetected, decode, derive_id
+from robson_contracts import DecisionEngine, SignalDetected, decode, derive_id
 from robson_contracts import subjects as s
+from robson_decision.domain import rules
 from robson_decision.domain.context import Bar, DecisionContext
 from robson_decision.domain.decide import EngineInfo, Stamp, finalize
-from robson_decision.domain import rules
 from robson_decision.domain.settings import TraderSettings
 from robson_decision.main import build_service
 from robson_decision.settings import DecisionSettings
 from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import reset_streams, unique_schema
-from robson_contracts import DecisionEngine
+
+from bench.common import Metric, at_least, at_most, info, median, percentile
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 RULES_DECISIONS = 20_000
@@ -37,17 +37,34 @@ def _bars(rng: random.Random, n: int = 60) -> tuple[Bar, ...]:
     for i in range(n):
         open_ = close
         close = (open_ * (1 + Decimal(rng.randint(-50, 50)) / 10000)).quantize(Decimal("0.01"))
-        out.append(Bar(T0 + timedelta(minutes=5 * i), open_, max(open_, close) + 5,
-                       min(open_, close) - 5, close, Decimal("3")))
+        out.append(
+            Bar(
+                T0 + timedelta(minutes=5 * i),
+                open_,
+                max(open_, close) + 5,
+                min(open_, close) - 5,
+                close,
+                Decimal("3"),
+            )
+        )
     return tuple(out)
 
 
 def _signal(i: int, rng: random.Random, price: Decimal) -> SignalDetected:
     return SignalDetected(
-        message_id=derive_id("bench-signal", i), occurred_at=T0, account_id="bench",
-        signal_id=f"s{i}", strategy="bench", trader_id=f"t{i % 7}", symbol="BTCUSDT",
-        timeframe="5m", direction=rng.choice(["LONG", "SHORT"]),
-        strength=f"0.{rng.randint(40, 99)}", price=price, candle_time=T0)
+        message_id=derive_id("bench-signal", i),
+        occurred_at=T0,
+        account_id="bench",
+        signal_id=f"s{i}",
+        strategy="bench",
+        trader_id=f"t{i % 7}",
+        symbol="BTCUSDT",
+        timeframe="5m",
+        direction=rng.choice(["LONG", "SHORT"]),
+        strength=f"0.{rng.randint(40, 99)}",
+        price=price,
+        candle_time=T0,
+    )
 
 
 def _rules_throughput() -> list[Metric]:
@@ -56,9 +73,21 @@ def _rules_throughput() -> list[Metric]:
     contexts = []
     for i in range(1000):
         sig = _signal(i, rng, history[-1].close)
-        contexts.append((DecisionContext(
-            account_id="bench", trader_id=sig.trader_id, symbol="BTCUSDT", timeframe="5m",
-            as_of=T0, price=sig.price, signal=sig, bars=history), Stamp.for_signal(sig)))
+        contexts.append(
+            (
+                DecisionContext(
+                    account_id="bench",
+                    trader_id=sig.trader_id,
+                    symbol="BTCUSDT",
+                    timeframe="5m",
+                    as_of=T0,
+                    price=sig.price,
+                    signal=sig,
+                    bars=history,
+                ),
+                Stamp.for_signal(sig),
+            )
+        )
     settings, engine = TraderSettings(), EngineInfo(DecisionEngine.RULES)
     rates = []
     for _ in range(3):
@@ -69,17 +98,28 @@ def _rules_throughput() -> list[Metric]:
             assert answer is not None
             finalize(ctx, settings, answer.proposal, stamp, engine, answer.reason_code)
         rates.append(RULES_DECISIONS / (time.perf_counter() - started))
-    return [at_least("decision.rules_throughput", median(rates), "decisions/s", 5000,
-                     "rules engine + validation + TradeDecision, 60-candle ATR context, "
-                     "median of 3 runs")]
+    return [
+        at_least(
+            "decision.rules_throughput",
+            median(rates),
+            "decisions/s",
+            5000,
+            "rules engine + validation + TradeDecision, 60-candle ATR context, median of 3 runs",
+        )
+    ]
 
 
 async def _end_to_end(infra: Infrastructure) -> list[Metric]:
     bus = await Bus(infra.nats_url, name="bench").connect()
     await reset_streams(bus)
-    service = build_service(DecisionSettings(
-        nats_url=infra.nats_url, database_url=infra.database_url,
-        db_schema=unique_schema("bench_decision"), log_level="WARNING"))
+    service = build_service(
+        DecisionSettings(
+            nats_url=infra.nats_url,
+            database_url=infra.database_url,
+            db_schema=unique_schema("bench_decision"),
+            log_level="WARNING",
+        )
+    )
     await service.start()
     rng = random.Random(7)
     sent: dict[str, float] = {}
@@ -106,10 +146,14 @@ async def _end_to_end(infra: Infrastructure) -> list[Metric]:
     await sub.unsubscribe()
     await service.stop()
     await bus.close()
-    note = f"{PACED_RATE} signals/s for {PACED_SECONDS}s, rules engine; signal published → " \
-           "TradeDecision published by the outbox relay"
-    return [info("decision.e2e_latency_p50_at_100", median(latencies), "ms", note),
-            at_most("decision.e2e_latency_p99_at_100", percentile(latencies, 99), "ms", 20, note)]
+    note = (
+        f"{PACED_RATE} signals/s for {PACED_SECONDS}s, rules engine; signal published → "
+        "TradeDecision published by the outbox relay"
+    )
+    return [
+        info("decision.e2e_latency_p50_at_100", median(latencies), "ms", note),
+        at_most("decision.e2e_latency_p99_at_100", percentile(latencies, 99), "ms", 20, note),
+    ]
 
 
 async def run() -> list[Metric]:

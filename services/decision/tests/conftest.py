@@ -5,7 +5,6 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-
 from robson_decision.main import build_service
 from robson_decision.settings import DecisionSettings
 from robson_kit.service import Service
@@ -22,12 +21,24 @@ async def fake_llm() -> AsyncIterator[FakeLlm]:
         await server.stop()
 
 
-def settings_for(nats_url: str, database_url: str, schema: str, **overrides: Any) -> DecisionSettings:
+def settings_for(
+    nats_url: str, database_url: str, schema: str, **overrides: Any
+) -> DecisionSettings:
     return DecisionSettings(
-        nats_url=nats_url, database_url=database_url, db_schema=schema, ack_wait_seconds=2,
-        max_deliver=3, log_level="WARNING", approval_poll_seconds=0.05,
-        llm_timeout_seconds=0.5, llm_max_attempts=3, llm_backoff_initial_seconds=0.02,
-        llm_backoff_max_seconds=0.1, outbox_poll_seconds=0.05, **overrides)
+        nats_url=nats_url,
+        database_url=database_url,
+        db_schema=schema,
+        ack_wait_seconds=2,
+        max_deliver=3,
+        log_level="WARNING",
+        approval_poll_seconds=0.05,
+        llm_timeout_seconds=0.5,
+        llm_max_attempts=3,
+        llm_backoff_initial_seconds=0.02,
+        llm_backoff_max_seconds=0.1,
+        outbox_poll_seconds=0.05,
+        **overrides,
+    )
 
 
 @pytest_asyncio.fixture
@@ -49,5 +60,7 @@ async def start_decision(nats_url: str, database_url: str) -> AsyncIterator[Call
 
 
 def client(service: Service) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app(manage_lifecycle=False)),
-                             base_url="http://decision")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service.app(manage_lifecycle=False)),
+        base_url="http://decision",
+    )

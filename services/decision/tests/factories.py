@@ -15,8 +15,9 @@ T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 FIVE_MIN = timedelta(minutes=5)
 
 
-def bars(n: int = 30, start: Decimal = Decimal("100"), seed: int = 7,
-         end: datetime | None = None) -> tuple[Bar, ...]:
+def bars(
+    n: int = 30, start: Decimal = Decimal("100"), seed: int = 7, end: datetime | None = None
+) -> tuple[Bar, ...]:
     rng = random.Random(seed)
     out: list[Bar] = []
     close = start
@@ -33,51 +34,102 @@ def bars(n: int = 30, start: Decimal = Decimal("100"), seed: int = 7,
 def candle(bar: Bar, symbol: str = "BTCUSDT", timeframe: str = "5m") -> Candle:
     return Candle(
         message_id=derive_id("test-candle", symbol, timeframe, bar.open_time),
-        occurred_at=bar.open_time + FIVE_MIN, symbol=symbol, timeframe=timeframe,
-        open_time=bar.open_time, close_time=bar.open_time + FIVE_MIN, open=bar.open,
-        high=bar.high, low=bar.low, close=bar.close, volume=bar.volume,
+        occurred_at=bar.open_time + FIVE_MIN,
+        symbol=symbol,
+        timeframe=timeframe,
+        open_time=bar.open_time,
+        close_time=bar.open_time + FIVE_MIN,
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        volume=bar.volume,
     )
 
 
-def signal(direction: str = "LONG", strength: str = "0.8", price: str = "100", i: int = 1,
-           trader_id: str = "trader1", candle_time: datetime = T0, account_id: str = "acc1",
-           symbol: str = "BTCUSDT") -> SignalDetected:
+def signal(
+    direction: str = "LONG",
+    strength: str = "0.8",
+    price: str = "100",
+    i: int = 1,
+    trader_id: str = "trader1",
+    candle_time: datetime = T0,
+    account_id: str = "acc1",
+    symbol: str = "BTCUSDT",
+) -> SignalDetected:
     return SignalDetected(
-        message_id=derive_id("test-signal", trader_id, i), occurred_at=candle_time + FIVE_MIN,
-        account_id=account_id, signal_id=f"sig-{i}", strategy="ema_cross", trader_id=trader_id,
-        symbol=symbol, timeframe="5m", direction=direction, strength=strength, price=price,
+        message_id=derive_id("test-signal", trader_id, i),
+        occurred_at=candle_time + FIVE_MIN,
+        account_id=account_id,
+        signal_id=f"sig-{i}",
+        strategy="ema_cross",
+        trader_id=trader_id,
+        symbol=symbol,
+        timeframe="5m",
+        direction=direction,
+        strength=strength,
+        price=price,
         candle_time=candle_time,
     )
 
 
-def position(side: str = "LONG", entry: str = "100", stop: str | None = "98",
-             initial_stop: str | None = "98", opened_at: datetime = T0,
-             trailing: bool = False) -> OpenPosition:
+def position(
+    side: str = "LONG",
+    entry: str = "100",
+    stop: str | None = "98",
+    initial_stop: str | None = "98",
+    opened_at: datetime = T0,
+    trailing: bool = False,
+) -> OpenPosition:
     entry_d = Decimal(entry)
     sign = 1 if side == "LONG" else -1
     return OpenPosition(
-        position_id="pos-1", side=PositionSide(side), quantity=Decimal("1"), entry_price=entry_d,
+        position_id="pos-1",
+        side=PositionSide(side),
+        quantity=Decimal("1"),
+        entry_price=entry_d,
         stop_loss=Decimal(stop) if stop else None,
         initial_stop=Decimal(initial_stop) if initial_stop else None,
         take_profits=(TakeProfitLevel(price=entry_d + sign * 4, fraction=Decimal("0.5")),),
-        opened_at=opened_at, trailing=trailing,
+        opened_at=opened_at,
+        trailing=trailing,
     )
 
 
-def entry_ctx(sig: SignalDetected | None = None, with_bars: tuple[Bar, ...] = (),
-              pos: OpenPosition | None = None) -> DecisionContext:
+def entry_ctx(
+    sig: SignalDetected | None = None,
+    with_bars: tuple[Bar, ...] = (),
+    pos: OpenPosition | None = None,
+) -> DecisionContext:
     sig = sig or signal()
     return DecisionContext(
-        account_id=sig.account_id, trader_id=sig.trader_id, symbol=sig.symbol, timeframe="5m",
-        as_of=sig.occurred_at, price=sig.price, signal=sig, bars=with_bars, position=pos,
+        account_id=sig.account_id,
+        trader_id=sig.trader_id,
+        symbol=sig.symbol,
+        timeframe="5m",
+        as_of=sig.occurred_at,
+        price=sig.price,
+        signal=sig,
+        bars=with_bars,
+        position=pos,
     )
 
 
-def review_ctx(price: str, pos: OpenPosition, with_bars: tuple[Bar, ...] = (),
-               as_of: datetime = T0 + timedelta(hours=1)) -> DecisionContext:
+def review_ctx(
+    price: str,
+    pos: OpenPosition,
+    with_bars: tuple[Bar, ...] = (),
+    as_of: datetime = T0 + timedelta(hours=1),
+) -> DecisionContext:
     return DecisionContext(
-        account_id="acc1", trader_id="trader1", symbol="BTCUSDT", timeframe="5m", as_of=as_of,
-        price=Decimal(price), bars=with_bars, position=pos,
+        account_id="acc1",
+        trader_id="trader1",
+        symbol="BTCUSDT",
+        timeframe="5m",
+        as_of=as_of,
+        price=Decimal(price),
+        bars=with_bars,
+        position=pos,
     )
 
 

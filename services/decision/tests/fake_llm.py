@@ -66,16 +66,30 @@ class FakeLlm:
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status != 200:
-            return web.json_response({"error": {"message": "scripted failure"}}, status=reply.status)
+            return web.json_response(
+                {"error": {"message": "scripted failure"}}, status=reply.status
+            )
         if reply.body is not None:
             return web.Response(text=reply.body, content_type="application/json")
-        return web.json_response({
-            "id": "chatcmpl-fake", "object": "chat.completion", "model": body.get("model"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": reply.content}}],
-            "usage": {"prompt_tokens": len(json.dumps(body)) // 4, "completion_tokens": 42,
-                      "total_tokens": len(json.dumps(body)) // 4 + 42},
-        })
+        return web.json_response(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "model": body.get("model"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": reply.content},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(json.dumps(body)) // 4,
+                    "completion_tokens": 42,
+                    "total_tokens": len(json.dumps(body)) // 4 + 42,
+                },
+            }
+        )
 
 
 def _trader(body: dict[str, Any]) -> str | None:

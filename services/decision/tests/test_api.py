@@ -23,7 +23,8 @@ async def _pending(http, trader: str, n: int) -> list | None:
 
 
 async def test_required_approval_holds_decision_until_approved_and_reject_logs_user_rejected(
-        bus: Bus, schema: str, start_decision) -> None:
+    bus: Bus, schema: str, start_decision
+) -> None:
     service = await start_decision(schema)
     async with client(service) as http:
         await http.put("/traders/t-appr/settings", json={"approval_mode": "REQUIRED"})
@@ -33,8 +34,10 @@ async def test_required_approval_holds_decision_until_approved_and_reject_logs_u
         assert await _decisions(bus, "appr") == []
         ok = await http.post(f"/approvals/{first['decision_id']}/approve", json={"by": "alice"})
         assert ok.status_code == 200, ok.text
-        no = await http.post(f"/approvals/{second['decision_id']}/reject",
-                             json={"by": "alice", "reason": "not today"})
+        no = await http.post(
+            f"/approvals/{second['decision_id']}/reject",
+            json={"by": "alice", "reason": "not today"},
+        )
         assert no.status_code == 200
         (published,) = await wait_until(lambda: _decisions(bus, "appr"), message="approved one")
         assert published.decision_id == first["decision_id"]
@@ -49,20 +52,24 @@ async def test_required_approval_holds_decision_until_approved_and_reject_logs_u
         assert len(await _decisions(bus, "appr")) == 1
 
 
-async def test_cancel_window_decision_proceeds_on_its_own(bus: Bus, schema: str,
-                                                          start_decision) -> None:
+async def test_cancel_window_decision_proceeds_on_its_own(
+    bus: Bus, schema: str, start_decision
+) -> None:
     service = await start_decision(schema)
     async with client(service) as http:
-        await http.put("/traders/t-win/settings",
-                       json={"approval_mode": "CANCEL_WINDOW", "cancel_window_seconds": "0.3"})
+        await http.put(
+            "/traders/t-win/settings",
+            json={"approval_mode": "CANCEL_WINDOW", "cancel_window_seconds": "0.3"},
+        )
         await bus.publish(signal("LONG", "0.9", trader_id="t-win", account_id="win"))
         (d,) = await wait_until(lambda: _decisions(bus, "win"), message="auto-proceeded")
         (row,) = (await http.get("/decisions", params={"trader_id": "t-win"})).json()
         assert row["status"] == "AUTO_APPROVED" and row["decision_id"] == d.decision_id
 
 
-async def test_settings_put_is_idempotent_and_bad_settings_get_422(bus: Bus, schema: str,
-                                                                   start_decision) -> None:
+async def test_settings_put_is_idempotent_and_bad_settings_get_422(
+    bus: Bus, schema: str, start_decision
+) -> None:
     service = await start_decision(schema)
     async with client(service) as http:
         assert (await http.get("/traders/new/settings")).json()["engine"] == "rules"
@@ -71,20 +78,28 @@ async def test_settings_put_is_idempotent_and_bad_settings_get_422(bus: Bus, sch
             assert (await http.put("/traders/t1/settings", json=body)).status_code == 200
         got = (await http.get("/traders/t1/settings")).json()
         assert (got["engine"], got["min_strength"]) == ("llm", "0.7")
-        bad = await http.put("/traders/t1/settings", json={"tp_fractions": ["0.9", "0.9"],
-                                                           "tp_r_multiples": ["1", "2"]})
+        bad = await http.put(
+            "/traders/t1/settings",
+            json={"tp_fractions": ["0.9", "0.9"], "tp_r_multiples": ["1", "2"]},
+        )
         assert bad.status_code == 422 and "sum to at most 1" in bad.text
         unknown = await http.put("/traders/t1/settings", json={"engin": "llm"})
         assert unknown.status_code == 422 and "engin" in unknown.text
 
 
-async def test_dry_run_decides_without_storing_or_publishing(bus: Bus, schema: str,
-                                                             start_decision) -> None:
+async def test_dry_run_decides_without_storing_or_publishing(
+    bus: Bus, schema: str, start_decision
+) -> None:
     service = await start_decision(schema)
     sig = signal("SHORT", "0.9", trader_id="dry", account_id="dry")
     async with client(service) as http:
-        response = await http.post("/decide", json={"signal": json.loads(sig.model_dump_json()),
-                                                     "settings": {"min_strength": "0.95"}})
+        response = await http.post(
+            "/decide",
+            json={
+                "signal": json.loads(sig.model_dump_json()),
+                "settings": {"min_strength": "0.95"},
+            },
+        )
         assert response.status_code == 200, response.text
         out = response.json()
         assert out["decision"]["decision"] == DecisionKind.NO_TRADE.value

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from robson_contracts import DeadLetter, DecisionKind, TradeDecision
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
@@ -16,21 +15,30 @@ from .conftest import client
 from .factories import signal
 from .fake_llm import FakeLlm, Reply, answer
 
-GOOD = {"decision": "LONG", "confidence": 0.82, "reasoning": "breakout with volume",
-        "entry_price": 100, "stop_loss": 98.5, "close_fraction": None, "modifications": [],
-        "take_profits": [{"price": 102, "fraction": 0.5}, {"price": 104.5, "fraction": 0.5}]}
+GOOD = {
+    "decision": "LONG",
+    "confidence": 0.82,
+    "reasoning": "breakout with volume",
+    "entry_price": 100,
+    "stop_loss": 98.5,
+    "close_fraction": None,
+    "modifications": [],
+    "take_profits": [{"price": 102, "fraction": 0.5}, {"price": 104.5, "fraction": 0.5}],
+}
 
 
 async def llm_trader(service: Service, trader: str, **extra: Any) -> None:
     async with client(service) as http:
-        response = await http.put(f"/traders/{trader}/settings",
-                                  json={"engine": "llm", "model": "fake-model", **extra})
+        response = await http.put(
+            f"/traders/{trader}/settings", json={"engine": "llm", "model": "fake-model", **extra}
+        )
         assert response.status_code == 200, response.text
 
 
 async def one_decision(bus: Bus, account: str) -> TradeDecision:
     async def found() -> list[TradeDecision]:
         return await read_stream(bus, f"robson.decision.made.{account}.>")
+
     (d,) = await wait_until(found, message=f"decision for {account}")
     return d
 
@@ -40,8 +48,9 @@ async def stored(service: Service, decision_id: str) -> dict[str, Any]:
         return (await http.get(f"/decisions/{decision_id}")).json()
 
 
-async def run_case(bus: Bus, service: Service, fake: FakeLlm, trader: str,
-                   *replies: Reply, **settings: Any) -> tuple[TradeDecision, dict[str, Any]]:
+async def run_case(
+    bus: Bus, service: Service, fake: FakeLlm, trader: str, *replies: Reply, **settings: Any
+) -> tuple[TradeDecision, dict[str, Any]]:
     fake.script(trader, *replies)
     await llm_trader(service, trader, **settings)
     await bus.publish(signal("LONG", "0.8", price="100", trader_id=trader, account_id=trader))
@@ -50,10 +59,15 @@ async def run_case(bus: Bus, service: Service, fake: FakeLlm, trader: str,
 
 
 async def test_good_answer_is_published_as_llm_decision_and_recorded(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     d, row = await run_case(bus, service, fake_llm, "good", answer(GOOD))
-    assert (d.decision, d.engine.value, d.triggered_by.value) == (DecisionKind.LONG, "LLM", "AI_ANALYSIS")
+    assert (d.decision, d.engine.value, d.triggered_by.value) == (
+        DecisionKind.LONG,
+        "LLM",
+        "AI_ANALYSIS",
+    )
     assert (d.model, d.prompt_version) == ("fake-model", "entry-v1")
     assert str(d.stop_loss) == "98.5" and [str(t.price) for t in d.take_profits] == ["102", "104.5"]
     (request,) = fake_llm.requests_for("good")
@@ -68,7 +82,8 @@ async def test_good_answer_is_published_as_llm_decision_and_recorded(
 
 
 async def test_malformed_json_becomes_no_trade_validation_failed_with_raw_answer_kept(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     d, row = await run_case(bus, service, fake_llm, "malformed", Reply(content='{"decision": LONG'))
     assert d.decision is DecisionKind.NO_TRADE and d.engine.value == "LLM"
@@ -79,7 +94,8 @@ async def test_malformed_json_becomes_no_trade_validation_failed_with_raw_answer
 
 
 async def test_stop_fifty_percent_away_becomes_no_trade_validation_failed(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     d, row = await run_case(bus, service, fake_llm, "farstop", answer({**GOOD, "stop_loss": 50}))
     assert d.decision is DecisionKind.NO_TRADE and d.stop_loss is None
@@ -90,7 +106,8 @@ async def test_stop_fifty_percent_away_becomes_no_trade_validation_failed(
 
 
 async def test_wrong_side_take_profit_becomes_no_trade_validation_failed(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     bad = {**GOOD, "take_profits": [{"price": 97, "fraction": 1}]}
     d, row = await run_case(bus, service, fake_llm, "wrongtp", answer(bad))
@@ -99,7 +116,8 @@ async def test_wrong_side_take_profit_becomes_no_trade_validation_failed(
 
 
 async def test_timeouts_are_retried_then_rules_answer_and_say_why(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     d, row = await run_case(bus, service, fake_llm, "slow", Reply(content="{}", delay=1.0))
     assert len(fake_llm.requests_for("slow")) == 3
@@ -110,10 +128,12 @@ async def test_timeouts_are_retried_then_rules_answer_and_say_why(
 
 
 async def test_http_429_is_retried_with_backoff_and_the_later_answer_is_used(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url)
-    d, row = await run_case(bus, service, fake_llm, "limited", Reply(status=429), Reply(status=429),
-                            answer(GOOD))
+    d, row = await run_case(
+        bus, service, fake_llm, "limited", Reply(status=429), Reply(status=429), answer(GOOD)
+    )
     assert len(fake_llm.requests_for("limited")) == 3
     assert d.engine.value == "LLM" and d.decision is DecisionKind.LONG
     attempts = sorted((c["attempt"], c["status"]) for c in row["model_call_records"])
@@ -122,7 +142,8 @@ async def test_http_429_is_retried_with_backoff_and_the_later_answer_is_used(
 
 
 async def test_http_500_on_every_attempt_falls_back_to_rules(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     d, row = await run_case(bus, service, fake_llm, "broken", Reply(status=500))
     assert len(fake_llm.requests_for("broken")) == 3
@@ -130,15 +151,19 @@ async def test_http_500_on_every_attempt_falls_back_to_rules(
 
 
 async def test_exhausted_call_budget_answers_with_rules_without_calling(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url)
-    d, row = await run_case(bus, service, fake_llm, "thrifty", answer(GOOD), llm_daily_call_budget=0)
+    d, row = await run_case(
+        bus, service, fake_llm, "thrifty", answer(GOOD), llm_daily_call_budget=0
+    )
     assert fake_llm.requests_for("thrifty") == []
     assert d.engine.value == "RULES" and row["fallback_reason"].startswith("LLM_BUDGET_EXHAUSTED")
 
 
 async def test_replay_without_a_record_is_an_explicit_error_not_a_live_call(
-        bus: Bus, schema: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url, llm_mode="replay")
     fake_llm.script("norecord", answer(GOOD))
     await llm_trader(service, "norecord")
@@ -146,9 +171,8 @@ async def test_replay_without_a_record_is_an_explicit_error_not_a_live_call(
 
     async def letters() -> list[DeadLetter]:
         return await read_stream(bus, s.ALL_DEAD_LETTERS)
+
     (letter,) = await wait_until(letters, message="dead letter")
     assert letter.reason_code == "REPLAY_RECORD_MISSING"
     assert fake_llm.requests_for("norecord") == []
     assert await read_stream(bus, "robson.decision.made.norecord.>") == []
-
-

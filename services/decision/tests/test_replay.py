@@ -7,7 +7,6 @@ import asyncio
 from typing import Any
 
 import asyncpg
-
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.testing import read_stream, reset_streams, unique_schema, wait_until
@@ -33,14 +32,17 @@ async def _run(bus: Bus, start_decision, schema: str, llm: bool, **overrides: An
     if llm:
         async with client(service) as http:
             for sig in SIGNALS:
-                await http.put(f"/traders/{sig.trader_id}/settings",
-                               json={"engine": "llm", "model": "fake-model"})
+                await http.put(
+                    f"/traders/{sig.trader_id}/settings",
+                    json={"engine": "llm", "model": "fake-model"},
+                )
     for bar in HISTORY:
         await bus.publish(candle(bar))
 
     async def candles_in() -> bool:
         info = await service.bus.js.consumer_info(s.MARKET.name, "decision_candles")
         return info.ack_floor.stream_seq >= len(HISTORY)
+
     await wait_until(candles_in, message="history consumed")
     for sig in SIGNALS:
         await bus.publish(sig)
@@ -48,6 +50,7 @@ async def _run(bus: Bus, start_decision, schema: str, llm: bool, **overrides: An
     async def all_out() -> list[Any] | None:
         found = await read_stream(bus, s.ALL_DECISIONS, raw=True)
         return found if len(found) >= len(SIGNALS) else None
+
     out = await wait_until(all_out, message="every decision")
     await asyncio.sleep(0.2)
     await service.stop()
@@ -56,7 +59,8 @@ async def _run(bus: Bus, start_decision, schema: str, llm: bool, **overrides: An
 
 
 async def test_rules_engine_replayed_twice_gives_byte_identical_decisions(
-        bus: Bus, database_url: str, start_decision) -> None:
+    bus: Bus, database_url: str, start_decision
+) -> None:
     schemas = [unique_schema(), unique_schema()]
     try:
         first = await _run(bus, start_decision, schemas[0], llm=False)
@@ -69,12 +73,20 @@ async def test_rules_engine_replayed_twice_gives_byte_identical_decisions(
 
 
 async def test_llm_engine_replayed_from_its_record_gives_byte_identical_decisions(
-        bus: Bus, database_url: str, start_decision, fake_llm: FakeLlm) -> None:
+    bus: Bus, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
     far_stop = answer({**GOOD, "entry_price": float(HISTORY[-1].close), "stop_loss": 1})
-    fake_llm.script("trader1", answer({**GOOD, "entry_price": float(HISTORY[-1].close),
-                                       "stop_loss": float(HISTORY[-1].close) * 0.98,
-                                       "take_profits": [{"price": float(HISTORY[-1].close) * 1.03,
-                                                         "fraction": 1}]}))
+    fake_llm.script(
+        "trader1",
+        answer(
+            {
+                **GOOD,
+                "entry_price": float(HISTORY[-1].close),
+                "stop_loss": float(HISTORY[-1].close) * 0.98,
+                "take_profits": [{"price": float(HISTORY[-1].close) * 1.03, "fraction": 1}],
+            }
+        ),
+    )
     fake_llm.script("trader2", Reply(status=500))
     fake_llm.script("trader3", Reply(content="{oops"))
     fake_llm.script("trader4", far_stop)
@@ -104,6 +116,8 @@ async def _copy_record(database_url: str, source: str, target: str) -> None:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database_url, target)
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(f'INSERT INTO "{target}".model_calls SELECT * FROM "{source}".model_calls')
+        await conn.execute(
+            f'INSERT INTO "{target}".model_calls SELECT * FROM "{source}".model_calls'
+        )
     finally:
         await conn.close()

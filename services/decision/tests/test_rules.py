@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from robson_contracts import DecisionKind, ModificationKind
 from robson_decision.domain import indicators, rules
 from robson_decision.domain.settings import StopMode, TraderSettings
@@ -29,7 +28,8 @@ def test_rules_with_strong_long_signal_enter_long_with_stop_below_and_tps_at_r_m
     risk = p.entry_price - p.stop_loss
     assert abs(risk - Decimal("1.5") * atr) < Decimal("0.01")
     assert [tp.price for tp in p.take_profits] == [
-        (p.entry_price + r * risk).quantize(Decimal("0.0001")) for r in (1, 2)]
+        (p.entry_price + r * risk).quantize(Decimal("0.0001")) for r in (1, 2)
+    ]
     assert sum(tp.fraction for tp in p.take_profits) == 1
     assert validate(p, ctx, DEFAULT) == []
 
@@ -56,7 +56,9 @@ def test_rules_with_neutral_signal_answer_no_trade() -> None:
 def test_rules_in_swing_mode_put_long_stop_at_the_lowest_low_of_the_lookback() -> None:
     history = bars(30)
     s = TraderSettings(stop_mode=StopMode.SWING, swing_lookback=10)
-    p = rules.decide_entry(entry_ctx(signal("LONG", price=str(history[-1].close)), history), s).proposal
+    p = rules.decide_entry(
+        entry_ctx(signal("LONG", price=str(history[-1].close)), history), s
+    ).proposal
     assert p.stop_loss == min(b.low for b in history[-10:])
 
 
@@ -118,11 +120,15 @@ def test_review_in_loss_suggests_nothing() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(direction=st.sampled_from(["LONG", "SHORT"]),
-       strength=st.decimals(min_value=Decimal("0.6"), max_value=1, places=2),
-       seed=st.integers(0, 10_000), mode=st.sampled_from(list(StopMode)))
-def test_rules_entries_always_pass_validation(direction: str, strength: Decimal, seed: int,
-                                              mode: StopMode) -> None:
+@given(
+    direction=st.sampled_from(["LONG", "SHORT"]),
+    strength=st.decimals(min_value=Decimal("0.6"), max_value=1, places=2),
+    seed=st.integers(0, 10_000),
+    mode=st.sampled_from(list(StopMode)),
+)
+def test_rules_entries_always_pass_validation(
+    direction: str, strength: Decimal, seed: int, mode: StopMode
+) -> None:
     history = bars(30, seed=seed)
     s = TraderSettings(stop_mode=mode, max_stop_pct=Decimal("50"))
     ctx = entry_ctx(signal(direction, str(strength), price=str(history[-1].close)), history)
@@ -134,5 +140,6 @@ def test_rules_entries_always_pass_validation(direction: str, strength: Decimal,
 def test_rules_engine_is_deterministic() -> None:
     ctx = entry_ctx(signal("LONG", "0.77"), bars(30, seed=3))
     first = rules.decide_entry(ctx, DEFAULT).proposal.model_dump_json()
-    assert all(rules.decide_entry(ctx, DEFAULT).proposal.model_dump_json() == first
-               for _ in range(5))
+    assert all(
+        rules.decide_entry(ctx, DEFAULT).proposal.model_dump_json() == first for _ in range(5)
+    )

@@ -38,8 +38,9 @@ async def publish_history(bus: Bus, n: int = 30) -> list:
     return list(history)
 
 
-async def test_signal_in_gives_validated_long_decision_out(bus: Bus, schema: str,
-                                                           start_decision) -> None:
+async def test_signal_in_gives_validated_long_decision_out(
+    bus: Bus, schema: str, start_decision
+) -> None:
     service = await start_decision(schema)
     history = await publish_history(bus)
     await asyncio.sleep(0.5)  # let the candles land before the signal (the context reads them)
@@ -52,21 +53,26 @@ async def test_signal_in_gives_validated_long_decision_out(bus: Bus, schema: str
     assert d.engine.value == "RULES" and d.signal_id == "sig-1"
     async with client(service) as http:
         found = (await http.get("/decisions", params={"trader_id": "trader1"})).json()
-        assert [(x["kind"], x["status"], x["engine"]) for x in found] == [("LONG", "PUBLISHED", "RULES")]
+        assert [(x["kind"], x["status"], x["engine"]) for x in found] == [
+            ("LONG", "PUBLISHED", "RULES")
+        ]
         detail = (await http.get(f"/decisions/{d.decision_id}")).json()
         assert "ATR(14)" in detail["reasoning"]
         assert len(detail["context"]["candles"]) == 30
         assert detail["decision"]["decision_id"] == d.decision_id
 
 
-async def test_redelivered_signal_produces_no_second_decision(bus: Bus, schema: str,
-                                                              start_decision) -> None:
+async def test_redelivered_signal_produces_no_second_decision(
+    bus: Bus, schema: str, start_decision
+) -> None:
     service = await start_decision(schema)
     sig = signal("LONG", "0.9")
     await bus.publish(sig)
     await wait_until(lambda: count(bus, 1), message="first decision")
     # Past JetStream's duplicate window: same message, another Nats-Msg-Id → the inbox drops it.
-    await bus.publish_raw(s.subject_for(sig), encode(sig), {**headers_for(sig), "Nats-Msg-Id": "again"})
+    await bus.publish_raw(
+        s.subject_for(sig), encode(sig), {**headers_for(sig), "Nats-Msg-Id": "again"}
+    )
     # Same signal_id under a new message id (a re-sent webhook): the decision id dedupes it.
     await bus.publish(sig.model_copy(update={"message_id": sig.message_id.__class__(int=7)}))
     await wait_until(lambda: _acked(service, 3), message="all three deliveries handled")
@@ -79,8 +85,9 @@ async def _acked(service, n: int) -> bool:
     return info.ack_floor.stream_seq >= n
 
 
-async def test_weak_signal_is_published_as_no_trade_with_reason(bus: Bus, schema: str,
-                                                                 start_decision) -> None:
+async def test_weak_signal_is_published_as_no_trade_with_reason(
+    bus: Bus, schema: str, start_decision
+) -> None:
     service = await start_decision(schema)
     await bus.publish(signal("LONG", "0.3"))
     (d,) = await wait_until(lambda: count(bus, 1), message="decision")
@@ -90,10 +97,13 @@ async def test_weak_signal_is_published_as_no_trade_with_reason(bus: Bus, schema
         assert row["decision_id"] == d.decision_id
 
 
-async def test_invalid_signal_payload_is_dead_lettered(bus: Bus, schema: str, start_decision) -> None:
+async def test_invalid_signal_payload_is_dead_lettered(
+    bus: Bus, schema: str, start_decision
+) -> None:
     await start_decision(schema)
-    await bus.publish_raw(s.signal("acc1", "BTCUSDT"), b'{"message_type": "SignalDetected"}',
-                          {"Nats-Msg-Id": "bad-1"})
+    await bus.publish_raw(
+        s.signal("acc1", "BTCUSDT"), b'{"message_type": "SignalDetected"}', {"Nats-Msg-Id": "bad-1"}
+    )
     letters = await wait_until(lambda: _letters(bus), message="dead letter")
     assert letters[0].reason_code == "INVALID_MESSAGE"
 
@@ -103,39 +113,76 @@ async def _letters(bus: Bus) -> list[DeadLetter] | None:
 
 
 async def test_open_position_reviewed_on_candle_close_moves_stop_to_breakeven_once(
-        bus: Bus, schema: str, start_decision) -> None:
+    bus: Bus, schema: str, start_decision
+) -> None:
     service = await start_decision(schema)
     opened = PositionOpened(
-        occurred_at=T0, account_id="acc1", position_id="pos-9", trader_id="trader1",
-        symbol="BTCUSDT", side="LONG", quantity="1", entry_price="100", stop_loss="98",
-        initial_risk="2", fees="0",
+        occurred_at=T0,
+        account_id="acc1",
+        position_id="pos-9",
+        trader_id="trader1",
+        symbol="BTCUSDT",
+        side="LONG",
+        quantity="1",
+        entry_price="100",
+        stop_loss="98",
+        initial_risk="2",
+        fees="0",
     )
     await bus.publish(opened)
-    await wait_until(lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 1),
-                     message="position known")
+    await wait_until(
+        lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 1),
+        message="position known",
+    )
     base = bars(1, start=Decimal("100"), end=T0 + FIVE_MIN)[0]
-    up = base.__class__(base.open_time, Decimal("100"), Decimal("103"), Decimal("100"),
-                        Decimal("102.6"), Decimal("5"))
-    later = up.__class__(up.open_time + FIVE_MIN, Decimal("102.6"), Decimal("103"),
-                         Decimal("102"), Decimal("102.8"), Decimal("5"))
+    up = base.__class__(
+        base.open_time,
+        Decimal("100"),
+        Decimal("103"),
+        Decimal("100"),
+        Decimal("102.6"),
+        Decimal("5"),
+    )
+    later = up.__class__(
+        up.open_time + FIVE_MIN,
+        Decimal("102.6"),
+        Decimal("103"),
+        Decimal("102"),
+        Decimal("102.8"),
+        Decimal("5"),
+    )
     await bus.publish(candle(up))
     await bus.publish(candle(later))
     (d,) = await wait_until(lambda: count(bus, 1), message="review decision")
     assert d.position_id == "pos-9" and d.decision is DecisionKind.WATCH
     assert d.modifications[0].kind is ModificationKind.MOVE_SL
     assert d.modifications[0].new_value == Decimal("100")
-    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 2),
-                     message="second candle handled")
+    await wait_until(
+        lambda: _consumed(service, "decision_candles", s.MARKET.name, 2),
+        message="second candle handled",
+    )
     assert len(await decisions(bus)) == 1  # the same suggestion is not repeated
-    await bus.publish(PositionModified(
-        occurred_at=later.open_time + FIVE_MIN, account_id="acc1", position_id="pos-9",
-        trader_id="trader1", symbol="BTCUSDT", side="LONG", triggered_by="RULE_ENGINE",
-        modification=d.modifications[0], stop_loss="100"))
-    await wait_until(lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 2),
-                     message="modification seen")
+    await bus.publish(
+        PositionModified(
+            occurred_at=later.open_time + FIVE_MIN,
+            account_id="acc1",
+            position_id="pos-9",
+            trader_id="trader1",
+            symbol="BTCUSDT",
+            side="LONG",
+            triggered_by="RULE_ENGINE",
+            modification=d.modifications[0],
+            stop_loss="100",
+        )
+    )
+    await wait_until(
+        lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 2),
+        message="modification seen",
+    )
     async with client(service) as http:
         assert (await http.get("/decisions", params={"position_id": "pos-9"})).json()[0][
-            "question"] == "management"
+            "question"
+        ] == "management"
 
 
 async def _consumed(service, consumer: str, stream: str, n: int) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from robson_contracts import DecisionEngine, DecisionKind, ModificationKind
 from robson_decision.domain.decide import EngineInfo, Stamp, finalize
 from robson_decision.domain.proposal import (
@@ -24,30 +23,44 @@ S = TraderSettings()
 D = Decimal
 
 
-def long(stop: str = "98", tps: tuple[tuple[str, str], ...] = (("102", "0.5"), ("104", "0.5")),
-         entry: str | None = "100", confidence: str = "0.8", kind: str = "LONG") -> Proposal:
-    return Proposal(decision=DecisionKind(kind), confidence=D(confidence),
-                    entry_price=D(entry) if entry else None, stop_loss=D(stop),
-                    take_profits=tuple(ProposedTakeProfit(price=D(p), fraction=D(f)) for p, f in tps))
+def long(
+    stop: str = "98",
+    tps: tuple[tuple[str, str], ...] = (("102", "0.5"), ("104", "0.5")),
+    entry: str | None = "100",
+    confidence: str = "0.8",
+    kind: str = "LONG",
+) -> Proposal:
+    return Proposal(
+        decision=DecisionKind(kind),
+        confidence=D(confidence),
+        entry_price=D(entry) if entry else None,
+        stop_loss=D(stop),
+        take_profits=tuple(ProposedTakeProfit(price=D(p), fraction=D(f)) for p, f in tps),
+    )
 
 
 def test_sane_long_is_valid() -> None:
     assert validate(long(), entry_ctx(), S) == []
 
 
-@pytest.mark.parametrize(("proposal", "fragment"), [
-    (long(stop="101"), "must be below the entry"),
-    (long(stop="50"), "stop distance 50.00% is outside"),
-    (long(stop="99.95"), "stop distance 0.05% is outside"),
-    (long(stop="-1"), "must be positive"),
-    (long(tps=(("99", "0.5"),)), "take-profit 0 at 99 must be above"),
-    (long(tps=(("102", "0.7"), ("104", "0.6"))), "fractions sum to 1.3 > 1"),
-    (long(tps=(("102", "0"),)), "fraction 0 must be in (0, 1]"),
-    (long(confidence="1.2"), "confidence 1.2 is outside 0..1"),
-    (long(entry="150"), "from the market"),
-    (long(kind="SHORT", stop="98", tps=(("96", "1"),)), "must be above the entry"),
-])
-def test_nonsensical_long_is_rejected_with_a_clear_violation(proposal: Proposal, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("proposal", "fragment"),
+    [
+        (long(stop="101"), "must be below the entry"),
+        (long(stop="50"), "stop distance 50.00% is outside"),
+        (long(stop="99.95"), "stop distance 0.05% is outside"),
+        (long(stop="-1"), "must be positive"),
+        (long(tps=(("99", "0.5"),)), "take-profit 0 at 99 must be above"),
+        (long(tps=(("102", "0.7"), ("104", "0.6"))), "fractions sum to 1.3 > 1"),
+        (long(tps=(("102", "0"),)), "fraction 0 must be in (0, 1]"),
+        (long(confidence="1.2"), "confidence 1.2 is outside 0..1"),
+        (long(entry="150"), "from the market"),
+        (long(kind="SHORT", stop="98", tps=(("96", "1"),)), "must be above the entry"),
+    ],
+)
+def test_nonsensical_long_is_rejected_with_a_clear_violation(
+    proposal: Proposal, fragment: str
+) -> None:
     problems = validate(proposal, entry_ctx(), S)
     assert any(fragment in p for p in problems), problems
 
@@ -63,8 +76,11 @@ def test_close_without_open_position_is_rejected() -> None:
 
 
 def test_modification_without_open_position_is_rejected() -> None:
-    p = Proposal(decision=DecisionKind.WATCH, confidence=D(1), modifications=(
-        ProposedModification(kind=ModificationKind.MOVE_SL, new_value=D(99)),))
+    p = Proposal(
+        decision=DecisionKind.WATCH,
+        confidence=D(1),
+        modifications=(ProposedModification(kind=ModificationKind.MOVE_SL, new_value=D(99)),),
+    )
     assert any("needs an open position" in v for v in validate(p, entry_ctx(), S))
 
 
@@ -78,15 +94,21 @@ def test_partial_tp_needs_fraction_below_one() -> None:
 
 def test_stop_moved_away_from_current_stop_is_rejected_as_more_risk() -> None:
     ctx = review_ctx("103", position("LONG", "100", "99", "98"))
-    p = Proposal(decision=DecisionKind.WATCH, confidence=D(1), modifications=(
-        ProposedModification(kind=ModificationKind.MOVE_SL, new_value=D("97")),))
+    p = Proposal(
+        decision=DecisionKind.WATCH,
+        confidence=D(1),
+        modifications=(ProposedModification(kind=ModificationKind.MOVE_SL, new_value=D("97")),),
+    )
     assert any("never increase risk" in v for v in validate(p, ctx, S))
 
 
 def test_stop_moved_above_the_price_of_a_long_is_rejected() -> None:
     ctx = review_ctx("103", position())
-    p = Proposal(decision=DecisionKind.WATCH, confidence=D(1), modifications=(
-        ProposedModification(kind=ModificationKind.MOVE_SL, new_value=D("104")),))
+    p = Proposal(
+        decision=DecisionKind.WATCH,
+        confidence=D(1),
+        modifications=(ProposedModification(kind=ModificationKind.MOVE_SL, new_value=D("104")),),
+    )
     assert any("must be below the price" in v for v in validate(p, ctx, S))
 
 
@@ -109,9 +131,17 @@ def test_finalize_turns_invalid_answer_into_no_trade_validation_failed() -> None
 
 def test_finalize_below_min_confidence_is_no_trade_low_confidence() -> None:
     sig = signal()
-    outcome = finalize(entry_ctx(sig), TraderSettings(min_confidence=D("0.7")),
-                       long(confidence="0.55"), Stamp.for_signal(sig), EngineInfo(DecisionEngine.RULES))
-    assert (outcome.decision.decision, outcome.reason_code) == (DecisionKind.NO_TRADE, "LOW_CONFIDENCE")
+    outcome = finalize(
+        entry_ctx(sig),
+        TraderSettings(min_confidence=D("0.7")),
+        long(confidence="0.55"),
+        Stamp.for_signal(sig),
+        EngineInfo(DecisionEngine.RULES),
+    )
+    assert (outcome.decision.decision, outcome.reason_code) == (
+        DecisionKind.NO_TRADE,
+        "LOW_CONFIDENCE",
+    )
 
 
 def test_finalize_valid_long_carries_ids_derived_from_the_signal() -> None:
@@ -127,22 +157,35 @@ def test_finalize_valid_long_carries_ids_derived_from_the_signal() -> None:
 def test_finalize_management_decision_carries_position_id_and_previous_stop() -> None:
     pos = position("LONG", "100", "98", "98")
     ctx = review_ctx("103", pos)
-    p = Proposal(decision=DecisionKind.WATCH, confidence=D(1), modifications=(
-        ProposedModification(kind=ModificationKind.MOVE_SL, new_value=D("100")),))
+    p = Proposal(
+        decision=DecisionKind.WATCH,
+        confidence=D(1),
+        modifications=(ProposedModification(kind=ModificationKind.MOVE_SL, new_value=D("100")),),
+    )
     sig = signal()
     d = finalize(ctx, S, p, Stamp.for_signal(sig), EngineInfo(DecisionEngine.RULES)).decision
     assert d.position_id == "pos-1"
     assert (d.modifications[0].previous_value, d.modifications[0].new_value) == (D(98), D(100))
 
 
-@pytest.mark.parametrize("raw", ["not json", "{", '{"decision": "MAYBE", "confidence": 0.5}',
-                                 '{"decision": "LONG"}', '{"decision": "LONG", "confidence": 0.5, "x": 1}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "{",
+        '{"decision": "MAYBE", "confidence": 0.5}',
+        '{"decision": "LONG"}',
+        '{"decision": "LONG", "confidence": 0.5, "x": 1}',
+    ],
+)
 def test_parse_answer_rejects_malformed_or_off_schema_answers(raw: str) -> None:
     with pytest.raises(AnswerFormatError):
         parse_answer(raw)
 
 
 def test_parse_answer_reads_numbers_as_exact_decimals() -> None:
-    p = parse_answer('```json\n{"decision": "LONG", "confidence": 0.7, "entry_price": 64000.1,'
-                     ' "stop_loss": 63000.3, "take_profits": [{"price": 65000.7, "fraction": 1}]}```')
+    p = parse_answer(
+        '```json\n{"decision": "LONG", "confidence": 0.7, "entry_price": 64000.1,'
+        ' "stop_loss": 63000.3, "take_profits": [{"price": 65000.7, "fraction": 1}]}```'
+    )
     assert p.entry_price == D("64000.1") and p.take_profits[0].price == D("65000.7")

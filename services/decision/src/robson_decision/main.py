@@ -25,18 +25,29 @@ def build_decider(settings: DecisionSettings, clock: Clock) -> Decider:
     client = None
     if settings.llm_base_url:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        client = ChatClient(LlmConfig(
-            base_url=settings.llm_base_url, api_key=key, timeout_seconds=settings.llm_timeout_seconds,
-            max_attempts=settings.llm_max_attempts,
-            backoff_initial=settings.llm_backoff_initial_seconds,
-            backoff_max=settings.llm_backoff_max_seconds))
+        client = ChatClient(
+            LlmConfig(
+                base_url=settings.llm_base_url,
+                api_key=key,
+                timeout_seconds=settings.llm_timeout_seconds,
+                max_attempts=settings.llm_max_attempts,
+                backoff_initial=settings.llm_backoff_initial_seconds,
+                backoff_max=settings.llm_backoff_max_seconds,
+            )
+        )
     return Decider(client, settings.llm_model, replay=settings.llm_mode == "replay", now=clock.now)
 
 
 def build_service(settings: DecisionSettings | None = None, clock: Clock | None = None) -> Service:
     settings = settings or DecisionSettings()
-    service = Service(settings, MIGRATIONS, routers=[router], clock=clock,
-                      background=[_approval_window], on_stop=[_close_llm])
+    service = Service(
+        settings,
+        MIGRATIONS,
+        routers=[router],
+        clock=clock,
+        background=[_approval_window],
+        on_stop=[_close_llm],
+    )
     decider = build_decider(settings, service.clock)
     handlers = DecisionHandlers(decider, service.clock, settings.candles_kept)
     service.state["decider"] = decider

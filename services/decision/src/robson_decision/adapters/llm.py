@@ -71,24 +71,33 @@ class ChatClient:
     def __init__(self, config: LlmConfig, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-        self.http = client or httpx.AsyncClient(base_url=config.base_url.rstrip("/") + "/",
-                                                headers=headers, timeout=config.timeout_seconds)
+        self.http = client or httpx.AsyncClient(
+            base_url=config.base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=config.timeout_seconds,
+        )
 
     async def close(self) -> None:
         await self.http.aclose()
 
     async def complete(self, prompt: Prompt, model: str, schema: dict[str, Any]) -> Completion:
         body = {
-            "model": model, "messages": list(prompt.messages), "temperature": self.config.temperature,
-            "response_format": {"type": "json_schema", "json_schema": {
-                "name": "trade_decision", "strict": True, "schema": schema}},
+            "model": model,
+            "messages": list(prompt.messages),
+            "temperature": self.config.temperature,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "trade_decision", "strict": True, "schema": schema},
+            },
         }
         attempts: list[Attempt] = []
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.max_attempts),
-            wait=wait_exponential_jitter(multiplier=self.config.backoff_initial,
-                                         jitter=self.config.backoff_initial,
-                                         max=self.config.backoff_max),
+            wait=wait_exponential_jitter(
+                multiplier=self.config.backoff_initial,
+                jitter=self.config.backoff_initial,
+                max=self.config.backoff_max,
+            ),
             retry=retry_if_exception_type(_Retryable),
         )
         try:
@@ -99,8 +108,9 @@ class ChatClient:
         except RetryError as exc:
             last = exc.last_attempt.exception()
             code = last.code if isinstance(last, _Retryable) else "LLM_FAILED"
-            raise LlmUnavailable(code, f"{len(attempts)} attempts failed; last: {last}",
-                                 attempts) from exc
+            raise LlmUnavailable(
+                code, f"{len(attempts)} attempts failed; last: {last}", attempts
+            ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, body: dict[str, Any], number: int, attempts: list[Attempt]) -> Completion:
@@ -115,8 +125,9 @@ class ChatClient:
         try:
             response = await self.http.post("chat/completions", json=body)
         except httpx.TimeoutException as exc:
-            raise failed("LLM_TIMEOUT", f"no answer within {self.config.timeout_seconds}s",
-                         True) from exc
+            raise failed(
+                "LLM_TIMEOUT", f"no answer within {self.config.timeout_seconds}s", True
+            ) from exc
         except httpx.TransportError as exc:
             raise failed("LLM_UNREACHABLE", repr(exc), True) from exc
         if response.status_code == 429 or response.status_code >= 500:
@@ -131,9 +142,16 @@ class ChatClient:
             raise failed("LLM_BAD_RESPONSE", f"not a chat completion: {exc!r}", False) from exc
         if not isinstance(content, str):
             raise failed("LLM_BAD_RESPONSE", "message content is not text", False)
-        attempts.append(Attempt(number, "OK", _ms(started), raw_answer=content,
-                                prompt_tokens=usage.get("prompt_tokens"),
-                                completion_tokens=usage.get("completion_tokens")))
+        attempts.append(
+            Attempt(
+                number,
+                "OK",
+                _ms(started),
+                raw_answer=content,
+                prompt_tokens=usage.get("prompt_tokens"),
+                completion_tokens=usage.get("completion_tokens"),
+            )
+        )
         return Completion(content, attempts)
 
 

@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 candles = Table(
-    "candles", metadata,
+    "candles",
+    metadata,
     Column("symbol", String(20), primary_key=True),
     Column("timeframe", String(4), primary_key=True),
     Column("open_time", DateTime(timezone=True), primary_key=True),
@@ -31,7 +32,8 @@ candles = Table(
 )
 
 market_contexts = Table(
-    "market_contexts", metadata,
+    "market_contexts",
+    metadata,
     Column("symbol", String(20), primary_key=True),
     Column("occurred_at", DateTime(timezone=True), primary_key=True),
     Column("funding_rate", Numeric),
@@ -40,7 +42,8 @@ market_contexts = Table(
 )
 
 positions = Table(
-    "positions", metadata,
+    "positions",
+    metadata,
     Column("position_id", String(64), primary_key=True),
     Column("account_id", String(64), nullable=False),
     Column("trader_id", String(64), nullable=False),
@@ -63,14 +66,16 @@ positions = Table(
 )
 
 trader_settings = Table(
-    "trader_settings", metadata,
+    "trader_settings",
+    metadata,
     Column("trader_id", String(64), primary_key=True),
     Column("settings", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 decisions = Table(
-    "decisions", metadata,
+    "decisions",
+    metadata,
     Column("decision_id", String(64), primary_key=True),
     Column("message_id", String(36), nullable=False, unique=True),
     Column("account_id", String(64), nullable=False),
@@ -102,7 +107,8 @@ decisions = Table(
 )
 
 model_calls = Table(
-    "model_calls", metadata,
+    "model_calls",
+    metadata,
     Column("call_id", Integer, primary_key=True, autoincrement=True),
     Column("prompt_hash", String(64), nullable=False, index=True),
     Column("decision_id", String(64)),

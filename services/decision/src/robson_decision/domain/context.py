@@ -48,7 +48,9 @@ class OpenPosition:
         if self.initial_stop is None or self.initial_stop == self.entry_price:
             return None
         risk = abs(self.entry_price - self.initial_stop)
-        gain = price - self.entry_price if self.side is PositionSide.LONG else self.entry_price - price
+        gain = (
+            price - self.entry_price if self.side is PositionSide.LONG else self.entry_price - price
+        )
         return gain / risk
 
     def stop_at_or_past_entry(self) -> bool:
@@ -69,8 +71,9 @@ class Performance:
     def summary(self) -> str:
         if not self.trades:
             return "no closed trades yet"
-        return (f"last {self.trades} trades: {self.wins}W/{self.losses}L, "
-                f"avg {self.avg_pnl_pct:+.2f}%")
+        return (
+            f"last {self.trades} trades: {self.wins}W/{self.losses}L, avg {self.avg_pnl_pct:+.2f}%"
+        )
 
 
 @dataclass(frozen=True)

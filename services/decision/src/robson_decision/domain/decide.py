@@ -41,18 +41,25 @@ class Stamp:
 
     @classmethod
     def _of(cls, cause: Message, message_id: UUID, decision_id: UUID) -> Stamp:
-        return cls(message_id, str(decision_id), cause.correlation_id, cause.message_id,
-                   cause.tenant_id)
+        return cls(
+            message_id, str(decision_id), cause.correlation_id, cause.message_id, cause.tenant_id
+        )
 
     @classmethod
     def for_signal(cls, signal: SignalDetected) -> Stamp:
-        return cls._of(signal, derive_id("decision", signal.message_id),
-                       derive_id("decision-id", signal.account_id, signal.signal_id))
+        return cls._of(
+            signal,
+            derive_id("decision", signal.message_id),
+            derive_id("decision-id", signal.account_id, signal.signal_id),
+        )
 
     @classmethod
     def for_review(cls, candle: Candle, position_id: str) -> Stamp:
-        return cls._of(candle, derive_id("review", candle.message_id, position_id),
-                       derive_id("review-id", position_id, candle.timeframe, candle.open_time))
+        return cls._of(
+            candle,
+            derive_id("review", candle.message_id, position_id),
+            derive_id("review-id", position_id, candle.timeframe, candle.open_time),
+        )
 
 
 @dataclass(frozen=True)
@@ -75,15 +82,23 @@ class Outcome:
     violations: tuple[str, ...] = field(default=())
 
 
-def finalize(ctx: DecisionContext, s: TraderSettings, proposal: Proposal, stamp: Stamp,
-             info: EngineInfo, reason_code: str | None = None) -> Outcome:
+def finalize(
+    ctx: DecisionContext,
+    s: TraderSettings,
+    proposal: Proposal,
+    stamp: Stamp,
+    info: EngineInfo,
+    reason_code: str | None = None,
+) -> Outcome:
     violations = tuple(validate(proposal, ctx, s))
     if violations:
         why = f"{VALIDATION_FAILED}: " + "; ".join(violations)
         return _no_trade(ctx, s, stamp, info, VALIDATION_FAILED, why, proposal, violations)
     if proposal.decision.is_entry and proposal.confidence < s.min_confidence:
-        why = (f"{LOW_CONFIDENCE}: confidence {proposal.confidence} below {s.min_confidence}; "
-               f"{proposal.reasoning}")
+        why = (
+            f"{LOW_CONFIDENCE}: confidence {proposal.confidence} below {s.min_confidence}; "
+            f"{proposal.reasoning}"
+        )
         return _no_trade(ctx, s, stamp, info, LOW_CONFIDENCE, why, proposal)
     decision = TradeDecision(**_base(ctx, stamp, info), **_body(ctx, s, proposal))
     return Outcome(decision, proposal, info, reason_code)
@@ -92,31 +107,46 @@ def finalize(ctx: DecisionContext, s: TraderSettings, proposal: Proposal, stamp:
 def _base(ctx: DecisionContext, stamp: Stamp, info: EngineInfo) -> dict[str, object]:
     llm = info.engine is DecisionEngine.LLM
     return {
-        "message_id": stamp.message_id, "correlation_id": stamp.correlation_id,
-        "causation_id": stamp.causation_id, "tenant_id": stamp.tenant_id,
-        "occurred_at": ctx.as_of, "account_id": ctx.account_id, "decision_id": stamp.decision_id,
-        "trader_id": ctx.trader_id, "symbol": ctx.symbol, "timeframe": ctx.timeframe,
+        "message_id": stamp.message_id,
+        "correlation_id": stamp.correlation_id,
+        "causation_id": stamp.causation_id,
+        "tenant_id": stamp.tenant_id,
+        "occurred_at": ctx.as_of,
+        "account_id": ctx.account_id,
+        "decision_id": stamp.decision_id,
+        "trader_id": ctx.trader_id,
+        "symbol": ctx.symbol,
+        "timeframe": ctx.timeframe,
         "triggered_by": TriggeredBy.AI_ANALYSIS if llm else TriggeredBy.RULE_ENGINE,
-        "engine": info.engine, "model": info.model if llm else None,
+        "engine": info.engine,
+        "model": info.model if llm else None,
         "prompt_version": info.prompt_version if llm else None,
         "signal_id": ctx.signal.signal_id if ctx.signal is not None else None,
     }
 
 
 def _body(ctx: DecisionContext, s: TraderSettings, p: Proposal) -> dict[str, object]:
-    body: dict[str, object] = {"decision": p.decision, "confidence": p.confidence,
-                               "reasoning": _note(p.reasoning)}
+    body: dict[str, object] = {
+        "decision": p.decision,
+        "confidence": p.confidence,
+        "reasoning": _note(p.reasoning),
+    }
     if p.decision.is_entry:
         body |= {
             "entry_price": p.entry_price if p.entry_price is not None else ctx.price,
-            "stop_loss": p.stop_loss, "risk_fraction": s.risk_fraction,
-            "take_profits": tuple(TakeProfitLevel(price=tp.price, fraction=tp.fraction)
-                                  for tp in p.take_profits),
+            "stop_loss": p.stop_loss,
+            "risk_fraction": s.risk_fraction,
+            "take_profits": tuple(
+                TakeProfitLevel(price=tp.price, fraction=tp.fraction) for tp in p.take_profits
+            ),
         }
     manages = p.decision in (DecisionKind.CLOSE, DecisionKind.PARTIAL_TP) or p.modifications
     if manages and ctx.position is not None:
-        body |= {"position_id": ctx.position.position_id, "close_fraction": p.close_fraction,
-                 "modifications": tuple(_modification(m, ctx.position) for m in p.modifications)}
+        body |= {
+            "position_id": ctx.position.position_id,
+            "close_fraction": p.close_fraction,
+            "modifications": tuple(_modification(m, ctx.position) for m in p.modifications),
+        }
     return body
 
 
@@ -124,28 +154,51 @@ def _modification(m: ProposedModification, pos: OpenPosition) -> Modification:
     previous: Decimal | None = None
     if m.kind is ModificationKind.MOVE_SL:
         previous = pos.stop_loss
-    elif m.kind in (ModificationKind.MODIFY_TP, ModificationKind.CANCEL_TP) and m.tp_index is not None:
+    elif (
+        m.kind in (ModificationKind.MODIFY_TP, ModificationKind.CANCEL_TP)
+        and m.tp_index is not None
+    ):
         previous = pos.take_profits[m.tp_index].price
-    return Modification(kind=m.kind, previous_value=previous, new_value=m.new_value,
-                        tp_index=m.tp_index, fraction=m.fraction, trail_percent=m.trail_percent,
-                        reason=m.reason)
+    return Modification(
+        kind=m.kind,
+        previous_value=previous,
+        new_value=m.new_value,
+        tp_index=m.tp_index,
+        fraction=m.fraction,
+        trail_percent=m.trail_percent,
+        reason=m.reason,
+    )
 
 
-def _no_trade(ctx: DecisionContext, s: TraderSettings, stamp: Stamp, info: EngineInfo,
-              code: str, why: str, proposal: Proposal | None,
-              violations: tuple[str, ...] = ()) -> Outcome:
-    confidence = proposal.confidence if proposal and Decimal(0) <= proposal.confidence <= 1 \
-        else Decimal(0)
-    decision = TradeDecision(**_base(ctx, stamp, info), decision=DecisionKind.NO_TRADE,
-                             confidence=confidence, reasoning=_note(why))
+def _no_trade(
+    ctx: DecisionContext,
+    s: TraderSettings,
+    stamp: Stamp,
+    info: EngineInfo,
+    code: str,
+    why: str,
+    proposal: Proposal | None,
+    violations: tuple[str, ...] = (),
+) -> Outcome:
+    confidence = (
+        proposal.confidence if proposal and Decimal(0) <= proposal.confidence <= 1 else Decimal(0)
+    )
+    decision = TradeDecision(
+        **_base(ctx, stamp, info),
+        decision=DecisionKind.NO_TRADE,
+        confidence=confidence,
+        reasoning=_note(why),
+    )
     return Outcome(decision, proposal, info, code, violations)
 
 
-def rejected_answer(ctx: DecisionContext, s: TraderSettings, stamp: Stamp, info: EngineInfo,
-                    why: str) -> Outcome:
+def rejected_answer(
+    ctx: DecisionContext, s: TraderSettings, stamp: Stamp, info: EngineInfo, why: str
+) -> Outcome:
     """An answer that does not even parse: NO_TRADE / VALIDATION_FAILED, raw answer kept."""
-    return _no_trade(ctx, s, stamp, info, VALIDATION_FAILED, f"{VALIDATION_FAILED}: {why}", None,
-                     (why,))
+    return _no_trade(
+        ctx, s, stamp, info, VALIDATION_FAILED, f"{VALIDATION_FAILED}: {why}", None, (why,)
+    )
 
 
 def _note(text: str, limit: int = 2000) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import pairwise
 
 from robson_decision.domain.context import Bar
 
 
 def true_ranges(bars: Sequence[Bar]) -> list[Decimal]:
     out: list[Decimal] = []
-    for prev, bar in zip(bars, bars[1:], strict=False):
+    for prev, bar in pairwise(bars):
         out.append(max(bar.high - bar.low, abs(bar.high - prev.close), abs(bar.low - prev.close)))
     return out
 

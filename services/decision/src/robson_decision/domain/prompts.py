@@ -43,9 +43,16 @@ class Prompt:
     messages: tuple[dict[str, str], ...]
 
     def hash(self, model: str, schema: dict[str, Any]) -> str:
-        canonical = json.dumps({"model": model, "version": self.version,
-                                "messages": list(self.messages), "schema": schema},
-                               sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(
+            {
+                "model": model,
+                "version": self.version,
+                "messages": list(self.messages),
+                "schema": schema,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -56,35 +63,60 @@ def render(ctx: DecisionContext, s: TraderSettings) -> Prompt:
     else:
         system, version = MANAGEMENT_SYSTEM, MANAGEMENT_VERSION
     user = json.dumps(context_document(ctx), sort_keys=True, separators=(",", ":"), default=str)
-    return Prompt(version, ({"role": "system", "content": system},
-                            {"role": "user", "content": user}))
+    return Prompt(
+        version, ({"role": "system", "content": system}, {"role": "user", "content": user})
+    )
 
 
 def context_document(ctx: DecisionContext) -> dict[str, Any]:
     """The context as a JSON-able document (also shown in the API as the decision's input)."""
     doc: dict[str, Any] = {
-        "trader_id": ctx.trader_id, "symbol": ctx.symbol, "timeframe": ctx.timeframe,
-        "as_of": ctx.as_of.isoformat(), "price": str(ctx.price),
+        "trader_id": ctx.trader_id,
+        "symbol": ctx.symbol,
+        "timeframe": ctx.timeframe,
+        "as_of": ctx.as_of.isoformat(),
+        "price": str(ctx.price),
         "recent_performance": ctx.performance.summary(),
-        "candles": [[b.open_time.isoformat(), str(b.open), str(b.high), str(b.low), str(b.close),
-                     str(b.volume)] for b in ctx.bars[-MAX_BARS_IN_PROMPT:]],
-        "market": {k: (str(v) if v is not None else None) for k, v in (
-            ("funding_rate", ctx.market.funding_rate), ("mark_price", ctx.market.mark_price),
-            ("index_price", ctx.market.index_price))},
+        "candles": [
+            [
+                b.open_time.isoformat(),
+                str(b.open),
+                str(b.high),
+                str(b.low),
+                str(b.close),
+                str(b.volume),
+            ]
+            for b in ctx.bars[-MAX_BARS_IN_PROMPT:]
+        ],
+        "market": {
+            k: (str(v) if v is not None else None)
+            for k, v in (
+                ("funding_rate", ctx.market.funding_rate),
+                ("mark_price", ctx.market.mark_price),
+                ("index_price", ctx.market.index_price),
+            )
+        },
     }
     if ctx.signal is not None:
         sig = ctx.signal
-        doc["signal"] = {"strategy": sig.strategy, "direction": sig.direction.value,
-                         "strength": str(sig.strength), "price": str(sig.price),
-                         "features": {k: str(v) for k, v in sorted(sig.features.items())}}
+        doc["signal"] = {
+            "strategy": sig.strategy,
+            "direction": sig.direction.value,
+            "strength": str(sig.strength),
+            "price": str(sig.price),
+            "features": {k: str(v) for k, v in sorted(sig.features.items())},
+        }
     if ctx.position is not None:
         p = ctx.position
         doc["position"] = {
-            "position_id": p.position_id, "side": p.side.value, "quantity": str(p.quantity),
+            "position_id": p.position_id,
+            "side": p.side.value,
+            "quantity": str(p.quantity),
             "entry_price": str(p.entry_price),
             "stop_loss": str(p.stop_loss) if p.stop_loss is not None else None,
-            "take_profits": [{"price": str(t.price), "fraction": str(t.fraction)}
-                             for t in p.take_profits],
+            "take_profits": [
+                {"price": str(t.price), "fraction": str(t.fraction)} for t in p.take_profits
+            ],
             "pnl_pct": f"{p.pnl_pct(ctx.price):.4f}",
             "minutes_in_trade": int((ctx.as_of - p.opened_at).total_seconds() // 60),
             "trailing": p.trailing,

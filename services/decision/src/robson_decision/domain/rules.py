@@ -41,8 +41,11 @@ def decide_entry(ctx: DecisionContext, s: TraderSettings) -> RuleAnswer:
     if ctx.position is not None:
         return _with_position(ctx, s)
     if signal.strength < s.min_strength:
-        return _no_trade(signal.strength, "WEAK_SIGNAL",
-                         f"signal strength {signal.strength} below threshold {s.min_strength}")
+        return _no_trade(
+            signal.strength,
+            "WEAK_SIGNAL",
+            f"signal strength {signal.strength} below threshold {s.min_strength}",
+        )
     side = PositionSide(signal.direction.value)
     entry = signal.price
     stop, how = stop_for(ctx, s, side, entry)
@@ -52,20 +55,31 @@ def decide_entry(ctx: DecisionContext, s: TraderSettings) -> RuleAnswer:
         ProposedTakeProfit(price=_round(entry + sign * r * risk, entry), fraction=f)
         for r, f in zip(s.tp_r_multiples, s.tp_fractions, strict=True)
     )
-    reasoning = (f"{signal.strategy} {signal.direction.value} signal, strength {signal.strength} "
-                 f">= {s.min_strength}; stop {how}; take-profits at "
-                 f"{', '.join(f'{r}R' for r in s.tp_r_multiples)}; {ctx.performance.summary()}")
-    return RuleAnswer(Proposal(
-        decision=DecisionKind(side.value), confidence=signal.strength, reasoning=reasoning,
-        entry_price=entry, stop_loss=stop, take_profits=tps,
-    ))
+    reasoning = (
+        f"{signal.strategy} {signal.direction.value} signal, strength {signal.strength} "
+        f">= {s.min_strength}; stop {how}; take-profits at "
+        f"{', '.join(f'{r}R' for r in s.tp_r_multiples)}; {ctx.performance.summary()}"
+    )
+    return RuleAnswer(
+        Proposal(
+            decision=DecisionKind(side.value),
+            confidence=signal.strength,
+            reasoning=reasoning,
+            entry_price=entry,
+            stop_loss=stop,
+            take_profits=tps,
+        )
+    )
 
 
-def stop_for(ctx: DecisionContext, s: TraderSettings, side: PositionSide,
-             entry: Decimal) -> tuple[Decimal, str]:
+def stop_for(
+    ctx: DecisionContext, s: TraderSettings, side: PositionSide, entry: Decimal
+) -> tuple[Decimal, str]:
     long = side is PositionSide.LONG
     if s.stop_mode is StopMode.SWING:
-        swing = (indicators.swing_low if long else indicators.swing_high)(ctx.bars, s.swing_lookback)
+        swing = (indicators.swing_low if long else indicators.swing_high)(
+            ctx.bars, s.swing_lookback
+        )
         if swing is not None and (swing < entry if long else swing > entry):
             return swing, f"beyond the last swing {'low' if long else 'high'} {swing}"
     else:
@@ -84,16 +98,27 @@ def _with_position(ctx: DecisionContext, s: TraderSettings) -> RuleAnswer:
     signal, position = ctx.signal, ctx.position
     assert signal is not None and position is not None
     opposite = signal.direction.value != position.side.value
-    if opposite and s.exit_on_opposite_strength is not None \
-            and signal.strength >= s.exit_on_opposite_strength:
-        return RuleAnswer(Proposal(
-            decision=DecisionKind.CLOSE, confidence=signal.strength,
-            reasoning=(f"opposite {signal.direction.value} signal, strength {signal.strength} "
-                       f">= {s.exit_on_opposite_strength}: close {position.side.value} position "
-                       f"at {position.pnl_pct(ctx.price):+.2f}%"),
-        ))
-    return _no_trade(signal.strength, "POSITION_ALREADY_OPEN",
-                     f"{position.side.value} position {position.position_id} already open")
+    if (
+        opposite
+        and s.exit_on_opposite_strength is not None
+        and signal.strength >= s.exit_on_opposite_strength
+    ):
+        return RuleAnswer(
+            Proposal(
+                decision=DecisionKind.CLOSE,
+                confidence=signal.strength,
+                reasoning=(
+                    f"opposite {signal.direction.value} signal, strength {signal.strength} "
+                    f">= {s.exit_on_opposite_strength}: close {position.side.value} position "
+                    f"at {position.pnl_pct(ctx.price):+.2f}%"
+                ),
+            )
+        )
+    return _no_trade(
+        signal.strength,
+        "POSITION_ALREADY_OPEN",
+        f"{position.side.value} position {position.position_id} already open",
+    )
 
 
 def review(ctx: DecisionContext, s: TraderSettings) -> RuleAnswer | None:
@@ -102,36 +127,56 @@ def review(ctx: DecisionContext, s: TraderSettings) -> RuleAnswer | None:
         return None
     held = ctx.candles_in_trade()
     if s.max_holding_candles is not None and held >= s.max_holding_candles:
-        return RuleAnswer(Proposal(
-            decision=DecisionKind.CLOSE, confidence=ONE,
-            reasoning=f"held {held} candles >= max {s.max_holding_candles}: time exit at "
-                      f"{position.pnl_pct(ctx.price):+.2f}%",
-        ))
+        return RuleAnswer(
+            Proposal(
+                decision=DecisionKind.CLOSE,
+                confidence=ONE,
+                reasoning=f"held {held} candles >= max {s.max_holding_candles}: time exit at "
+                f"{position.pnl_pct(ctx.price):+.2f}%",
+            )
+        )
     r = position.r_multiple(ctx.price)
     if r is None:
         return None
     mods: list[ProposedModification] = []
     if s.trail_at_r is not None and r >= s.trail_at_r and not position.trailing:
-        mods.append(ProposedModification(
-            kind=ModificationKind.TRAIL_SL, trail_percent=s.trail_percent,
-            reason=f"position at {r:.2f}R >= {s.trail_at_r}R: trail the stop {s.trail_percent}%"))
-    elif s.breakeven_at_r is not None and r >= s.breakeven_at_r \
-            and not position.stop_at_or_past_entry() and not position.trailing:
-        mods.append(ProposedModification(
-            kind=ModificationKind.MOVE_SL, new_value=position.entry_price,
-            reason=f"position at {r:.2f}R >= {s.breakeven_at_r}R: stop to breakeven"))
+        mods.append(
+            ProposedModification(
+                kind=ModificationKind.TRAIL_SL,
+                trail_percent=s.trail_percent,
+                reason=f"position at {r:.2f}R >= {s.trail_at_r}R: trail the stop {s.trail_percent}%",
+            )
+        )
+    elif (
+        s.breakeven_at_r is not None
+        and r >= s.breakeven_at_r
+        and not position.stop_at_or_past_entry()
+        and not position.trailing
+    ):
+        mods.append(
+            ProposedModification(
+                kind=ModificationKind.MOVE_SL,
+                new_value=position.entry_price,
+                reason=f"position at {r:.2f}R >= {s.breakeven_at_r}R: stop to breakeven",
+            )
+        )
     if not mods:
         return None
-    return RuleAnswer(Proposal(
-        decision=DecisionKind.WATCH, confidence=ONE, modifications=tuple(mods),
-        reasoning=f"review at {ctx.price}: {position.pnl_pct(ctx.price):+.2f}%, {r:.2f}R, "
-                  f"{held} candles in trade; " + "; ".join(m.reason for m in mods),
-    ))
+    return RuleAnswer(
+        Proposal(
+            decision=DecisionKind.WATCH,
+            confidence=ONE,
+            modifications=tuple(mods),
+            reasoning=f"review at {ctx.price}: {position.pnl_pct(ctx.price):+.2f}%, {r:.2f}R, "
+            f"{held} candles in trade; " + "; ".join(m.reason for m in mods),
+        )
+    )
 
 
 def _no_trade(confidence: Decimal, code: str, why: str) -> RuleAnswer:
-    return RuleAnswer(Proposal(decision=DecisionKind.NO_TRADE, confidence=confidence,
-                               reasoning=why), code)
+    return RuleAnswer(
+        Proposal(decision=DecisionKind.NO_TRADE, confidence=confidence, reasoning=why), code
+    )
 
 
 def _round(value: Decimal, like: Decimal) -> Decimal:

@@ -28,13 +28,16 @@ def validate(p: Proposal, ctx: DecisionContext, s: TraderSettings) -> list[str]:
         problems += _entry(p, ctx, s)
     elif p.take_profits or p.stop_loss is not None:
         problems.append(f"{p.decision.value} carries a stop or take-profits")
-    if p.decision in (DecisionKind.CLOSE, DecisionKind.PARTIAL_TP) or p.modifications:
-        if ctx.position is None:
-            problems.append(f"{p.decision.value} with modifications or exits needs an open position "
-                            f"on {ctx.symbol}, and there is none")
-            return problems
+    manages = p.decision in (DecisionKind.CLOSE, DecisionKind.PARTIAL_TP) or p.modifications
+    if manages and ctx.position is None:
+        problems.append(
+            f"{p.decision.value} with modifications or exits needs an open position "
+            f"on {ctx.symbol}, and there is none"
+        )
+        return problems
     if p.decision is DecisionKind.PARTIAL_TP and not (
-            p.close_fraction is not None and ZERO < p.close_fraction < ONE):
+        p.close_fraction is not None and ZERO < p.close_fraction < ONE
+    ):
         problems.append(f"PARTIAL_TP close_fraction {p.close_fraction} must be in (0, 1)")
     if p.decision is not DecisionKind.PARTIAL_TP and p.close_fraction is not None:
         problems.append("close_fraction is only for PARTIAL_TP")
@@ -42,8 +45,10 @@ def validate(p: Proposal, ctx: DecisionContext, s: TraderSettings) -> list[str]:
         problems.append(f"modifications go with WATCH or PARTIAL_TP, not {p.decision.value}")
     for i, mod in enumerate(p.modifications):
         assert ctx.position is not None
-        problems += [f"modification {i} ({mod.kind.value}): {m}"
-                     for m in _modification(mod, ctx.position, ctx.price, s)]
+        problems += [
+            f"modification {i} ({mod.kind.value}): {m}"
+            for m in _modification(mod, ctx.position, ctx.price, s)
+        ]
     return problems
 
 
@@ -64,20 +69,25 @@ def _entry(p: Proposal, ctx: DecisionContext, s: TraderSettings) -> list[str]:
         problems.append(f"stop_loss {p.stop_loss} must be positive")
     else:
         if (p.stop_loss >= entry) if long else (p.stop_loss <= entry):
-            problems.append(f"{p.decision.value} stop_loss {p.stop_loss} must be "
-                            f"{'below' if long else 'above'} the entry {entry}")
+            problems.append(
+                f"{p.decision.value} stop_loss {p.stop_loss} must be "
+                f"{'below' if long else 'above'} the entry {entry}"
+            )
         distance = abs(entry - p.stop_loss) / entry * HUNDRED
         if not s.min_stop_pct <= distance <= s.max_stop_pct:
-            problems.append(f"stop distance {distance:.2f}% is outside "
-                            f"[{s.min_stop_pct}%, {s.max_stop_pct}%]")
+            problems.append(
+                f"stop distance {distance:.2f}% is outside [{s.min_stop_pct}%, {s.max_stop_pct}%]"
+            )
     total = ZERO
     for i, tp in enumerate(p.take_profits):
         total += tp.fraction
         if tp.price <= 0:
             problems.append(f"take-profit {i} price {tp.price} must be positive")
         elif (tp.price <= entry) if long else (tp.price >= entry):
-            problems.append(f"{p.decision.value} take-profit {i} at {tp.price} must be "
-                            f"{'above' if long else 'below'} the entry {entry}")
+            problems.append(
+                f"{p.decision.value} take-profit {i} at {tp.price} must be "
+                f"{'above' if long else 'below'} the entry {entry}"
+            )
         if not ZERO < tp.fraction <= ONE:
             problems.append(f"take-profit {i} fraction {tp.fraction} must be in (0, 1]")
     if total > ONE:
@@ -85,15 +95,17 @@ def _entry(p: Proposal, ctx: DecisionContext, s: TraderSettings) -> list[str]:
     return problems
 
 
-def _modification(m: ProposedModification, pos: OpenPosition, price: Decimal,
-                  s: TraderSettings) -> list[str]:
+def _modification(
+    m: ProposedModification, pos: OpenPosition, price: Decimal, s: TraderSettings
+) -> list[str]:
     long = pos.side is PositionSide.LONG
     kind = m.kind
     if kind is ModificationKind.TRAIL_SL:
         ok = m.trail_percent is not None and ZERO < m.trail_percent <= s.max_stop_pct
         return [] if ok else [f"trail_percent {m.trail_percent} must be in (0, {s.max_stop_pct}]"]
     if kind in (ModificationKind.MODIFY_TP, ModificationKind.CANCEL_TP) and not (
-            m.tp_index is not None and 0 <= m.tp_index < len(pos.take_profits)):
+        m.tp_index is not None and 0 <= m.tp_index < len(pos.take_profits)
+    ):
         return [f"tp_index {m.tp_index} does not name one of {len(pos.take_profits)} take-profits"]
     if kind is ModificationKind.CANCEL_TP:
         return []
@@ -103,9 +115,12 @@ def _modification(m: ProposedModification, pos: OpenPosition, price: Decimal,
         return _stop_move(m.new_value, pos, price, long)
     problems = []
     if (m.new_value <= price) if long else (m.new_value >= price):
-        problems.append(f"take-profit {m.new_value} must be {'above' if long else 'below'} "
-                        f"the price {price}")
-    if kind is ModificationKind.ADD_TP and not (m.fraction is not None and ZERO < m.fraction <= ONE):
+        problems.append(
+            f"take-profit {m.new_value} must be {'above' if long else 'below'} the price {price}"
+        )
+    if kind is ModificationKind.ADD_TP and not (
+        m.fraction is not None and ZERO < m.fraction <= ONE
+    ):
         problems.append(f"ADD_TP fraction {m.fraction} must be in (0, 1]")
     return problems
 
@@ -115,6 +130,7 @@ def _stop_move(new: Decimal, pos: OpenPosition, price: Decimal, long: bool) -> l
     if (new >= price) if long else (new <= price):
         problems.append(f"stop {new} must be {'below' if long else 'above'} the price {price}")
     if pos.stop_loss is not None and ((new < pos.stop_loss) if long else (new > pos.stop_loss)):
-        problems.append(f"stop {new} moves away from the current stop {pos.stop_loss} "
-                        "(never increase risk)")
+        problems.append(
+            f"stop {new} moves away from the current stop {pos.stop_loss} (never increase risk)"
+        )
     return problems

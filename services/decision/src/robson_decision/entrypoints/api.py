@@ -49,15 +49,32 @@ class DryRun(BaseModel):
 
 @router.get("/decisions")
 async def list_decisions(
-    service: ServiceDep, trader_id: str | None = None, account_id: str | None = None,
-    symbol: str | None = None, kind: str | None = None, status: str | None = None,
-    engine: str | None = None, reason_code: str | None = None, signal_id: str | None = None,
-    position_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-    limit: Limit = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    service: ServiceDep,
+    trader_id: str | None = None,
+    account_id: str | None = None,
+    symbol: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    engine: str | None = None,
+    reason_code: str | None = None,
+    signal_id: str | None = None,
+    position_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
-    filters = {"trader_id": trader_id, "account_id": account_id, "symbol": symbol, "kind": kind,
-               "status": status, "engine": engine, "reason_code": reason_code,
-               "signal_id": signal_id, "position_id": position_id}
+    filters = {
+        "trader_id": trader_id,
+        "account_id": account_id,
+        "symbol": symbol,
+        "kind": kind,
+        "status": status,
+        "engine": engine,
+        "reason_code": reason_code,
+        "signal_id": signal_id,
+        "position_id": position_id,
+    }
     async with service.uow() as uow:
         return await queries.list_decisions(uow.session, filters, since, until, limit, offset)
 
@@ -72,28 +89,35 @@ async def get_decision(service: ServiceDep, decision_id: str) -> dict[str, Any]:
 
 
 @router.get("/approvals")
-async def pending_approvals(service: ServiceDep, trader_id: str | None = None,
-                            limit: Limit = 100) -> list[dict[str, Any]]:
+async def pending_approvals(
+    service: ServiceDep, trader_id: str | None = None, limit: Limit = 100
+) -> list[dict[str, Any]]:
     async with service.uow() as uow:
         return await queries.list_decisions(
-            uow.session, {"status": "PENDING", "trader_id": trader_id}, None, None, limit, 0)
+            uow.session, {"status": "PENDING", "trader_id": trader_id}, None, None, limit, 0
+        )
 
 
 @router.post("/approvals/{decision_id}/approve")
-async def approve(service: ServiceDep, decision_id: str,
-                  body: Annotated[Resolution | None, Body()] = None) -> dict[str, Any]:
+async def approve(
+    service: ServiceDep, decision_id: str, body: Annotated[Resolution | None, Body()] = None
+) -> dict[str, Any]:
     try:
         async with service.uow() as uow:
             decision = await approvals.approve(uow, decision_id, (body or Resolution()).by)
     except approvals.UnknownDecision as exc:
         raise HTTPException(404, str(exc)) from exc
-    return {"decision_id": decision_id, "status": "APPROVED",
-            "decision": json.loads(decision.model_dump_json())}
+    return {
+        "decision_id": decision_id,
+        "status": "APPROVED",
+        "decision": json.loads(decision.model_dump_json()),
+    }
 
 
 @router.post("/approvals/{decision_id}/reject")
-async def reject(service: ServiceDep, decision_id: str,
-                 body: Annotated[Resolution | None, Body()] = None) -> dict[str, Any]:
+async def reject(
+    service: ServiceDep, decision_id: str, body: Annotated[Resolution | None, Body()] = None
+) -> dict[str, Any]:
     resolution = body or Resolution()
     try:
         async with service.uow() as uow:
@@ -110,21 +134,28 @@ async def get_settings(service: ServiceDep, trader_id: Identifier) -> TraderSett
 
 
 @router.put("/traders/{trader_id}/settings")
-async def put_settings(service: ServiceDep, trader_id: Identifier,
-                       settings: TraderSettings) -> TraderSettings:
+async def put_settings(
+    service: ServiceDep, trader_id: Identifier, settings: TraderSettings
+) -> TraderSettings:
     async with service.uow() as uow:
         await Repository(uow.session).put_settings(trader_id, settings, service.clock.now())
     return settings
 
 
 @router.get("/model-calls")
-async def model_calls(service: ServiceDep, trader_id: str | None = None,
-                      decision_id: str | None = None, prompt_hash: str | None = None,
-                      limit: Limit = 100) -> list[dict[str, Any]]:
+async def model_calls(
+    service: ServiceDep,
+    trader_id: str | None = None,
+    decision_id: str | None = None,
+    prompt_hash: str | None = None,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
     async with service.uow() as uow:
         return await queries.list_model_calls(
-            uow.session, {"trader_id": trader_id, "decision_id": decision_id,
-                          "prompt_hash": prompt_hash}, limit)
+            uow.session,
+            {"trader_id": trader_id, "decision_id": decision_id, "prompt_hash": prompt_hash},
+            limit,
+        )
 
 
 @router.post("/decide")
@@ -138,15 +169,21 @@ async def dry_run(service: ServiceDep, body: DryRun) -> dict[str, Any]:
         if body.candles is not None:
             ctx = _with_candles(ctx, body.candles)
         try:
-            outcome = await decider.decide(ctx, settings, Stamp.for_signal(body.signal), repo,
-                                           persist=False)
+            outcome = await decider.decide(
+                ctx, settings, Stamp.for_signal(body.signal), repo, persist=False
+            )
         except ReplayRecordMissing as exc:
             raise HTTPException(409, f"REPLAY_RECORD_MISSING: {exc}") from exc
     assert outcome is not None  # an entry question always has an answer
-    return {"decision": json.loads(outcome.decision.model_dump_json()),
-            "reason_code": outcome.reason_code, "violations": list(outcome.violations),
-            "engine": outcome.decision.engine.value, "fallback_reason": outcome.info.fallback_reason,
-            "raw_answer": outcome.info.raw_answer, "context": context_document(ctx)}
+    return {
+        "decision": json.loads(outcome.decision.model_dump_json()),
+        "reason_code": outcome.reason_code,
+        "violations": list(outcome.violations),
+        "engine": outcome.decision.engine.value,
+        "fallback_reason": outcome.info.fallback_reason,
+        "raw_answer": outcome.info.raw_answer,
+        "context": context_document(ctx),
+    }
 
 
 def _with_candles(ctx, candles: list[Candle]):
@@ -154,6 +191,8 @@ def _with_candles(ctx, candles: list[Candle]):
 
     from robson_decision.domain.context import Bar
 
-    bars = tuple(Bar(c.open_time, c.open, c.high, c.low, c.close, c.volume)
-                 for c in sorted(candles, key=lambda c: c.open_time))
+    bars = tuple(
+        Bar(c.open_time, c.open, c.high, c.low, c.close, c.volume)
+        for c in sorted(candles, key=lambda c: c.open_time)
+    )
     return replace(ctx, bars=bars)

@@ -21,18 +21,41 @@ from robson_decision.handlers.decisions import DecisionHandlers
 from robson_decision.handlers.market import on_market_context
 from robson_decision.handlers.positions import on_position_event
 
-POSITION_EVENTS = (PositionOpened, PositionModified, PositionModificationRejected,
-                   PositionPartiallyClosed, PositionClosed, PositionEntryFailed, PositionError)
+POSITION_EVENTS = (
+    PositionOpened,
+    PositionModified,
+    PositionModificationRejected,
+    PositionPartiallyClosed,
+    PositionClosed,
+    PositionEntryFailed,
+    PositionError,
+)
 
 
 def consumer_specs(handlers: DecisionHandlers) -> list[ConsumerSpec]:
     return [
-        ConsumerSpec("decision_signals", s.SIGNALS, (s.ALL_SIGNALS,), handlers.on_signal,
-                     accepts=(SignalDetected,)),
-        ConsumerSpec("decision_candles", s.MARKET, (s.ALL_CANDLES,), handlers.on_candle,
-                     accepts=(Candle,)),
-        ConsumerSpec("decision_market_context", s.MARKET, (s.ALL_MARKET_CONTEXT,),
-                     on_market_context, accepts=(MarketContext,)),
-        ConsumerSpec("decision_positions", s.POSITIONS, (s.ALL_POSITION_EVENTS,),
-                     on_position_event, accepts=POSITION_EVENTS),
+        ConsumerSpec(
+            "decision_signals",
+            s.SIGNALS,
+            (s.ALL_SIGNALS,),
+            handlers.on_signal,
+            accepts=(SignalDetected,),
+        ),
+        ConsumerSpec(
+            "decision_candles", s.MARKET, (s.ALL_CANDLES,), handlers.on_candle, accepts=(Candle,)
+        ),
+        ConsumerSpec(
+            "decision_market_context",
+            s.MARKET,
+            (s.ALL_MARKET_CONTEXT,),
+            on_market_context,
+            accepts=(MarketContext,),
+        ),
+        ConsumerSpec(
+            "decision_positions",
+            s.POSITIONS,
+            (s.ALL_POSITION_EVENTS,),
+            on_position_event,
+            accepts=POSITION_EVENTS,
+        ),
     ]

@@ -11,14 +11,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_decision.adapters.tables import decisions, model_calls
 
-SUMMARY = ("decision_id", "account_id", "trader_id", "symbol", "timeframe", "kind", "question",
-           "engine", "status", "reason_code", "fallback_reason", "signal_id", "position_id",
-           "occurred_at", "created_at", "pending_until", "resolved_at", "resolved_by",
-           "resolution_note", "model_calls")
+SUMMARY = (
+    "decision_id",
+    "account_id",
+    "trader_id",
+    "symbol",
+    "timeframe",
+    "kind",
+    "question",
+    "engine",
+    "status",
+    "reason_code",
+    "fallback_reason",
+    "signal_id",
+    "position_id",
+    "occurred_at",
+    "created_at",
+    "pending_until",
+    "resolved_at",
+    "resolved_by",
+    "resolution_note",
+    "model_calls",
+)
 
 
-async def list_decisions(session: AsyncSession, filters: dict[str, Any], since: datetime | None,
-                         until: datetime | None, limit: int, offset: int) -> list[dict[str, Any]]:
+async def list_decisions(
+    session: AsyncSession,
+    filters: dict[str, Any],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
     q = select(decisions)
     for column, value in filters.items():
         if value is not None:
@@ -27,23 +51,35 @@ async def list_decisions(session: AsyncSession, filters: dict[str, Any], since: 
         q = q.where(decisions.c.occurred_at >= since)
     if until is not None:
         q = q.where(decisions.c.occurred_at < until)
-    q = q.order_by(decisions.c.occurred_at.desc(), decisions.c.decision_id).limit(limit).offset(offset)
+    q = (
+        q.order_by(decisions.c.occurred_at.desc(), decisions.c.decision_id)
+        .limit(limit)
+        .offset(offset)
+    )
     return [_summary(r) for r in (await session.execute(q)).all()]
 
 
 async def get_decision(session: AsyncSession, decision_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(decisions).where(
-        decisions.c.decision_id == decision_id))).first()
+    row = (
+        await session.execute(select(decisions).where(decisions.c.decision_id == decision_id))
+    ).first()
     if row is None:
         return None
     calls = await list_model_calls(session, {"decision_id": decision_id}, 50)
-    return {**_summary(row), "decision": json.loads(row.payload), "violations": row.violations,
-            "raw_answer": row.raw_answer, "proposal": row.proposal, "context": row.context,
-            "model_call_records": calls}
+    return {
+        **_summary(row),
+        "decision": json.loads(row.payload),
+        "violations": row.violations,
+        "raw_answer": row.raw_answer,
+        "proposal": row.proposal,
+        "context": row.context,
+        "model_call_records": calls,
+    }
 
 
-async def list_model_calls(session: AsyncSession, filters: dict[str, Any],
-                           limit: int) -> list[dict[str, Any]]:
+async def list_model_calls(
+    session: AsyncSession, filters: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
     q = select(model_calls)
     for column, value in filters.items():
         if value is not None:

@@ -45,15 +45,20 @@ class DecisionHandlers:
             timeframe = s.review_timeframe or meta["timeframe"] or DEFAULT_REVIEW_TIMEFRAME
             if timeframe != candle.timeframe.value:
                 continue
-            ctx = await review_context(repo, candle, position, meta["account_id"],
-                                       meta["trader_id"], s)
-            outcome = await self._decide(repo, ctx, s, Stamp.for_review(candle, position.position_id))
+            ctx = await review_context(
+                repo, candle, position, meta["account_id"], meta["trader_id"], s
+            )
+            outcome = await self._decide(
+                repo, ctx, s, Stamp.for_review(candle, position.position_id)
+            )
             if outcome is None or _signature(outcome) == meta["last_suggestion"]:
                 continue
             await record(uow, repo, outcome, ctx, s, self.clock.now())
             await repo.update_position(position.position_id, last_suggestion=_signature(outcome))
 
-    async def _decide(self, repo: Repository, ctx, s: TraderSettings, stamp: Stamp) -> Outcome | None:
+    async def _decide(
+        self, repo: Repository, ctx, s: TraderSettings, stamp: Stamp
+    ) -> Outcome | None:
         calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))
         try:
             return await self.decider.decide(ctx, s, stamp, repo, calls)

@@ -25,8 +25,10 @@ SCHEMA = response_schema()
 
 class ReplayRecordMissing(Exception):
     def __init__(self, prompt_hash: str, prompt_version: str, model: str) -> None:
-        super().__init__(f"no recorded model call for prompt {prompt_hash} "
-                         f"({prompt_version}, model {model}) — replay never calls the model")
+        super().__init__(
+            f"no recorded model call for prompt {prompt_hash} "
+            f"({prompt_version}, model {model}) — replay never calls the model"
+        )
         self.prompt_hash = prompt_hash
 
 
@@ -45,8 +47,15 @@ class Decider:
     now: Any = None
     """Wall clock for the model-call record's ``created_at`` (not used by any decision)."""
 
-    async def decide(self, ctx: DecisionContext, s: TraderSettings, stamp: Stamp,
-                     record: CallRecord, calls_today: int = 0, persist: bool = True) -> Outcome | None:
+    async def decide(
+        self,
+        ctx: DecisionContext,
+        s: TraderSettings,
+        stamp: Stamp,
+        record: CallRecord,
+        calls_today: int = 0,
+        persist: bool = True,
+    ) -> Outcome | None:
         """None: a position review with nothing to do."""
         if s.engine is EngineName.RULES:
             return _rules(ctx, s, stamp, EngineInfo(DecisionEngine.RULES))
@@ -60,20 +69,34 @@ class Decider:
         try:
             raw, calls = await self._answer(prompt, model, digest, record, ctx, stamp, persist)
         except LlmUnavailable as exc:
-            return _rules(ctx, s, stamp, _fallback(info, exc.code, exc.detail,
-                                                   1 if exc.attempts else 0))
-        info = EngineInfo(DecisionEngine.LLM, model, prompt.version, raw_answer=raw, model_calls=calls)
+            return _rules(
+                ctx, s, stamp, _fallback(info, exc.code, exc.detail, 1 if exc.attempts else 0)
+            )
+        info = EngineInfo(
+            DecisionEngine.LLM, model, prompt.version, raw_answer=raw, model_calls=calls
+        )
         try:
             proposal = parse_answer(raw)
         except AnswerFormatError as exc:
             return rejected_answer(ctx, s, stamp, info, str(exc))
-        if ctx.signal is None and proposal.decision in (DecisionKind.WATCH, DecisionKind.NO_TRADE) \
-                and not proposal.modifications:
+        if (
+            ctx.signal is None
+            and proposal.decision in (DecisionKind.WATCH, DecisionKind.NO_TRADE)
+            and not proposal.modifications
+        ):
             return None
         return finalize(ctx, s, proposal, stamp, info, _model_reason(proposal.decision))
 
-    async def _answer(self, prompt: Any, model: str, digest: str, record: CallRecord,
-                      ctx: DecisionContext, stamp: Stamp, persist: bool) -> tuple[str, int]:
+    async def _answer(
+        self,
+        prompt: Any,
+        model: str,
+        digest: str,
+        record: CallRecord,
+        ctx: DecisionContext,
+        stamp: Stamp,
+        persist: bool,
+    ) -> tuple[str, int]:
         if self.replay:
             return await _from_record(record, digest, prompt.version, model)
         if self.client is None:
@@ -82,27 +105,50 @@ class Decider:
             completion = await self.client.complete(prompt, model, SCHEMA)
         except LlmUnavailable as exc:
             if persist:
-                await record.add_model_calls(self._rows(exc.attempts, digest, model, prompt.version,
-                                                        ctx, stamp))
+                await record.add_model_calls(
+                    self._rows(exc.attempts, digest, model, prompt.version, ctx, stamp)
+                )
             raise
         if persist:
-            await record.add_model_calls(self._rows(completion.attempts, digest, model,
-                                                    prompt.version, ctx, stamp))
+            await record.add_model_calls(
+                self._rows(completion.attempts, digest, model, prompt.version, ctx, stamp)
+            )
         return completion.content, 1
 
-    def _rows(self, attempts: list[Attempt], digest: str, model: str, version: str,
-              ctx: DecisionContext, stamp: Stamp) -> list[dict[str, Any]]:
+    def _rows(
+        self,
+        attempts: list[Attempt],
+        digest: str,
+        model: str,
+        version: str,
+        ctx: DecisionContext,
+        stamp: Stamp,
+    ) -> list[dict[str, Any]]:
         created: datetime = self.now() if self.now else ctx.as_of
-        return [{
-            "prompt_hash": digest, "decision_id": stamp.decision_id, "trader_id": ctx.trader_id,
-            "model": model, "prompt_version": version, "attempt": a.attempt, "status": a.status,
-            "error": a.error, "raw_answer": a.raw_answer, "latency_ms": a.latency_ms,
-            "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
-            "occurred_at": ctx.as_of, "created_at": created,
-        } for a in attempts]
+        return [
+            {
+                "prompt_hash": digest,
+                "decision_id": stamp.decision_id,
+                "trader_id": ctx.trader_id,
+                "model": model,
+                "prompt_version": version,
+                "attempt": a.attempt,
+                "status": a.status,
+                "error": a.error,
+                "raw_answer": a.raw_answer,
+                "latency_ms": a.latency_ms,
+                "prompt_tokens": a.prompt_tokens,
+                "completion_tokens": a.completion_tokens,
+                "occurred_at": ctx.as_of,
+                "created_at": created,
+            }
+            for a in attempts
+        ]
 
 
-async def _from_record(record: CallRecord, digest: str, version: str, model: str) -> tuple[str, int]:
+async def _from_record(
+    record: CallRecord, digest: str, version: str, model: str
+) -> tuple[str, int]:
     rows = await record.recorded_calls(digest)
     if not rows:
         raise ReplayRecordMissing(digest, version, model)
@@ -114,24 +160,32 @@ async def _from_record(record: CallRecord, digest: str, version: str, model: str
     raise LlmUnavailable(code, f"replayed: {detail}", [Attempt(0, "ERROR", 0.0, last)])
 
 
-def _rules(ctx: DecisionContext, s: TraderSettings, stamp: Stamp, info: EngineInfo) -> Outcome | None:
+def _rules(
+    ctx: DecisionContext, s: TraderSettings, stamp: Stamp, info: EngineInfo
+) -> Outcome | None:
     answer = rules.decide(ctx, s)
     if answer is None:
         return None
     if info.fallback_reason:
         code = info.fallback_reason.partition(":")[0]
         note = f"[llm unavailable: {code}; rules answered] "
-        answer = rules.RuleAnswer(answer.proposal.model_copy(
-            update={"reasoning": note + answer.proposal.reasoning}), answer.reason_code)
+        answer = rules.RuleAnswer(
+            answer.proposal.model_copy(update={"reasoning": note + answer.proposal.reasoning}),
+            answer.reason_code,
+        )
     return finalize(ctx, s, answer.proposal, stamp, info, answer.reason_code)
 
 
 def _fallback(info: EngineInfo, code: str, detail: str, calls: int) -> EngineInfo:
     """Only the code reaches the published reasoning (latencies differ between runs)."""
-    return EngineInfo(DecisionEngine.RULES, info.model, info.prompt_version,
-                      fallback_reason=f"{code}: {detail}", model_calls=calls)
+    return EngineInfo(
+        DecisionEngine.RULES,
+        info.model,
+        info.prompt_version,
+        fallback_reason=f"{code}: {detail}",
+        model_calls=calls,
+    )
 
 
 def _model_reason(kind: DecisionKind) -> str | None:
     return "MODEL_NO_TRADE" if kind is DecisionKind.NO_TRADE else None
-

@@ -25,30 +25,58 @@ class Status(StrEnum):
 
 
 def actionable(d: TradeDecision) -> bool:
-    return d.decision.is_entry or d.decision in (DecisionKind.CLOSE, DecisionKind.PARTIAL_TP) \
+    return (
+        d.decision.is_entry
+        or d.decision in (DecisionKind.CLOSE, DecisionKind.PARTIAL_TP)
         or bool(d.modifications)
+    )
 
 
-async def record(uow: UnitOfWork, repo: Repository, outcome: Outcome, ctx: DecisionContext,
-                 s: TraderSettings, now: datetime) -> bool:
+async def record(
+    uow: UnitOfWork,
+    repo: Repository,
+    outcome: Outcome,
+    ctx: DecisionContext,
+    s: TraderSettings,
+    now: datetime,
+) -> bool:
     """False when this decision was already recorded (a replayed input): nothing is emitted."""
     d = outcome.decision
     hold = s.approval_mode is not ApprovalMode.NONE and actionable(d)
-    until = now + timedelta(seconds=float(s.cancel_window_seconds)) \
-        if hold and s.approval_mode is ApprovalMode.CANCEL_WINDOW else None
-    added = await repo.add_decision({
-        "decision_id": d.decision_id, "message_id": str(d.message_id), "account_id": d.account_id,
-        "trader_id": d.trader_id, "symbol": d.symbol, "timeframe": d.timeframe,
-        "kind": d.decision.value, "question": ctx.kind, "engine": d.engine.value,
-        "status": (Status.PENDING if hold else Status.PUBLISHED).value,
-        "reason_code": outcome.reason_code, "fallback_reason": outcome.info.fallback_reason,
-        "violations": list(outcome.violations), "raw_answer": outcome.info.raw_answer,
-        "proposal": json.loads(outcome.proposal.model_dump_json()) if outcome.proposal else None,
-        "context": context_document(ctx), "payload": d.model_dump_json(),
-        "model_calls": outcome.info.model_calls, "signal_id": d.signal_id,
-        "position_id": d.position_id or (ctx.position.position_id if ctx.position else None),
-        "occurred_at": d.occurred_at, "created_at": now, "pending_until": until,
-    })
+    until = (
+        now + timedelta(seconds=float(s.cancel_window_seconds))
+        if hold and s.approval_mode is ApprovalMode.CANCEL_WINDOW
+        else None
+    )
+    added = await repo.add_decision(
+        {
+            "decision_id": d.decision_id,
+            "message_id": str(d.message_id),
+            "account_id": d.account_id,
+            "trader_id": d.trader_id,
+            "symbol": d.symbol,
+            "timeframe": d.timeframe,
+            "kind": d.decision.value,
+            "question": ctx.kind,
+            "engine": d.engine.value,
+            "status": (Status.PENDING if hold else Status.PUBLISHED).value,
+            "reason_code": outcome.reason_code,
+            "fallback_reason": outcome.info.fallback_reason,
+            "violations": list(outcome.violations),
+            "raw_answer": outcome.info.raw_answer,
+            "proposal": json.loads(outcome.proposal.model_dump_json())
+            if outcome.proposal
+            else None,
+            "context": context_document(ctx),
+            "payload": d.model_dump_json(),
+            "model_calls": outcome.info.model_calls,
+            "signal_id": d.signal_id,
+            "position_id": d.position_id or (ctx.position.position_id if ctx.position else None),
+            "occurred_at": d.occurred_at,
+            "created_at": now,
+            "pending_until": until,
+        }
+    )
     if added and not hold:
         uow.emit(d)
     return added
