@@ -15,7 +15,6 @@ from robson_contracts import (
     TradeDecision,
     TradingMode,
 )
-
 from robson_entry_gate.domain.policy import AccountPolicy, EffectivePolicy
 from robson_entry_gate.domain.projection import on_snapshot, roll
 from robson_entry_gate.domain.state import AccountState, Market, MarketSnapshot

@@ -7,9 +7,7 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from robson_contracts import ExitReason
-
 from robson_entry_gate.domain.gate import evaluate
 from robson_entry_gate.domain.policy import EffectivePolicy
 from robson_entry_gate.domain.projection import (

@@ -6,7 +6,6 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 
 from robson_contracts import CheckResult, ExitReason, GateOutcome, RiskLimitBreached
-
 from robson_entry_gate.domain.gate import Verdict, evaluate
 from robson_entry_gate.domain.killswitch import engage, unlock
 from robson_entry_gate.domain.policy import EffectivePolicy, TraderPolicy
@@ -32,7 +31,7 @@ def check(verdict: Verdict, rule: str) -> CheckResult:
     return next(c for c in verdict.checks if c.rule == rule)
 
 
-def judge(state, d=None, p: EffectivePolicy = DEFAULT, market=None, at=T0) -> Verdict:  # noqa: ANN001
+def judge(state, d=None, p: EffectivePolicy = DEFAULT, market=None, at=T0) -> Verdict:
     d = d or decision(at=at)
     return evaluate(d, state, market if market is not None else fresh_market(at), p, at)
 
@@ -336,7 +335,6 @@ def test_rule_that_throws_denies_with_rule_error() -> None:
 
 def test_paused_trader_and_unknown_capital_are_denied() -> None:
     from robson_contracts import TraderStatusChanged
-
     from robson_entry_gate.domain.projection import on_trader_status
     from robson_entry_gate.domain.state import AccountState
 

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from robson_kit.clock import Clock
 from robson_kit.service import Service
 
 from robson_entry_gate.entrypoints.api import router
 from robson_entry_gate.entrypoints.consumers import consumer_specs
+from robson_entry_gate.handlers.deps import GateDeps
 from robson_entry_gate.settings import EntryGateSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_service(settings: EntryGateSettings | None = None) -> Service:
-    return Service(
+def build_service(settings: EntryGateSettings | None = None, clock: Clock | None = None) -> Service:
+    deps = GateDeps()
+
+    async def load_projections(service: Service) -> None:
+        async with service.uow() as uow:
+            await deps.load(uow)
+
+    service = Service(
         settings or EntryGateSettings(),
         MIGRATIONS,
-        consumers=consumer_specs(),
+        consumers=consumer_specs(deps),
         routers=[router],
+        on_start=[load_projections],
+        clock=clock,
     )
+    service.state["gate"] = deps
+    return service

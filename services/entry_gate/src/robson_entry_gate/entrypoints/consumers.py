@@ -2,8 +2,43 @@
 
 from __future__ import annotations
 
+from robson_contracts import (
+    BalanceSnapshot,
+    Candle,
+    MarketContext,
+    PositionEvent,
+    TradeDecision,
+    TraderStatusChanged,
+    TradeTick,
+)
+from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
 
+from robson_entry_gate.handlers.decisions import handle_trade_decision
+from robson_entry_gate.handlers.deps import GateDeps
+from robson_entry_gate.handlers.events import handle_account_event
+from robson_entry_gate.handlers.market import handle_market
 
-def consumer_specs() -> list[ConsumerSpec]:
-    return []
+
+def consumer_specs(deps: GateDeps) -> list[ConsumerSpec]:
+    async def on_decision(message, uow):
+        await handle_trade_decision(message, uow, deps)
+
+    async def on_account(message, uow):
+        await handle_account_event(message, uow, deps)
+
+    async def on_market(message, uow):
+        await handle_market(message, uow, deps)
+
+    return [
+        ConsumerSpec("entry_gate_decisions", s.DECISIONS, (s.ALL_DECISIONS,), on_decision,
+                     accepts=(TradeDecision,)),
+        ConsumerSpec("entry_gate_positions", s.POSITIONS,
+                     (s.ALL_POSITION_EVENTS, s.ALL_TRADER_EVENTS), on_account,
+                     accepts=(PositionEvent, TraderStatusChanged)),
+        ConsumerSpec("entry_gate_balances", s.ACCOUNTS, (s.ALL_BALANCES,), on_account,
+                     accepts=(BalanceSnapshot,)),
+        ConsumerSpec("entry_gate_market", s.MARKET,
+                     (s.ALL_TICKS, s.ALL_CANDLES, s.ALL_MARKET_CONTEXT), on_market,
+                     accepts=(TradeTick, Candle, MarketContext)),
+    ]

@@ -56,4 +56,4 @@ class SizingRule:
 def _floor(value: Decimal, step: Decimal) -> Decimal:
     if value <= 0:
         return Decimal(0)
-    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+    return ((value / step).to_integral_value(rounding=ROUND_DOWN) * step).normalize()

@@ -1,0 +1,40 @@
+"""TradeDecision (LONG/SHORT) → GateDecision, stored append-only with its inputs."""
+
+from __future__ import annotations
+
+from robson_contracts import TradeDecision
+from robson_kit import logs
+from robson_kit.uow import UnitOfWork
+
+from robson_entry_gate.adapters import decision_log
+from robson_entry_gate.domain.gate import evaluate, gate_decision_id, to_message
+from robson_entry_gate.domain.killswitch import engage
+from robson_entry_gate.domain.projection import record_verdict, roll
+from robson_entry_gate.domain.queue import QUEUED, enqueue
+from robson_entry_gate.handlers.deps import GateDeps, finish
+
+log = logs.get_logger(__name__)
+
+
+async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, deps: GateDeps) -> None:
+    if not d.decision.is_entry or d.position_id is not None:
+        return  # management decisions go straight to position
+    gid = gate_decision_id(d)
+    if await decision_log.exists(uow.session, gid):
+        log.info("gate.duplicate_decision", decision_id=d.decision_id)
+        return
+    state, version = await deps.accounts.lock(uow.session, d.account_id)
+    policy = deps.policies.effective(d.account_id, d.trader_id)
+    market = deps.market.view
+    now = max(d.occurred_at, state.last_event_at or d.occurred_at)
+    roll(state, market, policy.account, now)
+    verdict = evaluate(d, state, market, policy, now)
+    queued = verdict.queueable and enqueue(state, d, now, policy.account)
+    record_verdict(state, d, verdict, gid, now)
+    message = to_message(d, verdict, gid, now, (QUEUED,) if queued else ())
+    if verdict.kill is not None:
+        for m in engage(state, verdict.kill, now, d):
+            uow.emit(m)
+    uow.emit(message)
+    await decision_log.append(uow.session, message)
+    await finish(uow, deps, state, version, now, d)

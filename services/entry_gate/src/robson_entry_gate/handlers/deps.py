@@ -1,0 +1,50 @@
+"""What handlers need, injected by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from robson_contracts import Message
+from robson_kit.uow import UnitOfWork
+
+from robson_entry_gate.adapters import decision_log
+from robson_entry_gate.adapters.accounts import AccountStore
+from robson_entry_gate.adapters.market import MarketStore
+from robson_entry_gate.adapters.policies import PolicyStore
+from robson_entry_gate.domain.killswitch import drawdown_breach, engage
+from robson_entry_gate.domain.queue import drain
+from robson_entry_gate.domain.state import AccountState, Market
+
+
+@dataclass
+class GateDeps:
+    accounts: AccountStore = field(default_factory=AccountStore)
+    market: MarketStore = field(default_factory=MarketStore)
+    policies: PolicyStore = field(default_factory=PolicyStore)
+
+    async def load(self, uow: UnitOfWork) -> None:
+        await self.accounts.load_all(uow.session)
+        await self.market.load_all(uow.session)
+        await self.policies.load_all(uow.session)
+
+
+async def finish(uow: UnitOfWork, deps: GateDeps, state: AccountState, version: int,
+                 now: datetime, cause: Message, market: Market | None = None,
+                 slot_freed: bool = False) -> None:
+    """After any change to an account: run the kill-switch test, serve the queue, save."""
+    view = market if market is not None else deps.market.view
+    policy = deps.policies.account(state.account_id)
+    request = drawdown_breach(state, view, policy, now)
+    if request is not None:
+        for message in engage(state, request, now, cause):
+            uow.emit(message)
+    if slot_freed and state.queue:
+        def policy_for(trader_id: str):
+            return deps.policies.effective(state.account_id, trader_id)
+
+        for item in drain(state, view, policy_for, policy, now):
+            if not await decision_log.exists(uow.session, item.message.gate_decision_id):
+                uow.emit(item.message)
+                await decision_log.append(uow.session, item.message)
+    await deps.accounts.save(uow, state, version)

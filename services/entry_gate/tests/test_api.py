@@ -1,0 +1,112 @@
+"""HTTP API on real Postgres + NATS: policies, dry-run check, status, history, unlock."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+from robson_contracts import GateDecision, TradeTick
+from robson_contracts import subjects as s
+from robson_kit.bus import Bus
+from robson_kit.service import Service
+from robson_kit.testing import read_stream, wait_until
+
+from .factories import T0, decision, snapshot
+
+
+async def test_invalid_policy_update_is_refused_with_field_level_messages(
+    api: httpx.AsyncClient,
+) -> None:
+    bad = {"sizing": {"risk_per_trade": "0.5", "max_position_notional": 0.2},
+           "daily_reset": {"timezone": "Mars/Olympus"}, "positions": {"max_per_trader": -1},
+           "surprise": True}
+    response = await api.put("/policies/acc1", json=bad)
+    assert response.status_code == 422
+    fields = {e["field"]: e["message"] for e in response.json()["detail"]}
+    assert "at most 0.1" in fields["body.sizing.risk_per_trade"]
+    assert "floats are not accepted" in fields["body.sizing.max_position_notional"]
+    assert "unknown IANA timezone" in fields["body.daily_reset.timezone"]
+    assert "greater than or equal to 0" in fields["body.positions.max_per_trader"]
+    assert "body.surprise" in fields
+    trader = await api.put("/policies/acc1/traders/t1", json={"min_confidence": "1.5"})
+    assert trader.status_code == 422
+    assert trader.json()["detail"][0]["field"] == "body.min_confidence"
+    unchanged = (await api.get("/policies/acc1")).json()
+    assert unchanged["configured"] is False and unchanged["policy"]["sizing"]["risk_per_trade"] == "0.01"
+
+
+async def test_policy_put_is_idempotent_and_read_back(api: httpx.AsyncClient) -> None:
+    body = {"positions": {"max_per_trader": 1}, "daily_reset": {"time": "17:00",
+                                                                "timezone": "America/Chicago"}}
+    for _ in range(2):
+        assert (await api.put("/policies/acc1", json=body)).status_code == 200
+    got = (await api.get("/policies/acc1")).json()
+    assert got["configured"] and got["policy"]["positions"]["max_per_trader"] == 1
+    assert got["policy"]["daily_reset"] == {"time": "17:00:00", "timezone": "America/Chicago"}
+    put = await api.put("/policies/acc1/traders/t1", json={"min_confidence": "0.9"})
+    assert put.status_code == 200
+    assert (await api.get("/policies/acc1/traders/t1")).json()["policy"]["min_confidence"] == "0.9"
+
+
+async def test_check_is_a_dry_run_that_records_nothing(
+    bus: Bus, gate: Service, api: httpx.AsyncClient
+) -> None:
+    await bus.publish(TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"))
+    await bus.publish(snapshot("10000", T0))
+    await wait_until(lambda: _has_equity(api), message="snapshot projected")
+    body = json.loads(decision(entry="100", stop="90", quantity="50").model_dump_json())
+    first = (await api.post("/check", json=body)).json()
+    second = (await api.post("/check", json=body)).json()
+    assert first["dry_run"] and first["outcome"] == "ALLOW_ENTRY"
+    assert first["approved_quantity"] == "10"
+    assert first == second  # nothing recorded: no pending entry, no trade counted
+    assert (await api.get("/decisions")).json()["items"] == []
+    low = json.loads(decision(confidence="0.2").model_dump_json())
+    denied = (await api.post("/check", json=low)).json()
+    assert denied["outcome"] == "DENY_ENTRY" and denied["reason_codes"] == ["LOW_CONFIDENCE"]
+    watch = {**body, "decision": "WATCH"}
+    assert (await api.post("/check", json=watch)).status_code == 422
+    assert (await api.post("/check", json={**body, "confidence": 0.9})).status_code == 422
+
+
+async def test_decision_history_filters_and_status(
+    bus: Bus, gate: Service, api: httpx.AsyncClient
+) -> None:
+    await bus.publish(TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"))
+    await bus.publish(snapshot("10000", T0))
+    await wait_until(lambda: _has_equity(api), message="snapshot projected")
+    await bus.publish(decision(1, at=T0 + timedelta(seconds=1)))
+    await bus.publish(decision(2, at=T0 + timedelta(seconds=2), confidence="0.1"))
+    await wait_until(lambda: _count(bus, 2), message="two gate decisions")
+    allowed = (await api.get("/decisions", params={"outcome": "ALLOW_ENTRY"})).json()["items"]
+    assert [d["decision"]["decision_id"] for d in allowed] == ["d1"]
+    low = (await api.get("/decisions", params={"reason_code": "LOW_CONFIDENCE"})).json()["items"]
+    assert [d["decision"]["decision_id"] for d in low] == ["d2"]
+    assert low[0]["inputs"]["equity"] == "10000"
+    one = (await api.get(f"/decisions/{allowed[0]['gate_decision_id']}")).json()
+    assert one["outcome"] == "ALLOW_ENTRY"
+    assert (await api.get("/decisions/nope")).status_code == 404
+    status = (await api.get("/accounts/acc1/risk", params={"at": T0.isoformat()})).json()
+    assert status["risk_budget"]["max_concurrency"] == 4
+    assert status["risk_budget"]["pending_entries"] == 1
+    assert status["kill_switch"]["engaged"] is False
+
+
+async def test_unlock_of_unknown_lockout_is_404_and_note_is_required(
+    api: httpx.AsyncClient,
+) -> None:
+    missing = await api.post("/accounts/acc1/unlock", json={"note": "x", "lockout_id": "nope"})
+    assert missing.status_code == 404
+    no_note = await api.post("/accounts/acc1/unlock", json={})
+    assert no_note.status_code == 422 and no_note.json()["detail"][0]["field"] == "body.note"
+
+
+async def _has_equity(api: httpx.AsyncClient) -> bool:
+    status = (await api.get("/accounts/acc1/risk")).json()
+    return status["figures"]["capital_source"] == "snapshot"
+
+
+async def _count(bus: Bus, n: int) -> list[GateDecision] | None:
+    found = await read_stream(bus, s.ALL_GATE_DECISIONS)
+    return found if len(found) >= n else None
