@@ -5,8 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
-
-from robson_contracts import BracketTakeProfit, CancelOrder, SubmitBracketOrder, SubmitOcoOrder, TradingMode
+from robson_contracts import (
+    BracketTakeProfit,
+    CancelOrder,
+    SubmitBracketOrder,
+    SubmitOcoOrder,
+    TradingMode,
+)
 from robson_execution.testing import FakeBinance
 from robson_kit.bus import Bus
 from robson_kit.service import Service
@@ -112,3 +117,30 @@ async def test_api_never_returns_keys_only_a_fingerprint(execution: Service, api
         stored = (await repo.get_account(uow.session, "a3")).credentials
     assert "secret-xyz" not in stored and stored.startswith("k1:")
     assert (await api.post("/keys/rotate")).json() == {"rotated": 0}
+
+
+async def test_replace_oco_stop_cancels_old_list_and_places_new_one_once(
+    bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
+) -> None:
+    from robson_contracts import ReplaceOrder
+
+    await enable_live(api)
+    await _ready(bus)
+    await bus.publish(SubmitOcoOrder(
+        occurred_at=T0, account_id="acc1", venue=TradingMode.LIVE, list_id="l2", symbol="BTCUSDT",
+        side="SELL", quantity=D("0.01"), stop_order_id="s2", stop_price=D("50000"),
+        take_profit_order_id="t2", take_profit_price=D("70000")))
+    await wait_until(lambda: _has(bus, "OrderAccepted", "t2"), message="OCO accepted")
+    await bus.publish(ReplaceOrder(occurred_at=T0, account_id="acc1", venue=TradingMode.LIVE,
+                                   symbol="BTCUSDT", order_id="s2", new_order_id="s2b", stop_price=D("58000")))
+    await wait_until(lambda: _has(bus, "OrderReplaced", "s2"), message="replaced")
+    evts = await order_events(bus)
+    replaced = of(evts, "OrderReplaced", "s2")[0]
+    assert replaced.order.order_id == "s2b" and replaced.order.stop_price == D("58000")
+    assert of(evts, "OrderCanceled") == []  # the replaced list is not reported as canceled
+    open_now = fake.engine.open_orders()
+    assert sorted(o.stop_price or o.price for o in open_now) == [D("58000"), D("70000")]
+    fake.engine.set_price("BTCUSDT", D("57000"))
+    await wait_until(lambda: _has(bus, "OrderFilled", "s2b"), message="new stop fills")
+    await wait_until(lambda: _has(bus, "OrderCanceled", "t2"), message="sibling canceled")
+    assert len(of(await order_events(bus), "OrderFilled", "s2b")) == 1

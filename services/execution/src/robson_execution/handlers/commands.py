@@ -20,6 +20,7 @@ from robson_contracts import (
     TradingMode,
 )
 from robson_kit import logs
+from robson_kit.errors import PermanentError
 from robson_kit.uow import UnitOfWork
 
 from robson_execution.adapters import repo
@@ -99,8 +100,7 @@ def make_handlers(wake: Wake) -> dict[type, Callable[[Any, UnitOfWork], Any]]:
         uow.after_commit(wake)
 
     async def replace(cmd: ReplaceOrder, uow: UnitOfWork) -> None:
-        await repo.add_action(uow.session, f"replace:{cmd.message_id}", cmd.account_id, cmd.symbol,
-                              "REPLACE", cmd.model_dump(mode="json"))
+        await record_replace(cmd, uow)
         uow.after_commit(wake)
 
     return {SubmitOrder: submit, SubmitBracketOrder: bracket, SubmitOcoOrder: oco,
@@ -126,3 +126,55 @@ def oco_rows(cmd: Any, seed: object, now: datetime, parent_order_id: str | None 
 
 def opposite(side: Side) -> Side:
     return Side.SELL if side is Side.BUY else Side.BUY
+
+
+async def record_replace(cmd: ReplaceOrder, uow: UnitOfWork) -> None:
+    """Cancel/replace: cancel the old order (its whole OCO), then place the amended order (and
+    the OCO sibling again, silently) once the cancel is confirmed; if the old order is no longer
+    open the replacement is rejected, never placed next to a fill."""
+    old = await repo.active_by_order_id(uow.session, cmd.account_id, cmd.order_id)
+    if old is None:
+        raise PermanentError("REPLACE_TARGET_UNKNOWN", f"no order {cmd.order_id} for {cmd.account_id}")
+    legs = (await repo.rows_by_list_client_id(uow.session, old.list_client_id)
+            if old.list_client_id else [old])
+    now = uow.clock.now()
+    list_cid = client_order_id(cmd.message_id, "list") if old.list_client_id else None
+    new_rows = []
+    for leg in legs:
+        spec = OrderSpec.model_validate(leg.spec)
+        update: dict[str, Any] = {}
+        if cmd.quantity is not None:
+            update["quantity"] = cmd.quantity
+        if leg.client_order_id == old.client_order_id:
+            update["order_id"] = cmd.new_order_id
+            if cmd.price is not None:
+                update["price"] = cmd.price
+            if cmd.stop_price is not None:
+                update["stop_price"] = cmd.stop_price
+        new_spec = OrderSpec.model_validate({**spec.model_dump(), **update})
+        amended = leg.client_order_id == old.client_order_id
+        new_rows.append({
+            **_row(cmd, new_spec, client_order_id(cmd.message_id, new_spec.order_id), now),
+            "position_id": leg.position_id, "list_id": leg.list_id, "list_client_id": list_cid,
+            "parent_order_id": leg.parent_order_id,
+            "meta": {"replaces": cmd.order_id} if amended else {"silent": True},
+        })
+    if old.status in ("FILLED", "CANCELED", "EXPIRED", "REJECTED"):
+        values = {**new_rows[0], "status": "REJECTED", "reject_reason": "REPLACE_TARGET_NOT_OPEN"}
+        values = next(({**r, "status": "REJECTED"} for r in new_rows if "replaces" in r["meta"]), values)
+        if await repo.insert_order(uow.session, **values):
+            row = await repo.order_by_cid(uow.session, values["client_order_id"])
+            uow.emit(events.rejected(row, "REPLACE_TARGET_NOT_OPEN", f"{cmd.order_id} is {old.status}", cmd.occurred_at))
+        return
+    for values in new_rows:
+        await repo.insert_order(uow.session, **values)
+    cancel_id = f"cancel:{cmd.message_id}"
+    await repo.add_action(uow.session, cancel_id, cmd.account_id, cmd.symbol, "CANCEL",
+                          {"cids": [leg.client_order_id for leg in legs], "supersede": True})
+    if list_cid:
+        await repo.add_action(uow.session, f"oco:{list_cid}", cmd.account_id, cmd.symbol, "PLACE_OCO",
+                              {"list_cid": list_cid}, depends_on=cancel_id)
+    else:
+        cid = new_rows[0]["client_order_id"]
+        await repo.add_action(uow.session, f"place:{cid}", cmd.account_id, cmd.symbol, "PLACE",
+                              {"cid": cid}, depends_on=cancel_id)
