@@ -27,6 +27,8 @@ class FeedStatus:
     last_event: dict[str, dict[str, datetime]] = field(default_factory=dict)
     last_message_at: datetime | None = None
     """Wall time of the last message from the source (live staleness)."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """Futures market-context poller state."""
 
     def observed(self, symbol: str, timeframe: str, close_time: datetime) -> None:
         self.last_event.setdefault(symbol, {})[timeframe] = close_time
@@ -52,4 +54,5 @@ class FeedStatus:
             "last_event_time": {s: {tf: t.isoformat() for tf, t in series.items()}
                                 for s, series in sorted(self.last_event.items())},
             "last_message_at": self.last_message_at.isoformat() if self.last_message_at else None,
+            "context": self.context,
         }
