@@ -7,8 +7,9 @@ import random
 import time
 from decimal import Decimal
 
-from bench.common import Metric, at_least, info, median
 from robson_position.domain.markbook import Mark, MarkBook
+
+from bench.common import Metric, at_least, info, median
 
 POSITIONS = 10_000
 SYMBOLS = 500

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import httpx
 import pytest_asyncio
-
 from robson_kit.service import Service
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings

@@ -19,7 +19,6 @@ from typing import Any
 
 import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig
-
 from robson_contracts import (
     CancelOrder,
     Fill,
@@ -82,7 +81,7 @@ class FakeVenue:
         while True:
             try:
                 msgs = await self._sub.fetch(10, timeout=0.2)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             for msg in msgs:
                 command = decode(msg.data)

@@ -6,7 +6,6 @@ import asyncio
 from decimal import Decimal
 
 import httpx
-
 from robson_contracts import (
     Candle,
     Modification,

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from robson_contracts import (
     ExitReason,
     OrderCanceled,
@@ -68,12 +67,12 @@ def test_long_tp1_then_breakeven_stop_realizes_hand_computed_pnl() -> None:
     on_order_event(p, filled(pid, f"{pid}-0T0", OrderRole.TAKE_PROFIT, "51000", "0.1", Side.SELL,
                              at=T0 + minutes(10)), T0 + minutes(10))
     assert p.s.status is PositionStatus.PARTIALLY_CLOSED
-    partial = [m for m in p.outbox if isinstance(m, PositionPartiallyClosed)][0]
+    partial = next(m for m in p.outbox if isinstance(m, PositionPartiallyClosed))
     # +100 gross − 5.10 exit fee − 5 (half the entry fee)
     assert partial.realized_pnl == D("89.9") and partial.exit_reason is ExitReason.TAKE_PROFIT
     on_order_event(p, filled(pid, f"{pid}-0S1", OrderRole.STOP_LOSS, "50000", "0.1", Side.SELL,
                              at=T0 + minutes(30)), T0 + minutes(30))
-    closed = [m for m in p.outbox if isinstance(m, PositionClosed)][0]
+    closed = next(m for m in p.outbox if isinstance(m, PositionClosed))
     assert p.s.status is PositionStatus.CLOSED
     assert closed.realized_pnl == D("79.90")  # 100 − 10 − 5.10 − 5
     assert closed.fees == D("20.1") and closed.exit_price == D("50500")
@@ -109,7 +108,7 @@ def test_rejected_entry_ends_rejected_with_reason() -> None:
                                     symbol="BTCUSDT", position_id=pid, role=OrderRole.ENTRY,
                                     reason_code="INSUFFICIENT_BALANCE", message="no money"), T0)
     assert p.s.status is PositionStatus.REJECTED
-    failed = [m for m in p.outbox if isinstance(m, PositionEntryFailed)][0]
+    failed = next(m for m in p.outbox if isinstance(m, PositionEntryFailed))
     assert failed.reason_code == "INSUFFICIENT_BALANCE"
 
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from robson_position.domain.markbook import Mark, MarkBook
 from robson_position.domain.performance import Trade, max_drawdown, performance, sharpe, sortino
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 import httpx
-
 from robson_kit.bus import Bus
 from robson_kit.testing import ServiceProcess, wait_until
 from robson_position.domain.orders import position_id_for

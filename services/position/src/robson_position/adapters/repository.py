@@ -6,15 +6,19 @@ import json
 from datetime import datetime
 from typing import Any
 
+from robson_contracts import PositionStatus
+from robson_kit.errors import ConflictError
 from sqlalchemy import Select, and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from robson_contracts import PositionStatus
-from robson_kit.errors import ConflictError
-
 from robson_position.adapters.tables import accounts, fills, modifications, positions, traders
-from robson_position.domain.policy import DEFAULT_ACCOUNT, DEFAULT_POLICY, AccountSettings, ManagementPolicy
+from robson_position.domain.policy import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_POLICY,
+    AccountSettings,
+    ManagementPolicy,
+)
 from robson_position.domain.position import Position
 from robson_position.domain.state import PositionState
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from robson_contracts import TradingMode
 
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
-
 from robson_contracts import ExitReason, OrderRole, PositionSide, PositionStatus, TradingMode
 
 ZERO = Decimal(0)

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from robson_contracts import Modification, ModificationKind, PositionSide, PositionStatus, TriggeredBy, Violation
+from robson_contracts import (
+    Modification,
+    ModificationKind,
+    PositionSide,
+    PositionStatus,
+    TriggeredBy,
+    Violation,
+)
 
 from robson_position.domain import pnl
 from robson_position.domain.policy import ManagementPolicy
@@ -85,7 +92,7 @@ def _stop_checks(position: Position, req: Request, price: Decimal | None,
     if price is None:
         out.append(violation("NO_MARKET_PRICE", None, "a known price", "no price seen for the symbol"))
         return out
-    if long and new >= price or not long and new <= price:
+    if (long and new >= price) or (not long and new <= price):
         out.append(violation("STOP_WRONG_SIDE", new, f"{'<' if long else '>'} {price}",
                              "the stop must be on the losing side of the current price"))
     distance = abs(price - new) / price * 100

@@ -7,11 +7,10 @@ from functools import partial
 from typing import Any
 
 from nats.js.api import DeliverPolicy
-
 from robson_contracts import (
     Candle,
-    ClosePosition,
     CloseAllPositions,
+    ClosePosition,
     GateDecision,
     ModifyPosition,
     OrderEvent,

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-
 from robson_kit.service import Service
 
 from robson_position.adapters.repository import Audit, Positions

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from robson_contracts import (
-    ClosePosition,
     CloseAllPositions,
+    ClosePosition,
     DecisionKind,
     ExitReason,
     ModifyPosition,

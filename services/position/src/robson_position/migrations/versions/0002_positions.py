@@ -5,9 +5,8 @@ Revises: 0001
 """
 
 from alembic import op
-from sqlalchemy import MetaData
-
 from robson_position.adapters import tables
+from sqlalchemy import MetaData
 
 revision = "0002"
 down_revision = "0001"
