@@ -58,7 +58,7 @@ async def test_signal_in_gives_validated_long_decision_out(
         ]
         detail = (await http.get(f"/decisions/{d.decision_id}")).json()
         assert "ATR(14)" in detail["reasoning"]
-        assert len(detail["context"]["candles"]) == 30
+        assert len(detail["context"]["candles"]) == 15  # ATR(14) window for the rules
         assert detail["decision"]["decision_id"] == d.decision_id
 
 

@@ -8,13 +8,15 @@ from robson_contracts import Candle, SignalDetected
 
 from robson_decision.adapters.repository import Repository
 from robson_decision.domain.context import DecisionContext, OpenPosition
-from robson_decision.domain.settings import TraderSettings
+from robson_decision.domain.settings import EngineName, TraderSettings
 
 BARS = 60
 
 
 def bars_needed(s: TraderSettings) -> int:
-    return max(BARS, s.atr_period + 1, s.swing_lookback)
+    """The rules need only the ATR/swing window; the LLM prompt shows a longer history."""
+    needed = max(s.atr_period + 1, s.swing_lookback)
+    return max(BARS, needed) if s.engine is EngineName.LLM else needed
 
 
 async def entry_context(

@@ -11,7 +11,7 @@ from robson_kit.uow import UnitOfWork
 
 from robson_decision.adapters.repository import Repository
 from robson_decision.domain.decide import Outcome, Stamp
-from robson_decision.domain.settings import TraderSettings
+from robson_decision.domain.settings import EngineName, TraderSettings
 from robson_decision.handlers.context import day_start, entry_context, review_context
 from robson_decision.handlers.engines import Decider, ReplayRecordMissing
 from robson_decision.handlers.record import record
@@ -59,7 +59,9 @@ class DecisionHandlers:
     async def _decide(
         self, repo: Repository, ctx, s: TraderSettings, stamp: Stamp
     ) -> Outcome | None:
-        calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))
+        calls = 0
+        if s.engine is EngineName.LLM:  # the budget only matters to the llm engine
+            calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))
         try:
             return await self.decider.decide(ctx, s, stamp, repo, calls)
         except ReplayRecordMissing as exc:
