@@ -9,7 +9,6 @@ from robson_kit.uow import UnitOfWork
 from robson_entry_gate.adapters import decision_log
 from robson_entry_gate.domain.killswitch import unlock
 from robson_entry_gate.domain.policy import AccountPolicy, TraderPolicy
-from robson_entry_gate.domain.projection import roll
 from robson_entry_gate.handlers.deps import GateDeps
 
 
@@ -32,8 +31,7 @@ async def unlock_account(uow: UnitOfWork, deps: GateDeps, account_id: str, now: 
     """Clears the kill switch and every lockout, or only ``lockout_id``."""
     state, version = await deps.accounts.lock(uow.session, account_id)
     policy = deps.policies.account(account_id)
-    at = max(now, state.last_event_at or now)
-    roll(state, deps.market.view, policy, at)
+    at = state.last_event_at or now  # admin actions must not move the event-time calendar
     cleared = unlock(state, at, deps.market.view, policy, lockout_id)
     await decision_log.record_admin(uow.session, account_id, "UNLOCK",
                                     {"cleared": cleared, "note": note, "at": at.isoformat()})

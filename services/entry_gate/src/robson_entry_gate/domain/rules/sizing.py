@@ -56,4 +56,5 @@ class SizingRule:
 def _floor(value: Decimal, step: Decimal) -> Decimal:
     if value <= 0:
         return Decimal(0)
-    return ((value / step).to_integral_value(rounding=ROUND_DOWN) * step).normalize()
+    floored = ((value / step).to_integral_value(rounding=ROUND_DOWN) * step).normalize()
+    return floored.quantize(Decimal(1)) if floored.as_tuple().exponent > 0 else floored
