@@ -195,3 +195,35 @@ async def test_repeated_server_errors_open_the_symbol_breaker_visibly(
     await _one_order_one_fill(bus, fake, "k1")
     states = (await api.get("/breakers")).json()
     assert [b["state"] for b in states if b["symbol"] == "BTCUSDT"] == ["CLOSED"]
+
+
+async def test_redelivered_command_places_one_order(
+    bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
+) -> None:
+    from robson_contracts import encode, subject_for
+    from robson_kit.bus import headers_for
+
+    await enable_live(api)
+    await _ready(bus)
+    cmd = submit("dup1")
+    await bus.publish(cmd)
+    await bus.publish_raw(subject_for(cmd), encode(cmd), {**headers_for(cmd), "Nats-Msg-Id": "again"})
+    await _one_order_one_fill(bus, fake, "dup1")
+    assert len(fake.order_posts()) == 1
+
+
+async def test_wrong_api_secret_blocks_trading_because_reconciliation_cannot_complete(
+    bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
+) -> None:
+    fake.keys["test-key"] = "another-secret"  # the venue's signature check refuses our requests
+    await enable_live(api)
+    await bus.publish(submit("sig1"))
+
+    async def tried_twice() -> bool:
+        return sum(1 for m, path, _ in fake.requests if path == "openOrders") >= 2
+
+    await wait_until(tried_twice, message="reconciliation attempts")
+    assert (await api.post("/accounts/acc1/reconcile")).status_code == 409
+    assert (await api.get("/accounts/acc1")).json()["status"] == "RECONCILING"
+    assert fake.order_posts() == [] and fake.engine.orders == []
+    assert not await _has(bus, "ReconciliationCompleted")
