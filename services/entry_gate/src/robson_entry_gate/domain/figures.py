@@ -41,9 +41,11 @@ class Figures:
     @cached_property
     def unrealized(self) -> Decimal:
         total = ZERO
-        marks = {s: m.mark for s, m in self.market.items()}
-        for p in self.state.positions.values():
-            total += p.unrealized(marks.get(p.symbol))
+        for symbol, (qty, cost) in self.state.aggregates()[0].items():
+            snap = self.market.get(symbol)
+            mark = snap.mark if snap is not None else None
+            if mark is not None:
+                total += qty * mark - cost
         return total
 
     @cached_property
@@ -124,7 +126,7 @@ class Figures:
 
     @cached_property
     def open_by_trader(self) -> Counter[str]:
-        counts: Counter[str] = Counter(p.trader_id for p in self.state.positions.values())
+        counts: Counter[str] = Counter(self.state.aggregates()[1])
         counts.update(p.trader_id for p in self.live_pending)
         return counts
 

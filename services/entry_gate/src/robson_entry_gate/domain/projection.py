@@ -96,12 +96,14 @@ def on_opened(state: AccountState, ev: PositionOpened) -> None:
         quantity=ev.quantity, entry_price=ev.entry_price, stop_loss=ev.stop_loss,
         initial_risk=ev.initial_risk, opened_at=ev.occurred_at,
     )
+    state.positions_changed()
     _resolve_pending(state, ev.gate_decision_id, ev.decision_id)
 
 
 def on_entry_failed(state: AccountState, ev: PositionEntryFailed) -> None:
     _resolve_pending(state, ev.gate_decision_id, None)
     state.positions.pop(ev.position_id, None)
+    state.positions_changed()
 
 
 def _resolve_pending(state: AccountState, gid: str | None, decision_id: str | None) -> None:
@@ -115,6 +117,7 @@ def on_partially_closed(state: AccountState, ev: PositionPartiallyClosed,
     pos = state.positions.get(ev.position_id)
     if pos is not None:
         pos.quantity = ev.remaining_quantity
+        state.positions_changed()
         _add_realized(state, ev.position_id, ev.realized_pnl)
     _book(state, ev.realized_pnl, ev.occurred_at, policy)
     _stopout(state, ev.exit_reason, ev.symbol, ev.occurred_at)
@@ -123,6 +126,7 @@ def on_partially_closed(state: AccountState, ev: PositionPartiallyClosed,
 def on_closed(state: AccountState, ev: PositionClosed, policy: AccountPolicy) -> None:
     booked = state.booked_partials.pop(ev.position_id, ZERO)
     state.positions.pop(ev.position_id, None)
+    state.positions_changed()
     _book(state, ev.realized_pnl - booked, ev.occurred_at, policy)
     _stopout(state, ev.exit_reason, ev.symbol, ev.occurred_at)
 

@@ -6,7 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 from robson_contracts import PositionSide, TradeDecision
 
 
@@ -121,6 +123,23 @@ class AccountState(State):
     paused_traders: dict[str, str] = {}
     queue: list[QueuedEntry] = []
     last_event_at: datetime | None = None
+    _aggregates: tuple[dict[str, tuple[Decimal, Decimal]], Counter[str]] | None = PrivateAttr(None)
+
+    def positions_changed(self) -> None:
+        """Call after any change to ``positions``: drops the cached aggregates."""
+        self._aggregates = None
+
+    def aggregates(self) -> tuple[dict[str, tuple[Decimal, Decimal]], Counter[str]]:
+        """Per symbol (signed quantity, signed cost) and open positions per trader, cached so
+        an evaluation over 1,000 positions costs one pass per change, not per decision."""
+        if self._aggregates is None:
+            exposure: dict[str, tuple[Decimal, Decimal]] = {}
+            for p in self.positions.values():
+                q = p.quantity if p.side is PositionSide.LONG else -p.quantity
+                qty, cost = exposure.get(p.symbol, (Decimal(0), Decimal(0)))
+                exposure[p.symbol] = (qty + q, cost + q * p.entry_price)
+            self._aggregates = (exposure, Counter(p.trader_id for p in self.positions.values()))
+        return self._aggregates
 
 
 class MarketSnapshot(State):
