@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import Metric, at_most, info, median, percentile
 from robson_contracts import PositionOpened, PositionSide, TradeDecision
-
 from robson_entry_gate.domain.gate import evaluate
 from robson_entry_gate.domain.policy import AccountPolicy, EffectivePolicy
 from robson_entry_gate.domain.projection import on_opened, roll
 from robson_entry_gate.domain.state import AccountState, MarketSnapshot
+
+from bench.common import Metric, at_most, info, median, percentile
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 SYMBOLS = [f"SYM{i}USDT" for i in range(20)]
@@ -72,12 +72,10 @@ def _bench_evaluate() -> list[Metric]:
 
 async def _bench_check() -> list[Metric]:
     import httpx
-
-    from robson_kit.embedded import Infrastructure
-    from robson_kit.testing import unique_schema
-
     from robson_entry_gate.main import build_service
     from robson_entry_gate.settings import EntryGateSettings
+    from robson_kit.embedded import Infrastructure
+    from robson_kit.testing import unique_schema
 
     infra = Infrastructure(Path(tempfile.mkdtemp(prefix="bench_gate_"))).start()
     try:

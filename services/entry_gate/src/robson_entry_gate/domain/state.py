@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-
-from collections import Counter
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from robson_contracts import PositionSide, TradeDecision
