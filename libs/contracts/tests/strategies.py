@@ -12,7 +12,6 @@ from uuid import UUID
 
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
-
 from robson_contracts import types as ct
 
 _DEC_BOUNDS = {

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from pydantic import ValidationError
-
 from robson_contracts import (
     MESSAGE_TYPES,
     Candle,

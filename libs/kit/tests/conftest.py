@@ -10,9 +10,8 @@ import pytest_asyncio
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from sampleapp.app import SampleSettings, build  # noqa: E402
-
 from robson_kit.service import Service  # noqa: E402
+from sampleapp.app import SampleSettings, build  # noqa: E402
 
 
 def sample_env(nats_url: str, database_url: str, schema: str) -> dict[str, str]:

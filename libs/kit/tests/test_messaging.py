@@ -6,13 +6,12 @@ import base64
 import json
 from datetime import UTC, datetime
 
-from sampleapp.app import times_seen
-
 from robson_contracts import DeadLetter, SignalDetected, TradeDecision, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
 from robson_kit.service import Service
 from robson_kit.testing import ServiceProcess, read_stream, wait_until
+from sampleapp.app import times_seen
 
 from .conftest import sample_env
 

@@ -17,8 +17,21 @@ from robson_contracts.decisions import (
     TradeDecision,
     TriggeredBy,
 )
-from robson_contracts.gate import CheckResult, GateDecision, GateOutcome, RiskAction, RiskLimitBreached
-from robson_contracts.market import AssetBalance, BalanceSnapshot, Candle, FeedSource, MarketContext, TradeTick
+from robson_contracts.gate import (
+    CheckResult,
+    GateDecision,
+    GateOutcome,
+    RiskAction,
+    RiskLimitBreached,
+)
+from robson_contracts.market import (
+    AssetBalance,
+    BalanceSnapshot,
+    Candle,
+    FeedSource,
+    MarketContext,
+    TradeTick,
+)
 from robson_contracts.orders import (
     BracketTakeProfit,
     CancelOrder,
@@ -43,8 +56,8 @@ from robson_contracts.orders import (
     TimeInForce,
 )
 from robson_contracts.positions import (
-    ClosePosition,
     CloseAllPositions,
+    ClosePosition,
     ExitReason,
     ModifyPosition,
     PositionClosed,

@@ -6,7 +6,15 @@ from enum import StrEnum
 from typing import Literal
 
 from robson_contracts.base import AccountMessage
-from robson_contracts.types import Dec, Fraction, Identifier, PositiveDec, Symbol, Timeframe, UtcDatetime
+from robson_contracts.types import (
+    Dec,
+    Fraction,
+    Identifier,
+    PositiveDec,
+    Symbol,
+    Timeframe,
+    UtcDatetime,
+)
 
 
 class SignalDirection(StrEnum):

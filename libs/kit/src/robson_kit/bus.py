@@ -10,10 +10,10 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
-
 from robson_contracts import Message, encode, subject_for
 from robson_contracts.registry import TYPE_HEADER, VERSION_HEADER
 from robson_contracts.subjects import STREAMS, StreamSpec
+
 from robson_kit.logs import get_logger
 
 log = get_logger(__name__)
@@ -75,13 +75,17 @@ class Bus:
             connect_timeout=timeout,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            drain_timeout=2,
         )
         self._js = self._nc.jetstream(timeout=timeout)
         return self
 
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+            try:
+                await self._nc.drain()
+            except Exception:  # drain timed out: close anyway, acks were already awaited
+                await self._nc.close()
         self._nc = None
         self._js = None
 

@@ -24,15 +24,15 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from robson_contracts import DeadLetter, DecodeError, Message, decode, derive_id
 from robson_contracts.subjects import StreamSpec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from robson_kit import faults, logs, metrics
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
 from robson_kit.errors import PermanentError
-from robson_kit.uow import UnitOfWork
+from robson_kit.uow import UnitOfWork, flush_outboxes, record_inbox_batch
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 log = logs.get_logger(__name__)
@@ -54,10 +54,6 @@ class ConsumerSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _RollBack(Exception):
-    """Roll back a single-message transaction whose handler failed."""
-
-
 @dataclass
 class _Outcome:
     kind: str  # "ack" | "dead" | "retry"
@@ -65,9 +61,17 @@ class _Outcome:
     reason: str = ""
 
 
+class _RollBack(Exception):
+    """Roll back the transaction: a handler failed (its outcome travels with the exception)."""
+
+    def __init__(self, outcomes: dict[int, _Outcome]) -> None:
+        super().__init__("handler failed")
+        self.outcomes = outcomes
+
+
 def backoff_seconds(deliveries: int, base: float = 0.2, cap: float = 30.0) -> float:
     """Exponential backoff with full jitter, for nak delays."""
-    return random.uniform(0, min(cap, base * 2 ** max(0, deliveries - 1)))  # noqa: S311
+    return random.uniform(0, min(cap, base * 2 ** max(0, deliveries - 1)))
 
 
 class Consumer:
@@ -132,7 +136,7 @@ class Consumer:
         while not self._stopping.is_set():
             try:
                 msgs = await self._sub.fetch(self.batch if busy else 1, timeout=0.05 if busy else 1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 busy = False
                 continue
             except Exception as exc:  # connection trouble: the client reconnects on its own
@@ -174,59 +178,60 @@ class Consumer:
     async def _transact(
         self, decoded: list[tuple[Msg, Message]]
     ) -> tuple[dict[int, _Outcome], list[UnitOfWork]]:
+        """Optimistic batching: the whole batch in one transaction; if any handler fails the
+        batch is rolled back and replayed one message per transaction to isolate the failure."""
+        if len(decoded) > 1:
+            try:
+                return await self._run_transaction(decoded, isolate=False)
+            except _RollBack:
+                metrics.MESSAGES.labels(self.service, self.spec.name, "batch_split").inc()
         outcomes: dict[int, _Outcome] = {}
         uows: list[UnitOfWork] = []
-        single = len(decoded) == 1
-        async with self.sessions() as session:
+        for item in decoded:
             try:
-                async with session.begin():
-                    await self._handle_all(session, decoded, single, outcomes, uows)
-            except _RollBack:
-                pass
+                one_outcomes, one_uows = await self._run_transaction([item], isolate=True)
+            except _RollBack as failed:
+                one_outcomes, one_uows = failed.outcomes, []
+            outcomes.update(one_outcomes)
+            uows.extend(one_uows)
         return outcomes, uows
 
-    async def _handle_all(
-        self,
-        session: AsyncSession,
-        decoded: list[tuple[Msg, Message]],
-        single: bool,
-        outcomes: dict[int, _Outcome],
-        uows: list[UnitOfWork],
-    ) -> None:
-        for msg, message in decoded:
-            uow = UnitOfWork(session, self.clock)
-            try:
-                if single:
-                    await self._handle_one(uow, msg, message)
-                else:
-                    async with session.begin_nested():
-                        await self._handle_one(uow, msg, message)
-            except PermanentError as exc:
-                uow.discard()
-                outcomes[id(msg)] = _Outcome("dead", exc.reason_code, exc.reason)
-                if single:
-                    raise _RollBack from exc
-            except Exception as exc:
-                uow.discard()
-                log.warning("handler.failed", consumer=self.spec.name, error=repr(exc),
-                            message_id=str(message.message_id))
-                outcomes[id(msg)] = _Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
-                if single:
-                    raise _RollBack from exc
-            else:
+    async def _run_transaction(
+        self, decoded: list[tuple[Msg, Message]], isolate: bool
+    ) -> tuple[dict[int, _Outcome], list[UnitOfWork]]:
+        outcomes: dict[int, _Outcome] = {}
+        uows: list[UnitOfWork] = []
+        async with self.sessions() as session, session.begin():
+            fresh = await record_inbox_batch(
+                session, [(m.message_id, self.spec.name, msg.subject) for msg, m in decoded]
+            )
+            for msg, message in decoded:
                 outcomes[id(msg)] = _Outcome("ack")
+                if message.message_id not in fresh:
+                    metrics.MESSAGES.labels(self.service, self.spec.name, "duplicate").inc()
+                    continue
+                uow = UnitOfWork(session, self.clock)
+                failure = await self._handle_one(uow, message)
+                if failure is not None:
+                    if not isolate:
+                        raise _RollBack({})
+                    raise _RollBack({id(msg): failure})
                 uows.append(uow)
+            await flush_outboxes(session, uows)
+        return outcomes, uows
 
-    async def _handle_one(self, uow: UnitOfWork, msg: Msg, message: Message) -> None:
-        if not await uow.record_inbox(message.message_id, self.spec.name, msg.subject):
-            metrics.MESSAGES.labels(self.service, self.spec.name, "duplicate").inc()
-            return
+    async def _handle_one(self, uow: UnitOfWork, message: Message) -> _Outcome | None:
         logs.bind(correlation_id=str(message.correlation_id), message_id=str(message.message_id))
         try:
             await self.spec.handler(message, uow)
+        except PermanentError as exc:
+            return _Outcome("dead", exc.reason_code, exc.reason)
+        except Exception as exc:
+            log.warning("handler.failed", consumer=self.spec.name, error=repr(exc))
+            return _Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
         finally:
             logs.unbind("correlation_id", "message_id")
-        await uow.flush_outbox()
+        return None
 
     async def _settle(self, msg: Msg, outcome: _Outcome) -> None:
         if outcome.kind == "ack":

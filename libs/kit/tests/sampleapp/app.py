@@ -3,9 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
-from sqlalchemy.dialects.postgresql import insert
-
 from robson_contracts import DecisionKind, SignalDetected, TradeDecision, derive_id
 from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
@@ -13,12 +10,21 @@ from robson_kit.errors import PermanentError
 from robson_kit.service import Service
 from robson_kit.settings import ServiceSettings
 from robson_kit.uow import UnitOfWork
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 metadata = MetaData()
 counts = Table(
     "signal_counts", metadata,
     Column("signal_id", String(64), primary_key=True),
     Column("times", Integer, nullable=False),
+)
+
+
+# Built once: executions reuse SQLAlchemy's compiled-statement cache.
+COUNT_SIGNAL = (
+    insert(counts).values(signal_id=bindparam("sid"), times=1)
+    .on_conflict_do_update(index_elements=["signal_id"], set_={"times": counts.c.times + 1})
 )
 
 
@@ -31,10 +37,7 @@ class SampleSettings(ServiceSettings):
 async def handle_signal(signal: SignalDetected, uow: UnitOfWork) -> None:
     if signal.strategy == "poison":
         raise PermanentError("POISON", "strategy 'poison' is refused by design")
-    await uow.session.execute(
-        insert(counts).values(signal_id=signal.signal_id, times=1)
-        .on_conflict_do_update(index_elements=["signal_id"], set_={"times": counts.c.times + 1})
-    )
+    await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id})
     uow.emit(TradeDecision(
         **signal.caused(),
         message_id=derive_id("decision", signal.message_id),

@@ -8,10 +8,10 @@ from typing import Any
 import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from sqlalchemy import text
-
 from robson_contracts import Message, decode
 from robson_contracts.subjects import STREAMS, StreamSpec
+from sqlalchemy import text
+
 from robson_kit.bus import Bus
 from robson_kit.db import make_engine
 
@@ -59,7 +59,7 @@ async def read_stream(
         while True:
             try:
                 msgs = await sub.fetch(256, timeout=0.3)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 break
             for m in msgs:
                 out.append(m if raw else decode(m.data))

@@ -1,0 +1,131 @@
+"""`robson up`: embedded NATS + Postgres (or NATS_URL / DATABASE_URL), migrations, then every
+service as its own process; Ctrl-C stops them all and the infrastructure, state stays in .data/."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from robson_kit import migrations
+from robson_kit.embedded import Infrastructure, free_port
+
+from robson_cli.services import SERVICES, ServiceDef
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("ROBSON_DATA_DIR", ".data")).resolve()
+
+
+def run_file() -> Path:
+    return data_dir() / "run.json"
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class RunningService:
+    definition: ServiceDef
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Platform:
+    infra: Infrastructure
+    services: list[RunningService] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def migrate(self) -> None:
+        for svc in SERVICES:
+            module = importlib.import_module(f"{svc.module}.main")
+            migrations.upgrade(module.MIGRATIONS, self.infra.database_url, svc.name)
+
+    def env_for(self, svc: ServiceDef, port: int) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "NATS_URL": self.infra.nats_url,
+            "DATABASE_URL": self.infra.database_url,
+            f"{svc.env_prefix}HTTP_PORT": str(port),
+            f"{svc.env_prefix}RUN_MIGRATIONS": "false",
+        }
+        env.update(self.extra_env)
+        return env
+
+    def start_service(self, svc: ServiceDef) -> RunningService:
+        port = svc.default_port if port_is_free(svc.default_port) else free_port()
+        logs = data_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        running = RunningService(svc, port, logs / f"{svc.name}.log")
+        log = open(running.log_path, "ab")  # noqa: SIM115
+        running.process = subprocess.Popen(
+            [sys.executable, "-m", svc.module], env=self.env_for(svc, port),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.services.append(running)
+        return running
+
+    def wait_ready(self, running: RunningService, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if running.process and running.process.poll() is not None:
+                tail = running.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{running.definition.name} exited ({running.process.returncode}):\n{tail}")
+            try:
+                if httpx.get(f"{running.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{running.definition.name} not ready after {timeout:.0f}s; see {running.log_path}")
+
+    def write_run_file(self, feed: dict[str, object]) -> None:
+        doc = {
+            "started_at": time.time(),
+            "data_dir": str(data_dir()),
+            "nats_url": self.infra.nats_url,
+            "database_url": self.infra.database_url,
+            "embedded": self.infra.embedded,
+            "feed": feed,
+            "launcher_pid": os.getpid(),
+            "services": {
+                r.definition.name: {"url": r.url, "pid": r.process.pid if r.process else None,
+                                    "log": str(r.log_path)}
+                for r in self.services
+            },
+        }
+        run_file().write_text(json.dumps(doc, indent=2))
+
+    def stop(self) -> None:
+        for running in reversed(self.services):
+            if running.process and running.process.poll() is None:
+                running.process.send_signal(signal.SIGTERM)
+        for running in reversed(self.services):
+            if running.process:
+                try:
+                    running.process.wait(20)
+                except subprocess.TimeoutExpired:
+                    running.process.kill()
+        self.services.clear()
+        self.infra.stop()
+        run_file().unlink(missing_ok=True)
