@@ -64,7 +64,13 @@ async def test_dropped_websocket_reconnects_and_gap_is_backfilled_over_rest_in_o
         fake.klines[("BTCUSDT", "1m")].append(live[5])
         await fake.push_kline("BTCUSDT", "1m", live[5])
         candles = await wait_until(lambda: _count(bus, 6), timeout=20, message="gap backfilled")
-        status = (await http.get("/feed")).json()
+        final = candles[-1].close_time.isoformat()
+
+        async def settled():
+            body = (await http.get("/feed")).json()
+            return body if body["last_event_time"]["BTCUSDT"]["1m"] == final else None
+
+        status = await wait_until(settled, message="last candle stored and counted")
         stored = (await http.get("/candles", params={"symbol": "BTCUSDT", "timeframe": "1m"})).json()
 
     opens = [int(c.open_time.timestamp() * 1000) for c in candles]

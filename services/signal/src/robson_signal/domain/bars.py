@@ -22,15 +22,14 @@ class Bar:
     fhigh: float = field(init=False, repr=False, compare=False)
     flow: float = field(init=False, repr=False, compare=False)
     fclose: float = field(init=False, repr=False, compare=False)
+    close_ms: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fhigh", float(self.high))
-        object.__setattr__(self, "flow", float(self.low))
-        object.__setattr__(self, "fclose", float(self.close))
-
-    @property
-    def close_ms(self) -> int:
-        return self.open_ms + self.timeframe.seconds * 1000
+        setattr_ = object.__setattr__
+        setattr_(self, "fhigh", float(self.high))
+        setattr_(self, "flow", float(self.low))
+        setattr_(self, "fclose", float(self.close))
+        setattr_(self, "close_ms", self.open_ms + _STEP_MS[self.timeframe])
 
     @property
     def open_time(self) -> datetime:
@@ -49,6 +48,9 @@ class Bar:
         if self.low > min(self.open, self.close) or self.high < max(self.open, self.close):
             return "high/low must bound open and close"
         return None
+
+
+_STEP_MS = {tf: tf.seconds * 1000 for tf in Timeframe}
 
 
 def ms_to_dt(ms: int) -> datetime:
