@@ -9,7 +9,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Metric, at_least, info, median
 from robson_contracts import FeedSource, Timeframe
 from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
@@ -20,6 +19,8 @@ from robson_signal.domain.engine import StrategyEngine
 from robson_signal.domain.klines_csv import format_archive_row, parse_klines
 from robson_signal.domain.registry import StrategyRegistry
 
+from bench.common import Metric, at_least, info, median
+
 SYMBOLS = [f"SYM{i:02d}USDT" for i in range(50)]
 CANDLES_PER_SYMBOL = 1000
 STRATEGIES = ("ema_cross", "donchian_breakout", "rsi_mean_reversion")
@@ -28,8 +29,15 @@ STRATEGIES = ("ema_cross", "donchian_breakout", "rsi_mean_reversion")
 def engine() -> StrategyEngine:
     e = StrategyEngine(StrategyRegistry())
     for name in STRATEGIES:
-        e.bind(TraderBinding(trader_id=f"t-{name[:3]}", account_id="bench", strategy=name,
-                             symbols=tuple(SYMBOLS), timeframes=(Timeframe.M1,)))
+        e.bind(
+            TraderBinding(
+                trader_id=f"t-{name[:3]}",
+                account_id="bench",
+                strategy=name,
+                symbols=tuple(SYMBOLS),
+                timeframes=(Timeframe.M1,),
+            )
+        )
     return e
 
 
@@ -66,8 +74,13 @@ async def publish_rate() -> tuple[float, float]:
             bus = await Bus(infra.nats_url).connect()
             await reset_streams(bus)
             await bus.close()
-            service = build_service(SignalSettings(nats_url=infra.nats_url, database_url=infra.database_url,
-                                                   db_schema=unique_schema("bench")))
+            service = build_service(
+                SignalSettings(
+                    nats_url=infra.nats_url,
+                    database_url=infra.database_url,
+                    db_schema=unique_schema("bench"),
+                )
+            )
             await service.start()
             try:
                 e = service.strategy_engine  # type: ignore[attr-defined]
@@ -76,10 +89,12 @@ async def publish_rate() -> tuple[float, float]:
                     del tid
                 from datetime import UTC, datetime
 
-                bars = list(synthetic_bars(3, SYMBOLS[:10], ["1m"], datetime(2024, 1, 1, tzinfo=UTC), 300))
+                bars = list(
+                    synthetic_bars(3, SYMBOLS[:10], ["1m"], datetime(2024, 1, 1, tzinfo=UTC), 300)
+                )
                 began = time.perf_counter()
                 for i in range(0, len(bars), 200):
-                    await service.pipeline.process(bars[i:i + 200], FeedSource.REPLAY)  # type: ignore[attr-defined]
+                    await service.pipeline.process(bars[i : i + 200], FeedSource.REPLAY)  # type: ignore[attr-defined]
                 elapsed = time.perf_counter() - began
                 status = service.feed_status  # type: ignore[attr-defined]
                 messages = status.candles * 5 + status.signals
@@ -97,14 +112,28 @@ def run() -> list[Metric]:
         rate, signals = in_process_rate(rows)
         rates.append(rate)
     metrics = [
-        at_least("signal.replay_candles_per_s", median(rates), "candles/s", 20_000,
-                 note=f"3 strategies x 50 symbols, {len(SYMBOLS) * CANDLES_PER_SYMBOL} candles, "
-                      f"CSV parse + evaluation + SignalDetected ({signals} signals); median of 3"),
+        at_least(
+            "signal.replay_candles_per_s",
+            median(rates),
+            "candles/s",
+            20_000,
+            note=f"3 strategies x 50 symbols, {len(SYMBOLS) * CANDLES_PER_SYMBOL} candles, "
+            f"CSV parse + evaluation + SignalDetected ({signals} signals); median of 3",
+        ),
     ]
     msgs, candles = asyncio.run(publish_rate())
     metrics += [
-        info("signal.jetstream_publish_msgs_per_s", msgs, "msg/s",
-             note="ticks+candle+signals awaited on JetStream, candles+signals stored in Postgres"),
-        info("signal.pipeline_candles_per_s", candles, "candles/s", note="end-to-end with NATS + Postgres"),
+        info(
+            "signal.jetstream_publish_msgs_per_s",
+            msgs,
+            "msg/s",
+            note="ticks+candle+signals awaited on JetStream, candles+signals stored in Postgres",
+        ),
+        info(
+            "signal.pipeline_candles_per_s",
+            candles,
+            "candles/s",
+            note="end-to-end with NATS + Postgres",
+        ),
     ]
     return metrics

@@ -13,7 +13,6 @@ from collections import defaultdict
 from typing import Any
 
 from aiohttp import WSMsgType, web
-
 from robson_kit.embedded import free_port
 
 Row = list[Any]
@@ -38,8 +37,11 @@ class FakeBinance:
         return f"http://127.0.0.1:{self.port}"
 
     def settings(self) -> dict[str, str]:
-        return {"binance_api_url": f"{self.url}/api", "binance_futures_url": f"{self.url}/fapi",
-                "binance_stream_url": f"ws://127.0.0.1:{self.port}/"}
+        return {
+            "binance_api_url": f"{self.url}/api",
+            "binance_futures_url": f"{self.url}/fapi",
+            "binance_stream_url": f"ws://127.0.0.1:{self.port}/",
+        }
 
     async def start(self) -> FakeBinance:
         app = web.Application(middlewares=[self._faults])
@@ -85,14 +87,33 @@ class FakeBinance:
         return sent
 
     async def push_kline(self, symbol: str, tf: str, row: Row, closed: bool = True) -> int:
-        k = {"t": row[0], "T": row[6], "s": symbol, "i": tf, "o": row[1], "h": row[2], "l": row[3],
-             "c": row[4], "v": row[5], "x": closed}
-        return await self.push(f"{symbol.lower()}@kline_{tf}", {"e": "kline", "E": row[6], "s": symbol,
-                                                                "k": k})
+        k = {
+            "t": row[0],
+            "T": row[6],
+            "s": symbol,
+            "i": tf,
+            "o": row[1],
+            "h": row[2],
+            "l": row[3],
+            "c": row[4],
+            "v": row[5],
+            "x": closed,
+        }
+        return await self.push(
+            f"{symbol.lower()}@kline_{tf}", {"e": "kline", "E": row[6], "s": symbol, "k": k}
+        )
 
     async def push_trade(self, symbol: str, trade_id: int, price: str, qty: str, at_ms: int) -> int:
-        data = {"e": "trade", "E": at_ms, "s": symbol, "t": trade_id, "p": price, "q": qty,
-                "T": at_ms, "m": False}
+        data = {
+            "e": "trade",
+            "E": at_ms,
+            "s": symbol,
+            "t": trade_id,
+            "p": price,
+            "q": qty,
+            "T": at_ms,
+            "m": False,
+        }
         return await self.push(f"{symbol.lower()}@trade", data)
 
     # --- handlers ----------------------------------------------------------------------
@@ -120,7 +141,7 @@ class FakeBinance:
 
     async def _funding(self, request: web.Request) -> web.Response:
         rows = self.funding[request.query["symbol"]]
-        return web.json_response(rows[-int(request.query.get("limit", 100)):])
+        return web.json_response(rows[-int(request.query.get("limit", 100)) :])
 
     async def _stream(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -144,9 +165,15 @@ class FakeBinance:
         return name, buffer.getvalue()
 
     async def _archive(self, request: web.Request) -> web.Response:
-        symbol, tf, name = request.match_info["symbol"], request.match_info["tf"], request.match_info["name"]
+        symbol, tf, name = (
+            request.match_info["symbol"],
+            request.match_info["tf"],
+            request.match_info["name"],
+        )
         month = name.removeprefix(f"{symbol}-{tf}-").split(".")[0]
-        if (symbol, tf) not in self.klines or not any(_month_of(r[0]) == month for r in self.klines[(symbol, tf)]):
+        if (symbol, tf) not in self.klines or not any(
+            _month_of(r[0]) == month for r in self.klines[(symbol, tf)]
+        ):
             return web.Response(status=404, text="<Error><Code>NoSuchKey</Code></Error>")
         csv_name, blob = self.archive_zip(symbol, tf, month)
         if name.endswith(".zip"):
@@ -166,12 +193,24 @@ def _month_of(ms: int) -> str:
 def kline_row(open_ms: int, step_ms: int, close: float, spread: float = 1.0) -> Row:
     o = f"{close - spread / 2:.2f}"
     c = f"{close:.2f}"
-    return [open_ms, o, f"{close + spread:.2f}", f"{close - spread:.2f}", c, "12.5", open_ms + step_ms - 1,
-            "1000.0", 42, "6.0", "500.0", "0"]
+    return [
+        open_ms,
+        o,
+        f"{close + spread:.2f}",
+        f"{close - spread:.2f}",
+        c,
+        "12.5",
+        open_ms + step_ms - 1,
+        "1000.0",
+        42,
+        "6.0",
+        "500.0",
+        "0",
+    ]
 
 
 async def started() -> FakeBinance:
     return await FakeBinance().start()
 
 
-__all__ = ["FakeBinance", "kline_row", "started", "asyncio"]
+__all__ = ["FakeBinance", "asyncio", "kline_row", "started"]

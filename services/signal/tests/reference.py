@@ -3,11 +3,12 @@ incremental indicators are checked against."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 
 def sma(xs: list[float], n: int) -> list[float | None]:
-    return [None if i + 1 < n else sum(xs[i + 1 - n:i + 1]) / n for i in range(len(xs))]
+    return [None if i + 1 < n else sum(xs[i + 1 - n : i + 1]) / n for i in range(len(xs))]
 
 
 def ema(xs: list[float], n: int) -> list[float | None]:
@@ -36,12 +37,14 @@ def wilder(xs: list[float], n: int) -> list[float | None]:
 
 
 def rsi(closes: list[float], n: int) -> list[float | None]:
-    changes = [b - a for a, b in zip(closes, closes[1:], strict=False)]
+    changes = [b - a for a, b in itertools.pairwise(closes)]
     gains = wilder([max(c, 0) for c in changes], n)
     losses = wilder([max(-c, 0) for c in changes], n)
     out: list[float | None] = [None]
     for g, lo in zip(gains, losses, strict=True):
-        out.append(None if g is None or lo is None else (100.0 if lo == 0 else 100 - 100 / (1 + g / lo)))
+        out.append(
+            None if g is None or lo is None else (100.0 if lo == 0 else 100 - 100 / (1 + g / lo))
+        )
     return out
 
 
@@ -59,14 +62,16 @@ def bollinger(xs: list[float], n: int, k: float) -> list[tuple[float, float, flo
         if i + 1 < n:
             out.append(None)
             continue
-        window = xs[i + 1 - n:i + 1]
+        window = xs[i + 1 - n : i + 1]
         mean = sum(window) / n
         sd = math.sqrt(sum((x - mean) ** 2 for x in window) / n)
         out.append((mean - k * sd, mean, mean + k * sd))
     return out
 
 
-def macd(xs: list[float], fast: int, slow: int, signal: int) -> list[tuple[float, float | None] | None]:
+def macd(
+    xs: list[float], fast: int, slow: int, signal: int
+) -> list[tuple[float, float | None] | None]:
     f, s = ema(xs, fast), ema(xs, slow)
     line = [None if a is None or b is None else a - b for a, b in zip(f, s, strict=True)]
     start = next(i for i, v in enumerate(line) if v is not None)
@@ -77,5 +82,7 @@ def macd(xs: list[float], fast: int, slow: int, signal: int) -> list[tuple[float
 
 
 def donchian(highs: list[float], lows: list[float], n: int) -> list[tuple[float, float] | None]:
-    return [None if i + 1 < n else (max(highs[i + 1 - n:i + 1]), min(lows[i + 1 - n:i + 1]))
-            for i in range(len(highs))]
+    return [
+        None if i + 1 < n else (max(highs[i + 1 - n : i + 1]), min(lows[i + 1 - n : i + 1]))
+        for i in range(len(highs))
+    ]

@@ -8,10 +8,23 @@ from robson_kit.testing import read_stream, wait_until
 
 from .conftest import client
 
-BINDING = {"account_id": "acc1", "strategy": "ema_cross", "params": {"fast": 3, "slow": 8},
-           "symbols": ["BTCUSDT"], "timeframes": ["1m"], "webhook_secret": "s3cret-value"}
-ALERT = {"id": "tv-1", "trader_id": "t1", "secret": "s3cret-value", "symbol": "BINANCE:BTCUSDT",
-         "action": "buy", "price": 64000.5, "time": "2024-05-01T10:00:00Z"}
+BINDING = {
+    "account_id": "acc1",
+    "strategy": "ema_cross",
+    "params": {"fast": 3, "slow": 8},
+    "symbols": ["BTCUSDT"],
+    "timeframes": ["1m"],
+    "webhook_secret": "s3cret-value",
+}
+ALERT = {
+    "id": "tv-1",
+    "trader_id": "t1",
+    "secret": "s3cret-value",
+    "symbol": "BINANCE:BTCUSDT",
+    "action": "buy",
+    "price": 64000.5,
+    "time": "2024-05-01T10:00:00Z",
+}
 
 
 async def test_put_trader_is_idempotent_and_never_returns_the_secret(make_service) -> None:
@@ -28,7 +41,9 @@ async def test_put_trader_is_idempotent_and_never_returns_the_secret(make_servic
         assert names == ["donchian_breakout", "ema_cross", "rsi_mean_reversion"]
 
 
-async def test_put_trader_with_bad_strategy_or_params_is_422_and_changes_nothing(make_service) -> None:
+async def test_put_trader_with_bad_strategy_or_params_is_422_and_changes_nothing(
+    make_service,
+) -> None:
     service = await make_service()
     async with client(service) as http:
         unknown = await http.put("/traders/t1", json={**BINDING, "strategy": "magic"})
@@ -58,7 +73,9 @@ async def test_webhook_signal_is_published_once_even_when_posted_twice(bus, make
         again = await http.post("/signals", json=ALERT)
         assert first.status_code == 202 and again.status_code == 200
         assert again.json() == {"status": "duplicate", "signal_id": first.json()["signal_id"]}
-        listed = (await http.get("/signals", params={"trader_id": "t1", "origin": "EXTERNAL"})).json()
+        listed = (
+            await http.get("/signals", params={"trader_id": "t1", "origin": "EXTERNAL"})
+        ).json()
         assert [x["signal_id"] for x in listed] == [first.json()["signal_id"]]
 
     async def published() -> list[SignalDetected]:
@@ -68,7 +85,11 @@ async def test_webhook_signal_is_published_once_even_when_posted_twice(bus, make
     assert len(signals) == 1
     sig = signals[0]
     assert (sig.symbol, sig.direction.value, str(sig.price), sig.origin) == (
-        "BTCUSDT", "LONG", "64000.5", SignalOrigin.EXTERNAL)
+        "BTCUSDT",
+        "LONG",
+        "64000.5",
+        SignalOrigin.EXTERNAL,
+    )
     assert sig.account_id == "acc1" and sig.timeframe.value == "1m"
     assert sig.occurred_at.isoformat() == "2024-05-01T10:00:00+00:00"
 
@@ -79,21 +100,30 @@ async def test_webhook_with_bad_secret_bad_json_or_bad_fields_is_rejected_clearl
     service = await make_service()
     async with client(service) as http:
         await http.put("/traders/t1", json=BINDING)
-        await http.put("/traders/t2", json={k: v for k, v in BINDING.items() if k != "webhook_secret"})
+        await http.put(
+            "/traders/t2", json={k: v for k, v in BINDING.items() if k != "webhook_secret"}
+        )
         wrong = await http.post("/signals", json={**ALERT, "secret": "guess-guess"})
         assert wrong.status_code == 401 and "BAD_SECRET" in wrong.text
-        header = await http.post("/signals", json={k: v for k, v in ALERT.items() if k != "secret"},
-                                 headers={"X-Robson-Secret": "s3cret-value"})
+        header = await http.post(
+            "/signals",
+            json={k: v for k, v in ALERT.items() if k != "secret"},
+            headers={"X-Robson-Secret": "s3cret-value"},
+        )
         assert header.status_code == 202
         disabled = await http.post("/signals", json={**ALERT, "trader_id": "t2", "id": "x"})
         assert disabled.status_code == 403
         unknown = await http.post("/signals", json={**ALERT, "trader_id": "ghost"})
         assert unknown.status_code == 404
-        broken = await http.post("/signals", content=b'{"id": "tv-2", "trader_id": ',
-                                 headers={"content-type": "application/json"})
+        broken = await http.post(
+            "/signals",
+            content=b'{"id": "tv-2", "trader_id": ',
+            headers={"content-type": "application/json"},
+        )
         assert broken.status_code == 400 and "not valid JSON" in broken.text
-        bad_fields = await http.post("/signals", json={**ALERT, "id": "tv-3", "action": "moon",
-                                                       "price": "-1"})
+        bad_fields = await http.post(
+            "/signals", json={**ALERT, "id": "tv-3", "action": "moon", "price": "-1"}
+        )
         assert bad_fields.status_code == 422
         fields = {e["field"] for e in bad_fields.json()["detail"]}
         assert {"action", "price"} <= fields
@@ -102,9 +132,15 @@ async def test_webhook_with_bad_secret_bad_json_or_bad_fields_is_rejected_clearl
 
 
 async def test_synthetic_feed_stores_candles_served_by_the_candle_api(make_service) -> None:
-    service = await make_service(feed="synthetic", symbols="BTCUSDT,ETHUSDT", timeframes="1m",
-                                 synthetic_candles=50, synthetic_seed=5)
+    service = await make_service(
+        feed="synthetic",
+        symbols="BTCUSDT,ETHUSDT",
+        timeframes="1m",
+        synthetic_candles=50,
+        synthetic_seed=5,
+    )
     async with client(service) as http:
+
         async def finished():
             return (await http.get("/feed")).json()["finished"]
 
@@ -112,8 +148,17 @@ async def test_synthetic_feed_stores_candles_served_by_the_candle_api(make_servi
         status = (await http.get("/feed")).json()
         assert status["mode"] == "synthetic" and status["candles"] == 100
         assert set(status["last_event_time"]) == {"BTCUSDT", "ETHUSDT"}
-        page = (await http.get("/candles", params={"symbol": "ETHUSDT", "timeframe": "1m",
-                                                   "start": "2024-01-01T00:10:00Z", "limit": 5})).json()
+        page = (
+            await http.get(
+                "/candles",
+                params={
+                    "symbol": "ETHUSDT",
+                    "timeframe": "1m",
+                    "start": "2024-01-01T00:10:00Z",
+                    "limit": 5,
+                },
+            )
+        ).json()
         assert [c["open_time"] for c in page] == [f"2024-01-01T00:{m}:00Z" for m in range(10, 15)]
         assert all(c["source"] == "SYNTHETIC" and c["closed"] for c in page)
         bad = await http.get("/candles", params={"symbol": "btc usdt", "timeframe": "7m"})

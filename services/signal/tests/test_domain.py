@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
-
 from robson_contracts import SignalDirection, Timeframe
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.bindings import TraderBinding
@@ -18,7 +18,12 @@ from robson_signal.domain.klines_csv import (
     series_from_filename,
 )
 from robson_signal.domain.registry import StrategyRegistry, UnknownStrategyError
-from robson_signal.domain.strategies import DonchianBreakout, DonchianParams, EmaCross, EmaCrossParams
+from robson_signal.domain.strategies import (
+    DonchianBreakout,
+    DonchianParams,
+    EmaCross,
+    EmaCrossParams,
+)
 from robson_signal.domain.strategy import Hint, Strategy, StrategyParams
 from robson_signal.domain.synthetic import SyntheticMarket
 
@@ -28,10 +33,20 @@ T0 = 1704067200000
 
 def bar(i: int, close: str, high: str | None = None, low: str | None = None) -> Bar:
     c = Decimal(close)
-    return Bar("BTCUSDT", M1, T0 + i * 60_000, c, Decimal(high or close), Decimal(low or close), c, Decimal(1))
+    return Bar(
+        "BTCUSDT",
+        M1,
+        T0 + i * 60_000,
+        c,
+        Decimal(high or close),
+        Decimal(low or close),
+        c,
+        Decimal(1),
+    )
 
 
 # --- CSV ---------------------------------------------------------------------------------
+
 
 def test_headered_and_archive_rows_parse_to_the_same_bars() -> None:
     headered = ["open_time,open,high,low,close,volume", "1704067200000,10,12,9,11,5"]
@@ -48,9 +63,14 @@ def test_microsecond_timestamps_of_newer_archives_are_read_as_milliseconds() -> 
 
 def test_corrupt_row_is_skipped_and_reported_with_its_line_number() -> None:
     issues: list[CsvIssue] = []
-    rows = ["open_time,open,high,low,close,volume", "1704067200000,10,12,9,11,5",
-            "1704067260000,10,abc,9,11,5", "1704067320000,10,12,9", "1704067380000,10,9,9,11,5",
-            "1704067440000,10,12,9,11,5"]
+    rows = [
+        "open_time,open,high,low,close,volume",
+        "1704067200000,10,12,9,11,5",
+        "1704067260000,10,abc,9,11,5",
+        "1704067320000,10,12,9",
+        "1704067380000,10,9,9,11,5",
+        "1704067440000,10,12,9,11,5",
+    ]
     bars = list(parse_klines(rows, "BTCUSDT", M1, source="f.csv", on_issue=issues.append))
     assert [b.open_ms for b in bars] == [T0, T0 + 240_000]
     assert [(i.line, i.source) for i in issues] == [(3, "f.csv"), (4, "f.csv"), (5, "f.csv")]
@@ -59,7 +79,11 @@ def test_corrupt_row_is_skipped_and_reported_with_its_line_number() -> None:
 
 
 def test_non_monotonic_timestamp_is_reported_and_strict_mode_raises() -> None:
-    rows = ["1704067260000,10,12,9,11,5", "1704067200000,10,12,9,11,5", "1704067320000,10,12,9,11,5"]
+    rows = [
+        "1704067260000,10,12,9,11,5",
+        "1704067200000,10,12,9,11,5",
+        "1704067320000,10,12,9,11,5",
+    ]
     issues: list[CsvIssue] = []
     assert len(list(parse_klines(rows, "BTCUSDT", M1, on_issue=issues.append))) == 2
     assert issues[0].line == 2 and "must increase" in issues[0].reason
@@ -85,6 +109,7 @@ def test_archive_row_round_trips() -> None:
 
 # --- synthetic market --------------------------------------------------------------------
 
+
 def test_same_seed_gives_same_candles_and_other_seed_differs() -> None:
     a = list(SyntheticMarket(7, "BTCUSDT", M1, T0).bars(500))
     b = list(SyntheticMarket(7, "BTCUSDT", M1, T0).bars(500))
@@ -100,13 +125,14 @@ def test_synthetic_bars_are_valid_contiguous_and_show_regimes_and_clustering() -
     returns = [abs(float(b.close / b.open) - 1) for b in bars]
     # volatility clustering: absolute returns are positively autocorrelated
     mean = sum(returns) / len(returns)
-    cov = sum((x - mean) * (y - mean) for x, y in zip(returns, returns[1:], strict=False))
+    cov = sum((x - mean) * (y - mean) for x, y in itertools.pairwise(returns))
     assert cov > 0
-    gaps = sum(1 for p, n in zip(bars, bars[1:], strict=False) if n.open != p.close)
+    gaps = sum(1 for p, n in itertools.pairwise(bars) if n.open != p.close)
     assert gaps > 0
 
 
 # --- strategies --------------------------------------------------------------------------
+
 
 def test_ema_cross_signals_long_when_fast_crosses_above_slow() -> None:
     strategy = EmaCross(EmaCrossParams(fast=2, slow=4))
@@ -119,11 +145,21 @@ def test_ema_cross_signals_long_when_fast_crosses_above_slow() -> None:
 
 def test_donchian_breakout_fires_on_close_beyond_previous_channel() -> None:
     strategy = DonchianBreakout(DonchianParams(period=3))
-    series = [("10", "11", "9"), ("10", "11", "9"), ("10", "11", "9"), ("12", "12", "10"),
-              ("8", "10", "8")]
+    series = [
+        ("10", "11", "9"),
+        ("10", "11", "9"),
+        ("10", "11", "9"),
+        ("12", "12", "10"),
+        ("8", "10", "8"),
+    ]
     hints = [strategy.on_bar(bar(i, c, h, lo)) for i, (c, h, lo) in enumerate(series)]
-    assert [h.direction if h else None for h in hints] == [None, None, None, SignalDirection.LONG,
-                                                           SignalDirection.SHORT]
+    assert [h.direction if h else None for h in hints] == [
+        None,
+        None,
+        None,
+        SignalDirection.LONG,
+        SignalDirection.SHORT,
+    ]
 
 
 def test_strategy_params_are_typed_and_validated() -> None:
@@ -161,8 +197,16 @@ def test_user_strategy_loaded_by_path_runs_per_bound_series_with_deterministic_i
     registry = StrategyRegistry()
     registry.load(f"{__name__}:AlwaysLong")
     engine = StrategyEngine(registry)
-    engine.bind(TraderBinding(trader_id="u1", account_id="a1", strategy="always_long",
-                              params={"every": 2}, symbols=("BTCUSDT", "ETHUSDT"), timeframes=("1m",)))
+    engine.bind(
+        TraderBinding(
+            trader_id="u1",
+            account_id="a1",
+            strategy="always_long",
+            params={"every": 2},
+            symbols=("BTCUSDT", "ETHUSDT"),
+            timeframes=("1m",),
+        )
+    )
     signals = [s for i in range(4) for s in engine.on_bar(bar(i, "100"))]
     assert len(signals) == 2 and all(s.trader_id == "u1" and s.account_id == "a1" for s in signals)
     assert signals[0].strength == Decimal("0.75") and signals[0].features == {"seen": Decimal("2")}
@@ -176,8 +220,13 @@ def test_rebinding_replaces_routes_and_unbound_trader_gets_no_signals() -> None:
     registry = StrategyRegistry()
     registry.register(AlwaysLong)
     engine = StrategyEngine(registry)
-    base = dict(trader_id="u1", account_id="a1", strategy="always_long", params={"every": 1},
-                timeframes=("1m",))
+    base = dict(
+        trader_id="u1",
+        account_id="a1",
+        strategy="always_long",
+        params={"every": 1},
+        timeframes=("1m",),
+    )
     engine.bind(TraderBinding(symbols=("BTCUSDT",), **base))
     engine.bind(TraderBinding(symbols=("ETHUSDT",), **base))
     assert engine.on_bar(bar(0, "100")) == []

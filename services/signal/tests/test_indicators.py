@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from robson_contracts import Timeframe
 from robson_signal.domain import indicators as ind
 from robson_signal.domain.klines_csv import parse_klines
@@ -54,10 +53,21 @@ def test_bollinger_macd_donchian_on_real_klines_match_batch_reference() -> None:
     boll, macd, don = ind.Bollinger(20, 2.0), ind.MACD(12, 26, 9), ind.Donchian(20)
     for i, (h, lo, c) in enumerate(zip(HIGHS, LOWS, CLOSES, strict=True)):
         band, m, ch = boll.update(c), macd.update(c), don.update(h, lo)
-        rb, rm, rd = ref.bollinger(CLOSES, 20, 2.0)[i], ref.macd(CLOSES, 12, 26, 9)[i], ref.donchian(HIGHS, LOWS, 20)[i]
-        assert (band is None) == (rb is None) and (m is None) == (rm is None) and (ch is None) == (rd is None)
+        rb, rm, rd = (
+            ref.bollinger(CLOSES, 20, 2.0)[i],
+            ref.macd(CLOSES, 12, 26, 9)[i],
+            ref.donchian(HIGHS, LOWS, 20)[i],
+        )
+        assert (
+            (band is None) == (rb is None)
+            and (m is None) == (rm is None)
+            and (ch is None) == (rd is None)
+        )
         if band is not None:
-            assert all(close_enough(a, b) for a, b in zip((band.lower, band.middle, band.upper), rb, strict=True))
+            assert all(
+                close_enough(a, b)
+                for a, b in zip((band.lower, band.middle, band.upper), rb, strict=True)
+            )
         if m is not None:
             assert close_enough(m.macd, rm[0]) and close_enough(m.signal, rm[1])
             if m.signal is not None:
@@ -67,12 +77,18 @@ def test_bollinger_macd_donchian_on_real_klines_match_batch_reference() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(min_value=0.01, max_value=1e6, allow_nan=False), min_size=1, max_size=120),
-       st.integers(min_value=2, max_value=30))
-def test_incremental_ema_rsi_bollinger_match_reference_on_any_series(xs: list[float], n: int) -> None:
+@given(
+    st.lists(st.floats(min_value=0.01, max_value=1e6, allow_nan=False), min_size=1, max_size=120),
+    st.integers(min_value=2, max_value=30),
+)
+def test_incremental_ema_rsi_bollinger_match_reference_on_any_series(
+    xs: list[float], n: int
+) -> None:
     ema, rsi, boll = ind.EMA(n), ind.RSI(n), ind.Bollinger(n, 2.0)
     got = [(ema.update(x), rsi.update(x), boll.update(x)) for x in xs]
-    for (e, r, b), re_, rr, rb in zip(got, ref.ema(xs, n), ref.rsi(xs, n), ref.bollinger(xs, n, 2.0), strict=True):
+    for (e, r, b), re_, rr, rb in zip(
+        got, ref.ema(xs, n), ref.rsi(xs, n), ref.bollinger(xs, n, 2.0), strict=True
+    ):
         assert close_enough(e, re_)
         assert close_enough(r, rr)
         assert (b is None) == (rb is None)

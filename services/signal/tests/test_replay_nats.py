@@ -12,17 +12,34 @@ from robson_kit.testing.helpers import drop_schema
 from .conftest import REAL_FILE, client
 
 BINDINGS = {
-    "t-ema": {"account_id": "acc1", "strategy": "ema_cross", "params": {"fast": 5, "slow": 13},
-              "symbols": ["BTCUSDT"], "timeframes": ["5m"]},
-    "t-don": {"account_id": "acc1", "strategy": "donchian_breakout", "params": {"period": 20},
-              "symbols": ["BTCUSDT"], "timeframes": ["5m"]},
-    "t-rsi": {"account_id": "acc2", "strategy": "rsi_mean_reversion", "params": {},
-              "symbols": ["BTCUSDT"], "timeframes": ["5m"]},
+    "t-ema": {
+        "account_id": "acc1",
+        "strategy": "ema_cross",
+        "params": {"fast": 5, "slow": 13},
+        "symbols": ["BTCUSDT"],
+        "timeframes": ["5m"],
+    },
+    "t-don": {
+        "account_id": "acc1",
+        "strategy": "donchian_breakout",
+        "params": {"period": 20},
+        "symbols": ["BTCUSDT"],
+        "timeframes": ["5m"],
+    },
+    "t-rsi": {
+        "account_id": "acc2",
+        "strategy": "rsi_mean_reversion",
+        "params": {},
+        "symbols": ["BTCUSDT"],
+        "timeframes": ["5m"],
+    },
 }
 
 
 async def replay_once(bus, make_service, schema: str) -> list[SignalDetected]:
-    service = await make_service(schema, feed="replay", replay_path=str(REAL_FILE), feed_autostart=False)
+    service = await make_service(
+        schema, feed="replay", replay_path=str(REAL_FILE), feed_autostart=False
+    )
     async with client(service) as http:
         for trader, body in BINDINGS.items():
             assert (await http.put(f"/traders/{trader}", json=body)).status_code == 200
@@ -38,7 +55,9 @@ async def replay_once(bus, make_service, schema: str) -> list[SignalDetected]:
         api_signals = (await http.get("/signals", params={"limit": 10000})).json()
     await service.stop()
     bus_signals = await read_stream(bus, s.ALL_SIGNALS)
-    assert sorted(sig["signal_id"] for sig in api_signals) == sorted(x.signal_id for x in bus_signals)
+    assert sorted(sig["signal_id"] for sig in api_signals) == sorted(
+        x.signal_id for x in bus_signals
+    )
     return bus_signals
 
 
@@ -56,11 +75,15 @@ async def test_replay_of_archive_file_publishes_every_candle_in_order_with_exact
         assert [str(candle.open), str(candle.high), str(candle.low), str(candle.close)] == row[1:5]
     # Per candle: four path ticks inside it, then the candle itself.
     for i in range(0, len(market), 5):
-        ticks, candle = market[i:i + 4], market[i + 4]
+        ticks, candle = market[i : i + 4], market[i + 4]
         assert all(isinstance(t, TradeTick) for t in ticks) and isinstance(candle, Candle)
         assert ticks[0].price == candle.open and ticks[-1].price == candle.close
         assert all(candle.open_time <= t.occurred_at < candle.close_time for t in ticks)
-    assert {sig.strategy for sig in signals} == {"ema_cross", "donchian_breakout", "rsi_mean_reversion"}
+    assert {sig.strategy for sig in signals} == {
+        "ema_cross",
+        "donchian_breakout",
+        "rsi_mean_reversion",
+    }
     times = [sig.occurred_at for sig in signals]
     assert times == sorted(times)
     assert all(sig.occurred_at == sig.candle_time + timedelta(minutes=5) for sig in signals)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 import typer
-
 from robson_contracts import Timeframe
+
 from robson_signal.adapters.binance_client import fetch_klines, make_client
 from robson_signal.domain.bars import dt_to_ms
 from robson_signal.domain.klines_csv import format_archive_row
@@ -32,14 +32,16 @@ class ChecksumMismatchError(RuntimeError):
     pass
 
 
-async def download_rest(symbol: str, timeframe: Timeframe, start: datetime, end: datetime,
-                        out_dir: Path, api_url: str = "https://api.binance.com/api") -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
+async def download_rest(
+    symbol: str,
+    timeframe: Timeframe,
+    start: datetime,
+    end: datetime,
+    out_dir: Path,
+    api_url: str = "https://api.binance.com/api",
+) -> Path:
     target = out_dir / f"{symbol}-{timeframe.value}.csv"
-    start_ms = dt_to_ms(start)
-    if target.exists() and target.stat().st_size:
-        last_line = target.read_text().rstrip("\n").rsplit("\n", 1)[-1]
-        start_ms = max(start_ms, int(last_line.split(",")[0]) + timeframe.seconds * 1000)
+    start_ms = max(dt_to_ms(start), _resume_after(target, timeframe))
     client = make_client(api_url, "https://fapi.binance.com/fapi")
     try:
         bars = await fetch_klines(client, symbol, timeframe, start_ms, dt_to_ms(end) - 1)
@@ -50,8 +52,18 @@ async def download_rest(symbol: str, timeframe: Timeframe, start: datetime, end:
     return target
 
 
-def download_archive(symbol: str, timeframe: Timeframe, months: list[str], out_dir: Path,
-                     base_url: str = ARCHIVE_URL) -> list[Path]:
+def _resume_after(target: Path, timeframe: Timeframe) -> int:
+    """The open time after the file's last row (0 for a new file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or not target.stat().st_size:
+        return 0
+    last_line = target.read_text().rstrip("\n").rsplit("\n", 1)[-1]
+    return int(last_line.split(",")[0]) + timeframe.seconds * 1000
+
+
+def download_archive(
+    symbol: str, timeframe: Timeframe, months: list[str], out_dir: Path, base_url: str = ARCHIVE_URL
+) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with httpx.Client(base_url=base_url, timeout=60) as http:
@@ -92,7 +104,9 @@ def download_command(
             path = asyncio.run(download_rest(symbol, tf, begin, finish, out, api_url))
             typer.echo(f"{symbol}: {path}")
         else:
-            for path in download_archive(symbol, tf, months_between(begin, finish), out, archive_url):
+            for path in download_archive(
+                symbol, tf, months_between(begin, finish), out, archive_url
+            ):
                 typer.echo(f"{symbol}: {path}")
 
 

@@ -26,8 +26,14 @@ log = get_logger(__name__)
 
 def build_service(settings: SignalSettings | None = None) -> Service:
     settings = settings or SignalSettings()
-    service = Service(settings, MIGRATIONS, consumers=consumer_specs(), routers=[router],
-                      on_start=[load_bindings], background=[run_feed, run_context])
+    service = Service(
+        settings,
+        MIGRATIONS,
+        consumers=consumer_specs(),
+        routers=[router],
+        on_start=[load_bindings],
+        background=[run_feed, run_context],
+    )
     registry = StrategyRegistry()
     for plugin in settings.plugin_list:
         registry.load(plugin)
@@ -36,8 +42,13 @@ def build_service(settings: SignalSettings | None = None) -> Service:
     service.feed_start = asyncio.Event()  # type: ignore[attr-defined]
     if settings.feed_autostart:
         service.feed_start.set()  # type: ignore[attr-defined]
-    service.pipeline = Pipeline(service.bus, service.sessions, service.strategy_engine,  # type: ignore[attr-defined]
-                                service.feed_status, settings.publish_window)  # type: ignore[attr-defined]
+    service.pipeline = Pipeline(
+        service.bus,
+        service.sessions,
+        service.strategy_engine,  # type: ignore[attr-defined]
+        service.feed_status,
+        settings.publish_window,
+    )  # type: ignore[attr-defined]
     return service
 
 
@@ -61,9 +72,16 @@ async def run_feed(service: Service) -> None:
             await run_bars(bars, pipeline, FeedSource.REPLAY, speed_factor(settings.replay_speed))
         elif settings.feed is FeedMode.SYNTHETIC:
             start = datetime.fromisoformat(settings.synthetic_start.replace("Z", "+00:00"))
-            bars = synthetic_bars(settings.synthetic_seed, settings.symbol_list, settings.timeframe_list,
-                                  start, settings.synthetic_candles)
-            await run_bars(bars, pipeline, FeedSource.SYNTHETIC, speed_factor(settings.synthetic_speed))
+            bars = synthetic_bars(
+                settings.synthetic_seed,
+                settings.symbol_list,
+                settings.timeframe_list,
+                start,
+                settings.synthetic_candles,
+            )
+            await run_bars(
+                bars, pipeline, FeedSource.SYNTHETIC, speed_factor(settings.synthetic_speed)
+            )
         elif settings.feed is FeedMode.BINANCE:
             from robson_signal.adapters.binance_live import LiveFeed
 
@@ -81,5 +99,9 @@ async def run_context(service: Service) -> None:
         return
     from robson_signal.adapters.binance_context import ContextPoller
 
-    await ContextPoller(settings, service.pipeline, service.sessions,  # type: ignore[attr-defined]
-                        service.feed_status).run()  # type: ignore[attr-defined]
+    await ContextPoller(
+        settings,
+        service.pipeline,
+        service.sessions,  # type: ignore[attr-defined]
+        service.feed_status,
+    ).run()  # type: ignore[attr-defined]

@@ -18,7 +18,9 @@ class SignalSettings(ServiceSettings):
     """Environment: ``NATS_URL``, ``DATABASE_URL``, and ``ROBSON_SIGNAL_*`` for the rest.
     List settings are comma-separated (``ROBSON_SIGNAL_SYMBOLS=BTCUSDT,ETHUSDT``)."""
 
-    model_config = SettingsConfigDict(env_prefix="ROBSON_SIGNAL_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ROBSON_SIGNAL_", extra="ignore", populate_by_name=True
+    )
 
     service_name: str = "signal"
     db_schema: str = "signal"

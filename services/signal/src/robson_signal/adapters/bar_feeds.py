@@ -22,8 +22,9 @@ log = get_logger(__name__)
 MAX_BATCH = 200
 
 
-async def run_bars(bars: Iterator[Bar], pipeline: Pipeline, source: FeedSource,
-                   speed: float | None) -> None:
+async def run_bars(
+    bars: Iterator[Bar], pipeline: Pipeline, source: FeedSource, speed: float | None
+) -> None:
     """``speed`` None: as fast as the pipeline drains; k: event time runs k× real time."""
     status = pipeline.status
     status.state = "running"
@@ -53,11 +54,14 @@ def replay_bars(path: str, strict: bool, pipeline: Pipeline) -> Iterator[Bar]:
     return read_merged(Path(path), strict=strict, on_issue=on_issue)
 
 
-def synthetic_bars(seed: int, symbols: list[str], timeframes: list[str], start: datetime,
-                   count: int) -> Iterator[Bar]:
+def synthetic_bars(
+    seed: int, symbols: list[str], timeframes: list[str], start: datetime, count: int
+) -> Iterator[Bar]:
     import heapq
 
     start_ms = dt_to_ms(start)
-    markets = [SyntheticMarket(seed, s, Timeframe(tf), start_ms) for s in symbols for tf in timeframes]
+    markets = [
+        SyntheticMarket(seed, s, Timeframe(tf), start_ms) for s in symbols for tf in timeframes
+    ]
     streams = [m.bars(count or None) for m in markets]
     return heapq.merge(*streams, key=lambda b: (b.close_ms, b.symbol, b.timeframe.seconds))

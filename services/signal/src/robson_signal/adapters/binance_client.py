@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from binance import AsyncClient, BinanceSocketManager
-
 from robson_contracts import Timeframe
+
 from robson_signal.domain.bars import Bar
 
 KLINE_LIMIT = 1000
@@ -21,7 +21,9 @@ def make_client(api_url: str, futures_url: str) -> AsyncClient:
     return client
 
 
-def make_socket_manager(client: AsyncClient, stream_url: str, queue: int = 10_000) -> BinanceSocketManager:
+def make_socket_manager(
+    client: AsyncClient, stream_url: str, queue: int = 10_000
+) -> BinanceSocketManager:
     manager = BinanceSocketManager(client, max_queue_size=queue)
     manager.STREAM_URL = stream_url if stream_url.endswith("/") else stream_url + "/"
     return manager
@@ -29,24 +31,46 @@ def make_socket_manager(client: AsyncClient, stream_url: str, queue: int = 10_00
 
 def bar_from_rest(row: list[Any], symbol: str, timeframe: Timeframe) -> Bar:
     """A REST/archive kline row: [open_time, o, h, l, c, v, close_time, ...]."""
-    return Bar(symbol, timeframe, int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]),
-               Decimal(row[4]), Decimal(row[5]))
+    return Bar(
+        symbol,
+        timeframe,
+        int(row[0]),
+        Decimal(row[1]),
+        Decimal(row[2]),
+        Decimal(row[3]),
+        Decimal(row[4]),
+        Decimal(row[5]),
+    )
 
 
 def bar_from_ws(k: dict[str, Any]) -> Bar:
     """The ``k`` object of a kline stream event."""
-    return Bar(k["s"], Timeframe(k["i"]), int(k["t"]), Decimal(k["o"]), Decimal(k["h"]),
-               Decimal(k["l"]), Decimal(k["c"]), Decimal(k["v"]))
+    return Bar(
+        k["s"],
+        Timeframe(k["i"]),
+        int(k["t"]),
+        Decimal(k["o"]),
+        Decimal(k["h"]),
+        Decimal(k["l"]),
+        Decimal(k["c"]),
+        Decimal(k["v"]),
+    )
 
 
-async def fetch_klines(client: AsyncClient, symbol: str, timeframe: Timeframe, start_ms: int,
-                       end_ms: int) -> list[Bar]:
+async def fetch_klines(
+    client: AsyncClient, symbol: str, timeframe: Timeframe, start_ms: int, end_ms: int
+) -> list[Bar]:
     """Every kline with open_time in [start_ms, end_ms], paging by 1000."""
     bars: list[Bar] = []
     cursor = start_ms
     while cursor <= end_ms:
-        rows = await client.get_klines(symbol=symbol, interval=timeframe.value, startTime=cursor,
-                                       endTime=end_ms, limit=KLINE_LIMIT)
+        rows = await client.get_klines(
+            symbol=symbol,
+            interval=timeframe.value,
+            startTime=cursor,
+            endTime=end_ms,
+            limit=KLINE_LIMIT,
+        )
         if not rows:
             break
         bars.extend(bar_from_rest(r, symbol, timeframe) for r in rows)

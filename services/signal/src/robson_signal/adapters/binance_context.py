@@ -7,10 +7,10 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from robson_contracts import FeedSource, MarketContext, derive_id
 from robson_kit.logs import get_logger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from robson_signal.adapters import repository as repo
 from robson_signal.adapters.binance_client import make_client
 from robson_signal.adapters.pipeline import Pipeline
@@ -28,11 +28,16 @@ async def fetch_context(client: Any, symbol: str) -> tuple[MarketContext, list[d
     at = ms_to_dt(int(premium["time"]))
     message_id = derive_id("market-context", symbol, premium["time"])
     message = MarketContext(
-        message_id=message_id, correlation_id=message_id, occurred_at=at, symbol=symbol,
+        message_id=message_id,
+        correlation_id=message_id,
+        occurred_at=at,
+        symbol=symbol,
         funding_rate=Decimal(premium["lastFundingRate"]),
         next_funding_time=ms_to_dt(int(premium["nextFundingTime"])),
-        mark_price=Decimal(premium["markPrice"]), index_price=Decimal(premium["indexPrice"]),
-        open_interest=Decimal(interest["openInterest"]), source=FeedSource.BINANCE,
+        mark_price=Decimal(premium["markPrice"]),
+        index_price=Decimal(premium["indexPrice"]),
+        open_interest=Decimal(interest["openInterest"]),
+        source=FeedSource.BINANCE,
     )
     rows = [
         _row(symbol, "mark_price", at, premium["markPrice"]),
@@ -40,8 +45,10 @@ async def fetch_context(client: Any, symbol: str) -> tuple[MarketContext, list[d
         _row(symbol, "predicted_funding_rate", at, premium["lastFundingRate"]),
         _row(symbol, "open_interest", ms_to_dt(int(interest["time"])), interest["openInterest"]),
     ]
-    rows += [_row(symbol, "funding_rate", ms_to_dt(int(f["fundingTime"])), f["fundingRate"])
-             for f in funding]
+    rows += [
+        _row(symbol, "funding_rate", ms_to_dt(int(f["fundingTime"])), f["fundingRate"])
+        for f in funding
+    ]
     return message, rows
 
 
@@ -50,9 +57,19 @@ def _row(symbol: str, metric: str, at: Any, value: str) -> dict[str, Any]:
 
 
 class ContextPoller:
-    def __init__(self, settings: SignalSettings, pipeline: Pipeline,
-                 sessions: async_sessionmaker[AsyncSession], status: FeedStatus) -> None:
-        self.settings, self.pipeline, self.sessions, self.status = settings, pipeline, sessions, status
+    def __init__(
+        self,
+        settings: SignalSettings,
+        pipeline: Pipeline,
+        sessions: async_sessionmaker[AsyncSession],
+        status: FeedStatus,
+    ) -> None:
+        self.settings, self.pipeline, self.sessions, self.status = (
+            settings,
+            pipeline,
+            sessions,
+            status,
+        )
 
     async def poll_once(self, client: Any) -> int:
         """Publish and store one round for every symbol; returns new rows stored."""

@@ -12,11 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from robson_contracts import FeedSource, Timeframe, TradeTick, derive_id
 from robson_kit.clock import Clock
 from robson_kit.logs import get_logger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from robson_signal.adapters import repository as repo
 from robson_signal.adapters.binance_client import (
     bar_from_ws,
@@ -36,11 +36,23 @@ class StaleFeedError(Exception):
 
 
 class LiveFeed:
-    def __init__(self, settings: SignalSettings, pipeline: Pipeline, clock: Clock,
-                 sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.settings, self.pipeline, self.clock, self.sessions = settings, pipeline, clock, sessions
+    def __init__(
+        self,
+        settings: SignalSettings,
+        pipeline: Pipeline,
+        clock: Clock,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.settings, self.pipeline, self.clock, self.sessions = (
+            settings,
+            pipeline,
+            clock,
+            sessions,
+        )
         self.status = pipeline.status
-        series = {(s, Timeframe(tf)) for s in settings.symbol_list for tf in settings.timeframe_list}
+        series = {
+            (s, Timeframe(tf)) for s in settings.symbol_list for tf in settings.timeframe_list
+        }
         series |= {(s, tf) for s, tf in pipeline.engine.series()}
         self.series = sorted(series, key=lambda x: (x[0], x[1].seconds))
         self.last_ms: dict[tuple[str, Timeframe], int] = {}
@@ -94,7 +106,8 @@ class LiveFeed:
 
     async def stream(self, client: Any) -> None:
         socket = make_socket_manager(client, self.settings.binance_stream_url).multiplex_socket(
-            self.streams())
+            self.streams()
+        )
         async with socket as ws:
             self.status.state, self.status.error = "running", None
             log.info("binance.streaming", streams=len(self.streams()))
@@ -126,20 +139,28 @@ class LiveFeed:
             return  # already have it (backfilled or repeated after reconnect)
         bars = [bar]
         if last is not None and bar.open_ms > last + step:
-            gap = await fetch_klines(client, bar.symbol, bar.timeframe, last + step, bar.open_ms - step)
-            log.info("binance.gap_backfilled", symbol=bar.symbol, timeframe=bar.timeframe.value,
-                     candles=len(gap))
+            gap = await fetch_klines(
+                client, bar.symbol, bar.timeframe, last + step, bar.open_ms - step
+            )
+            log.info(
+                "binance.gap_backfilled",
+                symbol=bar.symbol,
+                timeframe=bar.timeframe.value,
+                candles=len(gap),
+            )
             bars = [b for b in gap if b.open_ms < bar.open_ms] + bars
         await self._process(bars)
 
     async def _process(self, bars: list[Bar], publish: bool = True) -> None:
         if not bars:
             return
-        await self.pipeline.process(bars, FeedSource.BINANCE, with_path_ticks=self.path_ticks,
-                                    publish=publish)
+        await self.pipeline.process(
+            bars, FeedSource.BINANCE, with_path_ticks=self.path_ticks, publish=publish
+        )
         for b in bars:
-            self.last_ms[(b.symbol, b.timeframe)] = max(self.last_ms.get((b.symbol, b.timeframe), 0),
-                                                        b.open_ms)
+            self.last_ms[(b.symbol, b.timeframe)] = max(
+                self.last_ms.get((b.symbol, b.timeframe), 0), b.open_ms
+            )
 
 
 def _closed(bars: list[Bar], now_ms: int) -> list[Bar]:
@@ -148,9 +169,16 @@ def _closed(bars: list[Bar], now_ms: int) -> list[Bar]:
 
 def trade_tick(data: dict[str, Any]) -> TradeTick:
     tick_id = derive_id("binance-trade", data["s"], data["t"])
-    return TradeTick(message_id=tick_id, correlation_id=tick_id, occurred_at=_at(data["T"]),
-                     symbol=data["s"], price=Decimal(data["p"]), quantity=Decimal(data["q"]),
-                     trade_id=str(data["t"]), source=FeedSource.BINANCE)
+    return TradeTick(
+        message_id=tick_id,
+        correlation_id=tick_id,
+        occurred_at=_at(data["T"]),
+        symbol=data["s"],
+        price=Decimal(data["p"]),
+        quantity=Decimal(data["q"]),
+        trade_id=str(data["t"]),
+        source=FeedSource.BINANCE,
+    )
 
 
 def _at(ms: int) -> datetime:

@@ -35,20 +35,32 @@ def kline_files(path: Path) -> list[Path]:
     return [path]
 
 
-def read_file(path: Path, symbol: str | None = None, timeframe: Timeframe | None = None,
-              strict: bool = False, on_issue: Callable[[CsvIssue], None] | None = None) -> Iterator[Bar]:
+def read_file(
+    path: Path,
+    symbol: str | None = None,
+    timeframe: Timeframe | None = None,
+    strict: bool = False,
+    on_issue: Callable[[CsvIssue], None] | None = None,
+) -> Iterator[Bar]:
     series = series_from_filename(path.name)
     sym = symbol or (series[0] if series else None)
     tf = timeframe or (series[1] if series else None)
     if sym is None or tf is None:
-        raise ValueError(f"cannot tell symbol/timeframe of {path.name}: name it like "
-                         "BTCUSDT-1m-2024-01.csv or configure them")
+        raise ValueError(
+            f"cannot tell symbol/timeframe of {path.name}: name it like "
+            "BTCUSDT-1m-2024-01.csv or configure them"
+        )
     with open_text(path) as handle:
         yield from parse_klines(handle, sym, tf, source=path.name, strict=strict, on_issue=on_issue)
 
 
-def read_merged(path: Path, symbol: str | None = None, timeframe: Timeframe | None = None,
-                strict: bool = False, on_issue: Callable[[CsvIssue], None] | None = None) -> Iterator[Bar]:
+def read_merged(
+    path: Path,
+    symbol: str | None = None,
+    timeframe: Timeframe | None = None,
+    strict: bool = False,
+    on_issue: Callable[[CsvIssue], None] | None = None,
+) -> Iterator[Bar]:
     """Every file's bars merged by event time (close time), ties by symbol and timeframe.
     Files sharing a series are read one after the other (monthly archive files)."""
     groups: dict[tuple[str, str], list[Path]] = {}
@@ -60,13 +72,20 @@ def read_merged(path: Path, symbol: str | None = None, timeframe: Timeframe | No
     return heapq.merge(*streams, key=lambda b: (b.close_ms, b.symbol, b.timeframe.seconds))
 
 
-def _chain(files: list[Path], symbol: str | None, timeframe: Timeframe | None, strict: bool,
-           on_issue: Callable[[CsvIssue], None] | None) -> Iterator[Bar]:
+def _chain(
+    files: list[Path],
+    symbol: str | None,
+    timeframe: Timeframe | None,
+    strict: bool,
+    on_issue: Callable[[CsvIssue], None] | None,
+) -> Iterator[Bar]:
     last = -1
     for file in files:
         for bar in read_file(file, symbol, timeframe, strict, on_issue):
             if bar.open_ms <= last:
-                issue = CsvIssue(file.name, 0, f"open_time {bar.open_ms} overlaps the previous file")
+                issue = CsvIssue(
+                    file.name, 0, f"open_time {bar.open_ms} overlaps the previous file"
+                )
                 if on_issue:
                     on_issue(issue)
                 continue

@@ -27,15 +27,26 @@ log = get_logger(__name__)
 
 
 class Pipeline:
-    def __init__(self, bus: Bus, sessions: async_sessionmaker[AsyncSession], engine: StrategyEngine,
-                 status: FeedStatus, window: int = 512) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: StrategyEngine,
+        status: FeedStatus,
+        window: int = 512,
+    ) -> None:
         self.bus, self.sessions, self.engine, self.status = bus, sessions, engine, status
         self.window = window
         self.lock = asyncio.Lock()
         """One writer at a time: feed tasks and catch-up share the strategy state."""
 
-    async def process(self, bars: list[Bar], source: FeedSource, with_path_ticks: bool = True,
-                      publish: bool = True) -> list[SignalDetected]:
+    async def process(
+        self,
+        bars: list[Bar],
+        source: FeedSource,
+        with_path_ticks: bool = True,
+        publish: bool = True,
+    ) -> list[SignalDetected]:
         """``publish=False`` warms strategies and storage without emitting (live warm-up)."""
         async with self.lock:
             messages: list[Message] = []
@@ -57,10 +68,12 @@ class Pipeline:
 
     async def publish(self, messages: list[Message]) -> None:
         for start in range(0, len(messages), self.window):
-            chunk = messages[start:start + self.window]
-            async for attempt in AsyncRetrying(wait=wait_exponential(0.2, max=5),
-                                               retry=retry_if_exception_type(Exception),
-                                               before_sleep=_log_retry):
+            chunk = messages[start : start + self.window]
+            async for attempt in AsyncRetrying(
+                wait=wait_exponential(0.2, max=5),
+                retry=retry_if_exception_type(Exception),
+                before_sleep=_log_retry,
+            ):
                 with attempt:
                     await asyncio.gather(*(self.bus.publish(m) for m in chunk))
 

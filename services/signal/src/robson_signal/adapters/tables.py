@@ -18,7 +18,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 candles = Table(
-    "candles", metadata,
+    "candles",
+    metadata,
     Column("symbol", String(20), primary_key=True),
     Column("timeframe", String(4), primary_key=True),
     Column("open_ms", BigInteger, primary_key=True),
@@ -31,7 +32,8 @@ candles = Table(
 )
 
 signals = Table(
-    "signals", metadata,
+    "signals",
+    metadata,
     Column("signal_id", String(64), primary_key=True),
     Column("trader_id", String(64), nullable=False),
     Column("account_id", String(64), nullable=False),
@@ -47,14 +49,16 @@ signals = Table(
 )
 
 bindings = Table(
-    "trader_bindings", metadata,
+    "trader_bindings",
+    metadata,
     Column("trader_id", String(64), primary_key=True),
     Column("body", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 market_context = Table(
-    "market_context", metadata,
+    "market_context",
+    metadata,
     Column("symbol", String(20), primary_key=True),
     Column("metric", String(32), primary_key=True),
     Column("at", DateTime(timezone=True), primary_key=True),

@@ -18,7 +18,9 @@ Key = tuple[str, Timeframe]
 
 
 def signal_id_for(trader_id: str, strategy: str, bar: Bar) -> str:
-    return str(derive_id("signal", trader_id, strategy, bar.symbol, bar.timeframe.value, bar.open_ms))
+    return str(
+        derive_id("signal", trader_id, strategy, bar.symbol, bar.timeframe.value, bar.open_ms)
+    )
 
 
 def candle_message_id(symbol: str, timeframe: Timeframe, open_ms: int) -> UUID:

@@ -12,10 +12,20 @@ from robson_signal.domain.engine import candle_message_id
 def candle_event(bar: Bar, source: FeedSource) -> Candle:
     candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
     return Candle(
-        message_id=candle_id, correlation_id=candle_id, occurred_at=bar.close_time,
-        symbol=bar.symbol, timeframe=bar.timeframe, open_time=bar.open_time,
-        close_time=bar.close_time, open=bar.open, high=bar.high, low=bar.low, close=bar.close,
-        volume=bar.volume, closed=True, source=source,
+        message_id=candle_id,
+        correlation_id=candle_id,
+        occurred_at=bar.close_time,
+        symbol=bar.symbol,
+        timeframe=bar.timeframe,
+        open_time=bar.open_time,
+        close_time=bar.close_time,
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        volume=bar.volume,
+        closed=True,
+        source=source,
     )
 
 
@@ -25,8 +35,12 @@ def path_ticks(bar: Bar, source: FeedSource) -> list[TradeTick]:
     return [
         TradeTick(
             message_id=derive_id("path-tick", bar.symbol, bar.timeframe.value, bar.open_ms, i),
-            correlation_id=candle_id, occurred_at=p.at, symbol=bar.symbol, price=p.price,
-            trade_id=f"path-{bar.timeframe.value}-{bar.open_ms}-{i}", source=source,
+            correlation_id=candle_id,
+            occurred_at=p.at,
+            symbol=bar.symbol,
+            price=p.price,
+            trade_id=f"path-{bar.timeframe.value}-{bar.open_ms}-{i}",
+            source=source,
         )
         for i, p in enumerate(points)
     ]
@@ -35,5 +49,13 @@ def path_ticks(bar: Bar, source: FeedSource) -> list[TradeTick]:
 def bar_from_candle(candle: Candle) -> Bar:
     from robson_signal.domain.bars import dt_to_ms
 
-    return Bar(candle.symbol, candle.timeframe, dt_to_ms(candle.open_time), candle.open,
-               candle.high, candle.low, candle.close, candle.volume)
+    return Bar(
+        candle.symbol,
+        candle.timeframe,
+        dt_to_ms(candle.open_time),
+        candle.open,
+        candle.high,
+        candle.low,
+        candle.close,
+        candle.volume,
+    )

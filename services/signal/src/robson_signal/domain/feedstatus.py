@@ -48,11 +48,20 @@ class FeedStatus:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "mode": self.mode, "state": self.state, "finished": self.finished, "error": self.error,
-            "lag_seconds": self.lag_seconds(), "candles": self.candles, "signals": self.signals,
-            "ticks": self.ticks, "skipped_rows": self.skipped_rows, "issues": self.issues,
-            "last_event_time": {s: {tf: t.isoformat() for tf, t in series.items()}
-                                for s, series in sorted(self.last_event.items())},
+            "mode": self.mode,
+            "state": self.state,
+            "finished": self.finished,
+            "error": self.error,
+            "lag_seconds": self.lag_seconds(),
+            "candles": self.candles,
+            "signals": self.signals,
+            "ticks": self.ticks,
+            "skipped_rows": self.skipped_rows,
+            "issues": self.issues,
+            "last_event_time": {
+                s: {tf: t.isoformat() for tf, t in series.items()}
+                for s, series in sorted(self.last_event.items())
+            },
             "last_message_at": self.last_message_at.isoformat() if self.last_message_at else None,
             "context": self.context,
         }

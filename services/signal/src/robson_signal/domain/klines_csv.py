@@ -48,8 +48,12 @@ def series_from_filename(name: str) -> tuple[str, Timeframe] | None:
 
 
 def parse_klines(
-    lines: Iterable[str], symbol: str, timeframe: Timeframe, source: str = "<csv>",
-    strict: bool = False, on_issue: Callable[[CsvIssue], None] | None = None,
+    lines: Iterable[str],
+    symbol: str,
+    timeframe: Timeframe,
+    source: str = "<csv>",
+    strict: bool = False,
+    on_issue: Callable[[CsvIssue], None] | None = None,
 ) -> Iterator[Bar]:
     last_ms: int | None = None
     for number, raw in enumerate(lines, start=1):
@@ -63,8 +67,10 @@ def parse_klines(
         try:
             bar = _row_to_bar(fields, symbol, timeframe)
             if last_ms is not None and bar.open_ms <= last_ms:
-                raise ValueError(f"open_time {bar.open_ms} does not follow the previous row's "
-                                 f"{last_ms} (timestamps must increase)")
+                raise ValueError(
+                    f"open_time {bar.open_ms} does not follow the previous row's "
+                    f"{last_ms} (timestamps must increase)"
+                )
         except ValueError as exc:
             issue = CsvIssue(source, number, str(exc))
             if strict:
@@ -79,8 +85,14 @@ def parse_klines(
 def _check_header(fields: list[str], source: str) -> None:
     names = [f.strip().lower() for f in fields[:6]]
     if names != ["open_time", "open", "high", "low", "close", "volume"]:
-        raise CsvFormatError(CsvIssue(source, 1, f"unrecognised header {','.join(fields)!r}; "
-                                      "expected open_time,open,high,low,close,volume"))
+        raise CsvFormatError(
+            CsvIssue(
+                source,
+                1,
+                f"unrecognised header {','.join(fields)!r}; "
+                "expected open_time,open,high,low,close,volume",
+            )
+        )
 
 
 def _row_to_bar(fields: list[str], symbol: str, timeframe: Timeframe) -> Bar:
@@ -111,5 +123,7 @@ def _is_int(text: str) -> bool:
 def format_archive_row(bar: Bar, trades: int = 0) -> str:
     """The 12-column archive row for a bar (quote volume and taker columns are not kept)."""
     close_ms = bar.close_ms - 1
-    return (f"{bar.open_ms},{bar.open},{bar.high},{bar.low},{bar.close},{bar.volume},"
-            f"{close_ms},0,{trades},0,0,0")
+    return (
+        f"{bar.open_ms},{bar.open},{bar.high},{bar.low},{bar.close},{bar.volume},"
+        f"{close_ms},0,{trades},0,0,0"
+    )

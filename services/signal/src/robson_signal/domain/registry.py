@@ -50,7 +50,9 @@ class StrategyRegistry:
         try:
             return cls.Params.model_validate(raw)
         except ValidationError as exc:
-            parts = [f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors()]
+            parts = [
+                f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors()
+            ]
             raise ValueError(f"invalid params for {name}: " + "; ".join(parts)) from None
 
     def create(self, name: str, raw: dict[str, Any]) -> Strategy:
@@ -58,8 +60,12 @@ class StrategyRegistry:
 
     def describe(self) -> list[dict[str, Any]]:
         return [
-            {"name": n, "description": c.description or (c.__doc__ or "").strip(),
-             "params_schema": c.Params.model_json_schema(), "defaults": _defaults(c)}
+            {
+                "name": n,
+                "description": c.description or (c.__doc__ or "").strip(),
+                "params_schema": c.Params.model_json_schema(),
+                "defaults": _defaults(c),
+            }
             for n, c in sorted(self._classes.items())
         ]
 

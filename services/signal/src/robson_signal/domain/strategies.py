@@ -45,8 +45,11 @@ class EmaCross(Strategy):
         if prev is None or (prev <= 0) == (diff <= 0):
             return None
         scale = atr if atr else abs(bar.fclose) * 0.01
-        return Hint(LONG if diff > 0 else SHORT, clamp_strength(0.5 + abs(diff) / scale),
-                    {"ema_fast": fast, "ema_slow": slow, "atr": atr or 0.0})
+        return Hint(
+            LONG if diff > 0 else SHORT,
+            clamp_strength(0.5 + abs(diff) / scale),
+            {"ema_fast": fast, "ema_slow": slow, "atr": atr or 0.0},
+        )
 
 
 class DonchianParams(StrategyParams):
@@ -109,8 +112,11 @@ class RsiMeanReversion(Strategy):
             return None
         p = self.params
         if prev < p.oversold <= rsi:
-            return Hint(LONG, clamp_strength((p.oversold - min(prev, p.oversold)) / p.oversold + 0.5),
-                        {"rsi": rsi, "rsi_prev": prev})
+            return Hint(
+                LONG,
+                clamp_strength((p.oversold - min(prev, p.oversold)) / p.oversold + 0.5),
+                {"rsi": rsi, "rsi_prev": prev},
+            )
         if prev > p.overbought >= rsi:
             excess = (max(prev, p.overbought) - p.overbought) / (100 - p.overbought)
             return Hint(SHORT, clamp_strength(excess + 0.5), {"rsi": rsi, "rsi_prev": prev})

@@ -32,14 +32,20 @@ class MarketModel:
 
 
 class SyntheticMarket:
-    def __init__(self, seed: int, symbol: str, timeframe: Timeframe, start_ms: int,
-                 model: MarketModel | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        symbol: str,
+        timeframe: Timeframe,
+        start_ms: int,
+        model: MarketModel | None = None,
+    ) -> None:
         self.model = model or MarketModel()
         self.symbol, self.timeframe = symbol, timeframe
         self.rng = random.Random(f"{seed}:{symbol}:{timeframe.value}")
         self.next_ms = start_ms
         self.price = self.model.start_price * (0.5 + self.rng.random() * 2)
-        self.var = self.model.base_vol ** 2
+        self.var = self.model.base_vol**2
         self.regime = self.rng.choice(REGIMES)
         self.last_return = 0.0
 
@@ -66,8 +72,8 @@ class SyntheticMarket:
     def next_bar(self, anchor: float) -> Bar:
         m, rng = self.model, self.rng
         self._step_regime()
-        omega = m.base_vol ** 2 * (1 - m.garch_alpha - m.garch_beta)
-        self.var = omega + m.garch_alpha * self.last_return ** 2 + m.garch_beta * self.var
+        omega = m.base_vol**2 * (1 - m.garch_alpha - m.garch_beta)
+        self.var = omega + m.garch_alpha * self.last_return**2 + m.garch_beta * self.var
         sigma = math.sqrt(self.var)
         open_ = self.price
         if rng.random() < m.gap_probability:
@@ -79,8 +85,16 @@ class SyntheticMarket:
         high = max(open_, close) * math.exp(abs(rng.gauss(0, sigma * 0.6)))
         low = min(open_, close) * math.exp(-abs(rng.gauss(0, sigma * 0.6)))
         self.last_return, self.price = math.log(close / self.price), close
-        bar = Bar(self.symbol, self.timeframe, self.next_ms, _price(open_), _price(high),
-                  _price(low), _price(close), _volume(rng.lognormvariate(3, 0.8) * (1 + 50 * abs(ret))))
+        bar = Bar(
+            self.symbol,
+            self.timeframe,
+            self.next_ms,
+            _price(open_),
+            _price(high),
+            _price(low),
+            _price(close),
+            _volume(rng.lognormvariate(3, 0.8) * (1 + 50 * abs(ret))),
+        )
         self.next_ms += self.timeframe.seconds * 1000
         return bar
 

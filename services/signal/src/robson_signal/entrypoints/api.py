@@ -47,8 +47,12 @@ async def list_strategies(engine: EngineDep) -> list[dict[str, Any]]:
 
 
 @router.put("/traders/{trader_id}")
-async def put_trader(trader_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
-                     body: BindTrader, service: ServiceDep, engine: EngineDep) -> dict[str, Any]:
+async def put_trader(
+    trader_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
+    body: BindTrader,
+    service: ServiceDep,
+    engine: EngineDep,
+) -> dict[str, Any]:
     try:
         async with service.uow() as uow:
             binding = await bind_trader(trader_id, body, engine, uow)
@@ -73,8 +77,12 @@ async def get_trader(trader_id: str, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.post("/signals")
-async def post_signal(request: Request, service: ServiceDep, engine: EngineDep,
-                      x_robson_secret: Annotated[str | None, Header()] = None) -> JSONResponse:
+async def post_signal(
+    request: Request,
+    service: ServiceDep,
+    engine: EngineDep,
+    x_robson_secret: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
     raw = await request.body()
     try:
         data = json.loads(raw, parse_float=Decimal)
@@ -82,8 +90,10 @@ async def post_signal(request: Request, service: ServiceDep, engine: EngineDep,
         raise HTTPException(400, f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise HTTPException(400, "body must be a JSON object")
-    data = {k: (str(v) if isinstance(v, (int, Decimal)) and k in ("price", "strength") else v)
-            for k, v in data.items()}
+    data = {
+        k: (str(v) if isinstance(v, (int, Decimal)) and k in ("price", "strength") else v)
+        for k, v in data.items()
+    }
     payload = ExternalSignal.model_validate(data)
     try:
         async with service.uow() as uow:
@@ -97,34 +107,58 @@ async def post_signal(request: Request, service: ServiceDep, engine: EngineDep,
 @router.get("/signals")
 async def get_signals(
     service: ServiceDep,
-    trader_id: str | None = None, account_id: str | None = None, symbol: str | None = None,
-    strategy: str | None = None, timeframe: Timeframe | None = None,
-    direction: SignalDirection | None = None, origin: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
+    trader_id: str | None = None,
+    account_id: str | None = None,
+    symbol: str | None = None,
+    strategy: str | None = None,
+    timeframe: Timeframe | None = None,
+    direction: SignalDirection | None = None,
+    origin: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict[str, Any]]:
-    filters = {"trader_id": trader_id, "account_id": account_id, "symbol": symbol,
-               "strategy": strategy, "timeframe": timeframe.value if timeframe else None,
-               "direction": direction.value if direction else None, "origin": origin}
+    filters = {
+        "trader_id": trader_id,
+        "account_id": account_id,
+        "symbol": symbol,
+        "strategy": strategy,
+        "timeframe": timeframe.value if timeframe else None,
+        "direction": direction.value if direction else None,
+        "origin": origin,
+    }
     async with service.sessions() as session:
         return await repo.query_signals(session, filters, since, until, limit)
 
 
 @router.get("/candles")
 async def get_candles(
-    service: ServiceDep, symbol: Symbol, timeframe: Timeframe,
-    start: datetime | None = None, end: datetime | None = None,
+    service: ServiceDep,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    start: datetime | None = None,
+    end: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict[str, Any]]:
     """Closed candles with open_time in [start, end), oldest first, as Candle messages."""
     async with service.sessions() as session:
-        rows = await repo.load_candles(session, symbol, timeframe, dt_to_ms(start) if start else None,
-                                       dt_to_ms(end) if end else None, limit)
+        rows = await repo.load_candles(
+            session,
+            symbol,
+            timeframe,
+            dt_to_ms(start) if start else None,
+            dt_to_ms(end) if end else None,
+            limit,
+        )
     return [json.loads(encode(candle_event(bar, FeedSource(source)))) for bar, source in rows]
 
 
 @router.get("/market-context")
-async def get_market_context(service: ServiceDep, symbol: Symbol, metric: str | None = None,
-                             limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
+async def get_market_context(
+    service: ServiceDep,
+    symbol: Symbol,
+    metric: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, Any]]:
     async with service.sessions() as session:
         return await repo.query_context(session, symbol, metric, limit)

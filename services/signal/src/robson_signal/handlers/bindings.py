@@ -32,14 +32,21 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def bind_trader(trader_id: str, command: BindTrader, engine: StrategyEngine,
-                      uow: UnitOfWork) -> TraderBinding:
+async def bind_trader(
+    trader_id: str, command: BindTrader, engine: StrategyEngine, uow: UnitOfWork
+) -> TraderBinding:
     """Validates the strategy config first (ValueError → 422); stores, then rebinds."""
     binding = TraderBinding(
-        trader_id=trader_id, account_id=command.account_id, strategy=command.strategy,
-        params=command.params, symbols=tuple(command.symbols), timeframes=tuple(command.timeframes),
+        trader_id=trader_id,
+        account_id=command.account_id,
+        strategy=command.strategy,
+        params=command.params,
+        symbols=tuple(command.symbols),
+        timeframes=tuple(command.timeframes),
         enabled=command.enabled,
-        webhook_secret_sha256=secret_hash(command.webhook_secret) if command.webhook_secret else None,
+        webhook_secret_sha256=secret_hash(command.webhook_secret)
+        if command.webhook_secret
+        else None,
     )
     engine.registry.params(binding.strategy, binding.params)
     await repo.save_binding(uow.session, binding)

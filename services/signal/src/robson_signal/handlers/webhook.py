@@ -16,10 +16,15 @@ from robson_signal.adapters import repository as repo
 from robson_signal.domain.engine import StrategyEngine
 from robson_signal.handlers.bindings import secret_hash
 
-DIRECTIONS = {"buy": SignalDirection.LONG, "long": SignalDirection.LONG,
-              "sell": SignalDirection.SHORT, "short": SignalDirection.SHORT,
-              "flat": SignalDirection.NEUTRAL, "neutral": SignalDirection.NEUTRAL,
-              "close": SignalDirection.NEUTRAL}
+DIRECTIONS = {
+    "buy": SignalDirection.LONG,
+    "long": SignalDirection.LONG,
+    "sell": SignalDirection.SHORT,
+    "short": SignalDirection.SHORT,
+    "flat": SignalDirection.NEUTRAL,
+    "neutral": SignalDirection.NEUTRAL,
+    "close": SignalDirection.NEUTRAL,
+}
 
 
 class WebhookRejected(Exception):
@@ -65,26 +70,37 @@ class ExternalSignal(BaseModel):
         return value
 
 
-async def accept_external_signal(payload: ExternalSignal, header_secret: str | None,
-                                 engine: StrategyEngine, uow: UnitOfWork) -> tuple[SignalDetected, bool]:
+async def accept_external_signal(
+    payload: ExternalSignal, header_secret: str | None, engine: StrategyEngine, uow: UnitOfWork
+) -> tuple[SignalDetected, bool]:
     """Returns the signal and whether it was new (False: a duplicate id, nothing emitted)."""
     binding = engine.bindings.get(payload.trader_id)
     if binding is None:
         raise WebhookRejected(404, "UNKNOWN_TRADER", f"trader {payload.trader_id!r} is not bound")
     if binding.webhook_secret_sha256 is None:
-        raise WebhookRejected(403, "WEBHOOK_DISABLED", "this trader has no webhook secret configured")
+        raise WebhookRejected(
+            403, "WEBHOOK_DISABLED", "this trader has no webhook secret configured"
+        )
     presented = payload.secret or header_secret or ""
     if not hmac.compare_digest(secret_hash(presented), binding.webhook_secret_sha256):
         raise WebhookRejected(401, "BAD_SECRET", "webhook secret does not match")
     when = payload.time or uow.clock.now()
     signal_id = str(derive_id("external-signal", payload.trader_id, payload.id))
     signal = SignalDetected(
-        message_id=derive_id("signal-message", signal_id), occurred_at=when,
-        account_id=binding.account_id, signal_id=signal_id, strategy=payload.strategy,
-        trader_id=payload.trader_id, symbol=payload.symbol,
-        timeframe=payload.timeframe or binding.timeframes[0], direction=DIRECTIONS[payload.action],
-        strength=payload.strength, price=payload.price, candle_time=when,
-        features=payload.features, origin=SignalOrigin.EXTERNAL,
+        message_id=derive_id("signal-message", signal_id),
+        occurred_at=when,
+        account_id=binding.account_id,
+        signal_id=signal_id,
+        strategy=payload.strategy,
+        trader_id=payload.trader_id,
+        symbol=payload.symbol,
+        timeframe=payload.timeframe or binding.timeframes[0],
+        direction=DIRECTIONS[payload.action],
+        strength=payload.strength,
+        price=payload.price,
+        candle_time=when,
+        features=payload.features,
+        origin=SignalOrigin.EXTERNAL,
     )
     new = await repo.insert_signals(uow.session, [signal])
     if new:
