@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 
 import httpx
-
 from robson_contracts import Candle
 from robson_contracts import subjects as s
 from robson_kit.testing import ServiceProcess, read_stream, wait_until
