@@ -104,10 +104,11 @@ def _row_to_bar(fields: list[str], symbol: str, timeframe: Timeframe) -> Bar:
     if open_ms >= MICROSECONDS_THRESHOLD:
         open_ms //= 1000
     try:
-        o, h, low, c, v = (Decimal(f) for f in fields[1:6])
+        o, h, low = Decimal(fields[1]), Decimal(fields[2]), Decimal(fields[3])
+        c, v = Decimal(fields[4]), Decimal(fields[5])
     except InvalidOperation:
         raise ValueError(f"non-numeric price or volume in {','.join(fields[1:6])!r}") from None
-    if not all(x.is_finite() for x in (o, h, low, c, v)):
+    if not (o.is_finite() and h.is_finite() and low.is_finite() and c.is_finite() and v.is_finite()):
         raise ValueError("prices and volume must be finite")
     bar = Bar(symbol, timeframe, open_ms, o, h, low, c, v)
     problem = bar.problem()
