@@ -13,7 +13,7 @@ run: setup
 	@$(UV) run --frozen robson up $(ARGS)
 
 test: setup
-	@$(UV) run --frozen pytest $(ARGS)
+	@UV="$(UV)" tools/test_all.sh $(ARGS)
 
 bench: setup
 	@$(UV) run --frozen python -m bench $(ARGS)

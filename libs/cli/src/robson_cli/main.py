@@ -12,19 +12,35 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from robson_kit.embedded import Infrastructure
+from robson_signal import downloader
 
+from robson_cli.feed import FeedMode, feed_env
 from robson_cli.launcher import Platform, data_dir, run_file
 from robson_cli.services import SERVICES
 
 app = typer.Typer(help="Robson: AI-assisted crypto trading platform.", no_args_is_help=True)
+app.add_typer(downloader.app, name="data", help="Market data: `robson data download …`.")
 console = Console()
 
 
 @app.command()
 def up(
+    feed: Annotated[FeedMode, typer.Option(help="market data source")] = FeedMode.AUTO,
+    data: Annotated[str, typer.Option(help="kline CSV(.gz) for --feed replay")] = "",
+    speed: Annotated[str, typer.Option(help="replay/synthetic speed: 'max' or k × real time")] = "max",
+    seed: Annotated[int, typer.Option(help="seed for --feed synthetic")] = 42,
+    symbols: Annotated[str, typer.Option(help="comma-separated symbols")] = "BTCUSDT,ETHUSDT",
+    timeframes: Annotated[str, typer.Option(help="comma-separated timeframes")] = "5m",
     only: Annotated[list[str] | None, typer.Option(help="start only these services")] = None,
 ) -> None:
     """Start NATS + Postgres (embedded unless NATS_URL/DATABASE_URL), migrate, run every service."""
+    try:
+        chosen, env = feed_env(feed, data, speed, seed, symbols, timeframes)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"[bold yellow]FEED: {chosen.upper()}[/bold yellow] ({env.get('why', '')}) — paper trading")
+    env.pop("why", None)
     directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     with console.status("starting NATS and PostgreSQL…"):
@@ -32,7 +48,7 @@ def up(
     where = {k: ("embedded" if v else "external") for k, v in infra.embedded.items()}
     console.print(f"[bold]NATS[/bold] {infra.nats_url} ({where['nats']})")
     console.print(f"[bold]PostgreSQL[/bold] {infra.database_url} ({where['postgres']})")
-    platform = Platform(infra)
+    platform = Platform(infra, extra_env=env)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -50,7 +66,7 @@ def up(
             with console.status(f"starting {svc.name}…"):
                 platform.wait_ready(running)
             console.print(f"  [green]✓[/green] {svc.name:<11} {running.url}  (log {running.log_path})")
-        platform.write_run_file({"mode": "none"})
+        platform.write_run_file({"mode": chosen, "symbols": symbols, "timeframes": timeframes})
         console.print(f"[bold green]Robson is up.[/bold green] Data in {directory}. Ctrl-C stops everything.")
         while not stopping:
             for running in platform.services:
