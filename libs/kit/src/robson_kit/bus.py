@@ -81,13 +81,19 @@ class Bus:
         return self
 
     async def close(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
-            try:
-                await self._nc.drain()
-            except Exception:  # drain timed out: close anyway, acks were already awaited
-                await self._nc.close()
-        self._nc = None
-        self._js = None
+        """Flush what is buffered (acks, publishes) and close. No drain: a drain waits on every
+        pull subscription and can stall shutdown; every publish we rely on was already acked."""
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is None or nc.is_closed:
+            return
+        try:
+            await nc.flush(timeout=2)
+        except Exception as exc:
+            log.warning("bus.flush_failed", error=repr(exc))
+        try:
+            await asyncio.wait_for(nc.close(), timeout=5)
+        except Exception as exc:
+            log.warning("bus.close_failed", error=repr(exc))
 
     async def ensure_streams(self, specs: Iterable[StreamSpec] = STREAMS) -> None:
         """Idempotent: create missing streams, update changed ones."""

@@ -24,6 +24,15 @@ Hook = Callable[["Service"], Awaitable[None]]
 log = logs.get_logger(__name__)
 
 
+async def _bounded(awaitable: Awaitable[Any], what: str, seconds: float = 10.0) -> None:
+    try:
+        await asyncio.wait_for(awaitable, timeout=seconds)
+    except TimeoutError:
+        log.error("service.stop_step_timed_out", step=what, seconds=seconds)
+    except Exception as exc:
+        log.warning("service.stop_step_failed", step=what, error=repr(exc))
+
+
 class Service:
     """One service process. Subclass or compose: pass consumers, routers and hooks.
 
@@ -83,16 +92,19 @@ class Service:
         log.info("service.started", consumers=[c.spec.name for c in self.consumers])
 
     async def stop(self) -> None:
+        """Graceful but bounded: a step that hangs is logged and skipped, never awaited forever
+        (whatever it left undone is redelivered or republished after restart)."""
         for consumer in self.consumers:
-            await consumer.stop()
+            await _bounded(consumer.stop(), f"stop consumer {consumer.spec.name}")
         self.consumers.clear()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _bounded(asyncio.gather(*self._tasks, return_exceptions=True), "stop background tasks")
         for hook in self.on_stop:
-            await hook(self)
-        await self.relay.stop()
-        await self.relay.publish_pending() if self.bus.is_connected else None
+            await _bounded(hook(self), "on_stop hook")
+        await _bounded(self.relay.stop(), "stop outbox relay")
+        if self.bus.is_connected:
+            await _bounded(self.relay.publish_pending(), "final outbox publish")
         await self.bus.close()
         await self.engine.dispose()
         self.started = False
