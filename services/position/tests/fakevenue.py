@@ -68,17 +68,21 @@ class FakeVenue:
         await self.bus.js.add_consumer(s.ORDERS.name, ConsumerConfig(
             durable_name="fake_paper", ack_policy=AckPolicy.EXPLICIT, filter_subject=s.PAPER_ORDER_COMMANDS))
         self._sub = await self.bus.js.pull_subscribe_bind("fake_paper", stream=s.ORDERS.name)
+        self._stopping = False
         self._task = asyncio.create_task(self._run())
         return self
 
     async def stop(self) -> None:
+        # The flag ends the loop even when a cancellation is swallowed inside nats' fetch
+        # (asyncio.wait_for can lose a cancel that races with a result on Python 3.11).
+        self._stopping = True
         if self._task:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, timeout=5)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 msgs = await self._sub.fetch(10, timeout=0.2)
             except (TimeoutError, nats.errors.TimeoutError):
