@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,15 @@ from robson_kit.bus import Bus, headers_for
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import reset_streams, unique_schema
 
-from bench.common import Metric, at_least, at_most, info, median, percentile
+from bench.common import (
+    Metric,
+    at_least,
+    at_most,
+    embedded_infrastructure,
+    info,
+    median,
+    percentile,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "libs" / "kit" / "tests"))
 from sampleapp.app import SampleSettings, build
@@ -115,23 +122,11 @@ def _handle_times(service) -> list[float]:
 
 
 async def run() -> list[Metric]:
-    with tempfile.TemporaryDirectory(prefix="robson-bench-") as tmp:
-        infra = Infrastructure(Path(tmp))
-        # Always embedded: benchmark what `make run` runs, never a shared external server.
-        import os
-
-        saved = {k: os.environ.pop(k, None) for k in ("NATS_URL", "DATABASE_URL")}
-        try:
-            infra.start()
-        finally:
-            os.environ.update({k: v for k, v in saved.items() if v})
-        try:
-            bus = await Bus(infra.nats_url, name="bench").connect()
-            await reset_streams(bus)
-            results = await _throughput(bus, infra)
-            await reset_streams(bus)
-            results += await _latency(bus, infra)
-            await bus.close()
-            return results
-        finally:
-            infra.stop()
+    with embedded_infrastructure() as infra:
+        bus = await Bus(infra.nats_url, name="bench").connect()
+        await reset_streams(bus)
+        results = await _throughput(bus, infra)
+        await reset_streams(bus)
+        results += await _latency(bus, infra)
+        await bus.close()
+        return results

@@ -4,13 +4,10 @@ through NATS + Postgres (embedded, in a temp dir) at a paced 100 signals/s."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from robson_contracts import DecisionEngine, SignalDetected, decode, derive_id
 from robson_contracts import subjects as s
@@ -25,7 +22,15 @@ from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import reset_streams, unique_schema
 
-from bench.common import Metric, at_least, at_most, info, median, percentile
+from bench.common import (
+    Metric,
+    at_least,
+    at_most,
+    embedded_infrastructure,
+    info,
+    median,
+    percentile,
+)
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 RULES_DECISIONS = 20_000
@@ -159,15 +164,6 @@ async def _end_to_end(infra: Infrastructure) -> list[Metric]:
 
 async def run() -> list[Metric]:
     results = _rules_throughput()
-    with tempfile.TemporaryDirectory(prefix="robson-bench-decision-") as tmp:
-        infra = Infrastructure(Path(tmp))
-        saved = {k: os.environ.pop(k, None) for k in ("NATS_URL", "DATABASE_URL")}
-        try:
-            infra.start()
-        finally:
-            os.environ.update({k: v for k, v in saved.items() if v})
-        try:
-            results += await _end_to_end(infra)
-        finally:
-            infra.stop()
+    with embedded_infrastructure("robson-bench-decision-") as infra:
+        results += await _end_to_end(infra)
     return results

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from robson_kit.embedded import Infrastructure
 
 
 @dataclass(frozen=True)
@@ -43,3 +50,20 @@ def percentile(values: list[float], pct: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+@contextmanager
+def embedded_infrastructure(prefix: str = "robson-bench-") -> Iterator[Infrastructure]:
+    """Fresh embedded NATS + Postgres in a temp dir, ignoring NATS_URL/DATABASE_URL: benchmarks
+    measure what `make run` runs, never a shared external server."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        infra = Infrastructure(Path(tmp))
+        saved = {k: os.environ.pop(k, None) for k in ("NATS_URL", "DATABASE_URL")}
+        try:
+            infra.start()
+        finally:
+            os.environ.update({k: v for k, v in saved.items() if v})
+        try:
+            yield infra
+        finally:
+            infra.stop()
