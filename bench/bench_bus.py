@@ -97,7 +97,7 @@ async def _latency(bus: Bus, infra: Infrastructure) -> list[Metric]:
         message = _signal(100_000 + i)
         sent[str(message.correlation_id)] = time.perf_counter()
         await bus.publish(message)
-    await asyncio.wait_for(done.wait(), timeout=60)
+    await asyncio.wait_for(done.wait(), timeout=180)
     await sub.unsubscribe()
     handle = [v * 1000 for v in _handle_times(service)]
     await service.stop()
