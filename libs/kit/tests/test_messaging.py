@@ -10,7 +10,7 @@ from robson_contracts import DeadLetter, SignalDetected, TradeDecision, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
 from robson_kit.service import Service
-from robson_kit.testing import ServiceProcess, read_stream, wait_until
+from robson_kit.testing import ServiceProcess, asgi_client, read_stream, wait_until
 from sampleapp.app import times_seen
 
 from .conftest import sample_env
@@ -142,10 +142,7 @@ async def test_poison_messages_are_dead_lettered_with_reasons_and_next_message_i
 
 
 async def test_readyz_reports_nats_database_and_migrations(sample: Service) -> None:
-    import httpx
-
-    app = sample.app(manage_lifecycle=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with asgi_client(sample) as client:
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"nats": "ok", "database": "ok", "migrations": "ok", "consumers": "ok"}

@@ -8,6 +8,7 @@ import pytest_asyncio
 from robson_decision.main import build_service
 from robson_decision.settings import DecisionSettings
 from robson_kit.service import Service
+from robson_kit.testing import asgi_client, service_starter
 
 from .fake_llm import FakeLlm
 
@@ -43,24 +44,12 @@ def settings_for(
 
 @pytest_asyncio.fixture
 async def start_decision(nats_url: str, database_url: str) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Service] = []
-
-    async def start(schema: str, **overrides: Any) -> Service:
-        service = build_service(settings_for(nats_url, database_url, schema, **overrides))
-        await service.start()
-        started.append(service)
-        return service
-
-    try:
+    """``await start_decision(schema, **overrides)``; every service started is stopped after."""
+    async with service_starter(
+        build_service, lambda schema, **kw: settings_for(nats_url, database_url, schema, **kw)
+    ) as start:
         yield start
-    finally:
-        for service in started:
-            if service.started:
-                await service.stop()
 
 
 def client(service: Service) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=service.app(manage_lifecycle=False)),
-        base_url="http://decision",
-    )
+    return asgi_client(service, "http://decision")

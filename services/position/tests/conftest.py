@@ -7,6 +7,7 @@ from decimal import Decimal
 import httpx
 import pytest_asyncio
 from robson_kit.service import Service
+from robson_kit.testing import asgi_client
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings
 
@@ -40,8 +41,7 @@ async def service(bus, nats_url: str, database_url: str, schema: str) -> AsyncIt
 
 @pytest_asyncio.fixture
 async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    app = service.app(manage_lifecycle=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://position") as c:
+    async with asgi_client(service, "http://position") as c:
         yield c
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from robson_kit.service import Service
+from robson_kit.testing import asgi_client, service_starter
 from robson_signal.main import build_service
 from robson_signal.settings import SignalSettings
 
@@ -31,24 +32,14 @@ async def make_service(
     bus, nats_url: str, database_url: str, schema: str
 ) -> AsyncIterator[Callable[..., Any]]:
     """Start signal services (stopped at the end); each call may override settings."""
-    started: list[Service] = []
-
-    async def start(schema_name: str | None = None, **overrides: Any) -> Service:
-        service = build_service(
-            signal_settings(nats_url, database_url, schema_name or schema, **overrides)
-        )
-        await service.start()
-        started.append(service)
-        return service
-
-    try:
+    async with service_starter(
+        build_service,
+        lambda schema_name=None, **kw: signal_settings(
+            nats_url, database_url, schema_name or schema, **kw
+        ),
+    ) as start:
         yield start
-    finally:
-        for service in started:
-            if service.started:
-                await service.stop()
 
 
 def client(service: Service) -> httpx.AsyncClient:
-    app = service.app(manage_lifecycle=False)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://signal")
+    return asgi_client(service, "http://signal")

@@ -2,12 +2,14 @@
 stream readers and service processes you can SIGKILL."""
 
 from robson_kit.testing.helpers import (
+    asgi_client,
     drop_schema,
     read_stream,
     reset_streams,
+    service_starter,
     unique_schema,
     wait_until,
 )
 from robson_kit.testing.procs import ServiceProcess
 
-__all__ = ["ServiceProcess", "drop_schema", "read_stream", "reset_streams", "unique_schema", "wait_until"]
+__all__ = ["ServiceProcess", "asgi_client", "drop_schema", "read_stream", "reset_streams", "service_starter", "unique_schema", "wait_until"]

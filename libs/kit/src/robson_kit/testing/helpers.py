@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -95,3 +97,32 @@ async def wait_until(
 
 def messages_of(messages: list[Message], cls: type[Message]) -> list[Any]:
     return [m for m in messages if isinstance(m, cls)]
+
+
+def asgi_client(service: Any, base_url: str = "http://service") -> httpx.AsyncClient:
+    """An HTTP client on a started service's app, in-process (the test owns the lifecycle)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service.app(manage_lifecycle=False)), base_url=base_url
+    )
+
+
+@asynccontextmanager
+async def service_starter(
+    build: Callable[..., Any], settings: Callable[..., Any]
+) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Yields ``start(*args, **overrides)``: builds ``build(settings(*args, **overrides))``,
+    starts it, and stops every service it started when the block ends."""
+    started: list[Any] = []
+
+    async def start(*args: Any, **overrides: Any) -> Any:
+        service = build(settings(*args, **overrides))
+        await service.start()
+        started.append(service)
+        return service
+
+    try:
+        yield start
+    finally:
+        for service in started:
+            if service.started:
+                await service.stop()
