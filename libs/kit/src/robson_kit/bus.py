@@ -123,5 +123,3 @@ class Bus:
         ack = await self.js.publish(subject, payload, headers=headers, timeout=timeout)
         return ack.seq
 
-    async def publish_many(self, messages: Iterable[Message]) -> None:
-        await asyncio.gather(*(self.publish(m) for m in messages))

@@ -48,10 +48,6 @@ class UnitOfWork:
     def emitted(self) -> list[Message]:
         return [m for _, m in self._pending]
 
-    async def record_inbox(self, message_id: object, consumer: str, subject: str) -> bool:
-        """Insert the processed-message record; False when it was already processed."""
-        return message_id in await record_inbox_batch(self.session, [(message_id, consumer, subject)])
-
     def take_outbox_rows(self) -> list[dict[str, object]]:
         rows = [
             {
