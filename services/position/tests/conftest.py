@@ -13,10 +13,16 @@ from robson_position.settings import PositionSettings
 
 from .factories import T0
 from .fakevenue import FakeVenue
+from .venuebook import VenueApi
 
 
-def position_env(nats_url: str, database_url: str, schema: str) -> dict[str, str]:
+def position_env(nats_url: str, database_url: str, schema: str, paper_url: str | None = None
+                 ) -> dict[str, str]:
+    """Without ``paper_url`` the start-up re-sync is off (no venue API to ask)."""
+    resync = {"ROBSON_POSITION_PAPER_URL": paper_url, "ROBSON_POSITION_RESYNC_RETRY_SECONDS": "0.5"} \
+        if paper_url else {"ROBSON_POSITION_RESYNC_ON_START": "false"}
     return {
+        **resync,
         "NATS_URL": nats_url,
         "DATABASE_URL": database_url,
         "ROBSON_POSITION_DB_SCHEMA": schema,
@@ -31,7 +37,7 @@ def position_env(nats_url: str, database_url: str, schema: str) -> dict[str, str
 async def service(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
     svc = build_service(PositionSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
                                          ack_wait_seconds=2, max_deliver=5, outbox_poll_seconds=0.2,
-                                         consumer_batch=16))
+                                         consumer_batch=16, resync_on_start=False))
     await svc.start()
     try:
         yield svc
@@ -52,3 +58,13 @@ async def venue(bus) -> AsyncIterator[FakeVenue]:
         yield v
     finally:
         await v.stop()
+
+
+@pytest_asyncio.fixture
+async def venue_api(venue: FakeVenue) -> AsyncIterator[VenueApi]:
+    """The fake venue's orders and fills over HTTP, in paper's (and execution's) API shape."""
+    served = await VenueApi(venue.book).start()
+    try:
+        yield served
+    finally:
+        await served.stop()

@@ -41,6 +41,8 @@ from robson_contracts import (
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 
+from .venuebook import VenueBook
+
 FEE = Decimal("0.001")
 STEP = Decimal("0.00000001")
 
@@ -63,6 +65,10 @@ class FakeVenue:
         self.commands: list[Any] = []
         self.lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self.book = VenueBook()
+        self.muted = False
+        """While muted, events happen at the venue (and in ``book``) but never reach the bus."""
+        self.lost: list[Any] = []
 
     async def start(self) -> FakeVenue:
         await self.bus.js.add_consumer(s.ORDERS.name, ConsumerConfig(
@@ -238,6 +244,10 @@ class FakeVenue:
                                           reason=reason, remaining_quantity=order.spec.quantity))
 
     async def _publish(self, event: Any) -> None:
-        await self.bus.publish(event)
+        self.book.record(event)
+        if self.muted:
+            self.lost.append(event)
+        else:
+            await self.bus.publish(event)
 
     _account: str = "default"

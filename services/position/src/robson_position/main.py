@@ -7,9 +7,12 @@ from pathlib import Path
 from robson_kit.service import Service
 
 from robson_position.adapters.repository import Positions
+from robson_position.adapters.venues import Venues
 from robson_position.entrypoints.api import router
 from robson_position.entrypoints.consumers import consumer_specs
 from robson_position.entrypoints.reports import reports
+from robson_position.entrypoints.resync_api import resync_router
+from robson_position.handlers.resync import resync_on_start
 from robson_position.handlers.runtime import Runtime
 from robson_position.settings import PositionSettings
 
@@ -18,17 +21,25 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def rebuild(service: Service) -> None:
     """Start-up: the mark book is rebuilt from the positions table. Venue events missed while
-    down wait in the durable order-event consumer and are applied before anything else moves."""
+    down wait in the durable order-event consumer; what the bus lost, the re-sync with the
+    venue (``resync_on_start``) catches up."""
     rt: Runtime = service.state["runtime"]
     async with service.uow() as uow:
         for position in await Positions(uow.session).active():
             rt.track(position)
 
 
-def build_service(settings: PositionSettings | None = None) -> Service:
+async def close_venues(service: Service) -> None:
+    await service.state["venues"].close()
+
+
+def build_service(settings: PositionSettings | None = None, venues: Venues | None = None) -> Service:
     settings = settings or PositionSettings()
     rt = Runtime()
-    service = Service(settings, MIGRATIONS, consumers=consumer_specs(rt), routers=[router, reports],
-                      on_start=[rebuild], clock=rt.clock)
+    service = Service(settings, MIGRATIONS, consumers=consumer_specs(rt),
+                      routers=[router, reports, resync_router], on_start=[rebuild],
+                      on_stop=[close_venues], background=[resync_on_start], clock=rt.clock)
     service.state["runtime"] = rt
+    service.state["venues"] = venues or Venues.from_urls(
+        settings.paper_url, settings.execution_url, settings.resync_timeout_seconds)
     return service

@@ -12,3 +12,12 @@ class PositionSettings(ServiceSettings):
     service_name: str = "position"
     db_schema: str = "position"
     http_port: int = 8104
+    paper_url: str = "http://127.0.0.1:8106"
+    """HTTP API of ``paper`` (venue PAPER), read at start-up to re-sync open orders."""
+    execution_url: str = "http://127.0.0.1:8105"
+    """HTTP API of ``execution`` (venue LIVE)."""
+    resync_on_start: bool = True
+    resync_timeout_seconds: float = 5.0
+    resync_retry_seconds: float = 2.0
+    resync_attempts: int = 30
+    """Start-up re-sync retries while a venue is unreachable (it may start after position)."""

@@ -40,6 +40,8 @@ class Runtime:
         self.book = MarkBook()
         self.hub = Hub()
         self.clock: Clock = clock or WallClock()
+        self.last_resync: Any = None
+        """The latest ResyncReport (handlers/resync.py), shown by GET /resync/last."""
 
     def track(self, position: Position) -> None:
         """Mirror a committed position into the mark book and tell live subscribers."""
