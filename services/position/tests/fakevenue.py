@@ -184,6 +184,11 @@ class FakeVenue:
         await self._publish(OrderReplaced(**self._ev(cmd, "replaced", cmd.order_id, spec.symbol, old.list_id,
                                                      old.position_id, spec.role), order=spec))
 
+    def drop(self, order_id: str) -> None:
+        """The venue loses a resting order without a word (reset, or removed by hand)."""
+        self.resting.pop(order_id, None)
+        self.book.forget(order_id)
+
     # --- market ----------------------------------------------------------------------------
 
     async def move(self, price: Decimal | str, at: datetime | None = None) -> None:

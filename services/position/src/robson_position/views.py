@@ -51,7 +51,8 @@ def position_view(position: Position, book: MarkBook, now: datetime) -> dict[str
                     "realized_pnl": _s(c.realized_pnl), "reason": c.reason.value, "at": c.at.isoformat()}
                    for c in s.closes],
         "orders": [{"order_id": o.order_id, "kind": o.kind.value, "quantity": _s(o.quantity),
-                    "price": _s(o.price), "live": o.live} for o in s.orders.values()],
+                    "price": _s(o.price), "live": o.live, "accepted": o.accepted}
+                   for o in s.orders.values()],
         "decision_id": s.decision_id, "gate_decision_id": s.gate_decision_id,
         "entry_reasoning": s.entry_reasoning,
     }
