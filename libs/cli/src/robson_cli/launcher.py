@@ -70,10 +70,18 @@ class Platform:
             f"{svc.env_prefix}RUN_MIGRATIONS": "false",
         }
         env.update(self.extra_env)
+        env[f"{svc.env_prefix}HTTP_PORT"] = str(port)
         return env
 
+    def port_for(self, svc: ServiceDef) -> int:
+        """``ROBSON_<SVC>_HTTP_PORT`` when set, else the default port when free, else any free one."""
+        chosen = self.extra_env.get(f"{svc.env_prefix}HTTP_PORT") or os.environ.get(f"{svc.env_prefix}HTTP_PORT")
+        if chosen:
+            return int(chosen)
+        return svc.default_port if port_is_free(svc.default_port) else free_port()
+
     def start_service(self, svc: ServiceDef) -> RunningService:
-        port = svc.default_port if port_is_free(svc.default_port) else free_port()
+        port = self.port_for(svc)
         logs = data_dir() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         running = RunningService(svc, port, logs / f"{svc.name}.log")
@@ -99,7 +107,11 @@ class Platform:
             time.sleep(0.2)
         raise TimeoutError(f"{running.definition.name} not ready after {timeout:.0f}s; see {running.log_path}")
 
-    def write_run_file(self, feed: dict[str, object]) -> None:
+    @property
+    def urls(self) -> dict[str, str]:
+        return {r.definition.name: r.url for r in self.services}
+
+    def write_run_file(self, feed: dict[str, object], **extra: object) -> None:
         doc = {
             "started_at": time.time(),
             "data_dir": str(data_dir()),
@@ -108,6 +120,7 @@ class Platform:
             "embedded": self.infra.embedded,
             "feed": feed,
             "launcher_pid": os.getpid(),
+            **extra,
             "services": {
                 r.definition.name: {"url": r.url, "pid": r.process.pid if r.process else None,
                                     "log": str(r.log_path)}
@@ -117,15 +130,21 @@ class Platform:
         run_file().write_text(json.dumps(doc, indent=2))
 
     def stop(self) -> None:
-        for running in reversed(self.services):
-            if running.process and running.process.poll() is None:
-                running.process.send_signal(signal.SIGTERM)
-        for running in reversed(self.services):
-            if running.process:
-                try:
-                    running.process.wait(20)
-                except subprocess.TimeoutExpired:
-                    running.process.kill()
-        self.services.clear()
-        self.infra.stop()
-        run_file().unlink(missing_ok=True)
+        """Services first (SIGTERM, then SIGKILL after 20 s), then NATS/Postgres; safe to repeat."""
+        try:
+            for running in reversed(self.services):
+                if running.process and running.process.poll() is None:
+                    running.process.send_signal(signal.SIGTERM)
+            for running in reversed(self.services):
+                if running.process:
+                    try:
+                        running.process.wait(20)
+                    except subprocess.TimeoutExpired:
+                        running.process.kill()
+                        running.process.wait(10)
+            self.services.clear()
+        finally:
+            try:
+                self.infra.stop()
+            finally:
+                run_file().unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""The `robson` subcommands."""

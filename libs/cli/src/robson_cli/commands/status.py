@@ -1,0 +1,94 @@
+"""`robson status`: each service's URL, process id and health, the feed (mode, state, lag,
+whether a replay finished) and the accounts' equity on paper."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import typer
+
+from robson_cli.client import ServiceError, Services, read_run_file
+from robson_cli.commands.common import JsonFlag, console, print_json, table
+from robson_cli.launcher import run_file
+
+app = typer.Typer()
+
+
+def _health(url: str) -> dict[str, Any]:
+    try:
+        response = httpx.get(f"{url}/readyz", timeout=3)
+    except httpx.HTTPError as exc:
+        return {"health": f"unreachable ({type(exc).__name__})"}
+    try:
+        checks = response.json().get("checks", {})
+    except (ValueError, AttributeError):
+        checks = {}
+    return {"health": "ready" if response.status_code == 200 else "not ready", "checks": checks}
+
+
+def _feed(svc: Services, doc: dict[str, Any]) -> dict[str, Any]:
+    feed = dict(doc.get("feed") or {})
+    if "signal" not in doc["services"]:
+        return feed
+    try:
+        live = svc["signal"].get("/feed")
+    except ServiceError as exc:
+        return feed | {"error": str(exc)}
+    finished = bool(live.get("finished"))
+    return feed | {"state": live.get("state"), "lag_seconds": live.get("lag_seconds"),
+                   "finished": finished, "replay_finished": finished and feed.get("mode") == "replay",
+                   "candles": live.get("candles"), "signals": live.get("signals"),
+                   "feed_error": live.get("error")}
+
+
+def _accounts(svc: Services, doc: dict[str, Any]) -> list[dict[str, Any]] | dict[str, str]:
+    if "paper" not in doc["services"]:
+        return []
+    try:
+        return [{"account_id": a["account_id"], "equity": a["equity"], "balances": a["balances"]}
+                for a in svc["paper"].get("/accounts")]
+    except ServiceError as exc:
+        return {"error": str(exc)}
+
+
+@app.command()
+def status(as_json: JsonFlag = False) -> None:
+    """Health of every running service, the feed, and the accounts' equity."""
+    doc = read_run_file(run_file())
+    if doc is None:
+        if as_json:
+            print(json.dumps({"running": False}))
+        else:
+            console.print("Robson is not running (no .data/run.json). Start it with `make run`.")
+        raise typer.Exit(1)
+    for svc in doc["services"].values():
+        svc.update(_health(svc["url"]))
+    with Services({n: s["url"] for n, s in doc["services"].items()}) as svc:
+        doc["feed"] = _feed(svc, doc)
+        doc["accounts_equity"] = _accounts(svc, doc)
+    doc["running"] = True
+    if as_json:
+        return print_json(doc)
+    _render(doc)
+
+
+def _render(doc: dict[str, Any]) -> None:
+    feed = doc["feed"]
+    console.print(table(f"Robson — NATS {doc['nats_url']}", ("service", "url", "pid", "health"), (
+        (n, s["url"], s["pid"], f"[{'green' if s['health'] == 'ready' else 'red'}]{s['health']}[/]")
+        for n, s in doc["services"].items())))
+    finished = " — [bold]replay finished[/bold]" if feed.get("replay_finished") else ""
+    console.print(f"[bold yellow]FEED {str(feed.get('mode', '?')).upper()}[/bold yellow] "
+                  f"state {feed.get('state')} · lag {feed.get('lag_seconds')} s · "
+                  f"{feed.get('candles')} candles · {feed.get('signals')} signals{finished}")
+    if feed.get("feed_error"):
+        console.print(f"[red]feed error: {feed['feed_error']}[/red]")
+    accounts = doc["accounts_equity"]
+    if isinstance(accounts, dict):
+        console.print(f"[red]{accounts['error']}[/red]")
+        return
+    console.print(table("accounts (paper)", ("account", "equity", "balances"), (
+        (a["account_id"], a["equity"], ", ".join(f"{b['asset']} {b['free']}" for b in a["balances"]))
+        for a in accounts)))

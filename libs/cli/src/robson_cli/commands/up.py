@@ -1,0 +1,170 @@
+"""`robson up`: validate the config, start NATS/Postgres and the services, apply the config,
+start the feed, watch; a finished replay ends with a performance report. SIGINT, SIGTERM and
+SIGHUP (and the parent `uv run` going away) all stop services, then NATS and Postgres."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from robson_kit.embedded import Infrastructure
+
+from robson_cli.client import ServiceError, Services
+from robson_cli.config import RobsonConfig, apply_config
+from robson_cli.drain import wait_drained
+from robson_cli.launcher import Platform, data_dir
+from robson_cli.report import HEADLINE, build_report, write_report
+from robson_cli.services import SERVICES
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(BaseException):
+    """Raised in the main thread by a stop signal, so a blocking start-up step is abandoned too."""
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+@dataclass
+class UpRun:
+    config: RobsonConfig
+    config_source: str
+    feed_mode: str
+    env: dict[str, str]
+    feed_info: dict[str, Any]
+    console: Console
+    only: list[str] | None = None
+    exit_after_replay: bool = False
+    platform: Platform | None = field(default=None, init=False)
+
+    def run(self) -> int:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _raise_stopped)
+        parent = os.getppid()
+        try:
+            self.start()
+            if not self.configure():
+                return 1
+            return self.watch(parent)
+        except Stopped as why:
+            self.console.print(f"\n{why}: stopping…")
+            return 0
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            self.console.print(f"[red]{exc}[/red]")
+            return 1
+        finally:
+            for sig in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
+                signal.signal(sig, signal.SIG_IGN)
+            if self.platform is not None:
+                with self.console.status("stopping services, then NATS and PostgreSQL…"):
+                    self.platform.stop()
+                self.console.print("stopped.")
+
+    def start(self) -> None:
+        directory = data_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.platform = Platform(Infrastructure(directory), extra_env=self.env)
+        with self.console.status("starting NATS and PostgreSQL…"):
+            infra = self.platform.infra.start()
+        where = {k: ("embedded" if v else "external") for k, v in infra.embedded.items()}
+        self.console.print(f"[bold]NATS[/bold] {infra.nats_url} ({where['nats']})")
+        self.console.print(f"[bold]PostgreSQL[/bold] {infra.database_url} ({where['postgres']})")
+        with self.console.status("running migrations…"):
+            self.platform.migrate()
+        for svc in SERVICES:
+            if self.only and svc.name not in self.only:
+                continue
+            running = self.platform.start_service(svc)
+            with self.console.status(f"starting {svc.name}…"):
+                self.platform.wait_ready(running)
+            self.console.print(f"  [green]✓[/green] {svc.name:<11} {running.url}  (log {running.log_path})")
+        self.write_run_file()
+
+    def write_run_file(self, **extra: object) -> None:
+        assert self.platform is not None
+        self.platform.write_run_file(
+            self.feed_info, config=self.config_source,
+            accounts=[a.id for a in self.config.accounts],
+            traders={t.id: t.account for t in self.config.traders}, **extra)
+
+    def configure(self) -> bool:
+        """Apply the config, then start the feed; False (after saying why) when a service refuses."""
+        assert self.platform is not None
+        urls = self.platform.urls
+        try:
+            with self.console.status(f"applying {self.config_source}…"):
+                done = apply_config(self.config, urls)
+            for line in done or ["configuration already in place: nothing to change"]:
+                self.console.print(f"  [cyan]config[/cyan] {line}")
+            if "signal" in urls:
+                with Services(urls) as services:
+                    services["signal"].post("/feed/start")
+        except ServiceError as exc:
+            self.console.print(f"[red]configuration refused by {exc}[/red]")
+            return False
+        self.console.print(f"[bold green]Robson is up.[/bold green] Data in {data_dir()}. "
+                           "Ctrl-C stops everything.")
+        return True
+
+    def watch(self, parent: int) -> int:
+        assert self.platform is not None
+        reported = self.feed_mode not in ("replay", "synthetic") or "signal" not in self.platform.urls
+        while True:
+            for running in self.platform.services:
+                if running.process and running.process.poll() is not None:
+                    self.console.print(f"[red]{running.definition.name} exited "
+                                       f"({running.process.returncode}); see {running.log_path}[/red]")
+                    return 1
+            if os.getppid() != parent:
+                self.console.print("the parent process went away: stopping…")
+                return 0
+            if not reported and (outcome := self.replay_outcome()) is not None:
+                reported = True
+                if self.exit_after_replay:
+                    return outcome
+            time.sleep(0.5)
+
+    def replay_outcome(self) -> int | None:
+        """None while the feed runs; once finished and drained, the report (0) or the failure (1)."""
+        assert self.platform is not None
+        urls = self.platform.urls
+        with Services(urls) as services:
+            feed = services["signal"].get("/feed")
+            if feed.get("state") == "failed":
+                self.console.print(f"[red]the feed failed: {feed.get('error')}[/red]")
+                return 1
+            if not feed.get("finished"):
+                return None
+            with self.console.status("replay finished; waiting for the pipeline to drain…"):
+                wait_drained(self.platform.infra.nats_url, urls)
+            report = build_report(services, self.config, services["signal"].get("/feed"))
+        paths = write_report(report, data_dir() / "reports")
+        self.print_report(report, paths)
+        self.write_run_file(replay_finished=True, report=str(paths[0]))
+        return 0
+
+    def print_report(self, report: dict[str, Any], paths: list[Path]) -> None:
+        table = Table(title="Replay performance (position service)")
+        table.add_column("scope")
+        for column in HEADLINE:
+            table.add_column(column, justify="right")
+        rows = [(f"account {a}", v["performance"]) for a, v in report["accounts"].items()]
+        rows += [(f"trader {t}", perf) for t, perf in report["traders"].items()]
+        for scope, perf in rows:
+            table.add_row(scope, *(_cell(perf.get(k)) for k in HEADLINE))
+        self.console.print(table)
+        self.console.print(f"report written to {', '.join(str(p) for p in paths)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
