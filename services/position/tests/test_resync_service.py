@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import pytest_asyncio
 from robson_contracts import OrderRole, OrderType, Side
 from robson_kit.bus import Bus
+from robson_kit.errors import ConflictError
 from robson_kit.service import Service
 from robson_kit.testing import asgi_client, service_starter, wait_until
+from robson_position.adapters.repository import Audit, Positions
 from robson_position.adapters.venues import ExecutionReader, PaperReader, Venues
 from robson_position.domain.lifecycle import open_position
 from robson_position.domain.orders import position_id_for
+from robson_position.domain.venueview import VenueView
+from robson_position.handlers.resync import resync_position
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings
 
@@ -109,3 +114,19 @@ async def test_paper_and_execution_readers_see_the_same_orders_and_fills() -> No
             (f"{pid}-0E", D("50000"), D("0.2"), D("10"))]
     assert paper.fills[0].fill_id == f"f-{pid}-0E"
     assert live.fills[0].fill_id == "BTCUSDT-1"  # execution's "<symbol>-<trade id>"
+
+
+async def test_resync_of_a_position_changed_since_the_venue_was_read_is_a_conflict(service: Service) -> None:
+    p = open_position(gate(gate_id="g-stale"), "PAPER", T0)
+    rt = service.state["runtime"]
+    async with service.uow() as uow:
+        await Positions(uow.session).add(p)
+    with pytest.raises(ConflictError):
+        async with service.uow() as uow:
+            await resync_position(uow, rt, p.s.position_id, VenueView(), expected_version=0)
+    async with service.uow() as uow:
+        findings = await resync_position(uow, rt, p.s.position_id, VenueView(), expected_version=1)
+    assert [(f.kind, f.applied) for f in findings] == [("NOT_AT_VENUE", False)]
+    async with service.uow() as uow:
+        audit = await Audit(uow.session).history(p.s.position_id)
+    assert [(a["kind"], a["triggered_by"], a["verdict"]) for a in audit] == [("NOT_AT_VENUE", "RESYNC", "NOTED")]

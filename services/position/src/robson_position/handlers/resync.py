@@ -16,6 +16,7 @@ from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.repository import Audit, Positions
 from robson_position.adapters.venues import Venues, VenueUnavailable
+from robson_position.domain.position import Position
 from robson_position.domain.resync import Finding, catch_up
 from robson_position.domain.venueview import VenueView
 from robson_position.handlers.commands import emit_all
@@ -75,12 +76,11 @@ async def _pass(service: Service, rt: Runtime, venues: Venues, report: ResyncRep
         if only is not None and pid not in only:
             continue
         try:
-            view = await venues.view(position.s)
-        except VenueUnavailable as exc:
+            findings = await _sync_one(service, rt, venues, position)
+        except (VenueUnavailable, ConflictError) as exc:
             failed.add(pid)
             report.errors.append({"position_id": pid, "venue": position.s.venue.value, "error": str(exc)})
             continue
-        findings = await _apply(service, rt, pid, view)
         report.positions_checked += 1
         report.positions_changed += any(f.applied for f in findings)
         for f in findings:
@@ -92,22 +92,32 @@ async def _pass(service: Service, rt: Runtime, venues: Venues, report: ResyncRep
     return failed
 
 
-async def _apply(service: Service, rt: Runtime, position_id: str, view: VenueView) -> list[Finding]:
-    for attempt in range(CONFLICT_RETRIES):
+async def _sync_one(service: Service, rt: Runtime, venues: Venues, position: Position) -> list[Finding]:
+    """The venue is read after the position, and applied only to that version: a view older
+    than what the bus path already applied would report orders as missing that are not."""
+    pid = position.s.position_id
+    for _ in range(CONFLICT_RETRIES):
+        view = await venues.view(position.s)
         try:
             async with service.uow() as uow:
-                return await resync_position(uow, rt, position_id, view)
-        except ConflictError:  # the bus path changed it meanwhile: redo on the new state
-            if attempt == CONFLICT_RETRIES - 1:
-                raise
-    return []
+                return await resync_position(uow, rt, pid, view, position.s.version)
+        except ConflictError:  # the bus path changed it meanwhile: read both again
+            async with service.uow() as uow:
+                reread = await Positions(uow.session).get(pid)
+            if reread is None:
+                return []
+            position = reread
+    raise ConflictError(f"position {pid} kept changing while being re-synced")
 
 
-async def resync_position(uow: UnitOfWork, rt: Runtime, position_id: str, view: VenueView) -> list[Finding]:
+async def resync_position(uow: UnitOfWork, rt: Runtime, position_id: str, view: VenueView,
+                          expected_version: int | None = None) -> list[Finding]:
     repo = Positions(uow.session)
     position = await repo.get(position_id)
     if position is None:
         return []
+    if expected_version is not None and position.s.version != expected_version:
+        raise ConflictError(f"position {position_id} changed since the venue was read")
     at = rt.clock.now()
     findings = catch_up(position, view, at)
     for f in findings:
