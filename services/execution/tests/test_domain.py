@@ -144,3 +144,20 @@ def test_reconcile_of_matching_records_reports_nothing() -> None:
     local = [LocalOrder("rba", "BTCUSDT", "NEW", D(0))]
     venue = VenueOrder("rba", "BTCUSDT", "NEW", D(0))
     assert reconcile(local, {"rba": venue}, [venue]) == []
+
+
+def test_clock_offset_takes_the_server_stamp_as_made_mid_round_trip() -> None:
+    from robson_execution.domain.timesync import clock_offset_ms
+    assert clock_offset_ms(server_ms=10_050, sent_ms=1_000, received_ms=1_100) == 9_000
+    assert clock_offset_ms(server_ms=1_000, sent_ms=31_000, received_ms=31_000) == -30_000
+
+
+def test_time_sync_is_due_first_then_after_interval_and_retries_failures_later() -> None:
+    from robson_execution.domain.timesync import TimeSync
+    sync = TimeSync(interval=300, retry=5)
+    assert sync.due(0.0)
+    synced = sync.synced(-120, now=10.0)
+    assert not synced.due(309.0) and synced.due(310.0) and synced.offset_ms == -120
+    failed = synced.failed(now=400.0)
+    assert not failed.due(404.0) and failed.due(405.0) and failed.offset_ms == -120
+    assert synced.expired().due(11.0)

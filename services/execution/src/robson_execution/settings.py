@@ -25,3 +25,7 @@ class ExecutionSettings(ServiceSettings):
     breaker_threshold: int = 5
     breaker_cool_down_seconds: float = 30.0
     retry_base_seconds: float = 0.2
+    rules_refresh_seconds: float = 3600.0
+    """Fetch ``exchangeInfo`` again this often (also at once after a filter-failure rejection)."""
+    time_sync_interval_seconds: float = 300.0
+    """Re-measure the exchange clock offset (``GET /api/v3/time``) this often; also on -1021."""

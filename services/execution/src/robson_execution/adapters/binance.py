@@ -16,7 +16,9 @@ from binance.exceptions import BinanceAPIException, BinanceRequestException
 from robson_execution.adapters.vault import ApiCredentials
 from robson_execution.domain.outcomes import Kind, Outcome, classify_http
 from robson_execution.domain.pacing import RatePacer, retry_after_seconds
+from robson_execution.domain.timesync import TimeSync, clock_offset_ms
 
+TIMESTAMP_OUTSIDE_WINDOW = -1021
 PRODUCTION_REST = "https://api.binance.com"
 TESTNET_REST = "https://testnet.binance.vision"
 PRODUCTION_WS_API = "wss://ws-api.binance.com:443/ws-api/v3"
@@ -54,6 +56,7 @@ class BinanceGateway:
     timeout_seconds: float = 10.0
     recv_window_ms: int = 5000
     pacer: RatePacer = field(default_factory=RatePacer)
+    clock: TimeSync = field(default_factory=TimeSync)
     _client: AsyncClient | None = None
 
     def client(self) -> AsyncClient:
@@ -64,6 +67,7 @@ class BinanceGateway:
             c.API_TESTNET_URL = f"{self.endpoints.rest}/api"
             c.REQUEST_TIMEOUT = self.timeout_seconds
             c.REQUEST_RECVWINDOW = self.recv_window_ms
+            c.timestamp_offset = self.clock.offset_ms
             self._client = c
         return self._client
 
@@ -72,11 +76,42 @@ class BinanceGateway:
             await self._client.close_connection()
             self._client = None
 
+    def server_now_ms(self) -> int:
+        """Our clock corrected by the last measured offset: what signed requests carry."""
+        return int(time.time() * 1000) + self.clock.offset_ms
+
+    async def sync_time(self) -> Result:
+        """``GET /api/v3/time``: measure the exchange clock's offset from ours."""
+        sent = int(time.time() * 1000)
+        res = await self._call("get_server_time")
+        received = int(time.time() * 1000)
+        if res.ok:
+            self.clock = self.clock.synced(clock_offset_ms(int(res.data["serverTime"]), sent, received),
+                                           time.monotonic())
+            self.client().timestamp_offset = self.clock.offset_ms
+        else:
+            self.clock = self.clock.failed(time.monotonic())
+        return res
+
     async def call(self, method: str, *, is_order: bool = False, **params: Any) -> Result:
+        """One request; syncs the clock first when due, and after -1021 (timestamp outside the
+        recvWindow: the request was not processed) resyncs and tries once more."""
+        if self.clock.due(time.monotonic()):
+            await self.sync_time()
+        result = await self._call(method, is_order=is_order, **params)
+        if result.outcome.code == TIMESTAMP_OUTSIDE_WINDOW:
+            self.clock = self.clock.expired()
+            if (await self.sync_time()).ok:
+                result = await self._call(method, is_order=is_order, **params)
+        return result
+
+    async def _call(self, method: str, *, is_order: bool = False, **params: Any) -> Result:
         wait = self.pacer.delay(time.monotonic(), is_order)
         if wait > 0:
             await asyncio.sleep(min(wait, 60))
         client = self.client()
+        # python-binance signs by writing into a ``data`` dict: a retry must start from a clean copy.
+        params = {k: dict(v) if isinstance(v, dict) else v for k, v in params.items()}
         try:
             data = await getattr(client, method)(**params)
         except BinanceAPIException as exc:

@@ -9,7 +9,14 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from robson_execution.adapters.tables import accounts, actions, fills, orders, reconciliations
+from robson_execution.adapters.tables import (
+    accounts,
+    actions,
+    breakers,
+    fills,
+    orders,
+    reconciliations,
+)
 
 FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
@@ -114,3 +121,26 @@ async def list_reconciliations(s: AsyncSession, account_id: str) -> list[Any]:
     q = (select(reconciliations).where(reconciliations.c.account_id == account_id)
          .order_by(reconciliations.c.completed_at.desc()))
     return list((await s.execute(q)).all())
+
+
+async def last_reconciliation(s: AsyncSession, account_id: str) -> Any:
+    q = (select(reconciliations).where(reconciliations.c.account_id == account_id)
+         .order_by(reconciliations.c.completed_at.desc()).limit(1))
+    return (await s.execute(q)).first()
+
+
+async def fills_between(s: AsyncSession, account_id: str, after: datetime, until: datetime) -> list[Any]:
+    """Our fills with exchange time in (after, until], with the side of their order."""
+    q = (select(fills, orders.c.spec["side"].astext.label("side"))
+         .join(orders, orders.c.client_order_id == fills.c.client_order_id)
+         .where(fills.c.account_id == account_id, fills.c.filled_at > after, fills.c.filled_at <= until))
+    return list((await s.execute(q)).all())
+
+
+async def all_breakers(s: AsyncSession) -> list[Any]:
+    return list((await s.execute(select(breakers))).all())
+
+
+async def save_breaker(s: AsyncSession, symbol: str, now: datetime, **values: Any) -> None:
+    stmt = insert(breakers).values(symbol=symbol, updated_at=now, **values)
+    await s.execute(stmt.on_conflict_do_update(index_elements=["symbol"], set_={**values, "updated_at": now}))

@@ -95,4 +95,15 @@ reconciliations = Table(
     Column("items", JSONB, nullable=False),
     Column("balances", JSONB, nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False),
+    Column("balances_at", DateTime(timezone=True), nullable=True),
+)
+
+breakers = Table(
+    "breakers", metadata,
+    Column("symbol", String(20), primary_key=True),
+    Column("state", String(10), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

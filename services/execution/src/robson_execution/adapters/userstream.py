@@ -28,20 +28,26 @@ EventHandler = Callable[[dict[str, Any]], Awaitable[None]]
 StateHandler = Callable[[bool], Awaitable[None]]
 
 
-def signed_subscribe(creds: ApiCredentials) -> dict[str, Any]:
-    params: dict[str, Any] = {"apiKey": creds.api_key, "timestamp": int(time.time() * 1000)}
+def local_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def signed_subscribe(creds: ApiCredentials, now_ms: Callable[[], int] = local_ms) -> dict[str, Any]:
+    params: dict[str, Any] = {"apiKey": creds.api_key, "timestamp": now_ms()}
     payload = urlencode(sorted(params.items()))
     params["signature"] = hmac.new(creds.api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
     return {"id": str(uuid.uuid4()), "method": "userDataStream.subscribe.signature", "params": params}
 
 
 async def run_user_stream(url: str, creds: ApiCredentials, on_event: EventHandler,
-                          on_state: StateHandler, max_backoff: float = 5.0) -> None:
+                          on_state: StateHandler, max_backoff: float = 5.0,
+                          now_ms: Callable[[], int] = local_ms) -> None:
+    """``now_ms`` stamps the signed subscription: the exchange-synced clock of the gateway."""
     attempt = 0
     while True:
         try:
             async with websockets.connect(url, open_timeout=5, ping_interval=20) as ws:
-                await ws.send(json.dumps(signed_subscribe(creds)))
+                await ws.send(json.dumps(signed_subscribe(creds, now_ms)))
                 reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
                 if reply.get("status") != 200:
                     raise ConnectionError(f"subscribe refused: {reply.get('error')}")

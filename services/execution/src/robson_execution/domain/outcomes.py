@@ -18,7 +18,9 @@ class Kind(StrEnum):
 
 
 # -1007: "Timeout waiting for response from backend server. Send status unknown".
-_UNKNOWN_CODES = {-1007, -1006, -1001}
+# -1021 (timestamp outside recvWindow) was not processed, but it is a clock problem, not a bad
+# order: treated as unknown (query, back off, retry) instead of rejecting the order.
+_UNKNOWN_CODES = {-1007, -1006, -1001, -1021}
 # -2013: order does not exist; -2011: cancel rejected (unknown order); -2018/-2019 balance.
 _NOT_FOUND_CODES = {-2013, -2011}
 

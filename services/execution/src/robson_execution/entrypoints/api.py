@@ -128,4 +128,6 @@ async def get_breakers(service: ServiceDep) -> list[dict[str, Any]]:
     ex = _executor(service)
     now = ex.clock.now()
     return [{"symbol": b.symbol, "state": b.current(now).state.value, "failures": b.failures,
-             "opened_at": b.opened_at, "last_error": b.last_error} for b in ex.breakers.values()]
+             "opened_at": b.opened_at, "last_error": b.last_error,
+             "half_open_at": b.opened_at + b.cool_down if b.opened_at else None}
+            for b in sorted(ex.breakers.values(), key=lambda b: b.symbol)]

@@ -70,7 +70,7 @@ async def cancel_action(ex: Any, gw: BinanceGateway, act: Any) -> bool:
 
 
 async def _settle(ex: Any, gw: BinanceGateway, act: Any, res: Any, rows: list[Any]) -> Any:
-    ex.record(rows[0].symbol, res.outcome.kind, res.outcome.message)
+    await ex.record(rows[0].symbol, res.outcome.kind, res.outcome.message)
     if res.ok:
         async with ex.service.uow() as uow:
             for row in rows:

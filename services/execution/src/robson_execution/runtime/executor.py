@@ -18,9 +18,10 @@ from robson_execution.adapters import repo
 from robson_execution.adapters.binance import BinanceGateway, Endpoints
 from robson_execution.adapters.userstream import run_user_stream
 from robson_execution.adapters.vault import KeyVault
-from robson_execution.domain.breaker import CircuitBreaker
+from robson_execution.domain.breaker import BreakerState, CircuitBreaker
 from robson_execution.domain.outcomes import Kind
 from robson_execution.domain.rules import SymbolRules
+from robson_execution.domain.timesync import TimeSync
 from robson_execution.handlers.venue import (
     VenueTrade,
     apply_final,
@@ -74,40 +75,78 @@ class Executor:
             if gw is not None:
                 await gw.close()
             gw = BinanceGateway(self.vault.decrypt(account.credentials, account_id),
-                                self.endpoints(account.testnet), self.settings.request_timeout_seconds)
+                                self.endpoints(account.testnet), self.settings.request_timeout_seconds,
+                                clock=TimeSync(interval=self.settings.time_sync_interval_seconds))
             gw._key = key  # type: ignore[attr-defined]
             self.gateways[account_id] = gw
         return gw
 
     async def symbol_rules(self, gw: BinanceGateway, symbol: str) -> SymbolRules | None:
-        cache = self.rules.setdefault(gw.endpoints.rest, {})
-        if symbol not in cache:
-            res = await gw.exchange_info()
-            if not res.ok:
-                return None
-            for info in res.data.get("symbols", []):
-                cache[info["symbol"]] = SymbolRules.from_exchange_info(info)
-        return cache.get(symbol)
+        cache = self.rules.get(gw.endpoints.rest, {})
+        if symbol not in cache and not await self.refresh_rules(gw):
+            return None
+        return self.rules[gw.endpoints.rest].get(symbol)
+
+    async def refresh_rules(self, gw: BinanceGateway) -> bool:
+        """Fetch ``exchangeInfo`` again: on the schedule, when a symbol is missing, and after the
+        exchange refused an order with a filter failure (its tick/step sizes may have changed)."""
+        res = await gw.exchange_info()
+        if not res.ok:
+            log.warning("rules.refresh_failed", error=res.outcome.message)
+            return False
+        self.rules[gw.endpoints.rest] = {
+            info["symbol"]: SymbolRules.from_exchange_info(info) for info in res.data.get("symbols", [])}
+        return True
+
+    async def _rules_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.rules_refresh_seconds)
+            refreshed: set[str] = set()
+            for account in await self.live_accounts():
+                gw = self.gateways.get(account.account_id)
+                if gw is not None and gw.endpoints.rest in self.rules and gw.endpoints.rest not in refreshed:
+                    refreshed.add(gw.endpoints.rest)
+                    await self.refresh_rules(gw)
 
     def breaker(self, symbol: str) -> CircuitBreaker:
         s = self.settings
         return self.breakers.setdefault(symbol, CircuitBreaker(
             symbol, threshold=s.breaker_threshold, cool_down=timedelta(seconds=s.breaker_cool_down_seconds)))
 
-    def record(self, symbol: str, kind: Kind, error: str = "") -> None:
-        b = self.breaker(symbol)
+    async def record(self, symbol: str, kind: Kind, error: str = "") -> None:
+        """Feed an outcome to the symbol's breaker; a changed breaker is stored, so an OPEN one
+        stays open across a restart until its cool-down has passed."""
+        old = self.breaker(symbol)
         if kind is Kind.UNKNOWN:
-            self.breakers[symbol] = b.record_failure(self.clock.now(), error)
+            new = old.record_failure(self.clock.now(), error[:500])
         elif kind in (Kind.OK, Kind.REJECTED, Kind.NOT_FOUND):
-            self.breakers[symbol] = b.record_success()
+            new = old.record_success()
+        else:
+            return
+        if new == old:
+            return
+        self.breakers[symbol] = new
+        async with self.service.uow() as uow:
+            await repo.save_breaker(uow.session, symbol, self.clock.now(), state=new.state.value,
+                                    failures=new.failures, opened_at=new.opened_at, last_error=new.last_error)
+
+    async def load_breakers(self) -> None:
+        s = self.settings
+        async with self.service.uow() as uow:
+            rows = await repo.all_breakers(uow.session)
+        for r in rows:
+            self.breakers[r.symbol] = CircuitBreaker(
+                r.symbol, BreakerState(r.state), r.failures, r.opened_at, s.breaker_threshold,
+                timedelta(seconds=s.breaker_cool_down_seconds), r.last_error)
 
     # ---- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         from robson_execution.runtime.reconciler import reconcile_loop
         from robson_execution.runtime.submitter import submit_loop
 
+        await self.load_breakers()
         self._tasks = [asyncio.create_task(submit_loop(self)), asyncio.create_task(self._poll_loop()),
-                       asyncio.create_task(reconcile_loop(self))]
+                       asyncio.create_task(reconcile_loop(self)), asyncio.create_task(self._rules_loop())]
 
     async def stop(self) -> None:
         for state in self.streams.values():
@@ -144,7 +183,7 @@ class Executor:
                     await self.sync_account(account_id)  # catch up on what the gap hid
 
             state.task = asyncio.create_task(run_user_stream(
-                gw.endpoints.ws_api, gw.credentials, on_event, on_state))
+                gw.endpoints.ws_api, gw.credentials, on_event, on_state, now_ms=gw.server_now_ms))
 
     def stop_stream(self, account_id: str) -> None:
         state = self.streams.pop(account_id, None)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from robson_contracts import OrderSpec
 from robson_kit import faults, logs
 
 from robson_execution.adapters import repo
@@ -24,6 +25,8 @@ from robson_execution.runtime.params import oco_params, order_params
 
 log = logs.get_logger(__name__)
 DONE, WAIT = True, False
+# -1013 "Filter failure: ...", -1111 "Precision is over the maximum defined for this asset".
+FILTER_FAILURES = frozenset({-1013, -1111})
 
 
 async def submit_loop(ex: Any) -> None:
@@ -99,10 +102,12 @@ async def _dependency(ex: Any, act: Any) -> str:
 
 
 async def _fit(ex: Any, gw: BinanceGateway, cid: str) -> bool | None:
-    """Round the order to the exchange rules (stored), or reject it. None: rules unavailable."""
+    """Round the order (as requested, before any earlier rounding) to the exchange rules and store
+    it, or reject it. None: rules unavailable."""
     async with ex.service.uow() as uow:
         row = await repo.order_by_cid(uow.session, cid)
-    spec = events.spec_of(row)
+    requested = row.meta.get("requested") or row.spec
+    spec = OrderSpec.model_validate(requested)
     rules = await ex.symbol_rules(gw, spec.symbol)
     if rules is None:
         return None
@@ -117,7 +122,27 @@ async def _fit(ex: Any, gw: BinanceGateway, cid: str) -> bool | None:
     fitted = spec.model_copy(update={"quantity": fit.quantity, "price": fit.price, "stop_price": fit.stop_price})
     async with ex.service.uow() as uow:
         await repo.update_order(uow.session, cid, ex.clock.now(), spec=fitted.model_dump(mode="json"),
-                                meta={**row.meta, "step_size": str(rules.step_size)})
+                                meta={**row.meta, "requested": requested, "step_size": str(rules.step_size),
+                                      "min_qty": str(rules.min_qty), "min_notional": str(rules.min_notional)})
+    return True
+
+
+async def _refit(ex: Any, gw: BinanceGateway, act: Any, cids: list[str], result: Result) -> bool:
+    """Binance refused the order on a filter our cached rules did not predict: its tick/step
+    sizes may have changed. Refresh the rules and try once more (the refused order was not
+    placed, so the attempt count starts again); a second refusal rejects the order."""
+    if result.outcome.code not in FILTER_FAILURES:
+        return False
+    async with ex.service.uow() as uow:
+        rows = [await repo.order_by_cid(uow.session, c) for c in cids]
+        if any(r.meta.get("refit") for r in rows):
+            return False
+        for r in rows:
+            await repo.update_order(uow.session, r.client_order_id, ex.clock.now(), meta={**r.meta, "refit": True})
+        await repo.update_action(uow.session, act.action_id, attempts=0, result=result.outcome.message[:300])
+    await ex.refresh_rules(gw)
+    log.warning("submit.filter_failure_refit", action=act.action_id, message=result.outcome.message)
+    ex.wake()
     return True
 
 
@@ -138,7 +163,7 @@ async def _precheck(ex: Any, gw: BinanceGateway, act: Any, cids: list[str]) -> b
         return WAIT
     if act.attempts > 0:  # unknown outcome before: look before sending again
         found = await gw.query_order(rows[0].symbol, cids[0])
-        ex.record(rows[0].symbol, found.outcome.kind, found.outcome.message)
+        await ex.record(rows[0].symbol, found.outcome.kind, found.outcome.message)
         if found.ok:
             for c in cids:
                 leg = found if c == cids[0] else await gw.query_order(rows[0].symbol, c)
@@ -174,8 +199,10 @@ async def place(ex: Any, gw: BinanceGateway, act: Any) -> bool:
     faults.point("execution.before_place")
     result = await gw.place_order(order_params(events.spec_of(row), cid))
     faults.point("execution.after_place")
-    ex.record(row.symbol, result.outcome.kind, result.outcome.message)
+    await ex.record(row.symbol, result.outcome.kind, result.outcome.message)
     if result.outcome.kind is Kind.REJECTED:
+        if await _refit(ex, gw, act, [cid], result):
+            return WAIT
         await _reject(ex, cid, f"BINANCE_{abs(result.outcome.code)}", result.outcome.message)
         return DONE
     if not result.ok:
@@ -207,8 +234,10 @@ async def place_oco(ex: Any, gw: BinanceGateway, act: Any) -> bool:
     result = await gw.place_oco(oco_params(events.spec_of(stop_row), cids[0], events.spec_of(take_row),
                                            cids[1], list_cid))
     faults.point("execution.after_place")
-    ex.record(stop_row.symbol, result.outcome.kind, result.outcome.message)
+    await ex.record(stop_row.symbol, result.outcome.kind, result.outcome.message)
     if result.outcome.kind is Kind.REJECTED:
+        if await _refit(ex, gw, act, cids, result):
+            return WAIT
         for c in cids:
             await _reject(ex, c, f"BINANCE_{abs(result.outcome.code)}", result.outcome.message)
         return DONE

@@ -81,6 +81,9 @@ class FakeEngine:
     balances: dict[str, Decimal] = field(default_factory=lambda: {"USDT": Decimal(100000), "BTC": Decimal(10)})
     partial_fill_fraction: Decimal | None = None
     """When set, the next marketable order fills only this fraction at once (then resets)."""
+    skew_ms: int = 0
+    """The exchange clock minus the real clock (fault injection: a client that does not sync
+    its timestamps gets -1021)."""
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1001))
     _trade_ids: Any = field(default_factory=lambda: itertools.count(5001))
@@ -108,7 +111,7 @@ class FakeEngine:
         if type_ == "LIMIT_MAKER" and self._marketable(side, price, symbol):
             raise EngineError(-2010, "Order would immediately match and take.")
         order = Order(next(self._ids), client_id, symbol, side, type_, quantity, price, stop_price,
-                      tif, list_id=list_id, time_ms=now_ms())
+                      tif, list_id=list_id, time_ms=self.now())
         self.orders.append(order)
         self._report(order, "NEW")
         self._match(order)
@@ -162,7 +165,7 @@ class FakeEngine:
         if qty <= 0:
             return
         fee = (qty * price * FEE_RATE).quantize(Decimal("0.00000001"))
-        trade = Trade(next(self._trade_ids), order, price, qty, fee, maker, now_ms())
+        trade = Trade(next(self._trade_ids), order, price, qty, fee, maker, self.now())
         self.trades.append(trade)
         order.executed += qty
         order.quote += qty * price
@@ -180,18 +183,22 @@ class FakeEngine:
 
     def _report(self, order: Order, exec_type: str, trade: Trade | None = None) -> None:
         event = {
-            "e": "executionReport", "E": now_ms(), "s": order.symbol, "c": order.client_order_id,
+            "e": "executionReport", "E": self.now(), "s": order.symbol, "c": order.client_order_id,
             "S": order.side, "o": order.type, "f": order.tif, "q": f(order.quantity),
             "p": f(order.price or Decimal(0)), "P": f(order.stop_price or Decimal(0)),
             "x": exec_type, "X": order.status, "i": order.order_id, "g": order.list_id,
             "l": f(trade.qty if trade else Decimal(0)), "z": f(order.executed),
             "L": f(trade.price if trade else Decimal(0)), "n": f(trade.fee if trade else Decimal(0)),
-            "N": "USDT" if trade else None, "T": trade.time_ms if trade else now_ms(),
+            "N": "USDT" if trade else None, "T": trade.time_ms if trade else self.now(),
             "t": trade.trade_id if trade else -1, "m": trade.maker if trade else False,
             "Z": f(order.quote), "C": order.client_order_id if exec_type == "CANCELED" else "",
         }
         for listener in list(self.listeners):
             listener(event)
+
+    def now(self) -> int:
+        """The exchange's clock in epoch milliseconds."""
+        return now_ms() + self.skew_ms
 
     def new_list_id(self) -> int:
         return next(self._list_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from robson_execution.testing.engine import EngineError
 
@@ -28,14 +29,19 @@ EXCHANGE_INFO = {
     ],
 }
 
-_RULES = {s["symbol"]: {f["filterType"]: f for f in s["filters"]} for s in EXCHANGE_INFO["symbols"]}
 
 
-def check_filters(symbol: str, qty: Decimal, price: Decimal | None, stop: Decimal | None,
-                  last: Decimal | None) -> None:
-    rules = _RULES.get(symbol)
-    if rules is None:
-        raise EngineError(-1121, "Invalid symbol.")
+def filters_of(info: dict[str, Any], symbol: str) -> dict[str, dict[str, Any]]:
+    for s in info["symbols"]:
+        if s["symbol"] == symbol:
+            return {f["filterType"]: f for f in s["filters"]}
+    raise EngineError(-1121, "Invalid symbol.")
+
+
+def check_filters(info: dict[str, Any], symbol: str, qty: Decimal, price: Decimal | None,
+                  stop: Decimal | None, last: Decimal | None) -> None:
+    """Binance's checks (and codes) for the symbol's filters in ``info`` (an exchangeInfo)."""
+    rules = filters_of(info, symbol)
     lot, pf, notional = rules["LOT_SIZE"], rules["PRICE_FILTER"], rules["NOTIONAL"]
     if qty < Decimal(lot["minQty"]) or qty > Decimal(lot["maxQty"]) or qty % Decimal(lot["stepSize"]) != 0:
         raise EngineError(-1013, "Filter failure: LOT_SIZE")

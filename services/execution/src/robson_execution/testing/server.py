@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import hmac
 import json
@@ -19,8 +20,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
 
-from robson_execution.testing.engine import EngineError, FakeEngine, Order, now_ms
-from robson_execution.testing.filters import EXCHANGE_INFO, check_filters
+from robson_execution.testing.engine import EngineError, FakeEngine, Order
+from robson_execution.testing.filters import EXCHANGE_INFO, check_filters, filters_of
 
 WEIGHTS = {"order": 1, "openOrders": 6, "allOrders": 20, "myTrades": 20, "account": 20,
            "exchangeInfo": 20, "orderList/oco": 1, "orderList": 4, "openOrderList": 6}
@@ -32,7 +33,8 @@ class Fault:
 
     kind: ``429`` / ``418`` (with Retry-After), ``500``/``503`` (before processing),
     ``timeout_after_accept`` (processed, then the response is held past the client timeout),
-    ``reset_after_accept`` (processed, then the connection is dropped).
+    ``reset_after_accept`` (processed, then the connection is dropped), ``filter_failure``
+    (-1013 whatever the filters say).
     """
 
     method: str
@@ -51,12 +53,16 @@ class FakeBinance:
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     refuse_streams: bool = False
+    exchange_info: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(EXCHANGE_INFO))
+    errors: list[tuple[str, str, int]] = field(default_factory=list)
+    """Every error answered: (method, path, Binance code)."""
     used_weight: int = 0
     order_count: int = 0
     port: int = 0
 
     def __post_init__(self) -> None:
         self._sockets: dict[web.WebSocketResponse, int] = {}
+        self._windows = (0, 0)  # (minute, 10-second slot) the counters belong to
         self._runner: web.AppRunner | None = None
         self.engine.listeners.append(self._broadcast)
 
@@ -91,6 +97,21 @@ class FakeBinance:
     def inject(self, fault: Fault) -> None:
         self.faults.append(fault)
 
+    def set_filter(self, symbol: str, filter_type: str, **values: str) -> None:
+        """Change a symbol's filter (e.g. ``set_filter("BTCUSDT", "LOT_SIZE", stepSize="0.001")``)."""
+        filters_of(self.exchange_info, symbol)[filter_type].update(values)
+
+    @property
+    def clock_skew_ms(self) -> int:
+        return self.engine.skew_ms
+
+    @clock_skew_ms.setter
+    def clock_skew_ms(self, value: int) -> None:
+        self.engine.skew_ms = value
+
+    def error_codes(self, method: str | None = None, path: str | None = None) -> list[int]:
+        return [c for m, p, c in self.errors if method in (None, m) and path in (None, p)]
+
     async def drop_streams(self) -> None:
         for ws in list(self._sockets):
             await ws.close()
@@ -113,16 +134,21 @@ class FakeBinance:
         params = dict(parse_qsl(request.query_string, keep_blank_values=True))
         params.update(dict(parse_qsl(body, keep_blank_values=True)))
         self.requests.append((request.method, path, params))
-        self.used_weight += WEIGHTS.get(path, 1)
+        self._count(path)
         fault = self._take_fault(request.method, path)
         if fault and fault.kind in ("429", "418"):
+            self.errors.append((request.method, path, -1003))
             return self._error(int(fault.kind), -1003, "Too many requests.", {"Retry-After": str(fault.retry_after)})
+        if fault and fault.kind == "filter_failure":
+            self.errors.append((request.method, path, -1013))
+            return self._error(400, -1013, "Filter failure: LOT_SIZE")
         if fault and fault.kind in ("500", "502", "503"):
             return web.Response(status=int(fault.kind), text="<html>server error</html>", headers=self._headers())
         try:
             self._authenticate(request, path, body, params)
             result = self._dispatch(request.method, path, params)
         except EngineError as exc:
+            self.errors.append((request.method, path, exc.code))
             return self._error(exc.status, exc.code, exc.msg)
         if fault and fault.kind == "timeout_after_accept":
             await asyncio.sleep(fault.hold_seconds)
@@ -139,6 +165,17 @@ class FakeBinance:
                 fault.times -= 1
                 return fault
         return None
+
+    def _count(self, path: str) -> None:
+        """Binance's windows: request weight per minute, orders per 10 seconds."""
+        now = self.engine.now()
+        minute, slot = now // 60_000, now // 10_000
+        if minute != self._windows[0]:
+            self.used_weight = 0
+        if slot != self._windows[1]:
+            self.order_count = 0
+        self._windows = (minute, slot)
+        self.used_weight += WEIGHTS.get(path, 1)
 
     def _headers(self) -> dict[str, str]:
         return {"X-MBX-USED-WEIGHT-1M": str(self.used_weight), "X-MBX-ORDER-COUNT-10S": str(self.order_count)}
@@ -157,17 +194,20 @@ class FakeBinance:
         expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature):
             raise EngineError(-1022, "Signature for this request is not valid.")
-        ts = int(params.get("timestamp", "0"))
+        self._check_timestamp(params)
+
+    def _check_timestamp(self, params: dict[str, Any]) -> None:
+        ts, now = int(params.get("timestamp", "0")), self.engine.now()
         window = min(int(params.get("recvWindow", "5000")), self.recv_window_max)
-        if ts > now_ms() + 1000 or now_ms() - ts > window:
+        if ts >= now + 1000 or now - ts > window:
             raise EngineError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
     def _dispatch(self, method: str, path: str, p: dict[str, str]) -> Any:
         e = self.engine
         routes: dict[tuple[str, str], Callable[[], Any]] = {
             ("GET", "ping"): lambda: {},
-            ("GET", "time"): lambda: {"serverTime": now_ms()},
-            ("GET", "exchangeInfo"): lambda: EXCHANGE_INFO,
+            ("GET", "time"): lambda: {"serverTime": e.now()},
+            ("GET", "exchangeInfo"): lambda: self.exchange_info,
             ("GET", "ticker/price"): lambda: {"symbol": p["symbol"], "price": str(e.prices[p["symbol"]])},
             ("POST", "order"): lambda: self._new_order(p),
             ("GET", "order"): lambda: self._lookup(p).as_dict(),
@@ -193,7 +233,7 @@ class FakeBinance:
     def _new_order(self, p: dict[str, str]) -> dict[str, Any]:
         order = self._place(p["symbol"], p["side"], p["type"], p.get("quantity"), p.get("price"),
                             p.get("stopPrice"), p.get("timeInForce", "GTC"), p["newClientOrderId"])
-        result = order.as_dict() | {"transactTime": now_ms(), "fills": [
+        result = order.as_dict() | {"transactTime": self.engine.now(), "fills": [
             {"price": t["price"], "qty": t["qty"], "commission": t["commission"],
              "commissionAsset": t["commissionAsset"], "tradeId": t["id"]}
             for t in (tr.as_dict() for tr in self.engine.trades if tr.order is order)]}
@@ -204,7 +244,7 @@ class FakeBinance:
         quantity, price_d, stop_d = _dec(qty), _dec(price), _dec(stop)
         if quantity is None:
             raise EngineError(-1102, "Mandatory parameter 'quantity' was not sent.")
-        check_filters(symbol, quantity, price_d, stop_d, self.engine.prices.get(symbol))
+        check_filters(self.exchange_info, symbol, quantity, price_d, stop_d, self.engine.prices.get(symbol))
         self.order_count += 1
         return self.engine.place(symbol, side, type_, quantity, price_d, stop_d, tif, client_id, list_id)
 
@@ -255,7 +295,7 @@ class FakeBinance:
         return [t.as_dict() for t in trades]
 
     def _account(self) -> dict[str, Any]:
-        return {"canTrade": True, "accountType": "SPOT", "balances": [
+        return {"canTrade": True, "accountType": "SPOT", "updateTime": self.engine.now(), "balances": [
             {"asset": a, "free": format(v, "f"), "locked": "0"} for a, v in self.engine.balances.items()]}
 
     # ---- WebSocket API user data stream ---------------------------------------------------
@@ -282,6 +322,10 @@ class FakeBinance:
             if secret is None or not hmac.compare_digest(
                     hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest(), signature):
                 return {"id": rid, "status": 401, "error": {"code": -1022, "msg": "Signature invalid."}}
+            try:
+                self._check_timestamp(params)
+            except EngineError as exc:
+                return {"id": rid, "status": 400, "error": {"code": exc.code, "msg": exc.msg}}
             self._sockets[ws] = len(self._sockets)
             return {"id": rid, "status": 200, "result": {"subscriptionId": self._sockets[ws]}}
         if method == "ping":
