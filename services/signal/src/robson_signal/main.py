@@ -13,6 +13,7 @@ from robson_kit.service import Service
 from robson_signal.adapters import repository as repo
 from robson_signal.adapters.bar_feeds import replay_bars, run_bars, synthetic_bars
 from robson_signal.adapters.pipeline import Pipeline
+from robson_signal.adapters.quiescence import Quiescence
 from robson_signal.domain.engine import StrategyEngine
 from robson_signal.domain.feedstatus import FeedStatus
 from robson_signal.domain.registry import StrategyRegistry
@@ -66,10 +67,15 @@ async def run_feed(service: Service) -> None:
         return
     status.state = "waiting"
     await service.feed_start.wait()  # type: ignore[attr-defined]
+    lockstep = (
+        Quiescence(service.bus, settings.lockstep_quiet_ms / 1000) if settings.lockstep else None
+    )
     try:
         if settings.feed is FeedMode.REPLAY:
             bars = replay_bars(settings.replay_path, settings.replay_strict, pipeline)
-            await run_bars(bars, pipeline, FeedSource.REPLAY, speed_factor(settings.replay_speed))
+            await run_bars(
+                bars, pipeline, FeedSource.REPLAY, speed_factor(settings.replay_speed), lockstep
+            )
         elif settings.feed is FeedMode.SYNTHETIC:
             start = datetime.fromisoformat(settings.synthetic_start.replace("Z", "+00:00"))
             bars = synthetic_bars(
@@ -80,7 +86,11 @@ async def run_feed(service: Service) -> None:
                 settings.synthetic_candles,
             )
             await run_bars(
-                bars, pipeline, FeedSource.SYNTHETIC, speed_factor(settings.synthetic_speed)
+                bars,
+                pipeline,
+                FeedSource.SYNTHETIC,
+                speed_factor(settings.synthetic_speed),
+                lockstep,
             )
         elif settings.feed is FeedMode.BINANCE:
             from robson_signal.adapters.binance_live import LiveFeed

@@ -59,6 +59,13 @@ class SignalSettings(ServiceSettings):
     """Futures symbols whose funding/mark/open interest are polled (empty: none)."""
     context_poll_seconds: float = 60.0
 
+    lockstep: bool = False
+    """Replay/synthetic: publish each step (the path ticks, then the candles, then the signals
+    of one close time) only once every service consumer has drained the previous one — deterministic results whatever the timing, at the platform's pace
+    (a stopped service holds the replay until it is back). ``*_SPEED`` is then ignored."""
+    lockstep_quiet_ms: int = 15
+    """How long the platform must stay quiet (nothing pending, no stream growing)."""
+
     publish_window: int = 512
     """Messages in flight to JetStream at most (back-pressure bound)."""
 

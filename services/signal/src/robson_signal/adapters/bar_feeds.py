@@ -14,6 +14,7 @@ from robson_kit.logs import get_logger
 
 from robson_signal.adapters.files import read_merged
 from robson_signal.adapters.pipeline import Pipeline
+from robson_signal.adapters.quiescence import Quiescence
 from robson_signal.domain.bars import Bar, dt_to_ms
 from robson_signal.domain.klines_csv import CsvIssue
 from robson_signal.domain.synthetic import SyntheticMarket
@@ -23,11 +24,19 @@ MAX_BATCH = 200
 
 
 async def run_bars(
-    bars: Iterator[Bar], pipeline: Pipeline, source: FeedSource, speed: float | None
+    bars: Iterator[Bar],
+    pipeline: Pipeline,
+    source: FeedSource,
+    speed: float | None,
+    lockstep: Quiescence | None = None,
 ) -> None:
-    """``speed`` None: as fast as the pipeline drains; k: event time runs k× real time."""
+    """``speed`` None: as fast as the pipeline drains; k: event time runs k× real time.
+    ``lockstep``: each event-time step waits until the platform is quiet (speed is ignored)."""
     status = pipeline.status
     status.state = "running"
+    if lockstep is not None:
+        await _run_lockstep(bars, pipeline, source, lockstep)
+        return
     first_event: int | None = None
     wall_start = time.monotonic()
     while True:
@@ -44,6 +53,23 @@ async def run_bars(
         await asyncio.sleep(0)  # let API requests in between batches
     status.state, status.finished = "finished", True
     log.info("feed.finished", mode=status.mode, candles=status.candles, skipped=status.skipped_rows)
+
+
+async def _run_lockstep(
+    bars: Iterator[Bar], pipeline: Pipeline, source: FeedSource, quiet: Quiescence
+) -> None:
+    status = pipeline.status
+    await quiet.wait()  # start from a drained platform
+    for _, group in itertools.groupby(bars, key=lambda b: b.close_ms):
+        await pipeline.process_in_steps(list(group), source, quiet.wait)
+    status.state, status.finished = "finished", True
+    log.info(
+        "feed.finished",
+        mode=status.mode,
+        candles=status.candles,
+        lockstep_waits=quiet.waits,
+        lockstep_wait_seconds=round(quiet.waited_seconds, 1),
+    )
 
 
 def replay_bars(path: str, strict: bool, pipeline: Pipeline) -> Iterator[Bar]:

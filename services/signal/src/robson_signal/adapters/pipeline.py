@@ -9,7 +9,7 @@ crash can only cause a harmless republish on catch-up, never a lost candle.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from robson_contracts import FeedSource, Message, SignalDetected, TradeTick
 from robson_kit.bus import Bus
@@ -64,6 +64,32 @@ class Pipeline:
                 await repo.store_bars(session, bars, source.value)
                 await repo.insert_signals(session, produced)
             self._account(bars, produced, with_path_ticks and publish)
+            return produced
+
+    async def process_in_steps(
+        self, bars: list[Bar], source: FeedSource, settle: Callable[[], Awaitable[None]]
+    ) -> list[SignalDetected]:
+        """Lockstep: bars closing at the same time go out in three steps — their path ticks
+        (in event-time order), then their candles, then the signals — each step only once
+        ``settle`` says the platform has drained the previous one. So a fill caused by a tick
+        is known before the candle is reviewed, decision has stored the candle before it
+        judges a signal on it, and an order placed on a signal fills at the next candle's
+        open: who sees what first no longer depends on timing."""
+        async with self.lock:
+            ticks = sorted(
+                (t for bar in bars for t in path_ticks(bar, source)),
+                key=lambda t: (t.occurred_at, t.symbol),
+            )
+            candles = [candle_event(bar, source) for bar in bars]
+            produced = [signal for bar in bars for signal in self.engine.on_bar(bar)]
+            for step in (ticks, candles, produced):
+                if step:
+                    await self.publish(list(step))
+                    await settle()
+            async with self.sessions() as session, session.begin():
+                await repo.store_bars(session, bars, source.value)
+                await repo.insert_signals(session, produced)
+            self._account(bars, produced, True)
             return produced
 
     async def publish(self, messages: list[Message]) -> None:

@@ -108,7 +108,9 @@ def _row_to_bar(fields: list[str], symbol: str, timeframe: Timeframe) -> Bar:
         c, v = Decimal(fields[4]), Decimal(fields[5])
     except InvalidOperation:
         raise ValueError(f"non-numeric price or volume in {','.join(fields[1:6])!r}") from None
-    if not (o.is_finite() and h.is_finite() and low.is_finite() and c.is_finite() and v.is_finite()):
+    if not (
+        o.is_finite() and h.is_finite() and low.is_finite() and c.is_finite() and v.is_finite()
+    ):
         raise ValueError("prices and volume must be finite")
     bar = Bar(symbol, timeframe, open_ms, o, h, low, c, v)
     problem = bar.problem()
