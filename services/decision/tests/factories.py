@@ -7,7 +7,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from robson_contracts import Candle, SignalDetected, TakeProfitLevel, derive_id
+from robson_contracts import (
+    Candle,
+    PositionClosed,
+    PositionOpened,
+    SignalDetected,
+    TakeProfitLevel,
+    derive_id,
+)
 from robson_contracts.types import PositionSide
 from robson_decision.domain.context import Bar, DecisionContext, OpenPosition
 
@@ -96,6 +103,56 @@ def position(
     )
 
 
+def opened(
+    trader_id: str = "trader1",
+    position_id: str = "pos-1",
+    account_id: str | None = None,
+    opened_at: datetime = T0,
+) -> PositionOpened:
+    """A LONG of 1 at 100, stop 98, one take-profit at 104, on BTCUSDT."""
+    return PositionOpened(
+        message_id=derive_id("test-opened", position_id),
+        occurred_at=opened_at,
+        account_id=account_id or trader_id,
+        position_id=position_id,
+        trader_id=trader_id,
+        symbol="BTCUSDT",
+        side="LONG",
+        quantity="1",
+        entry_price="100",
+        stop_loss="98",
+        take_profits=(TakeProfitLevel(price=Decimal("104"), fraction=Decimal("1")),),
+        initial_risk="2",
+        fees="0",
+    )
+
+
+def closed(
+    trader_id: str = "trader1",
+    position_id: str = "pos-0",
+    pnl: str = "3",
+    closed_at: datetime = T0,
+) -> PositionClosed:
+    """A LONG of 1 bought at 100 and closed ``pnl`` later (net)."""
+    return PositionClosed(
+        message_id=derive_id("test-closed", position_id),
+        occurred_at=closed_at,
+        account_id=trader_id,
+        position_id=position_id,
+        trader_id=trader_id,
+        symbol="BTCUSDT",
+        side="LONG",
+        quantity="1",
+        entry_price="100",
+        exit_price=str(Decimal("100") + Decimal(pnl)),
+        realized_pnl=pnl,
+        fees="0",
+        exit_reason="TAKE_PROFIT",
+        opened_at=closed_at - FIVE_MIN * 6,
+        holding_seconds=1800,
+    )
+
+
 def entry_ctx(
     sig: SignalDetected | None = None,
     with_bars: tuple[Bar, ...] = (),
@@ -133,4 +190,15 @@ def review_ctx(
     )
 
 
-__all__ = ["T0", "bars", "candle", "entry_ctx", "position", "replace", "review_ctx", "signal"]
+__all__ = [
+    "T0",
+    "bars",
+    "candle",
+    "closed",
+    "entry_ctx",
+    "opened",
+    "position",
+    "replace",
+    "review_ctx",
+    "signal",
+]

@@ -10,6 +10,8 @@ from robson_kit.clock import Clock
 from robson_kit.service import Service
 
 from robson_decision.adapters.llm import ChatClient, LlmConfig
+from robson_decision.adapters.loader import load_memory
+from robson_decision.adapters.memory import Memory
 from robson_decision.entrypoints.api import router
 from robson_decision.entrypoints.consumers import consumer_specs
 from robson_decision.handlers.approvals import proceed_due
@@ -45,15 +47,24 @@ def build_service(settings: DecisionSettings | None = None, clock: Clock | None 
         MIGRATIONS,
         routers=[router],
         clock=clock,
+        on_start=[_load_memory],
         background=[_approval_window],
         on_stop=[_close_llm],
     )
     decider = build_decider(settings, service.clock)
-    handlers = DecisionHandlers(decider, service.clock, settings.candles_kept)
+    memory = Memory()
+    handlers = DecisionHandlers(decider, service.clock, settings.candles_kept, memory)
     service.state["decider"] = decider
+    service.state["memory"] = memory
     service.state["handlers"] = handlers
     service.consumer_specs.extend(consumer_specs(handlers))
     return service
+
+
+async def _load_memory(service: Service) -> None:
+    """Before any consumer starts: the context builder reads only this mirror."""
+    async with service.engine.connect() as conn:
+        await load_memory(conn, service.state["memory"])
 
 
 async def _approval_window(service: Service) -> None:

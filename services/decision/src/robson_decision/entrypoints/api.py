@@ -12,6 +12,7 @@ from robson_contracts import Candle, SignalDetected
 from robson_contracts.types import Identifier
 from robson_kit.service import Service
 
+from robson_decision.adapters.memory import Memory
 from robson_decision.adapters.repository import Repository
 from robson_decision.domain.decide import Stamp
 from robson_decision.domain.prompts import context_document
@@ -28,7 +29,12 @@ def _service(request: Request) -> Service:
     return request.app.state.service
 
 
+def _memory(request: Request) -> Memory:
+    return request.app.state.service.state["memory"]
+
+
 ServiceDep = Annotated[Service, Depends(_service)]
+MemoryDep = Annotated[Memory, Depends(_memory)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
@@ -128,17 +134,17 @@ async def reject(
 
 
 @router.get("/traders/{trader_id}/settings")
-async def get_settings(service: ServiceDep, trader_id: Identifier) -> TraderSettings:
-    async with service.uow() as uow:
-        return await Repository(uow.session).settings(trader_id)
+async def get_settings(memory: MemoryDep, trader_id: Identifier) -> TraderSettings:
+    return memory.trader_settings(trader_id)
 
 
 @router.put("/traders/{trader_id}/settings")
 async def put_settings(
-    service: ServiceDep, trader_id: Identifier, settings: TraderSettings
+    service: ServiceDep, memory: MemoryDep, trader_id: Identifier, settings: TraderSettings
 ) -> TraderSettings:
     async with service.uow() as uow:
-        await Repository(uow.session).put_settings(trader_id, settings, service.clock.now())
+        await Repository(uow).put_settings(trader_id, settings, service.clock.now())
+        uow.after_commit(lambda: memory.put_settings(trader_id, settings))
     return settings
 
 
@@ -159,13 +165,13 @@ async def model_calls(
 
 
 @router.post("/decide")
-async def dry_run(service: ServiceDep, body: DryRun) -> dict[str, Any]:
+async def dry_run(service: ServiceDep, memory: MemoryDep, body: DryRun) -> dict[str, Any]:
     """What would be decided for this signal now; nothing is stored or published."""
     decider: Decider = service.state["decider"]
     async with service.uow() as uow:
-        repo = Repository(uow.session)
-        settings = body.settings or await repo.settings(body.signal.trader_id)
-        ctx = await entry_context(repo, body.signal, settings)
+        repo = Repository(uow)
+        settings = body.settings or memory.trader_settings(body.signal.trader_id)
+        ctx = await entry_context(memory, repo, body.signal, settings)
         if body.candles is not None:
             ctx = _with_candles(ctx, body.candles)
         try:

@@ -18,8 +18,8 @@ from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
 
 from robson_decision.handlers.decisions import DecisionHandlers
-from robson_decision.handlers.market import on_market_context
-from robson_decision.handlers.positions import on_position_event
+from robson_decision.handlers.market import MarketContextKeeper
+from robson_decision.handlers.positions import PositionProjector
 
 POSITION_EVENTS = (
     PositionOpened,
@@ -48,14 +48,14 @@ def consumer_specs(handlers: DecisionHandlers) -> list[ConsumerSpec]:
             "decision_market_context",
             s.MARKET,
             (s.ALL_MARKET_CONTEXT,),
-            on_market_context,
+            MarketContextKeeper(handlers.memory),
             accepts=(MarketContext,),
         ),
         ConsumerSpec(
             "decision_positions",
             s.POSITIONS,
             (s.ALL_POSITION_EVENTS,),
-            on_position_event,
+            PositionProjector(handlers.memory),
             accepts=POSITION_EVENTS,
         ),
     ]

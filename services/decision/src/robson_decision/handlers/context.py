@@ -1,4 +1,5 @@
-"""The context builder: everything a decision sees, from this service's own tables."""
+"""The context builder: everything a decision sees, from this service's own schema (mirrored in
+memory, see ``adapters/memory.py``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from datetime import UTC, datetime
 
 from robson_contracts import Candle, SignalDetected
 
+from robson_decision.adapters.memory import Memory
 from robson_decision.adapters.repository import Repository
-from robson_decision.domain.context import DecisionContext, OpenPosition
+from robson_decision.domain.context import Bar, DecisionContext, OpenPosition, Performance
 from robson_decision.domain.settings import EngineName, TraderSettings
 
 BARS = 60
@@ -20,9 +22,10 @@ def bars_needed(s: TraderSettings) -> int:
 
 
 async def entry_context(
-    repo: Repository, signal: SignalDetected, s: TraderSettings
+    memory: Memory, repo: Repository, signal: SignalDetected, s: TraderSettings
 ) -> DecisionContext:
-    """Candles up to the signal's own candle only, so a late candle cannot change a replay."""
+    """Candles up to the signal's own candle only, so a late candle cannot change a replay.
+    Everything comes from the in-memory mirror: the signal path reads no table."""
     return DecisionContext(
         account_id=signal.account_id,
         trader_id=signal.trader_id,
@@ -31,23 +34,25 @@ async def entry_context(
         as_of=signal.occurred_at,
         price=signal.price,
         signal=signal,
-        bars=await repo.bars(
+        bars=memory.window(
             signal.symbol, signal.timeframe.value, signal.candle_time, bars_needed(s)
         ),
-        market=await repo.market(signal.symbol, signal.occurred_at),
-        position=await repo.open_position(signal.trader_id, signal.symbol),
-        performance=await repo.performance(signal.trader_id, signal.occurred_at),
+        market=memory.market_at(signal.symbol, signal.occurred_at),
+        position=memory.open_position(signal.trader_id, signal.symbol),
+        performance=await performance(memory, repo, signal.trader_id, signal.occurred_at),
     )
 
 
 async def review_context(
-    repo: Repository,
+    memory: Memory,
     candle: Candle,
+    bars: tuple[Bar, ...],
     position: OpenPosition,
     account_id: str,
     trader_id: str,
-    s: TraderSettings,
+    repo: Repository,
 ) -> DecisionContext:
+    """``bars`` come from the table: candles of the same consumer batch are not committed yet."""
     return DecisionContext(
         account_id=account_id,
         trader_id=trader_id,
@@ -55,13 +60,19 @@ async def review_context(
         timeframe=candle.timeframe.value,
         as_of=candle.occurred_at,
         price=candle.close,
-        bars=await repo.bars(
-            candle.symbol, candle.timeframe.value, candle.open_time, bars_needed(s)
-        ),
-        market=await repo.market(candle.symbol, candle.occurred_at),
+        bars=bars,
+        market=memory.market_at(candle.symbol, candle.occurred_at),
         position=position,
-        performance=await repo.performance(trader_id, candle.occurred_at),
+        performance=await performance(memory, repo, trader_id, candle.occurred_at),
     )
+
+
+async def performance(
+    memory: Memory, repo: Repository, trader_id: str, until: datetime
+) -> Performance:
+    """From memory unless it needs closed trades older than the ones kept there."""
+    known = memory.performance(trader_id, until)
+    return known if known is not None else await repo.performance(trader_id, until)
 
 
 def day_start(at: datetime) -> datetime:

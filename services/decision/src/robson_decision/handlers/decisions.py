@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from robson_contracts import Candle, SignalDetected
 from robson_kit.clock import Clock
 from robson_kit.errors import PermanentError
 from robson_kit.uow import UnitOfWork
 
+from robson_decision.adapters.memory import Memory, projection
 from robson_decision.adapters.repository import Repository
+from robson_decision.domain.context import Bar
 from robson_decision.domain.decide import Outcome, Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
-from robson_decision.handlers.context import day_start, entry_context, review_context
+from robson_decision.handlers.context import bars_needed, day_start, entry_context, review_context
 from robson_decision.handlers.engines import Decider, ReplayRecordMissing
 from robson_decision.handlers.record import record
 
@@ -24,11 +27,12 @@ class DecisionHandlers:
     decider: Decider
     clock: Clock
     candles_kept: int = 500
+    memory: Memory = field(default_factory=Memory)
 
     async def on_signal(self, signal: SignalDetected, uow: UnitOfWork) -> None:
-        repo = Repository(uow.session)
-        s = await repo.settings(signal.trader_id)
-        ctx = await entry_context(repo, signal, s)
+        repo = Repository(uow)
+        s = self.memory.trader_settings(signal.trader_id)
+        ctx = await entry_context(self.memory, repo, signal, s)
         outcome = await self._decide(repo, ctx, s, Stamp.for_signal(signal))
         if outcome is not None:
             await record(uow, repo, outcome, ctx, s, self.clock.now())
@@ -36,25 +40,41 @@ class DecisionHandlers:
     async def on_candle(self, candle: Candle, uow: UnitOfWork) -> None:
         if not candle.closed:
             return
-        repo = Repository(uow.session)
-        await repo.add_candle(candle, self.candles_kept)
-        for position, meta in await repo.open_positions_on(candle.symbol):
-            if candle.close_time <= position.opened_at:
+        repo = Repository(uow)
+        horizon = candle.open_time - timedelta(seconds=candle.timeframe.seconds * self.candles_kept)
+        await repo.add_candle(candle, horizon)
+        bar = Bar(
+            candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume
+        )
+        uow.after_commit(
+            lambda: self.memory.add_bar(candle.symbol, candle.timeframe.value, bar, horizon)
+        )
+        if self.memory.has_open_on(candle.symbol):
+            await self._review(candle, uow, repo)
+
+    async def _review(self, candle: Candle, uow: UnitOfWork, repo: Repository) -> None:
+        """Positions and candles from the table: this consumer writes both (``last_suggestion``,
+        the candles of its batch), and its own uncommitted writes are not in memory yet."""
+        for row in await repo.open_positions_on(candle.symbol):
+            p = projection(row)
+            if candle.close_time <= p.position.opened_at:
                 continue
-            s = await repo.settings(meta["trader_id"])
-            timeframe = s.review_timeframe or meta["timeframe"] or DEFAULT_REVIEW_TIMEFRAME
+            s = self.memory.trader_settings(p.trader_id)
+            timeframe = s.review_timeframe or p.timeframe or DEFAULT_REVIEW_TIMEFRAME
             if timeframe != candle.timeframe.value:
                 continue
+            bars = await repo.bars(
+                candle.symbol, candle.timeframe.value, candle.open_time, bars_needed(s)
+            )
             ctx = await review_context(
-                repo, candle, position, meta["account_id"], meta["trader_id"], s
+                self.memory, candle, bars, p.position, p.account_id, p.trader_id, repo
             )
-            outcome = await self._decide(
-                repo, ctx, s, Stamp.for_review(candle, position.position_id)
-            )
-            if outcome is None or _signature(outcome) == meta["last_suggestion"]:
+            stamp = Stamp.for_review(candle, p.position.position_id)
+            outcome = await self._decide(repo, ctx, s, stamp)
+            if outcome is None or _signature(outcome) == row["last_suggestion"]:
                 continue
             await record(uow, repo, outcome, ctx, s, self.clock.now())
-            await repo.update_position(position.position_id, last_suggestion=_signature(outcome))
+            await repo.update_position(p.position.position_id, last_suggestion=_signature(outcome))
 
     async def _decide(
         self, repo: Repository, ctx, s: TraderSettings, stamp: Stamp

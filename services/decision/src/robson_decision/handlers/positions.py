@@ -1,9 +1,14 @@
-"""Position events: which positions are open (for reviews) and how closed ones went."""
+"""Position events: which positions are open (for reviews) and how closed ones went.
+
+Every write returns the row as committed-to-be; memory takes it only after the commit.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from robson_contracts import (
     ModificationKind,
@@ -15,6 +20,7 @@ from robson_contracts import (
 )
 from robson_kit.uow import UnitOfWork
 
+from robson_decision.adapters.memory import Memory
 from robson_decision.adapters.repository import Repository
 
 
@@ -22,10 +28,20 @@ def _tps(levels: tuple) -> list[dict[str, str]]:
     return [json.loads(t.model_dump_json()) for t in levels]
 
 
-async def on_position_event(event: PositionEvent, uow: UnitOfWork) -> None:
-    repo = Repository(uow.session)
+@dataclass
+class PositionProjector:
+    memory: Memory
+
+    async def __call__(self, event: PositionEvent, uow: UnitOfWork) -> None:
+        repo = Repository(uow)
+        row = await _project(repo, event)
+        if row is not None:
+            uow.after_commit(lambda: self.memory.apply_position(row))
+
+
+async def _project(repo: Repository, event: PositionEvent) -> dict[str, Any] | None:
     if isinstance(event, PositionOpened):
-        await repo.upsert_position(
+        return await repo.add_position(
             {
                 "position_id": event.position_id,
                 "account_id": event.account_id,
@@ -42,26 +58,27 @@ async def on_position_event(event: PositionEvent, uow: UnitOfWork) -> None:
                 "opened_at": event.occurred_at,
             }
         )
-    elif isinstance(event, PositionModified):
-        await repo.update_position(
+    if isinstance(event, PositionModified):
+        return await repo.update_position(
             event.position_id,
             stop_loss=event.stop_loss,
             take_profits=_tps(event.take_profits),
             last_suggestion=None,
             **({"trailing": True} if event.modification.kind is ModificationKind.TRAIL_SL else {}),
         )
-    elif isinstance(event, PositionPartiallyClosed):
-        await repo.update_position(event.position_id, quantity=event.remaining_quantity)
-    elif isinstance(event, PositionClosed):
-        await _closed(repo, event)
+    if isinstance(event, PositionPartiallyClosed):
+        return await repo.update_position(event.position_id, quantity=event.remaining_quantity)
+    if isinstance(event, PositionClosed):
+        return await _closed(repo, event)
+    return None
 
 
-async def _closed(repo: Repository, e: PositionClosed) -> None:
+async def _closed(repo: Repository, e: PositionClosed) -> dict[str, Any] | None:
     notional = e.entry_price * e.quantity
     pnl_pct = (
         (e.realized_pnl / notional * 100).quantize(Decimal("0.0001")) if notional else Decimal(0)
     )
-    await repo.upsert_position(
+    await repo.add_position(
         {  # a position opened before this service saw it still counts
             "position_id": e.position_id,
             "account_id": e.account_id,
@@ -75,6 +92,6 @@ async def _closed(repo: Repository, e: PositionClosed) -> None:
             "opened_at": e.opened_at,
         }
     )
-    await repo.update_position(
+    return await repo.update_position(
         e.position_id, closed_at=e.occurred_at, realized_pnl=e.realized_pnl, pnl_pct=pnl_pct
     )
