@@ -161,3 +161,23 @@ def test_time_sync_is_due_first_then_after_interval_and_retries_failures_later()
     failed = synced.failed(now=400.0)
     assert not failed.due(404.0) and failed.due(405.0) and failed.offset_ms == -120
     assert synced.expired().due(11.0)
+
+
+def test_balances_explained_by_fills_and_fees_are_not_flagged_but_a_withdrawal_is() -> None:
+    from robson_execution.domain.balances import FillDelta, Tolerance, compare_balances
+    buy = FillDelta("BUY", "BTC", "USDT", D("0.5"), D("60000"), D("30"), "USDT")
+    sell = FillDelta("SELL", "BTC", "USDT", D("0.2"), D("61000"), D("0.0002"), "BTC")
+    before = {"BTC": D("1"), "USDT": D("100000")}
+    after = {"BTC": D("1.2998"), "USDT": D("100000") - D("30000") - D("30") + D("12200")}
+    assert compare_balances(before, [buy, sell], after, Tolerance()) == []
+    withdrawn = {**after, "BTC": after["BTC"] - D("0.1")}
+    [mismatch] = compare_balances(before, [buy, sell], withdrawn, Tolerance())
+    assert (mismatch.asset, mismatch.expected, mismatch.actual) == ("BTC", D("1.2998"), D("1.1998"))
+
+
+def test_balance_difference_within_tolerance_is_not_flagged() -> None:
+    from robson_execution.domain.balances import Tolerance, compare_balances
+    tol = Tolerance(absolute=D("0.00000001"), ratio=D("0.0001"))
+    assert compare_balances({"USDT": D("10000")}, [], {"USDT": D("10000.99")}, tol) == []
+    assert len(compare_balances({"USDT": D("10000")}, [], {"USDT": D("10001.01")}, tol)) == 1
+    assert compare_balances({}, [], {"BNB": D("0.000000009")}, tol) == []

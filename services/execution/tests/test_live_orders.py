@@ -220,7 +220,7 @@ async def test_wrong_api_secret_blocks_trading_because_reconciliation_cannot_com
     await bus.publish(submit("sig1"))
 
     async def tried_twice() -> bool:
-        return sum(1 for m, path, _ in fake.requests if path == "openOrders") >= 2
+        return sum(1 for m, path, _ in fake.requests if path == "account") >= 2
 
     await wait_until(tried_twice, message="reconciliation attempts")
     assert (await api.post("/accounts/acc1/reconcile")).status_code == 409

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
 
@@ -25,6 +27,10 @@ class ExecutionSettings(ServiceSettings):
     breaker_threshold: int = 5
     breaker_cool_down_seconds: float = 30.0
     retry_base_seconds: float = 0.2
+    balance_tolerance_absolute: Decimal = Decimal("0.00000001")
+    balance_tolerance_ratio: Decimal = Decimal("0.0001")
+    """A balance differs from what our fills explain when off by more than
+    ``max(absolute, ratio x |expected|)`` (then BALANCE_MISMATCH, flagged, never fixed)."""
     rules_refresh_seconds: float = 3600.0
     """Fetch ``exchangeInfo`` again this often (also at once after a filter-failure rejection)."""
     time_sync_interval_seconds: float = 300.0

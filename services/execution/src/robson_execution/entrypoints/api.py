@@ -112,7 +112,8 @@ async def get_reconciliations(account_id: str, service: ServiceDep) -> list[dict
     async with service.uow() as uow:
         rows = await repo.list_reconciliations(uow.session, account_id)
     return [{"reconciliation_id": r.reconciliation_id, "trigger": r.trigger, "ok": r.ok,
-             "items": r.items, "balances": r.balances, "completed_at": r.completed_at} for r in rows]
+             "items": r.items, "balances": r.balances, "balances_at": r.balances_at,
+             "completed_at": r.completed_at} for r in rows]
 
 
 @router.post("/accounts/{account_id}/reconcile")

@@ -6,6 +6,7 @@ reconciliation completed; during each one its submitter is paused (same lock).""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +14,10 @@ from robson_contracts import ReconciliationCompleted, ReconciliationItem, derive
 from robson_kit import logs
 
 from robson_execution.adapters import repo
+from robson_execution.domain.balances import FillDelta, Tolerance, compare_balances, totals
 from robson_execution.domain.outcomes import Kind
 from robson_execution.domain.reconcile import LocalOrder, VenueOrder, reconcile
+from robson_execution.handlers.venue import ms
 
 log = logs.get_logger(__name__)
 
@@ -63,6 +66,11 @@ async def reconcile_account(ex: Any, account_id: str, trigger: str) -> Reconcili
 
 
 async def _reconcile(ex: Any, gw: Any, account_id: str, trigger: str) -> ReconciliationCompleted:
+    # Balances first: every fill before this snapshot is then found by the order checks below.
+    account = await gw.account()
+    if not account.ok:
+        raise ReconciliationFailed(f"account: {account.outcome.message}")
+    snapshot_at = ms(gw.server_now_ms())
     opened = await gw.open_orders()
     if not opened.ok:
         raise ReconciliationFailed(f"open orders: {opened.outcome.message}")
@@ -95,10 +103,11 @@ async def _reconcile(ex: Any, gw: Any, account_id: str, trigger: str) -> Reconci
             await ex.adopt(gw, d.client_order_id, raw[d.client_order_id], "reconcile")
         elif d.action == "CANCELED":
             await gw.cancel_order(d.symbol, d.client_order_id)
-    balances = await gw.account()
+    balances = account.data.get("balances", [])
     items = tuple(ReconciliationItem(
         kind=d.kind, order_id=by_cid[d.client_order_id].order_id if d.client_order_id in by_cid else d.client_order_id,
         action=d.action, detail=d.detail) for d in decisions)
+    items += await balance_items(ex, gw, account_id, totals(balances), snapshot_at)
     now = ex.clock.now()
     report = ReconciliationCompleted(
         message_id=derive_id("reconciliation", account_id, trigger, now.isoformat()),
@@ -106,11 +115,33 @@ async def _reconcile(ex: Any, gw: Any, account_id: str, trigger: str) -> Reconci
     async with ex.service.uow() as uow:
         await repo.save_reconciliation(
             uow.session, reconciliation_id=str(report.message_id), account_id=account_id, trigger=trigger,
-            ok=True, items=[i.model_dump(mode="json") for i in items], completed_at=now,
-            balances=[b for b in (balances.data or {}).get("balances", []) if Decimal(b["free"]) or Decimal(b["locked"])])
+            ok=True, items=[i.model_dump(mode="json") for i in items], completed_at=now, balances_at=snapshot_at,
+            balances=[b for b in balances if Decimal(b["free"]) or Decimal(b["locked"])])
         uow.emit(report)
     log.info("reconcile.completed", account_id=account_id, trigger=trigger, items=len(items))
     return report
+
+
+async def balance_items(ex: Any, gw: Any, account_id: str, actual: dict[str, Decimal],
+                        snapshot_at: datetime) -> tuple[ReconciliationItem, ...]:
+    """The rule of ``domain.balances``: flag what our fills since the last snapshot do not explain."""
+    async with ex.service.uow() as uow:
+        previous = await repo.last_reconciliation(uow.session, account_id)
+        if previous is None or previous.balances_at is None:
+            return ()  # the first snapshot is the baseline
+        rows = await repo.fills_between(uow.session, account_id, previous.balances_at, snapshot_at)
+    deltas = []
+    for r in rows:
+        rules = await ex.symbol_rules(gw, r.symbol)
+        if rules is None:
+            raise ReconciliationFailed(f"exchange rules for {r.symbol} unavailable")
+        deltas.append(FillDelta(r.side, rules.base_asset, rules.quote_asset, Decimal(r.quantity),
+                                Decimal(r.price), Decimal(r.fee), r.fee_asset))
+    s = ex.settings
+    mismatches = compare_balances(totals(previous.balances), deltas, actual,
+                                  Tolerance(s.balance_tolerance_absolute, s.balance_tolerance_ratio))
+    return tuple(ReconciliationItem(kind="BALANCE_MISMATCH", action="FLAGGED", detail=m.detail)
+                 for m in mismatches)
 
 
 def _venue(o: dict[str, Any]) -> VenueOrder:

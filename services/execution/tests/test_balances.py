@@ -1,0 +1,53 @@
+"""Balance reconciliation: exchange balances vs what execution's own fills explain."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from robson_execution.testing import FakeBinance
+from robson_kit.bus import Bus
+from robson_kit.service import Service
+from robson_kit.testing import wait_until
+
+from .conftest import enable_live
+from .helpers import account_events, of, order_events, submit
+
+
+async def _reconcile(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    r = await api.post("/accounts/acc1/reconcile")
+    assert r.status_code == 200, r.text
+    return [i for i in r.json()["items"] if i["kind"] == "BALANCE_MISMATCH"]
+
+
+async def test_withdrawal_is_flagged_once_as_balance_mismatch_while_our_fills_explain_the_rest(
+    bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
+) -> None:
+    await enable_live(api)
+
+    async def ready() -> bool:
+        return bool(of(await account_events(bus), "ReconciliationCompleted"))
+
+    await wait_until(ready, message="start-up reconciliation (the baseline)")
+    await bus.publish(submit("b1", side="BUY", qty="0.01"))
+    await bus.publish(submit("s1", side="SELL", qty="0.004"))
+
+    async def filled() -> bool:
+        evts = await order_events(bus)
+        return bool(of(evts, "OrderFilled", "b1") and of(evts, "OrderFilled", "s1"))
+
+    await wait_until(filled, message="both fills")
+    assert await _reconcile(api) == []  # every change explained by our two fills and their fees
+
+    fake.engine.balances["BTC"] -= Decimal("1.5")  # withdrawn by hand, outside robson
+    flagged = await _reconcile(api)
+    assert [(i["action"], i["order_id"], i["detail"].split(":")[0]) for i in flagged] == [("FLAGGED", None, "BTC")]
+    assert "unexplained -1.5" in flagged[0]["detail"]
+    published = of(await account_events(bus), "ReconciliationCompleted")[-1]
+    assert [(i.kind, i.action) for i in published.items] == [("BALANCE_MISMATCH", "FLAGGED")]
+    shown = (await api.get("/accounts/acc1/reconciliations")).json()[0]
+    assert [i["kind"] for i in shown["items"]] == ["BALANCE_MISMATCH"] and shown["balances_at"]
+
+    assert len(fake.engine.orders) == 2  # flagged, never "fixed" by trading
+    assert await _reconcile(api) == []  # the new snapshot is the baseline: reported once
