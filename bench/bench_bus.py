@@ -28,6 +28,7 @@ from bench.common import (
     info,
     median,
     percentile,
+    process_cpu_seconds,
 )
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -76,12 +77,14 @@ async def _throughput(bus: Bus, infra: Infrastructure, log: Path) -> list[Metric
     await asyncio.to_thread(proc.start)
     try:
         started, done_before = time.perf_counter(), await _acked(bus)
+        cpu_before = process_cpu_seconds(proc.proc.pid)
         while await _acked(bus) < THROUGHPUT_MESSAGES:
             await asyncio.sleep(0.01)
         consumed = time.perf_counter() - started
         while await _answers(bus) < THROUGHPUT_MESSAGES:
             await asyncio.sleep(0.01)
         drained = time.perf_counter() - started
+        cpu = process_cpu_seconds(proc.proc.pid) - cpu_before
     finally:
         proc.stop()
     measured = THROUGHPUT_MESSAGES - done_before
@@ -90,6 +93,8 @@ async def _throughput(bus: Bus, infra: Infrastructure, log: Path) -> list[Metric
                  f"backlog of {THROUGHPUT_MESSAGES}; inbox + state change + outbox, ack after commit"),
         info("bus.consume_and_relay_throughput", measured / drained, "msgs/s",
              "until every answer event was published by the outbox relay"),
+        info("bus.service_cpu_per_message", cpu * 1000 / measured, "ms",
+             "the service process's CPU time per message (robust to a busy machine)"),
     ]
 
 

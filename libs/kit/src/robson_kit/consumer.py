@@ -32,7 +32,7 @@ from robson_kit import faults, logs, metrics
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
 from robson_kit.errors import PermanentError
-from robson_kit.uow import UnitOfWork, flush_outboxes, record_inbox_batch
+from robson_kit.uow import Committed, UnitOfWork, flush_outboxes, record_inbox_batch
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 log = logs.get_logger(__name__)
@@ -85,7 +85,7 @@ class Consumer:
         batch: int = 64,
         max_deliver: int = 8,
         ack_wait_seconds: float = 30.0,
-        on_committed: Callable[[], None] | None = None,
+        on_committed: Committed | None = None,
     ) -> None:
         self.spec = spec
         self.bus = bus
@@ -147,7 +147,9 @@ class Consumer:
                 await self.process(msgs)
             except Exception as exc:  # never let the loop die
                 log.error("consumer.batch_failed", consumer=self.spec.name, error=repr(exc))
-            busy = len(msgs) > 1 or _pending(msgs[-1]) > 0
+            # Ask for a batch only when the server said more are waiting: a batch fetch with
+            # nothing waiting lingers until the batch fills or its timeout passes.
+            busy = _pending(msgs[-1]) > 0
 
     async def process(self, msgs: list[Msg]) -> None:
         decoded: list[tuple[Msg, Message]] = []
@@ -167,8 +169,9 @@ class Consumer:
             uows = []
         for uow in uows:
             await uow.run_after_commit()
-        if any(o.kind == "ack" for o in outcomes.values()) and self.on_committed:
-            self.on_committed()
+        written = [row for uow in uows for row in uow.written]
+        if written and self.on_committed is not None:
+            await self.on_committed(written)
         elapsed = time.perf_counter() - started
         faults.point("consumer.after_commit")
         for msg, _ in decoded:

@@ -29,13 +29,16 @@ def check_schema_name(schema: str) -> str:
 
 
 def make_engine(database_url: str, schema: str, pool_size: int = 5) -> AsyncEngine:
-    """Every connection's search_path is the service schema: unqualified tables live there."""
+    """Every connection's search_path is the service schema: unqualified tables live there.
+
+    No pre-ping (a round trip per transaction): a connection found dead fails its transaction
+    (a consumer retries the message, an API call answers 5xx) and SQLAlchemy then recycles
+    every pooled connection opened before it."""
     check_schema_name(schema)
     return create_async_engine(
         asyncpg_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
     )
 

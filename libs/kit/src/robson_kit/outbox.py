@@ -1,9 +1,14 @@
 """Outbox relay: publishes committed events, marks them published.
 
-A crash between commit and publish leaves rows unpublished: the next relay publishes them.
-A crash between publish and marking republishes them with the same ``Nats-Msg-Id``, which
-JetStream drops as a duplicate, and consumers' inboxes drop anything older. At-least-once
-publish plus dedup gives an exactly-once effect. ``SKIP LOCKED`` lets replicas share the work.
+Fast path: right after a commit the writer hands its rows to ``publish_committed``, which
+publishes them at once; the relay then marks them published in batches. Safety net: the relay
+scans for rows left unpublished (a crash between commit and publish, NATS down) and publishes
+them in commit order. While such a backlog may exist, the fast path stands aside so events
+still go out in commit order.
+
+A crash between publish and marking republishes with the same ``Nats-Msg-Id``, which JetStream
+drops as a duplicate, and consumers' inboxes drop anything older. At-least-once publish plus
+dedup gives an exactly-once effect. ``SKIP LOCKED`` lets replicas share the work.
 """
 
 from __future__ import annotations
@@ -11,18 +16,28 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from robson_kit import faults, logs, metrics
 from robson_kit.bus import Bus
 from robson_kit.tables import inbox, outbox
+from robson_kit.uow import OutboxRow
 
 log = logs.get_logger(__name__)
 
 BATCH = 256
 KEEP_PUBLISHED = timedelta(days=1)
 KEEP_INBOX = timedelta(days=14)
+GRACE = timedelta(seconds=2)
+"""The scan leaves younger rows to the fast path that is publishing them (a republish would be
+harmless, only wasteful)."""
+
+MARK_PUBLISHED = (
+    update(outbox)
+    .where(outbox.c.message_id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=func.now())
+)
 
 
 class OutboxRelay:
@@ -33,10 +48,29 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._to_mark: list[object] = []
+        self._backlog = True  # until a scan finds nothing left behind
+        self._scans = 0
         self.published = 0
 
-    def notify(self) -> None:
-        """Called after a commit that wrote events: publish now instead of at the next poll."""
+    async def publish_committed(self, rows: list[OutboxRow]) -> None:
+        """Publish rows whose transaction just committed; on failure the scan takes over."""
+        if self._backlog:
+            self._wake.set()
+            return
+        try:
+            await asyncio.gather(
+                *(self.bus.publish_raw(r["subject"], r["payload"], r["headers"]) for r in rows)
+            )
+        except Exception as exc:
+            log.warning("outbox.fast_publish_failed", error=repr(exc))
+            self._backlog = True
+            self._wake.set()
+            return
+        faults.point("outbox.after_publish")
+        self._to_mark.extend(r["message_id"] for r in rows)
+        self.published += len(rows)
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         self._wake.set()
 
     def start(self) -> None:
@@ -51,43 +85,70 @@ class OutboxRelay:
                 pass
             self._task = None
 
+    async def flush(self) -> None:
+        """Mark what was published and publish whatever is left (at shutdown)."""
+        await self.mark_published()
+        while await self.publish_pending() == BATCH:
+            pass
+
     async def _run(self) -> None:
-        polls = 0
+        loop = asyncio.get_running_loop()
+        next_scan = loop.time()
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_scan - loop.time()))
             except TimeoutError:
                 pass
             self._wake.clear()
             try:
-                while await self.publish_pending() == BATCH:
-                    pass
-                polls += 1
-                if polls % 1200 == 0:
-                    await self.prune()
+                await self.mark_published()
+                if self._backlog or loop.time() >= next_scan:
+                    await self._scan()
+                    next_scan = loop.time() + self.poll_seconds
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("outbox.publish_failed", error=repr(exc))
                 await asyncio.sleep(min(5.0, self.poll_seconds * 4))
 
-    async def publish_pending(self) -> int:
+    async def _scan(self) -> None:
+        backlog = self._backlog
+        while (published := await self.publish_pending(None if backlog else GRACE)) == BATCH:
+            pass
+        if backlog and published == 0:
+            self._backlog = False
+        metrics.OUTBOX_LAG.labels(self.service).set(published)
+        self._scans += 1
+        if self._scans % 1200 == 0:
+            await self.prune()
+
+    async def mark_published(self) -> None:
+        if not self._to_mark:
+            return
+        ids, self._to_mark = self._to_mark, []
+        try:
+            async with self.engine.begin() as conn:
+                await _without_fsync(conn)
+                await conn.execute(MARK_PUBLISHED, {"ids": ids})
+        except BaseException:
+            self._to_mark[:0] = ids
+            raise
+
+    async def publish_pending(self, min_age: timedelta | None = None) -> int:
         """Publish one batch of unpublished events in commit order; returns how many."""
+        query = (
+            select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        if min_age is not None:
+            query = query.where(outbox.c.created_at < func.now() - min_age)
         async with self.engine.begin() as conn:
-            # Losing a "published" mark in a database crash only causes a republish, which
-            # JetStream's dedup and the consumers' inboxes drop: no need to wait for fsync.
-            await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            rows = (
-                await conn.execute(
-                    select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(BATCH)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            await _without_fsync(conn)
+            rows = (await conn.execute(query)).all()
             if not rows:
-                metrics.OUTBOX_LAG.labels(self.service).set(0)
                 return 0
             await asyncio.gather(
                 *(self.bus.publish_raw(r.subject, r.payload, dict(r.headers)) for r in rows)
@@ -114,3 +175,9 @@ class OutboxRelay:
                 delete(outbox).where(outbox.c.published_at < func.now() - KEEP_PUBLISHED)
             )
             await conn.execute(delete(inbox).where(inbox.c.processed_at < func.now() - KEEP_INBOX))
+
+
+async def _without_fsync(conn: AsyncConnection) -> None:
+    """Losing a "published" mark in a database crash only causes a republish, which JetStream's
+    dedup and the consumers' inboxes drop: no need to wait for fsync."""
+    await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))

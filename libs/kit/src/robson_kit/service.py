@@ -64,7 +64,7 @@ class Service:
         self.sessions = make_sessionmaker(self.engine)
         self.bus = Bus(settings.nats_url, name=self.name)
         self.relay = OutboxRelay(self.engine, self.bus, self.name, settings.outbox_poll_seconds)
-        self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.notify)
+        self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.publish_committed)
         self.consumers: list[Consumer] = []
         self.state: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -83,7 +83,7 @@ class Service:
             consumer = Consumer(
                 spec, self.bus, self.sessions, self.name, self.clock,
                 batch=s.consumer_batch, max_deliver=s.max_deliver,
-                ack_wait_seconds=s.ack_wait_seconds, on_committed=self.relay.notify,
+                ack_wait_seconds=s.ack_wait_seconds, on_committed=self.relay.publish_committed,
             )
             await consumer.start()
             self.consumers.append(consumer)
@@ -104,7 +104,7 @@ class Service:
             await _bounded(hook(self), "on_stop hook")
         await _bounded(self.relay.stop(), "stop outbox relay")
         if self.bus.is_connected:
-            await _bounded(self.relay.publish_pending(), "final outbox publish")
+            await _bounded(self.relay.flush(), "final outbox publish")
         await self.bus.close()
         await self.engine.dispose()
         self.started = False

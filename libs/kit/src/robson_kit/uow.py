@@ -8,17 +8,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from robson_contracts import Message, encode, subject_for
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Uuid, insert, text
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 
 from robson_kit.bus import headers_for
 from robson_kit.clock import Clock
-from robson_kit.tables import inbox, outbox
+from robson_kit.tables import outbox
 
 Callback = Callable[[], Awaitable[None] | None]
+OutboxRow = dict[str, Any]
+Committed = Callable[[list[OutboxRow]], Awaitable[None]]
+"""Called after a commit with the outbox rows it wrote (the relay publishes them at once)."""
 
 
 class UnitOfWork:
@@ -28,6 +30,8 @@ class UnitOfWork:
         self._pending: list[tuple[str, Message]] = []
         self._after_commit: list[Callback] = []
         self._connection: AsyncConnection | None = None
+        self.written: list[OutboxRow] = []
+        """Outbox rows this unit of work wrote; published right after commit."""
 
     def emit(self, message: Message, subject: str | None = None) -> None:
         """Queue an outgoing event; it is written to the outbox in this transaction."""
@@ -48,7 +52,7 @@ class UnitOfWork:
     def emitted(self) -> list[Message]:
         return [m for _, m in self._pending]
 
-    def take_outbox_rows(self) -> list[dict[str, object]]:
+    def take_outbox_rows(self) -> list[OutboxRow]:
         rows = [
             {
                 "message_id": m.message_id,
@@ -60,6 +64,7 @@ class UnitOfWork:
             for subject, m in self._pending
         ]
         self._pending.clear()
+        self.written.extend(rows)
         return rows
 
     async def flush_outbox(self) -> int:
@@ -77,17 +82,22 @@ class UnitOfWork:
                 await result
 
 
+# One statement for any batch size (a multi-row VALUES would be compiled anew per size).
+RECORD_INBOX = text(
+    "INSERT INTO inbox (message_id, consumer, subject) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:consumers AS varchar[]), "
+    "CAST(:subjects AS varchar[])) "
+    "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+).columns(message_id=Uuid)
+
+
 async def record_inbox_batch(
     session: AsyncSession, records: list[tuple[object, str, str]]
 ) -> set[object]:
     """Insert processed-message records in one statement; returns the ids that were new."""
-    stmt = (
-        pg_insert(inbox)
-        .values([{"message_id": m, "consumer": c, "subject": s} for m, c, s in records])
-        .on_conflict_do_nothing(index_elements=["message_id"])
-        .returning(inbox.c.message_id)
-    )
-    return set((await session.execute(stmt)).scalars())
+    ids, consumers, subjects = (list(column) for column in zip(*records, strict=True))
+    params = {"ids": ids, "consumers": consumers, "subjects": subjects}
+    return set((await session.execute(RECORD_INBOX, params)).scalars())
 
 
 async def flush_outboxes(session: AsyncSession, uows: list[UnitOfWork]) -> int:
@@ -102,7 +112,7 @@ class UnitOfWorkFactory:
     """For API routes and timers: ``async with uow_factory() as uow: ...`` commits on exit."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 on_committed: Callable[[], None] | None = None) -> None:
+                 on_committed: Committed | None = None) -> None:
         self.sessions = sessions
         self.clock = clock
         self.on_committed = on_committed
@@ -112,7 +122,7 @@ class UnitOfWorkFactory:
         async with self.sessions() as session, session.begin():
             uow = UnitOfWork(session, self.clock)
             yield uow
-            wrote = await uow.flush_outbox()
+            await uow.flush_outbox()
         await uow.run_after_commit()
-        if wrote and self.on_committed is not None:
-            self.on_committed()
+        if uow.written and self.on_committed is not None:
+            await self.on_committed(uow.written)
