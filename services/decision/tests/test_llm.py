@@ -4,6 +4,7 @@ its documented outcome, with retries and the fallback to rules visible on the wi
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from robson_contracts import DeadLetter, DecisionKind, TradeDecision
 from robson_contracts import subjects as s
@@ -176,3 +177,25 @@ async def test_replay_without_a_record_is_an_explicit_error_not_a_live_call(
     assert letter.reason_code == "REPLAY_RECORD_MISSING"
     assert fake_llm.requests_for("norecord") == []
     assert await read_stream(bus, "robson.decision.made.norecord.>") == []
+
+
+async def test_signal_resent_under_a_new_message_id_does_not_ask_the_model_again(
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    d, _ = await run_case(bus, service, fake_llm, "resent", answer(GOOD))
+    again = signal("LONG", "0.8", price="100", trader_id="resent", account_id="resent")
+    await bus.publish(again.model_copy(update={"message_id": uuid4()}))
+
+    async def handled() -> bool:
+        info = await service.bus.js.consumer_info(s.SIGNALS.name, "decision_signals")
+        return info.ack_floor.stream_seq >= 2
+
+    await wait_until(handled, message="re-sent signal handled")
+    assert len(fake_llm.requests_for("resent")) == 1
+    assert [x.decision_id for x in await read_stream(bus, "robson.decision.made.resent.>")] == [
+        d.decision_id
+    ]
+    async with client(service) as http:
+        calls = (await http.get("/model-calls", params={"trader_id": "resent"})).json()
+    assert len(calls) == 1
