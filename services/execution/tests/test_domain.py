@@ -181,3 +181,24 @@ def test_balance_difference_within_tolerance_is_not_flagged() -> None:
     assert compare_balances({"USDT": D("10000")}, [], {"USDT": D("10000.99")}, tol) == []
     assert len(compare_balances({"USDT": D("10000")}, [], {"USDT": D("10001.01")}, tol)) == 1
     assert compare_balances({}, [], {"BNB": D("0.000000009")}, tol) == []
+
+
+def test_bracket_children_cover_the_filled_quantity_and_wait_while_too_small() -> None:
+    from robson_execution.domain.brackets import ChildLeg, Limits, child_quantities
+    legs = [ChildLeg("tp1", D("0.5"), D("65000")), ChildLeg("tp2", D("0.3"), D("70000")),
+            ChildLeg("sl", None, D("55000"))]
+    limits = Limits(step_size=D("0.001"), min_qty=D("0.001"), min_notional=D("5"))
+    assert child_quantities(legs, D("0.01"), limits, entry_done=False) == {
+        "tp1": D("0.005"), "tp2": D("0.003"), "sl": D("0.002")}
+    assert child_quantities(legs, D("0.002"), limits, entry_done=False) == {"tp1": D("0.001"), "sl": D("0.001")}
+    assert child_quantities(legs, D("0.001"), limits, entry_done=True) == {"sl": D("0.001")}
+
+
+@settings(max_examples=100, deadline=None)
+@given(filled=st.decimals(min_value=D("0.001"), max_value=D("50"), places=3),
+       fraction=st.decimals(min_value=D("0.05"), max_value=D("1"), places=2))
+def test_bracket_children_never_cover_more_than_filled(filled: Decimal, fraction: Decimal) -> None:
+    from robson_execution.domain.brackets import ChildLeg, Limits, child_quantities
+    legs = [ChildLeg("tp", fraction, D("65000")), ChildLeg("sl", None, D("55000"))]
+    got = child_quantities(legs, filled, Limits(step_size=D("0.001")), entry_done=True)
+    assert sum(got.values(), D(0)) == filled and all(q > 0 for q in got.values())

@@ -7,17 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
-from robson_contracts import OrderRole, OrderSpec, OrderType
 from robson_kit.uow import UnitOfWork
 
 from robson_execution.adapters import repo
-from robson_execution.domain.ids import client_order_id
-from robson_execution.domain.rules import round_quantity
 from robson_execution.handlers import events
-from robson_execution.handlers.commands import oco_rows, opposite
+from robson_execution.handlers.brackets import protect
 
 FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
@@ -86,8 +82,8 @@ async def apply_trade(uow: UnitOfWork, cid: str, trade: VenueTrade, source: str)
                             filled_quote=quote, status=status)
     uow.emit(events.filled(row, trade.trade_id, trade.price, trade.qty, trade.fee, trade.fee_asset,
                            trade.maker, ms(trade.time_ms), cumulative, quote))
-    if status == "FILLED":
-        await release_bracket(uow, cid)
+    if row.meta.get("bracket"):
+        await protect(uow, cid)
     return True
 
 
@@ -109,62 +105,8 @@ async def apply_final(uow: UnitOfWork, cid: str, venue_status: str, reason: str)
         uow.emit(events.canceled(row, "OCO_SIBLING_FILLED", remaining, uow.clock.now()))
     else:
         uow.emit(events.canceled(row, status if status == "EXPIRED" else reason, remaining, uow.clock.now()))
-    if Decimal(row.filled_qty) > 0:
-        await release_bracket(uow, cid)
-
-
-async def release_bracket(uow: UnitOfWork, cid: str) -> None:
-    """Entry done (filled, or final after a partial fill): place its protective children on
-    the filled quantity — an OCO per take-profit fraction, a stop alone for the rest."""
-    row = await repo.order_by_cid(uow.session, cid)
-    plan = row.meta.get("bracket") if row else None
-    if not plan or row.meta.get("released") or row.meta.get("bracket_canceled"):
-        return
-    await repo.update_order(uow.session, cid, uow.clock.now(), meta={**row.meta, "released": True})
-    step = Decimal(row.meta.get("step_size", "0"))
-    filled = Decimal(row.filled_qty)
-    spec = events.spec_of(row)
-    side = opposite(spec.side)
-    parent = SimpleNamespace(account_id=row.account_id, position_id=row.position_id,
-                             correlation_id=row.correlation_id, message_id=row.causation_id)
-    used = Decimal(0)
-    for tp in plan["take_profits"]:
-        qty = round_quantity(filled * Decimal(tp["fraction"]), step)
-        if qty <= 0:
-            continue
-        used += qty
-        leg = SimpleNamespace(**vars(parent), list_id=plan["list_id"], symbol=row.symbol, side=side,
-                              stop_order_id=tp["stop_order_id"], stop_price=Decimal(plan["stop_price"]),
-                              stop_limit_price=_opt(plan.get("stop_limit_price")),
-                              take_profit_order_id=tp["order_id"], take_profit_price=Decimal(tp["price"]))
-        rows, list_cid = oco_rows(leg, cid, uow.clock.now(), parent_order_id=spec.order_id, quantity=qty)
-        for values in rows:
-            await repo.insert_order(uow.session, **values)
-        await repo.add_action(uow.session, f"oco:{list_cid}", row.account_id, row.symbol, "PLACE_OCO",
-                              {"list_cid": list_cid})
-    rest = filled - used
-    if rest > 0:
-        stop_limit = _opt(plan.get("stop_limit_price"))
-        stop = OrderSpec(order_id=plan["stop_order_id"], symbol=row.symbol, side=side,
-                         type=OrderType.STOP_LIMIT if stop_limit else OrderType.STOP_MARKET,
-                         quantity=rest, price=stop_limit, stop_price=Decimal(plan["stop_price"]),
-                         role=OrderRole.STOP_LOSS)
-        stop_cid = client_order_id(cid, "stop", stop.order_id)
-        values = {
-            "client_order_id": stop_cid, "account_id": row.account_id, "symbol": row.symbol,
-            "order_id": stop.order_id, "position_id": row.position_id, "role": stop.role,
-            "spec": stop.model_dump(mode="json"), "status": "PENDING", "list_id": plan["list_id"],
-            "parent_order_id": spec.order_id, "correlation_id": row.correlation_id,
-            "causation_id": row.causation_id, "created_at": uow.clock.now(),
-            "updated_at": uow.clock.now(), "meta": {},
-        }
-        await repo.insert_order(uow.session, **values)
-        await repo.add_action(uow.session, f"place:{stop_cid}", row.account_id, row.symbol, "PLACE",
-                              {"cid": stop_cid})
-
-
-def _opt(value: Any) -> Decimal | None:
-    return Decimal(value) if value not in (None, "") else None
+    if Decimal(row.filled_qty) > 0 and row.meta.get("bracket"):
+        await protect(uow, cid)
 
 
 async def apply_report(uow: UnitOfWork, e: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ answers "unknown order" the second time, and we then take its view of the order.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from robson_execution.adapters import repo
@@ -31,7 +32,7 @@ async def cancel_action(ex: Any, gw: BinanceGateway, act: Any) -> bool:
     supersede = bool(act.payload.get("supersede"))
     rows = await _targets(ex, act)
     if supersede and not rows:
-        return await _fail(ex, act)
+        return DONE if await _resizable(ex, act) else await _fail(ex, act)
     async with ex.service.uow() as uow:
         for row in rows:
             fresh = await repo.order_by_cid(uow.session, row.client_order_id, lock=True)
@@ -61,7 +62,7 @@ async def cancel_action(ex: Any, gw: BinanceGateway, act: Any) -> bool:
             return WAIT
         not_open |= outcome == "NOT_OPEN"
     if supersede:
-        if not_open:
+        if not_open and not await _resizable(ex, act):
             return await _fail(ex, act, rows)
         async with ex.service.uow() as uow:
             for row in rows:
@@ -84,6 +85,16 @@ async def _settle(ex: Any, gw: BinanceGateway, act: Any, res: Any, rows: list[An
         return "NOT_OPEN"
     from robson_execution.runtime.submitter import _retry_later
     return await _retry_later(ex, act, res)
+
+
+async def _resizable(ex: Any, act: Any) -> bool:
+    """A bracket child being resized that is gone without a fill (refused as too small, canceled
+    by hand) is simply placed again at the new size; one that filled ends the resize."""
+    if not act.payload.get("resize"):
+        return False
+    async with ex.service.uow() as uow:
+        rows = [await repo.order_by_cid(uow.session, c) for c in act.payload["cids"]]
+    return all(r is not None and Decimal(r.filled_qty) == 0 for r in rows)
 
 
 async def _fail(ex: Any, act: Any, rows: list[Any] | None = None) -> bool:
