@@ -31,6 +31,8 @@ class PaperSettings(ServiceSettings):
     limit_through_ticks: int = 0
     volume_limited: bool = True
     default_quote_balance: Decimal = Decimal(10000)
+    default_allow_short: bool = False
+    """allow_short of accounts auto-created on their first order command."""
     symbols_json: str = ""
     """Extra or overriding symbol rules: {"PEPEUSDT": {"tick": "0.00000001", "step": "1",
     "min_notional": "5"}}."""
@@ -43,6 +45,7 @@ class PaperSettings(ServiceSettings):
             strict_filters=self.strict_filters, limit_through_ticks=self.limit_through_ticks,
             volume_limited=self.volume_limited,
             default_balances=(("USDT", self.default_quote_balance),),
+            default_allow_short=self.default_allow_short,
         )
 
     def symbol_rules(self) -> dict[str, SymbolRules]:

@@ -22,6 +22,8 @@ class EngineConfig:
     volume_limited: bool = True
     """Resting limits fill at most the traded quantity of a tick that carries one."""
     default_balances: tuple[tuple[str, Decimal], ...] = (("USDT", Decimal(10000)),)
+    default_allow_short: bool = False
+    """Whether an account created by its first order command may sell short."""
 
     @property
     def hold_fee(self) -> Decimal:

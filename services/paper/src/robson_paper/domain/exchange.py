@@ -31,7 +31,8 @@ class Exchange(Matching):
         account = self.accounts.get(account_id)
         if account is None:
             starting = dict(self.config.default_balances)
-            account = Account(account_id, tenant_id, starting=starting, free=dict(starting))
+            account = Account(account_id, tenant_id, starting=starting, free=dict(starting),
+                              allow_short=self.config.default_allow_short)
             self.accounts[account_id] = account
             self._balance_changed(account)
         return account
