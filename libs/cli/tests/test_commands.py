@@ -1,0 +1,107 @@
+"""Operator commands and apply_config against a running platform that replayed a series.
+The last test stops the platform with SIGINT: keep it last."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+from robson_cli.config import apply_config, load_config
+
+from .harness import RobsonUp
+
+
+def urls(up: RobsonUp) -> dict[str, str]:
+    doc = up.run_file()
+    assert doc is not None
+    return {name: svc["url"] for name, svc in doc["services"].items()}
+
+
+def test_status_json_gives_every_service_its_url_pid_health_and_the_finished_replay(
+        running_replay: RobsonUp) -> None:
+    status = running_replay.json("status")
+    assert set(status["services"]) == {"paper", "execution", "position", "entry_gate", "decision", "signal"}
+    for svc in status["services"].values():
+        assert svc["url"].startswith("http://127.0.0.1:") and svc["pid"] > 0 and svc["health"] == "ready"
+    assert status["feed"]["mode"] == "replay" and status["feed"]["replay_finished"] is True
+    assert [a["account_id"] for a in status["accounts_equity"]] == ["acc1"]
+
+
+def test_apply_config_again_changes_nothing_and_a_changed_setting_is_applied_once(
+        running_replay: RobsonUp) -> None:
+    path = running_replay.root / "robson.yaml"
+    config, where = load_config(path), urls(running_replay)
+    assert apply_config(config, where) == []  # `robson up` applied it already
+    changed = path.with_name("changed.yaml")
+    changed.write_text(path.read_text().replace("min_confidence: 0.6", "min_confidence: 0.65"))
+    assert apply_config(load_config(changed), where) == ["entry_gate: risk policy of account acc1 set"]
+    assert apply_config(load_config(changed), where) == []
+    policy = httpx.get(f"{where['entry_gate']}/policies/acc1").json()["policy"]
+    assert Decimal(policy["positions"]["min_confidence"]) == Decimal("0.65")
+    assert apply_config(config, where) == ["entry_gate: risk policy of account acc1 set"]
+
+
+def test_read_commands_json_agree_with_each_other(running_replay: RobsonUp) -> None:
+    positions = running_replay.json("positions", "--account", "acc1")
+    closed = [p for p in positions if p["status"] == "CLOSED"]
+    assert positions and all(p["account_id"] == "acc1" for p in positions)
+    decisions = running_replay.json("decisions", "--trader", "t1", "--limit", "100")
+    assert decisions and {d["trader_id"] for d in decisions} == {"t1"}
+    entries = [d for d in decisions if d["kind"] in ("LONG", "SHORT")]
+    gate = running_replay.json("gate", "--account", "acc1", "--limit", "100")["acc1"]
+    assert len(gate["decisions"]) == len(entries)
+    assert {"max_concurrency", "open_positions", "slots_free"} <= set(gate["risk"]["risk_budget"])
+    performance = running_replay.json("performance", "--account", "acc1")["account acc1"]
+    assert performance["trades"] == len(closed)
+    trader = running_replay.json("performance", "--trader", "t1")["trader t1"]
+    assert trader["total_pnl"] == performance["total_pnl"]
+
+
+def test_status_filter_on_positions_returns_only_that_status(running_replay: RobsonUp) -> None:
+    closed = running_replay.json("positions", "--status", "CLOSED")
+    assert closed and {p["status"] for p in closed} == {"CLOSED"}
+
+
+def test_unknown_position_close_prints_the_services_error_and_exits_1(running_replay: RobsonUp) -> None:
+    done = running_replay.cli("close", "no-such-position")
+    assert done.returncode == 1
+    assert "position: POST /positions/no-such-position/close → 404: no position no-such-position" in done.stderr
+
+
+def test_close_of_a_closed_position_is_refused_with_the_services_reason(running_replay: RobsonUp) -> None:
+    closed = running_replay.json("positions", "--status", "CLOSED")[0]["position_id"]
+    done = running_replay.cli("close", closed)
+    assert done.returncode == 1 and "409" in done.stderr and "nothing to close" in done.stderr
+
+
+def test_pause_then_resume_flips_the_traders_state_in_position(running_replay: RobsonUp) -> None:
+    policy_url = f"{urls(running_replay)['position']}/traders/t1/policy"
+    done = running_replay.cli("pause", "t1")
+    assert done.returncode == 0 and "paused" in done.stdout
+    assert httpx.get(policy_url).json()["paused"] is True
+    done = running_replay.cli("resume", "t1")
+    assert done.returncode == 0 and "active" in done.stdout
+    assert httpx.get(policy_url).json()["paused"] is False
+
+
+def test_close_all_without_yes_asks_and_aborts_on_no(running_replay: RobsonUp) -> None:
+    done = running_replay.cli("close-all", "acc1", stdin="n\n")
+    assert done.returncode == 1 and "Close every open position of account acc1?" in done.stdout
+
+
+def test_close_all_with_yes_closes_every_open_position(running_replay: RobsonUp) -> None:
+    open_before = running_replay.json("positions", "--status", "open")
+    done = running_replay.cli("close-all", "acc1", "--yes")
+    assert done.returncode == 0 and f"closing {len(open_before)} position(s)" in done.stdout
+    running_replay.wait_for("every position to be closed",
+                            lambda: not running_replay.json("positions", "--status", "open"), timeout=60)
+
+
+def test_sigint_stops_the_running_platform_with_exit_0_and_all_services_gone(running_replay: RobsonUp) -> None:
+    doc = running_replay.run_file()
+    assert doc is not None
+    from .test_up import gone
+
+    assert running_replay.stop() == 0
+    assert gone({svc["pid"] for svc in doc["services"].values()}) == {}
+    assert running_replay.run_file() is None
