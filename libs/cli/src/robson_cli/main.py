@@ -11,7 +11,7 @@ from robson_signal import downloader
 
 from robson_cli.commands import ops
 from robson_cli.commands import status as status_cmd
-from robson_cli.commands.common import console, err_console
+from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
 from robson_cli.config import ConfigError, RobsonConfig, default_config, load_config
 from robson_cli.feed import FeedMode, feed_env
@@ -59,7 +59,7 @@ def up(
                                symbols or ",".join(settings.feed_symbols() or ["BTCUSDT", "ETHUSDT"]),
                                timeframes or ",".join(settings.feed_timeframes() or ["5m"]))
     except (ConfigError, ValueError) as exc:
-        err_console.print(f"[red]invalid configuration, nothing started:\n{exc}[/red]")
+        fail(f"invalid configuration, nothing started:\n{exc}")
         raise typer.Exit(2) from None
     venue = "LIVE trading for " + ", ".join(settings.live_accounts) if settings.live_accounts else "paper trading"
     console.print(f"[bold yellow]FEED: {chosen.upper()}[/bold yellow] ({env.pop('why', '')}) — {venue}")
@@ -90,7 +90,7 @@ def check_config(path: Annotated[Path, typer.Argument(help="robson.yaml or .toml
     try:
         loaded = load_config(path)
     except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]")
+        fail(str(exc))
         raise typer.Exit(2) from None
     console.print(f"[green]valid[/green]: {len(loaded.accounts)} account(s), {len(loaded.traders)} trader(s)")
 

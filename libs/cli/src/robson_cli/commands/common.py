@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from robson_cli.client import ServiceError, Services, read_run_file
@@ -40,10 +41,15 @@ def service_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ServiceError as exc:
-            err_console.print(f"[red]{exc}[/red]")
+            fail(str(exc))
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str) -> None:
+    """A message in red on stderr, unwrapped and with no markup read from it."""
+    err_console.print(f"[red]{escape(message)}[/red]", soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

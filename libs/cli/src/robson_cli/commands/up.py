@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from robson_kit.embedded import Infrastructure
 
@@ -58,7 +59,7 @@ class UpRun:
             self.console.print(f"\n{why}: stopping…")
             return 0
         except (RuntimeError, TimeoutError, OSError) as exc:
-            self.console.print(f"[red]{exc}[/red]")
+            self.console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
             return 1
         finally:
             for sig in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
@@ -108,7 +109,7 @@ class UpRun:
                 with Services(urls) as services:
                     services["signal"].post("/feed/start")
         except ServiceError as exc:
-            self.console.print(f"[red]configuration refused by {exc}[/red]")
+            self.console.print(f"[red]configuration refused by {escape(str(exc))}[/red]", soft_wrap=True)
             return False
         self.console.print(f"[bold green]Robson is up.[/bold green] Data in {data_dir()}. "
                            "Ctrl-C stops everything.")
