@@ -118,6 +118,27 @@ async def test_same_decision_delivered_twice_yields_one_gate_decision(
     assert len((await api.get("/decisions")).json()["items"]) == 1
 
 
+async def test_gate_with_wall_clock_admin_events_during_replay_keeps_market_time_and_allows_entry(
+    bus: Bus, gate: Service
+) -> None:
+    """A deposit or a pause is stamped with the wall clock (years after a replay's market time):
+    it must not move the gate's calendar, or every replayed price would look stale."""
+    from datetime import UTC, datetime
+
+    from robson_contracts import TraderStatusChanged
+
+    wall = datetime(2026, 11, 21, tzinfo=UTC)
+    phases = [
+        [TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"), snapshot("10000", wall)],
+        [TraderStatusChanged(occurred_at=wall, account_id="acc1", trader_id="t1", paused=False)],
+        [decision(1, at=T0 + timedelta(seconds=1))],
+    ]
+    await _run_phases(bus, phases)
+    (gate_decision,) = await read_stream(bus, s.ALL_GATE_DECISIONS)
+    assert "MARKET_DATA_STALE" not in gate_decision.reason_codes
+    assert gate_decision.outcome.value == "ALLOW_ENTRY"
+
+
 async def test_drawdown_engages_kill_switch_until_admin_unlocks(
     bus: Bus, gate: Service, api: httpx.AsyncClient
 ) -> None:

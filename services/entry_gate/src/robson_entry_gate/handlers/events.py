@@ -16,6 +16,11 @@ from robson_kit.uow import UnitOfWork
 from robson_entry_gate.domain import projection
 from robson_entry_gate.handlers.deps import GateDeps, finish
 
+ADMIN_EVENTS = (BalanceSnapshot, TraderStatusChanged)
+"""Stamped with the wall clock when an operator acts (a deposit, a pause): they must not move
+the gate's calendar, which market and position events drive (in a replay, event time is far
+from wall time; letting these advance it would make every market price look stale)."""
+
 
 async def handle_account_event(ev: AccountMessage, uow: UnitOfWork, deps: GateDeps) -> None:
     if not isinstance(ev, (PositionOpened, PositionPartiallyClosed, PositionClosed,
@@ -24,7 +29,8 @@ async def handle_account_event(ev: AccountMessage, uow: UnitOfWork, deps: GateDe
     state, version = await deps.accounts.lock(uow.session, ev.account_id)
     policy = deps.policies.account(ev.account_id)
     market = deps.market.view
-    projection.roll(state, market, policy, ev.occurred_at)
+    if not isinstance(ev, ADMIN_EVENTS):
+        projection.roll(state, market, policy, ev.occurred_at)
     now = state.last_event_at or ev.occurred_at
     freed = False
     match ev:
