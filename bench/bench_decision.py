@@ -175,7 +175,17 @@ async def _wait_acked(bus: Bus, stream: str, consumer: str, seq: int, timeout: f
         await asyncio.sleep(0.01)
 
 
-async def _paced(bus: Bus, price: Decimal) -> list[Metric]:
+def _cpu_seconds(proc: ServiceProcess) -> float:
+    """User + system CPU time of the service process so far (Linux /proc; 0 elsewhere)."""
+    assert proc.proc is not None
+    try:
+        fields = Path(f"/proc/{proc.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _paced(bus: Bus, price: Decimal, proc: ServiceProcess) -> list[Metric]:
     rng = random.Random(7)
     sent: dict[str, float] = {}
     latencies: list[float] = []
@@ -191,6 +201,7 @@ async def _paced(bus: Bus, price: Decimal) -> list[Metric]:
             done.set()
 
     sub = await bus.nc.subscribe(s.ALL_DECISIONS, cb=on_decision)
+    cpu_before = _cpu_seconds(proc)
     start = time.perf_counter()
     try:
         for i in range(total):
@@ -203,6 +214,7 @@ async def _paced(bus: Bus, price: Decimal) -> list[Metric]:
         await asyncio.wait_for(done.wait(), timeout=120)
     finally:
         await sub.unsubscribe()
+    cpu_ms = (_cpu_seconds(proc) - cpu_before) * 1000 / total
     note = (
         f"{PACED_RATE} signals/s for {PACED_SECONDS}s, rules engine, 7 traders, ATR over stored "
         f"candles ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}); signal published "
@@ -211,6 +223,13 @@ async def _paced(bus: Bus, price: Decimal) -> list[Metric]:
     return [
         info("decision.e2e_latency_p50_at_100", median(latencies), "ms", note),
         at_most("decision.e2e_latency_p99_at_100", percentile(latencies, 99), "ms", 20, note),
+        info(
+            "decision.service_cpu_per_signal",
+            cpu_ms,
+            "ms",
+            "CPU time (user + system) of the decision process per signal during the paced run: "
+            "the cost that does not depend on how busy the machine is",
+        ),
     ]
 
 
@@ -258,7 +277,7 @@ async def _end_to_end(infra: Infrastructure) -> list[Metric]:
     try:
         await _wait_acked(bus, s.MARKET.name, "decision_candles", len(history) - 1, 60)
         await _wait_acked(bus, s.MARKET.name, "decision_market_context", len(history), 60)
-        results = await _paced(bus, price)
+        results = await _paced(bus, price, proc)
     finally:
         proc.stop()
     results += await _backlog(bus, infra, log, schema, price)
