@@ -32,7 +32,13 @@ from robson_kit import faults, logs, metrics
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
 from robson_kit.errors import PermanentError
-from robson_kit.uow import Committed, UnitOfWork, flush_outboxes, record_inbox_batch
+from robson_kit.uow import (
+    Committed,
+    UnitOfWork,
+    flush_outboxes,
+    record_inbox_batch,
+    run_before_commit,
+)
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 log = logs.get_logger(__name__)
@@ -220,8 +226,21 @@ class Consumer:
                         raise _RollBack({})
                     raise _RollBack({id(msg): failure})
                 uows.append(uow)
+            await self._deferred_writes(session, decoded, isolate)
             await flush_outboxes(session, uows)
         return outcomes, uows
+
+    async def _deferred_writes(
+        self, session: AsyncSession, decoded: list[tuple[Msg, Message]], isolate: bool
+    ) -> None:
+        try:
+            await run_before_commit(session)
+        except Exception as exc:
+            log.warning("handler.deferred_write_failed", consumer=self.spec.name, error=repr(exc))
+            if not isolate:
+                raise _RollBack({}) from exc
+            failure = _Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
+            raise _RollBack({id(decoded[0][0]): failure}) from exc
 
     async def _handle_one(self, uow: UnitOfWork, message: Message) -> _Outcome | None:
         logs.bind(correlation_id=str(message.correlation_id), message_id=str(message.message_id))

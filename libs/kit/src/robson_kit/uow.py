@@ -19,6 +19,8 @@ from robson_kit.tables import outbox
 
 Callback = Callable[[], Awaitable[None] | None]
 OutboxRow = dict[str, Any]
+Write = Callable[["UnitOfWork"], Awaitable[None]]
+_BEFORE_COMMIT = "robson.before_commit"
 Committed = Callable[[list[OutboxRow]], Awaitable[None]]
 """Called after a commit with the outbox rows it wrote (the relay publishes them at once)."""
 
@@ -36,6 +38,12 @@ class UnitOfWork:
     def emit(self, message: Message, subject: str | None = None) -> None:
         """Queue an outgoing event; it is written to the outbox in this transaction."""
         self._pending.append((subject or subject_for(message), message))
+
+    def before_commit(self, key: object, write: Write) -> None:
+        """Run ``write(uow)`` once, just before this transaction commits; later calls with the
+        same key replace it. A consumer runs a whole fetched batch in one transaction, so hot
+        handlers (market ticks) can keep state in memory and persist it once per batch."""
+        self.session.info.setdefault(_BEFORE_COMMIT, {})[key] = (write, self)
 
     def after_commit(self, callback: Callback) -> None:
         """Run once the transaction has committed (e.g. update an in-memory index)."""
@@ -100,8 +108,17 @@ async def record_inbox_batch(
     return set((await session.execute(RECORD_INBOX, params)).scalars())
 
 
+async def run_before_commit(session: AsyncSession) -> None:
+    """The keyed writes registered with ``UnitOfWork.before_commit`` (they may emit events)."""
+    writes = session.info.pop(_BEFORE_COMMIT, {})
+    for write, uow in writes.values():
+        await write(uow)
+
+
 async def flush_outboxes(session: AsyncSession, uows: list[UnitOfWork]) -> int:
-    """Write every queued event of these units of work to the outbox in one statement."""
+    """Run the deferred writes, then write every queued event of these units of work to the
+    outbox in one statement."""
+    await run_before_commit(session)
     rows = [row for uow in uows for row in uow.take_outbox_rows()]
     if rows:
         await session.execute(insert(outbox), rows)
