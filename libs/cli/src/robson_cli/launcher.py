@@ -71,7 +71,16 @@ class Platform:
         }
         env.update(self.extra_env)
         env[f"{svc.env_prefix}HTTP_PORT"] = str(port)
+        env.update(self._peer_urls(svc))
         return env
+
+    def _peer_urls(self, svc: ServiceDef) -> dict[str, str]:
+        """Services that call a peer's HTTP API learn where it runs (ports may not be defaults):
+        position re-syncs open orders with paper and execution at start-up."""
+        if svc.name != "position":
+            return {}
+        return {f"{svc.env_prefix}{r.definition.name.upper()}_URL": r.url
+                for r in self.services if r.definition.name in ("paper", "execution")}
 
     def port_for(self, svc: ServiceDef) -> int:
         """``ROBSON_<SVC>_HTTP_PORT`` when set, else the default port when free, else any free one."""
