@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
 
-from robson_paper.domain import EngineConfig
+from robson_paper.domain import EngineConfig, MarketFill
 from robson_paper.domain.rules import DEFAULT_RULES, SymbolRules, rules
 from robson_paper.domain.slippage import make_model
 
@@ -37,6 +38,12 @@ class PaperSettings(ServiceSettings):
     """Extra or overriding symbol rules: {"PEPEUSDT": {"tick": "0.00000001", "step": "1",
     "min_notional": "5"}}."""
     turn_timeout_seconds: float = 10.0
+    market_fill: MarketFill = MarketFill.NEXT_PRICE
+    """next_price (fill a market order at the first price after accepting it: no look-ahead in
+    backtests) | last_price (fill at once at the last price ± slippage when it is fresh)."""
+    market_fill_max_age_seconds: float = 5.0
+    """last_price: a last price older than this (event time) is stale; the order waits for the
+    next one."""
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -45,7 +52,8 @@ class PaperSettings(ServiceSettings):
             strict_filters=self.strict_filters, limit_through_ticks=self.limit_through_ticks,
             volume_limited=self.volume_limited,
             default_balances=(("USDT", self.default_quote_balance),),
-            default_allow_short=self.default_allow_short,
+            default_allow_short=self.default_allow_short, market_fill=self.market_fill,
+            market_fill_max_age=timedelta(seconds=self.market_fill_max_age_seconds),
         )
 
     def symbol_rules(self) -> dict[str, SymbolRules]:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from robson_contracts import OrderRole, OrderSpec, OrderType, Side, TimeInForce
 
 from robson_paper.domain import funds
+from robson_paper.domain.config import MarketFill
 from robson_paper.domain.events import Accepted, OrderRef, Rejected, Replaced
 from robson_paper.domain.matching import Matching
 from robson_paper.domain.model import ZERO, Account, BracketPlan, Order, OrderStatus, TakeProfitLeg
@@ -79,7 +80,20 @@ class Exchange(Matching):
         self.place(order)
         self.events.append(Accepted(OrderRef.of(order), order.spec()))
         self._touch(order, at)
+        if order.type is OrderType.MARKET and self.config.market_fill is MarketFill.LAST_PRICE:
+            self._fill_at_last_price(order, at)
         return order
+
+    def _fill_at_last_price(self, order: Order, at: datetime) -> None:
+        """Fill a just-accepted market order against the last price if it is fresh; otherwise
+        it stays queued for the next price."""
+        state = self.market(order.symbol)
+        if state.last_price is None or state.last_time is None:
+            return
+        if at - state.last_time > self.config.market_fill_max_age:
+            return
+        self._unplace(order)
+        self._fill_immediate(order, state.last_price, at, None)
 
     def _ref(self, account_id: str, tenant_id: str, spec: OrderSpec, links: Links) -> OrderRef:
         return OrderRef(account_id, tenant_id, spec.order_id, spec.symbol, links.list_id,
