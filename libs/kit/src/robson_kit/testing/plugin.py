@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -19,12 +22,16 @@ from robson_kit.testing.helpers import drop_schema, reset_streams, unique_schema
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
-    infrastructure = Infrastructure(tmp_path_factory.mktemp("infra")).start()
+def infra() -> Iterator[Infrastructure]:
+    # Not under pytest's basetemp: every pytest session that starts resets that tree to mode
+    # 0700, which would lock out a running Postgres that (as root) runs as user "pgserver".
+    directory = Path(tempfile.mkdtemp(prefix="robson-test-infra-"))
+    infrastructure = Infrastructure(directory).start()
     try:
         yield infrastructure
     finally:
         infrastructure.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
