@@ -24,5 +24,8 @@ lint: setup
 schemas: setup
 	@$(UV) run --frozen python -m robson_contracts.schema_gen
 
+helm-lint:
+	@PYTHON="$(PYTHON)" tools/helm_lint.sh
+
 clean:
 	rm -rf .data .venv .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+{{/* Prefix of every object name: nameOverride or the release name. */}}
+{{- define "robson.prefix" -}}
+{{- default .Release.Name .Values.nameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end }}
+
+{{/* Object name of one service: <prefix>-<service with dashes>. Call with (list $ $name). */}}
+{{- define "robson.name" -}}
+{{- $root := index . 0 -}}
+{{- printf "%s-%s" (include "robson.prefix" $root) (replace "_" "-" (index . 1)) -}}
+{{- end }}
+
+{{/* Selector labels of one service. Call with (list $ $name). */}}
+{{- define "robson.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: robson
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ replace "_" "-" (index . 1) }}
+{{- end }}
+
+{{- define "robson.labels" -}}
+{{ include "robson.selectorLabels" . }}
+{{- $root := index . 0 }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version }}
+{{- end }}
+
+{{/* In-cluster URL of a service's HTTP API. Call with (list $ $name). */}}
+{{- define "robson.url" -}}
+{{- $root := index . 0 -}}
+{{- $svc := index $root.Values.services (index . 1) -}}
+{{- printf "http://%s:%v" (include "robson.name" .) $svc.port -}}
+{{- end }}
+
+{{/*
+Plain environment of one service (a dict, rendered as YAML): the chart's settings, then the
+service's `env` on top. Call with (list $ $name).
+*/}}
+{{- define "robson.plainEnv" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $svc := index $root.Values.services $name -}}
+{{- $p := printf "ROBSON_%s_" (upper $name) -}}
+{{- $env := dict -}}
+{{- if not $root.Values.nats.existingSecret }}{{ $_ := set $env "NATS_URL" $root.Values.natsUrl }}{{ end -}}
+{{- $_ := set $env (print $p "LOG_LEVEL") $root.Values.logLevel -}}
+{{- $_ := set $env (print $p "LOG_JSON") $root.Values.logJson -}}
+{{- $_ := set $env (print $p "RUN_MIGRATIONS") (ternary true $svc.runMigrations (kindIs "invalid" $svc.runMigrations)) -}}
+{{- if eq $name "position" }}
+{{- $_ := set $env "ROBSON_POSITION_PAPER_URL" (include "robson.url" (list $root "paper")) -}}
+{{- $_ := set $env "ROBSON_POSITION_EXECUTION_URL" (include "robson.url" (list $root "execution")) -}}
+{{- end }}
+{{- $reserved := list "DATABASE_URL" (print $p "HTTP_HOST") (print $p "HTTP_PORT") -}}
+{{- if $root.Values.nats.existingSecret }}{{ $reserved = append $reserved "NATS_URL" }}{{ end -}}
+{{- if and (eq $name "decision") $svc.llmApiKey $svc.llmApiKey.existingSecret }}{{ $reserved = append $reserved "ROBSON_DECISION_LLM_API_KEY" }}{{ end -}}
+{{- if and (eq $name "execution") $svc.masterKeys $svc.masterKeys.existingSecret }}{{ $reserved = concat $reserved (list "ROBSON_EXECUTION_MASTER_KEYS" "ROBSON_EXECUTION_MASTER_KEY_FILE") }}{{ end -}}
+{{- range $key, $value := ($svc.env | default dict) }}
+{{- if has $key $reserved }}
+{{- fail (printf "services.%s.env.%s is set by the chart (database.existingSecret, nats.existingSecret, port or the service's secret values); remove it from env" $name $key) }}
+{{- end }}
+{{- $_ := set $env $key $value -}}
+{{- end }}
+{{- toYaml $env -}}
+{{- end }}
