@@ -177,6 +177,8 @@ def run(chart: Path, value_files: list[Path]) -> int:
     problems += expect_failure(
         chart, {"services": {"paper": {"env": {"ROBSON_PAPER_HTTP_PORT": "9000"}}}},
         "services.paper.env.ROBSON_PAPER_HTTP_PORT is set by the chart")
+    problems += expect_failure(chart, {"services": {"risk": {"enabled": True, "port": 8107}}},
+                               "services.risk: unknown service")
     problems += expect_failure(chart, {"database": {"existingSecret": ""}},
                                "database.existingSecret")
     for problem in problems:
