@@ -8,9 +8,11 @@ from typing import Any
 
 from robson_contracts import PositionStatus
 from robson_kit.errors import ConflictError
-from sqlalchemy import Select, and_, insert, select, update
+from sqlalchemy import Select, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from robson_position.adapters.tables import accounts, fills, modifications, positions, traders
 from robson_position.domain.policy import (
@@ -26,13 +28,35 @@ ACTIVE = [s.value for s in (PositionStatus.PENDING_ENTRY, PositionStatus.OPEN,
                             PositionStatus.PARTIALLY_CLOSED, PositionStatus.CLOSING)]
 
 
+# Hot-path statements, built once: the state travels as JSON text (no dict round trip).
+_ADD = text(
+    "INSERT INTO positions (position_id, account_id, trader_id, symbol, side, status, version, "
+    "realized_pnl, created_at, opened_at, closed_at, state) VALUES (:position_id, :account_id, "
+    ":trader_id, :symbol, :side, :status, :version, :realized_pnl, :created_at, :opened_at, "
+    ":closed_at, CAST(:state AS jsonb))")
+_SAVE = text(
+    "UPDATE positions SET status = :status, version = :version, realized_pnl = :realized_pnl, "
+    "opened_at = :opened_at, closed_at = :closed_at, state = CAST(:state AS jsonb) "
+    "WHERE position_id = :position_id AND version = :read_version")
+_GET = text("SELECT state::text AS state FROM positions WHERE position_id = :position_id")
+_ACTIVE_ON = text("SELECT state::text AS state FROM positions WHERE symbol = :symbol "
+                  "AND status = ANY(:active) ORDER BY created_at")
+_HOLDS = text("SELECT EXISTS (SELECT 1 FROM positions WHERE trader_id = :trader_id "
+              "AND symbol = :symbol AND side = :side AND status = ANY(:active))")
+_RECORD_FILL = text(
+    "INSERT INTO fills (fill_id, position_id, order_id, kind, price, quantity, fee, filled_at) "
+    "VALUES (:fill_id, :position_id, :order_id, :kind, :price, :quantity, :fee, :filled_at) "
+    "ON CONFLICT (fill_id) DO NOTHING RETURNING fill_id")
+
+
 def _row(state: PositionState) -> dict[str, Any]:
     return {
-        "account_id": state.account_id, "trader_id": state.trader_id, "symbol": state.symbol,
-        "side": state.side.value, "status": state.status.value, "version": state.version,
+        "position_id": state.position_id, "account_id": state.account_id,
+        "trader_id": state.trader_id, "symbol": state.symbol, "side": state.side.value,
+        "status": state.status.value, "version": state.version,
         "realized_pnl": state.realized_pnl, "created_at": state.created_at,
         "opened_at": state.opened_at, "closed_at": state.closed_at,
-        "state": json.loads(state.model_dump_json()),
+        "state": state.model_dump_json(),
     }
 
 
@@ -40,28 +64,22 @@ class Positions:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _run(self, statement: Executable, params: dict[str, Any]) -> Result[Any]:
+        return await (await self.session.connection()).execute(statement, params)
+
     async def add(self, position: Position) -> None:
         position.s.version = 1
-        await self.session.execute(insert(positions).values(position_id=position.s.position_id,
-                                                            **_row(position.s)))
+        await self._run(_ADD, _row(position.s))
 
-    async def get(self, position_id: str, for_update: bool = False) -> Position | None:
-        stmt = select(positions.c.state).where(positions.c.position_id == position_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self.session.execute(stmt)).first()
-        return Position(PositionState.model_validate(row.state)) if row else None
+    async def get(self, position_id: str) -> Position | None:
+        row = (await self._run(_GET, {"position_id": position_id})).first()
+        return Position(PositionState.model_validate_json(row.state)) if row else None
 
     async def save(self, position: Position) -> None:
         """Write if nobody else did since we read; else ConflictError (the caller retries)."""
         read_version = position.s.version
         position.s.version = read_version + 1
-        result = await self.session.execute(
-            update(positions)
-            .where(and_(positions.c.position_id == position.s.position_id,
-                        positions.c.version == read_version))
-            .values(**_row(position.s))
-        )
+        result = await self._run(_SAVE, {**_row(position.s), "read_version": read_version})
         if result.rowcount != 1:
             position.s.version = read_version
             raise ConflictError(f"position {position.s.position_id} changed since version {read_version}")
@@ -70,6 +88,15 @@ class Positions:
         rows = (await self.session.execute(stmt)).all()
         return [Position(PositionState.model_validate(r.state)) for r in rows]
 
+    async def active_on(self, symbol: str) -> list[Position]:
+        rows = (await self._run(_ACTIVE_ON, {"symbol": symbol, "active": ACTIVE})).all()
+        return [Position(PositionState.model_validate_json(r.state)) for r in rows]
+
+    async def holds(self, trader_id: str, symbol: str, side: str) -> bool:
+        """An active position of this trader on this symbol and side exists."""
+        params = {"trader_id": trader_id, "symbol": symbol, "side": side, "active": ACTIVE}
+        return bool((await self._run(_HOLDS, params)).scalar())
+
     async def active(self, account_id: str | None = None, symbol: str | None = None) -> list[Position]:
         stmt = select(positions.c.state).where(positions.c.status.in_(ACTIVE))
         if account_id is not None:
@@ -77,12 +104,6 @@ class Positions:
         if symbol is not None:
             stmt = stmt.where(positions.c.symbol == symbol)
         return await self.find(stmt.order_by(positions.c.created_at))
-
-    async def active_for(self, trader_id: str, symbol: str, side: str) -> list[Position]:
-        stmt = select(positions.c.state).where(
-            positions.c.status.in_(ACTIVE), positions.c.trader_id == trader_id,
-            positions.c.symbol == symbol, positions.c.side == side)
-        return await self.find(stmt)
 
     async def query(self, *, account_id: str | None = None, trader_id: str | None = None,
                     symbol: str | None = None, status: str | None = None, limit: int = 500
@@ -103,11 +124,10 @@ class Positions:
         return await self.find(stmt.order_by(positions.c.created_at.desc()).limit(limit))
 
     async def record_fill(self, position_id: str, order_id: str, kind: str, fill: Any) -> bool:
-        stmt = pg_insert(fills).values(
-            fill_id=fill.fill_id, position_id=position_id, order_id=order_id, kind=kind,
-            price=fill.price, quantity=fill.quantity, fee=fill.fee, filled_at=fill.filled_at,
-        ).on_conflict_do_nothing(index_elements=["fill_id"]).returning(fills.c.fill_id)
-        return (await self.session.execute(stmt)).first() is not None
+        params = {"fill_id": fill.fill_id, "position_id": position_id, "order_id": order_id,
+                  "kind": kind, "price": fill.price, "quantity": fill.quantity, "fee": fill.fee,
+                  "filled_at": fill.filled_at}
+        return (await self._run(_RECORD_FILL, params)).first() is not None
 
     async def fill_count(self, position_id: str) -> int:
         rows = (await self.session.execute(select(fills.c.fill_id).where(fills.c.position_id == position_id)))

@@ -177,7 +177,7 @@ async def close_all(service: SvcDep, account_id: str, body: PauseBody | None = N
 async def pause_trader(service: SvcDep, trader_id: str, body: PauseBody | None = None) -> dict[str, Any]:
     body = body or PauseBody()
     async with service.uow() as uow:
-        changed = await set_paused(uow, body.account_id, trader_id, True, body.reason)
+        changed = await set_paused(uow, _runtime(service), body.account_id, trader_id, True, body.reason)
     return {"trader_id": trader_id, "paused": True, "changed": changed}
 
 
@@ -185,7 +185,7 @@ async def pause_trader(service: SvcDep, trader_id: str, body: PauseBody | None =
 async def resume_trader(service: SvcDep, trader_id: str, body: PauseBody | None = None) -> dict[str, Any]:
     body = body or PauseBody()
     async with service.uow() as uow:
-        changed = await set_paused(uow, body.account_id, trader_id, False, body.reason)
+        changed = await set_paused(uow, _runtime(service), body.account_id, trader_id, False, body.reason)
     return {"trader_id": trader_id, "paused": False, "changed": changed}
 
 
@@ -193,6 +193,7 @@ async def resume_trader(service: SvcDep, trader_id: str, body: PauseBody | None 
 async def put_policy(service: SvcDep, trader_id: str, policy: ManagementPolicy) -> dict[str, Any]:
     async with service.uow() as uow:
         await Settings(uow.session).put_policy(trader_id, policy)
+        _runtime(service).settings.changed(uow, "policy", trader_id)
     return {"trader_id": trader_id, "policy": json.loads(policy.model_dump_json())}
 
 
@@ -208,6 +209,7 @@ async def get_policy(service: SvcDep, trader_id: str) -> dict[str, Any]:
 async def put_account(service: SvcDep, account_id: str, settings: AccountSettings) -> dict[str, Any]:
     async with service.uow() as uow:
         await Settings(uow.session).put_account(account_id, settings)
+        _runtime(service).settings.changed(uow, "account", account_id)
     return {"account_id": account_id, **json.loads(settings.model_dump_json())}
 
 

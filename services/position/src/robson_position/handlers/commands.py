@@ -11,7 +11,7 @@ from robson_contracts import ExitReason, Message, Modification, TriggeredBy, Vio
 from robson_kit.errors import ConflictError, PermanentError
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Audit, Positions, Settings
+from robson_position.adapters.repository import Audit, Positions
 from robson_position.domain.management import apply_modification, reject_modification, request_close
 from robson_position.domain.position import Position
 from robson_position.domain.validation import Request, validate
@@ -46,7 +46,7 @@ async def modify(uow: UnitOfWork, rt: Runtime, position: Position, mod: Modifica
     if expected_version is not None and expected_version != position.s.version:
         raise ConflictError(f"position {position.s.position_id} is at version {position.s.version}, "
                             f"not {expected_version}")
-    policy = await Settings(uow.session).policy(position.s.trader_id)
+    policy = await rt.settings.policy(uow, position.s.trader_id)
     price = rt.book.prices.get(position.s.symbol)
     violations = validate(position, Request(mod, triggered_by, override_manual, at, price), policy)
     if violations:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from robson_contracts import GateDecision, GateOutcome, PositionEntryFailed, PositionStatus
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Positions, Settings
+from robson_position.adapters.repository import Positions
 from robson_position.domain.lifecycle import open_position
 from robson_position.domain.orders import position_id_for
 from robson_position.domain.position import Position
@@ -33,19 +33,18 @@ async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime)
     if await repo.get(pid) is not None:
         return
     d = gate.decision
-    settings = Settings(uow.session)
     refusal = _refusal(gate)
-    if refusal is None and await settings.paused(d.trader_id):
+    if refusal is None and await rt.settings.paused(uow, d.trader_id):
         refusal = ("TRADER_PAUSED", f"trader {d.trader_id} is paused: no new entries")
-    policy = await settings.policy(d.trader_id)
+    policy = await rt.settings.policy(uow, d.trader_id)
     side = d.decision.value
-    if refusal is None and not policy.allow_scaling_in and await repo.active_for(d.trader_id, d.symbol, side):
+    if refusal is None and not policy.allow_scaling_in and await repo.holds(d.trader_id, d.symbol, side):
         refusal = ("POSITION_EXISTS", f"{d.trader_id} already holds a {side} {d.symbol} position")
     at = gate.occurred_at
     if refusal is not None:
         await _refuse(uow, repo, gate, pid, refusal, at)
         return
-    venue = (await settings.account(gate.account_id)).mode
+    venue = (await rt.settings.account(uow, gate.account_id)).mode
     position = open_position(gate, venue, at)
     await repo.add(position)
     rt.after_commit(uow, position)

@@ -58,16 +58,17 @@ async def handle_position_command(
 async def handle_risk_event(event: RiskLimitBreached, uow: UnitOfWork, rt: Runtime) -> None:
     """PAUSE with a trader pauses that trader; CLOSE_ALL closes the account (kill switch)."""
     if event.action is RiskAction.PAUSE and event.trader_id:
-        await set_paused(uow, event.account_id, event.trader_id, True, f"{event.reason_code}: {event.message}",
-                         event)
+        await set_paused(uow, rt, event.account_id, event.trader_id, True,
+                         f"{event.reason_code}: {event.message}", event)
     elif event.action is RiskAction.CLOSE_ALL:
         await close_all(uow, rt, event.account_id, ExitReason.KILL_SWITCH, TriggeredBy.RULE_ENGINE, event,
                         event.occurred_at, note=event.reason_code)
 
 
-async def set_paused(uow: UnitOfWork, account_id: str, trader_id: str, paused: bool, reason: str,
-                     cause: object | None = None) -> bool:
+async def set_paused(uow: UnitOfWork, rt: Runtime, account_id: str, trader_id: str, paused: bool,
+                     reason: str, cause: object | None = None) -> bool:
     changed = await Settings(uow.session).set_paused(trader_id, account_id, paused, reason)
+    rt.settings.changed(uow, "paused", trader_id)
     if changed:
         at = uow.clock.now() if cause is None else cause.occurred_at  # type: ignore[attr-defined]
         key = cause.message_id if cause is not None else at.isoformat()  # type: ignore[attr-defined]

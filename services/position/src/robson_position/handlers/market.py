@@ -5,7 +5,7 @@ from __future__ import annotations
 from robson_contracts import Candle, TradeTick, TriggeredBy
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Positions, Settings
+from robson_position.adapters.repository import Positions
 from robson_position.domain.rules import evaluate
 from robson_position.handlers.commands import close, modify
 from robson_position.handlers.runtime import Runtime
@@ -21,7 +21,7 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     at = candle.close_time
     rt.book.prices[candle.symbol] = candle.close
     repo = Positions(uow.session)
-    for position in await repo.active(symbol=candle.symbol):
+    for position in await repo.active_on(candle.symbol):
         s = position.s
         if not s.holds or (s.last_candle_at is not None and at <= s.last_candle_at):
             continue  # an older candle (or another timeframe's) says nothing new
@@ -33,7 +33,7 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
                 position.mark(candle.close, high=price, low=price)
         position.mark(candle.close, high=candle.high, low=candle.low)
         s.last_candle_at = at
-        policy = await Settings(uow.session).policy(s.trader_id)
+        policy = await rt.settings.policy(uow, s.trader_id)
         action = evaluate(position, policy, at)
         if action is not None and action.close_reason is not None:
             await close(uow, rt, position, action.close_reason, None, TriggeredBy.RULE_ENGINE,

@@ -10,6 +10,7 @@ from typing import Any
 from robson_kit.clock import Clock, WallClock
 from robson_kit.uow import UnitOfWork
 
+from robson_position.adapters.settings_cache import SettingsCache
 from robson_position.domain.markbook import Mark, MarkBook
 from robson_position.domain.position import Position
 from robson_position.views import position_view
@@ -39,6 +40,7 @@ class Runtime:
     def __init__(self, clock: Clock | None = None) -> None:
         self.book = MarkBook()
         self.hub = Hub()
+        self.settings = SettingsCache()
         self.clock: Clock = clock or WallClock()
         self.last_resync: Any = None
         """The latest ResyncReport (handlers/resync.py), shown by GET /resync/last."""
@@ -53,7 +55,8 @@ class Runtime:
             self.book.put(s.symbol, mark)
         else:
             self.book.drop(s.symbol, s.position_id)
-        self.hub.publish(position_view(position, self.book, self.clock.now()))
+        if self.hub.subscribers:  # a view per change costs more than the change itself
+            self.hub.publish(position_view(position, self.book, self.clock.now()))
 
     def after_commit(self, uow: UnitOfWork, position: Position) -> Callable[[], None]:
         def done() -> None:
