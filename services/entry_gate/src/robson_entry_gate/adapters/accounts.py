@@ -8,53 +8,63 @@ rolled-back change can never leak into later reads.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from robson_kit.uow import UnitOfWork
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_entry_gate.adapters.tables import account_state
 from robson_entry_gate.domain.state import AccountState
+
+# Core statements compiled once (the hot path runs them for every decision and event).
+CREATE = text("INSERT INTO account_state (account_id, version, state) VALUES (:a, 0, :s) "
+              "ON CONFLICT (account_id) DO NOTHING")
+LOCK_VERSION = text("SELECT version FROM account_state WHERE account_id = :a FOR UPDATE")
+READ_STATE = text("SELECT version, state FROM account_state WHERE account_id = :a")
+SAVE = text("UPDATE account_state SET version = :v, state = :s WHERE account_id = :a")
 
 
 class AccountStore:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[int, AccountState]] = {}
         self._dirty: set[str] = set()
+        self._by_symbol: dict[str, set[str]] = {}
+        """Accounts holding an open position in each symbol (from the committed cache)."""
+        self._symbols_of: dict[str, set[str]] = {}
 
     async def load_all(self, session: AsyncSession) -> None:
         rows = (await session.execute(select(account_state))).all()
         self._cache = {r.account_id: (r.version, AccountState.model_validate_json(r.state))
                        for r in rows}
         self._dirty.clear()
+        self._by_symbol, self._symbols_of = {}, {}
+        for _, state in self._cache.values():
+            self._index(state)
 
     async def lock(self, session: AsyncSession, account_id: str) -> tuple[AccountState, int]:
-        await session.execute(
-            insert(account_state)
-            .values(account_id=account_id, version=0,
-                    state=AccountState(account_id=account_id).model_dump_json())
-            .on_conflict_do_nothing(index_elements=["account_id"])
-        )
-        row = (await session.execute(
-            select(account_state.c.version, account_state.c.state)
-            .where(account_state.c.account_id == account_id).with_for_update()
-        )).one()
+        conn = await session.connection()
+        version = (await conn.execute(LOCK_VERSION, {"a": account_id})).scalar()
+        if version is None:
+            await conn.execute(CREATE, {"a": account_id,
+                                        "s": AccountState(account_id=account_id).model_dump_json()})
+            version = (await conn.execute(LOCK_VERSION, {"a": account_id})).scalar_one()
         cached = self._cache.get(account_id)
-        trusted = cached is not None and cached[0] == row.version and account_id not in self._dirty
+        trusted = cached is not None and cached[0] == version and account_id not in self._dirty
         self._dirty.add(account_id)  # until a commit publishes, the in-memory copy is suspect
         if trusted:
-            return cached[1], row.version
+            return cached[1], version
+        row = (await conn.execute(READ_STATE, {"a": account_id})).one()
         return AccountState.model_validate_json(row.state), row.version
 
     async def save(self, uow: UnitOfWork, state: AccountState, version: int) -> None:
         account_id = state.account_id
-        await uow.session.execute(
-            update(account_state).where(account_state.c.account_id == account_id)
-            .values(version=version + 1, state=state.model_dump_json())
-        )
+        await uow.execute(SAVE, {"a": account_id, "v": version + 1,
+                                 "s": state.model_dump_json()})
 
         def publish() -> None:
             self._cache[account_id] = (version + 1, state)
+            self._index(state)
             self._dirty.discard(account_id)
 
         uow.after_commit(publish)
@@ -70,5 +80,15 @@ class AccountStore:
         return AccountState.model_validate_json(row.state) if row else AccountState(
             account_id=account_id)
 
-    def cached(self) -> list[AccountState]:
-        return [s for a, (_, s) in self._cache.items() if a not in self._dirty]
+    def holding(self, symbols: Iterable[str]) -> list[AccountState]:
+        """Committed, not currently locked projections with a position in any of ``symbols``."""
+        ids = set().union(*(self._by_symbol.get(s, ()) for s in symbols))
+        return [self._cache[a][1] for a in sorted(ids) if a not in self._dirty]
+
+    def _index(self, state: AccountState) -> None:
+        account_id, held = state.account_id, set(state.aggregates()[0])
+        for symbol in self._symbols_of.get(account_id, set()) - held:
+            self._by_symbol[symbol].discard(account_id)
+        for symbol in held:
+            self._by_symbol.setdefault(symbol, set()).add(account_id)
+        self._symbols_of[account_id] = held

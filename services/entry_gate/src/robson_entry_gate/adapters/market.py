@@ -1,18 +1,73 @@
 """Latest market data per symbol. Each column moves only forward in event time, so ticks,
-candles and context may arrive in any order and the result is the same."""
+candles and context may arrive in any order and the result is the same.
+
+Market messages come in batches (one transaction per fetched batch): a handler stages its
+price in the transaction's ``MarketBatch``; the batch is persisted with one statement just
+before commit and merged into the shared ``view`` only after commit, so a rolled-back batch
+leaves nothing behind."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from robson_contracts import Message
 from robson_kit.uow import UnitOfWork
-from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_entry_gate.adapters.tables import market_state
 from robson_entry_gate.domain.state import Market, MarketSnapshot
+from robson_entry_gate.domain.watch import Move
+
+_BATCH = "entry_gate.market_batch"
+_NEWER_PRICE = "(market_state.price_at IS NULL OR market_state.price_at < EXCLUDED.price_at)"
+_NEWER_CONTEXT = "(market_state.context_at IS NULL OR market_state.context_at < EXCLUDED.context_at)"
+UPSERT = text(
+    "INSERT INTO market_state (symbol, last_price, price_at, funding_rate, mark_price, context_at) "
+    "SELECT * FROM unnest(CAST(:symbols AS varchar[]), CAST(:prices AS numeric[]), "
+    "CAST(:price_ats AS timestamptz[]), CAST(:fundings AS numeric[]), "
+    "CAST(:marks AS numeric[]), CAST(:context_ats AS timestamptz[])) "
+    "ON CONFLICT (symbol) DO UPDATE SET "
+    f"last_price = CASE WHEN {_NEWER_PRICE} THEN EXCLUDED.last_price ELSE market_state.last_price END, "
+    f"price_at = CASE WHEN {_NEWER_PRICE} THEN EXCLUDED.price_at ELSE market_state.price_at END, "
+    f"funding_rate = CASE WHEN {_NEWER_CONTEXT} THEN EXCLUDED.funding_rate "
+    "ELSE market_state.funding_rate END, "
+    f"mark_price = CASE WHEN {_NEWER_CONTEXT} THEN EXCLUDED.mark_price ELSE market_state.mark_price END, "
+    f"context_at = CASE WHEN {_NEWER_CONTEXT} THEN EXCLUDED.context_at ELSE market_state.context_at END"
+)
+
+
+@dataclass
+class MarketBatch:
+    base: Market
+    staged: dict[str, MarketSnapshot] = field(default_factory=dict)
+    moves: list[Move] = field(default_factory=list)
+
+    def snapshot(self, symbol: str) -> MarketSnapshot | None:
+        return self.staged.get(symbol) or self.base.get(symbol)
+
+    def price(self, symbol: str, price: Decimal, at: datetime, cause: Message) -> None:
+        snap = _price(self.snapshot(symbol), symbol, price, at)
+        self.staged[symbol] = snap
+        self.moves.append(Move(symbol, snap, at, cause, True))
+
+    def context(self, symbol: str, funding: Decimal | None, mark: Decimal | None,
+                at: datetime, cause: Message) -> None:
+        snap = self.snapshot(symbol) or MarketSnapshot(symbol=symbol)
+        if snap.context_at is None or snap.context_at < at:
+            snap = snap.model_copy(update={"funding_rate": funding, "mark_price": mark,
+                                           "context_at": at})
+        self.staged[symbol] = snap
+        self.moves.append(Move(symbol, snap, at, cause, False))
+
+    def view_at(self, index: int) -> Market:
+        """The market as it stood right after move ``index``."""
+        view = dict(self.base)
+        for move in self.moves[: index + 1]:
+            view[move.symbol] = move.snapshot
+        return view
 
 
 class MarketStore:
@@ -26,46 +81,38 @@ class MarketStore:
             funding_rate=r.funding_rate, mark_price=r.mark_price, context_at=r.context_at,
         ) for r in rows}
 
-    async def record_price(self, uow: UnitOfWork, symbol: str, price: Decimal,
-                           at: datetime) -> None:
-        stmt = insert(market_state).values(symbol=symbol, last_price=price, price_at=at)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["symbol"],
-            set_={"last_price": stmt.excluded.last_price, "price_at": stmt.excluded.price_at},
-            where=or_(market_state.c.price_at.is_(None), market_state.c.price_at < at),
-        )
-        await uow.session.execute(stmt)
-        uow.after_commit(lambda: self._merge_price(symbol, price, at))
+    def batch(self, uow: UnitOfWork) -> MarketBatch:
+        """This transaction's batch (a replayed message gets a fresh transaction, so a fresh
+        batch: nothing staged by a rolled-back attempt survives)."""
+        batch = uow.session.info.get(_BATCH)
+        if batch is None:
+            batch = uow.session.info[_BATCH] = MarketBatch(self.view)
+        return batch
 
-    async def record_context(self, uow: UnitOfWork, symbol: str, funding: Decimal | None,
-                             mark: Decimal | None, at: datetime) -> None:
-        stmt = insert(market_state).values(symbol=symbol, funding_rate=funding, mark_price=mark,
-                                           context_at=at)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["symbol"],
-            set_={"funding_rate": stmt.excluded.funding_rate,
-                  "mark_price": stmt.excluded.mark_price, "context_at": stmt.excluded.context_at},
-            where=or_(market_state.c.context_at.is_(None), market_state.c.context_at < at),
-        )
-        await uow.session.execute(stmt)
-        uow.after_commit(lambda: self._merge_context(symbol, funding, mark, at))
+    async def persist(self, uow: UnitOfWork, batch: MarketBatch) -> None:
+        if not batch.staged:
+            return
+        snaps = list(batch.staged.values())
+        await uow.execute(UPSERT, {
+            "symbols": [s.symbol for s in snaps], "prices": [s.last_price for s in snaps],
+            "price_ats": [s.price_at for s in snaps], "fundings": [s.funding_rate for s in snaps],
+            "marks": [s.mark_price for s in snaps], "context_ats": [s.context_at for s in snaps],
+        })
+        uow.after_commit(lambda: self._merge(snaps))
 
-    def with_price(self, symbol: str, price: Decimal, at: datetime) -> Market:
-        """The view as it will be once this price commits (for checks made in the handler)."""
-        view = dict(self.view)
-        view[symbol] = _price(view.get(symbol), symbol, price, at)
-        return view
+    def _merge(self, snaps: list[MarketSnapshot]) -> None:
+        for snap in snaps:
+            held = self.view.get(snap.symbol)
+            if held is not None and not _newer_or_same(snap, held):
+                continue  # defensive: the view only ever moves forward
+            self.view[snap.symbol] = snap
 
-    def _merge_price(self, symbol: str, price: Decimal, at: datetime) -> None:
-        self.view[symbol] = _price(self.view.get(symbol), symbol, price, at)
 
-    def _merge_context(self, symbol: str, funding: Decimal | None, mark: Decimal | None,
-                       at: datetime) -> None:
-        snap = self.view.get(symbol) or MarketSnapshot(symbol=symbol)
-        if snap.context_at is None or snap.context_at < at:
-            snap = snap.model_copy(update={"funding_rate": funding, "mark_price": mark,
-                                           "context_at": at})
-        self.view[symbol] = snap
+def _newer_or_same(snap: MarketSnapshot, held: MarketSnapshot) -> bool:
+    def ok(new: datetime | None, old: datetime | None) -> bool:
+        return old is None or (new is not None and new >= old)
+
+    return ok(snap.price_at, held.price_at) and ok(snap.context_at, held.context_at)
 
 
 def _price(snap: MarketSnapshot | None, symbol: str, price: Decimal,

@@ -1,45 +1,52 @@
 """Ticks, closed candles and market context: marks, funding and data age; the kill switch
-also watches prices, so a crash in equity is caught between fills."""
+also watches prices, so a crash in equity is caught between fills.
+
+Hot path: a handler only stages its price in the transaction's batch; once per batch, just
+before commit, the kill switch replays the batch's moves for the accounts holding a moved
+symbol (tick by tick, as if checked after each) and the prices are persisted in one write."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from robson_contracts import Candle, MarketContext, Message, TradeTick
 from robson_kit.uow import UnitOfWork
 
-from robson_entry_gate.domain.killswitch import drawdown_breach
+from robson_entry_gate.adapters.market import MarketBatch
 from robson_entry_gate.domain.projection import roll
-from robson_entry_gate.domain.state import Market
+from robson_entry_gate.domain.watch import first_breach
 from robson_entry_gate.handlers.deps import GateDeps, finish
+
+BATCH_WRITE = "entry_gate.market"
 
 
 async def handle_market(ev: Message, uow: UnitOfWork, deps: GateDeps) -> None:
+    batch = deps.market.batch(uow)
     if isinstance(ev, TradeTick):
-        await deps.market.record_price(uow, ev.symbol, ev.price, ev.occurred_at)
-        view = deps.market.with_price(ev.symbol, ev.price, ev.occurred_at)
-        await _watch_drawdown(uow, deps, ev.symbol, view, ev.occurred_at, ev)
+        batch.price(ev.symbol, ev.price, ev.occurred_at, ev)
     elif isinstance(ev, Candle):
         if not ev.closed:
             return
-        await deps.market.record_price(uow, ev.symbol, ev.close, ev.close_time)
-        view = deps.market.with_price(ev.symbol, ev.close, ev.close_time)
-        await _watch_drawdown(uow, deps, ev.symbol, view, ev.close_time, ev)
+        batch.price(ev.symbol, ev.close, ev.close_time, ev)
     elif isinstance(ev, MarketContext):
-        await deps.market.record_context(uow, ev.symbol, ev.funding_rate, ev.mark_price,
-                                         ev.occurred_at)
+        batch.context(ev.symbol, ev.funding_rate, ev.mark_price, ev.occurred_at, ev)
+    else:
+        return
+
+    async def close_batch(u: UnitOfWork) -> None:
+        await _watch_drawdown(u, deps, batch)
+        await deps.market.persist(u, batch)
+
+    uow.before_commit(BATCH_WRITE, close_batch)
 
 
-async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, symbol: str, view: Market,
-                          at: datetime, cause: Message) -> None:
-    for cached in deps.accounts.cached():
-        if cached.kill_switch is not None or not any(
-            p.symbol == symbol for p in cached.positions.values()
-        ):
-            continue
+async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -> None:
+    moved = {m.symbol for m in batch.moves if m.is_price}
+    for cached in deps.accounts.holding(moved):
         policy = deps.policies.account(cached.account_id)
-        if drawdown_breach(cached, view, policy, at) is None:
+        breach = first_breach(cached, batch.base, batch.moves, policy, batch.view_at)
+        if breach is None:
             continue
+        move, view = batch.moves[breach.index], batch.view_at(breach.index)
         state, version = await deps.accounts.lock(uow.session, cached.account_id)
-        roll(state, view, policy, at)
-        await finish(uow, deps, state, version, state.last_event_at or at, cause, market=view)
+        roll(state, view, policy, move.at)
+        await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
+                     market=view)
