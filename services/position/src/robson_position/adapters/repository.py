@@ -38,6 +38,11 @@ _SAVE = text(
     "UPDATE positions SET status = :status, version = :version, realized_pnl = :realized_pnl, "
     "opened_at = :opened_at, closed_at = :closed_at, state = CAST(:state AS jsonb) "
     "WHERE position_id = :position_id AND version = :read_version")
+_SAVE_MARKS = text(
+    "UPDATE positions AS p SET version = m.version + 1, state = CAST(m.state AS jsonb) "
+    "FROM unnest(CAST(:ids AS varchar[]), CAST(:versions AS integer[]), CAST(:states AS text[])) "
+    "AS m(position_id, version, state) "
+    "WHERE p.position_id = m.position_id AND p.version = m.version RETURNING p.position_id")
 _GET = text("SELECT state::text AS state FROM positions WHERE position_id = :position_id")
 _ACTIVE_ON = text("SELECT state::text AS state FROM positions WHERE symbol = :symbol "
                   "AND status = ANY(:active) ORDER BY created_at")
@@ -87,6 +92,21 @@ class Positions:
     async def find(self, stmt: Select[Any]) -> list[Position]:
         rows = (await self.session.execute(stmt)).all()
         return [Position(PositionState.model_validate(r.state)) for r in rows]
+
+    async def save_marks(self, batch: list[Position]) -> None:
+        """``save`` for many positions in one statement, when only marks changed (status,
+        P&L and dates did not). All or nothing: ConflictError if any was changed meanwhile."""
+        if not batch:
+            return
+        params = {"ids": [p.s.position_id for p in batch], "versions": [p.s.version for p in batch]}
+        for p in batch:
+            p.s.version += 1
+        params["states"] = [p.s.model_dump_json() for p in batch]
+        written = (await self._run(_SAVE_MARKS, params)).all()
+        if len(written) != len(batch):
+            for p in batch:
+                p.s.version -= 1
+            raise ConflictError(f"{len(batch) - len(written)} of {len(batch)} positions changed meanwhile")
 
     async def active_on(self, symbol: str) -> list[Position]:
         rows = (await self._run(_ACTIVE_ON, {"symbol": symbol, "active": ACTIVE})).all()

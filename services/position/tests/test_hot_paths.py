@@ -1,0 +1,103 @@
+"""The hot paths on real Postgres: one marks write per candle, the settings cache."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from robson_contracts import Candle, OrderRole, ReplaceOrder, Side
+from robson_kit.errors import ConflictError
+from robson_kit.service import Service
+from robson_position.adapters.repository import Positions
+from robson_position.domain.orders import position_id_for
+from robson_position.handlers.entries import handle_gate_decision
+from robson_position.handlers.management import set_paused
+from robson_position.handlers.market import handle_candle
+from robson_position.handlers.orders import handle_order_event
+from robson_position.handlers.runtime import Runtime
+
+from .factories import T0, D, filled, gate, minutes
+
+
+def _candle(high: str) -> Candle:
+    return Candle(occurred_at=T0 + minutes(5), symbol="BTCUSDT", timeframe="5m", open_time=T0,
+                  close_time=T0 + minutes(5), open="50000", high=high, low="49900", close="50800",
+                  volume="10")
+
+
+async def _open(service: Service, trader: str) -> str:
+    rt: Runtime = service.state["runtime"]
+    g = gate(gate_id=f"g-{trader}", trader=trader)
+    pid = position_id_for(g.gate_decision_id)
+    async with service.uow() as uow:
+        await handle_gate_decision(g, uow, rt)
+    async with service.uow() as uow:
+        await handle_order_event(filled(pid, f"{pid}-0E", OrderRole.ENTRY, "50000", "0.2", Side.BUY),
+                                 uow, rt)
+    return pid
+
+
+async def _load(service: Service, pid: str):  # type: ignore[no-untyped-def]
+    async with service.uow() as uow:
+        return await Positions(uow.session).get(pid)
+
+
+async def test_closed_candle_persists_marks_of_untouched_positions_and_lets_rules_move_a_stop(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    rt: Runtime = service.state["runtime"]
+    r = await api.put("/traders/t1/policy", json={"breakeven_trigger_pct": "2"})
+    assert r.status_code == 200
+    ruled, *plain = [await _open(service, t) for t in ("t1", "t2", "t3")]
+    async with service.uow() as uow:
+        await handle_candle(_candle("51200"), uow, rt)
+        emitted = uow.emitted
+    assert [m.position_id for m in emitted if isinstance(m, ReplaceOrder)] == [ruled, ruled]
+    assert (await _load(service, ruled)).s.stop_loss == D("50000")
+    for pid in plain:
+        p = await _load(service, pid)
+        assert (p.s.best_price, p.s.worst_price, p.s.last_price) == (D("51200"), D("49900"), D("50800"))
+        assert p.s.last_candle_at == T0 + minutes(5) and p.s.version == 3
+        assert rt.book.get("BTCUSDT", pid).best == D("51200")
+
+
+async def test_marks_written_over_a_concurrent_change_conflict_and_write_nothing(service: Service) -> None:
+    a, b = await _open(service, "t1"), await _open(service, "t2")
+    stale = [await _load(service, a), await _load(service, b)]
+    async with service.uow() as uow:
+        fresh = await Positions(uow.session).get(b)
+        await Positions(uow.session).save(fresh)
+    for p in stale:
+        p.s.best_price = D("60000")
+    with pytest.raises(ConflictError):
+        async with service.uow() as uow:
+            await Positions(uow.session).save_marks(stale)
+    assert [p.s.version for p in stale] == [2, 2]
+    assert (await _load(service, a)).s.best_price == D("50000")
+
+
+async def test_policy_changed_after_it_was_cached_is_seen_by_the_next_read(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    rt: Runtime = service.state["runtime"]
+    async with service.uow() as uow:
+        assert (await rt.settings.policy(uow, "t9")).breakeven_trigger_pct is None
+    assert (await api.put("/traders/t9/policy", json={"breakeven_trigger_pct": "1.5"})).status_code == 200
+    assert (await api.put("/accounts/a9", json={"mode": "LIVE"})).status_code == 200
+    async with service.uow() as uow:
+        assert (await rt.settings.policy(uow, "t9")).breakeven_trigger_pct == D("1.5")
+        assert (await rt.settings.account(uow, "a9")).mode.value == "LIVE"
+
+
+async def test_pause_rolled_back_never_reaches_the_cache(service: Service) -> None:
+    rt: Runtime = service.state["runtime"]
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort):
+        async with service.uow() as uow:
+            await set_paused(uow, rt, "acc1", "t8", True, "test")
+            assert await rt.settings.paused(uow, "t8")  # its own uncommitted write
+            raise Abort
+    async with service.uow() as uow:
+        assert not await rt.settings.paused(uow, "t8")
