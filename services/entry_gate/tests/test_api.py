@@ -93,6 +93,27 @@ async def test_decision_history_filters_and_status(
     assert status["kill_switch"]["engaged"] is False
 
 
+async def test_risk_status_without_at_is_as_of_the_accounts_last_event_time(
+    bus: Bus, gate: Service, api: httpx.AsyncClient
+) -> None:
+    """During a replay the wall clock is months away from market time: the status must show
+    the replayed month, not an empty one."""
+    await bus.publish(TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"))
+    await bus.publish(snapshot("10000", T0))
+    await wait_until(lambda: _has_equity(api), message="snapshot projected")
+    await bus.publish(decision(1, at=T0 + timedelta(seconds=5)))
+    await wait_until(lambda: _count(bus, 1), message="decision judged")
+    status = (await api.get("/accounts/acc1/risk")).json()
+    assert status["as_of"] == (T0 + timedelta(seconds=5)).isoformat()
+    assert status["figures"]["evaluated_at"] == status["as_of"]
+    assert status["risk_budget"]["pending_entries"] == 1
+    later = T0 + timedelta(hours=1)
+    explicit = (await api.get("/accounts/acc1/risk", params={"at": later.isoformat()})).json()
+    assert explicit["as_of"] == later.isoformat()
+    unknown = (await api.get("/accounts/nobody/risk")).json()
+    assert unknown["last_event_at"] is None and unknown["as_of"] > "2025"  # the wall clock
+
+
 async def test_unlock_of_unknown_lockout_is_404_and_note_is_required(
     api: httpx.AsyncClient,
 ) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from robson_contracts import GateDecision
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_entry_gate.adapters.tables import admin_actions, gate_decisions
@@ -27,20 +27,29 @@ class DecisionFilter:
     before_seq: int | None = None
 
 
+# Hot path statements, compiled once; the payload goes in as JSON text (no parse/re-encode).
+EXISTS = text("SELECT 1 FROM gate_decisions WHERE gate_decision_id = :g")
+APPEND = text(
+    "INSERT INTO gate_decisions (gate_decision_id, decision_id, account_id, trader_id, symbol, "
+    "outcome, reason_codes, decided_at, payload) VALUES (:g, :d, :a, :t, :s, :o, "
+    "CAST(:codes AS jsonb), :at, CAST(:payload AS jsonb))"
+)
+
+
 async def exists(session: AsyncSession, gate_decision_id: str) -> bool:
-    row = await session.execute(select(gate_decisions.c.seq)
-                                .where(gate_decisions.c.gate_decision_id == gate_decision_id))
-    return row.first() is not None
+    conn = await session.connection()
+    return (await conn.execute(EXISTS, {"g": gate_decision_id})).first() is not None
 
 
 async def append(session: AsyncSession, message: GateDecision) -> None:
     d = message.decision
-    await session.execute(insert(gate_decisions).values(
-        gate_decision_id=message.gate_decision_id, decision_id=d.decision_id,
-        account_id=message.account_id, trader_id=d.trader_id, symbol=d.symbol,
-        outcome=message.outcome.value, reason_codes=list(message.reason_codes),
-        decided_at=message.occurred_at, payload=json.loads(message.model_dump_json()),
-    ))
+    conn = await session.connection()
+    await conn.execute(APPEND, {
+        "g": message.gate_decision_id, "d": d.decision_id, "a": message.account_id,
+        "t": d.trader_id, "s": d.symbol, "o": message.outcome.value,
+        "codes": json.dumps(list(message.reason_codes)), "at": message.occurred_at,
+        "payload": message.model_dump_json(),
+    })
 
 
 async def query(session: AsyncSession, f: DecisionFilter) -> list[dict[str, Any]]:

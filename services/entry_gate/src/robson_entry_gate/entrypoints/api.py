@@ -79,9 +79,9 @@ async def get_decision(gate_decision_id: str, service: ServiceDep) -> dict[str, 
 @router.get("/accounts/{account_id}/risk")
 async def risk_status(account_id: AccountId, service: ServiceDep, deps: DepsDep,
                       at: datetime | None = None) -> dict[str, Any]:
+    """Without ``at``: as of the account's last event time (the wall clock if it has none)."""
     async with service.uow() as uow:
-        return await queries.risk_status(uow.session, deps, account_id,
-                                         at or service.clock.now())
+        return await queries.risk_status(uow.session, deps, account_id, at, service.clock.now())
 
 
 @router.post("/accounts/{account_id}/unlock")

@@ -23,10 +23,15 @@ async def dry_run(session: AsyncSession, deps: GateDeps, d: TradeDecision) -> Ga
 
 
 async def risk_status(session: AsyncSession, deps: GateDeps, account_id: str,
-                      at: datetime) -> dict[str, Any]:
+                      at: datetime | None, wall: datetime) -> dict[str, Any]:
+    """As of ``at``; without it, as of the account's last event (event time: during a replay
+    the wall clock would put the figures in another month), or ``wall`` if it has none."""
     state = await deps.accounts.read(session, account_id)
     policy = deps.policies.account(account_id)
-    now = max(at, state.last_event_at or at)
+    if at is None:
+        now = state.last_event_at or wall
+    else:
+        now = max(at, state.last_event_at or at)
     f = Figures(state, deps.market.view, policy, now)
     loss_used = max(-f.month_pnl_pct, 0) / policy.monthly_loss.limit
     return {

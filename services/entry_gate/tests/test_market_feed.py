@@ -1,0 +1,84 @@
+"""On real NATS + Postgres: a stream of ticks is persisted once per batch, the kill switch
+still catches a dip inside a batch, and a restart resumes from the persisted prices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from robson_contracts import CloseAllPositions, TradeTick
+from robson_contracts import subjects as s
+from robson_entry_gate.main import build_service
+from robson_kit.bus import Bus
+from robson_kit.service import Service
+from robson_kit.testing import read_stream, wait_until
+
+from .conftest import gate_settings
+from .factories import T0, decision, opened, snapshot
+
+
+def _ticks(prices: list[str], symbol: str = "BTCUSDT") -> list[TradeTick]:
+    return [TradeTick(occurred_at=T0 + timedelta(seconds=i), symbol=symbol, price=p)
+            for i, p in enumerate(prices, start=1)]
+
+
+async def _close_all(bus: Bus) -> list | None:
+    return await read_stream(bus, "robson.position.cmd.>") or None
+
+
+async def _acked_all(bus: Bus, n: int) -> bool:
+    info = await bus.js.consumer_info(s.MARKET.name, "entry_gate_market")
+    return info.ack_floor.stream_seq >= n
+
+
+async def test_dip_inside_a_tick_burst_engages_kill_switch_at_the_dipping_tick(
+    bus: Bus, gate: Service, api: httpx.AsyncClient
+) -> None:
+    await bus.publish(snapshot("10000", T0))
+    await bus.publish(opened("p1", qty="100", entry="100", stop="50"))
+    await wait_until(lambda: _open_positions(api, 1), message="position projected")
+    burst = _ticks(["99", "95", "90", "79", "90", "101"] + ["102"] * 30)
+    for tick in burst:
+        await bus.publish(tick)
+    [close_all] = await wait_until(lambda: _close_all(bus), message="close-all commanded")
+    assert isinstance(close_all, CloseAllPositions)
+    assert close_all.causation_id == burst[3].message_id  # the 79 tick, not the burst's end
+    status = (await api.get("/accounts/acc1/risk")).json()
+    assert status["kill_switch"]["engaged"] is True
+    assert status["kill_switch"]["equity"] == "7900"
+
+
+async def test_tick_burst_persists_latest_price_and_restart_resumes_from_it(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    burst = _ticks([str(100 + i) for i in range(200)]) + _ticks(["50"], symbol="ETHUSDT")
+    first = build_service(gate_settings(nats_url, database_url, schema))
+    await first.start()
+    try:
+        for tick in burst:
+            await bus.publish(tick)
+        await wait_until(lambda: _acked_all(bus, len(burst)), message="burst consumed")
+    finally:
+        await first.stop()
+    again = build_service(gate_settings(nats_url, database_url, schema))
+    await again.start()
+    try:
+        view = again.state["gate"].market.view
+        assert str(view["BTCUSDT"].last_price) == "299"
+        assert view["BTCUSDT"].price_at == T0 + timedelta(seconds=200)
+        assert str(view["ETHUSDT"].last_price) == "50"
+        late = decision(1, at=T0 + timedelta(seconds=201), entry="299", stop="290")
+        await bus.publish(late)
+        [judged] = await wait_until(lambda: _gate(bus), message="decision judged")
+        assert "MARKET_DATA_STALE" not in judged.reason_codes
+    finally:
+        await again.stop()
+
+
+async def _gate(bus: Bus) -> list | None:
+    return await read_stream(bus, s.ALL_GATE_DECISIONS) or None
+
+
+async def _open_positions(api: httpx.AsyncClient, n: int) -> bool:
+    status = (await api.get("/accounts/acc1/risk")).json()
+    return status["risk_budget"]["open_positions"] == n

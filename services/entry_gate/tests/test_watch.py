@@ -1,0 +1,79 @@
+"""The kill switch's batch watch answers exactly as a test after every tick would."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from robson_contracts import PositionSide, TradeTick
+from robson_entry_gate.adapters.market import MarketBatch
+from robson_entry_gate.domain.killswitch import drawdown_breach
+from robson_entry_gate.domain.policy import AccountPolicy
+from robson_entry_gate.domain.projection import on_opened
+from robson_entry_gate.domain.state import MarketSnapshot
+from robson_entry_gate.domain.watch import first_breach
+
+from .factories import T0, account, opened
+
+D = Decimal
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+POLICY = AccountPolicy()
+
+
+def _market() -> dict[str, MarketSnapshot]:
+    return {s: MarketSnapshot(symbol=s, last_price=D(100), price_at=T0) for s in SYMBOLS}
+
+
+def _holder(sides: list[tuple[str, PositionSide, str]]):
+    state = account("10000", market=_market())
+    for i, (symbol, side, qty) in enumerate(sides):
+        ev = opened(f"p{i}", symbol=symbol, qty=qty)
+        on_opened(state, ev.model_copy(update={"side": side}))
+    return state
+
+
+def _batch(prices: list[tuple[str, str]]) -> MarketBatch:
+    batch = MarketBatch(_market())
+    for i, (symbol, price) in enumerate(prices, start=1):
+        at = T0 + timedelta(seconds=i)
+        batch.price(symbol, D(price), at, TradeTick(occurred_at=at, symbol=symbol, price=price))
+    return batch
+
+
+def _per_tick(state, batch: MarketBatch) -> int | None:
+    """The reference: the full drawdown test after each tick of a held symbol."""
+    held = {p.symbol for p in state.positions.values()}
+    for index, move in enumerate(batch.moves):
+        if move.symbol in held and drawdown_breach(state, batch.view_at(index), POLICY, move.at):
+            return index
+    return None
+
+
+def test_batch_watch_with_dip_that_recovers_before_batch_end_finds_the_dip() -> None:
+    state = _holder([("BTCUSDT", PositionSide.LONG, "100")])  # 100 × (100 → 79) = -2,100
+    batch = _batch([("BTCUSDT", "95"), ("BTCUSDT", "79"), ("BTCUSDT", "101")])
+    breach = first_breach(state, batch.base, batch.moves, POLICY, batch.view_at)
+    assert breach is not None and breach.index == 1
+    assert breach.request.drawdown == D("0.21")
+
+
+def test_batch_watch_ignores_moves_of_symbols_the_account_does_not_hold() -> None:
+    state = _holder([("BTCUSDT", PositionSide.LONG, "1")])
+    batch = _batch([("ETHUSDT", "1"), ("SOLUSDT", "1")])
+    assert first_breach(state, batch.base, batch.moves, POLICY, batch.view_at) is None
+
+
+ticks = st.lists(st.tuples(st.sampled_from(SYMBOLS), st.integers(60, 140).map(str)),
+                 min_size=1, max_size=30)
+positions = st.lists(st.tuples(st.sampled_from(SYMBOLS), st.sampled_from(list(PositionSide)),
+                               st.integers(1, 60).map(str)), min_size=1, max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(positions, ticks)
+def test_batch_watch_matches_a_drawdown_test_after_every_tick(sides, prices) -> None:
+    state, batch = _holder(sides), _batch(prices)
+    breach = first_breach(state, batch.base, batch.moves, POLICY, batch.view_at)
+    assert (breach.index if breach else None) == _per_tick(state, batch)
