@@ -28,10 +28,8 @@ async def risk_status(session: AsyncSession, deps: GateDeps, account_id: str,
     the wall clock would put the figures in another month), or ``wall`` if it has none."""
     state = await deps.accounts.read(session, account_id)
     policy = deps.policies.account(account_id)
-    if at is None:
-        now = state.last_event_at or wall
-    else:
-        now = max(at, state.last_event_at or at)
+    last = state.last_event_at
+    now = (last or wall) if at is None else max(at, last or at)
     f = Figures(state, deps.market.view, policy, now)
     loss_used = max(-f.month_pnl_pct, 0) / policy.monthly_loss.limit
     return {
