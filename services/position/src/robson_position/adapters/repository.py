@@ -173,9 +173,21 @@ class Audit:
         return [dict(r._mapping) for r in rows]
 
 
+_TRADER = text("SELECT paused, policy::text AS policy FROM traders WHERE trader_id = :trader_id")
+_ACCOUNT = text("SELECT settings::text AS settings FROM accounts WHERE account_id = :account_id")
+
+
 class Settings:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def trader(self, trader_id: str) -> tuple[bool, ManagementPolicy]:
+        """(paused, policy) in one read."""
+        row = (await self.session.execute(_TRADER, {"trader_id": trader_id})).first()
+        if row is None:
+            return False, DEFAULT_POLICY
+        policy = ManagementPolicy.model_validate_json(row.policy) if row.policy != "{}" else DEFAULT_POLICY
+        return bool(row.paused), policy
 
     async def policy(self, trader_id: str) -> ManagementPolicy:
         row = (await self.session.execute(select(traders.c.policy).where(traders.c.trader_id == trader_id))).first()
@@ -201,8 +213,8 @@ class Settings:
         return before != paused
 
     async def account(self, account_id: str) -> AccountSettings:
-        row = (await self.session.execute(select(accounts.c.settings).where(accounts.c.account_id == account_id))).first()
-        return AccountSettings.model_validate(row.settings) if row else DEFAULT_ACCOUNT
+        row = (await self.session.execute(_ACCOUNT, {"account_id": account_id})).first()
+        return AccountSettings.model_validate_json(row.settings) if row else DEFAULT_ACCOUNT
 
     async def put_account(self, account_id: str, settings: AccountSettings) -> None:
         body = json.loads(settings.model_dump_json())

@@ -25,16 +25,16 @@ class SettingsCache:
         self._generation = 0
 
     async def policy(self, uow: UnitOfWork, trader_id: str) -> ManagementPolicy:
-        return await self._get(uow, ("policy", trader_id), lambda s: s.policy(trader_id))
+        return (await self._get(uow, ("trader", trader_id), lambda s: s.trader(trader_id)))[1]
 
     async def paused(self, uow: UnitOfWork, trader_id: str) -> bool:
-        return await self._get(uow, ("paused", trader_id), lambda s: s.paused(trader_id))
+        return (await self._get(uow, ("trader", trader_id), lambda s: s.trader(trader_id)))[0]
 
     async def account(self, uow: UnitOfWork, account_id: str) -> AccountSettings:
         return await self._get(uow, ("account", account_id), lambda s: s.account(account_id))
 
     def changed(self, uow: UnitOfWork, kind: str, key: str) -> None:
-        """Call with every write of a ``policy`` / ``paused`` / ``account`` row."""
+        """Call with every write of a ``trader`` (policy, pause) or ``account`` row."""
         uow.session.info[_DIRTY] = True
         self._forget((kind, key))
         uow.after_commit(lambda: self._forget((kind, key)))

@@ -193,7 +193,7 @@ async def resume_trader(service: SvcDep, trader_id: str, body: PauseBody | None 
 async def put_policy(service: SvcDep, trader_id: str, policy: ManagementPolicy) -> dict[str, Any]:
     async with service.uow() as uow:
         await Settings(uow.session).put_policy(trader_id, policy)
-        _runtime(service).settings.changed(uow, "policy", trader_id)
+        _runtime(service).settings.changed(uow, "trader", trader_id)
     return {"trader_id": trader_id, "policy": json.loads(policy.model_dump_json())}
 
 

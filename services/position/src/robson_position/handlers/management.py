@@ -68,7 +68,7 @@ async def handle_risk_event(event: RiskLimitBreached, uow: UnitOfWork, rt: Runti
 async def set_paused(uow: UnitOfWork, rt: Runtime, account_id: str, trader_id: str, paused: bool,
                      reason: str, cause: object | None = None) -> bool:
     changed = await Settings(uow.session).set_paused(trader_id, account_id, paused, reason)
-    rt.settings.changed(uow, "paused", trader_id)
+    rt.settings.changed(uow, "trader", trader_id)
     if changed:
         at = uow.clock.now() if cause is None else cause.occurred_at  # type: ignore[attr-defined]
         key = cause.message_id if cause is not None else at.isoformat()  # type: ignore[attr-defined]
