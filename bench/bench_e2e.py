@@ -3,16 +3,23 @@ entry → PositionOpened, across the six services as OS processes on embedded NA
 
 Signals are published directly on the signals subject (as `signal` would), each for its own
 (trader, symbol) so no position limit denies it; the account's policy is loose and paper's
-account rich. Paper fills a market order at the next price after accepting it, so a ticker
-publishes a tick every TICK_MS on each symbol that has an entry order waiting for a fill
-(the market trading); that wait is part of the latency. Per-hop figures come from a core NATS
-subscription seeing each service's publish.
+account rich. The market is steady and independent of the load: every symbol ticks TICK_RATE
+times a second for the whole run (all services consume those ticks). Paper runs with
+MARKET_FILL=last_price: a market entry fills at once against the last (fresh) price, as a venue
+fills against its book; with the default next_price it would wait up to one tick interval.
+Per-hop figures come from a core NATS subscription seeing each service's publish; per-service
+CPU (user+system of the process) per phase shows where the work goes.
+
+BENCH_E2E_PROFILE=entry_gate,position runs those services under cProfile (sitecustomize on
+PYTHONPATH) and prints their top functions by own time after the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pstats
 import tempfile
 import time
 import uuid
@@ -47,6 +54,7 @@ from bench.common import (
     info,
     median,
     percentile,
+    process_cpu_seconds,
 )
 
 ACCOUNTS = tuple(f"bench{i:03d}" for i in range(100))
@@ -56,7 +64,8 @@ SYMBOLS = tuple(f"B{i:02d}USDT" for i in range(10))
 TRADERS = 400
 PACED_RATE, PACED_SECONDS = 50, 10
 BURST = 1000
-TICK_MS = 5
+TICK_RATE = 20
+"""Ticks per second on each symbol: 10 symbols × 20/s, whatever the load."""
 TIMEOUT_SECONDS = 180
 SERVICES = ("paper", "execution", "position", "entry_gate", "decision", "signal")
 HOPS = ("decision", "gate", "order_cmd", "entry_fill", "opened")
@@ -70,14 +79,32 @@ POLICY = {
 }
 
 
-def _env(infra: Infrastructure, name: str, run: str) -> dict[str, str]:
+PROFILED = tuple(n for n in os.environ.get("BENCH_E2E_PROFILE", "").split(",") if n)
+SITECUSTOMIZE = """
+import atexit, cProfile, os, signal, sys
+_profile = cProfile.Profile()
+_profile.enable()
+def _dump(*_):
+    _profile.disable()
+    _profile.dump_stats(os.environ["BENCH_PROFILE_OUT"])
+atexit.register(_dump)
+signal.signal(signal.SIGUSR1, lambda *_: _dump())
+"""
+
+
+def _env(infra: Infrastructure, name: str, run: str, logs: Path) -> dict[str, str]:
     prefix = f"ROBSON_{name.upper()}_"
     env = {"NATS_URL": infra.nats_url, "DATABASE_URL": infra.database_url,
            f"{prefix}DB_SCHEMA": f"bench_{run}_{name}", f"{prefix}LOG_LEVEL": "WARNING"}
     if name == "paper":
         rules = {sym: {"tick": "0.01", "step": "0.001", "min_notional": "5"} for sym in SYMBOLS}
         env |= {f"{prefix}SYMBOLS_JSON": json.dumps(rules),
-                f"{prefix}DEFAULT_QUOTE_BALANCE": "1000000000"}
+                f"{prefix}DEFAULT_QUOTE_BALANCE": "1000000000",
+                f"{prefix}MARKET_FILL": "last_price"}
+    if name in PROFILED:
+        (logs / "site").mkdir(exist_ok=True)
+        (logs / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        env |= {"PYTHONPATH": str(logs / "site"), "BENCH_PROFILE_OUT": str(logs / f"{name}.prof")}
     return env
 
 
@@ -89,7 +116,6 @@ class Tracker:
         self.sent: dict[tuple[str, str], float] = {}
         self.seen: dict[tuple[str, str], dict[str, float]] = {}
         self.by_position: dict[str, dict[str, float]] = {}  # order command, entry fill
-        self.awaiting_fill: dict[str, int] = {}  # symbol → entry orders not yet filled
         self.denials: Counter[str] = Counter()
         self.opened = 0
         self.all_opened = asyncio.Event()
@@ -107,11 +133,8 @@ class Tracker:
             self.mark((m.decision.trader_id, m.decision.symbol), "gate", at)
         elif isinstance(m, SubmitBracketOrder) and m.position_id:
             self.by_position.setdefault(m.position_id, {})["order_cmd"] = at
-            symbol = m.entry.symbol
-            self.awaiting_fill[symbol] = self.awaiting_fill.get(symbol, 0) + 1
         elif isinstance(m, OrderFilled) and m.role is OrderRole.ENTRY and m.position_id:
             self.by_position.setdefault(m.position_id, {})["entry_fill"] = at
-            self.awaiting_fill[m.symbol] = max(0, self.awaiting_fill.get(m.symbol, 0) - 1)
         elif isinstance(m, PositionOpened):
             key = (m.trader_id, m.symbol)
             for hop, when in self.by_position.get(m.position_id, {}).items():
@@ -123,7 +146,7 @@ class Tracker:
 
 
 async def _start(infra: Infrastructure, run: str, logs: Path) -> dict[str, ServiceProcess]:
-    procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run),
+    procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run, logs),
                                   f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
              for name in SERVICES}
     for proc in procs.values():
@@ -144,18 +167,16 @@ def _signal(trader: str, symbol: str, at: datetime) -> SignalDetected:
                           direction="LONG", strength="0.9", price="100", candle_time=at)
 
 
-async def _ticks(bus: Bus, symbols: list[str]) -> None:
-    now = datetime.now(UTC)
-    await asyncio.gather(*(bus.publish(TradeTick(
-        occurred_at=now, symbol=sym, price=Decimal(100), trade_id=uuid.uuid4().hex,
-        source="EXTERNAL")) for sym in symbols))
-
-
-async def _ticker(bus: Bus, tracker: Tracker, stop: asyncio.Event) -> None:
-    """The market: a tick on every symbol with an entry order waiting for its fill."""
+async def _market(bus: Bus, stop: asyncio.Event) -> None:
+    """The steady market: every symbol ticks TICK_RATE times a second, on a fixed schedule."""
+    start, n = time.perf_counter(), 0
     while not stop.is_set():
-        await _ticks(bus, [sym for sym, n in tracker.awaiting_fill.items() if n > 0])
-        await asyncio.sleep(TICK_MS / 1000)
+        now = datetime.now(UTC)
+        await asyncio.gather(*(bus.publish(TradeTick(
+            occurred_at=now, symbol=sym, price=Decimal(100), trade_id=uuid.uuid4().hex,
+            source="EXTERNAL")) for sym in SYMBOLS))
+        n += 1
+        await asyncio.sleep(max(0.0, start + n / TICK_RATE - time.perf_counter()))
 
 
 async def _phase(bus: Bus, keys: list[tuple[str, str]], rate: float | None) -> Tracker:
@@ -163,8 +184,6 @@ async def _phase(bus: Bus, keys: list[tuple[str, str]], rate: float | None) -> T
     subs = [await bus.nc.subscribe(subject, cb=tracker.on_message) for subject in (
         s.ALL_DECISIONS, s.ALL_GATE_DECISIONS, s.PAPER_ORDER_COMMANDS, s.ALL_ORDER_EVENTS,
         s.ALL_POSITION_EVENTS)]
-    stop = asyncio.Event()
-    ticker = asyncio.create_task(_ticker(bus, tracker, stop))
     start = time.perf_counter()
     try:
         for i, (trader, symbol) in enumerate(keys):
@@ -181,8 +200,6 @@ async def _phase(bus: Bus, keys: list[tuple[str, str]], rate: float | None) -> T
             raise RuntimeError(f"{tracker.opened}/{len(keys)} opened; per hop: {reached}; "
                                f"gate reason codes: {dict(tracker.denials)}") from None
     finally:
-        stop.set()
-        await ticker
         for sub in subs:
             await sub.unsubscribe()
     return tracker
@@ -192,15 +209,95 @@ def _latencies(tracker: Tracker, hop: str) -> list[float]:
     return [(seen[hop] - tracker.sent[key]) * 1000 for key, seen in tracker.seen.items() if hop in seen]
 
 
-def _hops(tracker: Tracker) -> str:
+def _hop_medians(tracker: Tracker) -> dict[str, float]:
     """Median time of each hop after the previous one, in ms."""
-    parts, previous = [], "sent"
+    out, previous = {}, "sent"
     for hop in HOPS:
         deltas = [(seen[hop] - (tracker.sent[key] if previous == "sent" else seen[previous])) * 1000
                   for key, seen in tracker.seen.items() if hop in seen and (previous == "sent" or previous in seen)]
-        parts.append(f"{previous}→{hop} {median(deltas):.1f}")
+        out[f"{previous}→{hop}"] = median(deltas)
         previous = hop
-    return "; ".join(parts)
+    return out
+
+
+def _hops(tracker: Tracker) -> str:
+    return "; ".join(f"{name} {ms:.1f}" for name, ms in _hop_medians(tracker).items())
+
+
+async def _market_lag(bus: Bus) -> dict[str, int]:
+    """Ticks each service's durable market consumer has not yet processed."""
+    return {c.name: c.num_pending + c.num_ack_pending
+            for c in await bus.js.consumers_info(s.MARKET.name)}
+
+
+class Cpu:
+    """CPU seconds each service process used between two marks."""
+
+    def __init__(self, procs: dict[str, ServiceProcess]) -> None:
+        self.pids = {name: proc.proc.pid for name, proc in procs.items() if proc.proc}
+        self.mark()
+
+    def mark(self) -> None:
+        self.start = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def used(self) -> dict[str, float]:
+        return {name: process_cpu_seconds(pid) - self.start[name] for name, pid in self.pids.items()}
+
+
+def _cpu_note(used: dict[str, float], signals: int) -> str:
+    return ", ".join(f"{name} {sec * 1000 / signals:.1f}"
+                     for name, sec in sorted(used.items(), key=lambda kv: -kv[1]))
+
+
+async def _measure(bus: Bus, procs: dict[str, ServiceProcess]) -> list[Metric]:
+    cpu = Cpu(procs)
+    await asyncio.sleep(5)  # the market alone: what ticks cost each service
+    idle = {name: sec / 5 for name, sec in cpu.used().items()}
+    keys = [(f"t{i // len(SYMBOLS)}", SYMBOLS[i % len(SYMBOLS)])
+            for i in range(PACED_RATE * PACED_SECONDS + BURST)]
+    cpu.mark()
+    paced = await _phase(bus, keys[:PACED_RATE * PACED_SECONDS], PACED_RATE)
+    paced_cpu = cpu.used()
+    lag_paced = await _market_lag(bus)
+    opened = _latencies(paced, "opened")
+    cpu.mark()
+    started = time.perf_counter()
+    burst = await _phase(bus, keys[PACED_RATE * PACED_SECONDS:], None)
+    elapsed = time.perf_counter() - started
+    burst_cpu, lag_burst = cpu.used(), await _market_lag(bus)
+    drained = BURST / elapsed
+    note = (f"{PACED_RATE} signals/s for {PACED_SECONDS}s on a steady market of {len(SYMBOLS)} "
+            f"symbols × {TICK_RATE} ticks/s; paper MARKET_FILL=last_price; SignalDetected "
+            "published → PositionOpened seen")
+    idle_note = ", ".join(f"{n} {c * 100:.0f}%" for n, c in sorted(idle.items(), key=lambda kv: -kv[1]))
+    metrics = [
+        at_most("e2e.signal_to_open_p50_at_50", median(opened), "ms", 25, note),
+        at_most("e2e.signal_to_open_p99_at_50", percentile(opened, 99), "ms", 100, note),
+        info("e2e.hops_p50_at_50", median(opened), "ms", _hops(paced)),
+    ]
+    metrics += [info(f"e2e.hop_p50_at_50.{name.replace('→', '_to_')}", ms, "ms", "median at 50/s")
+                for name, ms in _hop_medians(paced).items()]
+    metrics += [
+        info("e2e.cpu_ms_per_signal_at_50", sum(paced_cpu.values()) * 1000 / (PACED_RATE * PACED_SECONDS),
+             "ms CPU", f"all six processes incl. ticks; per service: "
+             f"{_cpu_note(paced_cpu, PACED_RATE * PACED_SECONDS)}; market lag after: {lag_paced}"),
+        info("e2e.cpu_share_market_only", sum(idle.values()) * 100, "% of a core",
+             f"{len(SYMBOLS)}×{TICK_RATE} ticks/s and no signals: {idle_note}"),
+        at_least("e2e.sustained_signals_per_s", drained, "signals/s", 200,
+                 f"burst of {BURST} signals drained until every position is open ({elapsed:.1f}s) "
+                 f"on the steady market; hops: {_hops(burst)}; CPU ms/signal: "
+                 f"{_cpu_note(burst_cpu, BURST)}; market lag (ticks pending) after: {lag_burst}"),
+    ]
+    return metrics
+
+
+def _print_profiles(logs: Path) -> None:
+    for name in PROFILED:
+        path = logs / f"{name}.prof"
+        if path.exists():
+            print(f"--- cProfile of {name} (by own time) ---")
+            pstats.Stats(str(path)).sort_stats("tottime").print_stats(25)
+            pstats.Stats(str(path)).sort_stats("cumtime").print_stats(40)
 
 
 async def run() -> list[Metric]:
@@ -208,26 +305,18 @@ async def run() -> list[Metric]:
         bus = await Bus(infra.nats_url, name="bench-e2e").connect()
         await reset_streams(bus)
         logs = Path(tempfile.mkdtemp(prefix="robson-bench-e2e-"))
+        stop = asyncio.Event()
+        market = asyncio.create_task(_market(bus, stop))  # paper rejects orders on unseen symbols
         procs = await _start(infra, uuid.uuid4().hex[:6], logs)
         try:
-            await _ticks(bus, list(SYMBOLS))  # paper rejects a market order on an unseen symbol
             await asyncio.sleep(2)
-            keys = [(f"t{i // len(SYMBOLS)}", SYMBOLS[i % len(SYMBOLS)])
-                    for i in range(PACED_RATE * PACED_SECONDS + BURST)]
-            paced = await _phase(bus, keys[:PACED_RATE * PACED_SECONDS], PACED_RATE)
-            opened = _latencies(paced, "opened")
-            started = time.perf_counter()
-            burst = await _phase(bus, keys[PACED_RATE * PACED_SECONDS:], None)
-            drained = BURST / (time.perf_counter() - started)
+            metrics = await _measure(bus, procs)
         finally:
+            stop.set()
+            await market
             for proc in reversed(procs.values()):
                 proc.stop()
             await bus.close()
-    note = f"{PACED_RATE} signals/s for {PACED_SECONDS}s; SignalDetected published → PositionOpened seen"
-    return [
-        at_most("e2e.signal_to_open_p50_at_50", median(opened), "ms", 25, note),
-        at_most("e2e.signal_to_open_p99_at_50", percentile(opened, 99), "ms", 100, note),
-        info("e2e.hops_p50_at_50", median(opened), "ms", _hops(paced)),
-        at_least("e2e.sustained_signals_per_s", drained, "signals/s", 200,
-                 f"burst of {BURST} signals until every position is open; hops: {_hops(burst)}"),
-    ]
+        _print_profiles(logs)
+        print(f"service logs: {logs}")
+    return metrics
