@@ -253,6 +253,24 @@ async def _paced(bus, proc, rate: int, clock, offset: int) -> list[Metric]:
     ]
 
 
+async def _ticks_alone(bus, proc, clock) -> list[Metric]:
+    """The steady tick stream with no decisions: the service's CPU per tick (the kill-switch
+    watch over the accounts holding the symbol, and persisting the price)."""
+    import asyncio
+
+    stop = asyncio.Event()
+    cpu_before = process_cpu_seconds(proc.proc.pid)
+    ticker = asyncio.create_task(_ticks(bus, stop, clock))
+    await asyncio.sleep(PACED_SECONDS)
+    stop.set()
+    ticks = await ticker
+    await asyncio.sleep(0.5)  # the last ticks are consumed
+    cpu_ms = (process_cpu_seconds(proc.proc.pid) - cpu_before) * 1000
+    return [info("entry_gate.consumer_cpu_per_tick", cpu_ms / ticks, "ms",
+                 f"{ticks} ticks ({len(TICK_SYMBOLS)}×{TICKS_PER_SECOND}/s), {ACCOUNTS} accounts "
+                 f"holding {ACCOUNTS * POSITIONS_PER_ACCOUNT} positions, no decisions")]
+
+
 async def _bench_consumer() -> list[Metric]:
     import asyncio
     import os
@@ -283,6 +301,7 @@ async def _bench_consumer() -> list[Metric]:
             def clock() -> datetime:  # event time runs with the wall clock from T0
                 return T0 + timedelta(seconds=time.perf_counter() - wall0)
 
+            results += await _ticks_alone(bus, proc, clock)
             for n, rate in enumerate((50, 200)):
                 results += await _paced(bus, proc, rate, clock, n * 100_000)
         finally:

@@ -13,7 +13,7 @@ from robson_entry_gate.domain.killswitch import drawdown_breach
 from robson_entry_gate.domain.policy import AccountPolicy
 from robson_entry_gate.domain.projection import on_opened
 from robson_entry_gate.domain.state import MarketSnapshot
-from robson_entry_gate.domain.watch import first_breach
+from robson_entry_gate.domain.watch import first_breach, replay
 
 from .factories import T0, account, opened
 
@@ -77,3 +77,20 @@ def test_batch_watch_matches_a_drawdown_test_after_every_tick(sides, prices) -> 
     state, batch = _holder(sides), _batch(prices)
     breach = first_breach(state, batch.base, batch.moves, POLICY, batch.view_at)
     assert (breach.index if breach else None) == _per_tick(state, batch)
+
+
+@settings(max_examples=100, deadline=None)
+@given(positions, ticks, st.integers(1, 29))
+def test_equity_carried_across_batches_gives_the_same_breach_as_per_tick_tests(
+    sides, prices, cut
+) -> None:
+    state, whole = _holder(sides), _batch(prices)
+    first = _batch(prices[:cut])
+    second = MarketBatch({**first.base, **first.staged})
+    for move in whole.moves[cut:]:
+        second.price(move.symbol, move.snapshot.last_price, move.at, move.cause)
+    found, equity = replay(state, first.base, first.moves, POLICY, first.view_at)
+    if found is None and second.moves:
+        later, _ = replay(state, second.base, second.moves, POLICY, second.view_at, equity)
+        found = later and later.__class__(later.index + len(first.moves), later.request)
+    assert (found.index if found else None) == _per_tick(state, whole)

@@ -80,10 +80,14 @@ class AccountStore:
         return AccountState.model_validate_json(row.state) if row else AccountState(
             account_id=account_id)
 
-    def holding(self, symbols: Iterable[str]) -> list[AccountState]:
-        """Committed, not currently locked projections with a position in any of ``symbols``."""
-        ids = set().union(*(self._by_symbol.get(s, ()) for s in symbols))
-        return [self._cache[a][1] for a in sorted(ids) if a not in self._dirty]
+    def holders(self, symbols: Iterable[str]) -> set[str]:
+        """Accounts with an open position in any of ``symbols`` (committed projections)."""
+        return set().union(*(self._by_symbol.get(s, ()) for s in symbols))
+
+    def committed(self, account_ids: Iterable[str]) -> list[tuple[AccountState, int]]:
+        """The committed projections and versions of those not locked by a writer now."""
+        return [(self._cache[a][1], self._cache[a][0]) for a in sorted(account_ids)
+                if a not in self._dirty and a in self._cache]
 
     def _index(self, state: AccountState) -> None:
         account_id, held = state.account_id, set(state.aggregates()[0])

@@ -11,6 +11,9 @@ from robson_entry_gate.adapters.tables import policies
 from robson_entry_gate.domain.policy import AccountPolicy, EffectivePolicy, TraderPolicy
 
 ACCOUNT = "*"
+DEFAULT_ACCOUNT = AccountPolicy()
+"""One shared instance (never mutated), so per-account memos can tell a policy change by
+identity."""
 
 
 class PolicyStore:
@@ -27,7 +30,7 @@ class PolicyStore:
                     row.policy)
 
     def account(self, account_id: str) -> AccountPolicy:
-        return self._accounts.get(account_id) or AccountPolicy()
+        return self._accounts.get(account_id) or DEFAULT_ACCOUNT
 
     def trader(self, account_id: str, trader_id: str) -> TraderPolicy:
         return self._traders.get((account_id, trader_id)) or TraderPolicy()

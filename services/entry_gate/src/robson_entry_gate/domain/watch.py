@@ -43,16 +43,24 @@ def first_breach(state: AccountState, base: Market, moves: Sequence[Move],
                  policy: AccountPolicy, view_at: Callable[[int], Market]) -> Breach | None:
     """The first price move after which ``drawdown_breach`` fires for this account, checking
     only moves of symbols it holds (as the per-tick watch did)."""
+    return replay(state, base, moves, policy, view_at)[0]
+
+
+def replay(state: AccountState, base: Market, moves: Sequence[Move], policy: AccountPolicy,
+           view_at: Callable[[int], Market],
+           equity: Decimal | None = None) -> tuple[Breach | None, Decimal | None]:
+    """``first_breach``, starting from ``equity`` at ``base`` when known (carried over from
+    the previous batch), and the equity after the last move (None when not computed)."""
     if not policy.drawdown.enabled or state.kill_switch is not None or not moves:
-        return None
+        return None, None
     exposure = state.aggregates()[0]
     peak = state.peak_equity
     if peak is None or peak <= 0:  # the peak then depends on the calendar: test every move
-        return _each(state, moves, policy, view_at, exposure)
-    floor = peak * (1 - policy.drawdown.limit)
-    near = floor + peak * NEAR
-    marks = {s: _mark(base.get(s)) for s in exposure}
-    equity = Figures(state, base, policy, moves[0].at).equity
+        return _each(state, moves, policy, view_at, exposure), None
+    near = peak * (1 - policy.drawdown.limit) + peak * NEAR
+    marks = {m.symbol: _mark(base.get(m.symbol)) for m in moves if m.symbol in exposure}
+    if equity is None:
+        equity = Figures(state, base, policy, moves[0].at).equity
     for index, move in enumerate(moves):
         held = exposure.get(move.symbol)
         if held is None:
@@ -64,8 +72,34 @@ def first_breach(state: AccountState, base: Market, moves: Sequence[Move],
         if move.is_price and equity <= near:
             request = drawdown_breach(state, view_at(index), policy, move.at)
             if request is not None:
-                return Breach(index, request)
-    return None
+                return Breach(index, request), None
+    return None, equity
+
+
+class EquityMemo:
+    """Each watched account's equity at the committed market view, carried from one batch to
+    the next so a batch costs one multiply-add per tick of a held symbol. An entry holds only
+    while the account's projection version and policy are unchanged; it is set or dropped for
+    every holder of a moved symbol after each committed batch (a holder skipped because
+    another transaction had it locked is dropped, never carried stale)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[int, AccountPolicy, Decimal]] = {}
+
+    def get(self, account_id: str, version: int, policy: AccountPolicy) -> Decimal | None:
+        held = self._memo.get(account_id)
+        if held is None or held[0] != version or held[1] is not policy:
+            return None
+        return held[2]
+
+    def update(self, holders: set[str],
+               results: dict[str, tuple[int, AccountPolicy, Decimal | None]]) -> None:
+        for account_id in holders:
+            version, policy, equity = results.get(account_id, (0, None, None))
+            if equity is None:
+                self._memo.pop(account_id, None)
+            else:
+                self._memo[account_id] = (version, policy, equity)
 
 
 def _each(state: AccountState, moves: Sequence[Move], policy: AccountPolicy,

@@ -15,6 +15,7 @@ from robson_entry_gate.adapters.policies import PolicyStore
 from robson_entry_gate.domain.killswitch import drawdown_breach, engage
 from robson_entry_gate.domain.queue import drain
 from robson_entry_gate.domain.state import AccountState, Market
+from robson_entry_gate.domain.watch import EquityMemo
 
 
 @dataclass
@@ -22,6 +23,8 @@ class GateDeps:
     accounts: AccountStore = field(default_factory=AccountStore)
     market: MarketStore = field(default_factory=MarketStore)
     policies: PolicyStore = field(default_factory=PolicyStore)
+    equity: EquityMemo = field(default_factory=EquityMemo)
+    """Kill-switch watch: each account's equity at the committed market view."""
 
     async def load(self, uow: UnitOfWork) -> None:
         await self.accounts.load_all(uow.session)

@@ -3,7 +3,8 @@ also watches prices, so a crash in equity is caught between fills.
 
 Hot path: a handler only stages its price in the transaction's batch; once per batch, just
 before commit, the kill switch replays the batch's moves for the accounts holding a moved
-symbol (tick by tick, as if checked after each) and the prices are persisted in one write."""
+symbol (tick by tick, as if checked after each, from each account's equity carried over
+from the previous batch) and the prices are persisted in one write."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from robson_kit.uow import UnitOfWork
 
 from robson_entry_gate.adapters.market import MarketBatch
 from robson_entry_gate.domain.projection import roll
-from robson_entry_gate.domain.watch import first_breach
+from robson_entry_gate.domain.watch import replay
 from robson_entry_gate.handlers.deps import GateDeps, finish
 
 BATCH_WRITE = "entry_gate.market"
@@ -39,14 +40,19 @@ async def handle_market(ev: Message, uow: UnitOfWork, deps: GateDeps) -> None:
 
 
 async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -> None:
-    moved = {m.symbol for m in batch.moves if m.is_price}
-    for cached in deps.accounts.holding(moved):
-        policy = deps.policies.account(cached.account_id)
-        breach = first_breach(cached, batch.base, batch.moves, policy, batch.view_at)
+    holders = deps.accounts.holders({m.symbol for m in batch.moves})
+    results = {}
+    for cached, version in deps.accounts.committed(holders):
+        account_id = cached.account_id
+        policy = deps.policies.account(account_id)
+        start = deps.equity.get(account_id, version, policy)
+        breach, equity = replay(cached, batch.base, batch.moves, policy, batch.view_at, start)
+        results[account_id] = (version, policy, equity)
         if breach is None:
             continue
         move, view = batch.moves[breach.index], batch.view_at(breach.index)
-        state, version = await deps.accounts.lock(uow.session, cached.account_id)
+        state, version = await deps.accounts.lock(uow.session, account_id)
         roll(state, view, policy, move.at)
         await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
                      market=view)
+    uow.after_commit(lambda: deps.equity.update(holders, results))
