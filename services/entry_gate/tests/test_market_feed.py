@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncpg
 import httpx
 from robson_contracts import CloseAllPositions, TradeTick
 from robson_contracts import subjects as s
 from robson_entry_gate.main import build_service
 from robson_kit.bus import Bus
 from robson_kit.service import Service
-from robson_kit.testing import read_stream, wait_until
+from robson_kit.testing import ServiceProcess, read_stream, wait_until
 
-from .conftest import gate_settings
+from .conftest import gate_env, gate_settings
 from .factories import T0, decision, opened, snapshot
 
 
@@ -82,3 +83,28 @@ async def _gate(bus: Bus) -> list | None:
 async def _open_positions(api: httpx.AsyncClient, n: int) -> bool:
     status = (await api.get("/accounts/acc1/risk")).json()
     return status["risk_budget"]["open_positions"] == n
+
+
+async def test_sigkill_during_a_tick_burst_and_restart_ends_with_the_latest_prices(
+    bus: Bus, nats_url: str, database_url: str, schema: str, tmp_path
+) -> None:
+    burst = _ticks([str(100 + i) for i in range(400)])
+    env = gate_env(nats_url, database_url, schema)
+    procs = [ServiceProcess("robson_entry_gate", env, "ROBSON_ENTRY_GATE_HTTP_PORT",
+                            tmp_path / "a.log").start()]
+    try:
+        for tick in burst:
+            await bus.publish(tick)
+        await wait_until(lambda: _acked_all(bus, 50), message="part of the burst consumed")
+        procs[0].kill()
+        procs.append(ServiceProcess("robson_entry_gate", env, "ROBSON_ENTRY_GATE_HTTP_PORT",
+                                    tmp_path / "b.log").start())
+        await wait_until(lambda: _acked_all(bus, len(burst)), message="burst consumed")
+    finally:
+        procs[-1].stop()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    try:
+        row = await conn.fetchrow("SELECT last_price, price_at FROM market_state")
+    finally:
+        await conn.close()
+    assert (str(row["last_price"]), row["price_at"]) == ("499", T0 + timedelta(seconds=400))
