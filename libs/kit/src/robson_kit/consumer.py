@@ -57,6 +57,10 @@ class ConsumerSpec:
     ack_wait_seconds: float | None = None
     """None: the service's ``ack_wait_seconds`` setting."""
     max_ack_pending: int = 1000
+    record_inbox: bool = True
+    """False only for idempotent handlers (applying a message twice changes nothing, e.g. a
+    price into an in-memory mark book): no inbox record, so a batch that writes nothing costs no
+    database round trip at all."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -211,9 +215,7 @@ class Consumer:
         outcomes: dict[int, _Outcome] = {}
         uows: list[UnitOfWork] = []
         async with self.sessions() as session, session.begin():
-            fresh = await record_inbox_batch(
-                session, [(m.message_id, self.spec.name, msg.subject) for msg, m in decoded]
-            )
+            fresh = await self._record_inbox(session, decoded)
             for msg, message in decoded:
                 outcomes[id(msg)] = _Outcome("ack")
                 if message.message_id not in fresh:
@@ -229,6 +231,16 @@ class Consumer:
             await self._deferred_writes(session, decoded, isolate)
             await flush_outboxes(session, uows)
         return outcomes, uows
+
+    async def _record_inbox(
+        self, session: AsyncSession, decoded: list[tuple[Msg, Message]]
+    ) -> set[object]:
+        """The ids not processed before (all of them when the handler needs no inbox)."""
+        if not self.spec.record_inbox:
+            return {m.message_id for _, m in decoded}
+        return await record_inbox_batch(
+            session, [(m.message_id, self.spec.name, msg.subject) for msg, m in decoded]
+        )
 
     async def _deferred_writes(
         self, session: AsyncSession, decoded: list[tuple[Msg, Message]], isolate: bool
