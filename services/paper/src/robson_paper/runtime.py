@@ -1,9 +1,11 @@
 """The in-memory exchange shared by consumers and routes, kept in step with the database.
 
-Every change runs in a *turn*: one at a time, inside the caller's transaction. The next turn
-waits until the previous transaction has committed; if it failed (handler error, rollback,
-no commit within the timeout) the exchange is reloaded from the database first, so memory
-never holds a change the database does not.
+Every change runs in a *turn*, inside the caller's transaction. A consumer runs a fetched batch
+of messages in one transaction, so the turns of that transaction follow each other at once; a
+turn of another transaction waits until it has committed. Changes are written once per
+transaction, just before it commits (``uow.before_commit``). If a transaction does not commit
+(handler error, rollback, or no commit within the timeout) the next turn reloads the exchange
+from the database first, so memory never holds a change the database does not.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ from datetime import datetime
 
 from robson_kit import logs
 from robson_kit.uow import UnitOfWork
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_paper.adapters import store
 from robson_paper.domain import EngineConfig, Exchange
+from robson_paper.domain.events import Event
 from robson_paper.domain.rules import SymbolRules
 from robson_paper.handlers.outgoing import messages
 
 log = logs.get_logger(__name__)
+_FLUSH = "paper.flush"
 
 
 class Runtime:
@@ -33,49 +39,82 @@ class Runtime:
         self.turn_timeout = turn_timeout
         self.exchange: Exchange | None = None
         self._lock = asyncio.Lock()
-        self._previous: asyncio.Event | None = None
+        self._owner: AsyncSession | None = None
+        """The transaction whose turns are not committed yet (None: all committed)."""
+        self._settled = asyncio.Event()
+        self._settled.set()
         self._consistent = False
+        self._unwritten: list[Event] = []
+        """Events of the owner's turns whose fills are written before it commits."""
 
     async def load(self, uow: UnitOfWork) -> Exchange:
         self.exchange = await store.load(uow.session, self.config, self.rules)
+        self._unwritten = []
         self._consistent = True
         return self.exchange
 
     @asynccontextmanager
     async def turn(self, uow: UnitOfWork, cause_id: uuid.UUID, correlation_id: uuid.UUID,
                    at: datetime) -> AsyncIterator[Exchange]:
-        """Yield the exchange; on exit persist its changes and emit its events into ``uow``."""
-        async with self._lock:
-            await self._settle_previous()
+        """Yield the exchange; on exit emit its events into ``uow`` and have its changes
+        written before ``uow``'s transaction commits."""
+        await self._acquire(uow.session)
+        try:
             if not self._consistent or self.exchange is None:
-                log.warning("paper.reload", reason="previous turn did not commit")
+                log.warning("paper.reload", reason="previous transaction did not commit")
                 await self.load(uow)
             ex = self.exchange
             assert ex is not None
-            done = asyncio.Event()
-            self._previous, self._consistent = done, False
-
-            def committed() -> None:
-                self._consistent = True
-                done.set()
-
+            if self._owner is not uow.session:
+                self._own(uow)
             try:
                 yield ex
                 events = ex.drain()
-                await store.flush(uow.session, ex, events)
+                self._unwritten += events
                 for message in messages(events, ex, cause_id, correlation_id, at):
                     uow.emit(message)
             except BaseException:
                 ex.drain()
-                done.set()
+                self._release(uow.session, consistent=False)
                 raise
-            uow.after_commit(committed)
+            uow.before_commit(_FLUSH, self._write)
+        finally:
+            self._lock.release()
 
-    async def _settle_previous(self) -> None:
-        previous = self._previous
-        if previous is None or previous.is_set():
+    async def _write(self, uow: UnitOfWork) -> None:
+        ex = self.exchange
+        if ex is not None:
+            events, self._unwritten = self._unwritten, []
+            await store.flush(uow.session, ex, events)
+
+    def _own(self, uow: UnitOfWork) -> None:
+        """Make ``uow``'s transaction the owner until it ends. Its end is taken from the
+        session's own events: the consumer runs ``after_commit`` callbacks only once a whole
+        split batch is done, and the next transaction must not wait for that."""
+        session = uow.session
+        self._owner, self._settled = session, asyncio.Event()
+        sync = session.sync_session
+        event.listen(sync, "after_commit", lambda *_: self._release(session, True), once=True)
+        event.listen(sync, "after_rollback", lambda *_: self._release(session, False), once=True)
+
+    def _release(self, session: AsyncSession | None, consistent: bool) -> None:
+        """End ``session``'s ownership (None: whoever owns it, after a timeout)."""
+        if self._owner is None or (session is not None and self._owner is not session):
             return
-        try:
-            await asyncio.wait_for(previous.wait(), self.turn_timeout)
-        except TimeoutError:
-            self._consistent = False
+        self._owner, self._consistent = None, consistent
+        self._settled.set()
+
+    async def _acquire(self, session: AsyncSession) -> None:
+        """Take the lock once no other transaction has uncommitted turns (or it timed out)."""
+        while True:
+            await self._lock.acquire()
+            if self._owner is None or self._owner is session:
+                return
+            settled = self._settled
+            self._lock.release()
+            try:
+                await asyncio.wait_for(settled.wait(), self.turn_timeout)
+            except TimeoutError:
+                if self._settled is settled:
+                    log.warning("paper.turn_timeout", seconds=self.turn_timeout)
+                    self._release(None, consistent=False)

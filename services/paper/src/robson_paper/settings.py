@@ -21,8 +21,6 @@ class PaperSettings(ServiceSettings):
     service_name: str = "paper"
     db_schema: str = "paper"
     http_port: int = 8106
-    consumer_batch: int = 1
-    """One message per transaction: the in-memory book follows each commit exactly."""
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     slippage_model: str = "fixed"
