@@ -51,7 +51,8 @@ def consumer_specs(rt: Runtime) -> list[ConsumerSpec]:
                      accepts=(ClosePosition, CloseAllPositions, ModifyPosition)),
         ConsumerSpec("position_candles", s.MARKET, (s.ALL_CANDLES,), _bind(handle_candle, rt),
                      accepts=(Candle,)),
-        # Ticks only move in-memory marks: after downtime the candles catch up, not old ticks.
+        # Ticks only move in-memory marks (a price applied twice changes nothing, so no inbox
+        # and no transaction): after downtime the candles catch up, not old ticks.
         ConsumerSpec("position_ticks", s.MARKET, (s.ALL_TICKS,), _bind(handle_tick, rt),
-                     accepts=(TradeTick,), deliver_policy=DeliverPolicy.NEW),
+                     accepts=(TradeTick,), deliver_policy=DeliverPolicy.NEW, record_inbox=False),
     ]
