@@ -39,7 +39,9 @@ def consumer_specs(deps: GateDeps) -> list[ConsumerSpec]:
                      accepts=(PositionEvent, PositionError, TraderStatusChanged)),
         ConsumerSpec("entry_gate_balances", s.ACCOUNTS, (s.ALL_BALANCES,), on_account,
                      accepts=(BalanceSnapshot,)),
+        # Idempotent: stored prices only move forward and a kill switch's ids derive from the
+        # tick that tripped it, so market data needs no inbox record.
         ConsumerSpec("entry_gate_market", s.MARKET,
                      (s.ALL_TICKS, s.ALL_CANDLES, s.ALL_MARKET_CONTEXT), on_market,
-                     accepts=(TradeTick, Candle, MarketContext)),
+                     accepts=(TradeTick, Candle, MarketContext), record_inbox=False),
     ]
