@@ -5,8 +5,8 @@
 * any other failure → nak with exponential backoff; after ``max_deliver`` tries → dead letter.
 The loop never stops on a bad message.
 
-Messages of one fetched batch share one transaction, each inside its own savepoint, so one
-failing message rolls back only itself. Within a batch a retried message may be overtaken by
+A fetched batch runs in one transaction (``robson_kit.batch``); after commit its events are
+published, then each message is settled. Within a batch a retried message may be overtaken by
 the ones after it; handlers that need order must tolerate (or reject) stale input.
 """
 
@@ -29,16 +29,10 @@ from robson_contracts.subjects import StreamSpec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from robson_kit import faults, logs, metrics
+from robson_kit.batch import BatchTransaction, Outcome
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
-from robson_kit.errors import PermanentError
-from robson_kit.uow import (
-    Committed,
-    UnitOfWork,
-    flush_outboxes,
-    record_inbox_batch,
-    run_before_commit,
-)
+from robson_kit.uow import Committed, UnitOfWork
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 log = logs.get_logger(__name__)
@@ -62,21 +56,6 @@ class ConsumerSpec:
     price into an in-memory mark book): no inbox record, so a batch that writes nothing costs no
     database round trip at all."""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Outcome:
-    kind: str  # "ack" | "dead" | "retry"
-    reason_code: str = ""
-    reason: str = ""
-
-
-class _RollBack(Exception):
-    """Roll back the transaction: a handler failed (its outcome travels with the exception)."""
-
-    def __init__(self, outcomes: dict[int, _Outcome]) -> None:
-        super().__init__("handler failed")
-        self.outcomes = outcomes
 
 
 def backoff_seconds(deliveries: int, base: float = 0.2, cap: float = 30.0) -> float:
@@ -106,6 +85,8 @@ class Consumer:
         self.max_deliver = max_deliver
         self.ack_wait_seconds = spec.ack_wait_seconds or ack_wait_seconds
         self.on_committed = on_committed
+        self._batch = BatchTransaction(spec.name, spec.handler, spec.record_inbox, sessions,
+                                       self.clock, service)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.processed = 0
@@ -172,10 +153,10 @@ class Consumer:
             return
         started = time.perf_counter()
         try:
-            outcomes, uows = await self._transact(decoded)
+            outcomes, uows = await self._batch.run(decoded)
         except Exception as exc:
             log.warning("consumer.commit_failed", consumer=self.spec.name, error=repr(exc))
-            outcomes = {id(m): _Outcome("retry", "COMMIT_FAILED", repr(exc)) for m, _ in decoded}
+            outcomes = {id(m): Outcome("retry", "COMMIT_FAILED", repr(exc)) for m, _ in decoded}
             uows = []
         for uow in uows:
             await uow.run_after_commit()
@@ -188,86 +169,7 @@ class Consumer:
             await self._settle(msg, outcomes[id(msg)])
         metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
 
-    async def _transact(
-        self, decoded: list[tuple[Msg, Message]]
-    ) -> tuple[dict[int, _Outcome], list[UnitOfWork]]:
-        """Optimistic batching: the whole batch in one transaction; if any handler fails the
-        batch is rolled back and replayed one message per transaction to isolate the failure."""
-        if len(decoded) > 1:
-            try:
-                return await self._run_transaction(decoded, isolate=False)
-            except _RollBack:
-                metrics.MESSAGES.labels(self.service, self.spec.name, "batch_split").inc()
-        outcomes: dict[int, _Outcome] = {}
-        uows: list[UnitOfWork] = []
-        for item in decoded:
-            try:
-                one_outcomes, one_uows = await self._run_transaction([item], isolate=True)
-            except _RollBack as failed:
-                one_outcomes, one_uows = failed.outcomes, []
-            outcomes.update(one_outcomes)
-            uows.extend(one_uows)
-        return outcomes, uows
-
-    async def _run_transaction(
-        self, decoded: list[tuple[Msg, Message]], isolate: bool
-    ) -> tuple[dict[int, _Outcome], list[UnitOfWork]]:
-        outcomes: dict[int, _Outcome] = {}
-        uows: list[UnitOfWork] = []
-        async with self.sessions() as session, session.begin():
-            fresh = await self._record_inbox(session, decoded)
-            for msg, message in decoded:
-                outcomes[id(msg)] = _Outcome("ack")
-                if message.message_id not in fresh:
-                    metrics.MESSAGES.labels(self.service, self.spec.name, "duplicate").inc()
-                    continue
-                uow = UnitOfWork(session, self.clock)
-                failure = await self._handle_one(uow, message)
-                if failure is not None:
-                    if not isolate:
-                        raise _RollBack({})
-                    raise _RollBack({id(msg): failure})
-                uows.append(uow)
-            await self._deferred_writes(session, decoded, isolate)
-            await flush_outboxes(session, uows)
-        return outcomes, uows
-
-    async def _record_inbox(
-        self, session: AsyncSession, decoded: list[tuple[Msg, Message]]
-    ) -> set[object]:
-        """The ids not processed before (all of them when the handler needs no inbox)."""
-        if not self.spec.record_inbox:
-            return {m.message_id for _, m in decoded}
-        return await record_inbox_batch(
-            session, [(m.message_id, self.spec.name, msg.subject) for msg, m in decoded]
-        )
-
-    async def _deferred_writes(
-        self, session: AsyncSession, decoded: list[tuple[Msg, Message]], isolate: bool
-    ) -> None:
-        try:
-            await run_before_commit(session)
-        except Exception as exc:
-            log.warning("handler.deferred_write_failed", consumer=self.spec.name, error=repr(exc))
-            if not isolate:
-                raise _RollBack({}) from exc
-            failure = _Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
-            raise _RollBack({id(decoded[0][0]): failure}) from exc
-
-    async def _handle_one(self, uow: UnitOfWork, message: Message) -> _Outcome | None:
-        logs.bind(correlation_id=str(message.correlation_id), message_id=str(message.message_id))
-        try:
-            await self.spec.handler(message, uow)
-        except PermanentError as exc:
-            return _Outcome("dead", exc.reason_code, exc.reason)
-        except Exception as exc:
-            log.warning("handler.failed", consumer=self.spec.name, error=repr(exc))
-            return _Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
-        finally:
-            logs.unbind("correlation_id", "message_id")
-        return None
-
-    async def _settle(self, msg: Msg, outcome: _Outcome) -> None:
+    async def _settle(self, msg: Msg, outcome: Outcome) -> None:
         if outcome.kind == "ack":
             await msg.ack()
             self.processed += 1

@@ -1,0 +1,129 @@
+"""One fetched batch, one transaction: inbox record, handlers, deferred writes, outbox.
+
+Optimistic batching: the whole batch runs in one transaction; if any handler fails, the batch is
+rolled back and replayed one message per transaction, so only the failing message is retried
+or dead-lettered while the others commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.msg import Msg
+from robson_contracts import Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from robson_kit import logs, metrics
+from robson_kit.clock import Clock
+from robson_kit.errors import PermanentError
+from robson_kit.uow import UnitOfWork, flush_outboxes, record_inbox_batch, run_before_commit
+
+Decoded = list[tuple[Msg, Message]]
+log = logs.get_logger(__name__)
+
+
+@dataclass
+class Outcome:
+    kind: str  # "ack" | "dead" | "retry"
+    reason_code: str = ""
+    reason: str = ""
+
+
+class _RollBack(Exception):
+    """Roll back the transaction: a handler failed (its outcome travels with the exception)."""
+
+    def __init__(self, outcomes: dict[int, Outcome]) -> None:
+        super().__init__("handler failed")
+        self.outcomes = outcomes
+
+
+class BatchTransaction:
+    def __init__(
+        self,
+        consumer: str,
+        handler: Callable[[Any, UnitOfWork], Awaitable[None]],
+        record_inbox: bool,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        service: str,
+    ) -> None:
+        self.consumer = consumer
+        self.handler = handler
+        self.record_inbox = record_inbox
+        self.sessions = sessions
+        self.clock = clock
+        self.service = service
+
+    async def run(self, decoded: Decoded) -> tuple[dict[int, Outcome], list[UnitOfWork]]:
+        """Outcome per message (keyed by ``id(msg)``) and the committed units of work."""
+        if len(decoded) > 1:
+            try:
+                return await self._transaction(decoded, isolate=False)
+            except _RollBack:
+                metrics.MESSAGES.labels(self.service, self.consumer, "batch_split").inc()
+        outcomes: dict[int, Outcome] = {}
+        uows: list[UnitOfWork] = []
+        for item in decoded:
+            try:
+                one_outcomes, one_uows = await self._transaction([item], isolate=True)
+            except _RollBack as failed:
+                one_outcomes, one_uows = failed.outcomes, []
+            outcomes.update(one_outcomes)
+            uows.extend(one_uows)
+        return outcomes, uows
+
+    async def _transaction(
+        self, decoded: Decoded, isolate: bool
+    ) -> tuple[dict[int, Outcome], list[UnitOfWork]]:
+        outcomes: dict[int, Outcome] = {}
+        uows: list[UnitOfWork] = []
+        async with self.sessions() as session, session.begin():
+            fresh = await self._record_inbox(session, decoded)
+            for msg, message in decoded:
+                outcomes[id(msg)] = Outcome("ack")
+                if message.message_id not in fresh:
+                    metrics.MESSAGES.labels(self.service, self.consumer, "duplicate").inc()
+                    continue
+                uow = UnitOfWork(session, self.clock)
+                failure = await self._handle_one(uow, message)
+                if failure is not None:
+                    if not isolate:
+                        raise _RollBack({})
+                    raise _RollBack({id(msg): failure})
+                uows.append(uow)
+            await self._deferred_writes(session, decoded, isolate)
+            await flush_outboxes(session, uows)
+        return outcomes, uows
+
+    async def _record_inbox(self, session: AsyncSession, decoded: Decoded) -> set[object]:
+        """The ids not processed before (all of them when the handler needs no inbox)."""
+        if not self.record_inbox:
+            return {m.message_id for _, m in decoded}
+        return await record_inbox_batch(
+            session, [(m.message_id, self.consumer, msg.subject) for msg, m in decoded]
+        )
+
+    async def _deferred_writes(self, session: AsyncSession, decoded: Decoded, isolate: bool) -> None:
+        try:
+            await run_before_commit(session)
+        except Exception as exc:
+            log.warning("handler.deferred_write_failed", consumer=self.consumer, error=repr(exc))
+            if not isolate:
+                raise _RollBack({}) from exc
+            failure = Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
+            raise _RollBack({id(decoded[0][0]): failure}) from exc
+
+    async def _handle_one(self, uow: UnitOfWork, message: Message) -> Outcome | None:
+        logs.bind(correlation_id=str(message.correlation_id), message_id=str(message.message_id))
+        try:
+            await self.handler(message, uow)
+        except PermanentError as exc:
+            return Outcome("dead", exc.reason_code, exc.reason)
+        except Exception as exc:
+            log.warning("handler.failed", consumer=self.consumer, error=repr(exc))
+            return Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
+        finally:
+            logs.unbind("correlation_id", "message_id")
+        return None

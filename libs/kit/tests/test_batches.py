@@ -1,0 +1,37 @@
+"""A backlog is consumed in batches, one transaction each; one bad message in a batch costs
+only itself."""
+
+from __future__ import annotations
+
+from robson_contracts import DeadLetter
+from robson_contracts import subjects as s
+from robson_kit import metrics
+from robson_kit.bus import Bus
+from robson_kit.testing import read_stream, wait_until
+from sampleapp.app import SampleSettings, build
+
+from .test_messaging import decisions, make_signal, seen
+
+
+async def test_backlog_with_poison_in_the_middle_commits_the_rest_once_and_dead_letters_it(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    ids = [f"sig-{i}" for i in range(12)]
+    for i, signal_id in enumerate(ids):
+        await bus.publish(make_signal(signal_id, strategy="poison" if i == 6 else "ema_cross"))
+    splits = metrics.MESSAGES.labels("sample", "sample_signals", "batch_split")
+    splits_before = splits._value.get()
+    service = build(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema))
+    await service.start()  # starts after the backlog: the consumer fetches it as a batch
+    try:
+        async def settled() -> bool:
+            return len(await read_stream(bus, s.ALL_DEAD_LETTERS)) == 1 and len(await decisions(bus)) == 11
+
+        await wait_until(settled, message="11 decisions and 1 dead letter")
+        counts = {signal_id: await seen(service, signal_id) for signal_id in ids}
+    finally:
+        await service.stop()
+    assert counts == {signal_id: (0 if signal_id == "sig-6" else 1) for signal_id in ids}
+    (letter,) = await read_stream(bus, s.ALL_DEAD_LETTERS)
+    assert isinstance(letter, DeadLetter) and letter.reason_code == "POISON"
+    assert splits._value.get() > splits_before  # the batch holding it was split, not retried
