@@ -1,6 +1,7 @@
 """The whole platform for one end-to-end run: six services as OS processes on the session's
-NATS + Postgres, each in fresh schemas of its own, configured over their HTTP APIs, fed a
-replay in lockstep; then everything the assertions need, read back from the APIs and streams."""
+NATS + Postgres, each in fresh schemas of its own, configured as `robson up` does (a robson.yaml
+loaded by robson_cli.config and applied through the services' HTTP APIs), fed a replay in
+lockstep; then everything the assertions need, read back from the APIs and streams."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from robson_cli.config import apply_config, load_config
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.testing import ServiceProcess, read_stream, wait_until
@@ -23,25 +25,39 @@ START_USDT = "10000"
 SERVICES = ("paper", "execution", "position", "entry_gate", "decision", "signal")
 """Start order: venues first, the feed last."""
 
-CONFIG: dict[str, list[tuple[str, dict[str, Any]]]] = {
-    "position": [(f"/accounts/{ACCOUNT}", {"mode": "PAPER"}),
-                 (f"/traders/{TRADER}/policy", {"modification_interval_seconds": 0})],
-    "entry_gate": [(f"/policies/{ACCOUNT}", {
-        "positions": {"max_per_trader": 1, "max_per_account": 10, "min_confidence": "0.5"},
-        "monthly_loss": {"limit": "0.5"}, "daily_loss": {"limit": "0.5"},
-        "concurrency": {"enabled": False}, "stopout_cooldown": {"minutes": 10},
-        "frequency": {"per_minute": None, "per_hour": None, "per_day": None},
-        "market": {"max_abs_funding_rate": None, "max_data_age_seconds": None},
-    })],
-    "decision": [(f"/traders/{TRADER}/settings", {
-        "min_strength": "0.5", "min_confidence": "0.5", "exit_on_opposite_strength": "0.9",
-        "breakeven_at_r": "0.7", "trail_at_r": "1.4", "trail_percent": "0.6",
-    })],
-    "signal": [(f"/traders/{TRADER}", {
-        "account_id": ACCOUNT, "strategy": "ema_cross", "params": {"fast": 5, "slow": 13},
-        "symbols": list(SYMBOLS), "timeframes": ["5m"],
-    })],
-}
+CONFIG_YAML = f"""
+accounts:
+  - id: {ACCOUNT}
+    mode: paper
+    starting_balances: {{USDT: {START_USDT}}}
+    allow_short: true
+    risk:
+      positions: {{max_per_trader: 1, max_per_account: 10, min_confidence: 0.5}}
+      monthly_loss: {{limit: 0.5}}
+      daily_loss: {{limit: 0.5}}
+      concurrency: {{enabled: false}}
+      stopout_cooldown: {{minutes: 10}}
+      frequency: {{per_minute: null, per_hour: null, per_day: null}}
+      market: {{max_abs_funding_rate: null, max_data_age_seconds: null}}
+traders:
+  - id: {TRADER}
+    account: {ACCOUNT}
+    strategy: ema_cross
+    params: {{fast: 5, slow: 13}}
+    symbols: [{", ".join(SYMBOLS)}]
+    timeframes: [5m]
+    decision:
+      engine: rules
+      min_strength: 0.5
+      min_confidence: 0.5
+      exit_on_opposite_strength: 0.9
+      breakeven_at_r: 0.7
+      trail_at_r: 1.4
+      trail_percent: 0.6
+    management:
+      modification_interval_seconds: 0
+"""
+"""The run's robson.yaml: what a user writes, through the same loader and apply as `robson up`."""
 
 
 @dataclass
@@ -59,12 +75,9 @@ class Platform:
                f"{prefix}DB_SCHEMA": f"e2e_{self.run}_{name}",
                # a killed service's unacked messages come back quickly
                f"{prefix}ACK_WAIT_SECONDS": "3"}
-        if name == "paper":
-            # No PUT /accounts: its BalanceSnapshot would carry the wall-clock time, which moves
-            # entry_gate's event clock years past the replay (see the report). Paper creates
-            # the account at the first order's event time instead.
-            env |= {f"{prefix}DEFAULT_QUOTE_BALANCE": START_USDT,
-                    f"{prefix}DEFAULT_ALLOW_SHORT": "true"}
+        if name == "position":  # as `robson up`: position re-syncs with the venues it finds
+            env |= {f"{prefix}{venue.upper()}_URL": self.procs[venue].url
+                    for venue in ("paper", "execution")}
         if name == "signal":
             env |= {f"{prefix}FEED": "replay", f"{prefix}FEED_AUTOSTART": "false",
                     f"{prefix}REPLAY_PATH": str(self.dataset), f"{prefix}LOCKSTEP": "true",
@@ -83,12 +96,13 @@ class Platform:
         for name in SERVICES:
             await asyncio.to_thread(self.procs[name].wait_ready, 120.0)
 
-    async def configure(self) -> None:
-        async with httpx.AsyncClient(timeout=30) as http:
-            for name, puts in CONFIG.items():
-                for path, body in puts:
-                    response = await http.put(self.url(name) + path, json=body)
-                    assert response.status_code < 300, (name, path, response.text)
+    async def configure(self) -> list[str]:
+        """Load the run's robson.yaml and apply it; returns what was changed."""
+        path = self.logs / f"robson-{self.run}.yaml"
+        path.write_text(CONFIG_YAML)
+        config = load_config(path)
+        urls = {name: proc.url for name, proc in self.procs.items()}
+        return await asyncio.to_thread(apply_config, config, urls)
 
     async def start_feed(self) -> None:
         async with httpx.AsyncClient(timeout=30) as http:
