@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -106,7 +106,7 @@ class Order:
                          time_in_force=self.time_in_force, role=self.role)
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _jsonable(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Order:
@@ -149,7 +149,7 @@ class Account:
         return sorted(names)
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _jsonable(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Account:
@@ -163,12 +163,18 @@ class Account:
 
 
 def _jsonable(value: Any) -> Any:
+    """JSON-ready copy of a dataclass tree (what asdict + conversion gave, without deepcopy:
+    accounts and orders are written on every change)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, str) or value is None:
+        return value
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return format(value, "f")
     if isinstance(value, datetime):
         return value.isoformat()
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
     return value
