@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import pstats
+import signal
 import tempfile
 import time
 import uuid
@@ -291,6 +292,18 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess]) -> list[Metric]:
     return metrics
 
 
+async def _dump_profiles(procs: dict[str, ServiceProcess], logs: Path) -> None:
+    """SIGUSR1 makes a profiled service write its profile (SIGTERM ends it without atexit)."""
+    for name in PROFILED:
+        proc = procs[name].proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGUSR1)
+    for _ in range(100):
+        if all((logs / f"{name}.prof").exists() for name in PROFILED):
+            return
+        await asyncio.sleep(0.1)
+
+
 def _print_profiles(logs: Path) -> None:
     for name in PROFILED:
         path = logs / f"{name}.prof"
@@ -314,6 +327,7 @@ async def run() -> list[Metric]:
         finally:
             stop.set()
             await market
+            await _dump_profiles(procs, logs)
             for proc in reversed(procs.values()):
                 proc.stop()
             await bus.close()
