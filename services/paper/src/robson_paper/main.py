@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from robson_contracts import subjects as s
@@ -20,7 +21,8 @@ log = logs.get_logger(__name__)
 def build_service(settings: PaperSettings | None = None) -> Service:
     settings = settings or PaperSettings()
     runtime = Runtime(settings.engine_config(), settings.symbol_rules(),
-                      settings.turn_timeout_seconds)
+                      settings.turn_timeout_seconds,
+                      timedelta(seconds=settings.market_write_seconds))
 
     async def load_book(service: Service) -> None:
         async with service.uow() as uow:

@@ -14,7 +14,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from robson_kit import logs
 from robson_kit.uow import UnitOfWork
@@ -33,10 +33,14 @@ _FLUSH = "paper.flush"
 
 class Runtime:
     def __init__(self, config: EngineConfig, rules: dict[str, SymbolRules],
-                 turn_timeout: float = 10.0) -> None:
+                 turn_timeout: float = 10.0,
+                 market_write_interval: timedelta = timedelta(0)) -> None:
         self.config = config
         self.rules = rules
         self.turn_timeout = turn_timeout
+        self.market_write_interval = market_write_interval
+        self._written_at: dict[str, datetime | None] = {}
+        """Event time of each symbol's market state as last written."""
         self.exchange: Exchange | None = None
         self._lock = asyncio.Lock()
         self._owner: AsyncSession | None = None
@@ -49,6 +53,7 @@ class Runtime:
 
     async def load(self, uow: UnitOfWork) -> Exchange:
         self.exchange = await store.load(uow.session, self.config, self.rules)
+        self._written_at = {s: m.last_time for s, m in self.exchange.markets.items()}
         self._unwritten = []
         self._consistent = True
         return self.exchange
@@ -83,9 +88,23 @@ class Runtime:
 
     async def _write(self, uow: UnitOfWork) -> None:
         ex = self.exchange
-        if ex is not None:
-            events, self._unwritten = self._unwritten, []
-            await store.flush(uow.session, ex, events)
+        if ex is None:
+            return
+        events, self._unwritten = self._unwritten, []
+        if ex.dirty_orders or ex.dirty_accounts or events:
+            await store.flush(uow.session, ex, events, ex.dirty_markets)
+            self._written_at.update((s, ex.markets[s].last_time) for s in list(ex.dirty_markets))
+            ex.dirty_markets.clear()
+            return
+        due = {s for s in ex.dirty_markets if self._market_due(ex, s)}
+        if due:  # a price that changed nothing else: written at most once per interval
+            await store.flush(uow.session, ex, [], due)
+            self._written_at.update((s, ex.markets[s].last_time) for s in due)
+            ex.dirty_markets.difference_update(due)
+
+    def _market_due(self, ex: Exchange, symbol: str) -> bool:
+        at, written = ex.markets[symbol].last_time, self._written_at.get(symbol)
+        return at is None or written is None or at - written >= self.market_write_interval
 
     def _own(self, uow: UnitOfWork) -> None:
         """Make ``uow``'s transaction the owner until it ends. Its end is taken from the

@@ -36,6 +36,10 @@ class PaperSettings(ServiceSettings):
     """Extra or overriding symbol rules: {"PEPEUSDT": {"tick": "0.00000001", "step": "1",
     "min_notional": "5"}}."""
     turn_timeout_seconds: float = 10.0
+    market_write_seconds: float = 1.0
+    """A tick that changed nothing but the last price is written at most once per this many
+    seconds of event time per symbol (fills, orders and balances are written with every
+    message); after a crash the next tick brings the price back."""
     market_fill: MarketFill = MarketFill.NEXT_PRICE
     """next_price (fill a market order at the first price after accepting it: no look-ahead in
     backtests) | last_price (fill at once at the last price ± slippage when it is fresh)."""

@@ -42,8 +42,11 @@ async def load(session: AsyncSession, config: EngineConfig,
     return ex
 
 
-async def flush(session: AsyncSession, ex: Exchange, events: list[Event]) -> None:
-    """Upsert every changed order, account and market row; insert new fills."""
+async def flush(session: AsyncSession, ex: Exchange, events: list[Event],
+                markets: set[str] | None = None) -> None:
+    """Upsert every changed order and account and the given market rows (default: every
+    changed one); insert new fills."""
+    markets = ex.dirty_markets if markets is None else markets
     if ex.dirty_orders:
         rows = [_order_row(o) for o in ex.dirty_orders.values()]
         stmt = insert(orders)
@@ -57,8 +60,8 @@ async def flush(session: AsyncSession, ex: Exchange, events: list[Event]) -> Non
         stmt = insert(accounts)
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["account_id"], set_={"data": stmt.excluded.data}), rows)
-    if ex.dirty_markets:
-        rows = [_market_row(ex.markets[s]) for s in sorted(ex.dirty_markets)]
+    if markets:
+        rows = [_market_row(ex.markets[s]) for s in sorted(markets)]
         stmt = insert(market_state)
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["symbol"], set_={c: stmt.excluded[c] for c in
@@ -68,7 +71,6 @@ async def flush(session: AsyncSession, ex: Exchange, events: list[Event]) -> Non
         await session.execute(insert(fills).on_conflict_do_nothing(), new_fills)
     ex.dirty_orders.clear()
     ex.dirty_accounts.clear()
-    ex.dirty_markets.clear()
 
 
 def _order_row(o: Order) -> dict[str, object]:

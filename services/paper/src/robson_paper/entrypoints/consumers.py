@@ -22,7 +22,9 @@ def consumer_specs(runtime: Runtime) -> list[ConsumerSpec]:
         # the ticks of its period, so its path only fills gaps. Durable, so after a crash it
         # resumes where it stopped and replays what was published meanwhile (catch-up).
         # NEW: a first start does not replay the whole retained history.
+        # No inbox: a price at or before the last processed market time is ignored, and that
+        # time is written in the same transaction as anything the price filled.
         ConsumerSpec("paper_market", s.MARKET, (s.ALL_TICKS, s.ALL_CANDLES),
                      partial(handle_market, runtime=runtime), accepts=(TradeTick, Candle),
-                     deliver_policy=DeliverPolicy.NEW),
+                     deliver_policy=DeliverPolicy.NEW, record_inbox=False),
     ]
