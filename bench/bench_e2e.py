@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from robson_contracts import (
     GateDecision,
     OrderFilled,
@@ -232,17 +233,29 @@ async def _market_lag(bus: Bus) -> dict[str, int]:
 
 
 class Cpu:
-    """CPU seconds each service process used between two marks."""
+    """CPU seconds each service process — and the embedded NATS and Postgres (postmaster and
+    its backends) — used between two marks."""
 
-    def __init__(self, procs: dict[str, ServiceProcess]) -> None:
+    def __init__(self, procs: dict[str, ServiceProcess], infra: Infrastructure) -> None:
         self.pids = {name: proc.proc.pid for name, proc in procs.items() if proc.proc}
+        self.infra = infra
         self.mark()
 
+    def _now(self) -> dict[str, float]:
+        now = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
+        if self.infra.nats and self.infra.nats.process:
+            now["nats-server"] = process_cpu_seconds(self.infra.nats.process.pid)
+        pidfile = self.infra.postgres.pgdata / "postmaster.pid" if self.infra.postgres else None
+        if pidfile and pidfile.exists():
+            root = psutil.Process(int(pidfile.read_text().splitlines()[0]))
+            now["postgres"] = sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
+        return now
+
     def mark(self) -> None:
-        self.start = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.start = self._now()
 
     def used(self) -> dict[str, float]:
-        return {name: process_cpu_seconds(pid) - self.start[name] for name, pid in self.pids.items()}
+        return {name: sec - self.start.get(name, 0.0) for name, sec in self._now().items()}
 
 
 def _cpu_note(used: dict[str, float], signals: int) -> str:
@@ -250,8 +263,9 @@ def _cpu_note(used: dict[str, float], signals: int) -> str:
                      for name, sec in sorted(used.items(), key=lambda kv: -kv[1]))
 
 
-async def _measure(bus: Bus, procs: dict[str, ServiceProcess]) -> list[Metric]:
-    cpu = Cpu(procs)
+async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
+                   infra: Infrastructure) -> list[Metric]:
+    cpu = Cpu(procs, infra)
     await asyncio.sleep(5)  # the market alone: what ticks cost each service
     idle = {name: sec / 5 for name, sec in cpu.used().items()}
     keys = [(f"t{i // len(SYMBOLS)}", SYMBOLS[i % len(SYMBOLS)])
@@ -280,13 +294,14 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess]) -> list[Metric]:
                 for name, ms in _hop_medians(paced).items()]
     metrics += [
         info("e2e.cpu_ms_per_signal_at_50", sum(paced_cpu.values()) * 1000 / (PACED_RATE * PACED_SECONDS),
-             "ms CPU", f"all six processes incl. ticks; per service: "
+             "ms CPU", "six services + NATS + Postgres, ticks included; per process: "
              f"{_cpu_note(paced_cpu, PACED_RATE * PACED_SECONDS)}; market lag after: {lag_paced}"),
         info("e2e.cpu_share_market_only", sum(idle.values()) * 100, "% of a core",
-             f"{len(SYMBOLS)}×{TICK_RATE} ticks/s and no signals: {idle_note}"),
+             f"{len(SYMBOLS)}×{TICK_RATE} ticks/s and no signals (services, NATS, Postgres): {idle_note}"),
         at_least("e2e.sustained_signals_per_s", drained, "signals/s", 200,
                  f"burst of {BURST} signals drained until every position is open ({elapsed:.1f}s) "
-                 f"on the steady market; hops: {_hops(burst)}; CPU ms/signal: "
+                 f"on the steady market; hops: {_hops(burst)}; CPU ms/signal "
+                 f"{sum(burst_cpu.values()) * 1000 / BURST:.1f}: "
                  f"{_cpu_note(burst_cpu, BURST)}; market lag (ticks pending) after: {lag_burst}"),
     ]
     return metrics
@@ -323,7 +338,7 @@ async def run() -> list[Metric]:
         procs = await _start(infra, uuid.uuid4().hex[:6], logs)
         try:
             await asyncio.sleep(2)
-            metrics = await _measure(bus, procs)
+            metrics = await _measure(bus, procs, infra)
         finally:
             stop.set()
             await market
