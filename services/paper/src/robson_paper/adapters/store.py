@@ -42,33 +42,36 @@ async def load(session: AsyncSession, config: EngineConfig,
     return ex
 
 
+def _upsert(table, keys: list[str], updated: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(index_elements=keys,
+                                      set_={c: stmt.excluded[c] for c in updated})
+
+
+# Built once: constructing an upsert per flush costs more than executing it from the cache.
+_ORDERS = _upsert(orders, ["account_id", "order_id"],
+                  ("status", "live", "updated_at", "data", "list_id", "position_id"))
+_ACCOUNTS = _upsert(accounts, ["account_id"], ("data",))
+_MARKETS = _upsert(market_state, ["symbol"], ("last_price", "last_time", "recent_range"))
+_FILLS = insert(fills).on_conflict_do_nothing()
+
+
 async def flush(session: AsyncSession, ex: Exchange, events: list[Event],
                 markets: set[str] | None = None) -> None:
     """Upsert every changed order and account and the given market rows (default: every
     changed one); insert new fills."""
     markets = ex.dirty_markets if markets is None else markets
     if ex.dirty_orders:
-        rows = [_order_row(o) for o in ex.dirty_orders.values()]
-        stmt = insert(orders)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["account_id", "order_id"],
-            set_={c: stmt.excluded[c] for c in ("status", "live", "updated_at", "data",
-                                                "list_id", "position_id")}), rows)
+        await session.execute(_ORDERS, [_order_row(o) for o in ex.dirty_orders.values()])
     if ex.dirty_accounts:
         rows = [{"account_id": a.account_id, "tenant_id": a.tenant_id, "data": a.to_json()}
                 for a in (ex.accounts[i] for i in sorted(ex.dirty_accounts) if i in ex.accounts)]
-        stmt = insert(accounts)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["account_id"], set_={"data": stmt.excluded.data}), rows)
+        await session.execute(_ACCOUNTS, rows)
     if markets:
-        rows = [_market_row(ex.markets[s]) for s in sorted(markets)]
-        stmt = insert(market_state)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["symbol"], set_={c: stmt.excluded[c] for c in
-                                             ("last_price", "last_time", "recent_range")}), rows)
+        await session.execute(_MARKETS, [_market_row(ex.markets[s]) for s in sorted(markets)])
     new_fills = [_fill_row(e) for e in events if isinstance(e, Filled)]
     if new_fills:
-        await session.execute(insert(fills).on_conflict_do_nothing(), new_fills)
+        await session.execute(_FILLS, new_fills)
     ex.dirty_orders.clear()
     ex.dirty_accounts.clear()
 
