@@ -211,6 +211,15 @@ def _latencies(tracker: Tracker, hop: str) -> list[float]:
     return [(seen[hop] - tracker.sent[key]) * 1000 for key, seen in tracker.seen.items() if hop in seen]
 
 
+def _drift(tracker: Tracker) -> tuple[float, float]:
+    """Median latency of the first and of the last second of signals, in send order: equal
+    when the platform keeps up, growing when a backlog builds."""
+    ordered = sorted((tracker.sent[key], (seen["opened"] - tracker.sent[key]) * 1000)
+                     for key, seen in tracker.seen.items() if "opened" in seen)
+    n = max(1, len(ordered) // PACED_SECONDS)
+    return median([ms for _, ms in ordered[:n]]), median([ms for _, ms in ordered[-n:]])
+
+
 def _hop_medians(tracker: Tracker) -> dict[str, float]:
     """Median time of each hop after the previous one, in ms."""
     out, previous = {}, "sent"
@@ -289,6 +298,9 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
         at_most("e2e.signal_to_open_p50_at_50", median(opened), "ms", 25, note),
         at_most("e2e.signal_to_open_p99_at_50", percentile(opened, 99), "ms", 100, note),
         info("e2e.hops_p50_at_50", median(opened), "ms", _hops(paced)),
+        info("e2e.p50_last_second_at_50", _drift(paced)[1], "ms",
+             f"first second {_drift(paced)[0]:.1f} ms: a latency that grows through the run "
+             "means 50/s is not sustained"),
     ]
     metrics += [info(f"e2e.hop_p50_at_50.{name.replace('→', '_to_')}", ms, "ms", "median at 50/s")
                 for name, ms in _hop_medians(paced).items()]
