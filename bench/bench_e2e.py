@@ -81,6 +81,8 @@ POLICY = {
 }
 
 
+MARKET_FILL = os.environ.get("BENCH_E2E_MARKET_FILL", "last_price")
+"""paper's MARKET_FILL; next_price adds up to one tick interval to the entry fill."""
 PROFILED = tuple(n for n in os.environ.get("BENCH_E2E_PROFILE", "").split(",") if n)
 SITECUSTOMIZE = """
 import atexit, cProfile, os, signal, sys
@@ -102,7 +104,7 @@ def _env(infra: Infrastructure, name: str, run: str, logs: Path) -> dict[str, st
         rules = {sym: {"tick": "0.01", "step": "0.001", "min_notional": "5"} for sym in SYMBOLS}
         env |= {f"{prefix}SYMBOLS_JSON": json.dumps(rules),
                 f"{prefix}DEFAULT_QUOTE_BALANCE": "1000000000",
-                f"{prefix}MARKET_FILL": "last_price"}
+                f"{prefix}MARKET_FILL": MARKET_FILL}
     if name in PROFILED:
         (logs / "site").mkdir(exist_ok=True)
         (logs / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
@@ -291,7 +293,7 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
     burst_cpu, lag_burst = cpu.used(), await _market_lag(bus)
     drained = BURST / elapsed
     note = (f"{PACED_RATE} signals/s for {PACED_SECONDS}s on a steady market of {len(SYMBOLS)} "
-            f"symbols × {TICK_RATE} ticks/s; paper MARKET_FILL=last_price; SignalDetected "
+            f"symbols × {TICK_RATE} ticks/s; paper MARKET_FILL={MARKET_FILL}; SignalDetected "
             "published → PositionOpened seen")
     idle_note = ", ".join(f"{n} {c * 100:.0f}%" for n, c in sorted(idle.items(), key=lambda kv: -kv[1]))
     metrics = [
