@@ -1,7 +1,8 @@
 """position: in-process mark-to-market of 10,000 open positions (P&L, MFE/MAE, drawdown,
 trailing-stop candidate) through the service's MarkBook, on seeded random-walk prices; and the
 service as its own process on embedded NATS + Postgres: ALLOW_ENTRY → bracket command and entry
-fill → PositionOpened at a paced rate while a steady tick stream flows over ~1,000 open
+fill → PositionOpened at a paced rate (the venue stand-in sends paper's six order events per
+entry together) while a steady tick stream flows over ~1,000 open
 positions, then one closed-candle round over all of them."""
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from robson_contracts import (
     Candle,
     Fill,
     GateDecision,
+    OrderAccepted,
     OrderFilled,
+    OrderRole,
+    OrderSpec,
+    OrderType,
     SubmitBracketOrder,
     TakeProfitLevel,
     TradeDecision,
@@ -122,6 +127,31 @@ def _entry_fill(bracket: SubmitBracketOrder, price: Decimal, at: datetime) -> Or
         cumulative_quantity=spec.quantity, average_price=price, remaining_quantity=Decimal(0))
 
 
+def _accepted(bracket: SubmitBracketOrder, spec: OrderSpec, at: datetime) -> OrderAccepted:
+    return OrderAccepted(**bracket.caused(), occurred_at=at, account_id=bracket.account_id,
+                         venue="PAPER", order_id=spec.order_id, symbol=spec.symbol,
+                         position_id=bracket.position_id, role=spec.role, list_id=bracket.list_id,
+                         order=spec)
+
+
+def _paper_like(bracket: SubmitBracketOrder, price: Decimal, at: datetime) -> list[OrderAccepted | OrderFilled]:
+    """What paper publishes together for a bracket: entry accepted, entry filled, then each
+    child (take-profit and its stop per level) accepted."""
+    entry = bracket.entry
+    exit_side = "SELL" if entry.side.value == "BUY" else "BUY"
+    children = []
+    for tp in bracket.take_profits:
+        quantity = entry.quantity * tp.fraction
+        children.append(OrderSpec(order_id=tp.order_id, symbol=entry.symbol, side=exit_side,
+                                  type=OrderType.LIMIT, quantity=quantity, price=tp.price,
+                                  role=OrderRole.TAKE_PROFIT))
+        children.append(OrderSpec(order_id=tp.stop_order_id, symbol=entry.symbol, side=exit_side,
+                                  type=OrderType.STOP_MARKET, quantity=quantity,
+                                  stop_price=bracket.stop_price, role=OrderRole.STOP_LOSS))
+    return [_accepted(bracket, entry, at), _entry_fill(bracket, price, at),
+            *(_accepted(bracket, child, at) for child in children)]
+
+
 class Venue:
     """Stands in for paper: fills each entry as soon as its bracket command arrives, and times
     gate → bracket and fill → PositionOpened for the positions it was asked to time."""
@@ -158,7 +188,8 @@ class Venue:
 
     async def _fill(self, bracket: SubmitBracketOrder) -> None:
         self.fill_sent[bracket.position_id] = time.perf_counter()
-        await self.bus.publish(_entry_fill(bracket, Decimal("100"), datetime.now(UTC)))
+        events = _paper_like(bracket, Decimal("100"), datetime.now(UTC))
+        await asyncio.gather(*(self.bus.publish(e) for e in events))
 
     async def _on_event(self, msg) -> None:  # type: ignore[no-untyped-def]
         now = time.perf_counter()
@@ -238,7 +269,7 @@ async def _paced(bus: Bus, venue: Venue, pid: int) -> tuple[list[Metric], float]
         info("position.gate_to_bracket_p50_at_100", median(b), "ms", "GateDecision published → "
              "SubmitBracketOrder received; " + note),
         info("position.gate_to_bracket_p99_at_100", percentile(b, 99), "ms", note),
-        info("position.fill_to_opened_p50_at_100", median(o), "ms", "entry OrderFilled published → "
+        info("position.fill_to_opened_p50_at_100", median(o), "ms", "entry's order events published → "
              "PositionOpened received; " + note),
         info("position.fill_to_opened_p99_at_100", percentile(o, 99), "ms", note),
     ], cpu_ms
@@ -293,13 +324,14 @@ async def _through_the_bus(infra: Infrastructure) -> list[Metric]:
         await venue.stop()
         proc.stop()
         await bus.close()
-    return results + [
+    return [
+        *results,
         info("position.service_cpu_per_tick", tick_cpu, "ms",
              f"CPU (user + system) of the position process per tick, {len(MARKET)} symbols × "
              f"{TICKS_PER_S} ticks/s over {OPEN_POSITIONS} open positions, nothing else flowing"),
         info("position.service_cpu_per_entry", entry_cpu, "ms",
-             "CPU of the position process per paced entry (GateDecision + entry fill + its share "
-             "of the tick stream)"),
+             "CPU of the position process per paced entry (GateDecision + paper's six order "
+             "events + its share of the tick stream)"),
         info("position.candle_round_ms", candle_ms, "ms",
              f"one closed 1m candle on each of {len(MARKET)} symbols: {OPEN_POSITIONS} positions "
              "marked, rules run and persisted, published → consumer drained"),
