@@ -46,8 +46,10 @@ _SAVE_MARKS = text(
 _GET = text("SELECT state::text AS state FROM positions WHERE position_id = :position_id")
 _ACTIVE_ON = text("SELECT state::text AS state FROM positions WHERE symbol = :symbol "
                   "AND status = ANY(:active) ORDER BY created_at")
-_HOLDS = text("SELECT EXISTS (SELECT 1 FROM positions WHERE trader_id = :trader_id "
-              "AND symbol = :symbol AND side = :side AND status = ANY(:active))")
+_ENTRY_CHECK = text(
+    "SELECT EXISTS (SELECT 1 FROM positions WHERE position_id = :position_id) AS known, "
+    "EXISTS (SELECT 1 FROM positions WHERE trader_id = :trader_id AND symbol = :symbol "
+    "AND side = :side AND status = ANY(:active)) AS holds")
 _RECORD_FILL = text(
     "INSERT INTO fills (fill_id, position_id, order_id, kind, price, quantity, fee, filled_at) "
     "VALUES (:fill_id, :position_id, :order_id, :kind, :price, :quantity, :fee, :filled_at) "
@@ -112,10 +114,13 @@ class Positions:
         rows = (await self._run(_ACTIVE_ON, {"symbol": symbol, "active": ACTIVE})).all()
         return [Position(PositionState.model_validate_json(r.state)) for r in rows]
 
-    async def holds(self, trader_id: str, symbol: str, side: str) -> bool:
-        """An active position of this trader on this symbol and side exists."""
-        params = {"trader_id": trader_id, "symbol": symbol, "side": side, "active": ACTIVE}
-        return bool((await self._run(_HOLDS, params)).scalar())
+    async def entry_check(self, position_id: str, trader_id: str, symbol: str, side: str
+                          ) -> tuple[bool, bool]:
+        """(this position exists, the trader holds an active one on symbol and side): one read."""
+        params = {"position_id": position_id, "trader_id": trader_id, "symbol": symbol,
+                  "side": side, "active": ACTIVE}
+        row = (await self._run(_ENTRY_CHECK, params)).one()
+        return bool(row.known), bool(row.holds)
 
     async def active(self, account_id: str | None = None, symbol: str | None = None) -> list[Position]:
         stmt = select(positions.c.state).where(positions.c.status.in_(ACTIVE))

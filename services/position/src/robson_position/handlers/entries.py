@@ -30,15 +30,16 @@ async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime)
         return
     repo = Positions(uow.session)
     pid = position_id_for(gate.gate_decision_id)
-    if await repo.get(pid) is not None:
-        return
     d = gate.decision
+    side = d.decision.value
+    known, holds = await repo.entry_check(pid, d.trader_id, d.symbol, side)
+    if known:
+        return
     refusal = _refusal(gate)
     if refusal is None and await rt.settings.paused(uow, d.trader_id):
         refusal = ("TRADER_PAUSED", f"trader {d.trader_id} is paused: no new entries")
     policy = await rt.settings.policy(uow, d.trader_id)
-    side = d.decision.value
-    if refusal is None and not policy.allow_scaling_in and await repo.holds(d.trader_id, d.symbol, side):
+    if refusal is None and not policy.allow_scaling_in and holds:
         refusal = ("POSITION_EXISTS", f"{d.trader_id} already holds a {side} {d.symbol} position")
     at = gate.occurred_at
     if refusal is not None:
