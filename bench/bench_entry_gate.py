@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from uuid import uuid4
 
 from robson_contracts import PositionOpened, PositionSide, TradeDecision
 from robson_entry_gate.domain.gate import evaluate
@@ -271,6 +272,84 @@ async def _ticks_alone(bus, proc, clock) -> list[Metric]:
                  f"holding {ACCOUNTS * POSITIONS_PER_ACCOUNT} positions, no decisions")]
 
 
+EVENT_ROUNDS = 5  # per account: opened, snapshot, closed, snapshot
+
+
+def _event_burst(clock) -> list:
+    """What paper and position publish around fills: each fill moves a position and brings a
+    BalanceSnapshot of the account (100 accounts, interleaved, as a burst)."""
+    from robson_contracts import (
+        AssetBalance,
+        BalanceSnapshot,
+        ExitReason,
+        PositionClosed,
+        TradingMode,
+    )
+
+    out: list = []
+    for r in range(EVENT_ROUNDS):
+        for a in range(ACCOUNTS):
+            account, at = f"acc{a}", clock()
+            pid = f"{account}-burst{r}"
+            balance = BalanceSnapshot(
+                occurred_at=at, account_id=account, mode=TradingMode.PAPER, equity="1000000",
+                balances=(AssetBalance(asset="USDT", free=str(1000000 - r), locked="0"),))
+            out += [
+                PositionOpened(occurred_at=at, account_id=account, position_id=pid,
+                               trader_id="t0", symbol=TICK_SYMBOLS[r], side=PositionSide.LONG,
+                               quantity="1", entry_price="100", stop_loss="95",
+                               initial_risk="5", fees="0"),
+                balance,
+                PositionClosed(occurred_at=at, account_id=account, position_id=pid,
+                               trader_id="t0", symbol=TICK_SYMBOLS[r], side=PositionSide.LONG,
+                               quantity="1", entry_price="100", exit_price="101",
+                               realized_pnl="1", fees="0", exit_reason=ExitReason.TAKE_PROFIT,
+                               opened_at=at, holding_seconds=0),
+                balance.model_copy(update={"message_id": uuid4()}),
+            ]
+    return out
+
+
+async def _events_burst(bus, proc, clock) -> list[Metric]:
+    """Position events and balance snapshots as a burst: the service's CPU per event."""
+    from robson_contracts import subjects as s
+
+    events = _event_burst(clock)
+    cpu_before, start = process_cpu_seconds(proc.proc.pid), time.perf_counter()
+    for m in events:
+        await bus.publish(m)
+    await _wait_consumed(bus, s.POSITIONS.name, "entry_gate_positions")
+    await _wait_consumed(bus, s.ACCOUNTS.name, "entry_gate_balances")
+    elapsed = time.perf_counter() - start
+    cpu_ms = (process_cpu_seconds(proc.proc.pid) - cpu_before) * 1000
+    note = (f"{len(events)} events ({ACCOUNTS} accounts × {EVENT_ROUNDS} × opened, snapshot, "
+            "closed, snapshot) published as a burst")
+    return [info("entry_gate.consumer_cpu_per_event", cpu_ms / len(events), "ms", note),
+            info("entry_gate.consumer_event_burst_throughput", len(events) / elapsed,
+                 "events/s", note)]
+
+
+async def _decisions_burst(bus, proc, clock, count: int = 2000) -> list[Metric]:
+    """Decisions as a burst, no ticks: the service's CPU per decision in full batches."""
+    from robson_contracts import subjects as s
+
+    rng = random.Random(11)
+    decisions = [TradeDecision(
+        occurred_at=clock(), account_id=f"acc{rng.randrange(ACCOUNTS)}", decision_id=f"burst{i}",
+        trader_id=f"t{rng.randrange(5)}", symbol=rng.choice(TICK_SYMBOLS), decision="LONG",
+        confidence="0.8", entry_price="100", stop_loss="95", quantity="1") for i in range(count)]
+    cpu_before, start = process_cpu_seconds(proc.proc.pid), time.perf_counter()
+    for d in decisions:
+        await bus.publish(d)
+    await _wait_consumed(bus, s.DECISIONS.name, "entry_gate_decisions")
+    elapsed = time.perf_counter() - start
+    cpu_ms = (process_cpu_seconds(proc.proc.pid) - cpu_before) * 1000
+    note = f"{count} decisions over {ACCOUNTS} accounts published as a burst, no ticks"
+    return [info("entry_gate.consumer_burst_cpu_per_decision", cpu_ms / count, "ms", note),
+            info("entry_gate.consumer_decision_burst_throughput", count / elapsed,
+                 "decisions/s", note)]
+
+
 async def _bench_consumer() -> list[Metric]:
     import asyncio
     import os
@@ -302,6 +381,8 @@ async def _bench_consumer() -> list[Metric]:
                 return T0 + timedelta(seconds=time.perf_counter() - wall0)
 
             results += await _ticks_alone(bus, proc, clock)
+            results += await _events_burst(bus, proc, clock)
+            results += await _decisions_burst(bus, proc, clock)
             for n, rate in enumerate((50, 200)):
                 results += await _paced(bus, proc, rate, clock, n * 100_000)
         finally:

@@ -4,6 +4,10 @@ A handler ``lock``s an account (``SELECT … FOR UPDATE``: one writer per accoun
 and processes), mutates it, and ``save``s it in the same transaction. The cache is replaced
 only after commit; while a writer holds an account its cache entry is marked dirty, so a
 rolled-back change can never leak into later reads.
+
+A consumer runs a fetched batch in one transaction: the first ``lock`` of an account in it
+takes the row lock and the state, later ones get the same in-memory state back, and ``save``
+writes the document once, just before commit (version + 1 per transaction, not per event).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ CREATE = text("INSERT INTO account_state (account_id, version, state) VALUES (:a
 LOCK_VERSION = text("SELECT version FROM account_state WHERE account_id = :a FOR UPDATE")
 READ_STATE = text("SELECT version, state FROM account_state WHERE account_id = :a")
 SAVE = text("UPDATE account_state SET version = :v, state = :s WHERE account_id = :a")
+_HELD = "entry_gate.accounts_held"
+"""``session.info`` key: the accounts this transaction has locked, as (state, locked version)."""
 
 
 class AccountStore:
@@ -43,6 +49,13 @@ class AccountStore:
             self._index(state)
 
     async def lock(self, session: AsyncSession, account_id: str) -> tuple[AccountState, int]:
+        held = session.info.setdefault(_HELD, {})
+        if account_id in held:
+            return held[account_id]
+        held[account_id] = locked = await self._lock(session, account_id)
+        return locked
+
+    async def _lock(self, session: AsyncSession, account_id: str) -> tuple[AccountState, int]:
         conn = await session.connection()
         version = (await conn.execute(LOCK_VERSION, {"a": account_id})).scalar()
         if version is None:
@@ -57,17 +70,28 @@ class AccountStore:
         row = (await conn.execute(READ_STATE, {"a": account_id})).one()
         return AccountState.model_validate_json(row.state), row.version
 
-    async def save(self, uow: UnitOfWork, state: AccountState, version: int) -> None:
+    async def save(self, uow: UnitOfWork, state: AccountState, version: int,
+                   deferred: bool = True) -> None:
+        """Persist ``state`` (as locked at ``version``) once, just before this transaction
+        commits, whatever number of events changed it meanwhile. ``deferred=False`` writes now
+        (for callers already running as a before-commit write)."""
         account_id = state.account_id
-        await uow.execute(SAVE, {"a": account_id, "v": version + 1,
-                                 "s": state.model_dump_json()})
 
-        def publish() -> None:
-            self._cache[account_id] = (version + 1, state)
-            self._index(state)
-            self._dirty.discard(account_id)
+        async def write(u: UnitOfWork) -> None:
+            await u.execute(SAVE, {"a": account_id, "v": version + 1,
+                                   "s": state.model_dump_json()})
 
-        uow.after_commit(publish)
+            def publish() -> None:
+                self._cache[account_id] = (version + 1, state)
+                self._index(state)
+                self._dirty.discard(account_id)
+
+            u.after_commit(publish)
+
+        if deferred:
+            uow.before_commit(("account", account_id), write)
+        else:
+            await write(uow)
 
     async def read(self, session: AsyncSession, account_id: str) -> AccountState:
         """For queries: the committed projection, never a writer's half-done copy."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from robson_contracts import GateDecision
+from robson_kit.uow import UnitOfWork
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,24 +32,45 @@ class DecisionFilter:
 EXISTS = text("SELECT 1 FROM gate_decisions WHERE gate_decision_id = :g")
 APPEND = text(
     "INSERT INTO gate_decisions (gate_decision_id, decision_id, account_id, trader_id, symbol, "
-    "outcome, reason_codes, decided_at, payload) VALUES (:g, :d, :a, :t, :s, :o, "
-    "CAST(:codes AS jsonb), :at, CAST(:payload AS jsonb))"
+    "outcome, reason_codes, decided_at, payload) "
+    "SELECT g, d, a, t, s, o, CAST(c AS jsonb), at, CAST(p AS jsonb) FROM unnest("
+    "CAST(:g AS varchar[]), CAST(:d AS varchar[]), CAST(:a AS varchar[]), "
+    "CAST(:t AS varchar[]), CAST(:s AS varchar[]), CAST(:o AS varchar[]), "
+    "CAST(:codes AS text[]), CAST(:at AS timestamptz[]), CAST(:payload AS text[])"
+    ") AS u(g, d, a, t, s, o, c, at, p)"
 )
+_STAGED = "entry_gate.decision_log"
+"""``session.info`` key: this transaction's appended decisions, in order, by id."""
 
 
-async def exists(session: AsyncSession, gate_decision_id: str) -> bool:
-    conn = await session.connection()
-    return (await conn.execute(EXISTS, {"g": gate_decision_id})).first() is not None
+async def exists(uow: UnitOfWork, gate_decision_id: str) -> bool:
+    """Recorded already, or appended earlier in this transaction."""
+    if gate_decision_id in uow.session.info.get(_STAGED, ()):
+        return True
+    return (await uow.execute(EXISTS, {"g": gate_decision_id})).first() is not None
 
 
-async def append(session: AsyncSession, message: GateDecision) -> None:
-    d = message.decision
-    conn = await session.connection()
-    await conn.execute(APPEND, {
-        "g": message.gate_decision_id, "d": d.decision_id, "a": message.account_id,
-        "t": d.trader_id, "s": d.symbol, "o": message.outcome.value,
-        "codes": json.dumps(list(message.reason_codes)), "at": message.occurred_at,
-        "payload": message.model_dump_json(),
+def append(uow: UnitOfWork, message: GateDecision) -> None:
+    """Stage a decision; a transaction's decisions are inserted in order by one statement
+    just before it commits."""
+    staged = uow.session.info.get(_STAGED)
+    if staged is None:
+        staged = uow.session.info[_STAGED] = {}
+        uow.before_commit(_STAGED, _flush)
+    staged[message.gate_decision_id] = message
+
+
+async def _flush(uow: UnitOfWork) -> None:
+    staged: dict[str, GateDecision] = uow.session.info.pop(_STAGED, {})
+    if not staged:
+        return
+    rows = list(staged.values())
+    await uow.execute(APPEND, {
+        "g": [m.gate_decision_id for m in rows], "d": [m.decision.decision_id for m in rows],
+        "a": [m.account_id for m in rows], "t": [m.decision.trader_id for m in rows],
+        "s": [m.decision.symbol for m in rows], "o": [m.outcome.value for m in rows],
+        "codes": [json.dumps(list(m.reason_codes)) for m in rows],
+        "at": [m.occurred_at for m in rows], "payload": [m.model_dump_json() for m in rows],
     })
 
 

@@ -20,7 +20,7 @@ async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, deps: GateDep
     if not d.decision.is_entry or d.position_id is not None:
         return  # management decisions go straight to position
     gid = gate_decision_id(d)
-    if await decision_log.exists(uow.session, gid):
+    if await decision_log.exists(uow, gid):
         log.info("gate.duplicate_decision", decision_id=d.decision_id)
         return
     state, version = await deps.accounts.lock(uow.session, d.account_id)
@@ -36,5 +36,5 @@ async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, deps: GateDep
         for m in engage(state, verdict.kill, now, d):
             uow.emit(m)
     uow.emit(message)
-    await decision_log.append(uow.session, message)
+    decision_log.append(uow, message)
     await finish(uow, deps, state, version, now, d)

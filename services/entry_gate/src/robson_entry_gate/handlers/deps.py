@@ -34,8 +34,9 @@ class GateDeps:
 
 async def finish(uow: UnitOfWork, deps: GateDeps, state: AccountState, version: int,
                  now: datetime, cause: Message, market: Market | None = None,
-                 slot_freed: bool = False) -> None:
-    """After any change to an account: run the kill-switch test, serve the queue, save."""
+                 slot_freed: bool = False, deferred: bool = True) -> None:
+    """After any change to an account: run the kill-switch test, serve the queue, save (once
+    per transaction, before commit, unless ``deferred`` is false)."""
     view = market if market is not None else deps.market.view
     policy = deps.policies.account(state.account_id)
     request = drawdown_breach(state, view, policy, now)
@@ -47,7 +48,7 @@ async def finish(uow: UnitOfWork, deps: GateDeps, state: AccountState, version: 
             return deps.policies.effective(state.account_id, trader_id)
 
         for item in drain(state, view, policy_for, policy, now):
-            if not await decision_log.exists(uow.session, item.message.gate_decision_id):
+            if not await decision_log.exists(uow, item.message.gate_decision_id):
                 uow.emit(item.message)
-                await decision_log.append(uow.session, item.message)
-    await deps.accounts.save(uow, state, version)
+                decision_log.append(uow, item.message)
+    await deps.accounts.save(uow, state, version, deferred)

@@ -54,5 +54,5 @@ async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -
         state, version = await deps.accounts.lock(uow.session, account_id)
         roll(state, view, policy, move.at)
         await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
-                     market=view)
+                     market=view, deferred=False)  # already a before-commit write
     uow.after_commit(lambda: deps.equity.update(holders, results))
