@@ -114,6 +114,7 @@ async def _latency(bus: Bus, infra: Infrastructure, log: Path) -> list[Metric]:
 
     sub = await bus.nc.subscribe(s.ALL_DECISIONS, cb=on_answer)
     interval = 1 / PACED_RATE
+    cpu_before = process_cpu_seconds(proc.proc.pid)
     start = time.perf_counter()
     try:
         for i in range(total):
@@ -124,6 +125,7 @@ async def _latency(bus: Bus, infra: Infrastructure, log: Path) -> list[Metric]:
             sent[str(message.correlation_id)] = time.perf_counter()
             await bus.publish(message)
         await asyncio.wait_for(done.wait(), timeout=180)
+        cpu = process_cpu_seconds(proc.proc.pid) - cpu_before
     finally:
         await sub.unsubscribe()
         proc.stop()
@@ -131,6 +133,8 @@ async def _latency(bus: Bus, infra: Infrastructure, log: Path) -> list[Metric]:
     return [
         info("bus.latency_p50_at_500", median(answer_latency), "ms", note),
         at_most("bus.latency_p99_at_500", percentile(answer_latency, 99), "ms", 10, note),
+        info("bus.service_cpu_per_message_at_500", cpu * 1000 / total, "ms",
+             "the service process's CPU time per message when messages arrive one by one"),
     ]
 
 

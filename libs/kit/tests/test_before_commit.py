@@ -100,3 +100,18 @@ async def test_idempotent_memory_only_consumer_touches_no_table_per_message(
     with_inbox = await _statements_while_consuming(service(True), bus, 10)
     assert without_inbox == 0
     assert with_inbox >= 1  # the control: the same consumer with an inbox records each batch
+
+
+async def test_deferred_write_registering_another_runs_both_before_commit(sample: Service) -> None:
+    ran: list[str] = []
+
+    async def second(uow: UnitOfWork) -> None:
+        ran.append("second")
+
+    async def first(uow: UnitOfWork) -> None:
+        ran.append("first")
+        uow.before_commit("second", second)
+
+    async with sample.uow() as uow:
+        uow.before_commit("first", first)
+    assert ran == ["first", "second"]

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError
@@ -32,6 +31,7 @@ from robson_kit import faults, logs, metrics
 from robson_kit.batch import BatchTransaction, Outcome
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
+from robson_kit.pull import PullFeed
 from robson_kit.uow import Committed, UnitOfWork
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
@@ -123,12 +123,11 @@ class Consumer:
             self._task = None
 
     async def _run(self) -> None:
-        busy = False
+        feed = PullFeed(self._sub, self.batch)
         while not self._stopping.is_set():
             try:
-                msgs = await self._sub.fetch(self.batch if busy else 1, timeout=0.05 if busy else 1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                busy = False
+                msgs = await feed.next(timeout=1.0)
+            except TimeoutError:
                 continue
             except Exception as exc:  # connection trouble: the client reconnects on its own
                 log.warning("consumer.fetch_failed", consumer=self.spec.name, error=repr(exc))
@@ -138,9 +137,6 @@ class Consumer:
                 await self.process(msgs)
             except Exception as exc:  # never let the loop die
                 log.error("consumer.batch_failed", consumer=self.spec.name, error=repr(exc))
-            # Ask for a batch only when the server said more are waiting: a batch fetch with
-            # nothing waiting lingers until the batch fills or its timeout passes.
-            busy = _pending(msgs[-1]) > 0
 
     async def process(self, msgs: list[Msg]) -> None:
         decoded: list[tuple[Msg, Message]] = []
@@ -212,10 +208,3 @@ class Consumer:
                     reason_code=reason_code, reason=reason[:300])
         metrics.MESSAGES.labels(self.service, self.spec.name, "dead_letter").inc()
         await msg.term()
-
-
-def _pending(msg: Msg) -> int:
-    try:
-        return msg.metadata.num_pending or 0
-    except Exception:
-        return 0

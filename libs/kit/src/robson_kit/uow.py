@@ -109,10 +109,11 @@ async def record_inbox_batch(
 
 
 async def run_before_commit(session: AsyncSession) -> None:
-    """The keyed writes registered with ``UnitOfWork.before_commit`` (they may emit events)."""
-    writes = session.info.pop(_BEFORE_COMMIT, {})
-    for write, uow in writes.values():
-        await write(uow)
+    """The keyed writes registered with ``UnitOfWork.before_commit`` (they may emit events, and
+    register further writes, which run in turn)."""
+    while writes := session.info.pop(_BEFORE_COMMIT, {}):
+        for write, uow in writes.values():
+            await write(uow)
 
 
 async def flush_outboxes(session: AsyncSession, uows: list[UnitOfWork]) -> int:

@@ -1,0 +1,112 @@
+"""A standing pull request on a durable consumer.
+
+nats-py's ``fetch`` sends two pull requests per call (a no-wait probe, then a waiting one) and a
+batch fetch lingers until the batch fills or its timeout passes. Here one request asks for up to
+``batch`` messages and stays open until it expires; ``next`` returns as soon as at least one
+message has arrived, together with whatever else is already there. The server keeps filling
+the request while the consumer works, so a busy consumer takes its next batch from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import api
+from nats.js.client import JetStreamContext
+
+# A heartbeat says nothing; a 408 ends a request we already stopped counting on (we re-request a
+# little before expiry). 404 (no messages) and 409 (conflicts) end the open request.
+IGNORED = frozenset({api.StatusCode.CONTROL_MESSAGE, api.StatusCode.REQUEST_TIMEOUT})
+
+
+class PullFeed:
+    def __init__(
+        self, subscription: JetStreamContext.PullSubscription, batch: int, expires: float = 1.0
+    ) -> None:
+        self._psub = subscription
+        self._sub = subscription._sub
+        self.batch = batch
+        self.expires = expires
+        self._credit = 0  # messages the open request may still deliver
+        self._request_deadline = 0.0
+
+    async def next(self, timeout: float) -> list[Msg]:
+        """Messages that have arrived, waiting up to ``timeout`` for the first one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = self._drain()
+            if msgs:
+                return msgs
+            now = time.monotonic()
+            if now >= deadline:
+                raise TimeoutError
+            if self._credit <= 0 or now >= self._request_deadline:
+                await self._request()
+            wait = min(deadline, self._request_deadline) - time.monotonic()
+            try:
+                msg = await self._sub.next_msg(timeout=max(wait, 0.001))
+            except nats.errors.TimeoutError:
+                continue
+            if self._accept(msg):
+                return await self._top_up([msg, *self._drain()])
+
+    async def _top_up(self, msgs: list[Msg]) -> list[Msg]:
+        """When the server said more are waiting and the request covers them, they are already
+        on the wire: collect them too, so a backlog is worked in full batches."""
+        coming = min(self._credit, _pending(msgs[-1]), self.batch - len(msgs))
+        while coming > 0:
+            try:
+                msg = await self._sub.next_msg(timeout=0.005)
+            except nats.errors.TimeoutError:
+                break
+            if self._accept(msg):
+                msgs.append(msg)
+                coming -= 1
+            msgs.extend(self._drain())
+            coming = min(coming, self.batch - len(msgs))
+        return msgs
+
+    async def _request(self) -> None:
+        request = {"batch": self.batch, "expires": int(self.expires * 1e9)}
+        await self._psub._nc.publish(
+            self._psub._nms, json.dumps(request).encode(), self._psub._deliver
+        )
+        self._credit = self.batch
+        # A little before the server's expiry, so a request is never counted on after it ended.
+        self._request_deadline = time.monotonic() + self.expires * 0.9
+
+    def _drain(self) -> list[Msg]:
+        queue: asyncio.Queue[Msg] = self._sub._pending_queue
+        msgs: list[Msg] = []
+        while not queue.empty():
+            msg = queue.get_nowait()
+            self._sub._pending_size -= len(msg.data)
+            queue.task_done()
+            if self._accept(msg):
+                msgs.append(msg)
+        return msgs
+
+    def _accept(self, msg: Msg) -> bool:
+        """True for a message to process; a status message ends or leaves the request."""
+        status = _status(msg)
+        if not status:
+            self._credit -= 1
+            return True
+        if status not in IGNORED:
+            self._credit = 0
+        return False
+
+
+def _status(msg: Msg) -> str | None:
+    return msg.headers.get(api.Header.STATUS) if msg.headers else None
+
+
+def _pending(msg: Msg) -> int:
+    try:
+        return msg.metadata.num_pending or 0
+    except Exception:
+        return 0
