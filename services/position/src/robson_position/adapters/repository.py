@@ -33,7 +33,7 @@ _ADD = text(
     "INSERT INTO positions (position_id, account_id, trader_id, symbol, side, status, version, "
     "realized_pnl, created_at, opened_at, closed_at, state) VALUES (:position_id, :account_id, "
     ":trader_id, :symbol, :side, :status, :version, :realized_pnl, :created_at, :opened_at, "
-    ":closed_at, CAST(:state AS jsonb))")
+    ":closed_at, CAST(:state AS jsonb)) ON CONFLICT (position_id) DO NOTHING RETURNING position_id")
 _SAVE = text(
     "UPDATE positions SET status = :status, version = :version, realized_pnl = :realized_pnl, "
     "opened_at = :opened_at, closed_at = :closed_at, state = CAST(:state AS jsonb) "
@@ -46,10 +46,8 @@ _SAVE_MARKS = text(
 _GET = text("SELECT state::text AS state FROM positions WHERE position_id = :position_id")
 _ACTIVE_ON = text("SELECT state::text AS state FROM positions WHERE symbol = :symbol "
                   "AND status = ANY(:active) ORDER BY created_at")
-_ENTRY_CHECK = text(
-    "SELECT EXISTS (SELECT 1 FROM positions WHERE position_id = :position_id) AS known, "
-    "EXISTS (SELECT 1 FROM positions WHERE trader_id = :trader_id AND symbol = :symbol "
-    "AND side = :side AND status = ANY(:active)) AS holds")
+_HOLDS = text("SELECT EXISTS (SELECT 1 FROM positions WHERE trader_id = :trader_id "
+              "AND symbol = :symbol AND side = :side AND status = ANY(:active))")
 _RECORD_FILL = text(
     "INSERT INTO fills (fill_id, position_id, order_id, kind, price, quantity, fee, filled_at) "
     "VALUES (:fill_id, :position_id, :order_id, :kind, :price, :quantity, :fee, :filled_at) "
@@ -74,9 +72,10 @@ class Positions:
     async def _run(self, statement: Executable, params: dict[str, Any]) -> Result[Any]:
         return await (await self.session.connection()).execute(statement, params)
 
-    async def add(self, position: Position) -> None:
+    async def add(self, position: Position) -> bool:
+        """Insert a new position; False (nothing written) if its id exists already."""
         position.s.version = 1
-        await self._run(_ADD, _row(position.s))
+        return (await self._run(_ADD, _row(position.s))).first() is not None
 
     async def get(self, position_id: str) -> Position | None:
         row = (await self._run(_GET, {"position_id": position_id})).first()
@@ -114,13 +113,10 @@ class Positions:
         rows = (await self._run(_ACTIVE_ON, {"symbol": symbol, "active": ACTIVE})).all()
         return [Position(PositionState.model_validate_json(r.state)) for r in rows]
 
-    async def entry_check(self, position_id: str, trader_id: str, symbol: str, side: str
-                          ) -> tuple[bool, bool]:
-        """(this position exists, the trader holds an active one on symbol and side): one read."""
-        params = {"position_id": position_id, "trader_id": trader_id, "symbol": symbol,
-                  "side": side, "active": ACTIVE}
-        row = (await self._run(_ENTRY_CHECK, params)).one()
-        return bool(row.known), bool(row.holds)
+    async def holds(self, trader_id: str, symbol: str, side: str) -> bool:
+        """An active position of this trader on this symbol and side exists."""
+        params = {"trader_id": trader_id, "symbol": symbol, "side": side, "active": ACTIVE}
+        return bool((await self._run(_HOLDS, params)).scalar())
 
     async def active(self, account_id: str | None = None, symbol: str | None = None) -> list[Position]:
         stmt = select(positions.c.state).where(positions.c.status.in_(ACTIVE))

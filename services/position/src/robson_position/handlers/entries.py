@@ -32,14 +32,12 @@ async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime)
     pid = position_id_for(gate.gate_decision_id)
     d = gate.decision
     side = d.decision.value
-    known, holds = await repo.entry_check(pid, d.trader_id, d.symbol, side)
-    if known:
-        return
     refusal = _refusal(gate)
     if refusal is None and await rt.settings.paused(uow, d.trader_id):
         refusal = ("TRADER_PAUSED", f"trader {d.trader_id} is paused: no new entries")
     policy = await rt.settings.policy(uow, d.trader_id)
-    if refusal is None and not policy.allow_scaling_in and holds:
+    if refusal is None and not policy.allow_scaling_in and \
+            await rt.active.holds(uow, (d.trader_id, d.symbol, side)):
         refusal = ("POSITION_EXISTS", f"{d.trader_id} already holds a {side} {d.symbol} position")
     at = gate.occurred_at
     if refusal is not None:
@@ -47,7 +45,9 @@ async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime)
         return
     venue = (await rt.settings.account(uow, gate.account_id)).mode
     position = open_position(gate, venue, at)
-    await repo.add(position)
+    if not await repo.add(position):
+        return  # this gate decision was handled before (under another message id)
+    rt.active.added(uow, position.s)
     rt.after_commit(uow, position)
     emit_all(uow, position)
 
@@ -63,7 +63,8 @@ async def _refuse(uow: UnitOfWork, repo: Positions, gate: GateDecision, pid: str
         gate_decision_id=gate.gate_decision_id, entry_reasoning=d.reasoning,
     )
     position = Position(state)
-    await repo.add(position)
+    if not await repo.add(position):
+        return  # this gate decision was handled before (under another message id)
     position.emit(PositionEntryFailed(
         **position.event_base(gate, "entry-failed", gate.occurred_at), status=PositionStatus.REJECTED,
         reason_code=refusal[0], message=refusal[1], gate_decision_id=gate.gate_decision_id))

@@ -1,0 +1,53 @@
+"""Which (trader, symbol, side) hold an active position, mirrored in memory after each commit.
+
+Only the entry consumer (one batch at a time, its after-commit work done before the next
+fetch) creates positions, and an active position only ever becomes inactive (CLOSED, REJECTED,
+CANCELED are terminal). So "none here" is exact once the current transaction's own additions
+are counted, and the entry check needs no read; "one here" may be stale (a close committed but
+not mirrored yet), so that answer is confirmed in the database.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from robson_kit.uow import UnitOfWork
+
+from robson_position.adapters.repository import ACTIVE, Positions
+from robson_position.domain.state import PositionState
+
+Key = tuple[str, str, str]
+_ADDED = "robson_position.active_index.added"
+
+
+def key_of(s: PositionState) -> Key:
+    return s.trader_id, s.symbol, s.side.value
+
+
+class ActiveIndex:
+    def __init__(self) -> None:
+        self._keys: dict[str, Key] = {}
+        self._count: Counter[Key] = Counter()
+
+    def track(self, s: PositionState) -> None:
+        """Mirror a committed state (also at start-up, for every active position)."""
+        was = self._keys.pop(s.position_id, None)
+        if was is not None:
+            self._count[was] -= 1
+            if not self._count[was]:
+                del self._count[was]
+        if s.status.value in ACTIVE:
+            key = key_of(s)
+            self._keys[s.position_id] = key
+            self._count[key] += 1
+
+    def added(self, uow: UnitOfWork, s: PositionState) -> None:
+        """A position this transaction created (mirrored by ``track`` after commit)."""
+        uow.session.info.setdefault(_ADDED, set()).add(key_of(s))
+
+    async def holds(self, uow: UnitOfWork, key: Key) -> bool:
+        if key in uow.session.info.get(_ADDED, ()):
+            return True
+        if key not in self._count:
+            return False
+        return await Positions(uow.session).holds(*key)
