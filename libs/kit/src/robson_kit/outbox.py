@@ -29,6 +29,9 @@ log = logs.get_logger(__name__)
 BATCH = 256
 KEEP_PUBLISHED = timedelta(days=1)
 KEEP_INBOX = timedelta(days=14)
+MARK_EVERY = 0.2
+"""Seconds between "published" marks: one marking transaction serves every event published
+meanwhile (a mark lost in a crash only causes a republish that dedup drops)."""
 GRACE = timedelta(seconds=2)
 """The scan leaves younger rows to the fast path that is publishing them (a republish would be
 harmless, only wasteful)."""
@@ -94,14 +97,20 @@ class OutboxRelay:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_scan = loop.time()
+        next_mark: float | None = None
         while True:
+            due = next_scan if next_mark is None else min(next_scan, next_mark)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_scan - loop.time()))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, due - loop.time()))
             except TimeoutError:
                 pass
             self._wake.clear()
             try:
-                await self.mark_published()
+                if self._to_mark and next_mark is None:
+                    next_mark = loop.time() + MARK_EVERY
+                if next_mark is not None and (len(self._to_mark) >= BATCH or loop.time() >= next_mark):
+                    await self.mark_published()
+                    next_mark = None
                 if self._backlog or loop.time() >= next_scan:
                     await self._scan()
                     next_scan = loop.time() + self.poll_seconds
