@@ -77,3 +77,24 @@ async def test_batch_over_a_position_written_meanwhile_conflicts_and_leaves_it_u
     assert rt.book.get("BTCUSDT", pid) is None
     async with service.uow() as uow:
         assert await Positions(uow.session).fill_count(pid) == 0
+
+
+async def test_event_on_a_mirror_behind_the_database_conflicts_once_then_applies_on_the_stored_state(
+    service: Service,
+) -> None:
+    rt: Runtime = service.state["runtime"]
+    pid = await _pending(service, "t1")
+    async with service.uow() as other:  # committed, but not mirrored yet (its after-commit pending)
+        stored = await Positions(other.session).get(pid)
+        stored.s.exit_note = "written elsewhere"
+        await Positions(other.session).save(stored)
+    entry_accepted, entry_filled = _paper_events(pid)[:2]
+    with pytest.raises(ConflictError):
+        async with service.uow() as uow:
+            await handle_order_event(entry_accepted, uow, rt)
+    async with service.uow() as uow:  # the redelivery
+        await handle_order_event(entry_accepted, uow, rt)
+        await handle_order_event(entry_filled, uow, rt)
+    position = await _load(service, pid)
+    assert (position.s.version, position.s.status) == (3, PositionStatus.OPEN)
+    assert position.s.exit_note == "written elsewhere"

@@ -17,7 +17,7 @@ async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) ->
     """A batch of events reads each position once and writes it once (``adapters/batch.py``)."""
     if event.position_id is None:
         return  # an order nobody's position placed (e.g. manual on the venue)
-    position = await batch.get(uow, event.position_id)
+    position = await batch.get(uow, rt.mirror, event.position_id)
     if position is None:
         return  # another deployment's position; nothing of ours to update
     if isinstance(event, OrderFilled | OrderPartiallyFilled):
@@ -30,7 +30,7 @@ async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) ->
         on_order_event(position, event, event.occurred_at)
     except InvalidTransition as exc:
         position.emit(_error(position, event, exc))
-    if batch.save_at_commit(uow, position):
+    if batch.save_at_commit(uow, rt.mirror, position):
         rt.after_commit(uow, position)  # runs after commit, on the batch's final state
     emit_all(uow, position)
 

@@ -11,6 +11,7 @@ from robson_kit.clock import Clock, WallClock
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.active_index import ActiveIndex
+from robson_position.adapters.mirror import Mirror
 from robson_position.adapters.settings_cache import SettingsCache
 from robson_position.domain.markbook import Mark, MarkBook
 from robson_position.domain.position import Position
@@ -43,6 +44,7 @@ class Runtime:
         self.hub = Hub()
         self.settings = SettingsCache()
         self.active = ActiveIndex()
+        self.mirror = Mirror()
         self.clock: Clock = clock or WallClock()
         self.last_resync: Any = None
         """The latest ResyncReport (handlers/resync.py), shown by GET /resync/last."""
@@ -51,6 +53,7 @@ class Runtime:
         """Mirror a committed position into the mark book and tell live subscribers."""
         s = position.s
         self.active.track(s)
+        self.mirror.put(s)
         if s.holds and s.entry_price is not None:
             mark = Mark(s.position_id, s.side.value == "LONG", s.entry_price, s.remaining,
                         s.realized_pnl, s.trail_percent, s.best_price, s.worst_price)
