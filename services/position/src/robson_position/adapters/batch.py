@@ -4,8 +4,9 @@ the batch's transaction commits (a fetched batch is one transaction).
 Paper sends five order events per entry at once (entry accepted and filled, the children
 accepted); they arrive in one batch, and this turns five reads + five writes into one of each.
 Positions are read from the in-memory mirror of committed states (``adapters/mirror.py``) when
-it holds them. The write keeps the version check: a writer that committed meanwhile (an API call, the
-re-sync) makes the batch fail with ``ConflictError``, and the kit replays it on the new state.
+it holds them. The write keeps the version check: a writer that committed meanwhile (an API
+call, the re-sync) makes the batch fail with ``ConflictError``, and the kit replays it on the
+new state.
 """
 
 from __future__ import annotations
