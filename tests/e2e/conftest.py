@@ -31,13 +31,14 @@ async def e2e_bus(nats_url: str) -> AsyncIterator[Bus]:
         await connected.close()
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def platform_factory(
     nats_url: str, database_url: str, dataset: Path, e2e_bus: Bus,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Callable[[], Awaitable[Platform]]]:
     """``await new_platform()``: fresh streams, fresh schemas, six started and configured
-    services; each is stopped at the end of the session (or when the test stops it)."""
+    services; each is stopped at the end of this module (or when the test stops it): a service
+    left running would share its durable consumers with the next module's services."""
     started: list[Platform] = []
     logs = tmp_path_factory.mktemp("logs")
 
