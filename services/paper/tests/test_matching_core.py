@@ -290,3 +290,16 @@ def test_volatility_slippage_scales_from_5_to_10_bps_with_recent_range() -> None
     assert model.bps(None) == D(5)
     assert model.bps(D("0.01")) == D("7.5")
     assert model.bps(D("0.5")) == D(10)
+
+
+def test_bracket_with_take_profits_covering_all_gives_the_rounding_rest_to_the_last_one() -> None:
+    ex = exchange()
+    plan = plan_of(D(95), None, "stop", [("tp1", "tp1s", D(110), D("0.5")),
+                                         ("tp2", "tp2s", D(120), D("0.5"))])
+    ex.submit_bracket("a1", "default", "B1", spec("e1", "BUY", "MARKET", "0.14923"), plan, at(1))
+    ex.on_price("BTCUSDT", D(100), at(2))
+    sizes = {e.ref.order_id: e.spec.quantity for e in ex.drain() if isinstance(e, Accepted)}
+    # 0.14923 / 2 rounds down to the 0.00001 step: the last take-profit takes the odd step, so
+    # no 0.00001 of dust is left under a lone stop that no venue would let you close.
+    assert sizes == {"e1": D("0.14923"), "tp1": D("0.07461"), "tp1s": D("0.07461"),
+                     "tp2": D("0.07462"), "tp2s": D("0.07462")}

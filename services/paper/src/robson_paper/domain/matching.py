@@ -131,8 +131,12 @@ class Matching(Engine):
         exit_side = Side.SELL if order.side is Side.BUY else Side.BUY
         cum = order.filled_qty
         tp_total = ZERO
-        for leg in plan.take_profits:
-            qty = rules.round_qty(cum * leg.fraction)
+        # Take-profits covering the whole position: the last takes what rounding left over, so
+        # no dust below the venue's minimum is left under a lone stop.
+        whole = sum((leg.fraction for leg in plan.take_profits), ZERO) == 1
+        for i, leg in enumerate(plan.take_profits):
+            last = whole and i == len(plan.take_profits) - 1
+            qty = cum - tp_total if last else rules.round_qty(cum * leg.fraction)
             tp_total += qty
             self._grow_child(order, leg.order_id, exit_side, OrderType.LIMIT, qty, leg.price, None,
                              OrderRole.TAKE_PROFIT, leg.stop_order_id, leg.stop_order_id, at)
