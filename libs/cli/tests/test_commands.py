@@ -3,10 +3,14 @@ The last test stops the platform with SIGINT: keep it last."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 from robson_cli.config import apply_config, load_config
+from robson_contracts import TradeTick
+from robson_kit.bus import Bus
 
 from .harness import RobsonUp
 
@@ -93,8 +97,19 @@ def test_close_all_with_yes_closes_every_open_position(running_replay: RobsonUp)
     open_before = running_replay.json("positions", "--status", "open")
     done = running_replay.cli("close-all", "acc1", "--yes")
     assert done.returncode == 0 and f"closing {len(open_before)} position(s)" in done.stdout
+    # The replay is over: paper fills a market close at the next price, so the market moves on.
+    asyncio.run(_tick(running_replay, {p["symbol"]: p["last_price"] or p["entry_price"] for p in open_before}))
     running_replay.wait_for("every position to be closed",
                             lambda: not running_replay.json("positions", "--status", "open"), timeout=60)
+
+
+async def _tick(up: RobsonUp, prices: dict[str, str]) -> None:
+    bus = await Bus(up.env["NATS_URL"], name="cli-tests-market").connect()
+    try:
+        for symbol, price in prices.items():
+            await bus.publish(TradeTick(occurred_at=datetime.now(UTC), symbol=symbol, price=price))
+    finally:
+        await bus.close()
 
 
 def test_sigint_stops_the_running_platform_with_exit_0_and_all_services_gone(running_replay: RobsonUp) -> None:
