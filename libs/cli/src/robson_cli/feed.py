@@ -46,4 +46,8 @@ def feed_env(
         env |= {"ROBSON_SIGNAL_REPLAY_PATH": str(Path(data).resolve()), "ROBSON_SIGNAL_REPLAY_SPEED": speed}
     elif mode is FeedMode.SYNTHETIC:
         env |= {"ROBSON_SIGNAL_SYNTHETIC_SEED": str(seed), "ROBSON_SIGNAL_SYNTHETIC_SPEED": speed}
+    if mode in (FeedMode.REPLAY, FeedMode.SYNTHETIC) and speed == "max":
+        # As fast as the platform drains, never faster: at full speed the market consumers
+        # would fall behind the signals and the gate would see every price as stale.
+        env["ROBSON_SIGNAL_LOCKSTEP"] = "true"
     return mode.value, env
