@@ -41,6 +41,7 @@ from bench.common import (
     info,
     median,
     percentile,
+    process_cpu_seconds,
 )
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -175,16 +176,6 @@ async def _wait_acked(bus: Bus, stream: str, consumer: str, seq: int, timeout: f
         await asyncio.sleep(0.01)
 
 
-def _cpu_seconds(proc: ServiceProcess) -> float:
-    """User + system CPU time of the service process so far (Linux /proc; 0 elsewhere)."""
-    assert proc.proc is not None
-    try:
-        fields = Path(f"/proc/{proc.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _paced(bus: Bus, price: Decimal, proc: ServiceProcess) -> list[Metric]:
     rng = random.Random(7)
     sent: dict[str, float] = {}
@@ -201,7 +192,7 @@ async def _paced(bus: Bus, price: Decimal, proc: ServiceProcess) -> list[Metric]
             done.set()
 
     sub = await bus.nc.subscribe(s.ALL_DECISIONS, cb=on_decision)
-    cpu_before = _cpu_seconds(proc)
+    cpu_before = process_cpu_seconds(proc.proc.pid)
     start = time.perf_counter()
     try:
         for i in range(total):
@@ -214,7 +205,7 @@ async def _paced(bus: Bus, price: Decimal, proc: ServiceProcess) -> list[Metric]
         await asyncio.wait_for(done.wait(), timeout=120)
     finally:
         await sub.unsubscribe()
-    cpu_ms = (_cpu_seconds(proc) - cpu_before) * 1000 / total
+    cpu_ms = (process_cpu_seconds(proc.proc.pid) - cpu_before) * 1000 / total
     note = (
         f"{PACED_RATE} signals/s for {PACED_SECONDS}s, rules engine, 7 traders, ATR over stored "
         f"candles ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}); signal published "

@@ -70,7 +70,10 @@ def embedded_infrastructure(prefix: str = "robson-bench-") -> Iterator[Infrastru
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc): a cost figure that,
-    unlike wall time, barely moves when the shared machine is busy."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time a process has used so far (Linux /proc; 0 elsewhere): a cost
+    figure that, unlike wall time, barely moves when the shared machine is busy."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
