@@ -62,19 +62,22 @@ class OutboxRelay:
             self._wake.set()
             return
         try:
-            await asyncio.gather(
-                *(self.bus.publish_raw(r["subject"], r["payload"], r["headers"]) for r in rows)
-            )
+            await self._publish([(r["subject"], r["payload"], r["headers"]) for r in rows])
         except Exception as exc:
             log.warning("outbox.fast_publish_failed", error=repr(exc))
             self._backlog = True
             self._wake.set()
             return
-        faults.point("outbox.after_publish")
         self._to_mark.extend(r["message_id"] for r in rows)
-        self.published += len(rows)
-        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         self._wake.set()
+
+    async def _publish(self, events: list[tuple[str, bytes, dict[str, str]]]) -> None:
+        """Publish concurrently (each with its ``Nats-Msg-Id``), then count them."""
+        await asyncio.gather(*(self.bus.publish_raw(subject, payload, headers)
+                               for subject, payload, headers in events))
+        faults.point("outbox.after_publish")
+        self.published += len(events)
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(events))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox:{self.service}")
@@ -126,7 +129,7 @@ class OutboxRelay:
             pass
         if backlog and published == 0:
             self._backlog = False
-        metrics.OUTBOX_LAG.labels(self.service).set(published)
+        metrics.OUTBOX_LAG.labels(self.service).set(0)  # nothing older than the grace is left
         self._scans += 1
         if self._scans % 1200 == 0:
             await self.prune()
@@ -159,15 +162,10 @@ class OutboxRelay:
             rows = (await conn.execute(query)).all()
             if not rows:
                 return 0
-            await asyncio.gather(
-                *(self.bus.publish_raw(r.subject, r.payload, dict(r.headers)) for r in rows)
-            )
-            faults.point("outbox.after_publish")
+            await self._publish([(r.subject, r.payload, dict(r.headers)) for r in rows])
             await conn.execute(
                 update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(published_at=func.now())
             )
-        self.published += len(rows)
-        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
     async def pending_count(self) -> int:

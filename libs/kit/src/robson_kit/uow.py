@@ -1,5 +1,6 @@
 """Unit of work: one database transaction holding the inbox record, the state change and the
-outgoing events (outbox). Events are published by the relay only after commit."""
+outgoing events (outbox). Events are published only after commit: at once by the writer, or by
+the relay's sweep if that fails."""
 
 from __future__ import annotations
 
