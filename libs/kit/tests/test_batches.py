@@ -3,12 +3,17 @@ only itself."""
 
 from __future__ import annotations
 
+import pytest
 from robson_contracts import DeadLetter
 from robson_contracts import subjects as s
 from robson_kit import metrics
 from robson_kit.bus import Bus
+from robson_kit.clock import WallClock
+from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
+from robson_kit.uow import UnitOfWork, record_inbox_batch
 from sampleapp.app import SampleSettings, build
+from sqlalchemy import text
 
 from .test_messaging import decisions, make_signal, seen
 
@@ -35,3 +40,24 @@ async def test_backlog_with_poison_in_the_middle_commits_the_rest_once_and_dead_
     (letter,) = await read_stream(bus, s.ALL_DEAD_LETTERS)
     assert isinstance(letter, DeadLetter) and letter.reason_code == "POISON"
     assert splits._value.get() > splits_before  # the batch holding it was split, not retried
+
+
+async def test_kit_statements_on_the_driver_connection_roll_back_with_the_session(
+    sample: Service,
+) -> None:
+    """The inbox and outbox are written through asyncpg directly, inside SQLAlchemy's
+    transaction: a rollback must take them too."""
+    message = make_signal("rolled-back")
+    with pytest.raises(RuntimeError):
+        async with sample.sessions() as session, session.begin():
+            assert await record_inbox_batch(session, [(message.message_id, "c", "s")]) == {
+                message.message_id}
+            uow = UnitOfWork(session, WallClock())
+            uow.emit(message)
+            assert await uow.flush_outbox() == 1
+            raise RuntimeError("handler failed after the kit's writes")
+    async with sample.sessions() as session:
+        found = await session.execute(text(
+            "SELECT (SELECT count(*) FROM inbox WHERE message_id = :id) + "
+            "(SELECT count(*) FROM outbox WHERE message_id = :id)"), {"id": message.message_id})
+        assert found.scalar_one() == 0

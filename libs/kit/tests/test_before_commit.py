@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from robson_contracts import SignalDetected
 from robson_contracts import subjects as s
@@ -60,10 +61,13 @@ async def test_batch_of_signals_with_keyed_deferred_write_persists_once_per_tran
     assert 1 <= tally.writes < 20  # ...and the backlog was handled in batches, not per message
 
 
-async def _statements_while_consuming(service: Service, bus: Bus, count: int) -> int:
+async def _writes_while_consuming(service: Service, bus: Bus, count: int) -> int:
     executed: list[str] = []
-    event.listen(service.engine.sync_engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *rest: executed.append(statement))
+
+    def log_queries(dbapi_connection: Any, record: Any) -> None:  # sees the kit's raw asyncpg too
+        dbapi_connection.driver_connection.add_query_logger(lambda q: executed.append(q.query))
+
+    event.listen(service.engine.sync_engine, "connect", log_queries)
     await service.start()
     try:
         for i in range(count):
@@ -75,9 +79,10 @@ async def _statements_while_consuming(service: Service, bus: Bus, count: int) ->
         await wait_until(all_acked, message=f"{count} acked")
     finally:
         await service.stop()
-    # The outbox relay's periodic sweep runs regardless; everything else is the consumer's.
-    relay = ("outbox", "synchronous_commit")
-    return sum(not any(word in sql for word in relay) for sql in executed)
+    # Writes only (asyncpg's own type introspection reads), and not the outbox relay's periodic
+    # sweep, which runs regardless: everything left is the consumer's.
+    writes = [sql for sql in executed if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    return sum("outbox" not in sql for sql in writes)
 
 
 async def test_idempotent_memory_only_consumer_touches_no_table_per_message(
@@ -94,10 +99,10 @@ async def test_idempotent_memory_only_consumer_touches_no_table_per_message(
         return Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
                        MIGRATIONS, consumers=[spec])
 
-    without_inbox = await _statements_while_consuming(service(False), bus, 10)
+    without_inbox = await _writes_while_consuming(service(False), bus, 10)
     assert seen == [f"mem-{i}" for i in range(10)]
     await reset_streams(bus)
-    with_inbox = await _statements_while_consuming(service(True), bus, 10)
+    with_inbox = await _writes_while_consuming(service(True), bus, 10)
     assert without_inbox == 0
     assert with_inbox >= 1  # the control: the same consumer with an inbox records each batch
 
@@ -115,3 +120,20 @@ async def test_deferred_write_registering_another_runs_both_before_commit(sample
     async with sample.uow() as uow:
         uow.before_commit("first", first)
     assert ran == ["first", "second"]
+
+
+async def test_consumer_acks_unwanted_messages_without_handler_or_transaction(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    seen: list[str] = []
+
+    async def remember(signal: SignalDetected, uow: UnitOfWork) -> None:
+        seen.append(signal.signal_id)
+
+    spec = ConsumerSpec("choosy", s.SIGNALS, (s.ALL_SIGNALS,), remember, accepts=(SignalDetected,),
+                        wants=lambda signal: signal.signal_id == "mem-3")
+    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
+                      MIGRATIONS, consumers=[spec])
+    writes = await _writes_while_consuming(service, bus, 10)  # all 10 acked
+    assert seen == ["mem-3"]
+    assert writes == 1  # the wanted message's inbox record; the other nine cost nothing

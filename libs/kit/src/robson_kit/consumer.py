@@ -51,6 +51,10 @@ class ConsumerSpec:
     ack_wait_seconds: float | None = None
     """None: the service's ``ack_wait_seconds`` setting."""
     max_ack_pending: int = 1000
+    wants: Callable[[Any], bool] | None = None
+    """Messages this predicate turns down are acked without a transaction, as the handler would
+    ignore them anyway (e.g. entry decisions on a consumer of management decisions): no effect,
+    so nothing to record."""
     record_inbox: bool = True
     """False only for idempotent handlers (applying a message twice changes nothing, e.g. a
     price into an in-memory mark book): no inbox record, so a batch that writes nothing costs no
@@ -145,6 +149,8 @@ class Consumer:
                 decoded.append((msg, decode(msg.data, self.spec.accepts)))
             except DecodeError as exc:
                 await self._dead_letter(msg, exc.reason_code, exc.reason)
+        if self.spec.wants is not None:
+            decoded = await self._skip_unwanted(decoded)
         if not decoded:
             return
         started = time.perf_counter()
@@ -164,6 +170,17 @@ class Consumer:
         for msg, _ in decoded:
             await self._settle(msg, outcomes[id(msg)])
         metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
+
+    async def _skip_unwanted(self, decoded: list[tuple[Msg, Message]]) -> list[tuple[Msg, Message]]:
+        wanted = []
+        for msg, message in decoded:
+            if self.spec.wants(message):  # type: ignore[misc]
+                wanted.append((msg, message))
+            else:
+                await msg.ack()
+                self.processed += 1
+                metrics.MESSAGES.labels(self.service, self.spec.name, "skipped").inc()
+        return wanted
 
     async def _settle(self, msg: Msg, outcome: Outcome) -> None:
         if outcome.kind == "ack":

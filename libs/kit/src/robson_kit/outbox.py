@@ -29,10 +29,10 @@ log = logs.get_logger(__name__)
 BATCH = 256
 KEEP_PUBLISHED = timedelta(days=1)
 KEEP_INBOX = timedelta(days=14)
-MARK_EVERY = 0.2
+MARK_EVERY = 1.0
 """Seconds between "published" marks: one marking transaction serves every event published
 meanwhile (a mark lost in a crash only causes a republish that dedup drops)."""
-GRACE = timedelta(seconds=2)
+GRACE = timedelta(seconds=5)
 """The scan leaves younger rows to the fast path that is publishing them (a republish would be
 harmless, only wasteful)."""
 

@@ -32,5 +32,7 @@ class ServiceSettings(BaseSettings):
     """Redelivery delay of an unacked message (a consumer that died mid-message)."""
     max_deliver: int = 8
     """Deliveries of a failing message before it is dead-lettered."""
-    outbox_poll_seconds: float = 0.5
+    outbox_poll_seconds: float = 2.0
+    """How often the outbox relay sweeps for events the fast path left unpublished (a failed
+    publish makes it sweep at once)."""
     db_pool_size: int = 5

@@ -4,24 +4,25 @@ the relay's sweep if that fails."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from robson_contracts import Message, encode, subject_for
-from sqlalchemy import Uuid, insert, text
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 
 from robson_kit.bus import headers_for
 from robson_kit.clock import Clock
-from robson_kit.tables import outbox
 
 Callback = Callable[[], Awaitable[None] | None]
 OutboxRow = dict[str, Any]
 Write = Callable[["UnitOfWork"], Awaitable[None]]
 _BEFORE_COMMIT = "robson.before_commit"
+_DRIVER = "robson.driver_connection"
 Committed = Callable[[list[OutboxRow]], Awaitable[None]]
 """Called after a commit with the outbox rows it wrote (the relay publishes them at once)."""
 
@@ -91,13 +92,36 @@ class UnitOfWork:
                 await result
 
 
-# One statement for any batch size (a multi-row VALUES would be compiled anew per size).
-RECORD_INBOX = text(
+# The kit's own statements run on the transaction's asyncpg connection directly: SQLAlchemy's
+# statement machinery costs more CPU than the round trip itself, on every message. Each is one
+# statement for any batch size (unnest), so asyncpg prepares it once per connection.
+RECORD_INBOX = (
     "INSERT INTO inbox (message_id, consumer, subject) "
-    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:consumers AS varchar[]), "
-    "CAST(:subjects AS varchar[])) "
+    "SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[]) "
     "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
-).columns(message_id=Uuid)
+)
+WRITE_OUTBOX = (
+    "INSERT INTO outbox (message_id, subject, message_type, payload, headers) "
+    "SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::bytea[], $5::jsonb[])"
+)
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under this session, inside the session's transaction.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement; a statement sent
+    straight to asyncpg before that would run outside the transaction, so BEGIN is sent here
+    (``tests`` in robson_kit prove a rollback takes these statements with it)."""
+    cached = session.info.get(_DRIVER)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1]
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    if adapted._transaction is None:  # type: ignore[union-attr]
+        await adapted._start_transaction()  # type: ignore[union-attr]
+    driver: asyncpg.Connection = adapted.driver_connection  # type: ignore[union-attr]
+    session.info[_DRIVER] = (session.get_transaction(), driver)
+    return driver
 
 
 async def record_inbox_batch(
@@ -105,8 +129,8 @@ async def record_inbox_batch(
 ) -> set[object]:
     """Insert processed-message records in one statement; returns the ids that were new."""
     ids, consumers, subjects = (list(column) for column in zip(*records, strict=True))
-    params = {"ids": ids, "consumers": consumers, "subjects": subjects}
-    return set((await session.execute(RECORD_INBOX, params)).scalars())
+    driver = await driver_connection(session)
+    return {row[0] for row in await driver.fetch(RECORD_INBOX, ids, consumers, subjects)}
 
 
 async def run_before_commit(session: AsyncSession) -> None:
@@ -123,7 +147,12 @@ async def flush_outboxes(session: AsyncSession, uows: list[UnitOfWork]) -> int:
     await run_before_commit(session)
     rows = [row for uow in uows for row in uow.take_outbox_rows()]
     if rows:
-        await session.execute(insert(outbox), rows)
+        driver = await driver_connection(session)
+        await driver.execute(
+            WRITE_OUTBOX, [r["message_id"] for r in rows], [r["subject"] for r in rows],
+            [r["message_type"] for r in rows], [r["payload"] for r in rows],
+            [json.dumps(r["headers"]) for r in rows],
+        )
     return len(rows)
 
 

@@ -15,7 +15,7 @@ from robson_contracts import (
 from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
 
-from robson_entry_gate.handlers.decisions import handle_trade_decision
+from robson_entry_gate.handlers.decisions import handle_trade_decision, is_entry
 from robson_entry_gate.handlers.deps import GateDeps
 from robson_entry_gate.handlers.events import handle_account_event
 from robson_entry_gate.handlers.market import handle_market
@@ -33,7 +33,7 @@ def consumer_specs(deps: GateDeps) -> list[ConsumerSpec]:
 
     return [
         ConsumerSpec("entry_gate_decisions", s.DECISIONS, (s.ALL_DECISIONS,), on_decision,
-                     accepts=(TradeDecision,)),
+                     accepts=(TradeDecision,), wants=is_entry),
         ConsumerSpec("entry_gate_positions", s.POSITIONS,
                      (s.ALL_POSITION_EVENTS, s.ALL_TRADER_EVENTS), on_account,
                      accepts=(PositionEvent, PositionError, TraderStatusChanged)),

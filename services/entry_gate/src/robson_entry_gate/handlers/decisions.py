@@ -16,9 +16,14 @@ from robson_entry_gate.handlers.deps import GateDeps, finish
 log = logs.get_logger(__name__)
 
 
+def is_entry(d: TradeDecision) -> bool:
+    """The gate judges entries; HOLDs and management decisions go straight to position."""
+    return d.decision.is_entry and d.position_id is None
+
+
 async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, deps: GateDeps) -> None:
-    if not d.decision.is_entry or d.position_id is not None:
-        return  # management decisions go straight to position
+    if not is_entry(d):
+        return
     gid = gate_decision_id(d)
     if await decision_log.exists(uow, gid):
         log.info("gate.duplicate_decision", decision_id=d.decision_id)

@@ -26,6 +26,7 @@ from robson_position.handlers.management import (
     handle_position_command,
     handle_risk_event,
     handle_trade_decision,
+    is_about_a_position,
 )
 from robson_position.handlers.market import handle_candle, handle_tick
 from robson_position.handlers.orders import handle_order_event
@@ -45,7 +46,8 @@ def consumer_specs(rt: Runtime) -> list[ConsumerSpec]:
         ConsumerSpec("position_orders", s.ORDERS, (s.ALL_ORDER_EVENTS,), _bind(handle_order_event, rt),
                      accepts=(OrderEvent,)),
         ConsumerSpec("position_decisions", s.DECISIONS, (s.ALL_DECISIONS,),
-                     _bind(handle_trade_decision, rt), accepts=(TradeDecision,)),
+                     _bind(handle_trade_decision, rt), accepts=(TradeDecision,),
+                     wants=is_about_a_position),
         ConsumerSpec("position_commands", s.POSITIONS, (s.ALL_POSITION_COMMANDS,),
                      _bind(handle_position_command, rt),
                      accepts=(ClosePosition, CloseAllPositions, ModifyPosition)),

@@ -23,9 +23,13 @@ from robson_position.handlers.commands import close, close_all, load, modify
 from robson_position.handlers.runtime import Runtime
 
 
-async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, rt: Runtime) -> None:
+def is_about_a_position(d: TradeDecision) -> bool:
     """Only decisions about an existing position; entries go through entry_gate."""
-    if d.position_id is None:
+    return d.position_id is not None
+
+
+async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, rt: Runtime) -> None:
+    if not is_about_a_position(d):
         return
     position = await load(uow, d.position_id, d.account_id)
     at = d.occurred_at
