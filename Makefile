@@ -5,9 +5,11 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: setup run test bench lint schemas helm-lint clean
 
+# --compile-bytecode: dependencies' .pyc files are written once here, so a service starts in ~1 s
+# instead of ~3 s even where PYTHONDONTWRITEBYTECODE is set.
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages uv
-	@$(UV) sync --all-packages --frozen --quiet
+	@$(UV) sync --all-packages --frozen --quiet --compile-bytecode
 
 run: setup
 	@$(UV) run --frozen robson up $(ARGS)
