@@ -85,19 +85,27 @@ async def _writes_while_consuming(service: Service, bus: Bus, count: int) -> int
     return sum("outbox" not in sql for sql in writes)
 
 
+def _remembering_service(database_url: str, nats_url: str, schema: str, name: str,
+                         seen: list[str], **options: Any) -> Service:
+    """A service whose one consumer notes each signal id it handles."""
+
+    async def remember(signal: SignalDetected, uow: UnitOfWork) -> None:
+        seen.append(signal.signal_id)
+
+    spec = ConsumerSpec(name, s.SIGNALS, (s.ALL_SIGNALS,), remember, accepts=(SignalDetected,),
+                        **options)
+    return Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
+                   MIGRATIONS, consumers=[spec])
+
+
 async def test_idempotent_memory_only_consumer_touches_no_table_per_message(
     bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:
     seen: list[str] = []
 
-    async def remember(signal: SignalDetected, uow: UnitOfWork) -> None:
-        seen.append(signal.signal_id)
-
     def service(record_inbox: bool) -> Service:
-        spec = ConsumerSpec(f"memory_{record_inbox}", s.SIGNALS, (s.ALL_SIGNALS,), remember,
-                            accepts=(SignalDetected,), record_inbox=record_inbox)
-        return Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
-                       MIGRATIONS, consumers=[spec])
+        return _remembering_service(database_url, nats_url, schema, f"memory_{record_inbox}", seen,
+                                    record_inbox=record_inbox)
 
     without_inbox = await _writes_while_consuming(service(False), bus, 10)
     assert seen == [f"mem-{i}" for i in range(10)]
@@ -126,14 +134,8 @@ async def test_consumer_acks_unwanted_messages_without_handler_or_transaction(
     bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:
     seen: list[str] = []
-
-    async def remember(signal: SignalDetected, uow: UnitOfWork) -> None:
-        seen.append(signal.signal_id)
-
-    spec = ConsumerSpec("choosy", s.SIGNALS, (s.ALL_SIGNALS,), remember, accepts=(SignalDetected,),
-                        wants=lambda signal: signal.signal_id == "mem-3")
-    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
-                      MIGRATIONS, consumers=[spec])
+    service = _remembering_service(database_url, nats_url, schema, "choosy", seen,
+                                   wants=lambda signal: signal.signal_id == "mem-3")
     writes = await _writes_while_consuming(service, bus, 10)  # all 10 acked
     assert seen == ["mem-3"]
     assert writes == 1  # the wanted message's inbox record; the other nine cost nothing
