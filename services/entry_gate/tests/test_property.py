@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from robson_contracts import ExitReason
 from robson_entry_gate.domain.gate import evaluate
@@ -31,8 +31,15 @@ close_op = st.tuples(st.just("close"), st.integers(0, 50), r_multiples, st.boole
 ops = st.lists(st.one_of(open_op, close_op), min_size=1, max_size=80)
 
 
+LOSING_STREAK = [step for n in range(8)
+                 for step in (("open", n % 5, D("2.0"), None), ("close", 0, D(-1), False))]
+"""Full stop-outs one after another: the run must reach the loss region (the random search
+alone does not always get there in 120 examples)."""
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops)
+@example(LOSING_STREAK)
 def test_month_loss_never_exceeds_four_percent_plus_one_trade_risk(steps: list) -> None:
     policy = EffectivePolicy()
     state = account(str(CAPITAL))
