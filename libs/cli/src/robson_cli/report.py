@@ -62,14 +62,15 @@ def markdown(report: dict[str, Any]) -> str:
     rows = [(f"account {a}", v["performance"]) for a, v in report["accounts"].items()]
     rows += [(f"trader {t}", perf) for t, perf in report["traders"].items()]
     lines += ["| scope | " + " | ".join(HEADLINE) + " |", "|---" * (len(HEADLINE) + 1) + "|"]
-    lines += ["| " + scope + " | " + " | ".join(_cell(perf.get(k)) for k in HEADLINE) + " |"
+    lines += ["| " + scope + " | " + " | ".join(cell(perf.get(k)) for k in HEADLINE) + " |"
               for scope, perf in rows]
     lines += ["", "| account | equity |", "|---|---|"]
-    lines += [f"| {a} | {_cell(v.get('equity'))} |" for a, v in report["accounts"].items()]
+    lines += [f"| {a} | {cell(v.get('equity'))} |" for a, v in report["accounts"].items()]
     return "\n".join(lines) + "\n"
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A table cell: an em dash for nothing, floats to three places."""
     if value is None:
         return "—"
     if isinstance(value, float):

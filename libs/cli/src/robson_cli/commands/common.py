@@ -15,6 +15,7 @@ from rich.table import Table
 
 from robson_cli.client import ServiceError, Services, read_run_file
 from robson_cli.launcher import run_file
+from robson_cli.report import cell
 
 console = Console()
 err_console = Console(stderr=True)
@@ -63,14 +64,6 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     for row in rows:
         out.add_row(*(cell(v) for v in row))
     return out
-
-
-def cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
 
 
 def pnl(value: Any) -> str:
