@@ -7,6 +7,7 @@ account rich. The market is steady and independent of the load: every symbol tic
 times a second for the whole run (all services consume those ticks). Paper runs with
 MARKET_FILL=last_price: a market entry fills at once against the last (fresh) price, as a venue
 fills against its book; with the default next_price it would wait up to one tick interval.
+A first phase at 5 signals/s shows the pipeline's own latency, with the cores mostly idle.
 Per-hop figures come from a core NATS subscription seeing each service's publish; per-service
 CPU (user+system of the process) per phase shows where the work goes.
 
@@ -65,6 +66,8 @@ a real account holds tens of positions, not the thousands this benchmark opens."
 SYMBOLS = tuple(f"B{i:02d}USDT" for i in range(10))
 TRADERS = 400
 PACED_RATE, PACED_SECONDS = 50, 10
+UNLOADED_RATE, UNLOADED_SECONDS = 5, 8
+"""A rate the two cores handle with room to spare: the pipeline's own latency, not queueing."""
 BURST = 1000
 TICK_RATE = 20
 """Ticks per second on each symbol: 10 symbols × 20/s, whatever the load."""
@@ -279,16 +282,19 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
     cpu = Cpu(procs, infra)
     await asyncio.sleep(5)  # the market alone: what ticks cost each service
     idle = {name: sec / 5 for name, sec in cpu.used().items()}
+    unloaded_n, paced_n = UNLOADED_RATE * UNLOADED_SECONDS, PACED_RATE * PACED_SECONDS
     keys = [(f"t{i // len(SYMBOLS)}", SYMBOLS[i % len(SYMBOLS)])
-            for i in range(PACED_RATE * PACED_SECONDS + BURST)]
+            for i in range(unloaded_n + paced_n + BURST)]
+    unloaded = await _phase(bus, keys[:unloaded_n], UNLOADED_RATE)
+    keys = keys[unloaded_n:]
     cpu.mark()
-    paced = await _phase(bus, keys[:PACED_RATE * PACED_SECONDS], PACED_RATE)
+    paced = await _phase(bus, keys[:paced_n], PACED_RATE)
     paced_cpu = cpu.used()
     lag_paced = await _market_lag(bus)
     opened = _latencies(paced, "opened")
     cpu.mark()
     started = time.perf_counter()
-    burst = await _phase(bus, keys[PACED_RATE * PACED_SECONDS:], None)
+    burst = await _phase(bus, keys[paced_n:], None)
     elapsed = time.perf_counter() - started
     burst_cpu, lag_burst = cpu.used(), await _market_lag(bus)
     drained = BURST / elapsed
@@ -300,6 +306,10 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
         at_most("e2e.signal_to_open_p50_at_50", median(opened), "ms", 25, note),
         at_most("e2e.signal_to_open_p99_at_50", percentile(opened, 99), "ms", 100, note),
         info("e2e.hops_p50_at_50", median(opened), "ms", _hops(paced)),
+        info(f"e2e.signal_to_open_p50_at_{UNLOADED_RATE}", median(_latencies(unloaded, "opened")),
+             "ms", f"{UNLOADED_RATE} signals/s for {UNLOADED_SECONDS}s, the cores mostly idle: "
+             f"the pipeline's own latency (p99 "
+             f"{percentile(_latencies(unloaded, 'opened'), 99):.1f} ms); hops: {_hops(unloaded)}"),
         info("e2e.p50_last_second_at_50", _drift(paced)[1], "ms",
              f"first second {_drift(paced)[0]:.1f} ms: a latency that grows through the run "
              "means 50/s is not sustained"),
