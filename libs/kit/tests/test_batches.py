@@ -4,15 +4,17 @@ only itself."""
 from __future__ import annotations
 
 import pytest
-from robson_contracts import DeadLetter
+from nats.aio.msg import Msg
+from robson_contracts import DeadLetter, encode
 from robson_contracts import subjects as s
 from robson_kit import metrics
+from robson_kit.batch import BatchTransaction
 from robson_kit.bus import Bus
 from robson_kit.clock import WallClock
 from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
 from robson_kit.uow import UnitOfWork, record_inbox_batch
-from sampleapp.app import SampleSettings, build
+from sampleapp.app import SampleSettings, build, handle_signal
 from sqlalchemy import text
 
 from .test_messaging import decisions, make_signal, seen
@@ -61,3 +63,18 @@ async def test_kit_statements_on_the_driver_connection_roll_back_with_the_sessio
             "SELECT (SELECT count(*) FROM inbox WHERE message_id = :id) + "
             "(SELECT count(*) FROM outbox WHERE message_id = :id)"), {"id": message.message_id})
         assert found.scalar_one() == 0
+
+
+async def test_batch_holding_a_message_and_its_redelivered_copy_handles_it_once(
+    sample: Service,
+) -> None:
+    """A consumer stalled past ack_wait can fetch a message and its redelivery together: the
+    inbox insert keeps one record, and the second copy must not run the handler again."""
+    signal = make_signal("sig-twice")
+    copies = [Msg(None, subject=s.subject_for(signal), data=encode(signal)) for _ in range(2)]
+    batch = BatchTransaction("sample_signals", handle_signal, True, sample.sessions, WallClock(),
+                             "sample")
+    outcomes, uows = await batch.run([(msg, signal) for msg in copies])
+    assert [o.kind for o in outcomes.values()] == ["ack", "ack"]
+    assert len(uows) == 1
+    assert await seen(sample, "sig-twice") == 1

@@ -86,6 +86,7 @@ class BatchTransaction:
                 if message.message_id not in fresh:
                     metrics.MESSAGES.labels(self.service, self.consumer, "duplicate").inc()
                     continue
+                fresh.discard(message.message_id)  # a redelivered copy in the same batch
                 uow = UnitOfWork(session, self.clock)
                 failure = await self._handle_one(uow, message)
                 if failure is not None:
