@@ -33,6 +33,7 @@ from robson_contracts.market import (
     TradeTick,
 )
 from robson_contracts.orders import (
+    FINAL_ORDER_STATUSES,
     BracketTakeProfit,
     CancelOrder,
     Fill,

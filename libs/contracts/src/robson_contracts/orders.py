@@ -50,6 +50,11 @@ class OrderRole(StrEnum):
     EXIT = "EXIT"
 
 
+FINAL_ORDER_STATUSES: frozenset[str] = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED"})
+"""Venue order statuses (Binance's names, which paper uses too) after which an order can never
+fill again."""
+
+
 class Liquidity(StrEnum):
     MAKER = "MAKER"
     TAKER = "TAKER"

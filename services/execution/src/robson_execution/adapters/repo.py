@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from robson_contracts import FINAL_ORDER_STATUSES
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +18,6 @@ from robson_execution.adapters.tables import (
     orders,
     reconciliations,
 )
-
-FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
 
 async def get_account(s: AsyncSession, account_id: str) -> Any:
@@ -65,7 +64,8 @@ async def rows_by_list_client_id(s: AsyncSession, list_client_id: str) -> list[A
 
 
 async def open_rows(s: AsyncSession, account_id: str) -> list[Any]:
-    q = select(orders).where(orders.c.account_id == account_id, orders.c.status.not_in(FINAL))
+    q = select(orders).where(orders.c.account_id == account_id,
+                             orders.c.status.not_in(sorted(FINAL_ORDER_STATUSES)))
     return list((await s.execute(q.order_by(orders.c.created_at))).all())
 
 

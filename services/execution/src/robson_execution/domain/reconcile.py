@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from robson_execution.domain.ids import is_ours
+from robson_contracts import FINAL_ORDER_STATUSES
 
-FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED"})
+from robson_execution.domain.ids import is_ours
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def reconcile(local: list[LocalOrder], queried: dict[str, VenueOrder | None],
     decisions: list[Decision] = []
     known = {o.client_order_id for o in local}
     for order in local:
-        if order.status in FINAL:
+        if order.status in FINAL_ORDER_STATUSES:
             continue
         decisions.extend(judge_known(order, queried.get(order.client_order_id)))
     for venue in open_on_venue:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from robson_contracts import OrderRole, OrderSpec, OrderType
+from robson_contracts import FINAL_ORDER_STATUSES, OrderRole, OrderSpec, OrderType
 from robson_kit.uow import UnitOfWork
 
 from robson_execution.adapters import repo
@@ -17,8 +17,6 @@ from robson_execution.domain.brackets import ChildLeg, Limits, child_quantities
 from robson_execution.domain.ids import client_order_id
 from robson_execution.handlers import events
 from robson_execution.handlers.commands import oco_rows, opposite
-
-FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
 
 def _legs(plan: dict[str, Any]) -> list[ChildLeg]:
@@ -36,7 +34,8 @@ async def protect(uow: UnitOfWork, cid: str) -> None:
     plan = row.meta.get("bracket") if row else None
     if not plan or row.meta.get("bracket_canceled"):
         return
-    wanted = child_quantities(_legs(plan), Decimal(row.filled_qty), _limits(row.meta), row.status in FINAL)
+    wanted = child_quantities(_legs(plan), Decimal(row.filled_qty), _limits(row.meta),
+                              row.status in FINAL_ORDER_STATUSES)
     children = dict(row.meta.get("children", {}))
     changed = False
     for key, qty in wanted.items():

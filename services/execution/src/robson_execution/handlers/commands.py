@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from robson_contracts import (
+    FINAL_ORDER_STATUSES,
     CancelOrder,
     OrderRole,
     OrderSpec,
@@ -159,7 +160,7 @@ async def record_replace(cmd: ReplaceOrder, uow: UnitOfWork) -> None:
             "parent_order_id": leg.parent_order_id,
             "meta": {"replaces": cmd.order_id} if amended else {"silent": True},
         })
-    if old.status in ("FILLED", "CANCELED", "EXPIRED", "REJECTED"):
+    if old.status in FINAL_ORDER_STATUSES:
         values = {**new_rows[0], "status": "REJECTED", "reject_reason": "REPLACE_TARGET_NOT_OPEN"}
         values = next(({**r, "status": "REJECTED"} for r in new_rows if "replaces" in r["meta"]), values)
         if await repo.insert_order(uow.session, **values):

@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from robson_contracts import FINAL_ORDER_STATUSES
 from robson_kit.uow import UnitOfWork
 
 from robson_execution.adapters import repo
 from robson_execution.handlers import events
 from robson_execution.handlers.brackets import protect
-
-FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ async def apply_trade(uow: UnitOfWork, cid: str, trade: VenueTrade, source: str)
 async def apply_final(uow: UnitOfWork, cid: str, venue_status: str, reason: str) -> None:
     """Canceled / expired / rejected on the venue (fills must be applied before this)."""
     row = await repo.order_by_cid(uow.session, cid, lock=True)
-    if row is None or row.status in FINAL:
+    if row is None or row.status in FINAL_ORDER_STATUSES:
         return
     status = "EXPIRED" if venue_status in ("EXPIRED", "EXPIRED_IN_MATCH") else "CANCELED"
     if venue_status == "REJECTED":

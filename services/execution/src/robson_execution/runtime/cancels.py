@@ -6,11 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from robson_contracts import FINAL_ORDER_STATUSES
+
 from robson_execution.adapters import repo
 from robson_execution.adapters.binance import BinanceGateway
 from robson_execution.domain.outcomes import Kind
 from robson_execution.handlers import events
-from robson_execution.handlers.venue import FINAL, apply_final
+from robson_execution.handlers.venue import apply_final
 
 DONE, WAIT = True, False
 
@@ -25,7 +27,7 @@ async def _targets(ex: Any, act: Any) -> list[Any]:
         else:
             row = await repo.active_by_order_id(uow.session, act.account_id, p["order_id"])
             rows = [row] if row else []
-    return [r for r in rows if r is not None and r.status not in FINAL]
+    return [r for r in rows if r is not None and r.status not in FINAL_ORDER_STATUSES]
 
 
 async def cancel_action(ex: Any, gw: BinanceGateway, act: Any) -> bool:

@@ -10,7 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from robson_contracts import ReconciliationCompleted, ReconciliationItem, derive_id
+from robson_contracts import (
+    FINAL_ORDER_STATUSES,
+    ReconciliationCompleted,
+    ReconciliationItem,
+    derive_id,
+)
 from robson_kit import logs
 
 from robson_execution.adapters import repo
@@ -81,7 +86,7 @@ async def _reconcile(ex: Any, gw: Any, account_id: str, trigger: str) -> Reconci
     attempted |= {c for a in pending_actions if a.attempts > 0 and a.kind == "PLACE_OCO"
                   for c in [r.client_order_id for r in rows if r.list_client_id == a.payload.get("list_cid")]}
     # PENDING orders never sent need no question; the others (and all open ones) do.
-    relevant = [r for r in rows if r.status not in ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
+    relevant = [r for r in rows if r.status not in FINAL_ORDER_STATUSES
                 and (r.status != "PENDING" or r.client_order_id in attempted)]
     queried: dict[str, VenueOrder | None] = {}
     raw: dict[str, dict[str, Any]] = {}

@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from robson_contracts import Liquidity, OrderRole, OrderSpec
-
-FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED"})
+from robson_contracts import FINAL_ORDER_STATUSES, Liquidity, OrderRole, OrderSpec
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class VenueOrder:
 
     @property
     def live(self) -> bool:
-        return self.status not in FINAL
+        return self.status not in FINAL_ORDER_STATUSES
 
 
 @dataclass(frozen=True)
