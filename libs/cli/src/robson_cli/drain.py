@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 import nats
-from nats.js.errors import NotFoundError
-from robson_contracts.subjects import STREAMS
+from robson_kit.backlog import bus_backlog
 
 OUTBOX_PENDING = re.compile(r"^robson_outbox_pending\{[^}]*\}\s+([0-9.eE+-]+)$", re.MULTILINE)
 
@@ -19,7 +18,7 @@ OUTBOX_PENDING = re.compile(r"^robson_outbox_pending\{[^}]*\}\s+([0-9.eE+-]+)$",
 @dataclass(frozen=True)
 class Backlog:
     pending: int
-    """Messages not yet delivered or not yet acked, over every consumer."""
+    """Messages not yet delivered or not yet acked, over the services' consumers."""
     outbox: int
     """Committed events not yet published, over every service."""
     published: int
@@ -33,19 +32,8 @@ class Backlog:
 async def _bus_backlog(nats_url: str) -> tuple[int, int]:
     nc = await nats.connect(nats_url, name="robson-cli-drain", connect_timeout=5, max_reconnect_attempts=1)
     try:
-        js = nc.jetstream()
-        pending = published = 0
-        for spec in STREAMS:
-            if spec.name == "ROBSON_DLQ":
-                continue
-            try:
-                info = await js.stream_info(spec.name)
-            except NotFoundError:
-                continue
-            published += info.state.last_seq or 0
-            for consumer in await js.consumers_info(spec.name):
-                pending += (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
-        return pending, published
+        found = await bus_backlog(nc.jetstream())
+        return found.pending, sum(found.sequences)
     finally:
         await nc.close()
 

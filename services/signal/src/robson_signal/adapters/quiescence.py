@@ -12,14 +12,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from nats.js.api import AckPolicy
-from robson_contracts.subjects import DEAD_LETTERS, STREAMS, StreamSpec
+from robson_kit.backlog import bus_backlog
 from robson_kit.bus import Bus
 from robson_kit.logs import get_logger
 
 log = get_logger(__name__)
-WATCHED: tuple[StreamSpec, ...] = tuple(s for s in STREAMS if s is not DEAD_LETTERS)
-NAMES = {s.name for s in WATCHED}
 
 
 class Quiescence:
@@ -32,20 +29,8 @@ class Quiescence:
 
     async def snapshot(self) -> tuple[bool, tuple[int, ...]]:
         """(every service consumer drained, last sequence of every watched stream)."""
-        js = self.bus.js
-        idle = True
-        sequences = tuple(
-            info.state.last_seq
-            for info in sorted(await js.streams_info(), key=lambda i: i.config.name or "")
-            if info.config.name in NAMES
-        )
-        for spec in WATCHED:
-            for info in await js.consumers_info(spec.name):
-                if info.config.durable_name is None or info.config.ack_policy != AckPolicy.EXPLICIT:
-                    continue
-                if (info.num_pending or 0) or (info.num_ack_pending or 0):
-                    idle = False
-        return idle, sequences
+        backlog = await bus_backlog(self.bus.js)
+        return backlog.pending == 0, backlog.sequences
 
     async def wait(self) -> None:
         """Return once the platform is quiet (blocks for as long as a service is down)."""
