@@ -45,6 +45,23 @@ def test_apply_config_again_changes_nothing_and_a_changed_setting_is_applied_onc
     assert apply_config(config, where) == ["entry_gate: risk policy of account acc1 set"]
 
 
+def test_apply_config_account_allow_short_reaches_the_venue_and_the_gate(
+        running_replay: RobsonUp) -> None:
+    path = running_replay.root / "robson.yaml"
+    config, where = load_config(path), urls(running_replay)
+    spot = path.with_name("spot.yaml")
+    spot.write_text(path.read_text().replace("allow_short: true", "allow_short: false"))
+    try:
+        assert apply_config(load_config(spot), where) == [
+            "paper: account acc1 updated (USDT 10000)",
+            "entry_gate: risk policy of account acc1 set"]
+        assert httpx.get(f"{where['paper']}/accounts/acc1").json()["allow_short"] is False
+        assert httpx.get(f"{where['entry_gate']}/policies/acc1").json()["policy"]["allow_short"] is False
+    finally:
+        apply_config(config, where)
+    assert httpx.get(f"{where['entry_gate']}/policies/acc1").json()["policy"]["allow_short"] is True
+
+
 def test_read_commands_json_agree_with_each_other(running_replay: RobsonUp) -> None:
     positions = running_replay.json("positions", "--account", "acc1")
     closed = [p for p in positions if p["status"] == "CLOSED"]

@@ -95,6 +95,19 @@ def test_risk_override_out_of_range_is_refused_with_the_services_rule(tmp_path: 
     assert problem.startswith("accounts[0].risk.sizing.risk_per_trade: must be greater than 0 and at most 0.1")
 
 
+def test_risk_allow_short_contradicting_the_accounts_is_refused(tmp_path: Path) -> None:
+    text = VALID.replace("risk: {sizing: {risk_per_trade: 0.02}}",
+                         "risk: {allow_short: true, sizing: {risk_per_trade: 0.02}}")
+    [problem] = problems(tmp_path, text)
+    assert problem.startswith("accounts[0]") and "risk.allow_short contradicts allow_short" in problem
+
+
+def test_account_allow_short_is_the_gates_too(tmp_path: Path) -> None:
+    [account] = load_config(write(tmp_path, VALID)).accounts
+    assert account.allow_short is False and account.gate_policy.allow_short is False
+    assert account.gate_policy.sizing == account.risk.sizing
+
+
 def test_strategy_params_are_checked_against_the_strategy(tmp_path: Path) -> None:
     text = VALID.replace("params: {period: 30}", "params: {period: 1}")
     [problem] = problems(tmp_path, text)

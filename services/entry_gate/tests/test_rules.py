@@ -247,6 +247,18 @@ def test_confidence_below_point_seven_is_denied() -> None:
     assert judge(account(), decision(confidence="0.7")).allowed
 
 
+def test_gate_with_shorts_not_allowed_denies_short_entry_and_still_allows_long() -> None:
+    spot = policy(allow_short=False)
+    short = judge(account(), decision(kind="SHORT", entry="100", stop="110"), p=spot)
+    assert short.outcome is GateOutcome.DENY_ENTRY
+    assert short.reason_codes == ("SHORT_NOT_ALLOWED",)
+    assert judge(account(), decision(kind="LONG"), p=spot).allowed
+
+
+def test_gate_by_default_allows_short_entries() -> None:
+    assert judge(account(), decision(kind="SHORT", entry="100", stop="110")).allowed
+
+
 # --- rule 8: market context ---------------------------------------------------------------
 
 def test_funding_rate_above_point_one_percent_is_denied() -> None:

@@ -70,9 +70,9 @@ def _position_account(client: ServiceClient, account: AccountConfig) -> str | No
 
 def _gate_account(client: ServiceClient, account: AccountConfig) -> str | None:
     current = client.get(f"/policies/{account.id}")
-    if current["configured"] and _same(AccountPolicy, current["policy"], account.risk):
+    if current["configured"] and _same(AccountPolicy, current["policy"], account.gate_policy):
         return None
-    client.put(f"/policies/{account.id}", _json(account.risk))
+    client.put(f"/policies/{account.id}", _json(account.gate_policy))
     return f"risk policy of account {account.id} set"
 
 

@@ -53,12 +53,25 @@ class AccountConfig(Strict):
     starting_balances: dict[Asset, NonNegativeDec] = Field(
         default_factory=lambda: {"USDT": Decimal(10000)}, min_length=1)
     allow_short: bool = False
+    """One switch for the venue (paper lets the account sell what it does not hold) and the gate
+    (which otherwise denies SHORT entries, so they never reach a venue that would refuse them)."""
     risk: AccountPolicy = AccountPolicy()
     """entry_gate's account risk policy (every field optional; defaults are the service's)."""
+
+    @model_validator(mode="after")
+    def _allow_short_once(self) -> AccountConfig:
+        if "allow_short" in self.risk.model_fields_set and self.risk.allow_short != self.allow_short:
+            raise ValueError("risk.allow_short contradicts allow_short: set it once, on the account")
+        return self
 
     @property
     def quote_balance(self) -> Decimal:
         return self.starting_balances.get("USDT", Decimal(10000))
+
+    @property
+    def gate_policy(self) -> AccountPolicy:
+        """The policy entry_gate gets: ``risk`` with the account's ``allow_short``."""
+        return self.risk.model_copy(update={"allow_short": self.allow_short})
 
 
 class TraderConfig(Strict):

@@ -179,6 +179,8 @@ class QueueConfig(Config):
 
 
 class AccountPolicy(Config):
+    allow_short: bool = True
+    """False: SHORT entries are denied (a spot account cannot sell what it does not hold)."""
     sizing: SizingConfig = SizingConfig()
     monthly_loss: MonthlyLossConfig = MonthlyLossConfig()
     concurrency: ConcurrencyConfig = ConcurrencyConfig()

@@ -2,6 +2,7 @@
 
 from robson_entry_gate.domain.rules.account import (
     ConfidenceRule,
+    DirectionRule,
     KillSwitchRule,
     LockoutRule,
     SessionRule,
@@ -29,6 +30,7 @@ RULES: tuple[Rule, ...] = (
     LockoutRule(),
     TraderStatusRule(),
     SessionRule(),
+    DirectionRule(),
     ConfidenceRule(),
     FundingRateRule(),
     DataFreshnessRule(),

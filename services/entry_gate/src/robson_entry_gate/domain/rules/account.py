@@ -1,8 +1,9 @@
-"""Account availability: kill switch, lockouts, trader status, confidence, sessions."""
+"""Account availability: kill switch, lockouts, trader status, direction, confidence,
+sessions."""
 
 from __future__ import annotations
 
-from robson_contracts import CheckResult
+from robson_contracts import CheckResult, DecisionKind
 
 from robson_entry_gate.domain.rules.base import GateContext, failed, passed
 
@@ -44,6 +45,16 @@ class TraderStatusRule:
         reason = ctx.figures.state.paused_traders.get(tid)
         if reason is not None:
             return failed(self.name, "TRADER_PAUSED", f"trader {tid} is paused: {reason or '-'}")
+        return passed(self.name)
+
+
+class DirectionRule:
+    name = "direction"
+
+    def check(self, ctx: GateContext) -> CheckResult:
+        if ctx.decision.decision is DecisionKind.SHORT and not ctx.policy.account.allow_short:
+            return failed(self.name, "SHORT_NOT_ALLOWED",
+                          f"account {ctx.decision.account_id} does not allow short entries")
         return passed(self.name)
 
 
