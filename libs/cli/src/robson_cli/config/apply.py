@@ -69,10 +69,10 @@ def _position_account(client: ServiceClient, account: AccountConfig) -> str | No
 
 
 def _gate_account(client: ServiceClient, account: AccountConfig) -> str | None:
-    current = client.get(f"/policies/{account.id}")
-    if current["configured"] and _same(AccountPolicy, current["policy"], account.gate_policy):
+    current, wanted = client.get(f"/policies/{account.id}"), account.gate_policy
+    if current["configured"] and _same(AccountPolicy, current["policy"], wanted):
         return None
-    client.put(f"/policies/{account.id}", _json(account.gate_policy))
+    client.put(f"/policies/{account.id}", _json(wanted))
     return f"risk policy of account {account.id} set"
 
 
