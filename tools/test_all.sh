@@ -5,8 +5,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-uv}
-components=(libs/contracts libs/kit libs/cli services/signal services/decision services/entry_gate
-            services/position services/execution services/paper tests)
+components=(libs/contracts libs/kit libs/cli libs/backtest services/signal services/decision
+            services/entry_gate services/position services/execution services/paper services/notify
+            services/dashboard tests)
 passed=0; failed=0; status=0
 for c in "${components[@]}"; do
   if [ -z "$(find "$c" -name 'test_*.py' -print -quit 2>/dev/null)" ]; then continue; fi

@@ -19,6 +19,7 @@ from robson_kit.consumer import Consumer, ConsumerSpec
 from robson_kit.db import make_engine, make_sessionmaker, ping
 from robson_kit.outbox import OutboxRelay
 from robson_kit.settings import ServiceSettings
+from robson_kit.supervise import LoopFactory, Supervisor
 from robson_kit.uow import UnitOfWorkFactory
 
 Hook = Callable[["Service"], Awaitable[None]]
@@ -68,7 +69,7 @@ class Service:
         self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.publish_committed)
         self.consumers: list[Consumer] = []
         self.state: dict[str, Any] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor(self.name)
         self.started = False
 
     async def start(self) -> None:
@@ -88,7 +89,8 @@ class Service:
             )
             await consumer.start()
             self.consumers.append(consumer)
-        self._tasks = [asyncio.create_task(hook(self)) for hook in self.background]
+        for hook in self.background:
+            self.supervise(hook.__name__, lambda hook=hook: hook(self))
         self.started = True
         # What start-up built (modules, caches, mirrors loaded from the tables) lives as long as
         # the process: keep it out of the collector's full passes, which otherwise stall the
@@ -102,9 +104,7 @@ class Service:
         for consumer in self.consumers:
             await _bounded(consumer.stop(), f"stop consumer {consumer.spec.name}")
         self.consumers.clear()
-        for task in self._tasks:
-            task.cancel()
-        await _bounded(asyncio.gather(*self._tasks, return_exceptions=True), "stop background tasks")
+        await _bounded(self.supervisor.stop(), "stop background loops")
         for hook in self.on_stop:
             await _bounded(hook(self), "on_stop hook")
         await _bounded(self.relay.stop(), "stop outbox relay")
@@ -114,6 +114,11 @@ class Service:
         await self.engine.dispose()
         self.started = False
         log.info("service.stopped")
+
+    def supervise(self, name: str, factory: LoopFactory) -> asyncio.Task[None]:
+        """Run a background loop for the service's life: restarted with backoff on any error,
+        and named by ``/readyz`` while it keeps failing."""
+        return self.supervisor.spawn(name, factory)
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {"nats": "ok" if self.bus.is_connected else "disconnected"}
@@ -130,6 +135,10 @@ class Service:
         except Exception as exc:
             checks["migrations"] = f"error: {type(exc).__name__}"
         checks["consumers"] = "ok" if self.started else "not started"
+        failing = self.supervisor.failing()
+        checks["loops"] = "ok" if not failing else "failing: " + "; ".join(
+            f"{name} ({error})" for name, error in sorted(failing.items())
+        )
         return checks
 
     def app(self, manage_lifecycle: bool = True) -> FastAPI:

@@ -1,0 +1,1 @@
+"""robson backtest: the services' own code wired in one process over in-memory ports"""

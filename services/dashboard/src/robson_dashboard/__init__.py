@@ -1,0 +1,1 @@
+"""Robson web dashboard: a backend-for-frontend serving the trader's UI"""

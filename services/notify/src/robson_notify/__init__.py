@@ -1,0 +1,1 @@
+"""Robson notify service: events to people through Apprise"""
