@@ -59,6 +59,8 @@ from bench.common import (
     percentile,
     process_cpu_seconds,
 )
+from bench.lean_chain import LeanFigures
+from bench.lean_chain import measure as measure_lean
 
 ACCOUNTS = tuple(f"bench{i:03d}" for i in range(100))
 """Traders spread over accounts: entry_gate keeps one projection document per account, and
@@ -352,8 +354,28 @@ def _print_profiles(logs: Path) -> None:
             pstats.Stats(str(path)).sort_stats("cumtime").print_stats(40)
 
 
+def _floor_metrics(lean: LeanFigures, robson: dict[str, float]) -> list[Metric]:
+    """The lean chain's figures and Robson's as ratios to them (the issue's targets: ≤ 1.5× at
+    5/s, ≤ 2× p50 and ≤ 3× p99 at 50/s)."""
+    note = "lean 5-hop exactly-once chain (bench/lean_hop.py), same host, same invocation"
+    out = [info("floor.p50_at_5", lean.p50_at_5, "ms", note),
+           info("floor.p50_at_50", lean.p50_at_50, "ms", f"p99 {lean.p99_at_50:.1f} ms; {note}"),
+           info("floor.cpu_ms_per_msg_at_50", lean.cpu_ms_per_msg_at_50, "ms CPU",
+                "5 hop processes + NATS + Postgres"),
+           info("floor.burst_per_s", lean.burst_per_s, "msg/s",
+                f"CPU {lean.cpu_ms_per_msg_burst:.1f} ms/msg")]
+    pairs = (("p50_at_5", robson["p50_at_5"], lean.p50_at_5, 1.5),
+             ("p50_at_50", robson["p50_at_50"], lean.p50_at_50, 2.0),
+             ("p99_at_50", robson["p99_at_50"], lean.p99_at_50, 3.0))
+    out += [at_most(f"e2e.ratio_to_floor.{name}", mine / floor, "×", target,
+                    f"Robson {mine:.1f} ms / floor {floor:.1f} ms")
+            for name, mine, floor, target in pairs]
+    return out
+
+
 async def run() -> list[Metric]:
     with embedded_infrastructure() as infra:
+        lean = await measure_lean(infra)
         bus = await Bus(infra.nats_url, name="bench-e2e").connect()
         await reset_streams(bus)
         logs = Path(tempfile.mkdtemp(prefix="robson-bench-e2e-"))
@@ -363,6 +385,11 @@ async def run() -> list[Metric]:
         try:
             await asyncio.sleep(2)
             metrics = await _measure(bus, procs, infra)
+            figures = {m.name: m.value for m in metrics}
+            metrics += _floor_metrics(lean, {
+                "p50_at_5": figures[f"e2e.signal_to_open_p50_at_{UNLOADED_RATE}"],
+                "p50_at_50": figures["e2e.signal_to_open_p50_at_50"],
+                "p99_at_50": figures["e2e.signal_to_open_p99_at_50"]})
         finally:
             stop.set()
             await market
