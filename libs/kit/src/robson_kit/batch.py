@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from robson_kit import logs, metrics
 from robson_kit.clock import Clock
 from robson_kit.errors import PermanentError
+from robson_kit.outage import is_infrastructure_error
 from robson_kit.uow import UnitOfWork, flush_outboxes, record_inbox_batch, run_before_commit
 
 Decoded = list[tuple[Msg, Message]]
@@ -26,9 +27,11 @@ log = logs.get_logger(__name__)
 
 @dataclass
 class Outcome:
-    kind: str  # "ack" | "dead" | "retry"
+    kind: str  # "ack" | "dead" | "retry" | "hold" (a dependency is down: not the message's fault)
     reason_code: str = ""
     reason: str = ""
+    infra: bool = False
+    """The failure looked like an infrastructure error (the consumer confirms with a probe)."""
 
 
 class _RollBack(Exception):
@@ -113,7 +116,8 @@ class BatchTransaction:
             log.warning("handler.deferred_write_failed", consumer=self.consumer, error=repr(exc))
             if not isolate:
                 raise _RollBack({}) from exc
-            failure = Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
+            failure = Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}",
+                              infra=is_infrastructure_error(exc))
             raise _RollBack({id(decoded[0][0]): failure}) from exc
 
     async def _handle_one(self, uow: UnitOfWork, message: Message) -> Outcome | None:
@@ -124,7 +128,8 @@ class BatchTransaction:
             return Outcome("dead", exc.reason_code, exc.reason)
         except Exception as exc:
             log.warning("handler.failed", consumer=self.consumer, error=repr(exc))
-            return Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
+            return Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}",
+                           infra=is_infrastructure_error(exc))
         finally:
             logs.unbind("correlation_id", "message_id")
         return None
