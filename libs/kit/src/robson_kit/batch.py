@@ -19,7 +19,13 @@ from robson_kit import logs, metrics
 from robson_kit.clock import Clock
 from robson_kit.errors import PermanentError
 from robson_kit.outage import is_infrastructure_error
-from robson_kit.uow import UnitOfWork, flush_outboxes, record_inbox_batch, run_before_commit
+from robson_kit.uow import (
+    DEFAULT_MAX_PAYLOAD,
+    UnitOfWork,
+    flush_outboxes,
+    record_inbox_batch,
+    run_before_commit,
+)
 
 Decoded = list[tuple[Msg, Message]]
 log = logs.get_logger(__name__)
@@ -58,6 +64,8 @@ class BatchTransaction:
         self.sessions = sessions
         self.clock = clock
         self.service = service
+        self.max_payload = DEFAULT_MAX_PAYLOAD
+        """The bus's limit for one event (set from the server once connected)."""
 
     async def run(self, decoded: Decoded) -> tuple[dict[int, Outcome], list[UnitOfWork]]:
         """Outcome per message (keyed by ``id(msg)``) and the committed units of work."""
@@ -90,7 +98,7 @@ class BatchTransaction:
                     metrics.MESSAGES.labels(self.service, self.consumer, "duplicate").inc()
                     continue
                 fresh.discard(message.message_id)  # a redelivered copy in the same batch
-                uow = UnitOfWork(session, self.clock)
+                uow = UnitOfWork(session, self.clock, self.max_payload)
                 failure = await self._handle_one(uow, message)
                 if failure is not None:
                     if not isolate:
@@ -116,6 +124,8 @@ class BatchTransaction:
             log.warning("handler.deferred_write_failed", consumer=self.consumer, error=repr(exc))
             if not isolate:
                 raise _RollBack({}) from exc
+            if isinstance(exc, PermanentError):
+                raise _RollBack({id(decoded[0][0]): Outcome("dead", exc.reason_code, exc.reason)}) from exc
             failure = Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}",
                               infra=is_infrastructure_error(exc))
             raise _RollBack({id(decoded[0][0]): failure}) from exc

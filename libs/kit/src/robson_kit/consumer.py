@@ -141,6 +141,7 @@ class Consumer:
         return await provision_consumer(self.bus.js, self.spec.stream.name, self.consumer_config())
 
     async def start(self) -> None:
+        self._batch.max_payload = self.bus.max_payload
         await self.provision()
         self._sub = await self.bus.js.pull_subscribe_bind(
             self.spec.name, stream=self.spec.stream.name

@@ -78,9 +78,10 @@ class Service:
             await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url, s.db_schema)
         await self.bus.connect()
         await self.bus.ensure_streams()
+        self.uow.max_payload = self.bus.max_payload
         for hook in self.on_start:
             await hook(self)
-        self.relay.start()
+        self.supervise("outbox_relay", self.relay.run)
         for spec in self.consumer_specs:
             consumer = Consumer(
                 spec, self.bus, self.sessions, self.name, self.clock,
