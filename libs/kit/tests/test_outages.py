@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+from fastapi import APIRouter
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from robson_contracts import DeadLetter, SignalDetected
 from robson_contracts import subjects as s
@@ -47,6 +48,13 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
     schema = unique_schema()
     service = build(SampleSettings(nats_url=nats_url, database_url=own_postgres.url, db_schema=schema,
                                    ack_wait_seconds=2, max_deliver=3))
+    router = APIRouter()
+
+    @router.get("/seen/{signal_id}")
+    async def seen_route(signal_id: str) -> int:
+        return await seen(service, signal_id)
+
+    service.routers.append(router)
     await service.start()
     try:
         for i in range(10):
@@ -61,6 +69,8 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
                 return checks["consumers"] if checks["consumers"].startswith("paused") else None
 
             reported = await wait_until(paused, message="/readyz reports the consumer paused")
+            unavailable = await client.get("/seen/before-1")
+            assert unavailable.status_code == 503, unavailable.text
             # Down far longer than 3 deliveries with backoff take: the old kit dead-lettered here.
             await asyncio.sleep(8)
             assert await paused() is not None
@@ -68,6 +78,7 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
             await wait_until(lambda: _handled(own_postgres.url, schema, 30), timeout=60,
                              message="all 30 handled after the restart")
             await wait_until(lambda: _ready(client), message="/readyz ok again")
+            assert (await client.get("/seen/during-1")).json() == 1
         assert "sample_signals" in reported and "database" in reported
         assert await _counts(own_postgres.url, schema) == (30, 1)
         await wait_until(lambda: _decisions(bus, 30), message="30 decisions published")

@@ -265,14 +265,14 @@ class Consumer:
                         error=repr(exc))
 
     async def _settle_one(self, msg: Msg, outcome: Outcome) -> None:
-        seq = _sequence(msg)
         if outcome.kind == "ack":
-            self._failures.pop(seq, None)
+            if self._failures:
+                self._failures.pop(_sequence(msg), None)
             await msg.ack()
             self.processed += 1
             metrics.MESSAGES.labels(self.service, self.spec.name, "ok").inc()
         elif outcome.kind == "dead":
-            self._failures.pop(seq, None)
+            self._failures.pop(_sequence(msg), None)
             await self._dead_letter(msg, outcome.reason_code, outcome.reason)
         elif outcome.kind == "hold":
             # Not the message's fault: back to the stream uncounted. The delay outlasts the open
@@ -280,6 +280,7 @@ class Consumer:
             metrics.MESSAGES.labels(self.service, self.spec.name, "held").inc()
             await msg.nak(delay=2.0)
         else:
+            seq = _sequence(msg)
             failures, first = self._failures.pop(seq, (0, self.clock.now()))
             failures += 1
             if failures >= self.max_deliver:
@@ -331,15 +332,25 @@ FIRST_FAILED_HEADER = "Robson-First-Failed-At"
 last failure)."""
 
 
-def _sequence(msg: Msg) -> int:
+def _ack_field(msg: Msg, v1_index: int) -> int:
+    """A number from the JetStream ack subject, without nats-py's full metadata parse (a
+    dataclass and a datetime per message, on the hot path). The subject is
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>``, or the
+    v2 form with ``<domain>.<account hash>`` after ``$JS.ACK``."""
+    tokens = (msg.reply or "").split(".")
     try:
-        return msg.metadata.sequence.stream
-    except Exception:
-        return 0
+        if len(tokens) == 9:
+            return int(tokens[v1_index])
+        if len(tokens) >= 11:
+            return int(tokens[v1_index + 2])
+    except ValueError:
+        pass
+    return 0
+
+
+def _sequence(msg: Msg) -> int:
+    return _ack_field(msg, 5)
 
 
 def _delivered(msg: Msg) -> int:
-    try:
-        return msg.metadata.num_delivered or 1
-    except Exception:
-        return 1
+    return _ack_field(msg, 4) or 1
