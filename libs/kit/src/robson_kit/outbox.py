@@ -222,7 +222,8 @@ class OutboxRelay:
             for r, result in zip(sendable, results, strict=True):
                 if not isinstance(result, BaseException):
                     continue
-                if _connection_trouble(result, others_published=bool(published)):
+                if _connection_trouble(result, others_published=bool(published)) and not (
+                        await self._no_stream_for(r.subject, result)):
                     stalled = result
                     continue
                 self._row_failures[r.id] += 1
@@ -231,8 +232,9 @@ class OutboxRelay:
                 elif self._row_failures[r.id] >= ROW_ATTEMPTS:
                     refused.append((r, "PUBLISH_REFUSED",
                                     f"refused {self._row_failures[r.id]} times; last: {result!r}"))
-                else:
-                    stalled = result
+                else:  # retried on the next sweep; not a failure of the relay
+                    log.warning("outbox.event_refused", message_id=str(r.message_id),
+                                subject=r.subject, attempts=self._row_failures[r.id], error=repr(result))
             if published:
                 faults.point("outbox.after_publish")
                 self.published += len(published)
@@ -247,6 +249,19 @@ class OutboxRelay:
         if stalled is not None:
             raise RelayStalled(repr(stalled)) from stalled
         return len(published) + len(refused)
+
+    async def _no_stream_for(self, subject: str, error: BaseException) -> bool:
+        """After "no responders": True when JetStream answers that no stream takes ``subject``
+        (the event's fault); False while JetStream itself does not answer (an outage)."""
+        if not isinstance(error, nats.errors.NoRespondersError | nats.js.errors.NoStreamResponseError):
+            return False
+        try:
+            await self.bus.js.find_stream_name_by_subject(subject)
+        except nats.js.errors.NotFoundError:
+            return True
+        except Exception:
+            return False
+        return False
 
     async def _report_dead(self, row: Any, code: str, reason: str) -> None:
         metrics.OUTBOX_DEAD.labels(self.service, code).inc()
