@@ -319,7 +319,10 @@ class Consumer:
             await self.bus.publish(letter)
         except Exception as exc:
             log.error("dead_letter.publish_failed", consumer=self.spec.name, error=repr(exc))
-            await msg.nak(delay=5)
+            try:
+                await msg.nak(delay=5)
+            except Exception:  # NATS down: the message comes back after ack_wait anyway
+                pass
             return
         log.warning("message.dead_lettered", consumer=self.spec.name, subject=msg.subject,
                     reason_code=reason_code, reason=reason[:300])
