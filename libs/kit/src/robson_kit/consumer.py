@@ -28,7 +28,6 @@ the ones after it; handlers that need order must tolerate (or reject) stale inpu
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
 import time
 from collections import OrderedDict
@@ -39,7 +38,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from robson_contracts import DeadLetter, DecodeError, Message, decode, derive_id
+from robson_contracts import DecodeError, Message, decode
 from robson_contracts.subjects import StreamSpec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,11 +46,13 @@ from robson_kit import faults, logs, metrics
 from robson_kit.batch import BatchTransaction, Outcome
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
+from robson_kit.deadletter import FIRST_FAILED_HEADER, dead_letter_for, delivered, sequence
 from robson_kit.outage import Probe, database_probe, is_infrastructure_error, reachable
 from robson_kit.provision import provision_consumer
 from robson_kit.pull import PullFeed
 from robson_kit.uow import Committed, UnitOfWork
 
+__all__ = ["FIRST_FAILED_HEADER", "Consumer", "ConsumerSpec", "backoff_seconds"]
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 log = logs.get_logger(__name__)
 
@@ -177,9 +178,9 @@ class Consumer:
     async def process(self, msgs: list[Msg]) -> None:
         decoded: list[tuple[Msg, Message]] = []
         for msg in msgs:
-            if _delivered(msg) >= self.server_max_deliver:
+            if delivered(msg) >= self.server_max_deliver:
                 await self._dead_letter(msg, "MAX_DELIVERIES_CRASH", (
-                    f"delivered {_delivered(msg)} times, the server's limit, without being "
+                    f"delivered {delivered(msg)} times, the server's limit, without being "
                     "settled: it may crash the process; not handled again"))
                 continue
             try:
@@ -267,12 +268,12 @@ class Consumer:
     async def _settle_one(self, msg: Msg, outcome: Outcome) -> None:
         if outcome.kind == "ack":
             if self._failures:
-                self._failures.pop(_sequence(msg), None)
+                self._failures.pop(sequence(msg), None)
             await msg.ack()
             self.processed += 1
             metrics.MESSAGES.labels(self.service, self.spec.name, "ok").inc()
         elif outcome.kind == "dead":
-            self._failures.pop(_sequence(msg), None)
+            self._failures.pop(sequence(msg), None)
             await self._dead_letter(msg, outcome.reason_code, outcome.reason)
         elif outcome.kind == "hold":
             # Not the message's fault: back to the stream uncounted. The delay outlasts the open
@@ -280,7 +281,7 @@ class Consumer:
             metrics.MESSAGES.labels(self.service, self.spec.name, "held").inc()
             await msg.nak(delay=2.0)
         else:
-            seq = _sequence(msg)
+            seq = sequence(msg)
             failures, first = self._failures.pop(seq, (0, self.clock.now()))
             failures += 1
             if failures >= self.max_deliver:
@@ -299,22 +300,8 @@ class Consumer:
                            first_failed_at: datetime | None = None) -> None:
         """Publish the raw message with the reason, then term it. If the dead-letter publish
         fails the message is nak'ed instead, so nothing is lost."""
-        seq = _sequence(msg)
-        now = self.clock.now()
-        headers = {k: str(v) for k, v in (msg.headers or {}).items()}
-        headers[FIRST_FAILED_HEADER] = (first_failed_at or now).isoformat()
-        letter = DeadLetter(
-            message_id=derive_id("dead-letter", self.spec.stream.name, self.spec.name, seq),
-            occurred_at=now,
-            service=self.service,
-            consumer=self.spec.name,
-            subject=msg.subject,
-            reason_code=reason_code,
-            reason=reason[:2000],
-            payload_b64=base64.b64encode(msg.data).decode(),
-            headers=headers,
-            delivered_count=_delivered(msg),
-        )
+        letter = dead_letter_for(msg, self.spec.stream.name, self.spec.name, self.service,
+                                 reason_code, reason, self.clock.now(), first_failed_at)
         try:
             await self.bus.publish(letter)
         except Exception as exc:
@@ -328,32 +315,3 @@ class Consumer:
                     reason_code=reason_code, reason=reason[:300])
         metrics.MESSAGES.labels(self.service, self.spec.name, "dead_letter").inc()
         await msg.term()
-
-
-FIRST_FAILED_HEADER = "Robson-First-Failed-At"
-"""Added to a dead letter's headers: when the message first failed (its ``occurred_at`` is the
-last failure)."""
-
-
-def _ack_field(msg: Msg, v1_index: int) -> int:
-    """A number from the JetStream ack subject, without nats-py's full metadata parse (a
-    dataclass and a datetime per message, on the hot path). The subject is
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>``, or the
-    v2 form with ``<domain>.<account hash>`` after ``$JS.ACK``."""
-    tokens = (msg.reply or "").split(".")
-    try:
-        if len(tokens) == 9:
-            return int(tokens[v1_index])
-        if len(tokens) >= 11:
-            return int(tokens[v1_index + 2])
-    except ValueError:
-        pass
-    return 0
-
-
-def _sequence(msg: Msg) -> int:
-    return _ack_field(msg, 5)
-
-
-def _delivered(msg: Msg) -> int:
-    return _ack_field(msg, 4) or 1

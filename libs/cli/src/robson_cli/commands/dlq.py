@@ -24,7 +24,7 @@ from nats.js.errors import NotFoundError
 from robson_contracts import DeadLetter, DecodeError, decode
 from robson_contracts import subjects as s
 from robson_contracts.registry import TYPE_HEADER
-from robson_kit.consumer import FIRST_FAILED_HEADER
+from robson_kit.deadletter import FIRST_FAILED_HEADER
 
 from robson_cli.client import read_run_file
 from robson_cli.commands.common import JsonFlag, console, fail, print_json, table
