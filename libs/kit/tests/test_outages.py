@@ -19,7 +19,6 @@ from robson_kit.testing import asgi_client, read_stream, unique_schema, wait_unt
 from robson_kit.uow import UnitOfWork
 from sampleapp.app import SampleSettings, build, handle_signal
 
-from .own_infra import own_nats, own_postgres  # noqa: F401  (fixtures)
 from .test_messaging import make_signal, seen
 
 MIGRATIONS = Path(__file__).parent / "sampleapp" / "migrations"
@@ -43,7 +42,7 @@ async def _counts_reachable(database_url: str, schema: str) -> tuple[int, int] |
 
 
 async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_nothing(
-    bus: Bus, nats_url: str, own_postgres: EmbeddedPostgres  # noqa: F811
+    bus: Bus, nats_url: str, own_postgres: EmbeddedPostgres
 ) -> None:
     schema = unique_schema()
     service = build(SampleSettings(nats_url=nats_url, database_url=own_postgres.url, db_schema=schema,
@@ -89,7 +88,7 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
 
 
 async def test_nats_down_while_settling_loses_nothing_and_dead_letters_nothing(
-    own_nats: EmbeddedNats, database_url: str, schema: str  # noqa: F811
+    own_nats: EmbeddedNats, database_url: str, schema: str
 ) -> None:
     bus = await Bus(own_nats.url, name="pytest-own").connect()
     await bus.ensure_streams()
