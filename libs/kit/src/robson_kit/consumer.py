@@ -216,7 +216,10 @@ class Consumer:
         elapsed = time.perf_counter() - started
         faults.point("consumer.after_commit")
         for msg, _ in decoded:
-            await self._settle(msg, outcomes[id(msg)])
+            try:
+                await self._settle(msg, outcomes[id(msg)])
+            except Exception as exc:  # NATS down: see _settle
+                log.warning("consumer.settle_failed", consumer=self.spec.name, error=repr(exc))
         metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
         if outage:
             await self._pause(outage)
@@ -259,13 +262,6 @@ class Consumer:
     async def _settle(self, msg: Msg, outcome: Outcome) -> None:
         """A failed settle is no message failure: an unacked message comes back after
         ``ack_wait`` and the inbox drops its effect; a lost nak just delays the retry."""
-        try:
-            await self._settle_one(msg, outcome)
-        except Exception as exc:
-            log.warning("consumer.settle_failed", consumer=self.spec.name, outcome=outcome.kind,
-                        error=repr(exc))
-
-    async def _settle_one(self, msg: Msg, outcome: Outcome) -> None:
         if outcome.kind == "ack":
             if self._failures:
                 self._failures.pop(sequence(msg), None)
