@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 
 def num(value: Decimal | None) -> str:
@@ -16,7 +16,7 @@ CENT = Decimal("0.01")
 
 
 def money(value: Decimal, asset: str = "USDT") -> str:
-    rounded = value.quantize(Decimal("0.01"))
+    rounded = value.quantize(CENT, rounding=ROUND_HALF_UP)
     sign = "+" if rounded > 0 else ""
     return f"{sign}{format(rounded, 'f')} {asset}"
 
