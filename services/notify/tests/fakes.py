@@ -20,6 +20,7 @@ class Received:
     discord: list[dict[str, Any]] = field(default_factory=list)
     telegram: list[dict[str, Any]] = field(default_factory=list)
     webhook: list[dict[str, Any]] = field(default_factory=list)
+    ntfy: list[dict[str, Any]] = field(default_factory=list)
     """Every accepted webhook request, repeats included."""
     bad_signatures: int = 0
 
@@ -41,6 +42,7 @@ class FakeChatServers:
         app.router.add_post("/api/webhooks/{webhook_id}/{token}", self._discord)
         app.router.add_post("/bot{token}/sendMessage", self._telegram)
         app.router.add_post("/hook", self._webhook)
+        app.router.add_post("/", self._ntfy)
         self._runner = web.AppRunner(app)
 
     @property
@@ -114,6 +116,17 @@ class FakeChatServers:
         self.times.append(asyncio.get_running_loop().time())
         await self._slow(fault)
         return web.Response(status=200)
+
+    async def _ntfy(self, request: web.Request) -> web.Response:
+        """ntfy's publish-as-JSON: POST / {"topic", "title", "message"} (what Apprise sends)."""
+        body = await request.json()
+        if self._fault() == "500":
+            return web.json_response({"code": 50001, "http": 500, "error": "internal"}, status=500)
+        if not body.get("topic"):
+            return web.json_response({"code": 40001, "http": 400, "error": "no topic"}, status=400)
+        self.got.ntfy.append(body)
+        return web.json_response({"id": str(len(self.got.ntfy)), "event": "message",
+                                  "topic": body["topic"], "message": body.get("message", "")})
 
     async def _slow(self, fault: str | None) -> None:
         if fault and fault.startswith("slow"):

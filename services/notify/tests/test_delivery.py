@@ -176,3 +176,60 @@ async def test_dead_letter_notice_is_critical_and_carries_no_payload_or_headers(
         + [str(w) for w in fake.got.webhook]
     assert len(sent) == 3 and all("position_orders" in s for s in sent)
     assert not any("SUPERSECRET" in s or "apikey" in s for s in sent)
+
+
+async def test_other_apprise_urls_go_through_apprise_and_its_failures_are_retried(
+    bus: Bus, notify: Service, fake: FakeChatServers
+) -> None:
+    await apply(notify, {"channels": {"push": {"url": f"ntfy://127.0.0.1:{fake.port}/robson-alerts"}},
+                         "routes": [{"channel": "push", "events": ["risk.*"]}]})
+    fake.faults += ["500"]
+    await bus.publish(breach())
+    (row,) = await wait_until(lambda: _all_settled(notify, 1), message="settled")
+    assert (row["status"], row["attempts"]) == ("DELIVERED", 2)
+    (sent,) = fake.got.ntfy
+    assert sent["topic"] == "robson-alerts" and "risk limit breached" in sent["title"]
+    assert "DAILY_LOSS_LIMIT" in sent["message"]
+
+
+async def test_venue_approval_lockout_and_reconciliation_events_become_notices(
+    bus: Bus, notify: Service, fake: FakeChatServers
+) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from robson_contracts import (
+        DecisionAwaitingApproval,
+        DecisionKind,
+        ReconciliationCompleted,
+        ReconciliationItem,
+        RiskLockoutEnded,
+        VenueStatus,
+        VenueStatusChanged,
+    )
+
+    from .events import T0
+    await apply(notify, {"channels": {"hook": channels(fake)["hook"]},
+                         "routes": [{"channel": "hook", "events": [
+                             "venue.*", "decision.*", "risk.*", "reconciliation.*"]}]})
+    common = {"correlation_id": uuid.uuid4(), "occurred_at": T0, "account_id": "acc1"}
+    await bus.publish(VenueStatusChanged(**common, venue="binance", status=VenueStatus.UNREACHABLE,
+                                         detail="3 requests timed out"))
+    await bus.publish(DecisionAwaitingApproval(
+        **{**common, "correlation_id": uuid.uuid4()}, decision_id="dec9", trader_id="t1",
+        symbol="ETHUSDT", decision=DecisionKind.SHORT, confidence="0.7",
+        reasoning="breakdown below the range", expires_at=T0 + timedelta(minutes=2)))
+    await bus.publish(RiskLockoutEnded(**{**common, "correlation_id": uuid.uuid4()},
+                                       lockout_id="k1", rule="drawdown", kill_switch=True,
+                                       reason="ADMIN_UNLOCK", by="alice"))
+    await bus.publish(ReconciliationCompleted(
+        **{**common, "correlation_id": uuid.uuid4()}, ok=False,
+        items=(ReconciliationItem(kind="MISSED_FILL", order_id="o1", action="APPLIED"),)))
+    await wait_until(lambda: _all_settled(notify, 4), message="4 settled")
+    hooks = {h["kind"]: h for h in fake.got.unique_webhooks().values()}
+    assert set(hooks) == {"venue.down", "decision.pending_approval", "risk.kill_switch_reset",
+                          "reconciliation.mismatch"}
+    assert hooks["venue.down"]["severity"] == "critical"
+    assert "robson approve dec9" in hooks["decision.pending_approval"]["text"]
+    assert "by alice" in hooks["risk.kill_switch_reset"]["text"]
+    assert "MISSED_FILL o1 → APPLIED" in hooks["reconciliation.mismatch"]["text"]
