@@ -21,6 +21,7 @@ def notify_settings(nats_url: str, database_url: str, schema: str, fake: FakeCha
         nats_url=nats_url, database_url=database_url, db_schema=schema, ack_wait_seconds=2,
         max_deliver=3, backoff_base_seconds=0.05, backoff_cap_seconds=0.5,
         send_timeout_seconds=1.0, sender_poll_seconds=0.2, summary_poll_seconds=0.2,
+        summary_grace_seconds=2.0,
         discord_api_url=fake.base, telegram_api_url=fake.base)
     return NotifySettings(**(values | overrides))
 

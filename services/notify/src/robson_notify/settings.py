@@ -28,6 +28,9 @@ class NotifySettings(ServiceSettings):
     collapse_min: int = 3
     """This many due routine notices of one kind on one channel go out as one summary."""
     summary_poll_seconds: float = 30.0
+    summary_grace_seconds: float = 120.0
+    """A day whose reset has passed is summarized once its account's events have been quiet this
+    long (late events of the day are still counted), or at once when a later day has begun."""
     discord_api_url: str = "https://discord.com"
     telegram_api_url: str = "https://api.telegram.org"
 

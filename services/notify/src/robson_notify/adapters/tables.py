@@ -69,6 +69,7 @@ account_days = Table(
     Column("wins", Integer, nullable=False, default=0),
     Column("opened", Integer, nullable=False, default=0),
     Column("summarized", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 reasons = Table(

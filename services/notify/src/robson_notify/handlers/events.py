@@ -19,7 +19,8 @@ async def handle_event(message: Message, uow: UnitOfWork, runtime: Runtime) -> N
         return
     account = getattr(message, "account_id", None)
     if account is not None:
-        await figures.record(uow.session, message, runtime.config.reset_time(account))
+        await figures.record(uow.session, message, runtime.config.reset_time(account),
+                             uow.clock.now())
     reasoning = ""
     if isinstance(message, PositionOpened):
         reasoning = await figures.reasoning(uow.session, message.decision_id)

@@ -20,9 +20,12 @@ async def summarize_due(service: Service, runtime: Runtime) -> int:
     now = service.clock.now()
     done = 0
     async with service.uow() as uow:
-        for account, day in await figures.unsummarized(uow.session):
+        for account, day, written, later in await figures.unsummarized(uow.session):
             reset = runtime.config.reset_time(account)
-            if day >= trading_day(now, reset):
+            # a day is over once the account's events have moved past it (replays: event time)
+            # or its reset has passed on the clock and its events have been quiet for a while
+            quiet = (now - written).total_seconds() >= runtime.settings.summary_grace_seconds
+            if not later and (day >= trading_day(now, reset) or not quiet):
                 continue
             notice = summary_notice(await figures.figures(uow.session, account, day), reset)
             channels = runtime.config.channels_for(notice)
