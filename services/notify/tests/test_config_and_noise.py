@@ -158,3 +158,16 @@ async def test_notify_test_sends_to_one_channel_and_reports_the_outcome(
     assert len(fake.got.telegram) == 1 and "works" in fake.got.telegram[0]["text"]
     assert bad["attempts"] >= 1 and bad["status"] in ("PENDING", "FAILED")
     assert missing.status_code == 404 and "telegram" in missing.json()["detail"]
+
+
+async def test_notices_within_the_channels_rate_are_sent_one_by_one_not_collapsed(
+    bus: Bus, notify: Service, fake: FakeChatServers
+) -> None:
+    await apply(notify, {"channels": {"discord": {**channels(fake)["discord"],
+                                                  "rate_per_minute": 600, "burst": 20}},
+                         "routes": [{"channel": "discord", "events": ["position.opened"]}]})
+    for n in range(10):
+        await bus.publish(opened(f"p{n}"))
+    rows = await wait_until(lambda: _settled(notify, 10), timeout=30, message="10 settled")
+    assert all(r["collapsed_into"] is None for r in rows)
+    assert len(fake.got.discord) == 10

@@ -73,8 +73,10 @@ class Sender:
         done = await asyncio.gather(*(self._channel(ch, rs) for ch, rs in by_channel.items()))
         return sum(done)
 
-    def plan(self, channel: str, rows: list[Any]) -> list[Unit]:
-        if not self.runtime.collapses(channel):
+    def plan(self, channel: str, rows: list[Any], budget: int | None) -> list[Unit]:
+        """One unit per row while the channel's rate allows them all; beyond, bursts of one
+        routine kind become one unit (a summary message)."""
+        if not self.runtime.collapses(channel) or budget is None or len(rows) <= budget:
             return [(r, []) for r in rows]
         groups: dict[str, list[Any]] = {}
         units: list[Unit] = []
@@ -97,14 +99,15 @@ class Sender:
         return out
 
     async def _channel(self, channel: str, rows: list[Any]) -> int:
-        units, sent = self.plan(channel, rows), 0
+        bucket = self.runtime.buckets.get(channel)
+        budget = bucket.available(self.clock.now()) if bucket is not None else None
+        units, sent = self.plan(channel, rows, budget), 0
         for i, (lead, others) in enumerate(units):
             now = self.clock.now()
             if self.policy.expired(Severity(lead.severity), lead.created_at, now):
                 async with self.uow() as u:
                     await store.expire(u.session, [lead.delivery_id])
                 continue
-            bucket = self.runtime.buckets.get(channel)
             if bucket is not None and not bucket.take(now):
                 ids = [r.delivery_id for lead_, rest in units[i:] for r in (lead_, *rest)]
                 async with self.uow() as u:

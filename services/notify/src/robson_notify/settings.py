@@ -26,7 +26,8 @@ class NotifySettings(ServiceSettings):
     """The sender wakes at once for new deliveries; this bounds the wait for retries."""
     sender_batch: int = 200
     collapse_min: int = 3
-    """This many due routine notices of one kind on one channel go out as one summary."""
+    """When a channel's rate limit cannot send every due notice, this many (or more) routine
+    notices of one kind go out as one summary message."""
     summary_poll_seconds: float = 30.0
     summary_grace_seconds: float = 120.0
     """A day whose reset has passed is summarized once its account's events have been quiet this

@@ -90,6 +90,10 @@ class TokenBucket:
             return True
         return False
 
+    def available(self, now: datetime) -> int:
+        self._refill(now)
+        return int(self.tokens)
+
     def ready_at(self, now: datetime) -> datetime:
         self._refill(now)
         return now + timedelta(seconds=max(0.0, (1 - self.tokens) / self.rate))
