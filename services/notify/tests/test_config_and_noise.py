@@ -171,3 +171,26 @@ async def test_notices_within_the_channels_rate_are_sent_one_by_one_not_collapse
     rows = await wait_until(lambda: _settled(notify, 10), timeout=30, message="10 settled")
     assert all(r["collapsed_into"] is None for r in rows)
     assert len(fake.got.discord) == 10
+
+
+async def test_retention_deletes_settled_deliveries_and_keeps_pending_ones(
+    bus: Bus, notify: Service, fake: FakeChatServers
+) -> None:
+    from robson_notify.adapters import store
+    refused = FakeChatServers()  # nobody listens on its port
+    await apply(notify, {"channels": {"hook": channels(fake)["hook"],
+                                      "down": channels(refused)["hook"]},
+                         "routes": [{"channel": "hook", "events": ["position.opened"]},
+                                    {"channel": "down", "events": ["risk.*"]}]})
+    await bus.publish(opened())
+    await bus.publish(breach())
+
+    async def delivered_and_retrying() -> bool:
+        rows = {r["channel"]: r for r in await deliveries(notify)}
+        return (rows.get("hook", {}).get("status") == "DELIVERED"
+                and rows.get("down", {}).get("attempts", 0) >= 1)
+
+    await wait_until(delivered_and_retrying, message="one delivered, one retrying")
+    async with notify.uow() as uow:
+        assert await store.prune(uow.session, uow.clock.now() + timedelta(days=1)) == 1
+    assert [r["channel"] for r in await deliveries(notify)] == ["down"]

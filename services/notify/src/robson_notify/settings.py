@@ -32,6 +32,8 @@ class NotifySettings(ServiceSettings):
     summary_grace_seconds: float = 120.0
     """A day whose reset has passed is summarized once its account's events have been quiet this
     long (late events of the day are still counted), or at once when a later day has begun."""
+    keep_days: float = 30.0
+    """Delivered and failed deliveries are kept this long (the `robson notifications` history)."""
     discord_api_url: str = "https://discord.com"
     telegram_api_url: str = "https://api.telegram.org"
 

@@ -107,6 +107,14 @@ async def recover(session: AsyncSession) -> tuple[int, int]:
     return again.rowcount or 0, lost.rowcount or 0  # type: ignore[attr-defined]
 
 
+async def prune(session: AsyncSession, before: datetime) -> int:
+    """Settled deliveries older than the retention; pending ones stay whatever their age."""
+    done = deliveries.c.status.in_([S.DELIVERED.value, S.FAILED.value])
+    result = await session.execute(deliveries.delete().where(and_(done,
+                                                                  deliveries.c.created_at < before)))
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
 async def listing(session: AsyncSession, failed: bool, status: str | None, channel: str | None,
                   account_id: str | None, limit: int) -> list[dict[str, Any]]:
     stmt = select(deliveries).order_by(deliveries.c.created_at.desc()).limit(limit)

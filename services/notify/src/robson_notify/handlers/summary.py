@@ -34,6 +34,7 @@ async def summarize_due(service: Service, runtime: Runtime) -> int:
             await figures.mark_summarized(uow.session, account, day)
             done += 1
         await figures.prune_reasons(uow.session, now - timedelta(days=7))
+        await store.prune(uow.session, now - timedelta(days=runtime.settings.keep_days))
     if done:
         runtime.wake()
         log.info("notify.daily_summaries", count=done)
