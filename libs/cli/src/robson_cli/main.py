@@ -10,6 +10,7 @@ from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
 from robson_cli.commands import dlq, ops
+from robson_cli.commands import notify as notify_cmd
 from robson_cli.commands import status as status_cmd
 from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
@@ -23,6 +24,8 @@ app.add_typer(downloader.app, name="data", help="Market data: `robson data downl
 app.add_typer(dlq.app, name="dlq", help="Dead letters: `robson dlq list|show|replay|discard`.")
 app.registered_commands.extend(status_cmd.app.registered_commands)
 app.registered_commands.extend(ops.app.registered_commands)
+app.add_typer(notify_cmd.notify_app, name="notify")
+app.registered_commands.extend(notify_cmd.app.registered_commands)
 
 
 def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:

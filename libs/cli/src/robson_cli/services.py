@@ -1,4 +1,4 @@
-"""The six services the launcher runs, each as its own process."""
+"""The services the launcher runs, each as its own process."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class ServiceDef:
 
 
 SERVICES: tuple[ServiceDef, ...] = (
+    ServiceDef("notify", 8107),
     ServiceDef("paper", 8106),
     ServiceDef("execution", 8105),
     ServiceDef("position", 8104),

@@ -6,6 +6,12 @@ from robson_contracts.accounts import (
     ReconciliationCompleted,
     ReconciliationItem,
 )
+from robson_contracts.alerts import (
+    DecisionAwaitingApproval,
+    RiskLockoutEnded,
+    VenueStatus,
+    VenueStatusChanged,
+)
 from robson_contracts.base import AccountMessage, Message, Model, derive_id
 from robson_contracts.decisions import (
     DecisionEngine,

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from robson_contracts import accounts, decisions, gate, market, orders, positions, signals
+from robson_contracts import accounts, alerts, decisions, gate, market, orders, positions, signals
 from robson_contracts import subjects as s
 from robson_contracts.base import Message
 
@@ -50,6 +50,9 @@ SUBJECT_RULES: dict[type[Message], Callable[[Any], str]] = {
     accounts.AccountModeChanged: lambda m: s.account_event(m.account_id),
     accounts.ReconciliationCompleted: lambda m: s.account_event(m.account_id),
     accounts.DeadLetter: lambda m: s.dead_letter(m.service, m.consumer),
+    alerts.DecisionAwaitingApproval: lambda m: s.decision_pending(m.account_id, m.symbol),
+    alerts.RiskLockoutEnded: lambda m: s.risk_event(m.account_id),
+    alerts.VenueStatusChanged: lambda m: s.account_event(m.account_id),
 }
 
 MESSAGE_TYPES: dict[str, type[Message]] = {

@@ -63,6 +63,10 @@ def decision(account_id: str, symbol: str) -> str:
     return f"{PREFIX}.decision.made.{account_id}.{symbol}"
 
 
+def decision_pending(account_id: str, symbol: str) -> str:
+    return f"{PREFIX}.decision.pending.{account_id}.{symbol}"
+
+
 def gate_decision(account_id: str, symbol: str) -> str:
     return f"{PREFIX}.gate.decision.{account_id}.{symbol}"
 
@@ -103,6 +107,7 @@ ALL_BALANCES = f"{PREFIX}.account.balance.>"
 ALL_ACCOUNT_EVENTS = f"{PREFIX}.account.evt.>"
 ALL_SIGNALS = f"{PREFIX}.signal.detected.>"
 ALL_DECISIONS = f"{PREFIX}.decision.made.>"
+ALL_PENDING_DECISIONS = f"{PREFIX}.decision.pending.>"
 ALL_GATE_DECISIONS = f"{PREFIX}.gate.decision.>"
 ALL_RISK_EVENTS = f"{PREFIX}.gate.risk.>"
 ALL_POSITION_COMMANDS = f"{PREFIX}.position.cmd.>"

@@ -16,6 +16,7 @@ from robson_entry_gate.domain.policy import AccountPolicy, TraderPolicy
 from robson_position.domain.policy import ManagementPolicy
 
 from robson_cli.client import ServiceClient, Services
+from robson_cli.config.notifications import notification_steps
 from robson_cli.config.schema import AccountConfig, RobsonConfig, TraderConfig
 
 Step = Callable[[ServiceClient], str | None]
@@ -43,7 +44,7 @@ def _steps(config: RobsonConfig) -> list[tuple[str, Step]]:
                   ("position", lambda c, t=trader: _management(c, t)),
                   ("decision", lambda c, t=trader: _decision(c, t)),
                   ("signal", lambda c, t=trader: _binding(c, t))]
-    return steps
+    return steps + notification_steps(config)
 
 
 def _paper_account(client: ServiceClient, account: AccountConfig) -> str | None:

@@ -20,6 +20,7 @@ from robson_contracts import Timeframe
 from robson_contracts.types import Identifier, NonNegativeDec
 from robson_decision.domain.settings import TraderSettings
 from robson_entry_gate.domain.policy import AccountPolicy, TraderPolicy
+from robson_notify.domain.config import NotificationsConfig
 from robson_position.domain.policy import ManagementPolicy
 from robson_signal.domain.registry import StrategyRegistry
 
@@ -108,6 +109,8 @@ class TraderConfig(Strict):
 class RobsonConfig(Strict):
     accounts: list[AccountConfig] = Field(min_length=1)
     traders: list[TraderConfig] = Field(default_factory=list)
+    notifications: NotificationsConfig | None = None
+    """Applied through notify's API (robson_cli.config.notifications)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RobsonConfig:
