@@ -62,6 +62,15 @@ class Watch:
     hosts: set[str] = field(default_factory=set)
     urls: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    expected: list[tuple[str, int]] = field(default_factory=list)
+    """(URL part, status) of refusals a test provokes: Chromium logs each failed fetch."""
+
+    def expect(self, url_part: str, status: int) -> None:
+        self.expected.append((url_part, status))
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.console_errors
+                if not any(part in e and f"status of {status}" in e for part, status in self.expected)]
 
     def on_request(self, request: Any) -> None:
         self.urls.append(request.url)

@@ -36,7 +36,7 @@ def _loopback(request: Request) -> bool:
 
 def _describe(session: Session) -> dict[str, Any]:
     who = session.identity
-    return {"subject": who.subject, "scopes": list(who.scopes), "accounts": list(who.accounts),
+    return {"signed_in": True, "subject": who.subject, "scopes": list(who.scopes), "accounts": list(who.accounts),
             "via": session.via, "expires_at": session.expires_at.isoformat(),
             "can": {scope: can(who, scope) for scope in ("read", "trade", "admin")}}
 
@@ -71,8 +71,10 @@ async def sign_in(body: SignIn, request: Request, response: Response, runtime: R
 
 
 @router.get("/session")
-async def who_am_i(session: SessionDep) -> dict[str, Any]:
-    return _describe(session)
+async def who_am_i(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """200 either way (a page asking "am I signed in?" is not an error)."""
+    session = runtime.sessions.get(request.cookies.get(COOKIE))
+    return _describe(session) if session else {"signed_in": False}
 
 
 @router.delete("/session")

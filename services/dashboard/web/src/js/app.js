@@ -22,7 +22,10 @@ function applyTheme(theme) {
 }
 
 async function whoAmI() {
-  try { session.me = await api.get("/api/session"); } catch { session.me = null; }
+  try {
+    const me = await api.get("/api/session");
+    session.me = me.signed_in ? me : null;
+  } catch { session.me = null; }
   document.getElementById("who").textContent = session.me ? `${session.me.subject} (${session.me.scopes.join(", ") || "token"})` : "";
   document.getElementById("sign-out").hidden = !session.me;
   return session.me;

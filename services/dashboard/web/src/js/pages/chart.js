@@ -111,6 +111,7 @@ export async function render(root, { args }) {
       (p.take_profits || []).forEach((t, i) => { if (!t.filled && !t.canceled) lines.push(candleSeries.createPriceLine({ price: +t.price, color: c.up, lineWidth: 1, lineStyle: LWC.LineStyle.Dashed, axisLabelVisible: true, title: `TP${i + 1}` })); });
     }
     box.dataset.lines = String(lines.length);
+    box.dataset.stops = open.map((p) => p.stop_loss).join(" ");
   }
   drawLines();
   chart.timeScale().fitContent();

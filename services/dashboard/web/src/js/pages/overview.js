@@ -63,7 +63,7 @@ function accountPanel(a, fetchedAt) {
     equitySvg(a.equity_curve || [], a.starting_capital),
     el("h3", {}, `Lockouts (${lockouts.length})`),
     lockouts.length ? table(["Reason", "Scope", "Message", "Set", "Ends in"], lockouts) : el("p", { class: "muted" }, "No lockout."),
-    a.risk?.paused_traders?.length ? el("p", { class: "warn" }, `Paused traders: ${a.risk.paused_traders.join(", ")}`) : null);
+    Object.keys(a.risk?.paused_traders || {}).length ? el("p", { class: "warn" }, `Paused traders: ${Object.keys(a.risk.paused_traders).join(", ")}`) : null);
 }
 
 function feedPanel(feed) {

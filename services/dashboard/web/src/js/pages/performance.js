@@ -34,7 +34,7 @@ function group(positions, keyOf) {
 function reportView(report) {
   const flat = Object.entries(report).filter(([, v]) => v === null || typeof v !== "object");
   return el("div", {}, flat.length ? table(["Field", "Value"], flat.map(([k, v]) => el("tr", {}, td("field", k), td("value", String(v))))) : null,
-    el("details", {}, el("summary", {}, "Full report (JSON)"), el("pre", {}, JSON.stringify(report, null, 2))));
+    el("details", { open: true }, el("summary", {}, "Full report (JSON)"), el("pre", {}, JSON.stringify(report, null, 2))));
 }
 
 export async function render(root) {

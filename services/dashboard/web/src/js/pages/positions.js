@@ -7,6 +7,7 @@ import { el, table, td, toast, confirmAction, errorText } from "../ui.js";
 
 const HOLDING = new Set(["PENDING_ENTRY", "OPEN", "PARTIALLY_CLOSED", "CLOSING"]);
 window.__robsonMarks = window.__robsonMarks || [];
+const verdicts = new Map(); // position id → the validation layer's last refusal, kept across redraws
 
 function tps(p) {
   return (p.take_profits || []).map((t, i) => el("div", { class: t.filled ? "muted" : "" },
@@ -31,19 +32,22 @@ async function act(what, fn) {
 
 function row(p, canTrade) {
   const stopInput = el("input", { type: "number", step: "any", class: "stop-input", placeholder: "new stop", "aria-label": "new stop price" });
-  const verdict = el("ul", { class: "violations" });
+  const verdict = el("ul", { class: "violations" }, (verdicts.get(p.position_id) || []).map((line) => el("li", {}, line)));
   const moveStop = async () => {
+    verdicts.delete(p.position_id);
     verdict.replaceChildren();
     try {
       await api.put(`/api/positions/${p.position_id}/stop-loss`, { price: stopInput.value, expected_version: p.version });
       toast(`Stop of ${p.symbol} moved to ${price(p.symbol, stopInput.value)}`, "ok");
     } catch (err) {
       const violations = err.body?.violations || [];
-      verdict.replaceChildren(...(violations.length ? violations.map((v) => el("li", {}, `${v.name}: current ${v.current ?? "—"}, required ${v.required ?? "—"}`)) : [el("li", {}, errorText(err))]));
+      const lines = violations.length ? violations.map((v) => `${v.name}: ${v.message || `current ${v.current_value}, required ${v.required_value}`}`) : [errorText(err)];
+      verdicts.set(p.position_id, lines);
+      document.querySelectorAll(`tr[data-position-id="${CSS.escape(p.position_id)}"] .violations`).forEach((ul) => ul.replaceChildren(...lines.map((line) => el("li", {}, line))));
     }
   };
   const holding = p.status === "OPEN" || p.status === "PARTIALLY_CLOSED";
-  return el("tr", { dataset: { positionId: p.position_id, symbol: p.symbol } },
+  return el("tr", { dataset: { positionId: p.position_id, symbol: p.symbol, trader: p.trader_id } },
     td("symbol", el("a", { href: `#/chart/${p.symbol}` }, p.symbol)),
     td("side", el("span", { class: p.side === "LONG" ? "up" : "down" }, p.side)),
     td("status", p.status),
