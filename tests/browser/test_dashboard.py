@@ -157,7 +157,6 @@ async def test_overview_shows_a_trade_frequency_lockout_counting_down(ui: UI) ->
     first = await row_text(ui, countdown)
     assert re.fullmatch(r"00:(0\d:\d\d|10:00)", first)  # a 10-minute cooldown
     await wait_text_changes(ui, countdown, first)
-    await ui.page.locator(f"section[data-account='{LOCKED}']").scroll_into_view_if_needed()
     await ui.shot("06-overview")
 
 
@@ -180,6 +179,7 @@ async def test_chart_draws_candles_markers_and_moves_the_stop_line_with_the_posi
     await ui.page.wait_for_function(
         "(want) => (document.querySelector('#chart').dataset.stops || '').split(' ').some((s) => Number(s) === want)",
         arg=float(raised))
+    await ui.page.mouse.move(0, 0)
     await ui.shot("07-chart", full_page=False)
 
 
@@ -212,7 +212,7 @@ async def test_phone_sized_screen_in_both_themes_fits_without_sideways_scrolling
             await ui.page.click("#theme")
         for page in ("positions", "overview"):
             await ui.goto(page)
-            await ui.page.wait_for_selector("#open-positions, section[data-account]")
+            await ui.page.wait_for_selector("td[data-label='trader'], section[data-account]")
             width = await ui.page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
             assert width[0] <= width[1] + 1, f"{page} is {width[0]} px wide on a {width[1]} px screen"
             await ui.shot(f"10-phone-{page}-{theme}")

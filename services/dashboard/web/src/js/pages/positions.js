@@ -15,8 +15,9 @@ function tps(p) {
 }
 
 function closes(p) {
-  return (p.closes || []).map((c) => el("div", { class: "fill" },
-    `${qty(p.symbol, c.quantity)} @ ${price(p.symbol, c.price)} `, el("span", { class: tone(c.realized_pnl) }, money(c.realized_pnl)), ` ${c.reason}`));
+  return (p.closes || []).map((c) => el("div", { class: "fill", title: c.at },
+    `${qty(p.symbol, c.quantity)} @ ${price(p.symbol, c.price)} `, el("span", { class: tone(c.realized_pnl) }, money(c.realized_pnl)),
+    el("div", { class: "muted" }, c.reason)));
 }
 
 async function act(what, fn) {
@@ -48,9 +49,8 @@ function row(p, canTrade) {
   };
   const holding = p.status === "OPEN" || p.status === "PARTIALLY_CLOSED";
   return el("tr", { dataset: { positionId: p.position_id, symbol: p.symbol, trader: p.trader_id } },
-    td("symbol", el("a", { href: `#/chart/${p.symbol}` }, p.symbol)),
-    td("side", el("span", { class: p.side === "LONG" ? "up" : "down" }, p.side)),
-    td("status", p.status),
+    td("position", el("div", {}, el("a", { href: `#/chart/${p.symbol}` }, p.symbol), " ", el("span", { class: p.side === "LONG" ? "up" : "down" }, p.side)),
+      el("div", { class: "muted" }, `${p.trader_id} · ${p.status}`), el("div", { class: "muted" }, time(p.opened_at || p.created_at))),
     td("quantity", el("span", { class: "qty" }, `${qty(p.symbol, p.remaining_quantity)} / ${qty(p.symbol, p.quantity)}`), "num"),
     td("entry", price(p.symbol, p.entry_price), "num"),
     td("mark", el("span", { class: "mark" }, price(p.symbol, p.last_price)), "num"),
@@ -60,7 +60,6 @@ function row(p, canTrade) {
     td("stop", el("span", { class: "stop" }, price(p.symbol, p.stop_loss)), "num"),
     td("take-profits", el("div", { class: "tps" }, tps(p))),
     td("fills", el("div", { class: "closes" }, closes(p))),
-    td("opened", time(p.opened_at || p.created_at)),
     td("actions", canTrade && holding ? el("div", { class: "actions" },
       el("button", { class: "close-half", onclick: () => act(`Closing half of ${p.symbol}`, () => api.post(`/api/positions/${p.position_id}/close`, { fraction: "0.5" })) }, "Close ½"),
       el("button", { class: "close danger", onclick: async () => {
@@ -84,7 +83,7 @@ export async function render(root, { session }) {
   const canTrade = session.me?.can?.trade;
   const openBody = el("tbody", {});
   const openTable = el("table", { class: "responsive", id: "open-positions" },
-    el("thead", {}, el("tr", {}, ["Symbol", "Side", "Status", "Qty left / entered", "Entry", "Mark", "Unrealized", "Move", "R", "Stop", "Take-profits", "Fills", "Opened", ""].map((h) => el("th", {}, h)))), openBody);
+    el("thead", {}, el("tr", {}, ["Position", "Qty left / entered", "Entry", "Mark", "Unrealized", "Move", "R", "Stop", "Take-profits", "Fills", ""].map((h) => el("th", {}, h)))), openBody);
   const empty = el("p", { class: "muted", id: "no-positions" }, "No open position.");
   const traders = el("div", {});
   const accounts = el("div", { class: "actions" });
