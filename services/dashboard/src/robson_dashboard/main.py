@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 from robson_kit import logs
 from robson_kit.service import Service
 
@@ -21,9 +22,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = logs.get_logger(__name__)
 
 
-def build_service(settings: DashboardSettings | None = None) -> Service:
+def build_service(settings: DashboardSettings | None = None,
+                  transport: httpx.AsyncBaseTransport | None = None) -> DashboardService:
+    """``transport``: where the services' HTTP calls go (tests pass a fake services' app)."""
     settings = settings or DashboardSettings()
-    upstreams = Upstreams(settings.upstream_urls(), settings.upstream_timeout_seconds)
+    upstreams = Upstreams(settings.upstream_urls(), settings.upstream_timeout_seconds, transport)
     runtime = Runtime(settings=settings, upstreams=upstreams,
                       sessions=Sessions(settings.max_sessions, settings.session_hours),
                       hub=Hub(upstreams, settings.stream_queue, settings.max_stream_clients))

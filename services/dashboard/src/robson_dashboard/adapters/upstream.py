@@ -19,9 +19,11 @@ def auth_headers(token: str | None) -> dict[str, str]:
 
 
 class Upstreams:
-    def __init__(self, urls: dict[str, str], timeout: float) -> None:
+    def __init__(self, urls: dict[str, str], timeout: float,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.urls = urls
-        self._http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=50))
+        self._http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=50),
+                                       transport=transport)
 
     def known(self, service: str) -> bool:
         return service in self.urls
