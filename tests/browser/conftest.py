@@ -4,6 +4,7 @@ request's host and every console error."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import shutil
@@ -108,6 +109,10 @@ class UI:
 async def ui(nats_url: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[UI]:
     executable = chromium_path()
     from playwright.async_api import async_playwright
+    from robson_dashboard.assets import build
+    from robson_dashboard.settings import WEB_DIR
+
+    await asyncio.to_thread(build, WEB_DIR)  # the chart library, as `make run` gets it
 
     work = tmp_path_factory.mktemp("browser")
     bus = await Bus(nats_url, name="browser-tests").connect()

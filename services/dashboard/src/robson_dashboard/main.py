@@ -31,7 +31,8 @@ def build_service(settings: DashboardSettings | None = None,
                       sessions=Sessions(settings.max_sessions, settings.session_hours),
                       hub=Hub(upstreams, settings.stream_queue, settings.max_stream_clients))
 
-    async def prepare(service: Service) -> None:
+    async def build_assets(service: Service) -> None:
+        """One-shot, in the background: readiness never waits on the npm registry."""
         if settings.fetch_assets:
             await ensure_vendor(settings.web_dir)
 
@@ -43,7 +44,7 @@ def build_service(settings: DashboardSettings | None = None,
 
     return DashboardService(runtime, MIGRATIONS,
                             routers=[api.router, actions.router, stream.router, web.router],
-                            on_start=[prepare], on_stop=[close], background=[feed])
+                            on_stop=[close], background=[build_assets, feed])
 
 
 class DashboardService(Service):
