@@ -27,6 +27,11 @@ def number(text: str) -> Decimal:
     return Decimal(cleaned)
 
 
+def seconds(clock: str) -> int:
+    h, m, s = (int(x) for x in clock.split(":"))
+    return h * 3600 + m * 60 + s
+
+
 async def row_text(ui: UI, selector: str) -> str:
     return (await ui.page.locator(selector).first.inner_text()).strip()
 
@@ -157,6 +162,9 @@ async def test_overview_shows_a_trade_frequency_lockout_counting_down(ui: UI) ->
     first = await row_text(ui, countdown)
     assert re.fullmatch(r"00:(0\d:\d\d|10:00)", first)  # a 10-minute cooldown
     await wait_text_changes(ui, countdown, first)
+    await ui.page.wait_for_timeout(6000)  # past the overview's own refresh (every 5 s)
+    later = await row_text(ui, countdown)
+    assert seconds(later) < seconds(first), "the countdown went back up after a refresh"
     await ui.shot("06-overview")
 
 

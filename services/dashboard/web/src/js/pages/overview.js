@@ -26,19 +26,23 @@ function equitySvg(points, start) {
     el("div", { class: "muted mono" }, `low ${money(min, false)} · high ${money(max, false)} · ${points.length} closes`));
 }
 
-function lockoutRows(risk, fetchedAt) {
+function lockoutRows(risk) {
   const asOf = new Date(risk.as_of).getTime();
   return (risk.lockouts || []).map((lk) => {
-    const remaining = lk.until ? (new Date(lk.until).getTime() - asOf) / 1000 : null;
-    const cell = el("span", { class: "countdown", dataset: { remaining: remaining ?? "", fetched: fetchedAt } },
-      remaining === null ? "until unlocked" : duration(remaining));
+    const until = lk.until ? new Date(lk.until).getTime() : null;
+    // live: count down to `until` on this clock; a replay's lockout (in event time, long past on
+    // the wall clock) shows what was left at the account's last event
+    const live = until !== null && until > Date.now();
+    const cell = until === null ? el("span", { class: "countdown" }, "until unlocked")
+      : live ? el("span", { class: "countdown", dataset: { until } }, duration((until - Date.now()) / 1000))
+        : el("span", { class: "countdown", title: "event time of a replay" }, `${duration((until - asOf) / 1000)} (event time)`);
     return el("tr", { class: "lockout", dataset: { lockout: lk.lockout_id } },
       td("reason", el("span", { class: "pill bad" }, lk.reason_code)), td("scope", `${lk.scope}${lk.key ? ` ${lk.key}` : ""}`),
       td("message", lk.message), td("set", time(lk.set_at)), td("ends in", cell));
   });
 }
 
-function accountPanel(a, fetchedAt) {
+function accountPanel(a) {
   const f = a.risk?.figures || {};
   const budget = a.risk?.risk_budget || {};
   const equity = Number(a.equity ?? f.equity ?? 0);
@@ -46,7 +50,7 @@ function accountPanel(a, fetchedAt) {
   const month = f.month_start_capital ? equity - Number(f.month_start_capital) : null;
   const used = Number(budget.open_positions || 0) + Number(budget.pending_entries || 0);
   const kill = a.risk?.kill_switch?.engaged;
-  const lockouts = lockoutRows(a.risk || {}, fetchedAt);
+  const lockouts = lockoutRows(a.risk || {});
   return el("section", { class: "panel", dataset: { account: a.account_id } },
     el("h2", {}, `Account ${a.account_id}`),
     el("div", { class: "grid" },
@@ -100,19 +104,17 @@ export async function render(root) {
     busy = true;
     try {
       const data = await api.get("/api/overview");
-      const fetchedAt = Date.now();
       body.replaceChildren(
         el("h2", {}, "Market feed"), feedPanel(data.feed),
-        ...data.accounts.map((a) => accountPanel(a, fetchedAt)),
+        ...data.accounts.map((a) => accountPanel(a)),
         el("h2", {}, "Services"), el("div", { class: "panel" }, servicesPanel(data.services)),
         el("p", { class: "muted" }, "Updated ", time(data.generated_at)));
     } finally { busy = false; }
   }
   await load();
   const tick = setInterval(() => {
-    for (const c of root.querySelectorAll(".countdown[data-remaining]")) {
-      if (c.dataset.remaining === "") continue;
-      const left = Number(c.dataset.remaining) - (Date.now() - Number(c.dataset.fetched)) / 1000;
+    for (const c of root.querySelectorAll(".countdown[data-until]")) {
+      const left = (Number(c.dataset.until) - Date.now()) / 1000;
       c.textContent = left > 0 ? duration(left) : "ended";
     }
   }, 1000);

@@ -49,8 +49,9 @@ function row(p, canTrade) {
   };
   const holding = p.status === "OPEN" || p.status === "PARTIALLY_CLOSED";
   return el("tr", { dataset: { positionId: p.position_id, symbol: p.symbol, trader: p.trader_id } },
-    td("position", el("div", {}, el("a", { href: `#/chart/${p.symbol}` }, p.symbol), " ", el("span", { class: p.side === "LONG" ? "up" : "down" }, p.side)),
-      el("div", { class: "muted" }, `${p.trader_id} · ${p.status}`), el("div", { class: "muted" }, time(p.opened_at || p.created_at))),
+    td("position", el("div", {},
+      el("div", {}, el("a", { href: `#/chart/${p.symbol}` }, p.symbol), " ", el("span", { class: p.side === "LONG" ? "up" : "down" }, p.side)),
+      el("div", { class: "muted" }, `${p.trader_id} · ${p.status}`), el("div", { class: "muted" }, time(p.opened_at || p.created_at)))),
     td("quantity", el("span", { class: "qty" }, `${qty(p.symbol, p.remaining_quantity)} / ${qty(p.symbol, p.quantity)}`), "num"),
     td("entry", price(p.symbol, p.entry_price), "num"),
     td("mark", el("span", { class: "mark" }, price(p.symbol, p.last_price)), "num"),
@@ -83,7 +84,8 @@ export async function render(root, { session }) {
   const canTrade = session.me?.can?.trade;
   const openBody = el("tbody", {});
   const openTable = el("table", { class: "responsive", id: "open-positions" },
-    el("thead", {}, el("tr", {}, ["Position", "Qty left / entered", "Entry", "Mark", "Unrealized", "Move", "R", "Stop", "Take-profits", "Fills", ""].map((h) => el("th", {}, h)))), openBody);
+    el("thead", {}, el("tr", {}, ["Position", "#Qty left / entered", "#Entry", "#Mark", "#Unrealized", "#Move", "#R", "#Stop", "Take-profits", "Fills", ""]
+      .map((h) => el("th", { class: h.startsWith("#") ? "num" : "" }, h.replace(/^#/, ""))))), openBody);
   const empty = el("p", { class: "muted", id: "no-positions" }, "No open position.");
   const traders = el("div", {});
   const accounts = el("div", { class: "actions" });
