@@ -25,7 +25,7 @@ def test_status_json_gives_every_service_its_url_pid_health_and_the_finished_rep
         running_replay: RobsonUp) -> None:
     status = running_replay.json("status")
     assert set(status["services"]) == {"notify", "paper", "execution", "position", "entry_gate",
-                                         "decision", "signal"}
+                                       "decision", "signal", "dashboard"}
     for svc in status["services"].values():
         assert svc["url"].startswith("http://127.0.0.1:") and svc["pid"] > 0 and svc["health"] == "ready"
     assert status["feed"]["mode"] == "replay" and status["feed"]["replay_finished"] is True

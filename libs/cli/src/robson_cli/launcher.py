@@ -77,6 +77,9 @@ class Platform:
     def _peer_urls(self, svc: ServiceDef) -> dict[str, str]:
         """Services that call a peer's HTTP API learn where it runs (ports may not be defaults):
         position re-syncs open orders with paper and execution at start-up."""
+        if svc.name == "dashboard":  # the web UI's backend reads every other service's API
+            return {f"{svc.env_prefix}{r.definition.name.upper()}_URL": r.url
+                    for r in self.services if r.definition.name != "dashboard"}
         if svc.name != "position":
             return {}
         return {f"{svc.env_prefix}{r.definition.name.upper()}_URL": r.url

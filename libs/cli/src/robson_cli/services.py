@@ -27,8 +27,10 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef("entry_gate", 8103),
     ServiceDef("decision", 8102),
     ServiceDef("signal", 8101),
+    ServiceDef("dashboard", 8108),
 )
-"""Start order: venues first, the feed last, so nothing publishes into a service not yet up."""
+"""Start order: venues first, the feed last, so nothing publishes into a service not yet up;
+then the dashboard (the web UI), which reads the others' APIs."""
 
 
 def by_name(name: str) -> ServiceDef:

@@ -113,6 +113,8 @@ class UpRun:
             return False
         self.console.print(f"[bold green]Robson is up.[/bold green] Data in {data_dir()}. "
                            "Ctrl-C stops everything.")
+        if "dashboard" in urls:
+            self.console.print(f"[bold]Dashboard[/bold] {urls['dashboard']}  (open it in a browser)")
         return True
 
     def watch(self, parent: int) -> int:

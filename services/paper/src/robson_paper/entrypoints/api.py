@@ -106,3 +106,12 @@ async def list_fills(
 ) -> list[dict[str, Any]]:
     async with service.uow() as uow:
         return await queries.fills(uow.session, account_id, symbol, order_id, limit)
+
+
+@router.get("/symbols")
+async def list_symbols(runtime: RuntimeDep) -> list[dict[str, str]]:
+    """The symbols' trading rules (tick, step, minimums): how a UI rounds prices and sizes."""
+    return [{"symbol": r.symbol, "base": r.base, "quote": r.quote, "tick_size": format(r.tick_size, "f"),
+             "step_size": format(r.step_size, "f"), "min_qty": format(r.min_qty, "f"),
+             "min_notional": format(r.min_notional, "f")}
+            for r in sorted(runtime.rules.values(), key=lambda r: r.symbol)]

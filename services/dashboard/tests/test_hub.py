@@ -1,0 +1,72 @@
+"""Live updates from the real bus (embedded NATS): ticks move the marks of positions a viewer
+may see; position events are re-read with the viewer's own token, so nothing leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from robson_contracts import FeedSource, TradeTick
+from robson_contracts import subjects as s
+from robson_dashboard.adapters.hub import Client, Event
+from robson_dashboard.main import DashboardService
+from robson_kit.bus import Bus
+
+
+async def next_event(client: Client, kind: str, timeout: float = 5.0) -> Event:
+    async def find() -> Event:
+        while True:
+            item = await client.queue.get()
+            if item is not None and item[0] == kind:
+                return item
+    return await asyncio.wait_for(find(), timeout)
+
+
+async def running_hub(dashboard: DashboardService, bus: Bus) -> asyncio.Task[None]:
+    task = asyncio.create_task(dashboard.runtime.hub.run(bus))
+    await asyncio.sleep(0.2)  # subscriptions in place
+    return task
+
+
+async def test_a_tick_on_the_bus_moves_the_pnl_of_a_position_the_viewer_sees(
+        dashboard: DashboardService, bus: Bus) -> None:
+    task = await running_hub(dashboard, bus)
+    try:
+        client = await dashboard.runtime.hub.connect("reader")
+        assert client is not None
+        _, snapshot = await next_event(client, "snapshot")
+        assert [p["position_id"] for p in snapshot["positions"]] == ["p1"]
+        await bus.publish(TradeTick(occurred_at=datetime.now(UTC), symbol="BTCUSDT", price=Decimal("50100"),
+                                    source=FeedSource.SYNTHETIC), s.tick("BTCUSDT"))
+        _, mark = await next_event(client, "mark")
+        assert (mark["position_id"], Decimal(mark["unrealized_pnl"])) == ("p1", Decimal("50"))
+    finally:
+        task.cancel()
+
+
+async def test_a_position_event_reaches_only_viewers_whose_token_can_read_the_position(
+        dashboard: DashboardService, bus: Bus) -> None:
+    task = await running_hub(dashboard, bus)
+    try:
+        reader = await dashboard.runtime.hub.connect("reader")
+        admin = await dashboard.runtime.hub.connect(None)
+        assert reader is not None and admin is not None
+        for client in (reader, admin):
+            await next_event(client, "snapshot")
+        event = json.dumps({"message_type": "PositionModified", "position_id": "p2"}).encode()
+        await bus.nc.publish("robson.position.evt.a2.BTCUSDT", event)
+        _, seen = await next_event(admin, "position")
+        assert seen["position"]["position_id"] == "p2"
+        await asyncio.sleep(0.3)
+        assert all(item is None or item[0] != "position" for item in _drain(reader))
+    finally:
+        task.cancel()
+
+
+def _drain(client: Client) -> list[Event | None]:
+    items = []
+    while not client.queue.empty():
+        items.append(client.queue.get_nowait())
+    return items
