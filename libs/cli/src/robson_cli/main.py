@@ -9,7 +9,7 @@ import typer
 from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
-from robson_cli.commands import ops
+from robson_cli.commands import ops, reset
 from robson_cli.commands import status as status_cmd
 from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
@@ -22,6 +22,7 @@ app = typer.Typer(help="Robson: AI-assisted crypto trading platform.", no_args_i
 app.add_typer(downloader.app, name="data", help="Market data: `robson data download …`.")
 app.registered_commands.extend(status_cmd.app.registered_commands)
 app.registered_commands.extend(ops.app.registered_commands)
+app.registered_commands.extend(reset.app.registered_commands)
 
 
 def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:
