@@ -9,13 +9,15 @@ import typer
 from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
-from robson_cli.commands import ops, reset
+from robson_cli.commands import ops, reset, verbs
 from robson_cli.commands import status as status_cmd
 from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
 from robson_cli.config import ConfigError, RobsonConfig, default_config, load_config
 from robson_cli.feed import FeedMode, feed_env
+from robson_cli.fmt import Display
 from robson_cli.launcher import Platform, data_dir
+from robson_cli.remote import TARGET
 from robson_cli.services import SERVICES
 
 app = typer.Typer(help="Robson: AI-assisted crypto trading platform.", no_args_is_help=True)
@@ -23,6 +25,21 @@ app.add_typer(downloader.app, name="data", help="Market data: `robson data downl
 app.registered_commands.extend(status_cmd.app.registered_commands)
 app.registered_commands.extend(ops.app.registered_commands)
 app.registered_commands.extend(reset.app.registered_commands)
+app.registered_commands.extend(verbs.app.registered_commands)
+
+
+@app.callback()
+def main(
+    url: Annotated[list[str] | None, typer.Option(
+        help="remote services: a base URL (each service under BASE/<service>/) or NAME=URL; "
+             "also ROBSON_URL. The token is ROBSON_TOKEN")] = None,
+    profile: Annotated[str | None, typer.Option(
+        help="a profile of ~/.config/robson/profiles.yaml (url, token_file); also ROBSON_PROFILE")] = None,
+    utc: Annotated[bool, typer.Option("--utc", help="times in UTC (default: local time)")] = False,
+) -> None:
+    """Robson: AI-assisted crypto trading platform."""
+    TARGET.urls, TARGET.profile = list(url or []), profile
+    Display.utc = utc
 
 
 def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:

@@ -59,6 +59,13 @@ def max_drawdown(start: Decimal, trades: list[dict[str, Any]]) -> Decimal:
     return worst
 
 
+def latest_event(feed: dict[str, Any]) -> str | None:
+    """The newest event time of signal's feed status ({symbol: {timeframe: iso}})."""
+    times = [t for series in (feed.get("last_event_time") or {}).values() if isinstance(series, dict)
+             for t in series.values() if t]
+    return max(times, default=None)
+
+
 def run_report(run_id: str, period: tuple[str | None, str | None], start_equity: Decimal,
                end_equity: Decimal, closed: list[dict[str, Any]], open_positions: int = 0,
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -91,7 +98,7 @@ def build_report(services: Services, config: RobsonConfig, feed: dict[str, Any],
     closed = services["position"].get("/positions", {"status": "closed", "limit": 5000})
     open_positions = services["position"].get("/positions", {"status": "open", "limit": 5000})
     first = feed.get("first_event_time") or min((t.get("opened_at") or "" for t in closed), default=None)
-    period = (first or None, feed.get("last_event_time"))
+    period = (first or None, latest_event(feed))
     feed_info = {k: feed.get(k) for k in ("mode", "state", "finished", "candles", "signals", "skipped_rows")}
     return run_report(run_id, period, start, end, closed, len(open_positions),
                       {"feed": feed_info, "accounts": accounts})

@@ -22,10 +22,10 @@ Step = Callable[[ServiceClient], str | None]
 """Reads, writes if needed; returns what it did, or None when it was already so."""
 
 
-def apply_config(config: RobsonConfig, urls: dict[str, str]) -> list[str]:
+def apply_config(config: RobsonConfig, urls: dict[str, str], token: str | None = None) -> list[str]:
     """Raises robson_cli.client.ServiceError with the service's message on a refused PUT."""
     done: list[str] = []
-    with Services(urls) as services:
+    with Services(urls, token) as services:
         for service, step in _steps(config):
             if service in urls and (what := step(services[service])):
                 done.append(f"{service}: {what}")
