@@ -14,7 +14,7 @@ from robson_cli.commands import status as status_cmd
 from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
 from robson_cli.config import ConfigError, RobsonConfig, default_config, load_config
-from robson_cli.feed import FeedMode, feed_env
+from robson_cli.feed import FeedMode, feed_env, is_realtime
 from robson_cli.fmt import Display
 from robson_cli.launcher import Platform, data_dir
 from robson_cli.remote import TARGET
@@ -55,7 +55,9 @@ def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:
 def up(
     feed: Annotated[FeedMode, typer.Option(help="market data source")] = FeedMode.AUTO,
     data: Annotated[str, typer.Option(help="kline CSV(.gz) for --feed replay")] = "",
-    speed: Annotated[str, typer.Option(help="replay/synthetic speed: 'max' or k × real time")] = "max",
+    speed: Annotated[str, typer.Option(
+        help="replay/synthetic speed: 'max' or k × real time; synthetic at 1 is an endless live "
+             "demo on the wall clock")] = "max",
     seed: Annotated[int, typer.Option(help="seed for --feed synthetic")] = 42,
     symbols: Annotated[str, typer.Option(help="comma-separated symbols (default: the config's)")] = "",
     timeframes: Annotated[str, typer.Option(help="comma-separated timeframes (default: the config's)")] = "",
@@ -84,7 +86,7 @@ def up(
     console.print(f"config: {source}")
     env["ROBSON_SIGNAL_FEED_AUTOSTART"] = "false"  # the feed starts once the config is applied
     feed_info = {"mode": chosen, "symbols": env["ROBSON_SIGNAL_SYMBOLS"],
-                 "timeframes": env["ROBSON_SIGNAL_TIMEFRAMES"]}
+                 "timeframes": env["ROBSON_SIGNAL_TIMEFRAMES"], "realtime": is_realtime(chosen, speed)}
     run = UpRun(settings, source, chosen, env, feed_info, console, only=only,
                 exit_after_replay=exit_after_replay)
     raise typer.Exit(run.run())

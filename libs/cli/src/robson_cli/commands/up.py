@@ -55,6 +55,7 @@ class UpRun:
     exit_after_replay: bool = False
     platform: Platform | None = field(default=None, init=False)
     run_info: RunInfo | None = field(default=None, init=False)
+    reported: bool = field(default=False, init=False)
 
     def run(self) -> int:
         for sig in STOP_SIGNALS:
@@ -67,6 +68,7 @@ class UpRun:
             return self.watch(parent)
         except Stopped as why:
             self.console.print(f"\n{why}: stopping…")
+            self.report_on_stop()
             return 0
         except (RuntimeError, TimeoutError, OSError) as exc:
             self.console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
@@ -151,7 +153,7 @@ class UpRun:
 
     def watch(self, parent: int) -> int:
         assert self.platform is not None
-        reported = self.feed_mode not in ("replay", "synthetic") or "signal" not in self.platform.urls
+        self.reported = reported = self.feed_mode not in ("replay", "synthetic") or "signal" not in self.platform.urls
         while True:
             for running in self.platform.services:
                 if running.process and running.process.poll() is not None:
@@ -162,7 +164,7 @@ class UpRun:
                 self.console.print("the parent process went away: stopping…")
                 return 0
             if not reported and (outcome := self.replay_outcome()) is not None:
-                reported = True
+                self.reported = reported = True
                 if self.exit_after_replay:
                     return outcome
             time.sleep(0.5)
@@ -186,6 +188,22 @@ class UpRun:
         self.print_report(report, paths)
         self.write_run_file(replay_finished=True, report=str(paths[0]))
         return 0
+
+    def report_on_stop(self) -> None:
+        """An endless run (live demo, Binance) or an unfinished replay: its report so far."""
+        if self.reported or self.platform is None or self.run_info is None or self.feed_mode == "none":
+            return
+        urls = self.platform.urls
+        if not {"signal", "position", "paper"} <= set(urls):
+            return
+        try:
+            with Services(urls) as services:
+                report = build_report(services, self.config, services["signal"].get("/feed"),
+                                      self.run_info.run_id)
+            paths = write_report(report, data_dir() / "reports")
+            self.print_report(report, paths)
+        except (ServiceError, OSError) as exc:
+            self.console.print(f"[yellow]no report: {escape(str(exc))}[/yellow]")
 
     def print_report(self, report: dict[str, Any], paths: list[Path]) -> None:
         period = report["period"]
