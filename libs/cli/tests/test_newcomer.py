@@ -27,7 +27,7 @@ def replay_run(up: RobsonUp, replay_file: Path) -> dict[str, Any]:
     up.start("--feed", "replay", "--data", str(replay_file))
     doc = up.wait_replay_reported()
     report = json.loads(Path(doc["report"]).read_text())
-    positions = up.json("positions", "--limit", "1000")
+    positions = up.json("positions", "--limit", "500")
     gate = up.json("gate")["acc1"]["decisions"]
     assert up.stop(signal.SIGINT) == 0, up.output()
     return {"report": report, "positions": positions, "gate": gate, "output": up.output()}
@@ -65,7 +65,7 @@ def test_newcomer_reruns_a_changed_config_then_resets_to_a_clean_state(
     robson_up.wait_for("the platform", lambda: "Robson is up" in robson_up.output())
     assert "continues" in robson_up.output()
     assert "trader t2 disabled (no longer in the configuration)" in robson_up.output()
-    assert len(robson_up.json("positions", "--limit", "1000")) == len(second["positions"])
+    assert len(robson_up.json("positions", "--limit", "500")) == len(second["positions"])
     assert robson_up.cli("reset", "--yes").returncode == 1  # refused while running
     assert robson_up.stop(signal.SIGINT) == 0
 

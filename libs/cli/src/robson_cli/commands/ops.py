@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from robson_contracts.positions import PositionStatus
 
 from robson_cli.client import ServiceError, Services
 from robson_cli.commands.common import (
@@ -22,75 +21,12 @@ from robson_cli.commands.common import (
     services,
     table,
 )
-from robson_cli.fmt import money, pct, price, qty, when
+from robson_cli.fmt import money, pct, qty, when
 from robson_cli.report import HEADLINE, performance
 
 app = typer.Typer()
 Account = Annotated[str | None, typer.Option("--account", "-a", help="account id")]
 Trader = Annotated[str | None, typer.Option("--trader", "-t", help="trader id")]
-
-
-STATUS_GROUPS = {"open": "open", "closed": "closed"}
-
-
-def _status_filter(status: str | None) -> str | None:
-    if status is None:
-        return None
-    if status.lower() in STATUS_GROUPS:
-        return status.lower()
-    if status.upper() in PositionStatus.__members__:
-        return status.upper()
-    known = ", ".join(["open", "closed", *PositionStatus.__members__])
-    not_found(f"--status {status}: unknown status (one of {known})")
-    return None
-
-
-def _newest_first(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
-    def key(item: dict[str, Any]) -> str:
-        return next((str(item[k]) for k in keys if item.get(k)), "")
-    return sorted(items, key=key, reverse=True)
-
-
-@app.command()
-@service_errors
-def positions(account: Account = None, status: Annotated[str | None, typer.Option(
-        help="open, closed, or a status (OPEN, CLOSED, PENDING_ENTRY…)")] = None,
-              limit: Limit = 50, as_json: JsonFlag = False) -> None:
-    """Positions, newest first: open ones with their last price and unrealized P&L, closed ones
-    with their closed size, exit price and realized P&L."""
-    wanted = _status_filter(status)
-    with services() as svc:
-        if account:
-            _known_account(svc, account)
-        found = svc["position"].get("/positions", {"account_id": account, "status": wanted, "limit": limit})
-    found = _newest_first(found, "created_at")
-    if as_json:
-        return print_json(found)
-    console.print(table(f"positions ({len(found)})", (
-        "opened", "id", "account", "trader", "symbol", "side", "status", "size", "entry", "stop",
-        "last / exit", "realized", "unrealized", "return", "exit reason"), (
-        _position_row(p) for p in found), right=("size", "entry", "stop", "last / exit", "realized",
-                                                 "unrealized", "return")))
-
-
-def _position_row(p: dict[str, Any]) -> tuple[Any, ...]:
-    sym = p["symbol"]
-    closed = p["status"] in ("CLOSED", "CANCELED", "REJECTED")
-    closed_size = sum((Decimal(c["quantity"]) for c in p.get("closes") or []), Decimal(0))
-    size = qty(closed_size if closed else p["remaining_quantity"], sym)
-    last = price(p["exit_price"] if closed else p["last_price"], sym)
-    ret = _realized_return(p) if closed else pct(p.get("unrealized_pct"))
-    return (when(p.get("opened_at") or p["created_at"]), p["position_id"], p["account_id"], p["trader_id"],
-            sym, p["side"], p["status"], size, price(p["entry_price"], sym), price(p["stop_loss"], sym),
-            last, pnl(p["realized_pnl"]), "—" if closed else pnl(p["unrealized_pnl"]), ret,
-            p["exit_reason"] or "—")
-
-
-def _realized_return(p: dict[str, Any]) -> str:
-    """Realized P&L over the entry notional of the closed size."""
-    closes = p.get("closes") or []
-    notional = sum((Decimal(c["quantity"]) for c in closes), Decimal(0)) * Decimal(p["entry_price"] or 0)
-    return pct(Decimal(p["realized_pnl"] or 0) / notional) if notional else "—"
 
 
 @app.command()
@@ -99,7 +35,7 @@ def decisions(trader: Trader = None, limit: Limit = 50, as_json: JsonFlag = Fals
     """Recent trade decisions (decision service), newest first."""
     with services() as svc:
         if trader:
-            _known_trader(svc, trader)
+            known_trader(svc, trader)
         found = svc["decision"].get("/decisions", {"trader_id": trader, "limit": limit})
     found = _newest_first(found, "created_at", "occurred_at")
     if as_json:
@@ -110,13 +46,19 @@ def decisions(trader: Trader = None, limit: Limit = 50, as_json: JsonFlag = Fals
          d["reason_code"], d.get("reasoning") or "") for d in found)))
 
 
-def _known_trader(svc: Services, trader: str) -> None:
+def _newest_first(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    def key(item: dict[str, Any]) -> str:
+        return next((str(item[k]) for k in keys if item.get(k)), "")
+    return sorted(items, key=key, reverse=True)
+
+
+def known_trader(svc: Services, trader: str) -> None:
     if svc["signal"].get(f"/traders/{trader}", missing_ok=True) is None:
         bound = ", ".join(t["trader_id"] for t in svc["signal"].get("/traders")) or "none"
         not_found(f"unknown trader {trader!r} (bound traders: {bound})")
 
 
-def _known_account(svc: Services, account: str) -> None:
+def known_account(svc: Services, account: str) -> None:
     if svc["paper"].get(f"/accounts/{account}", missing_ok=True) is None:
         known = ", ".join(a["account_id"] for a in svc["paper"].get("/accounts")) or "none"
         not_found(f"unknown account {account!r} (accounts: {known})")
@@ -139,7 +81,7 @@ def gate(account: Account = None, limit: Limit = 50, as_json: JsonFlag = False) 
     out: dict[str, Any] = {}
     with services() as svc:
         if account:
-            _known_account(svc, account)
+            known_account(svc, account)
         for acc in _accounts(account):
             items = svc["entry_gate"].get("/decisions", {"account_id": acc, "limit": limit})["items"]
             out[acc] = {"decisions": items, "risk": svc["entry_gate"].get(f"/accounts/{acc}/risk")}
@@ -183,7 +125,7 @@ def performance_cmd(account: Account = None, trader: Trader = None, as_json: Jso
     """Performance of closed positions (position service): per account, or one trader."""
     with services() as svc:
         if trader:
-            _known_trader(svc, trader)
+            known_trader(svc, trader)
             scopes = {f"trader {trader}": performance(svc, trader_id=trader,
                                                       start_equity=_start(svc, _trader_account(trader)))}
         else:
@@ -245,7 +187,7 @@ def close_all(account: str, yes: Annotated[bool, typer.Option("--yes", "-y",
 
 def _set_paused(trader: str, account: str | None, paused: bool) -> None:
     with services() as svc:
-        _known_trader(svc, trader)
+        known_trader(svc, trader)
         account = account or _trader_account(trader) or _bound_account(svc, trader)
         verb = "pause" if paused else "resume"
         result = svc["position"].post(f"/traders/{trader}/{verb}",
