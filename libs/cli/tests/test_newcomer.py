@@ -9,6 +9,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .harness import TEST_CONFIG, RobsonUp
 
 # The gate's default freshness limit stays on: a second run must not see its prices as stale.
@@ -37,6 +39,7 @@ def denial_codes(gate: list[dict[str, Any]]) -> set[str]:
     return {c["reason_code"] for d in gate for c in d.get("checks", []) if not c["passed"]}
 
 
+@pytest.mark.timeout(1200)  # four `robson up`s on a shared 2-core host
 def test_newcomer_reruns_a_changed_config_then_resets_to_a_clean_state(
         robson_up: RobsonUp, replay_file: Path) -> None:
     config = robson_up.root / "robson.yaml"

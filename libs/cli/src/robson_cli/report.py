@@ -16,7 +16,7 @@ from typing import Any
 
 from robson_cli.client import Services
 from robson_cli.config import RobsonConfig
-from robson_cli.fmt import money, pct
+from robson_cli.fmt import money, pct, price, qty
 
 HEADLINE = ("trades", "wins", "losses", "win_rate", "total_pnl", "profit_factor", "expectancy",
             "average_r", "max_drawdown", "sharpe")
@@ -128,8 +128,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["## Trades (newest first)", "",
               "| closed | symbol | side | qty | entry | exit | reason | P&L |",
               "|---|---|---|---:|---:|---:|---|---:|"]
-    lines += [f"| {t['closed_at']} | {t['symbol']} | {t['side']} | {t['quantity']} | {t['entry_price']} | "
-              f"{t['exit_price']} | {t['exit_reason']} | {money(t['realized_pnl'])} |" for t in report["trades"]]
+    lines += [f"| {t['closed_at']} | {t['symbol']} | {t['side']} | {qty(t['quantity'], t['symbol'])} | "
+              f"{price(t['entry_price'], t['symbol'])} | {price(t['exit_price'], t['symbol'])} | "
+              f"{t['exit_reason']} | {money(t['realized_pnl'])} |" for t in report["trades"]]
     return "\n".join(lines) + "\n"
 
 
