@@ -67,6 +67,8 @@ class UpRun:
                 return 1
             return self.watch(parent)
         except Stopped as why:
+            for sig in STOP_SIGNALS:  # a second signal (Ctrl-C, or uv forwarding one) is ignored
+                signal.signal(sig, signal.SIG_IGN)
             self.console.print(f"\n{why}: stopping…")
             self.report_on_stop()
             return 0
