@@ -258,9 +258,9 @@ def check_combination(docs: list[dict[str, Any]], values: dict[str, Any]) -> lis
             problems.append("CloudNativePG: no Cluster robson-pg bootstrapping database robson")
         if ref != {"name": "robson-pg-app", "key": "uri"}:
             problems.append(f"CloudNativePG: DATABASE_URL from {ref}, not robson-pg-app/uri")
-    if values.get("ingress", {}).get("enabled"):
-        if ("Ingress", "robson-api") not in by_name or ("Ingress", "robson-dashboard") not in by_name:
-            problems.append("Ingress: robson-api or robson-dashboard missing")
+    ingress = {("Ingress", "robson-api"), ("Ingress", "robson-dashboard")}
+    if values.get("ingress", {}).get("enabled") and not ingress <= set(by_name):
+        problems.append("Ingress: robson-api or robson-dashboard missing")
     if values.get("serviceMonitor", {}).get("enabled") and "ServiceMonitor" not in kinds:
         problems.append("ServiceMonitor missing")
     if values.get("config"):
@@ -268,9 +268,10 @@ def check_combination(docs: list[dict[str, Any]], values: dict[str, Any]) -> lis
         command = job["spec"]["template"]["spec"]["containers"][0]["command"] if job else []
         if command[:2] != ["robson", "apply"] or "position=http://robson-position:8104" not in command:
             problems.append(f"config Job: command {command}")
-    if values.get("auth", {}).get("publicKey", {}).get("existingSecret"):
-        if env.get("ROBSON_AUTH_PUBLIC_KEY_FILE", {}).get("value") != "/etc/robson/auth/public_key.pem":
-            problems.append("auth: ROBSON_AUTH_PUBLIC_KEY_FILE not set")
+    key_file = env.get("ROBSON_AUTH_PUBLIC_KEY_FILE", {}).get("value")
+    if values.get("auth", {}).get("publicKey", {}).get("existingSecret") and \
+            key_file != "/etc/robson/auth/public_key.pem":
+        problems.append("auth: ROBSON_AUTH_PUBLIC_KEY_FILE not set")
     for name in ("robson-notify", "robson-dashboard"):
         if ("Deployment", name) not in by_name:
             problems.append(f"Deployment {name} missing")
