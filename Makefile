@@ -1,18 +1,27 @@
 # Robson — two commands: `make run` and `make test`. Both set everything up first.
+# Every other command is `./robson …` (the launcher at the root: no PATH set-up needed).
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup run test bench lint schemas helm-lint clean
+.PHONY: setup run demo test bench lint schemas helm-lint reset clean
 
 # --compile-bytecode: dependencies' .pyc files are written once here, so a service starts in ~1 s
 # instead of ~3 s even where PYTHONDONTWRITEBYTECODE is set.
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages uv
-	@$(UV) sync --all-packages --frozen --quiet --compile-bytecode
+	@$(UV) sync --all-packages --all-extras --frozen --quiet --compile-bytecode
 
 run: setup
-	@$(UV) run --frozen robson up $(ARGS)
+	@./robson up $(ARGS)
+
+# The endless paper-trading demo without Binance: a synthetic market on the wall clock.
+demo: setup
+	@./robson up --feed synthetic --speed 1 $(ARGS)
+
+# Wipe trading state (positions, orders, balances, clocks); keeps .venv and downloaded data.
+reset: setup
+	@./robson reset --yes
 
 test: setup
 	@UV="$(UV)" tools/test_all.sh $(ARGS)
@@ -29,5 +38,6 @@ schemas: setup
 helm-lint:
 	@PYTHON="$(PYTHON)" tools/helm_lint.sh
 
+# Everything, the virtualenv and downloaded market data included (`make reset` keeps them).
 clean:
 	rm -rf .data .venv .pytest_cache .ruff_cache

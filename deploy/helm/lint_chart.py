@@ -1,5 +1,8 @@
 """Lint and render the Robson chart with helm-sdkpy (run by `make helm-lint`, in its own venv).
 
+Renders every combination of options (external NATS/Postgres; bundled NATS + CloudNativePG;
+Ingress, ServiceMonitor, auth and the config Job) and validates each built-in object against the
+Kubernetes OpenAPI schemas of the kubernetes-validate package (offline: the schemas ship in it).
 helm-sdkpy has no `helm template`, so rendering is an install against a throwaway in-process
 fake Kubernetes API (discovery, empty release history, echo on create); the install returns the
 rendered manifest, and a template error or `fail` comes back with Helm's own message. Helm's
@@ -24,7 +27,7 @@ import helm_sdkpy as helm
 import yaml
 
 SEVERITY = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
-STATEFUL = ("signal", "decision", "entry_gate", "position", "execution", "paper")
+STATEFUL = ("signal", "decision", "entry_gate", "position", "execution", "paper", "notify", "dashboard")
 
 
 def _resources(group_version: str, kinds: dict[str, str]) -> dict[str, Any]:
@@ -34,20 +37,34 @@ def _resources(group_version: str, kinds: dict[str, str]) -> dict[str, Any]:
         for n, k in kinds.items()]}
 
 
+GROUPS: dict[str, dict[str, str]] = {
+    "apps/v1": {"deployments": "Deployment", "statefulsets": "StatefulSet"},
+    "batch/v1": {"jobs": "Job"},
+    "networking.k8s.io/v1": {"ingresses": "Ingress"},
+    "policy/v1": {"poddisruptionbudgets": "PodDisruptionBudget"},
+    "monitoring.coreos.com/v1": {"servicemonitors": "ServiceMonitor", "podmonitors": "PodMonitor"},
+    "postgresql.cnpg.io/v1": {"clusters": "Cluster"},
+}
 DISCOVERY = {
+    "/openapi/v3": {"paths": {}},
     "/version": {"major": "1", "minor": "30", "gitVersion": "v1.30.0", "platform": "linux/amd64"},
     "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
     "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [{
-        "name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-        "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]},
-    "/api/v1": _resources("v1", {"secrets": "Secret", "services": "Service",
+        "name": gv.split("/")[0], "versions": [{"groupVersion": gv, "version": gv.split("/")[1]}],
+        "preferredVersion": {"groupVersion": gv, "version": gv.split("/")[1]}} for gv in GROUPS]},
+    "/api/v1": _resources("v1", {"secrets": "Secret", "services": "Service", "pods": "Pod",
                                  "configmaps": "ConfigMap", "serviceaccounts": "ServiceAccount"}),
-    "/apis/apps/v1": _resources("apps/v1", {"deployments": "Deployment"}),
+    **{f"/apis/{gv}": _resources(gv, kinds) for gv, kinds in GROUPS.items()},
 }
+PLURALS = {p for doc in DISCOVERY.values() for p in (r["name"] for r in doc.get("resources", []))}
+NOT_FOUND = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
 
 
 class FakeApi(BaseHTTPRequestHandler):
-    """Just enough of the Kubernetes API for `helm install` to run to the end."""
+    """Just enough of the Kubernetes API for `helm install` to run to the end: discovery, an
+    empty release history, created objects echoed and kept (hook Jobs report Complete)."""
+
+    objects: dict[str, dict[str, Any]] = {}
 
     def log_message(self, *args: object) -> None:
         pass
@@ -59,22 +76,45 @@ class FakeApi(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _json(self, code: int, doc: Any) -> None:
+        self._reply(code, json.dumps(doc).encode())
+
     def do_GET(self) -> None:
-        path = self.path.split("?")[0]
+        path, _, query = self.path.partition("?")
         if path in DISCOVERY:
-            return self._reply(200, json.dumps(DISCOVERY[path]).encode())
-        if path.endswith("/secrets"):  # release history: none
-            body = {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": []}
-            return self._reply(200, json.dumps(body).encode())
-        status = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                  "reason": "NotFound", "code": 404}
-        return self._reply(404, json.dumps(status).encode())
+            return self._json(200, DISCOVERY[path])
+        if path in self.objects:
+            return self._json(200, self.objects[path])
+        name = next((p.split("=", 1)[1].replace("metadata.name%3D", "") for p in query.split("&")
+                     if p.startswith("fieldSelector=")), None)
+        items = [o for k, o in self.objects.items() if k.rsplit("/", 1)[0] == path
+                 and (name is None or o["metadata"]["name"] == name)]
+        if "watch=true" in query or "watch=1" in query:
+            lines = b"".join(json.dumps({"type": "ADDED", "object": o}).encode() + b"\n" for o in items)
+            return self._reply(200, lines)
+        if path.rsplit("/", 1)[-1] in PLURALS:  # a list (release history: none)
+            return self._json(200, {"kind": "List", "apiVersion": "v1",
+                                    "metadata": {"resourceVersion": "1"}, "items": items})
+        return self._json(404, NOT_FOUND)
 
-    def do_POST(self) -> None:  # create / update: echo the object back
+    def do_POST(self) -> None:  # create: keep and echo the object (a Job has finished)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self._reply(201, body, self.headers.get("Content-Type", "application/json"))
+        if "json" not in (self.headers.get("Content-Type") or ""):  # protobuf: echo it back
+            return self._reply(201, body, self.headers.get("Content-Type", ""))
+        doc = json.loads(body or b"{}")
+        doc.setdefault("metadata", {}).setdefault("resourceVersion", "1")
+        if doc.get("kind") == "Job":
+            doc["status"] = {"succeeded": 1, "conditions": [
+                {"type": "Complete", "status": "True"}, {"type": "SuccessCriteriaMet", "status": "True"}]}
+        self.objects[f"{self.path.split('?')[0]}/{doc['metadata'].get('name')}"] = doc
+        self._json(201, doc)
 
-    do_PUT = do_POST
+    def do_PUT(self) -> None:
+        self.do_POST()
+
+    def do_DELETE(self) -> None:
+        self.objects.pop(self.path.split("?")[0], None)
+        self._json(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
 
 def _kubeconfig(port: int) -> str:
@@ -86,6 +126,7 @@ def _kubeconfig(port: int) -> str:
 
 def render(chart: Path, values: dict[str, Any]) -> list[dict[str, Any]]:
     """The chart's manifest with these values; raises helm.HelmError with Helm's message."""
+    FakeApi.objects = {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -153,11 +194,95 @@ def expect_failure(chart: Path, values: dict[str, Any], needle: str) -> list[str
     return [f"rendered although it should fail ({needle})"]
 
 
+COMBINATIONS: dict[str, dict[str, Any]] = {
+    "external NATS + PostgreSQL (defaults)": {},
+    "bundled NATS (official chart) + CloudNativePG": {
+        "nats": {"enabled": True}, "postgresql": {"cnpg": {"enabled": True}}},
+    "Ingress + ServiceMonitor + auth + config Job": {
+        "ingress": {"enabled": True, "className": "nginx",
+                    "tls": [{"secretName": "robson-tls", "hosts": ["robson.example.com"]}]},
+        "serviceMonitor": {"enabled": True},
+        "auth": {"publicKey": {"existingSecret": "robson-auth"},
+                 "adminToken": {"existingSecret": "robson-admin-token"}},
+        "config": {"accounts": [{"id": "main"}], "traders": []},
+        # Rendered as a plain resource: the fake API server cannot validate a hook's OpenAPI.
+        "configJob": {"asHook": False}},
+    "everything on": {
+        "nats": {"enabled": True}, "postgresql": {"cnpg": {"enabled": True}},
+        "ingress": {"enabled": True}, "serviceMonitor": {"enabled": True},
+        "config": {"accounts": [{"id": "main"}]}, "configJob": {"asHook": False}},
+}
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PodMonitor"),
+                ("postgresql.cnpg.io/v1", "Cluster")}
+
+
+def schema_problems(docs: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """Every built-in object validated against the Kubernetes OpenAPI schemas shipped in the
+    kubernetes-validate package (strict: unknown fields are errors). Custom resources are skipped
+    (their schemas come with their operators), their required shape is checked in check()."""
+    try:
+        import kubernetes_validate as kv
+    except ImportError:
+        return ["kubernetes-validate is not installed in the helm venv"], 0
+    version = "1.30.0"
+    problems, checked = [], 0
+    for doc in docs:
+        if (doc.get("apiVersion"), doc.get("kind")) in CUSTOM_KINDS:
+            continue
+        checked += 1
+        try:
+            kv.validate(doc, version, strict=True)
+        except kv.ValidationError as exc:
+            where = ".".join(str(p) for p in exc.path)
+            problems.append(f"{doc['kind']}/{doc['metadata']['name']}: {where}: {exc.message}")
+    return problems, checked
+
+
+def check_combination(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
+    """What each option promises, on the rendered objects."""
+    problems: list[str] = []
+    kinds = {d["kind"] for d in docs}
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    env = {e["name"]: e for e in by_name[("Deployment", "robson-paper")]["spec"]["template"]["spec"]
+           ["containers"][0]["env"]}
+    if values.get("nats", {}).get("enabled"):
+        if "StatefulSet" not in kinds or env["NATS_URL"].get("value") != "nats://robson-nats:4222":
+            problems.append(f"bundled NATS: StatefulSet or NATS_URL missing ({env.get('NATS_URL')})")
+        nats_conf = next((d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "robson-nats-config"), None)
+        if nats_conf is None or "jetstream" not in json.dumps(nats_conf):
+            problems.append("bundled NATS: JetStream not configured")
+    if values.get("postgresql", {}).get("cnpg", {}).get("enabled"):
+        cluster = by_name.get(("Cluster", "robson-pg"))
+        ref = env["DATABASE_URL"].get("valueFrom", {}).get("secretKeyRef", {})
+        if cluster is None or cluster["spec"]["bootstrap"]["initdb"]["database"] != "robson":
+            problems.append("CloudNativePG: no Cluster robson-pg bootstrapping database robson")
+        if ref != {"name": "robson-pg-app", "key": "uri"}:
+            problems.append(f"CloudNativePG: DATABASE_URL from {ref}, not robson-pg-app/uri")
+    ingress = {("Ingress", "robson-api"), ("Ingress", "robson-dashboard")}
+    if values.get("ingress", {}).get("enabled") and not ingress <= set(by_name):
+        problems.append("Ingress: robson-api or robson-dashboard missing")
+    if values.get("serviceMonitor", {}).get("enabled") and "ServiceMonitor" not in kinds:
+        problems.append("ServiceMonitor missing")
+    if values.get("config"):
+        job = next((d for d in docs if d["kind"] == "Job"), None)
+        command = job["spec"]["template"]["spec"]["containers"][0]["command"] if job else []
+        if command[:2] != ["robson", "apply"] or "position=http://robson-position:8104" not in command:
+            problems.append(f"config Job: command {command}")
+    key_file = env.get("ROBSON_AUTH_PUBLIC_KEY_FILE", {}).get("value")
+    if values.get("auth", {}).get("publicKey", {}).get("existingSecret") and \
+            key_file != "/etc/robson/auth/public_key.pem":
+        problems.append("auth: ROBSON_AUTH_PUBLIC_KEY_FILE not set")
+    for name in ("robson-notify", "robson-dashboard"):
+        if ("Deployment", name) not in by_name:
+            problems.append(f"Deployment {name} missing")
+    return problems
+
+
 def run(chart: Path, value_files: list[Path]) -> int:
     problems: list[str] = []
-    for source in [None, *value_files]:
-        values = yaml.safe_load(source.read_text()) if source else {}
-        label = source.name if source else "default values"
+    cases = [(label, values) for label, values in COMBINATIONS.items()]
+    cases += [(f.name, yaml.safe_load(f.read_text())) for f in value_files]
+    for label, values in cases:
         print(f"== {chart.name} with {label}")
         messages = lint(chart, values)
         print("  lint: " + (", ".join(messages) or "no messages"))
@@ -169,7 +294,9 @@ def run(chart: Path, value_files: list[Path]) -> int:
             continue
         kinds = sorted({d["kind"] for d in docs})
         print(f"  rendered {len(docs)} objects ({', '.join(kinds)})")
-        problems += [f"{label}: {p}" for p in check(docs)]
+        invalid, checked = schema_problems(docs)
+        print(f"  Kubernetes 1.30 schemas: {checked} objects, {len(invalid)} invalid")
+        problems += [f"{label}: {p}" for p in check(docs) + check_combination(docs, values) + invalid]
     print("== refusals")
     for svc in STATEFUL:
         problems += expect_failure(chart, {"services": {svc: {"replicas": 2}}},
@@ -177,7 +304,7 @@ def run(chart: Path, value_files: list[Path]) -> int:
     problems += expect_failure(
         chart, {"services": {"paper": {"env": {"ROBSON_PAPER_HTTP_PORT": "9000"}}}},
         "services.paper.env.ROBSON_PAPER_HTTP_PORT is set by the chart")
-    problems += expect_failure(chart, {"services": {"risk": {"enabled": True, "port": 8107}}},
+    problems += expect_failure(chart, {"services": {"risk": {"enabled": True, "port": 8109}}},
                                "services.risk: unknown service")
     problems += expect_failure(chart, {"database": {"existingSecret": ""}},
                                "database.existingSecret")

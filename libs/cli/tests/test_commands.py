@@ -106,6 +106,76 @@ def test_pause_then_resume_flips_the_traders_state_in_position(running_replay: R
     assert httpx.get(policy_url).json()["paused"] is False
 
 
+def test_unknown_status_trader_and_account_are_errors_with_exit_1(running_replay: RobsonUp) -> None:
+    done = running_replay.cli("positions", "--status", "bogus")
+    assert done.returncode == 1 and "--status bogus: unknown status" in done.stderr
+    done = running_replay.cli("pause", "nosuchtrader")
+    assert done.returncode == 1 and "unknown trader 'nosuchtrader' (bound traders: t1)" in done.stderr
+    done = running_replay.cli("decisions", "--trader", "nosuchtrader")
+    assert done.returncode == 1 and "unknown trader" in done.stderr
+    done = running_replay.cli("gate", "--account", "nosuchaccount")
+    assert done.returncode == 1 and "unknown account 'nosuchaccount' (accounts: acc1)" in done.stderr
+
+
+def test_every_list_command_has_the_same_limit_contract(running_replay: RobsonUp) -> None:
+    for command in ("positions", "decisions", "gate"):
+        done = running_replay.cli(command, "--limit", "501")
+        assert done.returncode == 2 and "less than or equal to 500" in done.stderr, (command, done.stderr)
+    assert len(running_replay.json("positions", "--limit", "1")) == 1
+
+
+def test_piped_positions_table_is_never_cut_and_reads_like_a_trading_tool(running_replay: RobsonUp) -> None:
+    closed = running_replay.json("positions", "--status", "closed")
+    done = running_replay.cli("--utc", "positions", "--status", "closed")
+    assert done.returncode == 0 and "…" not in done.stdout
+    row = next(line for line in done.stdout.splitlines() if closed[0]["position_id"] in line)
+    exit_price = Decimal(closed[0]["exit_price"]).quantize(Decimal("0.01"))  # BTCUSDT tick 0.01
+    assert f"{exit_price:,f}" in row and closed[0]["exit_reason"] in row and " UTC" in row
+    size = sum(Decimal(c["quantity"]) for c in closed[0]["closes"])
+    assert f"{size.quantize(Decimal('0.00001')):f}" in row  # BTCUSDT step 0.00001: the closed size
+    assert "E+" not in done.stdout and "0.6666666" not in done.stdout
+
+
+def test_status_shows_free_locked_and_borrowed_balances(running_replay: RobsonUp) -> None:
+    done = running_replay.cli("status")
+    assert done.returncode == 0
+    assert all(word in done.stdout for word in ("free", "locked", "borrowed", "event time"))
+    assert "lag" not in done.stdout  # a replay's event time is not the wall clock
+
+
+def test_remote_urls_reach_the_services_without_a_run_file(running_replay: RobsonUp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    args = [f"--url={name}={url}" for name, url in urls(running_replay).items()]
+    expected = len(running_replay.json("positions"))
+    env_data = running_replay.env["ROBSON_DATA_DIR"]
+    running_replay.env["ROBSON_DATA_DIR"] = str(tmp_path)  # no run.json there
+    try:
+        done = running_replay.cli(*args, "positions", "--json")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count('"position_id"') == expected
+        assert running_replay.cli("--url", "nosuch=http://x", "positions").returncode == 2
+    finally:
+        running_replay.env["ROBSON_DATA_DIR"] = env_data
+
+
+def test_apply_verb_is_idempotent_and_disables_a_trader_left_out(running_replay: RobsonUp) -> None:
+    path = running_replay.root / "robson.yaml"
+    extra = path.with_name("two.yaml")
+    extra.write_text(path.read_text() + """  - id: t9
+    account: acc1
+    strategy: ema_cross
+    params: {fast: 5, slow: 13}
+    symbols: [BTCUSDT]
+    timeframes: [5m]
+""")
+    done = running_replay.cli("apply", "--config", str(extra))
+    assert done.returncode == 0 and "trader t9 runs ema_cross" in done.stdout, done.stderr
+    done = running_replay.cli("apply", "--config", str(path))
+    assert done.returncode == 0 and "trader t9 disabled (no longer in the configuration)" in done.stdout
+    assert httpx.get(f"{urls(running_replay)['signal']}/traders/t9").json()["enabled"] is False
+    done = running_replay.cli("apply", "--config", str(path))
+    assert done.returncode == 0 and "nothing to change" in done.stdout
+
+
 def test_close_all_without_yes_asks_and_aborts_on_no(running_replay: RobsonUp) -> None:
     done = running_replay.cli("close-all", "acc1", stdin="n\n")
     assert done.returncode == 1 and "Close every open position of account acc1?" in done.stdout

@@ -151,3 +151,16 @@ def test_broken_yaml_is_refused_with_the_file_name(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_cross_references_are_reported_together_with_field_errors(tmp_path: Path) -> None:
+    trader = VALID.split("traders:\n")[1]
+    account = "  - id: main\n"
+    text = (VALID.replace("account: main", "account: mian").replace("[BTCUSDT]", "[BTC-USD]")
+            .replace("traders:\n", account + "traders:\n") + trader)
+    found = problems(tmp_path, text)
+    assert any(p.startswith("traders[0].symbols[0]: 'BTC-USD' is not a symbol") for p in found)
+    assert "accounts[1].id: 'main' is declared twice" in found
+    assert "traders[1].id: 't1' is declared twice" in found
+    assert any(p.startswith("traders[0].account: 'mian' is not declared under accounts") for p in found)
+    assert len(found) == len(set(found))

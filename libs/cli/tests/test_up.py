@@ -76,8 +76,10 @@ def test_replay_with_exit_after_replay_writes_the_report_and_exits_0(
     assert report["feed"]["finished"] is True and report["feed"]["candles"] == 400
     performance = report["accounts"]["acc1"]["performance"]
     assert performance["account_id"] == "acc1" and performance["trades"] >= 1
-    assert report["traders"]["t1"]["trades"] == performance["trades"]
-    assert report_json.with_suffix(".md").read_text().startswith("# Robson replay report")
+    assert report["trade_count"] == performance["trades"] == len(report["trades"])
+    assert sum(v["trades"] for v in report["by_exit_reason"].values()) == report["trade_count"]
+    assert report_json.stem == report["run_id"] and report["start_equity"] == "10000"
+    assert report_json.with_suffix(".md").read_text().startswith(f"# Robson run report — run {report['run_id']}")
     assert "config paper: account acc1 created (USDT 10000)" in robson_up.output()
     assert not (robson_up.data / "run.json").exists()
 

@@ -42,7 +42,7 @@ service's `env` on top. Call with (list $ $name).
 {{- $svc := index $root.Values.services $name -}}
 {{- $p := printf "ROBSON_%s_" (upper $name) -}}
 {{- $env := dict -}}
-{{- if not $root.Values.nats.existingSecret }}{{ $_ := set $env "NATS_URL" $root.Values.natsUrl }}{{ end -}}
+{{- if not (include "robson.natsFromSecret" $root) }}{{ $_ := set $env "NATS_URL" (include "robson.natsUrl" $root) }}{{ end -}}
 {{- $_ := set $env (print $p "LOG_LEVEL") $root.Values.logLevel -}}
 {{- $_ := set $env (print $p "LOG_JSON") $root.Values.logJson -}}
 {{- $_ := set $env (print $p "RUN_MIGRATIONS") (ternary true $svc.runMigrations (kindIs "invalid" $svc.runMigrations)) -}}
@@ -51,14 +51,66 @@ service's `env` on top. Call with (list $ $name).
 {{- $_ := set $env "ROBSON_POSITION_EXECUTION_URL" (include "robson.url" (list $root "execution")) -}}
 {{- end }}
 {{- $reserved := list "DATABASE_URL" (print $p "HTTP_HOST") (print $p "HTTP_PORT") -}}
-{{- if $root.Values.nats.existingSecret }}{{ $reserved = append $reserved "NATS_URL" }}{{ end -}}
+{{- if include "robson.natsFromSecret" $root }}{{ $reserved = append $reserved "NATS_URL" }}{{ end -}}
+{{- if $root.Values.auth.publicKey.existingSecret }}{{ $reserved = append $reserved "ROBSON_AUTH_PUBLIC_KEY_FILE" }}{{ end -}}
 {{- if and (eq $name "decision") $svc.llmApiKey $svc.llmApiKey.existingSecret }}{{ $reserved = append $reserved "ROBSON_DECISION_LLM_API_KEY" }}{{ end -}}
 {{- if and (eq $name "execution") $svc.masterKeys $svc.masterKeys.existingSecret }}{{ $reserved = concat $reserved (list "ROBSON_EXECUTION_MASTER_KEYS" "ROBSON_EXECUTION_MASTER_KEY_FILE") }}{{ end -}}
 {{- range $key, $value := ($svc.env | default dict) }}
 {{- if has $key $reserved }}
-{{- fail (printf "services.%s.env.%s is set by the chart (database.existingSecret, nats.existingSecret, port or the service's secret values); remove it from env" $name $key) }}
+{{- fail (printf "services.%s.env.%s is set by the chart (database, natsSecret, auth, port or the service's secret values); remove it from env" $name $key) }}
 {{- end }}
 {{- $_ := set $env $key $value -}}
 {{- end }}
 {{- toYaml $env -}}
+{{- end }}
+
+{{/* Services known to the chart (the image runs `python -m robson_<name>`). */}}
+{{- define "robson.knownServices" -}}
+signal decision entry_gate position execution paper notify dashboard
+{{- end }}
+
+{{/* NATS URL: the bundled chart's client Service, else natsUrl. */}}
+{{- define "robson.natsUrl" -}}
+{{- if .Values.nats.enabled -}}
+{{- $name := default "nats" .Values.nats.nameOverride -}}
+{{- $full := .Values.nats.fullnameOverride | default (ternary .Release.Name (printf "%s-%s" .Release.Name $name) (contains $name .Release.Name)) -}}
+{{- printf "nats://%s:4222" ($full | trunc 63 | trimSuffix "-") -}}
+{{- else -}}
+{{- .Values.natsUrl -}}
+{{- end -}}
+{{- end }}
+
+{{/* "true" when NATS_URL comes from a Secret (external NATS only). */}}
+{{- define "robson.natsFromSecret" -}}
+{{- if and (not .Values.nats.enabled) .Values.natsSecret.existingSecret }}true{{ end -}}
+{{- end }}
+
+{{/* Name of the CloudNativePG Cluster. */}}
+{{- define "robson.pgCluster" -}}
+{{- printf "%s-pg" (include "robson.prefix" .) -}}
+{{- end }}
+
+{{/* The env entry DATABASE_URL: the CloudNativePG app Secret's URI, or database.existingSecret. */}}
+{{- define "robson.databaseEnv" -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+{{- if .Values.postgresql.cnpg.enabled }}
+      name: {{ include "robson.pgCluster" . }}-app
+      key: {{ .Values.postgresql.cnpg.secretKey }}
+{{- else }}
+      name: {{ required "database.existingSecret: name the Secret holding DATABASE_URL (or set postgresql.cnpg.enabled)" .Values.database.existingSecret }}
+      key: {{ .Values.database.secretKey }}
+{{- end }}
+{{- end }}
+
+{{/* The env entry NATS_URL from natsSecret, when set. */}}
+{{- define "robson.natsSecretEnv" -}}
+{{- if include "robson.natsFromSecret" . }}
+- name: NATS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.natsSecret.existingSecret }}
+      key: {{ .Values.natsSecret.key }}
+{{- end }}
 {{- end }}

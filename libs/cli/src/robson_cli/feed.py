@@ -25,6 +25,10 @@ def binance_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def is_realtime(mode: str, speed: str) -> bool:
+    return mode == FeedMode.BINANCE.value or (mode == FeedMode.SYNTHETIC.value and speed in ("1", "1.0"))
+
+
 def feed_env(
     mode: FeedMode, data: str, speed: str, seed: int, symbols: str, timeframes: str
 ) -> tuple[str, dict[str, str]]:
@@ -46,6 +50,10 @@ def feed_env(
         env |= {"ROBSON_SIGNAL_REPLAY_PATH": str(Path(data).resolve()), "ROBSON_SIGNAL_REPLAY_SPEED": speed}
     elif mode is FeedMode.SYNTHETIC:
         env |= {"ROBSON_SIGNAL_SYNTHETIC_SEED": str(seed), "ROBSON_SIGNAL_SYNTHETIC_SPEED": speed}
+        if speed != "max":  # paced: a market that never ends (Ctrl-C stops it)
+            env["ROBSON_SIGNAL_SYNTHETIC_CANDLES"] = "0"
+        if is_realtime(mode.value, speed):  # the live demo: candles close on the wall clock
+            env["ROBSON_SIGNAL_SYNTHETIC_START"] = "now"
     if mode in (FeedMode.REPLAY, FeedMode.SYNTHETIC) and speed == "max":
         # As fast as the platform drains, never faster: at full speed the market consumers
         # would fall behind the signals and the gate would see every price as stale.

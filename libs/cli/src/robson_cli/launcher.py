@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from robson_kit import migrations
 from robson_kit.embedded import Infrastructure, free_port
 
 from robson_cli.services import SERVICES, ServiceDef
+
+# Importing pgserver asks platformdirs for a runtime dir the embedded Postgres never uses here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def data_dir() -> Path:

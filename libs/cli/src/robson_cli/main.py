@@ -9,23 +9,42 @@ import typer
 from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
-from robson_cli.commands import dlq, ops
+from robson_cli.commands import dlq, ops, positions, reset, verbs
 from robson_cli.commands import notify as notify_cmd
 from robson_cli.commands import status as status_cmd
 from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
 from robson_cli.config import ConfigError, RobsonConfig, default_config, load_config
-from robson_cli.feed import FeedMode, feed_env
+from robson_cli.feed import FeedMode, feed_env, is_realtime
+from robson_cli.fmt import Display
 from robson_cli.launcher import Platform, data_dir
+from robson_cli.remote import TARGET
 from robson_cli.services import SERVICES
 
 app = typer.Typer(help="Robson: AI-assisted crypto trading platform.", no_args_is_help=True)
 app.add_typer(downloader.app, name="data", help="Market data: `robson data download …`.")
 app.add_typer(dlq.app, name="dlq", help="Dead letters: `robson dlq list|show|replay|discard`.")
 app.registered_commands.extend(status_cmd.app.registered_commands)
+app.registered_commands.extend(positions.app.registered_commands)
 app.registered_commands.extend(ops.app.registered_commands)
 app.add_typer(notify_cmd.notify_app, name="notify")
 app.registered_commands.extend(notify_cmd.app.registered_commands)
+app.registered_commands.extend(reset.app.registered_commands)
+app.registered_commands.extend(verbs.app.registered_commands)
+
+
+@app.callback()
+def main(
+    url: Annotated[list[str] | None, typer.Option(
+        help="remote services: a base URL (each service under BASE/<service>/) or NAME=URL; "
+             "also ROBSON_URL. The token is ROBSON_TOKEN")] = None,
+    profile: Annotated[str | None, typer.Option(
+        help="a profile of ~/.config/robson/profiles.yaml (url, token_file); also ROBSON_PROFILE")] = None,
+    utc: Annotated[bool, typer.Option("--utc", help="times in UTC (default: local time)")] = False,
+) -> None:
+    """Robson: AI-assisted crypto trading platform."""
+    TARGET.urls, TARGET.profile = list(url or []), profile
+    Display.utc = utc
 
 
 def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:
@@ -41,7 +60,9 @@ def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:
 def up(
     feed: Annotated[FeedMode, typer.Option(help="market data source")] = FeedMode.AUTO,
     data: Annotated[str, typer.Option(help="kline CSV(.gz) for --feed replay")] = "",
-    speed: Annotated[str, typer.Option(help="replay/synthetic speed: 'max' or k × real time")] = "max",
+    speed: Annotated[str, typer.Option(
+        help="replay/synthetic speed: 'max' or k × real time; synthetic at 1 is an endless live "
+             "demo on the wall clock")] = "max",
     seed: Annotated[int, typer.Option(help="seed for --feed synthetic")] = 42,
     symbols: Annotated[str, typer.Option(help="comma-separated symbols (default: the config's)")] = "",
     timeframes: Annotated[str, typer.Option(help="comma-separated timeframes (default: the config's)")] = "",
@@ -70,7 +91,7 @@ def up(
     console.print(f"config: {source}")
     env["ROBSON_SIGNAL_FEED_AUTOSTART"] = "false"  # the feed starts once the config is applied
     feed_info = {"mode": chosen, "symbols": env["ROBSON_SIGNAL_SYMBOLS"],
-                 "timeframes": env["ROBSON_SIGNAL_TIMEFRAMES"]}
+                 "timeframes": env["ROBSON_SIGNAL_TIMEFRAMES"], "realtime": is_realtime(chosen, speed)}
     run = UpRun(settings, source, chosen, env, feed_info, console, only=only,
                 exit_after_replay=exit_after_replay)
     raise typer.Exit(run.run())

@@ -12,6 +12,7 @@ and start-up (or ``robson migrate``) calls :func:`upgrade`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from robson_kit.db import check_schema_name, make_engine
+
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)  # "Context impl …" on every /readyz
 
 
 def alembic_config(script_location: Path, database_url: str, schema: str) -> Config:

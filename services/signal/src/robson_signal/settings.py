@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
+from robson_contracts import Timeframe
 from robson_kit.settings import ServiceSettings
 
 
@@ -44,9 +47,13 @@ class SignalSettings(ServiceSettings):
 
     synthetic_seed: int = 42
     synthetic_start: str = "2024-01-01T00:00:00Z"
+    """An ISO time, or ``now``: the market is aligned to the wall clock, starting
+    ``synthetic_warmup_candles`` before now (history at once, then candles close in real time
+    at speed 1 — the endless paper-trading demo without Binance)."""
     synthetic_candles: int = 1000
     """Candles per series; 0 = endless."""
     synthetic_speed: str = "max"
+    synthetic_warmup_candles: int = 100
 
     binance_api_url: str = "https://api.binance.com/api"
     binance_futures_url: str = "https://fapi.binance.com/fapi"
@@ -75,6 +82,15 @@ class SignalSettings(ServiceSettings):
         if value != "max" and not (_is_float(value) and float(value) > 0):
             raise ValueError("speed must be 'max' or a positive factor of real time")
         return value
+
+    @model_validator(mode="after")
+    def _synthetic_now(self) -> SignalSettings:
+        if self.synthetic_start == "now":
+            step = max((Timeframe(tf).seconds for tf in self.timeframe_list), default=60)
+            now = int(time.time()) // step * step
+            start = datetime.fromtimestamp(now - self.synthetic_warmup_candles * step, UTC)
+            self.synthetic_start = start.isoformat().replace("+00:00", "Z")
+        return self
 
     @property
     def symbol_list(self) -> list[str]:

@@ -3,6 +3,7 @@ performance) and act (close, close-all, pause, resume)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +11,9 @@ import typer
 from robson_cli.client import ServiceError, Services
 from robson_cli.commands.common import (
     JsonFlag,
+    Limit,
     console,
+    not_found,
     pnl,
     print_json,
     running,
@@ -18,6 +21,7 @@ from robson_cli.commands.common import (
     services,
     table,
 )
+from robson_cli.fmt import money, pct, qty, when
 from robson_cli.report import HEADLINE, performance
 
 app = typer.Typer()
@@ -27,46 +31,57 @@ Trader = Annotated[str | None, typer.Option("--trader", "-t", help="trader id")]
 
 @app.command()
 @service_errors
-def positions(account: Account = None, status: Annotated[str | None, typer.Option(
-        help="open, closed, or a status (OPEN, CLOSED, PENDING_ENTRY…)")] = None,
-              limit: int = 100, as_json: JsonFlag = False) -> None:
-    """Positions, newest first, with P&L."""
-    with services() as svc:
-        found = svc["position"].get("/positions", {"account_id": account, "status": status, "limit": limit})
-    if as_json:
-        return print_json(found)
-    console.print(table(f"positions ({len(found)})", (
-        "id", "account", "trader", "symbol", "side", "status", "qty", "entry", "stop", "last",
-        "realized", "unrealized", "exit"), (
-        (p["position_id"], p["account_id"], p["trader_id"], p["symbol"], p["side"], p["status"],
-         p["remaining_quantity"], p["entry_price"], p["stop_loss"], p["last_price"],
-         pnl(p["realized_pnl"]), pnl(p["unrealized_pnl"]), p["exit_reason"]) for p in found)))
-
-
-@app.command()
-@service_errors
-def decisions(trader: Trader = None, limit: int = 20, as_json: JsonFlag = False) -> None:
+def decisions(trader: Trader = None, limit: Limit = 50, as_json: JsonFlag = False) -> None:
     """Recent trade decisions (decision service), newest first."""
     with services() as svc:
+        if trader:
+            known_trader(svc, trader)
         found = svc["decision"].get("/decisions", {"trader_id": trader, "limit": limit})
+    found = _newest_first(found, "created_at", "occurred_at")
     if as_json:
         return print_json(found)
     console.print(table(f"decisions ({len(found)})", (
         "time", "trader", "symbol", "kind", "engine", "status", "reason", "reasoning"), (
-        (d["occurred_at"], d["trader_id"], d["symbol"], d["kind"], d["engine"], d["status"],
-         d["reason_code"], (d.get("reasoning") or "")[:60]) for d in found)))
+        (when(d["occurred_at"]), d["trader_id"], d["symbol"], d["kind"], d["engine"], d["status"],
+         d["reason_code"], d.get("reasoning") or "") for d in found)))
+
+
+def _newest_first(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    def key(item: dict[str, Any]) -> str:
+        return next((str(item[k]) for k in keys if item.get(k)), "")
+    return sorted(items, key=key, reverse=True)
+
+
+def known_trader(svc: Services, trader: str) -> None:
+    if svc["signal"].get(f"/traders/{trader}", missing_ok=True) is None:
+        bound = ", ".join(t["trader_id"] for t in svc["signal"].get("/traders")) or "none"
+        not_found(f"unknown trader {trader!r} (bound traders: {bound})")
+
+
+def known_account(svc: Services, account: str) -> None:
+    if svc["paper"].get(f"/accounts/{account}", missing_ok=True) is None:
+        known = ", ".join(a["account_id"] for a in svc["paper"].get("/accounts")) or "none"
+        not_found(f"unknown account {account!r} (accounts: {known})")
 
 
 def _accounts(account: str | None) -> list[str]:
-    return [account] if account else list(running().get("accounts") or ["default"])
+    if account:
+        return [account]
+    listed = running().get("accounts")
+    if listed:
+        return list(listed)
+    with services() as svc:
+        return [a["account_id"] for a in svc["paper"].get("/accounts")] or ["default"]
 
 
 @app.command()
 @service_errors
-def gate(account: Account = None, limit: int = 20, as_json: JsonFlag = False) -> None:
+def gate(account: Account = None, limit: Limit = 50, as_json: JsonFlag = False) -> None:
     """Recent gate decisions with their reasons, the risk budget and active lockouts."""
     out: dict[str, Any] = {}
     with services() as svc:
+        if account:
+            known_account(svc, account)
         for acc in _accounts(account):
             items = svc["entry_gate"].get("/decisions", {"account_id": acc, "limit": limit})["items"]
             out[acc] = {"decisions": items, "risk": svc["entry_gate"].get(f"/accounts/{acc}/risk")}
@@ -83,17 +98,25 @@ def _print_gate(account: str, items: list[dict[str, Any]], risk: dict[str, Any])
 
     console.print(table(f"gate decisions — account {account}", (
         "time", "trader", "symbol", "side", "outcome", "quantity", "reasons"), (
-        (i.get("occurred_at"), i["decision"]["trader_id"], i["decision"]["symbol"],
-         i["decision"]["decision"], verdict(i), i.get("approved_quantity"),
+        (when(i.get("occurred_at")), i["decision"]["trader_id"], i["decision"]["symbol"],
+         i["decision"]["decision"], verdict(i), qty(i.get("approved_quantity"), i["decision"]["symbol"]),
          "; ".join(f"{c['reason_code']}: {c['message']}" for c in i.get("checks", []) if not c["passed"]))
         for i in items)))
     budget = risk["risk_budget"]
-    console.print(table("risk budget", list(budget), [list(budget.values())]))
+    console.print(table("risk budget", list(budget), [[_figure(k, v) for k, v in budget.items()]]))
     kill = risk["kill_switch"]
     if kill.get("engaged"):
         console.print(f"[bold red]KILL SWITCH engaged[/bold red]: {kill}")
     console.print(table("lockouts", ("lockout", "details"), (
         (lk.get("lockout_id") or lk.get("kind") or "—", lk) for lk in risk["lockouts"])))
+
+
+def _figure(key: str, value: Any) -> str:
+    if isinstance(value, str) and key.endswith(("_pct", "_fraction", "_rate")):
+        return pct(value)
+    if isinstance(value, str) and any(w in key for w in ("equity", "loss", "risk", "pnl", "budget", "capital")):
+        return money(value)
+    return "—" if value is None else str(value)
 
 
 @app.command("performance")
@@ -102,6 +125,7 @@ def performance_cmd(account: Account = None, trader: Trader = None, as_json: Jso
     """Performance of closed positions (position service): per account, or one trader."""
     with services() as svc:
         if trader:
+            known_trader(svc, trader)
             scopes = {f"trader {trader}": performance(svc, trader_id=trader,
                                                       start_equity=_start(svc, _trader_account(trader)))}
         else:
@@ -110,12 +134,22 @@ def performance_cmd(account: Account = None, trader: Trader = None, as_json: Jso
     if as_json:
         return print_json(scopes)
     console.print(table("performance", ("scope", *HEADLINE), (
-        (scope, *(pnl(p[k]) if k == "total_pnl" else p.get(k) for k in HEADLINE))
-        for scope, p in scopes.items())))
+        (scope, *(_perf(k, p.get(k)) for k in HEADLINE)) for scope, p in scopes.items()),
+        right=HEADLINE))
+
+
+def _perf(key: str, value: Any) -> str:
+    if key == "total_pnl" or key == "expectancy":
+        return pnl(value)
+    if key in ("win_rate", "max_drawdown"):
+        return pct(value)
+    if key in ("profit_factor", "average_r", "sharpe") and value is not None:
+        return f"{Decimal(str(value)):.2f}"
+    return "—" if value is None else str(value)
 
 
 def _trader_account(trader: str) -> str | None:
-    return (running().get("traders") or {}).get(trader)
+    return (running().get("traders") or {}).get(trader)  # type: ignore[no-any-return]
 
 
 def _start(svc: Services, account: str | None) -> str | None:
@@ -153,6 +187,7 @@ def close_all(account: str, yes: Annotated[bool, typer.Option("--yes", "-y",
 
 def _set_paused(trader: str, account: str | None, paused: bool) -> None:
     with services() as svc:
+        known_trader(svc, trader)
         account = account or _trader_account(trader) or _bound_account(svc, trader)
         verb = "pause" if paused else "resume"
         result = svc["position"].post(f"/traders/{trader}/{verb}",

@@ -4,6 +4,7 @@ whether a replay finished) and the accounts' equity on paper."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import httpx
@@ -11,7 +12,11 @@ import typer
 
 from robson_cli.client import ServiceError, Services, read_run_file
 from robson_cli.commands.common import JsonFlag, console, print_json, table
+from robson_cli.commands.common import running as remote_or_local
+from robson_cli.fmt import amount, money, seconds, when
 from robson_cli.launcher import run_file
+from robson_cli.remote import TARGET
+from robson_cli.report import latest_event
 
 app = typer.Typer()
 
@@ -40,7 +45,7 @@ def _feed(svc: Services, doc: dict[str, Any]) -> dict[str, Any]:
     return feed | {"state": live.get("state"), "lag_seconds": live.get("lag_seconds"),
                    "finished": finished, "replay_finished": finished and feed.get("mode") == "replay",
                    "candles": live.get("candles"), "signals": live.get("signals"),
-                   "feed_error": live.get("error")}
+                   "last_event_time": latest_event(live), "feed_error": live.get("error")}
 
 
 def _accounts(svc: Services, doc: dict[str, Any]) -> list[dict[str, Any]] | dict[str, str]:
@@ -56,7 +61,8 @@ def _accounts(svc: Services, doc: dict[str, Any]) -> list[dict[str, Any]] | dict
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
     """Health of every running service, the feed, and the accounts' equity."""
-    doc = read_run_file(run_file())
+    remote = bool(TARGET.urls or TARGET.profile or os.environ.get("ROBSON_URL"))
+    doc = remote_or_local() if remote else read_run_file(run_file())
     if doc is None:
         if as_json:
             print(json.dumps({"running": False}))
@@ -65,7 +71,7 @@ def status(as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
     for svc in doc["services"].values():
         svc.update(_health(svc["url"]))
-    with Services({n: s["url"] for n, s in doc["services"].items()}) as svc:
+    with Services({n: s["url"] for n, s in doc["services"].items()}, os.environ.get("ROBSON_TOKEN")) as svc:
         doc["feed"] = _feed(svc, doc)
         doc["accounts_equity"] = _accounts(svc, doc)
     doc["running"] = True
@@ -76,12 +82,16 @@ def status(as_json: JsonFlag = False) -> None:
 
 def _render(doc: dict[str, Any]) -> None:
     feed = doc["feed"]
-    console.print(table(f"Robson — NATS {doc['nats_url']}", ("service", "url", "pid", "health"), (
+    console.print(table(f"Robson — NATS {doc.get('nats_url', 'remote')}", ("service", "url", "pid", "health"), (
         (n, s["url"], s["pid"], f"[{'green' if s['health'] == 'ready' else 'red'}]{s['health']}[/]")
         for n, s in doc["services"].items())))
     finished = " — [bold]replay finished[/bold]" if feed.get("replay_finished") else ""
+    # A replay's or a synthetic market's event time is not the wall clock: its "lag" means nothing.
+    realtime = feed.get("mode") == "binance" or feed.get("realtime")
+    timing = (f"lag {seconds(feed.get('lag_seconds'))}" if realtime
+              else f"event time {when(feed.get('last_event_time'))}")
     console.print(f"[bold yellow]FEED {str(feed.get('mode', '?')).upper()}[/bold yellow] "
-                  f"state {feed.get('state')} · lag {feed.get('lag_seconds')} s · "
+                  f"state {feed.get('state')} · {timing} · "
                   f"{feed.get('candles')} candles · {feed.get('signals')} signals{finished}")
     if feed.get("feed_error"):
         console.print(f"[red]feed error: {feed['feed_error']}[/red]")
@@ -89,6 +99,8 @@ def _render(doc: dict[str, Any]) -> None:
     if isinstance(accounts, dict):
         console.print(f"[red]{accounts['error']}[/red]")
         return
-    console.print(table("accounts (paper)", ("account", "equity", "balances"), (
-        (a["account_id"], a["equity"], ", ".join(f"{b['asset']} {b['free']}" for b in a["balances"]))
-        for a in accounts)))
+    console.print(table("accounts (paper)", ("account", "equity", "asset", "free", "locked", "borrowed"), (
+        (a["account_id"] if i == 0 else "", money(a["equity"]) if i == 0 else "", b["asset"],
+         amount(b["free"]), amount(b.get("locked")), amount(b.get("borrowed")))
+        for a in accounts for i, b in enumerate(a["balances"] or [{"asset": "—", "free": None}])),
+        right=("equity", "free", "locked", "borrowed")))

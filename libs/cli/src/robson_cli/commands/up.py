@@ -19,8 +19,17 @@ from robson_kit.embedded import Infrastructure
 from robson_cli.client import ServiceError, Services
 from robson_cli.config import RobsonConfig, apply_config
 from robson_cli.drain import wait_drained
+from robson_cli.fmt import money, pct, when
 from robson_cli.launcher import Platform, data_dir
-from robson_cli.report import HEADLINE, build_report, write_report
+from robson_cli.report import build_report, write_report
+from robson_cli.runs import (
+    RunInfo,
+    begin_run,
+    continues,
+    has_trading_state,
+    previous_run,
+    wipe_trading_state,
+)
 from robson_cli.services import SERVICES
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -45,6 +54,8 @@ class UpRun:
     only: list[str] | None = None
     exit_after_replay: bool = False
     platform: Platform | None = field(default=None, init=False)
+    run_info: RunInfo | None = field(default=None, init=False)
+    reported: bool = field(default=False, init=False)
 
     def run(self) -> int:
         for sig in STOP_SIGNALS:
@@ -56,7 +67,10 @@ class UpRun:
                 return 1
             return self.watch(parent)
         except Stopped as why:
+            for sig in STOP_SIGNALS:  # a second signal (Ctrl-C, or uv forwarding one) is ignored
+                signal.signal(sig, signal.SIG_IGN)
             self.console.print(f"\n{why}: stopping…")
+            self.report_on_stop()
             return 0
         except (RuntimeError, TimeoutError, OSError) as exc:
             self.console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
@@ -78,6 +92,7 @@ class UpRun:
         where = {k: ("embedded" if v else "external") for k, v in infra.embedded.items()}
         self.console.print(f"[bold]NATS[/bold] {infra.nats_url} ({where['nats']})")
         self.console.print(f"[bold]PostgreSQL[/bold] {infra.database_url} ({where['postgres']})")
+        self.begin_run(directory)
         with self.console.status("running migrations…"):
             self.platform.migrate()
         for svc in SERVICES:
@@ -89,8 +104,31 @@ class UpRun:
             self.console.print(f"  [green]✓[/green] {svc.name:<11} {running.url}  (log {running.log_path})")
         self.write_run_file()
 
+    def begin_run(self, directory: Path) -> None:
+        """Continue the previous run, or start a separate one from clean trading state."""
+        assert self.platform is not None
+        infra = self.platform.infra
+        previous = previous_run(directory)
+        if continues(previous, self.feed_mode):
+            assert previous is not None
+            self.run_info = previous
+            self.console.print(f"[bold]run[/bold] {previous.run_id} continues ({previous.feed} feed)")
+            return
+        if has_trading_state(infra.database_url):
+            with self.console.status("clearing the previous run's trading state…"):
+                wipe_trading_state(infra.nats_url, infra.database_url)
+            why = ("it starts again from its first candle" if self.feed_mode in ("replay", "synthetic")
+                   else "the previous run used another feed")
+            self.console.print(f"[bold]new run[/bold]: the {self.feed_mode} feed cannot continue the "
+                               f"previous run ({why}): its positions, orders and clocks were cleared; "
+                               "earlier reports stay in reports/")
+        self.run_info = begin_run(directory, self.feed_mode, previous)
+        self.console.print(f"[bold]run[/bold] {self.run_info.run_id} ({self.feed_mode} feed)")
+
     def write_run_file(self, **extra: object) -> None:
         assert self.platform is not None
+        if self.run_info is not None:
+            extra = {"run_id": self.run_info.run_id, **extra}
         self.platform.write_run_file(
             self.feed_info, config=self.config_source,
             accounts=[a.id for a in self.config.accounts],
@@ -119,7 +157,7 @@ class UpRun:
 
     def watch(self, parent: int) -> int:
         assert self.platform is not None
-        reported = self.feed_mode not in ("replay", "synthetic") or "signal" not in self.platform.urls
+        self.reported = reported = self.feed_mode not in ("replay", "synthetic") or "signal" not in self.platform.urls
         while True:
             for running in self.platform.services:
                 if running.process and running.process.poll() is not None:
@@ -130,7 +168,7 @@ class UpRun:
                 self.console.print("the parent process went away: stopping…")
                 return 0
             if not reported and (outcome := self.replay_outcome()) is not None:
-                reported = True
+                self.reported = reported = True
                 if self.exit_after_replay:
                     return outcome
             time.sleep(0.5)
@@ -148,26 +186,42 @@ class UpRun:
                 return None
             with self.console.status("replay finished; waiting for the pipeline to drain…"):
                 wait_drained(self.platform.infra.nats_url, urls)
-            report = build_report(services, self.config, services["signal"].get("/feed"))
+            assert self.run_info is not None
+            report = build_report(services, self.config, services["signal"].get("/feed"), self.run_info.run_id)
         paths = write_report(report, data_dir() / "reports")
         self.print_report(report, paths)
         self.write_run_file(replay_finished=True, report=str(paths[0]))
         return 0
 
+    def report_on_stop(self) -> None:
+        """An endless run (live demo, Binance) or an unfinished replay: its report so far."""
+        if self.reported or self.platform is None or self.run_info is None or self.feed_mode == "none":
+            return
+        urls = self.platform.urls
+        if not {"signal", "position", "paper"} <= set(urls):
+            return
+        try:
+            with Services(urls) as services:
+                report = build_report(services, self.config, services["signal"].get("/feed"),
+                                      self.run_info.run_id)
+            paths = write_report(report, data_dir() / "reports")
+            self.print_report(report, paths)
+        except (ServiceError, OSError) as exc:
+            self.console.print(f"[yellow]no report: {escape(str(exc))}[/yellow]")
+
     def print_report(self, report: dict[str, Any], paths: list[Path]) -> None:
-        table = Table(title="Replay performance (position service)")
-        table.add_column("scope")
-        for column in HEADLINE:
-            table.add_column(column, justify="right")
-        rows = [(f"account {a}", v["performance"]) for a, v in report["accounts"].items()]
-        rows += [(f"trader {t}", perf) for t, perf in report["traders"].items()]
-        for scope, perf in rows:
-            table.add_row(scope, *(_cell(perf.get(k)) for k in HEADLINE))
+        period = report["period"]
+        self.console.print(
+            f"[bold]Run {report['run_id']}[/bold]: {when(period['start'])} → {when(period['end'])}; "
+            f"equity {money(report['start_equity'])} → {money(report['end_equity'])} "
+            f"(return {pct(report['return_pct'], scaled=True)}, max drawdown "
+            f"{pct(report['max_drawdown_pct'], scaled=True)}); {report['trade_count']} trades, "
+            f"{report['open_positions']} open")
+        table = Table(title="Per symbol and exit reason")
+        for column in ("", "trades", "wins", "losses", "P&L"):
+            table.add_column(column, justify="right" if column else "left")
+        for key in ("by_symbol", "by_exit_reason"):
+            for name, row in report[key].items():
+                table.add_row(name, str(row["trades"]), str(row["wins"]), str(row["losses"]), money(row["pnl"]))
         self.console.print(table)
         self.console.print(f"report written to {', '.join(str(p) for p in paths)}")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)

@@ -23,13 +23,30 @@ Step = Callable[[ServiceClient], str | None]
 """Reads, writes if needed; returns what it did, or None when it was already so."""
 
 
-def apply_config(config: RobsonConfig, urls: dict[str, str]) -> list[str]:
+def apply_config(config: RobsonConfig, urls: dict[str, str], token: str | None = None) -> list[str]:
     """Raises robson_cli.client.ServiceError with the service's message on a refused PUT."""
     done: list[str] = []
-    with Services(urls) as services:
+    with Services(urls, token) as services:
         for service, step in _steps(config):
             if service in urls and (what := step(services[service])):
                 done.append(f"{service}: {what}")
+        if "signal" in urls:
+            done += [f"signal: {what}" for what in _retire_removed(services["signal"], config)]
+    return done
+
+
+def _retire_removed(client: ServiceClient, config: RobsonConfig) -> list[str]:
+    """Declarative: a bound trader the file no longer names is disabled (its open positions stay
+    managed; nothing is deleted, so putting it back re-enables it)."""
+    wanted = {t.id for t in config.traders}
+    done = []
+    for bound in client.get("/traders"):
+        if bound["trader_id"] in wanted or not bound.get("enabled", True):
+            continue
+        client.put(f"/traders/{bound['trader_id']}", {
+            k: bound[k] for k in ("account_id", "strategy", "params", "symbols", "timeframes")
+        } | {"enabled": False})
+        done.append(f"trader {bound['trader_id']} disabled (no longer in the configuration)")
     return done
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from robson_cli.config.schema import RobsonConfig
+from robson_cli.config.schema import RobsonConfig, cross_references
 
 
 class ConfigError(ValueError):
@@ -52,7 +52,10 @@ def validate(raw: Any, source: str = "") -> RobsonConfig:
     try:
         return RobsonConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_describe(e) for e in exc.errors()], source) from None
+        # Model-level errors are the cross-references, recomputed from the raw file so they
+        # come together with the field errors (pydantic skips them while a field is invalid).
+        fields = [_describe(e) for e in exc.errors() if e["loc"]]
+        raise ConfigError(fields + cross_references(raw), source) from None
 
 
 def load_config(path: Path) -> RobsonConfig:

@@ -114,13 +114,9 @@ class RobsonConfig(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> RobsonConfig:
-        _unique("accounts", [a.id for a in self.accounts])
-        _unique("traders", [t.id for t in self.traders])
-        known = {a.id for a in self.accounts}
-        for i, trader in enumerate(self.traders):
-            if trader.account not in known:
-                raise ValueError(f"traders[{i}].account: {trader.account!r} is not declared under "
-                                 f"accounts (declared: {', '.join(sorted(known))})")
+        problems = cross_references(self.model_dump(mode="json", include={"accounts", "traders"}))
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def account(self, account_id: str) -> AccountConfig:
@@ -137,12 +133,34 @@ class RobsonConfig(Strict):
         return _union([tf.value for tf in t.timeframes] for t in self.traders)
 
 
-def _unique(section: str, ids: list[str]) -> None:
+def cross_references(raw: Any) -> list[str]:
+    """Duplicate ids and traders naming an undeclared account, read from the raw mapping so they
+    are reported together with every field error, not only once those are fixed."""
+    if not isinstance(raw, dict):
+        return []
+    accounts = [a for a in raw.get("accounts") or [] if isinstance(a, dict)] if isinstance(
+        raw.get("accounts"), list) else []
+    traders = raw.get("traders") if isinstance(raw.get("traders"), list) else []
+    problems = _unique("accounts", [a.get("id") for a in accounts])
+    problems += _unique("traders", [t.get("id") if isinstance(t, dict) else None for t in traders])
+    known = {a.get("id") for a in accounts if isinstance(a.get("id"), str)}
+    for i, trader in enumerate(traders):
+        ref = trader.get("account") if isinstance(trader, dict) else None
+        if isinstance(ref, str) and ref not in known:
+            problems.append(f"traders[{i}].account: {ref!r} is not declared under accounts "
+                            f"(declared: {', '.join(sorted(known)) or 'none'})")
+    return problems
+
+
+def _unique(section: str, ids: list[Any]) -> list[str]:
     seen: set[str] = set()
+    problems = []
     for i, ident in enumerate(ids):
-        if ident in seen:
-            raise ValueError(f"{section}[{i}].id: {ident!r} is declared twice")
-        seen.add(ident)
+        if isinstance(ident, str) and ident in seen:
+            problems.append(f"{section}[{i}].id: {ident!r} is declared twice")
+        if isinstance(ident, str):
+            seen.add(ident)
+    return problems
 
 
 def _union(groups: Any) -> list[str]:

@@ -16,6 +16,7 @@ from robson_position.domain.management import apply_modification, reject_modific
 from robson_position.domain.position import Position
 from robson_position.domain.validation import Request, validate
 from robson_position.handlers.runtime import Runtime
+from robson_position.handlers.tradelog import log_trade_event
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Verdict:
 def emit_all(uow: UnitOfWork, position: Position) -> None:
     for message in position.outbox:
         uow.emit(message)
+        log_trade_event(message)
     position.outbox.clear()
 
 

@@ -47,6 +47,10 @@ async def run_bars(
             bar = batch[0]
             first_event = first_event if first_event is not None else bar.close_ms
             delay = wall_start + (bar.close_ms - first_event) / 1000 / speed - time.monotonic()
+            if speed == 1 and source is FeedSource.SYNTHETIC:
+                # Real time: a candle goes out when the wall clock reaches its close (the
+                # history before now at once), so event time is wall time, as on Binance.
+                delay = bar.close_ms / 1000 - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
         await pipeline.process(batch, source)
