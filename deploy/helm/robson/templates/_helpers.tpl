@@ -50,6 +50,13 @@ service's `env` on top. Call with (list $ $name).
 {{- $_ := set $env "ROBSON_POSITION_PAPER_URL" (include "robson.url" (list $root "paper")) -}}
 {{- $_ := set $env "ROBSON_POSITION_EXECUTION_URL" (include "robson.url" (list $root "execution")) -}}
 {{- end }}
+{{- if eq $name "dashboard" }}
+{{- range $peer := list "signal" "decision" "entry_gate" "position" "execution" "paper" }}
+{{- $_ := set $env (printf "ROBSON_DASHBOARD_%s_URL" (upper $peer)) (include "robson.url" (list $root $peer)) -}}
+{{- end }}
+{{- $_ := set $env "ROBSON_DASHBOARD_FETCH_ASSETS" false -}}
+{{- $_ := set $env "ROBSON_DASHBOARD_WEB_DIR" "/app/web" -}}
+{{- end }}
 {{- $reserved := list "DATABASE_URL" (print $p "HTTP_HOST") (print $p "HTTP_PORT") -}}
 {{- if include "robson.natsFromSecret" $root }}{{ $reserved = append $reserved "NATS_URL" }}{{ end -}}
 {{- if $root.Values.auth.publicKey.existingSecret }}{{ $reserved = append $reserved "ROBSON_AUTH_PUBLIC_KEY_FILE" }}{{ end -}}
