@@ -56,8 +56,8 @@ class Held:
 @dataclass
 class Month:
     capital: Decimal
-    realized: Decimal = Decimal(0)  # noqa: RUF009 (immutable)
-    allowance: Decimal = Decimal(0)  # noqa: RUF009 (immutable)
+    realized: Decimal = Decimal(0)
+    allowance: Decimal = Decimal(0)
     carried: bool = False
 
 

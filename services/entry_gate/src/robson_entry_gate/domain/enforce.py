@@ -54,7 +54,7 @@ def breaches(f: Figures) -> list[Breach]:
 
 
 def enforce(state: AccountState, market: Market, policy: AccountPolicy, now: datetime,
-            cause: Message) -> list[Message]:
+            cause: Message | None) -> list[Message]:
     """Record and act on every new breach; the messages to publish (ids derived from the
     account and period, so a replayed cause publishes nothing new)."""
     if state.kill_switch is not None:
@@ -64,6 +64,7 @@ def enforce(state: AccountState, market: Market, policy: AccountPolicy, now: dat
     if not found:
         return []
     figures = f.inputs()
+    trace = cause.caused() if cause is not None else {}
     out: list[Message] = []
     for b in found:
         state.breaches.append(b.period)
@@ -77,12 +78,12 @@ def enforce(state: AccountState, market: Market, policy: AccountPolicy, now: dat
                 reason_code=b.reason_code, message=message, set_at=now, until=b.until,
                 daily=b.rule == "daily_loss"))
             out.append(CloseAllPositions(
-                **cause.caused(), occurred_at=now, account_id=state.account_id,
+                **trace, occurred_at=now, account_id=state.account_id,
                 message_id=derive_id("breach-close-all", state.account_id, b.period),
                 reason=ExitReason.RISK_LIMIT, triggered_by=TriggeredBy.RULE_ENGINE,
                 note=message))
         out.append(RiskLimitBreached(
-            **cause.caused(), occurred_at=now, account_id=state.account_id,
+            **trace, occurred_at=now, account_id=state.account_id,
             message_id=derive_id("breach", state.account_id, b.period),
             rule=b.rule, reason_code=b.reason_code, message=message, value=b.loss,
             limit=b.limit, action=RiskAction.CLOSE_ALL if flatten else RiskAction.DENY,

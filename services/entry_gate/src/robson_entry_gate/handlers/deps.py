@@ -34,7 +34,7 @@ class GateDeps:
 
 
 async def finish(uow: UnitOfWork, deps: GateDeps, state: AccountState, version: int,
-                 now: datetime, cause: Message, market: Market | None = None,
+                 now: datetime, cause: Message | None, market: Market | None = None,
                  slot_freed: bool = False, deferred: bool = True) -> None:
     """After any change to an account: run the kill-switch test and the loss limits, serve
     the queue, save (once
@@ -42,7 +42,7 @@ async def finish(uow: UnitOfWork, deps: GateDeps, state: AccountState, version: 
     view = market if market is not None else deps.market.view
     policy = deps.policies.account(state.account_id)
     request = drawdown_breach(state, view, policy, now)
-    if request is not None:
+    if request is not None and cause is not None:
         for message in engage(state, request, now, cause):
             uow.emit(message)
     for message in enforce(state, view, policy, now, cause):

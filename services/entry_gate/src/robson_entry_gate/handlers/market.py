@@ -1,5 +1,5 @@
 """Ticks, closed candles and market context: marks, funding and data age; the kill switch
-also watches prices, so a crash in equity is caught between fills.
+and the daily loss limit also watch prices, so a crash in equity is caught between fills.
 
 Hot path: a handler only stages its price in the transaction's batch; once per batch, just
 before commit, the kill switch replays the batch's moves for the accounts holding a moved
@@ -12,6 +12,7 @@ from robson_contracts import Candle, MarketContext, Message, TradeTick
 from robson_kit.uow import UnitOfWork
 
 from robson_entry_gate.adapters.market import MarketBatch
+from robson_entry_gate.domain.figures import calendar_of
 from robson_entry_gate.domain.projection import roll
 from robson_entry_gate.domain.watch import replay
 from robson_entry_gate.handlers.deps import GateDeps, finish
@@ -46,7 +47,11 @@ async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -
         account_id = cached.account_id
         policy = deps.policies.account(account_id)
         start = deps.equity.get(account_id, version, policy)
-        breach, equity = replay(cached, batch.base, batch.moves, policy, batch.view_at, start)
+        at = batch.moves[0].at
+        floor = deps.equity.floor(cached, version, policy, batch.base, at,
+                                  calendar_of(policy).day_key(at))
+        breach, equity = replay(cached, batch.base, batch.moves, policy, batch.view_at, start,
+                                floor)
         results[account_id] = (version, policy, equity)
         if breach is None:
             continue
