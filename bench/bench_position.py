@@ -67,8 +67,7 @@ def _book(rng: random.Random) -> tuple[MarkBook, list[str]]:
     symbols = [f"S{i:03d}USDT" for i in range(SYMBOLS)]
     for n in range(POSITIONS):
         entry = Decimal(rng.randint(1000, 100000)) / 10
-        book.put(symbols[n % SYMBOLS], Mark(f"p{n}", n % 2 == 0, entry, Decimal("0.5"),
-                                           trail_pct=Decimal("1.5") if n % 3 == 0 else None))
+        book.put(symbols[n % SYMBOLS], Mark(f"p{n}", n % 2 == 0, entry, Decimal("0.5")))
     return book, symbols
 
 
