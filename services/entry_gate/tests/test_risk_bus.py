@@ -103,3 +103,32 @@ async def test_fill_that_breaches_daily_loss_locks_at_once_and_reports_the_breac
 async def _consumed_three(api: httpx.AsyncClient) -> bool:
     status = (await api.get("/accounts/acc1/risk")).json()
     return status["figures"]["realized_today"] == "-900"
+
+
+async def _locked(api: httpx.AsyncClient) -> list | None:
+    status = (await api.get("/accounts/acc1/risk")).json()
+    return status["lockouts"] or None
+
+
+async def test_breach_no_event_reveals_is_enforced_on_the_clock_tick(
+    bus: Bus, gate: Service, api: httpx.AsyncClient
+) -> None:
+    await api.put("/policies/acc1", json={"monthly_loss": {"enabled": False},
+                                          "concurrency": {"enabled": False}})
+    await bus.publish(TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"))
+    await bus.publish(snapshot("10000", T0))
+    await bus.publish(closed("p1", "-300", at=T0 + timedelta(minutes=1)))
+    await wait_until(lambda: _consumed_loss(api, "-300"), message="the loss projected")
+    assert await _breaches(bus) is None  # 3% is under the 5% limit
+    await api.put("/policies/acc1", json={"monthly_loss": {"enabled": False},
+                                          "concurrency": {"enabled": False},
+                                          "daily_loss": {"limit": "0.02"}})
+    [lock] = await wait_until(lambda: _locked(api), message="locked by the clock tick")
+    assert lock["reason_code"] == "DAILY_LOSS_LIMIT"
+    [breach] = await wait_until(lambda: _breaches(bus), message="breach reported")
+    assert breach.rule == "daily_loss"
+
+
+async def _consumed_loss(api: httpx.AsyncClient, amount: str) -> bool:
+    status = (await api.get("/accounts/acc1/risk")).json()
+    return status["figures"]["realized_today"] == amount
