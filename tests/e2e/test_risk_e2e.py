@@ -35,15 +35,16 @@ FIVE_MINUTES_MS = 300_000
 
 def designed(start: float) -> list[tuple[float, float, float, float]]:
     """(open, high, low, close): a slow fall (fast EMA under slow), a slow rise that crosses
-    the EMAs up (a LONG entry; 1% wicks keep the ATR stop and take-profits far away), then a
-    fall of 1% a candle — the positions lose on their marks long before their stops."""
-    moves = [-0.0008] * 40 + [0.0008] * 14 + [-0.01] * 6 + [0.0] * 6
+    the EMAs up (a LONG entry; 1% wicks keep the ATR stop, ~1.6% away, and the take-profits
+    far), then a fall of 0.4% a candle with short wicks — the positions lose on their marks
+    long before their stops."""
+    moves = [-0.0008] * 40 + [0.0008] * 14 + [-0.004] * 8 + [0.0] * 6
     out, close = [], start
-    for move in moves:
+    for n, move in enumerate(moves):
         open_, close = close, close * (1 + move)
         high, low = max(open_, close) * 1.005, min(open_, close) * 0.995
-        if move < 0 and move <= -0.01:  # the fall: no wick above the open
-            high = open_
+        if n >= 54:  # the fall, then calm: no long wicks
+            high, low = max(open_, close), min(open_, close) * 0.999
         out.append((open_, high, low, close))
     return out
 
@@ -114,7 +115,8 @@ def opened_and_all_closed(outcome: Outcome) -> list[PositionClosed]:
 async def test_mark_to_market_loss_trips_daily_limit_flattens_and_locks_until_next_reset(
     run_with, e2e_bus: Bus
 ) -> None:
-    outcome = await run_with("daily_loss: {limit: 0.005}, drawdown: {enabled: false}")
+    # two positions of ~0.3% risk each (the 20% notional cap binds): 0.2% is a third of the way
+    outcome = await run_with("daily_loss: {limit: 0.002}, drawdown: {enabled: false}")
     closed = opened_and_all_closed(outcome)
     assert {c.exit_reason for c in closed} == {ExitReason.RISK_LIMIT}
     breaches = await read_stream(e2e_bus, s.ALL_RISK_EVENTS)
@@ -132,7 +134,7 @@ async def test_mark_to_market_loss_trips_daily_limit_flattens_and_locks_until_ne
 async def test_crash_trips_the_kill_switch_through_the_bus_and_ends_flat_with_it_engaged(
     run_with, e2e_bus: Bus
 ) -> None:
-    outcome = await run_with("drawdown: {limit: 0.005}, daily_loss: {enabled: false}")
+    outcome = await run_with("drawdown: {limit: 0.002}, daily_loss: {enabled: false}")
     closed = opened_and_all_closed(outcome)
     assert {c.exit_reason for c in closed} == {ExitReason.KILL_SWITCH}
     assert outcome.risk["kill_switch"]["engaged"] is True
