@@ -39,11 +39,21 @@ class Figures:
         return self.calendar.month_key(self.now)
 
     @cached_property
-    def unrealized(self) -> Decimal:
-        total = ZERO
-        for symbol, (qty, cost) in self.state.aggregates()[0].items():
+    def marks(self) -> dict[str, Decimal]:
+        """The mark of every held symbol that has one (read once per evaluation)."""
+        out: dict[str, Decimal] = {}
+        for symbol in self.state.aggregates()[0]:
             snap = self.market.get(symbol)
             mark = snap.mark if snap is not None else None
+            if mark is not None:
+                out[symbol] = mark
+        return out
+
+    @cached_property
+    def unrealized(self) -> Decimal:
+        total, marks = ZERO, self.marks
+        for symbol, (qty, cost) in self.state.aggregates()[0].items():
+            mark = marks.get(symbol)
             if mark is not None:
                 total += qty * mark - cost
         return total
@@ -95,10 +105,9 @@ class Figures:
     def month_open_pnl(self) -> Decimal:
         """Open P&L since each position's month baseline (entry, or the month-start mark of a
         position carried in at a loss)."""
-        total = ZERO
+        total, marks = ZERO, self.marks
         for symbol, (qty, cost) in self.state.month_aggregates()[0].items():
-            snap = self.market.get(symbol)
-            mark = snap.mark if snap is not None else None
+            mark = marks.get(symbol)
             if mark is not None:
                 total += qty * mark - cost
         return total

@@ -164,27 +164,44 @@ class AccountState(State):
         """Per symbol (signed quantity, signed cost at the month baselines) and the open
         positions' total risk at their stops; cached like ``aggregates``."""
         if self._risk is None:
-            exposure: dict[str, tuple[Decimal, Decimal]] = {}
-            risk = Decimal(0)
-            for p in self.positions.values():
-                q = p.quantity * p.sign
-                qty, cost = exposure.get(p.symbol, (Decimal(0), Decimal(0)))
-                exposure[p.symbol] = (qty + q, cost + q * p.baseline)
-                risk += p.risk_at_stop()
-            self._risk = (exposure, risk)
+            self._compute()
+        assert self._risk is not None
         return self._risk
 
     def aggregates(self) -> tuple[dict[str, tuple[Decimal, Decimal]], Counter[str]]:
         """Per symbol (signed quantity, signed cost) and open positions per trader, cached so
         an evaluation over 1,000 positions costs one pass per change, not per decision."""
         if self._aggregates is None:
-            exposure: dict[str, tuple[Decimal, Decimal]] = {}
-            for p in self.positions.values():
-                q = p.quantity if p.side is PositionSide.LONG else -p.quantity
-                qty, cost = exposure.get(p.symbol, (Decimal(0), Decimal(0)))
-                exposure[p.symbol] = (qty + q, cost + q * p.entry_price)
-            self._aggregates = (exposure, Counter(p.trader_id for p in self.positions.values()))
+            self._compute()
+        assert self._aggregates is not None
         return self._aggregates
+
+    def _compute(self) -> None:
+        """One pass over the positions for both caches (hot: every position event)."""
+        zero = Decimal(0)
+        exposure: dict[str, tuple[Decimal, Decimal]] = {}
+        month: dict[str, tuple[Decimal, Decimal]] = {}
+        traders: Counter[str] = Counter()
+        risk = zero
+        long = PositionSide.LONG
+        for p in self.positions.values():
+            q = p.quantity if p.side is long else -p.quantity
+            entry, base, stop = p.entry_price, p.baseline_price, p.stop_loss
+            qty, cost = exposure.get(p.symbol, (zero, zero))
+            exposure[p.symbol] = (qty + q, cost + q * entry)
+            if base is None:
+                base = entry
+            mq, mc = month.get(p.symbol, (zero, zero))
+            month[p.symbol] = (mq + q, mc + q * base)
+            traders[p.trader_id] += 1
+            if stop is None:
+                risk += base * p.quantity
+            else:
+                at_stop = (base - stop) * q
+                if at_stop > zero:
+                    risk += at_stop
+        self._aggregates = (exposure, traders)
+        self._risk = (month, risk)
 
 
 class MarketSnapshot(State):
