@@ -6,9 +6,9 @@ Read-only over the projection, so a dry run and a real evaluation see the same n
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from robson_entry_gate.domain.calendar import TradingCalendar
 from robson_entry_gate.domain.policy import AccountPolicy
@@ -18,7 +18,12 @@ ZERO = Decimal(0)
 
 
 def calendar_of(policy: AccountPolicy) -> TradingCalendar:
-    return TradingCalendar(policy.daily_reset.time, policy.daily_reset.timezone)
+    return _calendar(policy.daily_reset.time, policy.daily_reset.timezone)
+
+
+@lru_cache(maxsize=64)
+def _calendar(reset: time, timezone: str) -> TradingCalendar:
+    return TradingCalendar(reset, timezone)
 
 
 class Figures:

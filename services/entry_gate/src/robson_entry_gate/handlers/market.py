@@ -43,13 +43,18 @@ async def handle_market(ev: Message, uow: UnitOfWork, deps: GateDeps) -> None:
 async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -> None:
     holders = deps.accounts.holders({m.symbol for m in batch.moves})
     results = {}
+    at = batch.moves[0].at if batch.moves else None
+    day_keys: dict[tuple, str] = {}  # one calendar lookup per distinct reset, not per account
     for cached, version in deps.accounts.committed(holders):
         account_id = cached.account_id
         policy = deps.policies.account(account_id)
         start = deps.equity.get(account_id, version, policy)
-        at = batch.moves[0].at
-        floor = deps.equity.floor(cached, version, policy, batch.base, at,
-                                  calendar_of(policy).day_key(at))
+        floor = None
+        if policy.daily_loss.enabled and at is not None:
+            reset = (policy.daily_reset.time, policy.daily_reset.timezone)
+            if reset not in day_keys:
+                day_keys[reset] = calendar_of(policy).day_key(at)
+            floor = deps.equity.floor(cached, version, policy, batch.base, at, day_keys[reset])
         breach, equity = replay(cached, batch.base, batch.moves, policy, batch.view_at, start,
                                 floor)
         results[account_id] = (version, policy, equity)
