@@ -37,6 +37,9 @@ SYMBOLS = [f"SYM{i}USDT" for i in range(20)]
 def _account(rng: random.Random) -> tuple[AccountState, dict, EffectivePolicy]:
     account = AccountPolicy.model_validate({
         "positions": {"max_per_trader": 5000, "max_per_account": 5000},
+        # a consistent policy (unit ≥ risk per trade, budget = monthly limit) roomy enough for
+        # 1,000 open positions
+        "sizing": {"risk_per_trade": "0.0001"}, "monthly_loss": {"limit": "0.5"},
         "concurrency": {"cap": None, "budget": "0.5", "unit": "0.0001"},
         "frequency": {"per_minute": 1000, "per_hour": 5000,
                                                     "per_day": 5000},
@@ -127,6 +130,7 @@ TICKS_PER_SECOND = 20  # per symbol
 PACED_SECONDS = 8
 PERMISSIVE = {
     "positions": {"max_per_trader": 5000, "max_per_account": 5000},
+    "sizing": {"risk_per_trade": "0.0001"}, "monthly_loss": {"limit": "0.5"},
     "concurrency": {"cap": None, "budget": "0.5", "unit": "0.0001"},
     "frequency": {"per_minute": 100000, "per_hour": 100000, "per_day": 100000},
     "market": {"max_data_age_seconds": 3600},

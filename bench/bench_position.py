@@ -67,8 +67,7 @@ def _book(rng: random.Random) -> tuple[MarkBook, list[str]]:
     symbols = [f"S{i:03d}USDT" for i in range(SYMBOLS)]
     for n in range(POSITIONS):
         entry = Decimal(rng.randint(1000, 100000)) / 10
-        book.put(symbols[n % SYMBOLS], Mark(f"p{n}", n % 2 == 0, entry, Decimal("0.5"),
-                                           trail_pct=Decimal("1.5") if n % 3 == 0 else None))
+        book.put(symbols[n % SYMBOLS], Mark(f"p{n}", n % 2 == 0, entry, Decimal("0.5")))
     return book, symbols
 
 
@@ -297,7 +296,10 @@ async def _candle_round(bus: Bus) -> float:
 def _service(infra: Infrastructure, log: Path) -> ServiceProcess:
     env = {"NATS_URL": infra.nats_url, "DATABASE_URL": infra.database_url,
            "ROBSON_POSITION_DB_SCHEMA": unique_schema("bench_position"),
-           "ROBSON_POSITION_LOG_LEVEL": "WARNING", "ROBSON_POSITION_RESYNC_ON_START": "false"}
+           "ROBSON_POSITION_LOG_LEVEL": "WARNING", "ROBSON_POSITION_RESYNC_ON_START": "false",
+           # no venue runs here: the stop watchdog's venue reads (per interval, not per tick)
+           # would only be failed connections
+           "ROBSON_POSITION_STOP_WATCHDOG_INTERVAL_SECONDS": "0"}
     return ServiceProcess("robson_position", env, "ROBSON_POSITION_HTTP_PORT", log)
 
 

@@ -68,6 +68,7 @@ class Platform:
     logs: Path
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     procs: dict[str, ServiceProcess] = field(default_factory=dict)
+    config_yaml: str = CONFIG_YAML
 
     def env(self, name: str) -> dict[str, str]:
         prefix = f"ROBSON_{name.upper()}_"
@@ -99,7 +100,7 @@ class Platform:
     async def configure(self) -> list[str]:
         """Load the run's robson.yaml and apply it; returns what was changed."""
         path = self.logs / f"robson-{self.run}.yaml"
-        path.write_text(CONFIG_YAML)
+        path.write_text(self.config_yaml)
         config = load_config(path)
         urls = {name: proc.url for name, proc in self.procs.items()}
         return await asyncio.to_thread(apply_config, config, urls)

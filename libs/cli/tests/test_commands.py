@@ -39,11 +39,15 @@ def test_apply_config_again_changes_nothing_and_a_changed_setting_is_applied_onc
     assert apply_config(config, where) == []  # `robson up` applied it already
     changed = path.with_name("changed.yaml")
     changed.write_text(path.read_text().replace("min_confidence: 0.6", "min_confidence: 0.65"))
-    assert apply_config(load_config(changed), where) == ["entry_gate: risk policy of account acc1 set"]
+    gate_and_decision = apply_config(load_config(changed), where)  # one threshold for both
+    assert gate_and_decision[0] == "entry_gate: risk policy of account acc1 set"
+    assert [line.split(" (")[0] for line in gate_and_decision[1:]] == [
+        "decision: trader t1 decides with rules"]
+    assert "min confidence 0.65" in gate_and_decision[1]
     assert apply_config(load_config(changed), where) == []
     policy = httpx.get(f"{where['entry_gate']}/policies/acc1").json()["policy"]
     assert Decimal(policy["positions"]["min_confidence"]) == Decimal("0.65")
-    assert apply_config(config, where) == ["entry_gate: risk policy of account acc1 set"]
+    assert len(apply_config(config, where)) == 2
 
 
 def test_apply_config_account_allow_short_reaches_the_venue_and_the_gate(
@@ -55,7 +59,8 @@ def test_apply_config_account_allow_short_reaches_the_venue_and_the_gate(
     try:
         assert apply_config(load_config(spot), where) == [
             "paper: account acc1 updated (USDT 10000)",
-            "entry_gate: risk policy of account acc1 set"]
+            "entry_gate: risk policy of account acc1 set",
+            "decision: trader t1 decides with rules (min confidence 0.6, shorts off)"]
         assert httpx.get(f"{where['paper']}/accounts/acc1").json()["allow_short"] is False
         assert httpx.get(f"{where['entry_gate']}/policies/acc1").json()["policy"]["allow_short"] is False
     finally:

@@ -14,7 +14,7 @@ VALID = """
 accounts:
   - id: main
     starting_balances: {USDT: 2500.50}
-    risk: {sizing: {risk_per_trade: 0.02}}
+    risk: {sizing: {risk_per_trade: 0.02}, concurrency: {unit: 0.02}}
 traders:
   - id: t1
     account: main
@@ -96,8 +96,8 @@ def test_risk_override_out_of_range_is_refused_with_the_services_rule(tmp_path: 
 
 
 def test_risk_allow_short_contradicting_the_accounts_is_refused(tmp_path: Path) -> None:
-    text = VALID.replace("risk: {sizing: {risk_per_trade: 0.02}}",
-                         "risk: {allow_short: true, sizing: {risk_per_trade: 0.02}}")
+    text = VALID.replace("risk: {sizing: {risk_per_trade: 0.02}",
+                         "risk: {allow_short: true, sizing: {risk_per_trade: 0.02}")
     [problem] = problems(tmp_path, text)
     assert problem.startswith("accounts[0]") and "risk.allow_short contradicts allow_short" in problem
 

@@ -189,3 +189,19 @@ def test_parse_answer_reads_numbers_as_exact_decimals() -> None:
         ' "stop_loss": 63000.3, "take_profits": [{"price": 65000.7, "fraction": 1}]}```'
     )
     assert p.entry_price == D("64000.1") and p.take_profits[0].price == D("65000.7")
+
+
+def test_spot_trader_with_short_signal_while_flat_is_no_trade_not_a_short() -> None:
+    sig = signal()
+    short = long(stop="102", tps=(("98", "0.5"), ("96", "0.5")), kind="SHORT")
+    spot = TraderSettings(allow_short=False)
+    outcome = finalize(entry_ctx(sig), spot, short, Stamp.for_signal(sig),
+                       EngineInfo(DecisionEngine.RULES))
+    assert (outcome.decision.decision, outcome.reason_code) == (
+        DecisionKind.NO_TRADE,
+        "SHORT_NOT_ALLOWED",
+    )
+    margin = finalize(entry_ctx(sig), S, short, Stamp.for_signal(sig),
+                      EngineInfo(DecisionEngine.RULES))
+    assert margin.decision.decision is DecisionKind.SHORT
+

@@ -131,3 +131,27 @@ async def _has_equity(api: httpx.AsyncClient) -> bool:
 async def _count(bus: Bus, n: int) -> list[GateDecision] | None:
     found = await read_stream(bus, s.ALL_GATE_DECISIONS)
     return found if len(found) >= n else None
+
+
+async def test_policy_that_would_break_the_monthly_bound_is_refused_naming_the_fields(
+    api: httpx.AsyncClient,
+) -> None:
+    small_unit = await api.put("/policies/acc9", json={"concurrency": {"unit": "0.005"}})
+    assert small_unit.status_code == 422
+    text = json.dumps(small_unit.json()["detail"])
+    assert "concurrency.unit" in text and "sizing.risk_per_trade" in text
+    budget = await api.put("/policies/acc9", json={"concurrency": {"budget": "0.06"}})
+    assert budget.status_code == 422
+    text = json.dumps(budget.json()["detail"])
+    assert "concurrency.budget" in text and "monthly_loss.limit" in text
+    trader = await api.put("/policies/acc9/traders/t1", json={"risk_per_trade": "0.02"})
+    assert trader.status_code == 422
+    assert trader.json()["detail"][0]["field"] == "body.risk_per_trade"
+    assert "concurrency.unit" in trader.json()["detail"][0]["message"]
+    ok = await api.put("/policies/acc9/traders/t1", json={"risk_per_trade": "0.005"})
+    assert ok.status_code == 200
+    shrink = await api.put("/policies/acc9", json={"sizing": {"risk_per_trade": "0.002"},
+                                                   "concurrency": {"unit": "0.004"}})
+    assert shrink.status_code == 422  # the trader's 0.5% would no longer fit a slot
+    assert shrink.json()["detail"][0]["field"] == "body.traders.t1.risk_per_trade"
+    assert (await api.get("/policies/acc9")).json()["configured"] is False

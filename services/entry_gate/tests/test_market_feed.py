@@ -35,6 +35,8 @@ async def _acked_all(bus: Bus, n: int) -> bool:
 async def test_dip_inside_a_tick_burst_engages_kill_switch_at_the_dipping_tick(
     bus: Bus, gate: Service, api: httpx.AsyncClient
 ) -> None:
+    # the daily loss limit (flatten at 5%) would act first: this test is the kill switch's
+    await api.put("/policies/acc1", json={"daily_loss": {"enabled": False}})
     await bus.publish(snapshot("10000", T0))
     await bus.publish(opened("p1", qty="100", entry="100", stop="50"))
     await wait_until(lambda: _open_positions(api, 1), message="position projected")

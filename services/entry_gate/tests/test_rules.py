@@ -6,6 +6,7 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 
 from robson_contracts import CheckResult, ExitReason, GateOutcome, RiskLimitBreached
+from robson_entry_gate.domain.enforce import enforce
 from robson_entry_gate.domain.gate import Verdict, evaluate
 from robson_entry_gate.domain.killswitch import engage, unlock
 from robson_entry_gate.domain.policy import EffectivePolicy, TraderPolicy
@@ -92,7 +93,7 @@ def test_gate_with_monthly_loss_at_four_percent_denies_entry() -> None:
 
 def test_monthly_loss_counts_unrealized_loss_from_marks() -> None:
     state = account("10000")
-    on_opened(state, opened("p1", qty="10", entry="100", stop="50"))
+    on_opened(state, opened("p1", qty="10", entry="100", stop="70"))
     assert check(judge(state, market=fresh_market(price="60")), "monthly_loss").passed is False
     assert check(judge(state, market=fresh_market(price="61")), "monthly_loss").passed is True
 
@@ -135,7 +136,8 @@ def test_pending_entries_count_against_concurrency() -> None:
         verdict = judge(state, d, at=at)
         assert verdict.allowed, verdict.reason_codes
         record_verdict(state, d, verdict, f"g{i}", at)
-    assert judge(state, decision(9, trader="t9"), at=at).reason_codes == ("RISK_BUDGET_EXHAUSTED",)
+    assert judge(state, decision(9, trader="t9"), at=at).reason_codes == (
+        "MONTHLY_LOSS_LIMIT", "RISK_BUDGET_EXHAUSTED")  # four 1% risks fill the 4% month
 
 
 # --- rule 4: daily loss pause -------------------------------------------------------------------
@@ -147,9 +149,9 @@ def test_daily_loss_at_five_percent_pauses_until_next_reset() -> None:
     on_closed(state, closed("p1", "-500"), p.account)
     verdict = judge(state, p=p)
     assert check(verdict, "daily_loss").reason_code == "DAILY_LOSS_LIMIT"
-    [lock] = verdict.lockouts
+    enforce(state, fresh_market(), p.account, T0, decision())
+    [lock] = state.lockouts
     assert lock.daily and lock.until.isoformat() == "2024-05-01T22:00:00+00:00"  # 17:00 CDT
-    record_verdict(state, decision(), verdict, "g", T0)
     assert "LOCKED_OUT" in judge(state, p=p, at=T0 + timedelta(hours=11)).reason_codes
     after = judge(state, p=p, at=T0 + timedelta(hours=12, minutes=1),
                   market=fresh_market(T0 + timedelta(hours=12)))
@@ -219,7 +221,7 @@ def test_take_profit_exit_starts_no_cooldown() -> None:
 # --- rule 7: max positions and confidence ---------------------------------------------------
 
 def test_trader_with_three_positions_is_denied_a_fourth() -> None:
-    p = policy(concurrency={"enabled": False})
+    p = policy(concurrency={"enabled": False}, positions={"max_per_trader": 3})
     state = account("10000", p.account)
     for i in range(3):
         on_opened(state, opened(f"p{i}"))
@@ -228,7 +230,7 @@ def test_trader_with_three_positions_is_denied_a_fourth() -> None:
 
 
 def test_account_with_ten_positions_is_denied_an_eleventh() -> None:
-    p = policy(concurrency={"enabled": False})
+    p = policy(concurrency={"enabled": False}, positions={"max_per_account": 10})
     state = account("10000", p.account)
     for i in range(10):
         on_opened(state, opened(f"p{i}", trader=f"t{i}"))
@@ -242,9 +244,9 @@ def test_trader_override_changes_max_positions() -> None:
     assert judge(state, p=p).reason_codes == ("MAX_POSITIONS_TRADER",)
 
 
-def test_confidence_below_point_seven_is_denied() -> None:
-    assert judge(account(), decision(confidence="0.69")).reason_codes == ("LOW_CONFIDENCE",)
-    assert judge(account(), decision(confidence="0.7")).allowed
+def test_confidence_below_point_six_is_denied() -> None:
+    assert judge(account(), decision(confidence="0.59")).reason_codes == ("LOW_CONFIDENCE",)
+    assert judge(account(), decision(confidence="0.6")).allowed
 
 
 def test_gate_with_shorts_not_allowed_denies_short_entry_and_still_allows_long() -> None:

@@ -18,9 +18,11 @@ from .venuebook import VenueApi
 
 def position_env(nats_url: str, database_url: str, schema: str, paper_url: str | None = None
                  ) -> dict[str, str]:
-    """Without ``paper_url`` the start-up re-sync is off (no venue API to ask)."""
+    """Without ``paper_url`` the start-up re-sync and the stop watchdog are off (no venue API to
+    ask; and whatever listens on paper's default port is not this test's venue)."""
     resync = {"ROBSON_POSITION_PAPER_URL": paper_url, "ROBSON_POSITION_RESYNC_RETRY_SECONDS": "0.5"} \
-        if paper_url else {"ROBSON_POSITION_RESYNC_ON_START": "false"}
+        if paper_url else {"ROBSON_POSITION_RESYNC_ON_START": "false",
+                           "ROBSON_POSITION_STOP_WATCHDOG_INTERVAL_SECONDS": "0"}
     return {
         **resync,
         "NATS_URL": nats_url,
@@ -37,7 +39,8 @@ def position_env(nats_url: str, database_url: str, schema: str, paper_url: str |
 async def service(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
     svc = build_service(PositionSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
                                          ack_wait_seconds=2, max_deliver=5, outbox_poll_seconds=0.2,
-                                         consumer_batch=16, resync_on_start=False))
+                                         consumer_batch=16, resync_on_start=False,
+                                         stop_watchdog_interval_seconds=0))
     await svc.start()
     try:
         yield svc

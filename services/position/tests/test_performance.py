@@ -53,15 +53,15 @@ def test_max_drawdown_is_largest_peak_to_trough_fall(pnls: list[int]) -> None:
     assert max_drawdown(values) == brute
 
 
-def test_mark_book_updates_only_positions_of_the_symbol_with_mfe_mae_and_trailing() -> None:
+def test_mark_book_updates_only_positions_of_the_symbol_with_mfe_mae_and_best() -> None:
     book = MarkBook()
-    book.put("BTCUSDT", Mark("a", True, D(100), D(2), trail_pct=D(10)))
+    book.put("BTCUSDT", Mark("a", True, D(100), D(2)))
     book.put("BTCUSDT", Mark("b", False, D(100), D(1)))
     book.put("ETHUSDT", Mark("c", True, D(10), D(1)))
     for price in ("110", "95", "105"):
         assert book.on_price("BTCUSDT", D(price)) == 2
     a, b = book.get("BTCUSDT", "a"), book.get("BTCUSDT", "b")
-    assert a.unrealized == D(10) and a.mfe == D(20) and a.mae == D(-10) and a.trail_stop == D(99)
+    assert a.unrealized == D(10) and a.mfe == D(20) and a.mae == D(-10) and a.best == D(110)
     assert a.drawdown == D(30)
     assert b.unrealized == D(-5) and b.mfe == D(5) and b.mae == D(-10)
     assert book.get("ETHUSDT", "c").last == D(10)

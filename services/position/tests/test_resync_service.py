@@ -32,7 +32,8 @@ async def starter(bus: Bus, nats_url: str, database_url: str, schema: str) -> As
     def settings(paper_url: str, **overrides: object) -> PositionSettings:
         return PositionSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
                                 ack_wait_seconds=2, outbox_poll_seconds=0.2, paper_url=paper_url,
-                                resync_retry_seconds=0.2, **overrides)
+                                resync_retry_seconds=0.2,
+                                **{"stop_watchdog_interval_seconds": 0, **overrides})
     async with service_starter(build_service, settings) as start:
         yield start
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from robson_contracts.base import AccountMessage, Model
 from robson_contracts.decisions import TradeDecision
-from robson_contracts.types import Dec, Identifier, PositiveDec
+from robson_contracts.types import Dec, Identifier, PositiveDec, UtcDatetime
 
 
 class GateOutcome(StrEnum):
@@ -23,6 +23,9 @@ class CheckResult(Model):
     reason_code: str | None = None
     message: str = ""
     details: dict[str, str] = {}
+    warning: bool = False
+    """A passed check that found something worth telling (e.g. a market check set to warn):
+    it carries its reason code and does not deny."""
 
 
 class GateDecision(AccountMessage):
@@ -36,6 +39,8 @@ class GateDecision(AccountMessage):
     approved_quantity: PositiveDec | None = None
     inputs: dict[str, str] = {}
     """The projection values the rules read (equity, monthly P&L, open count…), as strings."""
+    warnings: tuple[str, ...] = ()
+    """Reason codes of checks that warned without denying."""
 
 
 class RiskAction(StrEnum):
@@ -54,3 +59,7 @@ class RiskLimitBreached(AccountMessage):
     limit: Dec
     action: RiskAction
     trader_id: Identifier | None = None
+    until: UtcDatetime | None = None
+    """When the lockout this breach set ends (None: until an admin unlocks, or no lockout)."""
+    figures: dict[str, str] = {}
+    """The figures the limit was judged on (equity, day/month P&L, drawdown…), as strings."""

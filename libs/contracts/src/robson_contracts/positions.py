@@ -37,6 +37,8 @@ class ExitReason(StrEnum):
     MANUAL_CLOSE = "MANUAL_CLOSE"
     KILL_SWITCH = "KILL_SWITCH"
     TIME_EXIT = "TIME_EXIT"
+    RISK_LIMIT = "RISK_LIMIT"
+    """Flattened by a risk limit whose action is flatten (e.g. the daily loss)."""
 
 
 # --- commands ---------------------------------------------------------------------------

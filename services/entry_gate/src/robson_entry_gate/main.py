@@ -9,6 +9,7 @@ from robson_kit.service import Service
 
 from robson_entry_gate.entrypoints.api import router
 from robson_entry_gate.entrypoints.consumers import consumer_specs
+from robson_entry_gate.handlers.clock import limits_loop
 from robson_entry_gate.handlers.deps import GateDeps
 from robson_entry_gate.settings import EntryGateSettings
 
@@ -17,17 +18,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build_service(settings: EntryGateSettings | None = None, clock: Clock | None = None) -> Service:
     deps = GateDeps()
+    settings = settings or EntryGateSettings()
 
     async def load_projections(service: Service) -> None:
         async with service.uow() as uow:
             await deps.load(uow)
 
     service = Service(
-        settings or EntryGateSettings(),
+        settings,
         MIGRATIONS,
         consumers=consumer_specs(deps),
         routers=[router],
         on_start=[load_projections],
+        background=[limits_loop(deps, settings.limits_interval_seconds)],
         clock=clock,
     )
     service.state["gate"] = deps

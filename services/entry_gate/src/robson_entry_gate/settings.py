@@ -12,3 +12,5 @@ class EntryGateSettings(ServiceSettings):
     service_name: str = "entry_gate"
     db_schema: str = "entry_gate"
     http_port: int = 8103
+    limits_interval_seconds: float = 5.0
+    """Clock tick of the loss-limit sweep (limits are also judged on every event)."""

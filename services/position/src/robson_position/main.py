@@ -14,6 +14,7 @@ from robson_position.entrypoints.reports import reports
 from robson_position.entrypoints.resync_api import resync_router
 from robson_position.handlers.resync import resync_on_start
 from robson_position.handlers.runtime import Runtime
+from robson_position.handlers.watchdog import watchdog_loop
 from robson_position.settings import PositionSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,9 +37,13 @@ async def close_venues(service: Service) -> None:
 def build_service(settings: PositionSettings | None = None, venues: Venues | None = None) -> Service:
     settings = settings or PositionSettings()
     rt = Runtime()
+    background = [resync_on_start]
+    if settings.stop_watchdog_interval_seconds > 0:
+        background.append(watchdog_loop(settings.stop_watchdog_interval_seconds,
+                                        settings.stop_watchdog_grace_seconds))
     service = Service(settings, MIGRATIONS, consumers=consumer_specs(rt),
                       routers=[router, reports, resync_router], on_start=[rebuild],
-                      on_stop=[close_venues], background=[resync_on_start], clock=rt.clock)
+                      on_stop=[close_venues], background=background, clock=rt.clock)
     service.state["runtime"] = rt
     service.state["venues"] = venues or Venues.from_urls(
         settings.paper_url, settings.execution_url, settings.resync_timeout_seconds)

@@ -21,3 +21,8 @@ class PositionSettings(ServiceSettings):
     resync_retry_seconds: float = 2.0
     resync_attempts: int = 30
     """Start-up re-sync retries while a venue is unreachable (it may start after position)."""
+    stop_watchdog_interval_seconds: float = 2.0
+    """How often every holding position's stop is checked at its venue (0 turns it off)."""
+    stop_watchdog_grace_seconds: float = 10.0
+    """A position found without a working stop is re-protected at once; still without one
+    after this long, it is closed at market."""

@@ -34,6 +34,8 @@ def position_view(position: Position, book: MarkBook, now: datetime) -> dict[str
         "entry_price": _s(entry), "exit_price": _s(s.exit_price), "last_price": _s(price),
         "stop_loss": _s(s.stop_loss), "initial_stop": _s(s.initial_stop), "manual_stop": s.manual_stop,
         "trail_percent": _s(s.trail_percent),
+        "last_trailed_at": s.last_trailed_at.isoformat() if s.last_trailed_at else None,
+        "last_candle_at": s.last_candle_at.isoformat() if s.last_candle_at else None,
         "take_profits": [{"price": _s(t.price), "fraction": _s(t.fraction), "filled": t.filled,
                           "canceled": t.canceled} for t in s.take_profits],
         "fees": _s(s.entry_fees + s.exit_fees), "realized_pnl": _s(s.realized_pnl),

@@ -63,7 +63,10 @@ class SignalSettings(ServiceSettings):
     binance_warmup_candles: int = 100
     stale_seconds: float = 90.0
     context_symbols: str = ""
-    """Futures symbols whose funding/mark/open interest are polled (empty: none)."""
+    """Traded symbols whose market context (funding, mark, open interest) is polled from a
+    USD-M perpetual, published as ``MarketContext`` under the traded symbol: ``BTCUSDT`` (the
+    perpetual of the same name) or ``PEPEUSDT=1000PEPEUSDT`` (traded=perpetual); empty: none.
+    ``robson up`` sets it from the config's ``market_context`` on a live-data feed."""
     context_poll_seconds: float = 60.0
 
     lockstep: bool = False
@@ -102,7 +105,17 @@ class SignalSettings(ServiceSettings):
 
     @property
     def context_symbol_list(self) -> list[str]:
-        return _split(self.context_symbols)
+        """The traded symbols that get a market context."""
+        return list(self.context_map)
+
+    @property
+    def context_map(self) -> dict[str, str]:
+        """Traded symbol → the perpetual its context comes from."""
+        out: dict[str, str] = {}
+        for item in _split(self.context_symbols):
+            traded, _, perpetual = item.partition("=")
+            out[traded.strip()] = perpetual.strip() or traded.strip()
+        return out
 
     @property
     def plugin_list(self) -> list[str]:

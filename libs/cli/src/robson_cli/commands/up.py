@@ -84,6 +84,10 @@ class UpRun:
                 self.console.print("stopped.")
 
     def start(self) -> None:
+        if self.feed_mode == "binance" and self.config.market_context:
+            # live market data: signal polls each traded symbol's perpetual for the gate (a
+            # replay's event time is far from now, so today's funding would judge nothing)
+            self.env["ROBSON_SIGNAL_CONTEXT_SYMBOLS"] = self.config.context_symbols()
         directory = data_dir()
         directory.mkdir(parents=True, exist_ok=True)
         self.platform = Platform(Infrastructure(directory), extra_env=self.env)

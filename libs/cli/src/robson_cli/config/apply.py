@@ -59,7 +59,7 @@ def _steps(config: RobsonConfig) -> list[tuple[str, Step]]:
     for trader in config.traders:
         steps += [("entry_gate", lambda c, t=trader: _gate_trader(c, t)),
                   ("position", lambda c, t=trader: _management(c, t)),
-                  ("decision", lambda c, t=trader: _decision(c, t)),
+                  ("decision", lambda c, t=trader: _decision(c, t, config.decision_settings(t))),
                   ("signal", lambda c, t=trader: _binding(c, t))]
     return steps + notification_steps(config)
 
@@ -111,12 +111,13 @@ def _management(client: ServiceClient, trader: TraderConfig) -> str | None:
     return f"management policy of trader {trader.id} set"
 
 
-def _decision(client: ServiceClient, trader: TraderConfig) -> str | None:
+def _decision(client: ServiceClient, trader: TraderConfig, wanted: TraderSettings) -> str | None:
     path = f"/traders/{trader.id}/settings"
-    if _same(TraderSettings, client.get(path), trader.decision):
+    if _same(TraderSettings, client.get(path), wanted):
         return None
-    client.put(path, _json(trader.decision))
-    return f"trader {trader.id} decides with {trader.decision.engine.value}"
+    client.put(path, _json(wanted))
+    return (f"trader {trader.id} decides with {wanted.engine.value} "
+            f"(min confidence {wanted.min_confidence}, shorts {'on' if wanted.allow_short else 'off'})")
 
 
 def _binding(client: ServiceClient, trader: TraderConfig) -> str | None:

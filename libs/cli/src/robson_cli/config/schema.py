@@ -19,7 +19,7 @@ from pydantic import (
 from robson_contracts import Timeframe
 from robson_contracts.types import Identifier, NonNegativeDec
 from robson_decision.domain.settings import TraderSettings
-from robson_entry_gate.domain.policy import AccountPolicy, TraderPolicy
+from robson_entry_gate.domain.policy import AccountPolicy, TraderPolicy, inconsistencies
 from robson_notify.domain.config import NotificationsConfig
 from robson_position.domain.policy import ManagementPolicy
 from robson_signal.domain.registry import StrategyRegistry
@@ -111,16 +111,60 @@ class RobsonConfig(Strict):
     traders: list[TraderConfig] = Field(default_factory=list)
     notifications: NotificationsConfig | None = None
     """Applied through notify's API (robson_cli.config.notifications)."""
+    market_context: dict[Symbol, Symbol] = Field(default_factory=dict)
+    """Traded symbol → the USD-M perpetual its market context (funding, mark, open interest)
+    comes from, e.g. ``BTCUSDT: BTCUSDT``. On a live-data feed `robson up` has signal collect
+    it; the gate's funding check judges it (and says plainly when it has nothing to judge)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RobsonConfig:
         problems = cross_references(self.model_dump(mode="json", include={"accounts", "traders"}))
+        problems = problems or self._risk_problems()
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
+    def _risk_problems(self) -> list[str]:
+        """Settings that would break the gate's guarantees, all at once."""
+        problems: list[str] = []
+        for i, trader in enumerate(self.traders):
+            account = self.account(trader.account)
+            if trader.risk.risk_per_trade is not None:
+                problems += [f"accounts[{account.id}].risk.{problem}"
+                             for problem in inconsistencies(account.risk, trader.risk.risk_per_trade,
+                                                            f"traders[{i}].risk.risk_per_trade")
+                             if problem.startswith("concurrency.unit")]
+            if "min_confidence" in trader.decision.model_fields_set and \
+                    trader.decision.min_confidence != self.min_confidence(trader):
+                problems.append(
+                    f"traders[{i}].decision.min_confidence ({trader.decision.min_confidence}) "
+                    f"contradicts the gate's min_confidence ({self.min_confidence(trader)}): set "
+                    "it once, under risk (the account's positions.min_confidence or the trader's "
+                    "risk.min_confidence); robson up gives decision the same value")
+        traded = set(self.feed_symbols())
+        problems += [f"market_context.{symbol}: no trader trades {symbol}"
+                     for symbol in self.market_context if symbol not in traded]
+        return problems
+
     def account(self, account_id: str) -> AccountConfig:
         return next(a for a in self.accounts if a.id == account_id)
+
+    def min_confidence(self, trader: TraderConfig) -> Decimal:
+        """The one confidence threshold decision and the gate share for ``trader``."""
+        own = trader.risk.min_confidence
+        return self.account(trader.account).risk.positions.min_confidence if own is None else own
+
+    def decision_settings(self, trader: TraderConfig) -> TraderSettings:
+        """What decision gets: the trader's settings with the gate's confidence threshold and
+        the account's ``allow_short`` (a spot account's opposite signal while flat is then
+        NO_TRADE, not a SHORT the gate would deny)."""
+        return trader.decision.model_copy(update={
+            "min_confidence": self.min_confidence(trader),
+            "allow_short": self.account(trader.account).allow_short})
+
+    def context_symbols(self) -> str:
+        """``ROBSON_SIGNAL_CONTEXT_SYMBOLS``: traded=perpetual pairs."""
+        return ",".join(f"{t}={p}" for t, p in self.market_context.items())
 
     @property
     def live_accounts(self) -> list[str]:

@@ -27,6 +27,7 @@ from robson_decision.domain.validation import validate
 
 VALIDATION_FAILED = "VALIDATION_FAILED"
 LOW_CONFIDENCE = "LOW_CONFIDENCE"
+SHORT_NOT_ALLOWED = "SHORT_NOT_ALLOWED"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,10 @@ def finalize(
     if violations:
         why = f"{VALIDATION_FAILED}: " + "; ".join(violations)
         return _no_trade(ctx, s, stamp, info, VALIDATION_FAILED, why, proposal, violations)
+    if proposal.decision is DecisionKind.SHORT and not s.allow_short:
+        why = (f"{SHORT_NOT_ALLOWED}: the account cannot sell short; a SHORT signal while flat "
+               f"is no trade; {proposal.reasoning}")
+        return _no_trade(ctx, s, stamp, info, SHORT_NOT_ALLOWED, why, proposal)
     if proposal.decision.is_entry and proposal.confidence < s.min_confidence:
         why = (
             f"{LOW_CONFIDENCE}: confidence {proposal.confidence} below {s.min_confidence}; "

@@ -38,8 +38,14 @@ class TraderSettings(BaseModel):
     """LLM model name; None uses the service's ``llm_model``."""
     min_strength: Fraction = Decimal("0.6")
     """A signal weaker than this is NO_TRADE."""
-    min_confidence: Fraction = Decimal("0.5")
-    """An answer less confident than this is NO_TRADE (LOW_CONFIDENCE)."""
+    min_confidence: Fraction = Decimal("0.6")
+    """An answer less confident than this is NO_TRADE (LOW_CONFIDENCE). The same default as
+    entry_gate's ``positions.min_confidence``; ``robson up`` applies the config's one value to
+    both, so decision never publishes an entry the gate would deny for confidence."""
+    allow_short: bool = True
+    """False (a spot account, set by ``robson up`` from the account): a SHORT entry is
+    NO_TRADE (SHORT_NOT_ALLOWED) — an opposite signal while flat is no trade, not a SHORT the
+    gate would deny."""
     stop_mode: StopMode = StopMode.ATR
     atr_period: int = Field(14, ge=2, le=200)
     atr_k: PositiveDec = Decimal("1.5")

@@ -104,6 +104,9 @@ class AccountStore:
         return AccountState.model_validate_json(row.state) if row else AccountState(
             account_id=account_id)
 
+    def account_ids(self) -> list[str]:
+        return list(self._cache)
+
     def holders(self, symbols: Iterable[str]) -> set[str]:
         """Accounts with an open position in any of ``symbols`` (committed projections)."""
         return set().union(*(self._by_symbol.get(s, ()) for s in symbols))

@@ -35,6 +35,9 @@ class PolicyStore:
     def trader(self, account_id: str, trader_id: str) -> TraderPolicy:
         return self._traders.get((account_id, trader_id)) or TraderPolicy()
 
+    def traders_of(self, account_id: str) -> list[tuple[str, TraderPolicy]]:
+        return [(t, p) for (a, t), p in self._traders.items() if a == account_id]
+
     def effective(self, account_id: str, trader_id: str) -> EffectivePolicy:
         return EffectivePolicy(account=self.account(account_id),
                                trader=self.trader(account_id, trader_id))

@@ -6,9 +6,9 @@ Read-only over the projection, so a dry run and a real evaluation see the same n
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from robson_entry_gate.domain.calendar import TradingCalendar
 from robson_entry_gate.domain.policy import AccountPolicy
@@ -18,7 +18,12 @@ ZERO = Decimal(0)
 
 
 def calendar_of(policy: AccountPolicy) -> TradingCalendar:
-    return TradingCalendar(policy.daily_reset.time, policy.daily_reset.timezone)
+    return _calendar(policy.daily_reset.time, policy.daily_reset.timezone)
+
+
+@lru_cache(maxsize=64)
+def _calendar(reset: time, timezone: str) -> TradingCalendar:
+    return TradingCalendar(reset, timezone)
 
 
 class Figures:
@@ -39,11 +44,21 @@ class Figures:
         return self.calendar.month_key(self.now)
 
     @cached_property
-    def unrealized(self) -> Decimal:
-        total = ZERO
-        for symbol, (qty, cost) in self.state.aggregates()[0].items():
+    def marks(self) -> dict[str, Decimal]:
+        """The mark of every held symbol that has one (read once per evaluation)."""
+        out: dict[str, Decimal] = {}
+        for symbol in self.state.aggregates()[0]:
             snap = self.market.get(symbol)
             mark = snap.mark if snap is not None else None
+            if mark is not None:
+                out[symbol] = mark
+        return out
+
+    @cached_property
+    def unrealized(self) -> Decimal:
+        total, marks = ZERO, self.marks
+        for symbol, (qty, cost) in self.state.aggregates()[0].items():
+            mark = marks.get(symbol)
             if mark is not None:
                 total += qty * mark - cost
         return total
@@ -92,12 +107,41 @@ class Figures:
         return self.state.realized_by_month.get(self.month_key, ZERO)
 
     @cached_property
+    def month_open_pnl(self) -> Decimal:
+        """Open P&L since each position's month baseline (entry, or the month-start mark of a
+        position carried in at a loss)."""
+        total, marks = ZERO, self.marks
+        for symbol, (qty, cost) in self.state.month_aggregates()[0].items():
+            mark = marks.get(symbol)
+            if mark is not None:
+                total += qty * mark - cost
+        return total
+
+    @cached_property
     def month_pnl(self) -> Decimal:
-        return self.realized_month + self.unrealized
+        """Realized this month plus open losses: open gains never unlock risk."""
+        return self.realized_month + min(ZERO, self.month_open_pnl)
+
+    @cached_property
+    def open_risk(self) -> Decimal:
+        """What the month loses if every open position and pending entry stops out."""
+        pending = sum((p.risk for p in self.live_pending), ZERO)
+        return self.state.month_aggregates()[1] + pending
+
+    @cached_property
+    def month_headroom(self) -> Decimal:
+        """Loss the month may still take: limit × month-start capital + realized − open risk.
+        A new entry's risk must fit in it, so the limit holds even if every stop fills."""
+        limit = self.policy.monthly_loss.limit * self.month_start_capital
+        return limit + self.realized_month - self.open_risk
 
     @cached_property
     def day_pnl(self) -> Decimal:
-        return self.realized_today + self.unrealized
+        """Realized today + the change in open P&L since the day's start (so a position
+        carried over counts once, from its mark at the reset)."""
+        s = self.state
+        start = s.day_start_unrealized if s.day_key == self.day_key else self.unrealized
+        return self.realized_today + self.unrealized - start
 
     @cached_property
     def month_pnl_pct(self) -> Decimal:
@@ -151,6 +195,9 @@ class Figures:
             "realized_month": _s(self.realized_month),
             "realized_today": _s(self.realized_today),
             "unrealized": _s(self.unrealized),
+            "month_open_pnl": _s(self.month_open_pnl),
+            "open_risk": _s(self.open_risk),
+            "month_headroom": _s(self.month_headroom),
             "month_pnl_pct": _s(self.month_pnl_pct),
             "day_pnl_pct": _s(self.day_pnl_pct),
             "peak_equity": _s(self.peak_equity),

@@ -100,4 +100,6 @@ def to_message(decision: TradeDecision, verdict: Verdict, gid: str, now: datetim
                                          if not c.passed and c.reason_code)),
         approved_quantity=verdict.approved_quantity,
         inputs=verdict.inputs,
+        warnings=tuple(dict.fromkeys(c.reason_code for c in checks
+                                     if c.passed and c.warning and c.reason_code)),
     )

@@ -53,7 +53,9 @@ def engage(state: AccountState, request: KillRequest, now: datetime,
             **cause.caused(), message_id=derive_id("kill-breach", account, cause.message_id),
             occurred_at=now, account_id=account, rule="drawdown", reason_code="MAX_DRAWDOWN",
             message=message, value=request.drawdown,
-            limit=request.limit, action=RiskAction.CLOSE_ALL,
+            limit=request.limit, action=RiskAction.CLOSE_ALL, until=None,
+            figures={"equity": str(request.equity), "peak_equity": str(request.peak_equity),
+                     "drawdown": str(request.drawdown)},
         ),
     ]
 

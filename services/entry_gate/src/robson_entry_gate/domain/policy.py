@@ -9,6 +9,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from robson_contracts import ExitReason
 from robson_contracts.types import Dec
 
 
@@ -58,11 +59,29 @@ class SizingConfig(Config):
         return v
 
 
+class BreachAction(StrEnum):
+    """What a breached loss limit does beyond denying: ``deny_new`` only denies entries;
+    ``flatten`` also closes every position (cancelling working orders) and locks the account
+    until the limit's reset or an admin unlock."""
+
+    DENY_NEW = "deny_new"
+    FLATTEN = "flatten"
+
+
+class CheckMode(StrEnum):
+    """A market check that fails either denies the entry or only warns (recorded on the
+    gate decision)."""
+
+    DENY = "deny"
+    WARN = "warn"
+
+
 class MonthlyLossConfig(Config):
-    """Rule 2."""
+    """Rule 2: month P&L = realized this month + open losses (open gains never count)."""
 
     enabled: bool = True
     limit: SmallShare = Decimal("0.04")
+    action: BreachAction = BreachAction.DENY_NEW
 
 
 class ConcurrencyConfig(Config):
@@ -84,6 +103,7 @@ class DailyLossConfig(Config):
 
     enabled: bool = True
     limit: SmallShare = Decimal("0.05")
+    action: BreachAction = BreachAction.FLATTEN
 
 
 class DrawdownConfig(Config):
@@ -98,20 +118,27 @@ class CooldownScope(StrEnum):
     SYMBOL = "SYMBOL"
 
 
+LOSS_COOLDOWN_REASONS = tuple(r for r in ExitReason
+                              if r not in (ExitReason.KILL_SWITCH, ExitReason.RISK_LIMIT))
+
+
 class StopoutCooldownConfig(Config):
-    """Rule 6."""
+    """Rule 6: a cooldown after any losing exit whose reason is in ``reasons``."""
 
     enabled: bool = True
     minutes: int = Field(15, ge=0, le=10080)
     scope: CooldownScope = CooldownScope.GLOBAL
+    reasons: tuple[ExitReason, ...] = LOSS_COOLDOWN_REASONS
 
 
 class PositionLimitsConfig(Config):
-    """Rule 7 (counts) and min confidence."""
+    """Rule 7 (static counts; None: only the dynamic risk budget binds), one direction per
+    trader and symbol unless ``allow_hedging``, and min confidence (decision's default too)."""
 
-    max_per_trader: int = Field(3, ge=0, le=10000)
-    max_per_account: int = Field(10, ge=0, le=100000)
-    min_confidence: Dec = Decimal("0.7")
+    max_per_trader: int | None = Field(None, ge=0, le=10000)
+    max_per_account: int | None = Field(None, ge=0, le=100000)
+    allow_hedging: bool = False
+    min_confidence: Dec = Decimal("0.6")
 
     @field_validator("min_confidence")
     @classmethod
@@ -122,10 +149,19 @@ class PositionLimitsConfig(Config):
 
 
 class MarketConfig(Config):
-    """Rule 8: None disables a check."""
+    """Rule 8: None disables a check. Funding comes from the symbol's perpetual (the
+    ``MarketContext`` signal collects); its own age is judged too."""
 
     max_abs_funding_rate: Dec | None = Decimal("0.001")
+    funding: CheckMode = CheckMode.DENY
+    """An extreme funding rate denies, or only warns."""
+    max_funding_age_seconds: int | None = Field(3600, ge=1)
+    stale_funding: CheckMode = CheckMode.DENY
+    """A funding value older than ``max_funding_age_seconds`` denies, or only warns."""
+    missing_funding: CheckMode = CheckMode.WARN
+    """No funding value at all (no context configured for the symbol): nothing to judge."""
     max_data_age_seconds: int | None = Field(300, ge=1)
+    data_age: CheckMode = CheckMode.DENY
 
     @field_validator("max_abs_funding_rate")
     @classmethod
@@ -196,6 +232,28 @@ class AccountPolicy(Config):
     pending_entry_ttl_seconds: int = Field(900, ge=10)
     """An ALLOW counts as a pending entry until position reports it, or this long."""
 
+    @model_validator(mode="after")
+    def _monthly_bound_holds(self) -> AccountPolicy:
+        """The month's bound relies on both: refuse a policy that would silently break it."""
+        problems = inconsistencies(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def inconsistencies(policy: AccountPolicy, risk_per_trade: Decimal | None = None,
+                    who: str = "sizing.risk_per_trade") -> list[str]:
+    """Why ``policy`` (or a trader's ``risk_per_trade`` under it) breaks the monthly bound."""
+    c, out = policy.concurrency, []
+    rpt = policy.sizing.risk_per_trade if risk_per_trade is None else risk_per_trade
+    if c.enabled and c.unit < rpt:
+        out.append(f"concurrency.unit ({c.unit}) must be at least {who} ({rpt}): each slot "
+                   "must cover one trade's risk")
+    if c.enabled and policy.monthly_loss.enabled and c.budget != policy.monthly_loss.limit:
+        out.append(f"concurrency.budget ({c.budget}) must equal monthly_loss.limit "
+                   f"({policy.monthly_loss.limit})")
+    return out
+
 
 class TraderPolicy(Config):
     """Per-trader overrides; None keeps the account's value."""
@@ -225,7 +283,7 @@ class EffectivePolicy(Config):
         return self.trader.risk_per_trade or self.account.sizing.risk_per_trade
 
     @property
-    def max_per_trader(self) -> int:
+    def max_per_trader(self) -> int | None:
         t = self.trader.max_positions
         return self.account.positions.max_per_trader if t is None else t
 

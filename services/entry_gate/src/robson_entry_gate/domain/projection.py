@@ -38,19 +38,41 @@ def roll(state: AccountState, market: Market, policy: AccountPolicy, at: datetim
         at = state.last_event_at  # late events never move the calendar backwards
     f = Figures(state, market, policy, at)
     if state.month_key != f.month_key:
-        state.month_key, state.month_start_capital = f.month_key, f.equity
+        state.month_key, state.month_start_capital = f.month_key, _carry(state, market, f.equity)
         state.realized_by_month = {k: v for k, v in state.realized_by_month.items()
                                    if k >= _months_back(f.month_key)}
     if state.day_key != f.day_key:
         state.day_key, state.day_start_capital = f.day_key, f.equity
+        state.day_start_unrealized = f.unrealized
         state.lockouts = [lk for lk in state.lockouts if not lk.daily]
         state.realized_by_day = {k: v for k, v in state.realized_by_day.items()
                                  if k[:7] >= _months_back(f.month_key)}
     state.lockouts = [lk for lk in state.lockouts if lk.active(at)]
+    current = (f"day:{state.day_key}", f"month:{state.month_key}")
+    state.breaches = [b for b in state.breaches if b in current]
     state.entries = [e for e in state.entries if at - e.at < KEEP_ENTRIES]
     ttl = timedelta(seconds=policy.pending_entry_ttl_seconds)
     state.pending = {k: p for k, p in state.pending.items() if at - p.allowed_at < ttl}
     state.last_event_at = at
+
+
+def _carry(state: AccountState, market: Market, equity: Decimal) -> Decimal:
+    """Month start: positions carried in keep their open loss in the new month's capital
+    (their baseline becomes today's mark), their open gain out of it (baseline stays at
+    entry), so each counts once and a gain never enlarges the month's budget."""
+    gains = ZERO
+    for p in state.positions.values():
+        snap = market.get(p.symbol)
+        mark = snap.mark if snap is not None else None
+        if mark is None:
+            continue
+        pnl = (mark - p.baseline) * p.quantity * p.sign
+        if pnl < 0:
+            p.baseline_price = mark
+        else:
+            gains += pnl
+    state.positions_changed()
+    return equity - gains
 
 
 def _months_back(month_key: str, months: int = 2) -> str:
@@ -115,37 +137,48 @@ def _resolve_pending(state: AccountState, gid: str | None, decision_id: str | No
 def on_partially_closed(state: AccountState, ev: PositionPartiallyClosed,
                         policy: AccountPolicy) -> None:
     pos = state.positions.get(ev.position_id)
+    carried = ZERO
     if pos is not None:
+        carried = _carried(pos, pos.quantity - ev.remaining_quantity)
         pos.quantity = ev.remaining_quantity
         state.positions_changed()
         _add_realized(state, ev.position_id, ev.realized_pnl)
-    _book(state, ev.realized_pnl, ev.occurred_at, policy)
-    _stopout(state, ev.exit_reason, ev.symbol, ev.occurred_at)
+    _book(state, ev.realized_pnl, ev.occurred_at, policy, carried)
+    _loss_exit(state, ev.exit_reason, ev.realized_pnl, ev.symbol, ev.occurred_at, policy)
 
 
 def on_closed(state: AccountState, ev: PositionClosed, policy: AccountPolicy) -> None:
     booked = state.booked_partials.pop(ev.position_id, ZERO)
-    state.positions.pop(ev.position_id, None)
+    pos = state.positions.pop(ev.position_id, None)
     state.positions_changed()
-    _book(state, ev.realized_pnl - booked, ev.occurred_at, policy)
-    _stopout(state, ev.exit_reason, ev.symbol, ev.occurred_at)
+    carried = _carried(pos, pos.quantity) if pos is not None else ZERO
+    _book(state, ev.realized_pnl - booked, ev.occurred_at, policy, carried)
+    _loss_exit(state, ev.exit_reason, ev.realized_pnl - booked, ev.symbol, ev.occurred_at, policy)
+
+
+def _carried(pos: OpenPosition, quantity: Decimal) -> Decimal:
+    """The open loss of ``quantity`` already counted in the month-start capital (≤ 0)."""
+    return (pos.baseline - pos.entry_price) * quantity * pos.sign
 
 
 def _add_realized(state: AccountState, position_id: str, pnl: Decimal) -> None:
     state.booked_partials[position_id] = state.booked_partials.get(position_id, ZERO) + pnl
 
 
-def _book(state: AccountState, pnl: Decimal, at: datetime, policy: AccountPolicy) -> None:
+def _book(state: AccountState, pnl: Decimal, at: datetime, policy: AccountPolicy,
+          carried: Decimal = ZERO) -> None:
     from robson_entry_gate.domain.figures import calendar_of
 
     cal = calendar_of(policy)
     day, month = cal.day_key(at), cal.month_key(at)
     state.realized_by_day[day] = state.realized_by_day.get(day, ZERO) + pnl
-    state.realized_by_month[month] = state.realized_by_month.get(month, ZERO) + pnl
+    state.realized_by_month[month] = state.realized_by_month.get(month, ZERO) + pnl - carried
 
 
-def _stopout(state: AccountState, reason: ExitReason, symbol: str, at: datetime) -> None:
-    if reason is not ExitReason.STOP_LOSS:
+def _loss_exit(state: AccountState, reason: ExitReason, pnl: Decimal, symbol: str, at: datetime,
+               policy: AccountPolicy) -> None:
+    """A losing exit for one of the configured reasons starts the loss cooldown."""
+    if pnl >= 0 or reason.value not in policy.stopout_cooldown.reasons:
         return
     if state.last_stopout_at is None or at > state.last_stopout_at:
         state.last_stopout_at = at

@@ -25,12 +25,28 @@ class OpenPosition(State):
     stop_loss: Decimal | None = None
     initial_risk: Decimal = Decimal(0)
     opened_at: datetime
+    baseline_price: Decimal | None = None
+    """Carried into this month: the worse of entry and the mark at the month's start (its open
+    loss then is already in the month-start capital, its open gain is not); None = entry."""
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side is PositionSide.LONG else -1
+
+    @property
+    def baseline(self) -> Decimal:
+        return self.entry_price if self.baseline_price is None else self.baseline_price
 
     def unrealized(self, mark: Decimal | None) -> Decimal:
         if mark is None:
             return Decimal(0)
-        sign = 1 if self.side is PositionSide.LONG else -1
-        return (mark - self.entry_price) * self.quantity * sign
+        return (mark - self.entry_price) * self.quantity * self.sign
+
+    def risk_at_stop(self) -> Decimal:
+        """What this month loses if the stop fills (from the baseline; never negative)."""
+        if self.stop_loss is None:
+            return self.baseline * self.quantity
+        return max(Decimal(0), (self.baseline - self.stop_loss) * self.quantity * self.sign)
 
 
 class PendingEntry(State):
@@ -111,6 +127,7 @@ class AccountState(State):
     unrealized_at_snapshot: Decimal = Decimal(0)
     day_key: str | None = None
     day_start_capital: Decimal | None = None
+    day_start_unrealized: Decimal = Decimal(0)
     month_key: str | None = None
     month_start_capital: Decimal | None = None
     peak_equity: Decimal | None = None
@@ -119,26 +136,72 @@ class AccountState(State):
     entries: list[EntryStamp] = []
     lockouts: list[Lockout] = []
     kill_switch: KillSwitch | None = None
+    breaches: list[str] = []
+    """Loss limits reported this period ("day:<key>", "month:<key>"): each fires once."""
     paused_traders: dict[str, str] = {}
     queue: list[QueuedEntry] = []
     last_event_at: datetime | None = None
     _aggregates: tuple[dict[str, tuple[Decimal, Decimal]], Counter[str]] | None = PrivateAttr(None)
+    _risk: tuple[dict[str, tuple[Decimal, Decimal]], Decimal] | None = PrivateAttr(None)
+    _sides: dict[tuple[str, str], set[PositionSide]] | None = PrivateAttr(None)
 
     def positions_changed(self) -> None:
         """Call after any change to ``positions``: drops the cached aggregates."""
         self._aggregates = None
+        self._risk = None
+        self._sides = None
+
+    def sides(self) -> dict[tuple[str, str], set[PositionSide]]:
+        """The sides held per (trader, symbol); cached like ``aggregates``."""
+        if self._sides is None:
+            sides: dict[tuple[str, str], set[PositionSide]] = {}
+            for p in self.positions.values():
+                sides.setdefault((p.trader_id, p.symbol), set()).add(p.side)
+            self._sides = sides
+        return self._sides
+
+    def month_aggregates(self) -> tuple[dict[str, tuple[Decimal, Decimal]], Decimal]:
+        """Per symbol (signed quantity, signed cost at the month baselines) and the open
+        positions' total risk at their stops; cached like ``aggregates``."""
+        if self._risk is None:
+            self._compute()
+        assert self._risk is not None
+        return self._risk
 
     def aggregates(self) -> tuple[dict[str, tuple[Decimal, Decimal]], Counter[str]]:
         """Per symbol (signed quantity, signed cost) and open positions per trader, cached so
         an evaluation over 1,000 positions costs one pass per change, not per decision."""
         if self._aggregates is None:
-            exposure: dict[str, tuple[Decimal, Decimal]] = {}
-            for p in self.positions.values():
-                q = p.quantity if p.side is PositionSide.LONG else -p.quantity
-                qty, cost = exposure.get(p.symbol, (Decimal(0), Decimal(0)))
-                exposure[p.symbol] = (qty + q, cost + q * p.entry_price)
-            self._aggregates = (exposure, Counter(p.trader_id for p in self.positions.values()))
+            self._compute()
+        assert self._aggregates is not None
         return self._aggregates
+
+    def _compute(self) -> None:
+        """One pass over the positions for both caches (hot: every position event)."""
+        zero = Decimal(0)
+        exposure: dict[str, tuple[Decimal, Decimal]] = {}
+        month: dict[str, tuple[Decimal, Decimal]] = {}
+        traders: Counter[str] = Counter()
+        risk = zero
+        long = PositionSide.LONG
+        for p in self.positions.values():
+            q = p.quantity if p.side is long else -p.quantity
+            entry, base, stop = p.entry_price, p.baseline_price, p.stop_loss
+            qty, cost = exposure.get(p.symbol, (zero, zero))
+            exposure[p.symbol] = (qty + q, cost + q * entry)
+            if base is None:
+                base = entry
+            mq, mc = month.get(p.symbol, (zero, zero))
+            month[p.symbol] = (mq + q, mc + q * base)
+            traders[p.trader_id] += 1
+            if stop is None:
+                risk += base * p.quantity
+            else:
+                at_stop = (base - stop) * q
+                if at_stop > zero:
+                    risk += at_stop
+        self._aggregates = (exposure, traders)
+        self._risk = (month, risk)
 
 
 class MarketSnapshot(State):

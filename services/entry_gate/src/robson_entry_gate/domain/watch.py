@@ -1,6 +1,8 @@
-"""The kill switch's watch over a batch of prices: for one account, replay the batch's price
-moves in order and find the first at which its drawdown reaches the limit — the same answer as
-testing after every tick, at the cost of one multiply-add per tick of a held symbol."""
+"""The risk watch over a batch of prices: for one account, replay the batch's price moves in
+order and find the first at which its drawdown reaches the kill switch's limit or its day's
+loss reaches the daily limit — the same answer as testing after every tick, at the cost of one
+multiply-add per tick of a held symbol. (Between two changes of the projection the day's P&L
+and the equity differ by a constant, so the daily limit is a floor on equity too.)"""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from decimal import Decimal
 
 from robson_contracts import Message
 
+from robson_entry_gate.domain.enforce import breaches
 from robson_entry_gate.domain.figures import Figures
 from robson_entry_gate.domain.killswitch import drawdown_breach
 from robson_entry_gate.domain.policy import AccountPolicy
@@ -36,7 +39,8 @@ class Move:
 @dataclass(frozen=True)
 class Breach:
     index: int
-    request: KillRequest
+    request: KillRequest | None
+    """None: a loss limit (not the kill switch) was breached at ``index``."""
 
 
 def first_breach(state: AccountState, base: Market, moves: Sequence[Move],
@@ -46,18 +50,34 @@ def first_breach(state: AccountState, base: Market, moves: Sequence[Move],
     return replay(state, base, moves, policy, view_at)[0]
 
 
+def daily_floor(state: AccountState, base: Market, policy: AccountPolicy,
+                at: datetime) -> Decimal | None:
+    """The equity at which the day's loss reaches the daily limit (None: nothing to watch)."""
+    if not policy.daily_loss.enabled or state.kill_switch is not None:
+        return None
+    f = Figures(state, base, policy, at)
+    if f"day:{f.day_key}" in state.breaches:
+        return None
+    return f.equity - f.day_pnl - policy.daily_loss.limit * f.day_start_capital
+
+
 def replay(state: AccountState, base: Market, moves: Sequence[Move], policy: AccountPolicy,
-           view_at: Callable[[int], Market],
-           equity: Decimal | None = None) -> tuple[Breach | None, Decimal | None]:
+           view_at: Callable[[int], Market], equity: Decimal | None = None,
+           floor: Decimal | None = None) -> tuple[Breach | None, Decimal | None]:
     """``first_breach``, starting from ``equity`` at ``base`` when known (carried over from
-    the previous batch), and the equity after the last move (None when not computed)."""
-    if not policy.drawdown.enabled or state.kill_switch is not None or not moves:
+    the previous batch), and the equity after the last move (None when not computed);
+    ``floor`` (``daily_floor``) adds the daily limit to the watch."""
+    watch_dd = policy.drawdown.enabled and state.kill_switch is None
+    if not (watch_dd or floor is not None) or not moves:
         return None, None
     exposure = state.aggregates()[0]
     peak = state.peak_equity
     if peak is None or peak <= 0:  # the peak then depends on the calendar: test every move
         return _each(state, moves, policy, view_at, exposure), None
-    near = peak * (1 - policy.drawdown.limit) + peak * NEAR
+    near = peak * (1 - policy.drawdown.limit) + peak * NEAR if watch_dd else None
+    if floor is not None:
+        floor += abs(floor) * NEAR
+        near = floor if near is None else max(near, floor)
     marks = {m.symbol: _mark(base.get(m.symbol)) for m in moves if m.symbol in exposure}
     if equity is None:
         equity = Figures(state, base, policy, moves[0].at).equity
@@ -70,10 +90,20 @@ def replay(state: AccountState, base: Market, moves: Sequence[Move], policy: Acc
         equity += _value(qty, cost, new) - _value(qty, cost, marks[move.symbol])
         marks[move.symbol] = new
         if move.is_price and equity <= near:
-            request = drawdown_breach(state, view_at(index), policy, move.at)
-            if request is not None:
-                return Breach(index, request), None
+            found = _confirm(state, view_at(index), policy, move.at)
+            if found is not None:
+                return Breach(index, found[0]), None
     return None, equity
+
+
+def _confirm(state: AccountState, view: Market, policy: AccountPolicy,
+             at: datetime) -> tuple[KillRequest | None] | None:
+    request = drawdown_breach(state, view, policy, at)
+    if request is not None:
+        return (request,)
+    if breaches(Figures(state, view, policy, at)):
+        return (None,)
+    return None
 
 
 class EquityMemo:
@@ -85,6 +115,17 @@ class EquityMemo:
 
     def __init__(self) -> None:
         self._memo: dict[str, tuple[int, AccountPolicy, Decimal]] = {}
+        self._floors: dict[str, tuple[int, AccountPolicy, str, Decimal | None]] = {}
+
+    def floor(self, state: AccountState, version: int, policy: AccountPolicy, base: Market,
+              at: datetime, day_key: str) -> Decimal | None:
+        """``daily_floor``, kept while the projection, policy and trading day are unchanged."""
+        held = self._floors.get(state.account_id)
+        if held is not None and held[0] == version and held[1] is policy and held[2] == day_key:
+            return held[3]
+        value = daily_floor(state, base, policy, at)
+        self._floors[state.account_id] = (version, policy, day_key, value)
+        return value
 
     def get(self, account_id: str, version: int, policy: AccountPolicy) -> Decimal | None:
         held = self._memo.get(account_id)
@@ -106,9 +147,9 @@ def _each(state: AccountState, moves: Sequence[Move], policy: AccountPolicy,
           view_at: Callable[[int], Market], exposure: dict) -> Breach | None:
     for index, move in enumerate(moves):
         if move.is_price and move.symbol in exposure:
-            request = drawdown_breach(state, view_at(index), policy, move.at)
-            if request is not None:
-                return Breach(index, request)
+            found = _confirm(state, view_at(index), policy, move.at)
+            if found is not None:
+                return Breach(index, found[0])
     return None
 
 

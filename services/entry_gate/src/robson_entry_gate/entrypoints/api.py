@@ -105,7 +105,10 @@ async def get_policy(account_id: AccountId, deps: DepsDep) -> dict[str, Any]:
 async def put_policy(account_id: AccountId, policy: AccountPolicy, service: ServiceDep,
                      deps: DepsDep) -> dict[str, Any]:
     async with service.uow() as uow:
-        await admin.put_account_policy(uow, deps, account_id, policy)
+        try:
+            await admin.put_account_policy(uow, deps, account_id, policy)
+        except admin.InconsistentPolicy as exc:
+            raise _refused(exc) from exc
     return {"account_id": account_id, "configured": True,
             "policy": policy.model_dump(mode="json")}
 
@@ -122,6 +125,14 @@ async def get_trader_policy(account_id: AccountId, trader_id: TraderId,
 async def put_trader_policy(account_id: AccountId, trader_id: TraderId, policy: TraderPolicy,
                             service: ServiceDep, deps: DepsDep) -> dict[str, Any]:
     async with service.uow() as uow:
-        await admin.put_trader_policy(uow, deps, account_id, trader_id, policy)
+        try:
+            await admin.put_trader_policy(uow, deps, account_id, trader_id, policy)
+        except admin.InconsistentPolicy as exc:
+            raise _refused(exc) from exc
     return {"account_id": account_id, "trader_id": trader_id, "configured": True,
             "policy": policy.model_dump(mode="json")}
+
+
+def _refused(exc: admin.InconsistentPolicy) -> HTTPException:
+    return HTTPException(422, [{"field": f"body.{field}", "type": "value_error", "message": m}
+                               for field, m in exc.problems])

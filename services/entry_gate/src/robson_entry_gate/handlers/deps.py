@@ -12,6 +12,7 @@ from robson_entry_gate.adapters import decision_log
 from robson_entry_gate.adapters.accounts import AccountStore
 from robson_entry_gate.adapters.market import MarketStore
 from robson_entry_gate.adapters.policies import PolicyStore
+from robson_entry_gate.domain.enforce import enforce
 from robson_entry_gate.domain.killswitch import drawdown_breach, engage
 from robson_entry_gate.domain.queue import drain
 from robson_entry_gate.domain.state import AccountState, Market
@@ -33,16 +34,19 @@ class GateDeps:
 
 
 async def finish(uow: UnitOfWork, deps: GateDeps, state: AccountState, version: int,
-                 now: datetime, cause: Message, market: Market | None = None,
+                 now: datetime, cause: Message | None, market: Market | None = None,
                  slot_freed: bool = False, deferred: bool = True) -> None:
-    """After any change to an account: run the kill-switch test, serve the queue, save (once
+    """After any change to an account: run the kill-switch test and the loss limits, serve
+    the queue, save (once
     per transaction, before commit, unless ``deferred`` is false)."""
     view = market if market is not None else deps.market.view
     policy = deps.policies.account(state.account_id)
     request = drawdown_breach(state, view, policy, now)
-    if request is not None:
+    if request is not None and cause is not None:
         for message in engage(state, request, now, cause):
             uow.emit(message)
+    for message in enforce(state, view, policy, now, cause):
+        uow.emit(message)
     if slot_freed and state.queue:
         def policy_for(trader_id: str):
             return deps.policies.effective(state.account_id, trader_id)

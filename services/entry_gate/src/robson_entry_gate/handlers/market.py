@@ -1,5 +1,5 @@
 """Ticks, closed candles and market context: marks, funding and data age; the kill switch
-also watches prices, so a crash in equity is caught between fills.
+and the daily loss limit also watch prices, so a crash in equity is caught between fills.
 
 Hot path: a handler only stages its price in the transaction's batch; once per batch, just
 before commit, the kill switch replays the batch's moves for the accounts holding a moved
@@ -12,6 +12,7 @@ from robson_contracts import Candle, MarketContext, Message, TradeTick
 from robson_kit.uow import UnitOfWork
 
 from robson_entry_gate.adapters.market import MarketBatch
+from robson_entry_gate.domain.figures import calendar_of
 from robson_entry_gate.domain.projection import roll
 from robson_entry_gate.domain.watch import replay
 from robson_entry_gate.handlers.deps import GateDeps, finish
@@ -42,11 +43,20 @@ async def handle_market(ev: Message, uow: UnitOfWork, deps: GateDeps) -> None:
 async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -> None:
     holders = deps.accounts.holders({m.symbol for m in batch.moves})
     results = {}
+    at = batch.moves[0].at if batch.moves else None
+    day_keys: dict[tuple, str] = {}  # one calendar lookup per distinct reset, not per account
     for cached, version in deps.accounts.committed(holders):
         account_id = cached.account_id
         policy = deps.policies.account(account_id)
         start = deps.equity.get(account_id, version, policy)
-        breach, equity = replay(cached, batch.base, batch.moves, policy, batch.view_at, start)
+        floor = None
+        if policy.daily_loss.enabled and at is not None:
+            reset = (policy.daily_reset.time, policy.daily_reset.timezone)
+            if reset not in day_keys:
+                day_keys[reset] = calendar_of(policy).day_key(at)
+            floor = deps.equity.floor(cached, version, policy, batch.base, at, day_keys[reset])
+        breach, equity = replay(cached, batch.base, batch.moves, policy, batch.view_at, start,
+                                floor)
         results[account_id] = (version, policy, equity)
         if breach is None:
             continue

@@ -134,7 +134,8 @@ def _fill_reason(position: Position, kind: OrderKind) -> ExitReason:
     if kind is OrderKind.TP:
         return ExitReason.TAKE_PROFIT
     if kind is OrderKind.STOP:
-        return ExitReason.TRAILING_STOP if s.trail_percent is not None else ExitReason.STOP_LOSS
+        trailed = s.last_trailed_at is not None or s.trail_percent is not None
+        return ExitReason.TRAILING_STOP if trailed else ExitReason.STOP_LOSS
     return s.pending_exit_reason or ExitReason.MANUAL_CLOSE
 
 

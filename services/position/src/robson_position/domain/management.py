@@ -44,7 +44,8 @@ def apply_modification(position: Position, mod: Modification, triggered_by: Trig
         s.stop_loss = new_stop
         s.manual_stop = triggered_by is TriggeredBy.USER_MANUAL
         if mod.kind is ModificationKind.TRAIL_SL:
-            s.trail_percent = mod.trail_percent
+            s.trail_percent = mod.trail_percent if mod.trail_percent is not None else s.trail_percent
+            s.last_trailed_at = at
         _replace_live(position, OrderKind.STOP, cause, at, stop_price=new_stop)
     elif mod.kind is ModificationKind.MODIFY_TP:
         assert mod.tp_index is not None and mod.new_value is not None

@@ -1,7 +1,8 @@
 """The in-memory mark book: every open position marked on each price update (the hot path).
 
 Kept apart from the aggregate so a tick costs a few Decimal operations per position: unrealized
-P&L, best/worst price (MFE/MAE), peak and drawdown, and the trailing-stop candidate. Durable
+P&L, best/worst price (MFE/MAE), peak and drawdown (the trailing rule reads the best price a
+closed candle folds in from here). Durable
 state is written on closed candles and fills; the book is rebuilt from the tables on start.
 """
 
@@ -14,24 +15,22 @@ ZERO = Decimal(0)
 
 class Mark:
     __slots__ = ("best", "drawdown", "entry", "last", "long", "peak", "position_id", "quantity",
-                 "realized", "trail_pct", "trail_stop", "unrealized", "worst")
+                 "realized", "unrealized", "worst")
 
     def __init__(self, position_id: str, long: bool, entry: Decimal, quantity: Decimal,
-                 realized: Decimal = ZERO, trail_pct: Decimal | None = None,
-                 best: Decimal | None = None, worst: Decimal | None = None) -> None:
+                 realized: Decimal = ZERO, best: Decimal | None = None,
+                 worst: Decimal | None = None) -> None:
         self.position_id = position_id
         self.long = long
         self.entry = entry
         self.quantity = quantity
         self.realized = realized
-        self.trail_pct = trail_pct / 100 if trail_pct is not None else None
         self.best = best or entry
         self.worst = worst or entry
         self.last = entry
         self.unrealized = ZERO
         self.peak = realized
         self.drawdown = ZERO
-        self.trail_stop: Decimal | None = None
 
     def update(self, price: Decimal) -> None:
         self.last = price
@@ -39,16 +38,12 @@ class Mark:
             self.unrealized = (price - self.entry) * self.quantity
             if price > self.best:
                 self.best = price
-                if self.trail_pct is not None:
-                    self.trail_stop = price * (1 - self.trail_pct)
             elif price < self.worst:
                 self.worst = price
         else:
             self.unrealized = (self.entry - price) * self.quantity
             if price < self.best:
                 self.best = price
-                if self.trail_pct is not None:
-                    self.trail_stop = price * (1 + self.trail_pct)
             elif price > self.worst:
                 self.worst = price
         total = self.realized + self.unrealized

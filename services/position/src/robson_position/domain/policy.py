@@ -18,6 +18,14 @@ class ManagementPolicy(BaseModel):
     trailing_pct: Decimal | None = Field(None, gt=0, lt=100, description="trail the stop Y% from best")
     trailing_activation_pct: Decimal = Field(Decimal(0), ge=0,
                                              description="start trailing once +this % in favour")
+    trailing_atr_multiple: Decimal | None = Field(
+        None, gt=0, le=100, description="trail the stop this many ATRs from best (beats trailing_pct)")
+    trailing_atr_period: int = Field(14, ge=1, le=500, description="ATR candles (Wilder)")
+    trailing_min_step_pct: Decimal = Field(Decimal("0.05"), ge=0, lt=100,
+                                           description="a trailing move smaller than this % of "
+                                                       "price is not sent to the venue")
+    trailing_interval_seconds: int = Field(60, ge=0,
+                                           description="at most one trailing move per interval")
     time_exit_minutes: int | None = Field(None, gt=0, description="close after this holding time")
     min_stop_distance_pct: Decimal = Field(Decimal("0.1"), ge=0,
                                            description="stop at least this % away from price")

@@ -19,7 +19,8 @@ class RuleAction:
     close_reason: ExitReason | None = None
 
 
-def evaluate(position: Position, policy: ManagementPolicy, now: datetime) -> RuleAction | None:
+def evaluate(position: Position, policy: ManagementPolicy, now: datetime,
+             atr: Decimal | None = None) -> RuleAction | None:
     """What the policy wants after the latest mark; None when nothing. One action per candle:
     a time exit beats stop moves, the tighter of breakeven and trailing wins."""
     s = position.s
@@ -37,16 +38,46 @@ def evaluate(position: Position, policy: ManagementPolicy, now: datetime) -> Rul
         if _better(s.side, be, s.stop_loss):
             candidates.append(Modification(kind=ModificationKind.MOVE_SL, previous_value=s.stop_loss,
                                            new_value=be, reason=f"breakeven at +{policy.breakeven_trigger_pct}%"))
-    if policy.trailing_pct is not None and best_move >= policy.trailing_activation_pct and s.best_price:
-        trail = trailing_stop(s.side, s.best_price, policy.trailing_pct)
-        if _better(s.side, trail, s.stop_loss):
-            candidates.append(Modification(kind=ModificationKind.TRAIL_SL, previous_value=s.stop_loss,
-                                           new_value=trail, trail_percent=policy.trailing_pct,
-                                           reason=f"trailing {policy.trailing_pct}% from {s.best_price}"))
+    trail = _trail(position, policy, best_move, now, atr)
+    if trail is not None:
+        candidates.append(trail)
     if not candidates:
         return None
     tightest = max(candidates, key=lambda m: m.new_value * (1 if s.side is PositionSide.LONG else -1))
     return RuleAction(modification=tightest)
+
+
+def _trail(position: Position, policy: ManagementPolicy, best_move: Decimal, now: datetime,
+           atr: Decimal | None) -> Modification | None:
+    """The stop follows the best price by ATRs (when configured and known) or by a percent
+    (the policy's, or the one a TRAIL_SL set); only ever tightening, by at least the minimum
+    step, at most once per interval (so the venue is not flooded with replacements)."""
+    s = position.s
+    if not s.best_price:
+        return None
+    by_policy = policy.trailing_pct is not None or policy.trailing_atr_multiple is not None
+    if by_policy and best_move < policy.trailing_activation_pct:
+        return None
+    percent = policy.trailing_pct if policy.trailing_pct is not None else s.trail_percent
+    if policy.trailing_atr_multiple is not None and atr is not None:
+        distance, percent = atr * policy.trailing_atr_multiple, None
+        how = f"{policy.trailing_atr_multiple} ATR ({atr})"
+    elif percent is not None:
+        distance, how = s.best_price * percent / 100, f"{percent}%"
+    else:
+        return None
+    long = s.side is PositionSide.LONG
+    trail = s.best_price - distance if long else s.best_price + distance
+    if not _better(s.side, trail, s.stop_loss):
+        return None
+    price = s.last_price or s.best_price
+    if s.stop_loss is not None and abs(trail - s.stop_loss) / price * 100 < policy.trailing_min_step_pct:
+        return None
+    if s.last_trailed_at is not None and \
+            (now - s.last_trailed_at).total_seconds() < policy.trailing_interval_seconds:
+        return None
+    return Modification(kind=ModificationKind.TRAIL_SL, previous_value=s.stop_loss, new_value=trail,
+                        trail_percent=percent, reason=f"trailing {how} from {s.best_price}")
 
 
 def trailing_stop(side: PositionSide, best: Decimal, percent: Decimal) -> Decimal:

@@ -81,6 +81,8 @@ class PositionState(BaseModel):
     initial_stop: Decimal | None = None
     manual_stop: bool = False
     trail_percent: Decimal | None = None
+    last_trailed_at: datetime | None = None
+    """When a trailing move last changed the stop (its exit is then a TRAILING_STOP)."""
     take_profits: list[TakeProfit] = []
     orders: dict[str, TrackedOrder] = {}
     fill_ids: list[str] = []

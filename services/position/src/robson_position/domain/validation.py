@@ -57,9 +57,11 @@ def validate(position: Position, req: Request, policy: ManagementPolicy) -> list
                              "only an open position can be modified"))
     if req.triggered_by is not TriggeredBy.USER_MANUAL and s.last_modified_at is not None:
         elapsed = (req.at - s.last_modified_at).total_seconds()
-        if elapsed < policy.modification_interval_seconds:
-            out.append(violation("RATE_LIMITED", f"{int(elapsed)}s",
-                                 f">= {policy.modification_interval_seconds}s",
+        trailing = req.modification.kind is ModificationKind.TRAIL_SL and \
+            req.triggered_by is TriggeredBy.RULE_ENGINE
+        interval = policy.trailing_interval_seconds if trailing else policy.modification_interval_seconds
+        if elapsed < interval:
+            out.append(violation("RATE_LIMITED", f"{int(elapsed)}s", f">= {interval}s",
                                  "one modification per interval unless USER_MANUAL"))
     price = req.price or s.last_price
     kind = req.modification.kind

@@ -14,7 +14,6 @@ from robson_contracts import (
     GateDecision,
     ModifyPosition,
     OrderEvent,
-    RiskLimitBreached,
     TradeDecision,
     TradeTick,
 )
@@ -24,7 +23,6 @@ from robson_kit.consumer import ConsumerSpec
 from robson_position.handlers.entries import handle_gate_decision
 from robson_position.handlers.management import (
     handle_position_command,
-    handle_risk_event,
     handle_trade_decision,
     is_about_a_position,
 )
@@ -41,8 +39,8 @@ def consumer_specs(rt: Runtime) -> list[ConsumerSpec]:
     return [
         ConsumerSpec("position_gate", s.GATE, (s.ALL_GATE_DECISIONS,), _bind(handle_gate_decision, rt),
                      accepts=(GateDecision,)),
-        ConsumerSpec("position_risk", s.GATE, (s.ALL_RISK_EVENTS,), _bind(handle_risk_event, rt),
-                     accepts=(RiskLimitBreached,)),
+        # RiskLimitBreached is a report, not a command: the gate's CloseAllPositions is the one
+        # actuator, so a kill-switch trip or a flattening breach closes everything once.
         ConsumerSpec("position_orders", s.ORDERS, (s.ALL_ORDER_EVENTS,), _bind(handle_order_event, rt),
                      accepts=(OrderEvent,)),
         ConsumerSpec("position_decisions", s.DECISIONS, (s.ALL_DECISIONS,),

@@ -8,8 +8,6 @@ from robson_contracts import (
     DecisionKind,
     ExitReason,
     ModifyPosition,
-    RiskAction,
-    RiskLimitBreached,
     TradeDecision,
     TraderStatusChanged,
     TriggeredBy,
@@ -57,16 +55,6 @@ async def handle_position_command(
     else:
         position = await load(uow, cmd.position_id, cmd.account_id)
         await modify(uow, rt, position, cmd.modification, cmd.triggered_by, cmd.override_manual, cmd, at)
-
-
-async def handle_risk_event(event: RiskLimitBreached, uow: UnitOfWork, rt: Runtime) -> None:
-    """PAUSE with a trader pauses that trader; CLOSE_ALL closes the account (kill switch)."""
-    if event.action is RiskAction.PAUSE and event.trader_id:
-        await set_paused(uow, rt, event.account_id, event.trader_id, True,
-                         f"{event.reason_code}: {event.message}", event)
-    elif event.action is RiskAction.CLOSE_ALL:
-        await close_all(uow, rt, event.account_id, ExitReason.KILL_SWITCH, TriggeredBy.RULE_ENGINE, event,
-                        event.occurred_at, note=event.reason_code)
 
 
 async def set_paused(uow: UnitOfWork, rt: Runtime, account_id: str, trader_id: str, paused: bool,

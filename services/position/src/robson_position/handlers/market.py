@@ -26,7 +26,12 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     rt.book.prices[candle.symbol] = candle.close
     repo = Positions(uow.session)
     marked: list[Position] = []
-    for position in await repo.active_on(candle.symbol):
+    active = await repo.active_on(candle.symbol)
+    policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}
+    periods = {14} | {p.trailing_atr_period for p in policies.values() if p.trailing_atr_multiple}
+    rt.atr.update(candle.symbol, candle.timeframe.value, at, candle.high, candle.low,
+                  candle.close, periods)  # before any entry too, so an ATR trail starts at once
+    for position in active:
         s = position.s
         if not s.holds or (s.last_candle_at is not None and at <= s.last_candle_at):
             continue  # an older candle (or another timeframe's) says nothing new
@@ -48,7 +53,10 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
 async def _apply_rules(uow: UnitOfWork, rt: Runtime, position: Position, candle: Candle) -> bool:
     """True when the rules changed (and saved) the position."""
     at = candle.close_time
-    action = evaluate(position, await rt.settings.policy(uow, position.s.trader_id), at)
+    policy = await rt.settings.policy(uow, position.s.trader_id)
+    atr = rt.atr.value(candle.symbol, candle.timeframe.value, policy.trailing_atr_period) \
+        if policy.trailing_atr_multiple else None
+    action = evaluate(position, policy, at, atr)
     if action is not None and action.close_reason is not None:
         return await close(uow, rt, position, action.close_reason, None, TriggeredBy.RULE_ENGINE,
                            candle, at, note=f"{action.close_reason.value} by policy")

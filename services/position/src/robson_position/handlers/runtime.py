@@ -13,6 +13,7 @@ from robson_kit.uow import UnitOfWork
 from robson_position.adapters.active_index import ActiveIndex
 from robson_position.adapters.mirror import Mirror
 from robson_position.adapters.settings_cache import SettingsCache
+from robson_position.domain.atr import AtrBook
 from robson_position.domain.markbook import Mark, MarkBook
 from robson_position.domain.position import Position
 from robson_position.views import position_view
@@ -41,6 +42,7 @@ class Hub:
 class Runtime:
     def __init__(self, clock: Clock | None = None) -> None:
         self.book = MarkBook()
+        self.atr = AtrBook()
         self.hub = Hub()
         self.settings = SettingsCache()
         self.active = ActiveIndex()
@@ -56,7 +58,7 @@ class Runtime:
         self.mirror.put(s)
         if s.holds and s.entry_price is not None:
             mark = Mark(s.position_id, s.side.value == "LONG", s.entry_price, s.remaining,
-                        s.realized_pnl, s.trail_percent, s.best_price, s.worst_price)
+                        s.realized_pnl, s.best_price, s.worst_price)
             mark.update(s.last_price or s.entry_price)
             self.book.put(s.symbol, mark)
         else:

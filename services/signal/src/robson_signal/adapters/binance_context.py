@@ -21,10 +21,14 @@ from robson_signal.settings import SignalSettings
 log = get_logger(__name__)
 
 
-async def fetch_context(client: Any, symbol: str) -> tuple[MarketContext, list[dict[str, Any]]]:
-    premium = await client.futures_mark_price(symbol=symbol)
-    interest = await client.futures_open_interest(symbol=symbol)
-    funding = await client.futures_funding_rate(symbol=symbol, limit=1)
+async def fetch_context(client: Any, symbol: str,
+                        perpetual: str | None = None) -> tuple[MarketContext, list[dict[str, Any]]]:
+    """``symbol``'s context read from ``perpetual`` (its USD-M perpetual; default: the same
+    name) and published under ``symbol``, the name the gate judges entries by."""
+    source = perpetual or symbol
+    premium = await client.futures_mark_price(symbol=source)
+    interest = await client.futures_open_interest(symbol=source)
+    funding = await client.futures_funding_rate(symbol=source, limit=1)
     at = ms_to_dt(int(premium["time"]))
     message_id = derive_id("market-context", symbol, premium["time"])
     message = MarketContext(
@@ -74,8 +78,8 @@ class ContextPoller:
     async def poll_once(self, client: Any) -> int:
         """Publish and store one round for every symbol; returns new rows stored."""
         stored = 0
-        for symbol in self.settings.context_symbol_list:
-            message, rows = await fetch_context(client, symbol)
+        for symbol, perpetual in self.settings.context_map.items():
+            message, rows = await fetch_context(client, symbol, perpetual)
             await self.pipeline.publish([message])
             async with self.sessions() as session, session.begin():
                 stored += await repo.store_context(session, rows)

@@ -49,12 +49,24 @@ class TraderStatusRule:
 
 
 class DirectionRule:
+    """SHORT only where allowed; one open direction per trader and symbol unless hedging."""
+
     name = "direction"
 
     def check(self, ctx: GateContext) -> CheckResult:
-        if ctx.decision.decision is DecisionKind.SHORT and not ctx.policy.account.allow_short:
+        d = ctx.decision
+        if d.decision is DecisionKind.SHORT and not ctx.policy.account.allow_short:
             return failed(self.name, "SHORT_NOT_ALLOWED",
-                          f"account {ctx.decision.account_id} does not allow short entries")
+                          f"account {d.account_id} does not allow short entries")
+        if not ctx.policy.account.positions.allow_hedging:
+            side = d.decision.value
+            held = set(ctx.figures.state.sides().get((d.trader_id, d.symbol), ()))
+            held.update(p.side for p in ctx.figures.live_pending
+                        if p.trader_id == d.trader_id and p.symbol == d.symbol)
+            if any(h.value != side for h in held):
+                return failed(self.name, "OPPOSITE_POSITION_OPEN",
+                              f"trader {d.trader_id} holds the other side of {d.symbol}; "
+                              "hedging is off (positions.allow_hedging)")
         return passed(self.name)
 
 

@@ -56,5 +56,17 @@ def failed(rule: str, reason_code: str, message: str, **details: object) -> Chec
                        details={k: str(v) for k, v in details.items()})
 
 
+def warned(rule: str, reason_code: str, message: str, **details: object) -> CheckResult:
+    """A passed check that reports a problem without denying (a market check set to warn)."""
+    return CheckResult(rule=rule, passed=True, warning=True, reason_code=reason_code,
+                       message=message, details={k: str(v) for k, v in details.items()})
+
+
+def judged(mode: str, rule: str, reason_code: str, message: str, **details: object) -> CheckResult:
+    """``failed`` when ``mode`` is "deny", ``warned`` when it is "warn"."""
+    make = warned if mode == "warn" else failed
+    return make(rule, reason_code, message, **details)
+
+
 def pct(value: Decimal) -> str:
     return f"{(value * 100).quantize(Decimal('0.01'))}%"

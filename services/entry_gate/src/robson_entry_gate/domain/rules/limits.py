@@ -19,6 +19,8 @@ class TraderPositionsRule:
     def check(self, ctx: GateContext) -> CheckResult:
         limit = ctx.policy.max_per_trader
         have = ctx.figures.open_by_trader.get(ctx.decision.trader_id, 0)
+        if limit is None:
+            return passed(self.name, "no static cap: the risk budget binds", open=have)
         if have >= limit:
             return failed(self.name, "MAX_POSITIONS_TRADER",
                           f"trader {ctx.decision.trader_id} has {have} open/pending positions "
@@ -32,6 +34,8 @@ class AccountPositionsRule:
     def check(self, ctx: GateContext) -> CheckResult:
         limit = ctx.policy.account.positions.max_per_account
         have = ctx.figures.open_count
+        if limit is None:
+            return passed(self.name, "no static cap: the risk budget binds", open=have)
         if have >= limit:
             return failed(self.name, "MAX_POSITIONS_ACCOUNT",
                           f"account has {have} open/pending positions (max {limit})",
@@ -40,7 +44,7 @@ class AccountPositionsRule:
 
 
 class StopoutCooldownRule:
-    """Rule 6: no new entry for N minutes after a stop-loss exit (globally or per symbol)."""
+    """Rule 6: no new entry for N minutes after a losing exit (globally or per symbol)."""
 
     name = "stopout_cooldown"
 
@@ -55,7 +59,7 @@ class StopoutCooldownRule:
         if last is not None and ctx.now < last + timedelta(minutes=cfg.minutes):
             until = last + timedelta(minutes=cfg.minutes)
             return failed(self.name, "STOPOUT_COOLDOWN",
-                          f"stop-out at {last.isoformat()}; cooling down until {until.isoformat()}",
+                          f"losing exit at {last.isoformat()}; cooling down until {until.isoformat()}",
                           scope=cfg.scope.value, until=until.isoformat())
         return passed(self.name)
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
-from robson_contracts import CheckResult, derive_id
+from robson_contracts import CheckResult
 
 from robson_entry_gate.domain.rules.base import GateContext, KillRequest, failed, passed, pct
-from robson_entry_gate.domain.state import Lockout
 
 
 class MonthlyLossRule:
-    """Rule 2: realized + unrealized loss this month against month-start capital."""
+    """Rule 2: realized this month + open losses against month-start capital; and the
+    worst case (every open stop filled) must leave room for a new entry."""
 
     name = "monthly_loss"
 
@@ -24,11 +22,17 @@ class MonthlyLossRule:
             return failed(self.name, "MONTHLY_LOSS_LIMIT",
                           f"monthly loss {pct(loss)} reached the limit {pct(cfg.limit)}",
                           loss=loss, limit=cfg.limit)
-        return passed(self.name, loss=loss, limit=cfg.limit)
+        if f.month_headroom <= 0:
+            return failed(self.name, "MONTHLY_LOSS_LIMIT",
+                          f"realized {f.realized_month} this month with {f.open_risk} at risk "
+                          f"at the stops leaves nothing of the {pct(cfg.limit)} limit",
+                          loss=loss, limit=cfg.limit, open_risk=f.open_risk)
+        return passed(self.name, loss=loss, limit=cfg.limit, headroom=f.month_headroom)
 
 
 class DailyLossRule:
-    """Rule 4: pause new entries until the daily reset once the day's loss reaches the limit."""
+    """Rule 4: no new entries once the day's loss (equity against the day's start) reaches the
+    limit; ``domain/enforce`` locks (and by default flattens) until the reset."""
 
     name = "daily_loss"
 
@@ -39,12 +43,7 @@ class DailyLossRule:
         loss = -f.day_pnl_pct
         if loss < cfg.limit:
             return passed(self.name, loss=loss, limit=cfg.limit)
-        until = f.calendar.next_reset(ctx.now)
-        ctx.lockouts_to_set.append(Lockout(
-            lockout_id=str(_lockout_id(f.state.account_id, "DAILY_LOSS", f.day_key)),
-            reason_code="DAILY_LOSS_LIMIT", message=f"daily loss {pct(loss)} paused entries",
-            set_at=ctx.now, until=until, daily=True,
-        ))
+        until = f.calendar.next_reset(ctx.now)  # the lockout itself is set by domain/enforce
         return failed(self.name, "DAILY_LOSS_LIMIT",
                       f"daily loss {pct(loss)} reached {pct(cfg.limit)}; paused until "
                       f"{until.isoformat()}", loss=loss, limit=cfg.limit)
@@ -83,7 +82,3 @@ class ConcurrencyRule:
                           f"{f.max_concurrency} at monthly P&L {pct(f.month_pnl_pct)}",
                           open=f.open_count, max_concurrency=f.max_concurrency)
         return passed(self.name, open=f.open_count, max_concurrency=f.max_concurrency)
-
-
-def _lockout_id(*parts: object) -> uuid.UUID:
-    return derive_id("lockout", *parts)

@@ -14,6 +14,8 @@ class SizingRule:
     name = "risk_per_trade"
 
     def check(self, ctx: GateContext) -> CheckResult:
+        """Also caps the risk by what is left of the month's loss limit (``monthly_budget``),
+        so the month's bound holds even if every open stop fills."""
         d, f, cfg = ctx.decision, ctx.figures, ctx.policy.account.sizing
         if not f.capital_known:
             return failed(self.name, "NO_CAPITAL_DATA", "no balance snapshot and no default capital")
@@ -36,6 +38,8 @@ class SizingRule:
             "max_notional": capital * cfg.max_position_notional / entry,
             "free_balance": f.free_quote / entry,
         }
+        if ctx.policy.account.monthly_loss.enabled and f.month_headroom > 0:
+            limits["monthly_budget"] = f.month_headroom / abs(entry - d.stop_loss)
         binding = min(limits, key=lambda k: limits[k])
         cap = _floor(limits[binding], cfg.quantity_step)
         qty = cap if d.quantity is None else min(d.quantity, cap)

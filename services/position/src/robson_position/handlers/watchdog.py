@@ -1,0 +1,121 @@
+"""The stop watchdog: every holding position must have a working stop at its venue. One found
+without is re-protected at once (its stop placed again); if it still has none after the grace
+period, it is closed at market. Both are audited and published (``PositionError`` with
+``STOP_MISSING`` / ``STOP_NOT_RESTORED``), so a stop lost at the venue does not stay lost
+until a restart or ``POST /resync``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from robson_contracts import ExitReason, PositionError, PositionStatus, TriggeredBy, derive_id
+from robson_kit import logs
+from robson_kit.errors import ConflictError
+from robson_kit.service import Service
+
+from robson_position.adapters.repository import Audit, Positions
+from robson_position.adapters.venues import Venues, VenueUnavailable
+from robson_position.domain.management import reprotect
+from robson_position.domain.position import Position
+from robson_position.domain.state import OrderKind
+from robson_position.domain.venueview import VenueView
+from robson_position.handlers.commands import close, emit_all
+from robson_position.handlers.resync import resync_position
+from robson_position.handlers.runtime import Runtime
+
+log = logs.get_logger(__name__)
+
+
+def has_working_stop(position: Position, view: VenueView) -> bool:
+    stops = {o.order_id for o in position.s.orders.values() if o.live and o.kind is OrderKind.STOP}
+    return any(vo.live and vo.order_id in stops for vo in view.orders)
+
+
+class StopWatchdog:
+    def __init__(self, grace_seconds: float) -> None:
+        self.grace = grace_seconds
+        self.missing_since: dict[str, datetime] = {}
+
+    async def check_all(self, service: Service, rt: Runtime, venues: Venues) -> None:
+        async with service.uow() as uow:
+            active = await Positions(uow.session).active()
+        watched = set()
+        for position in active:
+            s = position.s
+            if not s.holds or s.status is PositionStatus.CLOSING or s.stop_loss is None:
+                continue
+            watched.add(s.position_id)
+            try:
+                view = await venues.view(s)
+            except VenueUnavailable:
+                continue  # nothing to judge: the venue cannot be read now
+            if has_working_stop(position, view):
+                self.missing_since.pop(s.position_id, None)
+                continue
+            try:
+                await self._act(service, rt, s.position_id, view)
+            except ConflictError:
+                continue  # the bus path changed it meanwhile: judged again next round
+        for pid in set(self.missing_since) - watched:
+            del self.missing_since[pid]
+
+    async def _act(self, service: Service, rt: Runtime, pid: str, view: VenueView) -> None:
+        now = rt.clock.now()
+        first = self.missing_since.get(pid)
+        async with service.uow() as uow:
+            position = await Positions(uow.session).get(pid)
+            if position is None or not position.s.holds:
+                return
+            if first is None:
+                self.missing_since[pid] = now
+                await resync_position(uow, rt, pid, view, position.s.version)
+                position = await Positions(uow.session).get(pid) or position
+                if not any(o.live and o.kind is OrderKind.STOP for o in position.s.orders.values()) \
+                        or not has_working_stop(position, view):
+                    await _reprotect(uow, rt, position, now)
+            elif (now - first).total_seconds() >= self.grace:
+                cause = _report(uow, position, now, "STOP_NOT_RESTORED",
+                                f"no working stop at the venue for {int((now - first).total_seconds())}s "
+                                f"(grace {self.grace:g}s): closed at market")
+                await close(uow, rt, position, ExitReason.RISK_LIMIT, None, TriggeredBy.RULE_ENGINE,
+                            cause, now, note=cause.message)
+                del self.missing_since[pid]
+
+
+async def _reprotect(uow, rt: Runtime, position: Position, at: datetime) -> None:
+    s = position.s
+    if s.status is PositionStatus.CLOSING:
+        return
+    cause = _report(uow, position, at, "STOP_MISSING",
+                    f"no working stop at the venue: stop {s.stop_loss} placed again for {s.remaining}")
+    s.order_generation += 1
+    reprotect(position, s.remaining, cause, at)
+    await Positions(uow.session).save(position)
+    rt.after_commit(uow, position)
+    await Audit(uow.session).record(
+        position_id=s.position_id, message_id=str(cause.message_id), at=at, triggered_by="WATCHDOG",
+        kind="REPROTECT", request={"stop_loss": str(s.stop_loss), "quantity": str(s.remaining)},
+        verdict="APPLIED", violations=[], reason=cause.message, outcome=s.status.value)
+    emit_all(uow, position)
+
+
+def _report(uow, position: Position, at: datetime, code: str, message: str) -> PositionError:
+    s = position.s
+    event = PositionError(message_id=derive_id("stop-watchdog", s.position_id, code, s.version),
+                          occurred_at=at, account_id=s.account_id, position_id=s.position_id,
+                          reason_code=code, message=message)
+    uow.emit(event)
+    log.warning("position.stop_watchdog", position_id=s.position_id, code=code, detail=message)
+    return event
+
+
+def watchdog_loop(interval: float, grace: float):
+    watchdog = StopWatchdog(grace)
+
+    async def stop_watchdog(service: Service) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await watchdog.check_all(service, service.state["runtime"], service.state["venues"])
+
+    return stop_watchdog

@@ -1,0 +1,92 @@
+"""The stop watchdog against the fake venue (over its HTTP API, as paper's): a stop lost at the
+venue is placed again within the grace period; one that cannot be restored ends in a close."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+from robson_contracts import ExitReason, PositionError
+from robson_kit.bus import Bus
+from robson_kit.testing import asgi_client, read_stream, service_starter, wait_until
+from robson_position.domain.orders import position_id_for
+from robson_position.main import build_service
+from robson_position.settings import PositionSettings
+
+from .factories import D, gate
+from .fakevenue import FakeVenue
+from .test_integration import status_is
+from .venuebook import VenueApi
+
+GRACE = 1.0
+
+
+@pytest_asyncio.fixture
+async def started(bus: Bus, nats_url: str, database_url: str, schema: str,
+                  venue_api: VenueApi) -> AsyncIterator[httpx.AsyncClient]:
+    def settings(paper_url: str) -> PositionSettings:
+        return PositionSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                                ack_wait_seconds=2, outbox_poll_seconds=0.2, paper_url=paper_url,
+                                resync_on_start=False, stop_watchdog_interval_seconds=0.2,
+                                stop_watchdog_grace_seconds=GRACE)
+    async with service_starter(build_service, settings) as start:
+        service = await start(venue_api.url)
+        async with asgi_client(service, "http://position") as api:
+            yield api
+
+
+async def _open(bus: Bus, api: httpx.AsyncClient, venue: FakeVenue) -> str:
+    g = gate(tps=())
+    pid = position_id_for(g.gate_decision_id)
+    await bus.publish(g)
+    await wait_until(status_is(api, pid, "OPEN"), message="open")
+    await wait_until(lambda: _stop_resting(venue, pid), message="stop resting at the venue")
+    return pid
+
+
+async def _stop_resting(venue: FakeVenue, pid: str) -> str | None:
+    return next((oid for oid, o in venue.resting.items()
+                 if o.position_id == pid and o.spec.stop_price == D("49000")), None)
+
+
+async def _errors(bus: Bus, code: str) -> list[PositionError] | None:
+    found = [m for m in await read_stream(bus, "robson.position.evt.>")
+             if isinstance(m, PositionError) and m.reason_code == code]
+    return found or None
+
+
+async def test_stop_lost_at_the_venue_is_placed_again_audited_and_published(
+    bus: Bus, venue: FakeVenue, started: httpx.AsyncClient
+) -> None:
+    api = started
+    pid = await _open(bus, api, venue)
+    lost = await _stop_resting(venue, pid)
+    venue.drop(lost)
+    again = await wait_until(lambda: _stop_resting(venue, pid), message="stop placed again")
+    assert again != lost
+    [report] = await wait_until(lambda: _errors(bus, "STOP_MISSING"), message="published")
+    assert report.position_id == pid
+    audit = (await api.get(f"/positions/{pid}/modifications")).json()
+    assert [r["verdict"] for r in audit if r["kind"] == "REPROTECT"] == ["APPLIED"]
+    view = (await api.get(f"/positions/{pid}")).json()
+    assert view["status"] == "OPEN" and D(view["stop_loss"]) == D("49000")
+
+
+async def test_stop_that_cannot_be_restored_within_the_grace_closes_the_position(
+    bus: Bus, venue: FakeVenue, started: httpx.AsyncClient
+) -> None:
+    api = started
+    pid = await _open(bus, api, venue)
+    lost = await _stop_resting(venue, pid)
+    await venue.stop()  # the venue takes no more orders (its API still answers): no new stop
+    venue.drop(lost)
+    await wait_until(lambda: _errors(bus, "STOP_MISSING"), message="re-protection tried")
+    closing = await wait_until(status_is(api, pid, "CLOSING"), message="closed after the grace")
+    [report] = await wait_until(lambda: _errors(bus, "STOP_NOT_RESTORED"), message="published")
+    assert report.position_id == pid and f"grace {GRACE:g}s" in report.message
+    audit = (await api.get(f"/positions/{pid}/modifications")).json()
+    assert any(r["kind"] == "CLOSE" and r["verdict"] == "APPLIED" for r in audit)
+    assert closing["status"] == "CLOSING"
+    assert ExitReason.RISK_LIMIT.value in {r["request"].get("reason") for r in audit
+                                           if r["kind"] == "CLOSE"}
