@@ -55,7 +55,10 @@ def validate(raw: Any, source: str = "") -> RobsonConfig:
         # Model-level errors are the cross-references, recomputed from the raw file so they
         # come together with the field errors (pydantic skips them while a field is invalid).
         fields = [_describe(e) for e in exc.errors() if e["loc"]]
-        raise ConfigError(fields + cross_references(raw), source) from None
+        model = [line for e in exc.errors() if not e["loc"]
+                 for line in str(e["msg"]).removeprefix("Value error, ").splitlines()]
+        found = cross_references(raw)
+        raise ConfigError(fields + found + [p for p in model if p not in found], source) from None
 
 
 def load_config(path: Path) -> RobsonConfig:
