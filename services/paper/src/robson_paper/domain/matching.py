@@ -2,12 +2,14 @@
 
 Gap rule: a price that arrives on its own (a tick, a candle's open) is the first price past any
 level it crossed, so stops fill there (the gap price), not at their stop. Between the points of
-one candle's path the price moved continuously, so a stop crossed on the way fills at its stop.
+one candle's path the price moved continuously, so a stop crossed on the way fills at its stop —
+whether the path comes as a closed candle (catch-up) or as the path ticks a replay publishes
+(``on_tick``: a path tick after its candle's open continues the path).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from robson_contracts import Candle, Liquidity, OrderRole, OrderType, Side, TimeInForce
@@ -18,7 +20,29 @@ from robson_paper.domain.events import Accepted, OrderRef, Replaced
 from robson_paper.domain.model import ZERO, Order
 
 
+def path_point(trade_id: str | None) -> tuple[datetime, int] | None:
+    """(candle open time, index on the path) of a path tick (``path-<tf>-<open ms>-<i>``, see
+    signal's ``path_ticks``); None for a traded price."""
+    if trade_id is None or not trade_id.startswith("path-"):
+        return None
+    parts = trade_id.split("-")
+    if len(parts) != 4 or not (parts[2].isdigit() and parts[3].isdigit()):
+        return None
+    return datetime.fromtimestamp(int(parts[2]) / 1000, UTC), int(parts[3])
+
+
 class Matching(Engine):
+    def on_tick(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal = ZERO,
+                trade_id: str | None = None) -> None:
+        """A tick. A path tick other than its candle's open continues the path from the
+        previous point of the same candle, so a stop it crosses fills at the stop; the open
+        (and any traded price) is a gap price."""
+        point = path_point(trade_id)
+        last = self.market(symbol).last_time
+        continuous = (point is not None and point[1] > 0 and last is not None
+                      and last >= point[0])
+        self.on_price(symbol, price, at, quantity, continuous=continuous)
+
     def on_price(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal = ZERO,
                  continuous: bool = False) -> None:
         state = self.market(symbol)
