@@ -60,3 +60,28 @@ def test_path_point_reads_signal_trade_ids_and_ignores_others() -> None:
     assert path_point(f"path-5m-{OPEN_MS}-2") == (at(60), 2)
     assert path_point("path-5m-x-2") is None
     assert path_point("987") is None and path_point(None) is None
+
+
+def test_bracket_children_off_the_tick_grid_are_rounded_like_single_orders() -> None:
+    from robson_paper.domain import plan_of
+    from robson_paper.domain.events import Accepted
+
+    ex = exchange()  # BTCUSDT tick 0.01
+    plan = plan_of(D("95.0049"), None, "stop", [("tp", "tps", D("110.2578"), D(1))])
+    ex.submit_bracket("a1", "default", "B1", spec("e1", "BUY", "MARKET", "1"), plan, at(1))
+    ex.on_price("BTCUSDT", D(100), at(2))
+    children = {e.ref.order_id: e.spec for e in ex.drain() if isinstance(e, Accepted)}
+    assert children["tp"].price == D("110.26") and children["tps"].stop_price == D("95.00")
+    ex.on_price("BTCUSDT", D(111), at(3))
+    assert fills(ex.drain())[0].price == D("110.26")
+
+
+def test_strict_filters_refuse_a_bracket_with_an_off_grid_take_profit() -> None:
+    from robson_paper.domain import plan_of
+    from robson_paper.domain.events import Rejected
+
+    ex = exchange(strict_filters=True)
+    plan = plan_of(D(95), None, "stop", [("tp", "tps", D("110.2578"), D(1))])
+    ex.submit_bracket("a1", "default", "B1", spec("e1", "BUY", "MARKET", "1"), plan, at(1))
+    (rejected,) = [e for e in ex.drain() if isinstance(e, Rejected)]
+    assert rejected.code == "PRICE_FILTER" and "take_profit.price" in rejected.message
