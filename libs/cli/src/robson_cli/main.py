@@ -9,6 +9,7 @@ import typer
 from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
+from robson_cli.commands import backtest as backtest_cmd
 from robson_cli.commands import ops
 from robson_cli.commands import status as status_cmd
 from robson_cli.commands.common import console, fail
@@ -22,6 +23,7 @@ app = typer.Typer(help="Robson: AI-assisted crypto trading platform.", no_args_i
 app.add_typer(downloader.app, name="data", help="Market data: `robson data download …`.")
 app.registered_commands.extend(status_cmd.app.registered_commands)
 app.registered_commands.extend(ops.app.registered_commands)
+app.registered_commands.extend(backtest_cmd.app.registered_commands)
 
 
 def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:

@@ -23,6 +23,8 @@ from robson_entry_gate.domain.policy import AccountPolicy, TraderPolicy
 from robson_position.domain.policy import ManagementPolicy
 from robson_signal.domain.registry import StrategyRegistry
 
+from robson_cli.config.backtest import BacktestConfig, VenueConfig
+
 SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -108,6 +110,10 @@ class TraderConfig(Strict):
 class RobsonConfig(Strict):
     accounts: list[AccountConfig] = Field(min_length=1)
     traders: list[TraderConfig] = Field(default_factory=list)
+    venue: VenueConfig = VenueConfig()
+    """The simulated venue's fees, slippage and fill mode (``robson backtest``; paper)."""
+    backtest: BacktestConfig = BacktestConfig()
+    """The period ``robson backtest`` runs (``from``, ``to``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RobsonConfig:
