@@ -147,3 +147,42 @@ def _close(held: dict[str, object], i: int, price: Decimal, reason: str, rules: 
     entry, qty = held["price"], held["qty"]
     return Trade(held["index"], i, entry, price, qty, reason,  # type: ignore[arg-type]
                  pnl(entry, price, qty, rules.fee))  # type: ignore[arg-type]
+
+
+# The same rules as a robson.yaml (what `robson backtest` runs in the parity test and the
+# benchmark): spot, one position, sizing by a 20% notional share, no other gate limits.
+EMA_CONFIG = """
+accounts:
+  - id: main
+    starting_balances: {USDT: 10000}
+    risk:
+      sizing: {max_position_notional: 0.2}
+      positions: {max_per_trader: 1, max_per_account: 10, min_confidence: 0}
+      frequency: {per_minute: null, per_hour: null, per_day: null}
+      market: {max_abs_funding_rate: null, max_data_age_seconds: null}
+      stopout_cooldown: {minutes: 0}
+      concurrency: {enabled: false}
+      monthly_loss: {limit: 0.5}
+      daily_loss: {limit: 0.5}
+traders:
+  - id: ema
+    account: main
+    strategy: ema_cross
+    params: {fast: 9, slow: 21}
+    symbols: [BTCUSDT]
+    timeframes: [5m]
+    decision:
+      min_strength: 0
+      min_confidence: 0
+      stop_mode: PERCENT
+      stop_pct: 1
+      tp_pcts: [1.5]
+      tp_fractions: [1]
+      exit_on_opposite_strength: 0
+      breakeven_at_r: null
+      trail_at_r: null
+venue: {maker_fee: 0.001, taker_fee: 0.001, slippage: none}
+"""
+EMA_RULES = Rules(fast=9, slow=21, stop_pct=Decimal(1), take_profit_pct=Decimal("1.5"),
+                  fee=Decimal("0.001"), notional_share=Decimal("0.2"),
+                  cash=Decimal(10000))

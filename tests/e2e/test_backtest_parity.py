@@ -18,41 +18,7 @@ from . import plain_loop
 from .market import FIVE_MINUTES_MS, SERIES, START_MS, klines
 
 CENT = Decimal("0.01")
-EMA_CONFIG = """
-accounts:
-  - id: main
-    starting_balances: {USDT: 10000}
-    risk:
-      sizing: {max_position_notional: 0.2}
-      positions: {max_per_trader: 1, max_per_account: 10, min_confidence: 0}
-      frequency: {per_minute: null, per_hour: null, per_day: null}
-      market: {max_abs_funding_rate: null, max_data_age_seconds: null}
-      stopout_cooldown: {minutes: 0}
-      concurrency: {enabled: false}
-      monthly_loss: {limit: 0.5}
-      daily_loss: {limit: 0.5}
-traders:
-  - id: ema
-    account: main
-    strategy: ema_cross
-    params: {fast: 9, slow: 21}
-    symbols: [BTCUSDT]
-    timeframes: [5m]
-    decision:
-      min_strength: 0
-      min_confidence: 0
-      stop_mode: PERCENT
-      stop_pct: 1
-      tp_pcts: [1.5]
-      tp_fractions: [1]
-      exit_on_opposite_strength: 0
-      breakeven_at_r: null
-      trail_at_r: null
-venue: {maker_fee: 0.001, taker_fee: 0.001, slippage: none}
-"""
-EMA_RULES = plain_loop.Rules(fast=9, slow=21, stop_pct=Decimal(1), take_profit_pct=Decimal("1.5"),
-                             fee=Decimal("0.001"), notional_share=Decimal("0.2"),
-                             cash=Decimal(10000))
+EMA_CONFIG, EMA_RULES = plain_loop.EMA_CONFIG, plain_loop.EMA_RULES
 
 
 def ema_dataset(directory: Path, candles: int, seed: int = 5) -> Path:

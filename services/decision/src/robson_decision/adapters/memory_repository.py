@@ -31,6 +31,9 @@ POSITION_COLUMNS = (
 class MemoryTables:
     candles: dict[tuple[str, str], list[Bar]] = field(default_factory=dict)
     positions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    open: dict[str, dict[str, Any]] = field(default_factory=dict)
+    closed: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """Closed positions per trader (an index for ``performance``)."""
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_calls: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, TraderSettings] = field(default_factory=dict)
@@ -67,6 +70,8 @@ class MemoryRepository:
         row = {c: values.get(c) for c in POSITION_COLUMNS}
         row["trailing"] = bool(row["trailing"])
         self.t.positions[row["position_id"]] = row
+        if row["closed_at"] is None:
+            self.t.open[row["position_id"]] = row
         return dict(row)
 
     async def update_position(self, position_id: str, **values: Any) -> dict[str, Any] | None:
@@ -74,17 +79,18 @@ class MemoryRepository:
         if row is None:
             return None
         row.update(values)
+        if row["closed_at"] is not None:
+            self.t.open.pop(position_id, None)
+            self.t.closed.setdefault(row["trader_id"], {})[position_id] = row
         return dict(row)
 
     async def open_positions_on(self, symbol: str) -> list[dict[str, Any]]:
-        rows = (r for r in self.t.positions.values()
-                if r["symbol"] == symbol and r["closed_at"] is None)
+        rows = (r for r in self.t.open.values() if r["symbol"] == symbol)
         return [dict(r) for r in sorted(rows, key=lambda r: r["position_id"])]
 
     async def performance(self, trader_id: str, until: datetime, last: int = 10) -> Performance:
         rows = sorted(
-            (r for r in self.t.positions.values() if r["trader_id"] == trader_id
-             and r["closed_at"] is not None and r["closed_at"] <= until),
+            (r for r in self.t.closed.get(trader_id, {}).values() if r["closed_at"] <= until),
             key=lambda r: (r["closed_at"], r["position_id"]), reverse=True)
         return summarize((r["realized_pnl"], r["pnl_pct"]) for r in rows[:last])
 

@@ -40,6 +40,8 @@ class Row:
 @dataclass
 class PositionTables:
     positions: dict[str, Row] = field(default_factory=dict)
+    active: dict[str, Row] = field(default_factory=dict)
+    """The rows with an active status (an index: every candle reads them)."""
     fills: set[str] = field(default_factory=set)
     traders: dict[str, tuple[bool, ManagementPolicy]] = field(default_factory=dict)
     accounts: dict[str, AccountSettings] = field(default_factory=dict)
@@ -68,8 +70,15 @@ class MemoryPositions:
         if position.s.position_id in self.t.positions:
             return False
         position.s.version = 1
-        self.t.positions[position.s.position_id] = _row(position.s)
+        self._put(_row(position.s), position.s.position_id)
         return True
+
+    def _put(self, row: Row, position_id: str) -> None:
+        self.t.positions[position_id] = row
+        if row.status in ACTIVE:
+            self.t.active[position_id] = row
+        else:
+            self.t.active.pop(position_id, None)
 
     async def get(self, position_id: str) -> Position | None:
         row = self.t.positions.get(position_id)
@@ -81,7 +90,7 @@ class MemoryPositions:
         if row is None or row.version != read_version:
             raise ConflictError(f"position {pid} changed since version {read_version}")
         position.s.version = read_version + 1
-        self.t.positions[pid] = _row(position.s)
+        self._put(_row(position.s), pid)
 
     async def save_marks(self, batch: list[Position]) -> None:
         stale = [p for p in batch if (r := self.t.positions.get(p.s.position_id)) is None
@@ -92,8 +101,8 @@ class MemoryPositions:
             await self.save(p)
 
     def _active(self, account_id: str | None = None, symbol: str | None = None) -> list[Row]:
-        rows = [r for r in self.t.positions.values() if r.status in ACTIVE
-                and (account_id is None or r.account_id == account_id)
+        rows = [r for r in self.t.active.values()
+                if (account_id is None or r.account_id == account_id)
                 and (symbol is None or r.symbol == symbol)]
         return sorted(rows, key=lambda r: r.created_at)
 
