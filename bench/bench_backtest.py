@@ -5,8 +5,8 @@ test's plain loop, measured in the same run; the trades must be the plain loop's
 from __future__ import annotations
 
 import asyncio
-import os
 import importlib.util
+import os
 import tempfile
 import time
 from datetime import UTC, datetime
