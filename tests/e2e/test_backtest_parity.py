@@ -15,6 +15,7 @@ from robson_cli.config import load_config
 from robson_cli.config.backtest import backtest_spec
 
 from . import plain_loop
+from .harness import CONFIG_YAML, collect
 from .market import FIVE_MINUTES_MS, SERIES, START_MS, klines
 
 CENT = Decimal("0.01")
@@ -53,27 +54,43 @@ def test_backtest_trades_equal_the_plain_loop_of_the_ema_cross_rules(tmp_path: P
     result = run_config(EMA_CONFIG, data, tmp_path)
     expected = plain_loop.run(as_plain(data), EMA_RULES)
     got = [(candle_index(t.opened_at), candle_index(t.occurred_at), t.entry_price, t.exit_price,
-            t.exit_reason.value) for t in result.trades]
-    want = [(t.entry_index, t.exit_index, t.entry_price, t.exit_price, t.exit_reason)
-            for t in expected]
-    assert len(want) > 20 and {t[4] for t in want} == {"STOP_LOSS", "TAKE_PROFIT", "AI_CLOSE"}
+            t.quantity, t.exit_reason.value, t.realized_pnl.quantize(CENT)) for t in result.trades]
+    want = [(t.entry_index, t.exit_index, t.entry_price, t.exit_price, t.quantity, t.exit_reason,
+             t.pnl.quantize(CENT)) for t in expected]
+    assert len(want) > 20 and {t[5] for t in want} == {"STOP_LOSS", "TAKE_PROFIT", "AI_CLOSE"}
     assert got == want
-    # P&L to the cent: the rules' arithmetic on the quantity the gate approved
-    for trade in result.trades:
-        assert trade.realized_pnl.quantize(CENT) == plain_loop.pnl(
-            trade.entry_price, trade.exit_price, trade.quantity, EMA_RULES.fee).quantize(CENT)
-    # before anything is realized, the size is the rules' (cash × share ÷ signal close)
-    assert result.trades[0].quantity == expected[0].quantity
     assert result.dead_letters == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "entry_gate sizes from the last BalanceSnapshot's equity minus the open P&L it then saw; "
-    "paper's snapshot after an exit already holds that P&L as cash, and PositionClosed comes "
-    "after it, so the next entry is sized as if the last trade's P&L had not happened "
-    "(domain/projection.py on_snapshot/on_closed)"))
-def test_sizing_after_a_closed_trade_uses_the_cash_it_left(tmp_path: Path) -> None:
-    data = ema_dataset(tmp_path, 3000)
-    result = run_config(EMA_CONFIG, data, tmp_path)
-    expected = plain_loop.run(as_plain(data), EMA_RULES)
-    assert [t.quantity for t in result.trades] == [t.quantity for t in expected]
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_backtest_equals_the_distributed_lockstep_replay_to_the_cent(
+    platform_factory, e2e_bus, dataset: Path, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    platform = await platform_factory()
+    await platform.start_feed()
+    await platform.wait_finished(e2e_bus)
+    live = await collect(platform, e2e_bus)
+    result = await asyncio.to_thread(run_config, CONFIG_YAML, dataset, tmp_path)
+
+    def closed(rows: list[tuple]) -> list[tuple]:  # type: ignore[type-arg]
+        return sorted(rows)
+
+    distributed = closed([
+        (p["position_id"], p["symbol"], p["side"], Decimal(p["quantity"]), Decimal(p["entry_price"]),
+         Decimal(p["exit_price"]), p["exit_reason"], Decimal(p["realized_pnl"]).quantize(CENT),
+         Decimal(p["fees"]).quantize(CENT))
+        for p in live.positions if p["status"] == "CLOSED"])
+    in_process = closed([
+        (t.position_id, t.symbol, t.side.value, t.quantity, t.entry_price, t.exit_price,
+         t.exit_reason.value, t.realized_pnl.quantize(CENT), t.fees.quantize(CENT))
+        for t in result.trades])
+    assert len(distributed) >= 3
+    assert in_process == distributed
+    assert sorted((f["order_id"], Decimal(f["price"]), Decimal(f["quantity"]), Decimal(f["fee"]))
+                  for f in live.fills) == sorted(
+        (f.order_id, f.fill.price, f.fill.quantity, f.fill.fee) for f in result.fills)
+    still_open = {p["position_id"] for p in live.positions if p["status"] in ("OPEN", "PARTIALLY_CLOSED")}
+    assert result.open_positions == len(still_open)
+    assert result.dead_letters == [] and live.dead_letters == []

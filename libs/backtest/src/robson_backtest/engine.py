@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from robson_contracts import FeedSource, PositionClosed
+from robson_contracts import FeedSource, OrderFilled, OrderPartiallyFilled, PositionClosed
 from robson_signal.domain.bars import Bar, ms_to_dt
 from robson_signal.domain.events import candle_event, path_ticks
 
@@ -38,6 +38,7 @@ class RunResult:
     open_positions: int
     dead_letters: list[DeadLetter] = field(default_factory=list)
     messages: int = 0
+    fills: list[OrderFilled | OrderPartiallyFilled] = field(default_factory=list)
 
 
 async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
@@ -68,7 +69,8 @@ async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
         return RunResult(spec, None, None, 0, [], [], 0)
     last = equity[-1].at if equity else first
     return RunResult(spec, first, last, candles, platform.recorder.closed, equity,
-                     len(platform.recorder.open), platform.bus.dead_letters, platform.bus.published)
+                     len(platform.recorder.open), platform.bus.dead_letters, platform.bus.published,
+                     platform.recorder.fills)
 
 
 async def _step(platform: Platform, group: list[Bar]) -> EquityPoint:

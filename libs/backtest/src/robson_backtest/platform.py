@@ -7,7 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from robson_contracts import PositionClosed, PositionOpened, TradingMode
+from robson_contracts import (
+    OrderFilled,
+    OrderPartiallyFilled,
+    PositionClosed,
+    PositionOpened,
+    TradingMode,
+)
 from robson_decision.adapters.memory import Memory
 from robson_decision.adapters.memory_repository import MemoryRepository, MemoryTables
 from robson_decision.entrypoints.consumers import consumer_specs as decision_specs
@@ -42,14 +48,18 @@ CANDLES_KEPT = 500
 
 
 class Recorder:
-    """The backtest's own consumer: closed positions (the trade list) and open ones."""
+    """The backtest's own consumer: closed positions (the trade list), open ones, and every
+    fill the venue reported."""
 
     def __init__(self) -> None:
         self.closed: list[PositionClosed] = []
         self.open: dict[str, PositionOpened] = {}
+        self.fills: list[OrderFilled | OrderPartiallyFilled] = []
 
-    async def __call__(self, event: PositionOpened | PositionClosed, uow: object) -> None:
-        if isinstance(event, PositionOpened):
+    async def __call__(self, event: object, uow: object) -> None:
+        if isinstance(event, OrderFilled | OrderPartiallyFilled):
+            self.fills.append(event)
+        elif isinstance(event, PositionOpened):
             self.open[event.position_id] = event
         else:
             self.open.pop(event.position_id, None)
@@ -96,7 +106,8 @@ class Platform:
         self.bus.subscribe(gate_specs(self.gate), plain)
         self.bus.subscribe(decision_specs(self.decisions), plain)
         self.bus.subscribe([ConsumerSpec("backtest_trades", None, (), self.recorder,  # type: ignore[arg-type]
-                                         accepts=(PositionOpened, PositionClosed))], plain)
+                                         accepts=(PositionOpened, PositionClosed, OrderFilled,
+                                                  OrderPartiallyFilled))], plain)
 
     async def configure(self) -> None:
         """As ``robson up`` applies robson.yaml: policies, account modes, starting balances."""

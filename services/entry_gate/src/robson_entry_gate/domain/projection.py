@@ -116,6 +116,7 @@ def on_partially_closed(state: AccountState, ev: PositionPartiallyClosed,
                         policy: AccountPolicy) -> None:
     pos = state.positions.get(ev.position_id)
     if pos is not None:
+        _exit_in_snapshot(state, pos, pos.quantity - ev.remaining_quantity, ev.occurred_at)
         pos.quantity = ev.remaining_quantity
         state.positions_changed()
         _add_realized(state, ev.position_id, ev.realized_pnl)
@@ -125,10 +126,25 @@ def on_partially_closed(state: AccountState, ev: PositionPartiallyClosed,
 
 def on_closed(state: AccountState, ev: PositionClosed, policy: AccountPolicy) -> None:
     booked = state.booked_partials.pop(ev.position_id, ZERO)
-    state.positions.pop(ev.position_id, None)
+    pos = state.positions.pop(ev.position_id, None)
+    if pos is not None:
+        _exit_in_snapshot(state, pos, pos.quantity, ev.occurred_at)
     state.positions_changed()
     _book(state, ev.realized_pnl - booked, ev.occurred_at, policy)
     _stopout(state, ev.exit_reason, ev.symbol, ev.occurred_at)
+
+
+def _exit_in_snapshot(state: AccountState, pos: OpenPosition, quantity: Decimal,
+                      at: datetime) -> None:
+    """An exit the latest snapshot already holds as cash (the venue reports its balances with
+    the fill, before the position service reports the close): its open P&L at that snapshot
+    must leave ``unrealized_at_snapshot`` too, or equity would count it twice."""
+    if state.equity_at is None or at > state.equity_at:
+        return
+    mark = state.marks_at_snapshot.get(pos.symbol)
+    if mark is not None and quantity > 0:
+        part = pos.model_copy(update={"quantity": quantity})
+        state.unrealized_at_snapshot -= part.unrealized(mark)
 
 
 def _add_realized(state: AccountState, position_id: str, pnl: Decimal) -> None:
@@ -162,6 +178,9 @@ def on_snapshot(state: AccountState, ev: BalanceSnapshot, market: Market,
     equity = ev.equity if ev.equity is not None else (quote.free + quote.locked if quote else ZERO)
     first = state.equity is None
     state.unrealized_at_snapshot = Figures(state, market, policy, ev.occurred_at).unrealized
+    state.marks_at_snapshot = {
+        symbol: mark for symbol in state.aggregates()[0]
+        if (snap := market.get(symbol)) is not None and (mark := snap.mark) is not None}
     state.equity, state.equity_at = equity, ev.occurred_at
     state.free_quote = quote.free if quote else ZERO
     if first:  # the default capital was a stand-in: the venue's first figure is the base
