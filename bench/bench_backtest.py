@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ def _load(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"robson_bench_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
