@@ -26,7 +26,9 @@ from robson_signal.domain.synthetic import SyntheticMarket
 from bench.common import Metric, at_least, info, median
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL = ROOT.parent / "shared" / "data" / "binance" / "BTCUSDT-5m-2024.csv.gz"
+DATA = Path("shared") / "data" / "binance" / "BTCUSDT-5m-2024.csv.gz"
+REAL = next((p / DATA for p in ROOT.parents if (p / DATA).exists()), ROOT.parent / DATA)
+"""``../shared`` beside the project (a worktree sits one level deeper)."""
 CANDLES = 71_769
 RUNS = int(os.environ.get("ROBSON_BENCH_BACKTEST_RUNS", "3"))
 TARGET = 20_000

@@ -181,7 +181,11 @@ def on_snapshot(state: AccountState, ev: BalanceSnapshot, market: Market,
     state.marks_at_snapshot = {
         symbol: mark for symbol in state.aggregates()[0]
         if (snap := market.get(symbol)) is not None and (mark := snap.mark) is not None}
-    state.equity, state.equity_at = equity, ev.occurred_at
+    # Before the calendar has started (no market or position event yet) a snapshot's stamp is
+    # an operator's wall clock (the account set up before a replay): it orders nothing, or a
+    # replay's own snapshots, stamped in event time, would all look older and be ignored.
+    state.equity = equity
+    state.equity_at = ev.occurred_at if state.last_event_at is not None else None
     state.free_quote = quote.free if quote else ZERO
     if first:  # the default capital was a stand-in: the venue's first figure is the base
         state.day_start_capital = state.month_start_capital = equity
