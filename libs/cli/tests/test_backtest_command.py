@@ -7,13 +7,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from robson_cli.main import app
 from robson_contracts import Timeframe
 from robson_signal.domain.bars import dt_to_ms
 from robson_signal.domain.klines_csv import format_archive_row
 from robson_signal.domain.synthetic import SyntheticMarket
 from typer.testing import CliRunner
-
-from robson_cli.main import app
 
 CONFIG = """
 accounts:
