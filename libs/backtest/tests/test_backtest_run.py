@@ -71,3 +71,26 @@ def test_report_files_carry_the_trade_list_equity_and_figures(tmp_path: Path) ->
     html = (tmp_path / "report.html").read_text()
     assert "<svg" in html and "Per exit reason" in html and "Per month" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_levels_measured_from_the_fill_put_take_profits_at_their_percent_of_the_fill() -> None:
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from robson_position.domain.policy import ManagementPolicy
+
+    tick = Decimal("0.01")
+    bars = candles(["BTCUSDT"], 1200)
+    base = trader("t1", ("BTCUSDT",))
+    from_fill = replace(base, management=ManagementPolicy(levels_from="fill"))
+    signal_run, fill_run = _run(spec((base,)), bars), _run(spec((from_fill,)), bars)
+
+    def take_profits_at_two_percent_of_the_fill(result: RunResult) -> list[bool]:
+        return [t.exit_price == (t.entry_price * Decimal("1.02")).quantize(tick)
+                for t in result.trades if t.exit_reason.value == "TAKE_PROFIT"]
+
+    assert fill_run.trades and all(take_profits_at_two_percent_of_the_fill(fill_run))
+    assert not all(take_profits_at_two_percent_of_the_fill(signal_run))
+    for t in fill_run.trades:
+        if t.exit_reason.value == "STOP_LOSS":  # at the stop, or below it on a gap
+            assert t.exit_price <= (t.entry_price * Decimal("0.99")).quantize(tick)

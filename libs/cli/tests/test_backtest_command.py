@@ -72,3 +72,18 @@ def test_backtest_command_refuses_slippage_bps_without_fixed_slippage(tmp_path: 
     result = CliRunner().invoke(app, ["backtest", "--config", str(config), "--data",
                                       str(_klines(tmp_path))])
     assert result.exit_code == 2 and "venue" in result.output and "slippage_bps" in result.output
+
+
+def test_levels_from_fill_on_a_live_account_is_refused_naming_the_field(tmp_path: Path) -> None:
+    from robson_cli.config import ConfigError, load_config
+
+    config = tmp_path / "robson.yaml"
+    config.write_text(CONFIG.replace("starting_balances: {USDT: 5000}",
+                                     "starting_balances: {USDT: 5000}\n    mode: live")
+                      .replace("timeframes: [5m]", "timeframes: [5m]\n    management: {levels_from: fill}"))
+    try:
+        load_config(config)
+    except ConfigError as exc:
+        assert "traders[0].management.levels_from" in str(exc)
+    else:
+        raise AssertionError("a live account with levels_from: fill was accepted")

@@ -85,3 +85,16 @@ def test_strict_filters_refuse_a_bracket_with_an_off_grid_take_profit() -> None:
     ex.submit_bracket("a1", "default", "B1", spec("e1", "BUY", "MARKET", "1"), plan, at(1))
     (rejected,) = [e for e in ex.drain() if isinstance(e, Rejected)]
     assert rejected.code == "PRICE_FILTER" and "take_profit.price" in rejected.message
+
+
+def test_bracket_measured_from_the_fill_places_children_at_the_same_distance_from_it() -> None:
+    from robson_paper.domain import plan_of
+    from robson_paper.domain.events import Accepted
+
+    ex = exchange()
+    # measured from 100: stop 1% below, take-profit 2% above; the entry fills at 110
+    plan = plan_of(D(99), None, "stop", [("tp", "tps", D(102), D(1))], reference=D(100))
+    ex.submit_bracket("a1", "default", "B1", spec("e1", "BUY", "MARKET", "1"), plan, at(1))
+    ex.on_price("BTCUSDT", D(110), at(2))
+    children = {e.ref.order_id: e.spec for e in ex.drain() if isinstance(e, Accepted)}
+    assert children["tps"].stop_price == D("108.90") and children["tp"].price == D("112.20")

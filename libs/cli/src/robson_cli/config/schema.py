@@ -126,6 +126,16 @@ class RobsonConfig(Strict):
                                  f"accounts (declared: {', '.join(sorted(known))})")
         return self
 
+    @model_validator(mode="after")
+    def _levels_from_fill_on_paper_only(self) -> RobsonConfig:
+        live = set(self.live_accounts)
+        for i, trader in enumerate(self.traders):
+            if trader.management.levels_from == "fill" and trader.account in live:
+                raise ValueError(f"traders[{i}].management.levels_from: fill needs a paper account "
+                                 f"({trader.account} is live: the live venue places a bracket's "
+                                 "children at the prices it was sent)")
+        return self
+
     def account(self, account_id: str) -> AccountConfig:
         return next(a for a in self.accounts if a.id == account_id)
 

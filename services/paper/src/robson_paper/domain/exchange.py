@@ -237,13 +237,15 @@ def _plan_on_grid(plan: BracketPlan, rules: SymbolRules, strict: bool) -> Bracke
         grid(plan.stop_price, "stop_price"),
         grid(plan.stop_limit_price, "stop_limit_price") if plan.stop_limit_price else None,
         plan.stop_order_id,
-        [dc_replace(leg, price=grid(leg.price, "take_profit.price")) for leg in plan.take_profits])
+        [dc_replace(leg, price=grid(leg.price, "take_profit.price")) for leg in plan.take_profits],
+        plan.reference)
 
 
 def plan_of(stop_price: Decimal, stop_limit: Decimal | None, stop_order_id: str,
-            take_profits: list[tuple[str, str, Decimal, Decimal]]) -> BracketPlan:
+            take_profits: list[tuple[str, str, Decimal, Decimal]],
+            reference: Decimal | None = None) -> BracketPlan:
     return BracketPlan(stop_price, stop_limit, stop_order_id,
-                       [TakeProfitLeg(*tp) for tp in take_profits])
+                       [TakeProfitLeg(*tp) for tp in take_profits], reference)
 
 
 __all__ = ["Exchange", "Links", "TimeInForce", "plan_of"]

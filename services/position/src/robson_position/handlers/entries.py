@@ -44,7 +44,7 @@ async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime)
         await _refuse(uow, repo, gate, pid, refusal, at)
         return
     venue = (await rt.settings.account(uow, gate.account_id)).mode
-    position = open_position(gate, venue, at)
+    position = open_position(gate, venue, at, policy.levels_from == "fill")
     if not await repo.add(position):
         return  # this gate decision was handled before (under another message id)
     rt.active.added(uow, position.s)
