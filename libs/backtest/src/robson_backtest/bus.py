@@ -73,6 +73,6 @@ class MemoryBus:
                     self.dead_letters.append(DeadLetter(spec.name, type(message).__name__,
                                                         exc.reason_code, exc.reason))
                     continue
-                emitted = await uow.commit()
+                emitted = await uow.commit() if uow.pending_work else uow.emitted
                 if emitted:
                     queue.extend(emitted)

@@ -42,6 +42,11 @@ class MemoryUnitOfWork:
     def after_commit(self, callback: Callable[[], Awaitable[None] | None]) -> None:
         self._after.append(callback)
 
+    @property
+    def pending_work(self) -> bool:
+        """Writes or callbacks to run at commit (most market messages register none)."""
+        return bool(self._before or self._after)
+
     async def execute(self, statement: object, params: object = None) -> Any:
         raise RuntimeError("the backtest has no database: a handler reached SQL")
 
