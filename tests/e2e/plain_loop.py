@@ -150,7 +150,8 @@ def _close(held: dict[str, object], i: int, price: Decimal, reason: str, rules: 
 
 
 # The same rules as a robson.yaml (what `robson backtest` runs in the parity test and the
-# benchmark): spot, one position, sizing by a 20% notional share, no other gate limits.
+# benchmark): spot, one position, sizing by a 20% notional share, no other gate limits (no loss
+# limits, kill switch or cooldown: the plain loop has none).
 EMA_CONFIG = """
 accounts:
   - id: main
@@ -160,10 +161,11 @@ accounts:
       positions: {max_per_trader: 1, max_per_account: 10, min_confidence: 0}
       frequency: {per_minute: null, per_hour: null, per_day: null}
       market: {max_abs_funding_rate: null, max_data_age_seconds: null}
-      stopout_cooldown: {minutes: 0}
+      stopout_cooldown: {enabled: false}
       concurrency: {enabled: false}
-      monthly_loss: {limit: 0.5}
-      daily_loss: {limit: 0.5}
+      monthly_loss: {enabled: false}
+      daily_loss: {enabled: false}
+      drawdown: {enabled: false}
 traders:
   - id: ema
     account: main
