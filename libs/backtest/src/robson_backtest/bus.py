@@ -2,8 +2,10 @@
 
 A message goes to each consumer whose ``accepts`` matches (and whose ``wants`` does not turn
 it down), one unit of work per (message, consumer); what a handler emits is queued behind
-what is already waiting, as a stream would hold it. ``drain`` returns once nothing is left:
-the lockstep's "settled". A ``PermanentError`` is a dead letter, as in the services."""
+what is already waiting, as a stream would hold it. A step's run of ticks goes to each market
+consumer as one batch in one unit of work (the services fetch them so: one transaction per
+fetched batch). ``drain`` returns once nothing is left: the lockstep's "settled". A
+``PermanentError`` is a dead letter, as in the services."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from robson_contracts import Message
+from robson_contracts import Message, TradeTick
 from robson_kit.clock import Clock
 from robson_kit.consumer import ConsumerSpec
 from robson_kit.errors import PermanentError
@@ -61,18 +63,29 @@ class MemoryBus:
         queue = self._queue
         while queue:
             message = queue.popleft()
-            self.published += 1
-            for route in self._routes_for(type(message)):
-                spec = route.spec
-                if spec.wants is not None and not spec.wants(message):
-                    continue
-                uow = MemoryUnitOfWork(route.session(), self.clock)
-                try:
-                    await spec.handler(message, uow)
-                except PermanentError as exc:
-                    self.dead_letters.append(DeadLetter(spec.name, type(message).__name__,
-                                                        exc.reason_code, exc.reason))
-                    continue
-                emitted = await uow.commit() if uow.pending_work else uow.emitted
-                if emitted:
-                    queue.extend(emitted)
+            kind = type(message)
+            batch = [message]
+            if kind is TradeTick:  # a step's ticks: one fetched batch per market consumer
+                while queue and type(queue[0]) is TradeTick:
+                    batch.append(queue.popleft())
+            self.published += len(batch)
+            for route in self._routes_for(kind):
+                await self._deliver(route, batch)
+
+    async def _deliver(self, route: Route, batch: list[Message]) -> None:
+        """``batch`` in one unit of work, as the kit runs a fetched batch in one transaction."""
+        spec = route.spec
+        uow = MemoryUnitOfWork(route.session(), self.clock)
+        for message in batch:
+            if spec.wants is not None and not spec.wants(message):
+                continue
+            try:
+                await spec.handler(message, uow)
+            except PermanentError as exc:
+                self.dead_letters.append(DeadLetter(spec.name, type(message).__name__,
+                                                    exc.reason_code, exc.reason))
+                if len(batch) == 1:
+                    return
+        emitted = await uow.commit() if uow.pending_work else uow.emitted
+        if emitted:
+            self._queue.extend(emitted)
