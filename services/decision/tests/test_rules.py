@@ -130,7 +130,8 @@ def test_rules_entries_always_pass_validation(
     direction: str, strength: Decimal, seed: int, mode: StopMode
 ) -> None:
     history = bars(30, seed=seed)
-    s = TraderSettings(stop_mode=mode, max_stop_pct=Decimal("50"))
+    stop_pct = Decimal("2") if mode is StopMode.PERCENT else None
+    s = TraderSettings(stop_mode=mode, stop_pct=stop_pct, max_stop_pct=Decimal("50"))
     ctx = entry_ctx(signal(direction, str(strength), price=str(history[-1].close)), history)
     p = rules.decide_entry(ctx, s).proposal
     assert p.decision.value == direction

@@ -9,6 +9,7 @@ import typer
 from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
+from robson_cli.commands import backtest as backtest_cmd
 from robson_cli.commands import dlq, ops, positions, reset, verbs
 from robson_cli.commands import notify as notify_cmd
 from robson_cli.commands import status as status_cmd
@@ -31,6 +32,7 @@ app.add_typer(notify_cmd.notify_app, name="notify")
 app.registered_commands.extend(notify_cmd.app.registered_commands)
 app.registered_commands.extend(reset.app.registered_commands)
 app.registered_commands.extend(verbs.app.registered_commands)
+app.registered_commands.extend(backtest_cmd.app.registered_commands)
 
 
 @app.callback()

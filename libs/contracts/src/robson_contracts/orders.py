@@ -132,12 +132,22 @@ class SubmitBracketOrder(OrderCommand):
     stop_limit_price: PositiveDec | None = None
     stop_order_id: OrderRef
     take_profits: tuple[BracketTakeProfit, ...] = ()
+    levels_reference: PositiveDec | None = None
+    """When set, the stop and take-profit prices were measured from this price and the venue
+    moves them to the entry's average fill (``rebased``) as it releases the children: levels
+    measured from the fill. None: the prices stand as given."""
 
     @model_validator(mode="after")
     def _fractions_fit(self) -> SubmitBracketOrder:
         if sum((tp.fraction for tp in self.take_profits), Decimal(0)) > 1:
             raise ValueError("take-profit fractions must sum to at most 1")
         return self
+
+
+def rebased(level: Decimal, reference: Decimal, fill: Decimal) -> Decimal:
+    """A level measured from ``reference``, measured from ``fill`` instead (same percent
+    distance): how venues and ``position`` agree on a bracket's levels from the fill."""
+    return level * fill / reference
 
 
 class CancelOrder(OrderCommand):

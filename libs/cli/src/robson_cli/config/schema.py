@@ -24,6 +24,8 @@ from robson_notify.domain.config import NotificationsConfig
 from robson_position.domain.policy import ManagementPolicy
 from robson_signal.domain.registry import StrategyRegistry
 
+from robson_cli.config.backtest import BacktestConfig, VenueConfig
+
 SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -115,6 +117,10 @@ class RobsonConfig(Strict):
     """Traded symbol → the USD-M perpetual its market context (funding, mark, open interest)
     comes from, e.g. ``BTCUSDT: BTCUSDT``. On a live-data feed `robson up` has signal collect
     it; the gate's funding check judges it (and says plainly when it has nothing to judge)."""
+    venue: VenueConfig = VenueConfig()
+    """The simulated venue's fees, slippage and fill mode (``robson backtest``; paper)."""
+    backtest: BacktestConfig = BacktestConfig()
+    """The period ``robson backtest`` runs (``from``, ``to``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RobsonConfig:
@@ -141,6 +147,12 @@ class RobsonConfig(Strict):
                     f"contradicts the gate's min_confidence ({self.min_confidence(trader)}): set "
                     "it once, under risk (the account's positions.min_confidence or the trader's "
                     "risk.min_confidence); robson up gives decision the same value")
+        live = set(self.live_accounts)
+        problems += [f"traders[{i}].management.levels_from: fill needs a paper account "
+                     f"({trader.account} is live: the live venue places a bracket's children at "
+                     "the prices it was sent)"
+                     for i, trader in enumerate(self.traders)
+                     if trader.management.levels_from == "fill" and trader.account in live]
         traded = set(self.feed_symbols())
         problems += [f"market_context.{symbol}: no trader trades {symbol}"
                      for symbol in self.market_context if symbol not in traded]

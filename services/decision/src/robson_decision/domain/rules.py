@@ -1,7 +1,7 @@
 """The rules engine: deterministic, embedded, always available.
 
-Entries follow the signal's direction above a strength threshold, with the stop at k × ATR or
-beyond the last swing and take-profits at R multiples. Open positions get breakeven and
+Entries follow the signal's direction above a strength threshold, with the stop at k × ATR,
+beyond the last swing or a fixed percent, and take-profits at R multiples or fixed percents. Open positions get breakeven and
 trailing suggestions, and exits on an opposite signal or after a maximum holding time.
 """
 
@@ -51,14 +51,22 @@ def decide_entry(ctx: DecisionContext, s: TraderSettings) -> RuleAnswer:
     stop, how = stop_for(ctx, s, side, entry)
     risk = abs(entry - stop)
     sign = ONE if side is PositionSide.LONG else -ONE
-    tps = tuple(
-        ProposedTakeProfit(price=_round(entry + sign * r * risk, entry), fraction=f)
-        for r, f in zip(s.tp_r_multiples, s.tp_fractions, strict=True)
-    )
+    if s.tp_pcts is not None:
+        tps = tuple(
+            ProposedTakeProfit(price=_round(entry + sign * entry * pct / 100, entry), fraction=f)
+            for pct, f in zip(s.tp_pcts, s.tp_fractions, strict=True)
+        )
+        levels = ", ".join(f"{pct}%" for pct in s.tp_pcts)
+    else:
+        tps = tuple(
+            ProposedTakeProfit(price=_round(entry + sign * r * risk, entry), fraction=f)
+            for r, f in zip(s.tp_r_multiples, s.tp_fractions, strict=True)
+        )
+        levels = ", ".join(f"{r}R" for r in s.tp_r_multiples)
     reasoning = (
         f"{signal.strategy} {signal.direction.value} signal, strength {signal.strength} "
-        f">= {s.min_strength}; stop {how}; take-profits at "
-        f"{', '.join(f'{r}R' for r in s.tp_r_multiples)}; {ctx.performance.summary()}"
+        f">= {s.min_strength}; stop {how}; take-profits at {levels}; "
+        f"{ctx.performance.summary()}"
     )
     return RuleAnswer(
         Proposal(
@@ -76,6 +84,10 @@ def stop_for(
     ctx: DecisionContext, s: TraderSettings, side: PositionSide, entry: Decimal
 ) -> tuple[Decimal, str]:
     long = side is PositionSide.LONG
+    if s.stop_mode is StopMode.PERCENT and s.stop_pct is not None:
+        distance = entry * s.stop_pct / 100
+        stop = _round(entry - distance if long else entry + distance, entry)
+        return stop, f"{s.stop_pct}% from the entry"
     if s.stop_mode is StopMode.SWING:
         swing = (indicators.swing_low if long else indicators.swing_high)(
             ctx.bars, s.swing_lookback

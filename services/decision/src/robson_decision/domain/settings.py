@@ -17,6 +17,8 @@ class EngineName(StrEnum):
 class StopMode(StrEnum):
     ATR = "ATR"
     SWING = "SWING"
+    PERCENT = "PERCENT"
+    """A fixed ``stop_pct`` percent from the entry price."""
 
 
 class ApprovalMode(StrEnum):
@@ -52,7 +54,12 @@ class TraderSettings(BaseModel):
     swing_lookback: int = Field(10, ge=2, le=200)
     fallback_stop_pct: PositiveDec = Decimal("2")
     """Stop distance in percent when there are too few candles for ATR or a swing."""
+    stop_pct: PositiveDec | None = None
+    """PERCENT: the stop's distance from the entry price, in percent (2 = 2%)."""
     tp_r_multiples: tuple[PositiveDec, ...] = (Decimal("1"), Decimal("2"))
+    tp_pcts: tuple[PositiveDec, ...] | None = None
+    """Take-profits at these percent distances from the entry instead of ``tp_r_multiples``
+    (one per ``tp_fractions``)."""
     tp_fractions: tuple[Fraction, ...] = (Decimal("0.5"), Decimal("0.5"))
     min_stop_pct: PositiveDec = Decimal("0.1")
     max_stop_pct: PositiveDec = Decimal("10")
@@ -71,8 +78,16 @@ class TraderSettings(BaseModel):
 
     @model_validator(mode="after")
     def _take_profits_line_up(self) -> TraderSettings:
-        if len(self.tp_r_multiples) != len(self.tp_fractions):
+        if len(self.tp_r_multiples) != len(self.tp_fractions) and self.tp_pcts is None:
             raise ValueError("tp_r_multiples and tp_fractions must have the same length")
+        if self.tp_pcts is not None and len(self.tp_pcts) != len(self.tp_fractions):
+            raise ValueError("tp_pcts: one percent per tp_fractions entry "
+                             f"({len(self.tp_pcts)} given, {len(self.tp_fractions)} fractions)")
+        if self.stop_mode is StopMode.PERCENT and self.stop_pct is None:
+            raise ValueError("stop_pct: required when stop_mode is PERCENT")
+        if self.stop_pct is not None and self.stop_mode is not StopMode.PERCENT:
+            raise ValueError(f"stop_pct: only used with stop_mode PERCENT (stop_mode is "
+                             f"{self.stop_mode.value})")
         if sum(self.tp_fractions, Decimal(0)) > 1:
             raise ValueError("tp_fractions must sum to at most 1")
         if self.min_stop_pct >= self.max_stop_pct:

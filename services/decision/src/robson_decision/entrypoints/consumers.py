@@ -48,14 +48,14 @@ def consumer_specs(handlers: DecisionHandlers) -> list[ConsumerSpec]:
             "decision_market_context",
             s.MARKET,
             (s.ALL_MARKET_CONTEXT,),
-            MarketContextKeeper(handlers.memory),
+            MarketContextKeeper(handlers.memory, handlers.repository),
             accepts=(MarketContext,),
         ),
         ConsumerSpec(
             "decision_positions",
             s.POSITIONS,
             (s.ALL_POSITION_EVENTS,),
-            PositionProjector(handlers.memory),
+            PositionProjector(handlers.memory, handlers.repository),
             accepts=POSITION_EVENTS,
         ),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,9 +29,11 @@ class DecisionHandlers:
     clock: Clock
     candles_kept: int = 500
     memory: Memory = field(default_factory=Memory)
+    repository: Callable[[UnitOfWork], Repository] = Repository
+    """The repository port (``adapters/memory_repository.py`` in the one-process backtest)."""
 
     async def on_signal(self, signal: SignalDetected, uow: UnitOfWork) -> None:
-        repo = Repository(uow)
+        repo = self.repository(uow)
         s = self.memory.trader_settings(signal.trader_id)
         ctx = await entry_context(self.memory, repo, signal, s)
         outcome = await self._decide(repo, ctx, s, Stamp.for_signal(signal))
@@ -40,7 +43,7 @@ class DecisionHandlers:
     async def on_candle(self, candle: Candle, uow: UnitOfWork) -> None:
         if not candle.closed:
             return
-        repo = Repository(uow)
+        repo = self.repository(uow)
         horizon = candle.open_time - timedelta(seconds=candle.timeframe.seconds * self.candles_kept)
         await repo.add_candle(candle, horizon)
         bar = Bar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,8 +19,9 @@ KEEP = timedelta(days=2)
 @dataclass
 class MarketContextKeeper:
     memory: Memory
+    repository: Callable[[UnitOfWork], Repository] = Repository
 
     async def __call__(self, m: MarketContext, uow: UnitOfWork) -> None:
-        await Repository(uow).add_market_context(m, m.occurred_at - KEEP)
+        await self.repository(uow).add_market_context(m, m.occurred_at - KEEP)
         snapshot = MarketSnapshot(m.funding_rate, m.mark_price, m.index_price, m.occurred_at)
         uow.after_commit(lambda: self.memory.add_market(m.symbol, snapshot, KEEP))

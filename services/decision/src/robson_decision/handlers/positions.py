@@ -6,6 +6,7 @@ Every write returns the row as committed-to-be; memory takes it only after the c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,9 +32,10 @@ def _tps(levels: tuple) -> list[dict[str, str]]:
 @dataclass
 class PositionProjector:
     memory: Memory
+    repository: Callable[[UnitOfWork], Repository] = Repository
 
     async def __call__(self, event: PositionEvent, uow: UnitOfWork) -> None:
-        repo = Repository(uow)
+        repo = self.repository(uow)
         row = await _project(repo, event)
         if row is not None:
             uow.after_commit(lambda: self.memory.apply_position(row))

@@ -78,8 +78,7 @@ class AccountStore:
         account_id = state.account_id
 
         async def write(u: UnitOfWork) -> None:
-            await u.execute(SAVE, {"a": account_id, "v": version + 1,
-                                   "s": state.model_dump_json()})
+            await self._write_row(u, account_id, version + 1, state)
 
             def publish() -> None:
                 self._cache[account_id] = (version + 1, state)
@@ -92,6 +91,10 @@ class AccountStore:
             uow.before_commit(("account", account_id), write)
         else:
             await write(uow)
+
+    async def _write_row(self, uow: UnitOfWork, account_id: str, version: int,
+                         state: AccountState) -> None:
+        await uow.execute(SAVE, {"a": account_id, "v": version, "s": state.model_dump_json()})
 
     async def read(self, session: AsyncSession, account_id: str) -> AccountState:
         """For queries: the committed projection, never a writer's half-done copy."""

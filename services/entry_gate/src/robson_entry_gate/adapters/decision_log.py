@@ -74,6 +74,16 @@ async def _flush(uow: UnitOfWork) -> None:
     })
 
 
+class DecisionLog:
+    """The log as a port of the handlers (``adapters/memory.py`` has the in-memory one)."""
+
+    async def exists(self, uow: UnitOfWork, gate_decision_id: str) -> bool:
+        return await exists(uow, gate_decision_id)
+
+    def append(self, uow: UnitOfWork, message: GateDecision) -> None:
+        append(uow, message)
+
+
 async def query(session: AsyncSession, f: DecisionFilter) -> list[dict[str, Any]]:
     t = gate_decisions.c
     stmt = select(t.seq, t.payload).order_by(t.seq.desc()).limit(f.limit)

@@ -93,12 +93,15 @@ class MarketStore:
         if not batch.staged:
             return
         snaps = list(batch.staged.values())
+        await self._write_rows(uow, snaps)
+        uow.after_commit(lambda: self._merge(snaps))
+
+    async def _write_rows(self, uow: UnitOfWork, snaps: list[MarketSnapshot]) -> None:
         await uow.execute(UPSERT, {
             "symbols": [s.symbol for s in snaps], "prices": [s.last_price for s in snaps],
             "price_ats": [s.price_at for s in snaps], "fundings": [s.funding_rate for s in snaps],
             "marks": [s.mark_price for s in snaps], "context_ats": [s.context_at for s in snaps],
         })
-        uow.after_commit(lambda: self._merge(snaps))
 
     def _merge(self, snaps: list[MarketSnapshot]) -> None:
         for snap in snaps:

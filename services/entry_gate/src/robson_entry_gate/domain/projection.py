@@ -140,6 +140,7 @@ def on_partially_closed(state: AccountState, ev: PositionPartiallyClosed,
     carried = ZERO
     if pos is not None:
         carried = _carried(pos, pos.quantity - ev.remaining_quantity)
+        _exit_in_snapshot(state, pos, pos.quantity - ev.remaining_quantity, ev.occurred_at)
         pos.quantity = ev.remaining_quantity
         state.positions_changed()
         _add_realized(state, ev.position_id, ev.realized_pnl)
@@ -150,6 +151,8 @@ def on_partially_closed(state: AccountState, ev: PositionPartiallyClosed,
 def on_closed(state: AccountState, ev: PositionClosed, policy: AccountPolicy) -> None:
     booked = state.booked_partials.pop(ev.position_id, ZERO)
     pos = state.positions.pop(ev.position_id, None)
+    if pos is not None:
+        _exit_in_snapshot(state, pos, pos.quantity, ev.occurred_at)
     state.positions_changed()
     carried = _carried(pos, pos.quantity) if pos is not None else ZERO
     _book(state, ev.realized_pnl - booked, ev.occurred_at, policy, carried)
@@ -159,6 +162,19 @@ def on_closed(state: AccountState, ev: PositionClosed, policy: AccountPolicy) ->
 def _carried(pos: OpenPosition, quantity: Decimal) -> Decimal:
     """The open loss of ``quantity`` already counted in the month-start capital (≤ 0)."""
     return (pos.baseline - pos.entry_price) * quantity * pos.sign
+
+
+def _exit_in_snapshot(state: AccountState, pos: OpenPosition, quantity: Decimal,
+                      at: datetime) -> None:
+    """An exit the latest snapshot already holds as cash (the venue reports its balances with
+    the fill, before the position service reports the close): its open P&L at that snapshot
+    must leave ``unrealized_at_snapshot`` too, or equity would count it twice."""
+    if state.equity_at is None or at > state.equity_at:
+        return
+    mark = state.marks_at_snapshot.get(pos.symbol)
+    if mark is not None and quantity > 0:
+        part = pos.model_copy(update={"quantity": quantity})
+        state.unrealized_at_snapshot -= part.unrealized(mark)
 
 
 def _add_realized(state: AccountState, position_id: str, pnl: Decimal) -> None:
@@ -195,7 +211,14 @@ def on_snapshot(state: AccountState, ev: BalanceSnapshot, market: Market,
     equity = ev.equity if ev.equity is not None else (quote.free + quote.locked if quote else ZERO)
     first = state.equity is None
     state.unrealized_at_snapshot = Figures(state, market, policy, ev.occurred_at).unrealized
-    state.equity, state.equity_at = equity, ev.occurred_at
+    state.marks_at_snapshot = {
+        symbol: mark for symbol in state.aggregates()[0]
+        if (snap := market.get(symbol)) is not None and (mark := snap.mark) is not None}
+    # Before the calendar has started (no market or position event yet) a snapshot's stamp is
+    # an operator's wall clock (the account set up before a replay): it orders nothing, or a
+    # replay's own snapshots, stamped in event time, would all look older and be ignored.
+    state.equity = equity
+    state.equity_at = ev.occurred_at if state.last_event_at is not None else None
     state.free_quote = quote.free if quote else ZERO
     if first:  # the default capital was a stand-in: the venue's first figure is the base
         state.day_start_capital = state.month_start_capital = equity

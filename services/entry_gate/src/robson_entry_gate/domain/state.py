@@ -125,6 +125,8 @@ class AccountState(State):
     free_quote: Decimal | None = None
     equity_at: datetime | None = None
     unrealized_at_snapshot: Decimal = Decimal(0)
+    marks_at_snapshot: dict[str, Decimal] = {}
+    """The marks ``unrealized_at_snapshot`` was taken at, per symbol."""
     day_key: str | None = None
     day_start_capital: Decimal | None = None
     day_start_unrealized: Decimal = Decimal(0)

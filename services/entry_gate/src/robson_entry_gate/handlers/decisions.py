@@ -6,7 +6,6 @@ from robson_contracts import TradeDecision
 from robson_kit import logs
 from robson_kit.uow import UnitOfWork
 
-from robson_entry_gate.adapters import decision_log
 from robson_entry_gate.domain.gate import evaluate, gate_decision_id, to_message
 from robson_entry_gate.domain.killswitch import engage
 from robson_entry_gate.domain.projection import record_verdict, roll
@@ -25,7 +24,7 @@ async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, deps: GateDep
     if not is_entry(d):
         return
     gid = gate_decision_id(d)
-    if await decision_log.exists(uow, gid):
+    if await deps.log.exists(uow, gid):
         log.info("gate.duplicate_decision", decision_id=d.decision_id)
         return
     state, version = await deps.accounts.lock(uow.session, d.account_id)
@@ -41,5 +40,5 @@ async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, deps: GateDep
         for m in engage(state, verdict.kill, now, d):
             uow.emit(m)
     uow.emit(message)
-    decision_log.append(uow, message)
+    deps.log.append(uow, message)
     await finish(uow, deps, state, version, now, d)

@@ -26,6 +26,7 @@ class GateDeps:
     policies: PolicyStore = field(default_factory=PolicyStore)
     equity: EquityMemo = field(default_factory=EquityMemo)
     """Kill-switch watch: each account's equity at the committed market view."""
+    log: decision_log.DecisionLog = field(default_factory=decision_log.DecisionLog)
 
     async def load(self, uow: UnitOfWork) -> None:
         await self.accounts.load_all(uow.session)
@@ -52,7 +53,7 @@ async def finish(uow: UnitOfWork, deps: GateDeps, state: AccountState, version: 
             return deps.policies.effective(state.account_id, trader_id)
 
         for item in drain(state, view, policy_for, policy, now):
-            if not await decision_log.exists(uow, item.message.gate_decision_id):
+            if not await deps.log.exists(uow, item.message.gate_decision_id):
                 uow.emit(item.message)
-                decision_log.append(uow, item.message)
+                deps.log.append(uow, item.message)
     await deps.accounts.save(uow, state, version, deferred)

@@ -13,7 +13,7 @@ from robson_paper.domain.config import MarketFill
 from robson_paper.domain.events import Accepted, OrderRef, Rejected, Replaced
 from robson_paper.domain.matching import Matching
 from robson_paper.domain.model import ZERO, Account, BracketPlan, Order, OrderStatus, TakeProfitLeg
-from robson_paper.domain.rules import RuleViolation
+from robson_paper.domain.rules import RuleViolation, SymbolRules
 
 
 class Links:
@@ -110,6 +110,7 @@ class Exchange(Matching):
         qty = rules.check_qty(spec.quantity, strict)
         price = rules.check_price(spec.price, "price", strict) if spec.price is not None else None
         stop = rules.check_price(spec.stop_price, "stop_price", strict) if spec.stop_price else None
+        bracket = _plan_on_grid(links.bracket, rules, strict) if links.bracket else None
         last = self.market(spec.symbol).last_price
         ref = price or stop or last
         if ref is None:
@@ -126,7 +127,7 @@ class Exchange(Matching):
                       price, stop, spec.time_in_force, self.next_seq(), at, role=spec.role,
                       list_id=links.list_id, position_id=links.position_id, oco_peer=links.oco_peer,
                       hold_key=links.hold_key or spec.order_id, ref_price=ref, short=short,
-                      updated_at=at, bracket=links.bracket)
+                      updated_at=at, bracket=bracket)
         self.orders[order.key] = order
         if not self.rehold(order):
             del self.orders[order.key]
@@ -225,10 +226,26 @@ class Exchange(Matching):
             return None
 
 
+def _plan_on_grid(plan: BracketPlan, rules: SymbolRules, strict: bool) -> BracketPlan:
+    """The children's prices on the tick grid, as a single order's are (rounded, or refused
+    when filters are strict): a take-profit fills at its limit, so an off-grid limit would
+    fill at a price the venue cannot quote."""
+    def grid(price: Decimal, field: str) -> Decimal:
+        return rules.check_price(price, field, strict)
+
+    return BracketPlan(
+        grid(plan.stop_price, "stop_price"),
+        grid(plan.stop_limit_price, "stop_limit_price") if plan.stop_limit_price else None,
+        plan.stop_order_id,
+        [dc_replace(leg, price=grid(leg.price, "take_profit.price")) for leg in plan.take_profits],
+        plan.reference)
+
+
 def plan_of(stop_price: Decimal, stop_limit: Decimal | None, stop_order_id: str,
-            take_profits: list[tuple[str, str, Decimal, Decimal]]) -> BracketPlan:
+            take_profits: list[tuple[str, str, Decimal, Decimal]],
+            reference: Decimal | None = None) -> BracketPlan:
     return BracketPlan(stop_price, stop_limit, stop_order_id,
-                       [TakeProfitLeg(*tp) for tp in take_profits])
+                       [TakeProfitLeg(*tp) for tp in take_profits], reference)
 
 
 __all__ = ["Exchange", "Links", "TimeInForce", "plan_of"]

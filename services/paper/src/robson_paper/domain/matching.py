@@ -2,23 +2,63 @@
 
 Gap rule: a price that arrives on its own (a tick, a candle's open) is the first price past any
 level it crossed, so stops fill there (the gap price), not at their stop. Between the points of
-one candle's path the price moved continuously, so a stop crossed on the way fills at its stop.
+one candle's path the price moved continuously, so a stop crossed on the way fills at its stop —
+whether the path comes as a closed candle (catch-up) or as the path ticks a replay publishes
+(``on_tick``: a path tick after its candle's open continues the path).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import replace as dc_replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from robson_contracts import Candle, Liquidity, OrderRole, OrderType, Side, TimeInForce
+from robson_contracts.orders import rebased
 from robson_contracts.pricepath import candle_path
 
 from robson_paper.domain.engine import Engine
 from robson_paper.domain.events import Accepted, OrderRef, Replaced
-from robson_paper.domain.model import ZERO, Order
+from robson_paper.domain.model import ZERO, BracketPlan, Order
+
+
+def path_point(trade_id: str | None) -> tuple[datetime, int] | None:
+    """(candle open time, index on the path) of a path tick (``path-<tf>-<open ms>-<i>``, see
+    signal's ``path_ticks``); None for a traded price."""
+    if trade_id is None or not trade_id.startswith("path-"):
+        return None
+    parts = trade_id.split("-")
+    if len(parts) != 4 or not (parts[2].isdigit() and parts[3].isdigit()):
+        return None
+    return datetime.fromtimestamp(int(parts[2]) / 1000, UTC), int(parts[3])
+
+
+def _from_fill(plan: BracketPlan, fill: Decimal, grid: Callable[[Decimal], Decimal]) -> BracketPlan:
+    """The plan's levels at the same distances from the entry's average fill, on the tick grid."""
+    assert plan.reference is not None
+
+    def move(level: Decimal) -> Decimal:
+        return grid(rebased(level, plan.reference, fill))  # type: ignore[arg-type]
+
+    return dc_replace(
+        plan, stop_price=move(plan.stop_price),
+        stop_limit_price=move(plan.stop_limit_price) if plan.stop_limit_price else None,
+        take_profits=[dc_replace(leg, price=move(leg.price)) for leg in plan.take_profits])
 
 
 class Matching(Engine):
+    def on_tick(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal = ZERO,
+                trade_id: str | None = None) -> None:
+        """A tick. A path tick other than its candle's open continues the path from the
+        previous point of the same candle, so a stop it crosses fills at the stop; the open
+        (and any traded price) is a gap price."""
+        point = path_point(trade_id)
+        last = self.market(symbol).last_time
+        continuous = (point is not None and point[1] > 0 and last is not None
+                      and last >= point[0])
+        self.on_price(symbol, price, at, quantity, continuous=continuous)
+
     def on_price(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal = ZERO,
                  continuous: bool = False) -> None:
         state = self.market(symbol)
@@ -128,6 +168,8 @@ class Matching(Engine):
         if order.bracket is None:
             return
         plan, rules = order.bracket, self.rules[order.symbol]
+        if plan.reference is not None and order.filled_qty > 0:
+            plan = _from_fill(plan, order.average_price, rules.round_price)
         exit_side = Side.SELL if order.side is Side.BUY else Side.BUY
         cum = order.filled_qty
         tp_total = ZERO
@@ -140,13 +182,11 @@ class Matching(Engine):
             tp_total += qty
             self._grow_child(order, leg.order_id, exit_side, OrderType.LIMIT, qty, leg.price, None,
                              OrderRole.TAKE_PROFIT, leg.stop_order_id, leg.stop_order_id, at)
-            self._grow_stop(order, leg.stop_order_id, exit_side, qty, leg.order_id, at)
-        self._grow_stop(order, plan.stop_order_id, exit_side, cum - tp_total, None, at)
+            self._grow_stop(order, plan, leg.stop_order_id, exit_side, qty, leg.order_id, at)
+        self._grow_stop(order, plan, plan.stop_order_id, exit_side, cum - tp_total, None, at)
 
-    def _grow_stop(self, parent: Order, order_id: str, side: Side, qty: Decimal, peer: str | None,
-                   at: datetime) -> None:
-        plan = parent.bracket
-        assert plan is not None
+    def _grow_stop(self, parent: Order, plan: BracketPlan, order_id: str, side: Side, qty: Decimal,
+                   peer: str | None, at: datetime) -> None:
         kind = OrderType.STOP_LIMIT if plan.stop_limit_price is not None else OrderType.STOP_MARKET
         self._grow_child(parent, order_id, side, kind, qty, plan.stop_limit_price, plan.stop_price,
                          OrderRole.STOP_LOSS, peer, order_id, at)

@@ -43,6 +43,9 @@ class BracketPlan:
     stop_limit_price: Decimal | None
     stop_order_id: str
     take_profits: list[TakeProfitLeg]
+    reference: Decimal | None = None
+    """Set: the prices were measured from it; the children are placed at the same distances
+    from the entry's average fill (levels measured from the fill)."""
 
 
 @dataclass
@@ -126,6 +129,7 @@ class Order:
                 b["stop_order_id"],
                 [TakeProfitLeg(t["order_id"], t["stop_order_id"], Decimal(t["price"]), Decimal(t["fraction"]))
                  for t in b["take_profits"]],
+                Decimal(b["reference"]) if b.get("reference") else None,
             )
         return cls(**d)
 

@@ -46,7 +46,8 @@ def submit_oco(ex: Exchange, cmd: SubmitOcoOrder) -> None:
 
 def submit_bracket(ex: Exchange, cmd: SubmitBracketOrder) -> None:
     plan = plan_of(cmd.stop_price, cmd.stop_limit_price, cmd.stop_order_id,
-                   [(tp.order_id, tp.stop_order_id, tp.price, tp.fraction) for tp in cmd.take_profits])
+                   [(tp.order_id, tp.stop_order_id, tp.price, tp.fraction) for tp in cmd.take_profits],
+                   cmd.levels_reference)
     ex.submit_bracket(cmd.account_id, cmd.tenant_id, cmd.list_id, cmd.entry, plan, cmd.occurred_at,
                       position_id=cmd.position_id)
 

@@ -22,7 +22,7 @@ async def handle_tick(tick: TradeTick, uow: UnitOfWork, runtime: Runtime) -> Non
     async with runtime.turn(uow, tick.message_id, tick.correlation_id, tick.occurred_at) as ex:
         if ex.market(tick.symbol).seen(tick.occurred_at):
             return  # an older or repeated movement: never act twice on the same price
-        ex.on_price(tick.symbol, tick.price, tick.occurred_at, tick.quantity)
+        ex.on_tick(tick.symbol, tick.price, tick.occurred_at, tick.quantity, tick.trade_id)
 
 
 async def handle_candle(candle: Candle, uow: UnitOfWork, runtime: Runtime) -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import ACTIVE, Positions
+from robson_position.adapters.repository import ACTIVE, positions_of
 from robson_position.domain.state import PositionState
 
 Key = tuple[str, str, str]
@@ -50,4 +50,4 @@ class ActiveIndex:
             return True
         if key not in self._count:
             return False
-        return await Positions(uow.session).holds(*key)
+        return await positions_of(uow.session).holds(*key)

@@ -15,7 +15,7 @@ from robson_kit.errors import ConflictError
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.mirror import Mirror
-from robson_position.adapters.repository import Positions
+from robson_position.adapters.repository import positions_of
 from robson_position.domain.position import Position
 
 _LOADED = "robson_position.batch.loaded"
@@ -27,7 +27,7 @@ async def get(uow: UnitOfWork, mirror: Mirror, position_id: str) -> Position | N
     ``mirror``, else the database)."""
     loaded: dict[str, Position | None] = uow.session.info.setdefault(_LOADED, {})
     if position_id not in loaded:
-        loaded[position_id] = mirror.get(position_id) or await Positions(uow.session).get(position_id)
+        loaded[position_id] = mirror.get(position_id) or await positions_of(uow.session).get(position_id)
     return loaded[position_id]
 
 
@@ -41,7 +41,7 @@ def save_at_commit(uow: UnitOfWork, mirror: Mirror, position: Position) -> bool:
 
     async def write(u: UnitOfWork) -> None:
         try:
-            await Positions(u.session).save(position)
+            await positions_of(u.session).save(position)
         except ConflictError:
             mirror.forget(pid)  # behind the database: the replay reads it there
             raise

@@ -221,3 +221,32 @@ class Settings:
         body = json.loads(settings.model_dump_json())
         await self.session.execute(pg_insert(accounts).values(account_id=account_id, settings=body)
                                    .on_conflict_do_update(index_elements=["account_id"], set_={"settings": body}))
+
+
+# --- the repository port: Postgres, or the in-memory tables a memory session carries ---------
+
+def positions_of(session: Any) -> Positions:
+    memory = getattr(session, "memory", None)
+    if memory is None:
+        return Positions(session)
+    from robson_position.adapters.memory import MemoryPositions
+
+    return MemoryPositions(memory)  # type: ignore[return-value]
+
+
+def settings_of(session: Any) -> Settings:
+    memory = getattr(session, "memory", None)
+    if memory is None:
+        return Settings(session)
+    from robson_position.adapters.memory import MemorySettings
+
+    return MemorySettings(memory)  # type: ignore[return-value]
+
+
+def audit_of(session: Any) -> Audit:
+    memory = getattr(session, "memory", None)
+    if memory is None:
+        return Audit(session)
+    from robson_position.adapters.memory import MemoryAudit
+
+    return MemoryAudit(memory)  # type: ignore[return-value]

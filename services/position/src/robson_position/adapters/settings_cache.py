@@ -13,7 +13,7 @@ from typing import Any
 
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Settings
+from robson_position.adapters.repository import Settings, settings_of
 from robson_position.domain.policy import AccountSettings, ManagementPolicy
 
 _DIRTY = "position.settings_written"
@@ -48,7 +48,7 @@ class SettingsCache:
         if key in self._values:
             return self._values[key]
         generation = self._generation
-        value = await read(Settings(uow.session))
+        value = await read(settings_of(uow.session))
         if generation == self._generation and not uow.session.info.get(_DIRTY):
             self._values[key] = value
         return value

@@ -32,6 +32,7 @@ from robson_contracts import (
     TradingMode,
 )
 from robson_contracts import CancelOrder as CancelOrderCmd
+from robson_contracts.orders import rebased
 
 from robson_position.domain import pnl
 from robson_position.domain.orders import order_id, position_id_for
@@ -47,9 +48,11 @@ _KIND_OF_ROLE = {OrderRole.ENTRY: OrderKind.ENTRY, OrderRole.STOP_LOSS: OrderKin
                  OrderRole.TAKE_PROFIT: OrderKind.TP, OrderRole.EXIT: OrderKind.EXIT}
 
 
-def open_position(gate: GateDecision, venue: TradingMode, at: datetime) -> Position:
+def open_position(gate: GateDecision, venue: TradingMode, at: datetime,
+                  levels_from_fill: bool = False) -> Position:
     """A PENDING_ENTRY position and its bracket: MARKET entry, stop, take-profit OCOs."""
     d = gate.decision
+    reference = d.entry_price if levels_from_fill else None
     assert gate.approved_quantity is not None and d.stop_loss is not None
     pid = position_id_for(gate.gate_decision_id)
     state = PositionState(
@@ -58,7 +61,7 @@ def open_position(gate: GateDecision, venue: TradingMode, at: datetime) -> Posit
         stop_loss=d.stop_loss, initial_stop=d.stop_loss, created_at=at,
         take_profits=[TakeProfit(price=tp.price, fraction=tp.fraction) for tp in d.take_profits],
         decision_id=d.decision_id, gate_decision_id=gate.gate_decision_id,
-        entry_reasoning=d.reasoning, list_id=order_id(pid, 0, "B"),
+        entry_reasoning=d.reasoning, list_id=order_id(pid, 0, "B"), levels_reference=reference,
     )
     position = Position(state)
     entry = TrackedOrder(order_id=order_id(pid, 0, "E"), kind=OrderKind.ENTRY,
@@ -82,6 +85,7 @@ def open_position(gate: GateDecision, venue: TradingMode, at: datetime) -> Posit
         entry=OrderSpec(order_id=entry.order_id, symbol=d.symbol, side=state.side.entry_order_side,
                         type=OrderType.MARKET, quantity=gate.approved_quantity, role=OrderRole.ENTRY),
         stop_price=d.stop_loss, stop_order_id=rest_stop, take_profits=tuple(children),
+        levels_reference=reference,
     ))
     return position
 
@@ -152,6 +156,7 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
     if kind is OrderKind.ENTRY:
         position.apply_entry_fill(fill.fill_id, fill.price, fill.quantity, fee, fill.filled_at)
         if isinstance(event, OrderFilled):
+            _levels_from_fill(s)
             _opened(position, event, at)
         return
     if kind is OrderKind.TP and tracked is not None and tracked.tp_index is not None \
@@ -167,6 +172,18 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
             exit_price=close.price, remaining_quantity=s.remaining, realized_pnl=close.realized_pnl,
             fees=close.fees + close.entry_fees, exit_reason=close.reason,
         ))
+
+
+def _levels_from_fill(s: PositionState) -> None:
+    """The levels the venue placed, as it moved them to the fill (``rebased``)."""
+    ref, fill = s.levels_reference, s.entry_price
+    if ref is None or fill is None:
+        return
+    if s.stop_loss is not None:
+        s.stop_loss = s.initial_stop = rebased(s.stop_loss, ref, fill)
+    for tp in s.take_profits:
+        tp.price = rebased(tp.price, ref, fill)
+    s.levels_reference = None
 
 
 def _opened(position: Position, cause: Message, at: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from robson_contracts import TradingMode
@@ -33,6 +34,10 @@ class ManagementPolicy(BaseModel):
                                                description="one AI/rule modification per interval")
     fee_rate: Decimal = Field(Decimal("0.001"), ge=0, lt=1, description="per side, for TP checks")
     allow_scaling_in: bool = False
+    levels_from: Literal["signal", "fill"] = "signal"
+    """Where an entry's stop and take-profits are measured from: the decision's entry price
+    (the signal candle's close, default) or the entry's fill (the venue moves them to the same
+    distances from the fill as it releases them)."""
 
 
 class AccountSettings(BaseModel):

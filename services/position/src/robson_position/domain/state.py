@@ -79,6 +79,8 @@ class PositionState(BaseModel):
     closes: list[Close] = []
     stop_loss: Decimal | None = None
     initial_stop: Decimal | None = None
+    levels_reference: Decimal | None = None
+    """Set: stop and take-profits were measured from this price and move to the entry's fill."""
     manual_stop: bool = False
     trail_percent: Decimal | None = None
     last_trailed_at: datetime | None = None

@@ -11,7 +11,7 @@ from robson_contracts import ExitReason, Message, Modification, TriggeredBy, Vio
 from robson_kit.errors import ConflictError, PermanentError
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Audit, Positions
+from robson_position.adapters.repository import audit_of, positions_of
 from robson_position.domain.management import apply_modification, reject_modification, request_close
 from robson_position.domain.position import Position
 from robson_position.domain.validation import Request, validate
@@ -34,7 +34,7 @@ def emit_all(uow: UnitOfWork, position: Position) -> None:
 
 
 async def load(uow: UnitOfWork, position_id: str, account_id: str | None = None) -> Position:
-    position = await Positions(uow.session).get(position_id)
+    position = await positions_of(uow.session).get(position_id)
     if position is None or (account_id is not None and position.s.account_id != account_id):
         raise PermanentError("UNKNOWN_POSITION", f"no position {position_id}"
                              + (f" in account {account_id}" if account_id else ""))
@@ -55,9 +55,9 @@ async def modify(uow: UnitOfWork, rt: Runtime, position: Position, mod: Modifica
         reject_modification(position, mod, triggered_by, violations, cause, at)
     else:
         apply_modification(position, mod, triggered_by, cause, at)
-        await Positions(uow.session).save(position)
+        await positions_of(uow.session).save(position)
         rt.after_commit(uow, position)
-    await Audit(uow.session).record(
+    await audit_of(uow.session).record(
         position_id=position.s.position_id, message_id=str(cause.message_id), at=at,
         triggered_by=triggered_by.value, kind=mod.kind.value,
         request=json.loads(mod.model_dump_json()), verdict="REJECTED" if violations else "APPLIED",
@@ -74,9 +74,9 @@ async def close(uow: UnitOfWork, rt: Runtime, position: Position, reason: ExitRe
     acted = request_close(position, reason, fraction, cause, at)
     if acted:
         position.s.exit_note = note or position.s.exit_note
-        await Positions(uow.session).save(position)
+        await positions_of(uow.session).save(position)
         rt.after_commit(uow, position)
-    await Audit(uow.session).record(
+    await audit_of(uow.session).record(
         position_id=position.s.position_id, message_id=str(cause.message_id), at=at,
         triggered_by=triggered_by.value, kind="CLOSE" if fraction is None else "PARTIAL_CLOSE",
         request={"reason": reason.value, "fraction": None if fraction is None else str(fraction)},
@@ -90,6 +90,6 @@ async def close(uow: UnitOfWork, rt: Runtime, position: Position, reason: ExitRe
 async def close_all(uow: UnitOfWork, rt: Runtime, account_id: str, reason: ExitReason,
                     triggered_by: TriggeredBy, cause: Message, at: datetime, note: str = "") -> int:
     count = 0
-    for position in await Positions(uow.session).active(account_id=account_id):
+    for position in await positions_of(uow.session).active(account_id=account_id):
         count += await close(uow, rt, position, reason, None, triggered_by, cause, at, note)
     return count

@@ -5,7 +5,7 @@ from __future__ import annotations
 from robson_contracts import GateDecision, GateOutcome, PositionEntryFailed, PositionStatus
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Positions
+from robson_position.adapters.repository import Positions, positions_of
 from robson_position.domain.lifecycle import open_position
 from robson_position.domain.orders import position_id_for
 from robson_position.domain.position import Position
@@ -28,7 +28,7 @@ def _refusal(gate: GateDecision) -> tuple[str, str] | None:
 async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime) -> None:
     if gate.outcome is not GateOutcome.ALLOW_ENTRY:
         return
-    repo = Positions(uow.session)
+    repo = positions_of(uow.session)
     pid = position_id_for(gate.gate_decision_id)
     d = gate.decision
     side = d.decision.value
@@ -44,7 +44,7 @@ async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime)
         await _refuse(uow, repo, gate, pid, refusal, at)
         return
     venue = (await rt.settings.account(uow, gate.account_id)).mode
-    position = open_position(gate, venue, at)
+    position = open_position(gate, venue, at, policy.levels_from == "fill")
     if not await repo.add(position):
         return  # this gate decision was handled before (under another message id)
     rt.active.added(uow, position.s)

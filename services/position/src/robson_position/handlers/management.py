@@ -16,7 +16,7 @@ from robson_contracts import (
 from robson_kit.errors import PermanentError
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Settings
+from robson_position.adapters.repository import settings_of
 from robson_position.handlers.commands import close, close_all, load, modify
 from robson_position.handlers.runtime import Runtime
 
@@ -59,7 +59,7 @@ async def handle_position_command(
 
 async def set_paused(uow: UnitOfWork, rt: Runtime, account_id: str, trader_id: str, paused: bool,
                      reason: str, cause: object | None = None) -> bool:
-    changed = await Settings(uow.session).set_paused(trader_id, account_id, paused, reason)
+    changed = await settings_of(uow.session).set_paused(trader_id, account_id, paused, reason)
     rt.settings.changed(uow, "trader", trader_id)
     if changed:
         at = uow.clock.now() if cause is None else cause.occurred_at  # type: ignore[attr-defined]

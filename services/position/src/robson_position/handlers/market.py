@@ -5,7 +5,7 @@ from __future__ import annotations
 from robson_contracts import Candle, TradeTick, TriggeredBy
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Positions
+from robson_position.adapters.repository import positions_of
 from robson_position.domain.position import Position
 from robson_position.domain.rules import evaluate
 from robson_position.handlers.commands import close, modify
@@ -24,7 +24,7 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
         return
     at = candle.close_time
     rt.book.prices[candle.symbol] = candle.close
-    repo = Positions(uow.session)
+    repo = positions_of(uow.session)
     marked: list[Position] = []
     active = await repo.active_on(candle.symbol)
     policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}

@@ -6,7 +6,7 @@ from robson_contracts import OrderEvent, OrderFilled, OrderPartiallyFilled
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters import batch
-from robson_position.adapters.repository import Positions
+from robson_position.adapters.repository import positions_of
 from robson_position.domain.lifecycle import on_order_event
 from robson_position.domain.position import InvalidTransition
 from robson_position.handlers.commands import emit_all
@@ -23,7 +23,7 @@ async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) ->
     if isinstance(event, OrderFilled | OrderPartiallyFilled):
         tracked = position.s.orders.get(event.order_id)
         kind = tracked.kind.value if tracked else (event.role.value if event.role else "EXIT")
-        if not await Positions(uow.session).record_fill(position.s.position_id, event.order_id,
+        if not await positions_of(uow.session).record_fill(position.s.position_id, event.order_id,
                                                         kind, event.fill):
             return  # this fill was counted already
     try:

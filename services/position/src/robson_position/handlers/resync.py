@@ -14,7 +14,7 @@ from robson_kit.errors import ConflictError
 from robson_kit.service import Service
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import Audit, Positions
+from robson_position.adapters.repository import audit_of, positions_of
 from robson_position.adapters.venues import Venues, VenueUnavailable
 from robson_position.domain.position import Position
 from robson_position.domain.resync import Finding, catch_up
@@ -69,7 +69,7 @@ async def _pass(service: Service, rt: Runtime, venues: Venues, report: ResyncRep
                 only: set[str] | None) -> set[str]:
     """One round over the active positions (or ``only`` those); returns the ids to retry."""
     async with service.uow() as uow:
-        active = await Positions(uow.session).active()
+        active = await positions_of(uow.session).active()
     failed: set[str] = set()
     for position in active:
         pid = position.s.position_id
@@ -103,7 +103,7 @@ async def _sync_one(service: Service, rt: Runtime, venues: Venues, position: Pos
                 return await resync_position(uow, rt, pid, view, position.s.version)
         except ConflictError:  # the bus path changed it meanwhile: read both again
             async with service.uow() as uow:
-                reread = await Positions(uow.session).get(pid)
+                reread = await positions_of(uow.session).get(pid)
             if reread is None:
                 return []
             position = reread
@@ -112,7 +112,7 @@ async def _sync_one(service: Service, rt: Runtime, venues: Venues, position: Pos
 
 async def resync_position(uow: UnitOfWork, rt: Runtime, position_id: str, view: VenueView,
                           expected_version: int | None = None) -> list[Finding]:
-    repo = Positions(uow.session)
+    repo = positions_of(uow.session)
     position = await repo.get(position_id)
     if position is None:
         return []
@@ -129,7 +129,7 @@ async def resync_position(uow: UnitOfWork, rt: Runtime, position_id: str, view: 
     if any(f.applied for f in findings):
         await repo.save(position)
         rt.after_commit(uow, position)
-    audit = Audit(uow.session)
+    audit = audit_of(uow.session)
     for f in findings:
         cause = f.event.message_id if f.event else derive_id("resync-note", position_id, f.kind, f.order_id, at)
         await audit.record(position_id=position_id, message_id=str(cause), at=at, triggered_by="RESYNC",

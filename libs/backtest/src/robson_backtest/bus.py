@@ -1,0 +1,91 @@
+"""The in-memory bus: every service's own ``ConsumerSpec``s, fed in publication order.
+
+A message goes to each consumer whose ``accepts`` matches (and whose ``wants`` does not turn
+it down), one unit of work per (message, consumer); what a handler emits is queued behind
+what is already waiting, as a stream would hold it. A step's run of ticks goes to each market
+consumer as one batch in one unit of work (the services fetch them so: one transaction per
+fetched batch). ``drain`` returns once nothing is left: the lockstep's "settled". A
+``PermanentError`` is a dead letter, as in the services."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from robson_contracts import Message, TradeTick
+from robson_kit.clock import Clock
+from robson_kit.consumer import ConsumerSpec
+from robson_kit.errors import PermanentError
+
+from robson_backtest.uow import MemorySession, MemoryUnitOfWork
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    consumer: str
+    message_type: str
+    reason_code: str
+    reason: str
+
+
+@dataclass
+class Route:
+    spec: ConsumerSpec
+    session: Callable[[], MemorySession]
+
+
+@dataclass
+class MemoryBus:
+    clock: Clock
+    routes: list[Route] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    published: int = 0
+    _queue: deque[Message] = field(default_factory=deque)
+    _by_type: dict[type, list[Route]] = field(default_factory=dict)
+
+    def subscribe(self, specs: list[ConsumerSpec], session: Callable[[], MemorySession]) -> None:
+        self.routes.extend(Route(s, session) for s in specs)
+        self._by_type.clear()
+
+    def publish(self, messages: list[Message] | tuple[Message, ...]) -> None:
+        self._queue.extend(messages)
+
+    def _routes_for(self, kind: type) -> list[Route]:
+        routes = self._by_type.get(kind)
+        if routes is None:
+            routes = self._by_type[kind] = [
+                r for r in self.routes if r.spec.accepts is None or issubclass(kind, r.spec.accepts)
+            ]
+        return routes
+
+    async def drain(self) -> None:
+        queue = self._queue
+        while queue:
+            message = queue.popleft()
+            kind = type(message)
+            batch = [message]
+            if kind is TradeTick:  # a step's ticks: one fetched batch per market consumer
+                while queue and type(queue[0]) is TradeTick:
+                    batch.append(queue.popleft())
+            self.published += len(batch)
+            for route in self._routes_for(kind):
+                await self._deliver(route, batch)
+
+    async def _deliver(self, route: Route, batch: list[Message]) -> None:
+        """``batch`` in one unit of work, as the kit runs a fetched batch in one transaction."""
+        spec = route.spec
+        uow = MemoryUnitOfWork(route.session(), self.clock)
+        for message in batch:
+            if spec.wants is not None and not spec.wants(message):
+                continue
+            try:
+                await spec.handler(message, uow)
+            except PermanentError as exc:
+                self.dead_letters.append(DeadLetter(spec.name, type(message).__name__,
+                                                    exc.reason_code, exc.reason))
+                if len(batch) == 1:
+                    return
+        emitted = await uow.commit() if uow.pending_work else uow.emitted
+        if emitted:
+            self._queue.extend(emitted)

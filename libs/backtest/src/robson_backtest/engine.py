@@ -1,0 +1,89 @@
+"""The lockstep, in one process: bars closing at the same time go out as signal's replay sends
+them — their path ticks (in event-time order), then their candles, then the signals — and each
+step is drained through every service before the next (``Pipeline.process_in_steps``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from robson_contracts import FeedSource, OrderFilled, OrderPartiallyFilled, PositionClosed
+from robson_signal.domain.bars import Bar, ms_to_dt
+from robson_signal.domain.events import candle_event, path_ticks
+
+from robson_backtest.bus import DeadLetter
+from robson_backtest.platform import Platform
+from robson_backtest.spec import BacktestSpec
+
+SOURCE = FeedSource.REPLAY
+
+
+@dataclass
+class EquityPoint:
+    at: datetime
+    equity: Decimal
+    exposed: bool
+
+
+@dataclass
+class RunResult:
+    spec: BacktestSpec
+    start: datetime | None
+    end: datetime | None
+    candles: int
+    trades: list[PositionClosed]
+    equity: list[EquityPoint]
+    open_positions: int
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    messages: int = 0
+    fills: list[OrderFilled | OrderPartiallyFilled] = field(default_factory=list)
+
+
+async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
+                       progress: Callable[[int], None] | None = None) -> RunResult:
+    platform: Platform | None = None
+    candles, group = 0, []
+    equity: list[EquityPoint] = []
+    first: datetime | None = None
+    last: datetime | None = None
+    for bar in bars:
+        if platform is None:
+            first = bar.open_time
+            platform = Platform(spec, first)
+            await platform.configure()
+        if group and bar.close_ms != group[0].close_ms:
+            equity.append(await _step(platform, group))
+            candles += len(group)
+            if progress is not None:
+                progress(len(group))
+            group = []
+        group.append(bar)
+    if platform is not None and group:
+        equity.append(await _step(platform, group))
+        candles += len(group)
+        if progress is not None:
+            progress(len(group))
+    if platform is None:
+        return RunResult(spec, None, None, 0, [], [], 0)
+    last = equity[-1].at if equity else first
+    return RunResult(spec, first, last, candles, platform.recorder.closed, equity,
+                     len(platform.recorder.open), platform.bus.dead_letters, platform.bus.published,
+                     platform.recorder.fills)
+
+
+async def _step(platform: Platform, group: list[Bar]) -> EquityPoint:
+    at = ms_to_dt(group[0].close_ms)
+    platform.clock.set(at)
+    ticks = [t for bar in group for t in path_ticks(bar, SOURCE)]
+    if len(group) > 1:
+        ticks.sort(key=lambda t: (t.occurred_at, t.symbol))
+    candles = [candle_event(bar, SOURCE) for bar in group]
+    signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
+    bus = platform.bus
+    for step in (ticks, candles, signals):
+        if step:
+            bus.publish(step)
+            await bus.drain()
+    return EquityPoint(at, platform.equity(), bool(platform.recorder.open))

@@ -1,0 +1,163 @@
+"""position's repositories in memory, for the one-process backtest: the same reads and writes as
+``repository.Positions`` / ``Settings`` / ``Audit`` (optimistic versions included), on dicts.
+
+A handler gets them through ``repository.positions_of(session)`` & co.: a ``MemorySession``
+(``info`` is the transaction's scratch space, as in SQLAlchemy) carries a ``PositionTables``.
+States are kept as JSON, like the ``state`` column, so every read is a fresh copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from robson_kit.errors import ConflictError
+
+from robson_position.adapters.repository import ACTIVE
+from robson_position.domain.policy import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_POLICY,
+    AccountSettings,
+    ManagementPolicy,
+)
+from robson_position.domain.position import Position
+from robson_position.domain.state import PositionState
+
+
+@dataclass
+class Row:
+    state: str
+    version: int
+    status: str
+    symbol: str
+    account_id: str
+    trader_id: str
+    side: str
+    created_at: datetime
+
+
+@dataclass
+class PositionTables:
+    positions: dict[str, Row] = field(default_factory=dict)
+    active: dict[str, Row] = field(default_factory=dict)
+    """The rows with an active status (an index: every candle reads them)."""
+    fills: set[str] = field(default_factory=set)
+    traders: dict[str, tuple[bool, ManagementPolicy]] = field(default_factory=dict)
+    accounts: dict[str, AccountSettings] = field(default_factory=dict)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+    def session(self) -> MemorySession:
+        return MemorySession(self)
+
+
+class MemorySession:
+    def __init__(self, tables: PositionTables) -> None:
+        self.memory = tables
+        self.info: dict[str, Any] = {}
+
+
+def _row(s: PositionState) -> Row:
+    return Row(s.model_dump_json(), s.version, s.status.value, s.symbol, s.account_id,
+               s.trader_id, s.side.value, s.created_at)
+
+
+class MemoryPositions:
+    def __init__(self, tables: PositionTables) -> None:
+        self.t = tables
+
+    async def add(self, position: Position) -> bool:
+        if position.s.position_id in self.t.positions:
+            return False
+        position.s.version = 1
+        self._put(_row(position.s), position.s.position_id)
+        return True
+
+    def _put(self, row: Row, position_id: str) -> None:
+        self.t.positions[position_id] = row
+        if row.status in ACTIVE:
+            self.t.active[position_id] = row
+        else:
+            self.t.active.pop(position_id, None)
+
+    async def get(self, position_id: str) -> Position | None:
+        row = self.t.positions.get(position_id)
+        return Position(PositionState.model_validate_json(row.state)) if row else None
+
+    async def save(self, position: Position) -> None:
+        pid, read_version = position.s.position_id, position.s.version
+        row = self.t.positions.get(pid)
+        if row is None or row.version != read_version:
+            raise ConflictError(f"position {pid} changed since version {read_version}")
+        position.s.version = read_version + 1
+        self._put(_row(position.s), pid)
+
+    async def save_marks(self, batch: list[Position]) -> None:
+        stale = [p for p in batch if (r := self.t.positions.get(p.s.position_id)) is None
+                 or r.version != p.s.version]
+        if stale:
+            raise ConflictError(f"{len(stale)} of {len(batch)} positions changed meanwhile")
+        for p in batch:
+            await self.save(p)
+
+    def _active(self, account_id: str | None = None, symbol: str | None = None) -> list[Row]:
+        rows = [r for r in self.t.active.values()
+                if (account_id is None or r.account_id == account_id)
+                and (symbol is None or r.symbol == symbol)]
+        return sorted(rows, key=lambda r: r.created_at)
+
+    async def active_on(self, symbol: str) -> list[Position]:
+        return [Position(PositionState.model_validate_json(r.state))
+                for r in self._active(symbol=symbol)]
+
+    async def active(self, account_id: str | None = None, symbol: str | None = None) -> list[Position]:
+        return [Position(PositionState.model_validate_json(r.state))
+                for r in self._active(account_id, symbol)]
+
+    async def holds(self, trader_id: str, symbol: str, side: str) -> bool:
+        return any(r.trader_id == trader_id and r.side == side for r in self._active(symbol=symbol))
+
+    async def record_fill(self, position_id: str, order_id: str, kind: str, fill: Any) -> bool:
+        if fill.fill_id in self.t.fills:
+            return False
+        self.t.fills.add(fill.fill_id)
+        return True
+
+
+class MemoryAudit:
+    def __init__(self, tables: PositionTables) -> None:
+        self.t = tables
+
+    async def record(self, **values: Any) -> None:
+        self.t.audit.append(values)
+
+    async def history(self, position_id: str) -> list[dict[str, Any]]:
+        return [a for a in self.t.audit if a["position_id"] == position_id]
+
+
+class MemorySettings:
+    def __init__(self, tables: PositionTables) -> None:
+        self.t = tables
+
+    async def trader(self, trader_id: str) -> tuple[bool, ManagementPolicy]:
+        return self.t.traders.get(trader_id, (False, DEFAULT_POLICY))
+
+    async def policy(self, trader_id: str) -> ManagementPolicy:
+        return (await self.trader(trader_id))[1]
+
+    async def put_policy(self, trader_id: str, policy: ManagementPolicy) -> None:
+        self.t.traders[trader_id] = ((await self.trader(trader_id))[0], policy)
+
+    async def paused(self, trader_id: str) -> bool:
+        return (await self.trader(trader_id))[0]
+
+    async def set_paused(self, trader_id: str, account_id: str, paused: bool, reason: str) -> bool:
+        before, policy = await self.trader(trader_id)
+        self.t.traders[trader_id] = (paused, policy)
+        return before != paused
+
+    async def account(self, account_id: str) -> AccountSettings:
+        return self.t.accounts.get(account_id, DEFAULT_ACCOUNT)
+
+    async def put_account(self, account_id: str, settings: AccountSettings) -> None:
+        self.t.accounts[account_id] = settings
