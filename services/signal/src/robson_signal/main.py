@@ -25,6 +25,7 @@ from robson_signal.entrypoints.consumers import consumer_specs
 from robson_signal.settings import FeedMode, SignalSettings, speed_factor
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WARM_BATCH = 200
 log = get_logger(__name__)
 
 
@@ -69,6 +70,7 @@ class FeedRun:
 
     bars: ResumableBars | None = None
     started: bool = False
+    warmed: bool = False
 
 
 def _bars(settings: SignalSettings, pipeline: Pipeline) -> Iterator[Bar]:
@@ -108,9 +110,12 @@ async def run_feed(service: Service) -> None:
 
             await LiveFeed(settings, pipeline, service.clock, service.sessions).run()
             return
+        source = FeedSource.REPLAY if settings.feed is FeedMode.REPLAY else FeedSource.SYNTHETIC
         if run.bars is None:
             run.bars = ResumableBars(_bars(settings, pipeline), pipeline)
-        source = FeedSource.REPLAY if settings.feed is FeedMode.REPLAY else FeedSource.SYNTHETIC
+        if not run.warmed:
+            await _warm_from_store(service, run.bars, source)
+            run.warmed = True
         speed = settings.replay_speed if settings.feed is FeedMode.REPLAY else settings.synthetic_speed
         await run_bars(run.bars.rewind(), pipeline, source, speed_factor(speed), lockstep)
     except asyncio.CancelledError:
@@ -119,6 +124,31 @@ async def run_feed(service: Service) -> None:
         status.state, status.error = "retrying", f"{type(exc).__name__}: {exc}"[:300]
         log.error("feed.failed", error=status.error)
         raise
+
+
+async def _warm_from_store(service: Service, bars: ResumableBars, source: FeedSource) -> None:
+    """After a restart, the bars a previous life already published and stored feed the
+    strategies silently (published again they would change nothing: their ids are derived);
+    the feed goes on from the first bar not stored."""
+    pipeline: Pipeline = service.pipeline  # type: ignore[attr-defined]
+    stored: dict[tuple[str, str], int | None] = {}
+    warm: list[Bar] = []
+    for bar in bars.rewind():
+        key = (bar.symbol, bar.timeframe.value)
+        if key not in stored:
+            async with service.sessions() as session:
+                stored[key] = await repo.last_bar_ms(session, bar.symbol, bar.timeframe)
+        last = stored[key]
+        if last is None or bar.open_ms > last:
+            break  # handed out but not accepted: the feed's rewind starts with it
+        warm.append(bar)
+        if len(warm) >= WARM_BATCH:
+            await pipeline.process(warm, source, publish=False)
+            warm = []
+    if warm:
+        await pipeline.process(warm, source, publish=False)
+    if stored and any(v is not None for v in stored.values()):
+        log.info("feed.resumed", candles=pipeline.status.candles)
 
 
 async def run_context(service: Service) -> None:
