@@ -11,10 +11,13 @@ every accepted live order placed exactly once) is
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import random
 from typing import Any
 
+import httpx
 import pytest
 from robson_kit.testing import wait_until
 
@@ -23,6 +26,8 @@ from .platform import SERVICES, ChaosPlatform, Reference, projection, report
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(900)]
 KILLS = 20
 SEED = int(os.environ.get("ROBSON_CHAOS_SEED", "1515"))
+POSTGRES_DOWN = 60.0
+NATS_DOWN = 30.0
 
 
 def assert_same(clean: Reference, state: dict[str, Any]) -> None:
@@ -67,3 +72,64 @@ async def test_twenty_sigkills_of_random_services_end_identical_to_clean_run(
     assert_same(clean, state)
     counts = {n: killed.count(n) for n in SERVICES}
     report("20 SIGKILLs", platform, state, f"seed {SEED}, kills {counts}")
+
+
+async def test_postgres_stopped_for_60_s_mid_replay_ends_identical_to_clean_run(
+    clean: Reference, new_platform
+) -> None:
+    platform: ChaosPlatform = await new_platform()
+    await platform.start_feed()
+    await mid_replay(platform)
+    await platform.infra.postgres_down(POSTGRES_DOWN)
+    outcome = await platform.finish(timeout=600)
+    state = projection(outcome)
+    assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
+    assert_same(clean, state)
+    report(f"Postgres stopped {POSTGRES_DOWN:.0f} s", platform, state)
+
+
+async def test_nats_stopped_for_30_s_mid_replay_ends_identical_to_clean_run(
+    clean: Reference, new_platform
+) -> None:
+    platform: ChaosPlatform = await new_platform()
+    await platform.start_feed()
+    await mid_replay(platform)
+    await platform.infra.nats_down(NATS_DOWN)
+    outcome = await platform.finish(timeout=600)
+    state = projection(outcome)
+    assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
+    assert_same(clean, state)
+    report(f"NATS stopped {NATS_DOWN:.0f} s", platform, state)
+
+
+OVERSIZED_SUBJECT = "robson.order.cmd.paper.e2e.BTCUSDT"
+INVALID_SUBJECT = "robson.position.cmd.e2e"
+
+
+async def test_poison_inputs_mid_replay_are_refused_or_dead_lettered_and_change_nothing_else(
+    clean: Reference, new_platform
+) -> None:
+    platform: ChaosPlatform = await new_platform()
+    await platform.start_feed()
+    await mid_replay(platform)
+    async with httpx.AsyncClient(timeout=30) as http:
+        absurd = await http.put(platform.p.url("paper") + "/accounts/zz",
+                                json={"balances": {"USDT": "1e999999"}})
+    oversized = json.dumps({"message_type": "SubmitOrder", "padding": "x" * 900_000}).encode()
+    invalid = json.dumps({"message_type": "ClosePosition", "account_id": 42}).encode()
+    await platform.bus.publish_raw(OVERSIZED_SUBJECT, oversized, {"Nats-Msg-Id": "chaos-oversized"})
+    await platform.bus.publish_raw(INVALID_SUBJECT, invalid, {"Nats-Msg-Id": "chaos-invalid"})
+
+    assert absurd.status_code == 422, absurd.text
+    assert "USDT" in absurd.text or "balances" in absurd.text, absurd.text
+    outcome = await platform.finish(timeout=300)
+    letters = [json.loads(m.data) for m in outcome.dead_letters]
+    assert sorted(letter["subject"] for letter in letters) == sorted(
+        [OVERSIZED_SUBJECT, INVALID_SUBJECT]), letters
+    assert all(letter["reason_code"] and letter["reason"] for letter in letters), letters
+    originals = {base64.b64decode(letter["payload_b64"])[:64] for letter in letters}
+    assert invalid[:64] in originals
+    state = projection(outcome)
+    assert_same(clean, state)
+    reasons = ", ".join(f"{letter['subject']}: {letter['reason_code']}" for letter in letters)
+    report("poison inputs", platform, state, f"PUT 1e999999 → {absurd.status_code}; dead letters {reasons}")
