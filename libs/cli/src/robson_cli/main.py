@@ -9,7 +9,7 @@ import typer
 from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
-from robson_cli.commands import ops
+from robson_cli.commands import dlq, ops
 from robson_cli.commands import status as status_cmd
 from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
@@ -20,6 +20,7 @@ from robson_cli.services import SERVICES
 
 app = typer.Typer(help="Robson: AI-assisted crypto trading platform.", no_args_is_help=True)
 app.add_typer(downloader.app, name="data", help="Market data: `robson data download …`.")
+app.add_typer(dlq.app, name="dlq", help="Dead letters: `robson dlq list|show|replay|discard`.")
 app.registered_commands.extend(status_cmd.app.registered_commands)
 app.registered_commands.extend(ops.app.registered_commands)
 

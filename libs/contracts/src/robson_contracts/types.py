@@ -9,27 +9,51 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
+MAX_MAGNITUDE = Decimal(10) ** 18
+"""Every decimal is below 1e18 in absolute value: no price, quantity, balance or P&L comes near
+(a quadrillion USDT is 1e15), and an absurd value such as 1e999999 would print as a megabyte."""
+MAX_FRACTION_DIGITS = 40
+"""At most 40 digits after the point (trailing zeros aside). Money needs 8 to 18; the slack is
+for computed values: Python's 28-digit decimal context gives e.g. 100/64000.5 with 30 fractional
+digits, and such values travel between services."""
+MAX_DECIMAL_CHARS = 100
+"""A decimal string is at most 100 characters (checked before it is parsed)."""
+
+
+def _check_bounds(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("decimal must be finite")
+    if abs(value) >= MAX_MAGNITUDE:
+        raise ValueError("magnitude must be below 1e18")
+    if value and value.normalize().as_tuple().exponent < -MAX_FRACTION_DIGITS:  # type: ignore[operator]
+        raise ValueError(f"at most {MAX_FRACTION_DIGITS} digits after the decimal point")
+    return value
+
 
 def _decimal_from_wire(value: Any) -> Any:
-    """Accept Decimal, int or a numeric string; refuse floats (binary floats lose money)."""
+    """Accept Decimal, int or a numeric string within bounds; refuse floats (binary floats lose
+    money)."""
     if isinstance(value, bool):
         raise ValueError("booleans are not numbers")
     if isinstance(value, float):
         raise ValueError("floats are not accepted for money or quantities; send a decimal string")
     if isinstance(value, str):
+        if len(value) > MAX_DECIMAL_CHARS:
+            raise ValueError(f"decimal strings are at most {MAX_DECIMAL_CHARS} characters")
         try:
-            parsed = Decimal(value)
+            return _check_bounds(Decimal(value))
         except InvalidOperation as exc:
             raise ValueError(f"not a decimal string: {value!r}") from exc
-        if not parsed.is_finite():
-            raise ValueError("decimal must be finite")
-        return parsed
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError("decimal must be finite")
+    if isinstance(value, int):
+        if abs(value) >= MAX_MAGNITUDE:
+            raise ValueError("magnitude must be below 1e18")
+        return value
+    if isinstance(value, Decimal):
+        return _check_bounds(value)
     return value
 
 
-_DECIMAL_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"}
+_DECIMAL_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$", "maxLength": 100}
 
 Dec = Annotated[
     Decimal,
@@ -37,7 +61,8 @@ Dec = Annotated[
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="always"),
     WithJsonSchema(_DECIMAL_SCHEMA),
 ]
-"""A finite Decimal; JSON carries it as a string, floats are rejected."""
+"""A finite Decimal, |x| < 1e18, at most 40 fractional digits; JSON carries it as a string,
+floats are rejected."""
 
 
 def _positive(value: Decimal) -> Decimal:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from robson_kit.errors import ConflictError
+from robson_kit.errors import ConflictError, PermanentError
 
 if TYPE_CHECKING:
     from robson_kit.service import Service
@@ -60,6 +60,11 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(PermanentError)
+    async def _refused(_: Request, exc: PermanentError) -> JSONResponse:
+        """A command that can never succeed as sent (e.g. an event too large for the bus)."""
+        return JSONResponse({"detail": exc.reason, "reason_code": exc.reason_code}, status_code=422)
 
     @app.exception_handler(ConflictError)
     async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:

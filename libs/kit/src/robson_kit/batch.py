@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from robson_kit import logs, metrics
 from robson_kit.clock import Clock
 from robson_kit.errors import PermanentError
-from robson_kit.uow import UnitOfWork, flush_outboxes, record_inbox_batch, run_before_commit
+from robson_kit.outage import is_infrastructure_error
+from robson_kit.uow import (
+    DEFAULT_MAX_PAYLOAD,
+    UnitOfWork,
+    flush_outboxes,
+    record_inbox_batch,
+    run_before_commit,
+)
 
 Decoded = list[tuple[Msg, Message]]
 log = logs.get_logger(__name__)
@@ -26,9 +33,11 @@ log = logs.get_logger(__name__)
 
 @dataclass
 class Outcome:
-    kind: str  # "ack" | "dead" | "retry"
+    kind: str  # "ack" | "dead" | "retry" | "hold" (a dependency is down: not the message's fault)
     reason_code: str = ""
     reason: str = ""
+    infra: bool = False
+    """The failure looked like an infrastructure error (the consumer confirms with a probe)."""
 
 
 class _RollBack(Exception):
@@ -55,6 +64,8 @@ class BatchTransaction:
         self.sessions = sessions
         self.clock = clock
         self.service = service
+        self.max_payload = DEFAULT_MAX_PAYLOAD
+        """The bus's limit for one event (set from the server once connected)."""
 
     async def run(self, decoded: Decoded) -> tuple[dict[int, Outcome], list[UnitOfWork]]:
         """Outcome per message (keyed by ``id(msg)``) and the committed units of work."""
@@ -87,7 +98,7 @@ class BatchTransaction:
                     metrics.MESSAGES.labels(self.service, self.consumer, "duplicate").inc()
                     continue
                 fresh.discard(message.message_id)  # a redelivered copy in the same batch
-                uow = UnitOfWork(session, self.clock)
+                uow = UnitOfWork(session, self.clock, self.max_payload)
                 failure = await self._handle_one(uow, message)
                 if failure is not None:
                     if not isolate:
@@ -113,7 +124,10 @@ class BatchTransaction:
             log.warning("handler.deferred_write_failed", consumer=self.consumer, error=repr(exc))
             if not isolate:
                 raise _RollBack({}) from exc
-            failure = Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, PermanentError):
+                raise _RollBack({id(decoded[0][0]): Outcome("dead", exc.reason_code, exc.reason)}) from exc
+            failure = Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}",
+                              infra=is_infrastructure_error(exc))
             raise _RollBack({id(decoded[0][0]): failure}) from exc
 
     async def _handle_one(self, uow: UnitOfWork, message: Message) -> Outcome | None:
@@ -124,7 +138,8 @@ class BatchTransaction:
             return Outcome("dead", exc.reason_code, exc.reason)
         except Exception as exc:
             log.warning("handler.failed", consumer=self.consumer, error=repr(exc))
-            return Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
+            return Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}",
+                           infra=is_infrastructure_error(exc))
         finally:
             logs.unbind("correlation_id", "message_id")
         return None

@@ -65,6 +65,11 @@ class Bus:
         return self._js
 
     @property
+    def max_payload(self) -> int:
+        """The connected server's limit for one message (payload and headers)."""
+        return self.nc.max_payload
+
+    @property
     def is_connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 

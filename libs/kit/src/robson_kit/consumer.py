@@ -2,8 +2,23 @@
 
 * undecodable / invalid / unknown-version / unexpected message → dead letter + term;
 * handler raises PermanentError → dead letter + term;
-* any other failure → nak with exponential backoff; after ``max_deliver`` tries → dead letter.
+* any other failure of the message itself → nak with exponential backoff; after
+  ``max_deliver`` failures → dead letter (``MAX_DELIVERIES``).
 The loop never stops on a bad message.
+
+Infrastructure errors are not message failures. When a batch fails because the database is
+unreachable (or NATS is down), the consumer stops fetching, naks what it holds without counting
+it against the messages, probes with backoff, and resumes when the dependency answers again;
+``paused`` (and ``/readyz``) say so meanwhile. See ``robson_kit.outage`` for what counts.
+
+Why the kit keeps its own failure count: JetStream's ``num_delivered`` counts *every*
+redelivery — after an outage, a crash, a lost ack — so it cannot tell "this message keeps
+failing" from "the database was down". The consumer counts handler failures per stream sequence
+in memory and dead-letters on that count. The count is lost on restart, so the server-side
+``max_deliver`` (``max_deliver + max_deliver_margin``) bounds the rest, including a message that
+kills the process each time it is handled: on its last server delivery the consumer dead-letters
+it unhandled (``MAX_DELIVERIES_CRASH``) rather than risk a delivery that is never followed by
+another.
 
 A fetched batch runs in one transaction (``robson_kit.batch``); after commit its events are
 published, then each message is settled. Within a batch a retried message may be overtaken by
@@ -16,13 +31,14 @@ import asyncio
 import base64
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError
 from robson_contracts import DeadLetter, DecodeError, Message, decode, derive_id
 from robson_contracts.subjects import StreamSpec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +47,8 @@ from robson_kit import faults, logs, metrics
 from robson_kit.batch import BatchTransaction, Outcome
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
+from robson_kit.outage import Probe, database_probe, is_infrastructure_error, reachable
+from robson_kit.provision import provision_consumer
 from robson_kit.pull import PullFeed
 from robson_kit.uow import Committed, UnitOfWork
 
@@ -67,6 +85,11 @@ def backoff_seconds(deliveries: int, base: float = 0.2, cap: float = 30.0) -> fl
     return random.uniform(0, min(cap, base * 2 ** max(0, deliveries - 1)))
 
 
+FAILURES_REMEMBERED = 10_000
+"""Per-message failure counts kept in memory (oldest forgotten first: a message another replica
+settled leaves its entry behind)."""
+
+
 class Consumer:
     def __init__(
         self,
@@ -79,6 +102,8 @@ class Consumer:
         max_deliver: int = 8,
         ack_wait_seconds: float = 30.0,
         on_committed: Committed | None = None,
+        max_deliver_margin: int = 32,
+        probe: Probe | None = None,
     ) -> None:
         self.spec = spec
         self.bus = bus
@@ -87,29 +112,36 @@ class Consumer:
         self.clock = clock or WallClock()
         self.batch = batch
         self.max_deliver = max_deliver
+        self.server_max_deliver = max_deliver + max(1, max_deliver_margin)
         self.ack_wait_seconds = spec.ack_wait_seconds or ack_wait_seconds
         self.on_committed = on_committed
+        self.probe = probe or database_probe(sessions)
         self._batch = BatchTransaction(spec.name, spec.handler, spec.record_inbox, sessions,
                                        self.clock, service)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._failures: OrderedDict[int, tuple[int, datetime]] = OrderedDict()
         self.processed = 0
+        self.paused: str | None = None
+        """Why the consumer is not fetching (a dependency is down), or None."""
+        self.pauses = 0
 
-    async def provision(self) -> None:
-        config = ConsumerConfig(
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
             durable_name=self.spec.name,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_seconds,
             max_ack_pending=self.spec.max_ack_pending,
+            max_deliver=self.server_max_deliver,
             deliver_policy=self.spec.deliver_policy,
             filter_subjects=list(self.spec.filter_subjects),
         )
-        try:
-            await self.bus.js.add_consumer(self.spec.stream.name, config)
-        except BadRequestError as exc:  # exists with another config: keep its position
-            log.warning("consumer.config_differs", consumer=self.spec.name, error=str(exc))
+
+    async def provision(self) -> str:
+        return await provision_consumer(self.bus.js, self.spec.stream.name, self.consumer_config())
 
     async def start(self) -> None:
+        self._batch.max_payload = self.bus.max_payload
         await self.provision()
         self._sub = await self.bus.js.pull_subscribe_bind(
             self.spec.name, stream=self.spec.stream.name
@@ -145,6 +177,11 @@ class Consumer:
     async def process(self, msgs: list[Msg]) -> None:
         decoded: list[tuple[Msg, Message]] = []
         for msg in msgs:
+            if _delivered(msg) >= self.server_max_deliver:
+                await self._dead_letter(msg, "MAX_DELIVERIES_CRASH", (
+                    f"delivered {_delivered(msg)} times, the server's limit, without being "
+                    "settled: it may crash the process; not handled again"))
+                continue
             try:
                 decoded.append((msg, decode(msg.data, self.spec.accepts)))
             except DecodeError as exc:
@@ -154,12 +191,22 @@ class Consumer:
         if not decoded:
             return
         started = time.perf_counter()
+        outage: str | None = None
         try:
             outcomes, uows = await self._batch.run(decoded)
         except Exception as exc:
-            log.warning("consumer.commit_failed", consumer=self.spec.name, error=repr(exc))
-            outcomes = {id(m): Outcome("retry", "COMMIT_FAILED", repr(exc)) for m, _ in decoded}
+            if is_infrastructure_error(exc):
+                outage = await self._dependency_down()
+            log.warning("consumer.commit_failed", consumer=self.spec.name, error=repr(exc),
+                        outage=outage)
+            kind = "hold" if outage else "retry"
+            outcomes = {id(m): Outcome(kind, "COMMIT_FAILED", repr(exc)) for m, _ in decoded}
             uows = []
+        else:
+            if any(o.infra for o in outcomes.values()):
+                outage = await self._dependency_down()
+            if outage:
+                outcomes = {k: Outcome("hold") if o.infra else o for k, o in outcomes.items()}
         for uow in uows:
             await uow.run_after_commit()
         written = [row for uow in uows for row in uow.written]
@@ -170,6 +217,32 @@ class Consumer:
         for msg, _ in decoded:
             await self._settle(msg, outcomes[id(msg)])
         metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
+        if outage:
+            await self._pause(outage)
+
+    async def _dependency_down(self) -> str | None:
+        """Why the dependencies are unreachable, or None when they answer."""
+        if not self.bus.is_connected:
+            return "nats disconnected"
+        if not await reachable(self.probe):
+            return "database unreachable"
+        return None
+
+    async def _pause(self, reason: str) -> None:
+        """Stop fetching until the dependencies answer again (probing with backoff)."""
+        self.paused = reason
+        self.pauses += 1
+        metrics.CONSUMER_PAUSED.labels(self.service, self.spec.name).set(1)
+        log.error("consumer.paused", consumer=self.spec.name, reason=reason)
+        attempt = 0
+        while (down := await self._dependency_down()) is not None and not self._stopping.is_set():
+            self.paused = down
+            attempt += 1
+            delay = min(5.0, 0.25 * 2 ** min(attempt, 10))
+            await asyncio.sleep(delay / 2 + random.uniform(0, delay / 2))
+        self.paused = None
+        metrics.CONSUMER_PAUSED.labels(self.service, self.spec.name).set(0)
+        log.warning("consumer.resumed", consumer=self.spec.name, probes=attempt)
 
     async def _skip_unwanted(self, decoded: list[tuple[Msg, Message]]) -> list[tuple[Msg, Message]]:
         wanted = []
@@ -183,37 +256,63 @@ class Consumer:
         return wanted
 
     async def _settle(self, msg: Msg, outcome: Outcome) -> None:
+        """A failed settle is no message failure: an unacked message comes back after
+        ``ack_wait`` and the inbox drops its effect; a lost nak just delays the retry."""
+        try:
+            await self._settle_one(msg, outcome)
+        except Exception as exc:
+            log.warning("consumer.settle_failed", consumer=self.spec.name, outcome=outcome.kind,
+                        error=repr(exc))
+
+    async def _settle_one(self, msg: Msg, outcome: Outcome) -> None:
+        seq = _sequence(msg)
         if outcome.kind == "ack":
+            self._failures.pop(seq, None)
             await msg.ack()
             self.processed += 1
             metrics.MESSAGES.labels(self.service, self.spec.name, "ok").inc()
         elif outcome.kind == "dead":
+            self._failures.pop(seq, None)
             await self._dead_letter(msg, outcome.reason_code, outcome.reason)
+        elif outcome.kind == "hold":
+            # Not the message's fault: back to the stream uncounted. The delay outlasts the open
+            # pull request, so nothing is redelivered to this paused consumer meanwhile.
+            metrics.MESSAGES.labels(self.service, self.spec.name, "held").inc()
+            await msg.nak(delay=2.0)
         else:
-            deliveries = msg.metadata.num_delivered or 1
-            if deliveries >= self.max_deliver:
+            failures, first = self._failures.pop(seq, (0, self.clock.now()))
+            failures += 1
+            if failures >= self.max_deliver:
                 await self._dead_letter(
-                    msg, "MAX_DELIVERIES", f"failed {deliveries} times; last: {outcome.reason}"
+                    msg, "MAX_DELIVERIES", f"failed {failures} times; last: {outcome.reason}",
+                    first_failed_at=first,
                 )
-            else:
-                metrics.MESSAGES.labels(self.service, self.spec.name, "retry").inc()
-                await msg.nak(delay=backoff_seconds(deliveries))
+                return
+            self._failures[seq] = (failures, first)
+            while len(self._failures) > FAILURES_REMEMBERED:
+                self._failures.popitem(last=False)
+            metrics.MESSAGES.labels(self.service, self.spec.name, "retry").inc()
+            await msg.nak(delay=backoff_seconds(failures))
 
-    async def _dead_letter(self, msg: Msg, reason_code: str, reason: str) -> None:
+    async def _dead_letter(self, msg: Msg, reason_code: str, reason: str,
+                           first_failed_at: datetime | None = None) -> None:
         """Publish the raw message with the reason, then term it. If the dead-letter publish
         fails the message is nak'ed instead, so nothing is lost."""
-        seq = msg.metadata.sequence.stream if msg.metadata else 0
+        seq = _sequence(msg)
+        now = self.clock.now()
+        headers = {k: str(v) for k, v in (msg.headers or {}).items()}
+        headers[FIRST_FAILED_HEADER] = (first_failed_at or now).isoformat()
         letter = DeadLetter(
             message_id=derive_id("dead-letter", self.spec.stream.name, self.spec.name, seq),
-            occurred_at=self.clock.now(),
+            occurred_at=now,
             service=self.service,
             consumer=self.spec.name,
             subject=msg.subject,
             reason_code=reason_code,
             reason=reason[:2000],
             payload_b64=base64.b64encode(msg.data).decode(),
-            headers={k: str(v) for k, v in (msg.headers or {}).items()},
-            delivered_count=msg.metadata.num_delivered or 1,
+            headers=headers,
+            delivered_count=_delivered(msg),
         )
         try:
             await self.bus.publish(letter)
@@ -225,3 +324,22 @@ class Consumer:
                     reason_code=reason_code, reason=reason[:300])
         metrics.MESSAGES.labels(self.service, self.spec.name, "dead_letter").inc()
         await msg.term()
+
+
+FIRST_FAILED_HEADER = "Robson-First-Failed-At"
+"""Added to a dead letter's headers: when the message first failed (its ``occurred_at`` is the
+last failure)."""
+
+
+def _sequence(msg: Msg) -> int:
+    try:
+        return msg.metadata.sequence.stream
+    except Exception:
+        return 0
+
+
+def _delivered(msg: Msg) -> int:
+    try:
+        return msg.metadata.num_delivered or 1
+    except Exception:
+        return 1

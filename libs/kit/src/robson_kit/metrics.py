@@ -15,3 +15,11 @@ HANDLE_SECONDS = Histogram(
 )
 OUTBOX_PUBLISHED = Counter("robson_outbox_published_total", "Events published by the relay", ["service"])
 OUTBOX_LAG = Gauge("robson_outbox_pending", "Committed events not yet published", ["service"])
+CONSUMER_PAUSED = Gauge(
+    "robson_consumer_paused", "1 while a consumer waits for its database or NATS to come back",
+    ["service", "consumer"],
+)
+OUTBOX_DEAD = Counter(
+    "robson_outbox_dead_total", "Outbox events that could not be published and were moved aside",
+    ["service", "reason_code"],
+)

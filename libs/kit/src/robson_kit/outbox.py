@@ -9,20 +9,34 @@ still go out in commit order.
 A crash between publish and marking republishes with the same ``Nats-Msg-Id``, which JetStream
 drops as a duplicate, and consumers' inboxes drop anything older. At-least-once publish plus
 dedup gives an exactly-once effect. ``SKIP LOCKED`` lets replicas share the work.
+
+Nothing blocks the queue: a row the bus can never take (larger than the server's max payload,
+or refused ``ROW_ATTEMPTS`` times while NATS is up) is moved to ``outbox_dead`` with the reason
+(metric ``robson_outbox_dead_total``, an error log, and a best-effort ``DeadLetter`` on the bus
+so ``robson dlq list`` shows it); the rows behind it go on. A connection error is no fault of
+the row: the sweep keeps it and retries. ``robson_outbox_pending`` is the real unpublished
+count, queried on every sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import base64
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import nats.errors
+import nats.js.errors
+from robson_contracts import DeadLetter, derive_id
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from robson_kit import faults, logs, metrics
 from robson_kit.bus import Bus
+from robson_kit.outage import is_infrastructure_error
 from robson_kit.tables import inbox, outbox
-from robson_kit.uow import OutboxRow
+from robson_kit.uow import HEADER_ALLOWANCE, OutboxRow
 
 log = logs.get_logger(__name__)
 
@@ -35,6 +49,25 @@ meanwhile (a mark lost in a crash only causes a republish that dedup drops)."""
 GRACE = timedelta(seconds=5)
 """The scan leaves younger rows to the fast path that is publishing them (a republish would be
 harmless, only wasteful)."""
+
+ROW_ATTEMPTS = 5
+"""Refusals (other than connection errors) of one row before it is moved aside."""
+FAILING_SWEEPS = 5
+"""Consecutive failed iterations after which the loop gives up to its supervisor (so /readyz
+names it)."""
+LETTER_PAYLOAD_MAX = 256 * 1024
+"""A moved-aside event's payload rides on its DeadLetter only up to this size."""
+MOVE_ASIDE = text(
+    "WITH moved AS (DELETE FROM outbox WHERE id = :id RETURNING *) "
+    "INSERT INTO outbox_dead (id, message_id, subject, message_type, payload, headers, created_at, "
+    "reason_code, reason) SELECT id, message_id, subject, message_type, payload, headers, created_at, "
+    ":code, :reason FROM moved ON CONFLICT (id) DO NOTHING"
+)
+
+
+class RelayStalled(Exception):
+    """NATS did not take some events (connection trouble): the sweep retries them."""
+
 
 MARK_PUBLISHED = (
     update(outbox)
@@ -54,6 +87,7 @@ class OutboxRelay:
         self._to_mark: list[object] = []
         self._backlog = True  # until a scan finds nothing left behind
         self._scans = 0
+        self._row_failures: Counter[int] = Counter()
         self.published = 0
 
     async def publish_committed(self, rows: list[OutboxRow]) -> None:
@@ -80,7 +114,8 @@ class OutboxRelay:
         metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(events))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox:{self.service}")
+        """Standalone use; a ``Service`` runs ``run`` under its supervisor instead."""
+        self._task = asyncio.create_task(self.run(), name=f"outbox:{self.service}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -97,10 +132,13 @@ class OutboxRelay:
         while await self.publish_pending() == BATCH:
             pass
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """The relay loop (run it under the service's supervisor). It retries failures itself
+        and gives up to the supervisor only once they persist."""
         loop = asyncio.get_running_loop()
         next_scan = loop.time()
         next_mark: float | None = None
+        failures = 0
         while True:
             due = next_scan if next_mark is None else min(next_scan, next_mark)
             try:
@@ -117,11 +155,15 @@ class OutboxRelay:
                 if self._backlog or loop.time() >= next_scan:
                     await self._scan()
                     next_scan = loop.time() + self.poll_seconds
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("outbox.publish_failed", error=repr(exc))
-                await asyncio.sleep(min(5.0, self.poll_seconds * 4))
+                failures += 1
+                log.warning("outbox.publish_failed", error=repr(exc), failures=failures)
+                if failures >= FAILING_SWEEPS:
+                    raise
+                await asyncio.sleep(min(5.0, self.poll_seconds * 2 ** min(failures, 4) / 4))
 
     async def _scan(self) -> None:
         backlog = self._backlog
@@ -129,7 +171,7 @@ class OutboxRelay:
             pass
         if backlog and published == 0:
             self._backlog = False
-        metrics.OUTBOX_LAG.labels(self.service).set(0)  # nothing older than the grace is left
+        metrics.OUTBOX_LAG.labels(self.service).set(await self.pending_count())
         self._scans += 1
         if self._scans % 1200 == 0:
             await self.prune()
@@ -147,9 +189,11 @@ class OutboxRelay:
             raise
 
     async def publish_pending(self, min_age: timedelta | None = None) -> int:
-        """Publish one batch of unpublished events in commit order; returns how many."""
+        """Publish one batch of unpublished events in commit order; returns how many rows it
+        settled (published or moved aside). Raises ``RelayStalled`` if NATS did not take some."""
         query = (
-            select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers)
+            select(outbox.c.id, outbox.c.message_id, outbox.c.subject, outbox.c.message_type,
+                   outbox.c.payload, outbox.c.headers)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
             .limit(BATCH)
@@ -157,16 +201,73 @@ class OutboxRelay:
         )
         if min_age is not None:
             query = query.where(outbox.c.created_at < func.now() - min_age)
+        stalled: BaseException | None = None
         async with self.engine.begin() as conn:
             await _without_fsync(conn)
             rows = (await conn.execute(query)).all()
             if not rows:
                 return 0
-            await self._publish([(r.subject, r.payload, dict(r.headers)) for r in rows])
-            await conn.execute(
-                update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(published_at=func.now())
+            limit = self.bus.max_payload - HEADER_ALLOWANCE
+            sendable = [r for r in rows if len(r.payload) <= limit]
+            refused: list[tuple[Any, str, str]] = [
+                (r, "PAYLOAD_TOO_LARGE", f"{len(r.payload)} bytes; the bus carries at most {limit}")
+                for r in rows if len(r.payload) > limit
+            ]
+            results = await asyncio.gather(
+                *(self.bus.publish_raw(r.subject, r.payload, dict(r.headers)) for r in sendable),
+                return_exceptions=True,
             )
-        return len(rows)
+            published = [r for r, result in zip(sendable, results, strict=True)
+                         if not isinstance(result, BaseException)]
+            for r, result in zip(sendable, results, strict=True):
+                if not isinstance(result, BaseException):
+                    continue
+                if _connection_trouble(result, others_published=bool(published)):
+                    stalled = result
+                    continue
+                self._row_failures[r.id] += 1
+                if isinstance(result, nats.errors.MaxPayloadError):
+                    refused.append((r, "PAYLOAD_TOO_LARGE", repr(result)))
+                elif self._row_failures[r.id] >= ROW_ATTEMPTS:
+                    refused.append((r, "PUBLISH_REFUSED",
+                                    f"refused {self._row_failures[r.id]} times; last: {result!r}"))
+                else:
+                    stalled = result
+            if published:
+                faults.point("outbox.after_publish")
+                self.published += len(published)
+                metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(published))
+                await conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in published]))
+                                   .values(published_at=func.now()))
+            for r, code, reason in refused:
+                await conn.execute(MOVE_ASIDE, {"id": r.id, "code": code, "reason": reason[:2000]})
+        for r, code, reason in refused:
+            self._row_failures.pop(r.id, None)
+            await self._report_dead(r, code, reason)
+        if stalled is not None:
+            raise RelayStalled(repr(stalled)) from stalled
+        return len(published) + len(refused)
+
+    async def _report_dead(self, row: Any, code: str, reason: str) -> None:
+        metrics.OUTBOX_DEAD.labels(self.service, code).inc()
+        log.error("outbox.event_moved_aside", message_id=str(row.message_id), subject=row.subject,
+                  message_type=row.message_type, reason_code=code, reason=reason[:300])
+        payload = row.payload if len(row.payload) <= LETTER_PAYLOAD_MAX else b""
+        letter = DeadLetter(
+            message_id=derive_id("outbox-dead", self.service, row.message_id),
+            occurred_at=datetime.now(UTC),
+            service=self.service,
+            consumer="outbox",
+            subject=row.subject,
+            reason_code=code,
+            reason=(reason if payload else f"{reason} (payload kept in {self.service}.outbox_dead only)")[:2000],
+            payload_b64=base64.b64encode(payload).decode(),
+            headers=dict(row.headers),
+        )
+        try:
+            await self.bus.publish(letter)
+        except Exception as exc:  # the row in outbox_dead is the record; this is a courtesy
+            log.warning("outbox.dead_letter_publish_failed", error=repr(exc))
 
     async def pending_count(self) -> int:
         async with self.engine.connect() as conn:
@@ -188,3 +289,13 @@ async def _without_fsync(conn: AsyncConnection) -> None:
     """Losing a "published" mark in a database crash only causes a republish, which JetStream's
     dedup and the consumers' inboxes drop: no need to wait for fsync."""
     await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _connection_trouble(exc: BaseException, others_published: bool) -> bool:
+    """A publish that failed for want of a working connection, not because of the event. "No
+    responders" (JetStream not answering yet, or no stream for the subject) is the event's
+    fault only when other events of the same sweep went through."""
+    if is_infrastructure_error(exc):
+        return True
+    no_stream = isinstance(exc, nats.errors.NoRespondersError | nats.js.errors.NoStreamResponseError)
+    return no_stream and not others_published

@@ -78,14 +78,16 @@ class Service:
             await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url, s.db_schema)
         await self.bus.connect()
         await self.bus.ensure_streams()
+        self.uow.max_payload = self.bus.max_payload
         for hook in self.on_start:
             await hook(self)
-        self.relay.start()
+        self.supervise("outbox_relay", self.relay.run)
         for spec in self.consumer_specs:
             consumer = Consumer(
                 spec, self.bus, self.sessions, self.name, self.clock,
                 batch=s.consumer_batch, max_deliver=s.max_deliver,
                 ack_wait_seconds=s.ack_wait_seconds, on_committed=self.relay.publish_committed,
+                max_deliver_margin=s.max_deliver_margin,
             )
             await consumer.start()
             self.consumers.append(consumer)
@@ -120,8 +122,15 @@ class Service:
         and named by ``/readyz`` while it keeps failing."""
         return self.supervisor.spawn(name, factory)
 
+    def consumers_check(self) -> str:
+        if not self.started:
+            return "not started"
+        paused = [f"{c.spec.name} ({c.paused})" for c in self.consumers if c.paused]
+        return "paused: " + "; ".join(paused) if paused else "ok"
+
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {"nats": "ok" if self.bus.is_connected else "disconnected"}
+        checks["consumers"] = self.consumers_check()
         try:
             await ping(self.engine)
             checks["database"] = "ok"
@@ -134,7 +143,6 @@ class Service:
             checks["migrations"] = "ok" if current == heads else f"at {sorted(current)}, head {sorted(heads)}"
         except Exception as exc:
             checks["migrations"] = f"error: {type(exc).__name__}"
-        checks["consumers"] = "ok" if self.started else "not started"
         failing = self.supervisor.failing()
         checks["loops"] = "ok" if not failing else "failing: " + "; ".join(
             f"{name} ({error})" for name, error in sorted(failing.items())

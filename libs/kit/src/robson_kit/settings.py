@@ -31,7 +31,11 @@ class ServiceSettings(BaseSettings):
     ack_wait_seconds: float = 30.0
     """Redelivery delay of an unacked message (a consumer that died mid-message)."""
     max_deliver: int = 8
-    """Deliveries of a failing message before it is dead-lettered."""
+    """Failures of a message (its handler failing on the message's own merits) before it is
+    dead-lettered. Outages (database or NATS down) do not count."""
+    max_deliver_margin: int = 32
+    """The server-side limit is ``max_deliver + max_deliver_margin`` deliveries: it bounds a
+    message that crashes the process each time (its last delivery is dead-lettered unhandled)."""
     outbox_poll_seconds: float = 2.0
     """How often the outbox relay sweeps for events the fast path left unpublished (a failed
     publish makes it sweep at once)."""

@@ -17,6 +17,7 @@ from sqlalchemy.sql import Executable
 
 from robson_kit.bus import headers_for
 from robson_kit.clock import Clock
+from robson_kit.errors import PermanentError
 
 Callback = Callable[[], Awaitable[None] | None]
 OutboxRow = dict[str, Any]
@@ -25,21 +26,45 @@ _BEFORE_COMMIT = "robson.before_commit"
 _DRIVER = "robson.driver_connection"
 Committed = Callable[[list[OutboxRow]], Awaitable[None]]
 """Called after a commit with the outbox rows it wrote (the relay publishes them at once)."""
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+"""nats-server's default; the bus replaces it with the connected server's ``max_payload``."""
+HEADER_ALLOWANCE = 1024
+"""Room kept for the headers: the server counts them in its limit and closes the connection of
+a client that sends more."""
+
+
+class PayloadTooLarge(PermanentError):
+    """An event too large for the bus: refused at emit time, before anything commits (an HTTP
+    route answers 422; a consumer dead-letters the message that caused it)."""
+
+    def __init__(self, message_type: str, size: int, limit: int) -> None:
+        super().__init__("PAYLOAD_TOO_LARGE", f"{message_type} would be {size} bytes on the bus; "
+                                              f"at most {limit} fit")
+
+
+def check_payload(message_type: str, payload: bytes, max_payload: int) -> None:
+    limit = max_payload - HEADER_ALLOWANCE
+    if len(payload) > limit:
+        raise PayloadTooLarge(message_type, len(payload), limit)
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
         self.session = session
         self.clock = clock
-        self._pending: list[tuple[str, Message]] = []
+        self.max_payload = max_payload
+        self._pending: list[tuple[str, Message, bytes]] = []
         self._after_commit: list[Callback] = []
         self._connection: AsyncConnection | None = None
         self.written: list[OutboxRow] = []
         """Outbox rows this unit of work wrote; published right after commit."""
 
     def emit(self, message: Message, subject: str | None = None) -> None:
-        """Queue an outgoing event; it is written to the outbox in this transaction."""
-        self._pending.append((subject or subject_for(message), message))
+        """Queue an outgoing event; it is written to the outbox in this transaction.
+        Raises ``PayloadTooLarge`` for an event the bus could never carry."""
+        payload = encode(message)
+        check_payload(message.message_type, payload, self.max_payload)  # type: ignore[attr-defined]
+        self._pending.append((subject or subject_for(message), message, payload))
 
     def before_commit(self, key: object, write: Write) -> None:
         """Run ``write(uow)`` once, just before this transaction commits; later calls with the
@@ -60,7 +85,7 @@ class UnitOfWork:
 
     @property
     def emitted(self) -> list[Message]:
-        return [m for _, m in self._pending]
+        return [m for _, m, _ in self._pending]
 
     def take_outbox_rows(self) -> list[OutboxRow]:
         rows = [
@@ -68,10 +93,10 @@ class UnitOfWork:
                 "message_id": m.message_id,
                 "subject": subject,
                 "message_type": m.message_type,  # type: ignore[attr-defined]
-                "payload": encode(m),
+                "payload": payload,
                 "headers": headers_for(m),
             }
-            for subject, m in self._pending
+            for subject, m, payload in self._pending
         ]
         self._pending.clear()
         self.written.extend(rows)
@@ -160,15 +185,16 @@ class UnitOfWorkFactory:
     """For API routes and timers: ``async with uow_factory() as uow: ...`` commits on exit."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 on_committed: Committed | None = None) -> None:
+                 on_committed: Committed | None = None, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
         self.sessions = sessions
         self.clock = clock
         self.on_committed = on_committed
+        self.max_payload = max_payload
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
         async with self.sessions() as session, session.begin():
-            uow = UnitOfWork(session, self.clock)
+            uow = UnitOfWork(session, self.clock, self.max_payload)
             yield uow
             await uow.flush_outbox()
         await uow.run_after_commit()

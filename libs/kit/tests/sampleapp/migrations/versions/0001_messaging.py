@@ -4,7 +4,8 @@ Revision ID: 0001
 Revises:
 """
 
-from robson_kit.tables import create_messaging_tables, drop_messaging_tables
+from alembic import op
+from robson_kit.migrations_frozen import create_messaging_v1, drop_messaging_v1
 
 revision = "0001"
 down_revision = None
@@ -13,8 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_messaging_tables()
+    create_messaging_v1(op)
 
 
 def downgrade() -> None:
-    drop_messaging_tables()
+    drop_messaging_v1(op)

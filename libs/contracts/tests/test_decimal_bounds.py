@@ -1,0 +1,61 @@
+"""The shared decimal type refuses absurd magnitudes and precisions at the edge, naming the
+field; values real prices, quantities and money take pass unchanged."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+from robson_contracts import BalanceSnapshot, DecodeError, decode, encode
+from robson_contracts.types import MAX_FRACTION_DIGITS, Dec
+
+from .test_contracts import NOW
+
+DEC = TypeAdapter(Dec)
+
+
+def snapshot(free: str) -> dict[str, object]:
+    message = BalanceSnapshot(occurred_at=NOW, account_id="acc1", mode="PAPER",
+                              balances=({"asset": "USDT", "free": "1", "locked": "0"},))
+    data = json.loads(encode(message))
+    data["balances"][0]["free"] = free
+    return data
+
+
+@pytest.mark.parametrize("wire", ["1e999999", "-1e18", "1000000000000000000", "1e-41", "NaN",
+                                  "-Infinity", "1" * 101])
+def test_decimal_out_of_bounds_is_refused(wire: str) -> None:
+    with pytest.raises(ValidationError):
+        DEC.validate_python(wire)
+
+
+def test_balance_with_absurd_amount_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as refused:
+        BalanceSnapshot.model_validate(snapshot("1e999999"))
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("balances", 0, "free")
+    assert "1e18" in error["msg"]
+
+
+def test_bus_message_carrying_an_absurd_decimal_fails_decoding_with_a_reason() -> None:
+    with pytest.raises(DecodeError) as refused:
+        decode(json.dumps(snapshot("1e999999")).encode())
+    assert refused.value.reason_code == "INVALID_MESSAGE"
+    assert "free" in refused.value.reason
+
+
+def test_computed_value_with_full_context_precision_passes() -> None:
+    value = Decimal(100) / Decimal("64000.5")  # 28 significant digits, 30 after the point
+    assert DEC.validate_python(str(value)) == value
+    assert DEC.validate_python(value) == value
+
+
+@settings(max_examples=100)
+@given(st.decimals(min_value=Decimal(-(10**18)) + 1, max_value=Decimal(10**18) - 1,
+                   places=MAX_FRACTION_DIGITS // 2, allow_nan=False, allow_infinity=False))
+def test_any_decimal_within_bounds_round_trips_unchanged(value: Decimal) -> None:
+    assert DEC.validate_python(format(value, "f")) == value

@@ -1,0 +1,96 @@
+"""Infrastructure errors: a dependency being down is not a message's fault.
+
+A consumer that sees one of these errors while handling or committing a batch does not count a
+failed delivery. It confirms with a probe (``SELECT 1`` on a fresh pooled connection): only when
+the database really is unreachable does it pause. An error that merely *looks* like an outage
+(an ``OSError`` from a handler's own HTTP call, a single dropped connection) while the database
+answers is treated as the message's failure, so nothing can retry forever on a misclassified
+error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterator
+
+import asyncpg
+import nats.errors
+import sqlalchemy.exc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+_INFRA_TYPES: tuple[type[BaseException], ...] = (
+    OSError,  # refused / reset / unreachable; TimeoutError is an OSError too
+    asyncpg.PostgresConnectionError,  # class 08: connection lost, cannot connect
+    asyncpg.exceptions.CannotConnectNowError,  # "the database system is starting up"
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,  # "connection is closed"
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # pool exhausted: every connection stuck on a dead server
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) says a dependency is unreachable."""
+    for err in _chain(exc):
+        if isinstance(err, _INFRA_TYPES):
+            return True
+        if isinstance(err, sqlalchemy.exc.DBAPIError) and err.connection_invalidated:
+            return True
+    return False
+
+
+Probe = Callable[[], Awaitable[None]]
+
+
+def database_probe(sessions: async_sessionmaker[AsyncSession], timeout: float = 3.0) -> Probe:
+    async def probe() -> None:
+        async def ping() -> None:
+            async with sessions() as session:
+                await session.execute(text("SELECT 1"))
+
+        await asyncio.wait_for(ping(), timeout)
+
+    return probe
+
+
+async def reachable(probe: Probe) -> bool:
+    try:
+        await probe()
+    except Exception:
+        return False
+    return True
+
+
+async def wait_until_reachable(
+    probe: Probe, base: float = 0.25, cap: float = 5.0, on_attempt: Callable[[int], None] | None = None
+) -> None:
+    """Probe with exponential backoff (jittered) until the probe passes."""
+    attempt = 0
+    while not await reachable(probe):
+        attempt += 1
+        if on_attempt is not None:
+            on_attempt(attempt)
+        delay = min(cap, base * 2 ** min(attempt, 10))
+        await asyncio.sleep(delay / 2 + random.uniform(0, delay / 2))
+
+

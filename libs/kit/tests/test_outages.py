@@ -1,0 +1,211 @@
+"""Infrastructure errors are not message failures: a database or NATS outage pauses the
+consumer and loses nothing; only a message failing on its own merits is dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from robson_contracts import DeadLetter, SignalDetected
+from robson_contracts import subjects as s
+from robson_kit.bus import Bus
+from robson_kit.consumer import Consumer, ConsumerSpec
+from robson_kit.embedded import EmbeddedNats, EmbeddedPostgres
+from robson_kit.service import Service
+from robson_kit.testing import asgi_client, read_stream, unique_schema, wait_until
+from robson_kit.uow import UnitOfWork
+from sampleapp.app import SampleSettings, build, handle_signal
+
+from .own_infra import own_nats, own_postgres  # noqa: F401  (fixtures)
+from .test_messaging import make_signal, seen
+
+MIGRATIONS = Path(__file__).parent / "sampleapp" / "migrations"
+
+
+async def _counts(database_url: str, schema: str) -> tuple[int, int]:
+    """(signals handled, the most times any one was handled)."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    try:
+        row = await conn.fetchrow("SELECT count(*) AS n, coalesce(max(times), 0) AS most FROM signal_counts")
+        return row["n"], row["most"]
+    finally:
+        await conn.close()
+
+
+async def _counts_reachable(database_url: str, schema: str) -> tuple[int, int] | None:
+    try:
+        return await _counts(database_url, schema)
+    except (OSError, asyncpg.PostgresError):
+        return None
+
+
+async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_nothing(
+    bus: Bus, nats_url: str, own_postgres: EmbeddedPostgres  # noqa: F811
+) -> None:
+    schema = unique_schema()
+    service = build(SampleSettings(nats_url=nats_url, database_url=own_postgres.url, db_schema=schema,
+                                   ack_wait_seconds=2, max_deliver=3))
+    await service.start()
+    try:
+        for i in range(10):
+            await bus.publish(make_signal(f"before-{i}"))
+        await wait_until(lambda: _handled(own_postgres.url, schema, 10), message="first 10 handled")
+        await asyncio.to_thread(own_postgres.stop)
+        for i in range(20):
+            await bus.publish(make_signal(f"during-{i}"))
+        async with asgi_client(service) as client:
+            async def paused() -> str | None:
+                checks = (await client.get("/readyz")).json()["checks"]
+                return checks["consumers"] if checks["consumers"].startswith("paused") else None
+
+            reported = await wait_until(paused, message="/readyz reports the consumer paused")
+            # Down far longer than 3 deliveries with backoff take: the old kit dead-lettered here.
+            await asyncio.sleep(8)
+            assert await paused() is not None
+            await asyncio.to_thread(own_postgres.start)
+            await wait_until(lambda: _handled(own_postgres.url, schema, 30), timeout=60,
+                             message="all 30 handled after the restart")
+            await wait_until(lambda: _ready(client), message="/readyz ok again")
+        assert "sample_signals" in reported and "database" in reported
+        assert await _counts(own_postgres.url, schema) == (30, 1)
+        await wait_until(lambda: _decisions(bus, 30), message="30 decisions published")
+        assert len(await read_stream(bus, s.ALL_DECISIONS)) == 30
+        assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
+    finally:
+        await service.stop()
+
+
+async def test_nats_down_while_settling_loses_nothing_and_dead_letters_nothing(
+    own_nats: EmbeddedNats, database_url: str, schema: str  # noqa: F811
+) -> None:
+    bus = await Bus(own_nats.url, name="pytest-own").connect()
+    await bus.ensure_streams()
+    stopped = asyncio.Event()
+
+    async def stop_nats_mid_batch(signal: SignalDetected, uow: UnitOfWork) -> None:
+        if signal.signal_id == "sig-3" and not stopped.is_set():
+            stopped.set()
+            await asyncio.to_thread(own_nats.stop)  # the batch commits, then settles into a void
+        await handle_signal(signal, uow)
+
+    service = Service(
+        SampleSettings(nats_url=own_nats.url, database_url=database_url, db_schema=schema,
+                       ack_wait_seconds=2, max_deliver=2),
+        MIGRATIONS,
+        consumers=[ConsumerSpec("sample_signals", s.SIGNALS, (s.ALL_SIGNALS,), stop_nats_mid_batch,
+                                accepts=(SignalDetected,))],
+    )
+    for i in range(6):
+        await bus.publish(make_signal(f"sig-{i}"))
+    await service.start()
+    try:
+        await wait_until(lambda: _is_set(stopped), message="NATS stopped mid-batch")
+        await asyncio.sleep(3)
+        await asyncio.to_thread(own_nats.start)
+        await wait_until(lambda: _decisions(bus, 6), timeout=60, message="6 decisions after NATS is back")
+        await wait_until(lambda: _all_acked(bus, 6), timeout=30, message="every signal acked")
+        assert [await seen(service, f"sig-{i}") for i in range(6)] == [1] * 6
+        assert len(await read_stream(bus, s.ALL_DECISIONS)) == 6
+        assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
+    finally:
+        await service.stop()
+        await bus.close()
+
+
+async def test_message_at_the_server_delivery_limit_is_dead_lettered_unhandled(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    settings = SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                              max_deliver=2, max_deliver_margin=2)
+    service = build(settings)
+    consumer = Consumer(service.consumer_specs[0], bus, service.sessions, "sample",
+                        max_deliver=2, max_deliver_margin=2)
+    await consumer.provision()
+    info = await bus.js.consumer_info(s.SIGNALS.name, "sample_signals")
+    assert info.config.max_deliver == 4
+    await bus.publish(make_signal("sig-crash"))
+    # Three deliveries that never settle, as if each had killed the process.
+    raw = await bus.js.pull_subscribe_bind("sample_signals", stream=s.SIGNALS.name)
+    for _ in range(3):
+        (msg,) = await raw.fetch(1, timeout=5)
+        await msg.nak()
+    await raw.unsubscribe()
+    await service.start()
+    try:
+        letters: list[DeadLetter] = await wait_until(lambda: _letters(bus, 1), message="crash dead letter")
+        assert letters[0].reason_code == "MAX_DELIVERIES_CRASH"
+        assert letters[0].delivered_count == 4
+        assert await seen(service, "sig-crash") == 0
+    finally:
+        await service.stop()
+
+
+async def test_changed_consumer_config_updates_the_existing_durable_in_place(
+    bus: Bus, database_url: str, schema: str
+) -> None:
+    service = build(SampleSettings(database_url=database_url, db_schema=schema))
+    spec = service.consumer_specs[0]
+    old = ConsumerSpec(spec.name, spec.stream, (s.signal("acc1", "BTCUSDT"),), spec.handler,
+                       ack_wait_seconds=30)
+    assert await Consumer(old, bus, service.sessions, "sample", max_deliver=8).provision() == "created"
+    new = ConsumerSpec(spec.name, spec.stream, (s.ALL_SIGNALS,), spec.handler, ack_wait_seconds=5)
+    consumer = Consumer(new, bus, service.sessions, "sample", max_deliver=3, max_deliver_margin=2)
+    assert await consumer.provision() == "updated"
+    info = await bus.js.consumer_info(s.SIGNALS.name, spec.name)
+    assert (info.config.ack_wait, info.config.max_deliver) == (5, 5)
+    assert (info.config.filter_subjects or [info.config.filter_subject]) == [s.ALL_SIGNALS]
+    assert await consumer.provision() == "unchanged"
+
+
+async def test_consumer_config_the_server_cannot_update_is_recreated_from_its_ack_floor(
+    bus: Bus, database_url: str, schema: str
+) -> None:
+    service = build(SampleSettings(database_url=database_url, db_schema=schema))
+    spec = service.consumer_specs[0]
+    await bus.js.add_consumer(s.SIGNALS.name, ConsumerConfig(
+        durable_name=spec.name, ack_policy=AckPolicy.ALL, deliver_policy=DeliverPolicy.ALL,
+        filter_subjects=[s.ALL_SIGNALS]))
+    for i in range(3):
+        await bus.publish(make_signal(f"sig-{i}"))
+    raw = await bus.js.pull_subscribe_bind(spec.name, stream=s.SIGNALS.name)
+    msgs = await raw.fetch(2, timeout=5)
+    await msgs[-1].ack_sync()  # AckPolicy.ALL: acknowledges both
+    await raw.unsubscribe()
+    consumer = Consumer(spec, bus, service.sessions, "sample")
+    assert await consumer.provision() == "recreated"
+    info = await bus.js.consumer_info(s.SIGNALS.name, spec.name)
+    assert info.config.ack_policy == AckPolicy.EXPLICIT
+    assert info.config.opt_start_seq == 3
+    assert info.num_pending == 1
+
+
+async def _handled(database_url: str, schema: str, n: int) -> bool:
+    counts = await _counts_reachable(database_url, schema)
+    return counts is not None and counts[0] >= n
+
+
+async def _ready(client) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
+async def _decisions(bus: Bus, n: int) -> bool:
+    try:
+        return len(await read_stream(bus, s.ALL_DECISIONS)) >= n
+    except Exception:
+        return False
+
+
+async def _letters(bus: Bus, n: int) -> list[DeadLetter] | None:
+    letters = await read_stream(bus, s.ALL_DEAD_LETTERS)
+    return letters if len(letters) >= n else None
+
+
+async def _all_acked(bus: Bus, n: int) -> bool:
+    info = await bus.js.consumer_info(s.SIGNALS.name, "sample_signals")
+    return info.ack_floor.stream_seq >= n and info.num_ack_pending == 0
+
+
+async def _is_set(event: asyncio.Event) -> bool:
+    return event.is_set()

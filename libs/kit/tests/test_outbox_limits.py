@@ -1,0 +1,133 @@
+"""The outbox never blocks: events are checked against the bus's max payload at emit time, and
+a row that still cannot be published is moved aside while the rows behind it go out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter
+from robson_contracts import DeadLetter, DecisionKind, SignalDetected, TradeDecision, derive_id
+from robson_contracts import subjects as s
+from robson_kit import metrics
+from robson_kit.bus import Bus
+from robson_kit.consumer import ConsumerSpec
+from robson_kit.service import Service
+from robson_kit.testing import asgi_client, read_stream, wait_until
+from robson_kit.uow import PayloadTooLarge, UnitOfWork
+from sampleapp.app import SampleSettings
+
+from .test_messaging import T0, _probe, make_signal
+
+MIGRATIONS = Path(__file__).parent / "sampleapp" / "migrations"
+BIG = 2 * 1024 * 1024  # twice nats-server's default max payload
+
+
+def decision(name: str, reasoning: str = "") -> TradeDecision:
+    return TradeDecision(
+        message_id=derive_id("test-decision", name), occurred_at=T0, account_id="acc1",
+        decision_id=name, trader_id="trader1", symbol="BTCUSDT", decision=DecisionKind.WATCH,
+        confidence="0.5", reasoning=reasoning,
+    )
+
+
+async def test_unpublishable_outbox_row_is_moved_aside_and_the_rows_behind_it_are_published(
+    bus: Bus, sample: Service, database_url: str
+) -> None:
+    dead = metrics.OUTBOX_DEAD.labels("sample", "PAYLOAD_TOO_LARGE")
+    dead_before = dead._value.get()
+    async with sample.uow() as uow:
+        uow.emit(decision("d-before"))
+    async with sample.uow() as uow:
+        uow.max_payload = 10 * BIG  # as written before the emit-time check existed
+        uow.emit(decision("d-huge", reasoning="x" * BIG))
+    for name in ("d-after-1", "d-after-2"):
+        async with sample.uow() as uow:
+            uow.emit(decision(name))
+
+    async def published() -> list[str] | None:
+        ids = [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)]
+        return ids if len(ids) >= 3 else None
+
+    assert sorted(await wait_until(published, message="3 decisions")) == ["d-after-1", "d-after-2", "d-before"]
+    probe = _probe(database_url, sample.settings.db_schema)
+    assert await wait_until(lambda: probe("SELECT reason_code FROM outbox_dead")) == "PAYLOAD_TOO_LARGE"
+    assert await probe("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    assert dead._value.get() == dead_before + 1
+    letters: list[DeadLetter] = await wait_until(lambda: _outbox_letters(bus), message="outbox dead letter")
+    assert letters[0].reason_code == "PAYLOAD_TOO_LARGE" and letters[0].subject.startswith("robson.decision.")
+    await wait_until(lambda: _pending_gauge_is(sample, 0), message="pending gauge at the real count")
+
+
+async def test_event_over_the_bus_limit_is_refused_at_emit_and_nothing_commits(
+    sample: Service, database_url: str
+) -> None:
+    with pytest.raises(PayloadTooLarge) as refused:
+        async with sample.uow() as uow:
+            uow.emit(decision("d-too-big", reasoning="x" * BIG))
+    assert refused.value.reason_code == "PAYLOAD_TOO_LARGE"
+    assert await _probe(database_url, sample.settings.db_schema)("SELECT count(*) FROM outbox") == 0
+
+
+async def test_route_emitting_an_event_over_the_bus_limit_answers_422_with_reason(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    router = APIRouter()
+
+    @router.post("/huge")
+    async def huge() -> dict[str, str]:
+        async with service.uow() as uow:
+            uow.emit(decision("d-route", reasoning="x" * BIG))
+        return {"ok": "yes"}
+
+    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
+                      MIGRATIONS, routers=[router])
+    await service.start()
+    try:
+        async with asgi_client(service) as client:
+            answer = await client.post("/huge")
+        assert answer.status_code == 422
+        assert answer.json()["reason_code"] == "PAYLOAD_TOO_LARGE"
+    finally:
+        await service.stop()
+
+
+async def test_handler_emitting_an_event_over_the_bus_limit_dead_letters_its_message(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    async def handler(signal: SignalDetected, uow: UnitOfWork) -> None:
+        uow.emit(decision(signal.signal_id, reasoning="x" * (BIG if signal.strategy == "huge" else 1)))
+
+    service = Service(
+        SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
+        MIGRATIONS,
+        consumers=[ConsumerSpec("sample_signals", s.SIGNALS, (s.ALL_SIGNALS,), handler,
+                                accepts=(SignalDetected,))],
+    )
+    await bus.publish(make_signal("sig-huge", strategy="huge"))
+    await bus.publish(make_signal("sig-fine"))
+    await service.start()
+    try:
+        letters: list[DeadLetter] = await wait_until(lambda: _letters(bus), message="dead letter")
+        assert letters[0].reason_code == "PAYLOAD_TOO_LARGE" and letters[0].consumer == "sample_signals"
+        await wait_until(lambda: _decision_ids(bus), message="the next message's decision")
+        assert [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)] == ["sig-fine"]
+    finally:
+        await service.stop()
+
+
+async def _outbox_letters(bus: Bus) -> list[DeadLetter] | None:
+    return [x for x in await read_stream(bus, s.ALL_DEAD_LETTERS) if x.consumer == "outbox"] or None
+
+
+async def _letters(bus: Bus) -> list[DeadLetter] | None:
+    return await read_stream(bus, s.ALL_DEAD_LETTERS) or None
+
+
+async def _decision_ids(bus: Bus) -> list[str] | None:
+    return [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)] or None
+
+
+async def _pending_gauge_is(service: Service, n: int) -> bool:
+    await service.relay._scan()
+    return metrics.OUTBOX_LAG.labels(service.name)._value.get() == n
