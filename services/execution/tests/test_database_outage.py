@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 from robson_contracts import subjects as s
 from robson_execution.main import build_service
-from robson_execution.testing import FakeBinance, Fault
 from robson_kit.bus import Bus
 from robson_kit.testing import read_stream, wait_until
 
 from .conftest import enable_live, settings_for
+from .fakes import FakeBinance, Fault
 from .helpers import of, order_events, submit
 from .outage import outage_database
 
