@@ -84,10 +84,19 @@ class ChaosPlatform:
         await self.p.start_feed()
 
     async def kill_and_restart(self, name: str) -> None:
-        """SIGKILL, start again; the feed waits for ``/feed/start`` after a restart."""
-        await self.p.restart(name)
+        """SIGKILL, start again without waiting for it (the next kill may land while it is
+        still starting); signal is waited for, as its feed needs ``/feed/start`` again."""
         if name == "signal":
+            await self.p.restart(name)
             await self.p.start_feed()
+            return
+        proc = self.p.procs[name]
+        proc.kill()
+        proc.start(ready=False)
+
+    async def all_ready(self) -> None:
+        for proc in self.p.procs.values():
+            await asyncio.to_thread(proc.wait_ready, 120.0)
 
     async def get(self, name: str, path: str, **params: Any) -> Any:
         return await self.p.get(name, path, **params)

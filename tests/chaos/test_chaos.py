@@ -71,7 +71,10 @@ async def test_twenty_sigkills_of_random_services_end_identical_to_clean_run(
         await asyncio.sleep(rng.uniform(0.1, 3.0))
         name = rng.choice(SERVICES)
         killed.append(name)
+        feed = await platform.feed()
+        print(f"[chaos] kill {len(killed):2d}: {name} at candle {feed['candles']}")
         await platform.kill_and_restart(name)
+    await platform.all_ready()
     outcome = await platform.finish()
     state = projection(outcome)
     assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
