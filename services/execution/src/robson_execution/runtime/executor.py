@@ -187,8 +187,11 @@ class Executor:
                 if up and not was_up:
                     await self.sync_account(account_id)  # catch up on what the gap hid
 
-            state.task = self.service.supervise(f"user_stream:{account_id}", lambda: run_user_stream(
-                gw.endpoints.ws_api, gw.credentials, on_event, on_state, now_ms=gw.server_now_ms))
+            try:
+                state.task = self.service.supervise(f"user_stream:{account_id}", lambda: run_user_stream(
+                    gw.endpoints.ws_api, gw.credentials, on_event, on_state, now_ms=gw.server_now_ms))
+            except ValueError:  # the stream just stopped is still winding down: next reconciliation
+                log.info("user_stream.restart_deferred", account_id=account_id)
 
     def stop_stream(self, account_id: str) -> None:
         state = self.streams.pop(account_id, None)
