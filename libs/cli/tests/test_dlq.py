@@ -13,7 +13,7 @@ from robson_cli.main import app
 from robson_contracts import DeadLetter, SignalDetected, derive_id, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
-from robson_kit.consumer import FIRST_FAILED_HEADER
+from robson_kit.deadletter import FIRST_FAILED_HEADER
 from robson_kit.testing import read_stream, reset_streams
 from typer.testing import CliRunner
 

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+from fastapi import APIRouter
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from robson_contracts import DeadLetter, SignalDetected
 from robson_contracts import subjects as s
@@ -18,7 +19,6 @@ from robson_kit.testing import asgi_client, read_stream, unique_schema, wait_unt
 from robson_kit.uow import UnitOfWork
 from sampleapp.app import SampleSettings, build, handle_signal
 
-from .own_infra import own_nats, own_postgres  # noqa: F401  (fixtures)
 from .test_messaging import make_signal, seen
 
 MIGRATIONS = Path(__file__).parent / "sampleapp" / "migrations"
@@ -42,11 +42,18 @@ async def _counts_reachable(database_url: str, schema: str) -> tuple[int, int] |
 
 
 async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_nothing(
-    bus: Bus, nats_url: str, own_postgres: EmbeddedPostgres  # noqa: F811
+    bus: Bus, nats_url: str, own_postgres: EmbeddedPostgres
 ) -> None:
     schema = unique_schema()
     service = build(SampleSettings(nats_url=nats_url, database_url=own_postgres.url, db_schema=schema,
                                    ack_wait_seconds=2, max_deliver=3))
+    router = APIRouter()
+
+    @router.get("/seen/{signal_id}")
+    async def seen_route(signal_id: str) -> int:
+        return await seen(service, signal_id)
+
+    service.routers.append(router)
     await service.start()
     try:
         for i in range(10):
@@ -61,6 +68,8 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
                 return checks["consumers"] if checks["consumers"].startswith("paused") else None
 
             reported = await wait_until(paused, message="/readyz reports the consumer paused")
+            unavailable = await client.get("/seen/before-1")
+            assert unavailable.status_code == 503, unavailable.text
             # Down far longer than 3 deliveries with backoff take: the old kit dead-lettered here.
             await asyncio.sleep(8)
             assert await paused() is not None
@@ -68,6 +77,7 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
             await wait_until(lambda: _handled(own_postgres.url, schema, 30), timeout=60,
                              message="all 30 handled after the restart")
             await wait_until(lambda: _ready(client), message="/readyz ok again")
+            assert (await client.get("/seen/during-1")).json() == 1
         assert "sample_signals" in reported and "database" in reported
         assert await _counts(own_postgres.url, schema) == (30, 1)
         await wait_until(lambda: _decisions(bus, 30), message="30 decisions published")
@@ -78,7 +88,7 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
 
 
 async def test_nats_down_while_settling_loses_nothing_and_dead_letters_nothing(
-    own_nats: EmbeddedNats, database_url: str, schema: str  # noqa: F811
+    own_nats: EmbeddedNats, database_url: str, schema: str
 ) -> None:
     bus = await Bus(own_nats.url, name="pytest-own").connect()
     await bus.ensure_streams()

@@ -131,3 +131,23 @@ async def _decision_ids(bus: Bus) -> list[str] | None:
 async def _pending_gauge_is(service: Service, n: int) -> bool:
     await service.relay._scan()
     return metrics.OUTBOX_LAG.labels(service.name)._value.get() == n
+
+
+async def test_outbox_row_no_stream_takes_is_moved_aside_after_repeated_refusals(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                                     outbox_poll_seconds=0.1), MIGRATIONS)
+    await service.start()
+    try:
+        async with service.uow() as uow:
+            uow.emit(decision("d-nowhere"), subject="robson.nowhere.acc1")
+            uow.emit(decision("d-fine"))
+        probe = _probe(database_url, schema)
+        assert await wait_until(lambda: probe("SELECT reason_code FROM outbox_dead"),
+                                message="refused row moved aside") == "PUBLISH_REFUSED"
+        assert [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)] == ["d-fine"]
+        assert await probe("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+        assert service.supervisor.failing() == {}
+    finally:
+        await service.stop()

@@ -23,9 +23,10 @@ MAX_DECIMAL_CHARS = 100
 def _check_bounds(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("decimal must be finite")
-    if abs(value) >= MAX_MAGNITUDE:
+    if value and value.adjusted() >= 18:  # adjusted(): the exponent of the leading digit
         raise ValueError("magnitude must be below 1e18")
-    if value and value.normalize().as_tuple().exponent < -MAX_FRACTION_DIGITS:  # type: ignore[operator]
+    exponent = value.as_tuple().exponent
+    if exponent < -MAX_FRACTION_DIGITS and value.normalize().as_tuple().exponent < -MAX_FRACTION_DIGITS:  # type: ignore[operator]
         raise ValueError(f"at most {MAX_FRACTION_DIGITS} digits after the decimal point")
     return value
 

@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from robson_kit.errors import ConflictError, PermanentError
+from robson_kit.outage import INFRASTRUCTURE_ERRORS, is_infrastructure_error
 
 if TYPE_CHECKING:
     from robson_kit.service import Service
@@ -66,6 +68,9 @@ def create_app(
         """A command that can never succeed as sent (e.g. an event too large for the bus)."""
         return JSONResponse({"detail": exc.reason, "reason_code": exc.reason_code}, status_code=422)
 
+    for infrastructure in (*INFRASTRUCTURE_ERRORS, DBAPIError):
+        app.add_exception_handler(infrastructure, _unavailable)
+
     @app.exception_handler(ConflictError)
     async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"detail": str(exc) or "conflict"}, status_code=409)
@@ -73,6 +78,14 @@ def create_app(
     for router in routers or []:
         app.include_router(router)
     return app
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The database (or NATS) is down: 503, so a client knows to retry (a 500 says "bug")."""
+    if not is_infrastructure_error(exc):
+        raise exc
+    return JSONResponse({"detail": "a dependency is unavailable; retry shortly",
+                         "error": type(exc).__name__}, status_code=503, headers={"Retry-After": "5"})
 
 
 def _errors(errors: Any) -> list[dict[str, Any]]:

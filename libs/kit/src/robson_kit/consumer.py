@@ -28,7 +28,6 @@ the ones after it; handlers that need order must tolerate (or reject) stale inpu
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
 import time
 from collections import OrderedDict
@@ -39,7 +38,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from robson_contracts import DeadLetter, DecodeError, Message, decode, derive_id
+from robson_contracts import DecodeError, Message, decode
 from robson_contracts.subjects import StreamSpec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,11 +46,13 @@ from robson_kit import faults, logs, metrics
 from robson_kit.batch import BatchTransaction, Outcome
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
+from robson_kit.deadletter import FIRST_FAILED_HEADER, dead_letter_for, delivered, sequence
 from robson_kit.outage import Probe, database_probe, is_infrastructure_error, reachable
 from robson_kit.provision import provision_consumer
 from robson_kit.pull import PullFeed
 from robson_kit.uow import Committed, UnitOfWork
 
+__all__ = ["FIRST_FAILED_HEADER", "Consumer", "ConsumerSpec", "backoff_seconds"]
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 log = logs.get_logger(__name__)
 
@@ -177,9 +178,9 @@ class Consumer:
     async def process(self, msgs: list[Msg]) -> None:
         decoded: list[tuple[Msg, Message]] = []
         for msg in msgs:
-            if _delivered(msg) >= self.server_max_deliver:
+            if delivered(msg) >= self.server_max_deliver:
                 await self._dead_letter(msg, "MAX_DELIVERIES_CRASH", (
-                    f"delivered {_delivered(msg)} times, the server's limit, without being "
+                    f"delivered {delivered(msg)} times, the server's limit, without being "
                     "settled: it may crash the process; not handled again"))
                 continue
             try:
@@ -215,7 +216,10 @@ class Consumer:
         elapsed = time.perf_counter() - started
         faults.point("consumer.after_commit")
         for msg, _ in decoded:
-            await self._settle(msg, outcomes[id(msg)])
+            try:
+                await self._settle(msg, outcomes[id(msg)])
+            except Exception as exc:  # NATS down: see _settle
+                log.warning("consumer.settle_failed", consumer=self.spec.name, error=repr(exc))
         metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
         if outage:
             await self._pause(outage)
@@ -258,21 +262,14 @@ class Consumer:
     async def _settle(self, msg: Msg, outcome: Outcome) -> None:
         """A failed settle is no message failure: an unacked message comes back after
         ``ack_wait`` and the inbox drops its effect; a lost nak just delays the retry."""
-        try:
-            await self._settle_one(msg, outcome)
-        except Exception as exc:
-            log.warning("consumer.settle_failed", consumer=self.spec.name, outcome=outcome.kind,
-                        error=repr(exc))
-
-    async def _settle_one(self, msg: Msg, outcome: Outcome) -> None:
-        seq = _sequence(msg)
         if outcome.kind == "ack":
-            self._failures.pop(seq, None)
+            if self._failures:
+                self._failures.pop(sequence(msg), None)
             await msg.ack()
             self.processed += 1
             metrics.MESSAGES.labels(self.service, self.spec.name, "ok").inc()
         elif outcome.kind == "dead":
-            self._failures.pop(seq, None)
+            self._failures.pop(sequence(msg), None)
             await self._dead_letter(msg, outcome.reason_code, outcome.reason)
         elif outcome.kind == "hold":
             # Not the message's fault: back to the stream uncounted. The delay outlasts the open
@@ -280,6 +277,7 @@ class Consumer:
             metrics.MESSAGES.labels(self.service, self.spec.name, "held").inc()
             await msg.nak(delay=2.0)
         else:
+            seq = sequence(msg)
             failures, first = self._failures.pop(seq, (0, self.clock.now()))
             failures += 1
             if failures >= self.max_deliver:
@@ -298,48 +296,18 @@ class Consumer:
                            first_failed_at: datetime | None = None) -> None:
         """Publish the raw message with the reason, then term it. If the dead-letter publish
         fails the message is nak'ed instead, so nothing is lost."""
-        seq = _sequence(msg)
-        now = self.clock.now()
-        headers = {k: str(v) for k, v in (msg.headers or {}).items()}
-        headers[FIRST_FAILED_HEADER] = (first_failed_at or now).isoformat()
-        letter = DeadLetter(
-            message_id=derive_id("dead-letter", self.spec.stream.name, self.spec.name, seq),
-            occurred_at=now,
-            service=self.service,
-            consumer=self.spec.name,
-            subject=msg.subject,
-            reason_code=reason_code,
-            reason=reason[:2000],
-            payload_b64=base64.b64encode(msg.data).decode(),
-            headers=headers,
-            delivered_count=_delivered(msg),
-        )
+        letter = dead_letter_for(msg, self.spec.stream.name, self.spec.name, self.service,
+                                 reason_code, reason, self.clock.now(), first_failed_at)
         try:
             await self.bus.publish(letter)
         except Exception as exc:
             log.error("dead_letter.publish_failed", consumer=self.spec.name, error=repr(exc))
-            await msg.nak(delay=5)
+            try:
+                await msg.nak(delay=5)
+            except Exception:  # NATS down: the message comes back after ack_wait anyway
+                pass
             return
         log.warning("message.dead_lettered", consumer=self.spec.name, subject=msg.subject,
                     reason_code=reason_code, reason=reason[:300])
         metrics.MESSAGES.labels(self.service, self.spec.name, "dead_letter").inc()
         await msg.term()
-
-
-FIRST_FAILED_HEADER = "Robson-First-Failed-At"
-"""Added to a dead letter's headers: when the message first failed (its ``occurred_at`` is the
-last failure)."""
-
-
-def _sequence(msg: Msg) -> int:
-    try:
-        return msg.metadata.sequence.stream
-    except Exception:
-        return 0
-
-
-def _delivered(msg: Msg) -> int:
-    try:
-        return msg.metadata.num_delivered or 1
-    except Exception:
-        return 1

@@ -20,7 +20,7 @@ import sqlalchemy.exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-_INFRA_TYPES: tuple[type[BaseException], ...] = (
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # refused / reset / unreachable; TimeoutError is an OSError too
     asyncpg.PostgresConnectionError,  # class 08: connection lost, cannot connect
     asyncpg.exceptions.CannotConnectNowError,  # "the database system is starting up"
@@ -52,7 +52,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def is_infrastructure_error(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) says a dependency is unreachable."""
     for err in _chain(exc):
-        if isinstance(err, _INFRA_TYPES):
+        if isinstance(err, INFRASTRUCTURE_ERRORS):
             return True
         if isinstance(err, sqlalchemy.exc.DBAPIError) and err.connection_invalidated:
             return True

@@ -21,20 +21,17 @@ count, queried on every sweep.
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import nats.errors
-import nats.js.errors
-from robson_contracts import DeadLetter, derive_id
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from robson_kit import faults, logs, metrics
 from robson_kit.bus import Bus
-from robson_kit.outage import is_infrastructure_error
+from robson_kit.outbox_dead import MOVE_ASIDE, connection_trouble, no_stream_for, report_dead
 from robson_kit.tables import inbox, outbox
 from robson_kit.uow import HEADER_ALLOWANCE, OutboxRow
 
@@ -55,14 +52,6 @@ ROW_ATTEMPTS = 5
 FAILING_SWEEPS = 5
 """Consecutive failed iterations after which the loop gives up to its supervisor (so /readyz
 names it)."""
-LETTER_PAYLOAD_MAX = 256 * 1024
-"""A moved-aside event's payload rides on its DeadLetter only up to this size."""
-MOVE_ASIDE = text(
-    "WITH moved AS (DELETE FROM outbox WHERE id = :id RETURNING *) "
-    "INSERT INTO outbox_dead (id, message_id, subject, message_type, payload, headers, created_at, "
-    "reason_code, reason) SELECT id, message_id, subject, message_type, payload, headers, created_at, "
-    ":code, :reason FROM moved ON CONFLICT (id) DO NOTHING"
-)
 
 
 class RelayStalled(Exception):
@@ -222,7 +211,8 @@ class OutboxRelay:
             for r, result in zip(sendable, results, strict=True):
                 if not isinstance(result, BaseException):
                     continue
-                if _connection_trouble(result, others_published=bool(published)):
+                if connection_trouble(result, others_published=bool(published)) and not (
+                        await no_stream_for(self.bus, r.subject, result)):
                     stalled = result
                     continue
                 self._row_failures[r.id] += 1
@@ -231,8 +221,12 @@ class OutboxRelay:
                 elif self._row_failures[r.id] >= ROW_ATTEMPTS:
                     refused.append((r, "PUBLISH_REFUSED",
                                     f"refused {self._row_failures[r.id]} times; last: {result!r}"))
-                else:
-                    stalled = result
+                else:  # retried on the next sweep; not a failure of the relay
+                    log.warning("outbox.event_refused", message_id=str(r.message_id),
+                                subject=r.subject, attempts=self._row_failures[r.id], error=repr(result))
+            if published and self._row_failures:
+                for r in published:
+                    self._row_failures.pop(r.id, None)
             if published:
                 faults.point("outbox.after_publish")
                 self.published += len(published)
@@ -243,31 +237,10 @@ class OutboxRelay:
                 await conn.execute(MOVE_ASIDE, {"id": r.id, "code": code, "reason": reason[:2000]})
         for r, code, reason in refused:
             self._row_failures.pop(r.id, None)
-            await self._report_dead(r, code, reason)
+            await report_dead(self.bus, self.service, r, code, reason)
         if stalled is not None:
             raise RelayStalled(repr(stalled)) from stalled
         return len(published) + len(refused)
-
-    async def _report_dead(self, row: Any, code: str, reason: str) -> None:
-        metrics.OUTBOX_DEAD.labels(self.service, code).inc()
-        log.error("outbox.event_moved_aside", message_id=str(row.message_id), subject=row.subject,
-                  message_type=row.message_type, reason_code=code, reason=reason[:300])
-        payload = row.payload if len(row.payload) <= LETTER_PAYLOAD_MAX else b""
-        letter = DeadLetter(
-            message_id=derive_id("outbox-dead", self.service, row.message_id),
-            occurred_at=datetime.now(UTC),
-            service=self.service,
-            consumer="outbox",
-            subject=row.subject,
-            reason_code=code,
-            reason=(reason if payload else f"{reason} (payload kept in {self.service}.outbox_dead only)")[:2000],
-            payload_b64=base64.b64encode(payload).decode(),
-            headers=dict(row.headers),
-        )
-        try:
-            await self.bus.publish(letter)
-        except Exception as exc:  # the row in outbox_dead is the record; this is a courtesy
-            log.warning("outbox.dead_letter_publish_failed", error=repr(exc))
 
     async def pending_count(self) -> int:
         async with self.engine.connect() as conn:
@@ -289,13 +262,3 @@ async def _without_fsync(conn: AsyncConnection) -> None:
     """Losing a "published" mark in a database crash only causes a republish, which JetStream's
     dedup and the consumers' inboxes drop: no need to wait for fsync."""
     await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-
-
-def _connection_trouble(exc: BaseException, others_published: bool) -> bool:
-    """A publish that failed for want of a working connection, not because of the event. "No
-    responders" (JetStream not answering yet, or no stream for the subject) is the event's
-    fault only when other events of the same sweep went through."""
-    if is_infrastructure_error(exc):
-        return True
-    no_stream = isinstance(exc, nats.errors.NoRespondersError | nats.js.errors.NoStreamResponseError)
-    return no_stream and not others_published

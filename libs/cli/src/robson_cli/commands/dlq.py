@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import nats
+import nats.errors
 import typer
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 from robson_contracts import DeadLetter, DecodeError, decode
 from robson_contracts import subjects as s
 from robson_contracts.registry import TYPE_HEADER
-from robson_kit.consumer import FIRST_FAILED_HEADER
+from robson_kit.deadletter import FIRST_FAILED_HEADER
 
 from robson_cli.client import read_run_file
 from robson_cli.commands.common import JsonFlag, console, fail, print_json, table
@@ -50,15 +51,25 @@ def nats_url() -> str:
 
 
 def _with_nats(work: Callable[[Client], Awaitable[T]]) -> T:
+    url = nats_url()
+
     async def run() -> T:
-        nc = await nats.connect(nats_url(), name="robson-cli-dlq", connect_timeout=5,
-                                max_reconnect_attempts=1)
+        nc = await nats.connect(url, name="robson-cli-dlq", connect_timeout=5, max_reconnect_attempts=1,
+                                allow_reconnect=False, error_cb=_quiet)
         try:
             return await work(nc)
         finally:
             await nc.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except (OSError, nats.errors.Error) as exc:
+        fail(f"cannot reach NATS at {url}: {exc!r}")
+        raise typer.Exit(1) from None
+
+
+async def _quiet(_: Exception) -> None:
+    """The failure is reported once, in red, instead of nats-py's tracebacks."""
 
 
 def describe(seq: int, letter: DeadLetter) -> dict[str, Any]:

@@ -4,10 +4,14 @@
   real embedded servers on free ports in a temp dir, stopped at the end of the session.
 * ``bus`` : a connected Bus with every Robson stream deleted and recreated (clean slate).
 * ``schema``: a fresh Postgres schema name, dropped after the test.
+* ``own_postgres`` / ``own_nats``: a server of the test's own (never the session's shared one),
+  which the test may ``stop()`` and ``start()`` again on the same data directory and port, as
+  in an outage or a failover.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +21,7 @@ import pytest
 import pytest_asyncio
 
 from robson_kit.bus import Bus
-from robson_kit.embedded import Infrastructure
+from robson_kit.embedded import EmbeddedNats, EmbeddedPostgres, Infrastructure
 from robson_kit.testing.helpers import drop_schema, reset_streams, unique_schema
 
 
@@ -61,3 +65,25 @@ async def schema(database_url: str) -> AsyncIterator[str]:
         yield name
     finally:
         await drop_schema(database_url, name)
+
+
+@pytest_asyncio.fixture
+async def own_postgres() -> AsyncIterator[EmbeddedPostgres]:
+    directory = Path(tempfile.mkdtemp(prefix="robson-own-pg-"))
+    server = await asyncio.to_thread(EmbeddedPostgres(directory).start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest_asyncio.fixture
+async def own_nats() -> AsyncIterator[EmbeddedNats]:
+    directory = Path(tempfile.mkdtemp(prefix="robson-own-nats-"))
+    server = await asyncio.to_thread(EmbeddedNats(directory).start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+        shutil.rmtree(directory, ignore_errors=True)
