@@ -24,11 +24,30 @@ from robson_contracts import subjects as s
 from robson_execution.adapters.binance import BinanceGateway, Endpoints
 from robson_execution.adapters.vault import ApiCredentials
 from robson_execution.domain.pacing import RatePacer
-from robson_execution.testing import FakeBinance
 from robson_kit.bus import Bus
 from robson_kit.testing import ServiceProcess, reset_streams, unique_schema
 
 from bench.common import Metric, embedded_infrastructure, info, median, percentile
+
+
+def _fakes():  # type: ignore[no-untyped-def]
+    """execution's fake exchange lives in its test code (services/execution/tests/fakes)."""
+    import importlib.util
+    import sys
+
+    name = "robson_execution_fakes"
+    if name not in sys.modules:
+        root = Path(__file__).parent.parent / "services/execution/tests/fakes"
+        spec = importlib.util.spec_from_file_location(
+            name, root / "__init__.py", submodule_search_locations=[str(root)])
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+FakeBinance = _fakes().FakeBinance
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 ADAPTER_ORDERS = 300

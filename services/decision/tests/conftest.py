@@ -25,7 +25,7 @@ async def fake_llm() -> AsyncIterator[FakeLlm]:
 def settings_for(
     nats_url: str, database_url: str, schema: str, **overrides: Any
 ) -> DecisionSettings:
-    return DecisionSettings(
+    values: dict[str, Any] = dict(
         nats_url=nats_url,
         database_url=database_url,
         db_schema=schema,
@@ -38,8 +38,8 @@ def settings_for(
         llm_backoff_initial_seconds=0.02,
         llm_backoff_max_seconds=0.1,
         outbox_poll_seconds=0.05,
-        **overrides,
     )
+    return DecisionSettings(**{**values, **overrides})
 
 
 @pytest_asyncio.fixture

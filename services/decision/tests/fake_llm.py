@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ class Reply:
     delay: float = 0.0
     body: str | None = None
     """A raw body instead of a chat completion (for protocol errors)."""
+    retry_after: str | None = None
+    """``Retry-After`` header of a failure (seconds or an HTTP date)."""
 
 
 def answer(doc: dict[str, Any] | str) -> Reply:
@@ -31,6 +34,8 @@ def answer(doc: dict[str, Any] | str) -> Reply:
 class FakeLlm:
     scripts: dict[str, list[Reply]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)
+    """Monotonic arrival time of each request, in the order of ``requests``."""
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -43,6 +48,9 @@ class FakeLlm:
 
     def requests_for(self, trader_id: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if _trader(r) == trader_id]
+
+    def arrivals_for(self, trader_id: str) -> list[float]:
+        return [t for r, t in zip(self.requests, self.arrived, strict=True) if _trader(r) == trader_id]
 
     async def start(self) -> FakeLlm:
         app = web.Application()
@@ -61,13 +69,15 @@ class FakeLlm:
     async def _complete(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
+        self.arrived.append(time.monotonic())
         queue = self.scripts.get(_trader(body) or "", [])
         reply = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else Reply(status=503)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status != 200:
+            headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
             return web.json_response(
-                {"error": {"message": "scripted failure"}}, status=reply.status
+                {"error": {"message": "scripted failure"}}, status=reply.status, headers=headers
             )
         if reply.body is not None:
             return web.Response(text=reply.body, content_type="application/json")

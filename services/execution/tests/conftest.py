@@ -9,8 +9,9 @@ import httpx
 import pytest_asyncio
 from robson_execution.main import build_service
 from robson_execution.settings import ExecutionSettings
-from robson_execution.testing import FakeBinance
 from robson_kit.service import Service
+
+from .fakes import FakeBinance
 
 MASTER = "k1:" + base64.b64encode(b"0" * 32).decode()
 CONFIRM = "I UNDERSTAND THIS TRADES REAL ORDERS"

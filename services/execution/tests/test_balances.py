@@ -6,12 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from robson_execution.testing import FakeBinance
 from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import wait_until
 
 from .conftest import enable_live
+from .fakes import FakeBinance
 from .helpers import account_events, of, order_events, submit
 
 

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import httpx
 from robson_contracts import BracketTakeProfit, SubmitBracketOrder, TradingMode
-from robson_execution.testing import FakeBinance
 from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import wait_until
 
 from .conftest import enable_live
+from .fakes import FakeBinance
 from .helpers import T0, account_events, of, order_events, submit
 
 D = Decimal

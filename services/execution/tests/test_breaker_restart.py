@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 from robson_execution.main import build_service
-from robson_execution.testing import FakeBinance, Fault
 from robson_kit.bus import Bus
 from robson_kit.testing import wait_until
 
 from .conftest import enable_live, settings_for
+from .fakes import FakeBinance, Fault
 from .helpers import account_events, of, order_events, submit
 
 Starter = Callable[..., Any]

@@ -8,12 +8,12 @@ from decimal import Decimal
 import httpx
 import pytest_asyncio
 from robson_execution.main import build_service
-from robson_execution.testing import FakeBinance, Fault
 from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import wait_until
 
 from .conftest import enable_live, settings_for
+from .fakes import FakeBinance, Fault
 from .helpers import account_events, of, order_events, submit
 
 D = Decimal

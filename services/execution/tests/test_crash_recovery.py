@@ -8,11 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from robson_execution.testing import FakeBinance
 from robson_kit.bus import Bus
 from robson_kit.testing import ServiceProcess, wait_until
 
 from .conftest import CONFIRM, execution_env
+from .fakes import FakeBinance
 from .helpers import account_events, of, order_events, submit
 
 

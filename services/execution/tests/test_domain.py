@@ -15,7 +15,8 @@ from robson_execution.domain.outcomes import Kind, classify_http
 from robson_execution.domain.pacing import RatePacer, retry_after_seconds
 from robson_execution.domain.reconcile import LocalOrder, VenueOrder, reconcile
 from robson_execution.domain.rules import Placeable, Rejection, SymbolRules, fit_order
-from robson_execution.testing.filters import EXCHANGE_INFO
+
+from .fakes.filters import EXCHANGE_INFO
 
 RULES = SymbolRules.from_exchange_info(EXCHANGE_INFO["symbols"][0])
 T = datetime(2024, 1, 1, tzinfo=UTC)

@@ -12,12 +12,12 @@ from robson_contracts import (
     SubmitOcoOrder,
     TradingMode,
 )
-from robson_execution.testing import FakeBinance
 from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import wait_until
 
 from .conftest import CONFIRM, enable_live
+from .fakes import FakeBinance
 from .helpers import T0, account_events, of, order_events, submit
 
 D = Decimal

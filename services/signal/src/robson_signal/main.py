@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -12,8 +14,9 @@ from robson_kit.service import Service
 
 from robson_signal.adapters import repository as repo
 from robson_signal.adapters.bar_feeds import replay_bars, run_bars, synthetic_bars
-from robson_signal.adapters.pipeline import Pipeline
+from robson_signal.adapters.pipeline import Pipeline, ResumableBars
 from robson_signal.adapters.quiescence import Quiescence
+from robson_signal.domain.bars import Bar
 from robson_signal.domain.engine import StrategyEngine
 from robson_signal.domain.feedstatus import FeedStatus
 from robson_signal.domain.registry import StrategyRegistry
@@ -22,6 +25,7 @@ from robson_signal.entrypoints.consumers import consumer_specs
 from robson_signal.settings import FeedMode, SignalSettings, speed_factor
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WARM_BATCH = 200
 log = get_logger(__name__)
 
 
@@ -41,6 +45,7 @@ def build_service(settings: SignalSettings | None = None) -> Service:
     service.strategy_engine = StrategyEngine(registry)  # type: ignore[attr-defined]
     service.feed_status = FeedStatus(settings.feed.value, service.clock)  # type: ignore[attr-defined]
     service.feed_start = asyncio.Event()  # type: ignore[attr-defined]
+    service.feed_run = FeedRun()  # type: ignore[attr-defined]
     if settings.feed_autostart:
         service.feed_start.set()  # type: ignore[attr-defined]
     service.pipeline = Pipeline(
@@ -59,48 +64,91 @@ async def load_bindings(service: Service) -> None:
             service.strategy_engine.bind(binding)  # type: ignore[attr-defined]
 
 
+@dataclass
+class FeedRun:
+    """What outlives one run of the feed loop: its input, read once, resumed after a restart."""
+
+    bars: ResumableBars | None = None
+    started: bool = False
+    warmed: bool = False
+
+
+def _bars(settings: SignalSettings, pipeline: Pipeline) -> Iterator[Bar]:
+    if settings.feed is FeedMode.REPLAY:
+        return replay_bars(settings.replay_path, settings.replay_strict, pipeline)
+    start = datetime.fromisoformat(settings.synthetic_start.replace("Z", "+00:00"))
+    return synthetic_bars(
+        settings.synthetic_seed,
+        settings.symbol_list,
+        settings.timeframe_list,
+        start,
+        settings.synthetic_candles,
+    )
+
+
 async def run_feed(service: Service) -> None:
+    """Supervised: an error (a step that kept failing) leaves the feed ``retrying`` with the
+    error and raises, so the kit restarts it with backoff (and ``/readyz`` names it while it
+    keeps failing); the restart finishes the interrupted step and goes on from there."""
     settings: SignalSettings = service.settings  # type: ignore[assignment]
     status: FeedStatus = service.feed_status  # type: ignore[attr-defined]
     pipeline: Pipeline = service.pipeline  # type: ignore[attr-defined]
+    run: FeedRun = service.feed_run  # type: ignore[attr-defined]
     if settings.feed is FeedMode.NONE:
         return
-    status.state = "waiting"
-    await service.feed_start.wait()  # type: ignore[attr-defined]
+    if not run.started:
+        status.state = "waiting"
+        await service.feed_start.wait()  # type: ignore[attr-defined]
+        run.started = True
     lockstep = (
         Quiescence(service.bus, settings.lockstep_quiet_ms / 1000) if settings.lockstep else None
     )
     try:
-        if settings.feed is FeedMode.REPLAY:
-            bars = replay_bars(settings.replay_path, settings.replay_strict, pipeline)
-            await run_bars(
-                bars, pipeline, FeedSource.REPLAY, speed_factor(settings.replay_speed), lockstep
-            )
-        elif settings.feed is FeedMode.SYNTHETIC:
-            start = datetime.fromisoformat(settings.synthetic_start.replace("Z", "+00:00"))
-            bars = synthetic_bars(
-                settings.synthetic_seed,
-                settings.symbol_list,
-                settings.timeframe_list,
-                start,
-                settings.synthetic_candles,
-            )
-            await run_bars(
-                bars,
-                pipeline,
-                FeedSource.SYNTHETIC,
-                speed_factor(settings.synthetic_speed),
-                lockstep,
-            )
-        elif settings.feed is FeedMode.BINANCE:
+        await pipeline.resume()
+        if settings.feed is FeedMode.BINANCE:
             from robson_signal.adapters.binance_live import LiveFeed
 
             await LiveFeed(settings, pipeline, service.clock, service.sessions).run()
+            return
+        source = FeedSource.REPLAY if settings.feed is FeedMode.REPLAY else FeedSource.SYNTHETIC
+        if run.bars is None:
+            run.bars = ResumableBars(_bars(settings, pipeline), pipeline)
+        if not run.warmed:
+            await _warm_from_store(service, run.bars, source)
+            run.warmed = True
+        speed = settings.replay_speed if settings.feed is FeedMode.REPLAY else settings.synthetic_speed
+        await run_bars(run.bars.rewind(), pipeline, source, speed_factor(speed), lockstep)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        status.state, status.error = "failed", f"{type(exc).__name__}: {exc}"
+        status.state, status.error = "retrying", f"{type(exc).__name__}: {exc}"[:300]
         log.error("feed.failed", error=status.error)
+        raise
+
+
+async def _warm_from_store(service: Service, bars: ResumableBars, source: FeedSource) -> None:
+    """After a restart, the bars a previous life already published and stored feed the
+    strategies silently (published again they would change nothing: their ids are derived);
+    the feed goes on from the first bar not stored."""
+    pipeline: Pipeline = service.pipeline  # type: ignore[attr-defined]
+    stored: dict[tuple[str, str], int | None] = {}
+    warm: list[Bar] = []
+    for bar in bars.rewind():
+        key = (bar.symbol, bar.timeframe.value)
+        if key not in stored:
+            async with service.sessions() as session:
+                stored[key] = await repo.last_bar_ms(session, bar.symbol, bar.timeframe)
+        last = stored[key]
+        if last is None or bar.open_ms > last:
+            break  # handed out but not accepted: the feed's rewind starts with it
+        warm.append(bar)
+        if len(warm) >= WARM_BATCH:
+            await pipeline.process(warm, source, publish=False)
+            warm = []
+    if warm:
+        await pipeline.process(warm, source, publish=False)
+    if stored and any(v is not None for v in stored.values()):
+        log.info("feed.resumed", candles=pipeline.status.candles)
 
 
 async def run_context(service: Service) -> None:

@@ -1,19 +1,24 @@
 """OpenAI-compatible chat completions over httpx (OpenRouter, OpenAI, vLLM, llama.cpp, Ollama).
 
 Transport failures (timeout, connection, HTTP 429 and 5xx) are retried with exponential
-backoff and jitter; after the last attempt ``LlmUnavailable`` says why. Every attempt is
-reported, so the service can record every model call.
+backoff and jitter; a ``Retry-After`` (seconds or an HTTP date) on 429/503 is honoured — the
+next attempt waits at least that long, and one longer than ``max_retry_after`` gives up at once
+(``LLM_RATE_LIMITED``) rather than hold the consumer. After the last attempt ``LlmUnavailable``
+says why. Every attempt is reported, so the service can record every model call.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     RetryError,
     retry_if_exception_type,
     stop_after_attempt,
@@ -50,10 +55,11 @@ class LlmUnavailable(Exception):
 
 
 class _Retryable(Exception):
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class LlmConfig:
     backoff_initial: float = 0.2
     backoff_max: float = 2.0
     temperature: float = 0.0
+    max_retry_after: float = 10.0
+    """Longest ``Retry-After`` waited for; a longer one ends the call (the rules answer)."""
 
 
 class ChatClient:
@@ -91,13 +99,20 @@ class ChatClient:
             },
         }
         attempts: list[Attempt] = []
+        backoff = wait_exponential_jitter(
+            multiplier=self.config.backoff_initial,
+            jitter=self.config.backoff_initial,
+            max=self.config.backoff_max,
+        )
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            floor = getattr(error, "retry_after", None) or 0.0
+            return max(backoff(state), floor)
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.max_attempts),
-            wait=wait_exponential_jitter(
-                multiplier=self.config.backoff_initial,
-                jitter=self.config.backoff_initial,
-                max=self.config.backoff_max,
-            ),
+            wait=wait,
             retry=retry_if_exception_type(_Retryable),
         )
         try:
@@ -116,10 +131,10 @@ class ChatClient:
     async def _once(self, body: dict[str, Any], number: int, attempts: list[Attempt]) -> Completion:
         started = time.perf_counter()
 
-        def failed(code: str, detail: str, retry: bool) -> Exception:
+        def failed(code: str, detail: str, retry: bool, after: float | None = None) -> Exception:
             attempts.append(Attempt(number, "ERROR", _ms(started), f"{code}: {detail}"[:500]))
             if retry:
-                return _Retryable(code, detail)
+                return _Retryable(code, detail, after)
             return LlmUnavailable(code, detail, attempts)
 
         try:
@@ -131,7 +146,11 @@ class ChatClient:
         except httpx.TransportError as exc:
             raise failed("LLM_UNREACHABLE", repr(exc), True) from exc
         if response.status_code == 429 or response.status_code >= 500:
-            raise failed(f"LLM_HTTP_{response.status_code}", response.text[:200], True)
+            after = retry_after_seconds(response.headers.get("Retry-After"))
+            code = f"LLM_HTTP_{response.status_code}"
+            if after is not None and after > self.config.max_retry_after:
+                raise failed("LLM_RATE_LIMITED", f"{code}: Retry-After {after:.0f}s", False)
+            raise failed(code, response.text[:200], True, after)
         if response.status_code >= 400:
             raise failed(f"LLM_HTTP_{response.status_code}", response.text[:200], False)
         try:
@@ -153,6 +172,23 @@ class ChatClient:
             )
         )
         return Completion(content, attempts)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delay-seconds or an HTTP date; None if absent or
+    unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _ms(started: float) -> float:

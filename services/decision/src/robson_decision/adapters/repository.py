@@ -184,8 +184,14 @@ class Repository:
         return int((await self.uow.execute(LLM_CALLS_ON, params)).scalar_one())
 
     async def add_model_calls(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await self.uow.execute(insert(model_calls), rows)  # type: ignore[arg-type]
+        """Committed at once in a short transaction of its own, not the unit of work's: a model
+        call is paid whether or not the batch that asked commits, so a rolled-back batch keeps
+        the record and its retry reuses the answer instead of paying again."""
+        if not rows:
+            return
+        engine = self.uow.session.bind
+        async with engine.begin() as conn:  # type: ignore[union-attr]
+            await conn.execute(insert(model_calls), rows)
 
     async def recorded_calls(self, prompt_hash: str) -> list[Any]:
         return list((await self.uow.execute(RECORDED_CALLS, {"prompt_hash": prompt_hash})).all())

@@ -99,9 +99,11 @@ class Decider:
     ) -> tuple[str, int]:
         if self.replay:
             return await _from_record(record, digest, prompt.version, model)
-        answered = await _answered_before(record, digest, stamp.decision_id)
-        if answered is not None:  # this very decision was asked already: never pay twice
-            return answered, 0
+        # This very decision was asked already (a retry after a rolled-back batch, a batch
+        # split, a signal re-sent under another id): its recorded outcome, never a second call.
+        answered = await _asked_before(record, digest, stamp.decision_id)
+        if answered is not None:
+            return answered, 1
         if self.client is None:
             raise LlmUnavailable("LLM_NOT_CONFIGURED", "no LLM endpoint configured")
         try:
@@ -163,12 +165,19 @@ async def _from_record(
     raise LlmUnavailable(code, f"replayed: {detail}", [Attempt(0, "ERROR", 0.0, last)])
 
 
-async def _answered_before(record: CallRecord, digest: str, decision_id: str) -> str | None:
-    """The recorded answer to this prompt for this decision (a signal re-sent under another
-    message id asks the same question again)."""
-    rows = await record.recorded_calls(digest)
-    answered = [r for r in rows if r.status == "OK" and r.decision_id == decision_id]
-    return answered[-1].raw_answer if answered else None
+async def _asked_before(record: CallRecord, digest: str, decision_id: str) -> str | None:
+    """The recorded answer to this prompt for this decision; ``LlmUnavailable`` again when the
+    recorded call failed on every attempt; None when it was never asked (or the process died
+    before the call returned: nothing was recorded)."""
+    rows = [r for r in await record.recorded_calls(digest) if r.decision_id == decision_id]
+    if not rows:
+        return None
+    answered = [r for r in rows if r.status == "OK"]
+    if answered:
+        return answered[-1].raw_answer
+    last = rows[-1].error or "LLM_FAILED: recorded failure"
+    code, _, detail = last.partition(": ")
+    raise LlmUnavailable(code, f"recorded: {detail}", [Attempt(0, "ERROR", 0.0, last)])
 
 
 def _rules(

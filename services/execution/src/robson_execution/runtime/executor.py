@@ -145,8 +145,13 @@ class Executor:
         from robson_execution.runtime.submitter import submit_loop
 
         await self.load_breakers()
-        self._tasks = [asyncio.create_task(submit_loop(self)), asyncio.create_task(self._poll_loop()),
-                       asyncio.create_task(reconcile_loop(self)), asyncio.create_task(self._rules_loop())]
+        # Supervised: a database or venue error restarts the loop with backoff (counted, and
+        # named by /readyz while it keeps failing) instead of ending it for good.
+        supervise = self.service.supervise
+        self._tasks = [supervise("submit", lambda: submit_loop(self)),
+                       supervise("poll", self._poll_loop),
+                       supervise("reconcile", lambda: reconcile_loop(self)),
+                       supervise("rules", self._rules_loop)]
 
     async def stop(self) -> None:
         for state in self.streams.values():
@@ -182,8 +187,11 @@ class Executor:
                 if up and not was_up:
                     await self.sync_account(account_id)  # catch up on what the gap hid
 
-            state.task = asyncio.create_task(run_user_stream(
-                gw.endpoints.ws_api, gw.credentials, on_event, on_state, now_ms=gw.server_now_ms))
+            try:
+                state.task = self.service.supervise(f"user_stream:{account_id}", lambda: run_user_stream(
+                    gw.endpoints.ws_api, gw.credentials, on_event, on_state, now_ms=gw.server_now_ms))
+            except ValueError:  # the stream just stopped is still winding down: next reconciliation
+                log.info("user_stream.restart_deferred", account_id=account_id)
 
     def stop_stream(self, account_id: str) -> None:
         state = self.streams.pop(account_id, None)

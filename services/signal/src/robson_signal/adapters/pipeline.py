@@ -4,14 +4,21 @@ Publishing is awaited in bounded windows (back-pressure: memory never grows with
 Every message id is derived from the bar, so republishing after a crash is dropped by
 JetStream's duplicate window and by consumers' inboxes; storing after publishing means a
 crash can only cause a harmless republish on catch-up, never a lost candle.
+
+A database or NATS error does not lose the feed's place: the strategies see each bar once
+(the pipeline keeps a cursor per series and ignores bars at or before it), and the work left
+for a bar — publish, settle, store — is queued as steps and retried with backoff, the feed's
+state ``retrying`` with the error meanwhile. A step that keeps failing raises ``StepFailed``
+with its work still queued: the supervised feed restarts and resumes at that very step.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
 
-from robson_contracts import FeedSource, Message, SignalDetected, TradeTick
+from robson_contracts import FeedSource, Message, SignalDetected, Timeframe, TradeTick
 from robson_kit.bus import Bus
 from robson_kit.logs import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +31,11 @@ from robson_signal.domain.events import candle_event, path_ticks
 from robson_signal.domain.feedstatus import FeedStatus
 
 log = get_logger(__name__)
+Step = Callable[[], Awaitable[None]]
+
+
+class StepFailed(Exception):
+    """A pipeline step kept failing; it stays queued and runs first on the next call."""
 
 
 class Pipeline:
@@ -34,11 +46,31 @@ class Pipeline:
         engine: StrategyEngine,
         status: FeedStatus,
         window: int = 512,
+        step_attempts: int = 6,
+        retry_base: float = 0.2,
     ) -> None:
         self.bus, self.sessions, self.engine, self.status = bus, sessions, engine, status
         self.window = window
+        self.step_attempts, self.retry_base = step_attempts, retry_base
         self.lock = asyncio.Lock()
         """One writer at a time: feed tasks and catch-up share the strategy state."""
+        self.cursor: dict[tuple[str, Timeframe], int] = {}
+        """Close time (ms) of the last bar the strategies saw, per series."""
+        self._todo: deque[tuple[str, Step]] = deque()
+
+    def accepted(self, bar: Bar) -> bool:
+        return self.cursor.get((bar.symbol, bar.timeframe), -1) >= bar.close_ms
+
+    def _accept(self, bars: list[Bar]) -> list[Bar]:
+        fresh = [b for b in bars if not self.accepted(b)]
+        for b in fresh:
+            self.cursor[(b.symbol, b.timeframe)] = b.close_ms
+        return fresh
+
+    async def resume(self) -> None:
+        """Finish the steps a failure left queued."""
+        async with self.lock:
+            await self._drain()
 
     async def process(
         self,
@@ -49,9 +81,10 @@ class Pipeline:
     ) -> list[SignalDetected]:
         """``publish=False`` warms strategies and storage without emitting (live warm-up)."""
         async with self.lock:
+            fresh = self._accept(bars)
             messages: list[Message] = []
             produced: list[SignalDetected] = []
-            for bar in bars:
+            for bar in fresh:
                 if with_path_ticks:
                     messages.extend(path_ticks(bar, source))
                 messages.append(candle_event(bar, source))
@@ -59,11 +92,9 @@ class Pipeline:
                 produced.extend(signals)
                 messages.extend(signals)
             if publish:
-                await self.publish(messages)
-            async with self.sessions() as session, session.begin():
-                await repo.store_bars(session, bars, source.value)
-                await repo.insert_signals(session, produced)
-            self._account(bars, produced, with_path_ticks and publish)
+                self._queue("publish", lambda: self._publish_once(messages))
+            self._queue_store(fresh, source, produced, with_path_ticks and publish)
+            await self._drain()
             return produced
 
     async def process_in_steps(
@@ -76,32 +107,79 @@ class Pipeline:
         judges a signal on it, and an order placed on a signal fills at the next candle's
         open: who sees what first no longer depends on timing."""
         async with self.lock:
+            fresh = self._accept(bars)
             ticks = sorted(
-                (t for bar in bars for t in path_ticks(bar, source)),
+                (t for bar in fresh for t in path_ticks(bar, source)),
                 key=lambda t: (t.occurred_at, t.symbol),
             )
-            candles = [candle_event(bar, source) for bar in bars]
-            produced = [signal for bar in bars for signal in self.engine.on_bar(bar)]
-            for step in (ticks, candles, produced):
+            candles = [candle_event(bar, source) for bar in fresh]
+            produced = [signal for bar in fresh for signal in self.engine.on_bar(bar)]
+            for name, step in (("ticks", ticks), ("candles", candles), ("signals", produced)):
                 if step:
-                    await self.publish(list(step))
-                    await settle()
+                    self._queue(f"publish {name}", lambda step=step: self._publish_once(list(step)))
+                    self._queue(f"settle {name}", settle)
+            self._queue_store(fresh, source, produced, True)
+            await self._drain()
+            return produced
+
+    def _queue(self, name: str, step: Step) -> None:
+        self._todo.append((name, step))
+
+    def _queue_store(
+        self, bars: list[Bar], source: FeedSource, produced: list[SignalDetected], ticks: bool
+    ) -> None:
+        async def store() -> None:
             async with self.sessions() as session, session.begin():
                 await repo.store_bars(session, bars, source.value)
                 await repo.insert_signals(session, produced)
-            self._account(bars, produced, True)
-            return produced
 
-    async def publish(self, messages: list[Message]) -> None:
+        async def account() -> None:
+            self._account(bars, produced, ticks)
+
+        if bars:
+            self._queue("store", store)
+            self._queue("account", account)
+
+    async def _drain(self) -> None:
+        while self._todo:
+            name, step = self._todo[0]
+            await self._attempt(name, step)
+            self._todo.popleft()
+
+    async def _attempt(self, name: str, step: Step) -> None:
+        for attempt in range(1, self.step_attempts + 1):
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = f"{name}: {type(exc).__name__}: {exc}"[:300]
+                self.status.state, self.status.error = "retrying", error
+                if attempt == self.step_attempts:
+                    raise StepFailed(error) from exc
+                delay = min(5.0, self.retry_base * 2 ** (attempt - 1))
+                log.warning("pipeline.step_retry", step=name, attempt=attempt, error=error,
+                            retry_in=delay)
+                await asyncio.sleep(delay)
+                continue
+            if self.status.state == "retrying":
+                self.status.state, self.status.error = "running", None
+            return
+
+    async def _publish_once(self, messages: list[Message]) -> None:
         for start in range(0, len(messages), self.window):
             chunk = messages[start : start + self.window]
-            async for attempt in AsyncRetrying(
-                wait=wait_exponential(0.2, max=5),
-                retry=retry_if_exception_type(Exception),
-                before_sleep=_log_retry,
-            ):
-                with attempt:
-                    await asyncio.gather(*(self.bus.publish(m) for m in chunk))
+            await asyncio.gather(*(self.bus.publish(m) for m in chunk))
+
+    async def publish(self, messages: list[Message]) -> None:
+        """Publish outside the feed's steps (live ticks, market context): retried until sent."""
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(0.2, max=5),
+            retry=retry_if_exception_type(Exception),
+            before_sleep=_log_retry,
+        ):
+            with attempt:
+                await self._publish_once(messages)
 
     async def publish_ticks(self, ticks: list[TradeTick]) -> None:
         await self.publish(list(ticks))
@@ -113,6 +191,29 @@ class Pipeline:
         self.status.ticks += 4 * len(bars) if ticks else 0
         for bar in bars:
             self.status.observed(bar.symbol, bar.timeframe.value, bar.close_time)
+
+
+class ResumableBars:
+    """A feed's input that survives the feed's restart: ``rewind()`` first hands out again
+    the bars it handed out that the pipeline has not accepted (a batch a failure
+    interrupted, a grouping's look-ahead), then continues the source. The source itself is
+    read once, so its rows (and row problems) are never counted twice."""
+
+    def __init__(self, source: Iterator[Bar], pipeline: Pipeline) -> None:
+        self.source, self.pipeline = source, pipeline
+        self.handed: deque[Bar] = deque()
+
+    def rewind(self) -> Iterator[Bar]:
+        again = [b for b in self.handed if not self.pipeline.accepted(b)]
+        self.handed.clear()
+        for bar in again:
+            self.handed.append(bar)
+            yield bar
+        for bar in self.source:
+            while self.handed and self.pipeline.accepted(self.handed[0]):
+                self.handed.popleft()
+            self.handed.append(bar)
+            yield bar
 
 
 def _log_retry(state: object) -> None:

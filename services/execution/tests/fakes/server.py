@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
 
-from robson_execution.testing.engine import EngineError, FakeEngine, Order
-from robson_execution.testing.filters import EXCHANGE_INFO, check_filters, filters_of
+from .engine import EngineError, FakeEngine, Order
+from .filters import EXCHANGE_INFO, check_filters, filters_of
 
 # Binance's request weights (spot, 2024): GET order 4, openOrders 6 for one symbol or 80 for
 # all, myTrades 5 with orderId or 20, account 20, exchangeInfo 20; order placement/cancel 1.

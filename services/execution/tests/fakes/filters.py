@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from robson_execution.testing.engine import EngineError
+from .engine import EngineError
 
 EXCHANGE_INFO = {
     "timezone": "UTC",
