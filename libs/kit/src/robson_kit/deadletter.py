@@ -9,6 +9,8 @@ from datetime import datetime
 from nats.aio.msg import Msg
 from robson_contracts import DeadLetter, derive_id
 
+LETTER_PAYLOAD_MAX = 256 * 1024
+"""Payloads up to this size ride in their dead letter (replayable with ``robson dlq replay``)."""
 FIRST_FAILED_HEADER = "Robson-First-Failed-At"
 """Added to a dead letter's headers: when the message first failed (its ``occurred_at`` is the
 last failure)."""
@@ -44,6 +46,10 @@ def dead_letter_for(msg: Msg, stream: str, consumer: str, service: str, reason_c
     publish is deduplicated)."""
     headers = {k: str(v) for k, v in (msg.headers or {}).items()}
     headers[FIRST_FAILED_HEADER] = (first_failed_at or now).isoformat()
+    payload = msg.data if len(msg.data) <= LETTER_PAYLOAD_MAX else b""
+    if not payload:  # base64 adds a third: a letter must itself fit under the server's max payload
+        reason = (f"{reason[:1500]} (payload of {len(msg.data)} bytes not kept in the letter; the "
+                  f"original stays in stream {stream} at sequence {sequence(msg)})")
     return DeadLetter(
         message_id=derive_id("dead-letter", stream, consumer, sequence(msg)),
         occurred_at=now,
@@ -52,7 +58,7 @@ def dead_letter_for(msg: Msg, stream: str, consumer: str, service: str, reason_c
         subject=msg.subject,
         reason_code=reason_code,
         reason=reason[:2000],
-        payload_b64=base64.b64encode(msg.data).decode(),
+        payload_b64=base64.b64encode(payload).decode(),
         headers=headers,
         delivered_count=delivered(msg),
     )

@@ -14,12 +14,11 @@ from sqlalchemy import text
 
 from robson_kit import logs, metrics
 from robson_kit.bus import Bus
+from robson_kit.deadletter import LETTER_PAYLOAD_MAX
 from robson_kit.outage import is_infrastructure_error
 
 log = logs.get_logger(__name__)
 
-LETTER_PAYLOAD_MAX = 256 * 1024
-"""A moved-aside event's payload rides on its DeadLetter only up to this size."""
 MOVE_ASIDE = text(
     "WITH moved AS (DELETE FROM outbox WHERE id = :id RETURNING *) "
     "INSERT INTO outbox_dead (id, message_id, subject, message_type, payload, headers, created_at, "
