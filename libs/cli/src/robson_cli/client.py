@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from robson_cli.auth import current_token
+
 
 class ServiceError(RuntimeError):
     """A service answered with an error (or not at all); ``str()`` is the message to show."""
@@ -38,9 +40,10 @@ def _field_message(item: Any) -> str:
 
 
 class ServiceClient:
-    def __init__(self, name: str, base_url: str, timeout: float = 15.0) -> None:
+    def __init__(self, name: str, base_url: str, timeout: float = 15.0, token: str | None = None) -> None:
         self.name = name
-        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, headers=headers)
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None, missing_ok: bool = False) -> Any:
@@ -74,15 +77,17 @@ class ServiceClient:
 class Services:
     """Clients for every service of one run: ``services["position"].get(...)``."""
 
-    def __init__(self, urls: dict[str, str]) -> None:
+    def __init__(self, urls: dict[str, str], token: str | None = None) -> None:
+        """``token``: the bearer to send (default: ``robson_cli.auth.current_token()``)."""
         self.urls = urls
+        self.token = token or current_token()
         self._clients: dict[str, ServiceClient] = {}
 
     def __getitem__(self, name: str) -> ServiceClient:
         if name not in self.urls:
             raise ServiceError(name, "connect", "not running (not in this run's services)")
         if name not in self._clients:
-            self._clients[name] = ServiceClient(name, self.urls[name])
+            self._clients[name] = ServiceClient(name, self.urls[name], token=self.token)
         return self._clients[name]
 
     def close(self) -> None:

@@ -9,8 +9,10 @@ import typer
 from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
+from robson_cli.auth import use_token
 from robson_cli.commands import ops
 from robson_cli.commands import status as status_cmd
+from robson_cli.commands import token as token_cmd
 from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
 from robson_cli.config import ConfigError, RobsonConfig, default_config, load_config
@@ -22,6 +24,14 @@ app = typer.Typer(help="Robson: AI-assisted crypto trading platform.", no_args_i
 app.add_typer(downloader.app, name="data", help="Market data: `robson data download …`.")
 app.registered_commands.extend(status_cmd.app.registered_commands)
 app.registered_commands.extend(ops.app.registered_commands)
+app.add_typer(token_cmd.app, name="token")
+
+
+@app.callback()
+def _global(token: Annotated[str | None, typer.Option(
+        envvar="ROBSON_TOKEN", help="bearer token for the services' APIs (default: a local admin "
+                                    "token from .data/auth/)")] = None) -> None:
+    use_token(token)
 
 
 def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:

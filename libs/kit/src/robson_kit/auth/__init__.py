@@ -8,6 +8,7 @@ from robson_kit.auth.guard import (
     authenticate,
     authenticator_for,
     open_route,
+    rate_limit,
     require,
 )
 from robson_kit.auth.scopes import ALL_ACCOUNTS, AccountHidden, Principal, Scope
@@ -15,5 +16,5 @@ from robson_kit.auth.scopes import ALL_ACCOUNTS, AccountHidden, Principal, Scope
 __all__ = [
     "ALL_ACCOUNTS", "AccountHidden", "AdminPrincipal", "Authenticator", "Principal",
     "ReadPrincipal", "Scope", "TradePrincipal", "authenticate", "authenticator_for", "open_route",
-    "require",
+    "rate_limit", "require",
 ]

@@ -86,6 +86,13 @@ class Authenticator:
         self.revocations = Revocations()
         self.limiter = RateLimiter(write_per_minute)
         self._watch: asyncio.Task[None] | None = None
+        self._limiters: dict[str, RateLimiter] = {}
+
+    def limiter(self, name: str, per_minute: int) -> RateLimiter:
+        """A named limiter of this service (e.g. the webhook's, per trader)."""
+        if name not in self._limiters:
+            self._limiters[name] = RateLimiter(per_minute)
+        return self._limiters[name]
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Authenticator:
@@ -160,6 +167,14 @@ async def authenticate(
                             headers={"Retry-After": str(math.ceil(wait))})
     request.state.principal = principal
     return principal
+
+
+def rate_limit(request: Request, name: str, key: str, per_minute: int) -> None:
+    """429 with Retry-After once ``key`` made more than ``per_minute`` requests under ``name``."""
+    wait = authenticator_for(request.app.state.service).limiter(name, per_minute).take(key)
+    if wait is not None:
+        raise HTTPException(429, {"reason_code": "RATE_LIMITED", "message": f"too many {name} requests"},
+                            headers={"Retry-After": str(math.ceil(wait))})
 
 
 Authenticated = Depends(authenticate)

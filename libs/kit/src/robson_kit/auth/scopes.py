@@ -56,6 +56,12 @@ class Principal:
             return [requested]
         return None if self.all_accounts else sorted(self.accounts)
 
+    def query_account(self, requested: str | None) -> str | None:
+        """The one account a list query should filter on (None: all; for a token of several
+        accounts, filter the rows with ``visible``)."""
+        accounts = self.account_filter(requested)
+        return accounts[0] if accounts and len(accounts) == 1 else None
+
     def visible(self, rows: list[dict], key: str = "account_id") -> list[dict]:
         """Rows of a list answer this principal may see (its accounts only)."""
         if self.all_accounts:
