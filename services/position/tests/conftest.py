@@ -7,7 +7,7 @@ from decimal import Decimal
 import httpx
 import pytest_asyncio
 from robson_kit.service import Service
-from robson_kit.testing import asgi_client
+from robson_kit.testing import asgi_client, token
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings
 
@@ -19,7 +19,8 @@ from .venuebook import VenueApi
 def position_env(nats_url: str, database_url: str, schema: str, paper_url: str | None = None
                  ) -> dict[str, str]:
     """Without ``paper_url`` the start-up re-sync is off (no venue API to ask)."""
-    resync = {"ROBSON_POSITION_PAPER_URL": paper_url, "ROBSON_POSITION_RESYNC_RETRY_SECONDS": "0.5"} \
+    resync = {"ROBSON_POSITION_PAPER_URL": paper_url, "ROBSON_POSITION_RESYNC_RETRY_SECONDS": "0.5",
+              "ROBSON_POSITION_SERVICE_TOKEN": token("read", subject="service:position")} \
         if paper_url else {"ROBSON_POSITION_RESYNC_ON_START": "false"}
     return {
         **resync,

@@ -104,7 +104,7 @@ async def test_webhook_with_bad_secret_bad_json_or_bad_fields_is_rejected_clearl
             "/traders/t2", json={k: v for k, v in BINDING.items() if k != "webhook_secret"}
         )
         wrong = await http.post("/signals", json={**ALERT, "secret": "guess-guess"})
-        assert wrong.status_code == 401 and "BAD_SECRET" in wrong.text
+        assert wrong.status_code == 404
         header = await http.post(
             "/signals",
             json={k: v for k, v in ALERT.items() if k != "secret"},
@@ -112,9 +112,10 @@ async def test_webhook_with_bad_secret_bad_json_or_bad_fields_is_rejected_clearl
         )
         assert header.status_code == 202
         disabled = await http.post("/signals", json={**ALERT, "trader_id": "t2", "id": "x"})
-        assert disabled.status_code == 403
         unknown = await http.post("/signals", json={**ALERT, "trader_id": "ghost"})
-        assert unknown.status_code == 404
+        # nothing to probe: unknown trader, wrong secret, disabled webhook answer the same
+        assert disabled.status_code == unknown.status_code == 404
+        assert wrong.json() == disabled.json() == unknown.json()
         broken = await http.post(
             "/signals",
             content=b'{"id": "tv-2", "trader_id": ',

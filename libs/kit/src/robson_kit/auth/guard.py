@@ -88,7 +88,7 @@ class Authenticator:
         self._watch: asyncio.Task[None] | None = None
         self._limiters: dict[str, RateLimiter] = {}
 
-    def limiter(self, name: str, per_minute: int) -> RateLimiter:
+    def named_limiter(self, name: str, per_minute: int) -> RateLimiter:
         """A named limiter of this service (e.g. the webhook's, per trader)."""
         if name not in self._limiters:
             self._limiters[name] = RateLimiter(per_minute)
@@ -171,7 +171,7 @@ async def authenticate(
 
 def rate_limit(request: Request, name: str, key: str, per_minute: int) -> None:
     """429 with Retry-After once ``key`` made more than ``per_minute`` requests under ``name``."""
-    wait = authenticator_for(request.app.state.service).limiter(name, per_minute).take(key)
+    wait = authenticator_for(request.app.state.service).named_limiter(name, per_minute).take(key)
     if wait is not None:
         raise HTTPException(429, {"reason_code": "RATE_LIMITED", "message": f"too many {name} requests"},
                             headers={"Retry-After": str(math.ceil(wait))})
