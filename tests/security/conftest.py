@@ -67,3 +67,11 @@ def running(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> 
     finally:
         for proc in procs.values():
             proc.stop()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    from .fuzzing import FAILED, SENT
+
+    if SENT:
+        terminalreporter.write_line("schemathesis requests sent per service (failures): " + ", ".join(
+            f"{name} {count} ({FAILED[name]})" for name, count in sorted(SENT.items())))

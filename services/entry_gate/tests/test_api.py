@@ -131,3 +131,19 @@ async def _has_equity(api: httpx.AsyncClient) -> bool:
 async def _count(bus: Bus, n: int) -> list[GateDecision] | None:
     found = await read_stream(bus, s.ALL_GATE_DECISIONS)
     return found if len(found) >= n else None
+
+
+async def test_unlock_and_policy_change_record_the_tokens_subject(gate: Service) -> None:
+    from robson_kit.testing import asgi_client, auth_headers
+    from sqlalchemy import text
+
+    async with asgi_client(gate, "http://gate", auth_headers("admin", subject="carol")) as carol:
+        assert (await carol.post("/accounts/acc-audit/unlock", json={"note": "checked"})).status_code == 200
+        policy = (await carol.get("/policies/acc-audit")).json()["policy"]
+        assert (await carol.put("/policies/acc-audit", json=policy)).status_code == 200
+    async with asgi_client(gate, "http://gate", auth_headers("trade", subject="dave")) as dave:
+        assert (await dave.post("/accounts/acc-audit/unlock", json={"note": "me too"})).status_code == 403
+    async with gate.sessions() as session:
+        rows = (await session.execute(text(
+            "SELECT action, actor FROM admin_actions WHERE account_id = 'acc-audit' ORDER BY seq"))).all()
+    assert [(r.action, r.actor) for r in rows] == [("UNLOCK", "carol"), ("PUT_POLICY", "carol")]

@@ -164,3 +164,16 @@ async def test_synthetic_feed_stores_candles_served_by_the_candle_api(make_servi
         assert all(c["source"] == "SYNTHETIC" and c["closed"] for c in page)
         bad = await http.get("/candles", params={"symbol": "btc usdt", "timeframe": "7m"})
         assert bad.status_code == 422
+
+
+async def test_webhook_beyond_the_per_trader_rate_gets_429_with_retry_after(bus, make_service) -> None:
+    service = await make_service(auth_write_rate_per_minute=2)
+    async with client(service) as http:
+        await http.put("/traders/t1", json=BINDING)
+        codes = [(await http.post("/signals", json={**ALERT, "secret": f"guess-{i}"})).status_code
+                 for i in range(3)]
+        assert codes[:2] == [404, 404] and codes[2] == 429  # guessing secrets is slowed down
+        limited = await http.post("/signals", json={**ALERT, "id": "tv-9"})
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        other = await http.post("/signals", json={**ALERT, "trader_id": "ghost"})
+        assert other.status_code == 404  # another trader has its own budget

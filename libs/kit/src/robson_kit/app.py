@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from robson_kit.auth.docs import install_docs
 from robson_kit.auth.guard import Authenticated, authenticator_for, is_open
@@ -73,6 +74,17 @@ def create_app(
     @app.exception_handler(ConflictError)
     async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"detail": str(exc) or "conflict"}, status_code=409)
+
+    @app.exception_handler(DBAPIError)
+    async def _unstorable(request: Request, exc: DBAPIError) -> JSONResponse:
+        """A value Postgres cannot hold (a NUL character, a number out of range: SQLSTATE class
+        22) came from the request: a 422, not a 500. Anything else is a server fault."""
+        code = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
+        if not code.startswith("22"):
+            raise exc
+        return JSONResponse({"detail": [{"field": "body", "type": "value_not_storable", "message":
+                            "a value cannot be stored (a NUL character, or a number out of range)"}]},
+                            status_code=422)
 
     @app.exception_handler(AccountHidden)
     async def _hidden(_: Request, exc: AccountHidden) -> JSONResponse:

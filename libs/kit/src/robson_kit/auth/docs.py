@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -26,7 +27,40 @@ def _swagger_assets() -> Path | None:
     return path if (path / "swagger-ui-bundle.js").is_file() else None
 
 
+VALIDATION_ERROR = {
+    "title": "ValidationError", "type": "object", "required": ["field", "message", "type"],
+    "properties": {"field": {"type": "string", "description": "e.g. body.price, query.limit"},
+                   "message": {"type": "string"}, "type": {"type": "string"}},
+}
+"""The kit's 422 item (``robson_kit.app``), not FastAPI's ``loc``/``msg``: the document says
+what the services send."""
+HTTP_VALIDATION_ERROR = {
+    "title": "HTTPValidationError", "type": "object", "required": ["detail"],
+    "properties": {"detail": {"anyOf": [
+        {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+        {"type": "string"},
+        {"type": "object", "description": "{reason_code, message} from a domain rule"},
+    ]}},
+}
+"""A 422 carries field errors, or a domain refusal as a message or ``{reason_code, message}``."""
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            components = schema.get("components", {}).get("schemas", {})
+            if "ValidationError" in components:
+                components["ValidationError"] = VALIDATION_ERROR
+                components["HTTPValidationError"] = HTTP_VALIDATION_ERROR
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_docs(app: FastAPI) -> None:
+    install_openapi(app)
     assets = _swagger_assets()
     if assets is not None:
         app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")

@@ -29,9 +29,14 @@ def get_runtime(service: ServiceDep) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+Asset = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}$")]
+Amount = Annotated[NonNegativeDec, Field(le=Decimal("1e18"), decimal_places=18)]
+
+
 class AccountConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    balances: dict[str, NonNegativeDec] = Field(default_factory=lambda: {"USDT": Decimal(10000)})
+    balances: dict[Asset, Amount] = Field(default_factory=lambda: {"USDT": Decimal(10000)},
+                                          max_length=100)
     allow_short: bool = False
     tenant_id: Identifier = "default"
 
