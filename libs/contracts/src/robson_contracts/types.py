@@ -9,6 +9,18 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
+MAX_DECIMAL_EXPONENT = 40
+"""|exponent| bound of any Decimal on the wire: far beyond any price, quantity or ratio, and it
+keeps a value like ``1e999999999`` from expanding to a billion digits when written out."""
+
+
+def _bounded(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("decimal must be finite")
+    if value and abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:
+        raise ValueError(f"decimal out of range (magnitude beyond 1e±{MAX_DECIMAL_EXPONENT})")
+    return value
+
 
 def _decimal_from_wire(value: Any) -> Any:
     """Accept Decimal, int or a numeric string; refuse floats (binary floats lose money)."""
@@ -21,11 +33,11 @@ def _decimal_from_wire(value: Any) -> Any:
             parsed = Decimal(value)
         except InvalidOperation as exc:
             raise ValueError(f"not a decimal string: {value!r}") from exc
-        if not parsed.is_finite():
-            raise ValueError("decimal must be finite")
-        return parsed
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError("decimal must be finite")
+        return _bounded(parsed)
+    if isinstance(value, Decimal):
+        return _bounded(value)
+    if isinstance(value, int) and value and abs(value).bit_length() > 140:  # beyond 1e42
+        raise ValueError(f"decimal out of range (magnitude beyond 1e±{MAX_DECIMAL_EXPONENT})")
     return value
 
 
