@@ -20,7 +20,7 @@ from .conftest import Running
 from .fuzzing import FAILED, SENT
 from .registry import OPS_PATHS, SERVICES
 
-EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 6}
+EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 10}
 CHECKS = [not_a_server_error, response_schema_conformance]
 ADMIN = {"Authorization": f"Bearer {token('admin', subject='fuzzer')}"}
 
