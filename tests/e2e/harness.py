@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from robson_cli.auth import use_token
 from robson_cli.config import apply_config, load_config
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
-from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, read_stream, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, read_stream, token, wait_until
 from robson_signal.adapters.quiescence import Quiescence
 
 ACCOUNT = "e2e"
@@ -102,6 +103,7 @@ class Platform:
         path.write_text(CONFIG_YAML)
         config = load_config(path)
         urls = {name: proc.url for name, proc in self.procs.items()}
+        use_token(token("admin", subject="e2e"))  # as `robson up` does with its local admin token
         return await asyncio.to_thread(apply_config, config, urls)
 
     async def start_feed(self) -> None:
