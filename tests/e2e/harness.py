@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from robson_cli.auth import use_token
 from robson_cli.config import apply_config, load_config
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, read_stream, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, read_stream, token, wait_until
 from robson_signal.adapters.quiescence import Quiescence
 
 ACCOUNT = "e2e"
@@ -103,10 +104,11 @@ class Platform:
         path.write_text(self.config_yaml)
         config = load_config(path)
         urls = {name: proc.url for name, proc in self.procs.items()}
+        use_token(token("admin", subject="e2e"))  # as `robson up` does with its local admin token
         return await asyncio.to_thread(apply_config, config, urls)
 
     async def start_feed(self) -> None:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, timeout=30) as http:
             (await http.post(self.url("signal") + "/feed/start")).raise_for_status()
 
     async def restart(self, name: str) -> None:
@@ -115,7 +117,7 @@ class Platform:
         await asyncio.to_thread(self.procs[name].wait_ready, 120.0)
 
     async def get(self, name: str, path: str, **params: Any) -> Any:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, timeout=30) as http:
             response = await http.get(self.url(name) + path, params=params)
             response.raise_for_status()
             return response.json()

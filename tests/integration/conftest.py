@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest_asyncio
 from robson_contracts import Candle, GateDecision, TakeProfitLevel, TradeDecision, TradeTick
-from robson_kit.testing import drop_schema, unique_schema
+from robson_kit.testing import drop_schema, token, unique_schema
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 D = Decimal
@@ -54,6 +54,7 @@ def position_env(nats_url: str, database_url: str, schema: str, paper_url: str) 
             "ROBSON_POSITION_ACK_WAIT_SECONDS": "2", "ROBSON_POSITION_OUTBOX_POLL_SECONDS": "0.2",
             "ROBSON_POSITION_LOG_LEVEL": "WARNING", "ROBSON_POSITION_PAPER_URL": paper_url,
             "ROBSON_POSITION_RESYNC_RETRY_SECONDS": "0.5",
+            "ROBSON_POSITION_SERVICE_TOKEN": token("read", subject="service:position"),
             "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
 
 

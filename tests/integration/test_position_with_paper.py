@@ -13,7 +13,7 @@ import httpx
 import pytest_asyncio
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, asgi_client, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, asgi_client, wait_until
 from robson_paper.main import build_service as build_paper
 from robson_paper.settings import PaperSettings
 from robson_position.domain.orders import position_id_for
@@ -66,8 +66,8 @@ async def test_position_killed_while_paper_fills_and_events_lost_resyncs_on_rest
     procs = [paper_proc, ServiceProcess("robson_position", env, "ROBSON_POSITION_HTTP_PORT",
                                         tmp_path / "position-1.log").start()]
     try:
-        async with httpx.AsyncClient(base_url=paper_proc.url, timeout=5) as paper:
-            async with httpx.AsyncClient(base_url=procs[1].url, timeout=5) as position:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=paper_proc.url, timeout=5) as paper:
+            async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=procs[1].url, timeout=5) as position:
                 pid = await _open(bus, paper, position, "g-kill")
             procs[1].kill()
             await bus.publish(tick("51000", 3))  # TP1 fills on paper while position is down
@@ -75,7 +75,7 @@ async def test_position_killed_while_paper_fills_and_events_lost_resyncs_on_rest
             await bus.js.purge_stream(s.ORDERS.name, subject=s.ALL_ORDER_EVENTS)  # and the news is lost
             procs.append(ServiceProcess("robson_position", env, "ROBSON_POSITION_HTTP_PORT",
                                         tmp_path / "position-2.log").start())
-            async with httpx.AsyncClient(base_url=procs[2].url, timeout=5) as position:
+            async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=procs[2].url, timeout=5) as position:
                 view = await wait_until(_status(position, pid, "PARTIALLY_CLOSED"), timeout=30,
                                         message="TP1 re-synced from paper")
                 assert D(view["realized_pnl"]) == TP1_PNL

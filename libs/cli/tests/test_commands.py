@@ -8,11 +8,23 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
+import pytest
+from robson_cli.auth import current_token
 from robson_cli.config import apply_config, load_config
 from robson_contracts import TradeTick
 from robson_kit.bus import Bus
 
 from .harness import RobsonUp
+
+
+@pytest.fixture(autouse=True)
+def local_operator(running_replay: RobsonUp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process calls sign with the run's local key, as the `robson` CLI does."""
+    monkeypatch.setenv("ROBSON_DATA_DIR", str(running_replay.data))
+
+
+def get(url: str) -> httpx.Response:
+    return httpx.get(url, headers={"Authorization": f"Bearer {current_token()}"})
 
 
 def urls(up: RobsonUp) -> dict[str, str]:
@@ -45,7 +57,7 @@ def test_apply_config_again_changes_nothing_and_a_changed_setting_is_applied_onc
         "decision: trader t1 decides with rules"]
     assert "min confidence 0.65" in gate_and_decision[1]
     assert apply_config(load_config(changed), where) == []
-    policy = httpx.get(f"{where['entry_gate']}/policies/acc1").json()["policy"]
+    policy = get(f"{where['entry_gate']}/policies/acc1").json()["policy"]
     assert Decimal(policy["positions"]["min_confidence"]) == Decimal("0.65")
     assert len(apply_config(config, where)) == 2
 
@@ -61,11 +73,11 @@ def test_apply_config_account_allow_short_reaches_the_venue_and_the_gate(
             "paper: account acc1 updated (USDT 10000)",
             "entry_gate: risk policy of account acc1 set",
             "decision: trader t1 decides with rules (min confidence 0.6, shorts off)"]
-        assert httpx.get(f"{where['paper']}/accounts/acc1").json()["allow_short"] is False
-        assert httpx.get(f"{where['entry_gate']}/policies/acc1").json()["policy"]["allow_short"] is False
+        assert get(f"{where['paper']}/accounts/acc1").json()["allow_short"] is False
+        assert get(f"{where['entry_gate']}/policies/acc1").json()["policy"]["allow_short"] is False
     finally:
         apply_config(config, where)
-    assert httpx.get(f"{where['entry_gate']}/policies/acc1").json()["policy"]["allow_short"] is True
+    assert get(f"{where['entry_gate']}/policies/acc1").json()["policy"]["allow_short"] is True
 
 
 def test_read_commands_json_agree_with_each_other(running_replay: RobsonUp) -> None:
@@ -105,10 +117,10 @@ def test_pause_then_resume_flips_the_traders_state_in_position(running_replay: R
     policy_url = f"{urls(running_replay)['position']}/traders/t1/policy"
     done = running_replay.cli("pause", "t1")
     assert done.returncode == 0 and "paused" in done.stdout
-    assert httpx.get(policy_url).json()["paused"] is True
+    assert get(policy_url).json()["paused"] is True
     done = running_replay.cli("resume", "t1")
     assert done.returncode == 0 and "active" in done.stdout
-    assert httpx.get(policy_url).json()["paused"] is False
+    assert get(policy_url).json()["paused"] is False
 
 
 def test_unknown_status_trader_and_account_are_errors_with_exit_1(running_replay: RobsonUp) -> None:
@@ -203,6 +215,28 @@ async def _tick(up: RobsonUp, prices: dict[str, str]) -> None:
             await bus.publish(TradeTick(occurred_at=datetime.now(UTC), symbol=symbol, price=price))
     finally:
         await bus.close()
+
+
+def test_token_create_gives_a_read_token_and_revoke_refuses_it_everywhere(running_replay: RobsonUp) -> None:
+    import time
+
+    from robson_kit.auth import tokens
+
+    made = running_replay.cli("token", "create", "--scope", "read", "--ttl", "10m", "--subject", "viewer")
+    assert made.returncode == 0, made.stderr
+    value = made.stdout.strip()
+    assert running_replay.cli("--token", value, "positions", "--json").returncode == 0
+    refused = running_replay.cli("--token", value, "pause", "t1")
+    assert refused.returncode == 1 and "403" in refused.stderr and "INSUFFICIENT_SCOPE" in refused.stderr
+    jti = tokens.unverified_claims(value)["jti"]
+    assert running_replay.cli("token", "revoke", jti).returncode == 0
+    deadline, done = time.monotonic() + 15, None
+    while time.monotonic() < deadline:
+        done = running_replay.cli("--token", value, "positions", "--json")
+        if done.returncode == 1:
+            break
+    assert done is not None and done.returncode == 1 and "TOKEN_REVOKED" in done.stderr
+    assert value not in done.stderr
 
 
 def test_sigint_stops_the_running_platform_with_exit_0_and_all_services_gone(running_replay: RobsonUp) -> None:

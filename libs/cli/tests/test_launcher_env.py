@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import stat
 from pathlib import Path
 from types import SimpleNamespace
 
-from robson_cli.launcher import Platform, RunningService
+import pytest
+from robson_cli.launcher import Platform, RunningService, run_file
 from robson_cli.services import by_name
+from robson_kit.auth import Scope, keys, tokens
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ROBSON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ROBSON_AUTH_PUBLIC_KEY", "inherited from the parent")
+    return tmp_path / "data"
 
 
 def _platform_with(*running: tuple[str, int]) -> Platform:
@@ -28,3 +39,28 @@ def test_other_services_get_no_peer_urls() -> None:
     platform = _platform_with(("paper", 41006))
     env = platform.env_for(by_name("signal"), 41001)
     assert not any(key.endswith("_PAPER_URL") for key in env if key.startswith("ROBSON_SIGNAL_"))
+
+
+def test_services_get_the_platform_public_key_and_only_position_a_read_service_token(data_dir: Path) -> None:
+    platform = _platform_with(("paper", 41006), ("execution", 41005))
+    signal_env = platform.env_for(by_name("signal"), 41001)
+    position_env = platform.env_for(by_name("position"), 41004)
+    private = data_dir / "auth" / keys.PRIVATE_NAME
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert signal_env["ROBSON_AUTH_PUBLIC_KEY_FILE"] == str(data_dir / "auth" / keys.PUBLIC_NAME)
+    assert "ROBSON_AUTH_PUBLIC_KEY" not in signal_env  # no inherited key overrides the file
+    assert not any(k.endswith("SERVICE_TOKEN") for k in signal_env)
+    public = keys.parse_public((data_dir / "auth" / keys.PUBLIC_NAME).read_bytes())
+    principal = tokens.verify(public, position_env["ROBSON_POSITION_SERVICE_TOKEN"])
+    assert principal.subject == "service:position" and principal.has(Scope.READ)
+    assert not principal.has(Scope.TRADE)
+
+
+def test_run_file_records_urls_without_passwords(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True)
+    infra = SimpleNamespace(nats_url="nats://robson:natspw@127.0.0.1:1",
+                            database_url="postgresql://robson:dbpw-secret@127.0.0.1:2/db", embedded={})
+    Platform(infra).write_run_file({"mode": "replay"})  # type: ignore[arg-type]
+    text = run_file().read_text()
+    assert "dbpw-secret" not in text and "natspw" not in text
+    assert json.loads(text)["database_url"] == "postgresql://robson:***@127.0.0.1:2/db"

@@ -7,7 +7,7 @@ import json
 
 from robson_contracts import DecisionKind
 from robson_kit.bus import Bus
-from robson_kit.testing import read_stream, wait_until
+from robson_kit.testing import auth_headers, read_stream, wait_until
 
 from .conftest import client
 from .factories import signal
@@ -32,11 +32,14 @@ async def test_required_approval_holds_decision_until_approved_and_reject_logs_u
         await bus.publish(signal("SHORT", "0.9", i=2, trader_id="t-appr", account_id="appr"))
         first, second = await wait_until(lambda: _pending(http, "t-appr", 2), message="2 pending")
         assert await _decisions(bus, "appr") == []
-        ok = await http.post(f"/approvals/{first['decision_id']}/approve", json={"by": "alice"})
+        alice = auth_headers("trade", subject="alice")
+        spoofed = await http.post(f"/approvals/{first['decision_id']}/approve",
+                                  json={"by": "mallory"}, headers=alice)
+        assert spoofed.status_code == 422  # who approves is the token's subject, never a field
+        ok = await http.post(f"/approvals/{first['decision_id']}/approve", headers=alice)
         assert ok.status_code == 200, ok.text
         no = await http.post(
-            f"/approvals/{second['decision_id']}/reject",
-            json={"by": "alice", "reason": "not today"},
+            f"/approvals/{second['decision_id']}/reject", json={"reason": "not today"}, headers=alice
         )
         assert no.status_code == 200
         (published,) = await wait_until(lambda: _decisions(bus, "appr"), message="approved one")
@@ -48,6 +51,9 @@ async def test_required_approval_holds_decision_until_approved_and_reject_logs_u
         assert [r["decision_id"] for r in rejected] == [second["decision_id"]]
         assert rejected[0]["reason_code"] == "USER_REJECTED"
         assert rejected[0]["resolution_note"] == "not today"
+        assert rejected[0]["resolved_by"] == "alice"
+        approved = (await http.get(f"/decisions/{first['decision_id']}")).json()
+        assert approved["resolved_by"] == "alice"
         await asyncio.sleep(0.3)
         assert len(await _decisions(bus, "appr")) == 1
 

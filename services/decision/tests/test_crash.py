@@ -13,7 +13,14 @@ import httpx
 from robson_contracts import DecisionKind, SignalDetected, TradeDecision, derive_id
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, read_stream, reset_streams, unique_schema, wait_until
+from robson_kit.testing import (
+    ADMIN_HEADERS,
+    ServiceProcess,
+    read_stream,
+    reset_streams,
+    unique_schema,
+    wait_until,
+)
 from robson_kit.testing.helpers import drop_schema
 
 from .conftest import client
@@ -186,7 +193,7 @@ async def test_llm_call_in_flight_when_killed_is_made_again_and_only_the_used_an
 
 
 async def _llm_settings(url: str, trader: str) -> None:
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=url) as http:
         response = await http.put(
             f"/traders/{trader}/settings", json={"engine": "llm", "model": "fake-model"}
         )

@@ -3,6 +3,7 @@ its documented outcome, with retries and the fallback to rules visible on the wi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import uuid4
 
@@ -199,3 +200,25 @@ async def test_signal_resent_under_a_new_message_id_does_not_ask_the_model_again
     async with client(service) as http:
         calls = (await http.get("/model-calls", params={"trader_id": "resent"})).json()
     assert len(calls) == 1
+
+
+async def test_dry_runs_need_trade_scope_and_count_against_the_traders_daily_llm_budget(
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    from robson_kit.testing import asgi_client, auth_headers
+
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    fake_llm.script("budget", *[answer(GOOD)] * 5)
+    await llm_trader(service, "budget", llm_daily_call_budget=2)
+
+    def body(i: int) -> dict[str, Any]:
+        sig = signal("LONG", "0.8", price="100", trader_id="budget", account_id="budget", i=i)
+        return {"signal": json.loads(sig.model_dump_json())}
+
+    async with asgi_client(service, "http://decision", auth_headers("read")) as reader:
+        assert (await reader.post("/decide", json=body(0))).status_code == 403
+    async with asgi_client(service, "http://decision", auth_headers("trade")) as trader:
+        outs = [(await trader.post("/decide", json=body(i))).json() for i in (1, 2, 3)]
+    assert [o["engine"] for o in outs[:2]] == ["LLM", "LLM"]
+    assert outs[2]["fallback_reason"].startswith("LLM_BUDGET_EXHAUSTED")
+    assert len(fake_llm.requests_for("budget")) == 2

@@ -7,6 +7,7 @@ import pytest_asyncio
 from robson_entry_gate.main import build_service
 from robson_entry_gate.settings import EntryGateSettings
 from robson_kit.service import Service
+from robson_kit.testing import ADMIN_HEADERS
 
 
 def gate_env(nats_url: str, database_url: str, schema: str) -> dict[str, str]:
@@ -37,6 +38,6 @@ async def gate(bus, nats_url: str, database_url: str, schema: str) -> AsyncItera
 @pytest_asyncio.fixture
 async def api(gate: Service) -> AsyncIterator[httpx.AsyncClient]:
     app = gate.app(manage_lifecycle=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+    async with httpx.AsyncClient(headers=ADMIN_HEADERS, transport=httpx.ASGITransport(app=app),
                                  base_url="http://gate") as client:
         yield client

@@ -155,3 +155,19 @@ async def test_policy_that_would_break_the_monthly_bound_is_refused_naming_the_f
     assert shrink.status_code == 422  # the trader's 0.5% would no longer fit a slot
     assert shrink.json()["detail"][0]["field"] == "body.traders.t1.risk_per_trade"
     assert (await api.get("/policies/acc9")).json()["configured"] is False
+
+
+async def test_unlock_and_policy_change_record_the_tokens_subject(gate: Service) -> None:
+    from robson_kit.testing import asgi_client, auth_headers
+    from sqlalchemy import text
+
+    async with asgi_client(gate, "http://gate", auth_headers("admin", subject="carol")) as carol:
+        assert (await carol.post("/accounts/acc-audit/unlock", json={"note": "checked"})).status_code == 200
+        policy = (await carol.get("/policies/acc-audit")).json()["policy"]
+        assert (await carol.put("/policies/acc-audit", json=policy)).status_code == 200
+    async with asgi_client(gate, "http://gate", auth_headers("trade", subject="dave")) as dave:
+        assert (await dave.post("/accounts/acc-audit/unlock", json={"note": "me too"})).status_code == 403
+    async with gate.sessions() as session:
+        rows = (await session.execute(text(
+            "SELECT action, actor FROM admin_actions WHERE account_id = 'acc-audit' ORDER BY seq"))).all()
+    assert [(r.action, r.actor) for r in rows] == [("UNLOCK", "carol"), ("PUT_POLICY", "carol")]

@@ -10,6 +10,7 @@ import pytest_asyncio
 from robson_execution.main import build_service
 from robson_execution.settings import ExecutionSettings
 from robson_kit.service import Service
+from robson_kit.testing import ADMIN_HEADERS
 
 from .fakes import FakeBinance
 
@@ -62,7 +63,7 @@ async def execution(bus, nats_url: str, database_url: str, schema: str, fake: Fa
 @pytest_asyncio.fixture
 async def api(execution: Service) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=execution.app(manage_lifecycle=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://execution") as client:
+    async with httpx.AsyncClient(headers=ADMIN_HEADERS, transport=transport, base_url="http://execution") as client:
         yield client
 
 

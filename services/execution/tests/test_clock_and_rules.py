@@ -10,7 +10,7 @@ import pytest_asyncio
 from robson_execution.main import build_service
 from robson_kit.bus import Bus
 from robson_kit.service import Service
-from robson_kit.testing import wait_until
+from robson_kit.testing import ADMIN_HEADERS, wait_until
 
 from .conftest import enable_live, settings_for
 from .fakes import FakeBinance, Fault
@@ -106,7 +106,7 @@ async def quick_rules(bus: Bus, nats_url: str, database_url: str, schema: str,
     await service.start()
     try:
         transport = httpx.ASGITransport(app=service.app(manage_lifecycle=False))
-        async with httpx.AsyncClient(transport=transport, base_url="http://execution") as client:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, transport=transport, base_url="http://execution") as client:
             yield client
     finally:
         await service.stop()

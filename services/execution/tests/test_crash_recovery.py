@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, wait_until
 
 from .conftest import CONFIRM, execution_env
 from .fakes import FakeBinance
@@ -33,7 +33,7 @@ async def test_kill_with_order_in_flight_then_venue_changes_are_reconciled_befor
     proc = _proc(env, tmp_path / "exec1.log")
     await asyncio.to_thread(proc.start)
     try:
-        async with httpx.AsyncClient(base_url=proc.url) as api:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=proc.url) as api:
             await api.put("/accounts/acc1/keys", json={"api_key": "test-key", "api_secret": "test-secret"})
             r = await api.put("/accounts/acc1", json={"mode": "LIVE", "testnet": True, "confirmation": CONFIRM})
             assert r.status_code == 200, r.text
@@ -83,7 +83,7 @@ async def test_kill_with_order_in_flight_then_venue_changes_are_reconciled_befor
         assert len(of(evts, "OrderAccepted", "inflight")) == 1
         assert len(fake.orders_with_client_id(inflight_cid)) == 1
         assert of(evts, "OrderFilled", "fillme")[0].cumulative_quantity == Decimal("0.01")
-        async with httpx.AsyncClient(base_url=proc.url) as api:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=proc.url) as api:
             shown = (await api.get("/accounts/acc1/reconciliations")).json()
         assert {i["kind"] for i in shown[0]["items"]} >= {"MISSED_FILL", "CANCELED_ON_VENUE"}
     finally:

@@ -14,7 +14,7 @@ from robson_contracts import DeadLetter, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
 from robson_kit.service import Service
-from robson_kit.testing import ServiceProcess, read_stream, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, read_stream, wait_until
 from robson_paper.adapters import store
 from robson_paper.domain import Exchange
 from robson_paper.settings import PaperSettings
@@ -104,7 +104,7 @@ async def test_killed_mid_tick_flood_and_restarted_ends_as_the_pure_engine_fed_t
     second = ServiceProcess("robson_paper", env, "ROBSON_PAPER_HTTP_PORT", log).start()
     try:
         await wait_until(lambda: _drained(bus), timeout=60, message="caught up")
-        async with httpx.AsyncClient(base_url=second.url) as client:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=second.url) as client:
             account = (await client.get("/accounts/acc1")).json()
             fills = (await client.get("/fills", params={"account_id": "acc1"})).json()
     finally:

@@ -9,7 +9,7 @@ from robson_contracts import BalanceSnapshot, DeadLetter, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
 from robson_kit.service import Service
-from robson_kit.testing import read_stream, wait_until
+from robson_kit.testing import ADMIN_HEADERS, read_stream, wait_until
 
 from .bus_helpers import D, at, bracket, events_of, order, tick, waiter
 
@@ -128,7 +128,7 @@ async def _letters(bus: Bus, n: int):
 
 def _client(service: Service) -> httpx.AsyncClient:
     app = service.app(manage_lifecycle=False)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    return httpx.AsyncClient(headers=ADMIN_HEADERS, transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
 async def test_oco_submitted_then_list_canceled_releases_the_shared_hold(

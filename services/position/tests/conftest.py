@@ -7,7 +7,7 @@ from decimal import Decimal
 import httpx
 import pytest_asyncio
 from robson_kit.service import Service
-from robson_kit.testing import asgi_client
+from robson_kit.testing import asgi_client, token
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings
 
@@ -20,7 +20,8 @@ def position_env(nats_url: str, database_url: str, schema: str, paper_url: str |
                  ) -> dict[str, str]:
     """Without ``paper_url`` the start-up re-sync and the stop watchdog are off (no venue API to
     ask; and whatever listens on paper's default port is not this test's venue)."""
-    resync = {"ROBSON_POSITION_PAPER_URL": paper_url, "ROBSON_POSITION_RESYNC_RETRY_SECONDS": "0.5"} \
+    resync = {"ROBSON_POSITION_PAPER_URL": paper_url, "ROBSON_POSITION_RESYNC_RETRY_SECONDS": "0.5",
+              "ROBSON_POSITION_SERVICE_TOKEN": token("read", subject="service:position")} \
         if paper_url else {"ROBSON_POSITION_RESYNC_ON_START": "false",
                            "ROBSON_POSITION_STOP_WATCHDOG_INTERVAL_SECONDS": "0"}
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, wait_until
 from robson_position.domain.orders import position_id_for
 
 from .conftest import position_env
@@ -16,7 +16,7 @@ from .test_integration import _replaced, candle
 
 def _status(url: str, pid: str, status: str):
     async def check() -> dict | None:
-        async with httpx.AsyncClient(base_url=url, timeout=5) as c:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=url, timeout=5) as c:
             r = await c.get(f"/positions/{pid}")
         return r.json() if r.status_code == 200 and r.json()["status"] == status else None
     return check
@@ -34,7 +34,7 @@ async def test_killed_mid_lifecycle_and_restarted_counts_every_fill_exactly_once
     first = ServiceProcess("robson_position", env, port_env, tmp_path / "a.log").start()
     crashing = healthy = None
     try:
-        async with httpx.AsyncClient(base_url=first.url) as c:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=first.url) as c:
             r = await c.put("/traders/t1/policy", json={"breakeven_trigger_pct": "2"})
             assert r.status_code == 200
         g = gate(gate_id="g-kill")

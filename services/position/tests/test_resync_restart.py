@@ -8,7 +8,7 @@ import httpx
 from robson_contracts import SubmitOcoOrder
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, wait_until
 from robson_position.domain.orders import position_id_for
 
 from .conftest import position_env
@@ -20,7 +20,7 @@ PORT_ENV = "ROBSON_POSITION_HTTP_PORT"
 
 
 async def _get(url: str, path: str) -> dict | list | None:
-    async with httpx.AsyncClient(base_url=url, timeout=5) as c:
+    async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=url, timeout=5) as c:
         r = await c.get(path)
     return r.json() if r.status_code == 200 else None
 

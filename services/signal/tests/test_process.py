@@ -9,7 +9,7 @@ import gzip
 import httpx
 from robson_contracts import Candle
 from robson_contracts import subjects as s
-from robson_kit.testing import ServiceProcess, read_stream, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, read_stream, wait_until
 
 ROWS = [
     "open_time,open,high,low,close,volume",
@@ -38,7 +38,7 @@ async def test_env_configured_replay_process_skips_bad_rows_with_line_numbers(
         "robson_signal", env, "ROBSON_SIGNAL_HTTP_PORT", tmp_path / "signal.log"
     ).start()
     try:
-        async with httpx.AsyncClient(base_url=proc.url) as http:
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, base_url=proc.url) as http:
 
             async def finished():
                 body = (await http.get("/feed")).json()

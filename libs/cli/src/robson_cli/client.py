@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from robson_cli.auth import current_token
+
 
 class ServiceError(RuntimeError):
     """A service answered with an error (or not at all); ``str()`` is the message to show."""
@@ -76,8 +78,9 @@ class Services:
     """Clients for every service of one run: ``services["position"].get(...)``."""
 
     def __init__(self, urls: dict[str, str], token: str | None = None) -> None:
+        """``token``: the bearer to send (default: ``robson_cli.auth.current_token()``)."""
         self.urls = urls
-        self.token = token
+        self.token = token or current_token()
         self._clients: dict[str, ServiceClient] = {}
 
     def __getitem__(self, name: str) -> ServiceClient:

@@ -17,8 +17,11 @@ from pathlib import Path
 
 import httpx
 from robson_kit import migrations
+from robson_kit.auth import keys
+from robson_kit.auth.redact import redact_url
 from robson_kit.embedded import Infrastructure, free_port
 
+from robson_cli.auth import auth_dir, service_token
 from robson_cli.services import SERVICES, ServiceDef
 
 # Importing pgserver asks platformdirs for a runtime dir the embedded Postgres never uses here.
@@ -40,6 +43,20 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
         return True
+
+
+SERVICE_SCOPES = {"position": ["read"]}
+"""Services that call peers' APIs, and the scope their token gets (position reads the venues)."""
+
+
+def auth_env(svc: ServiceDef) -> dict[str, str]:
+    """The public key for every service (created with the private one on first start, 0600);
+    a service token of minimal scope for those that call peers."""
+    _, public = keys.ensure_keypair(auth_dir())
+    env = {"ROBSON_AUTH_PUBLIC_KEY_FILE": str(public)}
+    if svc.name in SERVICE_SCOPES:
+        env[f"{svc.env_prefix}SERVICE_TOKEN"] = service_token(svc.name, SERVICE_SCOPES[svc.name])
+    return env
 
 
 @dataclass
@@ -76,6 +93,8 @@ class Platform:
         env.update(self.extra_env)
         env[f"{svc.env_prefix}HTTP_PORT"] = str(port)
         env.update(self._peer_urls(svc))
+        env.update(auth_env(svc))
+        env.pop("ROBSON_AUTH_PUBLIC_KEY", None)  # the file below is this platform's key
         return env
 
     def _peer_urls(self, svc: ServiceDef) -> dict[str, str]:
@@ -131,8 +150,8 @@ class Platform:
         doc = {
             "started_at": time.time(),
             "data_dir": str(data_dir()),
-            "nats_url": self.infra.nats_url,
-            "database_url": self.infra.database_url,
+            "nats_url": redact_url(self.infra.nats_url),
+            "database_url": redact_url(self.infra.database_url),
             "embedded": self.infra.embedded,
             "feed": feed,
             "launcher_pid": os.getpid(),

@@ -9,10 +9,12 @@ import typer
 from robson_kit.embedded import Infrastructure
 from robson_signal import downloader
 
+from robson_cli.auth import use_token
 from robson_cli.commands import backtest as backtest_cmd
 from robson_cli.commands import dlq, ops, positions, reset, verbs
 from robson_cli.commands import notify as notify_cmd
 from robson_cli.commands import status as status_cmd
+from robson_cli.commands import token as token_cmd
 from robson_cli.commands.common import console, fail
 from robson_cli.commands.up import UpRun
 from robson_cli.config import ConfigError, RobsonConfig, default_config, load_config
@@ -28,6 +30,7 @@ app.add_typer(dlq.app, name="dlq", help="Dead letters: `robson dlq list|show|rep
 app.registered_commands.extend(status_cmd.app.registered_commands)
 app.registered_commands.extend(positions.app.registered_commands)
 app.registered_commands.extend(ops.app.registered_commands)
+app.add_typer(token_cmd.app, name="token")
 app.add_typer(notify_cmd.notify_app, name="notify")
 app.registered_commands.extend(notify_cmd.app.registered_commands)
 app.registered_commands.extend(reset.app.registered_commands)
@@ -43,10 +46,14 @@ def main(
     profile: Annotated[str | None, typer.Option(
         help="a profile of ~/.config/robson/profiles.yaml (url, token_file); also ROBSON_PROFILE")] = None,
     utc: Annotated[bool, typer.Option("--utc", help="times in UTC (default: local time)")] = False,
+    token: Annotated[str | None, typer.Option(
+        envvar="ROBSON_TOKEN", help="bearer token for the services' APIs (default: a local admin "
+                                    "token from .data/auth/)")] = None,
 ) -> None:
     """Robson: AI-assisted crypto trading platform."""
     TARGET.urls, TARGET.profile = list(url or []), profile
     Display.utc = utc
+    use_token(token)
 
 
 def resolve_config(path: Path | None) -> tuple[RobsonConfig, str]:

@@ -9,10 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
+from robson_kit.auth.docs import install_docs
+from robson_kit.auth.guard import Authenticated, authenticator_for, is_open
+from robson_kit.auth.scopes import AccountHidden
 from robson_kit.errors import ConflictError, PermanentError
 from robson_kit.outage import INFRASTRUCTURE_ERRORS, is_infrastructure_error
 
@@ -26,19 +30,24 @@ def create_app(
     title: str | None = None,
     manage_lifecycle: bool = True,
 ) -> FastAPI:
-    """``manage_lifecycle=False`` leaves start/stop to the caller (tests, embedding)."""
+    """``manage_lifecycle=False`` leaves start/stop to the caller (tests, embedding). Every
+    route of ``routers`` requires a bearer token (see ``robson_kit.auth``); only /healthz,
+    /readyz, /metrics and the docs are open."""
+    auth = authenticator_for(service)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage_lifecycle:
             await service.start()
+            auth.start(service)
         try:
             yield
         finally:
             if manage_lifecycle:
                 await service.stop()
 
-    app = FastAPI(title=title or f"robson {service.name}", lifespan=lifespan)
+    app = FastAPI(title=title or f"robson {service.name}", lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
     app.state.service = service
 
     @app.get("/healthz", tags=["ops"])
@@ -68,15 +77,36 @@ def create_app(
         """A command that can never succeed as sent (e.g. an event too large for the bus)."""
         return JSONResponse({"detail": exc.reason, "reason_code": exc.reason_code}, status_code=422)
 
-    for infrastructure in (*INFRASTRUCTURE_ERRORS, DBAPIError):
+    for infrastructure in INFRASTRUCTURE_ERRORS:
         app.add_exception_handler(infrastructure, _unavailable)
 
     @app.exception_handler(ConflictError)
     async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"detail": str(exc) or "conflict"}, status_code=409)
 
+    @app.exception_handler(DBAPIError)
+    async def _unstorable(request: Request, exc: DBAPIError) -> JSONResponse:
+        """A value Postgres cannot hold (a NUL character, a number out of range: SQLSTATE class
+        22) came from the request: a 422, not a 500. Anything else is a server fault."""
+        if is_infrastructure_error(exc):
+            return await _unavailable(request, exc)
+        code = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
+        if not code.startswith("22"):
+            raise exc
+        return JSONResponse({"detail": [{"field": "body", "type": "value_not_storable", "message":
+                            "a value cannot be stored (a NUL character, or a number out of range)"}]},
+                            status_code=422)
+
+    @app.exception_handler(AccountHidden)
+    async def _hidden(_: Request, exc: AccountHidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
     for router in routers or []:
-        app.include_router(router)
+        opened = [r for r in router.routes if isinstance(r, APIRoute) and is_open(r)]
+        guarded = [r for r in router.routes if not (isinstance(r, APIRoute) and is_open(r))]
+        app.include_router(APIRouter(routes=guarded), dependencies=[Authenticated])
+        app.include_router(APIRouter(routes=opened))
+    install_docs(app)
     return app
 
 

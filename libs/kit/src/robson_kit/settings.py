@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -40,3 +40,16 @@ class ServiceSettings(BaseSettings):
     """How often the outbox relay sweeps for events the fast path left unpublished (a failed
     publish makes it sweep at once)."""
     db_pool_size: int = 5
+    auth_public_key_file: str = Field(
+        "", validation_alias=AliasChoices("ROBSON_AUTH_PUBLIC_KEY_FILE", "auth_public_key_file"))
+    """PEM file of the platform's Ed25519 public key (tokens are verified with it)."""
+    auth_public_key: str = Field(
+        "", validation_alias=AliasChoices("ROBSON_AUTH_PUBLIC_KEY", "auth_public_key"))
+    """The same key inline (PEM text); wins over the file. With neither, every route but
+    /healthz, /readyz and /metrics answers 401."""
+    auth_write_rate_per_minute: int = Field(
+        100, ge=1, validation_alias=AliasChoices("ROBSON_AUTH_WRITE_RATE_PER_MINUTE",
+                                                 "auth_write_rate_per_minute"))
+    """Write requests (anything but GET) one token may make per minute; beyond: 429."""
+    service_token: SecretStr = SecretStr("")
+    """This service's own token for calling peers' APIs (``ROBSON_<SVC>_SERVICE_TOKEN``)."""

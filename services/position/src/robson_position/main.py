@@ -46,5 +46,6 @@ def build_service(settings: PositionSettings | None = None, venues: Venues | Non
                       on_stop=[close_venues], background=background, clock=rt.clock)
     service.state["runtime"] = rt
     service.state["venues"] = venues or Venues.from_urls(
-        settings.paper_url, settings.execution_url, settings.resync_timeout_seconds)
+        settings.paper_url, settings.execution_url, settings.resync_timeout_seconds,
+        settings.service_token.get_secret_value())
     return service

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from robson_kit.auth.redact import redact_url
 from robson_kit.embedded import Infrastructure
 
 from robson_cli.client import ServiceError, Services
@@ -94,8 +95,8 @@ class UpRun:
         with self.console.status("starting NATS and PostgreSQL…"):
             infra = self.platform.infra.start()
         where = {k: ("embedded" if v else "external") for k, v in infra.embedded.items()}
-        self.console.print(f"[bold]NATS[/bold] {infra.nats_url} ({where['nats']})")
-        self.console.print(f"[bold]PostgreSQL[/bold] {infra.database_url} ({where['postgres']})")
+        self.console.print(f"[bold]NATS[/bold] {redact_url(infra.nats_url)} ({where['nats']})")
+        self.console.print(f"[bold]PostgreSQL[/bold] {redact_url(infra.database_url)} ({where['postgres']})")
         self.begin_run(directory)
         with self.console.status("running migrations…"):
             self.platform.migrate()
@@ -157,6 +158,8 @@ class UpRun:
                            "Ctrl-C stops everything.")
         if "dashboard" in urls:
             self.console.print(f"[bold]Dashboard[/bold] {urls['dashboard']}  (open it in a browser)")
+        self.console.print("APIs need a bearer token (this CLI uses a local admin one): "
+                           "`./robson token create --scope read` prints one; docs at <url>/docs.")
         return True
 
     def watch(self, parent: int) -> int:

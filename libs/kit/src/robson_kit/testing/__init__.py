@@ -1,6 +1,7 @@
 """Test helpers: real NATS + Postgres (embedded unless NATS_URL / DATABASE_URL are set),
 stream readers and service processes you can SIGKILL."""
 
+from robson_kit.testing.auth import ADMIN_HEADERS, auth_headers, token
 from robson_kit.testing.helpers import (
     asgi_client,
     drop_schema,
@@ -12,4 +13,4 @@ from robson_kit.testing.helpers import (
 )
 from robson_kit.testing.procs import ServiceProcess
 
-__all__ = ["ServiceProcess", "asgi_client", "drop_schema", "read_stream", "reset_streams", "service_starter", "unique_schema", "wait_until"]
+__all__ = ["ADMIN_HEADERS", "ServiceProcess", "asgi_client", "auth_headers", "drop_schema", "read_stream", "reset_streams", "service_starter", "token", "unique_schema", "wait_until"]

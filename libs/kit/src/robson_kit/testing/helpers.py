@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from robson_kit.bus import Bus
 from robson_kit.db import make_engine
+from robson_kit.testing.auth import ADMIN_HEADERS
 
 
 def unique_schema(prefix: str = "t") -> str:
@@ -99,10 +100,13 @@ def messages_of(messages: list[Message], cls: type[Message]) -> list[Any]:
     return [m for m in messages if isinstance(m, cls)]
 
 
-def asgi_client(service: Any, base_url: str = "http://service") -> httpx.AsyncClient:
-    """An HTTP client on a started service's app, in-process (the test owns the lifecycle)."""
+def asgi_client(service: Any, base_url: str = "http://service",
+                headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """An HTTP client on a started service's app, in-process (the test owns the lifecycle);
+    authenticated as admin unless ``headers`` say otherwise."""
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=service.app(manage_lifecycle=False)), base_url=base_url
+        transport=httpx.ASGITransport(app=service.app(manage_lifecycle=False)), base_url=base_url,
+        headers=ADMIN_HEADERS if headers is None else headers,
     )
 
 

@@ -22,7 +22,12 @@ import pytest_asyncio
 
 from robson_kit.bus import Bus
 from robson_kit.embedded import EmbeddedNats, EmbeddedPostgres, Infrastructure
+from robson_kit.testing.auth import install_test_key
 from robson_kit.testing.helpers import drop_schema, reset_streams, unique_schema
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    install_test_key()
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,7 @@ trader_settings = Table(
     Column("trader_id", String(64), primary_key=True),
     Column("settings", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", Text),
 )
 
 decisions = Table(

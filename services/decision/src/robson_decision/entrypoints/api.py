@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from robson_contracts import Candle, SignalDetected
 from robson_contracts.types import Identifier
+from robson_kit.auth import AccountHidden, AdminPrincipal, ReadPrincipal, TradePrincipal
+from robson_kit.auth.audit import record_actor
 from robson_kit.service import Service
 
 from robson_decision.adapters.memory import Memory
@@ -19,7 +21,7 @@ from robson_decision.domain.prompts import context_document
 from robson_decision.domain.settings import TraderSettings
 from robson_decision.entrypoints import queries
 from robson_decision.handlers import approvals
-from robson_decision.handlers.context import entry_context
+from robson_decision.handlers.context import day_start, entry_context
 from robson_decision.handlers.engines import Decider, ReplayRecordMissing
 
 router = APIRouter(tags=["decision"])
@@ -39,8 +41,9 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 class Resolution(BaseModel):
+    """Who resolves is the authenticated subject, never a field of the request."""
+
     model_config = ConfigDict(extra="forbid")
-    by: Identifier = "api"
     reason: str = Field("", max_length=500)
 
 
@@ -56,6 +59,7 @@ class DryRun(BaseModel):
 @router.get("/decisions")
 async def list_decisions(
     service: ServiceDep,
+    who: ReadPrincipal,
     trader_id: str | None = None,
     account_id: str | None = None,
     symbol: str | None = None,
@@ -72,7 +76,7 @@ async def list_decisions(
 ) -> list[dict[str, Any]]:
     filters = {
         "trader_id": trader_id,
-        "account_id": account_id,
+        "account_id": who.query_account(account_id),
         "symbol": symbol,
         "kind": kind,
         "status": status,
@@ -82,35 +86,45 @@ async def list_decisions(
         "position_id": position_id,
     }
     async with service.uow() as uow:
-        return await queries.list_decisions(uow.session, filters, since, until, limit, offset)
+        return who.visible(
+            await queries.list_decisions(uow.session, filters, since, until, limit, offset))
 
 
 @router.get("/decisions/{decision_id}")
-async def get_decision(service: ServiceDep, decision_id: str) -> dict[str, Any]:
+async def get_decision(service: ServiceDep, decision_id: str, who: ReadPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
         found = await queries.get_decision(uow.session, decision_id)
-    if found is None:
+    if found is None or not who.can_access(found.get("account_id")):
         raise HTTPException(404, f"no decision {decision_id}")
     return found
 
 
 @router.get("/approvals")
 async def pending_approvals(
-    service: ServiceDep, trader_id: str | None = None, limit: Limit = 100
+    service: ServiceDep, who: ReadPrincipal, trader_id: str | None = None, limit: Limit = 100
 ) -> list[dict[str, Any]]:
+    filters = {"status": "PENDING", "trader_id": trader_id, "account_id": who.query_account(None)}
     async with service.uow() as uow:
-        return await queries.list_decisions(
-            uow.session, {"status": "PENDING", "trader_id": trader_id}, None, None, limit, 0
-        )
+        return who.visible(await queries.list_decisions(uow.session, filters, None, None, limit, 0))
+
+
+async def _check_account(service: Service, who: Any, decision_id: str) -> None:
+    """Another account's decision is as unknown as a missing one."""
+    async with service.uow() as uow:
+        found = await queries.get_decision(uow.session, decision_id)
+    if found is not None and not who.can_access(found.get("account_id")):
+        raise AccountHidden(None, f"decision {decision_id}")
 
 
 @router.post("/approvals/{decision_id}/approve")
 async def approve(
-    service: ServiceDep, decision_id: str, body: Annotated[Resolution | None, Body()] = None
+    service: ServiceDep, decision_id: str, who: TradePrincipal,
+    body: Annotated[Resolution | None, Body()] = None,
 ) -> dict[str, Any]:
+    await _check_account(service, who, decision_id)
     try:
         async with service.uow() as uow:
-            decision = await approvals.approve(uow, decision_id, (body or Resolution()).by)
+            decision = await approvals.approve(uow, decision_id, who.subject)
     except approvals.UnknownDecision as exc:
         raise HTTPException(404, str(exc)) from exc
     return {
@@ -122,27 +136,31 @@ async def approve(
 
 @router.post("/approvals/{decision_id}/reject")
 async def reject(
-    service: ServiceDep, decision_id: str, body: Annotated[Resolution | None, Body()] = None
+    service: ServiceDep, decision_id: str, who: TradePrincipal,
+    body: Annotated[Resolution | None, Body()] = None,
 ) -> dict[str, Any]:
     resolution = body or Resolution()
+    await _check_account(service, who, decision_id)
     try:
         async with service.uow() as uow:
-            await approvals.reject(uow, decision_id, resolution.by, resolution.reason)
+            await approvals.reject(uow, decision_id, who.subject, resolution.reason)
     except approvals.UnknownDecision as exc:
         raise HTTPException(404, str(exc)) from exc
     return {"decision_id": decision_id, "status": "USER_REJECTED"}
 
 
 @router.get("/traders/{trader_id}/settings")
-async def get_settings(memory: MemoryDep, trader_id: Identifier) -> TraderSettings:
+async def get_settings(memory: MemoryDep, trader_id: Identifier, who: ReadPrincipal) -> TraderSettings:
     return memory.trader_settings(trader_id)
 
 
 @router.put("/traders/{trader_id}/settings")
 async def put_settings(
-    service: ServiceDep, memory: MemoryDep, trader_id: Identifier, settings: TraderSettings
+    service: ServiceDep, memory: MemoryDep, trader_id: Identifier, settings: TraderSettings,
+    who: AdminPrincipal,
 ) -> TraderSettings:
     async with service.uow() as uow:
+        await record_actor(uow.session, who)
         await Repository(uow).put_settings(trader_id, settings, service.clock.now())
         uow.after_commit(lambda: memory.put_settings(trader_id, settings))
     return settings
@@ -151,6 +169,7 @@ async def put_settings(
 @router.get("/model-calls")
 async def model_calls(
     service: ServiceDep,
+    who: AdminPrincipal,
     trader_id: str | None = None,
     decision_id: str | None = None,
     prompt_hash: str | None = None,
@@ -165,18 +184,24 @@ async def model_calls(
 
 
 @router.post("/decide")
-async def dry_run(service: ServiceDep, memory: MemoryDep, body: DryRun) -> dict[str, Any]:
-    """What would be decided for this signal now; nothing is stored or published."""
+async def dry_run(service: ServiceDep, memory: MemoryDep, body: DryRun,
+                  who: TradePrincipal) -> dict[str, Any]:
+    """What would be decided for this signal now; no decision is stored or published, but a
+    model call is recorded and counts against the trader's LLM budget of the (wall-clock) day."""
+    if not who.can_access(body.signal.account_id):
+        raise AccountHidden(body.signal.account_id, "account")
     decider: Decider = service.state["decider"]
     async with service.uow() as uow:
         repo = Repository(uow)
         settings = body.settings or memory.trader_settings(body.signal.trader_id)
+        calls = await queries.model_calls_since(uow.session, body.signal.trader_id,
+                                                day_start(datetime.now(UTC)))
         ctx = await entry_context(memory, repo, body.signal, settings)
         if body.candles is not None:
             ctx = _with_candles(ctx, body.candles)
         try:
             outcome = await decider.decide(
-                ctx, settings, Stamp.for_signal(body.signal), repo, persist=False
+                ctx, settings, Stamp.for_signal(body.signal), repo, calls_today=calls
             )
         except ReplayRecordMissing as exc:
             raise HTTPException(409, f"REPLAY_RECORD_MISSING: {exc}") from exc

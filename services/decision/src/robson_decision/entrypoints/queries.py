@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_decision.adapters.tables import decisions, model_calls
@@ -99,3 +99,10 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "as_tuple"):
         return str(value)
     return value
+
+
+async def model_calls_since(session: AsyncSession, trader_id: str, start: datetime) -> int:
+    """Model calls (every attempt, dry runs included) a trader made since ``start``."""
+    q = select(func.count()).select_from(model_calls).where(
+        model_calls.c.trader_id == trader_id, model_calls.c.created_at >= start)
+    return int((await session.execute(q)).scalar_one())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from robson_kit.auth.audit import actor_default
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -44,6 +46,7 @@ policies = Table(
     Column("trader_id", String(64), primary_key=True),
     Column("policy", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Text),
 )
 """trader_id '*' holds the account policy."""
 
@@ -71,4 +74,5 @@ admin_actions = Table(
     Column("action", String(32), nullable=False),
     Column("detail", JSONB, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, server_default=text(actor_default())),
 )

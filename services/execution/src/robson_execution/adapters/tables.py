@@ -29,6 +29,7 @@ accounts = Table(
     Column("key_fingerprint", String(40), nullable=True),
     Column("live_confirmed_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Text),
 )
 
 orders = Table(

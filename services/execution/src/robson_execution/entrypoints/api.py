@@ -7,6 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from robson_kit.app import ServiceDep
+from robson_kit.auth import AdminPrincipal, ReadPrincipal
 
 from robson_execution.adapters import repo
 from robson_execution.handlers import accounts as account_handlers
@@ -44,42 +45,48 @@ def _account_view(row: Any, ex: Executor) -> dict[str, Any]:
 
 
 @router.put("/accounts/{account_id}")
-async def put_account(account_id: str, body: AccountSettings, service: ServiceDep) -> dict[str, Any]:
+async def put_account(account_id: str, body: AccountSettings, service: ServiceDep,
+                      who: AdminPrincipal) -> dict[str, Any]:
     ex = _executor(service)
     try:
-        await account_handlers.set_mode(service, account_id, body.mode, body.testnet, body.confirmation)
+        await account_handlers.set_mode(service, account_id, body.mode, body.testnet, body.confirmation,
+                                        actor=who)
     except account_handlers.AccountError as exc:
         raise HTTPException(exc.status, {"reason_code": exc.reason_code, "message": str(exc)}) from exc
     if body.mode == "PAPER":
         ex.ready.discard(account_id)
         ex.stop_stream(account_id)
     ex.wake()
-    return await get_account(account_id, service)
+    return await _account(account_id, service)
 
 
 @router.put("/accounts/{account_id}/keys")
-async def put_keys(account_id: str, body: ApiKeys, service: ServiceDep) -> dict[str, Any]:
+async def put_keys(account_id: str, body: ApiKeys, service: ServiceDep, who: AdminPrincipal) -> dict[str, Any]:
     try:
-        await account_handlers.store_keys(service, account_id, body.api_key, body.api_secret)
+        await account_handlers.store_keys(service, account_id, body.api_key, body.api_secret, actor=who)
     except account_handlers.AccountError as exc:
         raise HTTPException(exc.status, {"reason_code": exc.reason_code, "message": str(exc)}) from exc
-    return await get_account(account_id, service)
+    return await _account(account_id, service)
 
 
 @router.post("/keys/rotate")
-async def rotate_keys(service: ServiceDep) -> dict[str, Any]:
+async def rotate_keys(service: ServiceDep, who: AdminPrincipal) -> dict[str, Any]:
     return {"rotated": await account_handlers.rotate_all(service)}
 
 
 @router.get("/accounts")
-async def list_accounts(service: ServiceDep) -> list[dict[str, Any]]:
+async def list_accounts(service: ServiceDep, who: ReadPrincipal) -> list[dict[str, Any]]:
     async with service.uow() as uow:
         rows = await repo.all_accounts(uow.session)
-    return [_account_view(r, _executor(service)) for r in rows]
+    return [_account_view(r, _executor(service)) for r in rows if who.can_access(r.account_id)]
 
 
 @router.get("/accounts/{account_id}")
-async def get_account(account_id: str, service: ServiceDep) -> dict[str, Any]:
+async def get_account(account_id: str, service: ServiceDep, who: ReadPrincipal) -> dict[str, Any]:
+    return await _account(account_id, service)
+
+
+async def _account(account_id: str, service: Any) -> dict[str, Any]:
     async with service.uow() as uow:
         row = await repo.get_account(uow.session, account_id)
     if row is None:
@@ -88,7 +95,7 @@ async def get_account(account_id: str, service: ServiceDep) -> dict[str, Any]:
 
 
 @router.get("/accounts/{account_id}/orders")
-async def get_orders(account_id: str, service: ServiceDep) -> list[dict[str, Any]]:
+async def get_orders(account_id: str, service: ServiceDep, who: ReadPrincipal) -> list[dict[str, Any]]:
     async with service.uow() as uow:
         rows = await repo.list_orders(uow.session, account_id)
     return [{"order_id": r.order_id, "client_order_id": r.client_order_id, "symbol": r.symbol,
@@ -98,7 +105,7 @@ async def get_orders(account_id: str, service: ServiceDep) -> list[dict[str, Any
 
 
 @router.get("/accounts/{account_id}/fills")
-async def get_fills(account_id: str, service: ServiceDep) -> list[dict[str, Any]]:
+async def get_fills(account_id: str, service: ServiceDep, who: ReadPrincipal) -> list[dict[str, Any]]:
     async with service.uow() as uow:
         rows = await repo.list_fills(uow.session, account_id)
     return [{"trade_id": r.trade_id, "symbol": r.symbol, "client_order_id": r.client_order_id,
@@ -108,7 +115,7 @@ async def get_fills(account_id: str, service: ServiceDep) -> list[dict[str, Any]
 
 
 @router.get("/accounts/{account_id}/reconciliations")
-async def get_reconciliations(account_id: str, service: ServiceDep) -> list[dict[str, Any]]:
+async def get_reconciliations(account_id: str, service: ServiceDep, who: ReadPrincipal) -> list[dict[str, Any]]:
     async with service.uow() as uow:
         rows = await repo.list_reconciliations(uow.session, account_id)
     return [{"reconciliation_id": r.reconciliation_id, "trigger": r.trigger, "ok": r.ok,
@@ -117,7 +124,7 @@ async def get_reconciliations(account_id: str, service: ServiceDep) -> list[dict
 
 
 @router.post("/accounts/{account_id}/reconcile")
-async def trigger_reconciliation(account_id: str, service: ServiceDep) -> dict[str, Any]:
+async def trigger_reconciliation(account_id: str, service: ServiceDep, who: AdminPrincipal) -> dict[str, Any]:
     report = await run_safely(_executor(service), account_id, "MANUAL")
     if report is None:
         raise HTTPException(409, "reconciliation did not complete (account not live, or venue unreachable)")
@@ -125,7 +132,7 @@ async def trigger_reconciliation(account_id: str, service: ServiceDep) -> dict[s
 
 
 @router.get("/breakers")
-async def get_breakers(service: ServiceDep) -> list[dict[str, Any]]:
+async def get_breakers(service: ServiceDep, who: ReadPrincipal) -> list[dict[str, Any]]:
     ex = _executor(service)
     now = ex.clock.now()
     return [{"symbol": b.symbol, "state": b.current(now).state.value, "failures": b.failures,

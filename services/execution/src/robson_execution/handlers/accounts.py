@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from robson_contracts import AccountModeChanged, TradingMode, derive_id
+from robson_kit.auth import Principal
+from robson_kit.auth.audit import record_actor
 
 from robson_execution.adapters import repo
 from robson_execution.adapters.vault import ApiCredentials, VaultError, fingerprint
@@ -18,11 +20,14 @@ class AccountError(Exception):
         self.status, self.reason_code = status, reason_code
 
 
-async def set_mode(service: Any, account_id: str, mode: str, testnet: bool, confirmation: str | None) -> None:
+async def set_mode(service: Any, account_id: str, mode: str, testnet: bool, confirmation: str | None,
+                   actor: Principal | None = None) -> None:
     if mode == "LIVE" and confirmation != CONFIRMATION:
         raise AccountError(422, "CONFIRMATION_REQUIRED",
                            f"enabling LIVE needs confirmation exactly '{CONFIRMATION}'")
     async with service.uow() as uow:
+        if actor is not None:
+            await record_actor(uow.session, actor)
         current = await repo.get_account(uow.session, account_id)
         if mode == "LIVE" and (current is None or not current.credentials):
             raise AccountError(409, "NO_API_KEYS", "store API keys (PUT /accounts/{id}/keys) before going LIVE")
@@ -39,7 +44,8 @@ async def set_mode(service: Any, account_id: str, mode: str, testnet: bool, conf
             reason="live opt-in confirmed via API" if mode == "LIVE" else "set via API"))
 
 
-async def store_keys(service: Any, account_id: str, api_key: str, api_secret: str) -> str:
+async def store_keys(service: Any, account_id: str, api_key: str, api_secret: str,
+                     actor: Principal | None = None) -> str:
     vault = service.state["vault"]
     try:
         token = vault.encrypt(ApiCredentials(api_key, api_secret), account_id)
@@ -47,6 +53,8 @@ async def store_keys(service: Any, account_id: str, api_key: str, api_secret: st
         raise AccountError(503, "VAULT_NOT_CONFIGURED", str(exc)) from exc
     fp = fingerprint(api_key)
     async with service.uow() as uow:
+        if actor is not None:
+            await record_actor(uow.session, actor)
         await repo.upsert_account(uow.session, account_id, credentials=token, key_fingerprint=fp,
                                   updated_at=uow.clock.now())
     return fp

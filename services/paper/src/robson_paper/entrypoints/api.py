@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from robson_contracts.types import Identifier, NonNegativeDec
 from robson_kit.app import get_service
+from robson_kit.auth import AdminPrincipal, ReadPrincipal
 from robson_kit.service import Service
 
 from robson_paper.adapters import queries
@@ -28,21 +29,30 @@ def get_runtime(service: ServiceDep) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+Asset = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}$")]
+Amount = Annotated[NonNegativeDec, Field(le=Decimal("1e18"), decimal_places=18)]
+
+
 class AccountConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    balances: dict[str, NonNegativeDec] = Field(default_factory=lambda: {"USDT": Decimal(10000)})
+    balances: dict[Asset, Amount] = Field(default_factory=lambda: {"USDT": Decimal(10000)},
+                                          max_length=100)
     allow_short: bool = False
     tenant_id: Identifier = "default"
 
 
 @router.get("/accounts")
-async def list_accounts(service: ServiceDep) -> list[dict[str, Any]]:
+async def list_accounts(service: ServiceDep, who: ReadPrincipal) -> list[dict[str, Any]]:
     async with service.uow() as uow:
-        return await queries.accounts(uow.session)
+        return who.visible(await queries.accounts(uow.session))
 
 
 @router.get("/accounts/{account_id}")
-async def get_account(account_id: Identifier, service: ServiceDep) -> dict[str, Any]:
+async def get_account(account_id: Identifier, service: ServiceDep, who: ReadPrincipal) -> dict[str, Any]:
+    return await _account(account_id, service)
+
+
+async def _account(account_id: str, service: Service) -> dict[str, Any]:
     async with service.uow() as uow:
         found = await queries.account(uow.session, account_id)
     if found is None:
@@ -51,30 +61,32 @@ async def get_account(account_id: Identifier, service: ServiceDep) -> dict[str, 
 
 
 @router.get("/accounts/{account_id}/balances")
-async def get_balances(account_id: Identifier, service: ServiceDep) -> list[dict[str, Any]]:
-    return (await get_account(account_id, service))["balances"]
+async def get_balances(account_id: Identifier, service: ServiceDep,
+                       who: ReadPrincipal) -> list[dict[str, Any]]:
+    return (await _account(account_id, service))["balances"]
 
 
 @router.put("/accounts/{account_id}")
 async def put_account(account_id: Identifier, body: AccountConfig, service: ServiceDep,
-                      runtime: RuntimeDep) -> dict[str, Any]:
+                      runtime: RuntimeDep, who: AdminPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
         await account_cmds.configure(uow, runtime, account_id, body.tenant_id, body.balances,
                                      body.allow_short)
-    return await get_account(account_id, service)
+    return await _account(account_id, service)
 
 
 @router.post("/accounts/{account_id}/reset")
 async def reset_account(account_id: Identifier, service: ServiceDep,
-                        runtime: RuntimeDep) -> dict[str, Any]:
+                        runtime: RuntimeDep, who: AdminPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
         await account_cmds.reset(uow, runtime, account_id)
-    return await get_account(account_id, service)
+    return await _account(account_id, service)
 
 
 @router.get("/orders")
 async def list_orders(
     service: ServiceDep,
+    who: ReadPrincipal,
     account_id: Identifier | None = None,
     status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
     symbol: str | None = None,
@@ -83,12 +95,13 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     async with service.uow() as uow:
-        return await queries.orders(uow.session, account_id, status, symbol, list_id,
-                                    position_id, limit)
+        return who.visible(await queries.orders(uow.session, who.query_account(account_id), status,
+                                                symbol, list_id, position_id, limit))
 
 
 @router.get("/accounts/{account_id}/orders/{order_id}")
-async def get_order(account_id: Identifier, order_id: str, service: ServiceDep) -> dict[str, Any]:
+async def get_order(account_id: Identifier, order_id: str, service: ServiceDep,
+                    who: ReadPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
         found = await queries.order(uow.session, account_id, order_id)
     if found is None:
@@ -99,13 +112,15 @@ async def get_order(account_id: Identifier, order_id: str, service: ServiceDep) 
 @router.get("/fills")
 async def list_fills(
     service: ServiceDep,
+    who: ReadPrincipal,
     account_id: Identifier | None = None,
     symbol: str | None = None,
     order_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     async with service.uow() as uow:
-        return await queries.fills(uow.session, account_id, symbol, order_id, limit)
+        return who.visible(await queries.fills(uow.session, who.query_account(account_id), symbol,
+                                               order_id, limit))
 
 
 @router.get("/symbols")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from robson_kit.auth.audit import actor_default
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -64,6 +66,7 @@ modifications = Table(
     Column("violations", JSONB, nullable=False),
     Column("reason", Text, nullable=False, server_default=""),
     Column("outcome", Text, nullable=False, server_default=""),
+    Column("actor", Text, server_default=text(actor_default())),
 )
 
 traders = Table(
@@ -74,6 +77,7 @@ traders = Table(
     Column("pause_reason", Text, nullable=False, server_default=""),
     Column("policy", JSONB, nullable=False, server_default="{}"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Text),
 )
 
 accounts = Table(
@@ -81,4 +85,5 @@ accounts = Table(
     Column("account_id", String(64), primary_key=True),
     Column("settings", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Text),
 )

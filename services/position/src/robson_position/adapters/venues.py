@@ -31,8 +31,12 @@ class VenueReader(Protocol):
 
 
 class _Http:
-    def __init__(self, base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+    def __init__(self, base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None,
+                 token: str = "") -> None:
+        """``token``: position's service token (read scope), sent to the venue's API."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
+                                        headers=headers)
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         try:
@@ -131,9 +135,9 @@ class Venues:
         self.readers = readers
 
     @classmethod
-    def from_urls(cls, paper_url: str, execution_url: str, timeout: float) -> Venues:
-        return cls({TradingMode.PAPER: PaperReader(paper_url, timeout),
-                    TradingMode.LIVE: ExecutionReader(execution_url, timeout)})
+    def from_urls(cls, paper_url: str, execution_url: str, timeout: float, token: str = "") -> Venues:
+        return cls({TradingMode.PAPER: PaperReader(paper_url, timeout, token=token),
+                    TradingMode.LIVE: ExecutionReader(execution_url, timeout, token=token)})
 
     async def view(self, state: PositionState) -> VenueView:
         return await self.readers[state.venue].view(state)

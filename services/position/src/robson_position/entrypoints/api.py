@@ -18,6 +18,8 @@ from robson_contracts import (
     ModifyPosition,
     TriggeredBy,
 )
+from robson_kit.auth import AccountHidden, AdminPrincipal, Principal, ReadPrincipal, TradePrincipal
+from robson_kit.auth.audit import record_actor
 from robson_kit.errors import ConflictError
 from robson_kit.service import Service
 
@@ -68,53 +70,58 @@ class PauseBody(BaseModel):
     reason: str = ""
 
 
-async def _load(service: Service, position_id: str) -> Any:
+async def _load(service: Service, position_id: str, who: Principal) -> Any:
+    """Another account's position is as unknown as a missing one."""
     async with service.uow() as uow:
         position = await Positions(uow.session).get(position_id)
-    if position is None:
+    if position is None or not who.can_access(position.s.account_id):
         raise HTTPException(404, f"no position {position_id}")
     return position
 
 
 @router.get("/positions")
-async def list_positions(service: SvcDep, status: str | None = None, trader_id: str | None = None,
-                         symbol: str | None = None, account_id: str | None = None,
+async def list_positions(service: SvcDep, who: ReadPrincipal, status: str | None = None,
+                         trader_id: str | None = None, symbol: str | None = None,
+                         account_id: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
     rt = _runtime(service)
     async with service.uow() as uow:
-        found = await Positions(uow.session).query(account_id=account_id, trader_id=trader_id,
-                                                   symbol=symbol, status=status, limit=limit)
-    return [position_view(p, rt.book, rt.clock.now()) for p in found]
+        found = await Positions(uow.session).query(account_id=who.query_account(account_id),
+                                                   trader_id=trader_id, symbol=symbol, status=status,
+                                                   limit=limit)
+    return [position_view(p, rt.book, rt.clock.now()) for p in found if who.can_access(p.s.account_id)]
 
 
 @router.get("/positions/{position_id}")
-async def get_position(service: SvcDep, position_id: str) -> dict[str, Any]:
+async def get_position(service: SvcDep, position_id: str, who: ReadPrincipal) -> dict[str, Any]:
     rt = _runtime(service)
-    return position_view(await _load(service, position_id), rt.book, rt.clock.now())
+    return position_view(await _load(service, position_id, who), rt.book, rt.clock.now())
 
 
 @router.get("/positions/{position_id}/modifications")
-async def modification_history(service: SvcDep, position_id: str) -> list[dict[str, Any]]:
-    await _load(service, position_id)
+async def modification_history(service: SvcDep, position_id: str, who: ReadPrincipal) -> list[dict[str, Any]]:
+    await _load(service, position_id, who)
     async with service.uow() as uow:
         rows = await Audit(uow.session).history(position_id)
     return json.loads(json.dumps(rows, default=str))
 
 
 async def _modify(service: SvcDep, position_id: str, mod: Modification, expected_version: int | None,
-                  override: bool) -> JSONResponse:
+                  override: bool, who: Principal) -> JSONResponse:
     rt = _runtime(service)
-    position = await _load(service, position_id)
+    position = await _load(service, position_id, who)
     cmd = ModifyPosition(occurred_at=rt.clock.now(), account_id=position.s.account_id,
                          position_id=position_id, modification=mod, triggered_by=TriggeredBy.USER_MANUAL,
                          override_manual=override)
     try:
         async with service.uow() as uow:
+            await record_actor(uow.session, who)
             position = await commands.load(uow, position_id)
             verdict = await commands.modify(uow, rt, position, mod, TriggeredBy.USER_MANUAL, override, cmd,
                                             cmd.occurred_at, expected_version)
     except ConflictError as exc:
         async with service.uow() as uow:
+            await record_actor(uow.session, who)
             await Audit(uow.session).record(
                 position_id=position_id, message_id=str(cmd.message_id), at=cmd.occurred_at,
                 triggered_by="USER_MANUAL", kind=mod.kind.value,
@@ -127,32 +134,38 @@ async def _modify(service: SvcDep, position_id: str, mod: Modification, expected
 
 
 @router.post("/positions/{position_id}/modifications")
-async def modify_position(service: SvcDep, position_id: str, body: ModifyBody) -> JSONResponse:
-    return await _modify(service, position_id, body.modification, body.expected_version, body.override_manual)
+async def modify_position(service: SvcDep, position_id: str, body: ModifyBody,
+                          who: TradePrincipal) -> JSONResponse:
+    return await _modify(service, position_id, body.modification, body.expected_version,
+                         body.override_manual, who)
 
 
 @router.put("/positions/{position_id}/stop-loss")
-async def set_stop_loss(service: SvcDep, position_id: str, body: StopBody) -> JSONResponse:
+async def set_stop_loss(service: SvcDep, position_id: str, body: StopBody,
+                        who: TradePrincipal) -> JSONResponse:
     mod = Modification(kind=ModificationKind.MOVE_SL, new_value=body.price, reason=body.reason)
-    return await _modify(service, position_id, mod, body.expected_version, False)
+    return await _modify(service, position_id, mod, body.expected_version, False, who)
 
 
 @router.put("/positions/{position_id}/take-profits/{index}")
-async def set_take_profit(service: SvcDep, position_id: str, index: int, body: StopBody) -> JSONResponse:
+async def set_take_profit(service: SvcDep, position_id: str, index: int, body: StopBody,
+                          who: TradePrincipal) -> JSONResponse:
     mod = Modification(kind=ModificationKind.MODIFY_TP, tp_index=index, new_value=body.price,
                        reason=body.reason)
-    return await _modify(service, position_id, mod, body.expected_version, False)
+    return await _modify(service, position_id, mod, body.expected_version, False, who)
 
 
 @router.post("/positions/{position_id}/close")
-async def close_position(service: SvcDep, position_id: str, body: CloseBody | None = None) -> dict[str, Any]:
+async def close_position(service: SvcDep, position_id: str, who: TradePrincipal,
+                         body: CloseBody | None = None) -> dict[str, Any]:
     body = body or CloseBody()
     rt = _runtime(service)
-    position = await _load(service, position_id)
+    position = await _load(service, position_id, who)
     cmd = ClosePosition(occurred_at=rt.clock.now(), account_id=position.s.account_id,
                         position_id=position_id, reason=ExitReason.MANUAL_CLOSE,
                         triggered_by=TriggeredBy.USER_MANUAL, fraction=body.fraction)
     async with service.uow() as uow:
+        await record_actor(uow.session, who)
         position = await commands.load(uow, position_id)
         acted = await commands.close(uow, rt, position, cmd.reason, cmd.fraction, cmd.triggered_by, cmd,
                                      cmd.occurred_at, note=body.reason)
@@ -162,43 +175,55 @@ async def close_position(service: SvcDep, position_id: str, body: CloseBody | No
 
 
 @router.post("/accounts/{account_id}/close-all")
-async def close_all(service: SvcDep, account_id: str, body: PauseBody | None = None) -> dict[str, Any]:
+async def close_all(service: SvcDep, account_id: str, who: TradePrincipal,
+                    body: PauseBody | None = None) -> dict[str, Any]:
     rt = _runtime(service)
     cmd = CloseAllPositions(occurred_at=rt.clock.now(), account_id=account_id,
                             reason=ExitReason.MANUAL_CLOSE, triggered_by=TriggeredBy.USER_MANUAL,
                             note=body.reason if body else "")
     async with service.uow() as uow:
+        await record_actor(uow.session, who)
         count = await commands.close_all(uow, rt, account_id, cmd.reason, cmd.triggered_by, cmd,
                                          cmd.occurred_at, note=cmd.note)
     return {"closing": count}
 
 
 @router.post("/traders/{trader_id}/pause")
-async def pause_trader(service: SvcDep, trader_id: str, body: PauseBody | None = None) -> dict[str, Any]:
+async def pause_trader(service: SvcDep, trader_id: str, who: TradePrincipal,
+                       body: PauseBody | None = None) -> dict[str, Any]:
     body = body or PauseBody()
+    if not who.can_access(body.account_id):
+        raise AccountHidden(body.account_id, "account")
     async with service.uow() as uow:
+        await record_actor(uow.session, who)
         changed = await set_paused(uow, _runtime(service), body.account_id, trader_id, True, body.reason)
     return {"trader_id": trader_id, "paused": True, "changed": changed}
 
 
 @router.post("/traders/{trader_id}/resume")
-async def resume_trader(service: SvcDep, trader_id: str, body: PauseBody | None = None) -> dict[str, Any]:
+async def resume_trader(service: SvcDep, trader_id: str, who: TradePrincipal,
+                       body: PauseBody | None = None) -> dict[str, Any]:
     body = body or PauseBody()
+    if not who.can_access(body.account_id):
+        raise AccountHidden(body.account_id, "account")
     async with service.uow() as uow:
+        await record_actor(uow.session, who)
         changed = await set_paused(uow, _runtime(service), body.account_id, trader_id, False, body.reason)
     return {"trader_id": trader_id, "paused": False, "changed": changed}
 
 
 @router.put("/traders/{trader_id}/policy")
-async def put_policy(service: SvcDep, trader_id: str, policy: ManagementPolicy) -> dict[str, Any]:
+async def put_policy(service: SvcDep, trader_id: str, policy: ManagementPolicy,
+                     who: AdminPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
+        await record_actor(uow.session, who)
         await Settings(uow.session).put_policy(trader_id, policy)
         _runtime(service).settings.changed(uow, "trader", trader_id)
     return {"trader_id": trader_id, "policy": json.loads(policy.model_dump_json())}
 
 
 @router.get("/traders/{trader_id}/policy")
-async def get_policy(service: SvcDep, trader_id: str) -> dict[str, Any]:
+async def get_policy(service: SvcDep, trader_id: str, who: ReadPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
         policy = await Settings(uow.session).policy(trader_id)
         paused = await Settings(uow.session).paused(trader_id)
@@ -206,15 +231,17 @@ async def get_policy(service: SvcDep, trader_id: str) -> dict[str, Any]:
 
 
 @router.put("/accounts/{account_id}")
-async def put_account(service: SvcDep, account_id: str, settings: AccountSettings) -> dict[str, Any]:
+async def put_account(service: SvcDep, account_id: str, settings: AccountSettings,
+                      who: AdminPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
+        await record_actor(uow.session, who)
         await Settings(uow.session).put_account(account_id, settings)
         _runtime(service).settings.changed(uow, "account", account_id)
     return {"account_id": account_id, **json.loads(settings.model_dump_json())}
 
 
 @router.get("/accounts/{account_id}")
-async def get_account(service: SvcDep, account_id: str) -> dict[str, Any]:
+async def get_account(service: SvcDep, account_id: str, who: ReadPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
         settings = await Settings(uow.session).account(account_id)
     return {"account_id": account_id, **json.loads(settings.model_dump_json())}

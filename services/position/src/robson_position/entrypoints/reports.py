@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
+from robson_kit.auth import Principal, ReadPrincipal
 from robson_kit.service import Service
 
 from robson_position.adapters.repository import Audit, Positions
@@ -28,11 +29,12 @@ CSV_COLUMNS = ["position_id", "account_id", "trader_id", "symbol", "side", "stat
                "opened_at", "closed_at", "holding_seconds", "exit_reason"]
 
 
-async def _closed(service: Service, account_id: str | None, trader_id: str | None) -> list[Position]:
+async def _closed(service: Service, who: Principal, account_id: str | None,
+                  trader_id: str | None) -> list[Position]:
     async with service.uow() as uow:
-        found = await Positions(uow.session).query(account_id=account_id, trader_id=trader_id,
-                                                   status="CLOSED", limit=100000)
-    return found
+        found = await Positions(uow.session).query(account_id=who.query_account(account_id),
+                                                   trader_id=trader_id, status="CLOSED", limit=100000)
+    return [p for p in found if who.can_access(p.s.account_id)]
 
 
 Filters = Annotated[dict[str, str | None], Depends(lambda account_id=None, trader_id=None:
@@ -40,9 +42,9 @@ Filters = Annotated[dict[str, str | None], Depends(lambda account_id=None, trade
 
 
 @reports.get("/performance")
-async def get_performance(service: SvcDep, filters: Filters,
+async def get_performance(service: SvcDep, filters: Filters, who: ReadPrincipal,
                           start_equity: Decimal = Decimal(10000)) -> dict[str, Any]:
-    closed = await _closed(service, filters["account_id"], filters["trader_id"])
+    closed = await _closed(service, who, filters["account_id"], filters["trader_id"])
     trades = [Trade(p.s.realized_pnl, p.r_multiple, p.s.opened_at, p.s.closed_at)
               for p in closed if p.s.opened_at and p.s.closed_at]
     perf = performance(trades, start_equity)
@@ -50,9 +52,9 @@ async def get_performance(service: SvcDep, filters: Filters,
 
 
 @reports.get("/journal")
-async def get_journal(service: SvcDep, filters: Filters) -> list[dict[str, Any]]:
+async def get_journal(service: SvcDep, filters: Filters, who: ReadPrincipal) -> list[dict[str, Any]]:
     rt = _runtime(service)
-    closed = await _closed(service, filters["account_id"], filters["trader_id"])
+    closed = await _closed(service, who, filters["account_id"], filters["trader_id"])
     out = []
     async with service.uow() as uow:
         for p in closed:
@@ -64,19 +66,19 @@ async def get_journal(service: SvcDep, filters: Filters) -> list[dict[str, Any]]
 
 
 @reports.get("/export.csv")
-async def export_csv(service: SvcDep, filters: Filters) -> Response:
+async def export_csv(service: SvcDep, filters: Filters, who: ReadPrincipal) -> Response:
     rt = _runtime(service)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for p in await _closed(service, filters["account_id"], filters["trader_id"]):
+    for p in await _closed(service, who, filters["account_id"], filters["trader_id"]):
         writer.writerow(position_view(p, rt.book, rt.clock.now()))
     return Response(buffer.getvalue(), media_type="text/csv",
                     headers={"Content-Disposition": "attachment; filename=positions.csv"})
 
 
 @reports.get("/stream")
-async def stream(service: SvcDep, request: Request) -> StreamingResponse:
+async def stream(service: SvcDep, request: Request, who: ReadPrincipal) -> StreamingResponse:
     """Server-sent events: one ``position`` event per committed change."""
     hub = _runtime(service).hub
     queue = hub.subscribe()
@@ -90,7 +92,8 @@ async def stream(service: SvcDep, request: Request) -> StreamingResponse:
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                yield f"event: position\ndata: {json.dumps(snapshot)}\n\n"
+                if who.can_access(snapshot.get("account_id")):
+                    yield f"event: position\ndata: {json.dumps(snapshot)}\n\n"
         finally:
             hub.unsubscribe(queue)
 

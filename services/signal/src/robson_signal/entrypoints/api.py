@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from robson_contracts import FeedSource, SignalDirection, Timeframe, encode
 from robson_contracts.types import Symbol
 from robson_kit.app import dependency, get_service
+from robson_kit.auth import AdminPrincipal, ReadPrincipal, open_route, rate_limit
 from robson_kit.service import Service
 
 from robson_signal.adapters import repository as repo
@@ -31,18 +32,18 @@ StatusDep = Annotated[FeedStatus, Depends(dependency("feed_status"))]
 
 
 @router.get("/feed")
-async def feed_status(status: StatusDep) -> dict[str, Any]:
+async def feed_status(status: StatusDep, who: ReadPrincipal) -> dict[str, Any]:
     return status.as_json()
 
 
 @router.post("/feed/start", status_code=202)
-async def start_feed(service: ServiceDep) -> dict[str, str]:
+async def start_feed(service: ServiceDep, who: AdminPrincipal) -> dict[str, str]:
     service.feed_start.set()  # type: ignore[attr-defined]
     return {"status": "started"}
 
 
 @router.get("/strategies")
-async def list_strategies(engine: EngineDep) -> list[dict[str, Any]]:
+async def list_strategies(engine: EngineDep, who: ReadPrincipal) -> list[dict[str, Any]]:
     return engine.registry.describe()
 
 
@@ -52,6 +53,7 @@ async def put_trader(
     body: BindTrader,
     service: ServiceDep,
     engine: EngineDep,
+    who: AdminPrincipal,
 ) -> dict[str, Any]:
     try:
         async with service.uow() as uow:
@@ -64,19 +66,24 @@ async def put_trader(
 
 
 @router.get("/traders")
-async def list_traders(engine: EngineDep) -> list[dict[str, Any]]:
-    return [b.public() for _, b in sorted(engine.bindings.items())]
+async def list_traders(engine: EngineDep, who: ReadPrincipal) -> list[dict[str, Any]]:
+    return [b.public() for _, b in sorted(engine.bindings.items()) if who.can_access(b.account_id)]
 
 
 @router.get("/traders/{trader_id}")
-async def get_trader(trader_id: str, engine: EngineDep) -> dict[str, Any]:
+async def get_trader(trader_id: str, engine: EngineDep, who: ReadPrincipal) -> dict[str, Any]:
     binding = engine.bindings.get(trader_id)
-    if binding is None:
+    if binding is None or not who.can_access(binding.account_id):
         raise HTTPException(404, f"trader {trader_id!r} is not bound")
     return binding.public()
 
 
+NOT_FOUND = "UNKNOWN_TRADER_OR_BAD_SECRET: no such trader, or the secret does not match"
+"""One answer for an unknown trader, a wrong secret and a disabled webhook: nothing to probe."""
+
+
 @router.post("/signals")
+@open_route
 async def post_signal(
     request: Request,
     service: ServiceDep,
@@ -94,11 +101,15 @@ async def post_signal(
         k: (str(v) if isinstance(v, (int, Decimal)) and k in ("price", "strength") else v)
         for k, v in data.items()
     }
+    trader_id = data.get("trader_id")
+    rate_limit(request, "webhook", str(trader_id)[:64], service.settings.auth_write_rate_per_minute)
     payload = ExternalSignal.model_validate(data)
     try:
         async with service.uow() as uow:
             signal, new = await accept_external_signal(payload, x_robson_secret, engine, uow)
     except WebhookRejected as exc:
+        if exc.reason_code in ("UNKNOWN_TRADER", "BAD_SECRET", "WEBHOOK_DISABLED"):
+            raise HTTPException(404, NOT_FOUND) from None
         raise HTTPException(exc.status, f"{exc.reason_code}: {exc.reason}") from None
     body = {"status": "accepted" if new else "duplicate", "signal_id": signal.signal_id}
     return JSONResponse(body, status_code=202 if new else 200)
@@ -107,6 +118,7 @@ async def post_signal(
 @router.get("/signals")
 async def get_signals(
     service: ServiceDep,
+    who: ReadPrincipal,
     trader_id: str | None = None,
     account_id: str | None = None,
     symbol: str | None = None,
@@ -120,7 +132,7 @@ async def get_signals(
 ) -> list[dict[str, Any]]:
     filters = {
         "trader_id": trader_id,
-        "account_id": account_id,
+        "account_id": who.query_account(account_id),
         "symbol": symbol,
         "strategy": strategy,
         "timeframe": timeframe.value if timeframe else None,
@@ -128,12 +140,13 @@ async def get_signals(
         "origin": origin,
     }
     async with service.sessions() as session:
-        return await repo.query_signals(session, filters, since, until, limit)
+        return who.visible(await repo.query_signals(session, filters, since, until, limit))
 
 
 @router.get("/candles")
 async def get_candles(
     service: ServiceDep,
+    who: ReadPrincipal,
     symbol: Symbol,
     timeframe: Timeframe,
     start: datetime | None = None,
@@ -156,6 +169,7 @@ async def get_candles(
 @router.get("/market-context")
 async def get_market_context(
     service: ServiceDep,
+    who: ReadPrincipal,
     symbol: Symbol,
     metric: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,

@@ -1,0 +1,60 @@
+"""Which token the CLI sends: ``--token``, else ``ROBSON_TOKEN``, else a short-lived admin token
+minted from this machine's signing key (``.data/auth/``), so the local operator needs no step."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+
+from robson_kit.auth import keys, tokens
+
+_override: str | None = None
+LOCAL_TTL = timedelta(hours=1)
+SERVICE_TTL = timedelta(days=30)
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("ROBSON_DATA_DIR", ".data")).resolve()
+
+
+def auth_dir() -> Path:
+    return data_dir() / "auth"
+
+
+def signing_key_path() -> Path:
+    """``ROBSON_AUTH_SIGNING_KEY_FILE`` (e.g. a mounted Secret), else ``.data/auth/signing_key.pem``."""
+    return Path(os.environ.get("ROBSON_AUTH_SIGNING_KEY_FILE") or auth_dir() / keys.PRIVATE_NAME)
+
+
+def use_token(token: str | None) -> None:
+    global _override
+    _override = token or None
+
+
+def current_token() -> str | None:
+    if _override:
+        return _override
+    if env := os.environ.get("ROBSON_TOKEN"):
+        return env
+    path = signing_key_path()
+    return _local_admin_token(str(path)) if path.is_file() else None
+
+
+@cache
+def _local_admin_token(path: str) -> str:
+    return tokens.mint(keys.load_private(Path(path)), f"local:{_user()}", ["admin"], ttl=LOCAL_TTL)
+
+
+def service_token(service: str, scopes: list[str]) -> str:
+    """A peer-calling service's own token (minimal scope), minted at `robson up`."""
+    return tokens.mint(keys.load_private(signing_key_path()), f"service:{service}", scopes, ttl=SERVICE_TTL)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
