@@ -48,3 +48,24 @@ async def _has_reconciled(bus: Bus) -> bool:
 
 async def _filled(bus: Bus, order_id: str) -> bool:
     return bool(of(await order_events(bus), "OrderFilled", order_id))
+
+
+async def test_venue_that_stops_answering_is_told_unreachable_once_then_reachable(
+    bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
+) -> None:
+    fake.refuse_streams = True
+    await enable_live(api)
+    await wait_until(lambda: _has_reconciled(bus), timeout=15, message="reconciliation")
+    assert await _statuses(bus, VenueStatus.UNREACHABLE) is None  # a healthy start tells nothing
+    fake.inject(Fault("GET", "account", "503", times=1000))
+    for _ in range(3):
+        assert (await api.post("/accounts/acc1/reconcile")).status_code == 409
+    (down,) = await wait_until(lambda: _statuses(bus, VenueStatus.UNREACHABLE),
+                               message="unreachable told")
+    assert down.account_id == "acc1" and down.symbol is None and down.detail
+    fake.faults.clear()
+    assert (await api.post("/accounts/acc1/reconcile")).status_code == 200
+    assert (await api.post("/accounts/acc1/reconcile")).status_code == 200
+    told = await wait_until(lambda: _statuses(bus, VenueStatus.UNREACHABLE,
+                                              VenueStatus.REACHABLE), message="reachable told")
+    assert [m.status for m in told] == [VenueStatus.UNREACHABLE, VenueStatus.REACHABLE]

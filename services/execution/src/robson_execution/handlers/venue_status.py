@@ -1,5 +1,6 @@
-"""VenueStatusChanged when a symbol's circuit breaker opens or closes: one per transition (the
-stored breaker row is the previous state), told to every live account the breaker guards.
+"""VenueStatusChanged: a symbol's circuit breaker opens or closes (one per transition; the
+stored breaker row is the previous state; told to every live account the breaker guards), or
+an account's venue becomes unreachable / reachable again (``VenueHealth``, below).
 
 The breaker is saved inside the executor's own transaction, which this code cannot reach, so
 the events are written to the outbox on that same transaction (committed or rolled back with
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from robson_contracts import derive_id
 from robson_contracts.alerts import VenueStatus, VenueStatusChanged
@@ -58,3 +60,43 @@ async def announce_breaker(s: AsyncSession, symbol: str, before: Any, now: datet
     for message in breaker_messages(live_accounts, symbol, status, episode, now, detail):
         uow.emit(message)
     return await flush_outboxes(s, [uow])
+
+
+class VenueHealth:
+    """Per account: is the venue answering? Judged by reconciliation's first call (start-up,
+    schedule, on demand); only a change is told. An outage is keyed by when it was first seen
+    (in memory: after a restart an ongoing outage is told again, a healthy venue is not)."""
+
+    def __init__(self) -> None:
+        self._down_since: dict[str, datetime | None] = {}
+
+    def observe(self, account_id: str, reachable: bool, now: datetime,
+                detail: str = "") -> VenueStatusChanged | None:
+        known = account_id in self._down_since
+        since = self._down_since.get(account_id)
+        if reachable:
+            self._down_since[account_id] = None
+            if since is None:
+                return None
+            status, episode = VenueStatus.REACHABLE, since
+        else:
+            if known and since is not None:
+                return None
+            self._down_since[account_id] = episode = now
+            status = VenueStatus.UNREACHABLE
+        return VenueStatusChanged(
+            message_id=derive_id("venue-status", account_id, status.value, episode.isoformat()),
+            occurred_at=now, account_id=account_id, venue=VENUE, status=status,
+            detail=detail[:500] if not reachable else "",
+        )
+
+
+_HEALTH: WeakKeyDictionary[Any, VenueHealth] = WeakKeyDictionary()
+
+
+def health_of(executor: Any) -> VenueHealth:
+    """The executor's venue health (kept beside it: ``runtime/executor.py`` is not ours)."""
+    found = _HEALTH.get(executor)
+    if found is None:
+        found = _HEALTH[executor] = VenueHealth()
+    return found
