@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from robson_contracts import DecisionKind
+from robson_contracts import DecisionKind, derive_id
 from robson_kit.bus import Bus
 from robson_kit.testing import auth_headers, read_stream, wait_until
 
@@ -113,3 +113,49 @@ async def test_dry_run_decides_without_storing_or_publishing(
         assert (await http.get("/decisions", params={"trader_id": "dry"})).json() == []
     await asyncio.sleep(0.2)
     assert await _decisions(bus, "dry") == []
+
+
+async def _awaiting(bus: Bus, account: str) -> list:
+    return await read_stream(bus, f"robson.decision.pending.{account}.>")
+
+
+async def test_held_decisions_announce_awaiting_approval_once_with_cancel_window_end(
+    bus: Bus, schema: str, start_decision
+) -> None:
+    service = await start_decision(schema)
+    async with client(service) as http:
+        await http.put("/traders/t-req/settings", json={"approval_mode": "REQUIRED"})
+        await http.put(
+            "/traders/t-cw/settings",
+            json={"approval_mode": "CANCEL_WINDOW", "cancel_window_seconds": "600"},
+        )
+        held = signal("LONG", "0.9", trader_id="t-req", account_id="await")
+        await bus.publish(held)
+        await bus.publish(signal("SHORT", "0.9", i=2, trader_id="t-cw", account_id="await"))
+        (req,) = await wait_until(lambda: _pending(http, "t-req", 1), message="req pending")
+        (cw,) = await wait_until(lambda: _pending(http, "t-cw", 1), message="cw pending")
+        # The same signal again under a new message id: the decision exists, nothing new is told.
+        await bus.publish(held.model_copy(update={"message_id": derive_id("again")}))
+        await asyncio.sleep(0.3)
+        alerts = await wait_until(
+            lambda: _awaiting_n(bus, "await", 2), message="two awaiting-approval alerts"
+        )
+        by_id = {a.decision_id: a for a in alerts}
+        assert len(alerts) == 2 and set(by_id) == {req["decision_id"], cw["decision_id"]}
+        a_req, a_cw = by_id[req["decision_id"]], by_id[cw["decision_id"]]
+        assert a_req.message_type == "DecisionAwaitingApproval"
+        assert (a_req.trader_id, a_req.symbol, a_req.decision) == (
+            "t-req",
+            "BTCUSDT",
+            DecisionKind.LONG,
+        )
+        assert a_req.expires_at is None and a_req.reasoning
+        assert a_cw.decision is DecisionKind.SHORT
+        assert a_cw.expires_at is not None
+        assert a_cw.expires_at.isoformat() == cw["pending_until"].replace("Z", "+00:00")
+        assert await _decisions(bus, "await") == []
+
+
+async def _awaiting_n(bus: Bus, account: str, n: int) -> list | None:
+    got = await _awaiting(bus, account)
+    return got if len(got) >= n else None

@@ -6,7 +6,8 @@ import json
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from robson_contracts import DecisionKind, TradeDecision
+from robson_contracts import DecisionKind, TradeDecision, derive_id
+from robson_contracts.alerts import DecisionAwaitingApproval
 from robson_kit.uow import UnitOfWork
 
 from robson_decision.adapters.repository import Repository
@@ -79,4 +80,24 @@ async def record(
     )
     if added and not hold:
         uow.emit(d)
+    elif added:
+        uow.emit(awaiting_approval(d, until))
     return added
+
+
+def awaiting_approval(d: TradeDecision, until: datetime | None) -> DecisionAwaitingApproval:
+    """Tell people a decision is held: its id derives from the decision's, so a replay is a no-op."""
+    return DecisionAwaitingApproval(
+        **d.caused(
+            message_id=derive_id("awaiting-approval", d.account_id, d.decision_id),
+            occurred_at=d.occurred_at,
+            account_id=d.account_id,
+            decision_id=d.decision_id,
+            trader_id=d.trader_id,
+            symbol=d.symbol,
+            decision=d.decision,
+            confidence=d.confidence,
+            reasoning=d.reasoning,
+            expires_at=until,
+        )
+    )

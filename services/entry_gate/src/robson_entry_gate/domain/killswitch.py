@@ -17,7 +17,7 @@ from robson_contracts import (
 from robson_entry_gate.domain.figures import Figures
 from robson_entry_gate.domain.policy import AccountPolicy
 from robson_entry_gate.domain.rules import KillRequest
-from robson_entry_gate.domain.state import AccountState, KillSwitch, Lockout, Market
+from robson_entry_gate.domain.state import AccountState, KillSwitch, Market
 
 
 def drawdown_breach(state: AccountState, market: Market, policy: AccountPolicy,
@@ -70,11 +70,7 @@ def unlock(state: AccountState, now: datetime, market: Market, policy: AccountPo
         state.kill_switch = None
         state.peak_equity = Figures(state, market, policy, now).equity
         cleared.append("KILL_SWITCH")
-    keep: list[Lockout] = []
-    for lk in state.lockouts:
-        if lockout_id is None or lk.lockout_id == lockout_id:
-            cleared.append(lk.lockout_id)
-        else:
-            keep.append(lk)
-    state.lockouts = keep
+    gone = [lk for lk in state.lockouts if lockout_id is None or lk.lockout_id == lockout_id]
+    cleared.extend(lk.lockout_id for lk in gone)
+    state.end_lockouts(gone)
     return cleared

@@ -44,10 +44,10 @@ def roll(state: AccountState, market: Market, policy: AccountPolicy, at: datetim
     if state.day_key != f.day_key:
         state.day_key, state.day_start_capital = f.day_key, f.equity
         state.day_start_unrealized = f.unrealized
-        state.lockouts = [lk for lk in state.lockouts if not lk.daily]
+        state.end_lockouts([lk for lk in state.lockouts if lk.daily])
         state.realized_by_day = {k: v for k, v in state.realized_by_day.items()
                                  if k[:7] >= _months_back(f.month_key)}
-    state.lockouts = [lk for lk in state.lockouts if lk.active(at)]
+    state.end_lockouts([lk for lk in state.lockouts if not lk.active(at)])
     current = (f"day:{state.day_key}", f"month:{state.month_key}")
     state.breaches = [b for b in state.breaches if b in current]
     state.entries = [e for e in state.entries if at - e.at < KEEP_ENTRIES]

@@ -146,6 +146,18 @@ class AccountState(State):
     _aggregates: tuple[dict[str, tuple[Decimal, Decimal]], Counter[str]] | None = PrivateAttr(None)
     _risk: tuple[dict[str, tuple[Decimal, Decimal]], Decimal] | None = PrivateAttr(None)
     _sides: dict[tuple[str, str], set[PositionSide]] | None = PrivateAttr(None)
+    _ended: list[Lockout] = PrivateAttr(default_factory=list)
+
+    def end_lockouts(self, ended: list[Lockout]) -> None:
+        """Drop lockouts that stopped blocking; they wait in ``take_ended`` to be announced."""
+        if ended:
+            gone = {id(lk) for lk in ended}
+            self.lockouts = [lk for lk in self.lockouts if id(lk) not in gone]
+            self._ended.extend(ended)
+
+    def take_ended(self) -> list[Lockout]:
+        ended, self._ended = self._ended, []
+        return ended
 
     def positions_changed(self) -> None:
         """Call after any change to ``positions``: drops the cached aggregates."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from robson_kit.uow import UnitOfWork
 
 from robson_entry_gate.adapters import decision_log
+from robson_entry_gate.domain.ended import ADMIN_UNLOCK, kill_switch_ended, lockout_ended
 from robson_entry_gate.domain.killswitch import unlock
 from robson_entry_gate.domain.policy import AccountPolicy, TraderPolicy, inconsistencies
 from robson_entry_gate.handlers.deps import GateDeps
@@ -51,12 +52,18 @@ async def put_trader_policy(uow: UnitOfWork, deps: GateDeps, account_id: str, tr
 
 
 async def unlock_account(uow: UnitOfWork, deps: GateDeps, account_id: str, now: datetime,
-                         lockout_id: str | None, note: str) -> list[str]:
-    """Clears the kill switch and every lockout, or only ``lockout_id``."""
+                         lockout_id: str | None, note: str, by: str = "") -> list[str]:
+    """Clears the kill switch and every lockout, or only ``lockout_id``; each one cleared is
+    announced (RiskLockoutEnded, ADMIN_UNLOCK, ``by`` the admin when known)."""
     state, version = await deps.accounts.lock(uow.session, account_id)
     policy = deps.policies.account(account_id)
     at = state.last_event_at or now  # admin actions must not move the event-time calendar
+    kill = state.kill_switch
     cleared = unlock(state, at, deps.market.view, policy, lockout_id)
+    if kill is not None and state.kill_switch is None:
+        uow.emit(kill_switch_ended(account_id, kill, now, by))
+    for lk in state.take_ended():
+        uow.emit(lockout_ended(account_id, lk, now, ADMIN_UNLOCK, by))
     await decision_log.record_admin(uow.session, account_id, "UNLOCK",
                                     {"cleared": cleared, "note": note, "at": at.isoformat()})
     await deps.accounts.save(uow, state, version)

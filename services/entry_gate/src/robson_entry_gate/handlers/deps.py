@@ -12,6 +12,7 @@ from robson_entry_gate.adapters import decision_log
 from robson_entry_gate.adapters.accounts import AccountStore
 from robson_entry_gate.adapters.market import MarketStore
 from robson_entry_gate.adapters.policies import PolicyStore
+from robson_entry_gate.domain.ended import EXPIRED, lockout_ended
 from robson_entry_gate.domain.enforce import enforce
 from robson_entry_gate.domain.killswitch import drawdown_breach, engage
 from robson_entry_gate.domain.queue import drain
@@ -42,6 +43,8 @@ async def finish(uow: UnitOfWork, deps: GateDeps, state: AccountState, version: 
     per transaction, before commit, unless ``deferred`` is false)."""
     view = market if market is not None else deps.market.view
     policy = deps.policies.account(state.account_id)
+    for lk in state.take_ended():  # expired while the event time moved on (see ``roll``)
+        uow.emit(lockout_ended(state.account_id, lk, now, EXPIRED, cause=cause))
     request = drawdown_breach(state, view, policy, now)
     if request is not None and cause is not None:
         for message in engage(state, request, now, cause):

@@ -142,5 +142,13 @@ async def all_breakers(s: AsyncSession) -> list[Any]:
 
 
 async def save_breaker(s: AsyncSession, symbol: str, now: datetime, **values: Any) -> None:
+    """Store the breaker; an OPEN/CLOSED transition is announced (VenueStatusChanged) in the
+    same transaction."""
+    from robson_execution.handlers.venue_status import announce_breaker
+
+    before = (await s.execute(select(breakers.c.state, breakers.c.opened_at)
+                              .where(breakers.c.symbol == symbol).with_for_update())).first()
     stmt = insert(breakers).values(symbol=symbol, updated_at=now, **values)
     await s.execute(stmt.on_conflict_do_update(index_elements=["symbol"], set_={**values, "updated_at": now}))
+    live = [a.account_id for a in await all_accounts(s) if a.mode == "LIVE" and a.credentials]
+    await announce_breaker(s, symbol, before, now, values, live)

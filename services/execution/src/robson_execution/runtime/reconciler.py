@@ -23,6 +23,7 @@ from robson_execution.domain.balances import FillDelta, Tolerance, compare_balan
 from robson_execution.domain.outcomes import Kind
 from robson_execution.domain.reconcile import LocalOrder, VenueOrder, reconcile
 from robson_execution.handlers.venue import ms
+from robson_execution.handlers.venue_status import health_of
 
 log = logs.get_logger(__name__)
 
@@ -73,6 +74,11 @@ async def reconcile_account(ex: Any, account_id: str, trigger: str) -> Reconcili
 async def _reconcile(ex: Any, gw: Any, account_id: str, trigger: str) -> ReconciliationCompleted:
     # Balances first: every fill before this snapshot is then found by the order checks below.
     account = await gw.account()
+    told = health_of(ex).observe(account_id, account.outcome.kind is not Kind.UNKNOWN,
+                                 ex.clock.now(), account.outcome.message)
+    if told is not None:
+        async with ex.service.uow() as uow:
+            uow.emit(told)
     if not account.ok:
         raise ReconciliationFailed(f"account: {account.outcome.message}")
     snapshot_at = ms(gw.server_now_ms())
