@@ -19,7 +19,7 @@ from robson_cli.config import apply_config, load_config
 from robson_contracts import FeedSource, TradeTick
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, token, wait_until
 
 ACCOUNT = "e2e"
 LOCKED = "locked"
@@ -86,6 +86,9 @@ class BrowserPlatform:
         if name == "dashboard":
             env |= {f"{prefix}{v.upper()}_URL": self.procs[v].url for v in SERVICES[:-1]}
             env[f"{prefix}BACKTESTS_DIR"] = str(self.backtests)
+            env[f"{prefix}SERVICE_TOKEN"] = token("admin", subject="local-operator")
+        if name == "position":
+            env[f"{prefix}SERVICE_TOKEN"] = token("read", subject="service:position")
         return env
 
     def url(self, name: str) -> str:
@@ -105,7 +108,7 @@ class BrowserPlatform:
         path.write_text(CONFIG_YAML)
         urls = {name: proc.url for name, proc in self.procs.items() if name != "dashboard"}
         await asyncio.to_thread(apply_config, load_config(path), urls)
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
             for trader, (account, approval) in WEBHOOK_TRADERS.items():
                 (await http.put(f"{self.url('signal')}/traders/{trader}", json={
                     "account_id": account, "strategy": "ema_cross", "params": {"fast": 5, "slow": 13},
@@ -117,7 +120,7 @@ class BrowserPlatform:
                     "cancel_window_seconds": str(APPROVAL_WINDOW_SECONDS)})).raise_for_status()
 
     async def replay(self, timeout: float = 150.0) -> None:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
             (await http.post(self.url("signal") + "/feed/start")).raise_for_status()
 
             async def finished() -> bool:
@@ -126,7 +129,7 @@ class BrowserPlatform:
             await wait_until(finished, timeout=timeout, interval=0.5, message="replay finished")
 
     async def last_closes(self) -> dict[str, Decimal]:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
             out = {}
             for symbol in SYMBOLS:
                 candles = (await http.get(self.url("signal") + "/candles", params={
@@ -135,7 +138,7 @@ class BrowserPlatform:
             return out
 
     async def webhook(self, trader: str, symbol: str, action: str, price: Decimal) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
             response = await http.post(self.url("signal") + "/signals", json={
                 "id": uuid.uuid4().hex, "trader_id": trader, "secret": SECRET, "symbol": symbol,
                 "action": action, "price": str(price), "timeframe": "5m",
@@ -144,7 +147,7 @@ class BrowserPlatform:
             return response.json()
 
     async def get(self, name: str, path: str, **params: Any) -> Any:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
             response = await http.get(self.url(name) + path, params=params)
             response.raise_for_status()
             return response.json()

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from robson_kit.testing import wait_until
+from robson_kit.testing import ADMIN_HEADERS, wait_until
 
 from .conftest import LOCAL_HOSTS, UI
 from .platform import ACCOUNT, LOCKED
@@ -180,7 +180,7 @@ async def test_chart_draws_candles_markers_and_moves_the_stop_line_with_the_posi
                                                            trader_id="manual", symbol=BTC)
     manual = positions[0]
     raised = (Decimal(manual["stop_loss"]) + Decimal("100")).quantize(Decimal("0.01"))
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
         response = await http.put(f"{ui.platform.url('position')}/positions/{manual['position_id']}/stop-loss",
                                   json={"price": str(raised)})
         assert response.status_code == 200, response.text

@@ -45,8 +45,10 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-SERVICE_SCOPES = {"position": ["read"]}
-"""Services that call peers' APIs, and the scope their token gets (position reads the venues)."""
+SERVICE_SCOPES = {"position": ["read"], "dashboard": ["admin"]}
+"""Services that call peers' APIs, and the scope their token gets (position reads the venues;
+the dashboard's "sign in as the local operator", offered to loopback browsers only, acts as the
+operator, whom `robson up` serves as admin)."""
 
 
 def auth_env(svc: ServiceDef) -> dict[str, str]:

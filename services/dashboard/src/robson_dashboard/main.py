@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from robson_kit import logs
+from robson_kit.auth.guard import open_route
 from robson_kit.service import Service
 
 from robson_dashboard.adapters.hub import Hub
@@ -42,8 +43,11 @@ def build_service(settings: DashboardSettings | None = None,
     async def close(service: Service) -> None:
         await upstreams.close()
 
-    return DashboardService(runtime, MIGRATIONS,
-                            routers=[api.router, actions.router, stream.router, web.router],
+    routers = [api.router, actions.router, stream.router, web.router]
+    for router in routers:  # the dashboard's own session authenticates (see entrypoints/auth.py)
+        for route in router.routes:
+            open_route(getattr(route, "endpoint", None) or route)
+    return DashboardService(runtime, MIGRATIONS, routers=routers,
                             on_stop=[close], background=[build_assets, feed])
 
 

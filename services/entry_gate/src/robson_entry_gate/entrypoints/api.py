@@ -95,7 +95,7 @@ async def unlock(account_id: AccountId, body: UnlockRequest, service: ServiceDep
     async with service.uow() as uow:
         await record_actor(uow.session, who)
         cleared = await admin.unlock_account(uow, deps, account_id, service.clock.now(),
-                                             body.lockout_id, body.note)
+                                             body.lockout_id, body.note, by=who.subject)
     if body.lockout_id is not None and not cleared:
         raise HTTPException(404, f"no lockout {body.lockout_id} on account {account_id}")
     return {"account_id": account_id, "cleared": cleared}
