@@ -90,6 +90,9 @@ def test_ops_routes_and_docs_answer_without_a_token(running: Running, svc) -> No
         "description": "`robson token create --scope read|trade|admin` prints one"}
     page = httpx.get(running.url(svc.name) + "/docs", timeout=10).text
     assert "https://" not in page and "http://" not in page  # nothing from a CDN
+    assert "SwaggerUIBundle" in page and '"persistAuthorization": true' in page
+    asset = httpx.get(running.url(svc.name) + "/docs/assets/swagger-ui-bundle.js", timeout=10)
+    assert asset.status_code == 200 and len(asset.content) > 100_000
 
 
 def _read_route(name: str) -> str:

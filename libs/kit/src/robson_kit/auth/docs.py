@@ -1,10 +1,10 @@
 """API docs served by the service itself, never from a CDN.
 
-No PyPI package in the lock ships Swagger UI's assets, so ``/docs`` is a small self-contained
-page (no external file) built from ``/openapi.json``: every operation, an "Authorize" box for the
-bearer token, and a form to try each request. When the ``swagger-ui-bundle`` package is
-installed its files are served under ``/docs/assets`` and the real Swagger UI is used instead
-(with ``persistAuthorization``; the OpenAPI document declares the bearer scheme either way)."""
+Swagger UI's files come from the ``swagger-ui-bundle`` package (a kit dependency), served under
+``/docs/assets`` (``persistAuthorization`` on, the online validator badge off, so nothing is
+fetched from elsewhere). Without the package, ``/docs`` is a small self-contained page built
+from ``/openapi.json``: every operation, an "Authorize" box for the bearer token, and a form to
+try each request. The OpenAPI document declares the bearer scheme either way."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def install_docs(app: FastAPI) -> None:
                 openapi_url="/openapi.json", title=f"{app.title} — API",
                 swagger_js_url="/docs/assets/swagger-ui-bundle.js",
                 swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url="",
-                swagger_ui_parameters={"persistAuthorization": True})
+                swagger_ui_parameters={"persistAuthorization": True, "validatorUrl": None})
         return HTMLResponse(PAGE.replace("__TITLE__", app.title))
 
 
