@@ -13,6 +13,7 @@ from robson_contracts import (
     PositionClosed,
     PositionEntryFailed,
     ReplaceOrder,
+    TradeTick,
     TriggeredBy,
 )
 from robson_contracts import subjects as s
@@ -185,6 +186,14 @@ async def test_paused_trader_gets_no_new_entry_and_close_all_closes_open_positio
     g1 = gate(gate_id="g-a")
     await bus.publish(g1)
     await wait_until(status_is(api, position_id_for("g-a"), "OPEN"), message="first open")
+    tick_at = T0 + minutes(3)
+    await bus.publish(TradeTick(occurred_at=tick_at, symbol="BTCUSDT", price=D("50010"),
+                                trade_id="t-clock", source="EXTERNAL"))
+
+    async def market_time_seen() -> bool:
+        return service.state["runtime"].market_clock.now() >= tick_at
+
+    await wait_until(market_time_seen, message="the tick's time observed")
     r = await api.post("/traders/t1/pause", json={"account_id": "acc1", "reason": "vacation"})
     assert r.json()["changed"]
     await bus.publish(gate(gate_id="g-b", symbol="ETHUSDT", stop="2900", tps=(("3100", "1"),), qty="1"))
@@ -196,3 +205,6 @@ async def test_paused_trader_gets_no_new_entry_and_close_all_closes_open_positio
     assert view["exit_reason"] == "MANUAL_CLOSE"
     statuses = [m for m in await read_stream(bus, s.ALL_TRADER_EVENTS)]
     assert [m.paused for m in statuses] == [True]
+    # An operator's action is stamped in the market's time (here 2024), never the wall clock's:
+    # a wall-clock stamp would move every consumer's event clock years past the replay.
+    assert tick_at <= statuses[0].occurred_at < tick_at + minutes(5)

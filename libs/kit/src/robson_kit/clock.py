@@ -50,3 +50,25 @@ class EventClock:
 
     def now(self) -> datetime:
         return self._now
+
+
+class FollowingClock:
+    """The market's time for what no event carries (an operator's close, stop move or close-all):
+    the latest event time seen, moved on by the wall time since. Live that is the wall clock; in
+    a replay it stays inside the replay's period, so an operator's action during a 2024 replay is
+    stamped 2024 (a 2026 stamp would move every consumer's event clock years ahead and make the
+    replay's prices look stale). Before any event it is the wall clock."""
+
+    def __init__(self, wall: Clock | None = None) -> None:
+        self._wall = wall or WallClock()
+        self._event: datetime | None = None
+        self._seen_at: datetime | None = None
+
+    def observe(self, event_time: datetime) -> None:
+        if self._event is None or event_time > self._event:
+            self._event, self._seen_at = event_time, self._wall.now()
+
+    def now(self) -> datetime:
+        if self._event is None or self._seen_at is None:
+            return self._wall.now()
+        return self._event + max(timedelta(0), self._wall.now() - self._seen_at)

@@ -110,7 +110,7 @@ async def _modify(service: SvcDep, position_id: str, mod: Modification, expected
                   override: bool, who: Principal) -> JSONResponse:
     rt = _runtime(service)
     position = await _load(service, position_id, who)
-    cmd = ModifyPosition(occurred_at=rt.clock.now(), account_id=position.s.account_id,
+    cmd = ModifyPosition(occurred_at=rt.market_clock.now(), account_id=position.s.account_id,
                          position_id=position_id, modification=mod, triggered_by=TriggeredBy.USER_MANUAL,
                          override_manual=override)
     try:
@@ -161,7 +161,7 @@ async def close_position(service: SvcDep, position_id: str, who: TradePrincipal,
     body = body or CloseBody()
     rt = _runtime(service)
     position = await _load(service, position_id, who)
-    cmd = ClosePosition(occurred_at=rt.clock.now(), account_id=position.s.account_id,
+    cmd = ClosePosition(occurred_at=rt.market_clock.now(), account_id=position.s.account_id,
                         position_id=position_id, reason=ExitReason.MANUAL_CLOSE,
                         triggered_by=TriggeredBy.USER_MANUAL, fraction=body.fraction)
     async with service.uow() as uow:
@@ -178,7 +178,7 @@ async def close_position(service: SvcDep, position_id: str, who: TradePrincipal,
 async def close_all(service: SvcDep, account_id: str, who: TradePrincipal,
                     body: PauseBody | None = None) -> dict[str, Any]:
     rt = _runtime(service)
-    cmd = CloseAllPositions(occurred_at=rt.clock.now(), account_id=account_id,
+    cmd = CloseAllPositions(occurred_at=rt.market_clock.now(), account_id=account_id,
                             reason=ExitReason.MANUAL_CLOSE, triggered_by=TriggeredBy.USER_MANUAL,
                             note=body.reason if body else "")
     async with service.uow() as uow:

@@ -62,7 +62,7 @@ async def set_paused(uow: UnitOfWork, rt: Runtime, account_id: str, trader_id: s
     changed = await settings_of(uow.session).set_paused(trader_id, account_id, paused, reason)
     rt.settings.changed(uow, "trader", trader_id)
     if changed:
-        at = uow.clock.now() if cause is None else cause.occurred_at  # type: ignore[attr-defined]
+        at = rt.market_clock.now() if cause is None else cause.occurred_at  # type: ignore[attr-defined]
         key = cause.message_id if cause is not None else at.isoformat()  # type: ignore[attr-defined]
         extra = cause.caused() if cause is not None else {}  # type: ignore[attr-defined]
         uow.emit(TraderStatusChanged(

@@ -14,6 +14,7 @@ from robson_position.handlers.runtime import Runtime
 
 async def handle_tick(tick: TradeTick, uow: UnitOfWork, rt: Runtime) -> None:
     rt.book.on_price(tick.symbol, tick.price)
+    rt.market_clock.observe(tick.occurred_at)
 
 
 async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
@@ -23,6 +24,7 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     if not candle.closed:
         return
     at = candle.close_time
+    rt.market_clock.observe(at)
     rt.book.prices[candle.symbol] = candle.close
     repo = positions_of(uow.session)
     marked: list[Position] = []

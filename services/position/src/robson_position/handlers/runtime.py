@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from robson_kit.clock import Clock, WallClock
+from robson_kit.clock import Clock, FollowingClock, WallClock
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.active_index import ActiveIndex
@@ -48,6 +48,8 @@ class Runtime:
         self.active = ActiveIndex()
         self.mirror = Mirror()
         self.clock: Clock = clock or WallClock()
+        self.market_clock = FollowingClock(self.clock)
+        """What operators' commands are stamped with: the market's time, not the wall's."""
         self.last_resync: Any = None
         """The latest ResyncReport (handlers/resync.py), shown by GET /resync/last."""
 
