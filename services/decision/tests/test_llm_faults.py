@@ -1,5 +1,6 @@
-"""The model call against transaction failures and rate limits: a batch rolled back after the
-model answered does not pay for the answer again, and a 429's ``Retry-After`` is waited out."""
+"""The model call against transaction failures and rate limits: no transaction waits on the
+model, a batch rolled back after the model answered does not pay for the answer again, and a
+429's ``Retry-After`` is waited out."""
 
 from __future__ import annotations
 
@@ -14,31 +15,65 @@ from .test_crash import probe, signals_acked
 from .test_llm import GOOD, llm_trader, one_decision, run_case, stored
 
 
-async def _cut_transactions(database_url: str, schema: str) -> int:
-    """Terminate the service's connections that are inside a transaction (the batch waiting
-    on the model): its commit can only fail."""
+async def _waiting_transactions(database_url: str, schema: str) -> int:
+    """The service's connections idle inside a transaction (a consumer batch waiting on
+    something), leaving out the outbox relay's."""
     conn = await asyncpg.connect(database_url)
     try:
         return len(await conn.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"
-            " AND state = 'idle in transaction'", schema))
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
+            " AND state = 'idle in transaction' AND query NOT ILIKE '%outbox%'", schema))
     finally:
         await conn.close()
+
+
+async def _refuse_first_decision(database_url: str, schema: str) -> None:
+    """A real database failure after the model answered: the first insert of a decision raises
+    (a sequence counts, so the count survives the rollback it causes)."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    try:
+        await conn.execute(f"""
+            CREATE SEQUENCE "{schema}".decision_inserts;
+            CREATE FUNCTION "{schema}".refuse_first_decision() RETURNS trigger
+            LANGUAGE plpgsql AS $$ BEGIN
+                IF nextval('"{schema}".decision_inserts') = 1 THEN
+                    RAISE EXCEPTION 'injected: first decision insert refused';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_first BEFORE INSERT ON "{schema}".decisions
+            FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse_first_decision();
+        """)
+    finally:
+        await conn.close()
+
+
+async def test_model_is_asked_while_no_transaction_of_the_service_is_open(
+    bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    service = await start_decision(schema, llm_base_url=fake_llm.url, llm_timeout_seconds=5)
+    fake_llm.script("open", Reply(content=answer(GOOD).content, delay=1.5))
+    await llm_trader(service, "open")
+    await bus.publish(signal("LONG", "0.8", price="100", trader_id="open", account_id="open"))
+    await wait_until(lambda: _asked(fake_llm, "open"), message="model asked")
+    assert await _waiting_transactions(database_url, schema) == 0  # the model answers meanwhile
+    d = await one_decision(bus, "open")
+    assert d.engine.value == "LLM" and d.decision is DecisionKind.LONG
+    assert len(fake_llm.requests_for("open")) == 1
 
 
 async def test_batch_rolled_back_after_the_model_answered_does_not_ask_the_model_again(
     bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
 ) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url, llm_timeout_seconds=5)
-    slow_good = answer(GOOD)
-    fake_llm.script("rb", Reply(content=slow_good.content, delay=1.5))
+    await _refuse_first_decision(database_url, schema)
+    fake_llm.script("rb", answer(GOOD))
     await llm_trader(service, "rb")
     await bus.publish(signal("LONG", "0.8", price="100", trader_id="rb", account_id="rb"))
-    await wait_until(lambda: _asked(fake_llm, "rb"), message="model asked")
-    assert await _cut_transactions(database_url, schema) >= 1
 
     d = await one_decision(bus, "rb")
     await wait_until(lambda: signals_acked(bus, 1), message="signal acked")
+    assert await probe(database_url, schema, "SELECT last_value FROM decision_inserts") == 2
     assert len(fake_llm.requests_for("rb")) == 1
     assert d.engine.value == "LLM" and d.decision is DecisionKind.LONG
     row = await stored(service, d.decision_id)
