@@ -4,15 +4,22 @@ model, a batch rolled back after the model answered does not pay for the answer 
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
 import asyncpg
 from robson_contracts import DecisionKind
+from robson_decision.domain.context import Bar
+from robson_decision.handlers.ahead import _with_candle
 from robson_kit.bus import Bus
 from robson_kit.testing import wait_until
 
-from .factories import signal
+from .factories import T0, signal
 from .fake_llm import FakeLlm, Reply, answer
 from .test_crash import probe, signals_acked
 from .test_llm import GOOD, llm_trader, one_decision, run_case, stored
+from .test_llm_management import HOLD, mod, review
 
 
 async def _waiting_transactions(database_url: str, schema: str) -> int:
@@ -62,6 +69,20 @@ async def test_model_is_asked_while_no_transaction_of_the_service_is_open(
     assert len(fake_llm.requests_for("open")) == 1
 
 
+async def test_review_asks_the_model_while_no_transaction_of_the_service_is_open(
+    bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    service = await start_decision(schema, llm_base_url=fake_llm.url, llm_timeout_seconds=5)
+    slow_hold = Reply(content=answer(HOLD | {"modifications": [mod("MOVE_SL", new_value=100)]})
+                      .content, delay=1.5)
+    reviewed = asyncio.create_task(review(bus, service, fake_llm, "rv", slow_hold))
+    await wait_until(lambda: _asked(fake_llm, "rv"), message="model asked")
+    assert await _waiting_transactions(database_url, schema) == 0
+    d, row = await reviewed
+    assert (d.position_id, d.engine.value, row["model_calls"]) == ("pos-rv", "LLM", 1)
+    assert len(fake_llm.requests_for("rv")) == 1
+
+
 async def test_batch_rolled_back_after_the_model_answered_does_not_ask_the_model_again(
     bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
 ) -> None:
@@ -109,3 +130,15 @@ async def test_http_429_with_retry_after_beyond_the_limit_answers_with_rules_at_
 
 async def _asked(fake: FakeLlm, trader: str) -> bool:
     return bool(fake.requests_for(trader))
+
+
+def test_review_bars_asked_ahead_need_the_candle_before_committed() -> None:
+    def bar(minutes: int) -> Bar:
+        one = Decimal("1")
+        return Bar(T0 + timedelta(minutes=minutes), one, one, one, one, one)
+
+    now = bar(15)
+    assert _with_candle((bar(0), bar(5), bar(10)), now, 300, 3) == (bar(5), bar(10), now)
+    assert _with_candle((bar(0), bar(5)), now, 300, 3) is None  # bar(10) may be in the batch
+    assert _with_candle((bar(5), bar(10), now), now, 300, 3) == (bar(5), bar(10), now)
+    assert _with_candle((), now, 300, 3) == (now,)

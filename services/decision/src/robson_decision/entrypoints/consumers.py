@@ -34,7 +34,7 @@ POSITION_EVENTS = (
 
 
 def consumer_specs(handlers: DecisionHandlers, ahead: AskAhead | None = None) -> list[ConsumerSpec]:
-    """``ahead``: the entry decision's model call made before the batch transaction opens."""
+    """``ahead``: the decisions' model calls made before the batch transaction opens."""
     return [
         ConsumerSpec(
             "decision_signals",
@@ -45,7 +45,12 @@ def consumer_specs(handlers: DecisionHandlers, ahead: AskAhead | None = None) ->
             prepare=ahead.on_signal if ahead is not None else None,
         ),
         ConsumerSpec(
-            "decision_candles", s.MARKET, (s.ALL_CANDLES,), handlers.on_candle, accepts=(Candle,)
+            "decision_candles",
+            s.MARKET,
+            (s.ALL_CANDLES,),
+            handlers.on_candle,
+            accepts=(Candle,),
+            prepare=ahead.on_candle if ahead is not None else None,
         ),
         ConsumerSpec(
             "decision_market_context",
