@@ -1,44 +1,100 @@
-"""The model call against transaction failures and rate limits: a batch rolled back after the
-model answered does not pay for the answer again, and a 429's ``Retry-After`` is waited out."""
+"""The model call against transaction failures and rate limits: no transaction waits on the
+model, a batch rolled back after the model answered does not pay for the answer again, and a
+429's ``Retry-After`` is waited out."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
 import asyncpg
 from robson_contracts import DecisionKind
+from robson_decision.domain.context import Bar
+from robson_decision.handlers.ahead import _with_candle
 from robson_kit.bus import Bus
 from robson_kit.testing import wait_until
 
-from .factories import signal
+from .factories import T0, signal
 from .fake_llm import FakeLlm, Reply, answer
 from .test_crash import probe, signals_acked
 from .test_llm import GOOD, llm_trader, one_decision, run_case, stored
+from .test_llm_management import HOLD, mod, review
 
 
-async def _cut_transactions(database_url: str, schema: str) -> int:
-    """Terminate the service's connections that are inside a transaction (the batch waiting
-    on the model): its commit can only fail."""
+async def _waiting_transactions(database_url: str, schema: str) -> int:
+    """The service's connections idle inside a transaction (a consumer batch waiting on
+    something), leaving out the outbox relay's."""
     conn = await asyncpg.connect(database_url)
     try:
         return len(await conn.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"
-            " AND state = 'idle in transaction'", schema))
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
+            " AND state = 'idle in transaction' AND query NOT ILIKE '%outbox%'", schema))
     finally:
         await conn.close()
+
+
+async def _refuse_first_decision(database_url: str, schema: str) -> None:
+    """A real database failure after the model answered: the first insert of a decision raises
+    (a sequence counts, so the count survives the rollback it causes)."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    try:
+        await conn.execute(f"""
+            CREATE SEQUENCE "{schema}".decision_inserts;
+            CREATE FUNCTION "{schema}".refuse_first_decision() RETURNS trigger
+            LANGUAGE plpgsql AS $$ BEGIN
+                IF nextval('"{schema}".decision_inserts') = 1 THEN
+                    RAISE EXCEPTION 'injected: first decision insert refused';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_first BEFORE INSERT ON "{schema}".decisions
+            FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse_first_decision();
+        """)
+    finally:
+        await conn.close()
+
+
+async def test_model_is_asked_while_no_transaction_of_the_service_is_open(
+    bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    service = await start_decision(schema, llm_base_url=fake_llm.url, llm_timeout_seconds=5)
+    fake_llm.script("open", Reply(content=answer(GOOD).content, delay=1.5))
+    await llm_trader(service, "open")
+    await bus.publish(signal("LONG", "0.8", price="100", trader_id="open", account_id="open"))
+    await wait_until(lambda: _asked(fake_llm, "open"), message="model asked")
+    assert await _waiting_transactions(database_url, schema) == 0  # the model answers meanwhile
+    d = await one_decision(bus, "open")
+    assert d.engine.value == "LLM" and d.decision is DecisionKind.LONG
+    assert len(fake_llm.requests_for("open")) == 1
+
+
+async def test_review_asks_the_model_while_no_transaction_of_the_service_is_open(
+    bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    service = await start_decision(schema, llm_base_url=fake_llm.url, llm_timeout_seconds=5)
+    slow_hold = Reply(content=answer(HOLD | {"modifications": [mod("MOVE_SL", new_value=100)]})
+                      .content, delay=1.5)
+    reviewed = asyncio.create_task(review(bus, service, fake_llm, "rv", slow_hold))
+    await wait_until(lambda: _asked(fake_llm, "rv"), message="model asked")
+    assert await _waiting_transactions(database_url, schema) == 0
+    d, row = await reviewed
+    assert (d.position_id, d.engine.value, row["model_calls"]) == ("pos-rv", "LLM", 1)
+    assert len(fake_llm.requests_for("rv")) == 1
 
 
 async def test_batch_rolled_back_after_the_model_answered_does_not_ask_the_model_again(
     bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
 ) -> None:
     service = await start_decision(schema, llm_base_url=fake_llm.url, llm_timeout_seconds=5)
-    slow_good = answer(GOOD)
-    fake_llm.script("rb", Reply(content=slow_good.content, delay=1.5))
+    await _refuse_first_decision(database_url, schema)
+    fake_llm.script("rb", answer(GOOD))
     await llm_trader(service, "rb")
     await bus.publish(signal("LONG", "0.8", price="100", trader_id="rb", account_id="rb"))
-    await wait_until(lambda: _asked(fake_llm, "rb"), message="model asked")
-    assert await _cut_transactions(database_url, schema) >= 1
 
     d = await one_decision(bus, "rb")
     await wait_until(lambda: signals_acked(bus, 1), message="signal acked")
+    assert await probe(database_url, schema, "SELECT last_value FROM decision_inserts") == 2
     assert len(fake_llm.requests_for("rb")) == 1
     assert d.engine.value == "LLM" and d.decision is DecisionKind.LONG
     row = await stored(service, d.decision_id)
@@ -74,3 +130,15 @@ async def test_http_429_with_retry_after_beyond_the_limit_answers_with_rules_at_
 
 async def _asked(fake: FakeLlm, trader: str) -> bool:
     return bool(fake.requests_for(trader))
+
+
+def test_review_bars_asked_ahead_need_the_candle_before_committed() -> None:
+    def bar(minutes: int) -> Bar:
+        one = Decimal("1")
+        return Bar(T0 + timedelta(minutes=minutes), one, one, one, one, one)
+
+    now = bar(15)
+    assert _with_candle((bar(0), bar(5), bar(10)), now, 300, 3) == (bar(5), bar(10), now)
+    assert _with_candle((bar(0), bar(5)), now, 300, 3) is None  # bar(10) may be in the batch
+    assert _with_candle((bar(5), bar(10), now), now, 300, 3) == (bar(5), bar(10), now)
+    assert _with_candle((), now, 300, 3) == (now,)

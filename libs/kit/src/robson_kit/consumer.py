@@ -20,6 +20,10 @@ kills the process each time it is handled: on its last server delivery the consu
 it unhandled (``MAX_DELIVERIES_CRASH``) rather than risk a delivery that is never followed by
 another.
 
+A spec's ``prepare`` hook runs for each wanted message before the batch transaction opens,
+outside any transaction: the place for a slow outside call (a model, an API) whose result the
+handler then reads back from a durable record. Its failures are handled like the handler's.
+
 A fetched batch runs in one transaction (``robson_kit.batch``); after commit its events are
 published, then each message is settled. Within a batch a retried message may be overtaken by
 the ones after it; handlers that need order must tolerate (or reject) stale input.
@@ -47,6 +51,7 @@ from robson_kit.batch import BatchTransaction, Outcome
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
 from robson_kit.deadletter import FIRST_FAILED_HEADER, dead_letter_for, delivered, sequence
+from robson_kit.errors import PermanentError
 from robson_kit.outage import Probe, database_probe, is_infrastructure_error, reachable
 from robson_kit.provision import provision_consumer
 from robson_kit.pull import PullFeed
@@ -54,6 +59,7 @@ from robson_kit.uow import Committed, UnitOfWork
 
 __all__ = ["FIRST_FAILED_HEADER", "Consumer", "ConsumerSpec", "backoff_seconds"]
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+Prepare = Callable[[Any], Awaitable[None]]
 log = logs.get_logger(__name__)
 
 
@@ -78,6 +84,15 @@ class ConsumerSpec:
     """False only for idempotent handlers (applying a message twice changes nothing, e.g. a
     price into an in-memory mark book): no inbox record, so a batch that writes nothing costs no
     database round trip at all."""
+    prepare: Prepare | None = None
+    """Awaited for each decoded, wanted message before the batch transaction opens, with no
+    connection or transaction held: for slow outside calls (e.g. a model) that must not keep a
+    transaction open. It must be idempotent and record its result durably itself (in its own
+    short transaction), as it runs again on every redelivery, duplicates included, and its
+    record survives a rolled-back batch. It raises like a handler: ``PermanentError`` → dead
+    letter with its reason; an infrastructure error → the consumer pauses and holds the
+    message; anything else → a counted failure, retried with backoff. A message whose prepare
+    failed is not handled in that batch."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -192,22 +207,26 @@ class Consumer:
         if not decoded:
             return
         started = time.perf_counter()
+        outcomes = await self._prepare(decoded) if self.spec.prepare is not None else {}
+        batch = [item for item in decoded if id(item[0]) not in outcomes]
         outage: str | None = None
-        try:
-            outcomes, uows = await self._batch.run(decoded)
-        except Exception as exc:
-            if is_infrastructure_error(exc):
-                outage = await self._dependency_down()
-            log.warning("consumer.commit_failed", consumer=self.spec.name, error=repr(exc),
-                        outage=outage)
-            kind = "hold" if outage else "retry"
-            outcomes = {id(m): Outcome(kind, "COMMIT_FAILED", repr(exc)) for m, _ in decoded}
-            uows = []
-        else:
-            if any(o.infra for o in outcomes.values()):
-                outage = await self._dependency_down()
-            if outage:
-                outcomes = {k: Outcome("hold") if o.infra else o for k, o in outcomes.items()}
+        uows: list[UnitOfWork] = []
+        if batch:
+            try:
+                done, uows = await self._batch.run(batch)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    outage = await self._dependency_down()
+                log.warning("consumer.commit_failed", consumer=self.spec.name, error=repr(exc),
+                            outage=outage)
+                kind = "hold" if outage else "retry"
+                done = {id(m): Outcome(kind, "COMMIT_FAILED", repr(exc)) for m, _ in batch}
+                uows = []
+            outcomes.update(done)
+        if outage is None and any(o.infra for o in outcomes.values()):
+            outage = await self._dependency_down()
+        if outage:
+            outcomes = {k: Outcome("hold") if o.infra else o for k, o in outcomes.items()}
         for uow in uows:
             await uow.run_after_commit()
         written = [row for uow in uows for row in uow.written]
@@ -223,6 +242,24 @@ class Consumer:
         metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
         if outage:
             await self._pause(outage)
+
+    async def _prepare(self, decoded: list[tuple[Msg, Message]]) -> dict[int, Outcome]:
+        """The outcome of each message whose ``prepare`` failed (keyed by ``id(msg)``)."""
+        failed: dict[int, Outcome] = {}
+        for msg, message in decoded:
+            logs.bind(correlation_id=str(message.correlation_id),
+                      message_id=str(message.message_id))
+            try:
+                await self.spec.prepare(message)  # type: ignore[misc]
+            except PermanentError as exc:
+                failed[id(msg)] = Outcome("dead", exc.reason_code, exc.reason)
+            except Exception as exc:
+                log.warning("consumer.prepare_failed", consumer=self.spec.name, error=repr(exc))
+                failed[id(msg)] = Outcome("retry", "PREPARE_ERROR", f"{type(exc).__name__}: {exc}",
+                                          infra=is_infrastructure_error(exc))
+            finally:
+                logs.unbind("correlation_id", "message_id")
+        return failed
 
     async def _dependency_down(self) -> str | None:
         """Why the dependencies are unreachable, or None when they answer."""

@@ -14,6 +14,7 @@ from robson_decision.adapters.loader import load_memory
 from robson_decision.adapters.memory import Memory
 from robson_decision.entrypoints.api import router
 from robson_decision.entrypoints.consumers import consumer_specs
+from robson_decision.handlers.ahead import AskAhead
 from robson_decision.handlers.approvals import proceed_due
 from robson_decision.handlers.decisions import DecisionHandlers
 from robson_decision.handlers.engines import Decider
@@ -57,7 +58,8 @@ def build_service(settings: DecisionSettings | None = None, clock: Clock | None 
     service.state["decider"] = decider
     service.state["memory"] = memory
     service.state["handlers"] = handlers
-    service.consumer_specs.extend(consumer_specs(handlers))
+    ahead = AskAhead(decider, memory, service.uow)
+    service.consumer_specs.extend(consumer_specs(handlers, ahead))
     return service
 
 

@@ -17,6 +17,7 @@ from robson_contracts import (
 from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
 
+from robson_decision.handlers.ahead import AskAhead
 from robson_decision.handlers.decisions import DecisionHandlers
 from robson_decision.handlers.market import MarketContextKeeper
 from robson_decision.handlers.positions import PositionProjector
@@ -32,7 +33,8 @@ POSITION_EVENTS = (
 )
 
 
-def consumer_specs(handlers: DecisionHandlers) -> list[ConsumerSpec]:
+def consumer_specs(handlers: DecisionHandlers, ahead: AskAhead | None = None) -> list[ConsumerSpec]:
+    """``ahead``: the decisions' model calls made before the batch transaction opens."""
     return [
         ConsumerSpec(
             "decision_signals",
@@ -40,9 +42,15 @@ def consumer_specs(handlers: DecisionHandlers) -> list[ConsumerSpec]:
             (s.ALL_SIGNALS,),
             handlers.on_signal,
             accepts=(SignalDetected,),
+            prepare=ahead.on_signal if ahead is not None else None,
         ),
         ConsumerSpec(
-            "decision_candles", s.MARKET, (s.ALL_CANDLES,), handlers.on_candle, accepts=(Candle,)
+            "decision_candles",
+            s.MARKET,
+            (s.ALL_CANDLES,),
+            handlers.on_candle,
+            accepts=(Candle,),
+            prepare=ahead.on_candle if ahead is not None else None,
         ),
         ConsumerSpec(
             "decision_market_context",

@@ -87,6 +87,29 @@ class Decider:
             return None
         return finalize(ctx, s, proposal, stamp, info, _model_reason(proposal.decision))
 
+    async def ask_ahead(
+        self,
+        ctx: DecisionContext,
+        s: TraderSettings,
+        stamp: Stamp,
+        record: CallRecord,
+        calls_today: int = 0,
+    ) -> None:
+        """Make and record the model call ``decide`` will need for these very inputs, before its
+        transaction opens: ``decide`` then finds the recorded answer (``_asked_before``) and
+        calls nothing. Does nothing where ``decide`` would not call (rules, replay, no endpoint,
+        budget spent); a failed call is recorded too, so ``decide`` falls back the same way."""
+        if s.engine is EngineName.RULES or self.replay or self.client is None:
+            return
+        if calls_today >= s.llm_daily_call_budget:
+            return
+        model = s.model or self.default_model
+        prompt = render(ctx, s)
+        try:
+            await self._answer(prompt, model, prompt.hash(model, SCHEMA), record, ctx, stamp, True)
+        except LlmUnavailable:
+            pass  # recorded: decide replays the failure and the rules answer
+
     async def _answer(
         self,
         prompt: Any,

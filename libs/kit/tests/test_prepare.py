@@ -1,0 +1,104 @@
+"""``ConsumerSpec.prepare``: a slow outside call made before the batch transaction opens, its
+result recorded durably on its own, so a rolled-back batch does not pay for it again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from robson_contracts import SignalDetected
+from robson_contracts import subjects as s
+from robson_kit.bus import Bus
+from robson_kit.consumer import ConsumerSpec
+from robson_kit.errors import PermanentError
+from robson_kit.service import Service
+from robson_kit.testing import read_stream, wait_until
+from robson_kit.uow import UnitOfWork
+from sampleapp.app import COUNT_SIGNAL, SampleSettings, times_seen
+
+from .test_messaging import make_signal
+
+MIGRATIONS = Path(__file__).parent / "sampleapp" / "migrations"
+
+
+async def _open_batch_transactions(database_url: str, schema: str) -> int:
+    """The service's backends waiting inside a transaction, but for the outbox relay's: a
+    consumer batch."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return len(await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
+            " AND state = 'idle in transaction' AND query NOT ILIKE '%outbox%'", schema))
+    finally:
+        await conn.close()
+
+
+class PaidCall:
+    """A prepare that 'pays' an outside call once per signal and records it in its own short
+    transaction; a handler that reads the record and fails twice for one signal."""
+
+    def __init__(self, database_url: str, schema: str) -> None:
+        self.database_url = database_url
+        self.schema = schema
+        self.service: Service | None = None
+        self.paid: list[str] = []
+        self.prepared: list[str] = []
+        self.handled: list[str] = []
+        self.open_in_prepare: list[int] = []
+        self.open_in_handler: list[int] = []
+        self.failures_left = 2
+        """The batch and its split replay both fail: the message is redelivered."""
+
+    async def prepare(self, signal: SignalDetected) -> None:
+        self.prepared.append(signal.signal_id)
+        if signal.signal_id == "bad":
+            raise PermanentError("UNPREPARABLE", "cannot be prepared")
+        self.open_in_prepare.append(await _open_batch_transactions(self.database_url, self.schema))
+        assert self.service is not None
+        async with self.service.uow() as uow:
+            if await times_seen(uow, f"paid-{signal.signal_id}"):
+                return  # recorded before: idempotent, nothing paid twice
+            self.paid.append(signal.signal_id)
+            await uow.execute(COUNT_SIGNAL, {"sid": f"paid-{signal.signal_id}"})
+
+    async def handle(self, signal: SignalDetected, uow: UnitOfWork) -> None:
+        self.open_in_handler.append(await _open_batch_transactions(self.database_url, self.schema))
+        assert await times_seen(uow, f"paid-{signal.signal_id}") == 1  # prepare's record is there
+        await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id})
+        if signal.signal_id == "flaky" and self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("the batch is rolled back after the call was paid")
+        self.handled.append(signal.signal_id)
+
+
+async def test_prepare_runs_before_and_outside_the_batch_transaction_and_survives_its_rollback(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    calls = PaidCall(database_url, schema)
+    spec = ConsumerSpec("prepared_signals", s.SIGNALS, (s.ALL_SIGNALS,), calls.handle,
+                        accepts=(SignalDetected,), prepare=calls.prepare)
+    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
+                      MIGRATIONS, consumers=[spec])
+    calls.service = service
+    ids = ["a", "flaky", "bad", "b"]
+    for signal_id in ids:
+        await bus.publish(make_signal(signal_id))
+    await service.start()
+    try:
+        async def settled() -> bool:
+            return service.consumers[0].processed >= 3 and bool(
+                await read_stream(bus, s.ALL_DEAD_LETTERS))
+
+        await wait_until(settled, message="three handled, one dead-lettered")
+        async with service.uow() as uow:
+            handled = {i: await times_seen(uow, i) for i in ids}
+    finally:
+        await service.stop()
+    letters = await read_stream(bus, s.ALL_DEAD_LETTERS)
+    assert [letter.reason_code for letter in letters] == ["UNPREPARABLE"]
+    assert set(calls.handled) == {"a", "b", "flaky"}  # "a" again when the batch was split
+    assert handled == {"a": 1, "flaky": 1, "bad": 0, "b": 1}  # the rolled-back attempt left nothing
+    assert calls.prepared.count("flaky") >= 2  # prepared again on the redelivery...
+    assert sorted(calls.paid) == ["a", "b", "flaky"]  # ...but paid once
+    assert calls.open_in_prepare and set(calls.open_in_prepare) == {0}
+    assert min(calls.open_in_handler) >= 1  # the control: the probe sees a batch transaction

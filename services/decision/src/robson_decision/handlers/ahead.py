@@ -1,0 +1,121 @@
+"""Asking the model ahead: the LLM call of a decision, made before the consumer's batch
+transaction opens (``ConsumerSpec.prepare``) and recorded at once, so no transaction waits on
+the model and no retry or batch split pays for it twice. The handler, inside the transaction,
+builds the same context and finds the recorded answer (``engines._asked_before``).
+
+The context is read in a short transaction that ends before the call. Should the inputs change
+between here and the handler (a position opened meanwhile), the prompt differs and the handler
+asks for itself, as before; the decision is the same either way. A review's bars are the
+committed ones plus the candle being handled; when the candle before it is not committed yet
+(a backlog: earlier candles in the same batch) nothing is asked ahead, as the handler's bars
+would differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from robson_contracts import Candle, SignalDetected
+from robson_kit.uow import UnitOfWork
+
+from robson_decision.adapters.memory import Memory, projection
+from robson_decision.adapters.repository import Repository
+from robson_decision.domain.context import Bar, DecisionContext
+from robson_decision.domain.decide import Stamp
+from robson_decision.domain.settings import EngineName, TraderSettings
+from robson_decision.handlers.context import bars_needed, day_start, entry_context, review_context
+from robson_decision.handlers.decisions import DEFAULT_REVIEW_TIMEFRAME
+from robson_decision.handlers.engines import Decider
+
+UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+@dataclass
+class ShortTransactions:
+    """The model-call record, each read or write in a transaction of its own."""
+
+    uow: UowFactory
+    repository: Callable[[UnitOfWork], Repository]
+
+    async def recorded_calls(self, prompt_hash: str) -> list[Any]:
+        async with self.uow() as uow:
+            return await self.repository(uow).recorded_calls(prompt_hash)
+
+    async def add_model_calls(self, rows: list[dict[str, Any]]) -> None:
+        async with self.uow() as uow:
+            await self.repository(uow).add_model_calls(rows)
+
+
+@dataclass
+class AskAhead:
+    decider: Decider
+    memory: Memory
+    uow: UowFactory
+    repository: Callable[[UnitOfWork], Repository] = Repository
+
+    @property
+    def live(self) -> bool:
+        return not self.decider.replay and self.decider.client is not None
+
+    async def on_signal(self, signal: SignalDetected) -> None:
+        s = self.memory.trader_settings(signal.trader_id)
+        if s.engine is not EngineName.LLM or not self.live:
+            return
+        async with self.uow() as uow:  # ends before the model is asked
+            repo = self.repository(uow)
+            ctx = await entry_context(self.memory, repo, signal, s)
+            calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))
+        await self._ask([(ctx, s, Stamp.for_signal(signal), calls)])
+
+    async def on_candle(self, candle: Candle) -> None:
+        """The reviews ``DecisionHandlers._review`` will make on this candle, same filters."""
+        if not candle.closed or not self.live or not self.memory.has_open_on(candle.symbol):
+            return
+        bar = Bar(
+            candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume
+        )
+        asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]] = []
+        async with self.uow() as uow:  # ends before the model is asked
+            repo = self.repository(uow)
+            for row in await repo.open_positions_on(candle.symbol):
+                p = projection(row)
+                s = self.memory.trader_settings(p.trader_id)
+                timeframe = s.review_timeframe or p.timeframe or DEFAULT_REVIEW_TIMEFRAME
+                if (
+                    candle.close_time <= p.position.opened_at
+                    or s.engine is not EngineName.LLM
+                    or timeframe != candle.timeframe.value
+                ):
+                    continue
+                limit = bars_needed(s)
+                stored = await repo.bars(candle.symbol, timeframe, candle.open_time, limit)
+                bars = _with_candle(stored, bar, candle.timeframe.seconds, limit)
+                if bars is None:
+                    continue
+                ctx = await review_context(
+                    self.memory, candle, bars, p.position, p.account_id, p.trader_id, repo
+                )
+                calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))
+                asks.append((ctx, s, Stamp.for_review(candle, p.position.position_id), calls))
+        await self._ask(asks)
+
+    async def _ask(self, asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]]) -> None:
+        record = ShortTransactions(self.uow, self.repository)
+        for ctx, s, stamp, calls in asks:
+            await self.decider.ask_ahead(ctx, s, stamp, record, calls)
+
+
+def _with_candle(
+    stored: tuple[Bar, ...], bar: Bar, seconds: int, limit: int
+) -> tuple[Bar, ...] | None:
+    """The bars the handler will read once it has written this candle; None when candles
+    before it may still be uncommitted in the same batch."""
+    if stored and stored[-1].open_time == bar.open_time:
+        return stored  # written before: a redelivery
+    if stored and stored[-1].open_time != bar.open_time - timedelta(seconds=seconds):
+        return None
+    return (*stored, bar)[-limit:]
