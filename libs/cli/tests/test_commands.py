@@ -164,9 +164,12 @@ def test_remote_urls_reach_the_services_without_a_run_file(running_replay: Robso
     args = [f"--url={name}={url}" for name, url in urls(running_replay).items()]
     expected = len(running_replay.json("positions"))
     env_data = running_replay.env["ROBSON_DATA_DIR"]
-    running_replay.env["ROBSON_DATA_DIR"] = str(tmp_path)  # no run.json there
+    running_replay.env["ROBSON_DATA_DIR"] = str(tmp_path)  # no run.json there, no signing key
     try:
-        done = running_replay.cli(*args, "positions", "--json")
+        refused = running_replay.cli(*args, "positions", "--json")
+        assert refused.returncode != 0 and "MISSING_TOKEN" in refused.stderr
+        remote_token = current_token()  # what `robson token create` prints, for remote use
+        done = running_replay.cli(*args, f"--token={remote_token}", "positions", "--json")
         assert done.returncode == 0, done.stderr
         assert done.stdout.count('"position_id"') == expected
         assert running_replay.cli("--url", "nosuch=http://x", "positions").returncode == 2
@@ -188,7 +191,7 @@ def test_apply_verb_is_idempotent_and_disables_a_trader_left_out(running_replay:
     assert done.returncode == 0 and "trader t9 runs ema_cross" in done.stdout, done.stderr
     done = running_replay.cli("apply", "--config", str(path))
     assert done.returncode == 0 and "trader t9 disabled (no longer in the configuration)" in done.stdout
-    assert httpx.get(f"{urls(running_replay)['signal']}/traders/t9").json()["enabled"] is False
+    assert get(f"{urls(running_replay)['signal']}/traders/t9").json()["enabled"] is False
     done = running_replay.cli("apply", "--config", str(path))
     assert done.returncode == 0 and "nothing to change" in done.stdout
 
