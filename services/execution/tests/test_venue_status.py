@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import httpx
 from robson_contracts.alerts import VenueStatus
-from robson_execution.testing import FakeBinance, Fault
 from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import wait_until
 
 from .conftest import enable_live
+from .fakes import FakeBinance, Fault
 from .helpers import account_events, of, order_events, submit
 
 

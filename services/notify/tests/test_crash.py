@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, wait_until
 
 from .conftest import SECRET, channels
 from .events import breach, opened
@@ -34,7 +34,7 @@ async def _died(proc: ServiceProcess) -> bool:
 
 
 async def _rows(proc: ServiceProcess) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=ADMIN_HEADERS) as client:
         response = await client.get(f"{proc.url}/deliveries", params={"limit": 1000})
     response.raise_for_status()
     return response.json()
@@ -52,7 +52,7 @@ async def test_sigkill_around_each_send_delivers_critical_exactly_once_and_routi
     log = tmp_path / "notify.log"
     proc = _proc(nats_url, database_url, schema, log, "notify.after_send")
     await asyncio.to_thread(proc.start)
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=ADMIN_HEADERS) as client:
         response = await client.put(f"{proc.url}/config", json={
             "channels": {"hook": channels(fake)["hook"]},
             "routes": [{"channel": "hook", "events": ["risk.*", "position.*"]}]})
