@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from robson_cli.auth import use_token
 from robson_cli.config import apply_config, load_config
 from robson_contracts import FeedSource, TradeTick
 from robson_contracts import subjects as s
@@ -107,6 +108,7 @@ class BrowserPlatform:
         path = self.logs / f"robson-{self.run}.yaml"
         path.write_text(CONFIG_YAML)
         urls = {name: proc.url for name, proc in self.procs.items() if name != "dashboard"}
+        use_token(token("admin", subject="browser-tests"))  # as `robson up` does with its local admin token
         await asyncio.to_thread(apply_config, load_config(path), urls)
         async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
             for trader, (account, approval) in WEBHOOK_TRADERS.items():

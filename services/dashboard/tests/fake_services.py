@@ -62,6 +62,7 @@ def fake_services() -> FastAPI:
 
     @app.post("/approvals/{decision_id}/{verdict}")
     async def resolve(decision_id: str, verdict: str, request: Request) -> Any:
-        return {"decision_id": decision_id, "status": verdict, "body": await request.json()}
+        return {"decision_id": decision_id, "status": verdict, "body": await request.json(),
+                "authorization": request.headers.get("authorization", "")}
 
     return app

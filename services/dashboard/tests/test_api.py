@@ -82,13 +82,16 @@ async def test_a_refused_stop_move_comes_back_with_the_validation_verdict(dashbo
 async def test_an_approval_records_the_signed_in_subject_not_what_the_page_says(
         dashboard: DashboardService) -> None:
     async with browser(dashboard) as client:
-        await client.post("/api/session", json={"token": jwt({"sub": "alice@desk", "scopes": ["trade"]})})
+        alice = jwt({"sub": "alice@desk", "scopes": ["trade"]})
+        await client.post("/api/session", json={"token": alice})
         approved = await client.post("/api/approvals/d1/approve", json={}, headers=HEADER)
         forged = await client.post("/api/approvals/d1/approve", json={"by": "mallory"}, headers=HEADER)
         rejected = await client.post("/api/approvals/d2/reject", json={"reason": "late"}, headers=HEADER)
-    assert approved.json()["body"] == {"by": "alice-desk"}
+    # decision takes the approver from the token: the BFF forwards alice's, and names no one
+    assert approved.json()["body"] == {} and approved.json()["authorization"] == f"Bearer {alice}"
     assert forged.status_code == 422
-    assert rejected.json()["body"] == {"by": "alice-desk", "reason": "late"}
+    assert rejected.json()["body"] == {"reason": "late"}
+    assert rejected.json()["authorization"] == f"Bearer {alice}"
 
 
 async def test_the_page_and_its_files_are_served_and_nothing_outside_them(dashboard: DashboardService) -> None:

@@ -45,12 +45,19 @@ def current_token() -> str | None:
 
 @cache
 def _local_admin_token(path: str) -> str:
-    return tokens.mint(keys.load_private(Path(path)), f"local:{_user()}", ["admin"], ttl=LOCAL_TTL)
+    return tokens.mint(keys.load_private(Path(path)), local_operator(), ["admin"], ttl=LOCAL_TTL)
 
 
-def service_token(service: str, scopes: list[str]) -> str:
-    """A peer-calling service's own token (minimal scope), minted at `robson up`."""
-    return tokens.mint(keys.load_private(signing_key_path()), f"service:{service}", scopes, ttl=SERVICE_TTL)
+def service_token(service: str, scopes: list[str], subject: str | None = None) -> str:
+    """A peer-calling service's own token (minimal scope), minted at `robson up`; ``subject``
+    names whom it acts for when that is a person (the dashboard's local operator)."""
+    return tokens.mint(keys.load_private(signing_key_path()), subject or f"service:{service}", scopes,
+                       ttl=SERVICE_TTL)
+
+
+def local_operator() -> str:
+    """Who the local operator is in audit rows (the CLI's and the dashboard's local sign-in)."""
+    return f"local:{_user()}"
 
 
 def _user() -> str:

@@ -21,7 +21,7 @@ from robson_kit.auth import keys
 from robson_kit.auth.redact import redact_url
 from robson_kit.embedded import Infrastructure, free_port
 
-from robson_cli.auth import auth_dir, service_token
+from robson_cli.auth import auth_dir, local_operator, service_token
 from robson_cli.services import SERVICES, ServiceDef
 
 # Importing pgserver asks platformdirs for a runtime dir the embedded Postgres never uses here.
@@ -57,7 +57,8 @@ def auth_env(svc: ServiceDef) -> dict[str, str]:
     _, public = keys.ensure_keypair(auth_dir())
     env = {"ROBSON_AUTH_PUBLIC_KEY_FILE": str(public)}
     if svc.name in SERVICE_SCOPES:
-        env[f"{svc.env_prefix}SERVICE_TOKEN"] = service_token(svc.name, SERVICE_SCOPES[svc.name])
+        person = local_operator() if svc.name == "dashboard" else None
+        env[f"{svc.env_prefix}SERVICE_TOKEN"] = service_token(svc.name, SERVICE_SCOPES[svc.name], person)
     return env
 
 

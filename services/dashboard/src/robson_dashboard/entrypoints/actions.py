@@ -3,7 +3,6 @@ service enforces its scope) and answered with the service's own status and body.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Annotated
 
@@ -74,8 +73,9 @@ async def pause_or_resume(trader_id: Id, action: Annotated[str, Path(pattern="^(
 @router.post("/approvals/{decision_id}/{verdict}")
 async def resolve(decision_id: Id, verdict: Annotated[str, Path(pattern="^(approve|reject)$")],
                   body: Reason, session: ChangeDep, runtime: RuntimeDep) -> Response:
-    # "by" is who signed in, whatever the page sends: the record names the real approver
-    payload: dict[str, str] = {"by": re.sub(r"[^A-Za-z0-9_-]", "-", session.identity.subject)[:64]}
+    # decision records the approver from the token it is sent (the signed-in user's), never
+    # from the body: nothing here names anyone
+    payload: dict[str, str] = {}
     if verdict == "reject":
         payload["reason"] = body.reason or "rejected from the dashboard"
     return await relay(runtime.upstreams, "decision", "POST", f"/approvals/{decision_id}/{verdict}",
