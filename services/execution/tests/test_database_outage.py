@@ -12,11 +12,11 @@ from robson_contracts import subjects as s
 from robson_execution.main import build_service
 from robson_kit.bus import Bus
 from robson_kit.testing import read_stream, wait_until
+from robson_kit.testing.outage import outage_database
 
 from .conftest import enable_live, settings_for
 from .fakes import FakeBinance, Fault
 from .helpers import of, order_events, submit
-from .outage import outage_database
 
 OUTAGE_SECONDS = 10
 

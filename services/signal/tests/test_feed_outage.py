@@ -8,10 +8,10 @@ from __future__ import annotations
 from robson_contracts import Candle
 from robson_contracts import subjects as s
 from robson_kit.testing import read_stream, reset_streams, unique_schema, wait_until
+from robson_kit.testing.outage import outage_database
 from robson_signal.main import build_service
 
 from .conftest import REAL_FILE, client, signal_settings
-from .outage import outage_database
 from .test_replay_nats import BINDINGS, replay_once
 
 
