@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from robson_kit.testing import (
+    ADMIN_HEADERS,
     ServiceProcess,
     read_stream,
     reset_streams,
@@ -126,7 +127,7 @@ async def test_poison_inputs_mid_replay_are_refused_or_dead_lettered_and_change_
     platform: ChaosPlatform = await new_platform()
     await platform.start_feed()
     await mid_replay(platform)
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
         absurd = await http.put(platform.p.url("paper") + "/accounts/zz",
                                 json={"balances": {"USDT": "1e999999"}})
     oversized = poison(600_000)
