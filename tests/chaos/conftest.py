@@ -22,6 +22,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "chaos: fault-injection run of the whole platform")
 
 
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    from .platform import REPORTS
+
+    for line in REPORTS:
+        terminalreporter.write_line(f"[chaos] {line}")
+
+
 @pytest.fixture(scope="session")
 def chaos_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return market.write_dataset(tmp_path_factory.mktemp("chaos-klines"), SEED, CANDLES)

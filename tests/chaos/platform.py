@@ -21,6 +21,10 @@ from robson_kit.testing import read_stream, reset_streams
 E2E = Path(__file__).parent.parent / "e2e"
 
 
+REPORTS: list[str] = []
+"""Each scenario's line, printed again at the end of the session (without ``-s`` too)."""
+
+
 def _load(name: str) -> ModuleType:
     """A module of tests/e2e, shared rather than copied (under pytest's importlib mode the
     test trees are not packages of one another)."""
@@ -149,11 +153,14 @@ async def run_clean(new_platform: Callable[[], Awaitable[ChaosPlatform]]) -> Ref
     outcome = await platform.finish()
     seconds = time.monotonic() - platform.started_at
     state = projection(outcome)
-    print(f"\n[chaos] clean reference run: {seconds:.1f} s; {summary(state)}")
+    REPORTS.append(f"clean reference run: {seconds:.1f} s; {summary(state)}")
+    print(f"\n[chaos] {REPORTS[-1]}")
     return Reference(outcome, state, seconds)
 
 
 def report(name: str, platform: ChaosPlatform, state: dict[str, Any], detail: str = "") -> None:
     seconds = time.monotonic() - platform.started_at
-    print(f"\n[chaos] {name}: {seconds:.1f} s{'; ' + detail if detail else ''}; compared with the "
-          f"clean run: positions, fills, realized P&L, balances, gate projection — {summary(state)}")
+    REPORTS.append(f"{name}: {seconds:.1f} s{'; ' + detail if detail else ''}; compared with the "
+                   f"clean run: positions, fills, realized P&L, balances, gate projection — "
+                   f"{summary(state)}")
+    print(f"\n[chaos] {REPORTS[-1]}")
