@@ -166,10 +166,14 @@ async def test_openapi_declares_bearer_and_docs_load_nothing_from_elsewhere(secu
     async with client(secured) as http:
         doc = (await http.get("/openapi.json")).json()
         page = (await http.get("/docs")).text
+        bundle = await http.get("/docs/assets/swagger-ui-bundle.js")
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert doc["paths"]["/things"]["get"]["security"] == [{"bearer": []}]
     assert "security" not in doc["paths"]["/hook"]["post"]
-    assert "Authorize" in page and "http://" not in page and "https://" not in page
+    # Swagger UI, from the service itself: its "Authorize" button reads the bearer scheme above
+    assert "SwaggerUIBundle" in page and "/docs/assets/swagger-ui-bundle.js" in page
+    assert bundle.status_code == 200 and b"SwaggerUIBundle" in bundle.content
+    assert "http://" not in page and "https://" not in page
 
 
 def test_declared_scope_wins_over_the_method_default() -> None:
