@@ -11,7 +11,7 @@ import httpx
 from robson_contracts import subjects as s
 from robson_execution.main import build_service
 from robson_kit.bus import Bus
-from robson_kit.testing import read_stream, wait_until
+from robson_kit.testing import ADMIN_HEADERS, read_stream, wait_until
 from robson_kit.testing.outage import outage_database
 
 from .conftest import enable_live, settings_for
@@ -38,7 +38,8 @@ async def test_database_outage_with_orders_queued_and_in_flight_places_each_exac
         await service.start()
         try:
             transport = httpx.ASGITransport(app=service.app(manage_lifecycle=False))
-            async with httpx.AsyncClient(transport=transport, base_url="http://execution") as api:
+            async with httpx.AsyncClient(transport=transport, base_url="http://execution",
+                                         headers=ADMIN_HEADERS) as api:
                 await enable_live(api)
                 await wait_until(lambda: _reconciled(bus), message="reconciliation")
                 await bus.publish(submit("before"))
