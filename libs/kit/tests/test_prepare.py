@@ -22,13 +22,17 @@ MIGRATIONS = Path(__file__).parent / "sampleapp" / "migrations"
 
 
 async def _open_batch_transactions(database_url: str, schema: str) -> int:
-    """The service's backends waiting inside a transaction, but for the outbox relay's: a
-    consumer batch."""
+    """The service's backends waiting inside a transaction with work done in it, but for the
+    outbox relay's (its statements name the outbox, or turn fsync off: only the relay does): a
+    consumer batch. A transaction that has only begun is left out too: the relay's sweep opens
+    one at start-up (its first statement follows), and a batch has always run statements by
+    the time its handler runs (the control below)."""
     conn = await asyncpg.connect(database_url)
     try:
         return len(await conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
-            " AND state = 'idle in transaction' AND query NOT ILIKE '%outbox%'", schema))
+            " AND state = 'idle in transaction' AND query NOT ILIKE '%outbox%'"
+            " AND query NOT ILIKE '%synchronous_commit%' AND query NOT ILIKE 'BEGIN%'", schema))
     finally:
         await conn.close()
 
