@@ -20,6 +20,7 @@ from robson_backtest.engine import RunResult, run_backtest
 from robson_cli.config import load_config
 from robson_cli.config.backtest import backtest_spec
 from robson_contracts import Timeframe
+from robson_kit.logs import configure_logging
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.synthetic import SyntheticMarket
 
@@ -83,6 +84,7 @@ def _same_trades(result: RunResult, expected: list, first_ms: int, fee: Decimal)
 
 
 def run() -> list[Metric]:
+    configure_logging("bench", level="WARNING", json=False)  # as `robson backtest` runs
     parity = plain_loop = _load("plain_loop")
     bars, source = _series()
     spec = backtest_spec(_config(parity.EMA_CONFIG))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from robson_paper.domain.events import Filled
 from robson_paper.domain.model import ZERO
@@ -84,3 +84,26 @@ def test_random_sequences_conserve_value_keep_balances_non_negative_and_release_
             ex.cancel("a1", "default", o.symbol, o.order_id, None, at(1000))
     acc = ex.accounts["a1"]
     assert acc.holds == {} and ex.orders == {}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(actions, min_size=1, max_size=30), prices, prices)
+def test_a_book_fires_within_a_range_exactly_when_some_price_in_it_would_trigger_an_order(
+    steps: list[tuple], p1: Decimal, p2: Decimal
+) -> None:
+    """``fires_within`` (the backtest skips a candle's ticks on it) agrees with
+    ``pop_triggered`` tried at every price of the range (levels are whole numbers here)."""
+    import copy
+
+    ex = exchange()
+    for i, action in enumerate(steps):
+        _apply(ex, i, action)
+    book = ex.books.get("BTCUSDT")
+    if book is None:
+        return
+    low, high = min(p1, p2), max(p1, p2)
+    brute = any(copy.deepcopy(book).pop_triggered(Decimal(p) + frac)
+                for p in range(int(low), int(high) + 1) for frac in (ZERO, D("0.5"))
+                if low <= Decimal(p) + frac <= high)
+    event(f"fires: {brute}")
+    assert book.fires_within(low, high) == brute

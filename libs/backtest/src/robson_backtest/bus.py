@@ -59,6 +59,14 @@ class MemoryBus:
             ]
         return routes
 
+    async def deliver_to(self, consumer: str, messages: list[Message]) -> None:
+        """``messages`` to one consumer only (one unit of work each), then drain what follows."""
+        route = next(r for r in self.routes if r.spec.name == consumer)
+        for message in messages:
+            self.published += 1
+            await self._deliver(route, [message])
+        await self.drain()
+
     async def drain(self) -> None:
         queue = self._queue
         while queue:

@@ -1,6 +1,8 @@
 """The lockstep, in one process: bars closing at the same time go out as signal's replay sends
 them — their path ticks (in event-time order), then their candles, then the signals — and each
-step is drained through every service before the next (``Pipeline.process_in_steps``)."""
+step is drained through every service before the next (``Pipeline.process_in_steps``).
+
+A bar that can change nothing (its symbol idle, no signal: see ``activity.py``) is not sent."""
 
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ from robson_contracts import FeedSource, OrderFilled, OrderPartiallyFilled, Posi
 from robson_signal.domain.bars import Bar, ms_to_dt
 from robson_signal.domain.events import candle_event, path_ticks
 
+from robson_backtest.activity import Activity
 from robson_backtest.bus import DeadLetter
 from robson_backtest.platform import Platform
 from robson_backtest.spec import BacktestSpec
 
 SOURCE = FeedSource.REPLAY
+DECISION_CANDLES = "decision_candles"
+POSITION_CANDLES = "position_candles"
 
 
 @dataclass
@@ -42,8 +47,12 @@ class RunResult:
 
 
 async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
-                       progress: Callable[[int], None] | None = None) -> RunResult:
+                       progress: Callable[[int], None] | None = None,
+                       skip_idle: bool = True) -> RunResult:
+    """``skip_idle=False`` sends every tick and candle (the reference the skipping is tested
+    against)."""
     platform: Platform | None = None
+    activity: Activity | None = None
     candles, group = 0, []
     equity: list[EquityPoint] = []
     first: datetime | None = None
@@ -53,15 +62,16 @@ async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
             first = bar.open_time
             platform = Platform(spec, first)
             await platform.configure()
+            activity = Activity(platform, skip_idle)
         if group and bar.close_ms != group[0].close_ms:
-            equity.append(await _step(platform, group))
+            equity.append(await _step(platform, activity, group))  # type: ignore[arg-type]
             candles += len(group)
             if progress is not None:
                 progress(len(group))
             group = []
         group.append(bar)
     if platform is not None and group:
-        equity.append(await _step(platform, group))
+        equity.append(await _step(platform, activity, group))  # type: ignore[arg-type]
         candles += len(group)
         if progress is not None:
             progress(len(group))
@@ -73,15 +83,32 @@ async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
                      platform.recorder.fills)
 
 
-async def _step(platform: Platform, group: list[Bar]) -> EquityPoint:
+async def _step(platform: Platform, activity: Activity, group: list[Bar]) -> EquityPoint:
     at = ms_to_dt(group[0].close_ms)
     platform.clock.set(at)
-    ticks = [t for bar in group for t in path_ticks(bar, SOURCE)]
-    if len(group) > 1:
-        ticks.sort(key=lambda t: (t.occurred_at, t.symbol))
-    candles = [candle_event(bar, SOURCE) for bar in group]
     signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
+    signalled = {s.symbol for s in signals}
+    busy = activity.busy({bar.symbol for bar in group} - signalled)
+    live = [bar for bar in group if bar.symbol in busy or bar.symbol in signalled]
+    for bar in group:
+        if bar.symbol not in busy and bar.symbol not in signalled:
+            activity.skip(bar)
     bus = platform.bus
+    for symbol in sorted(signalled - busy):
+        history = [candle_event(bar, SOURCE) for bar in activity.catch_up(symbol)]
+        if history:
+            await bus.deliver_to(DECISION_CANDLES, history)
+    if activity.atr_history and len(live) < len(group):
+        skipped = [candle_event(bar, SOURCE) for bar in group if bar not in live]
+        await bus.deliver_to(POSITION_CANDLES, skipped)
+    if not live:
+        return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
+    # Ticks all or none: one moving symbol's fills are valued at every symbol's latest tick.
+    quiet = all(bar.symbol in busy and activity.quiet(bar) for bar in live)
+    ticks = [] if quiet else [t for bar in live for t in path_ticks(bar, SOURCE)]
+    if len(live) > 1:
+        ticks.sort(key=lambda t: (t.occurred_at, t.symbol))
+    candles = [candle_event(bar, SOURCE) for bar in live]
     for step in (ticks, candles, signals):
         if step:
             bus.publish(step)

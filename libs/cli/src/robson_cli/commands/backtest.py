@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from robson_backtest.data import DataError, read_bars
 from robson_backtest.engine import run_backtest
 from robson_backtest.outputs import write_all
+from robson_kit.logs import configure_logging
 
 from robson_cli.commands.common import console, fail, table
 from robson_cli.config import ConfigError, load_config
@@ -52,6 +53,8 @@ def backtest(
     except (ConfigError, ValueError) as exc:
         fail(f"invalid backtest, nothing run:\n{exc}")
         raise typer.Exit(2) from None
+    # The services' handlers log every fill at INFO: fine for a service, a flood for a report.
+    configure_logging("backtest", level="WARNING", json=False)
     target = out or Path(".data/backtests") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with Progress(TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("candles"), TimeRemainingColumn(), console=console,

@@ -72,5 +72,9 @@ class SymbolBook:
             self.entries.pop((e[2], e[3]), None)
         return [(e[2], e[3]) for e in hits]
 
+    def fires_within(self, low: Decimal, high: Decimal) -> bool:
+        """Would any price in [low, high] reach an order's level (``pop_triggered``'s rule)?"""
+        return bool((self.up and -self.up[-1][0] <= high) or (self.down and self.down[-1][0] >= low))
+
     def __len__(self) -> int:
         return len(self.entries)

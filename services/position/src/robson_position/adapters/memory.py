@@ -3,7 +3,8 @@
 
 A handler gets them through ``repository.positions_of(session)`` & co.: a ``MemorySession``
 (``info`` is the transaction's scratch space, as in SQLAlchemy) carries a ``PositionTables``.
-States are kept as JSON, like the ``state`` column, so every read is a fresh copy.
+States are kept as plain data (``model_dump``), like the ``state`` column, so every read is a
+fresh copy (a Python dict rather than JSON text: half the cost, the same isolation).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from robson_position.domain.state import PositionState
 
 @dataclass
 class Row:
-    state: str
+    state: dict[str, Any]
     version: int
     status: str
     symbol: str
@@ -58,8 +59,12 @@ class MemorySession:
 
 
 def _row(s: PositionState) -> Row:
-    return Row(s.model_dump_json(), s.version, s.status.value, s.symbol, s.account_id,
+    return Row(s.model_dump(), s.version, s.status.value, s.symbol, s.account_id,
                s.trader_id, s.side.value, s.created_at)
+
+
+def _state(row: Row) -> PositionState:
+    return PositionState.model_validate(row.state)
 
 
 class MemoryPositions:
@@ -82,7 +87,7 @@ class MemoryPositions:
 
     async def get(self, position_id: str) -> Position | None:
         row = self.t.positions.get(position_id)
-        return Position(PositionState.model_validate_json(row.state)) if row else None
+        return Position(_state(row)) if row else None
 
     async def save(self, position: Position) -> None:
         pid, read_version = position.s.position_id, position.s.version
@@ -107,11 +112,11 @@ class MemoryPositions:
         return sorted(rows, key=lambda r: r.created_at)
 
     async def active_on(self, symbol: str) -> list[Position]:
-        return [Position(PositionState.model_validate_json(r.state))
+        return [Position(_state(r))
                 for r in self._active(symbol=symbol)]
 
     async def active(self, account_id: str | None = None, symbol: str | None = None) -> list[Position]:
-        return [Position(PositionState.model_validate_json(r.state))
+        return [Position(_state(r))
                 for r in self._active(account_id, symbol)]
 
     async def holds(self, trader_id: str, symbol: str, side: str) -> bool:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from robson_contracts import Candle, FeedSource, TradeTick, derive_id
 from robson_contracts.pricepath import candle_path
 
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.engine import candle_message_id
+
+ZERO = Decimal(0)
 
 
 def candle_event(bar: Bar, source: FeedSource) -> Candle:
@@ -32,14 +36,22 @@ def candle_event(bar: Bar, source: FeedSource) -> Candle:
 def path_ticks(bar: Bar, source: FeedSource) -> list[TradeTick]:
     candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
     points = candle_path(bar.open_time, bar.close_time, bar.open, bar.high, bar.low, bar.close)
+    tf = bar.timeframe.value
+    # Built without re-validation: every field comes from the bar (validated when it was read,
+    # and again as its Candle) or from the path model, which only reorders its prices.
     return [
-        TradeTick(
-            message_id=derive_id("path-tick", bar.symbol, bar.timeframe.value, bar.open_ms, i),
+        TradeTick.model_construct(
+            message_id=derive_id("path-tick", bar.symbol, tf, bar.open_ms, i),
             correlation_id=candle_id,
+            causation_id=None,
             occurred_at=p.at,
+            schema_version=1,
+            tenant_id="default",
+            message_type="TradeTick",
             symbol=bar.symbol,
             price=p.price,
-            trade_id=f"path-{bar.timeframe.value}-{bar.open_ms}-{i}",
+            quantity=ZERO,
+            trade_id=f"path-{tf}-{bar.open_ms}-{i}",
             source=source,
         )
         for i, p in enumerate(points)
