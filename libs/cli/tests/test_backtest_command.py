@@ -87,3 +87,27 @@ def test_levels_from_fill_on_a_live_account_is_refused_naming_the_field(tmp_path
         assert "traders[0].management.levels_from" in str(exc)
     else:
         raise AssertionError("a live account with levels_from: fill was accepted")
+
+
+def test_backtest_command_refuses_an_unusable_llm_calls_file_naming_its_line(tmp_path: Path) -> None:
+    config, calls = tmp_path / "robson.yaml", tmp_path / "calls.jsonl"
+    config.write_text(CONFIG)
+    calls.write_text('{"prompt_hash": "abc", "status": "OK", "raw_answer": "{}"}\n{"status": "OK"}\n')
+    result = CliRunner().invoke(app, ["backtest", "--config", str(config), "--data",
+                                      str(_klines(tmp_path)), "--llm-calls", str(calls),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "line 2: prompt_hash" in result.output and not (tmp_path / "out").exists()
+
+
+def test_an_llm_trader_without_its_recorded_answer_is_reported_not_asked(tmp_path: Path) -> None:
+    config, calls, out = tmp_path / "robson.yaml", tmp_path / "calls.json", tmp_path / "out"
+    config.write_text(CONFIG.replace("decision: {", "decision: {engine: llm, model: m1, "))
+    calls.write_text('[{"prompt_hash": "not-this-one", "status": "OK", "raw_answer": "{}"}]')
+    result = CliRunner().invoke(app, ["backtest", "--config", str(config), "--data",
+                                      str(_klines(tmp_path)), "--llm-calls", str(calls),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["dead_letter_count"] > 0 and report["summary"]["trades"] == 0
+    assert {d["reason_code"] for d in report["dead_letters"]} == {"REPLAY_RECORD_MISSING"}

@@ -27,6 +27,8 @@ class DeadLetter:
     message_type: str
     reason_code: str
     reason: str
+    message: Message | None = field(default=None, compare=False, repr=False)
+    """The message itself (not in the report: its type and reason are)."""
 
 
 @dataclass
@@ -91,7 +93,7 @@ class MemoryBus:
                 await spec.handler(message, uow)
             except PermanentError as exc:
                 self.dead_letters.append(DeadLetter(spec.name, type(message).__name__,
-                                                    exc.reason_code, exc.reason))
+                                                    exc.reason_code, exc.reason, message))
                 if len(batch) == 1:
                     return
         emitted = await uow.commit() if uow.pending_work else uow.emitted

@@ -54,7 +54,8 @@ def report(result: RunResult) -> dict[str, object]:
         "summary": summary(result.trades, result.equity, spec.starting_equity),
         "breakdowns": breakdowns(result.trades),
         "open_positions_at_end": result.open_positions,
-        "dead_letters": [vars(d) for d in result.dead_letters[:100]],
+        "dead_letters": [{k: v for k, v in vars(d).items() if k != "message"}
+                         for d in result.dead_letters[:100]],
         "dead_letter_count": len(result.dead_letters),
     }
 

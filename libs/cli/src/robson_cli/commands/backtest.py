@@ -4,6 +4,7 @@ no Postgres), with a progress bar, a summary table and the report files in --out
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from robson_backtest.data import DataError, read_bars
 from robson_backtest.engine import run_backtest
 from robson_backtest.outputs import write_all
+from robson_backtest.recorded import load_recorded_calls
 from robson_kit.logs import configure_logging
 
 from robson_cli.commands.common import console, fail, table
@@ -41,6 +43,8 @@ def backtest(
     to: Annotated[str | None, typer.Option(help="last day (UTC), exclusive")] = None,
     out: Annotated[Path | None, typer.Option(
         help="output directory (default .data/backtests/<UTC time>/)")] = None,
+    llm_calls: Annotated[Path | None, typer.Option(
+        help="recorded model calls (`robson model-calls --json`): LLM traders answer from them")] = None,
 ) -> None:
     """Evaluate the config's traders on historical candles with the services' own code."""
     try:
@@ -50,6 +54,10 @@ def backtest(
         for path in data:
             if not path.exists():
                 raise ConfigError([f"--data {path}: no such file or directory"])
+        if llm_calls is not None:
+            if not llm_calls.is_file():
+                raise ConfigError([f"--llm-calls {llm_calls}: no such file"])
+            spec = replace(spec, recorded_calls=load_recorded_calls(llm_calls))
     except (ConfigError, ValueError) as exc:
         fail(f"invalid backtest, nothing run:\n{exc}")
         raise typer.Exit(2) from None

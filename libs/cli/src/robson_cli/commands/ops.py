@@ -46,6 +46,23 @@ def decisions(trader: Trader = None, limit: Limit = 50, as_json: JsonFlag = Fals
          d["reason_code"], d.get("reasoning") or "") for d in found)))
 
 
+@app.command("model-calls")
+@service_errors
+def model_calls(trader: Trader = None, limit: Limit = 50, as_json: JsonFlag = False) -> None:
+    """The LLM calls decision made (admin), newest first. `--json > calls.json` is what
+    `robson backtest --llm-calls calls.json` replays an LLM trader from."""
+    with services() as svc:
+        if trader:
+            known_trader(svc, trader)
+        found = svc["decision"].get("/model-calls", {"trader_id": trader, "limit": limit})
+    if as_json:
+        return print_json(found)
+    console.print(table(f"model calls ({len(found)})", (
+        "time", "trader", "decision", "model", "status", "latency ms", "prompt"), (
+        (when(c["created_at"]), c["trader_id"], c["decision_id"], c["model"], c["status"],
+         c.get("latency_ms") or "", (c["prompt_hash"] or "")[:12]) for c in found)))
+
+
 def _newest_first(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
     def key(item: dict[str, Any]) -> str:
         return next((str(item[k]) for k in keys if item.get(k)), "")
