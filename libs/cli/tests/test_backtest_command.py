@@ -111,3 +111,12 @@ def test_an_llm_trader_without_its_recorded_answer_is_reported_not_asked(tmp_pat
     report = json.loads((out / "report.json").read_text())
     assert report["dead_letter_count"] > 0 and report["summary"]["trades"] == 0
     assert {d["reason_code"] for d in report["dead_letters"]} == {"REPLAY_RECORD_MISSING"}
+
+
+def test_robson_up_gives_paper_the_files_venue_except_what_the_environment_sets() -> None:
+    from robson_cli.config.backtest import VenueConfig
+
+    venue = VenueConfig(taker_fee="0.0005", slippage="none", market_fill="last_price")
+    env = venue.paper_env({"ROBSON_PAPER_MAKER_FEE": "0.0002"})
+    assert env == {"ROBSON_PAPER_TAKER_FEE": "0.0005", "ROBSON_PAPER_SLIPPAGE_MODEL": "fixed",
+                   "ROBSON_PAPER_SLIPPAGE_BPS": "0", "ROBSON_PAPER_MARKET_FILL": "last_price"}

@@ -89,6 +89,9 @@ class UpRun:
             # live market data: signal polls each traded symbol's perpetual for the gate (a
             # replay's event time is far from now, so today's funding would judge nothing)
             self.env["ROBSON_SIGNAL_CONTEXT_SYMBOLS"] = self.config.context_symbols()
+        # The file's venue for paper, as `robson backtest` uses it (ROBSON_PAPER_* set win).
+        for key, value in self.config.venue.paper_env().items():
+            self.env.setdefault(key, value)
         directory = data_dir()
         directory.mkdir(parents=True, exist_ok=True)
         self.platform = Platform(Infrastructure(directory), extra_env=self.env)

@@ -53,14 +53,17 @@ class VenueConfig(_Strict):
                             slippage=slippage,
                             market_fill=MarketFill(pick("market_fill", self.market_fill.value)))
 
-    def paper_env(self) -> dict[str, str]:
-        """The same settings as paper's environment (for `robson up`; set variables win)."""
+    def paper_env(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The same settings as paper's environment, for `robson up`: only those ``env`` (the
+        process environment by default) does not set — a set variable stays the override."""
+        env = os.environ if env is None else env
         bps = self.slippage_bps if self.slippage_bps is not None else Decimal(5)
-        return {"ROBSON_PAPER_MAKER_FEE": str(self.maker_fee),
-                "ROBSON_PAPER_TAKER_FEE": str(self.taker_fee),
-                "ROBSON_PAPER_SLIPPAGE_MODEL": "fixed" if self.slippage == "none" else self.slippage,
-                "ROBSON_PAPER_SLIPPAGE_BPS": "0" if self.slippage == "none" else str(bps),
-                "ROBSON_PAPER_MARKET_FILL": self.market_fill.value}
+        values = {"ROBSON_PAPER_MAKER_FEE": str(self.maker_fee),
+                  "ROBSON_PAPER_TAKER_FEE": str(self.taker_fee),
+                  "ROBSON_PAPER_SLIPPAGE_MODEL": "fixed" if self.slippage == "none" else self.slippage,
+                  "ROBSON_PAPER_SLIPPAGE_BPS": "0" if self.slippage == "none" else str(bps),
+                  "ROBSON_PAPER_MARKET_FILL": self.market_fill.value}
+        return {k: v for k, v in values.items() if k not in env}
 
 
 class BacktestConfig(_Strict):
