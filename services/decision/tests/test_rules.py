@@ -144,3 +144,32 @@ def test_rules_engine_is_deterministic() -> None:
     assert all(
         rules.decide_entry(ctx, DEFAULT).proposal.model_dump_json() == first for _ in range(5)
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    side=st.sampled_from(["LONG", "SHORT"]),
+    price=st.decimals(min_value=Decimal("80"), max_value=Decimal("125"), places=1),
+    stop=st.sampled_from(["90", "98", "100", "102", "110"]),
+    held=st.integers(0, 40),
+    trailing=st.booleans(),
+)
+def test_settings_that_review_nothing_get_no_review_answer_at_any_price(
+    side: str, price: Decimal, stop: str, held: int, trailing: bool
+) -> None:
+    """The handler skips the review context on ``reviews_nothing``: ``review`` must agree.
+    The same inputs with a threshold set do get answers (the generator reaches them)."""
+    history = bars(held + 2)
+    pos = position(side, "100", stop, stop, opened_at=history[1].open_time, trailing=trailing)
+    ctx = review_ctx(str(price), pos, history)
+    quiet = TraderSettings(max_holding_candles=None, trail_at_r=None, breakeven_at_r=None)
+    assert rules.reviews_nothing(quiet) and rules.review(ctx, quiet) is None
+    assert not rules.reviews_nothing(DEFAULT)
+    assert not rules.reviews_nothing(TraderSettings(max_holding_candles=30, trail_at_r=None,
+                                                    breakeven_at_r=None))
+
+
+def test_the_default_review_settings_do_answer_where_the_quiet_ones_do_not() -> None:
+    ctx = review_ctx("104.1", position("LONG", "100", "100", "98"))
+    assert rules.review(ctx, DEFAULT) is not None
+    assert rules.review(ctx, TraderSettings(trail_at_r=None, breakeven_at_r=None)) is None

@@ -133,6 +133,11 @@ def _with_position(ctx: DecisionContext, s: TraderSettings) -> RuleAnswer:
     )
 
 
+def reviews_nothing(s: TraderSettings) -> bool:
+    """``review`` can only answer with a time exit, a trail or a breakeven: none is set."""
+    return s.max_holding_candles is None and s.trail_at_r is None and s.breakeven_at_r is None
+
+
 def review(ctx: DecisionContext, s: TraderSettings) -> RuleAnswer | None:
     position = ctx.position
     if position is None:

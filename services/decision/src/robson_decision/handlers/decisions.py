@@ -13,6 +13,7 @@ from robson_kit.uow import UnitOfWork
 
 from robson_decision.adapters.memory import Memory, projection
 from robson_decision.adapters.repository import Repository
+from robson_decision.domain import rules
 from robson_decision.domain.context import Bar
 from robson_decision.domain.decide import Outcome, Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
@@ -63,6 +64,8 @@ class DecisionHandlers:
             if candle.close_time <= p.position.opened_at:
                 continue
             s = self.memory.trader_settings(p.trader_id)
+            if s.engine is EngineName.RULES and rules.reviews_nothing(s):
+                continue  # nothing to build a context for
             timeframe = s.review_timeframe or p.timeframe or DEFAULT_REVIEW_TIMEFRAME
             if timeframe != candle.timeframe.value:
                 continue

@@ -7,6 +7,8 @@ which then fails with ``ConflictError``; the entry is dropped so the replay read
 
 from __future__ import annotations
 
+from typing import Any
+
 from robson_position.adapters.repository import ACTIVE
 from robson_position.domain.position import Position
 from robson_position.domain.state import PositionState
@@ -14,7 +16,8 @@ from robson_position.domain.state import PositionState
 
 class Mirror:
     def __init__(self) -> None:
-        self._states: dict[str, tuple[int, str]] = {}
+        self._states: dict[str, tuple[int, dict[str, Any]]] = {}
+        """Plain data (``model_dump``): each ``get`` validates a fresh copy from it."""
 
     def put(self, s: PositionState) -> None:
         """A committed state (older versions than the one held are ignored)."""
@@ -22,14 +25,14 @@ class Mirror:
         if held is not None and held[0] > s.version:
             return
         if s.status.value in ACTIVE:
-            self._states[s.position_id] = (s.version, s.model_dump_json())
+            self._states[s.position_id] = (s.version, s.model_dump())
         else:
             self._states.pop(s.position_id, None)
 
     def get(self, position_id: str) -> Position | None:
         """A fresh copy of the last committed state, or None when not held (ask the database)."""
         held = self._states.get(position_id)
-        return Position(PositionState.model_validate_json(held[1])) if held else None
+        return Position(PositionState.model_validate(held[1])) if held else None
 
     def forget(self, position_id: str) -> None:
         self._states.pop(position_id, None)
