@@ -68,3 +68,31 @@ def create_messaging_v2(op: Op) -> None:
 
 def drop_messaging_v2(op: Op) -> None:
     op.drop_table("outbox_dead")
+
+
+def add_auth_actor_v1(op: Op, actor_tables: tuple[str, ...], updated_by_tables: tuple[str, ...]) -> None:
+    """``actor`` columns defaulting to the transaction's authenticated subject, and
+    ``updated_by`` stamped by a trigger, as every service's ``auth_actor`` migration added them
+    (the SQL of ``robson_kit.auth.audit`` at the time, stated literally)."""
+    for table in actor_tables:
+        op.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS actor text")
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN actor SET DEFAULT "
+                   "current_setting('robson.actor', true)")
+    for table in updated_by_tables:
+        fn = f"{table}_stamp_updated_by"
+        op.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS updated_by text")
+        op.execute(f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                   "NEW.updated_by := current_setting('robson.actor', true); RETURN NEW; END $$")
+        op.execute(f"DROP TRIGGER IF EXISTS {fn} ON {table}")
+        op.execute(f"CREATE TRIGGER {fn} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW "
+                   f"EXECUTE FUNCTION {fn}()")
+
+
+def drop_auth_actor_v1(op: Op, actor_tables: tuple[str, ...], updated_by_tables: tuple[str, ...]) -> None:
+    for table in updated_by_tables:
+        fn = f"{table}_stamp_updated_by"
+        op.execute(f"DROP TRIGGER IF EXISTS {fn} ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS {fn}()")
+        op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS updated_by")
+    for table in actor_tables:
+        op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS actor")

@@ -5,7 +5,7 @@ Revises: 0003_faults_kit_messaging_v2
 """
 
 from alembic import op
-from robson_kit.auth.audit import actor_default, drop_updated_by_sql, updated_by_trigger_sql
+from robson_kit.migrations_frozen import add_auth_actor_v1, drop_auth_actor_v1
 
 revision = "0004_auth_actor"
 down_revision = "0003_faults_kit_messaging_v2"
@@ -17,17 +17,8 @@ UPDATED_BY_TABLES = ('traders', 'accounts')
 
 
 def upgrade() -> None:
-    for table in ACTOR_TABLES:
-        op.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS actor text")
-        op.execute(f"ALTER TABLE {table} ALTER COLUMN actor SET DEFAULT {actor_default()}")
-    for table in UPDATED_BY_TABLES:
-        for statement in updated_by_trigger_sql(table):
-            op.execute(statement)
+    add_auth_actor_v1(op, ACTOR_TABLES, UPDATED_BY_TABLES)
 
 
 def downgrade() -> None:
-    for table in UPDATED_BY_TABLES:
-        for statement in drop_updated_by_sql(table):
-            op.execute(statement)
-    for table in ACTOR_TABLES:
-        op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS actor")
+    drop_auth_actor_v1(op, ACTOR_TABLES, UPDATED_BY_TABLES)
