@@ -208,3 +208,48 @@ async def test_paused_trader_gets_no_new_entry_and_close_all_closes_open_positio
     # An operator's action is stamped in the market's time (here 2024), never the wall clock's:
     # a wall-clock stamp would move every consumer's event clock years past the replay.
     assert tick_at <= statuses[0].occurred_at < tick_at + minutes(5)
+
+
+async def test_a_trader_is_paused_only_through_its_own_account(
+    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+) -> None:
+    """No one acts on an account they don't own: trader t1 of acc1 (known from its position)
+    cannot be paused, resumed or read by a token of acc2, nor moved to acc2 by naming it."""
+    from robson_kit.testing import auth_headers
+
+    await bus.publish(gate(gate_id="g-own"))
+    await wait_until(status_is(api, position_id_for("g-own"), "OPEN"), message="opened")
+    other = auth_headers("trade", accounts=["acc2"])
+    for action in ("pause", "resume"):
+        r = await api.post(f"/traders/t1/{action}", json={"account_id": "acc2"}, headers=other)
+        assert r.status_code == 404 and "t1" in r.json()["detail"], r.text
+    r = await api.get("/traders/t1/policy", headers=auth_headers("read", accounts=["acc2"]))
+    assert r.status_code == 404
+    r = await api.post("/traders/t1/pause", json={"account_id": "acc2"})  # admin, wrong account
+    assert r.status_code == 404
+    r = await api.post("/traders/never-seen/pause", json={"account_id": "acc2"}, headers=other)
+    assert r.status_code == 404
+    own = auth_headers("trade", accounts=["acc1"])
+    r = await api.post("/traders/t1/pause", json={"account_id": "acc1"}, headers=own)
+    assert r.status_code == 200 and r.json()["changed"]
+    assert (await api.get("/traders/t1/policy", headers=own)).json()["paused"] is True
+    statuses = await read_stream(bus, s.ALL_TRADER_EVENTS)
+    assert [(m.account_id, m.paused) for m in statuses] == [("acc1", True)]
+
+
+async def test_the_configs_policy_put_records_a_new_traders_account_for_scoped_tokens(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    from robson_kit.testing import auth_headers
+
+    scoped = auth_headers("trade", accounts=["acc3"])
+    assert (await api.post("/traders/t9/pause", json={"account_id": "acc3"},
+                           headers=scoped)).status_code == 404  # never seen: not yet acc3's
+    r = await api.put("/traders/t9/policy?account_id=acc3", json={})  # robson apply, admin
+    assert r.status_code == 200, r.text
+    assert (await api.get("/traders/t9/policy", headers=scoped)).json()["account_id"] == "acc3"
+    r = await api.post("/traders/t9/pause", json={"account_id": "acc3"}, headers=scoped)
+    assert r.status_code == 200 and r.json()["paused"] is True
+    r = await api.put("/traders/t9/policy?account_id=acc4", json={},
+                      headers=auth_headers("admin", accounts=["acc3", "acc4"]))
+    assert r.status_code == 404  # moving a trader between accounts takes an all-accounts token

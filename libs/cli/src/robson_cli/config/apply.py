@@ -105,9 +105,11 @@ def _gate_trader(client: ServiceClient, trader: TraderConfig) -> str | None:
 
 def _management(client: ServiceClient, trader: TraderConfig) -> str | None:
     path = f"/traders/{trader.id}/policy"
-    if _same(ManagementPolicy, client.get(path)["policy"], trader.management):
-        return None
-    client.put(path, _json(trader.management))
+    current = client.get(path)
+    if current.get("account_id") == trader.account and \
+            _same(ManagementPolicy, current["policy"], trader.management):
+        return None  # the account too: account-scoped tokens act on traders position knows
+    client.put(f"{path}?account_id={trader.account}", _json(trader.management))
     return f"management policy of trader {trader.id} set"
 
 

@@ -150,7 +150,8 @@ class MemorySettings:
     async def policy(self, trader_id: str) -> ManagementPolicy:
         return (await self.trader(trader_id))[1]
 
-    async def put_policy(self, trader_id: str, policy: ManagementPolicy) -> None:
+    async def put_policy(self, trader_id: str, policy: ManagementPolicy,
+                         account_id: str | None = None) -> None:
         self.t.traders[trader_id] = ((await self.trader(trader_id))[0], policy)
 
     async def paused(self, trader_id: str) -> bool:

@@ -176,6 +176,11 @@ class Audit:
 
 _TRADER = text("SELECT paused, policy::text AS policy FROM traders WHERE trader_id = :trader_id")
 _ACCOUNT = text("SELECT settings::text AS settings FROM accounts WHERE account_id = :account_id")
+_TRADER_ACCOUNT = text(
+    "SELECT account_id, 0 AS source FROM traders WHERE trader_id = :trader_id "
+    "AND account_id IS NOT NULL "
+    "UNION ALL (SELECT account_id, 1 FROM positions WHERE trader_id = :trader_id "
+    "ORDER BY created_at DESC LIMIT 1) ORDER BY source LIMIT 1")
 
 
 class Settings:
@@ -194,11 +199,15 @@ class Settings:
         row = (await self.session.execute(select(traders.c.policy).where(traders.c.trader_id == trader_id))).first()
         return ManagementPolicy.model_validate(row.policy) if row and row.policy else DEFAULT_POLICY
 
-    async def put_policy(self, trader_id: str, policy: ManagementPolicy) -> None:
+    async def put_policy(self, trader_id: str, policy: ManagementPolicy,
+                         account_id: str | None = None) -> None:
         body = json.loads(policy.model_dump_json())
-        await self.session.execute(pg_insert(traders).values(trader_id=trader_id, policy=body)
+        changes: dict[str, Any] = {"policy": body}
+        if account_id is not None:
+            changes["account_id"] = account_id
+        await self.session.execute(pg_insert(traders).values(trader_id=trader_id, **changes)
                                    .on_conflict_do_update(index_elements=["trader_id"],
-                                                          set_={"policy": body}))
+                                                          set_=changes))
 
     async def paused(self, trader_id: str) -> bool:
         row = (await self.session.execute(select(traders.c.paused).where(traders.c.trader_id == trader_id))).first()
@@ -212,6 +221,12 @@ class Settings:
             .on_conflict_do_update(index_elements=["trader_id"],
                                    set_={"paused": paused, "pause_reason": reason, "account_id": account_id}))
         return before != paused
+
+    async def trader_account(self, trader_id: str) -> str | None:
+        """The account a trader belongs to, as far as position knows: its settings row (set by
+        a pause), else its latest position; None for a trader never seen."""
+        row = (await self.session.execute(_TRADER_ACCOUNT, {"trader_id": trader_id})).first()
+        return row.account_id if row else None
 
     async def account(self, account_id: str) -> AccountSettings:
         row = (await self.session.execute(_ACCOUNT, {"account_id": account_id})).first()

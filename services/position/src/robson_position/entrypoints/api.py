@@ -18,7 +18,7 @@ from robson_contracts import (
     ModifyPosition,
     TriggeredBy,
 )
-from robson_kit.auth import AccountHidden, AdminPrincipal, Principal, ReadPrincipal, TradePrincipal
+from robson_kit.auth import AdminPrincipal, Principal, ReadPrincipal, TradePrincipal
 from robson_kit.auth.audit import record_actor
 from robson_kit.errors import ConflictError
 from robson_kit.service import Service
@@ -64,10 +64,31 @@ class CloseBody(BaseModel):
     reason: str = ""
 
 
+OwnerAccount = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                           description="the trader's account")]
+
+
 class PauseBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account_id: str = "default"
     reason: str = ""
+
+
+async def _own_trader(session: Any, who: Principal, trader_id: str,
+                      account_id: str | None = None, rehome: bool = False) -> None:
+    """A trader is acted on through its own account only: a trader of another account (or
+    named under the wrong one) is unknown to the caller (404, revealing nothing); a trader
+    position has never seen, or moved to another account (``rehome``: the config's policy
+    PUT), is only for a token over every account."""
+    owner = await Settings(session).trader_account(trader_id)
+    claimed = account_id if account_id is not None else owner
+    if owner is None or (rehome and claimed != owner):
+        if who.all_accounts:
+            return
+    elif claimed == owner and who.can_access(owner):
+        return
+    where = f" in account {account_id!r}" if account_id is not None else ""
+    raise HTTPException(404, f"no trader {trader_id!r}{where}")
 
 
 async def _load(service: Service, position_id: str, who: Principal) -> Any:
@@ -192,9 +213,8 @@ async def close_all(service: SvcDep, account_id: str, who: TradePrincipal,
 async def pause_trader(service: SvcDep, trader_id: str, who: TradePrincipal,
                        body: PauseBody | None = None) -> dict[str, Any]:
     body = body or PauseBody()
-    if not who.can_access(body.account_id):
-        raise AccountHidden(body.account_id, "account")
     async with service.uow() as uow:
+        await _own_trader(uow.session, who, trader_id, body.account_id)
         await record_actor(uow.session, who)
         changed = await set_paused(uow, _runtime(service), body.account_id, trader_id, True, body.reason)
     return {"trader_id": trader_id, "paused": True, "changed": changed}
@@ -204,9 +224,8 @@ async def pause_trader(service: SvcDep, trader_id: str, who: TradePrincipal,
 async def resume_trader(service: SvcDep, trader_id: str, who: TradePrincipal,
                        body: PauseBody | None = None) -> dict[str, Any]:
     body = body or PauseBody()
-    if not who.can_access(body.account_id):
-        raise AccountHidden(body.account_id, "account")
     async with service.uow() as uow:
+        await _own_trader(uow.session, who, trader_id, body.account_id)
         await record_actor(uow.session, who)
         changed = await set_paused(uow, _runtime(service), body.account_id, trader_id, False, body.reason)
     return {"trader_id": trader_id, "paused": False, "changed": changed}
@@ -214,10 +233,12 @@ async def resume_trader(service: SvcDep, trader_id: str, who: TradePrincipal,
 
 @router.put("/traders/{trader_id}/policy")
 async def put_policy(service: SvcDep, trader_id: str, policy: ManagementPolicy,
-                     who: AdminPrincipal) -> dict[str, Any]:
+                     who: AdminPrincipal, account_id: OwnerAccount = None) -> dict[str, Any]:
+    """``account_id`` records the trader's account (``robson apply`` sends it)."""
     async with service.uow() as uow:
+        await _own_trader(uow.session, who, trader_id, account_id, rehome=True)
         await record_actor(uow.session, who)
-        await Settings(uow.session).put_policy(trader_id, policy)
+        await Settings(uow.session).put_policy(trader_id, policy, account_id)
         _runtime(service).settings.changed(uow, "trader", trader_id)
     return {"trader_id": trader_id, "policy": json.loads(policy.model_dump_json())}
 
@@ -225,9 +246,12 @@ async def put_policy(service: SvcDep, trader_id: str, policy: ManagementPolicy,
 @router.get("/traders/{trader_id}/policy")
 async def get_policy(service: SvcDep, trader_id: str, who: ReadPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
-        policy = await Settings(uow.session).policy(trader_id)
-        paused = await Settings(uow.session).paused(trader_id)
-    return {"trader_id": trader_id, "paused": paused, "policy": json.loads(policy.model_dump_json())}
+        await _own_trader(uow.session, who, trader_id)
+        settings = Settings(uow.session)
+        policy, paused = await settings.policy(trader_id), await settings.paused(trader_id)
+        owner = await settings.trader_account(trader_id)
+    return {"trader_id": trader_id, "account_id": owner, "paused": paused,
+            "policy": json.loads(policy.model_dump_json())}
 
 
 @router.put("/accounts/{account_id}")
