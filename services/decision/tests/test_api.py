@@ -159,3 +159,24 @@ async def test_held_decisions_announce_awaiting_approval_once_with_cancel_window
 async def _awaiting_n(bus: Bus, account: str, n: int) -> list | None:
     got = await _awaiting(bus, account)
     return got if len(got) >= n else None
+
+
+async def test_a_traders_settings_and_model_calls_are_its_accounts_only(
+    bus: Bus, schema: str, start_decision
+) -> None:
+    service = await start_decision(schema)
+    own, other = auth_headers("admin", accounts=["acc-own"]), auth_headers("admin", accounts=["x"])
+    async with client(service) as http:
+        assert (await http.get("/traders/t-own/settings", headers=own)).status_code == 404  # unseen
+        await bus.publish(signal("LONG", "0.9", i=1, trader_id="t-own", account_id="acc-own"))
+        await wait_until(lambda: _decisions(bus, "acc-own"), message="its first decision")
+        assert (await http.get("/traders/t-own/settings", headers=own)).status_code == 200
+        put = await http.put("/traders/t-own/settings", json={"min_strength": "0.7"}, headers=own)
+        assert put.status_code == 200
+        for response in (await http.get("/traders/t-own/settings", headers=other),
+                         await http.put("/traders/t-own/settings", json={}, headers=other),
+                         await http.get("/model-calls", params={"trader_id": "t-own"}, headers=other),
+                         await http.get("/model-calls", headers=own)):
+            assert response.status_code == 404, response.text
+        assert (await http.get("/model-calls", params={"trader_id": "t-own"},
+                               headers=own)).status_code == 200

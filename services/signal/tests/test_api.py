@@ -41,6 +41,23 @@ async def test_put_trader_is_idempotent_and_never_returns_the_secret(make_servic
         assert names == ["donchian_breakout", "ema_cross", "rsi_mean_reversion"]
 
 
+async def test_an_account_scoped_admin_binds_traders_in_its_own_accounts_only(make_service) -> None:
+    from robson_kit.testing import auth_headers
+
+    service = await make_service()
+    scoped = auth_headers("admin", accounts=["acc2"])
+    async with client(service) as http:
+        assert (await http.put("/traders/t1", json=BINDING)).status_code == 200  # acc1's
+        elsewhere = await http.put("/traders/t9", json=BINDING, headers=scoped)
+        assert elsewhere.status_code == 404  # binding a trader to acc1 from an acc2 token
+        taken = await http.put("/traders/t1", json={**BINDING, "account_id": "acc2"}, headers=scoped)
+        assert taken.status_code == 404 and "acc1" not in taken.text  # re-homing acc1's trader
+        own = await http.put("/traders/t2", json={**BINDING, "account_id": "acc2"}, headers=scoped)
+        assert own.status_code == 200
+        bound = {t["trader_id"]: t["account_id"] for t in (await http.get("/traders")).json()}
+        assert bound == {"t1": "acc1", "t2": "acc2"}
+
+
 async def test_put_trader_with_bad_strategy_or_params_is_422_and_changes_nothing(
     make_service,
 ) -> None:

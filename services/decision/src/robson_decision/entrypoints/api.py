@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from robson_contracts import Candle, SignalDetected
 from robson_contracts.types import Identifier
-from robson_kit.auth import AccountHidden, AdminPrincipal, ReadPrincipal, TradePrincipal
+from robson_kit.auth import AccountHidden, AdminPrincipal, Principal, ReadPrincipal, TradePrincipal
 from robson_kit.auth.audit import record_actor
 from robson_kit.service import Service
 
@@ -149,8 +149,21 @@ async def reject(
     return {"decision_id": decision_id, "status": "USER_REJECTED"}
 
 
+async def _own_trader(session: Any, who: Principal, trader_id: str) -> None:
+    """Another account's trader is unknown to the caller (404); a trader that has decided
+    nothing yet (its account unknown here) is for an all-accounts token only."""
+    owner = await queries.trader_account(session, trader_id)
+    if not (who.all_accounts or (owner is not None and who.can_access(owner))):
+        raise HTTPException(404, f"no trader {trader_id!r}")
+
+
 @router.get("/traders/{trader_id}/settings")
-async def get_settings(memory: MemoryDep, trader_id: Identifier, who: ReadPrincipal) -> TraderSettings:
+async def get_settings(
+    service: ServiceDep, memory: MemoryDep, trader_id: Identifier, who: ReadPrincipal
+) -> TraderSettings:
+    if not who.all_accounts:
+        async with service.uow() as uow:
+            await _own_trader(uow.session, who, trader_id)
     return memory.trader_settings(trader_id)
 
 
@@ -160,6 +173,7 @@ async def put_settings(
     who: AdminPrincipal,
 ) -> TraderSettings:
     async with service.uow() as uow:
+        await _own_trader(uow.session, who, trader_id)
         await record_actor(uow.session, who)
         await Repository(uow).put_settings(trader_id, settings, service.clock.now())
         uow.after_commit(lambda: memory.put_settings(trader_id, settings))
@@ -176,6 +190,10 @@ async def model_calls(
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
     async with service.uow() as uow:
+        if not who.all_accounts:  # calls carry a trader, not an account: one known trader only
+            if trader_id is None:
+                raise HTTPException(404, "model calls of every trader: an all-accounts token only")
+            await _own_trader(uow.session, who, trader_id)
         return await queries.list_model_calls(
             uow.session,
             {"trader_id": trader_id, "decision_id": decision_id, "prompt_hash": prompt_hash},

@@ -77,6 +77,13 @@ async def get_decision(session: AsyncSession, decision_id: str) -> dict[str, Any
     }
 
 
+async def trader_account(session: AsyncSession, trader_id: str) -> str | None:
+    """The account of a trader's latest decision (None: it has decided nothing yet)."""
+    q = (select(decisions.c.account_id).where(decisions.c.trader_id == trader_id)
+         .order_by(decisions.c.occurred_at.desc()).limit(1))
+    return (await session.execute(q)).scalar()
+
+
 async def list_model_calls(
     session: AsyncSession, filters: dict[str, Any], limit: int
 ) -> list[dict[str, Any]]:

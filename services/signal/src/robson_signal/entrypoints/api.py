@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from robson_contracts import FeedSource, SignalDirection, Timeframe, encode
 from robson_contracts.types import Symbol
 from robson_kit.app import dependency, get_service
-from robson_kit.auth import AdminPrincipal, ReadPrincipal, open_route, rate_limit
+from robson_kit.auth import AccountHidden, AdminPrincipal, ReadPrincipal, open_route, rate_limit
 from robson_kit.service import Service
 
 from robson_signal.adapters import repository as repo
@@ -55,6 +55,12 @@ async def put_trader(
     engine: EngineDep,
     who: AdminPrincipal,
 ) -> dict[str, Any]:
+    existing = engine.bindings.get(trader_id)
+    if not who.can_access(body.account_id):
+        raise AccountHidden(body.account_id, "account")
+    if existing is not None and not who.can_access(existing.account_id):
+        # moving a trader between accounts takes access to both; say nothing of the other
+        raise HTTPException(404, f"no trader {trader_id!r} in account {body.account_id!r}")
     try:
         async with service.uow() as uow:
             binding = await bind_trader(trader_id, body, engine, uow)
