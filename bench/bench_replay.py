@@ -24,11 +24,18 @@ from robson_backtest.data import read_bars
 from robson_backtest.engine import run_backtest
 from robson_cli.config import load_config
 from robson_cli.config.backtest import backtest_spec
+from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.testing import read_stream
-from robson_contracts import subjects as s
 
-from bench.common import Metric, at_least, embedded_infrastructure, info, median, process_cpu_seconds
+from bench.common import (
+    Metric,
+    at_least,
+    embedded_infrastructure,
+    info,
+    median,
+    process_cpu_seconds,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path("shared") / "data" / "binance" / "BTCUSDT-5m-2024.csv.gz"
@@ -132,8 +139,9 @@ def run() -> list[Metric]:
         expected = _backtest(config_yaml, data, tmp)
         with embedded_infrastructure() as infra:
             for i in range(RUNS):
+                logs = Path(os.environ.get("ROBSON_BENCH_REPLAY_LOGS", tmp)) / f"logs{i}"
                 elapsed, trades, dead, cpu = asyncio.run(_one_run(
-                    infra.nats_url, infra.database_url, data, tmp / f"logs{i}", config_yaml))
+                    infra.nats_url, infra.database_url, data, logs, config_yaml))
                 rates.append(candles / elapsed)
                 for name, seconds in cpu.items():
                     cpu_per_candle.setdefault(name, []).append(seconds / candles * 1000)
