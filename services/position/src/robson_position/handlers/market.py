@@ -13,8 +13,15 @@ from robson_position.handlers.runtime import Runtime
 
 
 async def handle_tick(tick: TradeTick, uow: UnitOfWork, rt: Runtime) -> None:
+    apply_tick(tick, rt)
+
+
+def apply_tick(tick: TradeTick, rt: Runtime) -> bool:
+    """A tick only moves in-memory marks and the market clock, so the consumer applies it
+    as it is fetched and acks it with no transaction (``wants`` says no): returns False."""
     rt.book.on_price(tick.symbol, tick.price)
     rt.market_clock.observe(tick.occurred_at)
+    return False
 
 
 async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
