@@ -81,6 +81,7 @@ async def _run_lockstep(
         mode=status.mode,
         candles=status.candles,
         lockstep_waits=quiet.waits,
+        lockstep_readings=quiet.readings,
         streamed=pipeline.streamed,
         seen=activity.by_kind if activity is not None else None,
         lockstep_wait_seconds=round(quiet.waited_seconds, 1),

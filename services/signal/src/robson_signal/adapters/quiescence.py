@@ -52,6 +52,12 @@ class Quiescence:
         self._since: set[Key] = set()
         """Consumers that reported since the last reading."""
         self._sub: Any = None
+        self._drained_at: dict[str, int] = {}
+        self._forget_at = 0.0
+        """Streams whose consumers were all found drained, at the stream's last sequence then:
+        while the stream has not grown they have nothing pending (a message can only become
+        pending again by being delivered, which needs it unacknowledged — busy — first), so
+        a reading skips asking for them."""
 
     async def _listen(self) -> None:
         if self._sub is not None or not progress.enabled():
@@ -75,24 +81,30 @@ class Quiescence:
                 pass
             self._sub = None
 
-    async def _sequences(self) -> tuple[int, ...]:
+    async def _sequences(self) -> dict[str, int]:
         names = {s.name for s in WATCHED}
-        streams = sorted(await self.bus.js.streams_info(), key=lambda i: i.config.name or "")
-        return tuple(i.state.last_seq or 0 for i in streams if i.config.name in names)
+        return {i.config.name: i.state.last_seq or 0 for i in await self.bus.js.streams_info()
+                if i.config.name in names}
 
     async def reading(self) -> tuple[bool, dict[Key, tuple[int, int]]]:
         """(quiet, the consumers with something pending or unacknowledged: their last
         delivered stream sequence and how many messages they have not been delivered yet)."""
         self.readings += 1
+        if time.monotonic() >= self._forget_at:  # a consumer created since is found in time
+            self._drained_at.clear()
+            self._forget_at = time.monotonic() + 1.0
         self._since.clear()
         self._reported.clear()
         before = await self._sequences()
         busy: dict[Key, tuple[int, int]] = {}
         for spec in WATCHED:
+            if spec.name in before and self._drained_at.get(spec.name) == before[spec.name]:
+                continue  # found drained at this very sequence: nothing new since, nothing owed
             try:
                 consumers = await self.bus.js.consumers_info(spec.name)
             except NotFoundError:
                 continue
+            found = len(busy)
             for info in consumers:
                 if info.config.durable_name is None or info.config.ack_policy != AckPolicy.EXPLICIT:
                     continue
@@ -100,13 +112,18 @@ class Quiescence:
                     delivered = info.delivered.stream_seq if info.delivered else 0
                     busy[(spec.name, info.config.durable_name)] = (
                         delivered or 0, info.num_pending or 0)
+            if len(busy) == found and spec.name in before:
+                self._drained_at[spec.name] = before[spec.name]
+            else:
+                self._drained_at.pop(spec.name, None)
         after = await self._sequences()
         return not busy and before == after, busy
 
     async def snapshot(self) -> tuple[bool, tuple[int, ...]]:
         """(every service consumer drained, last sequence of every watched stream)."""
         quiet, _ = await self.reading()
-        return quiet, await self._sequences()
+        sequences = await self._sequences()
+        return quiet, tuple(sequences[name] for name in sorted(sequences))
 
     def _relay_catching_up(self) -> bool:
         return any(r.relay_backlog for r in self._latest.values())
