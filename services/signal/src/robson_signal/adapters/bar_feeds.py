@@ -72,9 +72,15 @@ async def _run_lockstep(
     status = pipeline.status
     await quiet.wait()  # start from a drained platform
     idle = activity.idle if activity is not None else None
+    pipeline.track_published = True
+    pipeline.take_published()
+
+    async def settle() -> None:
+        await quiet.wait(pipeline.take_published())
+
     for _, group in itertools.groupby(bars, key=lambda b: b.close_ms):
-        await pipeline.process_in_steps(list(group), source, quiet.wait, idle)
-    await pipeline.finish_lockstep(quiet.wait)
+        await pipeline.process_in_steps(list(group), source, settle, idle)
+    await pipeline.finish_lockstep(settle)
     status.state, status.finished = "finished", True
     log.info(
         "feed.finished",

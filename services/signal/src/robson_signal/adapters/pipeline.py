@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 
 from robson_contracts import FeedSource, Message, SignalDetected, Timeframe, TradeTick
+from robson_contracts.subjects import subject_for
 from robson_kit.bus import Bus
 from robson_kit.logs import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,6 +60,9 @@ class Pipeline:
         self.cursor: dict[tuple[str, Timeframe], int] = {}
         """Close time (ms) of the last bar the strategies saw, per series."""
         self._todo: deque[tuple[str, Step]] = deque()
+        self.track_published = False
+        """Lockstep: remember what was published (``take_published``) for the settle."""
+        self.published: list[tuple[str, int]] = []
         self._unsettled = False
         self.streamed = 0
         """Lockstep: close times that went out without a settle."""
@@ -246,7 +250,14 @@ class Pipeline:
     async def _publish_once(self, messages: list[Message]) -> None:
         for start in range(0, len(messages), self.window):
             chunk = messages[start : start + self.window]
-            await asyncio.gather(*(self.bus.publish(m) for m in chunk))
+            seqs = await asyncio.gather(*(self.bus.publish(m) for m in chunk))
+            if self.track_published:
+                self.published.extend(zip((subject_for(m) for m in chunk), seqs, strict=True))
+
+    def take_published(self) -> list[tuple[str, int]]:
+        """Lockstep: (subject, stream sequence) of what went out since the last call."""
+        published, self.published = self.published, []
+        return published
 
     async def publish(self, messages: list[Message]) -> None:
         """Publish outside the feed's steps (live ticks, market context): retried until sent."""

@@ -54,6 +54,8 @@ class Quiescence:
         self._sub: Any = None
         self._drained_at: dict[str, int] = {}
         self._forget_at = 0.0
+        self._consumers: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        """The services' consumers of each stream, with their filter subjects (as last read)."""
         """Streams whose consumers were all found drained, at the stream's last sequence then:
         while the stream has not grown they have nothing pending (a message can only become
         pending again by being delivered, which needs it unacknowledged — busy — first), so
@@ -105,6 +107,11 @@ class Quiescence:
             except NotFoundError:
                 continue
             found = len(busy)
+            self._consumers[spec.name] = [
+                (info.config.durable_name, tuple(info.config.filter_subjects or ())
+                 or ((info.config.filter_subject,) if info.config.filter_subject else ()))
+                for info in consumers
+                if info.config.durable_name and info.config.ack_policy == AckPolicy.EXPLICIT]
             for info in consumers:
                 if info.config.durable_name is None or info.config.ack_policy != AckPolicy.EXPLICIT:
                     continue
@@ -157,11 +164,46 @@ class Quiescence:
             except TimeoutError:
                 return
 
-    async def wait(self) -> None:
-        """Return once the platform is quiet (blocks for as long as a service is down)."""
+    def _expected(self, published: list[tuple[str, int]]) -> dict[Key, int]:
+        """The consumers (as last read) that take these (subject, stream sequence) messages,
+        with the last sequence each must handle."""
+        expected: dict[Key, int] = {}
+        for subject, seq in published:
+            stream = next((spec.name for spec in WATCHED
+                           if any(_matches(f, subject) for f in spec.subjects)), None)
+            for durable, filters in self._consumers.get(stream or "", ()):
+                if not filters or any(_matches(f, subject) for f in filters):
+                    key = (stream or "", durable)
+                    expected[key] = max(seq, expected.get(key, 0))
+        return expected
+
+    async def _handled(self, expected: dict[Key, int]) -> None:
+        """Until every consumer expected to take the published messages has reported handling
+        them (or ``fallback`` seconds): the reading after it then usually finds the platform
+        quiet, or the consumers the step's effects went to busy."""
+        deadline = time.monotonic() + self.fallback
+        while True:
+            if all((r := self._latest.get(k)) is not None and r.seq >= seq
+                   for k, seq in expected.items()):
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._reported.clear()
+            try:
+                await asyncio.wait_for(self._reported.wait(), left)
+            except TimeoutError:
+                return
+
+    async def wait(self, published: list[tuple[str, int]] | None = None) -> None:
+        """Return once the platform is quiet (blocks for as long as a service is down).
+        ``published``: what the step just published (subject, stream sequence) — the reading
+        waits until the consumers that take it have reported it handled."""
         await self._listen()
         started = time.monotonic()
         warned = False
+        if published and self._sub is not None and self._consumers:
+            await self._handled(self._expected(published))
         while True:
             quiet, busy = await self.reading()
             if quiet and self._relay_catching_up():
@@ -178,3 +220,14 @@ class Quiescence:
                 warned = True
         self.waits += 1
         self.waited_seconds += time.monotonic() - started
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, ``>`` the rest (one token or more)."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)
