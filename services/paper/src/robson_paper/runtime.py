@@ -105,7 +105,8 @@ class Runtime:
 
     def apply_quiet_tick(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal,
                          trade_id: str | None) -> bool:
-        """A tick that can fill nothing (no order rests or waits on its symbol) and whose
+        """A tick that can fill nothing (no order waits for the next price on its symbol, no
+        resting order's level is reached) and whose
         price is not due to be stored only moves the market's last price: applied here, in
         memory, with no transaction (returns whether it was). Only while no transaction has
         uncommitted turns (the exchange is then what the database holds, plus prices not yet
@@ -115,8 +116,9 @@ class Runtime:
         if (ex is None or not self._consistent or self._owner is not None
                 or self._lock.locked() or symbol not in ex.rules):
             return False
-        if ex.immediate.get(symbol) or len(ex.books.get(symbol) or ()) > 0:
-            return False
+        book = ex.books.get(symbol)
+        if ex.immediate.get(symbol) or (book is not None and book.reached(price)):
+            return False  # something fills or triggers: a transaction
         state = ex.market(symbol)
         if state.seen(at):
             return True  # an older or repeated movement: the handler would do nothing either

@@ -72,5 +72,10 @@ class SymbolBook:
             self.entries.pop((e[2], e[3]), None)
         return [(e[2], e[3]) for e in hits]
 
+    def reached(self, price: Decimal) -> bool:
+        """Whether ``pop_triggered(price)`` would return anything (nothing is removed)."""
+        return bool((self.up and self.up[-1][0] >= -price)
+                    or (self.down and self.down[-1][0] >= price))
+
     def __len__(self) -> int:
         return len(self.entries)
