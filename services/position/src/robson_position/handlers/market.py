@@ -24,6 +24,21 @@ def apply_tick(tick: TradeTick, rt: Runtime) -> bool:
     return False
 
 
+def wants_candle(candle: Candle, rt: Runtime) -> bool:
+    """A closed candle on a symbol with no active position changes only memory (the market
+    clock, the last price, the ATRs of the default period — what ``handle_candle`` does then):
+    applied here and acked with no transaction (returns False)."""
+    if not candle.closed:
+        return False
+    if rt.active.any_on(candle.symbol):
+        return True
+    rt.market_clock.observe(candle.close_time)
+    rt.book.prices[candle.symbol] = candle.close
+    rt.atr.update(candle.symbol, candle.timeframe.value, candle.close_time, candle.high,
+                  candle.low, candle.close, {14})
+    return False
+
+
 async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     """Every holding position on the symbol takes the candle (and the ticks' extremes since the
     last one) into its stored marks; the rules run on it. Positions the rules leave alone are
