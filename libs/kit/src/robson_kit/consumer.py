@@ -46,7 +46,7 @@ from robson_contracts import DecodeError, Message, decode
 from robson_contracts.subjects import StreamSpec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from robson_kit import faults, logs, metrics
+from robson_kit import faults, logs, metrics, progress
 from robson_kit.batch import BatchTransaction, Outcome
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
@@ -141,6 +141,8 @@ class Consumer:
         self.paused: str | None = None
         """Why the consumer is not fetching (a dependency is down), or None."""
         self.pauses = 0
+        self.progress: progress.Reporter | None = None
+        """Progress watermarks after each batch (robson_kit.progress), set up by ``start``."""
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -162,6 +164,11 @@ class Consumer:
         self._sub = await self.bus.js.pull_subscribe_bind(
             self.spec.name, stream=self.spec.stream.name
         )
+        if progress.enabled():
+            relay = getattr(self.on_committed, "__self__", None)
+            self.progress = progress.Reporter(
+                self.bus.nc, self.service, self.spec.name, self.spec.stream.name,
+                lambda: bool(getattr(relay, "_backlog", False)))
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.spec.name}")
 
     async def stop(self) -> None:
@@ -189,6 +196,8 @@ class Consumer:
                 await self.process(msgs)
             except Exception as exc:  # never let the loop die
                 log.error("consumer.batch_failed", consumer=self.spec.name, error=repr(exc))
+            if self.progress is not None:
+                await self.progress.report(msgs)
 
     async def process(self, msgs: list[Msg]) -> None:
         decoded: list[tuple[Msg, Message]] = []

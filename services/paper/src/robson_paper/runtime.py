@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from robson_kit import logs
 from robson_kit.uow import UnitOfWork
@@ -101,6 +102,31 @@ class Runtime:
             await store.flush(uow.session, ex, [], due)
             self._written_at.update((s, ex.markets[s].last_time) for s in due)
             ex.dirty_markets.difference_update(due)
+
+    def apply_quiet_tick(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal,
+                         trade_id: str | None) -> bool:
+        """A tick that can fill nothing (no order waits for the next price on its symbol, no
+        resting order's level is reached) and whose
+        price is not due to be stored only moves the market's last price: applied here, in
+        memory, with no transaction (returns whether it was). Only while no transaction has
+        uncommitted turns (the exchange is then what the database holds, plus prices not yet
+        due). Recovery is the stored price's: at most ``market_write_interval`` of event time
+        behind after a crash (or a reload), and the next tick moves it on."""
+        ex = self.exchange
+        if (ex is None or not self._consistent or self._owner is not None
+                or self._lock.locked() or symbol not in ex.rules):
+            return False
+        book = ex.books.get(symbol)
+        if ex.immediate.get(symbol) or (book is not None and book.reached(price)):
+            return False  # something fills or triggers: a transaction
+        state = ex.market(symbol)
+        if state.seen(at):
+            return True  # an older or repeated movement: the handler would do nothing either
+        written = self._written_at.get(symbol)
+        if written is None or at - written >= self.market_write_interval:
+            return False  # due: stored in a transaction
+        ex.on_tick(symbol, price, at, quantity, trade_id)
+        return True
 
     def _market_due(self, ex: Exchange, symbol: str) -> bool:
         at, written = ex.markets[symbol].last_time, self._written_at.get(symbol)

@@ -13,6 +13,7 @@ from robson_kit.logs import get_logger
 from robson_kit.service import Service
 
 from robson_signal.adapters import repository as repo
+from robson_signal.adapters.activity import Activity
 from robson_signal.adapters.bar_feeds import replay_bars, run_bars, synthetic_bars
 from robson_signal.adapters.pipeline import Pipeline, ResumableBars
 from robson_signal.adapters.quiescence import Quiescence
@@ -71,6 +72,8 @@ class FeedRun:
     bars: ResumableBars | None = None
     started: bool = False
     warmed: bool = False
+    activity: Activity | None = None
+    """Lockstep: what the platform is busy with (started with the feed, kept across restarts)."""
 
 
 def _bars(settings: SignalSettings, pipeline: Pipeline) -> Iterator[Bar]:
@@ -103,6 +106,9 @@ async def run_feed(service: Service) -> None:
     lockstep = (
         Quiescence(service.bus, settings.lockstep_quiet_ms / 1000) if settings.lockstep else None
     )
+    if lockstep is not None and settings.lockstep_skip_idle and run.activity is None:
+        run.activity = Activity(service.bus, known=not run.warmed)
+        await run.activity.start()
     try:
         await pipeline.resume()
         if settings.feed is FeedMode.BINANCE:
@@ -114,10 +120,14 @@ async def run_feed(service: Service) -> None:
         if run.bars is None:
             run.bars = ResumableBars(_bars(settings, pipeline), pipeline)
         if not run.warmed:
-            await _warm_from_store(service, run.bars, source)
+            resumed = await _warm_from_store(service, run.bars, source)
             run.warmed = True
+            if resumed and run.activity is not None:
+                run.activity.known = False  # what a previous life left open is unknown
+
         speed = settings.replay_speed if settings.feed is FeedMode.REPLAY else settings.synthetic_speed
-        await run_bars(run.bars.rewind(), pipeline, source, speed_factor(speed), lockstep)
+        await run_bars(run.bars.rewind(), pipeline, source, speed_factor(speed), lockstep,
+                       run.activity)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -126,7 +136,7 @@ async def run_feed(service: Service) -> None:
         raise
 
 
-async def _warm_from_store(service: Service, bars: ResumableBars, source: FeedSource) -> None:
+async def _warm_from_store(service: Service, bars: ResumableBars, source: FeedSource) -> bool:
     """After a restart, the bars a previous life already published and stored feed the
     strategies silently (published again they would change nothing: their ids are derived);
     the feed goes on from the first bar not stored."""
@@ -149,6 +159,8 @@ async def _warm_from_store(service: Service, bars: ResumableBars, source: FeedSo
         await pipeline.process(warm, source, publish=False)
     if stored and any(v is not None for v in stored.values()):
         log.info("feed.resumed", candles=pipeline.status.candles)
+        return True
+    return False
 
 
 async def run_context(service: Service) -> None:

@@ -75,6 +75,10 @@ class SignalSettings(ServiceSettings):
     (a stopped service holds the replay until it is back). ``*_SPEED`` is then ignored."""
     lockstep_quiet_ms: int = 15
     """How long the platform must stay quiet (nothing pending, no stream growing)."""
+    lockstep_skip_idle: bool = True
+    """Lockstep: while no order rests, no position is open and nothing but market data goes
+    by, close times without signals go out without waiting (adapters/activity.py); the
+    results are the strict lockstep's. False: every step of every close time is settled."""
 
     publish_window: int = 512
     """Messages in flight to JetStream at most (back-pressure bound)."""

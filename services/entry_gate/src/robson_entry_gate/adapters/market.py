@@ -9,7 +9,7 @@ leaves nothing behind."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from robson_contracts import Message
@@ -71,8 +71,28 @@ class MarketBatch:
 
 
 class MarketStore:
-    def __init__(self) -> None:
+    def __init__(self, write_interval: timedelta = timedelta(seconds=1)) -> None:
         self.view: Market = {}
+        self.write_interval = write_interval
+        """A price that matters to no account is stored at most once per this much event
+        time per symbol (the view in memory is always current)."""
+        self.written: dict[str, datetime] = {}
+        """The event time of each symbol's stored price."""
+
+    def apply_in_memory(self, symbol: str, price: Decimal, at: datetime) -> bool:
+        """A price no account holds a position in: moved in the view at once, with no
+        transaction, unless its row is due to be stored (returns whether it was applied).
+        Recovery: a crash loses at most ``write_interval`` of event time of a symbol's price
+        in the table; the view is loaded from it at start-up and the next tick or candle
+        moves it on (prices only move forward in event time; market data needs no inbox)."""
+        written = self.written.get(symbol)
+        if written is None or at - written >= self.write_interval:
+            return False
+        held = self.view.get(symbol)
+        snap = _price(held, symbol, price, at)
+        if snap is not held:
+            self.view[symbol] = snap
+        return True
 
     async def load_all(self, session: AsyncSession) -> None:
         rows = (await session.execute(select(market_state))).all()
@@ -80,6 +100,7 @@ class MarketStore:
             symbol=r.symbol, last_price=r.last_price, price_at=r.price_at,
             funding_rate=r.funding_rate, mark_price=r.mark_price, context_at=r.context_at,
         ) for r in rows}
+        self.written = {r.symbol: r.price_at for r in rows if r.price_at is not None}
 
     def batch(self, uow: UnitOfWork) -> MarketBatch:
         """This transaction's batch (a replayed message gets a fresh transaction, so a fresh
@@ -105,6 +126,10 @@ class MarketStore:
 
     def _merge(self, snaps: list[MarketSnapshot]) -> None:
         for snap in snaps:
+            if snap.price_at is not None:
+                stored = self.written.get(snap.symbol)
+                if stored is None or snap.price_at > stored:
+                    self.written[snap.symbol] = snap.price_at
             held = self.view.get(snap.symbol)
             if held is not None and not _newer_or_same(snap, held):
                 continue  # defensive: the view only ever moves forward

@@ -18,7 +18,7 @@ from robson_kit.consumer import ConsumerSpec
 from robson_entry_gate.handlers.decisions import handle_trade_decision, is_entry
 from robson_entry_gate.handlers.deps import GateDeps
 from robson_entry_gate.handlers.events import handle_account_event
-from robson_entry_gate.handlers.market import handle_market
+from robson_entry_gate.handlers.market import handle_market, wants_market
 
 
 def consumer_specs(deps: GateDeps) -> list[ConsumerSpec]:
@@ -40,8 +40,10 @@ def consumer_specs(deps: GateDeps) -> list[ConsumerSpec]:
         ConsumerSpec("entry_gate_balances", s.ACCOUNTS, (s.ALL_BALANCES,), on_account,
                      accepts=(BalanceSnapshot,)),
         # Idempotent: stored prices only move forward and a kill switch's ids derive from the
-        # tick that tripped it, so market data needs no inbox record.
+        # tick that tripped it, so market data needs no inbox record. Prices nobody holds
+        # move the in-memory view only (``wants_market``), stored on a bounded schedule.
         ConsumerSpec("entry_gate_market", s.MARKET,
                      (s.ALL_TICKS, s.ALL_CANDLES, s.ALL_MARKET_CONTEXT), on_market,
-                     accepts=(TradeTick, Candle, MarketContext), record_inbox=False),
+                     accepts=(TradeTick, Candle, MarketContext), record_inbox=False,
+                     wants=lambda message: wants_market(message, deps)),
     ]

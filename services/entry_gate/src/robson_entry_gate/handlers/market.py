@@ -20,6 +20,24 @@ from robson_entry_gate.handlers.deps import GateDeps, finish
 BATCH_WRITE = "entry_gate.market"
 
 
+def wants_market(ev: Message, deps: GateDeps) -> bool:
+    """Whether a market message needs a transaction. A tick or closed candle on a symbol no
+    account holds (nothing for the kill switch or the loss limits to watch) only moves the
+    in-memory view, applied here; its row is written on a bounded schedule (a message that
+    is due goes through the transaction: ``MarketStore.apply_in_memory``)."""
+    if isinstance(ev, TradeTick):
+        symbol, price, at = ev.symbol, ev.price, ev.occurred_at
+    elif isinstance(ev, Candle):
+        if not ev.closed:
+            return False
+        symbol, price, at = ev.symbol, ev.close, ev.close_time
+    else:
+        return True
+    if deps.accounts.holders((symbol,)):
+        return True
+    return not deps.market.apply_in_memory(symbol, price, at)
+
+
 async def handle_market(ev: Message, uow: UnitOfWork, deps: GateDeps) -> None:
     batch = deps.market.batch(uow)
     if isinstance(ev, TradeTick):

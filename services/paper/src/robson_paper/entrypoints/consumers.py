@@ -10,7 +10,7 @@ from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
 
 from robson_paper.handlers.commands import COMMANDS, handle_command
-from robson_paper.handlers.market import handle_market
+from robson_paper.handlers.market import handle_market, wants_market
 from robson_paper.runtime import Runtime
 
 
@@ -24,7 +24,10 @@ def consumer_specs(runtime: Runtime) -> list[ConsumerSpec]:
         # NEW: a first start does not replay the whole retained history.
         # No inbox: a price at or before the last processed market time is ignored, and that
         # time is written in the same transaction as anything the price filled.
+        # A tick that can fill nothing moves the last price in memory only (``wants``: no
+        # transaction; the price is stored on the MARKET_WRITE_SECONDS schedule).
         ConsumerSpec("paper_market", s.MARKET, (s.ALL_TICKS, s.ALL_CANDLES),
                      partial(handle_market, runtime=runtime), accepts=(TradeTick, Candle),
-                     deliver_policy=DeliverPolicy.NEW, record_inbox=False),
+                     deliver_policy=DeliverPolicy.NEW, record_inbox=False,
+                     wants=partial(wants_market, runtime=runtime)),
     ]

@@ -11,6 +11,16 @@ from robson_paper.runtime import Runtime
 log = logs.get_logger(__name__)
 
 
+def wants_market(message: Message, runtime: Runtime) -> bool:
+    """Whether a market message needs a transaction: not a tick that can fill nothing (the
+    runtime applies it in memory: ``Runtime.apply_quiet_tick``)."""
+    apply = getattr(runtime, "apply_quiet_tick", None)  # an in-memory runtime (backtest) has none
+    if apply is not None and isinstance(message, TradeTick):
+        return not apply(message.symbol, message.price, message.occurred_at, message.quantity,
+                         message.trade_id)
+    return True
+
+
 async def handle_market(message: Message, uow: UnitOfWork, runtime: Runtime) -> None:
     if isinstance(message, TradeTick):
         await handle_tick(message, uow, runtime)

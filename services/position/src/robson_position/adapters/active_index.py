@@ -41,6 +41,11 @@ class ActiveIndex:
             self._keys[s.position_id] = key
             self._count[key] += 1
 
+    def any_on(self, symbol: str) -> bool:
+        """Whether any committed active position is on ``symbol`` (exact for "none", as
+        ``holds``: a position being created now is not committed yet either)."""
+        return any(key[1] == symbol for key in self._count)
+
     def added(self, uow: UnitOfWork, s: PositionState) -> None:
         """A position this transaction created (mirrored by ``track`` after commit)."""
         uow.session.info.setdefault(_ADDED, set()).add(key_of(s))

@@ -26,7 +26,12 @@ from robson_position.handlers.management import (
     handle_trade_decision,
     is_about_a_position,
 )
-from robson_position.handlers.market import handle_candle, handle_tick
+from robson_position.handlers.market import (
+    apply_tick,
+    handle_candle,
+    handle_tick,
+    wants_candle,
+)
 from robson_position.handlers.orders import handle_order_event
 from robson_position.handlers.runtime import Runtime
 
@@ -49,10 +54,13 @@ def consumer_specs(rt: Runtime) -> list[ConsumerSpec]:
         ConsumerSpec("position_commands", s.POSITIONS, (s.ALL_POSITION_COMMANDS,),
                      _bind(handle_position_command, rt),
                      accepts=(ClosePosition, CloseAllPositions, ModifyPosition)),
+        # A candle on a symbol no position is active on only moves memory: no transaction.
         ConsumerSpec("position_candles", s.MARKET, (s.ALL_CANDLES,), _bind(handle_candle, rt),
-                     accepts=(Candle,)),
+                     accepts=(Candle,), wants=partial(wants_candle, rt=rt)),
         # Ticks only move in-memory marks (a price applied twice changes nothing, so no inbox
-        # and no transaction): after downtime the candles catch up, not old ticks.
+        # and no transaction: ``wants`` applies each as it is fetched and the kit acks it at
+        # once): after downtime the candles catch up, not old ticks.
         ConsumerSpec("position_ticks", s.MARKET, (s.ALL_TICKS,), _bind(handle_tick, rt),
-                     accepts=(TradeTick,), deliver_policy=DeliverPolicy.NEW, record_inbox=False),
+                     accepts=(TradeTick,), deliver_policy=DeliverPolicy.NEW, record_inbox=False,
+                     wants=partial(apply_tick, rt=rt)),
     ]

@@ -13,8 +13,30 @@ from robson_position.handlers.runtime import Runtime
 
 
 async def handle_tick(tick: TradeTick, uow: UnitOfWork, rt: Runtime) -> None:
+    apply_tick(tick, rt)
+
+
+def apply_tick(tick: TradeTick, rt: Runtime) -> bool:
+    """A tick only moves in-memory marks and the market clock, so the consumer applies it
+    as it is fetched and acks it with no transaction (``wants`` says no): returns False."""
     rt.book.on_price(tick.symbol, tick.price)
     rt.market_clock.observe(tick.occurred_at)
+    return False
+
+
+def wants_candle(candle: Candle, rt: Runtime) -> bool:
+    """A closed candle on a symbol with no active position changes only memory (the market
+    clock, the last price, the ATRs of the default period — what ``handle_candle`` does then):
+    applied here and acked with no transaction (returns False)."""
+    if not candle.closed:
+        return False
+    if rt.active.any_on(candle.symbol):
+        return True
+    rt.market_clock.observe(candle.close_time)
+    rt.book.prices[candle.symbol] = candle.close
+    rt.atr.update(candle.symbol, candle.timeframe.value, candle.close_time, candle.high,
+                  candle.low, candle.close, {14})
+    return False
 
 
 async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from robson_contracts import FeedSource, Timeframe
 from robson_kit.logs import get_logger
 
+from robson_signal.adapters.activity import Activity
 from robson_signal.adapters.files import read_merged
 from robson_signal.adapters.pipeline import Pipeline
 from robson_signal.adapters.quiescence import Quiescence
@@ -29,13 +30,15 @@ async def run_bars(
     source: FeedSource,
     speed: float | None,
     lockstep: Quiescence | None = None,
+    activity: Activity | None = None,
 ) -> None:
     """``speed`` None: as fast as the pipeline drains; k: event time runs k× real time.
-    ``lockstep``: each event-time step waits until the platform is quiet (speed is ignored)."""
+    ``lockstep``: each event-time step waits until the platform is quiet (speed is ignored);
+    with ``activity``, close times that nothing can react to are not waited for."""
     status = pipeline.status
     status.state = "running"
     if lockstep is not None:
-        await _run_lockstep(bars, pipeline, source, lockstep)
+        await _run_lockstep(bars, pipeline, source, lockstep, activity)
         return
     first_event: int | None = None
     wall_start = time.monotonic()
@@ -60,18 +63,33 @@ async def run_bars(
 
 
 async def _run_lockstep(
-    bars: Iterator[Bar], pipeline: Pipeline, source: FeedSource, quiet: Quiescence
+    bars: Iterator[Bar],
+    pipeline: Pipeline,
+    source: FeedSource,
+    quiet: Quiescence,
+    activity: Activity | None,
 ) -> None:
     status = pipeline.status
     await quiet.wait()  # start from a drained platform
+    idle = activity.idle if activity is not None else None
+    pipeline.track_published = True
+    pipeline.take_published()
+
+    async def settle() -> None:
+        await quiet.wait(pipeline.take_published())
+
     for _, group in itertools.groupby(bars, key=lambda b: b.close_ms):
-        await pipeline.process_in_steps(list(group), source, quiet.wait)
+        await pipeline.process_in_steps(list(group), source, settle, idle)
+    await pipeline.finish_lockstep(settle)
     status.state, status.finished = "finished", True
     log.info(
         "feed.finished",
         mode=status.mode,
         candles=status.candles,
         lockstep_waits=quiet.waits,
+        lockstep_readings=quiet.readings,
+        streamed=pipeline.streamed,
+        seen=activity.by_kind if activity is not None else None,
         lockstep_wait_seconds=round(quiet.waited_seconds, 1),
     )
 

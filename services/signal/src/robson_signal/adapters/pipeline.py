@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 
 from robson_contracts import FeedSource, Message, SignalDetected, Timeframe, TradeTick
+from robson_contracts.subjects import subject_for
 from robson_kit.bus import Bus
 from robson_kit.logs import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +33,8 @@ from robson_signal.domain.feedstatus import FeedStatus
 
 log = get_logger(__name__)
 Step = Callable[[], Awaitable[None]]
+STORE_BATCH = 200
+"""Lockstep: bars stored per transaction at most (while close times stream unsettled)."""
 
 
 class StepFailed(Exception):
@@ -57,6 +60,14 @@ class Pipeline:
         self.cursor: dict[tuple[str, Timeframe], int] = {}
         """Close time (ms) of the last bar the strategies saw, per series."""
         self._todo: deque[tuple[str, Step]] = deque()
+        self.track_published = False
+        """Lockstep: remember what was published (``take_published``) for the settle."""
+        self.published: list[tuple[str, int]] = []
+        self._unsettled = False
+        self.streamed = 0
+        """Lockstep: close times that went out without a settle."""
+        """Lockstep: close times published without a settle since the last one."""
+        self._staged: list[tuple[list[Bar], FeedSource, list[SignalDetected]]] = []
 
     def accepted(self, bar: Bar) -> bool:
         return self.cursor.get((bar.symbol, bar.timeframe), -1) >= bar.close_ms
@@ -98,14 +109,26 @@ class Pipeline:
             return produced
 
     async def process_in_steps(
-        self, bars: list[Bar], source: FeedSource, settle: Callable[[], Awaitable[None]]
+        self,
+        bars: list[Bar],
+        source: FeedSource,
+        settle: Callable[[], Awaitable[None]],
+        idle: Callable[[bool], Awaitable[bool]] | None = None,
     ) -> list[SignalDetected]:
         """Lockstep: bars closing at the same time go out in three steps — their path ticks
         (in event-time order), then their candles, then the signals — each step only once
         ``settle`` says the platform has drained the previous one. So a fill caused by a tick
         is known before the candle is reviewed, decision has stored the candle before it
         judges a signal on it, and an order placed on a signal fills at the next candle's
-        open: who sees what first no longer depends on timing."""
+        open: who sees what first no longer depends on timing.
+
+        ``idle(settled)`` (the tracker of ``activity``) says when nothing on the platform can
+        react to market data (no order rests, no position is open, nothing else went by):
+        then the ticks and candles go out together, and a close time without signals is not
+        settled at all — the next one follows at once (the services' consumers handle them
+        in stream order, so the state is the same) until one has signals or the platform is
+        busy again, which settles everything published so far first. Storing the bars is
+        batched the same way (a crash republishes what was not stored: ids are derived)."""
         async with self.lock:
             fresh = self._accept(bars)
             ticks = sorted(
@@ -114,13 +137,71 @@ class Pipeline:
             )
             candles = [candle_event(bar, source) for bar in fresh]
             produced = [signal for bar in fresh for signal in self.engine.on_bar(bar)]
-            for name, step in (("ticks", ticks), ("candles", candles), ("signals", produced)):
+            quiet = idle is not None and await idle(not self._unsettled)
+            if quiet and not produced:
+                market: list[Message] = [*ticks, *candles]
+                if market:
+                    self._queue("publish market", lambda: self._publish_once(market))
+                self._unsettled = True
+                self.streamed += 1
+                self._stage_store(fresh, source, produced)
+                await self._drain()
+                return produced
+            if self._unsettled:
+                self._queue("settle streamed", settle)
+                await self._drain()
+                self._unsettled = False
+                quiet = idle is not None and await idle(True)
+            steps: list[tuple[str, list[Message]]] = (
+                [("market", [*ticks, *candles])] if quiet
+                else [("ticks", list(ticks)), ("candles", list(candles))])
+            steps.append(("signals", list(produced)))
+            for name, step in steps:
                 if step:
-                    self._queue(f"publish {name}", lambda step=step: self._publish_once(list(step)))
+                    self._queue(f"publish {name}", lambda step=step: self._publish_once(step))
                     self._queue(f"settle {name}", settle)
-            self._queue_store(fresh, source, produced, True)
+            self._stage_store(fresh, source, produced)
+            self._flush_store()
             await self._drain()
             return produced
+
+    def _stage_store(self, bars: list[Bar], source: FeedSource,
+                     produced: list[SignalDetected]) -> None:
+        """Bars and signals to store, in batches of up to ``STORE_BATCH`` bars (lockstep)."""
+        if not bars:
+            return
+        self._staged.append((bars, source, produced))
+        if sum(len(b) for b, _, _ in self._staged) >= STORE_BATCH:
+            self._flush_store()
+
+    def _flush_store(self) -> None:
+        staged, self._staged = self._staged, []
+        if not staged:
+            return
+
+        bars = [bar for group, _, _ in staged for bar in group]
+        signals = [signal for _, _, produced in staged for signal in produced]
+        source = staged[0][1]
+
+        async def store() -> None:
+            async with self.sessions() as session, session.begin():
+                await repo.store_bars(session, bars, source.value)
+                await repo.insert_signals(session, signals)
+
+        async def account() -> None:
+            self._account(bars, signals, True)
+
+        self._queue("store", store)
+        self._queue("account", account)
+
+    async def finish_lockstep(self, settle: Callable[[], Awaitable[None]]) -> None:
+        """The end of a lockstep run: what was streamed is settled and stored."""
+        async with self.lock:
+            if self._unsettled:
+                self._queue("settle streamed", settle)
+                self._unsettled = False
+            self._flush_store()
+            await self._drain()
 
     def _queue(self, name: str, step: Step) -> None:
         self._todo.append((name, step))
@@ -169,7 +250,14 @@ class Pipeline:
     async def _publish_once(self, messages: list[Message]) -> None:
         for start in range(0, len(messages), self.window):
             chunk = messages[start : start + self.window]
-            await asyncio.gather(*(self.bus.publish(m) for m in chunk))
+            seqs = await asyncio.gather(*(self.bus.publish(m) for m in chunk))
+            if self.track_published:
+                self.published.extend(zip((subject_for(m) for m in chunk), seqs, strict=True))
+
+    def take_published(self) -> list[tuple[str, int]]:
+        """Lockstep: (subject, stream sequence) of what went out since the last call."""
+        published, self.published = self.published, []
+        return published
 
     async def publish(self, messages: list[Message]) -> None:
         """Publish outside the feed's steps (live ticks, market context): retried until sent."""

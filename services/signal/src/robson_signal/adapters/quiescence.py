@@ -1,9 +1,17 @@
 """Lockstep replay: wait until the platform has drained what was published so far.
 
 Quiet means: every durable, explicitly acknowledged consumer on the Robson streams (the
-services' consumers, not ad-hoc readers) has nothing pending and nothing unacknowledged, and
-no stream grew, over ``window`` seconds. The window covers the short gap between a consumer's
-commit + ack and its outbox relay publishing the events of that commit.
+services' consumers, not ad-hoc readers) has nothing pending and nothing unacknowledged, and no
+stream grew while that was being read (stream sequences read before and after the consumers).
+The kit's consumers publish a batch's events before they ack it, so a consumer that still owes
+events still has the message unacknowledged: one such reading is enough. When a service's
+outbox relay is catching up (its events then go out after the acks), the reading is repeated
+after ``window`` seconds, as before progress reports existed.
+
+Between readings it listens instead of polling: every consumer reports its progress after each
+batch (``robson_kit.progress``), and the next reading is taken once every consumer the last one
+found busy has reported being drained (or after ``fallback`` seconds — a report is a hint,
+JetStream has the last word, and a service without reports is polled every ``poll`` seconds).
 A stopped service keeps its durable consumers, so its backlog holds the replay until it is back.
 """
 
@@ -11,42 +19,215 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
-from robson_kit.backlog import bus_backlog
+from nats.js.api import AckPolicy
+from nats.js.errors import NotFoundError
+from robson_kit import progress
+from robson_kit.backlog import WATCHED
 from robson_kit.bus import Bus
 from robson_kit.logs import get_logger
 
 log = get_logger(__name__)
+Key = tuple[str, str]
+"""(stream, durable consumer)."""
 
 
 class Quiescence:
     def __init__(
-        self, bus: Bus, window: float = 0.015, poll: float = 0.003, warn_after: float = 30.0
+        self,
+        bus: Bus,
+        window: float = 0.015,
+        poll: float = 0.003,
+        warn_after: float = 30.0,
+        fallback: float = 0.25,
     ) -> None:
         self.bus, self.window, self.poll, self.warn_after = bus, window, poll, warn_after
+        self.fallback = fallback
         self.waits = 0
+        self.readings = 0
         self.waited_seconds = 0.0
+        self._reported = asyncio.Event()
+        self._latest: dict[Key, progress.Progress] = {}
+        self._since: set[Key] = set()
+        """Consumers that reported since the last reading."""
+        self._sub: Any = None
+        self._drained_at: dict[str, int] = {}
+        self._forget_at = 0.0
+        self._consumers: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        """The services' consumers of each stream, with their filter subjects (as last read)."""
+        """Streams whose consumers were all found drained, at the stream's last sequence then:
+        while the stream has not grown they have nothing pending (a message can only become
+        pending again by being delivered, which needs it unacknowledged — busy — first), so
+        a reading skips asking for them."""
+
+    async def _listen(self) -> None:
+        if self._sub is not None or not progress.enabled():
+            return
+
+        async def on_report(msg: Any) -> None:
+            report = progress.Progress.parse(msg.subject, msg.data)
+            if report is not None:
+                key = (report.stream, report.consumer)
+                self._latest[key] = report
+                self._since.add(key)
+                self._reported.set()
+
+        self._sub = await self.bus.nc.subscribe(progress.ALL, cb=on_report)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except Exception:
+                pass
+            self._sub = None
+
+    async def _sequences(self) -> dict[str, int]:
+        names = {s.name for s in WATCHED}
+        return {i.config.name: i.state.last_seq or 0 for i in await self.bus.js.streams_info()
+                if i.config.name in names}
+
+    async def reading(self) -> tuple[bool, dict[Key, tuple[int, int]]]:
+        """(quiet, the consumers with something pending or unacknowledged: their last
+        delivered stream sequence and how many messages they have not been delivered yet)."""
+        self.readings += 1
+        if time.monotonic() >= self._forget_at:  # a consumer created since is found in time
+            self._drained_at.clear()
+            self._forget_at = time.monotonic() + 1.0
+        self._since.clear()
+        self._reported.clear()
+        before = await self._sequences()
+        busy: dict[Key, tuple[int, int]] = {}
+        for spec in WATCHED:
+            if spec.name in before and self._drained_at.get(spec.name) == before[spec.name]:
+                continue  # found drained at this very sequence: nothing new since, nothing owed
+            try:
+                consumers = await self.bus.js.consumers_info(spec.name)
+            except NotFoundError:
+                continue
+            found = len(busy)
+            self._consumers[spec.name] = [
+                (info.config.durable_name, tuple(info.config.filter_subjects or ())
+                 or ((info.config.filter_subject,) if info.config.filter_subject else ()))
+                for info in consumers
+                if info.config.durable_name and info.config.ack_policy == AckPolicy.EXPLICIT]
+            for info in consumers:
+                if info.config.durable_name is None or info.config.ack_policy != AckPolicy.EXPLICIT:
+                    continue
+                if (info.num_pending or 0) + (info.num_ack_pending or 0):
+                    delivered = info.delivered.stream_seq if info.delivered else 0
+                    busy[(spec.name, info.config.durable_name)] = (
+                        delivered or 0, info.num_pending or 0)
+            if len(busy) == found and spec.name in before:
+                self._drained_at[spec.name] = before[spec.name]
+            else:
+                self._drained_at.pop(spec.name, None)
+        after = await self._sequences()
+        return not busy and before == after, busy
 
     async def snapshot(self) -> tuple[bool, tuple[int, ...]]:
         """(every service consumer drained, last sequence of every watched stream)."""
-        backlog = await bus_backlog(self.bus.js)
-        return backlog.pending == 0, backlog.sequences
+        quiet, _ = await self.reading()
+        sequences = await self._sequences()
+        return quiet, tuple(sequences[name] for name in sorted(sequences))
 
-    async def wait(self) -> None:
-        """Return once the platform is quiet (blocks for as long as a service is down)."""
+    def _relay_catching_up(self) -> bool:
+        return any(r.relay_backlog for r in self._latest.values())
+
+    def _drained(self, key: Key, delivered: int, undelivered: int) -> bool:
+        """The consumer reported being done with all it had been delivered at the reading."""
+        report = self._latest.get(key)
+        return (report is not None and report.pending == 0 and report.seq >= delivered
+                and (undelivered == 0 or key in self._since))
+
+    async def _progress(self, busy: dict[Key, tuple[int, int]]) -> None:
+        """Until every consumer found busy has reported being drained (any report, when
+        nothing was found busy: the stream grew under the reading)."""
+        if self._sub is None or not self._latest:
+            await asyncio.sleep(self.poll)  # no reports (yet): poll
+            return
+        if busy and not self._since and all(self._drained(k, *v) for k, v in busy.items()):
+            # reported done before the reading: its acks were still on their way
+            await asyncio.sleep(self.poll)
+            return
+        deadline = time.monotonic() + self.fallback
+        while True:
+            done = (all(self._drained(k, *v) for k, v in busy.items())
+                    if busy else bool(self._since))
+            left = deadline - time.monotonic()
+            if done or left <= 0:
+                return
+            self._reported.clear()
+            try:
+                await asyncio.wait_for(self._reported.wait(), left)
+            except TimeoutError:
+                return
+
+    def _expected(self, published: list[tuple[str, int]]) -> dict[Key, int]:
+        """The consumers (as last read) that take these (subject, stream sequence) messages,
+        with the last sequence each must handle."""
+        expected: dict[Key, int] = {}
+        for subject, seq in published:
+            stream = next((spec.name for spec in WATCHED
+                           if any(_matches(f, subject) for f in spec.subjects)), None)
+            for durable, filters in self._consumers.get(stream or "", ()):
+                if not filters or any(_matches(f, subject) for f in filters):
+                    key = (stream or "", durable)
+                    expected[key] = max(seq, expected.get(key, 0))
+        return expected
+
+    async def _handled(self, expected: dict[Key, int]) -> None:
+        """Until every consumer expected to take the published messages has reported handling
+        them (or ``fallback`` seconds): the reading after it then usually finds the platform
+        quiet, or the consumers the step's effects went to busy."""
+        deadline = time.monotonic() + self.fallback
+        while True:
+            if all((r := self._latest.get(k)) is not None and r.seq >= seq
+                   for k, seq in expected.items()):
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._reported.clear()
+            try:
+                await asyncio.wait_for(self._reported.wait(), left)
+            except TimeoutError:
+                return
+
+    async def wait(self, published: list[tuple[str, int]] | None = None) -> None:
+        """Return once the platform is quiet (blocks for as long as a service is down).
+        ``published``: what the step just published (subject, stream sequence) — the reading
+        waits until the consumers that take it have reported it handled."""
+        await self._listen()
         started = time.monotonic()
         warned = False
+        if published and self._sub is not None and self._consumers:
+            await self._handled(self._expected(published))
         while True:
-            idle, before = await self.snapshot()
-            if idle:
+            quiet, busy = await self.reading()
+            if quiet and self._relay_catching_up():
+                before = await self._sequences()
                 await asyncio.sleep(self.window)
-                idle, after = await self.snapshot()
-                if idle and after == before:
-                    break
-            else:
-                await asyncio.sleep(self.poll)
+                quiet, busy = await self.reading()
+                quiet = quiet and before == await self._sequences()
+            if quiet:
+                break
+            await self._progress(busy)
             if not warned and time.monotonic() - started > self.warn_after:
-                log.warning("lockstep.waiting", seconds=round(time.monotonic() - started, 1))
+                log.warning("lockstep.waiting", seconds=round(time.monotonic() - started, 1),
+                            busy=sorted(f"{s}/{c}" for s, c in busy))
                 warned = True
         self.waits += 1
         self.waited_seconds += time.monotonic() - started
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, ``>`` the rest (one token or more)."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)

@@ -1,0 +1,86 @@
+"""Lockstep's parts: the activity tracker (when close times may stream unsettled) and the
+quiescence wait driven by the consumers' progress reports, on the real NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
+from robson_contracts import subjects as s
+from robson_kit import progress
+from robson_kit.testing import reset_streams
+from robson_signal.adapters.activity import Activity
+from robson_signal.adapters.quiescence import Quiescence
+
+
+def test_activity_tracks_resting_orders_and_open_positions() -> None:
+    activity = Activity(bus=None, known=True)  # type: ignore[arg-type]
+    activity.on_event("OrderAccepted", {"order_id": "o1"})
+    activity.on_event("OrderReplaced", {"order_id": "o1", "order": {"order_id": "o2"}})
+    assert activity.orders == {"o2"}
+    activity.on_event("PositionOpened", {"position_id": "p1"})
+    activity.on_event("OrderFilled", {"order_id": "o2"})
+    assert activity.orders == set() and activity.positions == {"p1"}
+    activity.on_event("PositionClosed", {"position_id": "p1"})
+    assert activity.positions == set()
+    activity.on_event("PositionOpened", {"position_id": "p2"})
+    activity.on_event("PositionEntryFailed", {"position_id": "p2"})
+    assert activity.positions == set()
+
+
+async def test_activity_is_idle_only_when_nothing_rests_and_only_market_data_went_by(bus) -> None:  # type: ignore[no-untyped-def]
+    await reset_streams(bus)
+    activity = Activity(bus)
+    await activity.start()
+    try:
+        assert await activity.idle()
+        await bus.nc.publish(s.tick("BTCUSDT"), b"{}")  # market data: not watched
+        assert await activity.idle()
+        await bus.nc.publish("robson.order.evt.acc.BTCUSDT",
+                             b'{"message_type": "OrderAccepted", "order_id": "o1"}')
+        await bus.nc.flush()
+        await asyncio.sleep(0.05)
+        assert not await activity.idle(settled=False)  # streaming: seen, kept for later
+        assert not await activity.idle()  # settled: seen, and an order rests
+        await bus.nc.publish("robson.order.evt.acc.BTCUSDT",
+                             b'{"message_type": "OrderCanceled", "order_id": "o1"}')
+        assert not await activity.idle()  # the cancel itself went by
+        assert await activity.idle()  # nothing since, nothing rests
+        activity.known = False
+        assert not await activity.idle()  # a tracker that came late never says idle
+    finally:
+        await activity.stop()
+
+
+@pytest.mark.parametrize("reports", [True, False])
+async def test_quiescence_waits_for_a_durable_consumer_to_ack(bus, reports: bool,  # type: ignore[no-untyped-def]
+                                                              monkeypatch) -> None:
+    monkeypatch.setenv("ROBSON_PROGRESS_REPORTS", "true" if reports else "false")
+    await reset_streams(bus)
+    name = f"lockstep_{uuid.uuid4().hex[:6]}"
+    await bus.js.add_consumer(s.MARKET.name, ConsumerConfig(
+        durable_name=name, ack_policy=AckPolicy.EXPLICIT, filter_subject=s.ALL_TICKS))
+    sub = await bus.js.pull_subscribe_bind(name, stream=s.MARKET.name)
+    reporter = progress.Reporter(bus.nc, "test", name, s.MARKET.name)
+    quiet = Quiescence(bus, window=0.01, fallback=2.0)
+    try:
+        await quiet.wait()  # nothing published: quiet at once
+        for i in range(3):
+            await bus.js.publish(s.tick("BTCUSDT"), f"{i}".encode())
+        waiting = asyncio.create_task(quiet.wait())
+        await asyncio.sleep(0.1)
+        assert not waiting.done()  # three messages pending
+        msgs = await sub.fetch(3, timeout=2)
+        assert len(msgs) == 3
+        await asyncio.sleep(0.1)
+        assert not waiting.done()  # delivered, not acknowledged
+        for msg in msgs:
+            await msg.ack()
+        await reporter.report(msgs)
+        await asyncio.wait_for(waiting, 5)
+        assert quiet.waits == 2
+    finally:
+        await quiet.close()
+        await sub.unsubscribe()
