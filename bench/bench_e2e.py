@@ -48,6 +48,7 @@ from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import ServiceProcess, reset_streams
+from robson_kit.testing.auth import ADMIN_HEADERS, PUBLIC_PEM
 
 from bench.common import (
     Metric,
@@ -104,7 +105,8 @@ signal.signal(signal.SIGUSR1, lambda *_: _dump())
 def _env(infra: Infrastructure, name: str, run: str, logs: Path) -> dict[str, str]:
     prefix = f"ROBSON_{name.upper()}_"
     env = {"NATS_URL": infra.nats_url, "DATABASE_URL": infra.database_url,
-           f"{prefix}DB_SCHEMA": f"bench_{run}_{name}", f"{prefix}LOG_LEVEL": "WARNING"}
+           f"{prefix}DB_SCHEMA": f"bench_{run}_{name}", f"{prefix}LOG_LEVEL": "WARNING",
+           "ROBSON_AUTH_PUBLIC_KEY": PUBLIC_PEM}  # the policy PUTs below carry a test admin token
     if name == "paper":
         rules = {sym: {"tick": "0.01", "step": "0.001", "min_notional": "5"} for sym in SYMBOLS}
         env |= {f"{prefix}SYMBOLS_JSON": json.dumps(rules),
@@ -158,14 +160,19 @@ async def _start(infra: Infrastructure, run: str, logs: Path) -> dict[str, Servi
     procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run, logs),
                                   f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
              for name in SERVICES}
-    for proc in procs.values():
-        proc.start(ready=False)
-    for proc in procs.values():
-        await asyncio.to_thread(proc.wait_ready, 180.0)
-    async with httpx.AsyncClient(timeout=30) as http:
-        for account in ACCOUNTS:
-            url = f"{procs['entry_gate'].url}/policies/{account}"
-            (await http.put(url, json=POLICY)).raise_for_status()
+    try:
+        for proc in procs.values():
+            proc.start(ready=False)
+        for proc in procs.values():
+            await asyncio.to_thread(proc.wait_ready, 180.0)
+        async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
+            for account in ACCOUNTS:
+                url = f"{procs['entry_gate'].url}/policies/{account}"
+                (await http.put(url, json=POLICY)).raise_for_status()
+    except BaseException:  # no service outlives a failed start
+        for proc in procs.values():
+            proc.stop()
+        raise
     return procs
 
 
