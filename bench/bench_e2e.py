@@ -361,6 +361,36 @@ def _print_profiles(logs: Path) -> None:
             pstats.Stats(str(path)).sort_stats("cumtime").print_stats(40)
 
 
+async def _print_consumers(procs: dict[str, ServiceProcess], signals: int) -> None:
+    """Messages per signal each consumer handled over the whole run (by outcome) and its mean
+    batch size: where the per-signal work goes, ticks included."""
+    print(f"--- consumers over the run ({signals} signals): messages per signal by outcome; "
+          "mean batch")
+    async with httpx.AsyncClient(timeout=10) as http:
+        for name, proc in procs.items():
+            try:
+                text = (await http.get(f"{proc.url}/metrics")).text
+            except httpx.HTTPError:
+                continue
+            counts: dict[str, Counter[str]] = {}
+            batches: dict[str, float] = {}
+            for line in text.splitlines():
+                if line.startswith("robson_messages_total{"):
+                    labels, value = line[len("robson_messages_total{"):].rsplit("} ", 1)
+                    fields = dict(part.split("=", 1) for part in labels.split(","))
+                    consumer, outcome = fields["consumer"].strip('"'), fields["outcome"].strip('"')
+                    counts.setdefault(consumer, Counter())[outcome] += float(value)
+                elif line.startswith("robson_message_handle_seconds_count{"):
+                    labels, value = line[len("robson_message_handle_seconds_count{"):].rsplit("} ", 1)
+                    consumer = dict(part.split("=", 1) for part in labels.split(","))["consumer"]
+                    batches[consumer.strip('"')] = float(value)
+            for consumer, by in sorted(counts.items()):
+                handled = by.get("ok", 0) + by.get("duplicate", 0)
+                mean = handled / batches[consumer] if batches.get(consumer) else 0.0
+                outcomes = ", ".join(f"{k} {v / signals:.2f}" for k, v in sorted(by.items()))
+                print(f"  {name}/{consumer}: {outcomes}; batch {mean:.1f}")
+
+
 def _floor_metrics(lean: LeanFigures, robson: dict[str, float]) -> list[Metric]:
     """The lean chain's figures and Robson's as ratios to them (the issue's targets: ≤ 1.5× at
     5/s, ≤ 2× p50 and ≤ 3× p99 at 50/s)."""
@@ -392,6 +422,8 @@ async def run() -> list[Metric]:
         try:
             await asyncio.sleep(2)
             metrics = await _measure(bus, procs, infra)
+            await _print_consumers(procs, UNLOADED_RATE * UNLOADED_SECONDS
+                                   + PACED_RATE * PACED_SECONDS + BURST)
             figures = {m.name: m.value for m in metrics}
             metrics += _floor_metrics(lean, {
                 "p50_at_5": figures[f"e2e.signal_to_open_p50_at_{UNLOADED_RATE}"],

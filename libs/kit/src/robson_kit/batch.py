@@ -3,6 +3,9 @@
 Optimistic batching: the whole batch runs in one transaction; if any handler fails, the batch is
 rolled back and replayed one message per transaction, so only the failing message is retried
 or dead-lettered while the others commit.
+
+BEGIN goes with the inbox insert and COMMIT with the outbox insert, one round trip each
+(``robson_kit.rawtx``).
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from robson_kit.outage import is_infrastructure_error
 from robson_kit.uow import (
     DEFAULT_MAX_PAYLOAD,
     UnitOfWork,
-    flush_outboxes,
-    record_inbox_batch,
+    begin_recording_inbox,
+    flush_outboxes_and_commit,
     run_before_commit,
 )
 
@@ -106,14 +109,14 @@ class BatchTransaction:
                     raise _RollBack({id(msg): failure})
                 uows.append(uow)
             await self._deferred_writes(session, decoded, isolate)
-            await flush_outboxes(session, uows)
+            await flush_outboxes_and_commit(session, uows)
         return outcomes, uows
 
     async def _record_inbox(self, session: AsyncSession, decoded: Decoded) -> set[object]:
         """The ids not processed before (all of them when the handler needs no inbox)."""
         if not self.record_inbox:
             return {m.message_id for _, m in decoded}
-        return await record_inbox_batch(
+        return await begin_recording_inbox(
             session, [(m.message_id, self.consumer, msg.subject) for msg, m in decoded]
         )
 
