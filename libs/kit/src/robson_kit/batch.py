@@ -95,6 +95,9 @@ class BatchTransaction:
         uows: list[UnitOfWork] = []
         async with self.sessions() as session, session.begin():
             fresh = await self._record_inbox(session, decoded)
+            seen: set[object] = set()
+            batch = tuple(m for _, m in decoded if m.message_id in fresh
+                          and not (m.message_id in seen or seen.add(m.message_id)))
             for msg, message in decoded:
                 outcomes[id(msg)] = Outcome("ack")
                 if message.message_id not in fresh:
@@ -102,6 +105,7 @@ class BatchTransaction:
                     continue
                 fresh.discard(message.message_id)  # a redelivered copy in the same batch
                 uow = UnitOfWork(session, self.clock, self.max_payload)
+                uow.batch = batch
                 failure = await self._handle_one(uow, message)
                 if failure is not None:
                     if not isolate:

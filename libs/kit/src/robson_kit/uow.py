@@ -59,6 +59,10 @@ class UnitOfWork:
         self._connection: AsyncConnection | None = None
         self.written: list[OutboxRow] = []
         """Outbox rows this unit of work wrote; published right after commit."""
+        self.batch: tuple[Message, ...] = ()
+        """Every message this transaction handles (a consumer's fetched batch, duplicates left
+        out), so a handler can read or lock what the whole batch needs in one statement the
+        first time (e.g. every account the batch touches); empty outside a consumer batch."""
 
     def emit(self, message: Message, subject: str | None = None) -> None:
         """Queue an outgoing event; it is written to the outbox in this transaction.
