@@ -307,6 +307,9 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
     elapsed = time.perf_counter() - started
     burst_cpu, lag_burst = cpu.used(), await _market_lag(bus)
     drained = BURST / elapsed
+    done_at = sorted(seen["opened"] - started for seen in burst.seen.values() if "opened" in seen)
+    tail = (f"opened by {percentile(done_at, 50):.1f}s (half), {percentile(done_at, 90):.1f}s "
+            f"(90%), {percentile(done_at, 99):.1f}s (99%), {done_at[-1]:.1f}s (all)")
     note = (f"{PACED_RATE} signals/s for {PACED_SECONDS}s on a steady market of {len(SYMBOLS)} "
             f"symbols × {TICK_RATE} ticks/s; paper MARKET_FILL={MARKET_FILL}; SignalDetected "
             "published → PositionOpened seen")
@@ -332,8 +335,8 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
         info("e2e.cpu_share_market_only", sum(idle.values()) * 100, "% of a core",
              f"{len(SYMBOLS)}×{TICK_RATE} ticks/s and no signals (services, NATS, Postgres): {idle_note}"),
         at_least("e2e.sustained_signals_per_s", drained, "signals/s", 200,
-                 f"burst of {BURST} signals drained until every position is open ({elapsed:.1f}s) "
-                 f"on the steady market; hops: {_hops(burst)}; CPU ms/signal "
+                 f"burst of {BURST} signals drained until every position is open ({elapsed:.1f}s; "
+                 f"{tail}) on the steady market; hops: {_hops(burst)}; CPU ms/signal "
                  f"{sum(burst_cpu.values()) * 1000 / BURST:.1f}: "
                  f"{_cpu_note(burst_cpu, BURST)}; market lag (ticks pending) after: {lag_burst}"),
     ]
