@@ -48,6 +48,7 @@ from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import ServiceProcess, reset_streams
+from robson_kit.testing.auth import ADMIN_HEADERS, PUBLIC_PEM
 
 from bench.common import (
     Metric,
@@ -104,7 +105,8 @@ signal.signal(signal.SIGUSR1, lambda *_: _dump())
 def _env(infra: Infrastructure, name: str, run: str, logs: Path) -> dict[str, str]:
     prefix = f"ROBSON_{name.upper()}_"
     env = {"NATS_URL": infra.nats_url, "DATABASE_URL": infra.database_url,
-           f"{prefix}DB_SCHEMA": f"bench_{run}_{name}", f"{prefix}LOG_LEVEL": "WARNING"}
+           f"{prefix}DB_SCHEMA": f"bench_{run}_{name}", f"{prefix}LOG_LEVEL": "WARNING",
+           "ROBSON_AUTH_PUBLIC_KEY": PUBLIC_PEM}  # the policy PUTs below carry a test admin token
     if name == "paper":
         rules = {sym: {"tick": "0.01", "step": "0.001", "min_notional": "5"} for sym in SYMBOLS}
         env |= {f"{prefix}SYMBOLS_JSON": json.dumps(rules),
@@ -158,14 +160,19 @@ async def _start(infra: Infrastructure, run: str, logs: Path) -> dict[str, Servi
     procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run, logs),
                                   f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
              for name in SERVICES}
-    for proc in procs.values():
-        proc.start(ready=False)
-    for proc in procs.values():
-        await asyncio.to_thread(proc.wait_ready, 180.0)
-    async with httpx.AsyncClient(timeout=30) as http:
-        for account in ACCOUNTS:
-            url = f"{procs['entry_gate'].url}/policies/{account}"
-            (await http.put(url, json=POLICY)).raise_for_status()
+    try:
+        for proc in procs.values():
+            proc.start(ready=False)
+        for proc in procs.values():
+            await asyncio.to_thread(proc.wait_ready, 180.0)
+        async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
+            for account in ACCOUNTS:
+                url = f"{procs['entry_gate'].url}/policies/{account}"
+                (await http.put(url, json=POLICY)).raise_for_status()
+    except BaseException:  # no service outlives a failed start
+        for proc in procs.values():
+            proc.stop()
+        raise
     return procs
 
 
@@ -300,6 +307,9 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
     elapsed = time.perf_counter() - started
     burst_cpu, lag_burst = cpu.used(), await _market_lag(bus)
     drained = BURST / elapsed
+    done_at = sorted(seen["opened"] - started for seen in burst.seen.values() if "opened" in seen)
+    tail = (f"opened by {percentile(done_at, 50):.1f}s (half), {percentile(done_at, 90):.1f}s "
+            f"(90%), {percentile(done_at, 99):.1f}s (99%), {done_at[-1]:.1f}s (all)")
     note = (f"{PACED_RATE} signals/s for {PACED_SECONDS}s on a steady market of {len(SYMBOLS)} "
             f"symbols × {TICK_RATE} ticks/s; paper MARKET_FILL={MARKET_FILL}; SignalDetected "
             "published → PositionOpened seen")
@@ -325,8 +335,8 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
         info("e2e.cpu_share_market_only", sum(idle.values()) * 100, "% of a core",
              f"{len(SYMBOLS)}×{TICK_RATE} ticks/s and no signals (services, NATS, Postgres): {idle_note}"),
         at_least("e2e.sustained_signals_per_s", drained, "signals/s", 200,
-                 f"burst of {BURST} signals drained until every position is open ({elapsed:.1f}s) "
-                 f"on the steady market; hops: {_hops(burst)}; CPU ms/signal "
+                 f"burst of {BURST} signals drained until every position is open ({elapsed:.1f}s; "
+                 f"{tail}) on the steady market; hops: {_hops(burst)}; CPU ms/signal "
                  f"{sum(burst_cpu.values()) * 1000 / BURST:.1f}: "
                  f"{_cpu_note(burst_cpu, BURST)}; market lag (ticks pending) after: {lag_burst}"),
     ]
@@ -352,6 +362,36 @@ def _print_profiles(logs: Path) -> None:
             print(f"--- cProfile of {name} (by own time) ---")
             pstats.Stats(str(path)).sort_stats("tottime").print_stats(25)
             pstats.Stats(str(path)).sort_stats("cumtime").print_stats(40)
+
+
+async def _print_consumers(procs: dict[str, ServiceProcess], signals: int) -> None:
+    """Messages per signal each consumer handled over the whole run (by outcome) and its mean
+    batch size: where the per-signal work goes, ticks included."""
+    print(f"--- consumers over the run ({signals} signals): messages per signal by outcome; "
+          "mean batch")
+    async with httpx.AsyncClient(timeout=10) as http:
+        for name, proc in procs.items():
+            try:
+                text = (await http.get(f"{proc.url}/metrics")).text
+            except httpx.HTTPError:
+                continue
+            counts: dict[str, Counter[str]] = {}
+            batches: dict[str, float] = {}
+            for line in text.splitlines():
+                if line.startswith("robson_messages_total{"):
+                    labels, value = line[len("robson_messages_total{"):].rsplit("} ", 1)
+                    fields = dict(part.split("=", 1) for part in labels.split(","))
+                    consumer, outcome = fields["consumer"].strip('"'), fields["outcome"].strip('"')
+                    counts.setdefault(consumer, Counter())[outcome] += float(value)
+                elif line.startswith("robson_message_handle_seconds_count{"):
+                    labels, value = line[len("robson_message_handle_seconds_count{"):].rsplit("} ", 1)
+                    consumer = dict(part.split("=", 1) for part in labels.split(","))["consumer"]
+                    batches[consumer.strip('"')] = float(value)
+            for consumer, by in sorted(counts.items()):
+                handled = by.get("ok", 0) + by.get("duplicate", 0)
+                mean = handled / batches[consumer] if batches.get(consumer) else 0.0
+                outcomes = ", ".join(f"{k} {v / signals:.2f}" for k, v in sorted(by.items()))
+                print(f"  {name}/{consumer}: {outcomes}; batch {mean:.1f}")
 
 
 def _floor_metrics(lean: LeanFigures, robson: dict[str, float]) -> list[Metric]:
@@ -385,6 +425,8 @@ async def run() -> list[Metric]:
         try:
             await asyncio.sleep(2)
             metrics = await _measure(bus, procs, infra)
+            await _print_consumers(procs, UNLOADED_RATE * UNLOADED_SECONDS
+                                   + PACED_RATE * PACED_SECONDS + BURST)
             figures = {m.name: m.value for m in metrics}
             metrics += _floor_metrics(lean, {
                 "p50_at_5": figures[f"e2e.signal_to_open_p50_at_{UNLOADED_RATE}"],

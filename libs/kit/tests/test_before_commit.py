@@ -81,7 +81,10 @@ async def _writes_while_consuming(service: Service, bus: Bus, count: int) -> int
         await service.stop()
     # Writes only (asyncpg's own type introspection reads), and not the outbox relay's periodic
     # sweep, which runs regardless: everything left is the consumer's.
-    writes = [sql for sql in executed if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    # The kit sends BEGIN with its inbox insert and COMMIT with its outbox insert, as one
+    # query each: count the statements of a query, not the queries.
+    statements = [part for sql in executed for part in sql.split(";")]
+    writes = [sql for sql in statements if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
     return sum("outbox" not in sql for sql in writes)
 
 

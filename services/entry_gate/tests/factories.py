@@ -81,3 +81,12 @@ def account(equity: str = "10000", policy: AccountPolicy | None = None,
 
 def policy(**sections: object) -> EffectivePolicy:
     return EffectivePolicy(account=AccountPolicy.model_validate(sections))
+
+
+async def market_consumed(bus, n: int) -> bool:
+    """The gate's market consumer has applied the first ``n`` market messages (a test that
+    publishes a tick and then a decision must wait for it: the two consumers race)."""
+    from robson_contracts import subjects as s
+
+    info = await bus.js.consumer_info(s.MARKET.name, "entry_gate_market")
+    return info.ack_floor.stream_seq >= n

@@ -12,7 +12,7 @@ from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
 
-from .factories import T0, decision, snapshot
+from .factories import T0, decision, market_consumed, snapshot
 
 
 async def test_invalid_policy_update_is_refused_with_field_level_messages(
@@ -55,6 +55,7 @@ async def test_check_is_a_dry_run_that_records_nothing(
     await bus.publish(TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"))
     await bus.publish(snapshot("10000", T0))
     await wait_until(lambda: _has_equity(api), message="snapshot projected")
+    await wait_until(lambda: market_consumed(bus, 1), message="tick applied")
     body = json.loads(decision(entry="100", stop="90", quantity="50").model_dump_json())
     first = (await api.post("/check", json=body)).json()
     second = (await api.post("/check", json=body)).json()
@@ -76,6 +77,7 @@ async def test_decision_history_filters_and_status(
     await bus.publish(TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"))
     await bus.publish(snapshot("10000", T0))
     await wait_until(lambda: _has_equity(api), message="snapshot projected")
+    await wait_until(lambda: market_consumed(bus, 1), message="tick applied")
     await bus.publish(decision(1, at=T0 + timedelta(seconds=1)))
     await bus.publish(decision(2, at=T0 + timedelta(seconds=2), confidence="0.1"))
     await wait_until(lambda: _count(bus, 2), message="two gate decisions")
@@ -101,6 +103,7 @@ async def test_risk_status_without_at_is_as_of_the_accounts_last_event_time(
     await bus.publish(TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"))
     await bus.publish(snapshot("10000", T0))
     await wait_until(lambda: _has_equity(api), message="snapshot projected")
+    await wait_until(lambda: market_consumed(bus, 1), message="tick applied")
     await bus.publish(decision(1, at=T0 + timedelta(seconds=5)))
     await wait_until(lambda: _count(bus, 1), message="decision judged")
     status = (await api.get("/accounts/acc1/risk")).json()

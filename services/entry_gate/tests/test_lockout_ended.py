@@ -14,7 +14,7 @@ from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
 
-from .factories import T0, decision, snapshot
+from .factories import T0, decision, market_consumed, snapshot
 
 
 async def _ended(bus: Bus, n: int = 1) -> list[RiskLockoutEnded] | None:
@@ -33,6 +33,7 @@ async def test_trade_frequency_cooldown_that_expires_is_announced_once_as_expire
 ) -> None:
     await bus.publish(TradeTick(occurred_at=T0, symbol="BTCUSDT", price="100"))
     await bus.publish(snapshot("10000", T0))
+    await wait_until(lambda: market_consumed(bus, 1), message="tick applied")
     for i in range(1, 5):
         await bus.publish(decision(i, at=T0 + timedelta(seconds=i)))
     at = T0 + timedelta(seconds=5)
@@ -41,6 +42,7 @@ async def test_trade_frequency_cooldown_that_expires_is_announced_once_as_expire
     assert await _ended(bus) is None
     later = T0 + timedelta(minutes=11)
     await bus.publish(TradeTick(occurred_at=later, symbol="BTCUSDT", price="100"))
+    await wait_until(lambda: market_consumed(bus, 2), message="later tick applied")
     await bus.publish(decision(5, at=later))
     await bus.publish(decision(6, at=later + timedelta(seconds=30), trader="t2"))
     (ended,) = await wait_until(lambda: _ended(bus), message="lockout ended")

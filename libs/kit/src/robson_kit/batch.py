@@ -3,6 +3,9 @@
 Optimistic batching: the whole batch runs in one transaction; if any handler fails, the batch is
 rolled back and replayed one message per transaction, so only the failing message is retried
 or dead-lettered while the others commit.
+
+BEGIN goes with the inbox insert and COMMIT with the outbox insert, one round trip each
+(``robson_kit.rawtx``).
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from robson_kit.outage import is_infrastructure_error
 from robson_kit.uow import (
     DEFAULT_MAX_PAYLOAD,
     UnitOfWork,
-    flush_outboxes,
-    record_inbox_batch,
+    begin_recording_inbox,
+    flush_outboxes_and_commit,
     run_before_commit,
 )
 
@@ -92,6 +95,9 @@ class BatchTransaction:
         uows: list[UnitOfWork] = []
         async with self.sessions() as session, session.begin():
             fresh = await self._record_inbox(session, decoded)
+            seen: set[object] = set()
+            batch = tuple(m for _, m in decoded if m.message_id in fresh
+                          and not (m.message_id in seen or seen.add(m.message_id)))
             for msg, message in decoded:
                 outcomes[id(msg)] = Outcome("ack")
                 if message.message_id not in fresh:
@@ -99,6 +105,7 @@ class BatchTransaction:
                     continue
                 fresh.discard(message.message_id)  # a redelivered copy in the same batch
                 uow = UnitOfWork(session, self.clock, self.max_payload)
+                uow.batch = batch
                 failure = await self._handle_one(uow, message)
                 if failure is not None:
                     if not isolate:
@@ -106,14 +113,14 @@ class BatchTransaction:
                     raise _RollBack({id(msg): failure})
                 uows.append(uow)
             await self._deferred_writes(session, decoded, isolate)
-            await flush_outboxes(session, uows)
+            await flush_outboxes_and_commit(session, uows)
         return outcomes, uows
 
     async def _record_inbox(self, session: AsyncSession, decoded: Decoded) -> set[object]:
         """The ids not processed before (all of them when the handler needs no inbox)."""
         if not self.record_inbox:
             return {m.message_id for _, m in decoded}
-        return await record_inbox_batch(
+        return await begin_recording_inbox(
             session, [(m.message_id, self.consumer, msg.subject) for msg, m in decoded]
         )
 

@@ -18,6 +18,7 @@ from sqlalchemy.sql import Executable
 from robson_kit.bus import headers_for
 from robson_kit.clock import Clock
 from robson_kit.errors import PermanentError
+from robson_kit.rawtx import begin_with_inbox, commit_with_outbox
 
 Callback = Callable[[], Awaitable[None] | None]
 OutboxRow = dict[str, Any]
@@ -58,6 +59,10 @@ class UnitOfWork:
         self._connection: AsyncConnection | None = None
         self.written: list[OutboxRow] = []
         """Outbox rows this unit of work wrote; published right after commit."""
+        self.batch: tuple[Message, ...] = ()
+        """Every message this transaction handles (a consumer's fetched batch, duplicates left
+        out), so a handler can read or lock what the whole batch needs in one statement the
+        first time (e.g. every account the batch touches); empty outside a consumer batch."""
 
     def emit(self, message: Message, subject: str | None = None) -> None:
         """Queue an outgoing event; it is written to the outbox in this transaction.
@@ -166,11 +171,37 @@ async def run_before_commit(session: AsyncSession) -> None:
             await write(uow)
 
 
+async def begin_recording_inbox(
+    session: AsyncSession, records: list[tuple[object, str, str]]
+) -> set[object]:
+    """Begin the transaction and record the inbox: one round trip when every id is new
+    (``robson_kit.rawtx``), else ``record_inbox_batch``. Returns the ids that were new."""
+    if await begin_with_inbox(session, records, _DRIVER):
+        return {record[0] for record in records}
+    return await record_inbox_batch(session, records)
+
+
+async def flush_outboxes_and_commit(session: AsyncSession, uows: list[UnitOfWork]) -> int:
+    """``flush_outboxes``, committing with the outbox write in one round trip when the kit
+    began the transaction (``begin_recording_inbox``); else the session commits as usual."""
+    await run_before_commit(session)
+    rows = [row for uow in uows for row in uow.take_outbox_rows()]
+    if await commit_with_outbox(session, rows):
+        return len(rows)
+    await _write_outbox(session, rows)
+    return len(rows)
+
+
 async def flush_outboxes(session: AsyncSession, uows: list[UnitOfWork]) -> int:
     """Run the deferred writes, then write every queued event of these units of work to the
     outbox in one statement."""
     await run_before_commit(session)
     rows = [row for uow in uows for row in uow.take_outbox_rows()]
+    await _write_outbox(session, rows)
+    return len(rows)
+
+
+async def _write_outbox(session: AsyncSession, rows: list[OutboxRow]) -> None:
     if rows:
         driver = await driver_connection(session)
         await driver.execute(
@@ -178,7 +209,6 @@ async def flush_outboxes(session: AsyncSession, uows: list[UnitOfWork]) -> int:
             [r["message_type"] for r in rows], [r["payload"] for r in rows],
             [json.dumps(r["headers"]) for r in rows],
         )
-    return len(rows)
 
 
 class UnitOfWorkFactory:

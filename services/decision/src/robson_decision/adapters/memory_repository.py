@@ -105,6 +105,11 @@ class MemoryRepository:
         self.t.decisions[values["decision_id"]] = values
         return True
 
+    async def add_opened_position(self, values: dict[str, Any],
+                                  decision_id: str | None) -> dict[str, Any] | None:
+        return await self.add_position({**values,
+                                        "timeframe": await self.decision_timeframe(decision_id)})
+
     async def decision_timeframe(self, decision_id: str | None) -> str | None:
         row = self.t.decisions.get(decision_id) if decision_id is not None else None
         return row["timeframe"] if row else None

@@ -67,6 +67,13 @@ PERFORMANCE = (
 ADD_POSITION = (
     insert(positions).on_conflict_do_nothing(index_elements=["position_id"]).returning(*positions.c)
 )
+OPEN_POSITION = (
+    insert(positions)
+    .values(timeframe=select(decisions.c.timeframe)
+            .where(decisions.c.decision_id == bindparam("decision_id")).scalar_subquery())
+    .on_conflict_do_nothing(index_elements=["position_id"]).returning(*positions.c)
+)
+"""``ADD_POSITION`` with the timeframe of the decision that opened it, in the same statement."""
 ADD_DECISION = insert(decisions).on_conflict_do_nothing().returning(decisions.c.decision_id)
 DECISION_TIMEFRAME = select(decisions.c.timeframe).where(
     decisions.c.decision_id == bindparam("decision_id")
@@ -133,6 +140,13 @@ class Repository:
     async def add_position(self, values: dict[str, Any]) -> dict[str, Any] | None:
         """The new row; None when the position was already known."""
         row = (await self.uow.execute(ADD_POSITION, values)).first()
+        return dict(row._mapping) if row else None
+
+    async def add_opened_position(self, values: dict[str, Any],
+                                  decision_id: str | None) -> dict[str, Any] | None:
+        """``add_position`` with the timeframe of ``decision_id`` (None when unknown), looked up
+        by the insert itself."""
+        row = (await self.uow.execute(OPEN_POSITION, {**values, "decision_id": decision_id})).first()
         return dict(row._mapping) if row else None
 
     async def update_position(self, position_id: str, **values: Any) -> dict[str, Any] | None:

@@ -43,14 +43,13 @@ class PositionProjector:
 
 async def _project(repo: Repository, event: PositionEvent) -> dict[str, Any] | None:
     if isinstance(event, PositionOpened):
-        return await repo.add_position(
+        return await repo.add_opened_position(
             {
                 "position_id": event.position_id,
                 "account_id": event.account_id,
                 "trader_id": event.trader_id,
                 "symbol": event.symbol,
                 "side": event.side.value,
-                "timeframe": await repo.decision_timeframe(event.decision_id),
                 "quantity": event.quantity,
                 "entry_price": event.entry_price,
                 "stop_loss": event.stop_loss,
@@ -58,7 +57,8 @@ async def _project(repo: Repository, event: PositionEvent) -> dict[str, Any] | N
                 "take_profits": _tps(event.take_profits),
                 "trailing": False,
                 "opened_at": event.occurred_at,
-            }
+            },
+            event.decision_id,
         )
     if isinstance(event, PositionModified):
         return await repo.update_position(

@@ -30,6 +30,7 @@ class DecisionFilter:
 
 # Hot path statements, compiled once; the payload goes in as JSON text (no parse/re-encode).
 EXISTS = text("SELECT 1 FROM gate_decisions WHERE gate_decision_id = :g")
+EXISTING = text("SELECT gate_decision_id FROM gate_decisions WHERE gate_decision_id = ANY(:g)")
 APPEND = text(
     "INSERT INTO gate_decisions (gate_decision_id, decision_id, account_id, trader_id, symbol, "
     "outcome, reason_codes, decided_at, payload) "
@@ -41,12 +42,27 @@ APPEND = text(
 )
 _STAGED = "entry_gate.decision_log"
 """``session.info`` key: this transaction's appended decisions, in order, by id."""
+_KNOWN = "entry_gate.decision_log_known"
+"""``session.info`` key: ids looked up ahead in this transaction → recorded before or not."""
+
+
+async def prefetch(uow: UnitOfWork, gate_decision_ids: list[str]) -> None:
+    """Look up which of a batch's decisions were recorded before, in one statement."""
+    known: dict[str, bool] = uow.session.info.setdefault(_KNOWN, {})
+    wanted = [g for g in dict.fromkeys(gate_decision_ids) if g not in known]
+    if len(wanted) < 2:
+        return
+    found = {r[0] for r in (await uow.execute(EXISTING, {"g": wanted})).all()}
+    known.update((g, g in found) for g in wanted)
 
 
 async def exists(uow: UnitOfWork, gate_decision_id: str) -> bool:
     """Recorded already, or appended earlier in this transaction."""
     if gate_decision_id in uow.session.info.get(_STAGED, ()):
         return True
+    known = uow.session.info.get(_KNOWN)
+    if known is not None and gate_decision_id in known:
+        return known[gate_decision_id]
     return (await uow.execute(EXISTS, {"g": gate_decision_id})).first() is not None
 
 
@@ -79,6 +95,9 @@ class DecisionLog:
 
     async def exists(self, uow: UnitOfWork, gate_decision_id: str) -> bool:
         return await exists(uow, gate_decision_id)
+
+    async def prefetch(self, uow: UnitOfWork, gate_decision_ids: list[str]) -> None:
+        await prefetch(uow, gate_decision_ids)
 
     def append(self, uow: UnitOfWork, message: GateDecision) -> None:
         append(uow, message)

@@ -21,6 +21,14 @@ class MemoryAccountStore(AccountStore):
             return AccountState(account_id=account_id), 0
         return cached[1], cached[0]  # as the service's trusted cache hit
 
+    async def _lock_many(self, session: object, wanted: list[str],
+                         ahead: dict[str, tuple[AccountState, int]]) -> None:
+        """Nothing to read ahead: ``lock`` takes each from the cache."""
+
+    async def _write_rows(self, uow: UnitOfWork,
+                          rows: list[tuple[str, int, AccountState]]) -> None:
+        """The committed copies are published by ``save``'s after-commit callbacks."""
+
     async def _write_row(self, uow: UnitOfWork, account_id: str, version: int,
                          state: AccountState) -> None:
         """The committed copy is published by ``save``'s after-commit callback."""
@@ -42,6 +50,9 @@ class MemoryDecisionLog:
 
     async def exists(self, uow: UnitOfWork, gate_decision_id: str) -> bool:
         return gate_decision_id in self.decisions
+
+    async def prefetch(self, uow: UnitOfWork, gate_decision_ids: list[str]) -> None:
+        """Nothing to read ahead in memory."""
 
     def append(self, uow: UnitOfWork, message: GateDecision) -> None:
         self.decisions[message.gate_decision_id] = message

@@ -1,0 +1,158 @@
+"""A batch transaction's first and last round trips carry its inbox record and its outbox.
+
+A consumer's batch transaction used to cost, besides the handlers' own statements, four round
+trips to Postgres: ``BEGIN``, the inbox insert, the outbox insert and ``COMMIT``. Each is a
+write and a wake-up on both sides; at low rates they are most of a hop's latency and much of
+its CPU. Here the kit sends ``BEGIN`` together with the inbox insert, and the outbox insert
+together with ``COMMIT``, each pair as one simple-protocol query (the simple protocol takes
+several statements in one message; it takes no parameters, so the values are written as
+literals, see ``_text``).
+
+* ``begin_with_inbox``: ``BEGIN; INSERT INTO inbox … ON CONFLICT DO NOTHING``. The status
+  (``INSERT 0 n``) says whether every record was new; if not (a redelivered message, a copy in
+  the same batch) the transaction is rolled back and the caller records the inbox the usual
+  way, which says which ids were new. Duplicates are rare, so that costs little.
+* ``commit_with_outbox``: the ORM session is flushed first (nothing may run after ``COMMIT``),
+  then ``INSERT INTO outbox …; COMMIT``. A failure of either statement leaves the transaction to
+  the normal rollback (a ``ROLLBACK`` after a failed ``COMMIT`` is answered with a warning).
+
+SQLAlchemy's asyncpg adapter keeps the transaction it began in ``_transaction`` and calls
+``commit``/``rollback`` on it; while the kit owns the transaction, ``_transaction`` is a
+``KitTransaction`` whose ``commit`` is a no-op once the kit has committed. asyncpg itself sees
+only plain statements (its own transaction object is not involved), as with any ``BEGIN`` sent
+by hand. ``tests/test_rawtx.py`` in the kit proves commit, rollback, duplicates and reuse.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_KIT_TX = "robson.kit_transaction"
+MAX_LITERAL_BYTES = 256 * 1024
+"""Above this, events go out as parameters (a literal doubles the size of a payload)."""
+
+
+class NotLiteral(ValueError):
+    """A value that is not written as a literal (the caller uses parameters instead)."""
+
+
+class KitTransaction:
+    """Stands in for asyncpg's transaction object under SQLAlchemy's adapter while the kit owns
+    the transaction (it sent ``BEGIN`` itself, and may send ``COMMIT`` with its last write)."""
+
+    __slots__ = ("driver", "ended")
+
+    def __init__(self, driver: asyncpg.Connection) -> None:
+        self.driver = driver
+        self.ended = False
+
+    async def commit(self) -> None:
+        if not self.ended:
+            self.ended = True
+            await self.driver.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        if not self.ended:
+            self.ended = True
+            await self.driver.execute("ROLLBACK")
+
+
+def _text(value: str) -> str:
+    """An escape-string literal: the same meaning whatever ``standard_conforming_strings`` is."""
+    if "\x00" in value:
+        raise NotLiteral("NUL in a text value")
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _uuid(value: Any) -> str:
+    try:
+        return f"'{uuid.UUID(str(value))}'::uuid"
+    except ValueError as exc:
+        raise NotLiteral(f"not a uuid: {value!r}") from exc
+
+
+def _bytea(value: bytes) -> str:
+    return f"decode('{bytes(value).hex()}', 'hex')"
+
+
+def inbox_values(records: list[tuple[object, str, str]]) -> str:
+    return ", ".join(f"({_uuid(m)}, {_text(c)}, {_text(s)})" for m, c, s in records)
+
+
+def outbox_values(rows: list[dict[str, Any]]) -> str:
+    if sum(len(r["payload"]) for r in rows) > MAX_LITERAL_BYTES:
+        raise NotLiteral("payloads too large for literals")
+    return ", ".join(
+        f"({_uuid(r['message_id'])}, {_text(r['subject'])}, {_text(r['message_type'])}, "
+        f"{_bytea(r['payload'])}, {_text(json.dumps(r['headers']))}::jsonb)" for r in rows)
+
+
+async def _adapter(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).dbapi_connection
+
+
+async def begin_with_inbox(session: AsyncSession, records: list[tuple[object, str, str]],
+                           driver_key: str) -> bool:
+    """Begin the session's transaction and record these inbox entries in one round trip. True
+    when every record was new; False when nothing was done (the transaction has not begun: the
+    caller records the inbox the usual way)."""
+    adapted = await _adapter(session)
+    if adapted._transaction is not None or adapted.isolation_level is not None \
+            or adapted.readonly or adapted.deferrable:
+        return False  # begun already, or not a plain BEGIN: leave it to SQLAlchemy
+    try:
+        values = inbox_values(records)
+    except NotLiteral:
+        return False
+    driver: asyncpg.Connection = adapted.driver_connection
+    kit = KitTransaction(driver)
+    adapted._transaction = kit  # from here a failure is rolled back by the session as usual
+    status = await driver.execute(
+        "BEGIN; INSERT INTO inbox (message_id, consumer, subject) VALUES "
+        f"{values} ON CONFLICT (message_id) DO NOTHING")
+    if status != f"INSERT 0 {len(records)}":
+        await kit.rollback()  # some were recorded before: find out which, the usual way
+        adapted._transaction = None
+        return False
+    session.info[_KIT_TX] = (session.get_transaction(), kit)
+    session.info[driver_key] = (session.get_transaction(), driver)
+    return True
+
+
+def kit_transaction(session: AsyncSession) -> KitTransaction | None:
+    held = session.info.get(_KIT_TX)
+    if held is not None and held[0] is session.get_transaction() and not held[1].ended:
+        return held[1]
+    return None
+
+
+async def commit_with_outbox(session: AsyncSession, rows: list[dict[str, Any]]) -> bool:
+    """Write these outbox rows and commit in one round trip, if the kit owns the transaction
+    and the rows can be literals; False when nothing was done."""
+    kit = kit_transaction(session)
+    if kit is None:
+        return False
+    try:
+        values = outbox_values(rows) if rows else ""
+    except NotLiteral:
+        return False
+    await session.flush()  # whatever the ORM still holds must be in before COMMIT
+    if (await _adapter(session))._transaction is not kit:
+        return False  # someone ended or replaced the transaction meanwhile: not ours to commit
+    insert = ("INSERT INTO outbox (message_id, subject, message_type, payload, headers) VALUES "
+              f"{values}; " if rows else "")
+    status = await kit.driver.execute(f"{insert}COMMIT")
+    kit.ended = True
+    if status != "COMMIT":  # Postgres answers ROLLBACK to a COMMIT of a failed transaction
+        raise TransactionRolledBack(f"COMMIT answered {status!r}")
+    return True
+
+
+class TransactionRolledBack(RuntimeError):
+    """The transaction had failed before its COMMIT (a statement error a caller swallowed)."""

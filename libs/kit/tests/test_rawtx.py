@@ -1,0 +1,128 @@
+"""A batch transaction sends BEGIN with its inbox insert and COMMIT with its outbox insert, one
+round trip each (``robson_kit.rawtx``): the same effects, rollbacks and duplicate handling as
+separate statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from nats.aio.msg import Msg
+from robson_contracts import encode
+from robson_contracts import subjects as s
+from robson_kit.batch import BatchTransaction
+from robson_kit.clock import WallClock
+from robson_kit.db import make_engine, make_sessionmaker
+from robson_kit.rawtx import TransactionRolledBack, begin_with_inbox, commit_with_outbox
+from robson_kit.service import Service
+from robson_kit.uow import UnitOfWork, begin_recording_inbox, flush_outboxes_and_commit
+from sampleapp.app import handle_signal
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .test_messaging import make_signal, seen
+
+
+def _log_queries(engine: AsyncEngine) -> list[str]:
+    executed: list[str] = []
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda q: executed.append(q.query))
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    return executed
+
+
+async def _count(service: Service, sql: str, **params: Any) -> int:
+    async with service.sessions() as session:
+        return (await session.execute(text(sql), params)).scalar_one()
+
+
+def _msg(signal: Any) -> Msg:
+    return Msg(None, subject=s.subject_for(signal), data=encode(signal))
+
+
+async def test_batch_transaction_costs_one_round_trip_at_each_end(sample: Service) -> None:
+    engine = make_engine(sample.settings.database_url, sample.settings.db_schema)  # ours alone
+    executed = _log_queries(engine)
+    signals = [make_signal(f"ends-{i}") for i in range(3)]
+    batch = BatchTransaction("sample_signals", handle_signal, True, make_sessionmaker(engine),
+                             WallClock(), "sample")
+    try:
+        outcomes, uows = await batch.run([(_msg(m), m) for m in signals])
+    finally:
+        await engine.dispose()
+    assert [o.kind for o in outcomes.values()] == ["ack"] * 3
+    ours = [q for q in executed if "inbox" in q or "outbox" in q or q.strip().upper().startswith(
+        ("BEGIN", "COMMIT", "ROLLBACK"))]
+    assert len(ours) == 2, ours  # not BEGIN, inbox, outbox, COMMIT
+    assert ours[0].startswith("BEGIN; INSERT INTO inbox") and ours[1].endswith("COMMIT")
+    assert [await seen(sample, m.signal_id) for m in signals] == [1, 1, 1]
+    assert await _count(sample, "SELECT count(*) FROM outbox WHERE message_id = ANY(:ids)",
+                        ids=[r["message_id"] for u in uows for r in u.written]) == 3
+
+
+async def test_a_message_recorded_before_falls_back_and_is_not_handled_again(
+    sample: Service,
+) -> None:
+    done, fresh = make_signal("before"), make_signal("after")
+    batch = BatchTransaction("sample_signals", handle_signal, True, sample.sessions, WallClock(),
+                             "sample")
+    await batch.run([(_msg(done), done)])
+    outcomes, uows = await batch.run([(_msg(done), done), (_msg(fresh), fresh)])
+    assert [o.kind for o in outcomes.values()] == ["ack", "ack"]
+    assert len(uows) == 1  # only the fresh one ran its handler
+    assert (await seen(sample, "before"), await seen(sample, "after")) == (1, 1)
+
+
+async def test_a_failure_after_the_kit_began_rolls_everything_back(sample: Service) -> None:
+    message = make_signal("kit-rolled-back")
+    with pytest.raises(RuntimeError):
+        async with sample.sessions() as session, session.begin():
+            assert await begin_recording_inbox(session, [(message.message_id, "c", "s")]) == {
+                message.message_id}
+            uow = UnitOfWork(session, WallClock())
+            await handle_signal(message, uow)
+            raise RuntimeError("handler failed after the kit's writes")
+    assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
+                        id=message.message_id) == 0
+    assert await seen(sample, "kit-rolled-back") == 0
+    async with sample.sessions() as session, session.begin():  # the connection is clean again
+        assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
+
+
+async def test_literals_keep_quotes_backslashes_and_bytes_exactly(sample: Service) -> None:
+    message = make_signal("quoted")
+    subject = "robson.odd.'quote'.\\back\\slash.$1.;DROP"
+    async with sample.sessions() as session, session.begin():
+        assert await begin_with_inbox(session, [(message.message_id, "o'k\\", subject)], "k")
+        uow = UnitOfWork(session, WallClock())
+        uow.emit(message, subject=subject)
+        rows = uow.take_outbox_rows()
+        rows[0]["headers"]["X-Odd"] = "it's \\ \"quoted\" é"
+        rows[0]["payload"] = b"\x00\xff'\\" + rows[0]["payload"]
+        assert await commit_with_outbox(session, rows)
+    async with sample.sessions() as session:
+        inbox = (await session.execute(text(
+            "SELECT consumer, subject FROM inbox WHERE message_id = :id"),
+            {"id": message.message_id})).one()
+        outbox = (await session.execute(text(
+            "SELECT subject, payload, headers FROM outbox WHERE message_id = :id"),
+            {"id": message.message_id})).one()
+    assert tuple(inbox) == ("o'k\\", subject)
+    assert (outbox.subject, bytes(outbox.payload), outbox.headers) == (
+        subject, rows[0]["payload"], rows[0]["headers"])
+
+
+async def test_a_failed_statement_swallowed_by_a_handler_never_commits(sample: Service) -> None:
+    message = make_signal("swallowed")
+    with pytest.raises(TransactionRolledBack):
+        async with sample.sessions() as session, session.begin():
+            assert await begin_recording_inbox(session, [(message.message_id, "c", "s")])
+            try:
+                await (await session.connection()).exec_driver_sql("SELECT 1/0")
+            except Exception:
+                pass  # a handler that swallows a database error
+            await flush_outboxes_and_commit(session, [])  # Postgres answers ROLLBACK
+    assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
+                        id=message.message_id) == 0
