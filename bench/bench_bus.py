@@ -14,7 +14,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
 from robson_contracts import SignalDetected, decode, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
@@ -27,6 +26,7 @@ from bench.common import (
     at_most,
     embedded_infrastructure,
     info,
+    infra_cpu_seconds,
     median,
     percentile,
     process_cpu_seconds,
@@ -101,18 +101,6 @@ async def _throughput(bus: Bus, infra: Infrastructure, log: Path) -> list[Metric
     ]
 
 
-def _infra_cpu_seconds(infra: Infrastructure) -> float:
-    """CPU used so far by NATS and Postgres (postmaster and its backends)."""
-    total = 0.0
-    if infra.nats and infra.nats.process:
-        total += process_cpu_seconds(infra.nats.process.pid)
-    pidfile = infra.postgres.pgdata / "postmaster.pid" if infra.postgres else None
-    if pidfile and pidfile.exists():
-        root = psutil.Process(int(pidfile.read_text().splitlines()[0]))
-        total += sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
-    return total
-
-
 async def _latency(bus: Bus, infra: Infrastructure, log: Path, rate: int = PACED_RATE,
                    seconds: int = PACED_SECONDS) -> list[Metric]:
     proc = _service_process(infra, log)
@@ -131,7 +119,7 @@ async def _latency(bus: Bus, infra: Infrastructure, log: Path, rate: int = PACED
     sub = await bus.nc.subscribe(s.ALL_DECISIONS, cb=on_answer)
     interval = 1 / rate
     cpu_before = process_cpu_seconds(proc.proc.pid)
-    infra_before = _infra_cpu_seconds(infra)
+    infra_before = infra_cpu_seconds(infra)
     start = time.perf_counter()
     try:
         for i in range(total):
@@ -143,7 +131,7 @@ async def _latency(bus: Bus, infra: Infrastructure, log: Path, rate: int = PACED
             await bus.publish(message)
         await asyncio.wait_for(done.wait(), timeout=180)
         cpu = process_cpu_seconds(proc.proc.pid) - cpu_before
-        infra_cpu = _infra_cpu_seconds(infra) - infra_before
+        infra_cpu = infra_cpu_seconds(infra) - infra_before
     finally:
         await sub.unsubscribe()
         proc.stop()

@@ -77,3 +77,17 @@ def process_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def infra_cpu_seconds(infra: Infrastructure) -> float:
+    """CPU used so far by NATS and Postgres (postmaster and its backends)."""
+    import psutil
+
+    total = 0.0
+    if infra.nats and infra.nats.process:
+        total += process_cpu_seconds(infra.nats.process.pid)
+    pidfile = infra.postgres.pgdata / "postmaster.pid" if infra.postgres else None
+    if pidfile and pidfile.exists():
+        root = psutil.Process(int(pidfile.read_text().splitlines()[0]))
+        total += sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
+    return total

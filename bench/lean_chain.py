@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nats
-import psutil
 from nats.js.api import StorageType, StreamConfig
 from robson_kit.embedded import Infrastructure
 
-from bench.common import median, percentile, process_cpu_seconds
+from bench.common import infra_cpu_seconds, median, percentile, process_cpu_seconds
 from bench.lean_hop import STREAM, subject
 
 HOPS = 5
@@ -64,14 +63,7 @@ class _Latencies:
 
 
 def _cpu(pids: list[int], infra: Infrastructure) -> float:
-    total = sum(process_cpu_seconds(pid) for pid in pids)
-    if infra.nats and infra.nats.process:
-        total += process_cpu_seconds(infra.nats.process.pid)
-    pidfile = infra.postgres.pgdata / "postmaster.pid" if infra.postgres else None
-    if pidfile and pidfile.exists():
-        root = psutil.Process(int(pidfile.read_text().splitlines()[0]))
-        total += sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
-    return total
+    return sum(process_cpu_seconds(pid) for pid in pids) + infra_cpu_seconds(infra)
 
 
 async def _phase(js, lat: _Latencies, prefix: str, n: int, rate: float | None) -> float:
