@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 from robson_contracts import (
     GateDecision,
     OrderFilled,
@@ -56,9 +55,11 @@ from bench.common import (
     at_most,
     embedded_infrastructure,
     info,
+    infra_cpu_by_process,
     median,
     percentile,
     process_cpu_seconds,
+    start_services,
 )
 from bench.lean_chain import LeanFigures
 from bench.lean_chain import measure as measure_lean
@@ -160,11 +161,8 @@ async def _start(infra: Infrastructure, run: str, logs: Path) -> dict[str, Servi
     procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run, logs),
                                   f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
              for name in SERVICES}
+    await start_services(procs)
     try:
-        for proc in procs.values():
-            proc.start(ready=False)
-        for proc in procs.values():
-            await asyncio.to_thread(proc.wait_ready, 180.0)
         async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
             for account in ACCOUNTS:
                 url = f"{procs['entry_gate'].url}/policies/{account}"
@@ -266,13 +264,7 @@ class Cpu:
 
     def _now(self) -> dict[str, float]:
         now = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
-        if self.infra.nats and self.infra.nats.process:
-            now["nats-server"] = process_cpu_seconds(self.infra.nats.process.pid)
-        pidfile = self.infra.postgres.pgdata / "postmaster.pid" if self.infra.postgres else None
-        if pidfile and pidfile.exists():
-            root = psutil.Process(int(pidfile.read_text().splitlines()[0]))
-            now["postgres"] = sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
-        return now
+        return now | infra_cpu_by_process(self.infra)
 
     def mark(self) -> None:
         self.start = self._now()

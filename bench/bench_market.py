@@ -17,13 +17,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psutil
 from robson_contracts import TradeTick
 from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import ServiceProcess, reset_streams
 
-from bench.common import Metric, at_most, embedded_infrastructure, info, median, process_cpu_seconds
+from bench.common import (
+    Metric,
+    at_most,
+    embedded_infrastructure,
+    info,
+    infra_cpu_by_process,
+    median,
+    process_cpu_seconds,
+    start_services,
+)
 
 SYMBOLS = tuple(f"B{i:02d}USDT" for i in range(10))
 TICK_RATE = 20
@@ -58,13 +66,7 @@ async def _market(bus: Bus, stop: asyncio.Event) -> None:
 
 def _cpu(procs: dict[str, ServiceProcess], infra: Infrastructure) -> dict[str, float]:
     now = {name: process_cpu_seconds(p.proc.pid) for name, p in procs.items() if p.proc}
-    if infra.nats and infra.nats.process:
-        now["nats-server"] = process_cpu_seconds(infra.nats.process.pid)
-    pidfile = infra.postgres.pgdata / "postmaster.pid" if infra.postgres else None
-    if pidfile and pidfile.exists():
-        root = psutil.Process(int(pidfile.read_text().splitlines()[0]))
-        now["postgres"] = sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
-    return now
+    return now | infra_cpu_by_process(infra)
 
 
 async def _measure() -> tuple[list[float], dict[str, list[float]]]:
@@ -84,10 +86,7 @@ async def _measure() -> tuple[list[float], dict[str, list[float]]]:
                                       f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
                  for name in SERVICES}
         try:
-            for proc in procs.values():
-                proc.start(ready=False)
-            for proc in procs.values():
-                await asyncio.to_thread(proc.wait_ready, 180.0)
+            await start_services(procs)
             await asyncio.sleep(3)  # warm: first ticks of each symbol, caches
             for _ in range(WINDOWS):
                 before, started = _cpu(procs, infra), time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import tempfile
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from robson_kit.embedded import Infrastructure
+from robson_kit.testing import ServiceProcess
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,34 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def infra_cpu_seconds(infra: Infrastructure) -> float:
-    """CPU used so far by NATS and Postgres (postmaster and its backends)."""
+def infra_cpu_by_process(infra: Infrastructure) -> dict[str, float]:
+    """CPU used so far by the embedded NATS (``nats-server``) and Postgres (``postgres``: the
+    postmaster and its backends), each when it runs."""
     import psutil
 
-    total = 0.0
+    used: dict[str, float] = {}
     if infra.nats and infra.nats.process:
-        total += process_cpu_seconds(infra.nats.process.pid)
+        used["nats-server"] = process_cpu_seconds(infra.nats.process.pid)
     pidfile = infra.postgres.pgdata / "postmaster.pid" if infra.postgres else None
     if pidfile and pidfile.exists():
         root = psutil.Process(int(pidfile.read_text().splitlines()[0]))
-        total += sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
-    return total
+        used["postgres"] = sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
+    return used
+
+
+def infra_cpu_seconds(infra: Infrastructure) -> float:
+    """CPU used so far by NATS and Postgres together."""
+    return sum(infra_cpu_by_process(infra).values())
+
+
+async def start_services(procs: dict[str, ServiceProcess]) -> None:
+    """Start every service, then wait until each is ready; after a failure none runs on."""
+    try:
+        for proc in procs.values():
+            proc.start(ready=False)
+        for proc in procs.values():
+            await asyncio.to_thread(proc.wait_ready, 180.0)
+    except BaseException:
+        for proc in procs.values():
+            proc.stop()
+        raise
