@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from nats.js.api import AckPolicy
@@ -151,18 +152,8 @@ class Quiescence:
             # reported done before the reading: its acks were still on their way
             await asyncio.sleep(self.poll)
             return
-        deadline = time.monotonic() + self.fallback
-        while True:
-            done = (all(self._drained(k, *v) for k, v in busy.items())
-                    if busy else bool(self._since))
-            left = deadline - time.monotonic()
-            if done or left <= 0:
-                return
-            self._reported.clear()
-            try:
-                await asyncio.wait_for(self._reported.wait(), left)
-            except TimeoutError:
-                return
+        await self._until_reported(lambda: all(self._drained(k, *v) for k, v in busy.items())
+                                   if busy else bool(self._since))
 
     def _expected(self, published: list[tuple[str, int]]) -> dict[Key, int]:
         """The consumers (as last read) that take these (subject, stream sequence) messages,
@@ -181,11 +172,13 @@ class Quiescence:
         """Until every consumer expected to take the published messages has reported handling
         them (or ``fallback`` seconds): the reading after it then usually finds the platform
         quiet, or the consumers the step's effects went to busy."""
+        await self._until_reported(lambda: all(
+            (r := self._latest.get(k)) is not None and r.seq >= seq for k, seq in expected.items()))
+
+    async def _until_reported(self, done: Callable[[], bool]) -> None:
+        """Until ``done()`` holds, judged again at each progress report, or ``fallback`` s."""
         deadline = time.monotonic() + self.fallback
-        while True:
-            if all((r := self._latest.get(k)) is not None and r.seq >= seq
-                   for k, seq in expected.items()):
-                return
+        while not done():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
