@@ -152,8 +152,10 @@ async def reject(
 async def _own_trader(session: Any, who: Principal, trader_id: str) -> None:
     """Another account's trader is unknown to the caller (404); a trader that has decided
     nothing yet (its account unknown here) is for an all-accounts token only."""
+    if who.all_accounts:
+        return
     owner = await queries.trader_account(session, trader_id)
-    if not (who.all_accounts or (owner is not None and who.can_access(owner))):
+    if owner is None or not who.can_access(owner):
         raise HTTPException(404, f"no trader {trader_id!r}")
 
 
@@ -161,7 +163,7 @@ async def _own_trader(session: Any, who: Principal, trader_id: str) -> None:
 async def get_settings(
     service: ServiceDep, memory: MemoryDep, trader_id: Identifier, who: ReadPrincipal
 ) -> TraderSettings:
-    if not who.all_accounts:
+    if not who.all_accounts:  # no transaction for the usual operator token
         async with service.uow() as uow:
             await _own_trader(uow.session, who, trader_id)
     return memory.trader_settings(trader_id)
@@ -190,9 +192,9 @@ async def model_calls(
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
     async with service.uow() as uow:
-        if not who.all_accounts:  # calls carry a trader, not an account: one known trader only
-            if trader_id is None:
-                raise HTTPException(404, "model calls of every trader: an all-accounts token only")
+        if trader_id is None and not who.all_accounts:  # calls carry a trader, not an account
+            raise HTTPException(404, "model calls of every trader: an all-accounts token only")
+        if trader_id is not None:
             await _own_trader(uow.session, who, trader_id)
         return await queries.list_model_calls(
             uow.session,

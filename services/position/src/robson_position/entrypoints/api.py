@@ -75,18 +75,18 @@ class PauseBody(BaseModel):
 
 
 async def _own_trader(session: Any, who: Principal, trader_id: str,
-                      account_id: str | None = None, rehome: bool = False) -> None:
+                      account_id: str | None = None, rehome: bool = False) -> str | None:
     """A trader is acted on through its own account only: a trader of another account (or
     named under the wrong one) is unknown to the caller (404, revealing nothing); a trader
     position has never seen, or moved to another account (``rehome``: the config's policy
-    PUT), is only for a token over every account."""
+    PUT), is only for a token over every account. Returns the trader's known account."""
     owner = await Settings(session).trader_account(trader_id)
     claimed = account_id if account_id is not None else owner
     if owner is None or (rehome and claimed != owner):
         if who.all_accounts:
-            return
+            return owner
     elif claimed == owner and who.can_access(owner):
-        return
+        return owner
     where = f" in account {account_id!r}" if account_id is not None else ""
     raise HTTPException(404, f"no trader {trader_id!r}{where}")
 
@@ -246,10 +246,9 @@ async def put_policy(service: SvcDep, trader_id: str, policy: ManagementPolicy,
 @router.get("/traders/{trader_id}/policy")
 async def get_policy(service: SvcDep, trader_id: str, who: ReadPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
-        await _own_trader(uow.session, who, trader_id)
+        owner = await _own_trader(uow.session, who, trader_id)
         settings = Settings(uow.session)
         policy, paused = await settings.policy(trader_id), await settings.paused(trader_id)
-        owner = await settings.trader_account(trader_id)
     return {"trader_id": trader_id, "account_id": owner, "paused": paused,
             "policy": json.loads(policy.model_dump_json())}
 
