@@ -64,14 +64,14 @@ async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
             await platform.configure()
             activity = Activity(platform, skip_idle)
         if group and bar.close_ms != group[0].close_ms:
-            equity.append(await _step(platform, activity, group))  # type: ignore[arg-type]
+            equity.append(await _step(platform, activity, group, equity))  # type: ignore[arg-type]
             candles += len(group)
             if progress is not None:
                 progress(len(group))
             group = []
         group.append(bar)
     if platform is not None and group:
-        equity.append(await _step(platform, activity, group))  # type: ignore[arg-type]
+        equity.append(await _step(platform, activity, group, equity))  # type: ignore[arg-type]
         candles += len(group)
         if progress is not None:
             progress(len(group))
@@ -83,7 +83,8 @@ async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
                      platform.recorder.fills)
 
 
-async def _step(platform: Platform, activity: Activity, group: list[Bar]) -> EquityPoint:
+async def _step(platform: Platform, activity: Activity, group: list[Bar],
+                before: list[EquityPoint]) -> EquityPoint:
     at = ms_to_dt(group[0].close_ms)
     platform.clock.set(at)
     signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
@@ -101,7 +102,9 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar]) -> Equ
     if activity.atr_history and len(live) < len(group):
         skipped = [candle_event(bar, SOURCE) for bar in group if bar not in live]
         await bus.deliver_to(POSITION_CANDLES, skipped)
-    if not live:
+    if not live:  # nothing moved: the equity is the previous step's
+        if before:
+            return EquityPoint(at, before[-1].equity, before[-1].exposed)
         return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
     # Ticks all or none: one moving symbol's fills are valued at every symbol's latest tick.
     quiet = all(bar.symbol in busy and activity.quiet(bar) for bar in live)
