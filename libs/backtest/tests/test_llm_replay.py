@@ -81,6 +81,9 @@ def test_an_llm_trader_replays_recorded_answers_and_dead_letters_unrecorded_prom
     ('{"prompt_hash": "h", "status": "OK"}\nnot json\n', "calls.jsonl:2: not JSON"),
     ('{"prompt_hash": "h"}\n', "line 1: status: Field required"),
     ('[{"prompt_hash": "", "status": "OK"}]', "item 1: prompt_hash: String should have at least 1"),
+    ('{"prompt_hash": "' + "h" * 129 + '", "status": "OK"}', "line 1: prompt_hash: String should have at most 128"),
+    ('{"prompt_hash": "h", "status": "OK", "raw_answer": "' + "x" * (256 * 1024 + 1) + '"}',
+     "line 1: raw_answer: String should have at most 262144"),
 ])
 def test_an_unusable_recorded_calls_file_is_refused_naming_the_line_and_field(
     tmp_path: Path, text: str, names: str
@@ -88,4 +91,28 @@ def test_an_unusable_recorded_calls_file_is_refused_naming_the_line_and_field(
     path = tmp_path / "calls.jsonl"
     path.write_text(text)
     with pytest.raises(DataError, match=re.escape(names)):
+        load_recorded_calls(path)
+
+
+def test_a_recorded_calls_file_over_the_size_bound_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robson_backtest import recorded
+
+    path = tmp_path / "calls.jsonl"
+    path.write_text('{"prompt_hash": "h", "status": "OK"}\n' * 100)
+    monkeypatch.setattr(recorded, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(DataError, match="more than the 1,000 accepted"):
+        load_recorded_calls(path)
+
+
+def test_a_recorded_calls_file_over_the_row_bound_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robson_backtest import recorded
+
+    path = tmp_path / "calls.jsonl"
+    path.write_text('{"prompt_hash": "h", "status": "OK"}\n' * 11)
+    monkeypatch.setattr(recorded, "MAX_ROWS", 10)
+    with pytest.raises(DataError, match="11 rows, more than the 10 accepted"):
         load_recorded_calls(path)
