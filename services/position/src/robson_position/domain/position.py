@@ -13,6 +13,7 @@ from typing import Any
 from robson_contracts import (
     ExitReason,
     Message,
+    PositionSide,
     PositionStatus,
     derive_id,
 )
@@ -127,20 +128,36 @@ class Position:
     # --- marks -------------------------------------------------------------------------
 
     def mark(self, price: Decimal, high: Decimal | None = None, low: Decimal | None = None) -> None:
+        """The best and worst prices seen, and the running peak of total P&L and the largest
+        fall from it, over ``best, worst, price`` in that order. Every candle marks each holding
+        position, so the state is read once and written once (prices are positive, so "better"
+        is the sign of the difference: ``pnl.pct_move``'s sign without its division)."""
         s = self.s
         s.last_price = price
-        if not s.holds or s.entry_price is None:
+        if not s.holds or not s.entry_quantity:
             return
+        entry = s.entry_cost / s.entry_quantity
         hi, lo = high or price, low or price
-        best, worst = (hi, lo) if s.side.value == "LONG" else (lo, hi)
-        if s.best_price is None or pnl.pct_move(s.side, s.best_price, best) > 0:
+        long = s.side is PositionSide.LONG
+        best, worst = (hi, lo) if long else (lo, hi)
+        held_best, held_worst = s.best_price, s.worst_price
+        if held_best is None or (best > held_best if long else best < held_best):
             s.best_price = best
-        if s.worst_price is None or pnl.pct_move(s.side, s.worst_price, worst) < 0:
+        if held_worst is None or (worst < held_worst if long else worst > held_worst):
             s.worst_price = worst
+        realized, quantity, sign = s.realized_pnl, s.remaining, 1 if long else -1
+        peak = start_peak = s.peak_pnl
+        fall = start_fall = s.max_drawdown
         for p in (best, worst, price):
-            total = s.realized_pnl + self.unrealized_at(p)
-            s.peak_pnl = max(s.peak_pnl, total)
-            s.max_drawdown = max(s.max_drawdown, s.peak_pnl - total)
+            total = realized + (p - entry) * quantity * sign
+            if total > peak:
+                peak = total
+            if peak - total > fall:
+                fall = peak - total
+        if peak is not start_peak:
+            s.peak_pnl = peak
+        if fall is not start_fall:
+            s.max_drawdown = fall
 
     def unrealized_at(self, price: Decimal) -> Decimal:
         s = self.s
