@@ -8,7 +8,8 @@ does go through sets again — so it is skipped: no ticks, no candle, no handler
 
 Two consumers keep history rather than a latest value, and get exactly what they need:
 decision's candle window (``bars_needed`` of the symbol's traders: the skipped bars just before
-a signal are delivered to ``decision_candles`` first), and position's ATR for ATR trailing
+a signal are delivered to ``decision_candles`` first; when no trader's decisions review open
+positions, no candle goes to decision but these), and position's ATR for ATR trailing
 stops (every candle, when any trader uses one). Skipping is an optimisation of delivery only:
 ``tests/e2e/test_backtest_parity.py`` holds the result equal to the distributed replay, which
 delivers everything."""
@@ -18,6 +19,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
+from robson_decision.domain.rules import reviews_nothing
+from robson_decision.domain.settings import EngineName
 from robson_decision.handlers.context import bars_needed
 from robson_signal.domain.bars import Bar
 
@@ -33,6 +36,12 @@ class Activity:
         """How many bars decision must have seen before it decides (its largest window)."""
         self.atr_history = any(t.management.trailing_atr_multiple for t in spec.traders)
         """An ATR trailing stop: position's ATR needs every candle from the start."""
+        self.decision_reviews = not skipping or any(
+            t.decision.engine is not EngineName.RULES or not reviews_nothing(t.decision)
+            for t in spec.traders)
+        """Decision reviews open positions on candles (an LLM, or a time exit, trail or
+        breakeven rule). Otherwise its candles only fill the window a signal is decided on:
+        every bar is kept for ``catch_up`` instead, busy symbols' too."""
         self._skipped: dict[tuple[str, str], deque[Bar]] = {}
 
     def busy(self, symbols: Iterable[str]) -> set[str]:

@@ -21,6 +21,9 @@ from robson_kit.errors import PermanentError
 from robson_backtest.uow import MemorySession, MemoryUnitOfWork
 
 
+NOBODY: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     consumer: str
@@ -43,15 +46,19 @@ class MemoryBus:
     routes: list[Route] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     published: int = 0
-    _queue: deque[Message] = field(default_factory=deque)
+    _queue: deque[tuple[Message, frozenset[str]]] = field(default_factory=deque)
+    """Each message with the consumers it is not for (see ``publish``)."""
     _by_type: dict[type, list[Route]] = field(default_factory=dict)
 
     def subscribe(self, specs: list[ConsumerSpec], session: Callable[[], MemorySession]) -> None:
         self.routes.extend(Route(s, session) for s in specs)
         self._by_type.clear()
 
-    def publish(self, messages: list[Message] | tuple[Message, ...]) -> None:
-        self._queue.extend(messages)
+    def publish(self, messages: list[Message] | tuple[Message, ...],
+                not_for: frozenset[str] = NOBODY) -> None:
+        """``not_for``: consumers that skip these messages (the backtest delivers them later,
+        or never needs them: see ``activity.py``)."""
+        self._queue.extend((m, not_for) for m in messages)
 
     def _routes_for(self, kind: type) -> list[Route]:
         routes = self._by_type.get(kind)
@@ -72,15 +79,16 @@ class MemoryBus:
     async def drain(self) -> None:
         queue = self._queue
         while queue:
-            message = queue.popleft()
+            message, not_for = queue.popleft()
             kind = type(message)
             batch = [message]
             if kind is TradeTick:  # a step's ticks: one fetched batch per market consumer
-                while queue and type(queue[0]) is TradeTick:
-                    batch.append(queue.popleft())
+                while queue and type(queue[0][0]) is TradeTick and queue[0][1] == not_for:
+                    batch.append(queue.popleft()[0])
             self.published += len(batch)
             for route in self._routes_for(kind):
-                await self._deliver(route, batch)
+                if route.spec.name not in not_for:
+                    await self._deliver(route, batch)
 
     async def _deliver(self, route: Route, batch: list[Message]) -> None:
         """``batch`` in one unit of work, as the kit runs a fetched batch in one transaction."""
@@ -98,4 +106,4 @@ class MemoryBus:
                     return
         emitted = await uow.commit() if uow.pending_work else uow.emitted
         if emitted:
-            self._queue.extend(emitted)
+            self._queue.extend((m, NOBODY) for m in emitted)

@@ -16,13 +16,14 @@ from robson_signal.domain.bars import Bar, ms_to_dt
 from robson_signal.domain.events import candle_event, path_ticks
 
 from robson_backtest.activity import Activity
-from robson_backtest.bus import DeadLetter
+from robson_backtest.bus import NOBODY, DeadLetter, MemoryBus
 from robson_backtest.platform import Platform
 from robson_backtest.spec import BacktestSpec
 
 SOURCE = FeedSource.REPLAY
 DECISION_CANDLES = "decision_candles"
 POSITION_CANDLES = "position_candles"
+NOT_DECISION = frozenset({DECISION_CANDLES})
 
 
 @dataclass
@@ -91,11 +92,12 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
     signalled = {s.symbol for s in signals}
     busy = activity.busy({bar.symbol for bar in group} - signalled)
     live = [bar for bar in group if bar.symbol in busy or bar.symbol in signalled]
+    reviews = activity.decision_reviews
     for bar in group:
-        if bar.symbol not in busy and bar.symbol not in signalled:
+        if bar.symbol not in signalled and (not reviews or bar.symbol not in busy):
             activity.skip(bar)
     bus = platform.bus
-    for symbol in sorted(signalled - busy):
+    for symbol in sorted(signalled - busy if reviews else signalled):
         history = [candle_event(bar, SOURCE) for bar in activity.catch_up(symbol)]
         if history:
             await bus.deliver_to(DECISION_CANDLES, history)
@@ -111,9 +113,20 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
     ticks = [] if quiet else [t for bar in live for t in path_ticks(bar, SOURCE)]
     if len(live) > 1:
         ticks.sort(key=lambda t: (t.occurred_at, t.symbol))
-    candles = [candle_event(bar, SOURCE) for bar in live]
-    for step in (ticks, candles, signals):
-        if step:
-            bus.publish(step)
-            await bus.drain()
+    if ticks:
+        bus.publish(ticks)
+        await bus.drain()
+    _publish_candles(bus, live, signalled, reviews)
+    await bus.drain()
+    if signals:
+        bus.publish(signals)
+        await bus.drain()
     return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
+
+
+def _publish_candles(bus: MemoryBus, live: list[Bar], signalled: set[str], reviews: bool) -> None:
+    """Decision takes a candle only when it may review on it or decides a signal on it (the
+    others reach it later, by ``Activity.catch_up``)."""
+    for bar in live:
+        not_for = NOBODY if reviews or bar.symbol in signalled else NOT_DECISION
+        bus.publish((candle_event(bar, SOURCE),), not_for)

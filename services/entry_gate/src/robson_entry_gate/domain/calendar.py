@@ -8,6 +8,7 @@ each date, so the reset stays at 17:00 local across DST changes (the UTC instant
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,10 +28,10 @@ class TradingCalendar:
         return day if local >= self._reset_on(day) else day - timedelta(days=1)
 
     def day_key(self, at: datetime) -> str:
-        return self.trading_date(at).isoformat()
+        return _day_key(self, at)
 
     def month_key(self, at: datetime) -> str:
-        return self.trading_date(at).strftime("%Y-%m")
+        return _day_key(self, at)[:7]
 
     def day_start(self, at: datetime) -> datetime:
         return self._reset_on(self.trading_date(at)).astimezone(UTC)
@@ -46,3 +47,10 @@ class TradingCalendar:
         if roundtrip != naive:  # nonexistent local time
             return aware.astimezone(UTC).astimezone(self.zone)
         return aware
+
+
+@lru_cache(maxsize=8192)
+def _day_key(calendar: TradingCalendar, at: datetime) -> str:
+    """Every decision counts the day's entries by their day (the same instants again and
+    again: the entries of the last two days), and every account event names its day."""
+    return calendar.trading_date(at).isoformat()
