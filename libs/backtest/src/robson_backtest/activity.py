@@ -19,10 +19,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
+from robson_contracts import Candle, FeedSource
 from robson_decision.domain.rules import reviews_nothing
 from robson_decision.domain.settings import EngineName
 from robson_decision.handlers.context import bars_needed
 from robson_signal.domain.bars import Bar
+from robson_signal.domain.events import candle_event
 
 from robson_backtest.platform import Platform
 
@@ -42,7 +44,7 @@ class Activity:
         """Decision reviews open positions on candles (an LLM, or a time exit, trail or
         breakeven rule). Otherwise its candles only fill the window a signal is decided on:
         every bar is kept for ``catch_up`` instead, busy symbols' too."""
-        self._skipped: dict[tuple[str, str], deque[Bar]] = {}
+        self._skipped: dict[tuple[str, str], deque[tuple[Bar, Candle | None]]] = {}
 
     def busy(self, symbols: Iterable[str]) -> set[str]:
         p = self._platform
@@ -95,20 +97,22 @@ class Activity:
                 return True
         return False
 
-    def skip(self, bar: Bar) -> None:
+    def skip(self, bar: Bar, candle: Candle | None = None) -> None:
+        """Keep ``bar`` for decision's window (with its ``candle`` event when already built)."""
         if not self.window:
             return
         key = (bar.symbol, bar.timeframe.value)
         kept = self._skipped.get(key)
         if kept is None:
             kept = self._skipped[key] = deque(maxlen=self.window)
-        kept.append(bar)
+        kept.append((bar, candle))
 
-    def catch_up(self, symbol: str) -> list[Bar]:
-        """The skipped bars of ``symbol`` decision has not seen, oldest first, and forget them."""
-        out: list[Bar] = []
+    def catch_up(self, symbol: str) -> list[Candle]:
+        """The candles of ``symbol`` decision has not seen, oldest first, and forget them."""
+        out: list[tuple[Bar, Candle | None]] = []
         for (sym, _), kept in self._skipped.items():
             if sym == symbol and kept:
                 out.extend(kept)
                 kept.clear()
-        return sorted(out, key=lambda b: (b.close_ms, b.timeframe.seconds))
+        out.sort(key=lambda kept: (kept[0].close_ms, kept[0].timeframe.seconds))
+        return [candle or candle_event(bar, FeedSource.REPLAY) for bar, candle in out]

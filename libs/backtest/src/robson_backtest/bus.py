@@ -20,7 +20,6 @@ from robson_kit.errors import PermanentError
 
 from robson_backtest.uow import MemorySession, MemoryUnitOfWork
 
-
 NOBODY: frozenset[str] = frozenset()
 
 

@@ -16,7 +16,7 @@ from robson_signal.domain.bars import Bar, ms_to_dt
 from robson_signal.domain.events import candle_event, path_ticks
 
 from robson_backtest.activity import Activity
-from robson_backtest.bus import NOBODY, DeadLetter, MemoryBus
+from robson_backtest.bus import NOBODY, DeadLetter
 from robson_backtest.platform import Platform
 from robson_backtest.spec import BacktestSpec
 
@@ -93,12 +93,13 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
     busy = activity.busy({bar.symbol for bar in group} - signalled)
     live = [bar for bar in group if bar.symbol in busy or bar.symbol in signalled]
     reviews = activity.decision_reviews
+    candles = {id(bar): candle_event(bar, SOURCE) for bar in live}
     for bar in group:
         if bar.symbol not in signalled and (not reviews or bar.symbol not in busy):
-            activity.skip(bar)
+            activity.skip(bar, candles.get(id(bar)))
     bus = platform.bus
     for symbol in sorted(signalled - busy if reviews else signalled):
-        history = [candle_event(bar, SOURCE) for bar in activity.catch_up(symbol)]
+        history = activity.catch_up(symbol)
         if history:
             await bus.deliver_to(DECISION_CANDLES, history)
     if activity.atr_history and len(live) < len(group):
@@ -116,17 +117,12 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
     if ticks:
         bus.publish(ticks)
         await bus.drain()
-    _publish_candles(bus, live, signalled, reviews)
+    for bar in live:  # decision's come by catch_up, unless it may review or decide on them
+        not_for = NOBODY if reviews or bar.symbol in signalled else NOT_DECISION
+        bus.publish((candles[id(bar)],), not_for)
     await bus.drain()
     if signals:
         bus.publish(signals)
         await bus.drain()
     return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
 
-
-def _publish_candles(bus: MemoryBus, live: list[Bar], signalled: set[str], reviews: bool) -> None:
-    """Decision takes a candle only when it may review on it or decides a signal on it (the
-    others reach it later, by ``Activity.catch_up``)."""
-    for bar in live:
-        not_for = NOBODY if reviews or bar.symbol in signalled else NOT_DECISION
-        bus.publish((candle_event(bar, SOURCE),), not_for)

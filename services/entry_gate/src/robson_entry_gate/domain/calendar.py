@@ -8,8 +8,8 @@ each date, so the reset stays at 17:00 local across DST changes (the UTC instant
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
