@@ -117,15 +117,19 @@ class Quiescence:
         self._reported.clear()
         before = await self._sequences()
         busy: dict[Key, tuple[int, int]] = {}
-        for spec in WATCHED:
-            if spec.name in before and self._drained_at.get(spec.name) == before[spec.name]:
-                continue  # found drained at this very sequence: nothing new since, nothing owed
-            try:
-                consumers = await self._consumers_of(spec.name)
-            except NotFoundError:
+        # found drained at this very sequence: nothing new since, nothing owed
+        asked = [spec.name for spec in WATCHED
+                 if spec.name not in before or self._drained_at.get(spec.name) != before[spec.name]]
+        # one round trip for all: the requests are independent, all between the two sequence reads
+        answers = await asyncio.gather(*(self._consumers_of(name) for name in asked),
+                                       return_exceptions=True)
+        for name, consumers in zip(asked, answers, strict=True):
+            if isinstance(consumers, NotFoundError):
                 continue
+            if isinstance(consumers, BaseException):
+                raise consumers
             found = len(busy)
-            self._consumers[spec.name] = [
+            self._consumers[name] = [
                 (c["config"]["durable_name"], tuple(c["config"].get("filter_subjects") or ())
                  or ((c["config"]["filter_subject"],) if c["config"].get("filter_subject") else ()))
                 for c in consumers]
@@ -133,11 +137,11 @@ class Quiescence:
                 pending = c.get("num_pending") or 0
                 if pending + (c.get("num_ack_pending") or 0):
                     delivered = (c.get("delivered") or {}).get("stream_seq") or 0
-                    busy[(spec.name, c["config"]["durable_name"])] = (delivered, pending)
-            if len(busy) == found and spec.name in before:
-                self._drained_at[spec.name] = before[spec.name]
+                    busy[(name, c["config"]["durable_name"])] = (delivered, pending)
+            if len(busy) == found and name in before:
+                self._drained_at[name] = before[name]
             else:
-                self._drained_at.pop(spec.name, None)
+                self._drained_at.pop(name, None)
         after = await self._sequences()
         return not busy and before == after, busy
 
