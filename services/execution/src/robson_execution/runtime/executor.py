@@ -52,6 +52,7 @@ class Executor:
         self.ready: set[str] = set()
         self.reconciling: set[str] = set()
         self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._breaker_lock = asyncio.Lock()
         self.streams: dict[str, StreamState] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -115,20 +116,29 @@ class Executor:
 
     async def record(self, symbol: str, kind: Kind, error: str = "") -> None:
         """Feed an outcome to the symbol's breaker; a changed breaker is stored, so an OPEN one
-        stays open across a restart until its cool-down has passed."""
-        old = self.breaker(symbol)
-        if kind is Kind.UNKNOWN:
-            new = old.record_failure(self.clock.now(), error[:500])
-        elif kind in (Kind.OK, Kind.REJECTED, Kind.NOT_FOUND):
-            new = old.record_success()
-        else:
+        stays open across a restart until its cool-down has passed.
+
+        The breaker that is read (``GET /breakers``, the submitter) changes once the store has
+        it, so a breaker seen OPEN is also OPEN after a restart; if the store fails it changes
+        anyway (an outage must not keep a failing venue's breaker closed). One outcome at a
+        time: the next one reads what this one stored."""
+        if kind is not Kind.UNKNOWN and kind not in (Kind.OK, Kind.REJECTED, Kind.NOT_FOUND):
             return
-        if new == old:
-            return
-        self.breakers[symbol] = new
-        async with self.service.uow() as uow:
-            await repo.save_breaker(uow.session, symbol, self.clock.now(), state=new.state.value,
-                                    failures=new.failures, opened_at=new.opened_at, last_error=new.last_error)
+        async with self._breaker_lock:
+            old = self.breaker(symbol)
+            if kind is Kind.UNKNOWN:
+                new = old.record_failure(self.clock.now(), error[:500])
+            else:
+                new = old.record_success()
+            if new == old:
+                return
+            try:
+                async with self.service.uow() as uow:
+                    await repo.save_breaker(uow.session, symbol, self.clock.now(),
+                                            state=new.state.value, failures=new.failures,
+                                            opened_at=new.opened_at, last_error=new.last_error)
+            finally:
+                self.breakers[symbol] = new
 
     async def load_breakers(self) -> None:
         s = self.settings
