@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
+from robson_backtest.activity import Activity
 from robson_backtest.engine import RunResult, run_backtest
 from robson_backtest.spec import BacktestSpec, TraderSpec
 from robson_decision.domain.settings import StopMode
@@ -63,3 +65,14 @@ def test_skipping_idle_bars_and_quiet_ticks_changes_no_trade_fill_or_equity_poin
     assert len(everything.trades) >= 5
     assert skipped.messages < everything.messages * 0.8  # it did leave a good part out
     assert _facts(skipped) == _facts(everything)
+
+
+def test_decision_takes_every_candle_only_where_a_trader_may_review_on_it() -> None:
+    """Percent stops with no time exit, trail or breakeven: decision's candles wait for a
+    signal (the first case above then compares that delivery with sending everything)."""
+    cases = ((_percent_stops_watch_off, False), (_atr_stops_atr_trailing_watch_on, True),
+             (_swing_stops_time_exit_daily_loss, True))
+    for make, reviews in cases:
+        platform = SimpleNamespace(spec=make())
+        assert Activity(platform, skipping=True).decision_reviews is reviews  # type: ignore[arg-type]
+        assert Activity(platform, skipping=False).decision_reviews  # type: ignore[arg-type]
