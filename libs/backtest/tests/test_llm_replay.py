@@ -94,25 +94,18 @@ def test_an_unusable_recorded_calls_file_is_refused_naming_the_line_and_field(
         load_recorded_calls(path)
 
 
-def test_a_recorded_calls_file_over_the_size_bound_is_refused_before_it_is_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("bound", "limit", "rows", "refusal"), [
+    ("MAX_FILE_BYTES", 1000, 100, "more than the 1,000 accepted"),  # before it is read
+    ("MAX_ROWS", 10, 11, "11 rows, more than the 10 accepted"),
+])
+def test_a_recorded_calls_file_over_a_bound_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bound: str, limit: int, rows: int,
+    refusal: str,
 ) -> None:
     from robson_backtest import recorded
 
     path = tmp_path / "calls.jsonl"
-    path.write_text('{"prompt_hash": "h", "status": "OK"}\n' * 100)
-    monkeypatch.setattr(recorded, "MAX_FILE_BYTES", 1000)
-    with pytest.raises(DataError, match="more than the 1,000 accepted"):
-        load_recorded_calls(path)
-
-
-def test_a_recorded_calls_file_over_the_row_bound_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from robson_backtest import recorded
-
-    path = tmp_path / "calls.jsonl"
-    path.write_text('{"prompt_hash": "h", "status": "OK"}\n' * 11)
-    monkeypatch.setattr(recorded, "MAX_ROWS", 10)
-    with pytest.raises(DataError, match="11 rows, more than the 10 accepted"):
+    path.write_text('{"prompt_hash": "h", "status": "OK"}\n' * rows)
+    monkeypatch.setattr(recorded, bound, limit)
+    with pytest.raises(DataError, match=refusal):
         load_recorded_calls(path)

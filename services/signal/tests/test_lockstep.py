@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 from robson_contracts import subjects as s
 from robson_kit import progress
-from robson_kit.testing import reset_streams
+from robson_kit.testing import reset_streams, wait_until
 from robson_signal.adapters.activity import Activity
 from robson_signal.adapters.quiescence import Quiescence
 
@@ -41,7 +40,8 @@ async def test_activity_is_idle_only_when_nothing_rests_and_only_market_data_wen
         assert await activity.idle()
         await bus.nc.publish("robson.order.evt.acc.BTCUSDT",
                              b'{"message_type": "OrderAccepted", "order_id": "o1"}')
-        await _until(lambda: bool(activity.orders))
+        await wait_until(lambda: activity.orders, timeout=5, interval=0.01,
+                         message="the tracker to see the order")
         assert not await activity.idle(settled=False)  # streaming: seen, kept for later
         assert not await activity.idle()  # settled: seen, and an order rests
         await bus.nc.publish("robson.order.evt.acc.BTCUSDT",
@@ -49,20 +49,14 @@ async def test_activity_is_idle_only_when_nothing_rests_and_only_market_data_wen
         # nats-py writes a PING ahead of its own still-buffered publications, so idle()'s flush
         # does not cover what this very connection just published (the services' messages come
         # from other connections and are at the server already): wait for the delivery here.
-        await _until(lambda: not activity.orders)
+        await wait_until(lambda: not activity.orders, timeout=5, interval=0.01,
+                         message="the tracker to see the cancel")
         assert not await activity.idle()  # nothing rests, but the cancel itself went by
         assert await activity.idle()  # nothing since, nothing rests
         activity.known = False
         assert not await activity.idle()  # a tracker that came late never says idle
     finally:
         await activity.stop()
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the message never reached the tracker"
-        await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("reports", [True, False])

@@ -125,4 +125,3 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
         bus.publish(signals)
         await bus.drain()
     return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
-

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -82,14 +83,17 @@ def _covers(spec: StreamSpec, subject: str) -> bool:
 
 
 async def wait_until(
-    predicate: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.1,
+    predicate: Callable[[], Awaitable[Any] | Any], timeout: float = 20.0, interval: float = 0.1,
     message: str = "condition",
 ) -> Any:
-    """Poll an async predicate until it returns something truthy; fail loudly on timeout."""
+    """Poll a predicate (async, or a plain function of in-memory state) until it returns
+    something truthy; fail loudly on timeout."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
     while asyncio.get_running_loop().time() < deadline:
-        last = await predicate()
+        last = predicate()
+        if inspect.isawaitable(last):
+            last = await last
         if last:
             return last
         await asyncio.sleep(interval)
