@@ -12,10 +12,9 @@ import pytest
 import pytest_asyncio
 from robson_kit.bus import Bus
 
-from .platform import ChaosInfra, ChaosPlatform, Reference, market, run_clean
+from .platform import CANDLES, ChaosInfra, ChaosPlatform, Reference, market, run_clean
 
 SEED = 9
-CANDLES = 120
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -41,6 +41,9 @@ def _load(name: str) -> ModuleType:
 harness = _load("harness")
 market = _load("market")
 SERVICES: tuple[str, ...] = harness.SERVICES
+CANDLES = 120
+"""Per symbol, in the seeded replay."""
+REPLAY_CANDLES = CANDLES * len(harness.SYMBOLS)
 
 
 @dataclass

@@ -28,13 +28,21 @@ from robson_kit.testing import (
     wait_until,
 )
 
-from .platform import SERVICES, ChaosPlatform, Reference, projection, report
+from .platform import REPLAY_CANDLES, SERVICES, ChaosPlatform, Reference, projection, report
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(900)]
 KILLS = 20
 SEED = int(os.environ.get("ROBSON_CHAOS_SEED", "1515"))
 POSTGRES_DOWN = 60.0
 NATS_DOWN = 30.0
+
+
+async def _feed_at(platform: ChaosPlatform, candle: int) -> dict[str, Any] | None:
+    try:
+        feed = await platform.feed()
+    except httpx.TransportError:  # signal is starting again
+        return None
+    return feed if feed["candles"] >= candle else None
 
 
 def assert_same(clean: Reference, state: dict[str, Any]) -> None:
@@ -65,15 +73,20 @@ async def test_twenty_sigkills_of_random_services_end_identical_to_clean_run(
 ) -> None:
     rng = random.Random(SEED)
     print(f"\n[chaos] SIGKILL seed {SEED} (set ROBSON_CHAOS_SEED to replay another)")
+    # Kill points are candles of the replay, not seconds: a fast host must not finish the
+    # replay before the kills land. A small seeded delay puts each within a lockstep step.
+    targets = sorted(rng.sample(range(5, REPLAY_CANDLES - 5), KILLS))
     platform: ChaosPlatform = await new_platform()
     await platform.start_feed()
     killed: list[str] = []
-    for _ in range(KILLS):
-        await asyncio.sleep(rng.uniform(0.1, 3.0))
+    for target in targets:
+        feed = await wait_until(lambda t=target: _feed_at(platform, t), timeout=300, interval=0.01,
+                                message=f"the feed at candle {target}")
+        await asyncio.sleep(rng.uniform(0.0, 0.05))
         name = rng.choice(SERVICES)
         killed.append(name)
-        feed = await platform.feed()
         print(f"[chaos] kill {len(killed):2d}: {name} at candle {feed['candles']}")
+        assert not feed["finished"], "every kill must land mid-replay"
         await platform.kill_and_restart(name)
     await platform.all_ready()
     outcome = await platform.finish()

@@ -77,9 +77,10 @@ class Platform:
                f"{prefix}DB_SCHEMA": f"e2e_{self.run}_{name}",
                # a killed service's unacked messages come back quickly
                f"{prefix}ACK_WAIT_SECONDS": "3"}
-        if name == "position":  # as `robson up`: position re-syncs with the venues it finds
-            env |= {f"{prefix}{venue.upper()}_URL": self.procs[venue].url
+        if name == "position":  # as `robson up`: position re-syncs with the venues it finds,
+            env |= {f"{prefix}{venue.upper()}_URL": self.procs[venue].url  # with its read token
                     for venue in ("paper", "execution")}
+            env[f"{prefix}SERVICE_TOKEN"] = token("read", subject="service:position")
         if name == "signal":
             env |= {f"{prefix}FEED": "replay", f"{prefix}FEED_AUTOSTART": "false",
                     f"{prefix}REPLAY_PATH": str(self.dataset), f"{prefix}LOCKSTEP": "true",

@@ -14,7 +14,7 @@ from robson_kit.clock import WallClock
 from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
 from robson_kit.uow import UnitOfWork, record_inbox_batch
-from sampleapp.app import SampleSettings, build, handle_signal
+from sampleapp.app import NOT_YET_TIMES, SampleSettings, build, handle_signal, not_yet_asked
 from sqlalchemy import text
 
 from .test_messaging import decisions, make_signal, seen
@@ -78,3 +78,19 @@ async def test_batch_holding_a_message_and_its_redelivered_copy_handles_it_once(
     assert [o.kind for o in outcomes.values()] == ["ack", "ack"]
     assert len(uows) == 1
     assert await seen(sample, "sig-twice") == 1
+
+
+async def test_message_not_yet_ready_comes_back_uncounted_until_its_handler_takes_it(
+    bus: Bus, sample: Service
+) -> None:
+    """``NotYet`` is no failure: asked back more often than ``max_deliver`` failures would allow,
+    the message is neither dead-lettered nor handled early, and is handled once when ready."""
+    later = metrics.MESSAGES.labels("sample", "sample_signals", "later")
+    later_before = later._value.get()
+    await bus.publish(make_signal("sig-later", strategy="later"))
+    await wait_until(lambda: seen(sample, "sig-later"), timeout=30, message="handled when ready")
+    assert not_yet_asked["sig-later"] == NOT_YET_TIMES + 1 > sample.settings.max_deliver
+    assert later._value.get() - later_before == NOT_YET_TIMES
+    assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
+    assert len(await decisions(bus)) == 1
+    assert await seen(sample, "sig-later") == 1

@@ -69,6 +69,9 @@ class FakeVenue:
         self.muted = False
         """While muted, events happen at the venue (and in ``book``) but never reach the bus."""
         self.lost: list[Any] = []
+        self.taking = asyncio.Event()
+        """Cleared, the venue takes no command (they wait in the stream) until it is set again."""
+        self.taking.set()
 
     async def start(self) -> FakeVenue:
         await self.bus.js.add_consumer(s.ORDERS.name, ConsumerConfig(
@@ -89,6 +92,7 @@ class FakeVenue:
 
     async def _run(self) -> None:
         while not self._stopping:
+            await self.taking.wait()
             try:
                 msgs = await self._sub.fetch(10, timeout=0.2)
             except (TimeoutError, nats.errors.TimeoutError):

@@ -3,6 +3,7 @@ venue is placed again within the grace period; one that cannot be restored ends 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -90,3 +91,28 @@ async def test_stop_that_cannot_be_restored_within_the_grace_closes_the_position
     assert closing["status"] == "CLOSING"
     assert ExitReason.RISK_LIMIT.value in {r["request"].get("reason") for r in audit
                                            if r["kind"] == "CLOSE"}
+
+
+async def test_stop_replacement_still_on_its_way_to_the_venue_is_not_judged_missing(
+    bus: Bus, venue: FakeVenue, started: httpx.AsyncClient
+) -> None:
+    """A moved stop is a new order the venue has not heard of until it takes the command: for
+    up to the grace that is no lost stop (re-protecting it would cancel the order in flight)."""
+    api = started
+    pid = await _open(bus, api, venue)
+    venue.taking.clear()  # commands wait in the stream, as when the venue is a moment behind
+    await asyncio.sleep(0.3)  # a fetch already under way ends
+    moved = await api.put(f"/positions/{pid}/stop-loss", json={"price": "49500"})
+    assert moved.status_code == 200, moved.text
+    await asyncio.sleep(GRACE * 0.7)  # several watchdog rounds while the replacement waits
+    venue.taking.set()
+    await wait_until(lambda: _stop_at(venue, pid, D("49500")), message="moved stop resting")
+    await asyncio.sleep(GRACE)  # rounds with the stop working
+    assert await _errors(bus, "STOP_MISSING") is None
+    audit = (await api.get(f"/positions/{pid}/modifications")).json()
+    assert [r["kind"] for r in audit if r["kind"] == "REPROTECT"] == []
+    assert [o.spec.stop_price for o in venue.resting.values() if o.position_id == pid] == [D("49500")]
+
+
+async def _stop_at(venue: FakeVenue, pid: str, price: D) -> bool:
+    return any(o.position_id == pid and o.spec.stop_price == price for o in venue.resting.values())

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from robson_kit import logs, metrics
 from robson_kit.clock import Clock
-from robson_kit.errors import PermanentError
+from robson_kit.errors import NotYet, PermanentError
 from robson_kit.outage import is_infrastructure_error
 from robson_kit.uow import (
     DEFAULT_MAX_PAYLOAD,
@@ -36,9 +36,13 @@ log = logs.get_logger(__name__)
 
 @dataclass
 class Outcome:
-    kind: str  # "ack" | "dead" | "retry" | "hold" (a dependency is down: not the message's fault)
+    kind: str
+    """"ack" | "dead" | "retry" | "hold" (a dependency is down: not the message's fault) |
+    "later" (the handler waits for another input: ``NotYet``)."""
     reason_code: str = ""
     reason: str = ""
+    delay: float = 0.0
+    """For "later": seconds until the message comes back."""
     infra: bool = False
     """The failure looked like an infrastructure error (the consumer confirms with a probe)."""
 
@@ -143,6 +147,8 @@ class BatchTransaction:
             await self.handler(message, uow)
         except PermanentError as exc:
             return Outcome("dead", exc.reason_code, exc.reason)
+        except NotYet as exc:
+            return Outcome("later", "NOT_YET", exc.reason, delay=exc.delay)
         except Exception as exc:
             log.warning("handler.failed", consumer=self.consumer, error=repr(exc))
             return Outcome("retry", "HANDLER_ERROR", f"{type(exc).__name__}: {exc}",

@@ -2,6 +2,7 @@
 
 * undecodable / invalid / unknown-version / unexpected message → dead letter + term;
 * handler raises PermanentError → dead letter + term;
+* handler raises NotYet (it waits for another consumer's input) → nak with its delay, uncounted;
 * any other failure of the message itself → nak with exponential backoff; after
   ``max_deliver`` failures → dead letter (``MAX_DELIVERIES``).
 The loop never stops on a bad message.
@@ -326,6 +327,9 @@ class Consumer:
             # pull request, so nothing is redelivered to this paused consumer meanwhile.
             metrics.MESSAGES.labels(self.service, self.spec.name, "held").inc()
             await msg.nak(delay=2.0)
+        elif outcome.kind == "later":
+            metrics.MESSAGES.labels(self.service, self.spec.name, "later").inc()
+            await msg.nak(delay=outcome.delay)
         else:
             seq = sequence(msg)
             failures, first = self._failures.pop(seq, (0, self.clock.now()))

@@ -14,3 +14,14 @@ class PermanentError(Exception):
 
 class ConflictError(Exception):
     """Optimistic concurrency: the aggregate changed since it was read."""
+
+
+class NotYet(Exception):
+    """This message depends on input another consumer has not handled yet (say, the market data
+    a decision was made on): back to the stream after ``delay`` seconds, not counted as a failure
+    and never dead-lettered for it. The handler bounds how long it keeps asking."""
+
+    def __init__(self, reason: str, delay: float = 0.05) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay

@@ -6,7 +6,7 @@ from pydantic_settings import SettingsConfigDict
 from robson_contracts import DecisionKind, SignalDetected, TradeDecision, derive_id
 from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
-from robson_kit.errors import PermanentError
+from robson_kit.errors import NotYet, PermanentError
 from robson_kit.service import Service
 from robson_kit.settings import ServiceSettings
 from robson_kit.uow import UnitOfWork
@@ -34,9 +34,18 @@ class SampleSettings(ServiceSettings):
     db_schema: str = "sample"
 
 
+NOT_YET_TIMES = 12
+"""A 'later' signal is not ready this many times (more than ``max_deliver`` failures would allow)."""
+not_yet_asked: dict[str, int] = {}
+
+
 async def handle_signal(signal: SignalDetected, uow: UnitOfWork) -> None:
     if signal.strategy == "poison":
         raise PermanentError("POISON", "strategy 'poison' is refused by design")
+    if signal.strategy == "later":
+        asked = not_yet_asked[signal.signal_id] = not_yet_asked.get(signal.signal_id, 0) + 1
+        if asked <= NOT_YET_TIMES:
+            raise NotYet(f"asked {asked} times", delay=0.02)
     await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id})
     uow.emit(TradeDecision(
         **signal.caused(),

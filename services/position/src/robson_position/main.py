@@ -28,6 +28,8 @@ async def rebuild(service: Service) -> None:
     async with service.uow() as uow:
         for position in await Positions(uow.session).active():
             rt.track(position)
+            if position.s.last_candle_at is not None:  # what re-sync stamps before a new candle
+                rt.market_clock.observe(position.s.last_candle_at)
 
 
 async def close_venues(service: Service) -> None:
@@ -36,7 +38,7 @@ async def close_venues(service: Service) -> None:
 
 def build_service(settings: PositionSettings | None = None, venues: Venues | None = None) -> Service:
     settings = settings or PositionSettings()
-    rt = Runtime()
+    rt = Runtime(decision_wait_seconds=settings.decision_wait_seconds)
     background = [resync_on_start]
     if settings.stop_watchdog_interval_seconds > 0:
         background.append(watchdog_loop(settings.stop_watchdog_interval_seconds,

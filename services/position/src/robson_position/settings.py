@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
 
@@ -21,6 +22,9 @@ class PositionSettings(ServiceSettings):
     resync_retry_seconds: float = 2.0
     resync_attempts: int = 30
     """Start-up re-sync retries while a venue is unreachable (it may start after position)."""
+    decision_wait_seconds: float = Field(2.0, ge=0, le=3.0)
+    """How long a decision made on a candle waits for position to mark that candle first
+    (``handlers/waiting.py``); kept under the server's delivery limit at 0.1 s per ask."""
     stop_watchdog_interval_seconds: float = 2.0
     """How often every holding position's stop is checked at its venue (0 turns it off)."""
     stop_watchdog_grace_seconds: float = 10.0

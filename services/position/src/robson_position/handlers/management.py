@@ -13,12 +13,16 @@ from robson_contracts import (
     TriggeredBy,
     derive_id,
 )
-from robson_kit.errors import PermanentError
+from robson_kit import logs
+from robson_kit.errors import NotYet, PermanentError
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.repository import settings_of
 from robson_position.handlers.commands import close, close_all, load, modify
 from robson_position.handlers.runtime import Runtime
+from robson_position.handlers.waiting import ASK_AGAIN_SECONDS, ahead_of_marks
+
+log = logs.get_logger(__name__)
 
 
 def is_about_a_position(d: TradeDecision) -> bool:
@@ -30,6 +34,7 @@ async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, rt: Runtime) 
     if not is_about_a_position(d):
         return
     position = await load(uow, d.position_id, d.account_id)
+    await _wait_for_its_candle(position.s, d, rt)
     at = d.occurred_at
     reason = ExitReason.MANUAL_CLOSE if d.triggered_by is TriggeredBy.USER_MANUAL else ExitReason.AI_CLOSE
     if d.decision is DecisionKind.CLOSE:
@@ -41,6 +46,18 @@ async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, rt: Runtime) 
                     note=d.reasoning)
     for mod in d.modifications:
         await modify(uow, rt, position, mod, d.triggered_by, False, d, at)
+
+
+async def _wait_for_its_candle(s, d: TradeDecision, rt: Runtime) -> None:
+    if not ahead_of_marks(s, d):
+        rt.decision_wait.done(d.message_id)
+        return
+    if rt.decision_wait.keep_waiting(d.message_id):
+        raise NotYet(f"position {s.position_id} has marked candles up to {s.last_candle_at}; "
+                     f"the decision is from {d.occurred_at}", delay=ASK_AGAIN_SECONDS)
+    log.warning("position.decision_ahead_of_marks", position_id=s.position_id,
+                last_candle_at=str(s.last_candle_at), decided_at=str(d.occurred_at),
+                waited_seconds=rt.decision_wait.limit)
 
 
 async def handle_position_command(

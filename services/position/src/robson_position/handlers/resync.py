@@ -118,7 +118,7 @@ async def resync_position(uow: UnitOfWork, rt: Runtime, position_id: str, view: 
         return []
     if expected_version is not None and position.s.version != expected_version:
         raise ConflictError(f"position {position_id} changed since the venue was read")
-    at = rt.clock.now()
+    at = rt.market_clock.now()  # in a replay, the replay's time (see FollowingClock)
     findings = catch_up(position, view, at)
     for f in findings:
         if f.fill is not None and f.order_id is not None:

@@ -16,6 +16,7 @@ from robson_position.adapters.settings_cache import SettingsCache
 from robson_position.domain.atr import AtrBook
 from robson_position.domain.markbook import Mark, MarkBook
 from robson_position.domain.position import Position
+from robson_position.handlers.waiting import DecisionWait
 from robson_position.views import position_view
 
 
@@ -40,7 +41,9 @@ class Hub:
 
 
 class Runtime:
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, decision_wait_seconds: float = 0.0) -> None:
+        """``decision_wait_seconds``: see ``waiting.py`` (0, as in a backtest, whose bus
+        delivers in publication order: a candle reaches position before the decision on it)."""
         self.book = MarkBook()
         self.atr = AtrBook()
         self.hub = Hub()
@@ -50,6 +53,7 @@ class Runtime:
         self.clock: Clock = clock or WallClock()
         self.market_clock = FollowingClock(self.clock)
         """What operators' commands are stamped with: the market's time, not the wall's."""
+        self.decision_wait = DecisionWait(decision_wait_seconds)
         self.last_resync: Any = None
         """The latest ResyncReport (handlers/resync.py), shown by GET /resync/last."""
 

@@ -32,10 +32,19 @@ def has_working_stop(position: Position, view: VenueView) -> bool:
     return any(vo.live and vo.order_id in stops for vo in view.orders)
 
 
+def stop_on_its_way(position: Position, view: VenueView) -> bool:
+    """A stop the position placed (or replaced) that the venue has not heard of yet: its
+    command may still be in the stream, so it is not missing until the grace has passed."""
+    known = {vo.order_id for vo in view.orders}
+    return any(o.live and o.kind is OrderKind.STOP and not o.accepted and o.order_id not in known
+               for o in position.s.orders.values())
+
+
 class StopWatchdog:
     def __init__(self, grace_seconds: float) -> None:
         self.grace = grace_seconds
         self.missing_since: dict[str, datetime] = {}
+        self.on_its_way_since: dict[str, datetime] = {}
 
     async def check_all(self, service: Service, rt: Runtime, venues: Venues) -> None:
         async with service.uow() as uow:
@@ -52,16 +61,25 @@ class StopWatchdog:
                 continue  # nothing to judge: the venue cannot be read now
             if has_working_stop(position, view):
                 self.missing_since.pop(s.position_id, None)
+                self.on_its_way_since.pop(s.position_id, None)
                 continue
+            if s.position_id not in self.missing_since and stop_on_its_way(position, view):
+                since = self.on_its_way_since.setdefault(s.position_id, rt.clock.now())
+                if (rt.clock.now() - since).total_seconds() < self.grace:
+                    continue
+            self.on_its_way_since.pop(s.position_id, None)
             try:
                 await self._act(service, rt, s.position_id, view)
             except ConflictError:
                 continue  # the bus path changed it meanwhile: judged again next round
         for pid in set(self.missing_since) - watched:
             del self.missing_since[pid]
+        for pid in set(self.on_its_way_since) - watched:
+            del self.on_its_way_since[pid]
 
     async def _act(self, service: Service, rt: Runtime, pid: str, view: VenueView) -> None:
-        now = rt.clock.now()
+        now = rt.clock.now()  # the grace is wall time; what is recorded carries market time
+        at = rt.market_clock.now()
         first = self.missing_since.get(pid)
         async with service.uow() as uow:
             position = await Positions(uow.session).get(pid)
@@ -73,13 +91,13 @@ class StopWatchdog:
                 position = await Positions(uow.session).get(pid) or position
                 if not any(o.live and o.kind is OrderKind.STOP for o in position.s.orders.values()) \
                         or not has_working_stop(position, view):
-                    await _reprotect(uow, rt, position, now)
+                    await _reprotect(uow, rt, position, at)
             elif (now - first).total_seconds() >= self.grace:
-                cause = _report(uow, position, now, "STOP_NOT_RESTORED",
+                cause = _report(uow, position, at, "STOP_NOT_RESTORED",
                                 f"no working stop at the venue for {int((now - first).total_seconds())}s "
                                 f"(grace {self.grace:g}s): closed at market")
                 await close(uow, rt, position, ExitReason.RISK_LIMIT, None, TriggeredBy.RULE_ENGINE,
-                            cause, now, note=cause.message)
+                            cause, at, note=cause.message)
                 del self.missing_since[pid]
 
 
