@@ -93,25 +93,49 @@ async def test_stop_that_cannot_be_restored_within_the_grace_closes_the_position
                                            if r["kind"] == "CLOSE"}
 
 
-async def test_stop_replacement_still_on_its_way_to_the_venue_is_not_judged_missing(
+async def test_stop_being_replaced_still_protects_while_the_venue_has_not_taken_the_command(
     bus: Bus, venue: FakeVenue, started: httpx.AsyncClient
 ) -> None:
-    """A moved stop is a new order the venue has not heard of until it takes the command: for
-    up to the grace that is no lost stop (re-protecting it would cancel the order in flight)."""
+    """A moved stop is a new order the venue has not heard of until it takes the command;
+    meanwhile the old stop still rests there: no lost stop (re-protecting would cancel it)."""
     api = started
     pid = await _open(bus, api, venue)
-    venue.taking.clear()  # commands wait in the stream, as when the venue is a moment behind
-    await asyncio.sleep(0.3)  # a fetch already under way ends
+    await _hold_commands(venue)
     moved = await api.put(f"/positions/{pid}/stop-loss", json={"price": "49500"})
     assert moved.status_code == 200, moved.text
-    await asyncio.sleep(GRACE * 0.7)  # several watchdog rounds while the replacement waits
+    await asyncio.sleep(GRACE * 1.5)  # watchdog rounds past the grace while the command waits
     venue.taking.set()
     await wait_until(lambda: _stop_at(venue, pid, D("49500")), message="moved stop resting")
-    await asyncio.sleep(GRACE)  # rounds with the stop working
+    await asyncio.sleep(GRACE)  # rounds with the new stop working
     assert await _errors(bus, "STOP_MISSING") is None
     audit = (await api.get(f"/positions/{pid}/modifications")).json()
     assert [r["kind"] for r in audit if r["kind"] == "REPROTECT"] == []
     assert [o.spec.stop_price for o in venue.resting.values() if o.position_id == pid] == [D("49500")]
+
+
+async def test_new_stop_on_its_way_is_given_the_grace_before_it_counts_as_missing(
+    bus: Bus, venue: FakeVenue, started: httpx.AsyncClient
+) -> None:
+    """No stop of the position rests at the venue, but the one it just placed has not reached
+    it yet: missing only once the grace has passed; then placed again."""
+    api = started
+    pid = await _open(bus, api, venue)
+    await _hold_commands(venue)
+    moved = await api.put(f"/positions/{pid}/stop-loss", json={"price": "49500"})
+    assert moved.status_code == 200, moved.text
+    venue.drop(await _stop_resting(venue, pid))  # and the venue loses the old one meanwhile
+    await asyncio.sleep(GRACE * 0.6)
+    assert await _errors(bus, "STOP_MISSING") is None  # within the grace: on its way
+    await wait_until(lambda: _errors(bus, "STOP_MISSING"), timeout=GRACE * 5, message="missing")
+    venue.taking.set()
+    await wait_until(lambda: _stop_at(venue, pid, D("49500")), message="stop placed again")
+    view = (await api.get(f"/positions/{pid}")).json()
+    assert view["status"] == "OPEN"
+
+
+async def _hold_commands(venue: FakeVenue) -> None:
+    venue.taking.clear()  # commands wait in the stream, as when the venue is a moment behind
+    await asyncio.sleep(0.3)  # a fetch already under way ends
 
 
 async def _stop_at(venue: FakeVenue, pid: str, price: D) -> bool:

@@ -26,7 +26,8 @@ outside any transaction: the place for a slow outside call (a model, an API) who
 handler then reads back from a durable record. Its failures are handled like the handler's.
 
 A fetched batch runs in one transaction (``robson_kit.batch``); after commit its events are
-published and each message is settled, together (the events are in the outbox already). Within a batch a retried message may be overtaken by
+published (acknowledged by JetStream), and only then is each message settled: a consumer that
+looks drained has its effects stored. Within a batch a retried message may be overtaken by
 the ones after it; handlers that need order must tolerate (or reject) stale input.
 """
 
@@ -240,10 +241,13 @@ class Consumer:
         for uow in uows:
             await uow.run_after_commit()
         written = [row for uow in uows for row in uow.written]
-        # The events go out and the messages are settled at once (one write to NATS for both):
-        # what was committed is in the outbox, so the acks need not wait for the publish acks.
-        publishing = (asyncio.ensure_future(self.on_committed(written))
-                      if written and self.on_committed is not None else None)
+        # The events are on their streams (publish acknowledged) before the messages that
+        # caused them are acked: whoever finds this consumer drained finds its effects stored
+        # too (the lockstep replay's quiescence relies on it). When the publish fails the
+        # outbox has the events and the relay reports its backlog.
+        faults.point("consumer.before_publish")
+        if self.on_committed is not None:
+            await self.on_committed(written)
         elapsed = time.perf_counter() - started
         faults.point("consumer.after_commit")
         for msg, _ in decoded:
@@ -251,8 +255,6 @@ class Consumer:
                 await self._settle(msg, outcomes[id(msg)])
             except Exception as exc:  # NATS down: see _settle
                 log.warning("consumer.settle_failed", consumer=self.spec.name, error=repr(exc))
-        if publishing is not None:
-            await publishing
         metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
         if outage:
             await self._pause(outage)

@@ -21,6 +21,7 @@ count, queried on every sweep.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -49,6 +50,9 @@ harmless, only wasteful)."""
 
 ROW_ATTEMPTS = 5
 """Refusals (other than connection errors) of one row before it is moved aside."""
+BACKLOG_WAIT = 2.0
+"""How long a committed transaction's writer waits for the scan that publishes its events while
+the relay has a backlog (NATS down: the acks would fail too)."""
 FAILING_SWEEPS = 5
 """Consecutive failed iterations after which the loop gives up to its supervisor (so /readyz
 names it)."""
@@ -75,14 +79,24 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._to_mark: list[object] = []
         self._backlog = True  # until a scan finds nothing left behind
+        self._scan_done = asyncio.Event()
+        """Set when the next scan to begin is over (each scan takes it and leaves a new one)."""
+        self._scan_wanted = False
         self._scans = 0
         self._row_failures: Counter[int] = Counter()
         self.published = 0
 
     async def publish_committed(self, rows: list[OutboxRow]) -> None:
-        """Publish rows whose transaction just committed; on failure the scan takes over."""
+        """Publish rows whose transaction just committed; on failure the scan takes over.
+        Returns once they are on the bus (or the bus failed): a consumer acks after this, so
+        what it caused is stored before it looks drained. With a backlog, that means after a
+        scan that began once they were committed (it publishes in commit order; the rows of a
+        redelivered message whose first run committed are among them, so ``rows`` may be
+        empty), for at most ``BACKLOG_WAIT`` seconds."""
         if self._backlog:
-            self._wake.set()
+            await self._scanned(self._scan_done)
+            return
+        if not rows:
             return
         try:
             await self._publish([(r["subject"], r["payload"], r["headers"]) for r in rows])
@@ -141,7 +155,7 @@ class OutboxRelay:
                 if next_mark is not None and (len(self._to_mark) >= BATCH or loop.time() >= next_mark):
                     await self.mark_published()
                     next_mark = None
-                if self._backlog or loop.time() >= next_scan:
+                if self._backlog or self._scan_wanted or loop.time() >= next_scan:
                     await self._scan()
                     next_scan = loop.time() + self.poll_seconds
                 failures = 0
@@ -154,12 +168,23 @@ class OutboxRelay:
                     raise
                 await asyncio.sleep(min(5.0, self.poll_seconds * 2 ** min(failures, 4) / 4))
 
+    async def _scanned(self, scan_done: asyncio.Event) -> None:
+        self._scan_wanted = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(scan_done.wait(), BACKLOG_WAIT)
+
     async def _scan(self) -> None:
-        backlog = self._backlog
-        while (published := await self.publish_pending(None if backlog else GRACE)) == BATCH:
-            pass
-        if backlog and published == 0:
-            self._backlog = False
+        done, self._scan_done = self._scan_done, asyncio.Event()
+        self._scan_wanted = False
+        try:
+            backlog = self._backlog
+            while (published := await self.publish_pending(None if backlog else GRACE)) == BATCH:
+                pass
+            if backlog and published == 0:
+                self._backlog = False
+        finally:
+            done.set()
         metrics.OUTBOX_LAG.labels(self.service).set(await self.pending_count())
         self._scans += 1
         if self._scans % 1200 == 0:

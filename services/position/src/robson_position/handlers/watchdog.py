@@ -28,7 +28,9 @@ log = logs.get_logger(__name__)
 
 
 def has_working_stop(position: Position, view: VenueView) -> bool:
-    stops = {o.order_id for o in position.s.orders.values() if o.live and o.kind is OrderKind.STOP}
+    """A stop of this position works at the venue: its live one, or one it has replaced (or
+    cancelled) while the venue has not taken that command yet — until then the old one protects."""
+    stops = {o.order_id for o in position.s.orders.values() if o.kind is OrderKind.STOP}
     return any(vo.live and vo.order_id in stops for vo in view.orders)
 
 
@@ -47,6 +49,12 @@ class StopWatchdog:
         self.on_its_way_since: dict[str, datetime] = {}
 
     async def check_all(self, service: Service, rt: Runtime, venues: Venues) -> None:
+        if not service.bus.is_connected:
+            # Nothing placed now would reach the venue, and nothing the venue did reaches us:
+            # judged afresh once the bus is back (an outage must not close positions).
+            self.missing_since.clear()
+            self.on_its_way_since.clear()
+            return
         async with service.uow() as uow:
             active = await Positions(uow.session).active()
         watched = set()
