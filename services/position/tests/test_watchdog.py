@@ -46,9 +46,9 @@ async def _open(bus: Bus, api: httpx.AsyncClient, venue: FakeVenue) -> str:
     return pid
 
 
-async def _stop_resting(venue: FakeVenue, pid: str) -> str | None:
+async def _stop_resting(venue: FakeVenue, pid: str, price: D = D("49000")) -> str | None:
     return next((oid for oid, o in venue.resting.items()
-                 if o.position_id == pid and o.spec.stop_price == D("49000")), None)
+                 if o.position_id == pid and o.spec.stop_price == price), None)
 
 
 async def _errors(bus: Bus, code: str) -> list[PositionError] | None:
@@ -105,7 +105,7 @@ async def test_stop_being_replaced_still_protects_while_the_venue_has_not_taken_
     assert moved.status_code == 200, moved.text
     await asyncio.sleep(GRACE * 1.5)  # watchdog rounds past the grace while the command waits
     venue.taking.set()
-    await wait_until(lambda: _stop_at(venue, pid, D("49500")), message="moved stop resting")
+    await wait_until(lambda: _stop_resting(venue, pid, D("49500")), message="moved stop resting")
     await asyncio.sleep(GRACE)  # rounds with the new stop working
     assert await _errors(bus, "STOP_MISSING") is None
     audit = (await api.get(f"/positions/{pid}/modifications")).json()
@@ -128,7 +128,7 @@ async def test_new_stop_on_its_way_is_given_the_grace_before_it_counts_as_missin
     assert await _errors(bus, "STOP_MISSING") is None  # within the grace: on its way
     await wait_until(lambda: _errors(bus, "STOP_MISSING"), timeout=GRACE * 5, message="missing")
     venue.taking.set()
-    await wait_until(lambda: _stop_at(venue, pid, D("49500")), message="stop placed again")
+    await wait_until(lambda: _stop_resting(venue, pid, D("49500")), message="stop placed again")
     view = (await api.get(f"/positions/{pid}")).json()
     assert view["status"] == "OPEN"
 
@@ -136,7 +136,3 @@ async def test_new_stop_on_its_way_is_given_the_grace_before_it_counts_as_missin
 async def _hold_commands(venue: FakeVenue) -> None:
     venue.taking.clear()  # commands wait in the stream, as when the venue is a moment behind
     await asyncio.sleep(0.3)  # a fetch already under way ends
-
-
-async def _stop_at(venue: FakeVenue, pid: str, price: D) -> bool:
-    return any(o.position_id == pid and o.spec.stop_price == price for o in venue.resting.values())

@@ -18,6 +18,7 @@ from robson_kit.errors import NotYet, PermanentError
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.repository import settings_of
+from robson_position.domain.state import PositionState
 from robson_position.handlers.commands import close, close_all, load, modify
 from robson_position.handlers.runtime import Runtime
 from robson_position.handlers.waiting import ASK_AGAIN_SECONDS, ahead_of_marks
@@ -48,7 +49,7 @@ async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, rt: Runtime) 
         await modify(uow, rt, position, mod, d.triggered_by, False, d, at)
 
 
-async def _wait_for_its_candle(s, d: TradeDecision, rt: Runtime) -> None:
+async def _wait_for_its_candle(s: PositionState, d: TradeDecision, rt: Runtime) -> None:
     if not ahead_of_marks(s, d):
         rt.decision_wait.done(d.message_id)
         return

@@ -72,8 +72,9 @@ class StopWatchdog:
                 self.on_its_way_since.pop(s.position_id, None)
                 continue
             if s.position_id not in self.missing_since and stop_on_its_way(position, view):
-                since = self.on_its_way_since.setdefault(s.position_id, rt.clock.now())
-                if (rt.clock.now() - since).total_seconds() < self.grace:
+                now = rt.clock.now()
+                if (now - self.on_its_way_since.setdefault(s.position_id, now)).total_seconds() \
+                        < self.grace:
                     continue
             self.on_its_way_since.pop(s.position_id, None)
             try:
