@@ -7,7 +7,9 @@ from robson_contracts import (
     ExitReason,
     Modification,
     ModificationKind,
+    OrderPartiallyFilled,
     OrderRole,
+    OrderType,
     PositionStatus,
     ReplaceOrder,
     Side,
@@ -21,7 +23,7 @@ from robson_position.domain.policy import ManagementPolicy
 from robson_position.domain.position import Position
 from robson_position.domain.rules import evaluate
 
-from .factories import T0, D, filled, gate, minutes
+from .factories import T0, D, accepted, filled, gate, minutes
 
 
 def opened() -> Position:
@@ -54,6 +56,42 @@ def test_full_close_cancels_protection_and_sells_remaining_at_market() -> None:
     on_order_event(p, filled(p.s.position_id, exit_order.order.order_id, OrderRole.EXIT, "50100", "0.2",
                              Side.SELL), T0 + minutes(5))
     assert p.s.status is PositionStatus.CLOSED and p.s.exit_reason is ExitReason.MANUAL_CLOSE
+
+
+def _legs_accepted_in_list(p: Position) -> str:
+    """The venue reports each protective leg resting in the bracket's list."""
+    list_id = p.s.list_id
+    for o in [o for o in p.s.orders.values() if o.live]:
+        stop = o.kind.value == "STOP"
+        role, otype = ((OrderRole.STOP_LOSS, OrderType.STOP_MARKET) if stop
+                       else (OrderRole.TAKE_PROFIT, OrderType.LIMIT))
+        on_order_event(p, accepted(p.s.position_id, o.order_id, role, "0.1", Side.SELL,
+                                   otype, price=None if stop else str(p.s.take_profits[o.tp_index or 0].price),
+                                   stop=str(p.s.stop_loss) if stop else None, list_id=list_id), T0)
+    p.outbox.clear()
+    return list_id
+
+
+def test_full_close_cancels_a_resting_bracket_as_one_list_not_leg_by_leg() -> None:
+    p = opened()
+    list_id = _legs_accepted_in_list(p)
+    assert request_close(p, ExitReason.AI_CLOSE, None, gate(), T0)
+    cancels = [m for m in p.outbox if isinstance(m, CancelOrder)]
+    assert [(c.list_id, c.order_id) for c in cancels] == [(list_id, None)]
+    assert not any(o.live for o in p.s.orders.values() if o.kind.value in ("STOP", "TP"))
+
+
+def test_full_close_cancels_leg_by_leg_while_the_lists_entry_still_works() -> None:
+    p = open_position(gate(), "PAPER", T0)
+    half = filled(p.s.position_id, f"{p.s.position_id}-0E", OrderRole.ENTRY, "50000", "0.1", Side.BUY)
+    data = half.model_dump(exclude={"message_type"}) | {"remaining_quantity": D("0.1")}
+    on_order_event(p, OrderPartiallyFilled(**data), T0)
+    on_order_event(p, accepted(p.s.position_id, f"{p.s.position_id}-0E", OrderRole.ENTRY, "0.2",
+                               Side.BUY, OrderType.MARKET, list_id=p.s.list_id), T0)
+    _legs_accepted_in_list(p)
+    assert request_close(p, ExitReason.MANUAL_CLOSE, None, gate(), T0)
+    cancels = [m for m in p.outbox if isinstance(m, CancelOrder)]
+    assert cancels and all(c.list_id is None and c.order_id for c in cancels)
 
 
 def test_partial_close_reprotects_the_rest_with_scaled_oco_orders() -> None:

@@ -156,41 +156,43 @@ class AccountState(State):
             self._ended.extend(ended)
 
     def take_ended(self) -> list[Lockout]:
-        ended, self._ended = self._ended, []
+        cache = self.__pydantic_private__
+        ended, cache["_ended"] = cache["_ended"], []
         return ended
+
+    # The caches are read through ``__pydantic_private__`` (a slot): ``self._aggregates`` goes
+    # through pydantic's ``__getattr__``, which costs microseconds per read on the gate's hot path.
 
     def positions_changed(self) -> None:
         """Call after any change to ``positions``: drops the cached aggregates."""
-        self._aggregates = None
-        self._risk = None
-        self._sides = None
+        cache = self.__pydantic_private__
+        cache["_aggregates"] = cache["_risk"] = cache["_sides"] = None
 
     def sides(self) -> dict[tuple[str, str], set[PositionSide]]:
         """The sides held per (trader, symbol); cached like ``aggregates``."""
-        if self._sides is None:
-            sides: dict[tuple[str, str], set[PositionSide]] = {}
+        cache = self.__pydantic_private__
+        sides = cache["_sides"]
+        if sides is None:
+            sides = {}
             for p in self.positions.values():
                 sides.setdefault((p.trader_id, p.symbol), set()).add(p.side)
-            self._sides = sides
-        return self._sides
+            cache["_sides"] = sides
+        return sides
 
     def month_aggregates(self) -> tuple[dict[str, tuple[Decimal, Decimal]], Decimal]:
         """Per symbol (signed quantity, signed cost at the month baselines) and the open
         positions' total risk at their stops; cached like ``aggregates``."""
-        if self._risk is None:
-            self._compute()
-        assert self._risk is not None
-        return self._risk
+        risk = self.__pydantic_private__["_risk"]
+        return risk if risk is not None else self._compute()[1]
 
     def aggregates(self) -> tuple[dict[str, tuple[Decimal, Decimal]], Counter[str]]:
         """Per symbol (signed quantity, signed cost) and open positions per trader, cached so
         an evaluation over 1,000 positions costs one pass per change, not per decision."""
-        if self._aggregates is None:
-            self._compute()
-        assert self._aggregates is not None
-        return self._aggregates
+        aggregates = self.__pydantic_private__["_aggregates"]
+        return aggregates if aggregates is not None else self._compute()[0]
 
-    def _compute(self) -> None:
+    def _compute(self) -> tuple[tuple[dict[str, tuple[Decimal, Decimal]], Counter[str]],
+                                tuple[dict[str, tuple[Decimal, Decimal]], Decimal]]:
         """One pass over the positions for both caches (hot: every position event)."""
         zero = Decimal(0)
         exposure: dict[str, tuple[Decimal, Decimal]] = {}
@@ -214,8 +216,9 @@ class AccountState(State):
                 at_stop = (base - stop) * q
                 if at_stop > zero:
                     risk += at_stop
-        self._aggregates = (exposure, traders)
-        self._risk = (month, risk)
+        cache = self.__pydantic_private__
+        cache["_aggregates"], cache["_risk"] = (exposure, traders), (month, risk)
+        return cache["_aggregates"], cache["_risk"]
 
 
 class MarketSnapshot(State):

@@ -27,7 +27,7 @@ from robson_contracts import (
 
 from robson_position.domain.orders import QTY_STEP, order_id, protective_layout
 from robson_position.domain.position import Position
-from robson_position.domain.state import OrderKind, TakeProfit, TrackedOrder
+from robson_position.domain.state import OrderKind, PositionState, TakeProfit, TrackedOrder
 from robson_position.domain.validation import target_stop
 
 _STOP_PRICED = {OrderType.TAKE_PROFIT.value, OrderType.STOP_MARKET.value, OrderType.STOP_LIMIT.value}
@@ -96,11 +96,35 @@ def _replace_live(position: Position, kind: OrderKind, cause: Message, at: datet
 
 
 def cancel_protection(position: Position, cause: Message, at: datetime) -> None:
+    """Cancel every live stop and take-profit. An OCO pair goes as one list cancel: cancelling
+    one leg cancels its peer at the venue, and a cancel of the peer would come back rejected
+    ("unknown order"), one wasted venue request per exit."""
     s = position.s
-    for o in [o for o in s.orders.values() if o.live and o.kind in (OrderKind.STOP, OrderKind.TP)]:
+    protective = [o for o in s.orders.values() if o.live and o.kind in (OrderKind.STOP, OrderKind.TP)]
+    lists = _whole_lists(s, protective)
+    for o in protective:
         o.live = False
+    for list_id in lists:
         position.emit(CancelOrder(**position.base(cause, "cancel", at), venue=s.venue,
-                                  position_id=s.position_id, symbol=s.symbol, order_id=o.order_id))
+                                  position_id=s.position_id, symbol=s.symbol, list_id=list_id))
+    for o in protective:
+        if o.list_id not in lists:
+            position.emit(CancelOrder(**position.base(cause, "cancel", at), venue=s.venue,
+                                      position_id=s.position_id, symbol=s.symbol, order_id=o.order_id))
+
+
+def _whole_lists(s: PositionState, protective: list[TrackedOrder]) -> list[str]:
+    """The lists of which ``protective`` holds two or more legs and every live order (so no
+    entry still working in a bracket), in first-seen order."""
+    legs: dict[str, int] = {}
+    for o in protective:
+        if o.list_id:
+            legs[o.list_id] = legs.get(o.list_id, 0) + 1
+    live = {}
+    for o in s.orders.values():
+        if o.live and o.list_id in legs:
+            live[o.list_id] = live.get(o.list_id, 0) + 1
+    return [list_id for list_id, n in legs.items() if n >= 2 and live.get(list_id) == n]
 
 
 def reprotect(position: Position, quantity: Decimal, cause: Message, at: datetime) -> None:
