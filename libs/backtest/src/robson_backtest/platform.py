@@ -90,7 +90,7 @@ class Platform:
         self.gate = GateDeps(accounts=MemoryAccountStore(), market=MemoryMarketStore(),
                              policies=MemoryPolicyStore(), log=MemoryDecisionLog())
         # position
-        self.position = PositionRuntime(self.clock)
+        self.position = PositionRuntime(self.clock, mirror=False)
         self.position_tables = PositionTables()
         # paper
         self.paper = MemoryRuntime(spec.venue, spec.symbol_rules)

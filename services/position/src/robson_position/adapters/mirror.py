@@ -15,12 +15,17 @@ from robson_position.domain.state import PositionState
 
 
 class Mirror:
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        """``enabled=False`` holds nothing (every read goes to the repository): for the
+        one-process backtest, whose repository is itself in memory."""
         self._states: dict[str, tuple[int, dict[str, Any]]] = {}
         """Plain data (``model_dump``): each ``get`` validates a fresh copy from it."""
+        self.enabled = enabled
 
     def put(self, s: PositionState) -> None:
         """A committed state (older versions than the one held are ignored)."""
+        if not self.enabled:
+            return
         held = self._states.get(s.position_id)
         if held is not None and held[0] > s.version:
             return

@@ -41,15 +41,18 @@ class Hub:
 
 
 class Runtime:
-    def __init__(self, clock: Clock | None = None, decision_wait_seconds: float = 0.0) -> None:
+    def __init__(self, clock: Clock | None = None, decision_wait_seconds: float = 0.0,
+                 mirror: bool = True) -> None:
         """``decision_wait_seconds``: see ``waiting.py`` (0, as in a backtest, whose bus
-        delivers in publication order: a candle reaches position before the decision on it)."""
+        delivers in publication order: a candle reaches position before the decision on it).
+        ``mirror=False``: no in-memory copy of committed states (the backtest's repository is
+        in memory already; the copy would only cost a dump per write)."""
         self.book = MarkBook()
         self.atr = AtrBook()
         self.hub = Hub()
         self.settings = SettingsCache()
         self.active = ActiveIndex()
-        self.mirror = Mirror()
+        self.mirror = Mirror(enabled=mirror)
         self.clock: Clock = clock or WallClock()
         self.market_clock = FollowingClock(self.clock)
         """What operators' commands are stamped with: the market's time, not the wall's."""
