@@ -60,15 +60,15 @@ class DecisionHandlers:
         """Positions and candles from the table: this consumer writes both (``last_suggestion``,
         the candles of its batch), and its own uncommitted writes are not in memory yet."""
         for row in await repo.open_positions_on(candle.symbol):
-            p = projection(row)
-            if candle.close_time <= p.position.opened_at:
+            if candle.close_time <= row["opened_at"]:
                 continue
-            s = self.memory.trader_settings(p.trader_id)
+            s = self.memory.trader_settings(row["trader_id"])
             if s.engine is EngineName.RULES and rules.reviews_nothing(s):
                 continue  # nothing to build a context for
-            timeframe = s.review_timeframe or p.timeframe or DEFAULT_REVIEW_TIMEFRAME
+            timeframe = s.review_timeframe or row["timeframe"] or DEFAULT_REVIEW_TIMEFRAME
             if timeframe != candle.timeframe.value:
                 continue
+            p = projection(row)  # only for the positions reviewed: it validates the row
             bars = await repo.bars(
                 candle.symbol, candle.timeframe.value, candle.open_time, bars_needed(s)
             )
