@@ -325,8 +325,9 @@ class Consumer:
             self._failures.pop(sequence(msg), None)
             await self._dead_letter(msg, outcome.reason_code, outcome.reason)
         elif outcome.kind == "hold":
-            # Not the message's fault: back to the stream uncounted. The delay outlasts the open
-            # pull request, so nothing is redelivered to this paused consumer meanwhile.
+            # Not the message's fault: back to the stream uncounted. The open pull request may
+            # take it again while the consumer is paused: it then waits in memory, unacked, and
+            # is handled once the consumer resumes (or redelivered after ``ack_wait``).
             metrics.MESSAGES.labels(self.service, self.spec.name, "held").inc()
             await msg.nak(delay=2.0)
         elif outcome.kind == "later":
