@@ -170,7 +170,8 @@ class Consumer:
             relay = getattr(self.on_committed, "__self__", None)
             self.progress = progress.Reporter(
                 self.bus.nc, self.service, self.spec.name, self.spec.stream.name,
-                lambda: bool(getattr(relay, "_backlog", False)))
+                lambda: bool(getattr(relay, "_backlog", False)),
+                await progress.Demand.of(self.bus.nc))
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.spec.name}")
 
     async def stop(self) -> None:
