@@ -78,12 +78,12 @@ class Quiescence:
                 self._reported.set()
 
         self._sub = await self.bus.nc.subscribe(progress.ALL, cb=on_report)
-        await self._announce()
 
     async def _announce(self) -> None:
-        """Consumers report only while a listener announces itself (``progress.Demand``):
-        again well before the last announcement lapses."""
-        if self._sub is not None and time.monotonic() >= self._announce_at:
+        """Consumers report (and market consumers stop pacing their fetches) only while a
+        listener announces itself (``progress.Demand``): again well before the last
+        announcement lapses."""
+        if time.monotonic() >= self._announce_at:
             self._announce_at = time.monotonic() + progress.DEMAND_SECONDS / 4
             await progress.announce(self.bus.nc)
 
