@@ -1,5 +1,5 @@
-"""market: what the market background costs — 10 symbols × 20 ticks/s (200 ticks/s) through
-the six services on an embedded NATS + Postgres, no signals, no positions — as a share of one
+"""market: what the market background costs — 10 symbols × 20 ticks/s (200 ticks/s, spread
+evenly as a live feed's arrive: ``bench.common.steady_market``) through the six services on an embedded NATS + Postgres, no signals, no positions — as a share of one
 core, summed over the services, NATS and Postgres (process CPU time, the steadiest figure on a
 shared machine). The same measurement as bench_e2e's ``e2e.cpu_share_market_only``
 (``bench.common.market_cpu_windows``: same market, warm-up and processes), alone and over longer
