@@ -27,7 +27,6 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,6 @@ from robson_contracts import (
     SignalDetected,
     SubmitBracketOrder,
     TradeDecision,
-    TradeTick,
     decode,
 )
 from robson_contracts import subjects as s
@@ -50,16 +48,22 @@ from robson_kit.testing import ServiceProcess, reset_streams
 from robson_kit.testing.auth import ADMIN_HEADERS, PUBLIC_PEM
 
 from bench.common import (
+    MARKET_SYMBOLS,
+    MARKET_TICK_RATE,
+    MARKET_WARM_SECONDS,
     Metric,
     at_least,
     at_most,
     embedded_infrastructure,
     info,
     infra_cpu_by_process,
+    market_cpu_windows,
     median,
     percentile,
     process_cpu_seconds,
+    share_note,
     start_services,
+    steady_market,
 )
 from bench.lean_chain import LeanFigures
 from bench.lean_chain import measure as measure_lean
@@ -67,14 +71,16 @@ from bench.lean_chain import measure as measure_lean
 ACCOUNTS = tuple(f"bench{i:03d}" for i in range(100))
 """Traders spread over accounts: entry_gate keeps one projection document per account, and
 a real account holds tens of positions, not the thousands this benchmark opens."""
-SYMBOLS = tuple(f"B{i:02d}USDT" for i in range(10))
+SYMBOLS = MARKET_SYMBOLS
 TRADERS = 400
 PACED_RATE, PACED_SECONDS = 50, 10
 UNLOADED_RATE, UNLOADED_SECONDS = 5, 8
 """A rate the two cores handle with room to spare: the pipeline's own latency, not queueing."""
 BURST = 1000
-TICK_RATE = 20
-"""Ticks per second on each symbol: 10 symbols × 20/s, whatever the load."""
+TICK_RATE = MARKET_TICK_RATE
+"""Ticks per second on each symbol: 10 symbols × 20/s, whatever the load (bench.common's
+steady market, the one bench_market measures)."""
+MARKET_WINDOWS, MARKET_SECONDS = 3, 5.0
 TIMEOUT_SECONDS = 180
 SERVICES = ("paper", "execution", "position", "entry_gate", "decision", "signal")
 HOPS = ("decision", "gate", "order_cmd", "entry_fill", "opened")
@@ -181,18 +187,6 @@ def _signal(trader: str, symbol: str, at: datetime) -> SignalDetected:
                           direction="LONG", strength="0.9", price="100", candle_time=at)
 
 
-async def _market(bus: Bus, stop: asyncio.Event) -> None:
-    """The steady market: every symbol ticks TICK_RATE times a second, on a fixed schedule."""
-    start, n = time.perf_counter(), 0
-    while not stop.is_set():
-        now = datetime.now(UTC)
-        await asyncio.gather(*(bus.publish(TradeTick(
-            occurred_at=now, symbol=sym, price=Decimal(100), trade_id=uuid.uuid4().hex,
-            source="EXTERNAL")) for sym in SYMBOLS))
-        n += 1
-        await asyncio.sleep(max(0.0, start + n / TICK_RATE - time.perf_counter()))
-
-
 async def _phase(bus: Bus, keys: list[tuple[str, str]], rate: float | None) -> Tracker:
     tracker = Tracker(len(keys))
     subs = [await bus.nc.subscribe(subject, cb=tracker.on_message) for subject in (
@@ -280,9 +274,10 @@ def _cpu_note(used: dict[str, float], signals: int) -> str:
 
 async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
                    infra: Infrastructure) -> list[Metric]:
+    # The market alone: what ticks cost each process (bench_market's measurement, shorter).
+    market_totals, market_shares = await market_cpu_windows(procs, infra, MARKET_WINDOWS,
+                                                            MARKET_SECONDS, "market only")
     cpu = Cpu(procs, infra)
-    await asyncio.sleep(5)  # the market alone: what ticks cost each service
-    idle = {name: sec / 5 for name, sec in cpu.used().items()}
     unloaded_n, paced_n = UNLOADED_RATE * UNLOADED_SECONDS, PACED_RATE * PACED_SECONDS
     keys = [(f"t{i // len(SYMBOLS)}", SYMBOLS[i % len(SYMBOLS)])
             for i in range(unloaded_n + paced_n + BURST)]
@@ -305,7 +300,6 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
     note = (f"{PACED_RATE} signals/s for {PACED_SECONDS}s on a steady market of {len(SYMBOLS)} "
             f"symbols × {TICK_RATE} ticks/s; paper MARKET_FILL={MARKET_FILL}; SignalDetected "
             "published → PositionOpened seen")
-    idle_note = ", ".join(f"{n} {c * 100:.0f}%" for n, c in sorted(idle.items(), key=lambda kv: -kv[1]))
     metrics = [
         at_most("e2e.signal_to_open_p50_at_50", median(opened), "ms", 25, note),
         at_most("e2e.signal_to_open_p99_at_50", percentile(opened, 99), "ms", 100, note),
@@ -324,8 +318,10 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
         info("e2e.cpu_ms_per_signal_at_50", sum(paced_cpu.values()) * 1000 / (PACED_RATE * PACED_SECONDS),
              "ms CPU", "six services + NATS + Postgres, ticks included; per process: "
              f"{_cpu_note(paced_cpu, PACED_RATE * PACED_SECONDS)}; market lag after: {lag_paced}"),
-        info("e2e.cpu_share_market_only", sum(idle.values()) * 100, "% of a core",
-             f"{len(SYMBOLS)}×{TICK_RATE} ticks/s and no signals (services, NATS, Postgres): {idle_note}"),
+        info("e2e.cpu_share_market_only", median(market_totals), "% of a core",
+             f"{len(SYMBOLS)}×{TICK_RATE} ticks/s and no signals (services, NATS, Postgres), median "
+             f"of {MARKET_WINDOWS}×{MARKET_SECONDS:g}s as bench_market measures it: " + share_note(
+                 {n: median(v) for n, v in market_shares.items()})),
         at_least("e2e.sustained_signals_per_s", drained, "signals/s", 200,
                  f"burst of {BURST} signals drained until every position is open ({elapsed:.1f}s; "
                  f"{tail}) on the steady market; hops: {_hops(burst)}; CPU ms/signal "
@@ -412,10 +408,11 @@ async def run() -> list[Metric]:
         await reset_streams(bus)
         logs = Path(tempfile.mkdtemp(prefix="robson-bench-e2e-"))
         stop = asyncio.Event()
-        market = asyncio.create_task(_market(bus, stop))  # paper rejects orders on unseen symbols
+        # paper rejects orders on unseen symbols
+        market = asyncio.create_task(steady_market(bus, stop, SYMBOLS, TICK_RATE))
         procs = await _start(infra, uuid.uuid4().hex[:6], logs)
         try:
-            await asyncio.sleep(2)
+            await asyncio.sleep(MARKET_WARM_SECONDS)
             metrics = await _measure(bus, procs, infra)
             await _print_consumers(procs, UNLOADED_RATE * UNLOADED_SECONDS
                                    + PACED_RATE * PACED_SECONDS + BURST)

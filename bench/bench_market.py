@@ -1,9 +1,12 @@
-"""market: what the market background costs — 10 symbols × 20 ticks/s (200 ticks/s) through
-the six services on an embedded NATS + Postgres, no signals, no positions — as a share of one
+"""market: what the market background costs — 10 symbols × 20 ticks/s (200 ticks/s, spread
+evenly as a live feed's arrive: ``bench.common.steady_market``) through the six services on an embedded NATS + Postgres, no signals, no positions — as a share of one
 core, summed over the services, NATS and Postgres (process CPU time, the steadiest figure on a
-shared machine). The same measurement as bench_e2e's ``e2e.cpu_share_market_only``, alone and
-over longer windows: the median of ``ROBSON_BENCH_MARKET_WINDOWS`` windows (default 3) of
-``ROBSON_BENCH_MARKET_SECONDS`` (default 10)."""
+shared machine). The same measurement as bench_e2e's ``e2e.cpu_share_market_only``
+(``bench.common.market_cpu_windows``: same market, warm-up and processes), alone and over longer
+windows: the median of ``ROBSON_BENCH_MARKET_WINDOWS`` windows (default 3) of
+``ROBSON_BENCH_MARKET_SECONDS`` (default 10). ``market.idle_cpu_share`` is the same platform
+with no market at all (its floor: timers, polls, pull requests), measured first; the bench's
+own publisher (``signal``'s job in production) is reported beside the total, not in it."""
 
 from __future__ import annotations
 
@@ -11,33 +14,34 @@ import asyncio
 import json
 import os
 import tempfile
-import time
 import uuid
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
-from robson_contracts import TradeTick
 from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import ServiceProcess, reset_streams
 
 from bench.common import (
+    FEED,
+    MARKET_SYMBOLS,
+    MARKET_TICK_RATE,
+    MARKET_WARM_SECONDS,
     Metric,
     at_most,
     embedded_infrastructure,
     info,
-    infra_cpu_by_process,
+    market_cpu_windows,
     median,
-    process_cpu_seconds,
+    share_note,
     start_services,
+    steady_market,
 )
 
-SYMBOLS = tuple(f"B{i:02d}USDT" for i in range(10))
-TICK_RATE = 20
+SYMBOLS, TICK_RATE = MARKET_SYMBOLS, MARKET_TICK_RATE
 SERVICES = ("paper", "execution", "position", "entry_gate", "decision", "signal")
 WINDOWS = int(os.environ.get("ROBSON_BENCH_MARKET_WINDOWS", "3"))
 SECONDS = float(os.environ.get("ROBSON_BENCH_MARKET_SECONDS", "10"))
+IDLE_SECONDS = float(os.environ.get("ROBSON_BENCH_MARKET_IDLE_SECONDS", "10"))
 TARGET = 8.0
 
 
@@ -51,69 +55,47 @@ def _env(infra: Infrastructure, name: str, run: str) -> dict[str, str]:
     return env
 
 
-async def _market(bus: Bus, stop: asyncio.Event) -> None:
-    """Every symbol ticks TICK_RATE times a second, on a fixed schedule; the price walks."""
-    start, n = time.perf_counter(), 0
-    while not stop.is_set():
-        now = datetime.now(UTC)
-        price = Decimal(100) + Decimal(n % 50) / 100
-        await asyncio.gather(*(bus.publish(TradeTick(
-            occurred_at=now, symbol=sym, price=price, trade_id=uuid.uuid4().hex,
-            source="EXTERNAL")) for sym in SYMBOLS))
-        n += 1
-        await asyncio.sleep(max(0.0, start + n / TICK_RATE - time.perf_counter()))
-
-
-def _cpu(procs: dict[str, ServiceProcess], infra: Infrastructure) -> dict[str, float]:
-    now = {name: process_cpu_seconds(p.proc.pid) for name, p in procs.items() if p.proc}
-    return now | infra_cpu_by_process(infra)
-
-
-async def _measure() -> tuple[list[float], dict[str, list[float]]]:
+async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, list[float]]]:
     from robson_kit.testing.auth import install_test_key
 
     install_test_key()
-    totals: list[float] = []
-    shares: dict[str, list[float]] = {}
     with embedded_infrastructure() as infra:
         bus = await Bus(infra.nats_url, name="bench-market").connect()
         await reset_streams(bus)
         logs = Path(tempfile.mkdtemp(prefix="robson-bench-market-"))
         run = uuid.uuid4().hex[:6]
         stop = asyncio.Event()
-        market = asyncio.create_task(_market(bus, stop))
+        market: asyncio.Task[None] | None = None
         procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run),
                                       f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
                  for name in SERVICES}
         try:
             await start_services(procs)
-            await asyncio.sleep(3)  # warm: first ticks of each symbol, caches
-            for _ in range(WINDOWS):
-                before, started = _cpu(procs, infra), time.perf_counter()
-                await asyncio.sleep(SECONDS)
-                after, elapsed = _cpu(procs, infra), time.perf_counter() - started
-                used = {n: (after[n] - before.get(n, 0.0)) / elapsed * 100 for n in after}
-                totals.append(sum(used.values()))
-                for name, pct in used.items():
-                    shares.setdefault(name, []).append(pct)
-                print(f"  market window: {sum(used.values()):.1f}% of a core — " + ", ".join(
-                    f"{n} {p:.1f}%" for n, p in sorted(used.items(), key=lambda kv: -kv[1])),
-                      flush=True)
+            await asyncio.sleep(MARKET_WARM_SECONDS)
+            _, idle = await market_cpu_windows(procs, infra, 1, IDLE_SECONDS, "no market")
+            market = asyncio.create_task(steady_market(bus, stop, SYMBOLS, TICK_RATE))
+            await asyncio.sleep(MARKET_WARM_SECONDS)  # warm: first ticks of each symbol, caches
+            totals, shares = await market_cpu_windows(procs, infra, WINDOWS, SECONDS)
         finally:
             stop.set()
-            await market
+            if market is not None:
+                await market
             for proc in reversed(procs.values()):
                 proc.stop()
             await bus.close()
         print(f"service logs: {logs}")
-    return totals, shares
+    return totals, shares, idle
 
 
 def run() -> list[Metric]:
-    totals, shares = asyncio.run(_measure())
+    totals, shares, idle = asyncio.run(_measure())
     per = {name: median(values) for name, values in shares.items()}
     note = (f"{len(SYMBOLS)}×{TICK_RATE} ticks/s, no signals; median of {WINDOWS}×{SECONDS:g}s: "
-            + ", ".join(f"{n} {p:.1f}%" for n, p in sorted(per.items(), key=lambda kv: -kv[1])))
-    metrics = [at_most("market.cpu_share", median(totals), "% of a core", TARGET, note)]
-    metrics += [info(f"market.cpu_share.{name}", pct, "% of a core") for name, pct in sorted(per.items())]
+            + share_note(per))
+    idle_per = {name: values[0] for name, values in idle.items() if name != FEED}
+    metrics = [at_most("market.cpu_share", median(totals), "% of a core", TARGET, note),
+               info("market.idle_cpu_share", sum(idle_per.values()), "% of a core",
+                    f"the same platform with no market, {IDLE_SECONDS:g}s: {share_note(idle_per)}")]
+    metrics += [info(f"market.cpu_share.{name.split()[0]}", pct, "% of a core")
+                for name, pct in sorted(per.items())]
     return metrics

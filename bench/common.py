@@ -6,11 +6,17 @@ import asyncio
 import os
 import statistics
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
+from robson_contracts import TradeTick
+from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import ServiceProcess
 
@@ -112,3 +118,71 @@ async def start_services(procs: dict[str, ServiceProcess]) -> None:
         for proc in procs.values():
             proc.stop()
         raise
+
+
+MARKET_SYMBOLS = tuple(f"B{i:02d}USDT" for i in range(10))
+MARKET_TICK_RATE = 20
+"""The steady market of bench_market and bench_e2e: 10 symbols × 20 ticks/s."""
+MARKET_WARM_SECONDS = 3.0
+
+
+async def steady_market(bus: Bus, stop: asyncio.Event, symbols: tuple[str, ...] = MARKET_SYMBOLS,
+                        rate: float = MARKET_TICK_RATE) -> None:
+    """Every symbol ticks ``rate`` times a second on a fixed schedule, independent of any load,
+    the symbols' ticks spread evenly (one every ``1 / (rate × len(symbols))`` s, round robin),
+    as a live feed's trades arrive: one by one, not every symbol at the same instant (ticks
+    published together reach each service together, one wakeup for many, which understated a
+    live market's cost about threefold). The price walks a cent a tick, as a live market's
+    does (a tick that repeats the last price costs less for a service that skips what changes
+    nothing). Each publish waits for JetStream's acknowledgement, as ``signal``'s feed does."""
+    start, n = time.perf_counter(), 0
+    step = 1 / (rate * len(symbols))
+    while not stop.is_set():
+        symbol, round_ = symbols[n % len(symbols)], n // len(symbols)
+        await bus.publish(TradeTick(
+            occurred_at=datetime.now(UTC), symbol=symbol,
+            price=Decimal(100) + Decimal(round_ % 50) / 100, trade_id=uuid.uuid4().hex,
+            source="EXTERNAL"))
+        n += 1
+        await asyncio.sleep(max(0.0, start + n * step - time.perf_counter()))
+
+
+FEED = "feed (bench)"
+"""This process's own CPU: publishing the ticks, the job ``signal`` does in production (its
+Binance feed) — reported beside the platform's total, not in it."""
+
+
+def cpu_now(procs: dict[str, ServiceProcess], infra: Infrastructure) -> dict[str, float]:
+    """CPU seconds used so far by each service process, NATS and Postgres, and this process."""
+    now = {name: process_cpu_seconds(p.proc.pid) for name, p in procs.items() if p.proc}
+    return now | infra_cpu_by_process(infra) | {FEED: time.process_time()}
+
+
+async def market_cpu_windows(procs: dict[str, ServiceProcess], infra: Infrastructure,
+                             windows: int, seconds: float, label: str = "market window",
+                             ) -> tuple[list[float], dict[str, list[float]]]:
+    """The market's cost as a share of one core, over ``windows`` windows of ``seconds``:
+    each window's total over the services, NATS and Postgres, and each process's share (the
+    feed's too). The market must already be running and the services warm (one measurement
+    for bench_market and bench_e2e: same processes, same market, same warm-up)."""
+    totals: list[float] = []
+    shares: dict[str, list[float]] = {}
+    for _ in range(windows):
+        before, started = cpu_now(procs, infra), time.perf_counter()
+        await asyncio.sleep(seconds)
+        after, elapsed = cpu_now(procs, infra), time.perf_counter() - started
+        used = {n: (after[n] - before.get(n, 0.0)) / elapsed * 100 for n in after}
+        platform = {n: pct for n, pct in used.items() if n != FEED}
+        totals.append(sum(platform.values()))
+        for name, pct in used.items():
+            shares.setdefault(name, []).append(pct)
+        print(f"  {label}: {totals[-1]:.1f}% of a core — " + ", ".join(
+            f"{n} {p:.1f}%" for n, p in sorted(platform.items(), key=lambda kv: -kv[1]))
+            + f"; {FEED} {used[FEED]:.1f}%", flush=True)
+    return totals, shares
+
+
+def share_note(per: dict[str, float]) -> str:
+    platform = sorted(((n, p) for n, p in per.items() if n != FEED), key=lambda kv: -kv[1])
+    note = ", ".join(f"{n} {p:.1f}%" for n, p in platform)
+    return note + (f"; not counted: {FEED} {per[FEED]:.1f}%" if FEED in per else "")

@@ -3,6 +3,7 @@ a row that still cannot be published is moved aside while the rows behind it go 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,42 @@ async def test_outbox_row_no_stream_takes_is_moved_aside_after_repeated_refusals
         assert service.supervisor.failing() == {}
     finally:
         await service.stop()
+
+
+async def test_idle_relay_skips_its_sweeps_until_an_event_is_committed_and_sweeps_leftovers_anyway(
+    bus: Bus, nats_url: str, database_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing unpublished and nothing committed since its last sweep, an idle service's
+    relay makes no database round trip every poll interval; a committed event sweeps on
+    schedule again, and a row left behind by another writer is still swept within
+    ``IDLE_SWEEP_SECONDS``."""
+    from robson_kit import outbox as outbox_module
+
+    monkeypatch.setattr(outbox_module, "IDLE_SWEEP_SECONDS", 1.5)
+    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                                     outbox_poll_seconds=0.05), MIGRATIONS)
+    await service.start()
+    try:
+        relay = service.relay
+        await wait_until(lambda: not relay._backlog and not relay._unpublished,
+                         message="start-up sweep done")
+        scans = relay._scans
+        await asyncio.sleep(0.6)  # twelve poll intervals, idle
+        assert relay._scans == scans
+        async with service.uow() as uow:
+            uow.emit(decision("d-idle"))
+        await wait_until(lambda: relay._scans > scans, message="a sweep after the commit")
+        assert [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)] == ["d-idle"]
+        await wait_until(lambda: not relay._unpublished, message="marked published")
+        probe = _probe(database_url, schema)
+        await probe(  # as a crash of another writer would leave it: committed, never published
+            "INSERT INTO outbox (message_id, subject, message_type, payload, headers, created_at) "
+            "SELECT gen_random_uuid(), subject, message_type, payload, headers, "
+            "created_at - interval '1 minute' FROM outbox LIMIT 1")
+        await wait_until(lambda: _published(probe), timeout=5, message="leftover swept")
+    finally:
+        await service.stop()
+
+
+async def _published(probe) -> bool:  # type: ignore[no-untyped-def]
+    return await probe("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0

@@ -110,3 +110,49 @@ async def test_sigkill_during_a_tick_burst_and_restart_ends_with_the_latest_pric
     finally:
         await conn.close()
     assert (str(row["last_price"]), row["price_at"]) == ("499", T0 + timedelta(seconds=400))
+
+
+async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_restored_after_restart(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    """Symbols that start ticking at different times fall due together: the row a due tick
+    stores carries every price moved only in memory since, so one statement per write interval
+    stores them all (not one per symbol); after a restart each is at most that interval
+    behind the last tick, and the next tick moves it on."""
+    symbols = [f"S{i}USDT" for i in range(5)]
+    ticks = [TradeTick(occurred_at=T0 + timedelta(milliseconds=100 * k), symbol=sym,
+                       price=str(100 + k))
+             for k in range(40) for i, sym in enumerate(symbols) if k >= 2 * i + 1]
+    last = T0 + timedelta(milliseconds=100 * 39)
+    first = build_service(gate_settings(nats_url, database_url, schema))
+    await first.start()
+    market = first.state["gate"].market
+    writes = []
+    write_rows = market._write_rows
+
+    async def counted(uow, snaps):  # type: ignore[no-untyped-def]
+        writes.append({snap.symbol for snap in snaps})
+        await write_rows(uow, snaps)
+
+    market._write_rows = counted
+    try:
+        for tick in ticks:
+            await bus.publish(tick)
+        await wait_until(lambda: _acked_all(bus, len(ticks)), message="ticks consumed")
+        assert all(market.view[sym].price_at == last for sym in symbols)  # memory: current
+        assert all(last - market.written[sym] < market.write_interval for sym in symbols)
+        # each symbol's first tick is due (never stored), then one write a second for all
+        assert len(writes) <= len(symbols) + 4
+        assert writes[-1] == set(symbols)
+    finally:
+        await first.stop()
+    again = build_service(gate_settings(nats_url, database_url, schema))
+    await again.start()
+    try:
+        view = again.state["gate"].market.view
+        for sym in symbols:
+            assert last - view[sym].price_at < timedelta(seconds=1)
+            assert view[sym].last_price == 100 + (view[sym].price_at - T0) // timedelta(
+                milliseconds=100)
+    finally:
+        await again.stop()

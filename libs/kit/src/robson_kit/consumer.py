@@ -95,6 +95,11 @@ class ConsumerSpec:
     letter with its reason; an infrastructure error → the consumer pauses and holds the
     message; anything else → a counted failure, retried with backoff. A message whose prepare
     failed is not handled in that batch."""
+    paced: bool = False
+    """Market data: fetch at most once per the service's ``paced_fetch_seconds`` while no
+    lockstep replay synchronizes on the consumer (``robson_kit.pull``), so a steady stream of
+    ticks costs a wakeup per burst, not per tick. For consumers whose messages may wait that
+    long (marks, prices, a paper venue's triggers)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,6 +127,7 @@ class Consumer:
         on_committed: Committed | None = None,
         max_deliver_margin: int = 32,
         probe: Probe | None = None,
+        pace_seconds: float = 0.1,
     ) -> None:
         self.spec = spec
         self.bus = bus
@@ -134,6 +140,8 @@ class Consumer:
         self.ack_wait_seconds = spec.ack_wait_seconds or ack_wait_seconds
         self.on_committed = on_committed
         self.probe = probe or database_probe(sessions)
+        self.pace_seconds = pace_seconds if spec.paced else 0.0
+        self._demand: progress.Demand | None = None
         self._batch = BatchTransaction(spec.name, spec.handler, spec.record_inbox, sessions,
                                        self.clock, service)
         self._task: asyncio.Task[None] | None = None
@@ -166,11 +174,12 @@ class Consumer:
         self._sub = await self.bus.js.pull_subscribe_bind(
             self.spec.name, stream=self.spec.stream.name
         )
+        self._demand = await progress.Demand.of(self.bus.nc)
         if progress.enabled():
             relay = getattr(self.on_committed, "__self__", None)
             self.progress = progress.Reporter(
                 self.bus.nc, self.service, self.spec.name, self.spec.stream.name,
-                lambda: bool(getattr(relay, "_backlog", False)))
+                lambda: bool(getattr(relay, "_backlog", False)), self._demand)
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.spec.name}")
 
     async def stop(self) -> None:
@@ -184,7 +193,9 @@ class Consumer:
             self._task = None
 
     async def _run(self) -> None:
-        feed = PullFeed(self._sub, self.batch)
+        demand = self._demand
+        feed = PullFeed(self._sub, self.batch, pace=self.pace_seconds,
+                        prompt=demand.active if demand is not None else None)
         while not self._stopping.is_set():
             try:
                 msgs = await feed.next(timeout=1.0)
@@ -325,8 +336,9 @@ class Consumer:
             self._failures.pop(sequence(msg), None)
             await self._dead_letter(msg, outcome.reason_code, outcome.reason)
         elif outcome.kind == "hold":
-            # Not the message's fault: back to the stream uncounted. The delay outlasts the open
-            # pull request, so nothing is redelivered to this paused consumer meanwhile.
+            # Not the message's fault: back to the stream uncounted. The open pull request may
+            # take it again while the consumer is paused: it then waits in memory, unacked, and
+            # is handled once the consumer resumes (or redelivered after ``ack_wait``).
             metrics.MESSAGES.labels(self.service, self.spec.name, "held").inc()
             await msg.nak(delay=2.0)
         elif outcome.kind == "later":

@@ -56,6 +56,12 @@ the relay has a backlog (NATS down: the acks would fail too)."""
 FAILING_SWEEPS = 5
 """Consecutive failed iterations after which the loop gives up to its supervisor (so /readyz
 names it)."""
+IDLE_SWEEP_SECONDS = 60.0
+"""A sweep finds something only if rows were unpublished at the last one or events were
+committed since (one writer per schema); otherwise the periodic sweep waits, and runs at least
+this often regardless."""
+PRUNE_SECONDS = 2400.0
+"""How often published events and old inbox records are deleted."""
 
 
 class RelayStalled(Exception):
@@ -83,6 +89,12 @@ class OutboxRelay:
         """Set when the next scan to begin is over (each scan takes it and leaves a new one)."""
         self._scan_wanted = False
         self._scans = 0
+        self._events_at: float | None = None
+        """When this process last handed committed events to the relay (loop time)."""
+        self._swept_at = 0.0
+        self._unpublished = True
+        """Whether the last sweep counted unpublished rows (then the next one is on schedule)."""
+        self._prune_at: float | None = None
         self._row_failures: Counter[int] = Counter()
         self.published = 0
 
@@ -93,6 +105,8 @@ class OutboxRelay:
         scan that began once they were committed (it publishes in commit order; the rows of a
         redelivered message whose first run committed are among them, so ``rows`` may be
         empty), for at most ``BACKLOG_WAIT`` seconds."""
+        if rows:
+            self._events_at = asyncio.get_running_loop().time()
         if self._backlog:
             await self._scanned(self._scan_done)
             return
@@ -155,8 +169,11 @@ class OutboxRelay:
                 if next_mark is not None and (len(self._to_mark) >= BATCH or loop.time() >= next_mark):
                     await self.mark_published()
                     next_mark = None
-                if self._backlog or self._scan_wanted or loop.time() >= next_scan:
+                if self._backlog or self._scan_wanted or (
+                        loop.time() >= next_scan and self._sweep_due(loop.time())):
                     await self._scan()
+                    next_scan = loop.time() + self.poll_seconds
+                elif loop.time() >= next_scan:
                     next_scan = loop.time() + self.poll_seconds
                 failures = 0
             except asyncio.CancelledError:
@@ -168,6 +185,14 @@ class OutboxRelay:
                     raise
                 await asyncio.sleep(min(5.0, self.poll_seconds * 2 ** min(failures, 4) / 4))
 
+    def _sweep_due(self, now: float) -> bool:
+        """A periodic sweep can find something only if the last one counted unpublished rows
+        or events were committed since it began: otherwise (an idle service, or one whose
+        transactions emit nothing, like prices stored on a schedule) it skips the database
+        round trips, sweeping every ``IDLE_SWEEP_SECONDS`` regardless."""
+        committed = self._events_at is not None and self._events_at >= self._swept_at
+        return self._unpublished or committed or now - self._swept_at >= IDLE_SWEEP_SECONDS
+
     async def _scanned(self, scan_done: asyncio.Event) -> None:
         self._scan_wanted = True
         self._wake.set()
@@ -177,6 +202,8 @@ class OutboxRelay:
     async def _scan(self) -> None:
         done, self._scan_done = self._scan_done, asyncio.Event()
         self._scan_wanted = False
+        loop = asyncio.get_running_loop()
+        self._swept_at = loop.time()
         try:
             backlog = self._backlog
             while (published := await self.publish_pending(None if backlog else GRACE)) == BATCH:
@@ -185,9 +212,14 @@ class OutboxRelay:
                 self._backlog = False
         finally:
             done.set()
-        metrics.OUTBOX_LAG.labels(self.service).set(await self.pending_count())
+        pending = await self.pending_count()
+        self._unpublished = pending > 0
+        metrics.OUTBOX_LAG.labels(self.service).set(pending)
         self._scans += 1
-        if self._scans % 1200 == 0:
+        if self._prune_at is None:
+            self._prune_at = loop.time() + PRUNE_SECONDS
+        elif loop.time() >= self._prune_at:
+            self._prune_at = loop.time() + PRUNE_SECONDS
             await self.prune()
 
     async def mark_published(self) -> None:

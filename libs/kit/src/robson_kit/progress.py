@@ -13,6 +13,13 @@ A report is a plain NATS message (not stored: no stream captures ``robson.progre
 it delivered that one (0: drained as of then); ``relay_backlog``: the service's outbox relay is
 catching up (its events are published after the acks, not before them).
 
+Reports are sent only while someone listens: a listener (the lockstep replay's ``Quiescence``)
+announces itself on ``robson.progress_wanted`` (``announce``), again well within
+``DEMAND_SECONDS``, and every consumer of the process reports for ``DEMAND_SECONDS`` after the
+last announcement (``Demand``). A live market with nobody synchronizing on it then costs no
+report per batch per consumer (three per tick). An announcement travels on the listener's
+connection ahead of what it publishes next, so a step published after it is reported.
+
 Sent after the batch's events are published (the kit publishes a committed batch's events
 before it acks) and after its acks, so a report never runs ahead of what it says. A report is
 at most once (plain NATS): a reader treats reports as a hint to look again, never as the only
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +41,9 @@ from robson_contracts.subjects import PREFIX
 
 SUBJECT = f"{PREFIX}.progress"
 ALL = f"{SUBJECT}.>"
+DEMAND = f"{PREFIX}.progress_wanted"
+DEMAND_SECONDS = 10.0
+"""How long one announcement keeps a process's consumers reporting."""
 
 
 def enabled() -> bool:
@@ -59,18 +70,53 @@ class Progress:
             return None
 
 
+class Demand:
+    """Whether a listener wants reports (one per connection: ``Demand.of``)."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+
+    def active(self) -> bool:
+        return time.monotonic() < self.until
+
+    def _on_announce(self, _msg: Any = None) -> None:
+        self.until = time.monotonic() + DEMAND_SECONDS
+
+    @staticmethod
+    async def of(nc: Any) -> Demand:
+        """The connection's demand, listening for announcements from the first call on."""
+        demand: Demand | None = getattr(nc, "_robson_progress_demand", None)
+        if demand is None:
+            demand = Demand()
+            nc._robson_progress_demand = demand
+
+            async def on_announce(msg: Any) -> None:
+                demand._on_announce(msg)
+
+            await nc.subscribe(DEMAND, cb=on_announce)
+        return demand
+
+
+async def announce(nc: Any) -> None:
+    """Ask every consumer to report its progress for the next ``DEMAND_SECONDS``."""
+    await nc.publish(DEMAND, b"")
+
+
 class Reporter:
-    """One per consumer: ``report(msgs)`` after the batch is settled (never raises)."""
+    """One per consumer: ``report(msgs)`` after the batch is settled (never raises). With a
+    ``demand``, only while it is active; without, always."""
 
     def __init__(self, nc: Any, service: str, consumer: str, stream: str,
-                 relay_backlog: Callable[[], bool] | None = None) -> None:
+                 relay_backlog: Callable[[], bool] | None = None,
+                 demand: Demand | None = None) -> None:
         self.nc = nc
         self.subject = f"{SUBJECT}.{service}.{consumer}"
         self.stream, self.consumer = stream, consumer
         self.relay_backlog = relay_backlog or (lambda: False)
+        self.demand = demand
 
     async def report(self, msgs: list[Any]) -> None:
-        if not msgs:
+        if not msgs or (self.demand is not None and not self.demand.active()):
             return
         try:
             last = msgs[-1].metadata

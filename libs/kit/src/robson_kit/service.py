@@ -87,7 +87,7 @@ class Service:
                 spec, self.bus, self.sessions, self.name, self.clock,
                 batch=s.consumer_batch, max_deliver=s.max_deliver,
                 ack_wait_seconds=s.ack_wait_seconds, on_committed=self.relay.publish_committed,
-                max_deliver_margin=s.max_deliver_margin,
+                max_deliver_margin=s.max_deliver_margin, pace_seconds=s.paced_fetch_seconds,
             )
             await consumer.start()
             self.consumers.append(consumer)

@@ -39,6 +39,10 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = 2.0
     """How often the outbox relay sweeps for events the fast path left unpublished (a failed
     publish makes it sweep at once)."""
+    paced_fetch_seconds: float = Field(0.1, ge=0, le=1)
+    """Market-data consumers (``ConsumerSpec.paced``) fetch at most this often while no
+    lockstep replay synchronizes on them: ticks wait up to this long and arrive together (0:
+    each as it comes)."""
     db_pool_size: int = 5
     auth_public_key_file: str = Field(
         "", validation_alias=AliasChoices("ROBSON_AUTH_PUBLIC_KEY_FILE", "auth_public_key_file"))

@@ -81,7 +81,8 @@ class MarketStore:
 
     def apply_in_memory(self, symbol: str, price: Decimal, at: datetime) -> bool:
         """A price no account holds a position in: moved in the view at once, with no
-        transaction, unless its row is due to be stored (returns whether it was applied).
+        transaction, unless its row is due to be stored (returns whether it was applied); the
+        due one's transaction stores every symbol's price moved in memory since (``persist``).
         Recovery: a crash loses at most ``write_interval`` of event time of a symbol's price
         in the table; the view is loaded from it at start-up and the next tick or candle
         moves it on (prices only move forward in event time; market data needs no inbox)."""
@@ -111,11 +112,20 @@ class MarketStore:
         return batch
 
     async def persist(self, uow: UnitOfWork, batch: MarketBatch) -> None:
+        """The batch's prices, and every price moved only in memory since it was stored: one
+        statement whenever any symbol's row is due, so all symbols fall due together
+        (a transaction per write interval, not one per symbol)."""
         if not batch.staged:
             return
-        snaps = list(batch.staged.values())
+        snaps = list(batch.staged.values()) + self._unstored(batch.staged)
         await self._write_rows(uow, snaps)
         uow.after_commit(lambda: self._merge(snaps))
+
+    def _unstored(self, staged: dict[str, MarketSnapshot]) -> list[MarketSnapshot]:
+        """Prices in the view newer than their stored row (moved by ``apply_in_memory``)."""
+        return [snap for symbol, snap in self.view.items()
+                if symbol not in staged and snap.price_at is not None
+                and ((written := self.written.get(symbol)) is None or snap.price_at > written)]
 
     async def _write_rows(self, uow: UnitOfWork, snaps: list[MarketSnapshot]) -> None:
         await uow.execute(UPSERT, {

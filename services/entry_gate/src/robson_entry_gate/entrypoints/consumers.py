@@ -42,8 +42,9 @@ def consumer_specs(deps: GateDeps) -> list[ConsumerSpec]:
         # Idempotent: stored prices only move forward and a kill switch's ids derive from the
         # tick that tripped it, so market data needs no inbox record. Prices nobody holds
         # move the in-memory view only (``wants_market``), stored on a bounded schedule.
+        # Paced: live, prices arrive in bursts of up to PACED_FETCH_SECONDS (kit: pull).
         ConsumerSpec("entry_gate_market", s.MARKET,
                      (s.ALL_TICKS, s.ALL_CANDLES, s.ALL_MARKET_CONTEXT), on_market,
                      accepts=(TradeTick, Candle, MarketContext), record_inbox=False,
-                     wants=lambda message: wants_market(message, deps)),
+                     wants=lambda message: wants_market(message, deps), paced=True),
     ]

@@ -26,8 +26,10 @@ def consumer_specs(runtime: Runtime) -> list[ConsumerSpec]:
         # time is written in the same transaction as anything the price filled.
         # A tick that can fill nothing moves the last price in memory only (``wants``: no
         # transaction; the price is stored on the MARKET_WRITE_SECONDS schedule).
+        # Paced (kit: pull): live, a price is seen up to PACED_FETCH_SECONDS later (its event
+        # time, which fills use, is unchanged); a lockstep replay turns pacing off.
         ConsumerSpec("paper_market", s.MARKET, (s.ALL_TICKS, s.ALL_CANDLES),
                      partial(handle_market, runtime=runtime), accepts=(TradeTick, Candle),
                      deliver_policy=DeliverPolicy.NEW, record_inbox=False,
-                     wants=partial(wants_market, runtime=runtime)),
+                     wants=partial(wants_market, runtime=runtime), paced=True),
     ]

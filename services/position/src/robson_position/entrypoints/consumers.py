@@ -59,8 +59,8 @@ def consumer_specs(rt: Runtime) -> list[ConsumerSpec]:
                      accepts=(Candle,), wants=partial(wants_candle, rt=rt)),
         # Ticks only move in-memory marks (a price applied twice changes nothing, so no inbox
         # and no transaction: ``wants`` applies each as it is fetched and the kit acks it at
-        # once): after downtime the candles catch up, not old ticks.
+        # once): after downtime the candles catch up, not old ticks. Paced (kit: pull).
         ConsumerSpec("position_ticks", s.MARKET, (s.ALL_TICKS,), _bind(handle_tick, rt),
                      accepts=(TradeTick,), deliver_policy=DeliverPolicy.NEW, record_inbox=False,
-                     wants=partial(apply_tick, rt=rt)),
+                     wants=partial(apply_tick, rt=rt), paced=True),
     ]

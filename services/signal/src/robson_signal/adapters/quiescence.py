@@ -9,9 +9,10 @@ outbox relay is catching up (its events then go out after the acks), the reading
 after ``window`` seconds, as before progress reports existed.
 
 Between readings it listens instead of polling: every consumer reports its progress after each
-batch (``robson_kit.progress``), and the next reading is taken once every consumer the last one
-found busy has reported being drained (or after ``fallback`` seconds — a report is a hint,
-JetStream has the last word, and a service without reports is polled every ``poll`` seconds).
+batch (``robson_kit.progress``; only while a listener announces itself, as ``wait`` does), and
+the next reading is taken once every consumer the last one found busy has reported being
+drained (or after ``fallback`` seconds — a report is a hint, JetStream has the last word, and a
+service without reports is polled every ``poll`` seconds).
 A stopped service keeps its durable consumers, so its backlog holds the replay until it is back.
 """
 
@@ -54,6 +55,7 @@ class Quiescence:
         self._since: set[Key] = set()
         """Consumers that reported since the last reading."""
         self._sub: Any = None
+        self._announce_at = 0.0
         self._drained_at: dict[str, int] = {}
         self._forget_at = 0.0
         self._consumers: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
@@ -76,6 +78,14 @@ class Quiescence:
                 self._reported.set()
 
         self._sub = await self.bus.nc.subscribe(progress.ALL, cb=on_report)
+
+    async def _announce(self) -> None:
+        """Consumers report (and market consumers stop pacing their fetches) only while a
+        listener announces itself (``progress.Demand``): again well before the last
+        announcement lapses."""
+        if time.monotonic() >= self._announce_at:
+            self._announce_at = time.monotonic() + progress.DEMAND_SECONDS / 4
+            await progress.announce(self.bus.nc)
 
     async def close(self) -> None:
         if self._sub is not None:
@@ -211,11 +221,13 @@ class Quiescence:
         ``published``: what the step just published (subject, stream sequence) — the reading
         waits until the consumers that take it have reported it handled."""
         await self._listen()
+        await self._announce()
         started = time.monotonic()
         warned = False
         if published and self._sub is not None and self._consumers:
             await self._handled(self._expected(published))
         while True:
+            await self._announce()
             quiet, busy = await self.reading()
             if quiet and self._relay_catching_up():
                 before = await self._sequences()
