@@ -136,3 +136,25 @@ async def test_new_stop_on_its_way_is_given_the_grace_before_it_counts_as_missin
 async def _hold_commands(venue: FakeVenue) -> None:
     venue.taking.clear()  # commands wait in the stream, as when the venue is a moment behind
     await asyncio.sleep(0.3)  # a fetch already under way ends
+
+
+class _DatabaseMustNotBeRead:
+    """A service stand-in for the idle case: connected, and its database is off limits."""
+
+    class bus:
+        is_connected = True
+
+    def uow(self) -> None:
+        raise AssertionError("the watchdog read the positions table with nothing active")
+
+
+async def test_watchdog_with_no_active_position_reads_nothing_and_forgets_its_timers() -> None:
+    from datetime import UTC, datetime
+
+    from robson_position.handlers.runtime import Runtime
+    from robson_position.handlers.watchdog import StopWatchdog
+
+    watchdog = StopWatchdog(GRACE)
+    watchdog.missing_since["gone"] = datetime(2026, 1, 5, tzinfo=UTC)
+    await watchdog.check_all(_DatabaseMustNotBeRead(), Runtime(), venues=None)  # type: ignore[arg-type]
+    assert not watchdog.missing_since

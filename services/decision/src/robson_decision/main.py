@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from robson_kit import logs
@@ -15,7 +14,8 @@ from robson_decision.adapters.memory import Memory
 from robson_decision.entrypoints.api import router
 from robson_decision.entrypoints.consumers import consumer_specs
 from robson_decision.handlers.ahead import AskAhead
-from robson_decision.handlers.approvals import proceed_due
+from robson_decision.handlers.approval_timer import ApprovalTimer
+from robson_decision.handlers.approvals import earliest_open_window, proceed_due
 from robson_decision.handlers.decisions import DecisionHandlers
 from robson_decision.handlers.engines import Decider
 from robson_decision.settings import DecisionSettings
@@ -54,7 +54,8 @@ def build_service(settings: DecisionSettings | None = None, clock: Clock | None 
     )
     decider = build_decider(settings, service.clock)
     memory = Memory()
-    handlers = DecisionHandlers(decider, service.clock, settings.candles_kept, memory)
+    handlers = DecisionHandlers(decider, service.clock, settings.candles_kept, memory,
+                                timer=ApprovalTimer())
     service.state["decider"] = decider
     service.state["memory"] = memory
     service.state["handlers"] = handlers
@@ -70,15 +71,22 @@ async def _load_memory(service: Service) -> None:
 
 
 async def _approval_window(service: Service) -> None:
-    """Pending decisions proceed on their own once their cancel window has passed."""
+    """Pending decisions proceed on their own once their cancel window has passed. The loop
+    sleeps until the earliest open window ends (``handlers/approval_timer.py``), sweeping at
+    most every ``approval_poll_seconds``."""
     interval = service.settings.approval_poll_seconds  # type: ignore[attr-defined]
+    handlers: DecisionHandlers = service.state["handlers"]
+    timer = handlers.timer or ApprovalTimer()
     while True:
+        timer.sweeping()
         try:
             async with service.uow() as uow:
                 await proceed_due(uow, service.clock.now())
+                timer.swept(await earliest_open_window(uow))
         except Exception as exc:  # the loop must survive a database hiccup
             log.warning("approvals.sweep_failed", error=repr(exc))
-        await asyncio.sleep(interval)
+            timer.swept(service.clock.now())  # look again soon
+        await timer.wait(service.clock.now(), interval)
 
 
 async def _close_llm(service: Service) -> None:

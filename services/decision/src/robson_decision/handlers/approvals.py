@@ -7,7 +7,7 @@ from datetime import datetime
 from robson_contracts import TradeDecision
 from robson_kit.errors import ConflictError
 from robson_kit.uow import UnitOfWork
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from robson_decision.adapters.tables import decisions
 from robson_decision.handlers.record import Status
@@ -52,6 +52,17 @@ async def proceed_due(uow: UnitOfWork, now: datetime, limit: int = 100) -> int:
         await _resolve(uow, row.decision_id, Status.AUTO_APPROVED, "cancel-window")
         uow.emit(TradeDecision.model_validate_json(row.payload))
     return len(rows)
+
+
+async def earliest_open_window(uow: UnitOfWork) -> datetime | None:
+    """When the first cancel window still open ends (None: no decision waits on one)."""
+    return (
+        await uow.session.execute(
+            select(func.min(decisions.c.pending_until)).where(
+                decisions.c.status == Status.PENDING.value, decisions.c.pending_until.is_not(None)
+            )
+        )
+    ).scalar()
 
 
 async def _pending(uow: UnitOfWork, decision_id: str):

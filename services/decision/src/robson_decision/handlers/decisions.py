@@ -17,6 +17,7 @@ from robson_decision.domain import rules
 from robson_decision.domain.context import Bar
 from robson_decision.domain.decide import Outcome, Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
+from robson_decision.handlers.approval_timer import ApprovalTimer
 from robson_decision.handlers.context import bars_needed, day_start, entry_context, review_context
 from robson_decision.handlers.engines import Decider, ReplayRecordMissing
 from robson_decision.handlers.record import record
@@ -32,6 +33,8 @@ class DecisionHandlers:
     memory: Memory = field(default_factory=Memory)
     repository: Callable[[UnitOfWork], Repository] = Repository
     """The repository port (``adapters/memory_repository.py`` in the one-process backtest)."""
+    timer: ApprovalTimer | None = None
+    """Told of each cancel window opened (the service's approval loop sleeps on it)."""
 
     async def on_signal(self, signal: SignalDetected, uow: UnitOfWork) -> None:
         repo = self.repository(uow)
@@ -39,7 +42,7 @@ class DecisionHandlers:
         ctx = await entry_context(self.memory, repo, signal, s)
         outcome = await self._decide(repo, ctx, s, Stamp.for_signal(signal))
         if outcome is not None:
-            await record(uow, repo, outcome, ctx, s, self.clock.now())
+            await record(uow, repo, outcome, ctx, s, self.clock.now(), self.timer)
 
     async def on_candle(self, candle: Candle, uow: UnitOfWork) -> None:
         if not candle.closed:
@@ -79,7 +82,7 @@ class DecisionHandlers:
             outcome = await self._decide(repo, ctx, s, stamp)
             if outcome is None or _signature(outcome) == row["last_suggestion"]:
                 continue
-            await record(uow, repo, outcome, ctx, s, self.clock.now())
+            await record(uow, repo, outcome, ctx, s, self.clock.now(), self.timer)
             await repo.update_position(p.position.position_id, last_suggestion=_signature(outcome))
 
     async def _decide(

@@ -15,6 +15,7 @@ from robson_decision.domain.context import DecisionContext
 from robson_decision.domain.decide import Outcome
 from robson_decision.domain.prompts import context_document
 from robson_decision.domain.settings import ApprovalMode, TraderSettings
+from robson_decision.handlers.approval_timer import ApprovalTimer
 
 
 class Status(StrEnum):
@@ -40,8 +41,10 @@ async def record(
     ctx: DecisionContext,
     s: TraderSettings,
     now: datetime,
+    timer: ApprovalTimer | None = None,
 ) -> bool:
-    """False when this decision was already recorded (a replayed input): nothing is emitted."""
+    """False when this decision was already recorded (a replayed input): nothing is emitted.
+    ``timer`` learns of a cancel window once the decision is committed."""
     d = outcome.decision
     hold = s.approval_mode is not ApprovalMode.NONE and actionable(d)
     until = (
@@ -82,6 +85,8 @@ async def record(
         uow.emit(d)
     elif added:
         uow.emit(awaiting_approval(d, until))
+        if until is not None and timer is not None:
+            uow.after_commit(lambda: timer.held_until(until))
     return added
 
 

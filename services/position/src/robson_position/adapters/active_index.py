@@ -41,6 +41,11 @@ class ActiveIndex:
             self._keys[s.position_id] = key
             self._count[key] += 1
 
+    @property
+    def empty(self) -> bool:
+        """No committed active position at all (exact, as ``any_on``)."""
+        return not self._keys
+
     def any_on(self, symbol: str) -> bool:
         """Whether any committed active position is on ``symbol`` (exact for "none", as
         ``holds``: a position being created now is not committed yet either)."""

@@ -49,9 +49,10 @@ class StopWatchdog:
         self.on_its_way_since: dict[str, datetime] = {}
 
     async def check_all(self, service: Service, rt: Runtime, venues: Venues) -> None:
-        if not service.bus.is_connected:
-            # Nothing placed now would reach the venue, and nothing the venue did reaches us:
-            # judged afresh once the bus is back (an outage must not close positions).
+        if not service.bus.is_connected or rt.active.empty:
+            # Disconnected: nothing placed now would reach the venue, and nothing the venue did
+            # reaches us: judged afresh once the bus is back (an outage must not close
+            # positions). No active position (the index is exact for "none"): nothing to read.
             self.missing_since.clear()
             self.on_its_way_since.clear()
             return
