@@ -151,3 +151,36 @@ async def _drained(bus: Bus) -> bool:
 async def _market_acked_at_least(bus: Bus, n: int) -> bool:
     info = await bus.js.consumer_info(s.MARKET.name, "paper_market")
     return info.ack_floor.stream_seq >= n
+
+
+async def test_prices_that_fill_nothing_are_stored_together_within_the_bound(
+    bus: Bus, paper: Service, monkeypatch: Any
+) -> None:
+    """Symbols that start ticking at different times fall due together: the transaction that
+    stores a due price stores every price moved only in memory since, so the market costs one
+    write per interval, not one per symbol; each stored price is at most an interval behind."""
+    symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"]
+    ticks = [tick(str(100 + k), 100 + k / 10, symbol=sym)
+             for k in range(40) for i, sym in enumerate(symbols) if k >= 2 * i + 1]
+    writes: list[set[str]] = []
+    flush = store.flush
+
+    async def counted(session, ex, events, markets=None):  # type: ignore[no-untyped-def]
+        if not events and markets:
+            writes.append(set(markets))
+        await flush(session, ex, events, markets)
+
+    monkeypatch.setattr(store, "flush", counted)
+    for t in ticks:
+        await bus.publish(t)
+    await wait_until(lambda: _market_acked_at_least(bus, len(ticks)), message="ticks consumed")
+    last = at(100 + 39 / 10)
+    ex = paper.state["runtime"].exchange
+    assert all(ex.markets[sym].last_time == last for sym in symbols)  # memory: current
+    async with paper.uow() as uow:
+        loaded = await store.load(uow.session, PaperSettings().engine_config(),
+                                  PaperSettings().symbol_rules())
+    assert all(last - loaded.markets[sym].last_time < timedelta(seconds=1) for sym in symbols)
+    # each symbol's first tick is due (never stored), then one write a second for all
+    assert len(writes) <= len(symbols) + 4, writes
+    assert writes[-1] == set(symbols)

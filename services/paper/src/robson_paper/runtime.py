@@ -97,11 +97,14 @@ class Runtime:
             self._written_at.update((s, ex.markets[s].last_time) for s in list(ex.dirty_markets))
             ex.dirty_markets.clear()
             return
-        due = {s for s in ex.dirty_markets if self._market_due(ex, s)}
-        if due:  # a price that changed nothing else: written at most once per interval
+        if any(self._market_due(ex, s) for s in ex.dirty_markets):
+            # A price that changed nothing else is written at most once per interval, and
+            # every price moved only in memory since goes with it: all symbols fall due
+            # together (a transaction per interval for the whole market, not one per symbol).
+            due = set(ex.dirty_markets)
             await store.flush(uow.session, ex, [], due)
             self._written_at.update((s, ex.markets[s].last_time) for s in due)
-            ex.dirty_markets.difference_update(due)
+            ex.dirty_markets.clear()
 
     def apply_quiet_tick(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal,
                          trade_id: str | None) -> bool:
