@@ -3,6 +3,8 @@ still catches a dip inside a batch, and a restart resumes from the persisted pri
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import asyncpg
@@ -21,6 +23,16 @@ from .factories import T0, decision, opened, snapshot
 def _ticks(prices: list[str], symbol: str = "BTCUSDT") -> list[TradeTick]:
     return [TradeTick(occurred_at=T0 + timedelta(seconds=i), symbol=symbol, price=p)
             for i, p in enumerate(prices, start=1)]
+
+
+@asynccontextmanager
+async def _running_gate(nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+    service = build_service(gate_settings(nats_url, database_url, schema))
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
 
 
 async def _close_all(bus: Bus) -> list | None:
@@ -55,17 +67,11 @@ async def test_tick_burst_persists_latest_price_and_restart_resumes_from_it(
     bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:
     burst = _ticks([str(100 + i) for i in range(200)]) + _ticks(["50"], symbol="ETHUSDT")
-    first = build_service(gate_settings(nats_url, database_url, schema))
-    await first.start()
-    try:
+    async with _running_gate(nats_url, database_url, schema):
         for tick in burst:
             await bus.publish(tick)
         await wait_until(lambda: _acked_all(bus, len(burst)), message="burst consumed")
-    finally:
-        await first.stop()
-    again = build_service(gate_settings(nats_url, database_url, schema))
-    await again.start()
-    try:
+    async with _running_gate(nats_url, database_url, schema) as again:
         view = again.state["gate"].market.view
         assert str(view["BTCUSDT"].last_price) == "299"
         assert view["BTCUSDT"].price_at == T0 + timedelta(seconds=200)
@@ -74,8 +80,6 @@ async def test_tick_burst_persists_latest_price_and_restart_resumes_from_it(
         await bus.publish(late)
         [judged] = await wait_until(lambda: _gate(bus), message="decision judged")
         assert "MARKET_DATA_STALE" not in judged.reason_codes
-    finally:
-        await again.stop()
 
 
 async def _gate(bus: Bus) -> list | None:
@@ -124,18 +128,16 @@ async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_rest
                        price=str(100 + k))
              for k in range(40) for i, sym in enumerate(symbols) if k >= 2 * i + 1]
     last = T0 + timedelta(milliseconds=100 * 39)
-    first = build_service(gate_settings(nats_url, database_url, schema))
-    await first.start()
-    market = first.state["gate"].market
-    writes = []
-    write_rows = market._write_rows
+    async with _running_gate(nats_url, database_url, schema) as first:
+        market = first.state["gate"].market
+        writes = []
+        write_rows = market._write_rows
 
-    async def counted(uow, snaps):  # type: ignore[no-untyped-def]
-        writes.append({snap.symbol for snap in snaps})
-        await write_rows(uow, snaps)
+        async def counted(uow, snaps):  # type: ignore[no-untyped-def]
+            writes.append({snap.symbol for snap in snaps})
+            await write_rows(uow, snaps)
 
-    market._write_rows = counted
-    try:
+        market._write_rows = counted
         for tick in ticks:
             await bus.publish(tick)
         await wait_until(lambda: _acked_all(bus, len(ticks)), message="ticks consumed")
@@ -144,15 +146,9 @@ async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_rest
         # each symbol's first tick is due (never stored), then one write a second for all
         assert len(writes) <= len(symbols) + 4
         assert writes[-1] == set(symbols)
-    finally:
-        await first.stop()
-    again = build_service(gate_settings(nats_url, database_url, schema))
-    await again.start()
-    try:
+    async with _running_gate(nats_url, database_url, schema) as again:
         view = again.state["gate"].market.view
         for sym in symbols:
             assert last - view[sym].price_at < timedelta(seconds=1)
             assert view[sym].last_price == 100 + (view[sym].price_at - T0) // timedelta(
                 milliseconds=100)
-    finally:
-        await again.stop()
