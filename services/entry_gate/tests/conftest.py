@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest_asyncio
@@ -25,14 +26,20 @@ def gate_settings(nats_url: str, database_url: str, schema: str) -> EntryGateSet
                              ack_wait_seconds=2, max_deliver=3, outbox_poll_seconds=0.2)
 
 
-@pytest_asyncio.fixture
-async def gate(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+@asynccontextmanager
+async def running_gate(nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
     service = build_service(gate_settings(nats_url, database_url, schema))
     await service.start()
     try:
         yield service
     finally:
         await service.stop()
+
+
+@pytest_asyncio.fixture
+async def gate(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+    async with running_gate(nats_url, database_url, schema) as service:
+        yield service
 
 
 @pytest_asyncio.fixture

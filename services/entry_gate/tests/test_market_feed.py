@@ -3,36 +3,23 @@ still catches a dip inside a batch, and a restart resumes from the persisted pri
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import asyncpg
 import httpx
 from robson_contracts import CloseAllPositions, TradeTick
 from robson_contracts import subjects as s
-from robson_entry_gate.main import build_service
 from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import ServiceProcess, read_stream, wait_until
 
-from .conftest import gate_env, gate_settings
+from .conftest import gate_env, running_gate
 from .factories import T0, decision, opened, snapshot
 
 
 def _ticks(prices: list[str], symbol: str = "BTCUSDT") -> list[TradeTick]:
     return [TradeTick(occurred_at=T0 + timedelta(seconds=i), symbol=symbol, price=p)
             for i, p in enumerate(prices, start=1)]
-
-
-@asynccontextmanager
-async def _running_gate(nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
-    service = build_service(gate_settings(nats_url, database_url, schema))
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop()
 
 
 async def _close_all(bus: Bus) -> list | None:
@@ -67,11 +54,11 @@ async def test_tick_burst_persists_latest_price_and_restart_resumes_from_it(
     bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:
     burst = _ticks([str(100 + i) for i in range(200)]) + _ticks(["50"], symbol="ETHUSDT")
-    async with _running_gate(nats_url, database_url, schema):
+    async with running_gate(nats_url, database_url, schema):
         for tick in burst:
             await bus.publish(tick)
         await wait_until(lambda: _acked_all(bus, len(burst)), message="burst consumed")
-    async with _running_gate(nats_url, database_url, schema) as again:
+    async with running_gate(nats_url, database_url, schema) as again:
         view = again.state["gate"].market.view
         assert str(view["BTCUSDT"].last_price) == "299"
         assert view["BTCUSDT"].price_at == T0 + timedelta(seconds=200)
@@ -128,7 +115,7 @@ async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_rest
                        price=str(100 + k))
              for k in range(40) for i, sym in enumerate(symbols) if k >= 2 * i + 1]
     last = T0 + timedelta(milliseconds=100 * 39)
-    async with _running_gate(nats_url, database_url, schema) as first:
+    async with running_gate(nats_url, database_url, schema) as first:
         market = first.state["gate"].market
         writes = []
         write_rows = market._write_rows
@@ -146,7 +133,7 @@ async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_rest
         # each symbol's first tick is due (never stored), then one write a second for all
         assert len(writes) <= len(symbols) + 4
         assert writes[-1] == set(symbols)
-    async with _running_gate(nats_url, database_url, schema) as again:
+    async with running_gate(nats_url, database_url, schema) as again:
         view = again.state["gate"].market.view
         for sym in symbols:
             assert last - view[sym].price_at < timedelta(seconds=1)
