@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from nats.js.api import DeliverPolicy
@@ -63,17 +64,23 @@ async def test_a_paced_consumer_takes_a_steady_stream_in_bursts_until_a_listener
                                         trade_id=f"{prefix}{i}"))
             await asyncio.sleep(0.01)
 
+    def waits(prefix: str) -> list[float]:
+        return [seen[k] - sent[k] for k in sent if k.startswith(prefix)]
+
+    # Timing is compared within the run, never to fixed figures alone: the host may be busy.
     try:
+        started = time.monotonic()
         await steady("live", 100)
         await wait_until(lambda: len(seen) == 100, message="live ticks handled")
-        assert len(batches) <= 1.5 / PACE + 4  # bursts, not a wakeup per tick
-        assert max(seen[k] - sent[k] for k in sent) < PACE + 0.3  # each waited at most a pace
-        batches.clear()
+        elapsed = time.monotonic() - started
+        assert len(batches) <= elapsed / PACE + 4  # a wakeup per pace, not one per tick (100)
+        assert median(waits("live")) < PACE + 0.1  # held for the pace in course, not longer
         await progress.announce(bus.nc)  # a lockstep replay synchronizes on us: prompt again
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(PACE + 0.05)  # the paced wait in course ends
         await steady("lockstep", 20)
         await wait_until(lambda: len(seen) == 120, message="lockstep ticks handled")
-        assert batches.count(1) >= 10  # each as it comes (once the paced wait in course ends)
+        # taken as they come, not held for a pace
+        assert median(waits("lockstep")) < median(waits("live")) / 3
         demand = await progress.Demand.of(service.bus.nc)
         demand.until = 0.0  # the replay is gone: paced again
         batches.clear()
