@@ -76,7 +76,8 @@ async def _approval_window(service: Service) -> None:
     most every ``approval_poll_seconds``."""
     interval = service.settings.approval_poll_seconds  # type: ignore[attr-defined]
     handlers: DecisionHandlers = service.state["handlers"]
-    timer = handlers.timer or ApprovalTimer()
+    timer = handlers.timer
+    assert timer is not None, "build_service gives the handlers the loop's timer"
     while True:
         timer.sweeping()
         try:

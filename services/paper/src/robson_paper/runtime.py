@@ -92,18 +92,13 @@ class Runtime:
         if ex is None:
             return
         events, self._unwritten = self._unwritten, []
-        if ex.dirty_orders or ex.dirty_accounts or events:
+        # A price that changed nothing else is written at most once per interval; whatever is
+        # written takes every price moved only in memory since with it, so all symbols fall due
+        # together (a transaction per interval for the whole market, not one per symbol).
+        if (ex.dirty_orders or ex.dirty_accounts or events
+                or any(self._market_due(ex, s) for s in ex.dirty_markets)):
             await store.flush(uow.session, ex, events, ex.dirty_markets)
-            self._written_at.update((s, ex.markets[s].last_time) for s in list(ex.dirty_markets))
-            ex.dirty_markets.clear()
-            return
-        if any(self._market_due(ex, s) for s in ex.dirty_markets):
-            # A price that changed nothing else is written at most once per interval, and
-            # every price moved only in memory since goes with it: all symbols fall due
-            # together (a transaction per interval for the whole market, not one per symbol).
-            due = set(ex.dirty_markets)
-            await store.flush(uow.session, ex, [], due)
-            self._written_at.update((s, ex.markets[s].last_time) for s in due)
+            self._written_at.update((s, ex.markets[s].last_time) for s in ex.dirty_markets)
             ex.dirty_markets.clear()
 
     def apply_quiet_tick(self, symbol: str, price: Decimal, at: datetime, quantity: Decimal,

@@ -217,8 +217,9 @@ class AccountState(State):
                 if at_stop > zero:
                     risk += at_stop
         cache = self.__pydantic_private__
-        cache["_aggregates"], cache["_risk"] = (exposure, traders), (month, risk)
-        return cache["_aggregates"], cache["_risk"]
+        cache["_aggregates"] = aggregates = (exposure, traders)
+        cache["_risk"] = at_month_baselines = (month, risk)
+        return aggregates, at_month_baselines
 
 
 class MarketSnapshot(State):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
@@ -116,14 +117,8 @@ def cancel_protection(position: Position, cause: Message, at: datetime) -> None:
 def _whole_lists(s: PositionState, protective: list[TrackedOrder]) -> list[str]:
     """The lists of which ``protective`` holds two or more legs and every live order (so no
     entry still working in a bracket), in first-seen order."""
-    legs: dict[str, int] = {}
-    for o in protective:
-        if o.list_id:
-            legs[o.list_id] = legs.get(o.list_id, 0) + 1
-    live = {}
-    for o in s.orders.values():
-        if o.live and o.list_id in legs:
-            live[o.list_id] = live.get(o.list_id, 0) + 1
+    legs = Counter(o.list_id for o in protective if o.list_id)
+    live = Counter(o.list_id for o in s.orders.values() if o.live and o.list_id in legs)
     return [list_id for list_id, n in legs.items() if n >= 2 and live.get(list_id) == n]
 
 
