@@ -94,11 +94,16 @@ async def test_burst_of_fifty_gate_denials_collapses_into_a_summary_message(
         await bus.publish(denial(n))
     rows = await wait_until(lambda: _settled(notify, 50), timeout=30, message="50 settled")
     assert {r["status"] for r in rows} == {"DELIVERED"}
-    assert 2 <= len(fake.got.discord) <= 3  # the first at once, the rest as one or two summaries
-    assert any(m["content"].startswith("**") and "× gate.denied" in m["content"]
-               for m in fake.got.discord)
+    # The first send goes out at once (alone, or already a summary when a loaded host lets
+    # several denials queue before it); the rest wait for the bucket and leave as summaries.
+    assert 1 <= len(fake.got.discord) <= 3
+    summaries = [m for m in fake.got.discord
+                 if m["content"].startswith("**") and "× gate.denied" in m["content"]]
+    assert summaries
     leads = {r["collapsed_into"] for r in rows if r["collapsed_into"]}
-    assert len(leads) == len(fake.got.discord) - 1
+    assert len(leads) == len(summaries)
+    covered = sum(int(m["content"][2:].split(" × ")[0]) for m in summaries)
+    assert covered + len(fake.got.discord) - len(summaries) == 50  # every denial told once
 
 
 async def test_critical_notices_are_never_collapsed(
