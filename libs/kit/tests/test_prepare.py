@@ -22,18 +22,18 @@ MIGRATIONS = Path(__file__).parent / "sampleapp" / "migrations"
 
 
 async def _open_batch_transactions(database_url: str, schema: str) -> int:
-    """The service's backends waiting inside a transaction with work done in it, but for the
-    outbox relay's (its statements name the outbox, or turn fsync off: only the relay does): a
-    consumer batch. A transaction that has only begun is left out too: the relay's sweep opens
-    one at start-up (its first statement follows), and a batch has always run statements by
-    the time its handler runs (the control below; the kit sends its BEGIN with the inbox
-    insert, as one query)."""
+    """The service's backends waiting inside a transaction that has written something, but for
+    the outbox relay's (its statements name the outbox, or turn fsync off: only the relay does):
+    a consumer batch. A transaction without a transaction id holds nothing: a new pool
+    connection's set-up queries (``show standard_conforming_strings``…) run in one, at any
+    moment the pool grows. A batch has always written by the time its handler runs (the control
+    below: the kit sends its BEGIN with the inbox insert, as one query)."""
     conn = await asyncpg.connect(database_url)
     try:
         return len(await conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
-            " AND state = 'idle in transaction' AND query NOT ILIKE '%outbox%'"
-            " AND query NOT ILIKE '%synchronous_commit%' AND query !~* '^\\s*BEGIN;?\\s*$'", schema))
+            " AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
+            " AND query NOT ILIKE '%outbox%' AND query NOT ILIKE '%synchronous_commit%'", schema))
     finally:
         await conn.close()
 
