@@ -5,37 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
 from robson_contracts import SignalDetected
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.consumer import ConsumerSpec
 from robson_kit.errors import PermanentError
 from robson_kit.service import Service
-from robson_kit.testing import read_stream, wait_until
+from robson_kit.testing import open_batch_transactions, read_stream, wait_until
 from robson_kit.uow import UnitOfWork
 from sampleapp.app import COUNT_SIGNAL, SampleSettings, times_seen
 
 from .test_messaging import make_signal
 
 MIGRATIONS = Path(__file__).parent / "sampleapp" / "migrations"
-
-
-async def _open_batch_transactions(database_url: str, schema: str) -> int:
-    """The service's backends waiting inside a transaction that has written something, but for
-    the outbox relay's (its statements name the outbox, or turn fsync off: only the relay does):
-    a consumer batch. A transaction without a transaction id holds nothing: a new pool
-    connection's set-up queries (``show standard_conforming_strings``…) run in one, at any
-    moment the pool grows. A batch has always written by the time its handler runs (the control
-    below: the kit sends its BEGIN with the inbox insert, as one query)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        return len(await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
-            " AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
-            " AND query NOT ILIKE '%outbox%' AND query NOT ILIKE '%synchronous_commit%'", schema))
-    finally:
-        await conn.close()
 
 
 class PaidCall:
@@ -58,7 +40,7 @@ class PaidCall:
         self.prepared.append(signal.signal_id)
         if signal.signal_id == "bad":
             raise PermanentError("UNPREPARABLE", "cannot be prepared")
-        self.open_in_prepare.append(await _open_batch_transactions(self.database_url, self.schema))
+        self.open_in_prepare.append(await open_batch_transactions(self.database_url, self.schema))
         assert self.service is not None
         async with self.service.uow() as uow:
             if await times_seen(uow, f"paid-{signal.signal_id}"):
@@ -67,7 +49,7 @@ class PaidCall:
             await uow.execute(COUNT_SIGNAL, {"sid": f"paid-{signal.signal_id}"})
 
     async def handle(self, signal: SignalDetected, uow: UnitOfWork) -> None:
-        self.open_in_handler.append(await _open_batch_transactions(self.database_url, self.schema))
+        self.open_in_handler.append(await open_batch_transactions(self.database_url, self.schema))
         assert await times_seen(uow, f"paid-{signal.signal_id}") == 1  # prepare's record is there
         await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id})
         if signal.signal_id == "flaky" and self.failures_left:

@@ -13,27 +13,13 @@ from robson_contracts import DecisionKind
 from robson_decision.domain.context import Bar
 from robson_decision.handlers.ahead import _with_candle
 from robson_kit.bus import Bus
-from robson_kit.testing import wait_until
+from robson_kit.testing import open_batch_transactions, wait_until
 
 from .factories import T0, signal
 from .fake_llm import FakeLlm, Reply, answer
 from .test_crash import probe, signals_acked
 from .test_llm import GOOD, llm_trader, one_decision, run_case, stored
 from .test_llm_management import HOLD, mod, review
-
-
-async def _waiting_transactions(database_url: str, schema: str) -> int:
-    """The service's connections idle inside a transaction (a consumer batch waiting on
-    something), leaving out the outbox relay's."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        return len(await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
-            " AND state = 'idle in transaction' AND query NOT ILIKE '%outbox%'"
-            # the outbox relay's sweep (fsync off, or only begun) is not a consumer batch
-            " AND query NOT ILIKE '%synchronous_commit%' AND query NOT ILIKE 'BEGIN%'", schema))
-    finally:
-        await conn.close()
 
 
 async def _refuse_first_decision(database_url: str, schema: str) -> None:
@@ -65,7 +51,7 @@ async def test_model_is_asked_while_no_transaction_of_the_service_is_open(
     await llm_trader(service, "open")
     await bus.publish(signal("LONG", "0.8", price="100", trader_id="open", account_id="open"))
     await wait_until(lambda: _asked(fake_llm, "open"), message="model asked")
-    assert await _waiting_transactions(database_url, schema) == 0  # the model answers meanwhile
+    assert await open_batch_transactions(database_url, schema) == 0  # the model answers meanwhile
     d = await one_decision(bus, "open")
     assert d.engine.value == "LLM" and d.decision is DecisionKind.LONG
     assert len(fake_llm.requests_for("open")) == 1
@@ -79,7 +65,7 @@ async def test_review_asks_the_model_while_no_transaction_of_the_service_is_open
                       .content, delay=1.5)
     reviewed = asyncio.create_task(review(bus, service, fake_llm, "rv", slow_hold))
     await wait_until(lambda: _asked(fake_llm, "rv"), message="model asked")
-    assert await _waiting_transactions(database_url, schema) == 0
+    assert await open_batch_transactions(database_url, schema) == 0
     d, row = await reviewed
     assert (d.position_id, d.engine.value, row["model_calls"]) == ("pos-rv", "LLM", 1)
     assert len(fake_llm.requests_for("rv")) == 1

@@ -134,3 +134,22 @@ async def service_starter(
         for service in started:
             if service.started:
                 await service.stop()
+
+
+async def open_batch_transactions(database_url: str, schema: str) -> int:
+    """The service's backends waiting inside a transaction that has written something, but for
+    the outbox relay's (its statements name the outbox, or turn fsync off: only the relay does):
+    a consumer batch. A transaction without a transaction id holds nothing: a new pool
+    connection's set-up queries (``show standard_conforming_strings``…) run in one whenever the
+    pool grows. A batch has written from its first statement on (the kit sends its BEGIN with
+    the inbox insert, as one query)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return len(await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
+            " AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
+            " AND query NOT ILIKE '%outbox%' AND query NOT ILIKE '%synchronous_commit%'", schema))
+    finally:
+        await conn.close()
