@@ -303,3 +303,19 @@ def test_bracket_with_take_profits_covering_all_gives_the_rounding_rest_to_the_l
     # no 0.00001 of dust is left under a lone stop that no venue would let you close.
     assert sizes == {"e1": D("0.14923"), "tp1": D("0.07461"), "tp1s": D("0.07461"),
                      "tp2": D("0.07462"), "tp2s": D("0.07462")}
+
+
+def test_market_buy_gapping_past_its_hold_fills_what_the_account_can_pay_and_expires_the_rest() -> None:
+    ex = exchange()
+    ex.configure_account("a1", "default", {"USDT": D(1000)}, False)
+    ex.submit("a1", "default", spec("m1", "BUY", "MARKET", "9"), at(1))  # holds 9×100×1.02×1.001
+    ex.drain()
+    ex.on_price("BTCUSDT", D(150), at(2))  # 9 BTC now cost 1351.35 with the fee: 1000 pays 6.66
+    events = ex.drain()
+    (fill,) = fills(events)
+    assert (fill.quantity, fill.price, fill.fee) == (D("6.66"), D(150), D("0.999"))
+    (expired,) = [e for e in events if isinstance(e, Expired)]
+    assert expired.reason.startswith("INSUFFICIENT_BALANCE") and expired.remaining == D("2.34")
+    acc = ex.accounts["a1"]
+    assert acc.free == {"USDT": D("0.001"), "BTC": D("6.66")}  # 1000 - 999 - 0.999
+    assert acc.holds == {} and ex.orders == {}

@@ -144,7 +144,8 @@ class Engine:
         rules = self.rules[order.symbol]
         account = self.accounts[order.account_id]
         rate = self.config.maker_fee if liquidity is Liquidity.MAKER else self.config.taker_fee
-        qty = funds.affordable_qty(order, account, rules, price, rate, min(qty, order.remaining))
+        wanted = min(qty, order.remaining)
+        qty = funds.affordable_qty(order, account, rules, price, rate, wanted)
         if qty <= 0:
             self.expire(order, "INSUFFICIENT_BALANCE: cannot pay for the fill", at)
             return ZERO
@@ -167,6 +168,14 @@ class Engine:
             self.cancel_one(peer, "OCO_SIBLING_FILLED", at)
         if order.status is OrderStatus.FILLED:
             self._finish(order, OrderStatus.FILLED, at)
+        elif qty < wanted:
+            # The price moved past what the hold was sized for and free funds cannot make up
+            # the difference: what was paid for is filled (and protected), the rest expires,
+            # as a venue would not leave an order it cannot fund resting.
+            self.after_fill(order, at)
+            self.expire(order, f"INSUFFICIENT_BALANCE: filled {order.filled_qty} of "
+                               f"{order.quantity}; the rest cannot be paid for at {price}", at)
+            return qty
         self.release(order)
         self.after_fill(order, at)
         return qty
