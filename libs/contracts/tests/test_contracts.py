@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from robson_contracts import (
     MESSAGE_TYPES,
@@ -85,6 +86,58 @@ def test_unknown_schema_version_and_unknown_type_have_distinct_reason_codes() ->
     with pytest.raises(DecodeError) as err:
         decode(b"{not json")
     assert err.value.reason_code == "BAD_JSON"
+
+
+MUTATIONS = ("none", "drop_type", "version_2", "other_type", "unknown_field", "float_field",
+             "not_an_object")
+
+
+def _mutated(doc: dict, mutation: str, other: str) -> bytes:
+    doc = dict(doc)
+    if mutation == "drop_type":
+        del doc["message_type"]
+    elif mutation == "version_2":
+        doc["schema_version"] = 2
+    elif mutation == "other_type":
+        doc["message_type"] = other
+    elif mutation == "unknown_field":
+        doc["surprise"] = 1
+    elif mutation == "float_field":
+        doc[next(k for k, v in doc.items() if isinstance(v, str) and k != "message_type")] = 1.5
+    elif mutation == "not_an_object":
+        return json.dumps([doc]).encode()
+    return json.dumps(doc).encode()
+
+
+def _outcome(data: bytes, expected: tuple[type[Message], ...] | None,
+             hint: str | None) -> tuple[object, ...]:
+    try:
+        return ("ok", decode(data, expected, hint))
+    except DecodeError as exc:
+        return ("error", exc.reason_code, exc.reason)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_decoding_with_the_type_header_gives_what_decoding_without_it_gives(data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(sorted(MESSAGE_TYPES)), label="type")
+    message = data.draw(model_strategy(MESSAGE_TYPES[name]), label="message")
+    mutation = data.draw(st.sampled_from(MUTATIONS), label="mutation")
+    names = st.sampled_from(sorted(MESSAGE_TYPES))
+    wire = _mutated(json.loads(encode(message)), mutation, data.draw(names, label="other"))
+    hint = data.draw(st.one_of(st.just(name), names, st.none(), st.just("Nope")), label="hint")
+    expected = data.draw(st.one_of(st.none(), names.map(lambda n: (MESSAGE_TYPES[n],)),
+                                   st.just((MESSAGE_TYPES[name],))), label="expected")
+    assert _outcome(wire, expected, hint) == _outcome(wire, expected, None)
+
+
+def test_type_header_naming_another_type_than_the_payload_decodes_the_payload() -> None:
+    wire = json.dumps(_candle()).encode()
+    assert isinstance(decode(wire, None, "TradeTick"), Candle)
+    with pytest.raises(DecodeError) as err:
+        decode(json.dumps({k: v for k, v in _candle().items() if k != "message_type"}).encode(),
+               None, "Candle")
+    assert err.value.reason_code == "UNKNOWN_TYPE"  # the header never stands in for the payload
 
 
 def test_messages_are_frozen() -> None:

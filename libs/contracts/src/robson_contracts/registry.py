@@ -73,9 +73,25 @@ def encode(message: Message) -> bytes:
     return message.model_dump_json().encode()
 
 
-def decode(data: bytes, expected: tuple[type[Message], ...] | None = None) -> Message:
+def decode(data: bytes, expected: tuple[type[Message], ...] | None = None,
+           type_hint: str | None = None) -> Message:
     """Parse and validate wire bytes. Raises DecodeError with BAD_JSON, UNKNOWN_TYPE,
-    UNSUPPORTED_VERSION, INVALID_MESSAGE or UNEXPECTED_TYPE."""
+    UNSUPPORTED_VERSION, INVALID_MESSAGE or UNEXPECTED_TYPE.
+
+    ``type_hint`` (the ``Robson-Type`` header) lets a well-formed message be validated in one
+    pass, without parsing it to find its type first; the hint is only a shortcut: the payload's
+    own ``message_type`` and ``schema_version`` decide, and anything the shortcut does not
+    accept takes the full path, which names the reason."""
+    hinted = MESSAGE_TYPES.get(type_hint) if type_hint is not None else None
+    if hinted is not None and (expected is None or issubclass(hinted, expected)):
+        try:
+            message = hinted.model_validate_json(data)
+        except ValidationError:
+            pass
+        else:
+            if ("message_type" in message.model_fields_set
+                    and message.schema_version == hinted.SCHEMA_VERSION):
+                return message
     try:
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

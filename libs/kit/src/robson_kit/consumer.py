@@ -45,6 +45,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from robson_contracts import DecodeError, Message, decode
+from robson_contracts.registry import TYPE_HEADER
 from robson_contracts.subjects import StreamSpec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -221,7 +222,7 @@ class Consumer:
                     "settled: it may crash the process; not handled again"))
                 continue
             try:
-                decoded.append((msg, decode(msg.data, self.spec.accepts)))
+                decoded.append((msg, decode(msg.data, self.spec.accepts, _type_of(msg))))
             except DecodeError as exc:
                 await self._dead_letter(msg, exc.reason_code, exc.reason)
         if self.spec.wants is not None:
@@ -379,3 +380,7 @@ class Consumer:
                     reason_code=reason_code, reason=reason[:300])
         metrics.MESSAGES.labels(self.service, self.spec.name, "dead_letter").inc()
         await msg.term()
+
+
+def _type_of(msg: Msg) -> str | None:
+    return msg.headers.get(TYPE_HEADER) if msg.headers else None
