@@ -97,7 +97,7 @@ async def _bench_check() -> list[Metric]:
                                      db_schema=unique_schema("bench"))
         service = build_service(settings)
         await service.start()
-        deps = service.state["gate"]
+        deps = service.deps
         state, market, _ = _account(random.Random(7))
         deps.accounts._cache["bench"] = (0, state)  # seeded projection: 1,000 open positions
         deps.market.view = market

@@ -5,9 +5,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest_asyncio
+from robson_entry_gate.deps import EntryGateService
 from robson_entry_gate.main import build_service
 from robson_entry_gate.settings import EntryGateSettings
-from robson_kit.service import Service
 from robson_kit.testing import ADMIN_HEADERS
 
 
@@ -27,7 +27,7 @@ def gate_settings(nats_url: str, database_url: str, schema: str) -> EntryGateSet
 
 
 @asynccontextmanager
-async def running_gate(nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+async def running_gate(nats_url: str, database_url: str, schema: str) -> AsyncIterator[EntryGateService]:
     service = build_service(gate_settings(nats_url, database_url, schema))
     await service.start()
     try:
@@ -37,13 +37,13 @@ async def running_gate(nats_url: str, database_url: str, schema: str) -> AsyncIt
 
 
 @pytest_asyncio.fixture
-async def gate(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+async def gate(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[EntryGateService]:
     async with running_gate(nats_url, database_url, schema) as service:
         yield service
 
 
 @pytest_asyncio.fixture
-async def api(gate: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gate: EntryGateService) -> AsyncIterator[httpx.AsyncClient]:
     app = gate.app(manage_lifecycle=False)
     async with httpx.AsyncClient(headers=ADMIN_HEADERS, transport=httpx.ASGITransport(app=app),
                                  base_url="http://gate") as client:

@@ -9,9 +9,9 @@ from uuid import uuid4
 
 import asyncpg
 from robson_contracts import subjects as s
+from robson_entry_gate.deps import EntryGateService
 from robson_entry_gate.main import build_service
 from robson_kit.bus import Bus
-from robson_kit.service import Service
 from robson_kit.testing import read_stream, reset_streams, wait_until
 
 from .conftest import gate_settings
@@ -28,7 +28,7 @@ async def _account_row(database_url: str, schema: str) -> tuple[int, dict]:
 
 
 async def _run_backlog(bus: Bus, nats_url: str, database_url: str, schema: str,
-                       backlog: list, stream: str, consumer: str) -> Service:
+                       backlog: list, stream: str, consumer: str) -> EntryGateService:
     for message in backlog:
         await bus.publish(message)
     service = build_service(gate_settings(nats_url, database_url, schema))
@@ -55,7 +55,7 @@ async def test_backlog_of_position_events_for_one_account_saves_its_document_onc
                                  "entry_gate_positions")
     try:
         version, state = await _account_row(database_url, schema)
-        cached = await service.state["gate"].accounts.read(None, "acc1")  # type: ignore[arg-type]
+        cached = await service.deps.accounts.read(None, "acc1")  # type: ignore[arg-type]
     finally:
         await service.stop()
     assert list(state["positions"]) == ["last"]  # every event applied, in order

@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 from robson_contracts import CloseAllPositions, TradeTick
 from robson_contracts import subjects as s
+from robson_entry_gate.deps import EntryGateService
 from robson_kit.bus import Bus
-from robson_kit.service import Service
 from robson_kit.testing import ServiceProcess, read_stream, wait_until
 
 from .conftest import gate_env, running_gate
@@ -32,7 +32,7 @@ async def _acked_all(bus: Bus, n: int) -> bool:
 
 
 async def test_dip_inside_a_tick_burst_engages_kill_switch_at_the_dipping_tick(
-    bus: Bus, gate: Service, api: httpx.AsyncClient
+    bus: Bus, gate: EntryGateService, api: httpx.AsyncClient
 ) -> None:
     # the daily loss limit (flatten at 5%) would act first: this test is the kill switch's
     await api.put("/policies/acc1", json={"daily_loss": {"enabled": False}})
@@ -59,7 +59,7 @@ async def test_tick_burst_persists_latest_price_and_restart_resumes_from_it(
             await bus.publish(tick)
         await wait_until(lambda: _acked_all(bus, len(burst)), message="burst consumed")
     async with running_gate(nats_url, database_url, schema) as again:
-        view = again.state["gate"].market.view
+        view = again.deps.market.view
         assert str(view["BTCUSDT"].last_price) == "299"
         assert view["BTCUSDT"].price_at == T0 + timedelta(seconds=200)
         assert str(view["ETHUSDT"].last_price) == "50"
@@ -116,7 +116,7 @@ async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_rest
              for k in range(40) for i, sym in enumerate(symbols) if k >= 2 * i + 1]
     last = T0 + timedelta(milliseconds=100 * 39)
     async with running_gate(nats_url, database_url, schema) as first:
-        market = first.state["gate"].market
+        market = first.deps.market
         writes = []
         write_rows = market._write_rows
 
@@ -134,7 +134,7 @@ async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_rest
         assert len(writes) <= len(symbols) + 4
         assert writes[-1] == set(symbols)
     async with running_gate(nats_url, database_url, schema) as again:
-        view = again.state["gate"].market.view
+        view = again.deps.market.view
         for sym in symbols:
             assert last - view[sym].price_at < timedelta(seconds=1)
             assert view[sym].last_price == 100 + (view[sym].price_at - T0) // timedelta(

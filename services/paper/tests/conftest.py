@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
-from robson_kit.service import Service
+from robson_paper.deps import PaperService
 from robson_paper.main import build_service
 from robson_paper.settings import PaperSettings
 
@@ -20,7 +20,7 @@ def paper_env(nats_url: str, database_url: str, schema: str) -> dict[str, str]:
 
 
 @pytest_asyncio.fixture
-async def paper(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+async def paper(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[PaperService]:
     service = build_service(PaperSettings(nats_url=nats_url, database_url=database_url,
                                           db_schema=schema, ack_wait_seconds=2, max_deliver=3,
                                           slippage_bps=0))

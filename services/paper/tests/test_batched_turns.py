@@ -13,9 +13,9 @@ import httpx
 from robson_contracts import DeadLetter, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
-from robson_kit.service import Service
 from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, read_stream, wait_until
 from robson_paper.adapters import store
+from robson_paper.deps import PaperService
 from robson_paper.domain import Exchange
 from robson_paper.settings import PaperSettings
 
@@ -47,7 +47,7 @@ def snapshot(ex: Exchange) -> dict[str, Any]:
 
 
 async def test_ticks_and_commands_in_batches_with_a_bad_command_leave_memory_as_the_database_says(
-    bus: Bus, paper: Service
+    bus: Bus, paper: PaperService
 ) -> None:
     await bus.publish(tick("100", 1))
     await wait_until(lambda: _drained(bus), message="first price")
@@ -70,7 +70,7 @@ async def test_ticks_and_commands_in_batches_with_a_bad_command_leave_memory_as_
     assert [x.reason_code for x in letters if isinstance(x, DeadLetter)] == ["WRONG_VENUE"]
     for oid, _ in BUYS:
         assert len(await events_of(bus, "OrderFilled", oid)) == 1, oid
-    memory = snapshot(paper.state["runtime"].exchange)
+    memory = snapshot(paper.deps.exchange)
     async with paper.uow() as uow:
         loaded = await store.load(uow.session, PaperSettings().engine_config(),
                                   PaperSettings().symbol_rules())
@@ -154,7 +154,7 @@ async def _market_acked_at_least(bus: Bus, n: int) -> bool:
 
 
 async def test_prices_that_fill_nothing_are_stored_together_within_the_bound(
-    bus: Bus, paper: Service, monkeypatch: Any
+    bus: Bus, paper: PaperService, monkeypatch: Any
 ) -> None:
     """Symbols that start ticking at different times fall due together: the transaction that
     stores a due price stores every price moved only in memory since, so the market costs one
@@ -175,7 +175,7 @@ async def test_prices_that_fill_nothing_are_stored_together_within_the_bound(
         await bus.publish(t)
     await wait_until(lambda: _market_acked_at_least(bus, len(ticks)), message="ticks consumed")
     last = at(100 + 39 / 10)
-    ex = paper.state["runtime"].exchange
+    ex = paper.deps.exchange
     assert all(ex.markets[sym].last_time == last for sym in symbols)  # memory: current
     async with paper.uow() as uow:
         loaded = await store.load(uow.session, PaperSettings().engine_config(),

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 from robson_kit.bus import Bus
-from robson_kit.service import Service
 from robson_kit.testing import wait_until
+from robson_paper.deps import PaperService
 from robson_paper.domain import MarketFill, plan_of
 from robson_paper.main import build_service
 from robson_paper.settings import PaperSettings
@@ -99,6 +99,6 @@ async def test_service_in_last_price_mode_fills_a_bracket_entry_without_waiting_
         await service.stop()
 
 
-async def _price_seen(service: Service) -> bool:
-    ex = service.state["runtime"].exchange
+async def _price_seen(service: PaperService) -> bool:
+    ex = service.deps.exchange
     return ex is not None and ex.market("BTCUSDT").last_price is not None

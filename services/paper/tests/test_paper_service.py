@@ -8,14 +8,14 @@ import httpx
 from robson_contracts import BalanceSnapshot, DeadLetter, encode
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
-from robson_kit.service import Service
 from robson_kit.testing import ADMIN_HEADERS, read_stream, wait_until
+from robson_paper.deps import PaperService
 
 from .bus_helpers import D, at, bracket, events_of, order, tick, waiter
 
 
 async def test_bracket_entry_then_take_profit_fill_emits_fills_and_final_balances(
-    bus: Bus, paper: Service
+    bus: Bus, paper: PaperService
 ) -> None:
     await bus.publish(tick("100", 1))
     await wait_until(lambda: _price_seen(paper, "BTCUSDT"), message="first price")
@@ -45,7 +45,7 @@ async def test_bracket_entry_then_take_profit_fill_emits_fills_and_final_balance
 
 
 async def test_malformed_and_invalid_commands_are_rejected_or_dead_lettered_and_consumer_goes_on(
-    bus: Bus, paper: Service
+    bus: Bus, paper: PaperService
 ) -> None:
     await bus.publish(tick("100", 1))
     await wait_until(lambda: _price_seen(paper, "BTCUSDT"), message="first price")
@@ -71,7 +71,7 @@ async def test_malformed_and_invalid_commands_are_rejected_or_dead_lettered_and_
     assert [x.reason_code for x in letters] == ["BAD_JSON", "INVALID_MESSAGE", "WRONG_VENUE"]
 
 
-async def test_command_redelivered_under_new_nats_id_is_applied_once(bus: Bus, paper: Service) -> None:
+async def test_command_redelivered_under_new_nats_id_is_applied_once(bus: Bus, paper: PaperService) -> None:
     await bus.publish(tick("100", 1))
     await wait_until(lambda: _price_seen(paper, "BTCUSDT"), message="first price")
     cmd = order("r1", "BUY", "LIMIT", "1", 2, price="90")
@@ -84,7 +84,7 @@ async def test_command_redelivered_under_new_nats_id_is_applied_once(bus: Bus, p
 
 
 async def test_put_account_sets_balances_and_reset_cancels_orders_and_restores_them(
-    bus: Bus, paper: Service
+    bus: Bus, paper: PaperService
 ) -> None:
     async with _client(paper) as client:
         body = {"balances": {"USDT": "500", "BTC": "1"}, "allow_short": True}
@@ -108,8 +108,8 @@ async def test_put_account_sets_balances_and_reset_cancels_orders_and_restores_t
         assert (await client.get("/orders", params={"status": "BOGUS"})).status_code == 422
 
 
-async def _price_seen(service: Service, symbol: str) -> bool:
-    ex = service.state["runtime"].exchange
+async def _price_seen(service: PaperService, symbol: str) -> bool:
+    ex = service.deps.exchange
     return ex is not None and ex.market(symbol).last_price is not None
 
 
@@ -126,13 +126,13 @@ async def _letters(bus: Bus, n: int):
     return letters if len(letters) >= n else None
 
 
-def _client(service: Service) -> httpx.AsyncClient:
+def _client(service: PaperService) -> httpx.AsyncClient:
     app = service.app(manage_lifecycle=False)
     return httpx.AsyncClient(headers=ADMIN_HEADERS, transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
 async def test_oco_submitted_then_list_canceled_releases_the_shared_hold(
-    bus: Bus, paper: Service
+    bus: Bus, paper: PaperService
 ) -> None:
     from robson_contracts import CancelOrder, SubmitOcoOrder
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import httpx
 import pytest_asyncio
-from robson_kit.service import Service
 from robson_kit.testing import asgi_client, token
+from robson_position.deps import PositionService
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings
 
@@ -37,7 +37,7 @@ def position_env(nats_url: str, database_url: str, schema: str, paper_url: str |
 
 
 @pytest_asyncio.fixture
-async def service(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[Service]:
+async def service(bus, nats_url: str, database_url: str, schema: str) -> AsyncIterator[PositionService]:
     svc = build_service(PositionSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
                                          ack_wait_seconds=2, max_deliver=5, outbox_poll_seconds=0.2,
                                          consumer_batch=16, resync_on_start=False,
@@ -50,7 +50,7 @@ async def service(bus, nats_url: str, database_url: str, schema: str) -> AsyncIt
 
 
 @pytest_asyncio.fixture
-async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def api(service: PositionService) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(service, "http://position") as c:
         yield c
 

@@ -10,8 +10,8 @@ import httpx
 from robson_contracts import ModificationKind, ReplaceOrder, TradeDecision
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
-from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
+from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
 
 from .factories import T0, D, gate, minutes
@@ -39,7 +39,7 @@ async def _open_and_mark_first_candle(bus: Bus, api: httpx.AsyncClient) -> str:
 
 
 async def test_trail_decided_on_a_candle_position_has_not_marked_waits_for_that_candle(
-    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+    bus: Bus, service: PositionService, api: httpx.AsyncClient, venue: FakeVenue
 ) -> None:
     pid = await _open_and_mark_first_candle(bus, api)
     await bus.publish(trail_decided_at(pid, T0 + minutes(10)))  # decided on candle 1's close
@@ -56,10 +56,10 @@ async def test_trail_decided_on_a_candle_position_has_not_marked_waits_for_that_
 
 
 async def test_decision_whose_candle_never_reaches_position_is_applied_after_the_wait(
-    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+    bus: Bus, service: PositionService, api: httpx.AsyncClient, venue: FakeVenue
 ) -> None:
     pid = await _open_and_mark_first_candle(bus, api)
-    limit = service.state["runtime"].decision_wait.limit
+    limit = service.deps.runtime.decision_wait.limit
     sent = asyncio.get_running_loop().time()
     await bus.publish(trail_decided_at(pid, T0 + minutes(10)))
     expected = D("50500") * D("0.99")  # the best price position knows: candle 0's

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from robson_contracts import PositionModificationRejected, TradeDecision
 from robson_kit.bus import Bus
-from robson_kit.service import Service
 from robson_kit.testing import wait_until
+from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
 
 from .factories import T0, gate, minutes
@@ -21,9 +21,9 @@ def decision(pid: str, kind: str, **extra) -> TradeDecision:
 
 
 async def test_ai_partial_tp_then_close_decisions_close_the_position_with_ai_close(
-    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+    bus: Bus, service: PositionService, api: httpx.AsyncClient, venue: FakeVenue
 ) -> None:
-    hub = service.state["runtime"].hub
+    hub = service.deps.runtime.hub
     updates = hub.subscribe()
     g = gate(gate_id="g-ai")
     pid = position_id_for(g.gate_decision_id)

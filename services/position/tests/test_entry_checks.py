@@ -10,22 +10,21 @@ from robson_contracts import (
     PositionStatus,
     SubmitBracketOrder,
 )
-from robson_kit.service import Service
 from robson_position.adapters.repository import Positions
+from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
 from robson_position.handlers.entries import handle_gate_decision
 from robson_position.handlers.orders import handle_order_event
-from robson_position.handlers.runtime import Runtime
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings
 
 from .factories import T0, gate
 
 
-async def _handle(service: Service, *gates) -> list:  # type: ignore[no-untyped-def,type-arg]
+async def _handle(service: PositionService, *gates) -> list:  # type: ignore[no-untyped-def,type-arg]
     async with service.uow() as uow:
         for g in gates:
-            await handle_gate_decision(g, uow, service.state["runtime"])
+            await handle_gate_decision(g, uow, service.deps.runtime)
         return uow.emitted
 
 
@@ -38,7 +37,7 @@ def _brackets(emitted: list) -> list[str]:  # type: ignore[type-arg]
 
 
 async def test_second_entry_on_a_held_trader_symbol_side_is_refused_in_and_after_its_transaction(
-    service: Service,
+    service: PositionService,
 ) -> None:
     emitted = await _handle(service, gate(gate_id="g1"), gate(gate_id="g2"))
     assert _brackets(emitted) == [position_id_for("g1")] and _refusals(emitted) == ["POSITION_EXISTS"]
@@ -47,8 +46,8 @@ async def test_second_entry_on_a_held_trader_symbol_side_is_refused_in_and_after
     assert _refusals(later) == ["POSITION_EXISTS"] and _brackets(later) == [position_id_for("g4")]
 
 
-async def test_entry_after_the_held_position_ended_opens_a_new_one(service: Service) -> None:
-    rt: Runtime = service.state["runtime"]
+async def test_entry_after_the_held_position_ended_opens_a_new_one(service: PositionService) -> None:
+    rt = service.deps.runtime
     await _handle(service, gate(gate_id="g1"))
     pid = position_id_for("g1")
     rejected = OrderRejected(occurred_at=T0, account_id="acc1", venue="PAPER", order_id=f"{pid}-0E",
@@ -60,7 +59,7 @@ async def test_entry_after_the_held_position_ended_opens_a_new_one(service: Serv
     assert _brackets(emitted) == [position_id_for("g2")] and _refusals(emitted) == []
 
 
-async def test_gate_decision_seen_again_under_a_new_message_id_changes_nothing(service: Service) -> None:
+async def test_gate_decision_seen_again_under_a_new_message_id_changes_nothing(service: PositionService) -> None:
     first = gate(gate_id="g1")
     await _handle(service, first)
     again = first.model_copy(update={"message_id": first.message_id.__class__(int=first.message_id.int + 1)})

@@ -6,14 +6,13 @@ import httpx
 import pytest
 from robson_contracts import Candle, OrderRole, ReplaceOrder, Side
 from robson_kit.errors import ConflictError
-from robson_kit.service import Service
 from robson_position.adapters.repository import Positions
+from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
 from robson_position.handlers.entries import handle_gate_decision
 from robson_position.handlers.management import set_paused
 from robson_position.handlers.market import handle_candle
 from robson_position.handlers.orders import handle_order_event
-from robson_position.handlers.runtime import Runtime
 
 from .factories import T0, D, filled, gate, minutes
 
@@ -24,8 +23,8 @@ def _candle(high: str) -> Candle:
                   volume="10")
 
 
-async def _open(service: Service, trader: str) -> str:
-    rt: Runtime = service.state["runtime"]
+async def _open(service: PositionService, trader: str) -> str:
+    rt = service.deps.runtime
     g = gate(gate_id=f"g-{trader}", trader=trader)
     pid = position_id_for(g.gate_decision_id)
     async with service.uow() as uow:
@@ -36,15 +35,15 @@ async def _open(service: Service, trader: str) -> str:
     return pid
 
 
-async def _load(service: Service, pid: str):  # type: ignore[no-untyped-def]
+async def _load(service: PositionService, pid: str):  # type: ignore[no-untyped-def]
     async with service.uow() as uow:
         return await Positions(uow.session).get(pid)
 
 
 async def test_closed_candle_persists_marks_of_untouched_positions_and_lets_rules_move_a_stop(
-    service: Service, api: httpx.AsyncClient
+    service: PositionService, api: httpx.AsyncClient
 ) -> None:
-    rt: Runtime = service.state["runtime"]
+    rt = service.deps.runtime
     r = await api.put("/traders/t1/policy", json={"breakeven_trigger_pct": "2"})
     assert r.status_code == 200
     ruled, *plain = [await _open(service, t) for t in ("t1", "t2", "t3")]
@@ -60,7 +59,7 @@ async def test_closed_candle_persists_marks_of_untouched_positions_and_lets_rule
         assert rt.book.get("BTCUSDT", pid).best == D("51200")
 
 
-async def test_marks_written_over_a_concurrent_change_conflict_and_write_nothing(service: Service) -> None:
+async def test_marks_written_over_a_concurrent_change_conflict_and_write_nothing(service: PositionService) -> None:
     a, b = await _open(service, "t1"), await _open(service, "t2")
     stale = [await _load(service, a), await _load(service, b)]
     async with service.uow() as uow:
@@ -76,9 +75,9 @@ async def test_marks_written_over_a_concurrent_change_conflict_and_write_nothing
 
 
 async def test_policy_changed_after_it_was_cached_is_seen_by_the_next_read(
-    service: Service, api: httpx.AsyncClient
+    service: PositionService, api: httpx.AsyncClient
 ) -> None:
-    rt: Runtime = service.state["runtime"]
+    rt = service.deps.runtime
     async with service.uow() as uow:
         assert (await rt.settings.policy(uow, "t9")).breakeven_trigger_pct is None
     assert (await api.put("/traders/t9/policy", json={"breakeven_trigger_pct": "1.5"})).status_code == 200
@@ -88,8 +87,8 @@ async def test_policy_changed_after_it_was_cached_is_seen_by_the_next_read(
         assert (await rt.settings.account(uow, "a9")).mode.value == "LIVE"
 
 
-async def test_pause_rolled_back_never_reaches_the_cache(service: Service) -> None:
-    rt: Runtime = service.state["runtime"]
+async def test_pause_rolled_back_never_reaches_the_cache(service: PositionService) -> None:
+    rt = service.deps.runtime
 
     class Abort(Exception):
         pass

@@ -19,8 +19,8 @@ from robson_contracts import (
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.errors import ConflictError
-from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
+from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
 from robson_position.handlers import commands
 
@@ -77,7 +77,7 @@ async def _replaced(venue: FakeVenue) -> bool:
 
 
 async def test_allowed_entry_tp1_breakeven_and_stop_realizes_hand_computed_pnl(
-    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+    bus: Bus, service: PositionService, api: httpx.AsyncClient, venue: FakeVenue
 ) -> None:
     view = await run_breakeven_scenario(bus, venue, api)
     # 0.1 × (51000 − 50000) − 10 entry fee − 5.10 − 5.00 exit fees
@@ -103,14 +103,14 @@ async def _events(bus: Bus, cls: type) -> list:
 
 
 async def test_concurrent_ai_and_manual_modification_applies_one_and_conflicts_the_other(
-    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+    bus: Bus, service: PositionService, api: httpx.AsyncClient, venue: FakeVenue
 ) -> None:
     g = gate(gate_id="g-conc")
     pid = position_id_for(g.gate_decision_id)
     await bus.publish(g)
     await wait_until(status_is(api, pid, "OPEN"), message="position open")
     await wait_until(lambda: _stable(api, pid), message="bracket children acknowledged")
-    rt = service.state["runtime"]
+    rt = service.deps.runtime
     ai_saved, manual_loaded = asyncio.Event(), asyncio.Event()
     at = T0 + minutes(30)
 
@@ -167,7 +167,7 @@ async def _settled(api: httpx.AsyncClient, pid: str) -> dict | None:
 
 
 async def test_manual_stop_change_that_increases_risk_is_rejected_with_violations(
-    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+    bus: Bus, service: PositionService, api: httpx.AsyncClient, venue: FakeVenue
 ) -> None:
     g = gate(gate_id="g-bad")
     pid = position_id_for(g.gate_decision_id)
@@ -181,7 +181,7 @@ async def test_manual_stop_change_that_increases_risk_is_rejected_with_violation
 
 
 async def test_paused_trader_gets_no_new_entry_and_close_all_closes_open_positions(
-    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+    bus: Bus, service: PositionService, api: httpx.AsyncClient, venue: FakeVenue
 ) -> None:
     g1 = gate(gate_id="g-a")
     await bus.publish(g1)
@@ -191,7 +191,7 @@ async def test_paused_trader_gets_no_new_entry_and_close_all_closes_open_positio
                                 trade_id="t-clock", source="EXTERNAL"))
 
     async def market_time_seen() -> bool:
-        return service.state["runtime"].market_clock.now() >= tick_at
+        return service.deps.runtime.market_clock.now() >= tick_at
 
     await wait_until(market_time_seen, message="the tick's time observed")
     r = await api.post("/traders/t1/pause", json={"account_id": "acc1", "reason": "vacation"})
@@ -211,7 +211,7 @@ async def test_paused_trader_gets_no_new_entry_and_close_all_closes_open_positio
 
 
 async def test_a_trader_is_paused_only_through_its_own_account(
-    bus: Bus, service: Service, api: httpx.AsyncClient, venue: FakeVenue
+    bus: Bus, service: PositionService, api: httpx.AsyncClient, venue: FakeVenue
 ) -> None:
     """No one acts on an account they don't own: trader t1 of acc1 (known from its position)
     cannot be paused, resumed or read by a token of acc2, nor moved to acc2 by naming it."""
@@ -238,7 +238,7 @@ async def test_a_trader_is_paused_only_through_its_own_account(
 
 
 async def test_the_configs_policy_put_records_a_new_traders_account_for_scoped_tokens(
-    service: Service, api: httpx.AsyncClient
+    service: PositionService, api: httpx.AsyncClient
 ) -> None:
     from robson_kit.testing import auth_headers
 

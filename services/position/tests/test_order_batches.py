@@ -5,20 +5,19 @@ from __future__ import annotations
 import pytest
 from robson_contracts import OrderRole, OrderType, PositionOpened, PositionStatus, Side
 from robson_kit.errors import ConflictError
-from robson_kit.service import Service
 from robson_position.adapters.repository import Positions
+from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
 from robson_position.handlers.entries import handle_gate_decision
 from robson_position.handlers.orders import handle_order_event
-from robson_position.handlers.runtime import Runtime
 
 from .factories import D, accepted, filled, gate
 
 
-async def _pending(service: Service, trader: str) -> str:
+async def _pending(service: PositionService, trader: str) -> str:
     g = gate(gate_id=f"g-{trader}", trader=trader)
     async with service.uow() as uow:
-        await handle_gate_decision(g, uow, service.state["runtime"])
+        await handle_gate_decision(g, uow, service.deps.runtime)
     return position_id_for(g.gate_decision_id)
 
 
@@ -32,15 +31,15 @@ def _paper_events(pid: str) -> list:  # type: ignore[type-arg]
             filled(pid, f"{pid}-0E", OrderRole.ENTRY, "50000", "0.2", Side.BUY), *children]
 
 
-async def _load(service: Service, pid: str):  # type: ignore[no-untyped-def]
+async def _load(service: PositionService, pid: str):  # type: ignore[no-untyped-def]
     async with service.uow() as uow:
         return await Positions(uow.session).get(pid)
 
 
 async def test_paper_events_in_one_transaction_end_as_one_by_one_with_a_single_write(
-    service: Service,
+    service: PositionService,
 ) -> None:
-    rt: Runtime = service.state["runtime"]
+    rt = service.deps.runtime
     together, apart = await _pending(service, "t1"), await _pending(service, "t2")
     async with service.uow() as uow:
         for event in _paper_events(together):
@@ -61,9 +60,9 @@ async def test_paper_events_in_one_transaction_end_as_one_by_one_with_a_single_w
 
 
 async def test_batch_over_a_position_written_meanwhile_conflicts_and_leaves_it_untouched(
-    service: Service,
+    service: PositionService,
 ) -> None:
-    rt: Runtime = service.state["runtime"]
+    rt = service.deps.runtime
     pid = await _pending(service, "t1")
     with pytest.raises(ConflictError):
         async with service.uow() as uow:
@@ -80,9 +79,9 @@ async def test_batch_over_a_position_written_meanwhile_conflicts_and_leaves_it_u
 
 
 async def test_event_on_a_mirror_behind_the_database_conflicts_once_then_applies_on_the_stored_state(
-    service: Service,
+    service: PositionService,
 ) -> None:
-    rt: Runtime = service.state["runtime"]
+    rt = service.deps.runtime
     pid = await _pending(service, "t1")
     async with service.uow() as other:  # committed, but not mirrored yet (its after-commit pending)
         stored = await Positions(other.session).get(pid)

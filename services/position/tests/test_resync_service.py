@@ -10,10 +10,10 @@ import pytest_asyncio
 from robson_contracts import OrderRole, OrderType, Side
 from robson_kit.bus import Bus
 from robson_kit.errors import ConflictError
-from robson_kit.service import Service
 from robson_kit.testing import asgi_client, service_starter, wait_until
 from robson_position.adapters.repository import Audit, Positions
 from robson_position.adapters.venues import ExecutionReader, PaperReader, Venues
+from robson_position.deps import PositionService
 from robson_position.domain.lifecycle import open_position
 from robson_position.domain.orders import position_id_for
 from robson_position.domain.venueview import VenueView
@@ -39,7 +39,7 @@ async def starter(bus: Bus, nats_url: str, database_url: str, schema: str) -> As
 
 
 async def test_resync_report_is_404_before_any_run_and_manual_run_reports_checked_positions(
-    service: Service, api: httpx.AsyncClient
+    service: PositionService, api: httpx.AsyncClient
 ) -> None:
     r = await api.get("/resync/last")
     assert r.status_code == 404 and "no re-sync" in r.json()["detail"]
@@ -53,7 +53,7 @@ async def test_resync_report_is_404_before_any_run_and_manual_run_reports_checke
 async def test_start_up_resync_retries_while_venue_is_down_then_applies_the_missed_fill(
     starter, venue: FakeVenue, venue_api: VenueApi, bus: Bus
 ) -> None:
-    first: Service = await starter(venue_api.url, resync_on_start=False)
+    first: PositionService = await starter(venue_api.url, resync_on_start=False)
     g = gate(gate_id="g-down")
     pid = position_id_for(g.gate_decision_id)
     async with asgi_client(first, "http://position") as api:
@@ -64,7 +64,7 @@ async def test_start_up_resync_retries_while_venue_is_down_then_applies_the_miss
     venue.muted = True
     await venue.move("51000", T0 + minutes(3))
     venue.book.down = True
-    second: Service = await starter(venue_api.url)
+    second: PositionService = await starter(venue_api.url)
     async with asgi_client(second, "http://position") as api:
         report = await wait_until(lambda: _report_with_errors(api), message="a failed attempt")
         assert report["errors"][0]["position_id"] == pid and "503" in report["errors"][0]["error"]
@@ -117,9 +117,9 @@ async def test_paper_and_execution_readers_see_the_same_orders_and_fills() -> No
     assert live.fills[0].fill_id == "BTCUSDT-1"  # execution's "<symbol>-<trade id>"
 
 
-async def test_resync_of_a_position_changed_since_the_venue_was_read_is_a_conflict(service: Service) -> None:
+async def test_resync_of_a_position_changed_since_the_venue_was_read_is_a_conflict(service: PositionService) -> None:
     p = open_position(gate(gate_id="g-stale"), "PAPER", T0)
-    rt = service.state["runtime"]
+    rt = service.deps.runtime
     async with service.uow() as uow:
         await Positions(uow.session).add(p)
     with pytest.raises(ConflictError):

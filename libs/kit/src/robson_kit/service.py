@@ -6,10 +6,11 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from typing_extensions import TypeVar
 
 from robson_kit import logs, migrations
 from robson_kit.app import create_app
@@ -22,7 +23,8 @@ from robson_kit.settings import ServiceSettings
 from robson_kit.supervise import LoopFactory, Supervisor
 from robson_kit.uow import UnitOfWorkFactory
 
-Hook = Callable[["Service"], Awaitable[None]]
+DepsT = TypeVar("DepsT", default=Any)  # a service built without deps is a Service[Any]
+Hook = Callable[["Service[Any]"], Awaitable[None]]
 log = logs.get_logger(__name__)
 
 
@@ -35,11 +37,13 @@ async def _bounded(awaitable: Awaitable[Any], what: str, seconds: float = 10.0) 
         log.warning("service.stop_step_failed", step=what, error=repr(exc))
 
 
-class Service:
+class Service(Generic[DepsT]):
     """One service process. Subclass or compose: pass consumers, routers and hooks.
 
     ``on_start`` hooks run after migrations and bus connection, before consumers start (load
     state, provision extras); ``background`` hooks run as tasks for the service's life.
+    ``deps`` holds the service's own collaborators, typed by ``DepsT``: given to the
+    constructor, or set later (by an ``on_start`` hook when building them needs the service).
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class Service:
         on_stop: list[Hook] | None = None,
         background: list[Hook] | None = None,
         clock: Clock | None = None,
+        deps: DepsT | None = None,
     ) -> None:
         self.settings = settings
         self.name = settings.service_name
@@ -68,9 +73,20 @@ class Service:
         self.relay = OutboxRelay(self.engine, self.bus, self.name, settings.outbox_poll_seconds)
         self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.publish_committed)
         self.consumers: list[Consumer] = []
-        self.state: dict[str, Any] = {}
+        self._deps = deps
         self.supervisor = Supervisor(self.name)
         self.started = False
+
+    @property
+    def deps(self) -> DepsT:
+        if self._deps is None:
+            raise RuntimeError(f"service {self.name} has no deps: pass deps= or set "
+                               "service.deps first")
+        return self._deps
+
+    @deps.setter
+    def deps(self, deps: DepsT) -> None:
+        self._deps = deps
 
     async def start(self) -> None:
         s = self.settings

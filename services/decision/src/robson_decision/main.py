@@ -11,6 +11,7 @@ from robson_kit.service import Service
 from robson_decision.adapters.llm import ChatClient, LlmConfig
 from robson_decision.adapters.loader import load_memory
 from robson_decision.adapters.memory import Memory
+from robson_decision.deps import DecisionDeps, DecisionService
 from robson_decision.entrypoints.api import router
 from robson_decision.entrypoints.consumers import consumer_specs
 from robson_decision.handlers.ahead import AskAhead
@@ -41,9 +42,10 @@ def build_decider(settings: DecisionSettings, clock: Clock) -> Decider:
     return Decider(client, settings.llm_model, replay=settings.llm_mode == "replay", now=clock.now)
 
 
-def build_service(settings: DecisionSettings | None = None, clock: Clock | None = None) -> Service:
+def build_service(settings: DecisionSettings | None = None,
+                  clock: Clock | None = None) -> DecisionService:
     settings = settings or DecisionSettings()
-    service = Service(
+    service: DecisionService = Service(
         settings,
         MIGRATIONS,
         routers=[router],
@@ -56,27 +58,24 @@ def build_service(settings: DecisionSettings | None = None, clock: Clock | None 
     memory = Memory()
     handlers = DecisionHandlers(decider, service.clock, settings.candles_kept, memory,
                                 timer=ApprovalTimer())
-    service.state["decider"] = decider
-    service.state["memory"] = memory
-    service.state["handlers"] = handlers
+    service.deps = DecisionDeps(decider, memory, handlers)
     ahead = AskAhead(decider, memory, service.uow)
     service.consumer_specs.extend(consumer_specs(handlers, ahead))
     return service
 
 
-async def _load_memory(service: Service) -> None:
+async def _load_memory(service: DecisionService) -> None:
     """Before any consumer starts: the context builder reads only this mirror."""
     async with service.engine.connect() as conn:
-        await load_memory(conn, service.state["memory"])
+        await load_memory(conn, service.deps.memory)
 
 
-async def _approval_window(service: Service) -> None:
+async def _approval_window(service: DecisionService) -> None:
     """Pending decisions proceed on their own once their cancel window has passed. The loop
     sleeps until the earliest open window ends (``handlers/approval_timer.py``), sweeping at
     most every ``approval_poll_seconds``."""
     interval = service.settings.approval_poll_seconds  # type: ignore[attr-defined]
-    handlers: DecisionHandlers = service.state["handlers"]
-    timer = handlers.timer
+    timer = service.deps.handlers.timer
     assert timer is not None, "build_service gives the handlers the loop's timer"
     while True:
         timer.sweeping()
@@ -90,7 +89,7 @@ async def _approval_window(service: Service) -> None:
         await timer.wait(service.clock.now(), interval)
 
 
-async def _close_llm(service: Service) -> None:
-    decider: Decider = service.state["decider"]
+async def _close_llm(service: DecisionService) -> None:
+    decider = service.deps.decider
     if decider.client is not None:
         await decider.client.close()

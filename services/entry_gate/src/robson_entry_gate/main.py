@@ -7,6 +7,7 @@ from pathlib import Path
 from robson_kit.clock import Clock
 from robson_kit.service import Service
 
+from robson_entry_gate.deps import EntryGateService
 from robson_entry_gate.entrypoints.api import router
 from robson_entry_gate.entrypoints.consumers import consumer_specs
 from robson_entry_gate.handlers.clock import limits_loop
@@ -16,7 +17,8 @@ from robson_entry_gate.settings import EntryGateSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_service(settings: EntryGateSettings | None = None, clock: Clock | None = None) -> Service:
+def build_service(settings: EntryGateSettings | None = None,
+                  clock: Clock | None = None) -> EntryGateService:
     deps = GateDeps()
     settings = settings or EntryGateSettings()
 
@@ -24,7 +26,7 @@ def build_service(settings: EntryGateSettings | None = None, clock: Clock | None
         async with service.uow() as uow:
             await deps.load(uow)
 
-    service = Service(
+    return Service(
         settings,
         MIGRATIONS,
         consumers=consumer_specs(deps),
@@ -32,6 +34,5 @@ def build_service(settings: EntryGateSettings | None = None, clock: Clock | None
         on_start=[load_projections],
         background=[limits_loop(deps, settings.limits_interval_seconds)],
         clock=clock,
+        deps=deps,
     )
-    service.state["gate"] = deps
-    return service

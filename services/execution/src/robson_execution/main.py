@@ -7,6 +7,7 @@ from pathlib import Path
 from robson_kit.service import Service
 
 from robson_execution.adapters.vault import KeyVault
+from robson_execution.deps import ExecutionDeps, ExecutionService
 from robson_execution.entrypoints.api import router
 from robson_execution.entrypoints.consumers import consumer_specs
 from robson_execution.runtime.executor import Executor
@@ -15,16 +16,15 @@ from robson_execution.settings import ExecutionSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_service(settings: ExecutionSettings | None = None) -> Service:
+def build_service(settings: ExecutionSettings | None = None) -> ExecutionService:
     settings = settings or ExecutionSettings()
     vault = KeyVault.from_sources(settings.master_keys, settings.master_key_file)
     holder: dict[str, Executor] = {}
 
-    async def start(service: Service) -> None:
+    async def start(service: ExecutionService) -> None:
         executor = Executor(service, settings, vault)
         holder["executor"] = executor
-        service.state["executor"] = executor
-        service.state["vault"] = vault
+        service.deps = ExecutionDeps(executor, vault)
         await executor.start()
 
     async def stop(service: Service) -> None:

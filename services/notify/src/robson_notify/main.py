@@ -7,6 +7,7 @@ from pathlib import Path
 from robson_kit import logs
 from robson_kit.service import Service
 
+from robson_notify.deps import NotifyService
 from robson_notify.entrypoints.api import router
 from robson_notify.entrypoints.consumers import consumer_specs
 from robson_notify.handlers import admin
@@ -19,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = logs.get_logger(__name__)
 
 
-def build_service(settings: NotifySettings | None = None) -> Service:
+def build_service(settings: NotifySettings | None = None) -> NotifyService:
     settings = settings or NotifySettings()
     runtime = Runtime(settings)
 
@@ -36,8 +37,6 @@ def build_service(settings: NotifySettings | None = None) -> Service:
     async def close(service: Service) -> None:
         await runtime.close()
 
-    service = Service(settings, MIGRATIONS, consumers=consumer_specs(runtime), routers=[router],
-                      on_start=[load_config], on_stop=[close],
-                      background=[sender, daily_summaries])
-    service.state["runtime"] = runtime
-    return service
+    return Service(settings, MIGRATIONS, consumers=consumer_specs(runtime), routers=[router],
+                   on_start=[load_config], on_stop=[close],
+                   background=[sender, daily_summaries], deps=runtime)

@@ -9,6 +9,7 @@ from robson_contracts import subjects as s
 from robson_kit import logs
 from robson_kit.service import Service
 
+from robson_paper.deps import PaperService
 from robson_paper.entrypoints.api import router
 from robson_paper.entrypoints.consumers import consumer_specs
 from robson_paper.runtime import Runtime
@@ -18,7 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = logs.get_logger(__name__)
 
 
-def build_service(settings: PaperSettings | None = None) -> Service:
+def build_service(settings: PaperSettings | None = None) -> PaperService:
     settings = settings or PaperSettings()
     runtime = Runtime(settings.engine_config(), settings.symbol_rules(),
                       settings.turn_timeout_seconds,
@@ -31,10 +32,8 @@ def build_service(settings: PaperSettings | None = None) -> Service:
         log.info("paper.loaded", accounts=len(ex.accounts), resting_orders=len(ex.orders),
                  symbols=len(ex.markets), market_backlog=backlog)
 
-    service = Service(settings, MIGRATIONS, consumers=consumer_specs(runtime), routers=[router],
-                      on_start=[load_book])
-    service.state["runtime"] = runtime
-    return service
+    return Service(settings, MIGRATIONS, consumers=consumer_specs(runtime), routers=[router],
+                   on_start=[load_book], deps=runtime)
 
 
 async def _market_backlog(service: Service) -> int | None:

@@ -8,6 +8,7 @@ from robson_kit.service import Service
 
 from robson_position.adapters.repository import Positions
 from robson_position.adapters.venues import Venues
+from robson_position.deps import PositionDeps, PositionService
 from robson_position.entrypoints.api import router
 from robson_position.entrypoints.consumers import consumer_specs
 from robson_position.entrypoints.reports import reports
@@ -20,11 +21,11 @@ from robson_position.settings import PositionSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def rebuild(service: Service) -> None:
+async def rebuild(service: PositionService) -> None:
     """Start-up: the mark book is rebuilt from the positions table. Venue events missed while
     down wait in the durable order-event consumer; what the bus lost, the re-sync with the
     venue (``resync_on_start``) catches up."""
-    rt: Runtime = service.state["runtime"]
+    rt = service.deps.runtime
     async with service.uow() as uow:
         for position in await Positions(uow.session).active():
             rt.track(position)
@@ -32,22 +33,22 @@ async def rebuild(service: Service) -> None:
                 rt.market_clock.observe(position.s.last_candle_at)
 
 
-async def close_venues(service: Service) -> None:
-    await service.state["venues"].close()
+async def close_venues(service: PositionService) -> None:
+    await service.deps.venues.close()
 
 
-def build_service(settings: PositionSettings | None = None, venues: Venues | None = None) -> Service:
+def build_service(settings: PositionSettings | None = None,
+                  venues: Venues | None = None) -> PositionService:
     settings = settings or PositionSettings()
     rt = Runtime(decision_wait_seconds=settings.decision_wait_seconds)
     background = [resync_on_start]
     if settings.stop_watchdog_interval_seconds > 0:
         background.append(watchdog_loop(settings.stop_watchdog_interval_seconds,
                                         settings.stop_watchdog_grace_seconds))
-    service = Service(settings, MIGRATIONS, consumers=consumer_specs(rt),
-                      routers=[router, reports, resync_router], on_start=[rebuild],
-                      on_stop=[close_venues], background=background, clock=rt.clock)
-    service.state["runtime"] = rt
-    service.state["venues"] = venues or Venues.from_urls(
+    venues = venues or Venues.from_urls(
         settings.paper_url, settings.execution_url, settings.resync_timeout_seconds,
         settings.service_token.get_secret_value())
-    return service
+    return Service(settings, MIGRATIONS, consumers=consumer_specs(rt),
+                   routers=[router, reports, resync_router], on_start=[rebuild],
+                   on_stop=[close_venues], background=background, clock=rt.clock,
+                   deps=PositionDeps(rt, venues))

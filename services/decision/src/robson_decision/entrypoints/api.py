@@ -16,26 +16,27 @@ from robson_kit.service import Service
 
 from robson_decision.adapters.memory import Memory
 from robson_decision.adapters.repository import Repository
+from robson_decision.deps import DecisionService
 from robson_decision.domain.decide import Stamp
 from robson_decision.domain.prompts import context_document
 from robson_decision.domain.settings import TraderSettings
 from robson_decision.entrypoints import queries
 from robson_decision.handlers import approvals
 from robson_decision.handlers.context import day_start, entry_context
-from robson_decision.handlers.engines import Decider, ReplayRecordMissing
+from robson_decision.handlers.engines import ReplayRecordMissing
 
 router = APIRouter(tags=["decision"])
 
 
-def _service(request: Request) -> Service:
+def _service(request: Request) -> DecisionService:
     return request.app.state.service
 
 
 def _memory(request: Request) -> Memory:
-    return request.app.state.service.state["memory"]
+    return _service(request).deps.memory
 
 
-ServiceDep = Annotated[Service, Depends(_service)]
+ServiceDep = Annotated[DecisionService, Depends(_service)]
 MemoryDep = Annotated[Memory, Depends(_memory)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
@@ -210,7 +211,7 @@ async def dry_run(service: ServiceDep, memory: MemoryDep, body: DryRun,
     model call is recorded and counts against the trader's LLM budget of the (wall-clock) day."""
     if not who.can_access(body.signal.account_id):
         raise AccountHidden(body.signal.account_id, "account")
-    decider: Decider = service.state["decider"]
+    decider = service.deps.decider
     async with service.uow() as uow:
         repo = Repository(uow)
         settings = body.settings or memory.trader_settings(body.signal.trader_id)

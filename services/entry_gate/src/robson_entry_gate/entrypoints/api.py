@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from robson_contracts import GateOutcome, TradeDecision
 from robson_kit.auth import AccountHidden, AdminPrincipal, ReadPrincipal, TradePrincipal
 from robson_kit.auth.audit import record_actor
-from robson_kit.service import Service
 
 from robson_entry_gate.adapters import decision_log
 from robson_entry_gate.adapters.decision_log import DecisionFilter
+from robson_entry_gate.deps import EntryGateService
 from robson_entry_gate.domain.policy import AccountPolicy, TraderPolicy
 from robson_entry_gate.handlers import admin, queries
 from robson_entry_gate.handlers.deps import GateDeps
@@ -22,15 +22,15 @@ router = APIRouter(tags=["entry_gate"])
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-def _service(request: Request) -> Service:
+def _service(request: Request) -> EntryGateService:
     return request.app.state.service
 
 
 def _deps(request: Request) -> GateDeps:
-    return request.app.state.service.state["gate"]
+    return _service(request).deps
 
 
-ServiceDep = Annotated[Service, Depends(_service)]
+ServiceDep = Annotated[EntryGateService, Depends(_service)]
 DepsDep = Annotated[GateDeps, Depends(_deps)]
 AccountId = Annotated[str, Path(pattern=ID_PATTERN)]
 TraderId = Annotated[str, Path(pattern=ID_PATTERN)]

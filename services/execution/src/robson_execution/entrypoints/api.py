@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
-from robson_kit.app import ServiceDep
+from robson_kit.app import get_service
 from robson_kit.auth import AdminPrincipal, ReadPrincipal
 
 from robson_execution.adapters import repo
+from robson_execution.deps import ExecutionService
 from robson_execution.handlers import accounts as account_handlers
 from robson_execution.runtime.executor import Executor
 from robson_execution.runtime.reconciler import run_safely
 
 router = APIRouter(tags=["execution"])
+ServiceDep = Annotated[ExecutionService, Depends(get_service)]
 
 
-def _executor(service: Any) -> Executor:
-    return service.state["executor"]
+def _executor(service: ExecutionService) -> Executor:
+    return service.deps.executor
 
 
 class AccountSettings(BaseModel):
@@ -86,7 +88,7 @@ async def get_account(account_id: str, service: ServiceDep, who: ReadPrincipal) 
     return await _account(account_id, service)
 
 
-async def _account(account_id: str, service: Any) -> dict[str, Any]:
+async def _account(account_id: str, service: ExecutionService) -> dict[str, Any]:
     async with service.uow() as uow:
         row = await repo.get_account(uow.session, account_id)
     if row is None:

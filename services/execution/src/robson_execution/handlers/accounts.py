@@ -10,6 +10,7 @@ from robson_kit.auth.audit import record_actor
 
 from robson_execution.adapters import repo
 from robson_execution.adapters.vault import ApiCredentials, VaultError, fingerprint
+from robson_execution.deps import ExecutionService
 
 CONFIRMATION = "I UNDERSTAND THIS TRADES REAL ORDERS"
 
@@ -44,9 +45,9 @@ async def set_mode(service: Any, account_id: str, mode: str, testnet: bool, conf
             reason="live opt-in confirmed via API" if mode == "LIVE" else "set via API"))
 
 
-async def store_keys(service: Any, account_id: str, api_key: str, api_secret: str,
+async def store_keys(service: ExecutionService, account_id: str, api_key: str, api_secret: str,
                      actor: Principal | None = None) -> str:
-    vault = service.state["vault"]
+    vault = service.deps.vault
     try:
         token = vault.encrypt(ApiCredentials(api_key, api_secret), account_id)
     except VaultError as exc:
@@ -60,9 +61,9 @@ async def store_keys(service: Any, account_id: str, api_key: str, api_secret: st
     return fp
 
 
-async def rotate_all(service: Any) -> int:
+async def rotate_all(service: ExecutionService) -> int:
     """Re-encrypt every stored key with the newest master key."""
-    vault = service.state["vault"]
+    vault = service.deps.vault
     count = 0
     async with service.uow() as uow:
         for row in await repo.all_accounts(uow.session):

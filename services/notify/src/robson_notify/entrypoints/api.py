@@ -7,20 +7,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from robson_kit.app import get_service
-from robson_kit.service import Service
 
 from robson_notify.adapters import store
+from robson_notify.deps import NotifyService
 from robson_notify.domain.config import NotificationsConfig
 from robson_notify.domain.model import DeliveryStatus
 from robson_notify.handlers import admin
 from robson_notify.runtime import ConfigRefused, Runtime
 
 router = APIRouter(tags=["notify"])
-ServiceDep = Annotated[Service, Depends(get_service)]
+ServiceDep = Annotated[NotifyService, Depends(get_service)]
 
 
 def get_runtime(service: ServiceDep) -> Runtime:
-    return service.state["runtime"]
+    return service.deps
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

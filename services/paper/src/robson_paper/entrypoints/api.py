@@ -13,17 +13,18 @@ from robson_kit.auth import AdminPrincipal, ReadPrincipal
 from robson_kit.service import Service
 
 from robson_paper.adapters import queries
+from robson_paper.deps import PaperService
 from robson_paper.handlers import accounts as account_cmds
 from robson_paper.runtime import Runtime
 
 router = APIRouter(tags=["paper"])
 STATUS_PATTERN = "^(NEW|PARTIALLY_FILLED|FILLED|CANCELED|EXPIRED|OPEN)$"
 """OPEN = NEW or PARTIALLY_FILLED."""
-ServiceDep = Annotated[Service, Depends(get_service)]
+ServiceDep = Annotated[PaperService, Depends(get_service)]
 
 
 def get_runtime(service: ServiceDep) -> Runtime:
-    return service.state["runtime"]
+    return service.deps
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -24,6 +24,7 @@ from robson_kit.errors import ConflictError
 from robson_kit.service import Service
 
 from robson_position.adapters.repository import Audit, Positions, Settings
+from robson_position.deps import PositionService
 from robson_position.domain.policy import AccountSettings, ManagementPolicy
 from robson_position.handlers import commands
 from robson_position.handlers.management import set_paused
@@ -33,15 +34,15 @@ from robson_position.views import position_view
 router = APIRouter(tags=["position"])
 
 
-def get_service(request: Request) -> Service:
+def get_service(request: Request) -> PositionService:
     return request.app.state.service
 
 
-SvcDep = Annotated[Service, Depends(get_service)]
+SvcDep = Annotated[PositionService, Depends(get_service)]
 
 
-def _runtime(service: Service) -> Runtime:
-    return service.state["runtime"]
+def _runtime(service: PositionService) -> Runtime:
+    return service.deps.runtime
 
 
 class ModifyBody(BaseModel):

@@ -15,7 +15,7 @@ resync_router = APIRouter(tags=["resync"])
 
 @resync_router.get("/resync/last")
 async def last_resync(service: SvcDep, who: AdminPrincipal) -> dict[str, Any]:
-    report = service.state["runtime"].last_resync
+    report = service.deps.runtime.last_resync
     if report is None:
         raise HTTPException(404, "no re-sync has run yet")
     return report.as_dict()
@@ -24,5 +24,5 @@ async def last_resync(service: SvcDep, who: AdminPrincipal) -> dict[str, Any]:
 @resync_router.post("/resync")
 async def resync_now(service: SvcDep, who: AdminPrincipal) -> dict[str, Any]:
     """Compare every active position with its venue now and catch up; returns the report."""
-    report = await resync_all(service, service.state["runtime"], service.state["venues"], "MANUAL")
+    report = await resync_all(service, service.deps.runtime, service.deps.venues, "MANUAL")
     return report.as_dict()

@@ -16,6 +16,7 @@ from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.repository import audit_of, positions_of
 from robson_position.adapters.venues import Venues, VenueUnavailable
+from robson_position.deps import PositionService
 from robson_position.domain.position import Position
 from robson_position.domain.resync import Finding, catch_up
 from robson_position.domain.venueview import VenueView
@@ -141,11 +142,11 @@ async def resync_position(uow: UnitOfWork, rt: Runtime, position_id: str, view: 
     return findings
 
 
-async def resync_on_start(service: Service) -> None:
+async def resync_on_start(service: PositionService) -> None:
     """Background hook: consumers already run, so the bus path and this one may race; both
     dedupe fills by id and the position's version makes the loser retry on the new state."""
     s = service.settings
     if not getattr(s, "resync_on_start", True):
         return
-    await resync_all(service, service.state["runtime"], service.state["venues"], "START",
+    await resync_all(service, service.deps.runtime, service.deps.venues, "START",
                      attempts=max(1, s.resync_attempts), retry_seconds=s.resync_retry_seconds)

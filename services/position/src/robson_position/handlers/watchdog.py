@@ -16,6 +16,7 @@ from robson_kit.service import Service
 
 from robson_position.adapters.repository import Audit, Positions
 from robson_position.adapters.venues import Venues, VenueUnavailable
+from robson_position.deps import PositionService
 from robson_position.domain.management import reprotect
 from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind
@@ -141,9 +142,9 @@ def _report(uow, position: Position, at: datetime, code: str, message: str) -> P
 def watchdog_loop(interval: float, grace: float):
     watchdog = StopWatchdog(grace)
 
-    async def stop_watchdog(service: Service) -> None:
+    async def stop_watchdog(service: PositionService) -> None:
         while True:
             await asyncio.sleep(interval)
-            await watchdog.check_all(service, service.state["runtime"], service.state["venues"])
+            await watchdog.check_all(service, service.deps.runtime, service.deps.venues)
 
     return stop_watchdog
