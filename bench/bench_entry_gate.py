@@ -89,12 +89,15 @@ async def _bench_check() -> list[Metric]:
     from robson_entry_gate.main import build_service
     from robson_entry_gate.settings import EntryGateSettings
     from robson_kit.embedded import Infrastructure
-    from robson_kit.testing import unique_schema
+    from robson_kit.testing import ADMIN_HEADERS, unique_schema
+    from robson_kit.testing.auth import install_test_key
 
+    install_test_key()  # the gate verifies the bench's token, as it would a client's
     infra = Infrastructure(Path(tempfile.mkdtemp(prefix="bench_gate_"))).start()
     try:
         settings = EntryGateSettings(nats_url=infra.nats_url, database_url=infra.database_url,
-                                     db_schema=unique_schema("bench"))
+                                     db_schema=unique_schema("bench"),
+                                     auth_write_rate_per_minute=1_000_000)  # 400 checks, one token
         service = build_service(settings)
         await service.start()
         deps = service.deps
@@ -109,7 +112,8 @@ async def _bench_check() -> list[Metric]:
                 body = _decision(n).model_dump_json()
                 started = time.perf_counter()
                 response = await client.post("/check", content=body,
-                                             headers={"content-type": "application/json"})
+                                             headers={"content-type": "application/json",
+                                                      **ADMIN_HEADERS})
                 samples.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200, response.text
         await service.stop()
@@ -361,8 +365,10 @@ async def _bench_consumer() -> list[Metric]:
     import httpx
     from robson_contracts import subjects as s
     from robson_kit.bus import Bus
-    from robson_kit.testing import reset_streams
+    from robson_kit.testing import ADMIN_HEADERS, reset_streams
+    from robson_kit.testing.auth import install_test_key
 
+    install_test_key()
     log = Path(tempfile.gettempdir()) / f"robson-bench-gate-{os.getpid()}.log"
     results: list[Metric] = []
     with embedded_infrastructure("robson-bench-gate-") as infra:
@@ -371,7 +377,7 @@ async def _bench_consumer() -> list[Metric]:
         proc = _gate_process(infra, log)
         await asyncio.to_thread(proc.start)
         try:
-            async with httpx.AsyncClient(base_url=proc.url) as client:
+            async with httpx.AsyncClient(base_url=proc.url, headers=ADMIN_HEADERS) as client:
                 for a in range(ACCOUNTS):
                     r = await client.put(f"/policies/acc{a}", json=PERMISSIVE)
                     assert r.status_code == 200, r.text
