@@ -6,14 +6,23 @@ shared machine). The same measurement as bench_e2e's ``e2e.cpu_share_market_only
 windows: the median of ``ROBSON_BENCH_MARKET_WINDOWS`` windows (default 3) of
 ``ROBSON_BENCH_MARKET_SECONDS`` (default 10). ``market.idle_cpu_share`` is the same platform
 with no market at all (its floor: timers, polls, pull requests), measured first; the bench's
-own publisher (``signal``'s job in production) is reported beside the total, not in it."""
+own publisher (``signal``'s job in production) is reported beside the total, not in it.
+
+``market.floor_cpu_share`` is the floor, measured in the same run on the same NATS and Postgres
+with the same feed once the services are stopped: three lean consumers (``bench/lean_market.py``,
+one per service that follows ticks: entry_gate, paper, position) doing the least such a
+consumer must — durable pull, explicit acks, last price in memory, one write a second.
+``market.ratio_to_floor`` is Robson's total over it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -30,8 +39,10 @@ from bench.common import (
     at_most,
     embedded_infrastructure,
     info,
+    infra_cpu_by_process,
     market_cpu_windows,
     median,
+    process_cpu_seconds,
     share_note,
     start_services,
     steady_market,
@@ -43,6 +54,9 @@ WINDOWS = int(os.environ.get("ROBSON_BENCH_MARKET_WINDOWS", "3"))
 SECONDS = float(os.environ.get("ROBSON_BENCH_MARKET_SECONDS", "10"))
 IDLE_SECONDS = float(os.environ.get("ROBSON_BENCH_MARKET_IDLE_SECONDS", "10"))
 TARGET = 8.0
+LEAN_CONSUMERS = 3
+"""entry_gate, paper and position follow ticks (the others take candles and context only)."""
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env(infra: Infrastructure, name: str, run: str) -> dict[str, str]:
@@ -55,7 +69,41 @@ def _env(infra: Infrastructure, name: str, run: str) -> dict[str, str]:
     return env
 
 
-async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, list[float]]]:
+async def _floor_windows(infra: Infrastructure, windows: int, seconds: float) -> list[float]:
+    """The lean consumers' market cost (theirs, NATS's and Postgres's), as ``market_cpu_windows``
+    measures Robson's: the feed must be running."""
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.lean_market", str(i),  # noqa: ASYNC220
+                               infra.nats_url, infra.database_url], cwd=ROOT)
+             for i in range(LEAN_CONSUMERS)]
+
+    def used() -> dict[str, float]:
+        return {"consumers": sum(process_cpu_seconds(p.pid) for p in procs)} | (
+            infra_cpu_by_process(infra))
+
+    totals: list[float] = []
+    try:
+        await asyncio.sleep(MARKET_WARM_SECONDS)
+        for _ in range(windows):
+            before, started = used(), time.perf_counter()
+            await asyncio.sleep(seconds)
+            after, elapsed = used(), time.perf_counter() - started
+            parts = {n: (after[n] - before.get(n, 0.0)) / elapsed * 100 for n in after}
+            totals.append(sum(parts.values()))
+            print(f"  floor window: {totals[-1]:.1f}% of a core — " + ", ".join(
+                f"{n} {p:.1f}%" for n, p in parts.items()))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return totals
+
+
+async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, list[float]],
+                              list[float]]:
     from robson_kit.testing.auth import install_test_key
 
     install_test_key()
@@ -66,6 +114,7 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
         run = uuid.uuid4().hex[:6]
         stop = asyncio.Event()
         market: asyncio.Task[None] | None = None
+        floor: list[float] = []
         procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run),
                                       f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
                  for name in SERVICES}
@@ -76,6 +125,9 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
             market = asyncio.create_task(steady_market(bus, stop, SYMBOLS, TICK_RATE))
             await asyncio.sleep(MARKET_WARM_SECONDS)  # warm: first ticks of each symbol, caches
             totals, shares = await market_cpu_windows(procs, infra, WINDOWS, SECONDS)
+            for proc in reversed(procs.values()):
+                proc.stop()
+            floor = await _floor_windows(infra, WINDOWS, SECONDS)
         finally:
             stop.set()
             if market is not None:
@@ -84,11 +136,11 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
                 proc.stop()
             await bus.close()
         print(f"service logs: {logs}")
-    return totals, shares, idle
+    return totals, shares, idle, floor
 
 
 def run() -> list[Metric]:
-    totals, shares, idle = asyncio.run(_measure())
+    totals, shares, idle, floor = asyncio.run(_measure())
     per = {name: median(values) for name, values in shares.items()}
     note = (f"{len(SYMBOLS)}×{TICK_RATE} ticks/s, no signals; median of {WINDOWS}×{SECONDS:g}s: "
             + share_note(per))
@@ -98,4 +150,11 @@ def run() -> list[Metric]:
                     f"the same platform with no market, {IDLE_SECONDS:g}s: {share_note(idle_per)}")]
     metrics += [info(f"market.cpu_share.{name.split()[0]}", pct, "% of a core")
                 for name, pct in sorted(per.items())]
+    if floor:
+        lean = median(floor)
+        metrics += [
+            info("market.floor_cpu_share", lean, "% of a core",
+                 f"{LEAN_CONSUMERS} lean tick consumers (bench/lean_market.py) + NATS + Postgres, "
+                 f"same feed, same run; median of {len(floor)}×{SECONDS:g}s"),
+            info("market.ratio_to_floor", median(totals) / lean, "×", "Robson ÷ floor")]
     return metrics
