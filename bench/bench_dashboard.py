@@ -27,6 +27,7 @@ from robson_contracts import FeedSource, GateDecision, TakeProfitLevel, TradeDec
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.testing import ServiceProcess
+from robson_kit.testing.auth import ADMIN_HEADERS, install_test_key, token
 
 from bench.common import Metric, at_most, embedded_infrastructure, info, median, percentile
 
@@ -102,6 +103,7 @@ async def _measure(bus: Bus, dashboard: str) -> list[Metric]:
 async def run() -> list[Metric]:
     if not os.access(CHROMIUM, os.X_OK):
         return [info("dashboard.skipped", 0, "", f"no {CHROMIUM}: apt-get install chromium")]
+    install_test_key()  # the services verify the bench's token, as they would a client's
     with embedded_infrastructure() as infra, tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp)
         base = {"NATS_URL": infra.nats_url, "DATABASE_URL": infra.database_url}
@@ -117,6 +119,7 @@ async def run() -> list[Metric]:
                 "ROBSON_DASHBOARD_PAPER_URL": procs["paper"].url,
                 "ROBSON_DASHBOARD_POSITION_URL": procs["position"].url,
                 "ROBSON_DASHBOARD_LOG_LEVEL": "WARNING",
+                "ROBSON_DASHBOARD_SERVICE_TOKEN": token("admin", subject="local-operator"),
                 # nothing else runs here: a service on its default port must not answer instead
                 **{f"ROBSON_DASHBOARD_{n}_URL": "http://127.0.0.1:9"
                    for n in ("SIGNAL", "DECISION", "ENTRY_GATE", "EXECUTION")}}, logs)
@@ -125,7 +128,7 @@ async def run() -> list[Metric]:
             try:
                 await _tick(bus, BASE)
                 await bus.publish(_entry(), s.gate_decision("bench", "BTCUSDT"))
-                async with httpx.AsyncClient(timeout=10) as http:
+                async with httpx.AsyncClient(timeout=10, headers=ADMIN_HEADERS) as http:
                     for _ in range(200):  # paper fills the entry at the next tick
                         await _tick(bus, BASE)
                         found = (await http.get(procs["position"].url + "/positions",

@@ -25,7 +25,8 @@ from robson_execution.adapters.binance import BinanceGateway, Endpoints
 from robson_execution.adapters.vault import ApiCredentials
 from robson_execution.domain.pacing import RatePacer
 from robson_kit.bus import Bus
-from robson_kit.testing import ServiceProcess, reset_streams, unique_schema
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, reset_streams, unique_schema
+from robson_kit.testing.auth import install_test_key
 
 from bench.common import Metric, embedded_infrastructure, info, median, percentile
 
@@ -133,13 +134,14 @@ async def _reconcile(api: httpx.AsyncClient) -> tuple[float, dict[str, int]]:
 
 
 async def _service_metrics(fake: FakeBinance) -> list[Metric]:
+    install_test_key()  # the service verifies the bench's token, as it would a client's
     with embedded_infrastructure("robson-bench-exec-") as infra, tempfile.TemporaryDirectory() as tmp:
         bus = await Bus(infra.nats_url, "bench-exec").connect()
         await reset_streams(bus)
         proc = _service(infra, fake, Path(tmp) / "execution.log")
         await asyncio.to_thread(proc.start)
         try:
-            async with httpx.AsyncClient(base_url=proc.url, timeout=30) as api:
+            async with httpx.AsyncClient(base_url=proc.url, timeout=30, headers=ADMIN_HEADERS) as api:
                 await api.put("/accounts/acc1/keys", json={"api_key": "test-key", "api_secret": "test-secret"})
                 await api.put("/accounts/acc1", json={"mode": "LIVE", "testnet": True, "confirmation": CONFIRM})
                 deadline = time.monotonic() + 60

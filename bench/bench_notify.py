@@ -27,6 +27,7 @@ from robson_contracts.types import PositionSide
 from robson_kit.bus import Bus
 from robson_kit.embedded import free_port
 from robson_kit.testing import ServiceProcess, reset_streams
+from robson_kit.testing.auth import ADMIN_HEADERS, install_test_key
 
 from bench.common import (
     Metric,
@@ -117,6 +118,7 @@ async def _measure(bus: Bus, proc: ServiceProcess, receiver: Receiver) -> tuple[
 async def run() -> list[Metric]:
     receiver = Receiver()
     await receiver.start()
+    install_test_key()  # the services verify the bench's token, as they would a client's
     with embedded_infrastructure("robson-bench-notify-") as infra:
         bus = await Bus(infra.nats_url, name="bench-notify").connect()
         await reset_streams(bus)
@@ -127,7 +129,7 @@ async def run() -> list[Metric]:
         proc = ServiceProcess("robson_notify", env, "ROBSON_NOTIFY_HTTP_PORT", logs / "notify.log")
         await asyncio.to_thread(proc.start, 120.0)
         try:
-            async with httpx.AsyncClient(timeout=30) as http:
+            async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
                 (await http.put(f"{proc.url}/config", json={
                     "channels": {"hook": {"url": f"json://127.0.0.1:{receiver.port}/hook",
                                           "secret_env": "BENCH_HOOK_SECRET",
