@@ -46,6 +46,7 @@ from bench.common import (
     share_note,
     start_services,
     steady_market,
+    stop_processes,
 )
 
 SYMBOLS, TICK_RATE = MARKET_SYMBOLS, MARKET_TICK_RATE
@@ -92,13 +93,7 @@ async def _floor_windows(infra: Infrastructure, windows: int, seconds: float) ->
             print(f"  floor window: {totals[-1]:.1f}% of a core — " + ", ".join(
                 f"{n} {p:.1f}%" for n, p in parts.items()))
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
     return totals
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -186,3 +187,14 @@ def share_note(per: dict[str, float]) -> str:
     platform = sorted(((n, p) for n, p in per.items() if n != FEED), key=lambda kv: -kv[1])
     note = ", ".join(f"{n} {p:.1f}%" for n, p in platform)
     return note + (f"; not counted: {FEED} {per[FEED]:.1f}%" if FEED in per else "")
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every benchmark fixture process, then reap each (killed after 10 s)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

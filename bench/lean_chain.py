@@ -20,7 +20,7 @@ import nats
 from nats.js.api import StorageType, StreamConfig
 from robson_kit.embedded import Infrastructure
 
-from bench.common import infra_cpu_seconds, median, percentile, process_cpu_seconds
+from bench.common import infra_cpu_seconds, median, percentile, process_cpu_seconds, stop_processes
 from bench.lean_hop import STREAM, subject
 
 HOPS = 5
@@ -104,13 +104,7 @@ async def measure(infra: Infrastructure) -> LeanFigures:
         elapsed = await _phase(js, lat, "burst", 1000, None)
         burst_cpu = _cpu([p.pid for p in procs], infra) - before
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         await sub.unsubscribe()
         await js.delete_stream(STREAM)
         await nc.close()
