@@ -37,6 +37,7 @@ from bench.common import (
     MARKET_WARM_SECONDS,
     Metric,
     at_most,
+    cpu_windows,
     embedded_infrastructure,
     info,
     infra_cpu_by_process,
@@ -78,20 +79,12 @@ async def _floor_windows(infra: Infrastructure, windows: int, seconds: float) ->
              for i in range(LEAN_CONSUMERS)]
 
     def used() -> dict[str, float]:
-        return {"consumers": sum(process_cpu_seconds(p.pid) for p in procs)} | (
-            infra_cpu_by_process(infra))
+        return ({"consumers": sum(process_cpu_seconds(p.pid) for p in procs)}
+                | infra_cpu_by_process(infra) | {FEED: time.process_time()})
 
-    totals: list[float] = []
     try:
         await asyncio.sleep(MARKET_WARM_SECONDS)
-        for _ in range(windows):
-            before, started = used(), time.perf_counter()
-            await asyncio.sleep(seconds)
-            after, elapsed = used(), time.perf_counter() - started
-            parts = {n: (after[n] - before.get(n, 0.0)) / elapsed * 100 for n in after}
-            totals.append(sum(parts.values()))
-            print(f"  floor window: {totals[-1]:.1f}% of a core — " + ", ".join(
-                f"{n} {p:.1f}%" for n, p in parts.items()))
+        totals, _ = await cpu_windows(used, windows, seconds, "floor window")
     finally:
         stop_processes(procs)
     return totals

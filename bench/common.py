@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -166,12 +166,19 @@ async def market_cpu_windows(procs: dict[str, ServiceProcess], infra: Infrastruc
     each window's total over the services, NATS and Postgres, and each process's share (the
     feed's too). The market must already be running and the services warm (one measurement
     for bench_market and bench_e2e: same processes, same market, same warm-up)."""
+    return await cpu_windows(lambda: cpu_now(procs, infra), windows, seconds, label)
+
+
+async def cpu_windows(now: Callable[[], dict[str, float]], windows: int, seconds: float,
+                      label: str) -> tuple[list[float], dict[str, list[float]]]:
+    """``now``'s CPU seconds per process, as shares of one core over ``windows`` windows of
+    ``seconds``: each window's total (the feed's share left out) and each process's shares."""
     totals: list[float] = []
     shares: dict[str, list[float]] = {}
     for _ in range(windows):
-        before, started = cpu_now(procs, infra), time.perf_counter()
+        before, started = now(), time.perf_counter()
         await asyncio.sleep(seconds)
-        after, elapsed = cpu_now(procs, infra), time.perf_counter() - started
+        after, elapsed = now(), time.perf_counter() - started
         used = {n: (after[n] - before.get(n, 0.0)) / elapsed * 100 for n in after}
         platform = {n: pct for n, pct in used.items() if n != FEED}
         totals.append(sum(platform.values()))
@@ -179,7 +186,7 @@ async def market_cpu_windows(procs: dict[str, ServiceProcess], infra: Infrastruc
             shares.setdefault(name, []).append(pct)
         print(f"  {label}: {totals[-1]:.1f}% of a core — " + ", ".join(
             f"{n} {p:.1f}%" for n, p in sorted(platform.items(), key=lambda kv: -kv[1]))
-            + f"; {FEED} {used[FEED]:.1f}%", flush=True)
+            + (f"; {FEED} {used[FEED]:.1f}%" if FEED in used else ""), flush=True)
     return totals, shares
 
 
