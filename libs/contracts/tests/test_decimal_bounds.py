@@ -59,3 +59,32 @@ def test_computed_value_with_full_context_precision_passes() -> None:
                    places=MAX_FRACTION_DIGITS // 2, allow_nan=False, allow_infinity=False))
 def test_any_decimal_within_bounds_round_trips_unchanged(value: Decimal) -> None:
     assert DEC.validate_python(format(value, "f")) == value
+
+
+def _within_fraction_digits_by_digit_tuple(value: Decimal) -> bool:
+    """The rule as first written (``as_tuple``, trailing zeros aside): the reference the faster
+    check in ``_check_bounds`` must agree with."""
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return exponent >= -MAX_FRACTION_DIGITS or \
+        value.normalize().as_tuple().exponent >= -MAX_FRACTION_DIGITS  # type: ignore[operator]
+
+
+@settings(max_examples=400)
+@given(st.integers(min_value=-(10**48), max_value=10**48),
+       st.integers(min_value=-60, max_value=17), st.integers(min_value=0, max_value=12))
+def test_fraction_digit_limit_agrees_with_the_digit_tuple_rule(
+        coefficient: int, exponent: int, trailing_zeros: int) -> None:
+    """Plain and exponent notation (up to 49 digits: plain notation with 41 places needs 35 or
+    more), around 40 places, with trailing zeros that may rescue a value: accepted exactly when
+    the digit-tuple rule accepts it."""
+    value = Decimal(coefficient * 10**trailing_zeros).scaleb(exponent - trailing_zeros)
+    if value and value.adjusted() >= 18:
+        return  # refused for its magnitude first: not this test's rule
+    for candidate in (value, Decimal(str(value)), Decimal(format(value, "f"))):
+        try:
+            DEC.validate_python(candidate)
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted == _within_fraction_digits_by_digit_tuple(candidate), candidate

@@ -33,7 +33,7 @@ class EquityPoint:
     exposed: bool
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     spec: BacktestSpec
     start: datetime | None
@@ -45,6 +45,13 @@ class RunResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     messages: int = 0
     fills: list[OrderFilled | OrderPartiallyFilled] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # A summary: ``asyncio.run`` formats its main task's result (this) twice when it
+        # restores the SIGINT handler, and the full repr of a year's trades costs ~0.4 s each.
+        return (f"RunResult({self.candles} candles, {len(self.trades)} trades, "
+                f"{len(self.fills)} fills, {self.open_positions} open, "
+                f"{len(self.dead_letters)} dead letters)")
 
 
 async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],

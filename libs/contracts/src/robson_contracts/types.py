@@ -25,6 +25,13 @@ def _check_bounds(value: Decimal) -> Decimal:
         raise ValueError("decimal must be finite")
     if value and value.adjusted() >= 18:  # adjusted(): the exponent of the leading digit
         raise ValueError("magnitude must be below 1e18")
+    # The places, read off plain notation: as_tuple() builds a tuple of every digit and costs
+    # five times as much. It stays the rule for exponent notation (tiny values, where the limit
+    # bites) and for plain values with more places than the limit.
+    text = str(value)
+    point = text.find(".")
+    if "E" not in text and "e" not in text and (point < 0 or len(text) - point - 1 <= MAX_FRACTION_DIGITS):
+        return value
     exponent = value.as_tuple().exponent
     if exponent < -MAX_FRACTION_DIGITS and value.normalize().as_tuple().exponent < -MAX_FRACTION_DIGITS:  # type: ignore[operator]
         raise ValueError(f"at most {MAX_FRACTION_DIGITS} digits after the decimal point")
