@@ -15,7 +15,7 @@ from typing import Any
 
 from robson_kit.errors import ConflictError
 
-from robson_position.adapters.repository import ACTIVE
+from robson_position.adapters.repository import ACTIVE, Audit, Positions, Settings
 from robson_position.domain.policy import (
     DEFAULT_ACCOUNT,
     DEFAULT_POLICY,
@@ -50,6 +50,17 @@ class PositionTables:
 
     def session(self) -> MemorySession:
         return MemorySession(self)
+
+    # The repositories ``repository.positions_of`` & co. hand out for a session carrying these
+    # tables (the port's in-memory side, without an import per call).
+    def positions_repository(self) -> Positions:
+        return MemoryPositions(self)  # type: ignore[return-value]
+
+    def settings_repository(self) -> Settings:
+        return MemorySettings(self)  # type: ignore[return-value]
+
+    def audit_repository(self) -> Audit:
+        return MemoryAudit(self)  # type: ignore[return-value]
 
 
 class MemorySession:

@@ -242,26 +242,14 @@ class Settings:
 
 def positions_of(session: Any) -> Positions:
     memory = getattr(session, "memory", None)
-    if memory is None:
-        return Positions(session)
-    from robson_position.adapters.memory import MemoryPositions
-
-    return MemoryPositions(memory)  # type: ignore[return-value]
+    return Positions(session) if memory is None else memory.positions_repository()
 
 
 def settings_of(session: Any) -> Settings:
     memory = getattr(session, "memory", None)
-    if memory is None:
-        return Settings(session)
-    from robson_position.adapters.memory import MemorySettings
-
-    return MemorySettings(memory)  # type: ignore[return-value]
+    return Settings(session) if memory is None else memory.settings_repository()
 
 
 def audit_of(session: Any) -> Audit:
     memory = getattr(session, "memory", None)
-    if memory is None:
-        return Audit(session)
-    from robson_position.adapters.memory import MemoryAudit
-
-    return MemoryAudit(memory)  # type: ignore[return-value]
+    return Audit(session) if memory is None else memory.audit_repository()
