@@ -25,7 +25,8 @@ async def test_replay_through_database_outage_resumes_without_skipping_or_repeat
         service = build_service(signal_settings(
             nats_url, db.url, unique_schema(), feed="replay", replay_path=str(REAL_FILE),
             replay_speed="20000", feed_autostart=False))
-        service.pipeline.step_attempts, service.pipeline.retry_base = 2, 0.05
+        pipeline = service.deps.pipeline
+        pipeline.step_attempts, pipeline.retry_base = 2, 0.05
         await service.start()
         try:
             async with client(service) as http:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from robson_kit.service import Service
@@ -16,24 +17,36 @@ from robson_execution.settings import ExecutionSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+@dataclass
+class ExecutorSlot:
+    """The executor once the start-up hook has built it (it needs the service). The consumers'
+    ``wake`` callback is made before the service exists: it wakes the executor through this
+    slot, a no-op until then; the stop hook stops it only if it was built."""
+
+    executor: Executor | None = None
+
+    def wake(self) -> None:
+        if self.executor is not None:
+            self.executor.wake()
+
+    async def stop(self) -> None:
+        if self.executor is not None:
+            await self.executor.stop()
+
+
 def build_service(settings: ExecutionSettings | None = None) -> ExecutionService:
     settings = settings or ExecutionSettings()
     vault = KeyVault.from_sources(settings.master_keys, settings.master_key_file)
-    holder: dict[str, Executor] = {}
+    slot = ExecutorSlot()
 
     async def start(service: ExecutionService) -> None:
         executor = Executor(service, settings, vault)
-        holder["executor"] = executor
+        slot.executor = executor
         service.deps = ExecutionDeps(executor, vault)
         await executor.start()
 
-    async def stop(service: Service) -> None:
-        if "executor" in holder:
-            await holder["executor"].stop()
+    async def stop(service: ExecutionService) -> None:
+        await slot.stop()
 
-    def wake() -> None:
-        if "executor" in holder:
-            holder["executor"].wake()
-
-    return Service(settings, MIGRATIONS, consumers=consumer_specs(wake), routers=[router],
+    return Service(settings, MIGRATIONS, consumers=consumer_specs(slot.wake), routers=[router],
                    on_start=[start], on_stop=[stop])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from robson_signal.adapters.activity import Activity
 from robson_signal.adapters.bar_feeds import replay_bars, run_bars, synthetic_bars
 from robson_signal.adapters.pipeline import Pipeline, ResumableBars
 from robson_signal.adapters.quiescence import Quiescence
+from robson_signal.deps import FeedRun, SignalDeps, SignalService
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.engine import StrategyEngine
 from robson_signal.domain.feedstatus import FeedStatus
@@ -30,9 +30,9 @@ WARM_BATCH = 200
 log = get_logger(__name__)
 
 
-def build_service(settings: SignalSettings | None = None) -> Service:
+def build_service(settings: SignalSettings | None = None) -> SignalService:
     settings = settings or SignalSettings()
-    service = Service(
+    service: SignalService = Service(
         settings,
         MIGRATIONS,
         consumers=consumer_specs(),
@@ -43,37 +43,27 @@ def build_service(settings: SignalSettings | None = None) -> Service:
     registry = StrategyRegistry()
     for plugin in settings.plugin_list:
         registry.load(plugin)
-    service.strategy_engine = StrategyEngine(registry)  # type: ignore[attr-defined]
-    service.feed_status = FeedStatus(settings.feed.value, service.clock)  # type: ignore[attr-defined]
-    service.feed_start = asyncio.Event()  # type: ignore[attr-defined]
-    service.feed_run = FeedRun()  # type: ignore[attr-defined]
+    engine = StrategyEngine(registry)
+    status = FeedStatus(settings.feed.value, service.clock)
+    feed_start = asyncio.Event()
     if settings.feed_autostart:
-        service.feed_start.set()  # type: ignore[attr-defined]
-    service.pipeline = Pipeline(
-        service.bus,
-        service.sessions,
-        service.strategy_engine,  # type: ignore[attr-defined]
-        service.feed_status,
-        settings.publish_window,
-    )  # type: ignore[attr-defined]
+        feed_start.set()
+    # Set here, not by an on_start hook: the pipeline needs the service's bus, sessions and
+    # clock, and routes and hooks find the deps from the moment the service exists.
+    service.deps = SignalDeps(
+        strategy_engine=engine,
+        feed_status=status,
+        pipeline=Pipeline(service.bus, service.sessions, engine, status, settings.publish_window),
+        feed_start=feed_start,
+        feed_run=FeedRun(),
+    )
     return service
 
 
-async def load_bindings(service: Service) -> None:
+async def load_bindings(service: SignalService) -> None:
     async with service.sessions() as session:
         for binding in await repo.load_bindings(session):
-            service.strategy_engine.bind(binding)  # type: ignore[attr-defined]
-
-
-@dataclass
-class FeedRun:
-    """What outlives one run of the feed loop: its input, read once, resumed after a restart."""
-
-    bars: ResumableBars | None = None
-    started: bool = False
-    warmed: bool = False
-    activity: Activity | None = None
-    """Lockstep: what the platform is busy with (started with the feed, kept across restarts)."""
+            service.deps.strategy_engine.bind(binding)
 
 
 def _bars(settings: SignalSettings, pipeline: Pipeline) -> Iterator[Bar]:
@@ -89,19 +79,18 @@ def _bars(settings: SignalSettings, pipeline: Pipeline) -> Iterator[Bar]:
     )
 
 
-async def run_feed(service: Service) -> None:
+async def run_feed(service: SignalService) -> None:
     """Supervised: an error (a step that kept failing) leaves the feed ``retrying`` with the
     error and raises, so the kit restarts it with backoff (and ``/readyz`` names it while it
     keeps failing); the restart finishes the interrupted step and goes on from there."""
     settings: SignalSettings = service.settings  # type: ignore[assignment]
-    status: FeedStatus = service.feed_status  # type: ignore[attr-defined]
-    pipeline: Pipeline = service.pipeline  # type: ignore[attr-defined]
-    run: FeedRun = service.feed_run  # type: ignore[attr-defined]
+    deps = service.deps
+    status, pipeline, run = deps.feed_status, deps.pipeline, deps.feed_run
     if settings.feed is FeedMode.NONE:
         return
     if not run.started:
         status.state = "waiting"
-        await service.feed_start.wait()  # type: ignore[attr-defined]
+        await deps.feed_start.wait()
         run.started = True
     lockstep = (
         Quiescence(service.bus, settings.lockstep_quiet_ms / 1000) if settings.lockstep else None
@@ -136,11 +125,13 @@ async def run_feed(service: Service) -> None:
         raise
 
 
-async def _warm_from_store(service: Service, bars: ResumableBars, source: FeedSource) -> bool:
+async def _warm_from_store(
+    service: SignalService, bars: ResumableBars, source: FeedSource
+) -> bool:
     """After a restart, the bars a previous life already published and stored feed the
     strategies silently (published again they would change nothing: their ids are derived);
     the feed goes on from the first bar not stored."""
-    pipeline: Pipeline = service.pipeline  # type: ignore[attr-defined]
+    pipeline = service.deps.pipeline
     stored: dict[tuple[str, str], int | None] = {}
     warm: list[Bar] = []
     for bar in bars.rewind():
@@ -163,15 +154,12 @@ async def _warm_from_store(service: Service, bars: ResumableBars, source: FeedSo
     return False
 
 
-async def run_context(service: Service) -> None:
+async def run_context(service: SignalService) -> None:
     settings: SignalSettings = service.settings  # type: ignore[assignment]
     if not settings.context_symbol_list:
         return
     from robson_signal.adapters.binance_context import ContextPoller
 
     await ContextPoller(
-        settings,
-        service.pipeline,
-        service.sessions,  # type: ignore[attr-defined]
-        service.feed_status,
-    ).run()  # type: ignore[attr-defined]
+        settings, service.deps.pipeline, service.sessions, service.deps.feed_status
+    ).run()

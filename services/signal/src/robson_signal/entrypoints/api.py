@@ -12,11 +12,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from robson_contracts import FeedSource, SignalDirection, Timeframe, encode
 from robson_contracts.types import Symbol
-from robson_kit.app import dependency, get_service
 from robson_kit.auth import AccountHidden, AdminPrincipal, ReadPrincipal, open_route, rate_limit
-from robson_kit.service import Service
 
 from robson_signal.adapters import repository as repo
+from robson_signal.deps import SignalDeps, SignalService
 from robson_signal.domain.bars import dt_to_ms
 from robson_signal.domain.engine import StrategyEngine
 from robson_signal.domain.events import candle_event
@@ -26,9 +25,29 @@ from robson_signal.handlers.webhook import ExternalSignal, WebhookRejected, acce
 
 router = APIRouter(tags=["signal"])
 
-ServiceDep = Annotated[Service, Depends(get_service)]
-EngineDep = Annotated[StrategyEngine, Depends(dependency("strategy_engine"))]
-StatusDep = Annotated[FeedStatus, Depends(dependency("feed_status"))]
+
+def _service(request: Request) -> SignalService:
+    return request.app.state.service
+
+
+def _deps(request: Request) -> SignalDeps:
+    return _service(request).deps
+
+
+ServiceDep = Annotated[SignalService, Depends(_service)]
+DepsDep = Annotated[SignalDeps, Depends(_deps)]
+
+
+def _engine(deps: DepsDep) -> StrategyEngine:
+    return deps.strategy_engine
+
+
+def _status(deps: DepsDep) -> FeedStatus:
+    return deps.feed_status
+
+
+EngineDep = Annotated[StrategyEngine, Depends(_engine)]
+StatusDep = Annotated[FeedStatus, Depends(_status)]
 
 
 @router.get("/feed")
@@ -37,8 +56,8 @@ async def feed_status(status: StatusDep, who: ReadPrincipal) -> dict[str, Any]:
 
 
 @router.post("/feed/start", status_code=202)
-async def start_feed(service: ServiceDep, who: AdminPrincipal) -> dict[str, str]:
-    service.feed_start.set()  # type: ignore[attr-defined]
+async def start_feed(deps: DepsDep, who: AdminPrincipal) -> dict[str, str]:
+    deps.feed_start.set()
     return {"status": "started"}
 
 
