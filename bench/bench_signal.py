@@ -83,7 +83,7 @@ async def publish_rate() -> tuple[float, float]:
             )
             await service.start()
             try:
-                e = service.strategy_engine  # type: ignore[attr-defined]
+                e = service.deps.strategy_engine
                 for tid, b in engine().bindings.items():
                     e.bind(b.model_copy(update={"symbols": tuple(SYMBOLS[:10])}))
                     del tid
@@ -94,9 +94,9 @@ async def publish_rate() -> tuple[float, float]:
                 )
                 began = time.perf_counter()
                 for i in range(0, len(bars), 200):
-                    await service.pipeline.process(bars[i : i + 200], FeedSource.REPLAY)  # type: ignore[attr-defined]
+                    await service.deps.pipeline.process(bars[i : i + 200], FeedSource.REPLAY)
                 elapsed = time.perf_counter() - began
-                status = service.feed_status  # type: ignore[attr-defined]
+                status = service.deps.feed_status
                 messages = status.candles * 5 + status.signals
                 return messages / elapsed, status.candles / elapsed
             finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -131,12 +131,3 @@ def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated["Service", Depends(get_service)]
-
-
-def dependency(attr: str) -> Callable[[Request], Any]:
-    """A dependency returning ``service.<attr>``, for ``Annotated`` aliases in routes."""
-
-    def _get(request: Request) -> Any:
-        return getattr(request.app.state.service, attr)
-
-    return _get
