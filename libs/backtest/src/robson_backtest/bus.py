@@ -68,11 +68,13 @@ class MemoryBus:
         return routes
 
     async def deliver_to(self, consumer: str, messages: list[Message]) -> None:
-        """``messages`` to one consumer only (one unit of work each), then drain what follows."""
+        """``messages`` to one consumer only, as one fetched batch (one unit of work, as the kit
+        runs a batch in one transaction), then drain what follows."""
+        if not messages:
+            return
         route = next(r for r in self.routes if r.spec.name == consumer)
-        for message in messages:
-            self.published += 1
-            await self._deliver(route, [message])
+        self.published += len(messages)
+        await self._deliver(route, messages)
         await self.drain()
 
     async def drain(self) -> None:

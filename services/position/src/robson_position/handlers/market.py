@@ -6,6 +6,7 @@ from robson_contracts import Candle, TradeTick, TriggeredBy
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.repository import positions_of
+from robson_position.domain.policy import ManagementPolicy
 from robson_position.domain.position import Position
 from robson_position.domain.rules import evaluate
 from robson_position.handlers.commands import close, modify
@@ -67,17 +68,17 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
                 position.mark(candle.close, high=price, low=price)
         position.mark(candle.close, high=candle.high, low=candle.low)
         s.last_candle_at = at
-        if not await _apply_rules(uow, rt, position, candle):
+        if not await _apply_rules(uow, rt, position, policies[s.trader_id], candle):
             marked.append(position)
     await repo.save_marks(marked)
     for position in marked:
         rt.after_commit(uow, position)
 
 
-async def _apply_rules(uow: UnitOfWork, rt: Runtime, position: Position, candle: Candle) -> bool:
+async def _apply_rules(uow: UnitOfWork, rt: Runtime, position: Position, policy: ManagementPolicy,
+                       candle: Candle) -> bool:
     """True when the rules changed (and saved) the position."""
     at = candle.close_time
-    policy = await rt.settings.policy(uow, position.s.trader_id)
     atr = rt.atr.value(candle.symbol, candle.timeframe.value, policy.trailing_atr_period) \
         if policy.trailing_atr_multiple else None
     action = evaluate(position, policy, at, atr)
