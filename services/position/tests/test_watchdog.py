@@ -37,8 +37,8 @@ async def started(bus: Bus, nats_url: str, database_url: str, schema: str,
             yield api
 
 
-async def _open(bus: Bus, api: httpx.AsyncClient, venue: FakeVenue) -> str:
-    g = gate(tps=())
+async def _open(bus: Bus, api: httpx.AsyncClient, venue: FakeVenue, gate_id: str = "g1") -> str:
+    g = gate(tps=(), gate_id=gate_id, trader=f"t-{gate_id}")
     pid = position_id_for(g.gate_decision_id)
     await bus.publish(g)
     await wait_until(status_is(api, pid, "OPEN"), message="open")
@@ -72,6 +72,24 @@ async def test_stop_lost_at_the_venue_is_placed_again_audited_and_published(
     assert [r["verdict"] for r in audit if r["kind"] == "REPROTECT"] == ["APPLIED"]
     view = (await api.get(f"/positions/{pid}")).json()
     assert view["status"] == "OPEN" and D(view["stop_loss"]) == D("49000")
+
+
+async def test_protected_positions_cost_one_venue_read_per_account_per_round(
+    bus: Bus, venue: FakeVenue, started: httpx.AsyncClient
+) -> None:
+    """Three positions of one account, their stops resting: each round reads the account's
+    live orders once, and no position's own orders or fills (a round used to read both for
+    every position)."""
+    api = started
+    for gate_id in ("g1", "g2", "g3"):
+        await _open(bus, api, venue, gate_id)
+    await asyncio.sleep(0.5)  # rounds that saw a stop still on its way are over
+    before = dict(venue.book.reads)
+    await asyncio.sleep(1.0)  # about five rounds at 0.2 s
+    reads = {k: v - before.get(k, 0) for k, v in venue.book.reads.items()}
+    assert reads.get("account_orders", 0) >= 3
+    assert reads.get("position_orders", 0) == 0 and reads.get("fills", 0) == 0
+    assert await _errors(bus, "STOP_MISSING") is None
 
 
 async def test_stop_that_cannot_be_restored_within_the_grace_closes_the_position(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from typing import Any
 
 import uvicorn
@@ -34,6 +35,9 @@ class VenueBook:
         self.fills: list[dict[str, Any]] = []
         self.down = False
         """While down, every request answers 503."""
+        self.reads: Counter[str] = Counter()
+        """Requests served, by kind: ``position_orders`` (one position's orders),
+        ``account_orders`` (an account's live orders), ``fills``."""
 
     def record(self, event: Any) -> None:
         if isinstance(event, OrderAccepted):
@@ -77,14 +81,19 @@ def _app(book: VenueBook) -> FastAPI:
             raise HTTPException(503, "venue down")
 
     @app.get("/orders")
-    async def orders(account_id: str, position_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    async def orders(account_id: str, position_id: str | None = None, status: str | None = None,
+                     limit: int = 200) -> list[dict[str, Any]]:
         up()
+        book.reads["position_orders" if position_id else "account_orders"] += 1
         return [o for o in book.orders.values()
-                if o["account_id"] == account_id and o["position_id"] == position_id][:limit]
+                if o["account_id"] == account_id
+                and (position_id is None or o["position_id"] == position_id)
+                and (status != "OPEN" or o["status"] in ("NEW", "PARTIALLY_FILLED"))][:limit]
 
     @app.get("/fills")
     async def fills(account_id: str, order_id: str, limit: int = 200) -> list[dict[str, Any]]:
         up()
+        book.reads["fills"] += 1
         return [f for f in book.fills if f["account_id"] == account_id and f["order_id"] == order_id][:limit]
 
     @app.get("/accounts/{account_id}/orders")

@@ -27,6 +27,11 @@ class VenueUnavailable(Exception):
 class VenueReader(Protocol):
     async def view(self, state: PositionState) -> VenueView: ...
 
+    async def working_orders(self, account_id: str) -> list[VenueOrder] | None:
+        """The account's live orders at the venue in one read, or None when the answer may be
+        incomplete (a full page): then each position's ``view`` is the answer."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -79,6 +84,11 @@ class PaperReader(_Http):
                 fills += [self._fill(f) for f in found]
         return VenueView(orders, fills)
 
+    async def working_orders(self, account_id: str) -> list[VenueOrder] | None:
+        rows = await self.get("/orders", {"account_id": account_id, "status": "OPEN",
+                                          "limit": PAGE}) or []
+        return None if len(rows) >= PAGE else [self._order(r) for r in rows]
+
     @staticmethod
     def _order(r: dict[str, Any]) -> VenueOrder:
         spec = OrderSpec(order_id=r["order_id"], symbol=r["symbol"], side=r["side"], type=r["type"],
@@ -111,6 +121,10 @@ class ExecutionReader(_Http):
                      if f["client_order_id"] in by_client]
         return VenueView(orders, fills)
 
+    async def working_orders(self, account_id: str) -> list[VenueOrder] | None:
+        rows = await self.get(f"/accounts/{account_id}/orders") or []
+        return [o for o in map(self._order, rows) if o.live]
+
     @staticmethod
     def _order(r: dict[str, Any]) -> VenueOrder:
         spec = OrderSpec.model_validate({**r["spec"], "order_id": r["order_id"]})
@@ -141,6 +155,9 @@ class Venues:
 
     async def view(self, state: PositionState) -> VenueView:
         return await self.readers[state.venue].view(state)
+
+    async def working_orders(self, venue: TradingMode, account_id: str) -> list[VenueOrder] | None:
+        return await self.readers[venue].working_orders(account_id)
 
     async def close(self) -> None:
         for reader in self.readers.values():

@@ -9,7 +9,14 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from robson_contracts import ExitReason, PositionError, PositionStatus, TriggeredBy, derive_id
+from robson_contracts import (
+    ExitReason,
+    PositionError,
+    PositionStatus,
+    TradingMode,
+    TriggeredBy,
+    derive_id,
+)
 from robson_kit import logs
 from robson_kit.errors import ConflictError
 from robson_kit.service import Service
@@ -43,6 +50,30 @@ def stop_on_its_way(position: Position, view: VenueView) -> bool:
                for o in position.s.orders.values())
 
 
+def _stop_among(position: Position, live_order_ids: set[str]) -> bool:
+    return any(o.kind is OrderKind.STOP and o.order_id in live_order_ids
+               for o in position.s.orders.values())
+
+
+async def _working_by_account(venues: Venues, active: list[Position]
+                              ) -> dict[tuple[TradingMode, str], set[str] | None]:
+    """The live order ids of each account holding a position, one read per account: a round
+    costs a read per account, not one or two per position. An account whose answer may be
+    incomplete maps to None: its positions are read one by one, as are those whose stop is not
+    among the live orders (``has_working_stop`` on the full view decides those). An account
+    the venue cannot be read for now is left out: nothing to judge this round."""
+    accounts = {(p.s.venue, p.s.account_id) for p in active if p.s.holds}
+    working: dict[tuple[TradingMode, str], set[str] | None] = {}
+    for venue, account_id in sorted(accounts):
+        try:
+            orders = await venues.working_orders(venue, account_id)
+        except VenueUnavailable:
+            continue
+        working[(venue, account_id)] = None if orders is None else {
+            o.order_id for o in orders if o.live}
+    return working
+
+
 class StopWatchdog:
     def __init__(self, grace_seconds: float) -> None:
         self.grace = grace_seconds
@@ -60,13 +91,21 @@ class StopWatchdog:
         async with service.uow() as uow:
             active = await Positions(uow.session).active()
         watched = set()
+        working = await _working_by_account(venues, active)
         for position in active:
             s = position.s
             if not s.holds or s.status is PositionStatus.CLOSING or s.stop_loss is None:
                 continue
             watched.add(s.position_id)
+            if (s.venue, s.account_id) not in working:
+                continue  # its venue cannot be read now: nothing to judge
+            live = working[(s.venue, s.account_id)]
+            if live is not None and _stop_among(position, live):
+                self.missing_since.pop(s.position_id, None)
+                self.on_its_way_since.pop(s.position_id, None)
+                continue
             try:
-                view = await venues.view(s)
+                view = await venues.view(s)  # no working stop seen: the position's full record
             except VenueUnavailable:
                 continue  # nothing to judge: the venue cannot be read now
             if has_working_stop(position, view):
