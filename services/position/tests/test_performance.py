@@ -62,6 +62,7 @@ def test_mark_book_updates_only_positions_of_the_symbol_with_mfe_mae_and_best() 
         assert book.on_price("BTCUSDT", D(price)) == 2
     a, b = book.get("BTCUSDT", "a"), book.get("BTCUSDT", "b")
     assert a.unrealized == D(10) and a.mfe == D(20) and a.mae == D(-10) and a.best == D(110)
-    assert a.drawdown == D(30)
+    assert (a.worst, a.last) == (D(95), D(105))
     assert b.unrealized == D(-5) and b.mfe == D(5) and b.mae == D(-10)
+    assert (b.best, b.worst) == (D(95), D(110))
     assert book.get("ETHUSDT", "c").last == D(10)

@@ -130,4 +130,9 @@ def get_service(request: Request) -> Service:
     return request.app.state.service
 
 
+def get_deps(request: Request) -> Any:
+    """The service's typed deps, for a service's own alias: ``Annotated[MyDeps, Depends(get_deps)]``."""
+    return request.app.state.service.deps
+
+
 ServiceDep = Annotated["Service", Depends(get_service)]

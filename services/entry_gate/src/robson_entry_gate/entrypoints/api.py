@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from robson_contracts import GateOutcome, TradeDecision
+from robson_kit.app import get_deps, get_service
 from robson_kit.auth import AccountHidden, AdminPrincipal, ReadPrincipal, TradePrincipal
 from robson_kit.auth.audit import record_actor
 
@@ -22,16 +23,8 @@ router = APIRouter(tags=["entry_gate"])
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-def _service(request: Request) -> EntryGateService:
-    return request.app.state.service
-
-
-def _deps(request: Request) -> GateDeps:
-    return _service(request).deps
-
-
-ServiceDep = Annotated[EntryGateService, Depends(_service)]
-DepsDep = Annotated[GateDeps, Depends(_deps)]
+ServiceDep = Annotated[EntryGateService, Depends(get_service)]
+DepsDep = Annotated[GateDeps, Depends(get_deps)]
 AccountId = Annotated[str, Path(pattern=ID_PATTERN)]
 TraderId = Annotated[str, Path(pattern=ID_PATTERN)]
 

@@ -1,8 +1,8 @@
 """The in-memory mark book: every open position marked on each price update (the hot path).
 
-Kept apart from the aggregate so a tick costs a few Decimal operations per position: unrealized
-P&L, best/worst price (MFE/MAE), peak and drawdown (the trailing rule reads the best price a
-closed candle folds in from here). Durable
+Kept apart from the aggregate so a tick costs two comparisons per position: the best and worst
+price since the last candle (MFE/MAE; the trailing rule reads the best price a closed candle
+folds in from here) and the last price. Durable
 state is written on closed candles and fills; the book is rebuilt from the tables on start.
 """
 
@@ -14,43 +14,37 @@ ZERO = Decimal(0)
 
 
 class Mark:
-    __slots__ = ("best", "drawdown", "entry", "last", "long", "peak", "position_id", "quantity",
-                 "realized", "unrealized", "worst")
+    """A holding position's extremes since the mark was made (the last candle fold or fill):
+    two comparisons a tick. P&L is derived on read; the stored peak and drawdown are folded in
+    from ``best``/``worst`` on each closed candle (``Position.mark``)."""
+
+    __slots__ = ("best", "entry", "last", "long", "position_id", "quantity", "worst")
 
     def __init__(self, position_id: str, long: bool, entry: Decimal, quantity: Decimal,
-                 realized: Decimal = ZERO, best: Decimal | None = None,
-                 worst: Decimal | None = None) -> None:
+                 best: Decimal | None = None, worst: Decimal | None = None) -> None:
         self.position_id = position_id
         self.long = long
         self.entry = entry
         self.quantity = quantity
-        self.realized = realized
         self.best = best or entry
         self.worst = worst or entry
         self.last = entry
-        self.unrealized = ZERO
-        self.peak = realized
-        self.drawdown = ZERO
 
     def update(self, price: Decimal) -> None:
         self.last = price
         if self.long:
-            self.unrealized = (price - self.entry) * self.quantity
             if price > self.best:
                 self.best = price
             elif price < self.worst:
                 self.worst = price
-        else:
-            self.unrealized = (self.entry - price) * self.quantity
-            if price < self.best:
-                self.best = price
-            elif price > self.worst:
-                self.worst = price
-        total = self.realized + self.unrealized
-        if total > self.peak:
-            self.peak = total
-        elif self.peak - total > self.drawdown:
-            self.drawdown = self.peak - total
+        elif price < self.best:
+            self.best = price
+        elif price > self.worst:
+            self.worst = price
+
+    @property
+    def unrealized(self) -> Decimal:
+        return (self.last - self.entry) * self.quantity * (1 if self.long else -1)
 
     @property
     def mfe(self) -> Decimal:

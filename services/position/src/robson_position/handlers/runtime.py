@@ -67,7 +67,7 @@ class Runtime:
         self.mirror.put(s)
         if s.holds and s.entry_price is not None:
             mark = Mark(s.position_id, s.side.value == "LONG", s.entry_price, s.remaining,
-                        s.realized_pnl, s.best_price, s.worst_price)
+                        s.best_price, s.worst_price)
             mark.update(s.last_price or s.entry_price)
             self.book.put(s.symbol, mark)
         else:

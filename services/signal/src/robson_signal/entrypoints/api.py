@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from robson_contracts import FeedSource, SignalDirection, Timeframe, encode
 from robson_contracts.types import Symbol
+from robson_kit.app import get_deps, get_service
 from robson_kit.auth import AccountHidden, AdminPrincipal, ReadPrincipal, open_route, rate_limit
 
 from robson_signal.adapters import repository as repo
@@ -26,16 +27,8 @@ from robson_signal.handlers.webhook import ExternalSignal, WebhookRejected, acce
 router = APIRouter(tags=["signal"])
 
 
-def _service(request: Request) -> SignalService:
-    return request.app.state.service
-
-
-def _deps(request: Request) -> SignalDeps:
-    return _service(request).deps
-
-
-ServiceDep = Annotated[SignalService, Depends(_service)]
-DepsDep = Annotated[SignalDeps, Depends(_deps)]
+ServiceDep = Annotated[SignalService, Depends(get_service)]
+DepsDep = Annotated[SignalDeps, Depends(get_deps)]
 
 
 def _engine(deps: DepsDep) -> StrategyEngine:
