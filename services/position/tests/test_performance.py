@@ -66,3 +66,36 @@ def test_mark_book_updates_only_positions_of_the_symbol_with_mfe_mae_and_best() 
     assert b.unrealized == D(-5) and b.mfe == D(5) and b.mae == D(-10)
     assert (b.best, b.worst) == (D(95), D(110))
     assert book.get("ETHUSDT", "c").last == D(10)
+
+
+_OPS = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.sampled_from("abc"), st.booleans(), st.integers(90, 110)),
+    st.tuples(st.just("tick"), st.integers(80, 120)),
+    st.tuples(st.just("get"), st.sampled_from("abc")),
+    st.tuples(st.just("drop"), st.sampled_from("abc")),
+), max_size=60)
+
+
+@given(_OPS)
+def test_mark_book_folding_ticks_lazily_reads_as_marking_every_tick(ops: list[tuple]) -> None:
+    """Ticks, new marks (a new one sees no earlier tick), reads and drops in any order: every
+    read gives the best, worst and last price that updating each mark on every tick gives."""
+    book = MarkBook()
+    eager: dict[str, Mark] = {}
+    for op in ops:
+        if op[0] == "put":
+            _, pid, long, entry = op
+            book.put("BTCUSDT", Mark(pid, long, D(entry), D(1)))
+            eager[pid] = Mark(pid, long, D(entry), D(1))
+        elif op[0] == "tick":
+            book.on_price("BTCUSDT", D(op[1]))
+            for mark in eager.values():
+                mark.update(D(op[1]))
+        elif op[0] == "drop":
+            book.drop("BTCUSDT", op[1])
+            eager.pop(op[1], None)
+        else:
+            got, want = book.get("BTCUSDT", op[1]), eager.get(op[1])
+            assert (got is None) == (want is None)
+            if got is not None and want is not None:
+                assert (got.best, got.worst, got.last) == (want.best, want.worst, want.last)

@@ -1,8 +1,8 @@
 """The in-memory mark book: every open position marked on each price update (the hot path).
 
-Kept apart from the aggregate so a tick costs two comparisons per position: the best and worst
-price since the last candle (MFE/MAE; the trailing rule reads the best price a closed candle
-folds in from here) and the last price. Durable
+Kept apart from the aggregate: each holding position's best and worst price since the last
+candle (MFE/MAE; the trailing rule reads the best price a closed candle folds in from here) and
+the last price; a tick costs the same however many positions hold its symbol. Durable
 state is written on closed candles and fills; the book is rebuilt from the tables on start.
 """
 
@@ -14,8 +14,7 @@ ZERO = Decimal(0)
 
 
 class Mark:
-    """A holding position's extremes since the mark was made (the last candle fold or fill):
-    two comparisons a tick. P&L is derived on read; the stored peak and drawdown are folded in
+    """A holding position's extremes since the mark was made (the last candle fold or fill). P&L is derived on read; the stored peak and drawdown are folded in
     from ``best``/``worst`` on each closed candle (``Position.mark``)."""
 
     __slots__ = ("best", "entry", "last", "long", "position_id", "quantity", "worst")
@@ -31,16 +30,21 @@ class Mark:
         self.last = entry
 
     def update(self, price: Decimal) -> None:
-        self.last = price
+        self.fold(price, price, price)
+
+    def fold(self, high: Decimal, low: Decimal, last: Decimal) -> None:
+        """Prices ranging over [low, high] since the last fold, ending at ``last``."""
+        self.last = last
         if self.long:
-            if price > self.best:
-                self.best = price
-            elif price < self.worst:
-                self.worst = price
-        elif price < self.best:
-            self.best = price
-        elif price > self.worst:
-            self.worst = price
+            if high > self.best:
+                self.best = high
+            if low < self.worst:
+                self.worst = low
+        else:
+            if low < self.best:
+                self.best = low
+            if high > self.worst:
+                self.worst = high
 
     @property
     def unrealized(self) -> Decimal:
@@ -56,17 +60,25 @@ class Mark:
 
 
 class MarkBook:
+    """Marks by symbol. A tick moves only its symbol's range since the last fold (O(1), however
+    many positions hold the symbol); the range is folded into the symbol's marks when one of
+    them is read or a mark is added (a new mark must not take prices from before it)."""
+
     def __init__(self) -> None:
         self.by_symbol: dict[str, dict[str, Mark]] = {}
         self.prices: dict[str, Decimal] = {}
+        self._moved: dict[str, list[Decimal]] = {}
+        """symbol → [high, low, last] of the ticks not folded into its marks yet."""
 
     def put(self, symbol: str, mark: Mark) -> None:
+        self._fold(symbol)
         self.by_symbol.setdefault(symbol, {})[mark.position_id] = mark
 
     def drop(self, symbol: str, position_id: str) -> None:
         self.by_symbol.get(symbol, {}).pop(position_id, None)
 
     def get(self, symbol: str, position_id: str) -> Mark | None:
+        self._fold(symbol)
         return self.by_symbol.get(symbol, {}).get(position_id)
 
     def on_price(self, symbol: str, price: Decimal) -> int:
@@ -74,6 +86,20 @@ class MarkBook:
         marks = self.by_symbol.get(symbol)
         if not marks:
             return 0
-        for mark in marks.values():
-            mark.update(price)
+        moved = self._moved.get(symbol)
+        if moved is None:
+            self._moved[symbol] = [price, price, price]
+        else:
+            if price > moved[0]:
+                moved[0] = price
+            elif price < moved[1]:
+                moved[1] = price
+            moved[2] = price
         return len(marks)
+
+    def _fold(self, symbol: str) -> None:
+        moved = self._moved.pop(symbol, None)
+        if moved is not None:
+            high, low, last = moved
+            for mark in self.by_symbol.get(symbol, {}).values():
+                mark.fold(high, low, last)
