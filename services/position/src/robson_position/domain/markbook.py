@@ -14,8 +14,9 @@ ZERO = Decimal(0)
 
 
 class Mark:
-    """A holding position's extremes since the mark was made (the last candle fold or fill). P&L is derived on read; the stored peak and drawdown are folded in
-    from ``best``/``worst`` on each closed candle (``Position.mark``)."""
+    """A holding position's extremes since the mark was made (the last candle fold or fill).
+    P&L is derived on read; the stored peak and drawdown are folded in from ``best``/``worst``
+    on each closed candle (``Position.mark``)."""
 
     __slots__ = ("best", "entry", "last", "long", "position_id", "quantity", "worst")
 

@@ -27,7 +27,7 @@ from robson_position.deps import PositionService
 from robson_position.domain.management import reprotect
 from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind
-from robson_position.domain.venueview import VenueView
+from robson_position.domain.venueview import VenueOrder, VenueView
 from robson_position.handlers.commands import close, emit_all
 from robson_position.handlers.resync import resync_position
 from robson_position.handlers.runtime import Runtime
@@ -38,8 +38,7 @@ log = logs.get_logger(__name__)
 def has_working_stop(position: Position, view: VenueView) -> bool:
     """A stop of this position works at the venue: its live one, or one it has replaced (or
     cancelled) while the venue has not taken that command yet — until then the old one protects."""
-    stops = {o.order_id for o in position.s.orders.values() if o.kind is OrderKind.STOP}
-    return any(vo.live and vo.order_id in stops for vo in view.orders)
+    return _stop_among(position, _live_ids(view.orders))
 
 
 def stop_on_its_way(position: Position, view: VenueView) -> bool:
@@ -51,8 +50,13 @@ def stop_on_its_way(position: Position, view: VenueView) -> bool:
 
 
 def _stop_among(position: Position, live_order_ids: set[str]) -> bool:
+    """Any of the position's stops (whatever it believes their state) is live at the venue."""
     return any(o.kind is OrderKind.STOP and o.order_id in live_order_ids
                for o in position.s.orders.values())
+
+
+def _live_ids(orders: list[VenueOrder]) -> set[str]:
+    return {o.order_id for o in orders if o.live}
 
 
 async def _working_by_account(venues: Venues, active: list[Position]
@@ -69,8 +73,7 @@ async def _working_by_account(venues: Venues, active: list[Position]
             orders = await venues.working_orders(venue, account_id)
         except VenueUnavailable:
             continue
-        working[(venue, account_id)] = None if orders is None else {
-            o.order_id for o in orders if o.live}
+        working[(venue, account_id)] = None if orders is None else _live_ids(orders)
     return working
 
 
