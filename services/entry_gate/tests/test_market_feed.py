@@ -139,3 +139,39 @@ async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_rest
             assert last - view[sym].price_at < timedelta(seconds=1)
             assert view[sym].last_price == 100 + (view[sym].price_at - T0) // timedelta(
                 milliseconds=100)
+
+
+async def test_held_symbol_under_a_policy_watching_no_price_moves_in_memory_until_a_watch_is_on(
+    bus: Bus, gate: EntryGateService, api: httpx.AsyncClient
+) -> None:
+    """With neither the kill switch nor the daily loss limit on, a held symbol's price can trip
+    nothing: it is handled as an unheld one (memory now, its row on schedule). Turning a watch
+    on makes the next tick a transaction again, as every tick of a watched holding is."""
+    assert (await api.put("/policies/acc1", json={"drawdown": {"enabled": False},
+                                                  "daily_loss": {"enabled": False}})).status_code == 200
+    await bus.publish(snapshot("10000", T0))
+    await bus.publish(opened("p1", qty="10", entry="100", stop="50"))
+    await wait_until(lambda: _open_positions(api, 1), message="position projected")
+    market = gate.deps.market
+    writes: list[set[str]] = []
+    write_rows = market._write_rows
+
+    async def counted(uow, snaps):  # type: ignore[no-untyped-def]
+        writes.append({snap.symbol for snap in snaps})
+        await write_rows(uow, snaps)
+
+    market._write_rows = counted  # type: ignore[method-assign]
+    ticks = [TradeTick(occurred_at=T0 + timedelta(milliseconds=100 * k), symbol="BTCUSDT",
+                       price=str(100 - k)) for k in range(1, 9)]
+    for tick in ticks:
+        await bus.publish(tick)
+    await wait_until(lambda: _acked_all(bus, len(ticks)), message="unwatched ticks consumed")
+    assert market.view["BTCUSDT"].last_price == 92  # every move is in the view
+    assert writes == [{"BTCUSDT"}]  # only the first (never stored, so due) was a transaction
+
+    assert (await api.put("/policies/acc1", json={"daily_loss": {"enabled": False}})).status_code == 200
+    watched = TradeTick(occurred_at=T0 + timedelta(milliseconds=950), symbol="BTCUSDT", price="91")
+    await bus.publish(watched)
+    await wait_until(lambda: _acked_all(bus, len(ticks) + 1), message="watched tick consumed")
+    assert writes == [{"BTCUSDT"}, {"BTCUSDT"}]  # within the interval, yet stored: watched
+    assert market.view["BTCUSDT"].last_price == 91

@@ -107,3 +107,49 @@ def test_a_book_fires_within_a_range_exactly_when_some_price_in_it_would_trigger
                 if low <= Decimal(p) + frac <= high)
     event(f"fires: {brute}")
     assert book.fires_within(low, high) == brute
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(actions, min_size=0, max_size=25), st.lists(prices, min_size=4, max_size=4),
+       st.one_of(st.none(), st.integers(min_value=0, max_value=70)))
+def test_a_candle_applies_as_its_path_walked_price_by_price(
+    steps: list[tuple], ohlc: list[Decimal], tick_at: int | None
+) -> None:
+    """``on_candle`` (which only moves the last price when nothing can act in the candle's
+    range) leaves the exchange as walking the candle's path through ``on_price`` does: the same
+    events, orders, balances and market state, with and without a tick inside the candle."""
+    import copy
+
+    from robson_contracts import Candle, Timeframe
+    from robson_contracts.pricepath import candle_path
+
+    ex = exchange()
+    ex.configure_account("a1", "default", {"USDT": D(1000), "BTC": D(3)}, False)
+    for i, action in enumerate(steps):
+        _apply(ex, i, action)
+    ex.drain()
+    o, c = ohlc[0], ohlc[1]
+    high, low = max(ohlc), min(ohlc)
+    start = at(100)
+    candle = Candle(occurred_at=at(160), symbol="BTCUSDT", timeframe=Timeframe.M1,
+                    open_time=start, close_time=at(160), open=o, high=high, low=low, close=c,
+                    volume=D(1))
+    if tick_at is not None:
+        ex.on_price("BTCUSDT", ohlc[2], at(90 + tick_at))
+        ex.drain()
+    walked = copy.deepcopy(ex)
+    applied = ex.on_candle(candle)
+    state = walked.market("BTCUSDT")
+    points = [p for p in candle_path(start, at(160), o, high, low, c) if not state.seen(p.at)]
+    for i, point in enumerate(points):
+        walked.on_price("BTCUSDT", point.price, point.at, continuous=i > 0)
+    got, want = ex.drain(), walked.drain()
+    event(f"acted: {bool(want)}")
+    assert applied == len(points)
+    assert got == want
+    assert (ex.market("BTCUSDT").last_price, ex.market("BTCUSDT").last_time) == \
+        (state.last_price, state.last_time)
+    assert {k: (o.live, o.remaining) for k, o in ex.orders.items()} == \
+        {k: (o.live, o.remaining) for k, o in walked.orders.items()}
+    assert ex.accounts["a1"].free == walked.accounts["a1"].free
+    assert ex.accounts["a1"].holds == walked.accounts["a1"].holds

@@ -4,6 +4,8 @@ per-transaction staging as the Postgres stores (they subclass them), with no row
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from robson_contracts import GateDecision
 from robson_kit.uow import UnitOfWork
 
@@ -35,6 +37,11 @@ class MemoryAccountStore(AccountStore):
 
 
 class MemoryMarketStore(MarketStore):
+    def __init__(self) -> None:
+        """No rows to keep current: after a symbol's first price, none is ever due to be
+        stored, so a price the watches need not see moves the view with no transaction."""
+        super().__init__(write_interval=timedelta.max)
+
     async def _write_rows(self, uow: UnitOfWork, snaps: list[MarketSnapshot]) -> None:
         """The view is merged by ``persist``'s after-commit callback."""
 

@@ -43,6 +43,12 @@ class Breach:
     """None: a loss limit (not the kill switch) was breached at ``index``."""
 
 
+def watches_prices(policy: AccountPolicy) -> bool:
+    """Whether prices can trip anything for an account under ``policy`` (``replay`` watches
+    nothing otherwise)."""
+    return policy.drawdown.enabled or policy.daily_loss.enabled
+
+
 def first_breach(state: AccountState, base: Market, moves: Sequence[Move],
                  policy: AccountPolicy, view_at: Callable[[int], Market]) -> Breach | None:
     """The first price move after which ``drawdown_breach`` fires for this account, checking

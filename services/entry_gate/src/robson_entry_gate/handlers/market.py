@@ -14,7 +14,7 @@ from robson_kit.uow import UnitOfWork
 from robson_entry_gate.adapters.market import MarketBatch
 from robson_entry_gate.domain.figures import calendar_of
 from robson_entry_gate.domain.projection import roll
-from robson_entry_gate.domain.watch import replay
+from robson_entry_gate.domain.watch import replay, watches_prices
 from robson_entry_gate.handlers.deps import GateDeps, finish
 
 BATCH_WRITE = "entry_gate.market"
@@ -22,9 +22,10 @@ BATCH_WRITE = "entry_gate.market"
 
 def wants_market(ev: Message, deps: GateDeps) -> bool:
     """Whether a market message needs a transaction. A tick or closed candle on a symbol no
-    account holds (nothing for the kill switch or the loss limits to watch) only moves the
-    in-memory view, applied here; its row is written on a bounded schedule (a message that
-    is due goes through the transaction: ``MarketStore.apply_in_memory``)."""
+    account holds, or whose holders watch neither drawdown nor daily loss (nothing for the
+    kill switch or the loss limits to watch), only moves the in-memory view, applied here;
+    its row is written on a bounded schedule (a message that is due goes through the
+    transaction: ``MarketStore.apply_in_memory``)."""
     if isinstance(ev, TradeTick):
         symbol, price, at = ev.symbol, ev.price, ev.occurred_at
     elif isinstance(ev, Candle):
@@ -33,8 +34,11 @@ def wants_market(ev: Message, deps: GateDeps) -> bool:
         symbol, price, at = ev.symbol, ev.close, ev.close_time
     else:
         return True
-    if deps.accounts.holders((symbol,)):
-        return True
+    holders = deps.accounts.holders((symbol,))
+    if holders:
+        if any(watches_prices(deps.policies.account(a)) for a in holders):
+            return True
+        deps.equity.update(holders, {})  # no carried equity survives an unwatched move
     return not deps.market.apply_in_memory(symbol, price, at)
 
 

@@ -82,18 +82,32 @@ class Matching(Engine):
 
     def on_candle(self, candle: Candle) -> int:
         """Apply the candle's path for the part of it no tick covered; returns points applied."""
-        state = self.market(candle.symbol)
+        symbol = candle.symbol
+        state = self.market(symbol)
         path = candle_path(candle.open_time, candle.close_time, candle.open, candle.high,
                            candle.low, candle.close)
-        applied = 0
+        last_time, fresh = state.last_time, []
         for point in path:
-            if state.seen(point.at):
-                continue
-            self.on_price(candle.symbol, point.price, point.at, continuous=applied > 0)
-            applied += 1
+            if last_time is None or point.at > last_time:
+                fresh.append(point)
+                last_time = point.at
+        if fresh and self._nothing_acts_within(symbol, candle.low, candle.high):
+            state.last_price, state.last_time = fresh[-1].price, fresh[-1].at
+        else:
+            for i, point in enumerate(fresh):
+                self.on_price(symbol, point.price, point.at, continuous=i > 0)
         state.recent_range = (candle.high - candle.low) / candle.close
-        self.dirty_markets.add(candle.symbol)
-        return applied
+        self.dirty_markets.add(symbol)
+        return len(fresh)
+
+    def _nothing_acts_within(self, symbol: str, low: Decimal, high: Decimal) -> bool:
+        """No order can act on any price in [low, high]: no immediate order waits for the
+        symbol's next price and no resting one's level is in reach (``on_price`` would then
+        only move the last price)."""
+        if self.immediate.get(symbol):
+            return False
+        book = self.books.get(symbol)
+        return book is None or not book.fires_within(low, high)
 
     # --- order kinds -----------------------------------------------------------------------
     def _fill_immediate(self, order: Order, price: Decimal, at: datetime,

@@ -3,16 +3,17 @@
 
 A handler gets them through ``repository.positions_of(session)`` & co.: a ``MemorySession``
 (``info`` is the transaction's scratch space, as in SQLAlchemy) carries a ``PositionTables``.
-States are kept as plain data (``model_dump``), like the ``state`` column, so every read is a
-fresh copy (a Python dict rather than JSON text: half the cost, the same isolation).
+Each row keeps its own copy of the state, and every read hands out another (``_copy``): what a
+handler changes is not in the table until it is saved, as with the ``state`` column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from robson_kit.errors import ConflictError
 
 from robson_position.adapters.repository import ACTIVE, Audit, Positions, Settings
@@ -28,7 +29,7 @@ from robson_position.domain.state import PositionState
 
 @dataclass
 class Row:
-    state: dict[str, Any]
+    state: PositionState
     version: int
     status: str
     symbol: str
@@ -69,13 +70,42 @@ class MemorySession:
         self.info: dict[str, Any] = {}
 
 
+def _copy(s: PositionState) -> PositionState:
+    """A copy sharing nothing mutable with ``s``: its containers and the models in them are
+    copied too (those models hold only immutable values). A fraction of a dump and a
+    validation, with the same isolation."""
+    c = _clone(s)
+    fields = c.__dict__
+    fields["closes"] = [_clone(close) for close in s.closes]
+    fields["take_profits"] = [_clone(tp) for tp in s.take_profits]
+    fields["orders"] = {order_id: _clone(order) for order_id, order in s.orders.items()}
+    fields["fill_ids"] = list(s.fill_ids)
+    return c
+
+
+M = TypeVar("M", bound=BaseModel)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _clone(model: M) -> M:
+    """``copy(model)`` without its generic checks (these models have no extras or private
+    attributes)."""
+    c = _new(type(model))
+    _set(c, "__dict__", model.__dict__.copy())
+    _set(c, "__pydantic_fields_set__", model.__pydantic_fields_set__.copy())
+    _set(c, "__pydantic_extra__", None)
+    _set(c, "__pydantic_private__", None)
+    return c
+
+
 def _row(s: PositionState) -> Row:
-    return Row(s.model_dump(), s.version, s.status.value, s.symbol, s.account_id,
+    return Row(_copy(s), s.version, s.status.value, s.symbol, s.account_id,
                s.trader_id, s.side.value, s.created_at)
 
 
 def _state(row: Row) -> PositionState:
-    return PositionState.model_validate(row.state)
+    return _copy(row.state)
 
 
 class MemoryPositions:
