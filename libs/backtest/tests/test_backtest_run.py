@@ -94,3 +94,16 @@ def test_levels_measured_from_the_fill_put_take_profits_at_their_percent_of_the_
     for t in fill_run.trades:
         if t.exit_reason.value == "STOP_LOSS":  # at the stop, or below it on a gap
             assert t.exit_price <= (t.entry_price * Decimal("0.99")).quantize(tick)
+
+
+def test_a_run_collects_garbage_less_often_and_restores_the_collector_after() -> None:
+    import gc
+
+    from robson_backtest.engine import YOUNG_COLLECTION_THRESHOLD
+
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    asyncio.run(run_backtest(spec((trader("fast", ("BTCUSDT",)),)), candles(["BTCUSDT"])[:50],
+                             progress=lambda _: during.append(gc.get_threshold())))
+    assert during and all(t[0] == YOUNG_COLLECTION_THRESHOLD for t in during)
+    assert gc.get_threshold() == before

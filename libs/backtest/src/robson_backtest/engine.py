@@ -6,7 +6,9 @@ A bar that can change nothing (its symbol idle, no signal: see ``activity.py``) 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -59,6 +61,29 @@ async def run_backtest(spec: BacktestSpec, bars: Iterable[Bar],
                        skip_idle: bool = True) -> RunResult:
     """``skip_idle=False`` sends every tick and candle (the reference the skipping is tested
     against)."""
+    with fewer_collections():
+        return await _run(spec, bars, progress, skip_idle)
+
+
+YOUNG_COLLECTION_THRESHOLD = 100_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """A run keeps what it builds (the trades, fills, equity points, decision's candle window),
+    so the count of tracked objects only grows and the default threshold (700) runs a
+    collection every few hundred objects kept, about 700 a year of 5m bars: 7–9% of the run.
+    At 100,000 a year takes a handful; garbage cycles wait at most that long. Restored after."""
+    before = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+async def _run(spec: BacktestSpec, bars: Iterable[Bar], progress: Callable[[int], None] | None,
+               skip_idle: bool) -> RunResult:
     platform: Platform | None = None
     activity: Activity | None = None
     candles, group = 0, []
