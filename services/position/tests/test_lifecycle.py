@@ -34,6 +34,15 @@ def opened_long() -> Position:
     return p
 
 
+def opened(side: str) -> Position:
+    p = open_position(gate(side=side, stop="40000" if side == "LONG" else "60000", tps=()),
+                      "PAPER", T0)
+    entry_side = Side.BUY if side == "LONG" else Side.SELL
+    on_order_event(p, filled(p.s.position_id, f"{p.s.position_id}-0E", OrderRole.ENTRY, "50000",
+                             "0.2", entry_side), T0)
+    return p
+
+
 def test_allowed_entry_emits_bracket_with_stop_and_two_take_profits() -> None:
     p = open_position(gate(), "PAPER", T0)
     [bracket] = p.outbox
@@ -167,3 +176,24 @@ def test_partial_closes_sum_to_gross_minus_all_fees(parts: list[int], exit_price
     assert p.s.realized_pnl == gross - fees
     assert sum((c.realized_pnl for c in p.s.closes), D(0)) == p.s.realized_pnl
     assert Decimal(0) <= p.s.exit_quantity == qty
+
+
+prices_around = st.integers(min_value=45000, max_value=55000).map(Decimal)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["LONG", "SHORT"]),
+       st.lists(st.tuples(prices_around, prices_around), min_size=1, max_size=4),
+       prices_around)
+def test_marking_several_ranges_at_once_equals_marking_them_one_by_one(
+    side: str, ranges: list[tuple[Decimal, Decimal]], close: Decimal
+) -> None:
+    """What a candle does in one pass (the book's extremes, then its range) leaves the marks
+    as one ``mark`` per range in turn: best, worst, peak and drawdown carried across ranges."""
+    at_once, one_by_one = opened(side), opened(side)
+    ranges = [(max(a, b), min(a, b)) for a, b in ranges]
+    at_once.mark_ranges(close, ranges)
+    for high, low in ranges:
+        one_by_one.mark(close, high=high, low=low)
+    marks = ("best_price", "worst_price", "peak_pnl", "max_drawdown", "last_price")
+    assert [getattr(at_once.s, m) for m in marks] == [getattr(one_by_one.s, m) for m in marks]

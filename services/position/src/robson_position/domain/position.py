@@ -6,6 +6,7 @@ byte-identical messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -129,31 +130,41 @@ class Position:
 
     def mark(self, price: Decimal, high: Decimal | None = None, low: Decimal | None = None) -> None:
         """The best and worst prices seen, and the running peak of total P&L and the largest
-        fall from it, over ``best, worst, price`` in that order. Every candle marks each holding
-        position, so the state is read once and written once (prices are positive, so "better"
-        is the sign of the difference: ``pnl.pct_move``'s sign without its division)."""
+        fall from it, over ``best, worst, price`` in that order (prices are positive, so
+        "better" is the sign of the difference: ``pnl.pct_move``'s sign without its division)."""
+        self.mark_ranges(price, ((high or price, low or price),))
+
+    def mark_ranges(self, price: Decimal, ranges: Iterable[tuple[Decimal, Decimal]]) -> None:
+        """``mark(price, high, low)`` for each (high, low) of ``ranges`` in turn, with the state
+        read once and written once (every candle marks each holding position this way: the
+        book's extremes since the last candle, then the candle's range)."""
         s = self.s
         s.last_price = price
         if not s.holds or not s.entry_quantity:
             return
         entry = s.entry_cost / s.entry_quantity
-        hi, lo = high or price, low or price
         long = s.side is PositionSide.LONG
-        best, worst = (hi, lo) if long else (lo, hi)
-        held_best, held_worst = s.best_price, s.worst_price
-        if held_best is None or (best > held_best if long else best < held_best):
-            s.best_price = best
-        if held_worst is None or (worst < held_worst if long else worst > held_worst):
-            s.worst_price = worst
+        held_best = start_best = s.best_price
+        held_worst = start_worst = s.worst_price
         realized, quantity, sign = s.realized_pnl, s.remaining, 1 if long else -1
         peak = start_peak = s.peak_pnl
         fall = start_fall = s.max_drawdown
-        for p in (best, worst, price):
-            total = realized + (p - entry) * quantity * sign
-            if total > peak:
-                peak = total
-            if peak - total > fall:
-                fall = peak - total
+        for hi, lo in ranges:
+            best, worst = (hi, lo) if long else (lo, hi)
+            if held_best is None or (best > held_best if long else best < held_best):
+                held_best = best
+            if held_worst is None or (worst < held_worst if long else worst > held_worst):
+                held_worst = worst
+            for p in (best, worst, price):
+                total = realized + (p - entry) * quantity * sign
+                if total > peak:
+                    peak = total
+                if peak - total > fall:
+                    fall = peak - total
+        if held_best is not start_best:
+            s.best_price = held_best
+        if held_worst is not start_worst:
+            s.worst_price = held_worst
         if peak is not start_peak:
             s.peak_pnl = peak
         if fall is not start_fall:

@@ -63,10 +63,9 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
         if s.opened_at is not None and candle.close_time <= s.opened_at:
             continue
         mark = rt.book.get(s.symbol, s.position_id)
-        if mark is not None:
-            for price in (mark.best, mark.worst):
-                position.mark(candle.close, high=price, low=price)
-        position.mark(candle.close, high=candle.high, low=candle.low)
+        candle_range = (candle.high, candle.low)
+        position.mark_ranges(candle.close, (candle_range,) if mark is None else
+                             ((mark.best, mark.best), (mark.worst, mark.worst), candle_range))
         s.last_candle_at = at
         if not await _apply_rules(uow, rt, position, policies[s.trader_id], candle):
             marked.append(position)
