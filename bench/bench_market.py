@@ -12,7 +12,9 @@ own publisher (``signal``'s job in production) is reported beside the total, not
 with the same feed once the services are stopped: three lean consumers (``bench/lean_market.py``,
 one per service that follows ticks: entry_gate, paper, position) doing the least such a
 consumer must — durable pull, explicit acks, last price in memory, one write a second.
-``market.ratio_to_floor`` is Robson's total over it."""
+``market.ratio_to_floor`` is Robson's total over it. ``market.feed_alone_cpu_share`` is NATS and
+Postgres with the same feed and no consumer fetching (measured between the two): what JetStream
+costs to take 200 ticks/s in, before any service reads one."""
 
 from __future__ import annotations
 
@@ -91,7 +93,7 @@ async def _floor_windows(infra: Infrastructure, windows: int, seconds: float) ->
 
 
 async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, list[float]],
-                              list[float]]:
+                              list[float], list[float]]:
     from robson_kit.testing.auth import install_test_key
 
     install_test_key()
@@ -103,6 +105,7 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
         stop = asyncio.Event()
         market: asyncio.Task[None] | None = None
         floor: list[float] = []
+        transport: list[float] = []
         procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run),
                                       f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
                  for name in SERVICES}
@@ -115,6 +118,10 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
             totals, shares = await market_cpu_windows(procs, infra, WINDOWS, SECONDS)
             for proc in reversed(procs.values()):
                 proc.stop()
+            await asyncio.sleep(MARKET_WARM_SECONDS)
+            transport, _ = await cpu_windows(
+                lambda: infra_cpu_by_process(infra) | {FEED: time.process_time()}, WINDOWS,
+                SECONDS, "feed alone")
             floor = await _floor_windows(infra, WINDOWS, SECONDS)
         finally:
             stop.set()
@@ -124,11 +131,11 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
                 proc.stop()
             await bus.close()
         print(f"service logs: {logs}")
-    return totals, shares, idle, floor
+    return totals, shares, idle, floor, transport
 
 
 def run() -> list[Metric]:
-    totals, shares, idle, floor = asyncio.run(_measure())
+    totals, shares, idle, floor, transport = asyncio.run(_measure())
     per = {name: median(values) for name, values in shares.items()}
     note = (f"{len(SYMBOLS)}×{TICK_RATE} ticks/s, no signals; median of {WINDOWS}×{SECONDS:g}s: "
             + share_note(per))
@@ -145,4 +152,10 @@ def run() -> list[Metric]:
                  f"{LEAN_CONSUMERS} lean tick consumers (bench/lean_market.py) + NATS + Postgres, "
                  f"same feed, same run; median of {len(floor)}×{SECONDS:g}s"),
             info("market.ratio_to_floor", median(totals) / lean, "×", "Robson ÷ floor")]
+    if transport:
+        metrics.append(info(
+            "market.feed_alone_cpu_share", median(transport), "% of a core",
+            f"NATS + Postgres with the same feed and no consumer fetching (services stopped), "
+            f"same run; median of {len(transport)}×{SECONDS:g}s: what JetStream costs to take the "
+            f"ticks in, before any service reads one"))
     return metrics
