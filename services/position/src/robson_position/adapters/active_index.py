@@ -31,13 +31,16 @@ class ActiveIndex:
 
     def track(self, s: PositionState) -> None:
         """Mirror a committed state (also at start-up, for every active position)."""
-        was = self._keys.pop(s.position_id, None)
+        key = key_of(s) if s.status.value in ACTIVE else None
+        was = self._keys.get(s.position_id)
+        if was == key:
+            return  # most commits (a candle's marks, an order event) move no key
         if was is not None:
+            del self._keys[s.position_id]
             self._count[was] -= 1
             if not self._count[was]:
                 del self._count[was]
-        if s.status.value in ACTIVE:
-            key = key_of(s)
+        if key is not None:
             self._keys[s.position_id] = key
             self._count[key] += 1
 
