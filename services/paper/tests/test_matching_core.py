@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from robson_contracts import Candle, Liquidity, Timeframe
+from robson_contracts import Candle, Liquidity, Side, Timeframe
 from robson_paper.domain import Links, plan_of
 from robson_paper.domain.events import Accepted, Canceled, Expired, Rejected, Replaced
 
@@ -265,6 +265,26 @@ def test_candle_points_already_covered_by_ticks_are_not_applied_again() -> None:
     assert fills(ex.drain()) == []
 
 
+def test_oco_buy_stop_gapping_past_the_shared_hold_fills_what_is_paid_and_ends_both_legs() -> None:
+    ex = exchange()
+    ex.configure_account("a1", "default", {"USDT": D(1000)}, False)
+    # one hold for both legs, the larger need: the stop's 9×105×1.02×1.001 = 964.8639
+    ex.submit_oco("a1", "default", "L1", "BTCUSDT", Side.BUY, D(9), "s1", D(105), None, "t1",
+                  D(50), at(1))
+    ex.drain()
+    ex.on_price("BTCUSDT", D(120), at(2))  # gaps through 105: 9 BTC would cost 1081.08
+    events = ex.drain()
+    (fill,) = fills(events)
+    assert (fill.ref.order_id, fill.quantity, fill.price, fill.fee) == ("s1", D("8.325"), D(120),
+                                                                       D("0.999"))
+    ended = {e.ref.order_id: (type(e).__name__, e.remaining) for e in events
+             if isinstance(e, Expired | Canceled)}
+    assert ended == {"s1": ("Expired", D("0.675")), "t1": ("Canceled", D(9))}
+    acc = ex.accounts["a1"]
+    assert acc.free == {"USDT": D("0.001"), "BTC": D("8.325")}  # 1000 - 999 - 0.999
+    assert acc.holds == {} and ex.orders == {}
+
+
 def _buy(ex, qty: str) -> None:
     ex.submit("a1", "default", spec("buy-" + qty, "BUY", "MARKET", qty), at(0.5))
     ex.on_price("BTCUSDT", D(100), at(1))
@@ -272,8 +292,6 @@ def _buy(ex, qty: str) -> None:
 
 
 def _sell():
-    from robson_contracts import Side
-
     return Side.SELL
 
 

@@ -164,18 +164,26 @@ class Engine:
                                   order.remaining))
         self._touch(order, at)
         peer = self.orders.get((order.account_id, order.oco_peer)) if order.oco_peer else None
+        if order.status is not OrderStatus.FILLED and qty < wanted:
+            # The price moved past what the hold was sized for and free funds cannot make up
+            # the difference: what was paid for is filled (and protected), the rest expires,
+            # as a venue would not leave an order it cannot fund resting. It ends before its
+            # OCO sibling is canceled: the hold they share, spent at the worse price, is then
+            # only ever shrunk (sized for the sibling with this remainder live, it would grow).
+            self.after_fill(order, at)
+            self._finish(order, OrderStatus.EXPIRED, at)
+            self.events.append(Expired(
+                OrderRef.of(order), f"INSUFFICIENT_BALANCE: filled {order.filled_qty} of "
+                                    f"{order.quantity}; the rest cannot be paid for at {price}",
+                order.remaining))
+            if peer is not None:
+                self.cancel_one(peer, "OCO_SIBLING_FILLED", at)
+            self.release(order)
+            return qty
         if peer is not None:
             self.cancel_one(peer, "OCO_SIBLING_FILLED", at)
         if order.status is OrderStatus.FILLED:
             self._finish(order, OrderStatus.FILLED, at)
-        elif qty < wanted:
-            # The price moved past what the hold was sized for and free funds cannot make up
-            # the difference: what was paid for is filled (and protected), the rest expires,
-            # as a venue would not leave an order it cannot fund resting.
-            self.after_fill(order, at)
-            self.expire(order, f"INSUFFICIENT_BALANCE: filled {order.filled_qty} of "
-                               f"{order.quantity}; the rest cannot be paid for at {price}", at)
-            return qty
         self.release(order)
         self.after_fill(order, at)
         return qty
