@@ -105,7 +105,7 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
         stop = asyncio.Event()
         market: asyncio.Task[None] | None = None
         floor: list[float] = []
-        transport: list[float] = []
+        feed_alone: list[float] = []
         procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run),
                                       f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
                  for name in SERVICES}
@@ -119,7 +119,7 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
             for proc in reversed(procs.values()):
                 proc.stop()
             await asyncio.sleep(MARKET_WARM_SECONDS)
-            transport, _ = await cpu_windows(
+            feed_alone, _ = await cpu_windows(
                 lambda: infra_cpu_by_process(infra) | {FEED: time.process_time()}, WINDOWS,
                 SECONDS, "feed alone")
             floor = await _floor_windows(infra, WINDOWS, SECONDS)
@@ -131,11 +131,11 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
                 proc.stop()
             await bus.close()
         print(f"service logs: {logs}")
-    return totals, shares, idle, floor, transport
+    return totals, shares, idle, floor, feed_alone
 
 
 def run() -> list[Metric]:
-    totals, shares, idle, floor, transport = asyncio.run(_measure())
+    totals, shares, idle, floor, feed_alone = asyncio.run(_measure())
     per = {name: median(values) for name, values in shares.items()}
     note = (f"{len(SYMBOLS)}×{TICK_RATE} ticks/s, no signals; median of {WINDOWS}×{SECONDS:g}s: "
             + share_note(per))
@@ -152,10 +152,10 @@ def run() -> list[Metric]:
                  f"{LEAN_CONSUMERS} lean tick consumers (bench/lean_market.py) + NATS + Postgres, "
                  f"same feed, same run; median of {len(floor)}×{SECONDS:g}s"),
             info("market.ratio_to_floor", median(totals) / lean, "×", "Robson ÷ floor")]
-    if transport:
+    if feed_alone:
         metrics.append(info(
-            "market.feed_alone_cpu_share", median(transport), "% of a core",
+            "market.feed_alone_cpu_share", median(feed_alone), "% of a core",
             f"NATS + Postgres with the same feed and no consumer fetching (services stopped), "
-            f"same run; median of {len(transport)}×{SECONDS:g}s: what JetStream costs to take the "
+            f"same run; median of {len(feed_alone)}×{SECONDS:g}s: what JetStream costs to take the "
             f"ticks in, before any service reads one"))
     return metrics

@@ -14,7 +14,7 @@ class _Order:
         self.key = (self.account_id, self.order_id)
 
 
-def test_reached_says_exactly_whether_pop_triggered_would_return_orders() -> None:
+def test_a_single_price_fires_within_exactly_when_pop_triggered_would_return_orders() -> None:
     rng = random.Random(7)
     for _ in range(3000):
         book = SymbolBook()
@@ -22,6 +22,6 @@ def test_reached_says_exactly_whether_pop_triggered_would_return_orders() -> Non
             book.add(_Order(i), rng.choice(("up", "down")), Decimal(rng.randint(90, 110)))  # type: ignore[arg-type]
         price = Decimal(rng.randint(85, 115))
         before = len(book)
-        reached = book.reached(price)
+        fires = book.fires_within(price, price)
         assert len(book) == before  # a peek removes nothing
-        assert reached == bool(book.pop_triggered(price))
+        assert fires == bool(book.pop_triggered(price))

@@ -72,14 +72,11 @@ class Activity:
         p = self._platform
         ex = p.paper.exchange
         symbol = bar.symbol
-        if ex.immediate.get(symbol):
-            return False
         state = ex.markets.get(symbol)
         if state is None or state.last_price is None:
             return False
-        book = ex.books.get(symbol)
         low, high = min(bar.low, state.last_price), max(bar.high, state.last_price)
-        if book is not None and book.fires_within(low, high):
+        if not ex.nothing_acts_within(symbol, low, high):
             return False
         for account_id in p.gate.accounts.holders((symbol,)):
             policy = p.gate.policies.account(account_id)

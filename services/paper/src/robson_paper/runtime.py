@@ -114,8 +114,7 @@ class Runtime:
         if (ex is None or not self._consistent or self._owner is not None
                 or self._lock.locked() or symbol not in ex.rules):
             return False
-        book = ex.books.get(symbol)
-        if ex.immediate.get(symbol) or (book is not None and book.reached(price)):
+        if not ex.nothing_acts_within(symbol, price, price):
             return False  # something fills or triggers: a transaction
         state = ex.market(symbol)
         if state.seen(at):

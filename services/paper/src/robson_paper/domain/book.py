@@ -76,9 +76,5 @@ class SymbolBook:
         """Would any price in [low, high] reach an order's level (``pop_triggered``'s rule)?"""
         return bool((self.up and -self.up[-1][0] <= high) or (self.down and self.down[-1][0] >= low))
 
-    def reached(self, price: Decimal) -> bool:
-        """Whether ``pop_triggered(price)`` would return anything (nothing is removed)."""
-        return self.fires_within(price, price)
-
     def __len__(self) -> int:
         return len(self.entries)

@@ -171,11 +171,9 @@ class Engine:
             # OCO sibling is canceled: the hold they share, spent at the worse price, is then
             # only ever shrunk (sized for the sibling with this remainder live, it would grow).
             self.after_fill(order, at)
-            self._finish(order, OrderStatus.EXPIRED, at)
-            self.events.append(Expired(
-                OrderRef.of(order), f"INSUFFICIENT_BALANCE: filled {order.filled_qty} of "
-                                    f"{order.quantity}; the rest cannot be paid for at {price}",
-                order.remaining))
+            self.expire(order, f"INSUFFICIENT_BALANCE: filled {order.filled_qty} of "
+                               f"{order.quantity}; the rest cannot be paid for at {price}", at,
+                        release=False)
             if peer is not None:
                 self.cancel_one(peer, "OCO_SIBLING_FILLED", at)
             self.release(order)
@@ -196,7 +194,9 @@ class Engine:
         self.events.append(Canceled(OrderRef.of(order), reason, order.remaining))
         self.release(order)
 
-    def expire(self, order: Order, reason: str, at: datetime) -> None:
+    def expire(self, order: Order, reason: str, at: datetime, release: bool = True) -> None:
+        """``release=False``: the caller releases the hold later (once an OCO sibling is gone)."""
         self._finish(order, OrderStatus.EXPIRED, at)
         self.events.append(Expired(OrderRef.of(order), reason, order.remaining))
-        self.release(order)
+        if release:
+            self.release(order)

@@ -91,7 +91,7 @@ class Matching(Engine):
             if last_time is None or point.at > last_time:
                 fresh.append(point)
                 last_time = point.at
-        if fresh and self._nothing_acts_within(symbol, candle.low, candle.high):
+        if fresh and self.nothing_acts_within(symbol, candle.low, candle.high):
             state.last_price, state.last_time = fresh[-1].price, fresh[-1].at
         else:
             for i, point in enumerate(fresh):
@@ -100,7 +100,7 @@ class Matching(Engine):
         self.dirty_markets.add(symbol)
         return len(fresh)
 
-    def _nothing_acts_within(self, symbol: str, low: Decimal, high: Decimal) -> bool:
+    def nothing_acts_within(self, symbol: str, low: Decimal, high: Decimal) -> bool:
         """No order can act on any price in [low, high]: no immediate order waits for the
         symbol's next price and no resting one's level is in reach (``on_price`` would then
         only move the last price)."""
