@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
+import asyncpg
 from robson_contracts import Candle, MarketContext
-from robson_kit.uow import UnitOfWork
-from sqlalchemy import bindparam, func, select, text, update
+from robson_kit.uow import UnitOfWork, driver_connection
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from robson_decision.adapters.memory import summarize
@@ -64,17 +66,6 @@ PERFORMANCE = (
     .order_by(positions.c.closed_at.desc(), positions.c.position_id.desc())
     .limit(bindparam("last"))
 )
-ADD_POSITION = (
-    insert(positions).on_conflict_do_nothing(index_elements=["position_id"]).returning(*positions.c)
-)
-OPEN_POSITION = (
-    insert(positions)
-    .values(timeframe=select(decisions.c.timeframe)
-            .where(decisions.c.decision_id == bindparam("decision_id")).scalar_subquery())
-    .on_conflict_do_nothing(index_elements=["position_id"]).returning(*positions.c)
-)
-"""``ADD_POSITION`` with the timeframe of the decision that opened it, in the same statement."""
-ADD_DECISION = insert(decisions).on_conflict_do_nothing().returning(decisions.c.decision_id)
 DECISION_TIMEFRAME = select(decisions.c.timeframe).where(
     decisions.c.decision_id == bindparam("decision_id")
 )
@@ -88,6 +79,45 @@ RECORDED_CALLS = (
     .where(model_calls.c.prompt_hash == bindparam("prompt_hash"))
     .order_by(model_calls.c.call_id)
 )
+
+
+# The per-signal writes (a decision, its position's projection) go straight to the transaction's
+# asyncpg connection: SQLAlchemy's statement machinery cost ~100 µs of CPU per statement on the
+# development machine, more than the round trip. JSONB values travel as JSON text, as SQLAlchemy
+# sends them (``json.dumps``, so None is JSON null); rows come back as dicts, JSONB parsed.
+_JSONB = frozenset({"violations", "proposal", "context", "take_profits"})
+_POSITION_COLUMNS = frozenset(positions.c.keys())
+_DECISION_COLUMNS = frozenset(decisions.c.keys())
+
+
+def _arg(column: str, value: Any) -> Any:
+    return json.dumps(value) if column in _JSONB else value
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...], conflict: str, returning: str,
+                timeframe_of_decision: bool = False) -> str:
+    values = [f"${i}" for i in range(1, len(columns) + 1)]
+    names = [f'"{c}"' for c in columns]  # quoted: "trailing" is a keyword
+    if timeframe_of_decision:  # the timeframe of the decision that opened it, in one statement
+        names.append("timeframe")
+        values.append(f"(SELECT timeframe FROM decisions WHERE decision_id = ${len(columns) + 1})")
+    return (f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)}) "
+            f"ON CONFLICT {conflict}DO NOTHING RETURNING {returning}")
+
+
+@cache
+def _update_position_sql(columns: tuple[str, ...]) -> str:
+    _checked(columns, _POSITION_COLUMNS, "positions")
+    sets = ", ".join(f'"{c}" = ${i}' for i, c in enumerate(columns, start=2))
+    return f"UPDATE positions SET {sets} WHERE position_id = $1 RETURNING *"
+
+
+def _checked(columns: tuple[str, ...], known: frozenset[str], table: str) -> tuple[str, ...]:
+    unknown = set(columns) - known
+    if unknown:
+        raise ValueError(f"not columns of {table}: {sorted(unknown)}")
+    return columns
 
 
 class Repository:
@@ -137,28 +167,33 @@ class Repository:
 
     # --- positions --------------------------------------------------------------------------
 
+    async def _driver(self) -> asyncpg.Connection:
+        return await driver_connection(self.uow.session)
+
+    async def _insert_position(self, values: dict[str, Any], *extra: Any,
+                               timeframe_of_decision: bool = False) -> dict[str, Any] | None:
+        columns = _checked(tuple(values), _POSITION_COLUMNS, "positions")
+        sql = _insert_sql("positions", columns, "(position_id) ", "*", timeframe_of_decision)
+        row = await (await self._driver()).fetchrow(
+            sql, *(_arg(c, values[c]) for c in columns), *extra)
+        return dict(row) if row is not None else None
+
     async def add_position(self, values: dict[str, Any]) -> dict[str, Any] | None:
         """The new row; None when the position was already known."""
-        row = (await self.uow.execute(ADD_POSITION, values)).first()
-        return dict(row._mapping) if row else None
+        return await self._insert_position(values)
 
     async def add_opened_position(self, values: dict[str, Any],
                                   decision_id: str | None) -> dict[str, Any] | None:
         """``add_position`` with the timeframe of ``decision_id`` (None when unknown), looked up
         by the insert itself."""
-        row = (await self.uow.execute(OPEN_POSITION, {**values, "decision_id": decision_id})).first()
-        return dict(row._mapping) if row else None
+        return await self._insert_position(values, decision_id, timeframe_of_decision=True)
 
     async def update_position(self, position_id: str, **values: Any) -> dict[str, Any] | None:
         """The row as updated (None: unknown position)."""
-        stmt = (
-            update(positions)
-            .where(positions.c.position_id == position_id)
-            .values(**values)
-            .returning(*positions.c)
-        )
-        row = (await self.uow.execute(stmt)).first()
-        return dict(row._mapping) if row else None
+        columns = tuple(values)
+        row = await (await self._driver()).fetchrow(
+            _update_position_sql(columns), position_id, *(_arg(c, values[c]) for c in columns))
+        return dict(row) if row is not None else None
 
     async def open_positions_on(self, symbol: str) -> list[dict[str, Any]]:
         rows = await self.uow.execute(OPEN_ON_SYMBOL, {"symbol": symbol})
@@ -185,7 +220,10 @@ class Repository:
     # --- decisions and model calls ----------------------------------------------------------
 
     async def add_decision(self, values: dict[str, Any]) -> bool:
-        return (await self.uow.execute(ADD_DECISION, values)).first() is not None
+        columns = _checked(tuple(values), _DECISION_COLUMNS, "decisions")
+        sql = _insert_sql("decisions", columns, "", "decision_id")
+        args = (_arg(c, values[c]) for c in columns)
+        return await (await self._driver()).fetchval(sql, *args) is not None
 
     async def decision_timeframe(self, decision_id: str | None) -> str | None:
         if decision_id is None:
