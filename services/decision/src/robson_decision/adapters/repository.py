@@ -1,7 +1,10 @@
-"""Reads and writes of the decision schema on the unit of work's connection.
+"""Reads and writes of the decision schema in the unit of work's transaction.
 
-Statements are built once (bind parameters) and run with ``uow.execute``: the hot paths skip
-the ORM session. Each write of market data is one round trip (insert + trim in one statement).
+The hot paths (market data, bars, decisions, the positions projection) run on the transaction's
+asyncpg connection (``driver_connection``): SQLAlchemy's statement machinery cost ~100 µs of CPU
+per statement on the development machine, more than the round trip. The rest are SQLAlchemy
+Core statements built once, run with ``uow.execute``. Each write of market data is one round
+trip (insert + trim in one statement).
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ from typing import Any
 import asyncpg
 from robson_contracts import Candle, MarketContext
 from robson_kit.uow import UnitOfWork, driver_connection
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from robson_decision.adapters.memory import summarize
 from robson_decision.adapters.tables import (
-    candles,
     decisions,
     model_calls,
     positions,
@@ -28,28 +30,19 @@ from robson_decision.adapters.tables import (
 from robson_decision.domain.context import Bar, Performance
 from robson_decision.domain.settings import TraderSettings
 
-ADD_CANDLE = text(
+ADD_CANDLE = (
     "WITH added AS (INSERT INTO candles (symbol, timeframe, open_time, open, high, low, close,"
-    " volume) VALUES (:symbol, :timeframe, :open_time, :open, :high, :low, :close, :volume)"
-    " ON CONFLICT DO NOTHING)"
-    " DELETE FROM candles WHERE symbol = :symbol AND timeframe = :timeframe"
-    " AND open_time < :horizon"
+    " volume) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING)"
+    " DELETE FROM candles WHERE symbol = $1 AND timeframe = $2 AND open_time < $9"
 )
-ADD_MARKET_CONTEXT = text(
+ADD_MARKET_CONTEXT = (
     "WITH added AS (INSERT INTO market_contexts (symbol, occurred_at, funding_rate, mark_price,"
-    " index_price) VALUES (:symbol, :occurred_at, :funding_rate, :mark_price, :index_price)"
-    " ON CONFLICT DO NOTHING)"
-    " DELETE FROM market_contexts WHERE symbol = :symbol AND occurred_at < :horizon"
+    " index_price) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING)"
+    " DELETE FROM market_contexts WHERE symbol = $1 AND occurred_at < $6"
 )
 BARS = (
-    select(candles)
-    .where(
-        candles.c.symbol == bindparam("symbol"),
-        candles.c.timeframe == bindparam("timeframe"),
-        candles.c.open_time <= bindparam("until"),
-    )
-    .order_by(candles.c.open_time.desc())
-    .limit(bindparam("limit"))
+    "SELECT open_time, open, high, low, close, volume FROM candles WHERE symbol = $1"
+    " AND timeframe = $2 AND open_time <= $3 ORDER BY open_time DESC LIMIT $4"
 )
 OPEN_ON_SYMBOL = (
     select(positions)
@@ -81,10 +74,8 @@ RECORDED_CALLS = (
 )
 
 
-# The per-signal writes (a decision, its position's projection) go straight to the transaction's
-# asyncpg connection: SQLAlchemy's statement machinery cost ~100 µs of CPU per statement on the
-# development machine, more than the round trip. JSONB values travel as JSON text, as SQLAlchemy
-# sends them (``json.dumps``, so None is JSON null); rows come back as dicts, JSONB parsed.
+# JSONB values travel as JSON text, as SQLAlchemy sends them (``json.dumps``, so None is JSON
+# null); rows come back as dicts, JSONB parsed (the dialect's codec on the connection).
 _JSONB = frozenset({"violations", "proposal", "context", "take_profits"})
 _POSITION_COLUMNS = frozenset(positions.c.keys())
 _DECISION_COLUMNS = frozenset(decisions.c.keys())
@@ -124,51 +115,28 @@ class Repository:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
 
+    async def _driver(self) -> asyncpg.Connection:
+        return await driver_connection(self.uow.session)
+
     # --- market data ------------------------------------------------------------------------
 
     async def add_candle(self, c: Candle, horizon: datetime) -> None:
-        await self.uow.execute(
-            ADD_CANDLE,
-            {
-                "symbol": c.symbol,
-                "timeframe": c.timeframe.value,
-                "open_time": c.open_time,
-                "open": c.open,
-                "high": c.high,
-                "low": c.low,
-                "close": c.close,
-                "volume": c.volume,
-                "horizon": horizon,
-            },
-        )
+        await (await self._driver()).execute(
+            ADD_CANDLE, c.symbol, c.timeframe.value, c.open_time, c.open, c.high, c.low, c.close,
+            c.volume, horizon)
 
     async def bars(
         self, symbol: str, timeframe: str, until: datetime, limit: int
     ) -> tuple[Bar, ...]:
-        rows = await self.uow.execute(
-            BARS, {"symbol": symbol, "timeframe": timeframe, "until": until, "limit": limit}
-        )
-        return tuple(
-            Bar(r.open_time, r.open, r.high, r.low, r.close, r.volume) for r in reversed(rows.all())
-        )
+        rows = await (await self._driver()).fetch(BARS, symbol, timeframe, until, limit)
+        return tuple(Bar(*r) for r in reversed(rows))
 
     async def add_market_context(self, m: MarketContext, horizon: datetime) -> None:
-        await self.uow.execute(
-            ADD_MARKET_CONTEXT,
-            {
-                "symbol": m.symbol,
-                "occurred_at": m.occurred_at,
-                "funding_rate": m.funding_rate,
-                "mark_price": m.mark_price,
-                "index_price": m.index_price,
-                "horizon": horizon,
-            },
-        )
+        await (await self._driver()).execute(
+            ADD_MARKET_CONTEXT, m.symbol, m.occurred_at, m.funding_rate, m.mark_price,
+            m.index_price, horizon)
 
     # --- positions --------------------------------------------------------------------------
-
-    async def _driver(self) -> asyncpg.Connection:
-        return await driver_connection(self.uow.session)
 
     async def _insert_position(self, values: dict[str, Any], *extra: Any,
                                timeframe_of_decision: bool = False) -> dict[str, Any] | None:
