@@ -13,26 +13,31 @@ writes the document once, just before commit (version + 1 per transaction, not p
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
-from robson_kit.uow import UnitOfWork
-from sqlalchemy import select, text
+from robson_kit.uow import UnitOfWork, driver_connection
+from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_entry_gate.adapters.tables import account_state
 from robson_entry_gate.domain.state import AccountState
 
-# Core statements compiled once (the hot path runs them for every decision and event).
-CREATE = text("INSERT INTO account_state (account_id, version, state) VALUES (:a, 0, :s) "
-              "ON CONFLICT (account_id) DO NOTHING")
-LOCK_VERSION = text("SELECT version FROM account_state WHERE account_id = :a FOR UPDATE")
-READ_STATE = text("SELECT version, state FROM account_state WHERE account_id = :a")
-SAVE = text("UPDATE account_state SET version = :v, state = :s WHERE account_id = :a")
-LOCK_MANY = text("SELECT account_id, version FROM account_state WHERE account_id = ANY(:a) "
-                 "ORDER BY account_id FOR UPDATE")
-READ_MANY = text("SELECT account_id, version, state FROM account_state WHERE account_id = ANY(:a)")
-SAVE_MANY = text(
+# The hot path runs these for every decision and event, on the transaction's asyncpg
+# connection: through SQLAlchemy a statement cost ~165 µs of CPU, on the driver ~60 µs.
+# ``state`` is a text column: it reads back as the JSON text it was written as.
+CREATE = ("INSERT INTO account_state (account_id, version, state) VALUES ($1, 0, $2) "
+          "ON CONFLICT (account_id) DO NOTHING")
+LOCK_VERSION = "SELECT version FROM account_state WHERE account_id = $1 FOR UPDATE"
+READ_STATE = "SELECT version, state FROM account_state WHERE account_id = $1"
+SAVE = "UPDATE account_state SET version = $1, state = $2 WHERE account_id = $3"
+LOCK_MANY = ("SELECT account_id, version FROM account_state WHERE account_id = ANY($1::varchar[]) "
+             "ORDER BY account_id FOR UPDATE")
+READ_MANY = ("SELECT account_id, version, state FROM account_state "
+             "WHERE account_id = ANY($1::varchar[])")
+SAVE_MANY = (
     "UPDATE account_state AS t SET version = u.v, state = u.s FROM unnest("
-    "CAST(:a AS varchar[]), CAST(:v AS bigint[]), CAST(:s AS text[])) AS u(a, v, s) "
+    "$1::varchar[], $2::bigint[], $3::text[]) AS u(a, v, s) "
     "WHERE t.account_id = u.a")
 _HELD = "entry_gate.accounts_held"
 """``session.info`` key: the accounts this transaction has locked, as (state, locked version)."""
@@ -40,6 +45,16 @@ _AHEAD = "entry_gate.accounts_locked_ahead"
 """``session.info`` key: accounts ``lock_many`` locked, not yet handed out by ``lock``."""
 _SAVING = "entry_gate.accounts_saving"
 """``session.info`` key: the accounts to write before commit, as (state, locked version)."""
+
+
+_T = TypeVar("_T")
+
+
+def _one(value: _T | None) -> _T:
+    """The row a held lock guarantees (what SQLAlchemy's ``scalar_one`` / ``one`` raised)."""
+    if value is None:
+        raise NoResultFound("No row was found when one was required")
+    return value
 
 
 class AccountStore:
@@ -87,32 +102,32 @@ class AccountStore:
         marks an account dirty (an account locked ahead but never handled must stay in the
         market watch, which skips dirty ones); the row lock keeps the cache entry current
         meanwhile, as no other writer can commit to it."""
-        conn = await session.connection()
+        driver = await driver_connection(session)
         stale: list[str] = []
-        for row in (await conn.execute(LOCK_MANY, {"a": wanted})).all():
-            cached = self._cache.get(row.account_id)
-            if cached is not None and cached[0] == row.version and row.account_id not in self._dirty:
-                ahead[row.account_id] = (cached[1], row.version)
+        for account_id, version in await driver.fetch(LOCK_MANY, wanted):
+            cached = self._cache.get(account_id)
+            if cached is not None and cached[0] == version and account_id not in self._dirty:
+                ahead[account_id] = (cached[1], version)
             else:
-                stale.append(row.account_id)
+                stale.append(account_id)
         if stale:
-            for row in (await conn.execute(READ_MANY, {"a": stale})).all():
-                ahead[row.account_id] = (AccountState.model_validate_json(row.state), row.version)
+            for account_id, version, state in await driver.fetch(READ_MANY, stale):
+                ahead[account_id] = (AccountState.model_validate_json(state), version)
 
     async def _lock(self, session: AsyncSession, account_id: str) -> tuple[AccountState, int]:
-        conn = await session.connection()
-        version = (await conn.execute(LOCK_VERSION, {"a": account_id})).scalar()
+        driver = await driver_connection(session)
+        version = await driver.fetchval(LOCK_VERSION, account_id)
         if version is None:
-            await conn.execute(CREATE, {"a": account_id,
-                                        "s": AccountState(account_id=account_id).model_dump_json()})
-            version = (await conn.execute(LOCK_VERSION, {"a": account_id})).scalar_one()
+            await driver.execute(CREATE, account_id,
+                                 AccountState(account_id=account_id).model_dump_json())
+            version = _one(await driver.fetchval(LOCK_VERSION, account_id))
         cached = self._cache.get(account_id)
         trusted = cached is not None and cached[0] == version and account_id not in self._dirty
         self._dirty.add(account_id)  # until a commit publishes, the in-memory copy is suspect
         if trusted:
             return cached[1], version
-        row = (await conn.execute(READ_STATE, {"a": account_id})).one()
-        return AccountState.model_validate_json(row.state), row.version
+        row = _one(await driver.fetchrow(READ_STATE, account_id))
+        return AccountState.model_validate_json(row["state"]), row["version"]
 
     async def save(self, uow: UnitOfWork, state: AccountState, version: int,
                    deferred: bool = True) -> None:
@@ -153,12 +168,14 @@ class AccountStore:
             account_id, version, state = rows[0]
             await self._write_row(uow, account_id, version, state)
             return
-        await uow.execute(SAVE_MANY, {"a": [a for a, _, _ in rows], "v": [v for _, v, _ in rows],
-                                      "s": [st.model_dump_json() for _, _, st in rows]})
+        await (await driver_connection(uow.session)).execute(
+            SAVE_MANY, [a for a, _, _ in rows], [v for _, v, _ in rows],
+            [st.model_dump_json() for _, _, st in rows])
 
     async def _write_row(self, uow: UnitOfWork, account_id: str, version: int,
                          state: AccountState) -> None:
-        await uow.execute(SAVE, {"a": account_id, "v": version, "s": state.model_dump_json()})
+        await (await driver_connection(uow.session)).execute(
+            SAVE, version, state.model_dump_json(), account_id)
 
     async def read(self, session: AsyncSession, account_id: str) -> AccountState:
         """For queries: the committed projection, never a writer's half-done copy."""

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from robson_contracts import GateDecision
-from robson_kit.uow import UnitOfWork
-from sqlalchemy import insert, select, text
+from robson_kit.uow import UnitOfWork, driver_connection
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_entry_gate.adapters.tables import admin_actions, gate_decisions
@@ -28,16 +28,16 @@ class DecisionFilter:
     before_seq: int | None = None
 
 
-# Hot path statements, compiled once; the payload goes in as JSON text (no parse/re-encode).
-EXISTS = text("SELECT 1 FROM gate_decisions WHERE gate_decision_id = :g")
-EXISTING = text("SELECT gate_decision_id FROM gate_decisions WHERE gate_decision_id = ANY(:g)")
-APPEND = text(
+# Hot path statements, on the transaction's asyncpg connection: through SQLAlchemy a statement
+# cost ~165 µs of CPU, on the driver ~60 µs. The payload goes in as JSON text (no parse/re-encode).
+EXISTS = "SELECT 1 FROM gate_decisions WHERE gate_decision_id = $1"
+EXISTING = "SELECT gate_decision_id FROM gate_decisions WHERE gate_decision_id = ANY($1::varchar[])"
+APPEND = (
     "INSERT INTO gate_decisions (gate_decision_id, decision_id, account_id, trader_id, symbol, "
     "outcome, reason_codes, decided_at, payload) "
     "SELECT g, d, a, t, s, o, CAST(c AS jsonb), at, CAST(p AS jsonb) FROM unnest("
-    "CAST(:g AS varchar[]), CAST(:d AS varchar[]), CAST(:a AS varchar[]), "
-    "CAST(:t AS varchar[]), CAST(:s AS varchar[]), CAST(:o AS varchar[]), "
-    "CAST(:codes AS text[]), CAST(:at AS timestamptz[]), CAST(:payload AS text[])"
+    "$1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], "
+    "$7::text[], $8::timestamptz[], $9::text[]"
     ") AS u(g, d, a, t, s, o, c, at, p)"
 )
 _STAGED = "entry_gate.decision_log"
@@ -52,7 +52,7 @@ async def prefetch(uow: UnitOfWork, gate_decision_ids: list[str]) -> None:
     wanted = [g for g in dict.fromkeys(gate_decision_ids) if g not in known]
     if len(wanted) < 2:
         return
-    found = {r[0] for r in (await uow.execute(EXISTING, {"g": wanted})).all()}
+    found = {r[0] for r in await (await driver_connection(uow.session)).fetch(EXISTING, wanted)}
     known.update((g, g in found) for g in wanted)
 
 
@@ -63,7 +63,7 @@ async def exists(uow: UnitOfWork, gate_decision_id: str) -> bool:
     known = uow.session.info.get(_KNOWN)
     if known is not None and gate_decision_id in known:
         return known[gate_decision_id]
-    return (await uow.execute(EXISTS, {"g": gate_decision_id})).first() is not None
+    return await (await driver_connection(uow.session)).fetchrow(EXISTS, gate_decision_id) is not None
 
 
 def append(uow: UnitOfWork, message: GateDecision) -> None:
@@ -81,13 +81,12 @@ async def _flush(uow: UnitOfWork) -> None:
     if not staged:
         return
     rows = list(staged.values())
-    await uow.execute(APPEND, {
-        "g": [m.gate_decision_id for m in rows], "d": [m.decision.decision_id for m in rows],
-        "a": [m.account_id for m in rows], "t": [m.decision.trader_id for m in rows],
-        "s": [m.decision.symbol for m in rows], "o": [m.outcome.value for m in rows],
-        "codes": [json.dumps(list(m.reason_codes)) for m in rows],
-        "at": [m.occurred_at for m in rows], "payload": [m.model_dump_json() for m in rows],
-    })
+    await (await driver_connection(uow.session)).execute(
+        APPEND, [m.gate_decision_id for m in rows], [m.decision.decision_id for m in rows],
+        [m.account_id for m in rows], [m.decision.trader_id for m in rows],
+        [m.decision.symbol for m in rows], [m.outcome.value for m in rows],
+        [json.dumps(list(m.reason_codes)) for m in rows], [m.occurred_at for m in rows],
+        [m.model_dump_json() for m in rows])
 
 
 class DecisionLog:

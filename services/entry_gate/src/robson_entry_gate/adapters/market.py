@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from robson_contracts import Message
-from robson_kit.uow import UnitOfWork
-from sqlalchemy import select, text
+from robson_kit.uow import UnitOfWork, driver_connection
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from robson_entry_gate.adapters.tables import market_state
@@ -24,11 +24,12 @@ from robson_entry_gate.domain.watch import Move
 _BATCH = "entry_gate.market_batch"
 _NEWER_PRICE = "(market_state.price_at IS NULL OR market_state.price_at < EXCLUDED.price_at)"
 _NEWER_CONTEXT = "(market_state.context_at IS NULL OR market_state.context_at < EXCLUDED.context_at)"
-UPSERT = text(
+# Run once per market batch, on the transaction's asyncpg connection: through SQLAlchemy a
+# statement cost ~165 µs of CPU, on the driver ~60 µs.
+UPSERT = (
     "INSERT INTO market_state (symbol, last_price, price_at, funding_rate, mark_price, context_at) "
-    "SELECT * FROM unnest(CAST(:symbols AS varchar[]), CAST(:prices AS numeric[]), "
-    "CAST(:price_ats AS timestamptz[]), CAST(:fundings AS numeric[]), "
-    "CAST(:marks AS numeric[]), CAST(:context_ats AS timestamptz[])) "
+    "SELECT * FROM unnest($1::varchar[], $2::numeric[], $3::timestamptz[], $4::numeric[], "
+    "$5::numeric[], $6::timestamptz[]) "
     "ON CONFLICT (symbol) DO UPDATE SET "
     f"last_price = CASE WHEN {_NEWER_PRICE} THEN EXCLUDED.last_price ELSE market_state.last_price END, "
     f"price_at = CASE WHEN {_NEWER_PRICE} THEN EXCLUDED.price_at ELSE market_state.price_at END, "
@@ -128,11 +129,10 @@ class MarketStore:
                 and ((written := self.written.get(symbol)) is None or snap.price_at > written)]
 
     async def _write_rows(self, uow: UnitOfWork, snaps: list[MarketSnapshot]) -> None:
-        await uow.execute(UPSERT, {
-            "symbols": [s.symbol for s in snaps], "prices": [s.last_price for s in snaps],
-            "price_ats": [s.price_at for s in snaps], "fundings": [s.funding_rate for s in snaps],
-            "marks": [s.mark_price for s in snaps], "context_ats": [s.context_at for s in snaps],
-        })
+        await (await driver_connection(uow.session)).execute(
+            UPSERT, [s.symbol for s in snaps], [s.last_price for s in snaps],
+            [s.price_at for s in snaps], [s.funding_rate for s in snaps],
+            [s.mark_price for s in snaps], [s.context_at for s in snaps])
 
     def _merge(self, snaps: list[MarketSnapshot]) -> None:
         for snap in snaps:
