@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from robson_contracts import derive_id
+from robson_kit.uow import driver_connection
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from robson_paper.adapters.tables import accounts, fills, market_state, orders
+from robson_paper.adapters.tables import accounts, market_state, orders
 from robson_paper.domain import EngineConfig, Exchange
 from robson_paper.domain.events import Event, Filled
 from robson_paper.domain.market import MarketState
 from robson_paper.domain.model import Account, Order
 from robson_paper.domain.rules import SymbolRules
+
+Row = tuple[object, ...]
 
 
 def fill_id(event: Filled) -> str:
@@ -42,18 +45,33 @@ async def load(session: AsyncSession, config: EngineConfig,
     return ex
 
 
-def _upsert(table, keys: list[str], updated: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={c: stmt.excluded[c] for c in updated})
-
-
-# Built once: constructing an upsert per flush costs more than executing it from the cache.
-_ORDERS = _upsert(orders, ["account_id", "order_id"],
-                  ("status", "live", "updated_at", "data", "list_id", "position_id"))
-_ACCOUNTS = _upsert(accounts, ["account_id"], ("data",))
-_MARKETS = _upsert(market_state, ["symbol"], ("last_price", "last_time", "recent_range"))
-_FILLS = insert(fills).on_conflict_do_nothing()
+# The writes before each commit go straight to the transaction's asyncpg connection (the kit's
+# ``driver_connection``): a statement through SQLAlchemy costs ~165 µs of CPU, on asyncpg ~60 µs.
+# Each is one statement for any number of rows (unnest), so asyncpg prepares it once per
+# connection; the rows of a flush have distinct keys, as the ON CONFLICT DO UPDATE needs.
+_ORDERS = (
+    "INSERT INTO orders (account_id, order_id, symbol, status, live, list_id, position_id, seq, "
+    "updated_at, data) SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], "
+    "$4::varchar[], $5::boolean[], $6::varchar[], $7::varchar[], $8::bigint[], "
+    "$9::timestamptz[], $10::jsonb[]) "
+    "ON CONFLICT (account_id, order_id) DO UPDATE SET status = excluded.status, "
+    "live = excluded.live, list_id = excluded.list_id, position_id = excluded.position_id, "
+    "updated_at = excluded.updated_at, data = excluded.data")
+_ACCOUNTS = (
+    "INSERT INTO accounts (account_id, tenant_id, data) "
+    "SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::jsonb[]) "
+    "ON CONFLICT (account_id) DO UPDATE SET data = excluded.data")
+_MARKETS = (
+    "INSERT INTO market_state (symbol, last_price, last_time, recent_range) "
+    "SELECT * FROM unnest($1::varchar[], $2::numeric[], $3::timestamptz[], $4::numeric[]) "
+    "ON CONFLICT (symbol) DO UPDATE SET last_price = excluded.last_price, "
+    "last_time = excluded.last_time, recent_range = excluded.recent_range")
+_FILLS = (
+    "INSERT INTO fills (fill_id, account_id, order_id, symbol, side, price, quantity, fee, "
+    "fee_asset, liquidity, filled_at, fill_no) SELECT * FROM unnest($1::varchar[], "
+    "$2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::numeric[], $7::numeric[], "
+    "$8::numeric[], $9::varchar[], $10::varchar[], $11::timestamptz[], $12::integer[]) "
+    "ON CONFLICT DO NOTHING")
 
 
 async def flush(session: AsyncSession, ex: Exchange, events: list[Event],
@@ -61,38 +79,41 @@ async def flush(session: AsyncSession, ex: Exchange, events: list[Event],
     """Upsert every changed order and account and the given market rows (default: every
     changed one); insert new fills."""
     markets = ex.dirty_markets if markets is None else markets
-    if ex.dirty_orders:
-        await session.execute(_ORDERS, [_order_row(o) for o in ex.dirty_orders.values()])
-    if ex.dirty_accounts:
-        rows = [{"account_id": a.account_id, "tenant_id": a.tenant_id, "data": a.to_json()}
-                for a in (ex.accounts[i] for i in sorted(ex.dirty_accounts) if i in ex.accounts)]
-        await session.execute(_ACCOUNTS, rows)
-    if markets:
-        await session.execute(_MARKETS, [_market_row(ex.markets[s]) for s in sorted(markets)])
-    new_fills = [_fill_row(e) for e in events if isinstance(e, Filled)]
-    if new_fills:
-        await session.execute(_FILLS, new_fills)
+    writes = (
+        (_ORDERS, [_order_row(o) for o in ex.dirty_orders.values()]),
+        (_ACCOUNTS, [_account_row(ex.accounts[i]) for i in sorted(ex.dirty_accounts)
+                     if i in ex.accounts]),
+        (_MARKETS, [_market_row(ex.markets[s]) for s in sorted(markets)]),
+        (_FILLS, [_fill_row(e) for e in events if isinstance(e, Filled)]),
+    )
+    for statement, rows in writes:
+        if rows:
+            await (await driver_connection(session)).execute(statement, *_columns(rows))
     ex.dirty_orders.clear()
     ex.dirty_accounts.clear()
 
 
-def _order_row(o: Order) -> dict[str, object]:
-    return {"account_id": o.account_id, "order_id": o.order_id, "symbol": o.symbol,
-            "status": o.status.value, "live": o.live, "list_id": o.list_id,
-            "position_id": o.position_id, "seq": o.seq, "updated_at": o.updated_at,
-            "data": o.to_json()}
+def _columns(rows: list[Row]) -> list[list[object]]:
+    """The rows as one array per column: the unnest statements' parameters."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
-def _market_row(m: MarketState) -> dict[str, object]:
-    return {"symbol": m.symbol, "last_price": m.last_price, "last_time": m.last_time,
-            "recent_range": m.recent_range}
+def _order_row(o: Order) -> Row:
+    return (o.account_id, o.order_id, o.symbol, o.status.value, o.live, o.list_id,
+            o.position_id, o.seq, o.updated_at, json.dumps(o.to_json()))
 
 
-def _fill_row(e: Filled) -> dict[str, object]:
-    return {"fill_id": fill_id(e), "account_id": e.ref.account_id, "order_id": e.ref.order_id,
-            "symbol": e.ref.symbol, "side": e.side.value, "price": e.price, "quantity": e.quantity,
-            "fee": e.fee, "fee_asset": e.fee_asset, "liquidity": e.liquidity.value,
-            "filled_at": e.at, "fill_no": e.fill_no}
+def _account_row(a: Account) -> Row:
+    return (a.account_id, a.tenant_id, json.dumps(a.to_json()))
+
+
+def _market_row(m: MarketState) -> Row:
+    return (m.symbol, m.last_price, m.last_time, m.recent_range)
+
+
+def _fill_row(e: Filled) -> Row:
+    return (fill_id(e), e.ref.account_id, e.ref.order_id, e.ref.symbol, e.side.value, e.price,
+            e.quantity, e.fee, e.fee_asset, e.liquidity.value, e.at, e.fill_no)
 
 
 __all__ = ["Decimal", "fill_id", "flush", "load"]
