@@ -150,10 +150,15 @@ class Figures:
 
     @cached_property
     def month_headroom(self) -> Decimal:
-        """Loss the month may still take: limit × month-start capital + realized − open risk.
-        A new entry's risk must fit in it, so the limit holds even if every stop fills."""
-        limit = self.policy.monthly_loss.limit * self.month_start_capital
-        return limit + self.realized_month - self.open_risk
+        """Loss the month may still take: limit × month-start capital + realized − open risk,
+        a realized gain counting only at the limit's share. A new entry's risk must fit in it,
+        so the limit holds even if every stop fills — in this month, and in the next one if
+        the positions are carried into it: the next month's capital takes this month's gain in
+        at the limit's share only, so a gain counted in full here would let the carried risk
+        exceed the next month's limit."""
+        limit = self.policy.monthly_loss.limit
+        realized = self.realized_month
+        return limit * self.month_start_capital + min(realized, limit * realized) - self.open_risk
 
     @cached_property
     def day_pnl(self) -> Decimal:
