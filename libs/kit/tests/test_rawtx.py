@@ -15,10 +15,12 @@ from robson_kit.clock import WallClock
 from robson_kit.db import make_engine, make_sessionmaker
 from robson_kit.rawtx import TransactionRolledBack, begin_with_inbox, commit_with_outbox
 from robson_kit.service import Service
+from robson_kit.tables import inbox
 from robson_kit.uow import UnitOfWork, begin_recording_inbox, flush_outboxes_and_commit
 from sampleapp.app import handle_signal
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import DeclarativeBase
 
 from .test_messaging import make_signal, seen
 
@@ -126,3 +128,26 @@ async def test_a_failed_statement_swallowed_by_a_handler_never_commits(sample: S
             await flush_outboxes_and_commit(session, [])  # Postgres answers ROLLBACK
     assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
                         id=message.message_id) == 0
+
+
+class _Mapped(DeclarativeBase):
+    pass
+
+
+class _InboxRecord(_Mapped):
+    """An ORM mapping of the kit's inbox table: a handler's unflushed ORM object to commit."""
+
+    __table__ = inbox
+
+
+async def test_orm_objects_a_handler_left_unflushed_are_written_before_the_kit_commits(
+    sample: Service,
+) -> None:
+    message, added = make_signal("orm-flush"), make_signal("orm-object")
+    async with sample.sessions() as session, session.begin():
+        assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
+        session.add(_InboxRecord(message_id=added.message_id, consumer="orm", subject="s"))
+        assert await commit_with_outbox(session, [])
+        assert not session.new  # flushed before the COMMIT went, so inside the transaction
+    assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
+                        id=added.message_id) == 1

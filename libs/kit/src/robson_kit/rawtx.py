@@ -45,10 +45,12 @@ class KitTransaction:
     """Stands in for asyncpg's transaction object under SQLAlchemy's adapter while the kit owns
     the transaction (it sent ``BEGIN`` itself, and may send ``COMMIT`` with its last write)."""
 
-    __slots__ = ("driver", "ended")
+    __slots__ = ("adapted", "driver", "ended")
 
-    def __init__(self, driver: asyncpg.Connection) -> None:
-        self.driver = driver
+    def __init__(self, adapted: Any) -> None:
+        self.adapted = adapted
+        """SQLAlchemy's adapted connection whose ``_transaction`` this stands in for."""
+        self.driver: asyncpg.Connection = adapted.driver_connection
         self.ended = False
 
     async def commit(self) -> None:
@@ -70,6 +72,8 @@ def _text(value: str) -> str:
 
 
 def _uuid(value: Any) -> str:
+    if isinstance(value, uuid.UUID):
+        return f"'{value}'::uuid"
     try:
         return f"'{uuid.UUID(str(value))}'::uuid"
     except ValueError as exc:
@@ -110,8 +114,8 @@ async def begin_with_inbox(session: AsyncSession, records: list[tuple[object, st
         values = inbox_values(records)
     except NotLiteral:
         return False
-    driver: asyncpg.Connection = adapted.driver_connection
-    kit = KitTransaction(driver)
+    kit = KitTransaction(adapted)
+    driver = kit.driver
     adapted._transaction = kit  # from here a failure is rolled back by the session as usual
     status = await driver.execute(
         "BEGIN; INSERT INTO inbox (message_id, consumer, subject) VALUES "
@@ -142,8 +146,9 @@ async def commit_with_outbox(session: AsyncSession, rows: list[dict[str, Any]]) 
         values = outbox_values(rows) if rows else ""
     except NotLiteral:
         return False
-    await session.flush()  # whatever the ORM still holds must be in before COMMIT
-    if (await _adapter(session))._transaction is not kit:
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # whatever the ORM still holds must be in before COMMIT
+    if kit.adapted._transaction is not kit:
         return False  # someone ended or replaced the transaction meanwhile: not ours to commit
     insert = ("INSERT INTO outbox (message_id, subject, message_type, payload, headers) VALUES "
               f"{values}; " if rows else "")
