@@ -104,6 +104,19 @@ def test_monthly_loss_just_under_limit_passes_that_rule() -> None:
     assert check(judge(state), "monthly_loss").passed
 
 
+def test_monthly_headroom_counts_a_realized_gain_only_at_the_limits_share() -> None:
+    """A month's gain becomes next month's capital, whose limit is 4% of it: room for new risk
+    grows by 4% of the gain, not all of it, or carried risk could exceed next month's limit."""
+    state = account("10000")
+    on_closed(state, closed("won", "1000"), DEFAULT.account)
+    on_opened(state, opened("p1", trader="t1", qty="43", entry="100", stop="90"))  # 430 at risk
+    verdict = judge(state, decision(trader="t2", entry="100", stop="90"))
+    # headroom = 4% × 10,000 + 4% × 1,000 − 430 = 10: one unit at 10 of risk (not 970: 97 units)
+    assert verdict.inputs["month_headroom"] == "10"
+    assert verdict.approved_quantity == D("1")
+    assert check(verdict, "risk_per_trade").details["binding_limit"] == "monthly_budget"
+
+
 # --- rule 3: dynamic concurrency ----------------------------------------------------------------
 
 def test_concurrency_trajectory_month_start_4_then_6_then_2_then_0() -> None:
