@@ -54,3 +54,12 @@ async def test_other_accounts_token_sees_404_and_manual_actions_record_the_subje
     history = (await api.get(f"/positions/{pid}/modifications")).json()
     actors = {h["kind"]: h["actor"] for h in history}
     assert actors["MOVE_SL"] == "alice" and actors["CLOSE"] == "bob"
+
+
+async def test_an_id_postgres_cannot_hold_is_a_422_naming_it_not_a_server_error(
+    api: httpx.AsyncClient,
+) -> None:
+    for path in ("/positions/a%00b", "/positions/a%00b/modifications"):
+        r = await api.get(path)
+        assert r.status_code == 422, (path, r.status_code, r.text)
+        assert r.json()["detail"][0]["type"] == "value_not_storable"

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -22,6 +23,12 @@ from robson_kit.outage import INFRASTRUCTURE_ERRORS, is_infrastructure_error
 
 if TYPE_CHECKING:
     from robson_kit.service import Service
+
+
+def _not_storable() -> JSONResponse:
+    return JSONResponse({"detail": [{"field": "body", "type": "value_not_storable", "message":
+                        "a value cannot be stored (a NUL character, or a number out of range)"}]},
+                        status_code=422)
 
 
 def create_app(
@@ -93,9 +100,13 @@ def create_app(
         code = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
         if not code.startswith("22"):
             raise exc
-        return JSONResponse({"detail": [{"field": "body", "type": "value_not_storable", "message":
-                            "a value cannot be stored (a NUL character, or a number out of range)"}]},
-                            status_code=422)
+        return _not_storable()
+
+    @app.exception_handler(asyncpg.exceptions.DataError)
+    async def _unstorable_on_the_driver(_: Request, exc: asyncpg.exceptions.DataError) -> JSONResponse:
+        """The same, from a statement sent on the transaction's asyncpg connection (the hot
+        paths: ``robson_kit.uow.driver_connection``), which SQLAlchemy does not wrap."""
+        return _not_storable()
 
     @app.exception_handler(AccountHidden)
     async def _hidden(_: Request, exc: AccountHidden) -> JSONResponse:
