@@ -77,17 +77,25 @@ RECORDED_CALLS = (
 # JSONB values travel as JSON text, as SQLAlchemy sends them (``json.dumps``, so None is JSON
 # null); rows come back as dicts, JSONB parsed (the dialect's codec on the connection).
 _JSONB = frozenset({"violations", "proposal", "context", "take_profits"})
-_POSITION_COLUMNS = frozenset(positions.c.keys())
-_DECISION_COLUMNS = frozenset(decisions.c.keys())
+_COLUMNS = {"positions": frozenset(positions.c.keys()),
+            "decisions": frozenset(decisions.c.keys())}
 
 
 def _arg(column: str, value: Any) -> Any:
     return json.dumps(value) if column in _JSONB else value
 
 
+def _checked(table: str, columns: tuple[str, ...]) -> None:
+    unknown = set(columns) - _COLUMNS[table]
+    if unknown:
+        raise ValueError(f"not columns of {table}: {sorted(unknown)}")
+
+
 @cache
 def _insert_sql(table: str, columns: tuple[str, ...], conflict: str, returning: str,
                 timeframe_of_decision: bool = False) -> str:
+    """Built (and its columns checked) once per column set."""
+    _checked(table, columns)
     values = [f"${i}" for i in range(1, len(columns) + 1)]
     names = [f'"{c}"' for c in columns]  # quoted: "trailing" is a keyword
     if timeframe_of_decision:  # the timeframe of the decision that opened it, in one statement
@@ -99,16 +107,9 @@ def _insert_sql(table: str, columns: tuple[str, ...], conflict: str, returning: 
 
 @cache
 def _update_position_sql(columns: tuple[str, ...]) -> str:
-    _checked(columns, _POSITION_COLUMNS, "positions")
+    _checked("positions", columns)
     sets = ", ".join(f'"{c}" = ${i}' for i, c in enumerate(columns, start=2))
     return f"UPDATE positions SET {sets} WHERE position_id = $1 RETURNING *"
-
-
-def _checked(columns: tuple[str, ...], known: frozenset[str], table: str) -> tuple[str, ...]:
-    unknown = set(columns) - known
-    if unknown:
-        raise ValueError(f"not columns of {table}: {sorted(unknown)}")
-    return columns
 
 
 class Repository:
@@ -140,7 +141,7 @@ class Repository:
 
     async def _insert_position(self, values: dict[str, Any], *extra: Any,
                                timeframe_of_decision: bool = False) -> dict[str, Any] | None:
-        columns = _checked(tuple(values), _POSITION_COLUMNS, "positions")
+        columns = tuple(values)
         sql = _insert_sql("positions", columns, "(position_id) ", "*", timeframe_of_decision)
         row = await (await self._driver()).fetchrow(
             sql, *(_arg(c, values[c]) for c in columns), *extra)
@@ -188,7 +189,7 @@ class Repository:
     # --- decisions and model calls ----------------------------------------------------------
 
     async def add_decision(self, values: dict[str, Any]) -> bool:
-        columns = _checked(tuple(values), _DECISION_COLUMNS, "decisions")
+        columns = tuple(values)
         sql = _insert_sql("decisions", columns, "", "decision_id")
         args = (_arg(c, values[c]) for c in columns)
         return await (await self._driver()).fetchval(sql, *args) is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import asyncpg
@@ -46,20 +47,21 @@ _SAVE_MARKS = (
 _STATE = "SELECT state::text AS state FROM positions"
 _GET = f"{_STATE} WHERE position_id = $1"
 _ACTIVE_ON = f"{_STATE} WHERE symbol = $1 AND status = ANY($2::varchar[]) ORDER BY created_at"
-_ACTIVE = {
-    (False, False): f"{_STATE} WHERE status = ANY($1::varchar[]) ORDER BY created_at",
-    (True, False): f"{_STATE} WHERE status = ANY($1::varchar[]) AND account_id = $2 "
-                   "ORDER BY created_at",
-    (False, True): f"{_STATE} WHERE status = ANY($1::varchar[]) AND symbol = $2 ORDER BY created_at",
-    (True, True): f"{_STATE} WHERE status = ANY($1::varchar[]) AND account_id = $2 "
-                  "AND symbol = $3 ORDER BY created_at",
-}
-"""``active``'s statement by (account given, symbol given)."""
 _HOLDS = ("SELECT EXISTS (SELECT 1 FROM positions WHERE trader_id = $1 AND symbol = $2 "
           "AND side = $3 AND status = ANY($4::varchar[]))")
 _RECORD_FILL = (
     "INSERT INTO fills (fill_id, position_id, order_id, kind, price, quantity, fee, filled_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fill_id) DO NOTHING RETURNING fill_id")
+
+
+@cache
+def _active_sql(by_account: bool, by_symbol: bool) -> str:
+    """``active``'s statement: the active statuses, then the filters given, in that order."""
+    where = ["status = ANY($1::varchar[])"]
+    for column, given in (("account_id", by_account), ("symbol", by_symbol)):
+        if given:
+            where.append(f"{column} = ${len(where) + 1}")
+    return f"{_STATE} WHERE {' AND '.join(where)} ORDER BY created_at"
 
 
 def _row(state: PositionState) -> tuple[Any, ...]:
@@ -132,7 +134,7 @@ class Positions:
 
     async def active(self, account_id: str | None = None, symbol: str | None = None) -> list[Position]:
         args = [a for a in (account_id, symbol) if a is not None]
-        statement = _ACTIVE[(account_id is not None, symbol is not None)]
+        statement = _active_sql(account_id is not None, symbol is not None)
         return _positions(await (await self._driver()).fetch(statement, ACTIVE, *args))
 
     async def query(self, *, account_id: str | None = None, trader_id: str | None = None,
