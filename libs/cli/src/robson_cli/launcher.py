@@ -139,11 +139,22 @@ class Platform:
                 raise RuntimeError(f"{running.definition.name} exited ({running.process.returncode}):\n{tail}")
             try:
                 if httpx.get(f"{running.url}/readyz", timeout=2).status_code == 200:
+                    self._check_identity(running)
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"{running.definition.name} not ready after {timeout:.0f}s; see {running.log_path}")
+
+    @staticmethod
+    def _check_identity(running: RunningService) -> None:
+        """The port answered ready: make sure the service we started answered, not another
+        process that held the port (ours then dies on its bind, after this check may have run)."""
+        name = httpx.get(f"{running.url}/healthz", timeout=2).json().get("service")
+        if name != running.definition.name:
+            raise RuntimeError(f"port {running.port} is taken by {name or 'another program'}, so "
+                               f"{running.definition.name} cannot serve there; set "
+                               f"{running.definition.env_prefix}HTTP_PORT to a free port")
 
     @property
     def urls(self) -> dict[str, str]:

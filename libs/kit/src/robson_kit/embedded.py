@@ -15,11 +15,21 @@ from pathlib import Path
 
 import psutil
 
+_handed_out: set[int] = set()
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, never one this process was given before: the kernel may hand
+    the same ephemeral port to two probes in a row, and a port chosen for a process that has not
+    bound it yet is still free to the next probe (two services on one port once failed a run)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise OSError("no fresh free port after 100 probes")
 
 
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
