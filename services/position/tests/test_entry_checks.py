@@ -3,17 +3,21 @@ positions (the database is asked only when the index says one may exist)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from robson_contracts import (
     OrderRejected,
     OrderRole,
     PositionEntryFailed,
     PositionStatus,
     SubmitBracketOrder,
+    TradeTick,
 )
 from robson_position.adapters.repository import Positions
 from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
 from robson_position.handlers.entries import handle_gate_decision
+from robson_position.handlers.market import apply_tick
 from robson_position.handlers.orders import handle_order_event
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings
@@ -86,3 +90,38 @@ async def test_restarted_service_still_refuses_an_entry_on_a_held_position(
         assert _refusals(await _handle(second, gate(gate_id="g2"))) == ["POSITION_EXISTS"]
     finally:
         await second.stop()
+
+
+def _with_deadline(g, minutes: int = 15):  # type: ignore[no-untyped-def]
+    return g.model_copy(update={"expires_at": g.occurred_at + timedelta(minutes=minutes)})
+
+
+async def test_approval_the_market_has_passed_the_deadline_of_is_refused_with_approval_expired(
+    service: PositionService,
+) -> None:
+    """Position was down or behind: the market moved on past the approval's deadline, so it was
+    sized on old prices. Refused (the gate then releases its risk), nothing sent to a venue."""
+    apply_tick(TradeTick(occurred_at=T0 + timedelta(minutes=16), symbol="BTCUSDT", price="50100"),
+               service.deps.runtime)
+    emitted = await _handle(service, _with_deadline(gate(gate_id="g1")))
+    assert _refusals(emitted) == ["APPROVAL_EXPIRED"] and _brackets(emitted) == []
+    (failed,) = [m for m in emitted if isinstance(m, PositionEntryFailed)]
+    assert failed.gate_decision_id == "g1" and failed.status is PositionStatus.REJECTED
+
+
+async def test_approval_inside_its_deadline_opens_and_one_without_a_deadline_too(
+    service: PositionService,
+) -> None:
+    apply_tick(TradeTick(occurred_at=T0 + timedelta(minutes=14), symbol="BTCUSDT", price="50100"),
+               service.deps.runtime)
+    emitted = await _handle(service, _with_deadline(gate(gate_id="g1")),
+                            gate(gate_id="g2", symbol="ETHUSDT"))
+    assert _refusals(emitted) == []
+    assert _brackets(emitted) == [position_id_for("g1"), position_id_for("g2")]
+
+
+async def test_approval_before_any_market_event_is_acted_on(service: PositionService) -> None:
+    """No event time yet (a fresh start in a replay): the wall clock is years from the replay's
+    time and must not void its approvals."""
+    emitted = await _handle(service, _with_deadline(gate(gate_id="g1"), minutes=1))
+    assert _brackets(emitted) == [position_id_for("g1")]

@@ -41,6 +41,10 @@ class GateDecision(AccountMessage):
     """The projection values the rules read (equity, monthly P&L, open count…), as strings."""
     warnings: tuple[str, ...] = ()
     """Reason codes of checks that warned without denying."""
+    expires_at: UtcDatetime | None = None
+    """An approval's deadline in event time: position refuses to act on it later
+    (``PositionEntryFailed`` with ``APPROVAL_EXPIRED``), as it was sized on an older market.
+    The gate counts the approval's risk until position reports on it, whatever its age."""
 
 
 class RiskAction(StrEnum):

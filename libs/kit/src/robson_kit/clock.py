@@ -68,6 +68,12 @@ class FollowingClock:
         if self._event is None or event_time > self._event:
             self._event, self._seen_at = event_time, self._wall.now()
 
+    @property
+    def latest(self) -> datetime | None:
+        """The latest event time seen, without the wall time since (None before any event):
+        what a replay may decide on, as it does not depend on how fast the replay runs."""
+        return self._event
+
     def now(self) -> datetime:
         if self._event is None or self._seen_at is None:
             return self._wall.now()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from robson_kit.service import Service
 
+from robson_position.adapters.market_time import newest_market_time
 from robson_position.adapters.repository import Positions
 from robson_position.adapters.venues import Venues
 from robson_position.deps import PositionDeps, PositionService
@@ -31,6 +32,9 @@ async def rebuild(service: PositionService) -> None:
             rt.track(position)
             if position.s.last_candle_at is not None:  # what re-sync stamps before a new candle
                 rt.market_clock.observe(position.s.last_candle_at)
+    newest = await newest_market_time(service.bus)
+    if newest is not None:  # so approvals that waited out the downtime are judged as of now
+        rt.market_clock.observe(newest)
 
 
 async def close_venues(service: PositionService) -> None:

@@ -145,7 +145,7 @@ class Figures:
     @cached_property
     def open_risk(self) -> Decimal:
         """What the month loses if every open position and pending entry stops out."""
-        pending = sum((p.risk for p in self.live_pending), ZERO)
+        pending = sum((p.risk for p in self.pending_entries), ZERO)
         return self.state.month_aggregates()[1] + pending
 
     @cached_property
@@ -196,18 +196,17 @@ class Figures:
     @cached_property
     def open_by_trader(self) -> Counter[str]:
         counts: Counter[str] = Counter(self.state.aggregates()[1])
-        counts.update(p.trader_id for p in self.live_pending)
+        counts.update(p.trader_id for p in self.pending_entries)
         return counts
 
     @cached_property
-    def live_pending(self) -> list:
-        ttl = self.policy.pending_entry_ttl_seconds
-        return [p for p in self.state.pending.values()
-                if (self.now - p.allowed_at).total_seconds() < ttl]
+    def pending_entries(self) -> list:
+        """Approvals position has not reported on: they count until it does, at any age."""
+        return list(self.state.pending.values())
 
     @cached_property
     def open_count(self) -> int:
-        return len(self.state.positions) + len(self.live_pending)
+        return len(self.state.positions) + len(self.pending_entries)
 
     def active_lockouts(self) -> list:
         return [lk for lk in self.state.lockouts if lk.active(self.now)]
@@ -229,7 +228,7 @@ class Figures:
             "drawdown": _s(self.drawdown),
             "max_concurrency": str(self.max_concurrency),
             "open_positions": str(len(self.state.positions)),
-            "pending_entries": str(len(self.live_pending)),
+            "pending_entries": str(len(self.pending_entries)),
             "free_quote": _s(self.free_quote),
             "capital_source": "snapshot" if self.state.equity is not None else "default",
             "evaluated_at": self.now.isoformat(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from robson_contracts import CheckResult, GateDecision, GateOutcome, TradeDecision, derive_id
@@ -85,8 +85,11 @@ def gate_decision_id(decision: TradeDecision, attempt: str = "") -> str:
 
 
 def to_message(decision: TradeDecision, verdict: Verdict, gid: str, now: datetime,
-               extra_checks: tuple[CheckResult, ...] = ()) -> GateDecision:
+               extra_checks: tuple[CheckResult, ...] = (),
+               valid_for: timedelta | None = None) -> GateDecision:
+    """The published verdict; an approval carries its deadline (``now`` + ``valid_for``)."""
     checks = verdict.checks + extra_checks
+    allowed = verdict.outcome is GateOutcome.ALLOW_ENTRY
     return GateDecision(
         **decision.caused(),
         message_id=derive_id("gate-decision-msg", gid),
@@ -102,4 +105,5 @@ def to_message(decision: TradeDecision, verdict: Verdict, gid: str, now: datetim
         inputs=verdict.inputs,
         warnings=tuple(dict.fromkeys(c.reason_code for c in checks
                                      if c.passed and c.warning and c.reason_code)),
+        expires_at=now + valid_for if allowed and valid_for is not None else None,
     )

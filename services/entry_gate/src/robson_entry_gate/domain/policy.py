@@ -230,7 +230,14 @@ class AccountPolicy(Config):
     frequency: FrequencyConfig = FrequencyConfig()
     queue: QueueConfig = QueueConfig()
     pending_entry_ttl_seconds: int = Field(900, ge=10)
-    """An ALLOW counts as a pending entry until position reports it, or this long."""
+    """How long an ALLOW is valid (its ``expires_at``, in event time): position refuses it
+    after that (``APPROVAL_EXPIRED``). Its risk counts as a pending entry until position
+    reports on it, however long that takes: dropping it on a timer would free headroom for
+    new approvals while position, down or behind, may still open the old one."""
+
+    @property
+    def approval_valid_for(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.pending_entry_ttl_seconds)
 
     @model_validator(mode="after")
     def _monthly_bound_holds(self) -> AccountPolicy:

@@ -51,8 +51,6 @@ def roll(state: AccountState, market: Market, policy: AccountPolicy, at: datetim
     current = (f"day:{state.day_key}", f"month:{state.month_key}")
     state.breaches = [b for b in state.breaches if b in current]
     state.entries = [e for e in state.entries if at - e.at < KEEP_ENTRIES]
-    ttl = timedelta(seconds=policy.pending_entry_ttl_seconds)
-    state.pending = {k: p for k, p in state.pending.items() if at - p.allowed_at < ttl}
     state.last_event_at = at
 
 
@@ -126,6 +124,11 @@ def on_entry_failed(state: AccountState, ev: PositionEntryFailed) -> None:
     _resolve_pending(state, ev.gate_decision_id, None)
     state.positions.pop(ev.position_id, None)
     state.positions_changed()
+
+
+def release_pending(state: AccountState, gid: str) -> None:
+    """An approval position will never act on (its message was dead-lettered there)."""
+    _resolve_pending(state, gid, None)
 
 
 def _resolve_pending(state: AccountState, gid: str | None, decision_id: str | None) -> None:

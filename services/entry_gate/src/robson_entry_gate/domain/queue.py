@@ -55,7 +55,9 @@ def drain(state: AccountState, market: Market, policy_for: Callable[[str], Effec
             continue
         gid = gate_decision_id(item.decision, "dequeued")
         record_verdict(state, item.decision, verdict, gid, now)
-        out.append(Dequeued(item.decision, verdict, to_message(item.decision, verdict, gid, now)))
+        message = to_message(item.decision, verdict, gid, now,
+                             valid_for=account_policy.approval_valid_for)
+        out.append(Dequeued(item.decision, verdict, message))
     for item in stale:
         gid = gate_decision_id(item.decision, "dequeued")
         verdict = Verdict(outcome=GateOutcome.DENY_ENTRY,

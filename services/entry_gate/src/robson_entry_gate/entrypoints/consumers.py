@@ -5,6 +5,7 @@ from __future__ import annotations
 from robson_contracts import (
     BalanceSnapshot,
     Candle,
+    DeadLetter,
     MarketContext,
     PositionError,
     PositionEvent,
@@ -15,6 +16,7 @@ from robson_contracts import (
 from robson_contracts import subjects as s
 from robson_kit.consumer import ConsumerSpec
 
+from robson_entry_gate.handlers.dead_approvals import POSITION_GATE_DEAD_LETTERS, handle_dead_letter
 from robson_entry_gate.handlers.decisions import handle_trade_decision, is_entry
 from robson_entry_gate.handlers.deps import GateDeps
 from robson_entry_gate.handlers.events import handle_account_event
@@ -31,6 +33,9 @@ def consumer_specs(deps: GateDeps) -> list[ConsumerSpec]:
     async def on_market(message, uow):
         await handle_market(message, uow, deps)
 
+    async def on_dead_letter(message, uow):
+        await handle_dead_letter(message, uow, deps)
+
     return [
         ConsumerSpec("entry_gate_decisions", s.DECISIONS, (s.ALL_DECISIONS,), on_decision,
                      accepts=(TradeDecision,), wants=is_entry),
@@ -39,6 +44,8 @@ def consumer_specs(deps: GateDeps) -> list[ConsumerSpec]:
                      accepts=(PositionEvent, PositionError, TraderStatusChanged)),
         ConsumerSpec("entry_gate_balances", s.ACCOUNTS, (s.ALL_BALANCES,), on_account,
                      accepts=(BalanceSnapshot,)),
+        ConsumerSpec("entry_gate_dead_approvals", s.DEAD_LETTERS, (POSITION_GATE_DEAD_LETTERS,),
+                     on_dead_letter, accepts=(DeadLetter,)),
         # Idempotent: stored prices only move forward and a kill switch's ids derive from the
         # tick that tripped it, so market data needs no inbox record. Prices nobody holds
         # move the in-memory view only (``wants_market``), stored on a bounded schedule.

@@ -53,7 +53,8 @@ async def handle_trade_decision(d: TradeDecision, uow: UnitOfWork, deps: GateDep
     verdict = evaluate(d, state, market, policy, now)
     queued = verdict.queueable and enqueue(state, d, now, policy.account)
     record_verdict(state, d, verdict, gid, now)
-    message = to_message(d, verdict, gid, now, (QUEUED,) if queued else ())
+    message = to_message(d, verdict, gid, now, (QUEUED,) if queued else (),
+                         valid_for=policy.account.approval_valid_for)
     if verdict.kill is not None:
         for m in engage(state, verdict.kill, now, d):
             uow.emit(m)

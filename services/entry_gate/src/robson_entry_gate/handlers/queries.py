@@ -19,7 +19,8 @@ async def dry_run(session: AsyncSession, deps: GateDeps, d: TradeDecision) -> Ga
     policy = deps.policies.effective(d.account_id, d.trader_id)
     now = max(d.occurred_at, state.last_event_at or d.occurred_at)
     verdict = evaluate(d, state, deps.market.view, policy, now)
-    return to_message(d, verdict, gate_decision_id(d, "dry-run"), now)
+    return to_message(d, verdict, gate_decision_id(d, "dry-run"), now,
+                      valid_for=policy.account.approval_valid_for)
 
 
 async def risk_status(session: AsyncSession, deps: GateDeps, account_id: str,
@@ -42,7 +43,7 @@ async def risk_status(session: AsyncSession, deps: GateDeps, account_id: str,
             "budget_used": str(min(loss_used, 1)),
             "max_concurrency": f.max_concurrency,
             "open_positions": len(state.positions),
-            "pending_entries": len(f.live_pending),
+            "pending_entries": len(f.pending_entries),
             "slots_free": max(0, f.max_concurrency - f.open_count),
         },
         "kill_switch": {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from robson_contracts import GateDecision, GateOutcome, PositionEntryFailed, PositionStatus
 from robson_kit.uow import UnitOfWork
 
@@ -14,7 +16,7 @@ from robson_position.handlers.commands import emit_all
 from robson_position.handlers.runtime import Runtime
 
 
-def _refusal(gate: GateDecision) -> tuple[str, str] | None:
+def _refusal(gate: GateDecision, market_time: datetime | None) -> tuple[str, str] | None:
     d = gate.decision
     if not d.decision.is_entry:
         return "NOT_AN_ENTRY", f"{d.decision} is not an entry"
@@ -22,6 +24,9 @@ def _refusal(gate: GateDecision) -> tuple[str, str] | None:
         return "NO_APPROVED_QUANTITY", "ALLOW_ENTRY without approved_quantity"
     if d.stop_loss is None:
         return "MISSING_STOP_LOSS", "an entry needs a protective stop"
+    if gate.expires_at is not None and market_time is not None and market_time >= gate.expires_at:
+        return "APPROVAL_EXPIRED", (f"approved until {gate.expires_at.isoformat()}, the market is at "
+                                    f"{market_time.isoformat()}: sized on prices that have moved on")
     return None
 
 
@@ -32,7 +37,7 @@ async def handle_gate_decision(gate: GateDecision, uow: UnitOfWork, rt: Runtime)
     pid = position_id_for(gate.gate_decision_id)
     d = gate.decision
     side = d.decision.value
-    refusal = _refusal(gate)
+    refusal = _refusal(gate, rt.market_clock.latest)  # event time: replays stay deterministic
     if refusal is None and await rt.settings.paused(uow, d.trader_id):
         refusal = ("TRADER_PAUSED", f"trader {d.trader_id} is paused: no new entries")
     policy = await rt.settings.policy(uow, d.trader_id)

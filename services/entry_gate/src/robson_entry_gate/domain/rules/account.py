@@ -61,7 +61,7 @@ class DirectionRule:
         if not ctx.policy.account.positions.allow_hedging:
             side = d.decision.value
             held = set(ctx.figures.state.sides().get((d.trader_id, d.symbol), ()))
-            held.update(p.side for p in ctx.figures.live_pending
+            held.update(p.side for p in ctx.figures.pending_entries
                         if p.trader_id == d.trader_id and p.symbol == d.symbol)
             if any(h.value != side for h in held):
                 return failed(self.name, "OPPOSITE_POSITION_OPEN",
