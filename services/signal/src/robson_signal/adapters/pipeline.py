@@ -34,7 +34,7 @@ from robson_signal.domain.feedstatus import FeedStatus
 log = get_logger(__name__)
 Step = Callable[[], Awaitable[None]]
 STORE_BATCH = 200
-"""Lockstep: bars stored per transaction at most (while close times stream unsettled)."""
+"""Lockstep: bars stored per transaction at most (and at the end of the run)."""
 
 
 class StepFailed(Exception):
@@ -128,7 +128,7 @@ class Pipeline:
         settled at all — the next one follows at once (the services' consumers handle them
         in stream order, so the state is the same) until one has signals or the platform is
         busy again, which settles everything published so far first. Storing the bars is
-        batched the same way (a crash republishes what was not stored: ids are derived)."""
+        batched, settled or not (a crash republishes what was not stored: ids are derived)."""
         async with self.lock:
             fresh = self._accept(bars)
             ticks = sorted(
@@ -160,8 +160,9 @@ class Pipeline:
                 if step:
                     self._queue(f"publish {name}", lambda step=step: self._publish_once(step))
                     self._queue(f"settle {name}", settle)
+            # Stored in batches here too, off the settled path: a busy close time used to wait
+            # for its own transaction (and its fsync) before the next one could go out.
             self._stage_store(fresh, source, produced)
-            self._flush_store()
             await self._drain()
             return produced
 
