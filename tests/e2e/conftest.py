@@ -35,18 +35,20 @@ async def e2e_bus(nats_url: str) -> AsyncIterator[Bus]:
 async def platform_factory(
     nats_url: str, database_url: str, dataset: Path, e2e_bus: Bus,
     tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Callable[[], Awaitable[Platform]]]:
+) -> AsyncIterator[Callable[..., Awaitable[Platform]]]:
     """``await new_platform()``: fresh streams, fresh schemas, six started and configured
     services; each is stopped at the end of this module (or when the test stops it): a service
     left running would share its durable consumers with the next module's services."""
     started: list[Platform] = []
     logs = tmp_path_factory.mktemp("logs")
 
-    async def new_platform() -> Platform:
+    async def new_platform(config_yaml: str | None = None) -> Platform:
         for platform in started:
             platform.stop()
         await reset_streams(e2e_bus)
         platform = Platform(nats_url, database_url, dataset, logs)
+        if config_yaml is not None:
+            platform.config_yaml = config_yaml
         started.append(platform)
         await platform.start()
         await platform.configure()

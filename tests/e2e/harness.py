@@ -84,7 +84,10 @@ class Platform:
         if name == "signal":
             env |= {f"{prefix}FEED": "replay", f"{prefix}FEED_AUTOSTART": "false",
                     f"{prefix}REPLAY_PATH": str(self.dataset), f"{prefix}LOCKSTEP": "true",
-                    f"{prefix}SYMBOLS": ",".join(SYMBOLS), f"{prefix}TIMEFRAMES": "5m"}
+                    f"{prefix}SYMBOLS": ",".join(SYMBOLS), f"{prefix}TIMEFRAMES": "5m",
+                    # as `robson up`: the lockstep asks the gate about accounts' loss watches
+                    f"{prefix}GATE_URL": self.procs["entry_gate"].url,
+                    f"{prefix}SERVICE_TOKEN": token("read", subject="service:signal")}
         return env
 
     def url(self, name: str) -> str:

@@ -20,6 +20,11 @@ from .market import FIVE_MINUTES_MS, SERIES, START_MS, klines
 
 CENT = Decimal("0.01")
 EMA_CONFIG, EMA_RULES = plain_loop.EMA_CONFIG, plain_loop.EMA_RULES
+WATCHES_OFF = CONFIG_YAML.replace(
+    "      daily_loss: {limit: 0.5}\n",
+    "      daily_loss: {enabled: false}\n      drawdown: {enabled: false}\n")
+"""The platform's config with the account's loss watches off (they follow prices tick by tick)."""
+assert WATCHES_OFF != CONFIG_YAML
 
 
 def ema_dataset(directory: Path, candles: int, seed: int = 5) -> Path:
@@ -68,11 +73,34 @@ def test_backtest_trades_equal_the_plain_loop_of_the_ema_cross_rules(tmp_path: P
 async def test_backtest_equals_the_distributed_lockstep_replay_to_the_cent(
     platform_factory, e2e_bus, dataset: Path, tmp_path: Path  # type: ignore[no-untyped-def]
 ) -> None:
+    """The loss watches on (the default): while a position is open, every tick goes out."""
     platform = await platform_factory()
     await platform.start_feed()
     await platform.wait_finished(e2e_bus)
+    await _same_as_the_backtest(platform, e2e_bus, CONFIG_YAML, dataset, tmp_path)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_backtest_equals_the_lockstep_replay_that_left_out_ticks_no_order_could_act_on(
+    platform_factory, e2e_bus, dataset: Path, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """The loss watches off: while positions are open, a close time whose range no resting stop
+    or take-profit can reach goes out as its candles alone (as the backtest sends it), and the
+    trades, fills and P&L are still the backtest's to the cent."""
+    platform = await platform_factory(WATCHES_OFF)
+    await platform.start_feed()
+    await platform.wait_finished(e2e_bus)
+    feed = await platform.get("signal", "/feed")
+    assert feed["ticks"] < 4 * feed["candles"]
+    await _same_as_the_backtest(platform, e2e_bus, WATCHES_OFF, dataset, tmp_path)
+
+
+async def _same_as_the_backtest(platform, e2e_bus, config_yaml: str, dataset: Path,  # type: ignore[no-untyped-def]
+                                tmp_path: Path) -> None:
     live = await collect(platform, e2e_bus)
-    result = await asyncio.to_thread(run_config, CONFIG_YAML, dataset, tmp_path)
+    result = await asyncio.to_thread(run_config, config_yaml, dataset, tmp_path)
 
     def closed(rows: list[tuple]) -> list[tuple]:  # type: ignore[type-arg]
         return sorted(rows)

@@ -36,20 +36,31 @@ def test_position_env_with_venues_on_other_ports_points_resync_at_them() -> None
 
 
 def test_other_services_get_no_peer_urls() -> None:
-    platform = _platform_with(("paper", 41006))
+    platform = _platform_with(("paper", 41006), ("entry_gate", 41003))
+    env = platform.env_for(by_name("decision"), 41002)
+    assert not any(key.endswith("_URL") for key in env if key.startswith("ROBSON_DECISION_"))
+
+
+def test_signal_env_points_its_lockstep_at_the_gate_with_a_read_only_token(data_dir: Path) -> None:
+    platform = _platform_with(("paper", 41006), ("entry_gate", 41003))
     env = platform.env_for(by_name("signal"), 41001)
+    assert env["ROBSON_SIGNAL_GATE_URL"] == "http://127.0.0.1:41003"
     assert not any(key.endswith("_PAPER_URL") for key in env if key.startswith("ROBSON_SIGNAL_"))
+    public = keys.parse_public((data_dir / "auth" / keys.PUBLIC_NAME).read_bytes())
+    principal = tokens.verify(public, env["ROBSON_SIGNAL_SERVICE_TOKEN"])
+    assert principal.subject == "service:signal" and principal.has(Scope.READ)
+    assert not principal.has(Scope.TRADE) and not principal.has(Scope.ADMIN)
 
 
-def test_services_get_the_platform_public_key_and_only_position_a_read_service_token(data_dir: Path) -> None:
+def test_services_get_the_platform_public_key_and_only_callers_a_read_service_token(data_dir: Path) -> None:
     platform = _platform_with(("paper", 41006), ("execution", 41005))
-    signal_env = platform.env_for(by_name("signal"), 41001)
+    decision_env = platform.env_for(by_name("decision"), 41002)
     position_env = platform.env_for(by_name("position"), 41004)
     private = data_dir / "auth" / keys.PRIVATE_NAME
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
-    assert signal_env["ROBSON_AUTH_PUBLIC_KEY_FILE"] == str(data_dir / "auth" / keys.PUBLIC_NAME)
-    assert "ROBSON_AUTH_PUBLIC_KEY" not in signal_env  # no inherited key overrides the file
-    assert not any(k.endswith("SERVICE_TOKEN") for k in signal_env)
+    assert decision_env["ROBSON_AUTH_PUBLIC_KEY_FILE"] == str(data_dir / "auth" / keys.PUBLIC_NAME)
+    assert "ROBSON_AUTH_PUBLIC_KEY" not in decision_env  # no inherited key overrides the file
+    assert not any(k.endswith("SERVICE_TOKEN") for k in decision_env)
     public = keys.parse_public((data_dir / "auth" / keys.PUBLIC_NAME).read_bytes())
     principal = tokens.verify(public, position_env["ROBSON_POSITION_SERVICE_TOKEN"])
     assert principal.subject == "service:position" and principal.has(Scope.READ)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from decimal import Decimal
 
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -14,20 +15,70 @@ from robson_kit.testing import reset_streams, wait_until
 from robson_signal.adapters.activity import Activity
 from robson_signal.adapters.quiescence import Quiescence
 
+D = Decimal
+
+
+def _accepted(order_id: str, kind: str = "STOP_MARKET", side: str = "SELL", price: str | None = None,
+              stop: str | None = "99", symbol: str = "BTCUSDT") -> dict:  # type: ignore[type-arg]
+    return {"order_id": order_id, "order": {
+        "order_id": order_id, "symbol": symbol, "side": side, "type": kind, "quantity": "1",
+        "price": price, "stop_price": stop}}
+
 
 def test_activity_tracks_resting_orders_and_open_positions() -> None:
     activity = Activity(bus=None, known=True)  # type: ignore[arg-type]
-    activity.on_event("OrderAccepted", {"order_id": "o1"})
-    activity.on_event("OrderReplaced", {"order_id": "o1", "order": {"order_id": "o2"}})
-    assert activity.orders == {"o2"}
-    activity.on_event("PositionOpened", {"position_id": "p1"})
+    activity.on_event("OrderAccepted", _accepted("o1"))
+    activity.on_event("OrderReplaced", {"order_id": "o1", "order": _accepted("o2", stop="98")["order"]})
+    assert list(activity.orders) == ["o2"] and activity.orders["o2"].stop_price == D("98")  # type: ignore[union-attr]
+    activity.on_event("PositionOpened", {"position_id": "p1", "account_id": "a", "symbol": "BTCUSDT"})
     activity.on_event("OrderFilled", {"order_id": "o2"})
-    assert activity.orders == set() and activity.positions == {"p1"}
+    assert activity.orders == {} and activity.positions == {"p1": ("a", "BTCUSDT")}
     activity.on_event("PositionClosed", {"position_id": "p1"})
-    assert activity.positions == set()
+    assert activity.positions == {}
     activity.on_event("PositionOpened", {"position_id": "p2"})
     activity.on_event("PositionEntryFailed", {"position_id": "p2"})
-    assert activity.positions == set()
+    assert activity.positions == {}
+    activity.on_event("OrderAccepted", {"order_id": "o3", "order": {"type": "nonsense"}})
+    assert activity.orders == {"o3": None}  # unreadable: kept, and it may always act
+
+
+class Watches:
+    """The gate's answer per account, in memory (the port ``GateWatch`` implements over HTTP)."""
+
+    def __init__(self, off: dict[str, bool]) -> None:
+        self.off_by_account, self.asked, self.forgotten = off, [], []  # type: ignore[var-annotated]
+
+    async def off(self, account_id: str) -> bool:
+        self.asked.append(account_id)
+        return self.off_by_account.get(account_id, False)
+
+    def forget(self, account_id: str) -> None:
+        self.forgotten.append(account_id)
+
+
+async def test_activity_leaves_ticks_out_only_when_no_order_can_act_and_holders_watches_are_off() -> None:
+    watches = Watches({"calm": True, "watched": False})
+    activity = Activity(bus=None, known=True, watch=watches)  # type: ignore[arg-type]
+    activity.on_event("PositionOpened", {"position_id": "p1", "account_id": "calm", "symbol": "BTCUSDT"})
+    activity.on_event("OrderAccepted", _accepted("stop", stop="99"))
+    activity.on_event("OrderAccepted", _accepted("tp", kind="LIMIT", price="105", stop=None))
+    assert watches.forgotten == ["calm"]  # a new position: its account's policy is asked again
+    inside = {"BTCUSDT": (D("99.5"), D("104"))}
+    assert await activity.tickless(inside)
+    assert not await activity.tickless({"BTCUSDT": (D("98"), D("104"))})   # the stop is in reach
+    assert not await activity.tickless({"BTCUSDT": (D("100"), D("105"))})  # the take-profit too
+    assert not await activity.tickless(None)  # a symbol without a last price yet
+    assert await activity.tickless({"ETHUSDT": (D("1"), D("9999"))})  # nothing of ETH rests
+    activity.on_event("PositionOpened", {"position_id": "p2", "account_id": "watched", "symbol": "BTCUSDT"})
+    assert not await activity.tickless(inside)  # its drawdown watch follows ticks
+    activity.on_event("PositionClosed", {"position_id": "p2"})
+    assert await activity.tickless(inside)
+    activity.on_event("OrderAccepted", {"order_id": "odd", "order": {}})
+    assert not await activity.tickless(inside)  # an order it cannot read may act
+    activity.on_event("OrderCanceled", {"order_id": "odd"})
+    activity.known = False
+    assert not await activity.tickless(inside)  # a tracker that came late knows nothing
+    assert not await Activity(bus=None, known=True).tickless(inside)  # type: ignore[arg-type]  # no gate
 
 
 async def test_activity_is_idle_only_when_nothing_rests_and_only_market_data_went_by(bus) -> None:  # type: ignore[no-untyped-def]

@@ -45,10 +45,11 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-SERVICE_SCOPES = {"position": ["read"], "dashboard": ["admin"]}
+SERVICE_SCOPES = {"position": ["read"], "signal": ["read"], "dashboard": ["admin"]}
 """Services that call peers' APIs, and the scope their token gets (position reads the venues;
-the dashboard's "sign in as the local operator", offered to loopback browsers only, acts as the
-operator, whom `robson up` serves as admin)."""
+signal reads entry_gate's policies in a lockstep replay; the dashboard's "sign in as the local
+operator", offered to loopback browsers only, acts as the operator, whom `robson up` serves as
+admin)."""
 
 
 def auth_env(svc: ServiceDef) -> dict[str, str]:
@@ -106,6 +107,9 @@ class Platform:
         if svc.name == "dashboard":  # the web UI's backend reads every other service's API
             return {f"{svc.env_prefix}{r.definition.name.upper()}_URL": r.url
                     for r in self.services if r.definition.name != "dashboard"}
+        if svc.name == "signal":  # a lockstep replay asks the gate about accounts' loss watches
+            return {f"{svc.env_prefix}GATE_URL": r.url
+                    for r in self.services if r.definition.name == "entry_gate"}
         if svc.name != "position":
             return {}
         return {f"{svc.env_prefix}{r.definition.name.upper()}_URL": r.url

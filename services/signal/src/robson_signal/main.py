@@ -14,6 +14,7 @@ from robson_kit.service import Service
 from robson_signal.adapters import repository as repo
 from robson_signal.adapters.activity import Activity
 from robson_signal.adapters.bar_feeds import replay_bars, run_bars, synthetic_bars
+from robson_signal.adapters.gate_watch import GateWatch
 from robson_signal.adapters.pipeline import Pipeline, ResumableBars
 from robson_signal.adapters.quiescence import Quiescence
 from robson_signal.deps import FeedRun, SignalDeps, SignalService
@@ -96,7 +97,9 @@ async def run_feed(service: SignalService) -> None:
         Quiescence(service.bus, settings.lockstep_quiet_ms / 1000) if settings.lockstep else None
     )
     if lockstep is not None and settings.lockstep_skip_idle and run.activity is None:
-        run.activity = Activity(service.bus, known=not run.warmed)
+        watch = GateWatch(settings.gate_url, settings.service_token.get_secret_value()) \
+            if settings.gate_url else None
+        run.activity = Activity(service.bus, known=not run.warmed, watch=watch)
         await run.activity.start()
     try:
         await pipeline.resume()

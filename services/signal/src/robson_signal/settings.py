@@ -80,6 +80,12 @@ class SignalSettings(ServiceSettings):
     by, close times without signals go out without waiting (adapters/activity.py); the
     results are the strict lockstep's. False: every step of every close time is settled."""
 
+    gate_url: str = ""
+    """Lockstep: entry_gate's API, asked whether the accounts holding a symbol have their loss
+    watches off (with ``SERVICE_TOKEN``, read scope); then a close time no resting order can
+    act on goes out without its ticks (``adapters/activity.py``). Empty: ticks always go out.
+    ``robson up`` sets both."""
+
     publish_window: int = 512
     """Messages in flight to JetStream at most (back-pressure bound)."""
 

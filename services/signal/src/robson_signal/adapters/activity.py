@@ -16,13 +16,23 @@ Conservative by construction: an unknown message counts as activity, an order or
 tracker never saw end keeps it busy (strict lockstep, slower, never different), and a tracker
 that started after the platform did (a restart of signal mid-replay) never calls the platform
 idle (``known`` is False), since it cannot know what is open.
+
+While it is busy, ``tickless`` tells when a close time's ticks can change nothing its candle
+does not: no resting order can act anywhere in the range (``may_act_within``, which errs on
+yes), and every account holding the symbol has its drawdown and daily-loss watches off (asked
+of entry_gate, whose policy it is, through ``watch``; again on each new position; unknown
+means no). The backtest leaves such ticks out by the same rule (paper's exact test).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
+from pydantic import ValidationError
+from robson_contracts import OrderSpec
+from robson_contracts.pricepath import may_act_within
 from robson_contracts.subjects import PREFIX
 from robson_kit.bus import Bus
 from robson_kit.logs import get_logger
@@ -35,13 +45,23 @@ ORDER_ENDS = frozenset({"OrderFilled", "OrderCanceled", "OrderExpired", "OrderRe
 POSITION_ENDS = frozenset({"PositionClosed", "PositionEntryFailed"})
 
 
+class AccountWatch(Protocol):
+    async def off(self, account_id: str) -> bool:
+        """True only when the account's drawdown and daily-loss watches are known to be off."""
+
+    def forget(self, account_id: str) -> None: ...
+
+
 class Activity:
-    def __init__(self, bus: Bus, known: bool = True) -> None:
+    def __init__(self, bus: Bus, known: bool = True, watch: AccountWatch | None = None) -> None:
         self.bus = bus
         self.known = known
         """False: started with the platform already running; it may have open positions."""
-        self.orders: set[str] = set()
-        self.positions: set[str] = set()
+        self.watch = watch
+        self.orders: dict[str, OrderSpec | None] = {}
+        """Resting orders by id, with their spec (None: unreadable, so it may always act)."""
+        self.positions: dict[str, tuple[str, str]] = {}
+        """Open positions by id: (account, symbol)."""
         self.seen = 0
         """Non-market messages since the last ``idle()``."""
         self._subs: list[Any] = []
@@ -59,6 +79,9 @@ class Activity:
             except Exception:  # connection already closed
                 pass
         self._subs.clear()
+        close = getattr(self.watch, "close", None)
+        if close is not None:
+            await close()
 
     async def _on_message(self, msg: Any) -> None:
         self.seen += 1
@@ -76,17 +99,37 @@ class Activity:
 
     def on_event(self, kind: str, body: dict[str, Any]) -> None:
         if kind == "OrderAccepted":
-            self.orders.add(str(body.get("order_id")))
+            self.orders[str(body.get("order_id"))] = _spec(body.get("order"))
         elif kind == "OrderReplaced":
-            self.orders.discard(str(body.get("order_id")))
+            self.orders.pop(str(body.get("order_id")), None)
             order = body.get("order") or {}
-            self.orders.add(str(order.get("order_id") or body.get("order_id")))
+            self.orders[str(order.get("order_id") or body.get("order_id"))] = _spec(order)
         elif kind in ORDER_ENDS:
-            self.orders.discard(str(body.get("order_id")))
+            self.orders.pop(str(body.get("order_id")), None)
         elif kind == "PositionOpened":
-            self.positions.add(str(body.get("position_id")))
+            account_id = str(body.get("account_id"))
+            self.positions[str(body.get("position_id"))] = (account_id, str(body.get("symbol")))
+            if self.watch is not None:
+                self.watch.forget(account_id)  # its policy is asked again
         elif kind in POSITION_ENDS:
-            self.positions.discard(str(body.get("position_id")))
+            self.positions.pop(str(body.get("position_id")), None)
+
+    async def tickless(self, ranges: dict[str, tuple[Decimal, Decimal]] | None) -> bool:
+        """Called right after a settle (what the platform published has reached the tracker):
+        may these symbols' candles go out without their ticks? ``ranges``: each symbol's
+        price range over its bars and the gap from its last price (None: not all known)."""
+        if not self.known or self.watch is None or not ranges:
+            return False
+        for spec in self.orders.values():
+            if spec is None:
+                return False
+            reach = ranges.get(spec.symbol)
+            if reach is not None and may_act_within(spec, *reach):
+                return False
+        for account_id, symbol in self.positions.values():
+            if symbol in ranges and not await self.watch.off(account_id):
+                return False
+        return True
 
     async def idle(self, settled: bool = True) -> bool:
         """Nothing rests, nothing is open, and only market data went by since the last settled
@@ -103,3 +146,10 @@ class Activity:
             return False
         seen, self.seen = self.seen, 0
         return self.known and seen == 0 and not self.orders and not self.positions
+
+
+def _spec(order: Any) -> OrderSpec | None:
+    try:
+        return OrderSpec.model_validate(order)
+    except ValidationError:
+        return None

@@ -72,6 +72,7 @@ async def _run_lockstep(
     status = pipeline.status
     await quiet.wait()  # start from a drained platform
     idle = activity.idle if activity is not None else None
+    tickless = activity.tickless if activity is not None else None
     pipeline.track_published = True
     pipeline.take_published()
 
@@ -79,7 +80,7 @@ async def _run_lockstep(
         await quiet.wait(pipeline.take_published())
 
     for _, group in itertools.groupby(bars, key=lambda b: b.close_ms):
-        await pipeline.process_in_steps(list(group), source, settle, idle)
+        await pipeline.process_in_steps(list(group), source, settle, idle, tickless)
     await pipeline.finish_lockstep(settle)
     status.state, status.finished = "finished", True
     log.info(
@@ -89,6 +90,7 @@ async def _run_lockstep(
         lockstep_waits=quiet.waits,
         lockstep_readings=quiet.readings,
         streamed=pipeline.streamed,
+        tickless=pipeline.tickless,
         seen=activity.by_kind if activity is not None else None,
         lockstep_wait_seconds=round(quiet.waited_seconds, 1),
     )

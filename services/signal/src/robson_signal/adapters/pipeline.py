@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
 
 from robson_contracts import FeedSource, Message, SignalDetected, Timeframe, TradeTick
 from robson_contracts.subjects import subject_for
@@ -33,6 +34,7 @@ from robson_signal.domain.feedstatus import FeedStatus
 
 log = get_logger(__name__)
 Step = Callable[[], Awaitable[None]]
+Tickless = Callable[[dict[str, tuple[Decimal, Decimal]] | None], Awaitable[bool]]
 STORE_BATCH = 200
 """Lockstep: bars stored per transaction at most (and at the end of the run)."""
 
@@ -67,7 +69,11 @@ class Pipeline:
         self.streamed = 0
         """Lockstep: close times that went out without a settle."""
         """Lockstep: close times published without a settle since the last one."""
-        self._staged: list[tuple[list[Bar], FeedSource, list[SignalDetected]]] = []
+        self._staged: list[tuple[list[Bar], FeedSource, list[SignalDetected], int]] = []
+        self.last_price: dict[str, Decimal] = {}
+        """Lockstep: each symbol's last published price (its last bar's close)."""
+        self.tickless = 0
+        """Lockstep: close times whose candles went out without their ticks."""
 
     def accepted(self, bar: Bar) -> bool:
         return self.cursor.get((bar.symbol, bar.timeframe), -1) >= bar.close_ms
@@ -114,6 +120,7 @@ class Pipeline:
         source: FeedSource,
         settle: Callable[[], Awaitable[None]],
         idle: Callable[[bool], Awaitable[bool]] | None = None,
+        tickless: Tickless | None = None,
     ) -> list[SignalDetected]:
         """Lockstep: bars closing at the same time go out in three steps — their path ticks
         (in event-time order), then their candles, then the signals — each step only once
@@ -128,7 +135,13 @@ class Pipeline:
         settled at all — the next one follows at once (the services' consumers handle them
         in stream order, so the state is the same) until one has signals or the platform is
         busy again, which settles everything published so far first. Storing the bars is
-        batched, settled or not (a crash republishes what was not stored: ids are derived)."""
+        batched, settled or not (a crash republishes what was not stored: ids are derived).
+
+        ``tickless(ranges)`` (also ``activity``), asked once the platform has settled, says when
+        no resting order can act anywhere on these bars' paths (from each symbol's last price)
+        and no holder's loss watch follows ticks: then the candles go out without their ticks,
+        as the backtest sends such a step — paper fills the path in from the candle, position's
+        marks take its high and low — and the step settles once instead of twice."""
         async with self.lock:
             fresh = self._accept(bars)
             ticks = sorted(
@@ -137,6 +150,7 @@ class Pipeline:
             )
             candles = [candle_event(bar, source) for bar in fresh]
             produced = [signal for bar in fresh for signal in self.engine.on_bar(bar)]
+            ranges = self._ranges(fresh)
             quiet = idle is not None and await idle(not self._unsettled)
             if quiet and not produced:
                 market: list[Message] = [*ticks, *candles]
@@ -144,7 +158,7 @@ class Pipeline:
                     self._queue("publish market", lambda: self._publish_once(market))
                 self._unsettled = True
                 self.streamed += 1
-                self._stage_store(fresh, source, produced)
+                self._stage_store(fresh, source, produced, len(ticks))
                 await self._drain()
                 return produced
             if self._unsettled:
@@ -152,6 +166,9 @@ class Pipeline:
                 await self._drain()
                 self._unsettled = False
                 quiet = idle is not None and await idle(True)
+            if not quiet and tickless is not None and await tickless(ranges):
+                ticks = []
+                self.tickless += 1
             steps: list[tuple[str, list[Message]]] = (
                 [("market", [*ticks, *candles])] if quiet
                 else [("ticks", list(ticks)), ("candles", list(candles))])
@@ -162,17 +179,32 @@ class Pipeline:
                     self._queue(f"settle {name}", settle)
             # Stored in batches here too, off the settled path: a busy close time used to wait
             # for its own transaction (and its fsync) before the next one could go out.
-            self._stage_store(fresh, source, produced)
+            self._stage_store(fresh, source, produced, len(ticks))
             await self._drain()
             return produced
 
+    def _ranges(self, bars: list[Bar]) -> dict[str, tuple[Decimal, Decimal]] | None:
+        """Each symbol's price range over these bars and the gap from its last price (None
+        when a symbol has none yet); the bars' closes become the last prices."""
+        ranges: dict[str, tuple[Decimal, Decimal]] | None = {}
+        for bar in bars:
+            last = self.last_price.get(bar.symbol)
+            if last is None or ranges is None:
+                ranges = None
+            else:
+                low, high = ranges.get(bar.symbol, (last, last))
+                ranges[bar.symbol] = (min(low, bar.low), max(high, bar.high))
+        for bar in bars:
+            self.last_price[bar.symbol] = bar.close
+        return ranges
+
     def _stage_store(self, bars: list[Bar], source: FeedSource,
-                     produced: list[SignalDetected]) -> None:
+                     produced: list[SignalDetected], ticks: int) -> None:
         """Bars and signals to store, in batches of up to ``STORE_BATCH`` bars (lockstep)."""
         if not bars:
             return
-        self._staged.append((bars, source, produced))
-        if sum(len(b) for b, _, _ in self._staged) >= STORE_BATCH:
+        self._staged.append((bars, source, produced, ticks))
+        if sum(len(b) for b, _, _, _ in self._staged) >= STORE_BATCH:
             self._flush_store()
 
     def _flush_store(self) -> None:
@@ -180,8 +212,9 @@ class Pipeline:
         if not staged:
             return
 
-        bars = [bar for group, _, _ in staged for bar in group]
-        signals = [signal for _, _, produced in staged for signal in produced]
+        bars = [bar for group, _, _, _ in staged for bar in group]
+        signals = [signal for _, _, produced, _ in staged for signal in produced]
+        ticks = sum(n for _, _, _, n in staged)
         source = staged[0][1]
 
         async def store() -> None:
@@ -190,7 +223,7 @@ class Pipeline:
                 await repo.insert_signals(session, signals)
 
         async def account() -> None:
-            self._account(bars, signals, True)
+            self._account(bars, signals, ticks)
 
         self._queue("store", store)
         self._queue("account", account)
@@ -216,7 +249,7 @@ class Pipeline:
                 await repo.insert_signals(session, produced)
 
         async def account() -> None:
-            self._account(bars, produced, ticks)
+            self._account(bars, produced, 4 * len(bars) if ticks else 0)
 
         if bars:
             self._queue("store", store)
@@ -274,10 +307,10 @@ class Pipeline:
         await self.publish(list(ticks))
         self.status.ticks += len(ticks)
 
-    def _account(self, bars: list[Bar], produced: list[SignalDetected], ticks: bool) -> None:
+    def _account(self, bars: list[Bar], produced: list[SignalDetected], ticks: int) -> None:
         self.status.candles += len(bars)
         self.status.signals += len(produced)
-        self.status.ticks += 4 * len(bars) if ticks else 0
+        self.status.ticks += ticks
         for bar in bars:
             self.status.observed(bar.symbol, bar.timeframe.value, bar.close_time)
 
