@@ -70,31 +70,22 @@ def test_backtest_trades_equal_the_plain_loop_of_the_ema_cross_rules(tmp_path: P
 @pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("watches", ["on", "off"])
 async def test_backtest_equals_the_distributed_lockstep_replay_to_the_cent(
-    platform_factory, e2e_bus, dataset: Path, tmp_path: Path  # type: ignore[no-untyped-def]
+    platform_factory, e2e_bus, dataset: Path, tmp_path: Path, watches: str  # type: ignore[no-untyped-def]
 ) -> None:
-    """The loss watches on (the default): while a position is open, every tick goes out."""
-    platform = await platform_factory()
+    """The loss watches on (the default): while a position is open, every tick goes out. Off:
+    a close time whose range no resting stop or take-profit can reach goes out as its candles
+    alone (as the backtest sends it). Either way the trades, fills and P&L are the backtest's
+    to the cent."""
+    config_yaml = CONFIG_YAML if watches == "on" else WATCHES_OFF
+    platform = await platform_factory(config_yaml)
     await platform.start_feed()
     await platform.wait_finished(e2e_bus)
-    await _same_as_the_backtest(platform, e2e_bus, CONFIG_YAML, dataset, tmp_path)
-
-
-@pytest.mark.e2e
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-async def test_backtest_equals_the_lockstep_replay_that_left_out_ticks_no_order_could_act_on(
-    platform_factory, e2e_bus, dataset: Path, tmp_path: Path  # type: ignore[no-untyped-def]
-) -> None:
-    """The loss watches off: while positions are open, a close time whose range no resting stop
-    or take-profit can reach goes out as its candles alone (as the backtest sends it), and the
-    trades, fills and P&L are still the backtest's to the cent."""
-    platform = await platform_factory(WATCHES_OFF)
-    await platform.start_feed()
-    await platform.wait_finished(e2e_bus)
-    feed = await platform.get("signal", "/feed")
-    assert feed["ticks"] < 4 * feed["candles"]
-    await _same_as_the_backtest(platform, e2e_bus, WATCHES_OFF, dataset, tmp_path)
+    if watches == "off":  # (on, ticks are left out only where nothing is open or resting)
+        feed = await platform.get("signal", "/feed")
+        assert feed["ticks"] < 4 * feed["candles"]
+    await _same_as_the_backtest(platform, e2e_bus, config_yaml, dataset, tmp_path)
 
 
 async def _same_as_the_backtest(platform, e2e_bus, config_yaml: str, dataset: Path,  # type: ignore[no-untyped-def]

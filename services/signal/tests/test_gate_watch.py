@@ -2,48 +2,33 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from robson_kit.embedded import free_port
+from robson_kit.testing.http import json_server
 from robson_signal.adapters.gate_watch import GateWatch
 
 POLICIES = {"calm": (False, False), "watched": (True, False), "daily": (False, True)}
 SEEN: list[tuple[str, str | None]] = []
 
 
-class _Gate(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        SEEN.append((self.path, self.headers.get("Authorization")))
-        account = self.path.rsplit("/", 1)[-1]
-        if account not in POLICIES:
-            self.send_response(500)
-            self.end_headers()
-            return
-        drawdown, daily = POLICIES[account]
-        body = json.dumps({"account_id": account, "configured": True, "policy": {
-            "drawdown": {"enabled": drawdown}, "daily_loss": {"enabled": daily}}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+def _gate(path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    SEEN.append((path, headers.get("Authorization")))
+    account = path.rsplit("/", 1)[-1]
+    if account not in POLICIES:
+        return 500, None
+    drawdown, daily = POLICIES[account]
+    return 200, {"account_id": account, "configured": True, "policy": {
+        "drawdown": {"enabled": drawdown}, "daily_loss": {"enabled": daily}}}
 
 
 @pytest.fixture
 def gate_url() -> Iterator[str]:
     SEEN.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gate)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with json_server(_gate) as url:
+        yield url
 
 
 async def test_gate_watch_is_off_only_when_both_loss_watches_are_off(gate_url: str) -> None:
