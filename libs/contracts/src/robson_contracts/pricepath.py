@@ -39,8 +39,8 @@ def may_act_within(order: OrderSpec, low: Decimal, high: Decimal) -> bool:
     """Could a price anywhere in [low, high] fill or trigger this order at a venue? Errs on
     yes: a market or immediate-or-cancel order always may; a limit acts once the price
     touches its level (a venue may want it traded through); a stop-limit or take-profit-limit
-    once its trigger is in reach or its limit is (it may have triggered before). Paper's own test (``SymbolBook.fires_within``) is
-    exact; one that says no here is no there too."""
+    once its trigger is in reach or its limit is (it may have triggered before). Paper's own
+    test (``SymbolBook.fires_within``) is exact; one that says no here is no there too."""
     if order.type is OrderType.MARKET or order.time_in_force is not TimeInForce.GTC:
         return True
     buy = order.side is Side.BUY

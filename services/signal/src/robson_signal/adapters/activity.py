@@ -79,9 +79,6 @@ class Activity:
             except Exception:  # connection already closed
                 pass
         self._subs.clear()
-        close = getattr(self.watch, "close", None)
-        if close is not None:
-            await close()
 
     async def _on_message(self, msg: Any) -> None:
         self.seen += 1

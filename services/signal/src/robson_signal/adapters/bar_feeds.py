@@ -90,7 +90,7 @@ async def _run_lockstep(
         lockstep_waits=quiet.waits,
         lockstep_readings=quiet.readings,
         streamed=pipeline.streamed,
-        tickless=pipeline.tickless,
+        tickless=pipeline.tickless_steps,
         seen=activity.by_kind if activity is not None else None,
         lockstep_wait_seconds=round(quiet.waited_seconds, 1),
     )

@@ -72,7 +72,7 @@ class Pipeline:
         self._staged: list[tuple[list[Bar], FeedSource, list[SignalDetected], int]] = []
         self.last_price: dict[str, Decimal] = {}
         """Lockstep: each symbol's last published price (its last bar's close)."""
-        self.tickless = 0
+        self.tickless_steps = 0
         """Lockstep: close times whose candles went out without their ticks."""
 
     def accepted(self, bar: Bar) -> bool:
@@ -168,7 +168,7 @@ class Pipeline:
                 quiet = idle is not None and await idle(True)
             if not quiet and tickless is not None and await tickless(ranges):
                 ticks = []
-                self.tickless += 1
+                self.tickless_steps += 1
             steps: list[tuple[str, list[Message]]] = (
                 [("market", [*ticks, *candles])] if quiet
                 else [("ticks", list(ticks)), ("candles", list(candles))])
@@ -186,12 +186,11 @@ class Pipeline:
     def _ranges(self, bars: list[Bar]) -> dict[str, tuple[Decimal, Decimal]] | None:
         """Each symbol's price range over these bars and the gap from its last price (None
         when a symbol has none yet); the bars' closes become the last prices."""
-        ranges: dict[str, tuple[Decimal, Decimal]] | None = {}
-        for bar in bars:
-            last = self.last_price.get(bar.symbol)
-            if last is None or ranges is None:
-                ranges = None
-            else:
+        ranges: dict[str, tuple[Decimal, Decimal]] | None = None
+        if all(bar.symbol in self.last_price for bar in bars):
+            ranges = {}
+            for bar in bars:
+                last = self.last_price[bar.symbol]
                 low, high = ranges.get(bar.symbol, (last, last))
                 ranges[bar.symbol] = (min(low, bar.low), max(high, bar.high))
         for bar in bars:
