@@ -7,10 +7,22 @@ import asyncio
 import base64
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from robson_cli.main import app
-from robson_contracts import DeadLetter, SignalDetected, derive_id, encode
+from robson_contracts import (
+    CheckResult,
+    DeadLetter,
+    DecisionKind,
+    GateDecision,
+    GateOutcome,
+    SignalDetected,
+    TradeDecision,
+    derive_id,
+    encode,
+)
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
 from robson_kit.deadletter import FIRST_FAILED_HEADER
@@ -29,18 +41,35 @@ def signal(signal_id: str) -> SignalDetected:
     )
 
 
-def letter(original: SignalDetected | None, service: str, reason_code: str, payload: bytes | None = None) -> DeadLetter:
+def gate_decision(outcome: GateOutcome, n: int = 1) -> GateDecision:
+    decision = TradeDecision(
+        occurred_at=T0, account_id="acc1", decision_id=f"d{n}", trader_id="trader1",
+        symbol="BTCUSDT", decision=DecisionKind.LONG, confidence=Decimal("0.8"))
+    passed = outcome is GateOutcome.ALLOW_ENTRY
+    return GateDecision(
+        occurred_at=T0, account_id="acc1", gate_decision_id=f"g{n}", outcome=outcome,
+        decision=decision, approved_quantity=Decimal("0.01") if passed else None,
+        checks=(CheckResult(rule="cooldown", passed=passed, reason_code="OK" if passed else "COOLDOWN",
+                            message="checked"),),
+        reason_codes=() if passed else ("COOLDOWN",))
+
+
+def letter(original: SignalDetected | GateDecision | None, service: str, reason_code: str,
+           payload: bytes | None = None) -> DeadLetter:
     raw = encode(original) if original is not None else (payload or b"")
     headers = {**headers_for(original), FIRST_FAILED_HEADER: FIRST.isoformat()} if original else {}
+    gate = isinstance(original, GateDecision)
     return DeadLetter(
         message_id=derive_id("test-letter", service, reason_code), occurred_at=T0, service=service,
-        consumer=f"{service}_signals", subject=s.signal("acc1", "BTCUSDT"), reason_code=reason_code,
+        consumer=f"{service}_gate" if gate else f"{service}_signals",
+        subject=s.gate_decision("acc1", "BTCUSDT") if gate else s.signal("acc1", "BTCUSDT"),
+        reason_code=reason_code,
         reason=f"{reason_code} for testing", payload_b64=base64.b64encode(raw).decode(),
         headers=headers, delivered_count=8,
     )
 
 
-async def _setup(nats_url: str, letters: list[DeadLetter], originals: list[SignalDetected]) -> None:
+async def _setup(nats_url: str, letters: list[DeadLetter], originals: list[Any]) -> None:
     bus = await Bus(nats_url, name="pytest-dlq").connect()
     try:
         await reset_streams(bus)
@@ -125,3 +154,19 @@ def test_dlq_replay_of_a_letter_without_payload_is_refused_and_kept(nats_url: st
     code, out = cli("replay", str(entry["id"]))
     assert code == 1 and "no payload" in out
     assert len(json.loads(cli("list", "--json")[1])) == 1
+
+
+def test_dlq_replay_of_an_entry_approval_is_refused_because_the_gate_released_its_risk(
+    nats_url: str, cli
+) -> None:
+    approval, denial = gate_decision(GateOutcome.ALLOW_ENTRY, 1), gate_decision(GateOutcome.DENY_ENTRY, 2)
+    asyncio.run(_setup(nats_url, [letter(approval, "position", "UNKNOWN_ACCOUNT"),
+                                  letter(denial, "position", "POISON")], []))
+    first, second = json.loads(cli("list", "--json")[1])
+    code, out = cli("replay", str(first["id"]))
+    assert code == 1 and "entry approval (g1)" in out and "discard" in out, out
+    assert asyncio.run(_read(nats_url, s.ALL_GATE_DECISIONS)) == []
+    assert len(json.loads(cli("list", "--json")[1])) == 2  # kept for the operator to discard
+    code, out = cli("replay", str(second["id"]), "--json")  # a denial opens nothing: replayed
+    assert code == 0, out
+    assert [m.data for m in asyncio.run(_read(nats_url, s.ALL_GATE_DECISIONS))] == [encode(denial)]

@@ -4,6 +4,8 @@ A dead letter's ID is its sequence in ROBSON_DLQ. ``replay`` publishes the origi
 its original subject with a new ``Nats-Msg-Id`` (JetStream's duplicate window would drop the old
 one) and the payload unchanged, so its ``message_id`` is too: a consumer that already processed
 it drops it in its inbox, one that did not processes it once. The dead letter is then deleted.
+An entry approval is never replayed: the gate releases a dead-lettered approval's risk, so a
+replay could open a position no limit counts any more (it is discarded instead).
 NATS is found through ``NATS_URL`` or the run file of `robson up`.
 """
 
@@ -22,7 +24,7 @@ import nats.errors
 import typer
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
-from robson_contracts import DeadLetter, DecodeError, decode
+from robson_contracts import DeadLetter, DecodeError, GateDecision, GateOutcome, decode
 from robson_contracts import subjects as s
 from robson_contracts.registry import TYPE_HEADER
 from robson_kit.deadletter import FIRST_FAILED_HEADER
@@ -166,12 +168,33 @@ async def _replay(nc: Client, seq: int) -> dict[str, Any]:
     payload = base64.b64decode(letter.payload_b64)
     if not payload:
         raise LookupError(f"dead letter {seq} carries no payload ({letter.reason}); nothing to replay")
+    refusal = _unreplayable(seq, payload)
+    if refusal is not None:
+        raise LookupError(refusal)
     headers = {k: v for k, v in letter.headers.items() if k not in DROPPED_ON_REPLAY}
     headers["Nats-Msg-Id"] = f"replay-{STREAM}-{seq}"
     js = nc.jetstream()
     ack = await js.publish(letter.subject, payload, headers=headers, timeout=5)
     await js.delete_msg(STREAM, seq)
     return {"id": seq, "replayed_to": letter.subject, "stream": ack.stream, "stream_seq": ack.seq}
+
+
+def _unreplayable(seq: int, payload: bytes) -> str | None:
+    """Why this payload must not go out again, if it must not. An approval whose consumer gave
+    up on it has had its pending risk released by the gate (entry_gate's
+    ``handlers/dead_approvals.py``: the approval's consumer in position dead-letters it, and
+    every consumer of the subject takes a replay): acted on now, it would open a position that
+    the gate's limits no longer count."""
+    try:
+        approval = decode(payload, (GateDecision,))
+    except DecodeError:
+        return None
+    if approval.outcome is not GateOutcome.ALLOW_ENTRY:
+        return None
+    return (f"dead letter {seq} is an entry approval ({approval.gate_decision_id}) and is not "
+            "replayed: the gate released its risk when position gave up on it, so acting on it "
+            "now could exceed the account's limits. Discard it (`robson dlq discard "
+            f"{seq}`); the trader's next signal is judged afresh.")
 
 
 @app.command()
