@@ -140,3 +140,53 @@ async def test_quiescence_waits_for_a_durable_consumer_to_ack(bus, reports: bool
     finally:
         await quiet.close()
         await sub.unsubscribe()
+
+
+class _LaggingCounts(Quiescence):
+    """JetStream as it answers in the instant after acknowledging a publish: the message is on
+    the stream, but its consumers' ``num_pending`` has not counted it yet (the server counts it
+    on another goroutine, after the PubAck)."""
+
+    async def _consumers_of(self, stream: str) -> list[dict]:  # type: ignore[type-arg]
+        consumers = await super()._consumers_of(stream)
+        for c in consumers:
+            c["num_pending"] = 0
+        return consumers
+
+
+async def test_quiescence_finds_a_consumer_busy_whose_pending_count_lags_the_stream(bus) -> None:  # type: ignore[no-untyped-def]
+    await reset_streams(bus)
+    ticks, candles = f"ticks_{uuid.uuid4().hex[:6]}", f"candles_{uuid.uuid4().hex[:6]}"
+    for name, subject in ((ticks, s.ALL_TICKS), (candles, s.ALL_CANDLES)):
+        await bus.js.add_consumer(s.MARKET.name, ConsumerConfig(
+            durable_name=name, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject))
+    sub = await bus.js.pull_subscribe_bind(ticks, stream=s.MARKET.name)
+    quiet = _LaggingCounts(bus)
+    try:
+        assert (await quiet.reading())[0]
+        await bus.js.publish(s.candle("BTCUSDT", "5m"), b"c")
+        await bus.js.publish(s.tick("BTCUSDT"), b"t")
+        ok, busy = await quiet.reading()
+        # both consumers look drained by their counts; their input is on the stream
+        assert not ok and set(busy) == {(s.MARKET.name, ticks), (s.MARKET.name, candles)}
+        candle_sub = await bus.js.pull_subscribe_bind(candles, stream=s.MARKET.name)
+        for msg in await candle_sub.fetch(1, timeout=2):
+            await msg.ack()
+        await wait_until(lambda: _acked(bus, candles), timeout=5)
+        ok, busy = await quiet.reading()
+        assert not ok and set(busy) == {(s.MARKET.name, ticks)}  # seen only on the stream
+        assert quiet.lagging >= 1
+        for msg in await sub.fetch(1, timeout=2):
+            await msg.ack()
+        await wait_until(lambda: _acked(bus, ticks), timeout=5)
+        assert (await quiet.reading())[0]
+        lookups = quiet.lagging
+        assert (await quiet.reading())[0] and quiet.lagging == lookups
+    finally:
+        await quiet.close()
+        await sub.unsubscribe()
+
+
+async def _acked(bus, durable: str) -> bool:  # type: ignore[no-untyped-def]
+    info = await bus.js.consumer_info(s.MARKET.name, durable)
+    return info.num_ack_pending == 0

@@ -89,6 +89,7 @@ async def _run_lockstep(
         candles=status.candles,
         lockstep_waits=quiet.waits,
         lockstep_readings=quiet.readings,
+        lockstep_lagging=quiet.lagging,
         streamed=pipeline.streamed,
         tickless=pipeline.tickless_steps,
         seen=activity.by_kind if activity is not None else None,

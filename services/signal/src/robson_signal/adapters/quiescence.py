@@ -2,7 +2,10 @@
 
 Quiet means: every durable, explicitly acknowledged consumer on the Robson streams (the
 services' consumers, not ad-hoc readers) has nothing pending and nothing unacknowledged, and no
-stream grew while that was being read (stream sequences read before and after the consumers).
+stream grew while that was being read (stream sequences read before and after the consumers),
+and no consumer found drained has a message on its filter stored after its last delivered one
+(JetStream counts a message into ``num_pending`` only after acknowledging its publish, on
+another goroutine: the counts alone can miss input already on the stream; see ``_undelivered``).
 The kit's consumers publish a batch's events before they ack it, so a consumer that still owes
 events still has the message unacknowledged: one such reading is enough. When a service's
 outbox relay is catching up (its events then go out after the acks), the reading is repeated
@@ -59,6 +62,11 @@ class Quiescence:
         self._drained_at: dict[str, int] = {}
         self._forget_at = 0.0
         self._consumers: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self._verified: dict[Key, int] = {}
+        """Each drained consumer: the stream sequence through which it has been found to have
+        nothing undelivered (``_undelivered``)."""
+        self.lagging = 0
+        """Readings' consumers found drained by JetStream's counts with input already stored."""
         """The services' consumers of each stream, with their filter subjects (as last read)."""
         """Streams whose consumers were all found drained, at the stream's last sequence then:
         while the stream has not grown they have nothing pending (a message can only become
@@ -122,11 +130,15 @@ class Quiescence:
         self.readings += 1
         if time.monotonic() >= self._forget_at:  # a consumer created since is found in time
             self._drained_at.clear()
+            self._verified.clear()
             self._forget_at = time.monotonic() + 1.0
         self._since.clear()
         self._reported.clear()
         before = await self._sequences()
         busy: dict[Key, tuple[int, int]] = {}
+        idle: list[tuple[Key, int, tuple[str, ...]]] = []
+        """Consumers found drained whose stream holds messages after their last delivered one
+        that no reading has checked yet (see ``_undelivered``)."""
         # found drained at this very sequence: nothing new since, nothing owed
         asked = [spec.name for spec in WATCHED
                  if spec.name not in before or self._drained_at.get(spec.name) != before[spec.name]]
@@ -138,22 +150,63 @@ class Quiescence:
                 continue
             if isinstance(consumers, BaseException):
                 raise consumers
-            found = len(busy)
-            self._consumers[name] = [
-                (c["config"]["durable_name"], tuple(c["config"].get("filter_subjects") or ())
-                 or ((c["config"]["filter_subject"],) if c["config"].get("filter_subject") else ()))
-                for c in consumers]
+            self._consumers[name] = [(c["config"]["durable_name"], _filters(c)) for c in consumers]
             for c in consumers:
+                key = (name, c["config"]["durable_name"])
                 pending = c.get("num_pending") or 0
+                delivered = (c.get("delivered") or {}).get("stream_seq") or 0
                 if pending + (c.get("num_ack_pending") or 0):
-                    delivered = (c.get("delivered") or {}).get("stream_seq") or 0
-                    busy[(name, c["config"]["durable_name"])] = (delivered, pending)
-            if len(busy) == found and name in before:
+                    busy[key] = (delivered, pending)
+                elif before.get(name, 0) > max(delivered, self._verified.get(key, 0)):
+                    idle.append((key, delivered, _filters(c)))
+        after = await self._sequences()
+        if not busy and before == after and idle:
+            busy.update(await self._undelivered(idle, before))
+        unchecked = {key[0] for key, _, _ in idle} if busy or before != after else set()
+        for name in asked:
+            if name in before and name not in unchecked and not any(k[0] == name for k in busy):
                 self._drained_at[name] = before[name]
             else:
                 self._drained_at.pop(name, None)
-        after = await self._sequences()
         return not busy and before == after, busy
+
+    async def _undelivered(self, idle: list[tuple[Key, int, tuple[str, ...]]],
+                           before: dict[str, int]) -> dict[Key, tuple[int, int]]:
+        """The consumers, among those found drained, that have a message they take stored
+        before the reading and not delivered yet. JetStream acknowledges a publish before it
+        counts the message in its consumers' ``num_pending`` (another goroutine does that), so
+        a consumer can look drained while its input is already on the stream; the lockstep
+        once stepped on early that way (an entry order reached paper a candle late). A stream
+        lookup of the next message on the consumer's filter after its last delivered one is
+        exact: nothing found up to the reading's sequence, and the consumer is drained through
+        it (remembered, so the stream is looked into again only once it grows)."""
+        lookups = [(key, delivered, subject) for key, delivered, filters in idle
+                   for subject in filters or (">",)]
+        found = await asyncio.gather(*(
+            self._next_on(key[0], max(delivered, self._verified.get(key, 0)) + 1, subject)
+            for key, delivered, subject in lookups))
+        lagging: dict[Key, tuple[int, int]] = {}
+        for (key, delivered, _), seq in zip(lookups, found, strict=True):
+            if seq is not None and seq <= before[key[0]]:
+                lagging[key] = (delivered, 1)
+        for key, _, _ in idle:
+            if key not in lagging:
+                self._verified[key] = before[key[0]]
+        self.lagging += len(lagging)
+        return lagging
+
+    async def _next_on(self, stream: str, start: int, subject: str) -> int | None:
+        """The stream sequence of the first message on ``subject`` at or after ``start``."""
+        msg = await self.bus.nc.request(
+            f"{JS_API}.STREAM.MSG.GET.{stream}",
+            json.dumps({"seq": start, "next_by_subj": subject}).encode(), timeout=5)
+        resp: dict[str, Any] = json.loads(msg.data)
+        error = resp.get("error")
+        if error is not None:
+            if error.get("code") == 404:
+                return None
+            raise APIError.from_error(error)
+        return int(resp["message"]["seq"])
 
     async def snapshot(self) -> tuple[bool, tuple[int, ...]]:
         """(every service consumer drained, last sequence of every watched stream)."""
@@ -243,6 +296,16 @@ class Quiescence:
                 warned = True
         self.waits += 1
         self.waited_seconds += time.monotonic() - started
+
+    def _stream_of(self, subject: str) -> str:
+        return next((spec.name for spec in WATCHED
+                     if any(_matches(f, subject) for f in spec.subjects)), "")
+
+
+def _filters(consumer: dict[str, Any]) -> tuple[str, ...]:
+    config = consumer["config"]
+    return tuple(config.get("filter_subjects") or ()) or (
+        (config["filter_subject"],) if config.get("filter_subject") else ())
 
 
 def _matches(pattern: str, subject: str) -> bool:
