@@ -203,7 +203,8 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
                     "tls": [{"secretName": "robson-tls", "hosts": ["robson.example.com"]}]},
         "serviceMonitor": {"enabled": True},
         "auth": {"publicKey": {"existingSecret": "robson-auth"},
-                 "adminToken": {"existingSecret": "robson-admin-token"}},
+                 "adminToken": {"existingSecret": "robson-admin-token"},
+                 "serviceTokens": {"existingSecret": "robson-service-tokens"}},
         "config": {"accounts": [{"id": "main"}], "traders": []},
         # Rendered as a plain resource: the fake API server cannot validate a hook's OpenAPI.
         "configJob": {"asHook": False}},
@@ -272,6 +273,19 @@ def check_combination(docs: list[dict[str, Any]], values: dict[str, Any]) -> lis
     if values.get("auth", {}).get("publicKey", {}).get("existingSecret") and \
             key_file != "/etc/robson/auth/public_key.pem":
         problems.append("auth: ROBSON_AUTH_PUBLIC_KEY_FILE not set")
+    tokens = values.get("auth", {}).get("serviceTokens", {}).get("existingSecret")
+    for service in ("position", "signal", "paper"):
+        deployment = by_name[("Deployment", f"robson-{service}")]
+        found = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        ref = found.get(f"ROBSON_{service.upper()}_SERVICE_TOKEN", {}).get("valueFrom", {}).get(
+            "secretKeyRef")
+        want = {"name": tokens, "key": service} if tokens and service != "paper" else None
+        if ref != want:
+            problems.append(f"serviceTokens: {service}'s token from {ref}, not {want}")
+    gate_url = {e["name"]: e for e in by_name[("Deployment", "robson-signal")]["spec"]["template"]
+                ["spec"]["containers"][0]["env"]}.get("ROBSON_SIGNAL_GATE_URL", {}).get("value")
+    if gate_url != ("http://robson-entry-gate:8103" if tokens else None):
+        problems.append(f"serviceTokens: signal's GATE_URL is {gate_url}")
     for name in ("robson-notify", "robson-dashboard"):
         if ("Deployment", name) not in by_name:
             problems.append(f"Deployment {name} missing")

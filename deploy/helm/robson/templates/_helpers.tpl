@@ -50,6 +50,9 @@ service's `env` on top. Call with (list $ $name).
 {{- $_ := set $env "ROBSON_POSITION_PAPER_URL" (include "robson.url" (list $root "paper")) -}}
 {{- $_ := set $env "ROBSON_POSITION_EXECUTION_URL" (include "robson.url" (list $root "execution")) -}}
 {{- end }}
+{{- if and (eq $name "signal") $root.Values.auth.serviceTokens.existingSecret }}
+{{- $_ := set $env "ROBSON_SIGNAL_GATE_URL" (include "robson.url" (list $root "entry_gate")) -}}
+{{- end }}
 {{- if eq $name "dashboard" }}
 {{- range $peer := list "signal" "decision" "entry_gate" "position" "execution" "paper" }}
 {{- $_ := set $env (printf "ROBSON_DASHBOARD_%s_URL" (upper $peer)) (include "robson.url" (list $root $peer)) -}}
@@ -60,6 +63,7 @@ service's `env` on top. Call with (list $ $name).
 {{- $reserved := list "DATABASE_URL" (print $p "HTTP_HOST") (print $p "HTTP_PORT") -}}
 {{- if include "robson.natsFromSecret" $root }}{{ $reserved = append $reserved "NATS_URL" }}{{ end -}}
 {{- if $root.Values.auth.publicKey.existingSecret }}{{ $reserved = append $reserved "ROBSON_AUTH_PUBLIC_KEY_FILE" }}{{ end -}}
+{{- if and $root.Values.auth.serviceTokens.existingSecret (has $name (list "position" "signal")) }}{{ $reserved = append $reserved (print $p "SERVICE_TOKEN") }}{{ end -}}
 {{- if and (eq $name "decision") $svc.llmApiKey $svc.llmApiKey.existingSecret }}{{ $reserved = append $reserved "ROBSON_DECISION_LLM_API_KEY" }}{{ end -}}
 {{- if and (eq $name "execution") $svc.masterKeys $svc.masterKeys.existingSecret }}{{ $reserved = concat $reserved (list "ROBSON_EXECUTION_MASTER_KEYS" "ROBSON_EXECUTION_MASTER_KEY_FILE") }}{{ end -}}
 {{- range $key, $value := ($svc.env | default dict) }}
@@ -108,6 +112,22 @@ signal decision entry_gate position execution paper notify dashboard
 {{- else }}
       name: {{ required "database.existingSecret: name the Secret holding DATABASE_URL (or set postgresql.cnpg.enabled)" .Values.database.existingSecret }}
       key: {{ .Values.database.secretKey }}
+{{- end }}
+{{- end }}
+
+{{/* The service's own token for its peers (auth.serviceTokens), for position and signal.
+Call with (list $ $name). */}}
+{{- define "robson.serviceTokenEnv" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- with $root.Values.auth.serviceTokens.existingSecret }}
+{{- if has $name (list "position" "signal") }}
+- name: ROBSON_{{ upper $name }}_SERVICE_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $name }}
+{{- end }}
 {{- end }}
 {{- end }}
 
