@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import importlib.util
+import json
 import os
 import sys
 import tempfile
@@ -19,6 +20,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from robson_backtest.data import read_bars
 from robson_backtest.engine import run_backtest
@@ -85,6 +87,19 @@ def _backtest(config_yaml: str, data: Path, tmp: Path) -> list[tuple]:  # type: 
         for t in result.trades)
 
 
+def _finished(logs: Path) -> dict[str, Any]:
+    """Signal's ``feed.finished`` log record (the lockstep's counters), or {} (read once the
+    services have stopped: a redirected stdout is flushed at exit)."""
+    for path in logs.glob("signal-*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"feed.finished"' in line:
+                try:
+                    return dict(json.loads(line))
+                except ValueError:
+                    return {}
+    return {}
+
+
 async def _one_run(nats_url: str, database_url: str, data: Path, logs: Path,
                    config_yaml: str) -> tuple[float, list[tuple], int, dict[str, float]]:  # type: ignore[type-arg]
     harness = _load("harness")
@@ -132,6 +147,7 @@ def run() -> list[Metric]:
     cpu_per_candle: dict[str, list[float]] = {}
     same = True
     dead_total = 0
+    lagging = 0
     with tempfile.TemporaryDirectory(prefix="robson-bench-replay-") as tmp_name:
         tmp = Path(tmp_name)
         data, source = _dataset(tmp)
@@ -142,6 +158,8 @@ def run() -> list[Metric]:
                 logs = Path(os.environ.get("ROBSON_BENCH_REPLAY_LOGS", tmp)) / f"logs{i}"
                 elapsed, trades, dead, cpu = asyncio.run(_one_run(
                     infra.nats_url, infra.database_url, data, logs, config_yaml))
+                finished = _finished(logs)  # the services have stopped: their logs are flushed
+                lagging += int(finished.get("lockstep_lagging") or 0)
                 rates.append(candles / elapsed)
                 for name, seconds in cpu.items():
                     cpu_per_candle.setdefault(name, []).append(seconds / candles * 1000)
@@ -151,7 +169,9 @@ def run() -> list[Metric]:
                         print("  replay:  ", a, "\n  backtest:", b, flush=True)
                 dead_total += dead
                 print(f"  replay run {i + 1}: {candles / elapsed:.1f} candles/s, "
-                      f"{len(trades)} trades (backtest {len(expected)}), same={trades == expected}",
+                      f"{len(trades)} trades (backtest {len(expected)}), same={trades == expected}, "
+                      f"settles {finished.get('lockstep_waits')}, consumers found with input "
+                      f"JetStream had not counted yet {finished.get('lockstep_lagging')}",
                       flush=True)
     note = f"{source}, {candles:,} candles, {len(expected)} trades, median of {RUNS}"
     metrics = [
@@ -160,6 +180,9 @@ def run() -> list[Metric]:
                same and dead_total == 0,
                "closed positions (side, qty, entry/exit, reason, P&L and fees to the cent)"),
     ]
+    metrics.append(info("replay.lockstep_lagging", lagging, "consumers",
+                        f"over {RUNS} runs: found drained by JetStream's counts while their input "
+                        "was already on the stream (the settle looks them up)"))
     for name, values in sorted(cpu_per_candle.items()):
         metrics.append(info(f"replay.cpu_ms_per_candle.{name}", median(values), "ms",
                             "process CPU over the replay ÷ candles"))
