@@ -13,6 +13,7 @@ from robson_contracts import subjects as s
 from robson_kit import progress
 from robson_kit.testing import reset_streams, wait_until
 from robson_signal.adapters.activity import Activity
+from robson_signal.adapters.jetstream_state import JetStreamState
 from robson_signal.adapters.quiescence import Quiescence
 
 D = Decimal
@@ -142,13 +143,13 @@ async def test_quiescence_waits_for_a_durable_consumer_to_ack(bus, reports: bool
         await sub.unsubscribe()
 
 
-class _LaggingCounts(Quiescence):
+class _LaggingCounts(JetStreamState):
     """JetStream as it answers in the instant after acknowledging a publish: the message is on
     the stream, but its consumers' ``num_pending`` has not counted it yet (the server counts it
     on another goroutine, after the PubAck)."""
 
-    async def _consumers_of(self, stream: str) -> list[dict]:  # type: ignore[type-arg]
-        consumers = await super()._consumers_of(stream)
+    async def consumers_of(self, stream: str) -> list[dict]:  # type: ignore[type-arg]
+        consumers = await super().consumers_of(stream)
         for c in consumers:
             c["num_pending"] = 0
         return consumers
@@ -161,7 +162,7 @@ async def test_quiescence_finds_a_consumer_busy_whose_pending_count_lags_the_str
         await bus.js.add_consumer(s.MARKET.name, ConsumerConfig(
             durable_name=name, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject))
     sub = await bus.js.pull_subscribe_bind(ticks, stream=s.MARKET.name)
-    quiet = _LaggingCounts(bus)
+    quiet = Quiescence(bus, state=_LaggingCounts(bus))
     try:
         assert (await quiet.reading())[0]
         await bus.js.publish(s.candle("BTCUSDT", "5m"), b"c")

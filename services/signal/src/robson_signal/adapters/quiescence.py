@@ -22,21 +22,21 @@ A stopped service keeps its durable consumers, so its backlog holds the replay u
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import NotFoundError
 from robson_kit import progress
 from robson_kit.backlog import WATCHED
 from robson_kit.bus import Bus
 from robson_kit.logs import get_logger
 
+from robson_signal.adapters.jetstream_state import JetStreamState, filters_of, matches
+
 log = get_logger(__name__)
 Key = tuple[str, str]
 """(stream, durable consumer)."""
-JS_API = "$JS.API"
 
 
 class Quiescence:
@@ -47,8 +47,10 @@ class Quiescence:
         poll: float = 0.003,
         warn_after: float = 30.0,
         fallback: float = 0.25,
+        state: JetStreamState | None = None,
     ) -> None:
         self.bus, self.window, self.poll, self.warn_after = bus, window, poll, warn_after
+        self.state = state or JetStreamState(bus)
         self.fallback = fallback
         self.waits = 0
         self.readings = 0
@@ -103,27 +105,6 @@ class Quiescence:
                 pass
             self._sub = None
 
-    async def _api(self, subject: str) -> dict[str, Any]:
-        """A JetStream API list request, its JSON read as plain data: a reading needs a few
-        numbers of each stream and consumer, and nats-py's typed infos (every config field
-        converted) cost more CPU than the round trip — on the lockstep's critical path."""
-        msg = await self.bus.nc.request(f"{JS_API}.{subject}", b'{"offset":0}', timeout=5)
-        resp: dict[str, Any] = json.loads(msg.data)
-        if "error" in resp:
-            raise APIError.from_error(resp["error"])
-        return resp
-
-    async def _sequences(self) -> dict[str, int]:
-        names = {s.name for s in WATCHED}
-        return {i["config"]["name"]: i["state"].get("last_seq") or 0
-                for i in (await self._api("STREAM.LIST")).get("streams") or ()
-                if i["config"]["name"] in names}
-
-    async def _consumers_of(self, stream: str) -> list[dict[str, Any]]:
-        """The stream's durable, explicitly acknowledged consumers (the services')."""
-        return [c for c in (await self._api(f"CONSUMER.LIST.{stream}")).get("consumers") or ()
-                if c["config"].get("durable_name") and c["config"].get("ack_policy") == "explicit"]
-
     async def reading(self) -> tuple[bool, dict[Key, tuple[int, int]]]:
         """(quiet, the consumers with something pending or unacknowledged: their last
         delivered stream sequence and how many messages they have not been delivered yet)."""
@@ -134,7 +115,7 @@ class Quiescence:
             self._forget_at = time.monotonic() + 1.0
         self._since.clear()
         self._reported.clear()
-        before = await self._sequences()
+        before = await self.state.sequences()
         busy: dict[Key, tuple[int, int]] = {}
         idle: list[tuple[Key, int, tuple[str, ...]]] = []
         """Consumers found drained whose stream holds messages after their last delivered one
@@ -143,14 +124,14 @@ class Quiescence:
         asked = [spec.name for spec in WATCHED
                  if spec.name not in before or self._drained_at.get(spec.name) != before[spec.name]]
         # one round trip for all: the requests are independent, all between the two sequence reads
-        answers = await asyncio.gather(*(self._consumers_of(name) for name in asked),
+        answers = await asyncio.gather(*(self.state.consumers_of(name) for name in asked),
                                        return_exceptions=True)
         for name, consumers in zip(asked, answers, strict=True):
             if isinstance(consumers, NotFoundError):
                 continue
             if isinstance(consumers, BaseException):
                 raise consumers
-            self._consumers[name] = [(c["config"]["durable_name"], _filters(c)) for c in consumers]
+            self._consumers[name] = [(c["config"]["durable_name"], filters_of(c)) for c in consumers]
             for c in consumers:
                 key = (name, c["config"]["durable_name"])
                 pending = c.get("num_pending") or 0
@@ -158,8 +139,8 @@ class Quiescence:
                 if pending + (c.get("num_ack_pending") or 0):
                     busy[key] = (delivered, pending)
                 elif before.get(name, 0) > max(delivered, self._verified.get(key, 0)):
-                    idle.append((key, delivered, _filters(c)))
-        after = await self._sequences()
+                    idle.append((key, delivered, filters_of(c)))
+        after = await self.state.sequences()
         if not busy and before == after and idle:
             busy.update(await self._undelivered(idle, before))
         unchecked = {key[0] for key, _, _ in idle} if busy or before != after else set()
@@ -183,7 +164,7 @@ class Quiescence:
         lookups = [(key, delivered, subject) for key, delivered, filters in idle
                    for subject in filters or (">",)]
         found = await asyncio.gather(*(
-            self._next_on(key[0], max(delivered, self._verified.get(key, 0)) + 1, subject)
+            self.state.next_on(key[0], max(delivered, self._verified.get(key, 0)) + 1, subject)
             for key, delivered, subject in lookups))
         lagging: dict[Key, tuple[int, int]] = {}
         for (key, delivered, _), seq in zip(lookups, found, strict=True):
@@ -195,23 +176,10 @@ class Quiescence:
         self.lagging += len(lagging)
         return lagging
 
-    async def _next_on(self, stream: str, start: int, subject: str) -> int | None:
-        """The stream sequence of the first message on ``subject`` at or after ``start``."""
-        msg = await self.bus.nc.request(
-            f"{JS_API}.STREAM.MSG.GET.{stream}",
-            json.dumps({"seq": start, "next_by_subj": subject}).encode(), timeout=5)
-        resp: dict[str, Any] = json.loads(msg.data)
-        error = resp.get("error")
-        if error is not None:
-            if error.get("code") == 404:
-                return None
-            raise APIError.from_error(error)
-        return int(resp["message"]["seq"])
-
     async def snapshot(self) -> tuple[bool, tuple[int, ...]]:
         """(every service consumer drained, last sequence of every watched stream)."""
         quiet, _ = await self.reading()
-        sequences = await self._sequences()
+        sequences = await self.state.sequences()
         return quiet, tuple(sequences[name] for name in sorted(sequences))
 
     def _relay_catching_up(self) -> bool:
@@ -242,9 +210,9 @@ class Quiescence:
         expected: dict[Key, int] = {}
         for subject, seq in published:
             stream = next((spec.name for spec in WATCHED
-                           if any(_matches(f, subject) for f in spec.subjects)), None)
+                           if any(matches(f, subject) for f in spec.subjects)), None)
             for durable, filters in self._consumers.get(stream or "", ()):
-                if not filters or any(_matches(f, subject) for f in filters):
+                if not filters or any(matches(f, subject) for f in filters):
                     key = (stream or "", durable)
                     expected[key] = max(seq, expected.get(key, 0))
         return expected
@@ -283,10 +251,10 @@ class Quiescence:
             await self._announce()
             quiet, busy = await self.reading()
             if quiet and self._relay_catching_up():
-                before = await self._sequences()
+                before = await self.state.sequences()
                 await asyncio.sleep(self.window)
                 quiet, busy = await self.reading()
-                quiet = quiet and before == await self._sequences()
+                quiet = quiet and before == await self.state.sequences()
             if quiet:
                 break
             await self._progress(busy)
@@ -296,24 +264,3 @@ class Quiescence:
                 warned = True
         self.waits += 1
         self.waited_seconds += time.monotonic() - started
-
-    def _stream_of(self, subject: str) -> str:
-        return next((spec.name for spec in WATCHED
-                     if any(_matches(f, subject) for f in spec.subjects)), "")
-
-
-def _filters(consumer: dict[str, Any]) -> tuple[str, ...]:
-    config = consumer["config"]
-    return tuple(config.get("filter_subjects") or ()) or (
-        (config["filter_subject"],) if config.get("filter_subject") else ())
-
-
-def _matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching: ``*`` is one token, ``>`` the rest (one token or more)."""
-    want, have = pattern.split("."), subject.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)
