@@ -318,6 +318,10 @@ def run(chart: Path, value_files: list[Path]) -> int:
     problems += expect_failure(
         chart, {"services": {"paper": {"env": {"ROBSON_PAPER_HTTP_PORT": "9000"}}}},
         "services.paper.env.ROBSON_PAPER_HTTP_PORT is set by the chart")
+    problems += expect_failure(
+        chart, {"auth": {"serviceTokens": {"existingSecret": "robson-service-tokens"}},
+                "services": {"signal": {"env": {"ROBSON_SIGNAL_SERVICE_TOKEN": "x"}}}},
+        "services.signal.env.ROBSON_SIGNAL_SERVICE_TOKEN is set by the chart")
     problems += expect_failure(chart, {"services": {"risk": {"enabled": True, "port": 8109}}},
                                "services.risk: unknown service")
     problems += expect_failure(chart, {"database": {"existingSecret": ""}},
