@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import ValidationError
 
 from robson_contracts.base import AccountMessage, Model
 from robson_contracts.decisions import TradeDecision
 from robson_contracts.types import Dec, Identifier, PositiveDec, UtcDatetime
+
+if TYPE_CHECKING:
+    from robson_contracts.accounts import DeadLetter
 
 
 class GateOutcome(StrEnum):
@@ -45,6 +52,17 @@ class GateDecision(AccountMessage):
     """An approval's deadline in event time: position refuses to act on it later
     (``PositionEntryFailed`` with ``APPROVAL_EXPIRED``), as it was sized on an older market.
     The gate counts the approval's risk until position reports on it, whatever its age."""
+
+
+def entry_approval_in(letter: DeadLetter) -> GateDecision | None:
+    """The entry approval a dead letter carries, or None (another message, or unreadable).
+    entry_gate releases the pending risk of such an approval when position dead-letters it,
+    and ``robson dlq replay`` refuses to send one again: both judge a letter by this."""
+    try:
+        message = GateDecision.model_validate_json(base64.b64decode(letter.payload_b64, validate=True))
+    except (binascii.Error, ValidationError, ValueError):
+        return None
+    return message if message.outcome is GateOutcome.ALLOW_ENTRY else None
 
 
 class RiskAction(StrEnum):

@@ -24,8 +24,9 @@ import nats.errors
 import typer
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
-from robson_contracts import DeadLetter, DecodeError, GateDecision, GateOutcome, decode
+from robson_contracts import DeadLetter, DecodeError, decode
 from robson_contracts import subjects as s
+from robson_contracts.gate import entry_approval_in
 from robson_contracts.registry import TYPE_HEADER
 from robson_kit.deadletter import FIRST_FAILED_HEADER
 
@@ -168,7 +169,7 @@ async def _replay(nc: Client, seq: int) -> dict[str, Any]:
     payload = base64.b64decode(letter.payload_b64)
     if not payload:
         raise LookupError(f"dead letter {seq} carries no payload ({letter.reason}); nothing to replay")
-    refusal = _unreplayable(seq, payload)
+    refusal = _unreplayable(seq, letter)
     if refusal is not None:
         raise LookupError(refusal)
     headers = {k: v for k, v in letter.headers.items() if k not in DROPPED_ON_REPLAY}
@@ -179,17 +180,14 @@ async def _replay(nc: Client, seq: int) -> dict[str, Any]:
     return {"id": seq, "replayed_to": letter.subject, "stream": ack.stream, "stream_seq": ack.seq}
 
 
-def _unreplayable(seq: int, payload: bytes) -> str | None:
-    """Why this payload must not go out again, if it must not. An approval whose consumer gave
-    up on it has had its pending risk released by the gate (entry_gate's
-    ``handlers/dead_approvals.py``: the approval's consumer in position dead-letters it, and
-    every consumer of the subject takes a replay): acted on now, it would open a position that
-    the gate's limits no longer count."""
-    try:
-        approval = decode(payload, (GateDecision,))
-    except DecodeError:
-        return None
-    if approval.outcome is not GateOutcome.ALLOW_ENTRY:
+def _unreplayable(seq: int, letter: DeadLetter) -> str | None:
+    """Why this letter's payload must not go out again, if it must not. An approval whose
+    consumer gave up on it has had its pending risk released by the gate (``entry_approval_in``
+    is the gate's test too: the approval's consumer in position dead-letters it, and every
+    consumer of the subject takes a replay): acted on now, it would open a position that the
+    gate's limits no longer count."""
+    approval = entry_approval_in(letter)
+    if approval is None:
         return None
     return (f"dead letter {seq} is an entry approval ({approval.gate_decision_id}) and is not "
             "replayed: the gate released its risk when position gave up on it, so acting on it "

@@ -5,12 +5,9 @@ acted. A dead letter that is not an approval, or cannot be read, changes nothing
 
 from __future__ import annotations
 
-import base64
-import binascii
-
-from pydantic import ValidationError
-from robson_contracts import DeadLetter, GateDecision, GateOutcome
+from robson_contracts import DeadLetter
 from robson_contracts import subjects as s
+from robson_contracts.gate import entry_approval_in
 from robson_kit import logs
 from robson_kit.uow import UnitOfWork
 
@@ -23,16 +20,8 @@ POSITION_GATE_DEAD_LETTERS = s.dead_letter("position", "position_gate")
 """Where position's consumer of gate decisions dead-letters what it could not act on."""
 
 
-def dead_approval(letter: DeadLetter) -> GateDecision | None:
-    try:
-        message = GateDecision.model_validate_json(base64.b64decode(letter.payload_b64, validate=True))
-    except (binascii.Error, ValidationError, ValueError):
-        return None
-    return message if message.outcome is GateOutcome.ALLOW_ENTRY else None
-
-
 async def handle_dead_letter(letter: DeadLetter, uow: UnitOfWork, deps: GateDeps) -> None:
-    approval = dead_approval(letter)
+    approval = entry_approval_in(letter)
     if approval is None:
         return
     state, version = await deps.accounts.lock(uow.session, approval.account_id)
