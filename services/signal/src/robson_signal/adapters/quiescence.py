@@ -62,18 +62,18 @@ class Quiescence:
         self._sub: Any = None
         self._announce_at = 0.0
         self._drained_at: dict[str, int] = {}
+        """Streams whose consumers were all found drained, at the stream's last sequence then:
+        while the stream has not grown they have nothing pending (a message can only become
+        pending again by being delivered, which needs it unacknowledged — busy — first), so
+        a reading skips asking for them."""
         self._forget_at = 0.0
         self._consumers: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        """The services' consumers of each stream, with their filter subjects (as last read)."""
         self._verified: dict[Key, int] = {}
         """Each drained consumer: the stream sequence through which it has been found to have
         nothing undelivered (``_undelivered``)."""
         self.lagging = 0
         """Readings' consumers found drained by JetStream's counts with input already stored."""
-        """The services' consumers of each stream, with their filter subjects (as last read)."""
-        """Streams whose consumers were all found drained, at the stream's last sequence then:
-        while the stream has not grown they have nothing pending (a message can only become
-        pending again by being delivered, which needs it unacknowledged — busy — first), so
-        a reading skips asking for them."""
 
     async def _listen(self) -> None:
         if self._sub is not None or not progress.enabled():
@@ -131,15 +131,16 @@ class Quiescence:
                 continue
             if isinstance(consumers, BaseException):
                 raise consumers
-            self._consumers[name] = [(c["config"]["durable_name"], filters_of(c)) for c in consumers]
+            self._consumers[name] = []
             for c in consumers:
-                key = (name, c["config"]["durable_name"])
+                key, filters = (name, c["config"]["durable_name"]), filters_of(c)
+                self._consumers[name].append((key[1], filters))
                 pending = c.get("num_pending") or 0
                 delivered = (c.get("delivered") or {}).get("stream_seq") or 0
                 if pending + (c.get("num_ack_pending") or 0):
                     busy[key] = (delivered, pending)
                 elif before.get(name, 0) > max(delivered, self._verified.get(key, 0)):
-                    idle.append((key, delivered, filters_of(c)))
+                    idle.append((key, delivered, filters))
         after = await self.state.sequences()
         if not busy and before == after and idle:
             busy.update(await self._undelivered(idle, before))
