@@ -110,7 +110,8 @@ class Pipeline:
                 messages.extend(signals)
             if publish:
                 self._queue("publish", lambda: self._publish_once(messages))
-            self._queue_store(fresh, source, produced, with_path_ticks and publish)
+            self._queue_store(fresh, source, produced,
+                              4 * len(fresh) if with_path_ticks and publish else 0)
             await self._drain()
             return produced
 
@@ -211,21 +212,9 @@ class Pipeline:
         if not staged:
             return
 
-        bars = [bar for group, _, _, _ in staged for bar in group]
-        signals = [signal for _, _, produced, _ in staged for signal in produced]
-        ticks = sum(n for _, _, _, n in staged)
-        source = staged[0][1]
-
-        async def store() -> None:
-            async with self.sessions() as session, session.begin():
-                await repo.store_bars(session, bars, source.value)
-                await repo.insert_signals(session, signals)
-
-        async def account() -> None:
-            self._account(bars, signals, ticks)
-
-        self._queue("store", store)
-        self._queue("account", account)
+        self._queue_store([bar for group, _, _, _ in staged for bar in group], staged[0][1],
+                          [signal for _, _, produced, _ in staged for signal in produced],
+                          sum(n for _, _, _, n in staged))
 
     async def finish_lockstep(self, settle: Callable[[], Awaitable[None]]) -> None:
         """The end of a lockstep run: what was streamed is settled and stored."""
@@ -240,15 +229,16 @@ class Pipeline:
         self._todo.append((name, step))
 
     def _queue_store(
-        self, bars: list[Bar], source: FeedSource, produced: list[SignalDetected], ticks: bool
+        self, bars: list[Bar], source: FeedSource, produced: list[SignalDetected], ticks: int
     ) -> None:
+        """Store the bars and signals in one transaction, then count them (and ``ticks``)."""
         async def store() -> None:
             async with self.sessions() as session, session.begin():
                 await repo.store_bars(session, bars, source.value)
                 await repo.insert_signals(session, produced)
 
         async def account() -> None:
-            self._account(bars, produced, 4 * len(bars) if ticks else 0)
+            self._account(bars, produced, ticks)
 
         if bars:
             self._queue("store", store)
