@@ -7,17 +7,22 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+import pytest
 from fastapi import APIRouter
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from robson_contracts import DeadLetter, SignalDetected
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.consumer import Consumer, ConsumerSpec
+from robson_kit.db import make_engine, ping
 from robson_kit.embedded import EmbeddedNats, EmbeddedPostgres
+from robson_kit.outage import is_infrastructure_error
 from robson_kit.service import Service
 from robson_kit.testing import asgi_client, read_stream, unique_schema, wait_until
+from robson_kit.testing.outage import outage_database
 from robson_kit.uow import UnitOfWork
 from sampleapp.app import SampleSettings, build, handle_signal
+from sqlalchemy.exc import DBAPIError
 
 from .test_messaging import make_signal, seen
 
@@ -85,6 +90,57 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
         assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
     finally:
         await service.stop()
+
+
+async def test_database_refusing_connections_past_the_retry_budget_pauses_consumer_and_loses_nothing(
+    bus: Bus, nats_url: str, database_url: str
+) -> None:
+    """A failover's first phase: the server is up but refuses the database (``ALLOW_CONNECTIONS
+    false``; its error, 55000, has no connection class) and cuts every open connection."""
+    schema = unique_schema()
+    async with outage_database(database_url) as db:
+        service = build(SampleSettings(nats_url=nats_url, database_url=db.url, db_schema=schema,
+                                       ack_wait_seconds=2, max_deliver=3))
+        await service.start()
+        try:
+            for i in range(5):
+                await bus.publish(make_signal(f"before-{i}"))
+            await wait_until(lambda: _handled(db.url, schema, 5), message="first 5 handled")
+            await db.begin()
+            # As after another task of the service met a cut connection first: SQLAlchemy then
+            # drops the whole pool, so the consumer's next transaction is refused, not cut.
+            await service.engine.dispose()
+            for i in range(10):
+                await bus.publish(make_signal(f"during-{i}"))
+            async with asgi_client(service) as client:
+                async def paused() -> str | None:
+                    checks = (await client.get("/readyz")).json()["checks"]
+                    return checks["consumers"] if checks["consumers"].startswith("paused") else None
+
+                reported = await wait_until(paused, message="/readyz reports the consumer paused")
+                await asyncio.sleep(6)  # far longer than 3 deliveries with backoff take
+                assert await paused() is not None
+            await db.end()
+            await wait_until(lambda: _handled(db.url, schema, 15), timeout=60,
+                             message="all 15 handled once the database accepts connections")
+            assert "database" in reported
+            assert await _counts(db.url, schema) == (15, 1)
+            assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
+        finally:
+            await service.stop()
+
+
+async def test_database_refusing_connections_is_an_infrastructure_error(database_url: str) -> None:
+    async with outage_database(database_url) as db:
+        await db.begin()
+        engine = make_engine(db.url, "public")  # no pooled connection: this one is refused
+        try:
+            with pytest.raises(DBAPIError) as refused:
+                await ping(engine)
+            assert "accepting connections" in str(refused.value)
+            assert is_infrastructure_error(refused.value)
+        finally:
+            await engine.dispose()
 
 
 async def test_nats_down_while_settling_loses_nothing_and_dead_letters_nothing(

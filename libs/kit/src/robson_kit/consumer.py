@@ -238,8 +238,9 @@ class Consumer:
             try:
                 done, uows = await self._batch.run(batch)
             except Exception as exc:
-                if is_infrastructure_error(exc):
-                    outage = await self._dependency_down()
+                # The probe decides, whatever the error: a database refusing connections answers
+                # with errors no classification foresees, and an outage must never be counted.
+                outage = await self._dependency_down()
                 log.warning("consumer.commit_failed", consumer=self.spec.name, error=repr(exc),
                             outage=outage)
                 kind = "hold" if outage else "retry"

@@ -1,7 +1,8 @@
 """Infrastructure errors: a dependency being down is not a message's fault.
 
-A consumer that sees one of these errors while handling or committing a batch does not count a
-failed delivery. It confirms with a probe (``SELECT 1`` on a fresh pooled connection): only when
+A consumer that sees one of these errors while handling a message, or any error at all while
+opening or committing a batch's transaction, does not count a failed delivery. It confirms with
+a probe (``SELECT 1`` on a fresh pooled connection): only when
 the database really is unreachable does it pause. An error that merely *looks* like an outage
 (an ``OSError`` from a handler's own HTTP call, a single dropped connection) while the database
 answers is treated as the message's failure, so nothing can retry forever on a misclassified
@@ -49,10 +50,23 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
 
 
+SESSION_ENDING_SEVERITIES = frozenset({"FATAL", "PANIC"})
+"""Postgres ends the session with every error of these severities (a statement's own failure is
+an ERROR): the server refused or dropped the connection, whatever the SQLSTATE says. One with no
+class of its own above is ``database "x" is not currently accepting connections`` (55000)."""
+
+
+def _ends_the_session(err: BaseException) -> bool:
+    if not isinstance(err, asyncpg.PostgresError):
+        return False
+    severity = getattr(err, "severity_en", None) or getattr(err, "severity", None)
+    return severity in SESSION_ENDING_SEVERITIES
+
+
 def is_infrastructure_error(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) says a dependency is unreachable."""
     for err in _chain(exc):
-        if isinstance(err, INFRASTRUCTURE_ERRORS):
+        if isinstance(err, INFRASTRUCTURE_ERRORS) or _ends_the_session(err):
             return True
         if isinstance(err, sqlalchemy.exc.DBAPIError) and err.connection_invalidated:
             return True
