@@ -92,11 +92,13 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
         await service.stop()
 
 
-async def test_database_refusing_connections_past_the_retry_budget_pauses_consumer_and_loses_nothing(
-    bus: Bus, nats_url: str, database_url: str
+@pytest.mark.parametrize("read_only", [False, True], ids=["refusing connections", "read-only"])
+async def test_database_refusing_writes_past_the_retry_budget_pauses_consumer_and_loses_nothing(
+    bus: Bus, nats_url: str, database_url: str, read_only: bool
 ) -> None:
-    """A failover's first phase: the server is up but refuses the database (``ALLOW_CONNECTIONS
-    false``; its error, 55000, has no connection class) and cuts every open connection."""
+    """A failover's phases: the server is up but refuses the database (``ALLOW_CONNECTIONS
+    false``; its error, 55000, has no connection class), or answers as a read-only standby
+    (25006 on the first write; ``SELECT 1`` still passes). Every open connection is cut."""
     schema = unique_schema()
     async with outage_database(database_url) as db:
         service = build(SampleSettings(nats_url=nats_url, database_url=db.url, db_schema=schema,
@@ -106,7 +108,7 @@ async def test_database_refusing_connections_past_the_retry_budget_pauses_consum
             for i in range(5):
                 await bus.publish(make_signal(f"before-{i}"))
             await wait_until(lambda: _handled(db.url, schema, 5), message="first 5 handled")
-            await db.begin()
+            await (db.begin_read_only() if read_only else db.begin())
             # As after another task of the service met a cut connection first: SQLAlchemy then
             # drops the whole pool, so the consumer's next transaction is refused, not cut.
             await service.engine.dispose()
@@ -122,7 +124,7 @@ async def test_database_refusing_connections_past_the_retry_budget_pauses_consum
                 assert await paused() is not None
             await db.end()
             await wait_until(lambda: _handled(db.url, schema, 15), timeout=60,
-                             message="all 15 handled once the database accepts connections")
+                             message="all 15 handled once the database takes writes again")
             assert "database" in reported
             assert await _counts(db.url, schema) == (15, 1)
             assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []

@@ -295,7 +295,7 @@ class Consumer:
         if not self.bus.is_connected:
             return "nats disconnected"
         if not await reachable(self.probe):
-            return "database unreachable"
+            return "database unreachable or read-only"
         return None
 
     async def _pause(self, reason: str) -> None:

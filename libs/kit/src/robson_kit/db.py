@@ -7,6 +7,7 @@ import re
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -53,6 +54,20 @@ async def ensure_schema(engine: AsyncEngine, schema: str) -> None:
         await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 
 
+class ReadOnlyDatabase(ConnectionError):
+    """The server answers but takes no writes: a standby reached during a failover (or a
+    database set read-only). For a service that must write, that is an outage."""
+
+
+_READ_ONLY = text("SELECT current_setting('transaction_read_only')")
+
+
+async def check_writable(conn: AsyncConnection | AsyncSession) -> None:
+    """A round trip that fails unless this connection's transactions can write."""
+    if (await conn.execute(_READ_ONLY)).scalar() == "on":
+        raise ReadOnlyDatabase("the database takes no writes (transaction_read_only is on)")
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+        await check_writable(conn)

@@ -2,8 +2,8 @@
 
 A consumer that sees one of these errors while handling a message, or any error at all while
 opening or committing a batch's transaction, does not count a failed delivery. It confirms with
-a probe (``SELECT 1`` on a fresh pooled connection): only when
-the database really is unreachable does it pause. An error that merely *looks* like an outage
+a probe (a round trip on a pooled connection, which must be able to write): only when the
+database really is unreachable, or takes no writes, does it pause. An error that merely *looks* like an outage
 (an ``OSError`` from a handler's own HTTP call, a single dropped connection) while the database
 answers is treated as the message's failure, so nothing can retry forever on a misclassified
 error.
@@ -18,8 +18,9 @@ from collections.abc import Awaitable, Callable, Iterator
 import asyncpg
 import nats.errors
 import sqlalchemy.exc
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from robson_kit.db import check_writable
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # refused / reset / unreachable; TimeoutError is an OSError too
@@ -29,6 +30,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.InterfaceError,  # "connection is closed"
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # 25006: a standby reached in a failover
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
     sqlalchemy.exc.TimeoutError,  # pool exhausted: every connection stuck on a dead server
@@ -80,7 +82,7 @@ def database_probe(sessions: async_sessionmaker[AsyncSession], timeout: float = 
     async def probe() -> None:
         async def ping() -> None:
             async with sessions() as session:
-                await session.execute(text("SELECT 1"))
+                await check_writable(session)
 
         await asyncio.wait_for(ping(), timeout)
 

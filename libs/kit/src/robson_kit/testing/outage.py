@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 class Outage:
     admin_url: str
     name: str
+    read_only: bool = False
 
     @property
     def url(self) -> str:
@@ -31,12 +32,28 @@ class Outage:
 
     async def begin(self) -> None:
         """From now on the database refuses connections, and every open one is cut."""
-        await self._admin(
-            f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false',
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}'")
+        await self._admin(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false', self._terminate_all)
+
+    async def begin_read_only(self) -> None:
+        """From now on the database answers but takes no writes, as the standby a client may
+        still reach in a failover: every open connection is cut and new ones are read-only."""
+        self.read_only = True
+        await self._admin(f'ALTER DATABASE "{self.name}" SET default_transaction_read_only = on',
+                          self._terminate_all)
 
     async def end(self) -> None:
-        await self._admin(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
+        """Connections are accepted and can write again; read-only ones are cut, as clients of
+        the old standby reconnect to the new primary."""
+        statements = [f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true']
+        if self.read_only:
+            statements += [f'ALTER DATABASE "{self.name}" RESET default_transaction_read_only',
+                           self._terminate_all]
+            self.read_only = False
+        await self._admin(*statements)
+
+    @property
+    def _terminate_all(self) -> str:
+        return f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}'"
 
 
 @asynccontextmanager
