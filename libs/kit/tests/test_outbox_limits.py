@@ -4,15 +4,19 @@ a row that still cannot be published is moved aside while the rows behind it go 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi import APIRouter
+from nats.aio.msg import Msg
+from nats.js.api import DiscardPolicy
 from robson_contracts import DeadLetter, DecisionKind, SignalDetected, TradeDecision, derive_id
 from robson_contracts import subjects as s
 from robson_kit import metrics
-from robson_kit.bus import Bus
+from robson_kit.bus import Bus, stream_config
 from robson_kit.consumer import ConsumerSpec
+from robson_kit.outbox import ROW_ATTEMPTS
 from robson_kit.service import Service
 from robson_kit.testing import asgi_client, read_stream, wait_until
 from robson_kit.uow import PayloadTooLarge, UnitOfWork
@@ -155,6 +159,55 @@ async def test_outbox_row_no_stream_takes_is_moved_aside_after_repeated_refusals
         assert service.supervisor.failing() == {}
     finally:
         await service.stop()
+
+
+async def test_outbox_rows_a_full_stream_refuses_wait_and_are_published_once_it_takes_them(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    """JetStream answers 503 ("maximum messages exceeded", as for a full disk or a cluster
+    without a leader) for any message: an outage, not the events' fault, however many sweeps
+    it lasts."""
+    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                                     outbox_poll_seconds=0.1), MIGRATIONS)
+    await service.start()
+    try:
+        async with service.uow() as uow:
+            uow.emit(decision("d-first"))
+        await wait_until(lambda: _at_least_decisions(bus, 1), message="the first decision published")
+        stored = (await bus.js.stream_info(s.DECISIONS.name)).state.messages
+        await bus.js.update_stream(replace(stream_config(s.DECISIONS), max_msgs=stored,
+                                           discard=DiscardPolicy.NEW))
+        for name in ("d-1", "d-2"):
+            async with service.uow() as uow:
+                uow.emit(decision(name))
+        probe = _probe(database_url, schema)
+        attempts: list[bytes] = []  # every publish reaches plain subscribers, refused or not
+
+        async def attempted(msg: Msg) -> None:
+            attempts.append(msg.data)
+
+        watch = await bus.nc.subscribe("robson.decision.>", cb=attempted)
+        async def refused_long_or_moved_aside() -> bool:
+            return (len(attempts) >= 2 * 2 * ROW_ATTEMPTS
+                    or await probe("SELECT count(*) FROM outbox_dead") > 0)
+
+        await wait_until(refused_long_or_moved_aside, timeout=30,
+                         message=f"each event refused {2 * ROW_ATTEMPTS} times")
+        await watch.unsubscribe()
+        assert await probe("SELECT count(*) FROM outbox_dead") == 0
+        assert await probe("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 2
+        await bus.ensure_streams([s.DECISIONS])  # room again
+        ids = await wait_until(lambda: _at_least_decisions(bus, 3), timeout=30, message="both published")
+        assert ids == ["d-first", "d-1", "d-2"]
+        assert await probe("SELECT count(*) FROM outbox_dead") == 0
+    finally:
+        await bus.ensure_streams([s.DECISIONS])
+        await service.stop()
+
+
+async def _at_least_decisions(bus: Bus, n: int) -> list[str] | None:
+    ids = [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)]
+    return ids if len(ids) >= n else None
 
 
 async def test_idle_relay_skips_its_sweeps_until_an_event_is_committed_and_sweeps_leftovers_anyway(

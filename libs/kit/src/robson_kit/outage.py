@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import asyncpg
 import nats.errors
+import nats.js.errors
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,6 +40,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     nats.errors.NoServersError,
     nats.errors.StaleConnectionError,
     nats.errors.OutboundBufferLimitError,
+    # 503 from JetStream: it cannot take a message now, whatever the message (a stream or disk
+    # full, "insufficient resources", a cluster without a leader).
+    nats.js.errors.ServiceUnavailableError,
 )
 
 
