@@ -68,16 +68,13 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
         for i in range(20):
             await bus.publish(make_signal(f"during-{i}"))
         async with asgi_client(service) as client:
-            async def paused() -> str | None:
-                checks = (await client.get("/readyz")).json()["checks"]
-                return checks["consumers"] if checks["consumers"].startswith("paused") else None
-
-            reported = await wait_until(paused, message="/readyz reports the consumer paused")
+            reported = await wait_until(lambda: _paused(client),
+                                        message="/readyz reports the consumer paused")
             unavailable = await client.get("/seen/before-1")
             assert unavailable.status_code == 503, unavailable.text
             # Down far longer than 3 deliveries with backoff take: the old kit dead-lettered here.
             await asyncio.sleep(8)
-            assert await paused() is not None
+            assert await _paused(client) is not None
             await asyncio.to_thread(own_postgres.start)
             await wait_until(lambda: _handled(own_postgres.url, schema, 30), timeout=60,
                              message="all 30 handled after the restart")
@@ -115,13 +112,10 @@ async def test_database_refusing_writes_past_the_retry_budget_pauses_consumer_an
             for i in range(10):
                 await bus.publish(make_signal(f"during-{i}"))
             async with asgi_client(service) as client:
-                async def paused() -> str | None:
-                    checks = (await client.get("/readyz")).json()["checks"]
-                    return checks["consumers"] if checks["consumers"].startswith("paused") else None
-
-                reported = await wait_until(paused, message="/readyz reports the consumer paused")
+                reported = await wait_until(lambda: _paused(client),
+                                            message="/readyz reports the consumer paused")
                 await asyncio.sleep(6)  # far longer than 3 deliveries with backoff take
-                assert await paused() is not None
+                assert await _paused(client) is not None
             await db.end()
             await wait_until(lambda: _handled(db.url, schema, 15), timeout=60,
                              message="all 15 handled once the database takes writes again")
@@ -252,6 +246,12 @@ async def test_consumer_config_the_server_cannot_update_is_recreated_from_its_ac
 async def _handled(database_url: str, schema: str, n: int) -> bool:
     counts = await _counts_reachable(database_url, schema)
     return counts is not None and counts[0] >= n
+
+
+async def _paused(client) -> str | None:  # type: ignore[no-untyped-def]
+    """What /readyz says of the consumers while they are paused; None while they run."""
+    consumers = (await client.get("/readyz")).json()["checks"]["consumers"]
+    return consumers if consumers.startswith("paused") else None
 
 
 async def _ready(client) -> bool:
