@@ -52,13 +52,7 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
     schema = unique_schema()
     service = build(SampleSettings(nats_url=nats_url, database_url=own_postgres.url, db_schema=schema,
                                    ack_wait_seconds=2, max_deliver=3))
-    router = APIRouter()
-
-    @router.get("/seen/{signal_id}")
-    async def seen_route(signal_id: str) -> int:
-        return await seen(service, signal_id)
-
-    service.routers.append(router)
+    _route_seen(service)
     await service.start()
     try:
         for i in range(10):
@@ -100,6 +94,7 @@ async def test_database_refusing_writes_past_the_retry_budget_pauses_consumer_an
     async with outage_database(database_url) as db:
         service = build(SampleSettings(nats_url=nats_url, database_url=db.url, db_schema=schema,
                                        ack_wait_seconds=2, max_deliver=3))
+        _route_seen(service)
         await service.start()
         try:
             for i in range(5):
@@ -114,6 +109,9 @@ async def test_database_refusing_writes_past_the_retry_budget_pauses_consumer_an
             async with asgi_client(service) as client:
                 reported = await wait_until(lambda: _paused(client),
                                             message="/readyz reports the consumer paused")
+                # A read still works on a read-only database; a refused connection is a 503.
+                read = await client.get("/seen/before-1")
+                assert read.status_code == (200 if read_only else 503), read.text
                 await asyncio.sleep(6)  # far longer than 3 deliveries with backoff take
                 assert await _paused(client) is not None
             await db.end()
@@ -246,6 +244,17 @@ async def test_consumer_config_the_server_cannot_update_is_recreated_from_its_ac
 async def _handled(database_url: str, schema: str, n: int) -> bool:
     counts = await _counts_reachable(database_url, schema)
     return counts is not None and counts[0] >= n
+
+
+def _route_seen(service: Service) -> None:
+    """``GET /seen/{signal_id}``: a route that reads the database."""
+    router = APIRouter()
+
+    @router.get("/seen/{signal_id}")
+    async def seen_route(signal_id: str) -> int:
+        return await seen(service, signal_id)
+
+    service.routers.append(router)
 
 
 async def _paused(client) -> str | None:  # type: ignore[no-untyped-def]
