@@ -50,25 +50,12 @@ async def test_database_down_past_the_retry_budget_pauses_consumer_and_loses_not
     bus: Bus, nats_url: str, own_postgres: EmbeddedPostgres
 ) -> None:
     schema = unique_schema()
-    service = build(SampleSettings(nats_url=nats_url, database_url=own_postgres.url, db_schema=schema,
-                                   ack_wait_seconds=2, max_deliver=3))
-    _route_seen(service)
-    await service.start()
+    service = await _sample_after(bus, 10, nats_url, own_postgres.url, schema)
     try:
-        for i in range(10):
-            await bus.publish(make_signal(f"before-{i}"))
-        await wait_until(lambda: _handled(own_postgres.url, schema, 10), message="first 10 handled")
         await asyncio.to_thread(own_postgres.stop)
-        for i in range(20):
-            await bus.publish(make_signal(f"during-{i}"))
+        # Down far longer than 3 deliveries with backoff take: the old kit dead-lettered here.
+        reported = await _paused_through(bus, service, 20, read_status=503, seconds=8)
         async with asgi_client(service) as client:
-            reported = await wait_until(lambda: _paused(client),
-                                        message="/readyz reports the consumer paused")
-            unavailable = await client.get("/seen/before-1")
-            assert unavailable.status_code == 503, unavailable.text
-            # Down far longer than 3 deliveries with backoff take: the old kit dead-lettered here.
-            await asyncio.sleep(8)
-            assert await _paused(client) is not None
             await asyncio.to_thread(own_postgres.start)
             await wait_until(lambda: _handled(own_postgres.url, schema, 30), timeout=60,
                              message="all 30 handled after the restart")
@@ -92,28 +79,15 @@ async def test_database_refusing_writes_past_the_retry_budget_pauses_consumer_an
     (25006 on the first write; ``SELECT 1`` still passes). Every open connection is cut."""
     schema = unique_schema()
     async with outage_database(database_url) as db:
-        service = build(SampleSettings(nats_url=nats_url, database_url=db.url, db_schema=schema,
-                                       ack_wait_seconds=2, max_deliver=3))
-        _route_seen(service)
-        await service.start()
+        service = await _sample_after(bus, 5, nats_url, db.url, schema)
         try:
-            for i in range(5):
-                await bus.publish(make_signal(f"before-{i}"))
-            await wait_until(lambda: _handled(db.url, schema, 5), message="first 5 handled")
             await (db.begin_read_only() if read_only else db.begin())
             # As after another task of the service met a cut connection first: SQLAlchemy then
             # drops the whole pool, so the consumer's next transaction is refused, not cut.
             await service.engine.dispose()
-            for i in range(10):
-                await bus.publish(make_signal(f"during-{i}"))
-            async with asgi_client(service) as client:
-                reported = await wait_until(lambda: _paused(client),
-                                            message="/readyz reports the consumer paused")
-                # A read still works on a read-only database; a refused connection is a 503.
-                read = await client.get("/seen/before-1")
-                assert read.status_code == (200 if read_only else 503), read.text
-                await asyncio.sleep(6)  # far longer than 3 deliveries with backoff take
-                assert await _paused(client) is not None
+            # A read still works on a read-only database; a refused connection is a 503.
+            reported = await _paused_through(bus, service, 10, read_status=200 if read_only else 503,
+                                             seconds=6)
             await db.end()
             await wait_until(lambda: _handled(db.url, schema, 15), timeout=60,
                              message="all 15 handled once the database takes writes again")
@@ -246,8 +220,12 @@ async def _handled(database_url: str, schema: str, n: int) -> bool:
     return counts is not None and counts[0] >= n
 
 
-def _route_seen(service: Service) -> None:
-    """``GET /seen/{signal_id}``: a route that reads the database."""
+async def _sample_after(bus: Bus, handled: int, nats_url: str, database_url: str,
+                        schema: str) -> Service:
+    """The sample service (``max_deliver=3``, and ``GET /seen/{signal_id}``, a route that reads
+    the database), started, once it has handled ``handled`` signals published for it."""
+    service = build(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                                   ack_wait_seconds=2, max_deliver=3))
     router = APIRouter()
 
     @router.get("/seen/{signal_id}")
@@ -255,6 +233,29 @@ def _route_seen(service: Service) -> None:
         return await seen(service, signal_id)
 
     service.routers.append(router)
+    await service.start()
+    for i in range(handled):
+        await bus.publish(make_signal(f"before-{i}"))
+    await wait_until(lambda: _handled(database_url, schema, handled),
+                     message=f"first {handled} handled")
+    return service
+
+
+async def _paused_through(bus: Bus, service: Service, during: int, read_status: int,
+                          seconds: float) -> str:
+    """Publish ``during`` signals while the database is away; /readyz must report the consumer
+    paused (returned) and still report it ``seconds`` later (far longer than 3 deliveries with
+    backoff take); meanwhile ``GET /seen`` answers ``read_status``."""
+    for i in range(during):
+        await bus.publish(make_signal(f"during-{i}"))
+    async with asgi_client(service) as client:
+        reported: str = await wait_until(lambda: _paused(client),
+                                         message="/readyz reports the consumer paused")
+        read = await client.get("/seen/before-1")
+        assert read.status_code == read_status, read.text
+        await asyncio.sleep(seconds)
+        assert await _paused(client) is not None
+    return reported
 
 
 async def _paused(client) -> str | None:  # type: ignore[no-untyped-def]
