@@ -132,8 +132,9 @@ async def _letters(bus: Bus) -> list[DeadLetter] | None:
     return await read_stream(bus, s.ALL_DEAD_LETTERS) or None
 
 
-async def _decision_ids(bus: Bus) -> list[str] | None:
-    return [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)] or None
+async def _decision_ids(bus: Bus, at_least: int = 1) -> list[str] | None:
+    ids = [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)]
+    return ids if len(ids) >= at_least else None
 
 
 async def _pending_gauge_is(service: Service, n: int) -> bool:
@@ -173,7 +174,7 @@ async def test_outbox_rows_a_full_stream_refuses_wait_and_are_published_once_it_
     try:
         async with service.uow() as uow:
             uow.emit(decision("d-first"))
-        await wait_until(lambda: _at_least_decisions(bus, 1), message="the first decision published")
+        await wait_until(lambda: _decision_ids(bus), message="the first decision published")
         stored = (await bus.js.stream_info(s.DECISIONS.name)).state.messages
         await bus.js.update_stream(replace(stream_config(s.DECISIONS), max_msgs=stored,
                                            discard=DiscardPolicy.NEW))
@@ -197,17 +198,12 @@ async def test_outbox_rows_a_full_stream_refuses_wait_and_are_published_once_it_
         assert await probe("SELECT count(*) FROM outbox_dead") == 0
         assert await probe("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 2
         await bus.ensure_streams([s.DECISIONS])  # room again
-        ids = await wait_until(lambda: _at_least_decisions(bus, 3), timeout=30, message="both published")
+        ids = await wait_until(lambda: _decision_ids(bus, at_least=3), timeout=30, message="both published")
         assert ids == ["d-first", "d-1", "d-2"]
         assert await probe("SELECT count(*) FROM outbox_dead") == 0
     finally:
         await bus.ensure_streams([s.DECISIONS])
         await service.stop()
-
-
-async def _at_least_decisions(bus: Bus, n: int) -> list[str] | None:
-    ids = [d.decision_id for d in await read_stream(bus, s.ALL_DECISIONS)]
-    return ids if len(ids) >= n else None
 
 
 async def test_idle_relay_skips_its_sweeps_until_an_event_is_committed_and_sweeps_leftovers_anyway(

@@ -3,10 +3,10 @@
 A consumer that sees one of these errors while handling a message, or any error at all while
 opening or committing a batch's transaction, does not count a failed delivery. It confirms with
 a probe (a round trip on a pooled connection, which must be able to write): only when the
-database really is unreachable, or takes no writes, does it pause. An error that merely *looks* like an outage
-(an ``OSError`` from a handler's own HTTP call, a single dropped connection) while the database
-answers is treated as the message's failure, so nothing can retry forever on a misclassified
-error.
+database really is unreachable, or takes no writes, does it pause. An error that merely *looks*
+like an outage (an ``OSError`` from a handler's own HTTP call, a single dropped connection)
+while the database answers is treated as the message's failure, so nothing can retry forever
+on a misclassified error.
 """
 
 from __future__ import annotations
