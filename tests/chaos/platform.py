@@ -17,6 +17,8 @@ from typing import Any
 from robson_kit.bus import Bus
 from robson_kit.embedded import EmbeddedNats, EmbeddedPostgres
 from robson_kit.testing import read_stream, reset_streams
+from robson_kit.testing.outage import Outage
+from sqlalchemy.engine import make_url
 
 E2E = Path(__file__).parent.parent / "e2e"
 
@@ -67,6 +69,19 @@ class ChaosInfra:
         await asyncio.to_thread(self.postgres.stop)
         await asyncio.sleep(seconds)
         await asyncio.to_thread(self.postgres.start)
+
+    async def postgres_failover(self, refusing: float, read_only: float) -> None:
+        """A failover as the services' database sees it: connections refused and every open
+        one cut (the primary goes), then connections taken but read-only (a standby not yet
+        promoted), then writable again with the read-only sessions cut (promoted)."""
+        admin = make_url(self.postgres.url).set(database="postgres").render_as_string(
+            hide_password=False)
+        database = Outage(admin, make_url(self.postgres.url).database or "")
+        await database.begin()
+        await asyncio.sleep(refusing)
+        await database.begin_read_only()
+        await asyncio.sleep(read_only)
+        await database.end()
 
     async def nats_down(self, seconds: float) -> None:
         """Stop nats-server, wait, start it on the same port and JetStream store."""

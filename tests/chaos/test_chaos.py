@@ -2,6 +2,8 @@
 replay that opens and closes several positions with take-profits and stop-outs. Each scenario
 injects a fault mid-replay and must end with positions, fills, realized P&L, balances and the
 gate's projection identical to the clean run, and no dead letter it did not poison on purpose.
+The faults: SIGKILLs, Postgres stopped, a Postgres failover (refusing, then read-only, then
+writable), NATS stopped, poison inputs.
 
 Scenario 5 (execution against the fake exchange with its database interrupted for 10 s:
 every accepted live order placed exactly once) is
@@ -35,6 +37,7 @@ KILLS = 20
 SEED = int(os.environ.get("ROBSON_CHAOS_SEED", "1515"))
 POSTGRES_DOWN = 60.0
 NATS_DOWN = 30.0
+FAILOVER_REFUSING, FAILOVER_READ_ONLY = 10.0, 20.0
 
 
 async def _feed_at(platform: ChaosPlatform, candle: int) -> dict[str, Any] | None:
@@ -114,6 +117,23 @@ async def test_postgres_stopped_for_60_s_mid_replay_ends_identical_to_clean_run(
     assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
     assert_same(clean, state)
     report(f"Postgres stopped {POSTGRES_DOWN:.0f} s", platform, state)
+
+
+async def test_postgres_failover_mid_replay_refusing_then_read_only_ends_identical_to_clean_run(
+    clean: Reference, new_platform
+) -> None:
+    """A failover's phases, each an outage the services must wait out, never a reason to
+    count a message as failed: connections refused, then a read-only standby, then writable."""
+    platform: ChaosPlatform = await new_platform()
+    await platform.start_feed()
+    await mid_replay(platform)
+    await platform.infra.postgres_failover(FAILOVER_REFUSING, FAILOVER_READ_ONLY)
+    outcome = await platform.finish(timeout=600)
+    state = projection(outcome)
+    assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
+    assert_same(clean, state)
+    report(f"Postgres failover: refusing {FAILOVER_REFUSING:.0f} s, read-only "
+           f"{FAILOVER_READ_ONLY:.0f} s", platform, state)
 
 
 async def test_nats_stopped_for_30_s_mid_replay_ends_identical_to_clean_run(

@@ -36,9 +36,11 @@ class Outage:
 
     async def begin_read_only(self) -> None:
         """From now on the database answers but takes no writes, as the standby a client may
-        still reach in a failover: every open connection is cut and new ones are read-only."""
+        still reach in a failover: every open connection is cut and new ones are read-only
+        (accepted again if ``begin`` refused them: a failover's second phase)."""
         self.read_only = True
         await self._admin(f'ALTER DATABASE "{self.name}" SET default_transaction_read_only = on',
+                          f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true',
                           self._terminate_all)
 
     async def end(self) -> None:
