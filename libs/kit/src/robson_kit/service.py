@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Generic
 
-import uvicorn
 from fastapi import APIRouter, FastAPI
 from typing_extensions import TypeVar
 
@@ -18,6 +17,7 @@ from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
 from robson_kit.consumer import Consumer, ConsumerSpec
 from robson_kit.db import make_engine, make_sessionmaker, ping
+from robson_kit.http_server import serve
 from robson_kit.outbox import OutboxRelay
 from robson_kit.settings import ServiceSettings
 from robson_kit.supervise import LoopFactory, Supervisor
@@ -172,5 +172,5 @@ class Service(Generic[DepsT]):
         """Blocking entry point of ``python -m robson_<service>``."""
         s = self.settings
         logs.configure_logging(self.name, s.log_level, s.log_json)
-        uvicorn.run(self.app(), host=s.http_host, port=s.http_port, log_level=s.log_level.lower(),
-                    access_log=False, log_config=None)
+        serve(self.app(), host=s.http_host, port=s.http_port, log_level=s.log_level.lower(),
+              access_log=False, log_config=None)
