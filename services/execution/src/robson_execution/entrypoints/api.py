@@ -58,7 +58,7 @@ async def put_account(account_id: str, body: AccountSettings, service: ServiceDe
     if body.mode == "PAPER":
         ex.ready.discard(account_id)
         ex.stop_stream(account_id)
-    ex.wake()
+    ex.accounts_changed()
     return await _account(account_id, service)
 
 
@@ -68,12 +68,15 @@ async def put_keys(account_id: str, body: ApiKeys, service: ServiceDep, who: Adm
         await account_handlers.store_keys(service, account_id, body.api_key, body.api_secret, actor=who)
     except account_handlers.AccountError as exc:
         raise HTTPException(exc.status, {"reason_code": exc.reason_code, "message": str(exc)}) from exc
+    _executor(service).accounts_changed()
     return await _account(account_id, service)
 
 
 @router.post("/keys/rotate")
 async def rotate_keys(service: ServiceDep, who: AdminPrincipal) -> dict[str, Any]:
-    return {"rotated": await account_handlers.rotate_all(service)}
+    rotated = await account_handlers.rotate_all(service)
+    _executor(service).accounts_changed()
+    return {"rotated": rotated}
 
 
 @router.get("/accounts")

@@ -56,10 +56,20 @@ class Executor:
         self.streams: dict[str, StreamState] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._live: list[Any] | None = None
+        self._live_until = 0.0
+        self._accounts_version = 0
 
     # ---- wiring -------------------------------------------------------------------------
     def wake(self) -> None:
         self._wake.set()
+
+    def accounts_changed(self) -> None:
+        """An account's mode or keys changed (the API's account commands): the loops read the
+        live accounts again at once, and the submitter wakes."""
+        self._live = None
+        self._accounts_version += 1
+        self.wake()
 
     def endpoints(self, testnet: bool) -> Endpoints:
         s = self.settings
@@ -181,8 +191,18 @@ class Executor:
         self._wake.clear()
 
     async def live_accounts(self) -> list[Any]:
+        """The LIVE accounts with keys, read at most once per ``poll_interval_seconds`` (the
+        submitter and the reconciler ask every half second; changes through the API are read
+        at once, see ``accounts_changed``)."""
+        now = asyncio.get_running_loop().time()
+        if self._live is not None and now < self._live_until:
+            return self._live
+        version = self._accounts_version
         async with self.service.uow() as uow:
-            return [a for a in await repo.all_accounts(uow.session) if a.mode == "LIVE" and a.credentials]
+            live = [a for a in await repo.all_accounts(uow.session) if a.mode == "LIVE" and a.credentials]
+        if version == self._accounts_version:  # else a change landed during the read: not kept
+            self._live, self._live_until = live, now + self.settings.poll_interval_seconds
+        return live
 
     # ---- user data stream + polling fallback ---------------------------------------------
     def ensure_stream(self, account_id: str, gw: BinanceGateway) -> None:
