@@ -1,7 +1,10 @@
 """market: what the market background costs — 10 symbols × 20 ticks/s (200 ticks/s, spread
-evenly as a live feed's arrive: ``bench.common.steady_market``) through the six services on an embedded NATS + Postgres, no signals, no positions — as a share of one
-core, summed over the services, NATS and Postgres (process CPU time, the steadiest figure on a
-shared machine). The same measurement as bench_e2e's ``e2e.cpu_share_market_only``
+evenly as a live feed's arrive: ``bench.common.steady_market``) through the six services on an
+embedded NATS + Postgres, no signals, no positions — as a share of one core (process CPU time,
+the steadiest figure on a shared machine). ``market.cpu_share_services`` is the issue's figure,
+"≤ 8% of a core across all services": the six service processes' sum. ``market.cpu_share`` adds
+NATS and Postgres (the issue names them only for the CPU per signal; here they are measured and
+shown beside it, not hidden). The same measurement as bench_e2e's ``e2e.cpu_share_market_only``
 (``bench.common.market_cpu_windows``: same market, warm-up and processes), alone and over longer
 windows: the median of ``ROBSON_BENCH_MARKET_WINDOWS`` windows (default 3) of
 ``ROBSON_BENCH_MARKET_SECONDS`` (default 10). ``market.idle_cpu_share`` is the same platform
@@ -12,7 +15,8 @@ own publisher (``signal``'s job in production) is reported beside the total, not
 with the same feed once the services are stopped: three lean consumers (``bench/lean_market.py``,
 one per service that follows ticks: entry_gate, paper, position) doing the least such a
 consumer must — durable pull, explicit acks, last price in memory, one write a second.
-``market.ratio_to_floor`` is Robson's total over it. ``market.feed_alone_cpu_share`` is NATS and
+``market.ratio_to_floor`` is Robson's total over it; ``market.floor_consumers_cpu_share`` is the
+three lean consumers' own part, the counterpart of ``market.cpu_share_services``. ``market.feed_alone_cpu_share`` is NATS and
 Postgres with the same feed and no consumer fetching (measured between the two): what JetStream
 costs to take 200 ticks/s in, before any service reads one."""
 
@@ -73,9 +77,11 @@ def _env(infra: Infrastructure, name: str, run: str) -> dict[str, str]:
     return env
 
 
-async def _floor_windows(infra: Infrastructure, windows: int, seconds: float) -> list[float]:
+async def _floor_windows(infra: Infrastructure, windows: int,
+                         seconds: float) -> tuple[list[float], list[float]]:
     """The lean consumers' market cost (theirs, NATS's and Postgres's), as ``market_cpu_windows``
-    measures Robson's: the feed must be running."""
+    measures Robson's, and the lean consumers' own part of each window: the feed must be
+    running."""
     procs = [subprocess.Popen([sys.executable, "-m", "bench.lean_market", str(i),  # noqa: ASYNC220
                                infra.nats_url, infra.database_url], cwd=ROOT)
              for i in range(LEAN_CONSUMERS)]
@@ -86,14 +92,14 @@ async def _floor_windows(infra: Infrastructure, windows: int, seconds: float) ->
 
     try:
         await asyncio.sleep(MARKET_WARM_SECONDS)
-        totals, _ = await cpu_windows(used, windows, seconds, "floor window")
+        totals, shares = await cpu_windows(used, windows, seconds, "floor window")
     finally:
         stop_processes(procs)
-    return totals
+    return totals, shares["consumers"]
 
 
 async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, list[float]],
-                              list[float], list[float]]:
+                              list[float], list[float], list[float]]:
     from robson_kit.testing.auth import install_test_key
 
     install_test_key()
@@ -105,6 +111,7 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
         stop = asyncio.Event()
         market: asyncio.Task[None] | None = None
         floor: list[float] = []
+        floor_consumers: list[float] = []
         feed_alone: list[float] = []
         procs = {name: ServiceProcess(f"robson_{name}", _env(infra, name, run),
                                       f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
@@ -122,7 +129,7 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
             feed_alone, _ = await cpu_windows(
                 lambda: infra_cpu_by_process(infra) | {FEED: time.process_time()}, WINDOWS,
                 SECONDS, "feed alone")
-            floor = await _floor_windows(infra, WINDOWS, SECONDS)
+            floor, floor_consumers = await _floor_windows(infra, WINDOWS, SECONDS)
         finally:
             stop.set()
             if market is not None:
@@ -131,16 +138,22 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
                 proc.stop()
             await bus.close()
         print(f"service logs: {logs}")
-    return totals, shares, idle, floor, feed_alone
+    return totals, shares, idle, floor, floor_consumers, feed_alone
 
 
 def run() -> list[Metric]:
-    totals, shares, idle, floor, feed_alone = asyncio.run(_measure())
+    totals, shares, idle, floor, floor_consumers, feed_alone = asyncio.run(_measure())
     per = {name: median(values) for name, values in shares.items()}
     note = (f"{len(SYMBOLS)}×{TICK_RATE} ticks/s, no signals; median of {WINDOWS}×{SECONDS:g}s: "
             + share_note(per))
     idle_per = {name: values[0] for name, values in idle.items() if name != FEED}
-    metrics = [at_most("market.cpu_share", median(totals), "% of a core", TARGET, note),
+    windows = len(totals)
+    services = [sum(shares[name][i] for name in SERVICES if name in shares) for i in range(windows)]
+    metrics = [at_most("market.cpu_share_services", median(services), "% of a core", TARGET,
+                       "the issue's figure, \"across all services\": the six service processes' "
+                       "sum (NATS and Postgres below, in market.cpu_share)"),
+               info("market.cpu_share", median(totals), "% of a core",
+                    "services + NATS + Postgres: " + note),
                info("market.idle_cpu_share", sum(idle_per.values()), "% of a core",
                     f"the same platform with no market, {IDLE_SECONDS:g}s: {share_note(idle_per)}")]
     metrics += [info(f"market.cpu_share.{name.split()[0]}", pct, "% of a core")
@@ -148,6 +161,9 @@ def run() -> list[Metric]:
     if floor:
         lean = median(floor)
         metrics += [
+            info("market.floor_consumers_cpu_share", median(floor_consumers), "% of a core",
+                 f"the {LEAN_CONSUMERS} lean consumers alone, as market.cpu_share_services "
+                 "counts the services"),
             info("market.floor_cpu_share", lean, "% of a core",
                  f"{LEAN_CONSUMERS} lean tick consumers (bench/lean_market.py) + NATS + Postgres, "
                  f"same feed, same run; median of {len(floor)}×{SECONDS:g}s"),
