@@ -234,10 +234,14 @@ async def _sample_after(bus: Bus, handled: int, nats_url: str, database_url: str
 
     service.routers.append(router)
     await service.start()
-    for i in range(handled):
-        await bus.publish(make_signal(f"before-{i}"))
-    await wait_until(lambda: _handled(database_url, schema, handled),
-                     message=f"first {handled} handled")
+    try:
+        for i in range(handled):
+            await bus.publish(make_signal(f"before-{i}"))
+        await wait_until(lambda: _handled(database_url, schema, handled),
+                         message=f"first {handled} handled")
+    except BaseException:  # the caller's ``finally`` only covers a service it got back
+        await service.stop()
+        raise
     return service
 
 
