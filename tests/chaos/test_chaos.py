@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -30,7 +31,15 @@ from robson_kit.testing import (
     wait_until,
 )
 
-from .platform import REPLAY_CANDLES, SERVICES, ChaosPlatform, Reference, projection, report
+from .platform import (
+    REPLAY_CANDLES,
+    SERVICES,
+    ChaosInfra,
+    ChaosPlatform,
+    Reference,
+    projection,
+    report,
+)
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(900)]
 KILLS = 20
@@ -105,18 +114,29 @@ async def test_twenty_sigkills_of_random_services_end_identical_to_clean_run(
     report("20 SIGKILLs", platform, state, f"seed {SEED}, kills {counts}")
 
 
-async def test_postgres_stopped_for_60_s_mid_replay_ends_identical_to_clean_run(
-    clean: Reference, new_platform
-) -> None:
+async def outage_mid_replay_ends_identical(clean: Reference, new_platform,
+                                           outage: Callable[[ChaosInfra], Awaitable[None]],
+                                           name: str) -> None:
+    """Start a replay, wait for an open position, run ``outage`` on the suite's NATS and
+    Postgres (a fault that ends by itself); the run must end as the clean one did, with no
+    dead letter."""
     platform: ChaosPlatform = await new_platform()
     await platform.start_feed()
     await mid_replay(platform)
-    await platform.infra.postgres_down(POSTGRES_DOWN)
+    await outage(platform.infra)
     outcome = await platform.finish(timeout=600)
     state = projection(outcome)
     assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
     assert_same(clean, state)
-    report(f"Postgres stopped {POSTGRES_DOWN:.0f} s", platform, state)
+    report(name, platform, state)
+
+
+async def test_postgres_stopped_for_60_s_mid_replay_ends_identical_to_clean_run(
+    clean: Reference, new_platform
+) -> None:
+    await outage_mid_replay_ends_identical(
+        clean, new_platform, lambda infra: infra.postgres_down(POSTGRES_DOWN),
+        f"Postgres stopped {POSTGRES_DOWN:.0f} s")
 
 
 async def test_postgres_failover_mid_replay_refusing_then_read_only_ends_identical_to_clean_run(
@@ -124,30 +144,17 @@ async def test_postgres_failover_mid_replay_refusing_then_read_only_ends_identic
 ) -> None:
     """A failover's phases, each an outage the services must wait out, never a reason to
     count a message as failed: connections refused, then a read-only standby, then writable."""
-    platform: ChaosPlatform = await new_platform()
-    await platform.start_feed()
-    await mid_replay(platform)
-    await platform.infra.postgres_failover(FAILOVER_REFUSING, FAILOVER_READ_ONLY)
-    outcome = await platform.finish(timeout=600)
-    state = projection(outcome)
-    assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
-    assert_same(clean, state)
-    report(f"Postgres failover: refusing {FAILOVER_REFUSING:.0f} s, read-only "
-           f"{FAILOVER_READ_ONLY:.0f} s", platform, state)
+    await outage_mid_replay_ends_identical(
+        clean, new_platform, lambda infra: infra.postgres_failover(FAILOVER_REFUSING, FAILOVER_READ_ONLY),
+        f"Postgres failover: refusing {FAILOVER_REFUSING:.0f} s, read-only "
+        f"{FAILOVER_READ_ONLY:.0f} s")
 
 
 async def test_nats_stopped_for_30_s_mid_replay_ends_identical_to_clean_run(
     clean: Reference, new_platform
 ) -> None:
-    platform: ChaosPlatform = await new_platform()
-    await platform.start_feed()
-    await mid_replay(platform)
-    await platform.infra.nats_down(NATS_DOWN)
-    outcome = await platform.finish(timeout=600)
-    state = projection(outcome)
-    assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
-    assert_same(clean, state)
-    report(f"NATS stopped {NATS_DOWN:.0f} s", platform, state)
+    await outage_mid_replay_ends_identical(
+        clean, new_platform, lambda infra: infra.nats_down(NATS_DOWN), f"NATS stopped {NATS_DOWN:.0f} s")
 
 
 OVERSIZED_SUBJECT = "robson.order.cmd.paper.e2e.BTCUSDT"
