@@ -91,6 +91,8 @@ async def test_settings_put_is_idempotent_and_bad_settings_get_422(
         assert bad.status_code == 422 and "sum to at most 1" in bad.text
         unknown = await http.put("/traders/t1/settings", json={"engin": "llm"})
         assert unknown.status_code == 422 and "engin" in unknown.text
+        too_long = await http.put("/traders/t1/settings", json={"max_holding_candles": 501})
+        assert too_long.status_code == 422 and "max_holding_candles" in too_long.text
 
 
 async def test_dry_run_decides_without_storing_or_publishing(

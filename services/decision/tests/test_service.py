@@ -188,3 +188,33 @@ async def test_open_position_reviewed_on_candle_close_moves_stop_to_breakeven_on
 async def _consumed(service, consumer: str, stream: str, n: int) -> bool:
     info = await service.bus.js.consumer_info(stream, consumer)
     return info.num_ack_pending == 0 and info.delivered.consumer_seq >= n
+
+
+async def test_position_held_past_max_holding_candles_beyond_the_stop_window_is_closed_by_time(
+    bus: Bus, schema: str, start_decision
+) -> None:
+    """The review counts the candles since the entry in the bars it reads: with a time exit
+    longer than the ATR/swing window (15 bars by default) it must still read enough of them."""
+    service = await start_decision(schema)
+    async with client(service) as http:
+        put = await http.put("/traders/trader1/settings", json={
+            "max_holding_candles": 20, "trail_at_r": None, "breakeven_at_r": None})
+        assert put.status_code == 200, put.text
+    opened = PositionOpened(
+        occurred_at=T0, account_id="acc1", position_id="pos-t", trader_id="trader1",
+        symbol="BTCUSDT", side="LONG", quantity="1", entry_price="100", stop_loss="98",
+        initial_risk="2", fees="0",
+    )
+    await bus.publish(opened)
+    await wait_until(lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
+    held = bars(25, end=T0 + FIVE_MIN * 25)  # opening at T0 + 5 min, after the entry
+    for bar in held[:19]:
+        await bus.publish(candle(bar))
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 19),
+                     message="19 candles handled")
+    assert await decisions(bus) == []  # 19 candles in the trade: not yet
+    await bus.publish(candle(held[19]))
+    (d,) = await wait_until(lambda: count(bus, 1), message="time exit")
+    assert d.position_id == "pos-t" and d.decision is DecisionKind.CLOSE
+    assert "held 20 candles" in d.reasoning

@@ -205,3 +205,12 @@ def test_spot_trader_with_short_signal_while_flat_is_no_trade_not_a_short() -> N
                       EngineInfo(DecisionEngine.RULES))
     assert margin.decision.decision is DecisionKind.SHORT
 
+
+
+def test_candles_kept_below_the_longest_time_exit_is_refused() -> None:
+    from pydantic import ValidationError
+    from robson_decision.settings import DecisionSettings
+
+    with pytest.raises(ValidationError, match="candles_kept"):
+        DecisionSettings(candles_kept=499)
+    assert DecisionSettings(candles_kept=500).candles_kept == 500

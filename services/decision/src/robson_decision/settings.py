@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
+
+from robson_decision.domain.settings import MAX_HOLDING_CANDLES
 
 
 class DecisionSettings(ServiceSettings):
@@ -29,5 +31,5 @@ class DecisionSettings(ServiceSettings):
     llm_mode: Literal["live", "replay"] = "live"
     """replay: answers only from the model-call record; a missing record is an error."""
     approval_poll_seconds: float = 0.25
-    candles_kept: int = 500
-    """Closed candles kept per symbol and timeframe."""
+    candles_kept: int = Field(500, ge=MAX_HOLDING_CANDLES, le=100_000)
+    """Closed candles kept per symbol and timeframe (a time exit counts its candles in them)."""

@@ -30,6 +30,11 @@ class ApprovalMode(StrEnum):
     """Wait as PENDING; proceed on its own after ``cancel_window_seconds`` unless rejected."""
 
 
+MAX_HOLDING_CANDLES = 500
+"""The longest time exit: a review counts the candles since the entry among those the service
+keeps (``candles_kept``, at least this many)."""
+
+
 class TraderSettings(BaseModel):
     """Everything is optional on the wire: an unknown trader gets these defaults."""
 
@@ -69,7 +74,8 @@ class TraderSettings(BaseModel):
     trail_percent: PositiveDec = Decimal("1")
     exit_on_opposite_strength: Fraction | None = Decimal("0.8")
     """An opposite signal at least this strong closes an open position."""
-    max_holding_candles: int | None = Field(None, ge=1)
+    max_holding_candles: int | None = Field(None, ge=1, le=MAX_HOLDING_CANDLES)
+    """A time exit: close after this many candles of the review timeframe since the entry."""
     review_timeframe: Timeframe | None = None
     """Timeframe of open-position reviews; None: the timeframe of the opening decision."""
     approval_mode: ApprovalMode = ApprovalMode.NONE

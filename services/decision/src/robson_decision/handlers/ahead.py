@@ -27,7 +27,7 @@ from robson_decision.adapters.repository import Repository
 from robson_decision.domain.context import Bar, DecisionContext
 from robson_decision.domain.decide import Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
-from robson_decision.handlers.context import bars_needed, day_start, entry_context, review_context
+from robson_decision.handlers.context import day_start, entry_context, review_bars, review_context
 from robson_decision.handlers.decisions import DEFAULT_REVIEW_TIMEFRAME
 from robson_decision.handlers.engines import Decider
 
@@ -91,7 +91,7 @@ class AskAhead:
                     or timeframe != candle.timeframe.value
                 ):
                     continue
-                limit = bars_needed(s)
+                limit = review_bars(s)
                 stored = await repo.bars(candle.symbol, timeframe, candle.open_time, limit)
                 bars = _with_candle(stored, bar, candle.timeframe.seconds, limit)
                 if bars is None:

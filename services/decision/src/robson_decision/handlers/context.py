@@ -21,6 +21,12 @@ def bars_needed(s: TraderSettings) -> int:
     return max(BARS, needed) if s.engine is EngineName.LLM else needed
 
 
+def review_bars(s: TraderSettings) -> int:
+    """A review reads the stop window and, for a time exit, every candle since the entry
+    (``DecisionContext.candles_in_trade`` counts them in the bars it is given)."""
+    return max(bars_needed(s), s.max_holding_candles or 0)
+
+
 async def entry_context(
     memory: Memory, repo: Repository, signal: SignalDetected, s: TraderSettings
 ) -> DecisionContext:

@@ -18,7 +18,7 @@ from robson_decision.domain.context import Bar
 from robson_decision.domain.decide import Outcome, Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
 from robson_decision.handlers.approval_timer import ApprovalTimer
-from robson_decision.handlers.context import bars_needed, day_start, entry_context, review_context
+from robson_decision.handlers.context import day_start, entry_context, review_bars, review_context
 from robson_decision.handlers.engines import Decider, ReplayRecordMissing
 from robson_decision.handlers.record import record
 
@@ -73,7 +73,7 @@ class DecisionHandlers:
                 continue
             p = projection(row)  # only for the positions reviewed: it validates the row
             bars = await repo.bars(
-                candle.symbol, candle.timeframe.value, candle.open_time, bars_needed(s)
+                candle.symbol, candle.timeframe.value, candle.open_time, review_bars(s)
             )
             ctx = await review_context(
                 self.memory, candle, bars, p.position, p.account_id, p.trader_id, repo
