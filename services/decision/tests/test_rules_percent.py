@@ -48,3 +48,14 @@ def test_invalid_percent_combinations_are_refused_naming_the_field(fields: dict,
     with pytest.raises(ValidationError) as info:
         TraderSettings.model_validate(fields)
     assert named in str(info.value)
+
+
+def test_a_rules_trader_with_a_percent_stop_reads_no_bar_and_the_others_their_window() -> None:
+    from robson_decision.handlers.context import bars_needed, bars_read
+
+    percent = TraderSettings(stop_mode=StopMode.PERCENT, stop_pct=Decimal("2"))
+    assert bars_read(percent) == 0 and bars_needed(percent) == 15
+    assert bars_read(TraderSettings(stop_mode=StopMode.ATR)) == 15
+    assert bars_read(TraderSettings(stop_mode=StopMode.SWING, swing_lookback=30)) == 30
+    llm = TraderSettings(engine="llm", model="m", stop_mode=StopMode.PERCENT, stop_pct=Decimal("2"))
+    assert bars_read(llm) == bars_needed(llm) == 60  # the prompt shows the candles

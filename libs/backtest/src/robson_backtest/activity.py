@@ -7,9 +7,11 @@ busy and that raises no signal moves nothing but "latest price" fields, which th
 does go through sets again — so it is skipped: no ticks, no candle, no handler runs.
 
 Two consumers keep history rather than a latest value, and get exactly what they need:
-decision's candle window (``bars_needed`` of the symbol's traders: the skipped bars just before
+decision's candle window (``bars_read`` of the symbol's traders: the skipped bars just before
 a signal are delivered to ``decision_candles`` first; when no trader's decisions review open
-positions, no candle goes to decision but these), and position's ATR for ATR trailing
+positions, no candle goes to decision but these, and none at all for rule traders whose
+percent stops read no bar: their decision records then show fewer candles than the services'
+would, the decisions themselves are the same), and position's ATR for ATR trailing
 stops (every candle, when any trader uses one). Skipping is an optimisation of delivery only:
 ``tests/e2e/test_backtest_parity.py`` holds the result equal to the distributed replay, which
 delivers everything."""
@@ -22,7 +24,7 @@ from collections.abc import Iterable
 from robson_contracts import Candle, FeedSource
 from robson_decision.domain.rules import reviews_nothing
 from robson_decision.domain.settings import EngineName
-from robson_decision.handlers.context import bars_needed
+from robson_decision.handlers.context import bars_read
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.events import candle_event
 
@@ -34,8 +36,9 @@ class Activity:
         self._platform = platform
         self.skipping = skipping
         spec = platform.spec
-        self.window = max((bars_needed(t.decision) for t in spec.traders), default=0)
-        """How many bars decision must have seen before it decides (its largest window)."""
+        self.window = max((bars_read(t.decision) for t in spec.traders), default=0)
+        """How many bars decision must have seen before it decides (the largest window its
+        entries read: none for rules with percent stops)."""
         self.atr_history = any(t.management.trailing_atr_multiple for t in spec.traders)
         """An ATR trailing stop: position's ATR needs every candle from the start."""
         self.decision_reviews = not skipping or any(

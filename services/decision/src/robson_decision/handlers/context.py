@@ -10,7 +10,7 @@ from robson_contracts import Candle, SignalDetected
 from robson_decision.adapters.memory import Memory
 from robson_decision.adapters.repository import Repository
 from robson_decision.domain.context import Bar, DecisionContext, OpenPosition, Performance
-from robson_decision.domain.settings import EngineName, TraderSettings
+from robson_decision.domain.settings import EngineName, StopMode, TraderSettings
 
 BARS = 60
 
@@ -25,6 +25,15 @@ def review_bars(s: TraderSettings) -> int:
     """A review reads the stop window and, for a time exit, every candle since the entry
     (``DecisionContext.candles_in_trade`` counts them in the bars it is given)."""
     return max(bars_needed(s), s.max_holding_candles or 0)
+
+
+def bars_read(s: TraderSettings) -> int:
+    """How many bars an entry decision depends on, which can be fewer than ``bars_needed``
+    (what a context carries and its record shows): a rules trader with a percent stop places it
+    from the entry price alone (``rules.stop_for``) and reads none."""
+    if s.engine is EngineName.RULES and s.stop_mode is StopMode.PERCENT:
+        return 0
+    return bars_needed(s)
 
 
 async def entry_context(
