@@ -149,8 +149,10 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
     if ticks:
         bus.publish(ticks)
         await bus.drain()
+    decides_on_bars = reviews or activity.window > 0
     for bar in live:  # decision's come by catch_up, unless it may review or decide on them
-        not_for = NOBODY if reviews or bar.symbol in signalled else NOT_DECISION
+        not_for = NOBODY if decides_on_bars and (reviews or bar.symbol in signalled) \
+            else NOT_DECISION
         bus.publish((candles[id(bar)],), not_for)
     await bus.drain()
     if signals:
