@@ -112,6 +112,27 @@ def test_stop_moved_above_the_price_of_a_long_is_rejected() -> None:
     assert any("must be below the price" in v for v in validate(p, ctx, S))
 
 
+def test_llm_long_with_its_stop_above_the_market_is_rejected_though_below_its_stated_entry() -> None:
+    # Market 100, entry stated at 103 (within max_stop_pct), stop 101: position sends the entry
+    # as a MARKET order (it fills near 100), so a sell stop at 101 would trigger at once.
+    p = Proposal(decision=DecisionKind.LONG, confidence=Decimal("0.8"), entry_price=Decimal(103),
+                 stop_loss=Decimal(101),
+                 take_profits=(ProposedTakeProfit(price=Decimal(106), fraction=Decimal(1)),))
+    ctx = entry_ctx()
+    assert ctx.price == Decimal(100)
+    assert any("101" in v and "market" in v for v in validate(p, ctx, TraderSettings()))
+
+
+def test_llm_short_with_its_take_profit_above_the_market_is_rejected() -> None:
+    # Market 100, SHORT stated at 103, stop 105, TP 101: a buy take-profit above the price the
+    # short is sold at fills at once.
+    p = Proposal(decision=DecisionKind.SHORT, confidence=Decimal("0.8"), entry_price=Decimal(103),
+                 stop_loss=Decimal(105),
+                 take_profits=(ProposedTakeProfit(price=Decimal(101), fraction=Decimal(1)),))
+    problems = validate(p, entry_ctx(), TraderSettings())
+    assert any("101" in v and "market" in v for v in problems), problems
+
+
 def test_entry_while_position_open_is_rejected() -> None:
     assert any("while position" in v for v in validate(long(), entry_ctx(pos=position()), S))
 

@@ -178,6 +178,33 @@ def test_stop_limit_gapping_past_its_limit_rests_as_limit() -> None:
     assert fills(ex.drain())[0].price == D(94)
 
 
+def test_sell_stop_limit_marketable_where_it_triggers_fills_at_the_gap_price_not_its_limit() -> None:
+    # stop 95, limit 90: a tick at 93 triggers it and the sell limit at 90 is marketable at 93;
+    # it takes the price it meets, as a marketable limit does, not its worst allowed price.
+    ex = exchange()
+    _buy(ex, "1")
+    ex.submit("a1", "default", spec("sl", "SELL", "STOP_LIMIT", "1", price="90", stop="95"), at(2))
+    ex.on_price("BTCUSDT", D(93), at(3))
+    (fill,) = fills(ex.drain())
+    assert (fill.price, fill.liquidity) == (D(93), Liquidity.TAKER)
+    assert ex.accounts["a1"].free["USDT"] == D(10000) - D("100.1") + D(93) - D("0.093")
+
+
+def test_buy_stop_limit_crossed_on_a_path_fills_at_its_stop_not_its_limit() -> None:
+    # a short's protective buy stop 105 / limit 110, crossed while the price sweeps 101 → 108:
+    # it triggers at 105, where the buy limit 110 is marketable, so it fills at 105.
+    ex = exchange()
+    ex.configure_account("a1", "default", {"USDT": D(1000)}, allow_short=True)
+    ex.submit("a1", "default", spec("s", "SELL", "MARKET", "1"), at(0.5))
+    ex.on_price("BTCUSDT", D(100), at(1))
+    ex.submit("a1", "default", spec("bs", "BUY", "STOP_LIMIT", "1", price="110", stop="105"), at(2))
+    ex.drain()
+    ex.on_price("BTCUSDT", D(101), at(3))
+    ex.on_price("BTCUSDT", D(108), at(4), continuous=True)
+    (fill,) = fills(ex.drain())
+    assert fill.price == D(105)
+
+
 def test_take_profit_market_order_triggers_when_price_rises_to_it() -> None:
     ex = exchange()
     _buy(ex, "1")

@@ -73,6 +73,13 @@ def _entry(p: Proposal, ctx: DecisionContext, s: TraderSettings) -> list[str]:
                 f"{p.decision.value} stop_loss {p.stop_loss} must be "
                 f"{'below' if long else 'above'} the entry {entry}"
             )
+        elif entry != ctx.price and ((p.stop_loss >= ctx.price) if long else (p.stop_loss <= ctx.price)):
+            # The entry goes to the venue as a MARKET order: it fills at the market, not at the
+            # stated entry, so a stop on the wrong side of the market triggers at once.
+            problems.append(
+                f"{p.decision.value} stop_loss {p.stop_loss} must be "
+                f"{'below' if long else 'above'} the market price {ctx.price}"
+            )
         distance = abs(entry - p.stop_loss) / entry * HUNDRED
         if not s.min_stop_pct <= distance <= s.max_stop_pct:
             problems.append(
@@ -87,6 +94,11 @@ def _entry(p: Proposal, ctx: DecisionContext, s: TraderSettings) -> list[str]:
             problems.append(
                 f"{p.decision.value} take-profit {i} at {tp.price} must be "
                 f"{'above' if long else 'below'} the entry {entry}"
+            )
+        elif (tp.price <= ctx.price) if long else (tp.price >= ctx.price):
+            problems.append(
+                f"{p.decision.value} take-profit {i} at {tp.price} must be "
+                f"{'above' if long else 'below'} the market price {ctx.price} (it would fill at once)"
             )
         if not ZERO < tp.fraction <= ONE:
             problems.append(f"take-profit {i} fraction {tp.fraction} must be in (0, 1]")

@@ -143,7 +143,11 @@ class Matching(Engine):
             order.triggered = True
             self._touch(order, at)
             seen = self._crossing_price(order, price, prev)
-            if self._limit_reached(order, seen) or self._limit_reached(order, price):
+            if self._limit_reached(order, seen):
+                # Marketable when it triggers: it takes the price it met (with slippage, never
+                # past its limit), as a marketable limit does, not its worst allowed price.
+                self._fill_limit(order, at, volume, Liquidity.TAKER, self._capped(order, seen))
+            elif self._limit_reached(order, price):
                 self._fill_limit(order, at, volume, Liquidity.TAKER)
             if order.live:
                 self.place(order)
@@ -167,13 +171,19 @@ class Matching(Engine):
             return price <= order.price - through
         return price >= order.price + through
 
+    def _capped(self, order: Order, seen: Decimal) -> Decimal:
+        """The slipped taker price at ``seen``, no worse than the order's limit."""
+        assert order.price is not None
+        slipped = self.slipped(order.symbol, seen, order.side)
+        return min(slipped, order.price) if order.side is Side.BUY else max(slipped, order.price)
+
     def _fill_limit(self, order: Order, at: datetime, volume: list[Decimal] | None,
-                    liquidity: Liquidity) -> None:
+                    liquidity: Liquidity, price: Decimal | None = None) -> None:
         assert order.price is not None
         qty = order.remaining if volume is None else min(order.remaining, volume[0])
         if qty <= 0:
             return
-        filled = self.fill(order, qty, order.price, liquidity, at)
+        filled = self.fill(order, qty, order.price if price is None else price, liquidity, at)
         if volume is not None:
             volume[0] -= filled
 
