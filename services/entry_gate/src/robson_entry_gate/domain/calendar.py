@@ -23,9 +23,10 @@ class TradingCalendar:
         return ZoneInfo(self.timezone)
 
     def trading_date(self, at: datetime) -> date:
-        local = at.astimezone(self.zone)
-        day = local.date()
-        return day if local >= self._reset_on(day) else day - timedelta(days=1)
+        day = at.astimezone(self.zone).date()
+        # Compare instants: two datetimes in the same zone compare by wall time, ignoring
+        # ``fold``, so the repeated fall-back hour would fall before a reset inside it.
+        return day if at.astimezone(UTC) >= self._reset_on(day) else day - timedelta(days=1)
 
     def day_key(self, at: datetime) -> str:
         return _day_key(self, at)

@@ -94,7 +94,10 @@ class Figures:
         if s.equity is not None:
             return s.equity + self.unrealized - s.unrealized_at_snapshot
         base = self.policy.sizing.default_capital or ZERO
-        return base + sum(s.realized_by_month.values(), ZERO) + self.unrealized
+        realized = s.realized_total
+        if realized is None:
+            realized = sum(s.realized_by_month.values(), ZERO)
+        return base + realized + self.unrealized
 
     @cached_property
     def free_quote(self) -> Decimal:

@@ -189,9 +189,18 @@ def _book(state: AccountState, pnl: Decimal, at: datetime, policy: AccountPolicy
     from robson_entry_gate.domain.figures import calendar_of
 
     cal = calendar_of(policy)
+    if state.last_event_at is not None and at < state.last_event_at:
+        # A late report (another stream already rolled the day): its P&L goes to the current
+        # day/month, where its open P&L at the reset sits in the day's start (and a carried
+        # loss in the month's capital); booked to its own past day it would leave today's
+        # P&L with the opposite of that open P&L, a phantom gain for a carried loss.
+        at = state.last_event_at
     day, month = cal.day_key(at), cal.month_key(at)
     state.realized_by_day[day] = state.realized_by_day.get(day, ZERO) + pnl
     state.realized_by_month[month] = state.realized_by_month.get(month, ZERO) + pnl - carried
+    if state.realized_total is None:
+        state.realized_total = sum(state.realized_by_month.values(), ZERO) - pnl + carried
+    state.realized_total += pnl
 
 
 def _loss_exit(state: AccountState, reason: ExitReason, pnl: Decimal, symbol: str, at: datetime,

@@ -118,6 +118,10 @@ class AccountState(State):
     pending: dict[str, PendingEntry] = {}
     realized_by_day: dict[str, Decimal] = {}
     realized_by_month: dict[str, Decimal] = {}
+    realized_total: Decimal | None = None
+    """All realized P&L booked (None: a document from before it was kept; then the months'
+    books stand in). The months' books leave out a carried position's loss (already in the
+    month-start capital) and are pruned after two months, so they cannot move equity."""
     booked_partials: dict[str, Decimal] = {}
     """Realized P&L already booked from partial closes, per open position."""
     equity: Decimal | None = None

@@ -8,12 +8,18 @@ from the previous batch) and the prices are persisted in one write."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
+
 from robson_contracts import Candle, MarketContext, Message, TradeTick
 from robson_kit.uow import UnitOfWork
 
 from robson_entry_gate.adapters.market import MarketBatch
+from robson_entry_gate.domain.calendar import TradingCalendar
 from robson_entry_gate.domain.figures import calendar_of
+from robson_entry_gate.domain.policy import AccountPolicy
 from robson_entry_gate.domain.projection import roll
+from robson_entry_gate.domain.state import AccountState
 from robson_entry_gate.domain.watch import replay, watches_prices
 from robson_entry_gate.handlers.deps import GateDeps, finish
 
@@ -70,6 +76,7 @@ async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -
     for cached, version in deps.accounts.committed(holders):
         account_id = cached.account_id
         policy = deps.policies.account(account_id)
+        cached, version = await _roll_at_reset(uow, deps, cached, version, policy, batch)
         start = deps.equity.get(account_id, version, policy)
         floor = None
         if policy.daily_loss.enabled and at is not None:
@@ -88,3 +95,33 @@ async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -
         await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
                      market=view, deferred=False)  # already a before-commit write
     uow.after_commit(lambda: deps.equity.update(holders, results))
+
+
+@lru_cache(maxsize=4096)
+def _next_reset(calendar: TradingCalendar, last: datetime) -> datetime:
+    """Per holder and batch: the same few instants again and again."""
+    return calendar.next_reset(last)
+
+
+async def _roll_at_reset(uow: UnitOfWork, deps: GateDeps, cached: AccountState, version: int,
+                         policy: AccountPolicy, batch: MarketBatch) -> tuple[AccountState, int]:
+    """A holder's day (and month) starts at the reset, at the prices standing then, even when
+    no fill or decision of its own comes for a while: rolled lazily by its next account event,
+    its start would be the equity after whatever the market did meanwhile, so that loss would
+    count in no day or month (and the watch, judging the new day against no start, could not
+    confirm a daily breach). Rolled here, at the first move past the reset, on the view just
+    before it (once per account and day)."""
+    last = cached.last_event_at
+    if last is None or not batch.moves:
+        return cached, version
+    reset = _next_reset(calendar_of(policy), last)
+    if batch.moves[-1].at < reset:
+        return cached, version
+    index = next(i for i, m in enumerate(batch.moves) if m.at >= reset)
+    view = batch.view_at(index - 1) if index else batch.base
+    move = batch.moves[index]
+    state, version = await deps.accounts.lock(uow.session, cached.account_id)
+    roll(state, view, policy, move.at)
+    await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
+                 market=view, deferred=False)  # already a before-commit write
+    return state, version
