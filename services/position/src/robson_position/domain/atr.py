@@ -35,11 +35,17 @@ class _Atr:
 class AtrBook:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str, int], _Atr] = {}
+        self._periods: dict[tuple[str, str], set[int]] = {}
+        """The periods ever asked for per symbol and timeframe: each follows every candle from
+        then on, held or not, so a gap between positions never folds in a stale close."""
 
     def update(self, symbol: str, timeframe: str, close_time: object, high: Decimal,
                low: Decimal, close: Decimal, periods: set[int]) -> None:
-        """Fold one closed candle into the ATRs of ``periods`` (a candle seen again: ignored)."""
-        for period in periods:
+        """Fold one closed candle into the ATRs of ``periods`` and of every period asked for
+        before on this symbol and timeframe (a candle seen again: ignored)."""
+        known = self._periods.setdefault((symbol, timeframe), set())
+        known |= periods
+        for period in known:
             atr = self._by_key.setdefault((symbol, timeframe, period), _Atr(period))
             if atr.last_close_time is not None and close_time <= atr.last_close_time:  # type: ignore[operator]
                 continue

@@ -35,6 +35,7 @@ from robson_contracts import CancelOrder as CancelOrderCmd
 from robson_contracts.orders import rebased
 
 from robson_position.domain import pnl
+from robson_position.domain.management import reprotect, request_close
 from robson_position.domain.orders import order_id, position_id_for
 from robson_position.domain.position import Position
 from robson_position.domain.state import (
@@ -104,6 +105,8 @@ def on_order_event(position: Position, event: OrderEvent, at: datetime) -> None:
         tracked.live = False
         if tracked.kind is OrderKind.ENTRY:
             _entry_ended(position, event, at)
+        elif tracked.kind is OrderKind.EXIT:
+            _exit_ended(position, event, at)
 
 
 def _accepted(position: Position, event: OrderAccepted) -> None:
@@ -158,6 +161,7 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
         if isinstance(event, OrderFilled):
             _levels_from_fill(s)
             _opened(position, event, at)
+            _close_requested_while_pending(position, event, at)
         return
     if kind is OrderKind.TP and tracked is not None and tracked.tp_index is not None \
             and isinstance(event, OrderFilled):
@@ -218,6 +222,7 @@ def _entry_ended(position: Position, event: OrderEvent, at: datetime) -> None:
     if s.entry_quantity > 0:
         if s.status is PositionStatus.OPEN and not any(isinstance(m, PositionOpened) for m in position.outbox):
             _opened(position, event, at)
+        _close_requested_while_pending(position, event, at)
         return
     if s.status is not PositionStatus.PENDING_ENTRY:
         return
@@ -227,6 +232,35 @@ def _entry_ended(position: Position, event: OrderEvent, at: datetime) -> None:
     position.emit(PositionEntryFailed(**position.event_base(event, "entry-failed", at),
                                       status=PositionStatus.CANCELED, reason_code="ENTRY_CANCELED",
                                       message=reason, gate_decision_id=s.gate_decision_id))
+
+
+def _close_requested_while_pending(position: Position, cause: Message, at: datetime) -> None:
+    """A close asked for while the entry was pending cancels the bracket's list; when the entry
+    filled first, that cancel takes the stop and take-profits instead. The close still stands:
+    what the entry bought is sold at market now."""
+    s = position.s
+    if s.pending_exit_reason is None or s.status is not PositionStatus.OPEN or s.exit_quantity \
+            or any(o.kind is OrderKind.EXIT for o in s.orders.values()):
+        return
+    request_close(position, s.pending_exit_reason, None, cause, at)
+
+
+def _exit_ended(position: Position, event: OrderEvent, at: datetime) -> None:
+    """A market exit ended (canceled, expired, rejected) without selling all it was for. What is
+    still held goes back under a stop: left CLOSING it would have none, and neither the rules, the
+    watchdog nor a new close request act on a CLOSING position."""
+    s = position.s
+    if not s.holds or any(o.live and o.kind is OrderKind.EXIT for o in s.orders.values()):
+        return
+    if s.status is PositionStatus.CLOSING:
+        position.transition(PositionStatus.PARTIALLY_CLOSED if s.exit_quantity else PositionStatus.OPEN)
+    s.order_generation += 1
+    reprotect(position, s.remaining, event, at)
+    if not isinstance(event, OrderRejected):  # a rejection is reported as such below
+        position.emit(PositionError(**position.base(event, "error", at), position_id=s.position_id,
+                                    reason_code="EXIT_NOT_FILLED",
+                                    message=f"{event.order_id} ended with {s.remaining} still held: "
+                                            f"stop {s.stop_loss} placed again"))
 
 
 def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
@@ -246,3 +280,5 @@ def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
     position.emit(PositionError(**position.base(event, "error", at), position_id=s.position_id,
                                 reason_code=f"ORDER_REJECTED_{event.reason_code}"[:64],
                                 message=f"{event.order_id}: {event.message}"))
+    if tracked is not None and tracked.kind is OrderKind.EXIT:
+        _exit_ended(position, event, at)

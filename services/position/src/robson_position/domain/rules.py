@@ -22,7 +22,8 @@ class RuleAction:
 def evaluate(position: Position, policy: ManagementPolicy, now: datetime,
              atr: Decimal | None = None) -> RuleAction | None:
     """What the policy wants after the latest mark; None when nothing. One action per candle:
-    a time exit beats stop moves, the tighter of breakeven and trailing wins."""
+    a time exit beats stop moves, the tighter of breakeven and trailing wins (of those on the
+    losing side of the last price by the minimum distance, when either is)."""
     s = position.s
     entry = s.entry_price
     if entry is None or not s.holds or s.status.value == "CLOSING":
@@ -43,8 +44,21 @@ def evaluate(position: Position, policy: ManagementPolicy, now: datetime,
         candidates.append(trail)
     if not candidates:
         return None
-    tightest = max(candidates, key=lambda m: m.new_value * (1 if s.side is PositionSide.LONG else -1))
-    return RuleAction(modification=tightest)
+    ordered = sorted(candidates, reverse=True,
+                     key=lambda m: m.new_value * (1 if s.side is PositionSide.LONG else -1))
+    # The tightest the validation layer can take at the last price: a trail measured from a
+    # wick's best can sit beyond the close (STOP_WRONG_SIDE), and refused on every candle while
+    # that best stands it would otherwise keep a valid breakeven from ever being applied.
+    placeable = [m for m in ordered if _placeable(s.side, m.new_value, s.last_price, policy)]
+    return RuleAction(modification=(placeable or ordered)[0])
+
+
+def _placeable(side: PositionSide, stop: Decimal | None, price: Decimal | None,
+               policy: ManagementPolicy) -> bool:
+    """On the losing side of ``price`` by at least the minimum distance (``validation``)."""
+    if price is None or stop is None:
+        return True
+    return _better(side, price, stop) and abs(price - stop) / price * 100 >= policy.min_stop_distance_pct
 
 
 def _trail(position: Position, policy: ManagementPolicy, best_move: Decimal, now: datetime,
