@@ -185,3 +185,24 @@ async def test_closed_position_gets_no_review_and_no_model_call(
     )
     assert fake_llm.requests_for("done") == []
     assert await read_stream(bus, "robson.decision.made.done.>") == []
+
+
+async def test_reviews_answered_watch_spend_the_daily_llm_budget_then_the_rules_answer(
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """A WATCH with no change stores no decision, but its call was paid: with a budget of 2,
+    the third review must not ask the model (it falls back to the rules, which see nothing)."""
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    fake_llm.script("thrift", *[answer(HOLD)] * 5)
+    await llm_trader(service, "thrift", llm_daily_call_budget=2, trail_at_r=None,
+                     breakeven_at_r=None)
+    await bus.publish(opened("thrift", position_id="pos-thrift"))
+    await wait_until(lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
+    history = bars(4, start=Decimal("100"), end=T0 + FIVE_MIN * 4)
+    for bar in history:
+        await bus.publish(candle(bar))
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 4),
+                     message="four candles reviewed")
+    assert len(fake_llm.requests_for("thrift")) == 2  # uncounted, all four reviews would ask
+    assert await read_stream(bus, "robson.decision.made.thrift.>") == []

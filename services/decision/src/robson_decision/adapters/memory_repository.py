@@ -36,6 +36,8 @@ class MemoryTables:
     """Closed positions per trader (an index for ``performance``)."""
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_calls: list[dict[str, Any]] = field(default_factory=list)
+    llm_usage: dict[str, tuple[str, datetime, int]] = field(default_factory=dict)
+    """Per review id: (trader, occurred_at, model calls) of reviews that stored no decision."""
     settings: dict[str, TraderSettings] = field(default_factory=dict)
 
 
@@ -116,8 +118,14 @@ class MemoryRepository:
 
     async def llm_calls_on(self, trader_id: str, day_start: datetime) -> int:
         end = day_start + timedelta(days=1)
-        return sum(int(r["model_calls"] or 0) for r in self.t.decisions.values()
-                   if r["trader_id"] == trader_id and day_start <= r["occurred_at"] < end)
+        decided = sum(int(r["model_calls"] or 0) for r in self.t.decisions.values()
+                      if r["trader_id"] == trader_id and day_start <= r["occurred_at"] < end)
+        return decided + sum(calls for trader, at, calls in self.t.llm_usage.values()
+                             if trader == trader_id and day_start <= at < end)
+
+    async def add_llm_usage(self, decision_id: str, trader_id: str, occurred_at: datetime,
+                            model_calls: int) -> None:
+        self.t.llm_usage.setdefault(decision_id, (trader_id, occurred_at, model_calls))
 
     async def add_model_calls(self, rows: list[dict[str, Any]]) -> None:
         self.t.model_calls.extend(rows)

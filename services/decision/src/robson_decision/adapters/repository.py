@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from robson_decision.adapters.memory import summarize
 from robson_decision.adapters.tables import (
     decisions,
+    llm_usage,
     model_calls,
     positions,
     trader_settings,
@@ -62,11 +63,18 @@ PERFORMANCE = (
 DECISION_TIMEFRAME = select(decisions.c.timeframe).where(
     decisions.c.decision_id == bindparam("decision_id")
 )
-LLM_CALLS_ON = select(func.coalesce(func.sum(decisions.c.model_calls), 0)).where(
+_DECIDED_CALLS = select(func.coalesce(func.sum(decisions.c.model_calls), 0)).where(
     decisions.c.trader_id == bindparam("trader_id"),
     decisions.c.occurred_at >= bindparam("start"),
     decisions.c.occurred_at < bindparam("end"),
-)
+).scalar_subquery()
+_REVIEW_CALLS = select(func.coalesce(func.sum(llm_usage.c.model_calls), 0)).where(
+    llm_usage.c.trader_id == bindparam("trader_id"),
+    llm_usage.c.occurred_at >= bindparam("start"),
+    llm_usage.c.occurred_at < bindparam("end"),
+).scalar_subquery()
+LLM_CALLS_ON = select(_DECIDED_CALLS + _REVIEW_CALLS)
+"""The day's model calls: those of stored decisions and those of reviews that stored none."""
 RECORDED_CALLS = (
     select(model_calls)
     .where(model_calls.c.prompt_hash == bindparam("prompt_hash"))
@@ -203,6 +211,14 @@ class Repository:
     async def llm_calls_on(self, trader_id: str, day_start: datetime) -> int:
         params = {"trader_id": trader_id, "start": day_start, "end": day_start + timedelta(days=1)}
         return int((await self.uow.execute(LLM_CALLS_ON, params)).scalar_one())
+
+    async def add_llm_usage(self, decision_id: str, trader_id: str, occurred_at: datetime,
+                            model_calls: int) -> None:
+        """Calls a review paid for without storing a decision (once per review)."""
+        await self.uow.execute(
+            insert(llm_usage).values(decision_id=decision_id, trader_id=trader_id,
+                                     occurred_at=occurred_at, model_calls=model_calls)
+            .on_conflict_do_nothing(index_elements=["decision_id"]))
 
     async def add_model_calls(self, rows: list[dict[str, Any]]) -> None:
         """Committed at once in a short transaction of its own, not the unit of work's: a model

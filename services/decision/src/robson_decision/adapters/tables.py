@@ -107,6 +107,18 @@ decisions = Table(
     Index("decisions_pending", "status", "pending_until"),
 )
 
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),  # a replayed review adds nothing
+    Column("trader_id", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("model_calls", Integer, nullable=False),
+    Index("llm_usage_by_trader", "trader_id", "occurred_at"),
+)
+"""Model calls of position reviews that stored no decision (the model said WATCH, or the same
+suggestion again): paid all the same, so counted in the daily budget beside ``decisions``."""
+
 model_calls = Table(
     "model_calls",
     metadata,

@@ -75,6 +75,14 @@ class EngineInfo:
 
 
 @dataclass(frozen=True)
+class NothingToDo:
+    """A position review that ends in no decision (the model said WATCH with no change, or the
+    rules found nothing), with the model calls it cost all the same."""
+
+    model_calls: int = 0
+
+
+@dataclass(frozen=True)
 class Outcome:
     decision: TradeDecision
     proposal: Proposal | None

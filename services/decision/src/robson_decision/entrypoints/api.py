@@ -17,7 +17,7 @@ from robson_kit.service import Service
 from robson_decision.adapters.memory import Memory
 from robson_decision.adapters.repository import Repository
 from robson_decision.deps import DecisionService
-from robson_decision.domain.decide import Stamp
+from robson_decision.domain.decide import Outcome, Stamp
 from robson_decision.domain.prompts import context_document
 from robson_decision.domain.settings import TraderSettings
 from robson_decision.entrypoints import queries
@@ -226,7 +226,7 @@ async def dry_run(service: ServiceDep, memory: MemoryDep, body: DryRun,
             )
         except ReplayRecordMissing as exc:
             raise HTTPException(409, f"REPLAY_RECORD_MISSING: {exc}") from exc
-    assert outcome is not None  # an entry question always has an answer
+    assert isinstance(outcome, Outcome)  # an entry question always has an answer
     return {
         "decision": json.loads(outcome.decision.model_dump_json()),
         "reason_code": outcome.reason_code,

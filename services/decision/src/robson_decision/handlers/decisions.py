@@ -15,7 +15,7 @@ from robson_decision.adapters.memory import Memory, projection
 from robson_decision.adapters.repository import Repository
 from robson_decision.domain import rules
 from robson_decision.domain.context import Bar
-from robson_decision.domain.decide import Outcome, Stamp
+from robson_decision.domain.decide import NothingToDo, Outcome, Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
 from robson_decision.handlers.approval_timer import ApprovalTimer
 from robson_decision.handlers.context import day_start, entry_context, review_bars, review_context
@@ -41,7 +41,7 @@ class DecisionHandlers:
         s = self.memory.trader_settings(signal.trader_id)
         ctx = await entry_context(self.memory, repo, signal, s)
         outcome = await self._decide(repo, ctx, s, Stamp.for_signal(signal))
-        if outcome is not None:
+        if isinstance(outcome, Outcome):  # an entry question always has an answer
             await record(uow, repo, outcome, ctx, s, self.clock.now(), self.timer)
 
     async def on_candle(self, candle: Candle, uow: UnitOfWork) -> None:
@@ -80,14 +80,20 @@ class DecisionHandlers:
             )
             stamp = Stamp.for_review(candle, p.position.position_id)
             outcome = await self._decide(repo, ctx, s, stamp)
-            if outcome is None or _signature(outcome) == row["last_suggestion"]:
+            if isinstance(outcome, NothingToDo) or _signature(outcome) == row["last_suggestion"]:
+                # No decision to store, but the model calls were paid: they count against the
+                # trader's daily budget all the same (``llm_calls_on``).
+                spent = outcome.model_calls if isinstance(outcome, NothingToDo) \
+                    else outcome.info.model_calls
+                if spent:
+                    await repo.add_llm_usage(stamp.decision_id, ctx.trader_id, ctx.as_of, spent)
                 continue
             await record(uow, repo, outcome, ctx, s, self.clock.now(), self.timer)
             await repo.update_position(p.position.position_id, last_suggestion=_signature(outcome))
 
     async def _decide(
         self, repo: Repository, ctx, s: TraderSettings, stamp: Stamp
-    ) -> Outcome | None:
+    ) -> Outcome | NothingToDo:
         calls = 0
         if s.engine is EngineName.LLM:  # the budget only matters to the llm engine
             calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))

@@ -15,7 +15,14 @@ from robson_contracts import DecisionEngine, DecisionKind
 from robson_decision.adapters.llm import Attempt, ChatClient, LlmUnavailable
 from robson_decision.domain import rules
 from robson_decision.domain.context import DecisionContext
-from robson_decision.domain.decide import EngineInfo, Outcome, Stamp, finalize, rejected_answer
+from robson_decision.domain.decide import (
+    EngineInfo,
+    NothingToDo,
+    Outcome,
+    Stamp,
+    finalize,
+    rejected_answer,
+)
 from robson_decision.domain.prompts import render
 from robson_decision.domain.proposal import AnswerFormatError, parse_answer, response_schema
 from robson_decision.domain.settings import EngineName, TraderSettings
@@ -55,8 +62,8 @@ class Decider:
         record: CallRecord,
         calls_today: int = 0,
         persist: bool = True,
-    ) -> Outcome | None:
-        """None: a position review with nothing to do."""
+    ) -> Outcome | NothingToDo:
+        """``NothingToDo``: a position review that decides nothing (what it cost included)."""
         if s.engine is EngineName.RULES:
             return _rules(ctx, s, stamp, EngineInfo(DecisionEngine.RULES))
         model = s.model or self.default_model
@@ -84,7 +91,7 @@ class Decider:
             and proposal.decision in (DecisionKind.WATCH, DecisionKind.NO_TRADE)
             and not proposal.modifications
         ):
-            return None
+            return NothingToDo(calls)
         return finalize(ctx, s, proposal, stamp, info, _model_reason(proposal.decision))
 
     async def ask_ahead(
@@ -205,10 +212,10 @@ async def _asked_before(record: CallRecord, digest: str, decision_id: str) -> st
 
 def _rules(
     ctx: DecisionContext, s: TraderSettings, stamp: Stamp, info: EngineInfo
-) -> Outcome | None:
+) -> Outcome | NothingToDo:
     answer = rules.decide(ctx, s)
     if answer is None:
-        return None
+        return NothingToDo(info.model_calls)
     if info.fallback_reason:
         code = info.fallback_reason.partition(":")[0]
         note = f"[llm unavailable: {code}; rules answered] "
