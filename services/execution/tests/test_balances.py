@@ -6,9 +6,10 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.service import Service
-from robson_kit.testing import wait_until
+from robson_kit.testing import read_stream, wait_until
 
 from .conftest import enable_live
 from .fakes import FakeBinance
@@ -51,3 +52,26 @@ async def test_withdrawal_is_flagged_once_as_balance_mismatch_while_our_fills_ex
 
     assert len(fake.engine.orders) == 2  # flagged, never "fixed" by trading
     assert await _reconcile(api) == []  # the new snapshot is the baseline: reported once
+
+
+async def test_reconciliation_publishes_the_live_balances_valued_at_binance_prices_for_the_gate(
+    bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
+) -> None:
+    """The gate sizes and watches an account on its equity; a live account's is what Binance
+    holds (100,000 USDT + 10 BTC at 60,000 in the fake), not the policy's default capital."""
+    await enable_live(api)
+
+    async def snapshot() -> list[Any]:
+        return of(await read_stream(bus, s.balance("acc1")), "BalanceSnapshot")
+
+    (first,) = await wait_until(snapshot, message="a BalanceSnapshot after the start-up reconciliation")
+    assert (first.account_id, first.mode.value, first.quote_asset) == ("acc1", "LIVE", "USDT")
+    assert first.equity == Decimal(100000) + 10 * Decimal(60000)
+    assert {b.asset: b.free for b in first.balances} == {"USDT": Decimal(100000), "BTC": Decimal(10)}
+
+    fake.engine.balances["ETH"] = Decimal(2)  # no ETHUSDT price in the fake: left out, not guessed
+    fake.engine.prices["BTCUSDT"] = Decimal(50000)
+    assert (await api.post("/accounts/acc1/reconcile")).status_code == 200
+    latest = (await snapshot())[-1]
+    assert latest.equity == Decimal(100000) + 10 * Decimal(50000)
+    assert {b.asset for b in latest.balances} == {"USDT", "BTC", "ETH"}

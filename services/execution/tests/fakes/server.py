@@ -221,7 +221,9 @@ class FakeBinance:
             ("GET", "ping"): lambda: {},
             ("GET", "time"): lambda: {"serverTime": e.now()},
             ("GET", "exchangeInfo"): lambda: self.exchange_info,
-            ("GET", "ticker/price"): lambda: {"symbol": p["symbol"], "price": str(e.prices[p["symbol"]])},
+            ("GET", "ticker/price"): lambda: (
+                {"symbol": p["symbol"], "price": str(e.prices[p["symbol"]])} if "symbol" in p
+                else [{"symbol": k, "price": str(v)} for k, v in e.prices.items()]),
             ("POST", "order"): lambda: self._new_order(p),
             ("GET", "order"): lambda: self._lookup(p).as_dict(),
             ("DELETE", "order"): lambda: e.cancel(self._lookup(p)).as_dict(),

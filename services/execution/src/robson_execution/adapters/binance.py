@@ -56,6 +56,9 @@ class BinanceGateway:
     timeout_seconds: float = 10.0
     recv_window_ms: int = 5000
     pacer: RatePacer = field(default_factory=RatePacer)
+    bans: dict[str, float] | None = None
+    """Shared by every account's gateway: a 429/418 ban is per IP, so it holds every gateway
+    to the same endpoint (monotonic end time per REST endpoint)."""
     clock: TimeSync = field(default_factory=TimeSync)
     _client: AsyncClient | None = None
 
@@ -106,7 +109,10 @@ class BinanceGateway:
         return result
 
     async def _call(self, method: str, *, is_order: bool = False, **params: Any) -> Result:
-        wait = self.pacer.delay(time.monotonic(), is_order)
+        now = time.monotonic()
+        wait = self.pacer.delay(now, is_order)
+        if self.bans is not None:
+            wait = max(wait, self.bans.get(self.endpoints.rest, 0.0) - now)
         if wait > 0:
             await asyncio.sleep(min(wait, 60))
         client = self.client()
@@ -121,6 +127,9 @@ class BinanceGateway:
                                     retry_after_seconds(headers))
             if outcome.kind is Kind.RATE_LIMITED:
                 self.pacer = self.pacer.ban(outcome.retry_after, time.monotonic())
+                if self.bans is not None:
+                    self.bans[self.endpoints.rest] = max(self.bans.get(self.endpoints.rest, 0.0),
+                                                         self.pacer.banned_until)
             return Result(outcome)
         except (TimeoutError, aiohttp.ClientError, BinanceRequestException, ConnectionError) as exc:
             return Result(Outcome(Kind.UNKNOWN, 0, f"{type(exc).__name__}: {exc}"))
@@ -159,6 +168,10 @@ class BinanceGateway:
 
     async def account(self) -> Result:
         return await self.call("get_account")
+
+    async def prices(self) -> Result:
+        """Every symbol's last price (``GET /api/v3/ticker/price``, no symbol)."""
+        return await self.call("get_all_tickers")
 
 
 def _headers(response: Any) -> dict[str, str]:

@@ -158,7 +158,9 @@ async def record_replace(cmd: ReplaceOrder, uow: UnitOfWork) -> None:
             **_row(cmd, new_spec, client_order_id(cmd.message_id, new_spec.order_id), now),
             "position_id": leg.position_id, "list_id": leg.list_id, "list_client_id": list_cid,
             "parent_order_id": leg.parent_order_id,
-            "meta": {"replaces": cmd.order_id} if amended else {"silent": True},
+            "meta": ({"replaces": cmd.order_id} if amended else {"silent": True})
+            # no new quantity: what is left of the old order once its cancel is confirmed
+            | ({"remaining_of": [lg.client_order_id for lg in legs]} if cmd.quantity is None else {}),
         })
     if old.status in FINAL_ORDER_STATUSES:
         values = {**new_rows[0], "status": "REJECTED", "reject_reason": "REPLACE_TARGET_NOT_OPEN"}

@@ -75,8 +75,14 @@ async def cancel_action(ex: Any, gw: BinanceGateway, act: Any) -> bool:
 async def _settle(ex: Any, gw: BinanceGateway, act: Any, res: Any, rows: list[Any]) -> Any:
     await ex.record(rows[0].symbol, res.outcome.kind, res.outcome.message)
     if res.ok:
-        async with ex.service.uow() as uow:
-            for row in rows:
+        for row in rows:
+            venue = _report_of(res.data, row)
+            if venue is not None and Decimal(venue.get("executedQty") or 0) > Decimal(row.filled_qty):
+                # it filled (in part) before the cancel and we have not seen that fill (stream
+                # down, or its report not here yet): fills first, then the final state
+                await ex.adopt(gw, row.client_order_id, {"symbol": row.symbol, **venue}, "cancel")
+                continue
+            async with ex.service.uow() as uow:
                 await apply_final(uow, row.client_order_id, "CANCELED", "CANCELED")
         return "OK"
     if res.outcome.kind in (Kind.NOT_FOUND, Kind.REJECTED):
@@ -87,6 +93,20 @@ async def _settle(ex: Any, gw: BinanceGateway, act: Any, res: Any, rows: list[An
         return "NOT_OPEN"
     from robson_execution.runtime.submitter import _retry_later
     return await _retry_later(ex, act, res)
+
+
+def _report_of(data: Any, row: Any) -> dict[str, Any] | None:
+    """The venue's view of ``row`` in a cancel response (one order, or an order list's reports)."""
+    if not isinstance(data, dict):
+        return None
+    reports = data.get("orderReports")
+    if reports is None:
+        return data
+    for r in reports:
+        if (row.exchange_order_id is not None and r.get("orderId") == row.exchange_order_id) or \
+                row.client_order_id in (r.get("origClientOrderId"), r.get("clientOrderId")):
+            return r
+    return None
 
 
 async def _resizable(ex: Any, act: Any) -> bool:

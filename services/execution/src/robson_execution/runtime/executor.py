@@ -47,6 +47,8 @@ class Executor:
         self.vault = vault
         self.clock = service.clock
         self.gateways: dict[str, BinanceGateway] = {}
+        self.bans: dict[str, float] = {}
+        """Rate-limit bans per REST endpoint, shared by all accounts' gateways (per IP)."""
         self.rules: dict[str, dict[str, SymbolRules]] = {}
         self.breakers: dict[str, CircuitBreaker] = {}
         self.ready: set[str] = set()
@@ -87,7 +89,8 @@ class Executor:
                 await gw.close()
             gw = BinanceGateway(self.vault.decrypt(account.credentials, account_id),
                                 self.endpoints(account.testnet), self.settings.request_timeout_seconds,
-                                clock=TimeSync(interval=self.settings.time_sync_interval_seconds))
+                                clock=TimeSync(interval=self.settings.time_sync_interval_seconds),
+                                bans=self.bans)
             gw._key = key  # type: ignore[attr-defined]
             self.gateways[account_id] = gw
         return gw
@@ -260,10 +263,11 @@ class Executor:
             row = await repo.order_by_cid(uow.session, cid)
         if Decimal(venue["executedQty"]) > Decimal(row.filled_qty):
             res = await gw.trades_for(venue["symbol"], int(venue["orderId"]))
-            if res.ok:
-                async with self.service.uow() as uow:
-                    for t in sorted(res.data, key=lambda t: t["id"]):
-                        await apply_trade(uow, cid, VenueTrade.from_rest(t), source)
+            if not res.ok:
+                return  # its fills first: a final state now would hide them for good
+            async with self.service.uow() as uow:
+                for t in sorted(res.data, key=lambda t: t["id"]):
+                    await apply_trade(uow, cid, VenueTrade.from_rest(t), source)
         if venue["status"] in ("CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"):
             async with self.service.uow() as uow:
                 await apply_final(uow, cid, venue["status"], venue["status"])

@@ -127,6 +127,28 @@ async def _fit(ex: Any, gw: BinanceGateway, cid: str) -> bool | None:
     return True
 
 
+async def _size_to_remaining(ex: Any, cid: str) -> bool:
+    """A replacement without a new quantity is placed for what the replaced order left unfilled
+    (known once its cancel is confirmed), as paper does. False: nothing is left."""
+    async with ex.service.uow() as uow:
+        row = await repo.order_by_cid(uow.session, cid, lock=True)
+        old_cids = row.meta.get("remaining_of")
+        if not old_cids or row.meta.get("requested"):
+            return True
+        olds = [o for o in [await repo.order_by_cid(uow.session, c) for c in old_cids] if o is not None]
+        if not olds:
+            return True
+        filled = max(Decimal(o.filled_qty) for o in olds)
+        remaining = min(Decimal(o.spec["quantity"]) for o in olds) - filled  # same on a retry
+        if remaining <= 0:
+            return False
+        spec = events.spec_of(row)
+        if remaining != spec.quantity:
+            spec = spec.model_copy(update={"quantity": remaining})
+            await repo.update_order(uow.session, cid, ex.clock.now(), spec=spec.model_dump(mode="json"))
+    return True
+
+
 async def _refit(ex: Any, gw: BinanceGateway, act: Any, cids: list[str], result: Result) -> bool:
     """Binance refused the order on a filter our cached rules did not predict: its tick/step
     sizes may have changed. Refresh the rules and try once more (the refused order was not
@@ -144,6 +166,23 @@ async def _refit(ex: Any, gw: BinanceGateway, act: Any, cids: list[str], result:
     log.warning("submit.filter_failure_refit", action=act.action_id, message=result.outcome.message)
     ex.wake()
     return True
+
+
+def _duplicate(result: Result) -> bool:
+    """-2010 "Duplicate order sent.": an open order already carries this clientOrderId — ours,
+    placed by an earlier attempt that the venue processed after we asked for it."""
+    return result.outcome.code == -2010 and "duplicate" in result.outcome.message.lower()
+
+
+async def _adopt_duplicate(ex: Any, gw: BinanceGateway, act: Any, symbol: str, cids: list[str],
+                           result: Result) -> bool:
+    """The order is live on the venue: take its view (never report it rejected, never resend)."""
+    found = [await gw.query_order(symbol, c) for c in cids]
+    if not all(f.ok for f in found):
+        return await _retry_later(ex, act, result)  # the next attempt queries first
+    for c, f in zip(cids, found, strict=True):
+        await ex.adopt(gw, c, f.data, "query")
+    return DONE
 
 
 async def _precheck(ex: Any, gw: BinanceGateway, act: Any, cids: list[str]) -> bool | None:
@@ -172,6 +211,11 @@ async def _precheck(ex: Any, gw: BinanceGateway, act: Any, cids: list[str]) -> b
             return DONE
         if found.outcome.kind is not Kind.NOT_FOUND:
             return await _retry_later(ex, act, found)
+    for c in cids:
+        if not await _size_to_remaining(ex, c):
+            for other in cids:
+                await _reject(ex, other, "REPLACE_TARGET_NOT_OPEN", "the order to replace was filled")
+            return DONE
     for c in cids:
         fitted = await _fit(ex, gw, c)
         if fitted is None:
@@ -203,6 +247,8 @@ async def place(ex: Any, gw: BinanceGateway, act: Any) -> bool:
     if result.outcome.kind is Kind.REJECTED:
         if await _refit(ex, gw, act, [cid], result):
             return WAIT
+        if _duplicate(result):
+            return await _adopt_duplicate(ex, gw, act, row.symbol, [cid], result)
         await _reject(ex, cid, f"BINANCE_{abs(result.outcome.code)}", result.outcome.message)
         return DONE
     if not result.ok:
@@ -238,6 +284,8 @@ async def place_oco(ex: Any, gw: BinanceGateway, act: Any) -> bool:
     if result.outcome.kind is Kind.REJECTED:
         if await _refit(ex, gw, act, cids, result):
             return WAIT
+        if _duplicate(result):
+            return await _adopt_duplicate(ex, gw, act, stop_row.symbol, cids, result)
         for c in cids:
             await _reject(ex, c, f"BINANCE_{abs(result.outcome.code)}", result.outcome.message)
         return DONE

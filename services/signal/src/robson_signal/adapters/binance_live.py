@@ -94,6 +94,7 @@ class LiveFeed:
                     stored = await repo.last_bar_ms(session, symbol, tf)
                 if stored is not None:
                     self.last_ms[key] = stored
+                    await self._warm_from_store(symbol, tf, stored)
             step = tf.seconds * 1000
             last = self.last_ms.get(key)
             if last is None:
@@ -103,6 +104,17 @@ class LiveFeed:
             else:
                 bars = _closed(await fetch_klines(client, symbol, tf, last + step, now_ms), now_ms)
                 await self._process(bars)
+
+    async def _warm_from_store(self, symbol: str, tf: Timeframe, last_ms: int) -> None:
+        """A restart: the strategies are new, so the stored candles up to the last one (as many
+        as a first start's warm-up) feed them silently before the missed ones are published."""
+        count = self.settings.binance_warmup_candles
+        if count <= 0:
+            return
+        start = last_ms - (count - 1) * tf.seconds * 1000
+        async with self.sessions() as session:
+            rows = await repo.load_candles(session, symbol, tf, start, last_ms + 1, limit=count)
+        await self._process([bar for bar, _ in rows], publish=False)
 
     async def stream(self, client: Any) -> None:
         socket = make_socket_manager(client, self.settings.binance_stream_url).multiplex_socket(
