@@ -200,7 +200,7 @@ async def model_calls(
         return await queries.list_model_calls(
             uow.session,
             {"trader_id": trader_id, "decision_id": decision_id, "prompt_hash": prompt_hash},
-            limit,
+            limit, who.account_filter(None),
         )
 
 
@@ -213,6 +213,8 @@ async def dry_run(service: ServiceDep, memory: MemoryDep, body: DryRun,
         raise AccountHidden(body.signal.account_id, "account")
     decider = service.deps.decider
     async with service.uow() as uow:
+        # the trader's settings, budget and performance are its own account's
+        await _own_trader(uow.session, who, body.signal.trader_id)
         repo = Repository(uow)
         settings = body.settings or memory.trader_settings(body.signal.trader_id)
         calls = await queries.model_calls_since(uow.session, body.signal.trader_id,

@@ -85,12 +85,18 @@ async def trader_account(session: AsyncSession, trader_id: str) -> str | None:
 
 
 async def list_model_calls(
-    session: AsyncSession, filters: dict[str, Any], limit: int
+    session: AsyncSession, filters: dict[str, Any], limit: int,
+    accounts: list[str] | None = None,
 ) -> list[dict[str, Any]]:
+    """``accounts``: None for every call, else only calls made for a decision of these accounts
+    (a trader moved between accounts does not carry its old account's calls along)."""
     q = select(model_calls)
     for column, value in filters.items():
         if value is not None:
             q = q.where(model_calls.c[column] == value)
+    if accounts is not None:
+        q = q.where(model_calls.c.decision_id.in_(
+            select(decisions.c.decision_id).where(decisions.c.account_id.in_(accounts))))
     rows = (await session.execute(q.order_by(model_calls.c.call_id.desc()).limit(limit))).all()
     return [{k: _plain(v) for k, v in r._mapping.items()} for r in rows]
 

@@ -116,7 +116,8 @@ async def prune(session: AsyncSession, before: datetime) -> int:
 
 
 async def listing(session: AsyncSession, failed: bool, status: str | None, channel: str | None,
-                  account_id: str | None, limit: int) -> list[dict[str, Any]]:
+                  accounts: list[str] | None, limit: int) -> list[dict[str, Any]]:
+    """``accounts``: None for every delivery (an all-accounts token), else only these accounts'."""
     stmt = select(deliveries).order_by(deliveries.c.created_at.desc()).limit(limit)
     if failed:
         stmt = stmt.where(deliveries.c.status == S.FAILED.value)
@@ -124,8 +125,8 @@ async def listing(session: AsyncSession, failed: bool, status: str | None, chann
         stmt = stmt.where(deliveries.c.status == status)
     if channel:
         stmt = stmt.where(deliveries.c.channel == channel)
-    if account_id:
-        stmt = stmt.where(deliveries.c.account_id == account_id)
+    if accounts is not None:
+        stmt = stmt.where(deliveries.c.account_id.in_(accounts))
     return [_public(r) for r in (await session.execute(stmt)).all()]
 
 

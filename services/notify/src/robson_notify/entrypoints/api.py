@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from robson_kit.app import get_service
+from robson_kit.auth import AdminPrincipal, ReadPrincipal
 
 from robson_notify.adapters import store
 from robson_notify.deps import NotifyService
@@ -42,7 +43,9 @@ async def get_config(runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.put("/config")
 async def put_config(body: NotificationsConfig, service: ServiceDep,
-                     runtime: RuntimeDep) -> dict[str, Any]:
+                     runtime: RuntimeDep, who: AdminPrincipal) -> dict[str, Any]:
+    if not who.all_accounts:  # the routes decide where every account's notices go
+        raise HTTPException(404, "the notifications config: an all-accounts token only")
     try:
         changed = await admin.apply(service, runtime, body)
     except ConfigRefused as exc:
@@ -69,6 +72,7 @@ async def test_channel(name: str, service: ServiceDep, runtime: RuntimeDep) -> d
 @router.get("/deliveries")
 async def list_deliveries(
     service: ServiceDep,
+    who: ReadPrincipal,
     failed: bool = False,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     channel: str | None = None,
@@ -77,13 +81,13 @@ async def list_deliveries(
 ) -> list[dict[str, Any]]:
     async with service.uow() as uow:
         return await store.listing(uow.session, failed, status.value if status else None,
-                                   channel, account_id, limit)
+                                   channel, who.account_filter(account_id), limit)
 
 
 @router.get("/deliveries/{delivery_id}")
-async def get_delivery(delivery_id: uuid.UUID, service: ServiceDep) -> dict[str, Any]:
+async def get_delivery(delivery_id: uuid.UUID, service: ServiceDep, who: ReadPrincipal) -> dict[str, Any]:
     async with service.uow() as uow:
         found = await store.one(uow.session, delivery_id)
-    if found is None:
+    if found is None or not who.can_access(found["account_id"]):
         raise HTTPException(404, f"no delivery {delivery_id}")
     return found
