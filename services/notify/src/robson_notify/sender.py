@@ -70,8 +70,14 @@ class Sender:
         by_channel: dict[str, list[Any]] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
-        done = await asyncio.gather(*(self._channel(ch, rs) for ch, rs in by_channel.items()))
-        return sum(done)
+        # Every channel's requests finish before a failure ends the pass: the loop's restart
+        # recovers ATTEMPTING rows as a crash's, so none may still be in flight then.
+        done = await asyncio.gather(*(self._channel(ch, rs) for ch, rs in by_channel.items()),
+                                    return_exceptions=True)
+        for result in done:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(done)  # type: ignore[arg-type]
 
     def plan(self, channel: str, rows: list[Any], budget: int | None) -> list[Unit]:
         """One unit per row while the channel's rate allows them all; beyond, bursts of one
