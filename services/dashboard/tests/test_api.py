@@ -3,6 +3,7 @@ changes needing the request header, approvals naming who is signed in, the web f
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 from robson_dashboard.main import DashboardService
 
@@ -118,3 +119,18 @@ async def test_backtest_reports_are_listed_and_read_but_not_outside_their_folder
         escape = await client.get("/api/backtests/..%2F..%2Fetc%2Fpasswd")
     assert [r["name"] for r in listed] == ["run-1.json"] and report == {"trades": 3}
     assert escape.status_code == 404
+
+
+async def test_operator_sign_in_through_a_foreign_host_name_is_refused(dashboard: DashboardService) -> None:
+    """DNS rebinding: a web page at http://evil.example:8108 whose name the attacker re-points to
+    127.0.0.1 is same-origin with the dashboard, and its requests come from this machine's
+    browser (a loopback client). Only the Host header tells them apart; the local operator's
+    admin token must not be handed to a page of another site."""
+    transport = httpx.ASGITransport(app=dashboard.app(manage_lifecycle=False), client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://evil.example:8108") as client:
+        options = (await client.get("/api/session/options")).json()
+        response = await client.post("/api/session", json={"operator": True})
+    assert options["operator_login"] is False
+    assert response.status_code == 403 and "set-cookie" not in response.headers
+    async with browser(dashboard) as client:  # the real page, on this machine's own name, still signs in
+        assert (await client.post("/api/session", json={"operator": True})).status_code == 200

@@ -7,6 +7,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from robson_contracts import FeedSource, TradeTick
 from robson_contracts import subjects as s
@@ -70,3 +71,45 @@ def _drain(client: Client) -> list[Event | None]:
     while not client.queue.empty():
         items.append(client.queue.get_nowait())
     return items
+
+
+async def _open_stream(dashboard: DashboardService, session_id: str) -> tuple[asyncio.Queue[Any], asyncio.Task[None]]:
+    """GET /api/stream as a browser holding the cookie would (raw ASGI: the response never ends)."""
+    app = dashboard.app(manage_lifecycle=False)
+    sent: asyncio.Queue[Any] = asyncio.Queue()
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the browser stays connected
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": "/api/stream", "raw_path": b"/api/stream", "query_string": b"",
+             "root_path": "", "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8108),
+             "headers": [(b"host", b"127.0.0.1:8108"), (b"cookie", f"robson_session={session_id}".encode())]}
+    return sent, asyncio.create_task(app(scope, receive, sent.put))
+
+
+async def test_a_live_stream_ends_when_its_session_is_signed_out(dashboard: DashboardService) -> None:
+    """Signing out (or the session expiring) must stop the stream opened with it: another tab,
+    or whoever holds the old session, must not go on receiving the positions' marks and re-read
+    positions with the token the session held."""
+    session = dashboard.runtime.sessions.open("reader", "token")
+    sent, task = await _open_stream(dashboard, session.session_id)
+    try:
+        start = await asyncio.wait_for(sent.get(), 5)
+        assert start["type"] == "http.response.start" and start["status"] == 200
+        chunks = [(await asyncio.wait_for(sent.get(), 5))["body"] for _ in range(2)]
+        assert b"event: snapshot" in chunks[1]
+        dashboard.runtime.sessions.close(session.session_id)  # DELETE /api/session
+        for viewer in dashboard.runtime.hub.viewers.values():
+            viewer.push("mark", {"position_id": "p1", "unrealized_pnl": "50"})
+        after = await asyncio.wait_for(sent.get(), 5)
+        assert b"event: mark" not in after.get("body", b"")
+        assert after.get("more_body") is False  # the stream is over
+    finally:
+        task.cancel()

@@ -26,12 +26,20 @@ class SignIn(BaseModel):
     operator: bool = False
 
 
-def _loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
+def _is_loopback(host: str, names: tuple[str, ...]) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return host in ("localhost", "testclient")
+        return host in names
+
+
+def _loopback(request: Request) -> bool:
+    """A client on this machine, asking for this machine by a loopback name: a page of another
+    site whose name is re-pointed at 127.0.0.1 (DNS rebinding) sends its own Host."""
+    client = request.client.host if request.client else ""
+    name = (request.url.hostname or "").rstrip(".").lower()
+    return (_is_loopback(client, ("localhost", "testclient"))
+            and (_is_loopback(name, ("localhost",)) or name.endswith(".localhost")))
 
 
 def _describe(session: Session) -> dict[str, Any]:

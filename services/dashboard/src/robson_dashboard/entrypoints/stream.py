@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
@@ -23,22 +23,26 @@ async def stream(request: Request, session: SessionDep, runtime: RuntimeDep) -> 
     client = await runtime.hub.connect(session.token)
     if client is None:
         raise HTTPException(429, "too many live streams open; close a tab and retry")
-    return StreamingResponse(_events(runtime.hub, client, request), media_type="text/event-stream",
+    def signed_in() -> bool:  # signed out or expired since: the stream ends
+        return runtime.sessions.get(session.session_id) is not None
+
+    return StreamingResponse(_events(runtime.hub, client, request, signed_in), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-async def _events(hub: Hub, client: Client, request: Request) -> AsyncIterator[bytes]:
+async def _events(hub: Hub, client: Client, request: Request,
+                  signed_in: Callable[[], bool]) -> AsyncIterator[bytes]:
     try:
         yield b"retry: 1000\n\n"
         while True:
             try:
                 item = await asyncio.wait_for(client.queue.get(), KEEPALIVE_SECONDS)
             except TimeoutError:
-                if await request.is_disconnected():
+                if not signed_in() or await request.is_disconnected():
                     return
                 yield b": keepalive\n\n"
                 continue
-            if item is None:
+            if item is None or not signed_in():
                 return
             kind, data = item
             yield f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
