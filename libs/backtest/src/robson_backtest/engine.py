@@ -47,6 +47,9 @@ class RunResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     messages: int = 0
     fills: list[OrderFilled | OrderPartiallyFilled] = field(default_factory=list)
+    starting_equity: Decimal | None = None
+    """The accounts' starting balances valued at each symbol's first open (a balance in a base
+    asset counts at its first price, as the equity curve counts it); None: the USDT alone."""
 
     def __repr__(self) -> str:
         # A summary: ``asyncio.run`` formats its main task's result (this) twice when it
@@ -90,7 +93,9 @@ async def _run(spec: BacktestSpec, bars: Iterable[Bar], progress: Callable[[int]
     equity: list[EquityPoint] = []
     first: datetime | None = None
     last: datetime | None = None
+    first_open: dict[str, Decimal] = {}
     for bar in bars:
+        first_open.setdefault(bar.symbol, bar.open)
         if platform is None:
             first = bar.open_time
             platform = Platform(spec, first)
@@ -113,7 +118,16 @@ async def _run(spec: BacktestSpec, bars: Iterable[Bar], progress: Callable[[int]
     last = equity[-1].at if equity else first
     return RunResult(spec, first, last, candles, platform.recorder.closed, equity,
                      len(platform.recorder.open), platform.bus.dead_letters, platform.bus.published,
-                     platform.recorder.fills)
+                     platform.recorder.fills, _valued(spec, first_open))
+
+
+def _valued(spec: BacktestSpec, prices: dict[str, Decimal]) -> Decimal:
+    total = Decimal(0)
+    for account in spec.accounts:
+        for asset, amount in account.balances.items():
+            price = Decimal(1) if asset == "USDT" else prices.get(asset + "USDT")
+            total += amount * price if price is not None else Decimal(0)
+    return total
 
 
 async def _step(platform: Platform, activity: Activity, group: list[Bar],

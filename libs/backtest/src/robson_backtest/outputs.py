@@ -51,7 +51,8 @@ def report(result: RunResult) -> dict[str, object]:
                      "timeframes": [tf.value for tf in t.binding.timeframes]} for t in spec.traders],
         "venue": {"maker_fee": str(spec.venue.maker_fee), "taker_fee": str(spec.venue.taker_fee),
                   "slippage": repr(spec.venue.slippage), "market_fill": spec.venue.market_fill.value},
-        "summary": summary(result.trades, result.equity, spec.starting_equity),
+        "summary": summary(result.trades, result.equity, spec.starting_equity
+                           if result.starting_equity is None else result.starting_equity),
         "breakdowns": breakdowns(result.trades),
         "open_positions_at_end": result.open_positions,
         "dead_letters": [{k: v for k, v in vars(d).items() if k != "message"}

@@ -51,6 +51,12 @@ def backtest(
         spec = backtest_spec(load_config(config), _date(from_, "--from"), _date(to, "--to"))
         if not spec.traders:
             raise ConfigError(["traders: a backtest needs at least one trader"])
+        unknown = [f"traders[{i}].symbols[{j}]: {symbol} has no trading rules at the simulated "
+                   f"venue (known: {', '.join(sorted(spec.symbol_rules))}); its entries would all fail"
+                   for i, t in enumerate(spec.traders) for j, symbol in enumerate(t.binding.symbols)
+                   if symbol not in spec.symbol_rules]
+        if unknown:
+            raise ConfigError(unknown)
         for path in data:
             if not path.exists():
                 raise ConfigError([f"--data {path}: no such file or directory"])

@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
+import jwt
 import nats
 import typer
 from robson_kit.auth import keys, tokens
@@ -29,7 +30,10 @@ def parse_ttl(text: str) -> timedelta:
     match = TTL.match(text.strip())
     if not match:
         raise typer.BadParameter(f"{text!r}: use a number and s, m, h or d (e.g. 12h, 30d)")
-    ttl = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        ttl = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        ttl = tokens.MAX_TTL + timedelta(seconds=1)  # far beyond the limit: refused below
     if not timedelta(0) < ttl <= tokens.MAX_TTL:
         raise typer.BadParameter(f"{text!r}: between 1s and {tokens.MAX_TTL.days}d")
     return ttl
@@ -62,7 +66,11 @@ def revoke(
     token_id: Annotated[str, typer.Argument(help="the token's jti (or the token itself)")],
 ) -> None:
     """Refuse this token in every service from now on (kept across restarts)."""
-    jti = tokens.unverified_claims(token_id)["jti"] if token_id.count(".") == 2 else token_id
+    try:
+        jti = tokens.unverified_claims(token_id)["jti"] if token_id.count(".") == 2 else token_id
+    except (jwt.PyJWTError, KeyError, TypeError):
+        fail(f"{token_id!r} is neither a token id (jti) nor a token carrying one")
+        raise typer.Exit(2) from None
     url = os.environ.get("NATS_URL") or (read_run_file(run_file()) or {}).get("nats_url")
     if not url:
         fail("Robson is not running and NATS_URL is not set: nowhere to record the revocation")

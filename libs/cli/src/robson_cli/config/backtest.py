@@ -99,7 +99,7 @@ def backtest_spec(config: object, start: datetime | date | None = None,
             TraderBinding(trader_id=t.id, account_id=t.account, strategy=t.strategy,
                           params=t.params, symbols=tuple(t.symbols),
                           timeframes=tuple(t.timeframes), enabled=t.enabled),
-            t.decision, t.risk, t.management)
+            config.decision_settings(t), t.risk, t.management)  # type: ignore[attr-defined]
         for t in config.traders  # type: ignore[attr-defined]
     )
     period: BacktestConfig = config.backtest  # type: ignore[attr-defined]
