@@ -101,10 +101,21 @@ class Figures:
 
     @cached_property
     def free_quote(self) -> Decimal:
-        reserved = sum((p.quantity * p.entry_price for p in self.state.pending.values()), ZERO)
-        free = self.state.free_quote
+        """The latest snapshot's free quote, less what pending entries will spend and what
+        positions opened since the snapshot spent (it cannot hold them yet: once an approval
+        opens it is no longer pending, and its cash would count as free again until the next
+        snapshot). Before any snapshot: the default capital and the realized P&L, less every
+        open position."""
+        s = self.state
+        reserved = sum((p.quantity * p.entry_price for p in s.pending.values()), ZERO)
+        free, since = s.free_quote, s.equity_at
         if free is None:
-            free = self.policy.sizing.default_capital or ZERO
+            realized = s.realized_total
+            if realized is None:
+                realized = sum(s.realized_by_month.values(), ZERO)
+            free, since = (self.policy.sizing.default_capital or ZERO) + realized, None
+        reserved += sum((p.quantity * p.entry_price for p in s.positions.values()
+                         if since is None or p.opened_at > since), ZERO)
         return max(ZERO, free - reserved)
 
     @cached_property

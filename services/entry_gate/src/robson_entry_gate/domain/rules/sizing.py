@@ -19,7 +19,13 @@ class SizingRule:
         d, f, cfg = ctx.decision, ctx.figures, ctx.policy.account.sizing
         if not f.capital_known:
             return failed(self.name, "NO_CAPITAL_DATA", "no balance snapshot and no default capital")
-        entry = d.entry_price or (ctx.market.mark if ctx.market else None)
+        mark = ctx.market.mark if ctx.market else None
+        entry = d.entry_price or mark
+        if d.entry_price is not None and mark is not None:
+            # position enters at market: a price already past the decision's is where it
+            # fills, so the risk and the notional are sized at the worse of the two
+            long = d.decision is DecisionKind.LONG
+            entry = max(d.entry_price, mark) if long else min(d.entry_price, mark)
         if entry is None:
             return failed(self.name, "NO_ENTRY_PRICE", "no entry price in the decision and no mark")
         if d.stop_loss is None:
