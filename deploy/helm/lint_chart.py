@@ -211,6 +211,8 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
     "everything on": {
         "nats": {"enabled": True}, "postgresql": {"cnpg": {"enabled": True}},
         "ingress": {"enabled": True}, "serviceMonitor": {"enabled": True},
+        "auth": {"publicKey": {"existingSecret": "robson-auth"},
+                 "adminToken": {"existingSecret": "robson-admin-token"}},
         "config": {"accounts": [{"id": "main"}]}, "configJob": {"asHook": False}},
 }
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PodMonitor"),
@@ -326,6 +328,12 @@ def run(chart: Path, value_files: list[Path]) -> int:
                                "services.risk: unknown service")
     problems += expect_failure(chart, {"database": {"existingSecret": ""}},
                                "database.existingSecret")
+    # Without an admin token (and the key verifying it) every call of the Job is a 401.
+    problems += expect_failure(chart, {"config": {"accounts": [{"id": "main"}]}},
+                               "config: the config Job applies robson.yaml")
+    problems += expect_failure(chart, {"config": {"accounts": [{"id": "main"}]},
+                                       "auth": {"adminToken": {"existingSecret": "robson-admin-token"}}},
+                               "config: the config Job applies robson.yaml")
     for problem in problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     print("helm-lint: " + ("FAILED" if problems else "ok"))

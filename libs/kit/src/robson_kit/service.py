@@ -27,6 +27,12 @@ DepsT = TypeVar("DepsT", default=Any)  # a service built without deps is a Servi
 Hook = Callable[["Service[Any]"], Awaitable[None]]
 log = logs.get_logger(__name__)
 
+HTTP_GRACE_SECONDS = 5.0
+"""On SIGTERM, how long in-flight requests may finish before uvicorn cancels them and the
+service stops. Without a bound an open stream (the dashboard's /api/stream in a browser tab,
+position's /stream) holds uvicorn's shutdown forever: ``stop()`` never runs and the pod is
+SIGKILLed at the end of its grace period, mid-batch."""
+
 
 async def _bounded(awaitable: Awaitable[Any], what: str, seconds: float = 10.0) -> None:
     try:
@@ -173,4 +179,4 @@ class Service(Generic[DepsT]):
         s = self.settings
         logs.configure_logging(self.name, s.log_level, s.log_json)
         serve(self.app(), host=s.http_host, port=s.http_port, log_level=s.log_level.lower(),
-              access_log=False, log_config=None)
+              access_log=False, log_config=None, timeout_graceful_shutdown=HTTP_GRACE_SECONDS)

@@ -27,23 +27,24 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     run_migrations: bool = True
     """Run ``alembic upgrade head`` at start-up (disable when migrations run as a separate step)."""
-    consumer_batch: int = 64
-    ack_wait_seconds: float = 30.0
+    consumer_batch: int = Field(64, ge=1)
+    ack_wait_seconds: float = Field(30.0, gt=0)
     """Redelivery delay of an unacked message (a consumer that died mid-message)."""
-    max_deliver: int = 8
+    max_deliver: int = Field(8, ge=1)
     """Failures of a message (its handler failing on the message's own merits) before it is
     dead-lettered. Outages (database or NATS down) do not count."""
     max_deliver_margin: int = 32
     """The server-side limit is ``max_deliver + max_deliver_margin`` deliveries: it bounds a
     message that crashes the process each time (its last delivery is dead-lettered unhandled)."""
-    outbox_poll_seconds: float = 2.0
+    outbox_poll_seconds: float = Field(2.0, gt=0)
     """How often the outbox relay sweeps for events the fast path left unpublished (a failed
-    publish makes it sweep at once)."""
+    publish makes it sweep at once). Must be positive: 0 or less spins the relay at 100% of a
+    core while idle."""
     paced_fetch_seconds: float = Field(0.1, ge=0, le=1)
     """Market-data consumers (``ConsumerSpec.paced``) fetch at most this often while no
     lockstep replay synchronizes on them: ticks wait up to this long and arrive together (0:
     each as it comes)."""
-    db_pool_size: int = 5
+    db_pool_size: int = Field(5, ge=1)
     auth_public_key_file: str = Field(
         "", validation_alias=AliasChoices("ROBSON_AUTH_PUBLIC_KEY_FILE", "auth_public_key_file"))
     """PEM file of the platform's Ed25519 public key (tokens are verified with it)."""
