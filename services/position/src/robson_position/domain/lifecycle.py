@@ -26,6 +26,7 @@ from robson_contracts import (
     PositionError,
     PositionOpened,
     PositionPartiallyClosed,
+    PositionSide,
     PositionStatus,
     SubmitBracketOrder,
     TakeProfitLevel,
@@ -157,17 +158,29 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
     if isinstance(event, OrderFilled) and tracked is not None:
         tracked.live = False
     if kind is OrderKind.ENTRY:
-        position.apply_entry_fill(fill.fill_id, fill.price, fill.quantity, fee, fill.filled_at)
+        kept = fill.fee if s.side is PositionSide.LONG and pnl.fee_in_base(fill.fee_asset, s.symbol) \
+            else Decimal(0)
+        position.apply_entry_fill(fill.fill_id, fill.price, fill.quantity, fee, fill.filled_at, kept)
         if isinstance(event, OrderFilled):
             _levels_from_fill(s)
             _opened(position, event, at)
             _close_requested_while_pending(position, event, at)
         return
+    again = False
     if kind is OrderKind.TP and tracked is not None and tracked.tp_index is not None \
             and isinstance(event, OrderFilled):
         s.take_profits[tracked.tp_index].filled = True
+        # a late fill of a take-profit already replaced (a partial close or a take-profit change
+        # re-placed protection meanwhile): its replacement sells the level a second time
+        again = any(o.live and o.kind is OrderKind.TP and o.tp_index == tracked.tp_index
+                    for o in s.orders.values())
     close = position.apply_exit_fill(fill.fill_id, fill.price, fill.quantity, fee,
                                      _fill_reason(position, kind), fill.filled_at)
+    if again and s.status in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
+        exiting = sum((o.quantity for o in s.orders.values() if o.live and o.kind is OrderKind.EXIT),
+                      Decimal(0))
+        s.order_generation += 1
+        reprotect(position, s.remaining - exiting, event, at)
     if s.status is PositionStatus.CLOSED:
         _closed(position, event, at)
     else:

@@ -28,6 +28,11 @@ def fee_in_quote(fee: Decimal, fee_asset: str, symbol: str, price: Decimal) -> D
     return ZERO
 
 
+def fee_in_base(fee_asset: str, symbol: str) -> bool:
+    """The fee was taken in the symbol's base asset (``fee_in_quote`` values it at the price)."""
+    return bool(fee_asset) and symbol.startswith(fee_asset) and not symbol.endswith(fee_asset)
+
+
 def pct_move(side: PositionSide, entry: Decimal, price: Decimal) -> Decimal:
     """Favourable move from entry in percent (negative when adverse)."""
     return (price - entry) / entry * 100 * direction(side)

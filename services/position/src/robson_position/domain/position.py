@@ -83,7 +83,8 @@ class Position:
         return fill_id in self.s.fill_ids
 
     def apply_entry_fill(self, fill_id: str, price: Decimal, qty: Decimal, fee: Decimal,
-                         at: datetime) -> None:
+                         at: datetime, fee_quantity: Decimal = ZERO) -> None:
+        """``fee_quantity``: the part of ``qty`` the venue kept as its fee (base-asset fee)."""
         s = self.s
         if not s.is_active:
             raise InvalidTransition("POSITION_FINISHED", f"entry fill on a {s.status} position")
@@ -91,6 +92,7 @@ class Position:
         s.entry_quantity += qty
         s.entry_cost += price * qty
         s.entry_fees += fee
+        s.entry_fee_quantity += fee_quantity
         if s.status is PositionStatus.PENDING_ENTRY:
             self.transition(PositionStatus.OPEN)
             s.opened_at = at

@@ -72,6 +72,9 @@ class PositionState(BaseModel):
     entry_quantity: Decimal = ZERO
     entry_cost: Decimal = ZERO
     entry_fees: Decimal = ZERO
+    entry_fee_quantity: Decimal = ZERO
+    """Base asset a LONG entry's fees took from what it bought (Binance charges a BUY's
+    commission in the asset received): never held, so never sold. Valued in ``entry_fees``."""
     exit_quantity: Decimal = ZERO
     exit_value: Decimal = ZERO
     exit_fees: Decimal = ZERO
@@ -109,7 +112,7 @@ class PositionState(BaseModel):
 
     @property
     def remaining(self) -> Decimal:
-        return self.entry_quantity - self.exit_quantity
+        return self.entry_quantity - self.exit_quantity - self.entry_fee_quantity
 
     @property
     def entry_price(self) -> Decimal | None:

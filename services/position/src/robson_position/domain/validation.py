@@ -116,7 +116,8 @@ def _take_profit_checks(position: Position, req: Request, price: Decimal | None,
     if mod.kind is ModificationKind.CANCEL_TP:
         return out
     if mod.kind is ModificationKind.ADD_TP:
-        used = sum((s.take_profits[i].fraction for i in live), Decimal(0))
+        # fractions are of the entered quantity (the layout's shares): a filled level used its own
+        used = sum((tp.fraction for tp in s.take_profits if not tp.canceled), Decimal(0))
         if mod.fraction is None or used + mod.fraction > 1:
             out.append(violation("TP_FRACTION_UNAVAILABLE", mod.fraction, f"<= {1 - used}",
                                  "take-profit fractions may not exceed the position"))
