@@ -76,8 +76,8 @@ class Engine:
         """Put a live order where the next price will find it (book or immediate queue)."""
         self.orders[order.key] = order
         kind = order.effective_type
-        if kind is OrderType.MARKET or (kind is OrderType.LIMIT and order.time_in_force
-                                        is not TimeInForce.GTC and not order.triggered):
+        if kind is OrderType.MARKET or (kind is OrderType.LIMIT and not order.triggered and (
+                order.time_in_force is not TimeInForce.GTC or order.marketable)):
             self.immediate.setdefault(order.symbol, []).append(order.key)
             return
         trigger = trigger_of(order, self._through(order))

@@ -120,6 +120,9 @@ class Exchange(Matching):
             (spec.side is Side.BUY and last <= price) or (spec.side is Side.SELL and last >= price)
         ):
             raise RuleViolation("WOULD_TAKE", f"LIMIT_MAKER at {price} would match at once ({last})")
+        marketable = (spec.type is OrderType.LIMIT and spec.time_in_force is TimeInForce.GTC
+                      and last is not None and price is not None
+                      and (last <= price if spec.side is Side.BUY else last >= price))
         account = self.accounts[account_id]
         short = links.short if links.short is not None else (
             spec.side is Side.SELL and account.free.get(rules.base, ZERO) < qty and account.allow_short)
@@ -127,7 +130,7 @@ class Exchange(Matching):
                       price, stop, spec.time_in_force, self.next_seq(), at, role=spec.role,
                       list_id=links.list_id, position_id=links.position_id, oco_peer=links.oco_peer,
                       hold_key=links.hold_key or spec.order_id, ref_price=ref, short=short,
-                      updated_at=at, bracket=bracket)
+                      updated_at=at, bracket=bracket, marketable=marketable)
         self.orders[order.key] = order
         if not self.rehold(order):
             del self.orders[order.key]
@@ -154,7 +157,10 @@ class Exchange(Matching):
         first = self.submit(account_id, tenant_id, tp, at, Links(list_id, position_id, stop_id, stop_id))
         if first is None:
             return
-        second = self.submit(account_id, tenant_id, stop, at, Links(list_id, position_id, tp_id, stop_id))
+        # The legs sell the same quantity once: the stop is a short sale only if the take-profit
+        # is (its base, held by the take-profit, is not free when the stop is built).
+        second = self.submit(account_id, tenant_id, stop, at,
+                             Links(list_id, position_id, tp_id, stop_id, short=first.short))
         if second is None:
             self.cancel_one(first, "OCO_SIBLING_REJECTED", at)
 

@@ -119,6 +119,17 @@ class Matching(Engine):
         assert order.price is not None
         marketable = price <= order.price if order.side is Side.BUY else price >= order.price
         available = volume[0] if volume is not None else order.remaining
+        if order.marketable:
+            # a GTC limit marketable on arrival: takes what this price offers, the rest rests
+            order.marketable = False
+            self._touch(order, at)
+            if marketable:
+                filled = self.fill(order, min(available, order.remaining), price, Liquidity.TAKER, at)
+                if volume is not None:
+                    volume[0] -= filled
+            if order.live:
+                self.place(order)
+            return
         if not marketable:
             self.expire(order, f"{order.time_in_force}: limit {order.price} not marketable at {price}", at)
             return

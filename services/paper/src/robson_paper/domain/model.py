@@ -71,6 +71,9 @@ class Order:
     ref_price: Decimal = ZERO
     """The price funds are held at (limit, stop with buffer, or last price with buffer)."""
     short: bool = False
+    marketable: bool = False
+    """A GTC limit marketable against the last price when accepted: like an IOC it takes the
+    next price it meets (as a taker, at that price); what it cannot fill then rests as a limit."""
     status: OrderStatus = OrderStatus.NEW
     triggered: bool = False
     filled_qty: Decimal = ZERO
