@@ -206,3 +206,14 @@ async def test_reviews_answered_watch_spend_the_daily_llm_budget_then_the_rules_
                      message="four candles reviewed")
     assert len(fake_llm.requests_for("thrift")) == 2  # uncounted, all four reviews would ask
     assert await read_stream(bus, "robson.decision.made.thrift.>") == []
+
+
+async def test_llm_review_with_a_take_profit_beyond_any_price_is_validation_failed_not_a_lost_candle(
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """The answer parses and passes the checks, but a TradeDecision cannot carry 1e30: the
+    candle batch used to fail on every delivery (the candle itself dead-lettered)."""
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    absurd = {**HOLD, "modifications": [mod("ADD_TP", new_value=1e30, fraction=0.5)]}
+    d, row = await review(bus, service, fake_llm, "absurd", answer(absurd))
+    assert d.decision is DecisionKind.NO_TRADE and row["reason_code"] == "VALIDATION_FAILED"

@@ -235,3 +235,51 @@ def test_candles_kept_below_the_longest_time_exit_is_refused() -> None:
     with pytest.raises(ValidationError, match="candles_kept"):
         DecisionSettings(candles_kept=499)
     assert DecisionSettings(candles_kept=500).candles_kept == 500
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # a take-profit far beyond any price (the contracts refuse |x| >= 1e18)
+        '{"decision": "LONG", "confidence": 0.8, "entry_price": 100, "stop_loss": 98,'
+        ' "take_profits": [{"price": 1e30, "fraction": 1}]}',
+        # a huge exponent: the drift arithmetic overflows the decimal context
+        '{"decision": "LONG", "confidence": 0.8, "entry_price": 1e999999999, "stop_loss": 98,'
+        ' "take_profits": []}',
+    ],
+)
+def test_llm_entry_with_out_of_range_numbers_is_validation_failed_not_a_crash(raw: str) -> None:
+    sig = signal()
+    info = EngineInfo(DecisionEngine.LLM, "m", "entry-v1", raw_answer=raw)
+    outcome = finalize(entry_ctx(sig), S, parse_answer(raw), Stamp.for_signal(sig), info)
+    assert outcome.decision.decision is DecisionKind.NO_TRADE
+    assert outcome.reason_code == "VALIDATION_FAILED"
+
+
+@pytest.mark.parametrize(
+    "modification",
+    [
+        '{"kind": "ADD_TP", "new_value": 1e30, "fraction": 0.5}',
+        '{"kind": "TRAIL_SL", "trail_percent": 1e-47}',
+    ],
+)
+def test_llm_modification_with_out_of_range_numbers_is_validation_failed_not_a_crash(
+    modification: str,
+) -> None:
+    raw = f'{{"decision": "WATCH", "confidence": 0.8, "modifications": [{modification}]}}'
+    ctx = review_ctx("103", position("LONG", "100", "98", "98"))
+    info = EngineInfo(DecisionEngine.LLM, "m", "manage-v1", raw_answer=raw)
+    outcome = finalize(ctx, S, parse_answer(raw), Stamp.for_signal(signal()), info)
+    assert outcome.decision.decision is DecisionKind.NO_TRADE
+    assert outcome.reason_code == "VALIDATION_FAILED"
+
+
+def test_llm_confidence_with_too_many_places_is_validation_failed_not_a_crash() -> None:
+    raw = ('{"decision": "LONG", "confidence": 1e-47, "entry_price": 100, "stop_loss": 98,'
+           ' "take_profits": []}')
+    sig = signal()
+    info = EngineInfo(DecisionEngine.LLM, "m", "entry-v1", raw_answer=raw)
+    outcome = finalize(entry_ctx(sig), S, parse_answer(raw), Stamp.for_signal(sig), info)
+    assert (outcome.decision.decision, outcome.reason_code) == (
+        DecisionKind.NO_TRADE, "VALIDATION_FAILED")
+    assert outcome.decision.confidence == 0

@@ -2,7 +2,8 @@
 rows, as ``GET /model-calls`` or ``robson model-calls --json`` return them), so an LLM trader is
 backtested from its answers without calling any model. A JSON array or JSON lines; each row
 needs ``prompt_hash`` and ``status`` (and ``raw_answer`` for an OK call, ``error`` for a failed
-one); other columns are kept and ignored."""
+one; ``decision_id`` when present tells apart the answers to one prompt asked twice); other
+columns are kept and ignored."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class RecordedCall(BaseModel):
     status: str = Field(min_length=1, max_length=32)
     raw_answer: str | None = Field(None, max_length=256 * 1024)
     error: str | None = Field(None, max_length=16 * 1024)
+    decision_id: str | None = Field(None, max_length=64)
+    """Whose call it was: a prompt asked for several decisions replays each its own answer."""
 
 
 def load_recorded_calls(path: Path) -> tuple[dict[str, Any], ...]:

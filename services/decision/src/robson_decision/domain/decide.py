@@ -23,7 +23,7 @@ from robson_contracts import (
 from robson_decision.domain.context import DecisionContext, OpenPosition
 from robson_decision.domain.proposal import Proposal, ProposedModification
 from robson_decision.domain.settings import TraderSettings
-from robson_decision.domain.validation import validate
+from robson_decision.domain.validation import fits_the_wire, validate
 
 VALIDATION_FAILED = "VALIDATION_FAILED"
 LOW_CONFIDENCE = "LOW_CONFIDENCE"
@@ -194,7 +194,10 @@ def _no_trade(
     violations: tuple[str, ...] = (),
 ) -> Outcome:
     confidence = (
-        proposal.confidence if proposal and Decimal(0) <= proposal.confidence <= 1 else Decimal(0)
+        proposal.confidence
+        if proposal and Decimal(0) <= proposal.confidence <= 1
+        and fits_the_wire(proposal.confidence)
+        else Decimal(0)
     )
     decision = TradeDecision(
         **_base(ctx, stamp, info),

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pydantic import TypeAdapter, ValidationError
 from robson_contracts import DecisionKind, ModificationKind
-from robson_contracts.types import PositionSide
+from robson_contracts.types import Dec, PositionSide
 
 from robson_decision.domain.context import DecisionContext, OpenPosition
 from robson_decision.domain.proposal import Proposal, ProposedModification
 from robson_decision.domain.settings import TraderSettings
 
 ZERO, ONE, HUNDRED = Decimal(0), Decimal(1), Decimal(100)
+_WIRE_DECIMAL = TypeAdapter(Dec)
 
 
 def validate(p: Proposal, ctx: DecisionContext, s: TraderSettings) -> list[str]:
-    problems: list[str] = []
+    problems = _out_of_range(p)
+    if problems:  # no arithmetic on them (1e999999999 overflows), no TradeDecision can carry them
+        return problems
     if not ZERO <= p.confidence <= ONE:
         problems.append(f"confidence {p.confidence} is outside 0..1")
     if p.decision.is_entry:
@@ -146,3 +150,38 @@ def _stop_move(new: Decimal, pos: OpenPosition, price: Decimal, long: bool) -> l
             f"stop {new} moves away from the current stop {pos.stop_loss} (never increase risk)"
         )
     return problems
+
+
+def _out_of_range(p: Proposal) -> list[str]:
+    """Numbers a TradeDecision cannot carry (|x| >= 1e18, more than 40 decimal places)."""
+    named: list[tuple[str, Decimal | None]] = [
+        ("confidence", p.confidence),
+        ("entry_price", p.entry_price),
+        ("stop_loss", p.stop_loss),
+        ("close_fraction", p.close_fraction),
+    ]
+    for i, tp in enumerate(p.take_profits):
+        named += [(f"take-profit {i} price", tp.price), (f"take-profit {i} fraction", tp.fraction)]
+    for i, m in enumerate(p.modifications):
+        named += [
+            (f"modification {i} {field}", getattr(m, field))
+            for field in ("new_value", "fraction", "trail_percent")
+        ]
+    problems = []
+    for name, value in named:
+        if value is None:
+            continue
+        try:
+            _WIRE_DECIMAL.validate_python(value)
+        except ValidationError as exc:
+            problems.append(f"{name} {value} is out of range: {exc.errors()[0]['msg']}")
+    return problems
+
+
+def fits_the_wire(value: Decimal) -> bool:
+    """A TradeDecision can carry it."""
+    try:
+        _WIRE_DECIMAL.validate_python(value)
+    except ValidationError:
+        return False
+    return True

@@ -128,7 +128,7 @@ class Decider:
         persist: bool,
     ) -> tuple[str, int]:
         if self.replay:
-            return await _from_record(record, digest, prompt.version, model)
+            return await _from_record(record, digest, prompt.version, model, stamp.decision_id)
         # This very decision was asked already (a retry after a rolled-back batch, a batch
         # split, a signal re-sent under another id): its recorded outcome, never a second call.
         answered = await _asked_before(record, digest, stamp.decision_id)
@@ -182,11 +182,14 @@ class Decider:
 
 
 async def _from_record(
-    record: CallRecord, digest: str, version: str, model: str
+    record: CallRecord, digest: str, version: str, model: str, decision_id: str
 ) -> tuple[str, int]:
     rows = await record.recorded_calls(digest)
     if not rows:
         raise ReplayRecordMissing(digest, version, model)
+    # The same prompt may have been asked for several decisions (answered differently): this
+    # decision's own record first, any answer to the prompt only when it has none.
+    rows = [r for r in rows if r.decision_id == decision_id] or rows
     answered = [r for r in rows if r.status == "OK"]
     if answered:
         return answered[-1].raw_answer, 1
