@@ -176,6 +176,43 @@ async def test_message_at_the_server_delivery_limit_is_dead_lettered_unhandled(
         await service.stop()
 
 
+async def test_last_delivery_dead_letter_is_retried_when_its_publish_fails(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    """On the server's last delivery a nak brings nothing back: a dead letter whose publish fails
+    (NATS blinking) must be tried again, or the message is gone without a trace."""
+    settings = SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                              max_deliver=2, max_deliver_margin=2)
+    service = build(settings)
+    consumer = Consumer(service.consumer_specs[0], bus, service.sessions, "sample",
+                        max_deliver=2, max_deliver_margin=2)
+    await consumer.provision()
+    await bus.publish(make_signal("sig-last"))
+    raw = await bus.js.pull_subscribe_bind("sample_signals", stream=s.SIGNALS.name)
+    for _ in range(3):
+        (msg,) = await raw.fetch(1, timeout=5)
+        await msg.nak()
+    await raw.unsubscribe()
+    failures = 2
+    real_publish = service.bus.publish
+
+    async def flaky_publish(message, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal failures
+        if isinstance(message, DeadLetter) and failures:
+            failures -= 1
+            raise ConnectionError("nats blinked")
+        return await real_publish(message, *args, **kwargs)
+
+    service.bus.publish = flaky_publish  # type: ignore[method-assign]
+    await service.start()
+    try:
+        letters: list[DeadLetter] = await wait_until(lambda: _letters(bus, 1), timeout=30,
+                                                     message="the last delivery's dead letter")
+        assert letters[0].reason_code == "MAX_DELIVERIES_CRASH" and failures == 0
+    finally:
+        await service.stop()
+
+
 async def test_changed_consumer_config_updates_the_existing_durable_in_place(
     bus: Bus, database_url: str, schema: str
 ) -> None:

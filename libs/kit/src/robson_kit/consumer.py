@@ -368,19 +368,33 @@ class Consumer:
         fails the message is nak'ed instead, so nothing is lost."""
         letter = dead_letter_for(msg, self.spec.stream.name, self.spec.name, self.service,
                                  reason_code, reason, self.clock.now(), first_failed_at)
-        try:
-            await self.bus.publish(letter)
-        except Exception as exc:
-            log.error("dead_letter.publish_failed", consumer=self.spec.name, error=repr(exc))
+        # On the server's last delivery a nak brings nothing back: the letter is the message's
+        # only trace, so a failed publish (NATS blinking) is tried again for a while first.
+        waits = LAST_LETTER_WAITS if delivered(msg) >= self.server_max_deliver else ()
+        for wait in (*waits, None):
             try:
-                await msg.nak(delay=5)
-            except Exception:  # NATS down: the message comes back after ack_wait anyway
-                pass
-            return
+                await self.bus.publish(letter)
+                break
+            except Exception as exc:
+                log.error("dead_letter.publish_failed", consumer=self.spec.name, error=repr(exc))
+                if wait is None or self._stopping.is_set():
+                    if waits:
+                        log.error("message.lost", consumer=self.spec.name, subject=msg.subject,
+                                  stream_sequence=sequence(msg), reason_code=reason_code)
+                    try:
+                        await msg.nak(delay=5)
+                    except Exception:  # NATS down: the message comes back after ack_wait anyway
+                        pass
+                    return
+                await asyncio.sleep(wait)
         log.warning("message.dead_lettered", consumer=self.spec.name, subject=msg.subject,
                     reason_code=reason_code, reason=reason[:300])
         metrics.MESSAGES.labels(self.service, self.spec.name, "dead_letter").inc()
         await msg.term()
+
+
+LAST_LETTER_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+"""Pauses between tries of a last delivery's dead letter (about half a minute in all)."""
 
 
 def _type_of(msg: Msg) -> str | None:
