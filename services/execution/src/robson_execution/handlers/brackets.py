@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from robson_contracts import FINAL_ORDER_STATUSES, OrderRole, OrderSpec, OrderType
+from robson_contracts.orders import rebased
 from robson_kit.uow import UnitOfWork
 
 from robson_execution.adapters import repo
@@ -28,12 +29,29 @@ def _limits(meta: dict[str, Any]) -> Limits:
     return Limits(*(Decimal(meta.get(k, "0")) for k in ("step_size", "min_qty", "min_notional")))
 
 
+def _from_fill(plan: dict[str, Any], row: Any) -> dict[str, Any]:
+    """Levels measured from ``levels_reference`` moved to the entry's average fill (as paper
+    and position do); the tick rounding happens when each child is fitted to the rules."""
+    ref = _opt(plan.get("levels_reference"))
+    filled = Decimal(row.filled_qty)
+    if ref is None or filled <= 0:
+        return plan
+    fill = Decimal(row.filled_quote) / filled
+
+    def move(level: Any) -> str | None:
+        return str(rebased(Decimal(level), ref, fill)) if level not in (None, "") else level
+
+    return {**plan, "stop_price": move(plan["stop_price"]), "stop_limit_price": move(plan.get("stop_limit_price")),
+            "take_profits": [{**tp, "price": move(tp["price"])} for tp in plan["take_profits"]]}
+
+
 async def protect(uow: UnitOfWork, cid: str) -> None:
     """Bring the entry's children in line with its filled quantity."""
     row = await repo.order_by_cid(uow.session, cid, lock=True)
     plan = row.meta.get("bracket") if row else None
     if not plan or row.meta.get("bracket_canceled"):
         return
+    plan = _from_fill(plan, row)
     wanted = child_quantities(_legs(plan), Decimal(row.filled_qty), _limits(row.meta),
                               row.status in FINAL_ORDER_STATUSES)
     children = dict(row.meta.get("children", {}))

@@ -81,7 +81,7 @@ def make_handlers(wake: Wake) -> dict[type, Callable[[Any, UnitOfWork], Any]]:
         entry = cmd.entry.model_copy(update={"role": OrderRole.ENTRY})
         cid = client_order_id(cmd.message_id, entry.order_id)
         plan = cmd.model_dump(mode="json", include={"stop_price", "stop_limit_price", "stop_order_id",
-                                                    "take_profits", "list_id"})
+                                                    "take_profits", "list_id", "levels_reference"})
         row = _row(cmd, entry, cid, uow.clock.now(), list_id=cmd.list_id, meta={"bracket": plan})
         if await _insert_or_reject(cmd, uow, [row]):
             await repo.add_action(uow.session, f"place:{cid}", cmd.account_id, entry.symbol, "PLACE", {"cid": cid})
