@@ -20,7 +20,7 @@ from robson_entry_gate.domain.figures import calendar_of
 from robson_entry_gate.domain.policy import AccountPolicy
 from robson_entry_gate.domain.projection import roll
 from robson_entry_gate.domain.state import AccountState
-from robson_entry_gate.domain.watch import replay, watches_prices
+from robson_entry_gate.domain.watch import daily_floor, replay, watches_prices
 from robson_entry_gate.handlers.deps import GateDeps, finish
 
 BATCH_WRITE = "entry_gate.market"
@@ -80,20 +80,36 @@ async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -
         start = deps.equity.get(account_id, version, policy)
         floor = None
         if policy.daily_loss.enabled and at is not None:
-            reset = (policy.daily_reset.time, policy.daily_reset.timezone)
+            # The floor of the day the account is in: after a roll at a reset inside this
+            # batch, today's (the batch's first move may still be yesterday's).
+            floor_at = max(at, cached.last_event_at or at)
+            reset = (policy.daily_reset.time, policy.daily_reset.timezone, floor_at)
             if reset not in day_keys:
-                day_keys[reset] = calendar_of(policy).day_key(at)
-            floor = deps.equity.floor(cached, version, policy, batch.base, at, day_keys[reset])
-        breach, equity = replay(cached, batch.base, batch.moves, policy, batch.view_at, start,
-                                floor)
-        results[account_id] = (version, policy, equity)
-        if breach is None:
-            continue
-        move, view = batch.moves[breach.index], batch.view_at(breach.index)
-        state, version = await deps.accounts.lock(uow.session, account_id)
-        roll(state, view, policy, move.at)
-        await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
-                     market=view, deferred=False)  # already a before-commit write
+                day_keys[reset] = calendar_of(policy).day_key(floor_at)
+            floor = deps.equity.floor(cached, version, policy, batch.base, floor_at,
+                                      day_keys[reset])
+        base, offset = batch.base, 0
+        while True:
+            breach, equity = replay(cached, base, batch.moves[offset:], policy,
+                                    lambda i, o=offset: batch.view_at(i + o), start, floor)
+            results[account_id] = (version, policy, equity if offset == 0 else None)
+            if breach is None:
+                break
+            index = offset + breach.index
+            move, view = batch.moves[index], batch.view_at(index)
+            state, version = await deps.accounts.lock(uow.session, account_id)
+            roll(state, view, policy, move.at)
+            await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
+                         market=view, deferred=False)  # already a before-commit write
+            results[account_id] = (version, policy, None)
+            # A loss limit acted, but the kill switch (and a later day's limit) still watch
+            # the rest of the batch, as a test after every tick would.
+            offset = index + 1
+            if state.kill_switch is not None or offset >= len(batch.moves):
+                break
+            cached, base, start = state, view, None
+            floor = (daily_floor(state, view, policy, batch.moves[offset].at)
+                     if policy.daily_loss.enabled else None)
     uow.after_commit(lambda: deps.equity.update(holders, results))
 
 

@@ -20,9 +20,10 @@ class FundingRateRule:
             return judged(cfg.missing_funding.value, self.name, "FUNDING_RATE_MISSING",
                           f"nothing to judge: no funding rate received for {symbol} (name its "
                           "perpetual in the config's market context)", judged="false")
-        age = int((ctx.now - snap.context_at).total_seconds())
+        seconds = (ctx.now - snap.context_at).total_seconds()
+        age = int(seconds)
         max_age = cfg.max_funding_age_seconds
-        if max_age is not None and age > max_age:
+        if max_age is not None and seconds > max_age:  # not the truncated age: 3600.5 > 3600
             return judged(cfg.stale_funding.value, self.name, "FUNDING_RATE_STALE",
                           f"the funding rate for {symbol} is {age}s old (max {max_age}s): "
                           "too old to judge", funding_rate=snap.funding_rate, age_seconds=age,
