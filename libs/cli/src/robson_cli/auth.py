@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from datetime import timedelta
-from functools import cache
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from robson_kit.auth import keys, tokens
@@ -43,9 +42,18 @@ def current_token() -> str | None:
     return _local_admin_token(str(path)) if path.is_file() else None
 
 
-@cache
+_local_tokens: dict[str, tuple[str, datetime]] = {}
+
+
 def _local_admin_token(path: str) -> str:
-    return tokens.mint(keys.load_private(Path(path)), local_operator(), ["admin"], ttl=LOCAL_TTL)
+    """Minted once per process and reused, then minted again when half its lifetime is gone (a
+    long-running command, e.g. `robson up` following a replay, outlives one token)."""
+    now = datetime.now(UTC)
+    cached = _local_tokens.get(path)
+    if cached is None or cached[1] - now < LOCAL_TTL / 2:
+        value = tokens.mint(keys.load_private(Path(path)), local_operator(), ["admin"], ttl=LOCAL_TTL, now=now)
+        cached = _local_tokens[path] = (value, now + LOCAL_TTL)
+    return cached[0]
 
 
 def service_token(service: str, scopes: list[str], subject: str | None = None) -> str:
