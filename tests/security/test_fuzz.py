@@ -59,6 +59,7 @@ def test_fuzzing_the_api_as_admin_finds_no_5xx_and_no_schema_violation(running: 
             print(f"fuzz {svc.name} {operation.method.upper()} {operation.path} {mode.value}: "
                   f"{time.monotonic() - started:.1f}s")
     assert not failures, "\n".join(failures)
+    assert SENT[svc.name] > 0, f"{svc.name}: no request was sent (an empty schema fuzzes nothing)"
 
 
 def _brief(exc: BaseException) -> str:
