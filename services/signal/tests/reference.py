@@ -43,7 +43,9 @@ def rsi(closes: list[float], n: int) -> list[float | None]:
     out: list[float | None] = [None]
     for g, lo in zip(gains, losses, strict=True):
         out.append(
-            None if g is None or lo is None else (100.0 if lo == 0 else 100 - 100 / (1 + g / lo))
+            None if g is None or lo is None else (
+                (50.0 if g == 0 else 100.0) if lo == 0 else 100 - 100 / (1 + g / lo)
+            )
         )
     return out
 

@@ -194,3 +194,14 @@ async def test_webhook_beyond_the_per_trader_rate_gets_429_with_retry_after(bus,
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         other = await http.post("/signals", json={**ALERT, "trader_id": "ghost"})
         assert other.status_code == 404  # another trader has its own budget
+
+
+async def test_webhook_refuses_an_oversized_body_before_reading_it_all(make_service) -> None:
+    """An open route: any caller could make the service buffer and parse a body of any size."""
+    service = await make_service()
+    async with client(service) as http:
+        await http.put("/traders/t1", json=BINDING)
+        huge = await http.post("/signals", json={**ALERT, "id": "big", "features": {
+            f"f{i}": "1" for i in range(200_000)}})
+        assert huge.status_code == 413, huge.status_code
+        assert (await http.post("/signals", json=ALERT)).status_code == 202

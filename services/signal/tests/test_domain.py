@@ -162,6 +162,17 @@ def test_donchian_breakout_fires_on_close_beyond_previous_channel() -> None:
     ]
 
 
+def test_rsi_of_a_flat_market_is_not_overbought_so_a_dip_is_no_short() -> None:
+    """No gains and no losses is no momentum either way; RSI read 100 (overbought), so the
+    first dip after a flat stretch fired SHORT "falling back below overbought"."""
+    from robson_signal.domain.strategies import RsiMeanReversion, RsiParams
+
+    strategy = RsiMeanReversion(RsiParams(period=3))
+    closes = ["100", "100", "100", "100", "100", "99.9"]
+    hints = [strategy.on_bar(bar(i, c)) for i, c in enumerate(closes)]
+    assert [h.direction for h in hints if h] == []
+
+
 def test_strategy_params_are_typed_and_validated() -> None:
     registry = StrategyRegistry()
     with pytest.raises(ValueError, match="fast must be smaller than slow"):

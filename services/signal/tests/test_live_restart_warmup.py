@@ -51,3 +51,31 @@ async def test_restart_warms_strategies_from_stored_candles_before_catching_up(
     found = await wait_until(signals, timeout=5, message="the cross on the first missed candle")
     assert [(int(m.candle_time.timestamp() * 1000), m.direction.value) for m in found] == [
         (missed[0][0], "SHORT")]
+
+
+async def test_warm_up_signals_never_published_are_not_stored_as_detected(
+    fake, bus, make_service
+) -> None:
+    """First start: the warm-up candles run the strategies silently; a cross inside them is
+    not published, so ``GET /signals`` (the record of what was emitted) must not list it."""
+    first = history(fake, 30)
+    closes = [100.0 + i if i < 20 else 120.0 - 3 * (i - 20) for i in range(30)]
+    fake.klines[("BTCUSDT", "1m")] = [
+        kline_row(first + i * STEP, STEP, close) for i, close in enumerate(closes)
+    ]
+    service = await make_service(
+        feed="binance", symbols="BTCUSDT", timeframes="1m", binance_warmup_candles=25,
+        feed_autostart=False, **fake.settings(),
+    )
+    async with client(service) as http:
+        r = await http.put("/traders/t1", json={
+            "account_id": "a1", "strategy": "ema_cross", "params": {"fast": 2, "slow": 5},
+            "symbols": ["BTCUSDT"], "timeframes": ["1m"]})
+        assert r.status_code == 200, r.text
+        assert (await http.post("/feed/start")).status_code == 202
+        await wait_until(lambda: _connected(fake), message="stream connected")
+        listed = (await http.get("/signals")).json()
+        feed = (await http.get("/feed")).json()
+    on_bus = [m for m in await read_stream(bus, s.ALL_SIGNALS) if isinstance(m, SignalDetected)]
+    assert on_bus == []
+    assert (listed, feed["signals"]) == ([], 0)

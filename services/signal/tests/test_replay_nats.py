@@ -102,3 +102,30 @@ async def test_same_file_replayed_twice_gives_byte_identical_signals(
             await drop_schema(database_url, name)
     assert len(first) > 10
     assert [encode(m) for m in first] == [encode(m) for m in second]
+
+
+async def test_a_row_beyond_the_contracts_bounds_is_skipped_not_the_whole_batch(
+    bus, make_service, tmp_path
+) -> None:
+    """A price the Candle contract refuses (|x| >= 1e18, > 40 decimals) passed the CSV checks;
+    the pipeline had already advanced its cursor past the batch, so its other candles were
+    never published nor stored. Non-strict replay must skip and report that one row."""
+    t0, step = 1704067200000, 300_000
+    rows = [f"{t0 + i * step},100,101,99,100,1,{t0 + (i + 1) * step - 1},0,0,0,0,0"
+            for i in range(10)]
+    rows[4] = f"{t0 + 4 * step},100,1e20,99,100,1,{t0 + 5 * step - 1},0,0,0,0,0"
+    path = tmp_path / "BTCUSDT-5m-2024-01.csv"
+    path.write_text("\n".join(rows) + "\n")
+    service = await make_service(feed="replay", replay_path=str(path))
+    async with client(service) as http:
+
+        async def settled():
+            body = (await http.get("/feed")).json()
+            return body if body["finished"] else None
+
+        status = await wait_until(settled, timeout=20, message="replay finished")
+        stored = (await http.get("/candles", params={"symbol": "BTCUSDT", "timeframe": "5m"})).json()
+    assert (status["finished"], status["skipped_rows"], status["candles"], len(stored)) == (
+        True, 1, 9, 9), status["candles"]
+    candles = [m for m in await read_stream(bus, s.ALL_CANDLES) if isinstance(m, Candle)]
+    assert len(candles) == 9

@@ -110,7 +110,9 @@ class Pipeline:
                 messages.extend(signals)
             if publish:
                 self._queue("publish", lambda: self._publish_once(messages))
-            self._queue_store(fresh, source, produced,
+            # Signals not published are not stored either: ``GET /signals`` is what went out
+            # (a warm-up's cold strategies may fire where no published signal ever did).
+            self._queue_store(fresh, source, produced if publish else [],
                               4 * len(fresh) if with_path_ticks and publish else 0)
             await self._drain()
             return produced

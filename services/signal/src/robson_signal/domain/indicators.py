@@ -75,7 +75,10 @@ class RSI:
             gain = self._gain.update(max(change, 0.0))
             loss = self._loss.update(max(-change, 0.0))
             if gain is not None and loss is not None:
-                self.value = 100.0 if loss == 0 else 100.0 - 100.0 / (1.0 + gain / loss)
+                if loss == 0:  # no losses: 100, unless no gains either (flat): neutral 50
+                    self.value = 50.0 if gain == 0 else 100.0
+                else:
+                    self.value = 100.0 - 100.0 / (1.0 + gain / loss)
         self._prev = close
         return self.value
 

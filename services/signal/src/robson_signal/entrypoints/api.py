@@ -96,6 +96,8 @@ async def get_trader(trader_id: str, engine: EngineDep, who: ReadPrincipal) -> d
     return binding.public()
 
 
+MAX_WEBHOOK_BYTES = 64 * 1024
+"""An alert is a few hundred bytes; this open route reads no more than this (413)."""
 NOT_FOUND = "UNKNOWN_TRADER_OR_BAD_SECRET: no such trader, or the secret does not match"
 """One answer for an unknown trader, a wrong secret and a disabled webhook: nothing to probe."""
 
@@ -108,7 +110,14 @@ async def post_signal(
     engine: EngineDep,
     x_robson_secret: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    raw = await request.body()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        raise HTTPException(413, f"body is larger than {MAX_WEBHOOK_BYTES} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_WEBHOOK_BYTES:
+            raise HTTPException(413, f"body is larger than {MAX_WEBHOOK_BYTES} bytes")
     try:
         data = json.loads(raw, parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
