@@ -137,7 +137,7 @@ def _lookup(work: Callable[[Client], Awaitable[T]]) -> T:
 @app.command("list")
 def list_letters(
     service: Annotated[str | None, typer.Option(help="only this service's")] = None,
-    limit: Annotated[int, typer.Option(help="the newest N")] = 100,
+    limit: Annotated[int, typer.Option(min=1, help="the newest N")] = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """Dead letters, oldest first: service, consumer, reason, first/last failure."""

@@ -9,6 +9,7 @@ import typer
 
 from robson_cli.commands.common import (
     JsonFlag,
+    Limit,
     console,
     fail,
     print_json,
@@ -45,7 +46,7 @@ def notifications(
     failed: Annotated[bool, typer.Option("--failed", help="only deliveries that failed")] = False,
     channel: Annotated[str | None, typer.Option(help="only this channel")] = None,
     account: Annotated[str | None, typer.Option("--account", "-a", help="account id")] = None,
-    limit: int = 50, as_json: JsonFlag = False,
+    limit: Limit = 50, as_json: JsonFlag = False,
 ) -> None:
     """Recent notification deliveries with their status and attempts, newest first."""
     with services() as svc:

@@ -11,11 +11,10 @@ import httpx
 import typer
 
 from robson_cli.client import ServiceError, Services, read_run_file
-from robson_cli.commands.common import JsonFlag, console, print_json, table
+from robson_cli.commands.common import JsonFlag, _remote, console, print_json, table
 from robson_cli.commands.common import running as remote_or_local
 from robson_cli.fmt import amount, money, seconds, when
 from robson_cli.launcher import run_file
-from robson_cli.remote import TARGET
 from robson_cli.report import latest_event
 
 app = typer.Typer()
@@ -61,8 +60,8 @@ def _accounts(svc: Services, doc: dict[str, Any]) -> list[dict[str, Any]] | dict
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
     """Health of every running service, the feed, and the accounts' equity."""
-    remote = bool(TARGET.urls or TARGET.profile or os.environ.get("ROBSON_URL"))
-    doc = remote_or_local() if remote else read_run_file(run_file())
+    target = _remote()  # --url, --profile, ROBSON_URL, ROBSON_PROFILE or the default profile
+    doc = remote_or_local() if target is not None else read_run_file(run_file())
     if doc is None:
         if as_json:
             print(json.dumps({"running": False}))
@@ -71,7 +70,8 @@ def status(as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
     for svc in doc["services"].values():
         svc.update(_health(svc["url"]))
-    with Services({n: s["url"] for n, s in doc["services"].items()}, os.environ.get("ROBSON_TOKEN")) as svc:
+    token = target[1] if target is not None else os.environ.get("ROBSON_TOKEN")
+    with Services({n: s["url"] for n, s in doc["services"].items()}, token) as svc:
         doc["feed"] = _feed(svc, doc)
         doc["accounts_equity"] = _accounts(svc, doc)
     doc["running"] = True

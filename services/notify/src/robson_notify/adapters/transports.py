@@ -141,8 +141,11 @@ class AppriseTransport:
         apobj = apprise.Apprise()
         if not apobj.add(self.url):
             return SendResult(False, error="INVALID_URL", permanent=True)
+        # plain text, declared so: each plugin escapes it for its own markup (Slack's <!channel>,
+        # links, HTML e-mail) instead of rendering what an event's text fields carry
         ok = await asyncio.to_thread(apobj.notify, body=out.text, title=out.title,
-                                     notify_type=_TYPES.get(out.severity, apprise.NotifyType.INFO))
+                                     notify_type=_TYPES.get(out.severity, apprise.NotifyType.INFO),
+                                     body_format=apprise.NotifyFormat.TEXT)
         return SendResult(bool(ok), error="" if ok else "APPRISE_FAILED")
 
 
