@@ -148,9 +148,11 @@ async def test_nats_down_while_settling_loses_nothing_and_dead_letters_nothing(
         await bus.close()
 
 
-async def test_message_at_the_server_delivery_limit_is_dead_lettered_unhandled(
-    bus: Bus, nats_url: str, database_url: str, schema: str
-) -> None:
+async def _at_the_last_delivery(bus: Bus, nats_url: str, database_url: str, schema: str,
+                                signal_id: str) -> Service:
+    """A sample service (not started) whose consumer allows 4 server deliveries, and a signal
+    delivered 3 times without being settled, as if each delivery had killed the process: its
+    next delivery is the server's last."""
     settings = SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
                               max_deliver=2, max_deliver_margin=2)
     service = build(settings)
@@ -159,13 +161,19 @@ async def test_message_at_the_server_delivery_limit_is_dead_lettered_unhandled(
     await consumer.provision()
     info = await bus.js.consumer_info(s.SIGNALS.name, "sample_signals")
     assert info.config.max_deliver == 4
-    await bus.publish(make_signal("sig-crash"))
-    # Three deliveries that never settle, as if each had killed the process.
+    await bus.publish(make_signal(signal_id))
     raw = await bus.js.pull_subscribe_bind("sample_signals", stream=s.SIGNALS.name)
     for _ in range(3):
         (msg,) = await raw.fetch(1, timeout=5)
         await msg.nak()
     await raw.unsubscribe()
+    return service
+
+
+async def test_message_at_the_server_delivery_limit_is_dead_lettered_unhandled(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    service = await _at_the_last_delivery(bus, nats_url, database_url, schema, "sig-crash")
     await service.start()
     try:
         letters: list[DeadLetter] = await wait_until(lambda: _letters(bus, 1), message="crash dead letter")
@@ -181,18 +189,7 @@ async def test_last_delivery_dead_letter_is_retried_when_its_publish_fails(
 ) -> None:
     """On the server's last delivery a nak brings nothing back: a dead letter whose publish fails
     (NATS blinking) must be tried again, or the message is gone without a trace."""
-    settings = SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
-                              max_deliver=2, max_deliver_margin=2)
-    service = build(settings)
-    consumer = Consumer(service.consumer_specs[0], bus, service.sessions, "sample",
-                        max_deliver=2, max_deliver_margin=2)
-    await consumer.provision()
-    await bus.publish(make_signal("sig-last"))
-    raw = await bus.js.pull_subscribe_bind("sample_signals", stream=s.SIGNALS.name)
-    for _ in range(3):
-        (msg,) = await raw.fetch(1, timeout=5)
-        await msg.nak()
-    await raw.unsubscribe()
+    service = await _at_the_last_delivery(bus, nats_url, database_url, schema, "sig-last")
     failures = 2
     real_publish = service.bus.publish
 

@@ -23,6 +23,16 @@ async def _has(bus: Bus, name: str, order_id: str | None = None, n: int = 1) -> 
     return len(of(evts, name, order_id)) >= n
 
 
+async def partly_filled_limit(bus: Bus, api: httpx.AsyncClient, fake: FakeBinance,
+                              order_id: str) -> None:
+    """A live account whose LIMIT BUY of 0.01 at 60000 has filled 40% (published)."""
+    await enable_live(api)
+    await _ready(bus)
+    fake.engine.partial_fill_fraction = Decimal("0.4")
+    await bus.publish(submit(order_id, type_="LIMIT", qty="0.01", price="60000"))
+    await wait_until(lambda: _has(bus, "OrderPartiallyFilled", order_id), message="partial fill")
+
+
 async def test_market_order_is_placed_once_and_its_fill_published_once(
     bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
 ) -> None:
@@ -115,11 +125,7 @@ async def test_connection_reset_after_accept_is_adopted_not_resent(
 async def test_partial_fill_then_rest_publishes_each_fill_once(
     bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
 ) -> None:
-    await enable_live(api)
-    await _ready(bus)
-    fake.engine.partial_fill_fraction = Decimal("0.4")
-    await bus.publish(submit("p1", type_="LIMIT", qty="0.01", price="60000"))
-    await wait_until(lambda: _has(bus, "OrderPartiallyFilled", "p1"), message="partial fill")
+    await partly_filled_limit(bus, api, fake, "p1")
     order = fake.engine.by_client_id(fake.order_posts()[0]["newClientOrderId"])[0]
     fake.engine.fill(order)
     await wait_until(lambda: _has(bus, "OrderFilled", "p1"), message="final fill")

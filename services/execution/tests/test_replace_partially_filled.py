@@ -11,20 +11,15 @@ from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import wait_until
 
-from .conftest import enable_live
 from .fakes import FakeBinance
-from .helpers import T0, of, order_events, submit
-from .test_live_orders import _has, _ready
+from .helpers import T0, of, order_events
+from .test_live_orders import _has, partly_filled_limit
 
 
 async def test_replacing_a_partially_filled_limit_places_only_the_remaining_quantity(
     bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
 ) -> None:
-    await enable_live(api)
-    await _ready(bus)
-    fake.engine.partial_fill_fraction = Decimal("0.4")
-    await bus.publish(submit("p1", type_="LIMIT", qty="0.01", price="60000"))
-    await wait_until(lambda: _has(bus, "OrderPartiallyFilled", "p1"), message="partial fill")
+    await partly_filled_limit(bus, api, fake, "p1")
     await bus.publish(ReplaceOrder(occurred_at=T0, account_id="acc1", venue=TradingMode.LIVE,
                                    symbol="BTCUSDT", order_id="p1", new_order_id="p1b",
                                    price=Decimal("59000")))

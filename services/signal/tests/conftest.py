@@ -43,3 +43,15 @@ async def make_service(
 
 def client(service: Service) -> httpx.AsyncClient:
     return asgi_client(service, "http://signal")
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[Any]:
+    """The local fake Binance (REST + WebSocket) the live feed is pointed at."""
+    from .fake_binance import FakeBinance
+
+    server = await FakeBinance().start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest_asyncio
 from robson_contracts import Candle, MarketContext, TradeTick
 from robson_contracts import subjects as s
 from robson_kit.testing import read_stream, wait_until
@@ -15,13 +14,6 @@ from .fake_binance import FakeBinance, kline_row
 STEP = 60_000
 
 
-@pytest_asyncio.fixture
-async def fake():
-    server = await FakeBinance().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def history(fake: FakeBinance, count: int) -> int:

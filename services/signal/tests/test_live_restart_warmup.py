@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import pytest_asyncio
 from robson_contracts import SignalDetected
 from robson_contracts import subjects as s
 from robson_kit.testing import read_stream, wait_until
 
 from .conftest import client
-from .fake_binance import FakeBinance, kline_row
+from .fake_binance import kline_row
 from .test_binance_live import STEP, _connected, _count, history
-
-
-@pytest_asyncio.fixture
-async def fake():
-    server = await FakeBinance().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_restart_warms_strategies_from_stored_candles_before_catching_up(
