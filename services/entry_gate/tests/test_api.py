@@ -32,6 +32,13 @@ async def test_invalid_policy_update_is_refused_with_field_level_messages(
     trader = await api.put("/policies/acc1/traders/t1", json={"min_confidence": "1.5"})
     assert trader.status_code == 422
     assert trader.json()["detail"][0]["field"] == "body.min_confidence"
+    offset = await api.put("/policies/acc1", json={
+        "sessions": {"windows": [{"start": "09:00Z", "end": "17:00"}]},
+        "daily_reset": {"time": "00:00+02:00"}})
+    assert offset.status_code == 422  # it used to be stored, then deny every entry (RULE_ERROR)
+    fields = {e["field"]: e["message"] for e in offset.json()["detail"]}
+    assert "without an offset" in fields["body.sessions.windows.0.start"]
+    assert "without an offset" in fields["body.daily_reset.time"]
     unchanged = (await api.get("/policies/acc1")).json()
     assert unchanged["configured"] is False and unchanged["policy"]["sizing"]["risk_per_trade"] == "0.01"
 

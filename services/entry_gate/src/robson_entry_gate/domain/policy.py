@@ -41,6 +41,17 @@ RiskShare = Annotated[Dec, _share("0.1")]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 
 
+def _local(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("a local time of the section's timezone, without an offset (e.g. 09:00)")
+    return value
+
+
+LocalTime = Annotated[dt.time, AfterValidator(_local)]
+"""A wall-clock time read in the section's ``timezone`` (an offset such as ``09:00Z`` would be
+compared with naive times and fail every check)."""
+
+
 class SizingConfig(Config):
     """Rule 1: risk per trade, notional cap, free balance."""
 
@@ -94,7 +105,7 @@ class ConcurrencyConfig(Config):
 
 
 class DailyResetConfig(Config):
-    time: dt.time = dt.time(0, 0)
+    time: LocalTime = dt.time(0, 0)
     timezone: TimeZoneName = "UTC"
 
 
@@ -172,8 +183,8 @@ class MarketConfig(Config):
 
 
 class TimeWindow(Config):
-    start: dt.time
-    end: dt.time
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeWindow:
