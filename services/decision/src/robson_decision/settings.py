@@ -30,6 +30,6 @@ class DecisionSettings(ServiceSettings):
     llm_backoff_max_seconds: float = 2.0
     llm_mode: Literal["live", "replay"] = "live"
     """replay: answers only from the model-call record; a missing record is an error."""
-    approval_poll_seconds: float = 0.25
+    approval_poll_seconds: float = Field(0.25, gt=0)
     candles_kept: int = Field(500, ge=MAX_HOLDING_CANDLES, le=100_000)
     """Closed candles kept per symbol and timeframe (a time exit counts its candles in them)."""

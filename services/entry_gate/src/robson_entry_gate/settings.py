@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
 
@@ -12,5 +13,5 @@ class EntryGateSettings(ServiceSettings):
     service_name: str = "entry_gate"
     db_schema: str = "entry_gate"
     http_port: int = 8103
-    limits_interval_seconds: float = 5.0
+    limits_interval_seconds: float = Field(5.0, gt=0)
     """Clock tick of the loss-limit sweep (limits are also judged on every event)."""

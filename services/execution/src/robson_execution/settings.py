@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
 
@@ -21,9 +22,9 @@ class ExecutionSettings(ServiceSettings):
     """Override of the REST base URL (tests: the fake exchange); empty = Binance by account mode."""
     binance_ws_api_url: str = ""
     request_timeout_seconds: float = 10.0
-    poll_interval_seconds: float = 5.0
-    reconcile_interval_seconds: float = 300.0
-    submit_idle_seconds: float = 0.5
+    poll_interval_seconds: float = Field(5.0, gt=0)
+    reconcile_interval_seconds: float = Field(300.0, gt=0)
+    submit_idle_seconds: float = Field(0.5, gt=0)
     breaker_threshold: int = 5
     breaker_cool_down_seconds: float = 30.0
     retry_base_seconds: float = 0.2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from robson_kit.settings import ServiceSettings
 
@@ -22,13 +23,13 @@ class NotifySettings(ServiceSettings):
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 300.0
     send_timeout_seconds: float = 10.0
-    sender_poll_seconds: float = 1.0
+    sender_poll_seconds: float = Field(1.0, gt=0)
     """The sender wakes at once for new deliveries; this bounds the wait for retries."""
     sender_batch: int = 200
     collapse_min: int = 3
     """When a channel's rate limit cannot send every due notice, this many (or more) routine
     notices of one kind go out as one summary message."""
-    summary_poll_seconds: float = 30.0
+    summary_poll_seconds: float = Field(30.0, gt=0)
     summary_grace_seconds: float = 120.0
     """A day whose reset has passed is summarized once its account's events have been quiet this
     long (late events of the day are still counted), or at once when a later day has begun."""

@@ -25,7 +25,7 @@ class PositionSettings(ServiceSettings):
     decision_wait_seconds: float = Field(2.0, ge=0, le=3.0)
     """How long a decision made on a candle waits for position to mark that candle first
     (``handlers/waiting.py``); kept under the server's delivery limit at 0.1 s per ask."""
-    stop_watchdog_interval_seconds: float = 2.0
+    stop_watchdog_interval_seconds: float = Field(2.0, ge=0)
     """How often every holding position's stop is checked at its venue (0 turns it off)."""
     stop_watchdog_grace_seconds: float = 10.0
     """A position found without a working stop is re-protected at once; still without one

@@ -4,7 +4,7 @@ import time
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from robson_contracts import Timeframe
 from robson_kit.settings import ServiceSettings
@@ -67,7 +67,7 @@ class SignalSettings(ServiceSettings):
     USD-M perpetual, published as ``MarketContext`` under the traded symbol: ``BTCUSDT`` (the
     perpetual of the same name) or ``PEPEUSDT=1000PEPEUSDT`` (traded=perpetual); empty: none.
     ``robson up`` sets it from the config's ``market_context`` on a live-data feed."""
-    context_poll_seconds: float = 60.0
+    context_poll_seconds: float = Field(60.0, gt=0)
 
     lockstep: bool = False
     """Replay/synthetic: publish each step (the path ticks, then the candles, then the signals
