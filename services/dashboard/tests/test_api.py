@@ -134,3 +134,15 @@ async def test_operator_sign_in_through_a_foreign_host_name_is_refused(dashboard
     assert response.status_code == 403 and "set-cookie" not in response.headers
     async with browser(dashboard) as client:  # the real page, on this machine's own name, still signs in
         assert (await client.post("/api/session", json={"operator": True})).status_code == 200
+
+
+async def test_api_answers_are_never_stored_by_a_browser_or_proxy_cache(
+        dashboard: DashboardService, services: FastAPI) -> None:
+    async with browser(dashboard) as client:
+        await client.post("/api/session", json={"token": "reader"})
+        relayed = await client.get("/api/svc/position/positions", params={"status": "open"})
+        session = await client.get("/api/session")
+        page = await client.get("/")
+    assert relayed.status_code == 200 and relayed.headers["cache-control"] == "no-store"
+    assert session.headers["cache-control"] == "no-store"
+    assert page.headers["cache-control"] == "no-cache"  # the page keeps its own policy

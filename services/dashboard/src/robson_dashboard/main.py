@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from robson_kit import logs
 from robson_kit.auth.guard import open_route
 from robson_kit.service import Service
@@ -16,6 +17,7 @@ from robson_dashboard.adapters.sessions import Sessions
 from robson_dashboard.adapters.upstream import Upstreams
 from robson_dashboard.assets import ensure_vendor
 from robson_dashboard.entrypoints import actions, api, stream, web
+from robson_dashboard.entrypoints.nostore import NoStoreApi
 from robson_dashboard.runtime import Runtime
 from robson_dashboard.settings import DashboardSettings
 
@@ -57,3 +59,8 @@ class DashboardService(Service):
     def __init__(self, runtime: Runtime, migrations_dir: Path, **kwargs: Any) -> None:
         super().__init__(runtime.settings, migrations_dir, **kwargs)
         self.runtime = runtime
+
+    def app(self, manage_lifecycle: bool = True) -> FastAPI:
+        app = super().app(manage_lifecycle)
+        app.add_middleware(NoStoreApi)
+        return app
