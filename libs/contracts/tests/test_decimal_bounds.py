@@ -88,3 +88,14 @@ def test_fraction_digit_limit_agrees_with_the_digit_tuple_rule(
         except ValidationError:
             accepted = False
         assert accepted == _within_fraction_digits_by_digit_tuple(candidate), candidate
+
+
+def test_decimal_problem_names_what_a_message_would_refuse_and_nothing_else() -> None:
+    from robson_contracts.types import decimal_problem
+
+    assert decimal_problem(Decimal("123.45")) is None
+    assert decimal_problem(Decimal("-999999999999999999")) is None  # 18 digits: |x| < 1e18
+    assert decimal_problem(Decimal("1e18")) == "magnitude must be below 1e18"
+    assert decimal_problem(Decimal("1e999999999")) == "magnitude must be below 1e18"
+    assert decimal_problem(Decimal("1e-47")) == "at most 40 digits after the decimal point"
+    assert decimal_problem(Decimal("NaN")) == "decimal must be finite"

@@ -38,6 +38,16 @@ def _check_bounds(value: Decimal) -> Decimal:
     return value
 
 
+def decimal_problem(value: Decimal) -> str | None:
+    """Why ``value`` cannot travel in a message as a ``Dec`` (not finite, |x| >= 1e18, more
+    than 40 places), or None: for code that must refuse such a number before it builds one."""
+    try:
+        _check_bounds(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _decimal_from_wire(value: Any) -> Any:
     """Accept Decimal, int or a numeric string within bounds; refuse floats (binary floats lose
     money)."""

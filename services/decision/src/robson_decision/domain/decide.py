@@ -19,11 +19,12 @@ from robson_contracts import (
     TriggeredBy,
     derive_id,
 )
+from robson_contracts.types import decimal_problem
 
 from robson_decision.domain.context import DecisionContext, OpenPosition
 from robson_decision.domain.proposal import Proposal, ProposedModification
 from robson_decision.domain.settings import TraderSettings
-from robson_decision.domain.validation import fits_the_wire, validate
+from robson_decision.domain.validation import validate
 
 VALIDATION_FAILED = "VALIDATION_FAILED"
 LOW_CONFIDENCE = "LOW_CONFIDENCE"
@@ -196,7 +197,7 @@ def _no_trade(
     confidence = (
         proposal.confidence
         if proposal and Decimal(0) <= proposal.confidence <= 1
-        and fits_the_wire(proposal.confidence)
+        and decimal_problem(proposal.confidence) is None
         else Decimal(0)
     )
     decision = TradeDecision(

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import TypeAdapter, ValidationError
 from robson_contracts import DecisionKind, ModificationKind
-from robson_contracts.types import Dec, PositionSide
+from robson_contracts.types import PositionSide, decimal_problem
 
 from robson_decision.domain.context import DecisionContext, OpenPosition
 from robson_decision.domain.proposal import Proposal, ProposedModification
 from robson_decision.domain.settings import TraderSettings
 
 ZERO, ONE, HUNDRED = Decimal(0), Decimal(1), Decimal(100)
-_WIRE_DECIMAL = TypeAdapter(Dec)
 
 
 def validate(p: Proposal, ctx: DecisionContext, s: TraderSettings) -> list[str]:
@@ -167,21 +165,5 @@ def _out_of_range(p: Proposal) -> list[str]:
             (f"modification {i} {field}", getattr(m, field))
             for field in ("new_value", "fraction", "trail_percent")
         ]
-    problems = []
-    for name, value in named:
-        if value is None:
-            continue
-        try:
-            _WIRE_DECIMAL.validate_python(value)
-        except ValidationError as exc:
-            problems.append(f"{name} {value} is out of range: {exc.errors()[0]['msg']}")
-    return problems
-
-
-def fits_the_wire(value: Decimal) -> bool:
-    """A TradeDecision can carry it."""
-    try:
-        _WIRE_DECIMAL.validate_python(value)
-    except ValidationError:
-        return False
-    return True
+    return [f"{name} {value} is out of range: {problem}" for name, value in named
+            if value is not None and (problem := decimal_problem(value)) is not None]

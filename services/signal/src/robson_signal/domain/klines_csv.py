@@ -12,17 +12,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from pydantic import TypeAdapter, ValidationError
 from robson_contracts import Timeframe
-from robson_contracts.types import Dec
+from robson_contracts.types import decimal_problem
 
 from robson_signal.domain.bars import Bar
 
 FILENAME = re.compile(r"^(?P<symbol>[A-Z0-9]{2,20})-(?P<tf>\d+[mhd])(?:-|\.|$)")
 MICROSECONDS_THRESHOLD = 10**14  # archive files from 2025 on carry microseconds
-_CONTRACT_DECIMAL: TypeAdapter[Decimal] = TypeAdapter(Dec)
-"""The bounds every Candle field must meet (|x| < 1e18, at most 40 decimals): a row beyond
-them is a bad row here, not a candle the pipeline fails to publish after accepting it."""
 
 
 @dataclass(frozen=True)
@@ -117,11 +113,9 @@ def _row_to_bar(fields: list[str], symbol: str, timeframe: Timeframe) -> Bar:
         o.is_finite() and h.is_finite() and low.is_finite() and c.is_finite() and v.is_finite()
     ):
         raise ValueError("prices and volume must be finite")
-    for value in (o, h, low, c, v):
-        try:
-            _CONTRACT_DECIMAL.validate_python(value)
-        except ValidationError as exc:
-            raise ValueError(f"{value}: {exc.errors()[0]['msg']}") from None
+    for value in (o, h, low, c, v):  # a Candle's bounds: a bad row here, not a lost batch later
+        if (problem := decimal_problem(value)) is not None:
+            raise ValueError(f"{value}: {problem}")
     bar = Bar(symbol, timeframe, open_ms, o, h, low, c, v)
     problem = bar.problem()
     if problem:
