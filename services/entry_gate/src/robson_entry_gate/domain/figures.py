@@ -94,10 +94,7 @@ class Figures:
         if s.equity is not None:
             return s.equity + self.unrealized - s.unrealized_at_snapshot
         base = self.policy.sizing.default_capital or ZERO
-        realized = s.realized_total
-        if realized is None:
-            realized = sum(s.realized_by_month.values(), ZERO)
-        return base + realized + self.unrealized
+        return base + s.realized() + self.unrealized
 
     @cached_property
     def free_quote(self) -> Decimal:
@@ -110,10 +107,7 @@ class Figures:
         reserved = sum((p.quantity * p.entry_price for p in s.pending.values()), ZERO)
         free, since = s.free_quote, s.equity_at
         if free is None:
-            realized = s.realized_total
-            if realized is None:
-                realized = sum(s.realized_by_month.values(), ZERO)
-            free, since = (self.policy.sizing.default_capital or ZERO) + realized, None
+            free, since = (self.policy.sizing.default_capital or ZERO) + s.realized(), None
         reserved += sum((p.quantity * p.entry_price for p in s.positions.values()
                          if since is None or p.opened_at > since), ZERO)
         return max(ZERO, free - reserved)

@@ -196,11 +196,9 @@ def _book(state: AccountState, pnl: Decimal, at: datetime, policy: AccountPolicy
         # P&L with the opposite of that open P&L, a phantom gain for a carried loss.
         at = state.last_event_at
     day, month = cal.day_key(at), cal.month_key(at)
+    state.realized_total = state.realized() + pnl  # before the months' books take this one
     state.realized_by_day[day] = state.realized_by_day.get(day, ZERO) + pnl
     state.realized_by_month[month] = state.realized_by_month.get(month, ZERO) + pnl - carried
-    if state.realized_total is None:
-        state.realized_total = sum(state.realized_by_month.values(), ZERO) - pnl + carried
-    state.realized_total += pnl
 
 
 def _loss_exit(state: AccountState, reason: ExitReason, pnl: Decimal, symbol: str, at: datetime,

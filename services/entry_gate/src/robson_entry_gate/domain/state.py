@@ -152,6 +152,13 @@ class AccountState(State):
     _sides: dict[tuple[str, str], set[PositionSide]] | None = PrivateAttr(None)
     _ended: list[Lockout] = PrivateAttr(default_factory=list)
 
+    def realized(self) -> Decimal:
+        """All realized P&L booked: ``realized_total``, or the months' books for a document
+        from before it was kept."""
+        if self.realized_total is not None:
+            return self.realized_total
+        return sum(self.realized_by_month.values(), Decimal(0))
+
     def end_lockouts(self, ended: list[Lockout]) -> None:
         """Drop lockouts that stopped blocking; they wait in ``take_ended`` to be announced."""
         if ended:

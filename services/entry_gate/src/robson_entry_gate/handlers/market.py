@@ -19,8 +19,8 @@ from robson_entry_gate.domain.calendar import TradingCalendar
 from robson_entry_gate.domain.figures import calendar_of
 from robson_entry_gate.domain.policy import AccountPolicy
 from robson_entry_gate.domain.projection import roll
-from robson_entry_gate.domain.state import AccountState
-from robson_entry_gate.domain.watch import daily_floor, replay, watches_prices
+from robson_entry_gate.domain.state import AccountState, Market
+from robson_entry_gate.domain.watch import Move, daily_floor, replay, watches_prices
 from robson_entry_gate.handlers.deps import GateDeps, finish
 
 BATCH_WRITE = "entry_gate.market"
@@ -96,11 +96,9 @@ async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -
             if breach is None:
                 break
             index = offset + breach.index
-            move, view = batch.moves[index], batch.view_at(index)
-            state, version = await deps.accounts.lock(uow.session, account_id)
-            roll(state, view, policy, move.at)
-            await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
-                         market=view, deferred=False)  # already a before-commit write
+            view = batch.view_at(index)
+            state, version = await _roll_and_write(uow, deps, account_id, view, policy,
+                                                   batch.moves[index])
             results[account_id] = (version, policy, None)
             # A loss limit acted, but the kill switch (and a later day's limit) still watch
             # the rest of the batch, as a test after every tick would.
@@ -135,8 +133,14 @@ async def _roll_at_reset(uow: UnitOfWork, deps: GateDeps, cached: AccountState, 
         return cached, version
     index = next(i for i, m in enumerate(batch.moves) if m.at >= reset)
     view = batch.view_at(index - 1) if index else batch.base
-    move = batch.moves[index]
-    state, version = await deps.accounts.lock(uow.session, cached.account_id)
+    return await _roll_and_write(uow, deps, cached.account_id, view, policy, batch.moves[index])
+
+
+async def _roll_and_write(uow: UnitOfWork, deps: GateDeps, account_id: str, view: Market,
+                          policy: AccountPolicy, move: Move) -> tuple[AccountState, int]:
+    """Lock the account, roll it to ``move``'s time on ``view`` and write it (with what the roll
+    and its checks emit) in this batch's transaction."""
+    state, version = await deps.accounts.lock(uow.session, account_id)
     roll(state, view, policy, move.at)
     await finish(uow, deps, state, version, state.last_event_at or move.at, move.cause,
                  market=view, deferred=False)  # already a before-commit write
