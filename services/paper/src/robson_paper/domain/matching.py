@@ -124,9 +124,7 @@ class Matching(Engine):
             order.marketable = False
             self._touch(order, at)
             if marketable:
-                filled = self.fill(order, min(available, order.remaining), price, Liquidity.TAKER, at)
-                if volume is not None:
-                    volume[0] -= filled
+                self._fill_limit(order, at, volume, Liquidity.TAKER, price)
             if order.live:
                 self.place(order)
             return

@@ -37,7 +37,7 @@ from robson_contracts.orders import rebased
 
 from robson_position.domain import pnl
 from robson_position.domain.management import reprotect, request_close
-from robson_position.domain.orders import order_id, position_id_for
+from robson_position.domain.orders import live_orders, order_id, position_id_for
 from robson_position.domain.position import Position
 from robson_position.domain.state import (
     OrderKind,
@@ -172,13 +172,11 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
         s.take_profits[tracked.tp_index].filled = True
         # a late fill of a take-profit already replaced (a partial close or a take-profit change
         # re-placed protection meanwhile): its replacement sells the level a second time
-        again = any(o.live and o.kind is OrderKind.TP and o.tp_index == tracked.tp_index
-                    for o in s.orders.values())
+        again = any(o.tp_index == tracked.tp_index for o in live_orders(s, OrderKind.TP))
     close = position.apply_exit_fill(fill.fill_id, fill.price, fill.quantity, fee,
                                      _fill_reason(position, kind), fill.filled_at)
     if again and s.status in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
-        exiting = sum((o.quantity for o in s.orders.values() if o.live and o.kind is OrderKind.EXIT),
-                      Decimal(0))
+        exiting = sum((o.quantity for o in live_orders(s, OrderKind.EXIT)), Decimal(0))
         s.order_generation += 1
         reprotect(position, s.remaining - exiting, event, at)
     if s.status is PositionStatus.CLOSED:
@@ -263,7 +261,7 @@ def _exit_ended(position: Position, event: OrderEvent, at: datetime) -> None:
     still held goes back under a stop: left CLOSING it would have none, and neither the rules, the
     watchdog nor a new close request act on a CLOSING position."""
     s = position.s
-    if not s.holds or any(o.live and o.kind is OrderKind.EXIT for o in s.orders.values()):
+    if not s.holds or live_orders(s, OrderKind.EXIT):
         return
     if s.status is PositionStatus.CLOSING:
         position.transition(PositionStatus.PARTIALLY_CLOSED if s.exit_quantity else PositionStatus.OPEN)
