@@ -124,12 +124,13 @@ async def _reconcile(ex: Any, gw: Any, account_id: str, trigger: str) -> Reconci
     report = ReconciliationCompleted(
         message_id=derive_id("reconciliation", account_id, trigger, now.isoformat()),
         occurred_at=now, account_id=account_id, ok=True, items=items, trigger=trigger)
-    snapshot = await balance_snapshot(gw, account_id, balances, snapshot_at)
+    held = [b for b in balances if Decimal(b["free"]) or Decimal(b["locked"])]
+    snapshot = await balance_snapshot(gw, account_id, held, snapshot_at)
     async with ex.service.uow() as uow:
         await repo.save_reconciliation(
             uow.session, reconciliation_id=str(report.message_id), account_id=account_id, trigger=trigger,
             ok=True, items=[i.model_dump(mode="json") for i in items], completed_at=now, balances_at=snapshot_at,
-            balances=[b for b in balances if Decimal(b["free"]) or Decimal(b["locked"])])
+            balances=held)
         uow.emit(report)
         if snapshot is not None:
             uow.emit(snapshot)

@@ -34,18 +34,18 @@ def equity_of(balances: Iterable[dict[str, Any]], prices: dict[str, Decimal],
     return total, unpriced
 
 
-async def balance_snapshot(gw: Any, account_id: str, balances: list[dict[str, Any]],
+async def balance_snapshot(gw: Any, account_id: str, held: list[dict[str, Any]],
                            at: datetime) -> BalanceSnapshot | None:
-    """None when Binance's prices cannot be read now (the next reconciliation publishes)."""
+    """``held``: the account's non-zero balances. None when Binance's prices cannot be read now
+    (the next reconciliation publishes)."""
     res = await gw.prices()
     if not res.ok:
         log.warning("balances.not_published", account_id=account_id, error=res.outcome.message)
         return None
     prices = {t["symbol"]: Decimal(t["price"]) for t in res.data}
-    equity, unpriced = equity_of(balances, prices)
+    equity, unpriced = equity_of(held, prices)
     if unpriced:
         log.warning("balances.unpriced_assets", account_id=account_id, assets=unpriced)
-    held = [b for b in balances if Decimal(b["free"]) or Decimal(b["locked"])]
     return BalanceSnapshot(
         message_id=derive_id("live-balances", account_id, at.isoformat()), occurred_at=at,
         account_id=account_id, mode=TradingMode.LIVE, quote_asset=QUOTE,
