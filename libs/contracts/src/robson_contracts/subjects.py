@@ -99,6 +99,17 @@ def dead_letter(service: str, consumer: str) -> str:
     return f"{PREFIX}.dlq.{service}.{consumer}"
 
 
+
+def account_of(subject: str) -> str | None:
+    """The account a subject built above names (its fourth token; order commands put the venue
+    first), or None for one that names none (market data, dead letters)."""
+    tokens = subject.split(".")
+    if len(tokens) >= 5 and tokens[1:3] == ["order", "cmd"]:
+        return tokens[4]
+    if len(tokens) >= 4 and tokens[1] in ("account", "signal", "decision", "gate", "position", "order"):
+        return tokens[3]
+    return None
+
 # Filters services subscribe with.
 ALL_CANDLES = f"{PREFIX}.market.candle.>"
 ALL_TICKS = f"{PREFIX}.market.tick.>"

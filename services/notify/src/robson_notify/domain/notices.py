@@ -26,6 +26,7 @@ from robson_contracts import (
     TraderStatusChanged,
     VenueStatus,
     VenueStatusChanged,
+    subjects,
 )
 
 from robson_notify.domain.fmt import CENT, clip, money, num
@@ -43,7 +44,9 @@ def notice_for(message: Message, reasoning: str = "") -> Notice | None:
     if rendered is None:
         return None
     kind, title, text, data = rendered
-    account = (_subject_account(message.subject) if isinstance(message, DeadLetter)
+    # a dead letter is about the account its message's subject names: routes scoped to accounts
+    # see only their own accounts' dead letters
+    account = (subjects.account_of(message.subject) if isinstance(message, DeadLetter)
                else getattr(message, "account_id", None))
     return Notice(event_id=message.message_id, kind=kind, severity=KINDS[kind],
                   account_id=account, title=title, text=text,
@@ -186,18 +189,6 @@ def _reconciliation(m: ReconciliationCompleted) -> Render | None:
 def _mode(m: AccountModeChanged) -> Render:
     return ("account.mode_changed", f"[{m.account_id}] now trades {m.mode.value}",
             clip(m.reason) or "-", {"mode": m.mode.value, "testnet": m.testnet})
-
-
-def _subject_account(subject: str) -> str | None:
-    """The account a dead-lettered message was about, from its subject (``robson.<domain>.
-    <kind>.<account>…``; order commands put the venue first); None for market data. Routes
-    scoped to accounts then see only their own accounts' dead letters."""
-    tokens = subject.split(".")
-    if len(tokens) >= 5 and tokens[1:3] == ["order", "cmd"]:
-        return tokens[4]
-    if len(tokens) >= 4 and tokens[1] in ("account", "signal", "decision", "gate", "position", "order"):
-        return tokens[3]
-    return None
 
 
 def _dead_letter(m: DeadLetter) -> Render:
