@@ -72,7 +72,7 @@ async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -
     holders = deps.accounts.holders({m.symbol for m in batch.moves})
     results = {}
     at = batch.moves[0].at if batch.moves else None
-    day_keys: dict[tuple, str] = {}  # one calendar lookup per distinct reset, not per account
+    day_keys: dict[tuple, str] = {}  # one calendar lookup per distinct reset and instant
     for cached, version in deps.accounts.committed(holders):
         account_id = cached.account_id
         policy = deps.policies.account(account_id)
