@@ -3,7 +3,7 @@ keep the environment (virtualenv, market data, auth keys, earlier reports)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import psutil
 import typer
@@ -17,12 +17,27 @@ from robson_cli.runs import forget_run, wipe_trading_state
 app = typer.Typer()
 
 
+def running_processes(doc: dict[str, Any]) -> list[str]:
+    """The launcher and services the run file names that are still alive. A service outlives a
+    launcher killed with SIGKILL, and wiping the schemas under it would corrupt its state; a
+    run file from an older version or edited by hand may lack a pid or hold anything there."""
+    named: list[tuple[str, object]] = [("launcher", doc.get("launcher_pid"))]
+    services = doc.get("services")
+    if isinstance(services, dict):
+        named += [(str(name), entry.get("pid")) for name, entry in services.items()
+                  if isinstance(entry, dict)]
+    return [f"{name} pid {pid}" for name, pid in named
+            if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0
+            and psutil.pid_exists(pid)]
+
+
 @app.command()
 def reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False) -> None:
     """Wipe every service's trading state; the next `robson up` starts a clean run."""
     doc = read_run_file(run_file())
-    if doc is not None and psutil.pid_exists(int(doc.get("launcher_pid") or 0)):
-        fail(f"Robson is running (launcher pid {doc['launcher_pid']}): stop it first (Ctrl-C in its terminal)")
+    alive = running_processes(doc) if doc is not None else []
+    if alive:
+        fail(f"Robson is running ({', '.join(alive)}): stop it first (Ctrl-C in its terminal)")
         raise typer.Exit(1)
     directory = data_dir()
     if not yes:
