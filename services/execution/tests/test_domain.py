@@ -203,3 +203,33 @@ def test_bracket_children_never_cover_more_than_filled(filled: Decimal, fraction
     legs = [ChildLeg("tp", fraction, D("65000")), ChildLeg("sl", None, D("55000"))]
     got = child_quantities(legs, filled, Limits(step_size=D("0.001")), entry_done=True)
     assert sum(got.values(), D(0)) == filled and all(q > 0 for q in got.values())
+
+
+def test_bracket_children_protect_what_a_buy_entry_holds_after_its_base_asset_fees() -> None:
+    """Binance takes a BUY's commission from the base asset it buys (unless paid with BNB):
+    only that part reduces what the children may sell; position counts it the same way."""
+    from robson_execution.domain.brackets import held_quantity
+    fees = [(D("0.000004"), "BTC"), (D("0.0004"), "BNB"), (D("0.000006"), "BTC"), (D("0.36"), "USDT")]
+    assert held_quantity("BUY", D("0.01"), fees, "BTCUSDT", "BTC") == D("0.00999")
+    assert held_quantity("SELL", D("0.01"), fees, "BTCUSDT", "BTC") == D("0.01")  # the short side
+    # without the exchange's base asset on record: position's reading of the symbol
+    assert held_quantity("BUY", D("0.01"), fees, "BTCUSDT", None) == D("0.00999")
+
+
+def test_bracket_children_are_rounded_down_to_the_step_of_what_is_held() -> None:
+    from robson_execution.domain.brackets import ChildLeg, Limits, child_quantities
+    legs = [ChildLeg("tp1", D("0.5"), D("66000")), ChildLeg("sl", None, D("55000"))]
+    limits = Limits(step_size=D("0.00001"), min_qty=D("0.00001"), min_notional=D("5"))
+    assert child_quantities(legs, D("0.011988"), limits, entry_done=True) == {
+        "tp1": D("0.00599"), "sl": D("0.00599")}
+
+
+def test_a_done_entry_holding_less_than_one_step_asks_for_its_stop_so_the_refusal_is_explicit() -> None:
+    """Never a silent drop: the lone stop is asked for what is held and the exchange rules
+    reject it (QUANTITY_BELOW_MIN); while the entry still fills it waits for more."""
+    from robson_execution.domain.brackets import ChildLeg, Limits, child_quantities
+    legs = [ChildLeg("tp1", D("1"), D("66000")), ChildLeg("sl", None, D("55000"))]
+    limits = Limits(step_size=D("0.001"), min_qty=D("0.001"), min_notional=D("5"))
+    assert child_quantities(legs, D("0.000999"), limits, entry_done=False) == {}
+    assert child_quantities(legs, D("0.000999"), limits, entry_done=True) == {"sl": D("0.000999")}
+    assert child_quantities(legs, D("0"), limits, entry_done=True) == {}

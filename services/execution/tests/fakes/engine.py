@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-FEE_RATE = Decimal("0.001")
+from .wallet import QUOTE, base_of, commission, locked
 
 
 class EngineError(Exception):
@@ -57,13 +57,14 @@ class Trade:
     fee: Decimal
     maker: bool
     time_ms: int
+    fee_asset: str = QUOTE
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "symbol": self.order.symbol, "id": self.trade_id, "orderId": self.order.order_id,
             "orderListId": self.order.list_id, "price": f(self.price), "qty": f(self.qty),
             "quoteQty": f(self.price * self.qty), "commission": f(self.fee),
-            "commissionAsset": "USDT", "time": self.time_ms, "isBuyer": self.order.side == "BUY",
+            "commissionAsset": self.fee_asset, "time": self.time_ms, "isBuyer": self.order.side == "BUY",
             "isMaker": self.maker, "isBestMatch": True,
         }
 
@@ -81,6 +82,9 @@ class FakeEngine:
     balances: dict[str, Decimal] = field(default_factory=lambda: {"USDT": Decimal(100000), "BTC": Decimal(10)})
     partial_fill_fraction: Decimal | None = None
     """When set, the next marketable order fills only this fraction at once (then resets)."""
+    commission_asset: str = "QUOTE"
+    """Which asset trades pay their commission in: ``QUOTE``, ``RECEIVED`` or ``BNB`` (see
+    ``wallet.COMMISSION_POLICIES``)."""
     skew_ms: int = 0
     """The exchange clock minus the real clock (fault injection: a client that does not sync
     its timestamps gets -1021)."""
@@ -110,6 +114,8 @@ class FakeEngine:
             raise EngineError(-2010, "Duplicate order sent.")
         if type_ == "LIMIT_MAKER" and self._marketable(side, price, symbol):
             raise EngineError(-2010, "Order would immediately match and take.")
+        if side == "SELL" and not (list_id >= 0 and any(o.list_id == list_id for o in self.orders)):
+            self._check_free(base_of(symbol), quantity)  # an OCO's second leg shares the first's lock
         order = Order(next(self._ids), client_id, symbol, side, type_, quantity, price, stop_price,
                       tif, list_id=list_id, time_ms=self.now())
         self.orders.append(order)
@@ -134,6 +140,13 @@ class FakeEngine:
         """Force a (partial) fill, as the market would."""
         self._execute(order, qty or order.quantity - order.executed,
                       price or order.price or self.prices[order.symbol], maker=order.type != "MARKET")
+
+    def free(self, asset: str) -> Decimal:
+        return self.balances.get(asset, Decimal(0)) - locked(self.orders, asset)
+
+    def _check_free(self, asset: str, qty: Decimal) -> None:
+        if qty > self.free(asset):
+            raise EngineError(-2010, "Account has insufficient balance for requested action.")
 
     # ---- matching ------------------------------------------------------------------------
     def _marketable(self, side: str, price: Decimal | None, symbol: str) -> bool:
@@ -164,16 +177,18 @@ class FakeEngine:
     def _execute(self, order: Order, qty: Decimal, price: Decimal, maker: bool) -> None:
         if qty <= 0:
             return
-        fee = (qty * price * FEE_RATE).quantize(Decimal("0.00000001"))
-        trade = Trade(next(self._trade_ids), order, price, qty, fee, maker, self.now())
+        fee, fee_asset = commission(self.commission_asset, order.side, order.symbol, qty, price,
+                                    self.balances, self.prices)
+        trade = Trade(next(self._trade_ids), order, price, qty, fee, maker, self.now(), fee_asset)
         self.trades.append(trade)
         order.executed += qty
         order.quote += qty * price
         order.status = "FILLED" if order.executed >= order.quantity else "PARTIALLY_FILLED"
-        base = order.symbol.removesuffix("USDT")
+        base = base_of(order.symbol)
         sign = 1 if order.side == "BUY" else -1
         self.balances[base] = self.balances.get(base, Decimal(0)) + sign * qty
-        self.balances["USDT"] = self.balances.get("USDT", Decimal(0)) - sign * qty * price - fee
+        self.balances[QUOTE] = self.balances.get(QUOTE, Decimal(0)) - sign * qty * price
+        self.balances[fee_asset] = self.balances.get(fee_asset, Decimal(0)) - fee
         self._report(order, "TRADE", trade)
         if order.list_id >= 0:
             for sibling in self.orders:
@@ -189,7 +204,7 @@ class FakeEngine:
             "x": exec_type, "X": order.status, "i": order.order_id, "g": order.list_id,
             "l": f(trade.qty if trade else Decimal(0)), "z": f(order.executed),
             "L": f(trade.price if trade else Decimal(0)), "n": f(trade.fee if trade else Decimal(0)),
-            "N": "USDT" if trade else None, "T": trade.time_ms if trade else self.now(),
+            "N": trade.fee_asset if trade else None, "T": trade.time_ms if trade else self.now(),
             "t": trade.trade_id if trade else -1, "m": trade.maker if trade else False,
             "Z": f(order.quote), "C": order.client_order_id if exec_type == "CANCELED" else "",
         }

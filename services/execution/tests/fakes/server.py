@@ -311,7 +311,8 @@ class FakeBinance:
 
     def _account(self) -> dict[str, Any]:
         return {"canTrade": True, "accountType": "SPOT", "updateTime": self.engine.now(), "balances": [
-            {"asset": a, "free": format(v, "f"), "locked": "0"} for a, v in self.engine.balances.items()]}
+            {"asset": a, "free": format(self.engine.free(a), "f"), "locked": format(v - self.engine.free(a), "f")}
+            for a, v in self.engine.balances.items()]}
 
     # ---- WebSocket API user data stream ---------------------------------------------------
     async def _ws(self, request: web.Request) -> web.StreamResponse:

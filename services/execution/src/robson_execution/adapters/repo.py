@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from robson_contracts import FINAL_ORDER_STATUSES
@@ -106,6 +107,12 @@ async def update_action(s: AsyncSession, action_id: str, **values: Any) -> None:
 async def insert_fill(s: AsyncSession, **values: Any) -> bool:
     stmt = insert(fills).values(**values).on_conflict_do_nothing().returning(fills.c.trade_id)
     return (await s.execute(stmt)).first() is not None
+
+
+async def fees_of(s: AsyncSession, cid: str) -> list[tuple[Decimal, str]]:
+    """(commission, commission asset) of each fill of one order."""
+    q = select(fills.c.fee, fills.c.fee_asset).where(fills.c.client_order_id == cid)
+    return [(Decimal(r.fee), r.fee_asset) for r in (await s.execute(q)).all()]
 
 
 async def list_fills(s: AsyncSession, account_id: str) -> list[Any]:

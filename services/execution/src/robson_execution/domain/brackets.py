@@ -1,13 +1,14 @@
-"""How much each protective child of a bracket covers, given the entry's filled quantity (pure).
+"""How much each protective child of a bracket covers, given what the entry's fills left held (pure).
 
 A bracket's exits are one OCO (stop + take-profit) per take-profit fraction and a lone stop
-for the remainder. They cover what is filled so far: placed after the first fill, resized
+for the remainder. They cover what is held so far: placed after the first fill, resized
 (cancel/replace) as more fills arrive. A child the exchange would refuse as too small waits
 for more fills, unless the entry is done (then it is placed, and a refusal is reported).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -34,15 +35,44 @@ class Limits:
         return qty > 0 and qty >= self.min_qty and qty * price >= self.min_notional
 
 
-def child_quantities(legs: list[ChildLeg], filled: Decimal, limits: Limits, entry_done: bool) -> dict[str, Decimal]:
+def held_quantity(side: str, filled: Decimal, fees: Iterable[tuple[Decimal, str]], symbol: str,
+                  base_asset: str | None) -> Decimal:
+    """What an entry's fills left to protect. Binance takes a trade's commission from the asset
+    it receives unless it is paid with BNB: a BUY's from the base it bought, so the account holds
+    the filled quantity less those fees, and a SELL for more is refused (-2010 insufficient
+    balance). A SELL's commission comes from the quote (or BNB): its children buy back all it
+    sold. ``position`` counts the same (``entry_fee_quantity``, LONG entries only).
+
+    ``fees``: (commission, asset) of each of the entry's trades. ``base_asset``: the symbol's, from
+    the exchange rules; None reads the symbol as ``position`` does (an asset it starts with)."""
+    if side != "BUY":
+        return filled
+
+    def in_base(asset: str) -> bool:
+        if base_asset:
+            return asset == base_asset
+        return bool(asset) and symbol.startswith(asset) and not symbol.endswith(asset)
+
+    return filled - sum((fee for fee, asset in fees if in_base(asset)), Decimal(0))
+
+
+def child_quantities(legs: list[ChildLeg], held: Decimal, limits: Limits, entry_done: bool) -> dict[str, Decimal]:
+    """Each child's quantity for ``held`` (``held_quantity``) rounded down to the lot step.
+
+    A done entry that holds less than one step asks for its lone stop anyway, for what it holds:
+    the exchange rules then reject it with a reason (QUANTITY_BELOW_MIN), never a silent drop."""
+    protected = round_quantity(held, limits.step_size)
     out: dict[str, Decimal] = {}
     used = Decimal(0)
     for leg in legs:
         if leg.fraction is not None:
-            out[leg.key] = round_quantity(filled * leg.fraction, limits.step_size)
+            out[leg.key] = round_quantity(protected * leg.fraction, limits.step_size)
             used += out[leg.key]
     for leg in legs:
         if leg.fraction is None:
-            out[leg.key] = filled - used
+            out[leg.key] = protected - used
     price = {leg.key: leg.price for leg in legs}
-    return {k: q for k, q in out.items() if q > 0 and (entry_done or limits.placeable(q, price[k]))}
+    wanted = {k: q for k, q in out.items() if q > 0 and (entry_done or limits.placeable(q, price[k]))}
+    if entry_done and not wanted and held > 0:
+        return {leg.key: held for leg in legs if leg.fraction is None}
+    return wanted

@@ -14,7 +14,7 @@ from robson_contracts.orders import rebased
 from robson_kit.uow import UnitOfWork
 
 from robson_execution.adapters import repo
-from robson_execution.domain.brackets import ChildLeg, Limits, child_quantities
+from robson_execution.domain.brackets import ChildLeg, Limits, child_quantities, held_quantity
 from robson_execution.domain.ids import client_order_id
 from robson_execution.handlers import events
 from robson_execution.handlers.commands import oco_rows, opposite
@@ -45,14 +45,21 @@ def _from_fill(plan: dict[str, Any], row: Any) -> dict[str, Any]:
             "take_profits": [{**tp, "price": move(tp["price"])} for tp in plan["take_profits"]]}
 
 
+async def _held(uow: UnitOfWork, row: Any) -> Decimal:
+    """The entry's filled quantity less what its commissions took from it in the base asset."""
+    fees = await repo.fees_of(uow.session, row.client_order_id)
+    return held_quantity(events.spec_of(row).side.value, Decimal(row.filled_qty), fees, row.symbol,
+                         row.meta.get("base_asset"))
+
+
 async def protect(uow: UnitOfWork, cid: str) -> None:
-    """Bring the entry's children in line with its filled quantity."""
+    """Bring the entry's children in line with what its fills left held."""
     row = await repo.order_by_cid(uow.session, cid, lock=True)
     plan = row.meta.get("bracket") if row else None
     if not plan or row.meta.get("bracket_canceled"):
         return
     plan = _from_fill(plan, row)
-    wanted = child_quantities(_legs(plan), Decimal(row.filled_qty), _limits(row.meta),
+    wanted = child_quantities(_legs(plan), await _held(uow, row), _limits(row.meta),
                               row.status in FINAL_ORDER_STATUSES)
     children = dict(row.meta.get("children", {}))
     changed = False

@@ -123,7 +123,8 @@ async def _fit(ex: Any, gw: BinanceGateway, cid: str) -> bool | None:
     async with ex.service.uow() as uow:
         await repo.update_order(uow.session, cid, ex.clock.now(), spec=fitted.model_dump(mode="json"),
                                 meta={**row.meta, "requested": requested, "step_size": str(rules.step_size),
-                                      "min_qty": str(rules.min_qty), "min_notional": str(rules.min_notional)})
+                                      "min_qty": str(rules.min_qty), "min_notional": str(rules.min_notional),
+                                      "base_asset": rules.base_asset})
     return True
 
 
