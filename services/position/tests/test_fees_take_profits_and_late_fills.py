@@ -83,3 +83,28 @@ def test_take_profit_filled_while_a_partial_close_replaced_it_leaves_no_oversold
             by_list[o.list_id or o.order_id] = o.quantity
     committed = exits + sum(by_list.values(), D(0))
     assert committed <= p.s.remaining, f"{committed} to sell, {p.s.remaining} held"
+
+
+def test_fees_paid_in_bnb_and_valued_by_the_venue_count_in_realized_pnl() -> None:
+    """An account paying its fees with BNB: neither asset of BTCUSDT, so only the venue can price
+    them (``Fill.fee_quote``); counted as zero they would hide 20 USDT of costs from the limits."""
+    p = open_position(gate(tps=()), "LIVE", T0)
+    pid = p.s.position_id
+    on_order_event(p, OrderFilled(
+        occurred_at=T0, account_id="acc1", venue="LIVE", order_id=f"{pid}-0E", symbol="BTCUSDT",
+        position_id=pid, role=OrderRole.ENTRY, side=Side.BUY,
+        fill=Fill(fill_id="f-e", price=D("50000"), quantity=D("0.2"), fee=D("0.0125"), fee_asset="BNB",
+                  liquidity="TAKER", filled_at=T0, fee_quote=D("7.5")),
+        cumulative_quantity=D("0.2"), average_price=D("50000"), remaining_quantity=D(0)), T0)
+    assert p.s.remaining == D("0.2")  # a BNB fee takes nothing from the BTC bought
+    assert request_close(p, ExitReason.MANUAL_CLOSE, None, gate(), T0)
+    [exit_order] = [m for m in p.outbox if isinstance(m, SubmitOrder)]
+    on_order_event(p, OrderFilled(
+        occurred_at=T0, account_id="acc1", venue="LIVE", order_id=exit_order.order.order_id,
+        symbol="BTCUSDT", position_id=pid, role=OrderRole.EXIT, side=Side.SELL,
+        fill=Fill(fill_id="f-x", price=D("51000"), quantity=D("0.2"), fee=D("0.0125"), fee_asset="BNB",
+                  liquidity="TAKER", filled_at=T0 + minutes(5), fee_quote=D("7.65")),
+        cumulative_quantity=D("0.2"), average_price=D("51000"), remaining_quantity=D(0)),
+        T0 + minutes(5))
+    assert p.s.status is PositionStatus.CLOSED
+    assert p.s.realized_pnl == D("200") - D("7.5") - D("7.65")

@@ -185,6 +185,11 @@ class Fill(Model):
     fee_asset: str
     liquidity: Liquidity
     filled_at: UtcDatetime
+    fee_quote: NonNegativeDec | None = None
+    """The fee in the symbol's quote asset, when the venue valued it: a fee paid in a third asset
+    (BNB, for an account that pays its fees with it) at the venue's price of that asset. None:
+    ``fee_asset`` is the quote or the base asset (valued at the fill's price), or no price was
+    known."""
 
 
 class OrderEvent(AccountMessage):

@@ -66,13 +66,14 @@ def canceled(row: Any, reason: str, remaining: Decimal, at: datetime) -> OrderCa
 
 
 def filled(row: Any, trade_id: int, price: Decimal, qty: Decimal, fee: Decimal, fee_asset: str,
-           maker: bool, at: datetime, cumulative: Decimal, quote: Decimal) -> OrderFilled | OrderPartiallyFilled:
+           maker: bool, at: datetime, cumulative: Decimal, quote: Decimal,
+           fee_quote: Decimal | None = None) -> OrderFilled | OrderPartiallyFilled:
     spec = spec_of(row)
     remaining = max(Decimal(0), spec.quantity - cumulative)
     cls = OrderFilled if remaining == 0 else OrderPartiallyFilled
     fill = Fill(fill_id=f"{row.symbol}-{trade_id}", price=price, quantity=qty, fee=fee,
                 fee_asset=fee_asset, liquidity=Liquidity.MAKER if maker else Liquidity.TAKER,
-                filled_at=at)
+                filled_at=at, fee_quote=fee_quote)
     return cls(**_common(row, "fill", trade_id), occurred_at=at, side=spec.side, fill=fill,
                cumulative_quantity=cumulative, average_price=(quote / cumulative).normalize(),
                remaining_quantity=remaining)

@@ -26,6 +26,9 @@ class VenueTrade:
     fee_asset: str
     maker: bool
     time_ms: int
+    fee_quote: Decimal | None = None
+    """The commission in the symbol's quote asset, when it was paid in a third asset and valued
+    (``runtime.fee_prices``)."""
 
     @classmethod
     def from_rest(cls, t: dict[str, Any]) -> VenueTrade:
@@ -80,7 +83,7 @@ async def apply_trade(uow: UnitOfWork, cid: str, trade: VenueTrade, source: str)
     await repo.update_order(uow.session, cid, uow.clock.now(), filled_qty=cumulative,
                             filled_quote=quote, status=status)
     uow.emit(events.filled(row, trade.trade_id, trade.price, trade.qty, trade.fee, trade.fee_asset,
-                           trade.maker, ms(trade.time_ms), cumulative, quote))
+                           trade.maker, ms(trade.time_ms), cumulative, quote, trade.fee_quote))
     if row.meta.get("bracket"):
         await protect(uow, cid)
     return True
@@ -108,13 +111,13 @@ async def apply_final(uow: UnitOfWork, cid: str, venue_status: str, reason: str)
         await protect(uow, cid)
 
 
-async def apply_report(uow: UnitOfWork, e: dict[str, Any]) -> None:
-    """One executionReport from the user data stream."""
+async def apply_report(uow: UnitOfWork, e: dict[str, Any], trade: VenueTrade | None = None) -> None:
+    """One executionReport from the user data stream (``trade``: its trade, already valued)."""
     cid = e.get("C") or e["c"] if e.get("x") == "CANCELED" else e["c"]
     if await repo.order_by_cid(uow.session, cid) is None:
         return  # not ours (manual order): reconciliation flags it
     await mark_accepted(uow, cid, int(e["i"]))
     if e["x"] == "TRADE":
-        await apply_trade(uow, cid, VenueTrade.from_report(e), "stream")
+        await apply_trade(uow, cid, trade or VenueTrade.from_report(e), "stream")
     elif e["x"] in ("CANCELED", "EXPIRED", "REJECTED"):
         await apply_final(uow, cid, e["X"], e.get("r") or e["x"])

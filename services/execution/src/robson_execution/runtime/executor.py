@@ -29,6 +29,7 @@ from robson_execution.handlers.venue import (
     apply_trade,
     mark_accepted,
 )
+from robson_execution.runtime.fee_prices import FeePrices
 from robson_execution.settings import ExecutionSettings
 
 log = logs.get_logger(__name__)
@@ -61,6 +62,7 @@ class Executor:
         self._live: list[Any] | None = None
         self._live_until = 0.0
         self._accounts_version = 0
+        self.fee_prices = FeePrices()
 
     # ---- wiring -------------------------------------------------------------------------
     def wake(self) -> None:
@@ -94,6 +96,13 @@ class Executor:
             gw._key = key  # type: ignore[attr-defined]
             self.gateways[account_id] = gw
         return gw
+
+    async def valued(self, gw: BinanceGateway, symbol: str, trade: VenueTrade) -> VenueTrade:
+        """``trade`` with a commission in a third asset (BNB) valued in the quote asset."""
+        if trade.fee_asset and not symbol.endswith(trade.fee_asset) \
+                and not symbol.startswith(trade.fee_asset):
+            return await self.fee_prices.valued(gw, await self.symbol_rules(gw, symbol), trade)
+        return trade
 
     async def symbol_rules(self, gw: BinanceGateway, symbol: str) -> SymbolRules | None:
         cache = self.rules.get(gw.endpoints.rest, {})
@@ -212,8 +221,11 @@ class Executor:
         state = self.streams.setdefault(account_id, StreamState())
         if state.task is None or state.task.done():
             async def on_event(event: dict[str, Any]) -> None:
+                trade = None
+                if event.get("x") == "TRADE":
+                    trade = await self.valued(gw, event["s"], VenueTrade.from_report(event))
                 async with self.service.uow() as uow:
-                    await apply_report(uow, event)
+                    await apply_report(uow, event, trade)
 
             async def on_state(up: bool) -> None:
                 was_up, state.up = state.up, up
@@ -265,9 +277,11 @@ class Executor:
             res = await gw.trades_for(venue["symbol"], int(venue["orderId"]))
             if not res.ok:
                 return  # its fills first: a final state now would hide them for good
+            trades = [await self.valued(gw, venue["symbol"], VenueTrade.from_rest(t))
+                      for t in sorted(res.data, key=lambda t: t["id"])]
             async with self.service.uow() as uow:
-                for t in sorted(res.data, key=lambda t: t["id"]):
-                    await apply_trade(uow, cid, VenueTrade.from_rest(t), source)
+                for trade in trades:
+                    await apply_trade(uow, cid, trade, source)
         if venue["status"] in ("CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"):
             async with self.service.uow() as uow:
                 await apply_final(uow, cid, venue["status"], venue["status"])

@@ -255,10 +255,12 @@ async def place(ex: Any, gw: BinanceGateway, act: Any) -> bool:
     if not result.ok:
         return await _retry_later(ex, act, result)
     data = result.data
+    trades = [await ex.valued(gw, row.symbol, VenueTrade.from_order_response(f, int(data.get("transactTime", 0))))
+              for f in data.get("fills", [])]
     async with ex.service.uow() as uow:
         await mark_accepted(uow, cid, int(data["orderId"]))
-        for f in data.get("fills", []):
-            await apply_trade(uow, cid, VenueTrade.from_order_response(f, int(data.get("transactTime", 0))), "response")
+        for trade in trades:
+            await apply_trade(uow, cid, trade, "response")
         if data.get("status") in ("CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"):
             await apply_final(uow, cid, data["status"], data["status"])
     return DONE

@@ -152,7 +152,8 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
     fill = event.fill
     if position.seen_fill(fill.fill_id):
         return
-    fee = pnl.fee_in_quote(fill.fee, fill.fee_asset, s.symbol, fill.price)
+    fee = fill.fee_quote if fill.fee_quote is not None \
+        else pnl.fee_in_quote(fill.fee, fill.fee_asset, s.symbol, fill.price)
     tracked = s.orders.get(event.order_id)
     kind = tracked.kind if tracked else _KIND_OF_ROLE.get(event.role or OrderRole.EXIT, OrderKind.EXIT)
     if isinstance(event, OrderFilled) and tracked is not None:

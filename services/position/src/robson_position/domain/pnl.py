@@ -20,7 +20,8 @@ def gross_pnl(side: PositionSide, entry: Decimal, exit_: Decimal, quantity: Deci
 
 def fee_in_quote(fee: Decimal, fee_asset: str, symbol: str, price: Decimal) -> Decimal:
     """Fees are normally quote-asset (USDT). A base-asset fee is valued at the fill price;
-    any other asset (e.g. BNB) cannot be valued here and is counted as zero."""
+    any other asset (e.g. BNB) cannot be valued here and is counted as zero: the venue values
+    those (``Fill.fee_quote``, used instead of this when set)."""
     if symbol.endswith(fee_asset):
         return fee
     if symbol.startswith(fee_asset):
