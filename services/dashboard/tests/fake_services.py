@@ -1,7 +1,8 @@
 """Test-only stand-in for the services' HTTP APIs the dashboard reads (position, decision,
 paper), speaking their real routes and shapes, with a bearer-token check like the auth
 contract's: "reader" may read only account "a1", "revoked" is refused, any other token or none reads
-everything (today's open APIs). Every request is recorded in ``app.state.seen``."""
+everything (today's open APIs). A token a test adds to ``app.state.refused`` is refused from then
+on, as a revoked one is. Every request is recorded in ``app.state.seen``."""
 
 from __future__ import annotations
 
@@ -21,19 +22,20 @@ def position_view(position_id: str, account: str, status: str = "OPEN", remainin
 POSITIONS = {"p1": position_view("p1", "a1"), "p2": position_view("p2", "a2")}
 
 
-def _allowed(authorization: str | None, account: str) -> bool:
+def _allowed(authorization: str | None, account: str, refused: set[str]) -> bool:
     if authorization is None:
         return True
+    if authorization == "Bearer revoked" or authorization.removeprefix("Bearer ") in refused:
+        raise HTTPException(401, "token revoked")
     if authorization == "Bearer reader":
         return account == "a1"
-    if authorization == "Bearer revoked":
-        raise HTTPException(401, "token revoked")
     return True
 
 
 def fake_services() -> FastAPI:
     app = FastAPI()
     app.state.seen = []
+    app.state.refused = set()
 
     @app.middleware("http")
     async def record(request: Request, call_next: Any) -> Any:
@@ -44,12 +46,13 @@ def fake_services() -> FastAPI:
 
     @app.get("/positions")
     async def positions(status: str | None = None, authorization: str | None = Header(None)) -> list[Any]:
-        return [p for p in POSITIONS.values() if _allowed(authorization, p["account_id"])]
+        refused = app.state.refused
+        return [p for p in POSITIONS.values() if _allowed(authorization, p["account_id"], refused)]
 
     @app.get("/positions/{position_id}")
     async def position(position_id: str, authorization: str | None = Header(None)) -> Any:
         found = POSITIONS.get(position_id)
-        if found is None or not _allowed(authorization, found["account_id"]):
+        if found is None or not _allowed(authorization, found["account_id"], app.state.refused):
             raise HTTPException(404, f"no position {position_id}")
         return found
 

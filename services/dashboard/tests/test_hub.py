@@ -7,13 +7,14 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from robson_contracts import FeedSource, TradeTick
 from robson_contracts import subjects as s
 from robson_dashboard.adapters.hub import Client, Event
 from robson_dashboard.main import DashboardService
 from robson_kit.bus import Bus
+
+from .conftest import open_stream
 
 
 async def next_event(client: Client, kind: str, timeout: float = 5.0) -> Event:
@@ -73,33 +74,12 @@ def _drain(client: Client) -> list[Event | None]:
     return items
 
 
-async def _open_stream(dashboard: DashboardService, session_id: str) -> tuple[asyncio.Queue[Any], asyncio.Task[None]]:
-    """GET /api/stream as a browser holding the cookie would (raw ASGI: the response never ends)."""
-    app = dashboard.app(manage_lifecycle=False)
-    sent: asyncio.Queue[Any] = asyncio.Queue()
-    requested = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # the browser stays connected
-        return {"type": "http.disconnect"}
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-             "scheme": "http", "path": "/api/stream", "raw_path": b"/api/stream", "query_string": b"",
-             "root_path": "", "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8108),
-             "headers": [(b"host", b"127.0.0.1:8108"), (b"cookie", f"robson_session={session_id}".encode())]}
-    return sent, asyncio.create_task(app(scope, receive, sent.put))
-
-
 async def test_a_live_stream_ends_when_its_session_is_signed_out(dashboard: DashboardService) -> None:
     """Signing out (or the session expiring) must stop the stream opened with it: another tab,
     or whoever holds the old session, must not go on receiving the positions' marks and re-read
     positions with the token the session held."""
     session = dashboard.runtime.sessions.open("reader", "token")
-    sent, task = await _open_stream(dashboard, session.session_id)
+    sent, task = await open_stream(dashboard, session.session_id)
     try:
         start = await asyncio.wait_for(sent.get(), 5)
         assert start["type"] == "http.response.start" and start["status"] == 200

@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from robson_kit import logs
-from robson_kit.auth.guard import open_route
+from robson_kit.auth import authenticator_for, open_route
 from robson_kit.service import Service
 
+from robson_dashboard.adapters import token_status
 from robson_dashboard.adapters.hub import Hub
 from robson_dashboard.adapters.sessions import Sessions
 from robson_dashboard.adapters.upstream import Upstreams
@@ -39,8 +40,17 @@ def build_service(settings: DashboardSettings | None = None,
         if settings.fetch_assets:
             await ensure_vendor(settings.web_dir)
 
+    async def watch_revocations(service: Service) -> None:
+        """The kit's revocation watch, which the app's lifespan also starts (idempotent): no route
+        of the dashboard takes a bearer token, so no request would start it."""
+        authenticator_for(service).start(service)
+
     async def feed(service: Service) -> None:
         await runtime.hub.run(service.bus)
+
+    async def guard(service: Service) -> None:
+        auth = authenticator_for(service)
+        await runtime.hub.guard(lambda token: token_status.refusal(auth, token))
 
     async def close(service: Service) -> None:
         await upstreams.close()
@@ -49,8 +59,8 @@ def build_service(settings: DashboardSettings | None = None,
     for router in routers:  # the dashboard's own session authenticates (see entrypoints/auth.py)
         for route in router.routes:
             open_route(getattr(route, "endpoint", None) or route)
-    return DashboardService(runtime, MIGRATIONS, routers=routers,
-                            on_stop=[close], background=[build_assets, feed])
+    return DashboardService(runtime, MIGRATIONS, routers=routers, on_start=[watch_revocations],
+                            on_stop=[close], background=[build_assets, feed, guard])
 
 
 class DashboardService(Service):

@@ -4,12 +4,14 @@ nothing durable — a browser that connects gets a fresh snapshot, then the chan
 Each distinct token is one *viewer*: the open positions it may see are read from position's API
 with that token, and a position event is followed by re-reading that position with it, so a
 browser never learns of a position its token cannot read. Ticks then move those positions'
-marks in memory (``domain.live``)."""
+marks in memory (``domain.live``). A viewer whose token the services refuse (revoked, expired:
+found by ``guard``, or by a service answering 401 to it) is ended, every stream of it at once."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,11 +20,16 @@ from robson_contracts import subjects as s
 from robson_kit import logs
 from robson_kit.bus import Bus
 
-from robson_dashboard.adapters.upstream import Upstreams, UpstreamUnavailable
+from robson_dashboard.adapters.upstream import TokenRefused, Upstreams, UpstreamUnavailable
 from robson_dashboard.domain.live import LivePosition
 
 log = logs.get_logger(__name__)
 Event = tuple[str, dict[str, Any]]
+Refusal = Callable[[str | None], str | None]
+"""A token → why the services would now refuse it (a reason code), or None while they take it."""
+GUARD_SECONDS = 0.5
+"""How often the viewers' tokens are judged again: a revocation ends their streams this long
+after the process's revocation watch has applied it (milliseconds after ``robson token revoke``)."""
 
 
 @dataclass(eq=False)
@@ -37,6 +44,12 @@ class Client:
             self.viewer.clients.discard(self)
             self.queue.get_nowait()
             self.queue.put_nowait(None)
+
+    def end(self) -> None:
+        """End the stream now: what is still waiting was for a token no longer taken."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
 
 
 @dataclass(eq=False)
@@ -73,7 +86,8 @@ class Hub:
         return sum(len(v.clients) for v in self.viewers.values())
 
     async def connect(self, token: str | None) -> Client | None:
-        """A new stream for a browser, starting with a snapshot; None when full."""
+        """A new stream for a browser, starting with a snapshot; None when full. ``TokenRefused``
+        when position answers 401 to the token (every stream of it ends too)."""
         if self.client_count >= self.max_clients:
             return None
         viewer = self.viewers.get(token)
@@ -81,7 +95,11 @@ class Hub:
             viewer = self.viewers[token] = Viewer(token)
         client = Client(viewer, asyncio.Queue(self.queue_size))
         viewer.clients.add(client)
-        views = await self._open_positions(token) or []
+        try:
+            views = await self._open_positions(token) or []
+        except TokenRefused:
+            self.end(viewer, "refused by position")
+            raise
         for view in views:
             viewer.track(view)
         client.push("snapshot", {"positions": views, "prices": {
@@ -91,12 +109,30 @@ class Hub:
     def disconnect(self, client: Client) -> None:
         viewer = client.viewer
         viewer.clients.discard(client)
-        if not viewer.clients:
-            self.viewers.pop(viewer.token, None)
+        if not viewer.clients and self.viewers.get(viewer.token) is viewer:  # not a newer one
+            del self.viewers[viewer.token]
+
+    def end(self, viewer: Viewer, reason: str) -> None:
+        """Every stream of ``viewer`` ends, and nothing more is read with its token."""
+        if viewer.clients:
+            log.info("dashboard.streams_ended", reason=reason, streams=len(viewer.clients))
+        for client in list(viewer.clients):
+            client.end()
+        viewer.clients.clear()
+        if self.viewers.get(viewer.token) is viewer:
+            del self.viewers[viewer.token]
+
+    async def guard(self, refusal: Refusal) -> None:
+        """Judge every viewer's token again each ``GUARD_SECONDS``, for the process's life."""
+        while True:
+            await asyncio.sleep(GUARD_SECONDS)
+            for viewer in list(self.viewers.values()):
+                if (reason := refusal(viewer.token)) is not None:
+                    self.end(viewer, reason)
 
     async def _open_positions(self, token: str | None) -> list[dict[str, Any]] | None:
         try:
-            return await self.upstreams.get_json("position", "/positions", token, status="open")
+            return await self.upstreams.read_json("position", "/positions", token, status="open")
         except UpstreamUnavailable:
             return None
 
@@ -152,9 +188,12 @@ class Hub:
 
     async def _refresh(self, viewer: Viewer, position_id: str, kind: str) -> None:
         try:
-            view = await self.upstreams.get_json("position", f"/positions/{position_id}", viewer.token)
+            view = await self.upstreams.read_json("position", f"/positions/{position_id}", viewer.token)
         except UpstreamUnavailable as exc:
             log.warning("dashboard.position_refresh_failed", position_id=position_id, error=str(exc))
+            return
+        except TokenRefused:
+            self.end(viewer, "refused by position")
             return
         if view is None:  # not this token's to see
             return

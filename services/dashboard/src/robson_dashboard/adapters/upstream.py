@@ -13,6 +13,14 @@ class UpstreamUnavailable(Exception):
         self.service = service
 
 
+class TokenRefused(Exception):
+    """A service answered 401: it no longer takes the token (revoked, expired, never valid)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"{service} refused the token")
+        self.service = service
+
+
 def auth_headers(token: str | None) -> dict[str, str]:
     """The only place a token becomes a header: with auth on, services enforce its scopes."""
     return {"Authorization": f"Bearer {token}"} if token else {}
@@ -38,8 +46,17 @@ class Upstreams:
 
     async def get_json(self, service: str, path: str, token: str | None, **params: Any) -> Any:
         """The body of a 200, else None (a 401/403/404 means "not for this user" here)."""
+        try:
+            return await self.read_json(service, path, token, **params)
+        except TokenRefused:
+            return None
+
+    async def read_json(self, service: str, path: str, token: str | None, **params: Any) -> Any:
+        """The body of a 200, else None (a 403/404: not for this user); a 401 raises ``TokenRefused``."""
         response = await self.call(service, "GET", path, token,
                                    params={k: v for k, v in params.items() if v is not None})
+        if response.status_code == 401:
+            raise TokenRefused(service)
         return response.json() if response.status_code == 200 else None
 
     async def close(self) -> None:

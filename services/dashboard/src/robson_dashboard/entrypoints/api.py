@@ -13,7 +13,7 @@ from robson_dashboard.assets import vendor_file
 from robson_dashboard.domain.allowlist import readable
 from robson_dashboard.domain.session import Session, can
 from robson_dashboard.entrypoints import overview
-from robson_dashboard.entrypoints.auth import COOKIE, SessionDep
+from robson_dashboard.entrypoints.auth import COOKIE, SessionDep, live_session, refusal
 from robson_dashboard.entrypoints.relay import relay
 from robson_dashboard.runtime import RuntimeDep
 
@@ -65,6 +65,8 @@ async def sign_in(body: SignIn, request: Request, response: Response, runtime: R
         token, via = body.token.strip(), "token"
     else:
         raise HTTPException(422, "token: paste a token, or sign in as the local operator")
+    if (reason := refusal(request, token)) is not None:
+        raise HTTPException(401, f"token: refused ({reason})")
     try:  # the services judge the token; the dashboard only asks one of them
         check = await runtime.upstreams.call("position", "GET", "/positions", token, params={"limit": 1})
     except UpstreamUnavailable as exc:
@@ -81,7 +83,7 @@ async def sign_in(body: SignIn, request: Request, response: Response, runtime: R
 @router.get("/session")
 async def who_am_i(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     """200 either way (a page asking "am I signed in?" is not an error)."""
-    session = runtime.sessions.get(request.cookies.get(COOKIE))
+    session = live_session(request, runtime)
     return _describe(session) if session else {"signed_in": False}
 
 

@@ -17,10 +17,14 @@ function emit(kind, data) {
 
 export function connect() {
   if (source) return;
-  source = new EventSource("/api/stream");
+  const opened = source = new EventSource("/api/stream");
   const live = document.getElementById("live");
   source.onopen = () => live.classList.add("on");
-  source.onerror = () => live.classList.remove("on");
+  source.onerror = () => {
+    live.classList.remove("on");
+    // refused (401: signed out, token revoked or expired): no retry, so the next sign-in opens anew
+    if (source === opened && opened.readyState === EventSource.CLOSED) source = null;
+  };
   source.addEventListener("snapshot", (e) => {
     const data = JSON.parse(e.data);
     state.positions.clear();
