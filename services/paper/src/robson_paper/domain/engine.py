@@ -177,6 +177,7 @@ class Engine:
             if peer is not None:
                 self.cancel_one(peer, "OCO_SIBLING_FILLED", at)
             self.release(order)
+            self.after_end(order, at)
             return qty
         if peer is not None:
             self.cancel_one(peer, "OCO_SIBLING_FILLED", at)
@@ -189,14 +190,20 @@ class Engine:
     def after_fill(self, order: Order, at: datetime) -> None:
         """Hook for linked orders (bracket children)."""
 
+    def after_end(self, order: Order, at: datetime) -> None:
+        """Hook for an order that ended without filling all (expired, or canceled on its own):
+        linked orders waiting for more of its fills (bracket children) are settled now."""
+
     def cancel_one(self, order: Order, reason: str, at: datetime) -> None:
         self._finish(order, OrderStatus.CANCELED, at)
         self.events.append(Canceled(OrderRef.of(order), reason, order.remaining))
         self.release(order)
 
     def expire(self, order: Order, reason: str, at: datetime, release: bool = True) -> None:
-        """``release=False``: the caller releases the hold later (once an OCO sibling is gone)."""
+        """``release=False``: the caller releases the hold later (once an OCO sibling is gone)
+        and then calls ``after_end``."""
         self._finish(order, OrderStatus.EXPIRED, at)
         self.events.append(Expired(OrderRef.of(order), reason, order.remaining))
         if release:
             self.release(order)
+            self.after_end(order, at)

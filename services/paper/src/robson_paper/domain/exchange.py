@@ -8,25 +8,15 @@ from decimal import Decimal
 
 from robson_contracts import OrderRole, OrderSpec, OrderType, Side, TimeInForce
 
-from robson_paper.domain import funds
+from robson_paper.domain.admission import Links, ListRefused, oco_prices
+from robson_paper.domain.brackets import Brackets
 from robson_paper.domain.config import MarketFill
-from robson_paper.domain.events import Accepted, OrderRef, Rejected, Replaced
-from robson_paper.domain.matching import Matching
-from robson_paper.domain.model import ZERO, Account, BracketPlan, Order, OrderStatus, TakeProfitLeg
-from robson_paper.domain.rules import RuleViolation, SymbolRules
+from robson_paper.domain.events import OrderRef, Rejected, Replaced
+from robson_paper.domain.model import Account, BracketPlan, Order, OrderStatus, TakeProfitLeg
+from robson_paper.domain.rules import RuleViolation
 
 
-class Links:
-    """How a new order hangs together with others (list, position, OCO peer, shared hold)."""
-
-    def __init__(self, list_id: str | None = None, position_id: str | None = None,
-                 oco_peer: str | None = None, hold_key: str | None = None,
-                 bracket: BracketPlan | None = None, short: bool | None = None) -> None:
-        self.list_id, self.position_id, self.oco_peer = list_id, position_id, oco_peer
-        self.hold_key, self.bracket, self.short = hold_key, bracket, short
-
-
-class Exchange(Matching):
+class Exchange(Brackets):
     # --- accounts ------------------------------------------------------------------------
     def ensure_account(self, account_id: str, tenant_id: str = "default") -> Account:
         account = self.accounts.get(account_id)
@@ -77,9 +67,7 @@ class Exchange(Matching):
             self.events.append(Rejected(self._ref(account_id, tenant_id, spec, links), exc.code,
                                         exc.message))
             return None
-        self.place(order)
-        self.events.append(Accepted(OrderRef.of(order), order.spec()))
-        self._touch(order, at)
+        self._accept(order, at)
         if order.type is OrderType.MARKET and self.config.market_fill is MarketFill.LAST_PRICE:
             self._fill_at_last_price(order, at)
         return order
@@ -95,50 +83,6 @@ class Exchange(Matching):
         self._unplace(order)
         self._fill_immediate(order, state.last_price, at, None)
 
-    def _ref(self, account_id: str, tenant_id: str, spec: OrderSpec, links: Links) -> OrderRef:
-        return OrderRef(account_id, tenant_id, spec.order_id, spec.symbol, links.list_id,
-                        links.position_id, spec.role)
-
-    def _build(self, account_id: str, tenant_id: str, spec: OrderSpec, at: datetime,
-               links: Links) -> Order:
-        rules = self.rules.get(spec.symbol)
-        if rules is None:
-            raise RuleViolation("UNKNOWN_SYMBOL", f"{spec.symbol} is not traded on paper")
-        if (account_id, spec.order_id) in self.orders or (account_id, spec.order_id) in self.finished:
-            raise RuleViolation("DUPLICATE_ORDER", f"order id {spec.order_id} was already used")
-        strict = self.config.strict_filters
-        qty = rules.check_qty(spec.quantity, strict)
-        price = rules.check_price(spec.price, "price", strict) if spec.price is not None else None
-        stop = rules.check_price(spec.stop_price, "stop_price", strict) if spec.stop_price else None
-        bracket = _plan_on_grid(links.bracket, rules, strict) if links.bracket else None
-        last = self.market(spec.symbol).last_price
-        ref = price or stop or last
-        if ref is None:
-            raise RuleViolation("NO_MARKET_PRICE", f"no price seen yet for {spec.symbol}")
-        rules.check_notional(qty, ref)
-        if spec.type is OrderType.LIMIT_MAKER and last is not None and price is not None and (
-            (spec.side is Side.BUY and last <= price) or (spec.side is Side.SELL and last >= price)
-        ):
-            raise RuleViolation("WOULD_TAKE", f"LIMIT_MAKER at {price} would match at once ({last})")
-        marketable = (spec.type is OrderType.LIMIT and spec.time_in_force is TimeInForce.GTC
-                      and last is not None and price is not None
-                      and (last <= price if spec.side is Side.BUY else last >= price))
-        account = self.accounts[account_id]
-        short = links.short if links.short is not None else (
-            spec.side is Side.SELL and account.free.get(rules.base, ZERO) < qty and account.allow_short)
-        order = Order(account_id, tenant_id, spec.order_id, spec.symbol, spec.side, spec.type, qty,
-                      price, stop, spec.time_in_force, self.next_seq(), at, role=spec.role,
-                      list_id=links.list_id, position_id=links.position_id, oco_peer=links.oco_peer,
-                      hold_key=links.hold_key or spec.order_id, ref_price=ref, short=short,
-                      updated_at=at, bracket=bracket, marketable=marketable)
-        self.orders[order.key] = order
-        if not self.rehold(order):
-            del self.orders[order.key]
-            asset, amount = funds.need(order, rules, self.config.hold_fee, self.config.market_buffer)
-            raise RuleViolation("INSUFFICIENT_BALANCE",
-                                f"needs {amount} {asset}, free {account.free.get(asset, ZERO)}")
-        return order
-
     def submit_oco(self, account_id: str, tenant_id: str, list_id: str, symbol: str, side: Side,
                    quantity: Decimal, stop_id: str, stop_price: Decimal, stop_limit: Decimal | None,
                    tp_id: str, tp_price: Decimal, at: datetime, position_id: str | None = None) -> None:
@@ -148,21 +92,23 @@ class Exchange(Matching):
                          type=OrderType.STOP_LIMIT if stop_limit else OrderType.STOP_MARKET,
                          quantity=quantity, price=stop_limit, stop_price=stop_price,
                          role=OrderRole.STOP_LOSS)
-        wrong = (tp_price <= stop_price) if side is Side.SELL else (tp_price >= stop_price)
-        if wrong:
+        wrong = oco_prices(side, tp_price, stop_price)
+        if wrong is not None:
             ref = self._ref(account_id, tenant_id, stop, Links(list_id, position_id))
-            self.events.append(Rejected(ref, "OCO_PRICES", f"{side} OCO needs the take-profit on "
-                                        f"the profit side of the stop ({tp_price} vs {stop_price})"))
+            self.events.append(Rejected(ref, wrong.code, wrong.message))
             return
-        first = self.submit(account_id, tenant_id, tp, at, Links(list_id, position_id, stop_id, stop_id))
-        if first is None:
+        # Both legs or none, as a venue takes an OCO: a refused leg refuses the list, and each
+        # leg is reported (the owner tracks both).
+        legs = [(tp, Links(list_id, position_id, stop_id, stop_id)),
+                (stop, Links(list_id, position_id, tp_id, stop_id))]
+        self.ensure_account(account_id, tenant_id)
+        try:
+            built = self._build_list(account_id, tenant_id, legs, at)
+        except ListRefused as refusal:
+            self._refuse_list([self._ref(account_id, tenant_id, *leg) for leg in legs], refusal)
             return
-        # The legs sell the same quantity once: the stop is a short sale only if the take-profit
-        # is (its base, held by the take-profit, is not free when the stop is built).
-        second = self.submit(account_id, tenant_id, stop, at,
-                             Links(list_id, position_id, tp_id, stop_id, short=first.short))
-        if second is None:
-            self.cancel_one(first, "OCO_SIBLING_REJECTED", at)
+        for order in built:
+            self._accept(order, at)
 
     def submit_bracket(self, account_id: str, tenant_id: str, list_id: str, entry: OrderSpec,
                        plan: BracketPlan, at: datetime, position_id: str | None = None) -> None:
@@ -187,6 +133,8 @@ class Exchange(Matching):
         for order in sorted(targets, key=lambda o: o.seq):
             if order.live:
                 self.cancel_one(order, "CANCELED_BY_USER", at)
+                if list_id is None:  # a bracket entry alone: its waiting children settle now
+                    self.after_end(order, at)
 
     def replace(self, account_id: str, tenant_id: str, order_id: str, new_order_id: str,
                 quantity: Decimal | None, price: Decimal | None, stop_price: Decimal | None,
@@ -221,30 +169,6 @@ class Exchange(Matching):
             self._touch(peer, at)
         self.rehold(new)
         self.events.append(Replaced(dc_replace(OrderRef.of(new), order_id=order_id), new.spec()))
-
-    def _try_build(self, account_id: str, tenant_id: str, spec: OrderSpec, at: datetime,
-                   links: Links, old: Order) -> Order | None:
-        try:
-            return self._build(account_id, tenant_id, spec, at, links)
-        except RuleViolation as exc:
-            self.events.append(Rejected(self._ref(account_id, tenant_id, spec, links), exc.code,
-                                        exc.message))
-            return None
-
-
-def _plan_on_grid(plan: BracketPlan, rules: SymbolRules, strict: bool) -> BracketPlan:
-    """The children's prices on the tick grid, as a single order's are (rounded, or refused
-    when filters are strict): a take-profit fills at its limit, so an off-grid limit would
-    fill at a price the venue cannot quote."""
-    def grid(price: Decimal, field: str) -> Decimal:
-        return rules.check_price(price, field, strict)
-
-    return BracketPlan(
-        grid(plan.stop_price, "stop_price"),
-        grid(plan.stop_limit_price, "stop_limit_price") if plan.stop_limit_price else None,
-        plan.stop_order_id,
-        [dc_replace(leg, price=grid(leg.price, "take_profit.price")) for leg in plan.take_profits],
-        plan.reference)
 
 
 def plan_of(stop_price: Decimal, stop_limit: Decimal | None, stop_order_id: str,

@@ -1,4 +1,5 @@
-"""Prices in, fills out: immediate orders, triggered stops, resting limits, bracket children.
+"""Prices in, fills out: immediate orders, triggered stops, resting limits (bracket children:
+``brackets.py``).
 
 Gap rule: a price that arrives on its own (a tick, a candle's open) is the first price past any
 level it crossed, so stops fill there (the gap price), not at their stop. Between the points of
@@ -9,18 +10,14 @@ whether the path comes as a closed candle (catch-up) or as the path ticks a repl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace as dc_replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from robson_contracts import Candle, Liquidity, OrderRole, OrderType, Side, TimeInForce
-from robson_contracts.orders import rebased
+from robson_contracts import Candle, Liquidity, OrderType, Side, TimeInForce
 from robson_contracts.pricepath import candle_path
 
 from robson_paper.domain.engine import Engine
-from robson_paper.domain.events import Accepted, OrderRef, Replaced
-from robson_paper.domain.model import ZERO, BracketPlan, Order
+from robson_paper.domain.model import ZERO, Order
 
 
 def path_point(trade_id: str | None) -> tuple[datetime, int] | None:
@@ -32,19 +29,6 @@ def path_point(trade_id: str | None) -> tuple[datetime, int] | None:
     if len(parts) != 4 or not (parts[2].isdigit() and parts[3].isdigit()):
         return None
     return datetime.fromtimestamp(int(parts[2]) / 1000, UTC), int(parts[3])
-
-
-def _from_fill(plan: BracketPlan, fill: Decimal, grid: Callable[[Decimal], Decimal]) -> BracketPlan:
-    """The plan's levels at the same distances from the entry's average fill, on the tick grid."""
-    assert plan.reference is not None
-
-    def move(level: Decimal) -> Decimal:
-        return grid(rebased(level, plan.reference, fill))  # type: ignore[arg-type]
-
-    return dc_replace(
-        plan, stop_price=move(plan.stop_price),
-        stop_limit_price=move(plan.stop_limit_price) if plan.stop_limit_price else None,
-        take_profits=[dc_replace(leg, price=move(leg.price)) for leg in plan.take_profits])
 
 
 class Matching(Engine):
@@ -195,59 +179,3 @@ class Matching(Engine):
         filled = self.fill(order, qty, order.price if price is None else price, liquidity, at)
         if volume is not None:
             volume[0] -= filled
-
-    # --- brackets --------------------------------------------------------------------------
-    def after_fill(self, order: Order, at: datetime) -> None:
-        if order.bracket is None:
-            return
-        plan, rules = order.bracket, self.rules[order.symbol]
-        if plan.reference is not None and order.filled_qty > 0:
-            plan = _from_fill(plan, order.average_price, rules.round_price)
-        exit_side = Side.SELL if order.side is Side.BUY else Side.BUY
-        cum = order.filled_qty
-        tp_total = ZERO
-        # Take-profits covering the whole position: the last takes what rounding left over, so
-        # no dust below the venue's minimum is left under a lone stop.
-        whole = sum((leg.fraction for leg in plan.take_profits), ZERO) == 1
-        for i, leg in enumerate(plan.take_profits):
-            last = whole and i == len(plan.take_profits) - 1
-            qty = cum - tp_total if last else rules.round_qty(cum * leg.fraction)
-            tp_total += qty
-            self._grow_child(order, leg.order_id, exit_side, OrderType.LIMIT, qty, leg.price, None,
-                             OrderRole.TAKE_PROFIT, leg.stop_order_id, leg.stop_order_id, at)
-            self._grow_stop(order, plan, leg.stop_order_id, exit_side, qty, leg.order_id, at)
-        self._grow_stop(order, plan, plan.stop_order_id, exit_side, cum - tp_total, None, at)
-
-    def _grow_stop(self, parent: Order, plan: BracketPlan, order_id: str, side: Side, qty: Decimal,
-                   peer: str | None, at: datetime) -> None:
-        kind = OrderType.STOP_LIMIT if plan.stop_limit_price is not None else OrderType.STOP_MARKET
-        self._grow_child(parent, order_id, side, kind, qty, plan.stop_limit_price, plan.stop_price,
-                         OrderRole.STOP_LOSS, peer, order_id, at)
-
-    def _grow_child(self, parent: Order, order_id: str, side: Side, kind: OrderType, qty: Decimal,
-                    price: Decimal | None, stop: Decimal | None, role: OrderRole, peer: str | None,
-                    hold_key: str, at: datetime) -> None:
-        """Create the child at ``qty`` or raise its quantity to ``qty`` (partial entry fills)."""
-        if qty <= 0:
-            return
-        key = (parent.account_id, order_id)
-        child = self.orders.get(key)
-        if child is None:
-            if key in self.finished:
-                return
-            child = Order(parent.account_id, parent.tenant_id, order_id, parent.symbol, side, kind, qty,
-                          price, stop, TimeInForce.GTC, self.next_seq(), at, role=role,
-                          list_id=parent.list_id, position_id=parent.position_id,
-                          parent_order_id=parent.order_id, oco_peer=peer, hold_key=hold_key,
-                          ref_price=price or stop or ZERO, updated_at=at)
-            self.place(child)
-            self._touch(child, at)
-            self.rehold(child)
-            self.events.append(Accepted(OrderRef.of(child), child.spec()))
-            return
-        if qty <= child.quantity:
-            return
-        child.quantity = qty
-        self._touch(child, at)
-        self.rehold(child)
-        self.events.append(Replaced(OrderRef.of(child), child.spec()))

@@ -46,6 +46,8 @@ class BracketPlan:
     reference: Decimal | None = None
     """Set: the prices were measured from it; the children are placed at the same distances
     from the entry's average fill (levels measured from the fill)."""
+    refused: list[str] = field(default_factory=list)
+    """Children refused (``Rejected`` sent): never placed later, also after a reload."""
 
 
 @dataclass
@@ -133,6 +135,7 @@ class Order:
                 [TakeProfitLeg(t["order_id"], t["stop_order_id"], Decimal(t["price"]), Decimal(t["fraction"]))
                  for t in b["take_profits"]],
                 Decimal(b["reference"]) if b.get("reference") else None,
+                list(b.get("refused", [])),
             )
         return cls(**d)
 

@@ -1,0 +1,153 @@
+"""Admitting an order: the venue's filters, the funds it holds, and order lists taken whole.
+
+Every order the exchange places comes through here — a plain order, an OCO's legs, a bracket's
+children — so each is refused for the same reasons, with the same ``Rejected``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace as dc_replace
+from datetime import datetime
+from decimal import Decimal
+
+from robson_contracts import OrderSpec, OrderType, Side, TimeInForce
+
+from robson_paper.domain import funds
+from robson_paper.domain.events import Accepted, OrderRef, Rejected
+from robson_paper.domain.matching import Matching
+from robson_paper.domain.model import ZERO, BracketPlan, Order
+from robson_paper.domain.rules import RuleViolation, SymbolRules
+
+
+class Links:
+    """How a new order hangs together with others (list, position, OCO peer, shared hold)."""
+
+    def __init__(self, list_id: str | None = None, position_id: str | None = None,
+                 oco_peer: str | None = None, hold_key: str | None = None,
+                 bracket: BracketPlan | None = None, short: bool | None = None) -> None:
+        self.list_id, self.position_id, self.oco_peer = list_id, position_id, oco_peer
+        self.hold_key, self.bracket, self.short = hold_key, bracket, short
+
+
+class ListRefused(Exception):
+    """One leg of an order list failed (``leg``: its index), so the venue takes none of it."""
+
+    def __init__(self, leg: int, violation: RuleViolation) -> None:
+        super().__init__(str(violation))
+        self.leg, self.violation = leg, violation
+
+
+def oco_prices(side: Side, tp_price: Decimal, stop_price: Decimal) -> RuleViolation | None:
+    """An OCO needs its take-profit on the profit side of its stop."""
+    wrong = (tp_price <= stop_price) if side is Side.SELL else (tp_price >= stop_price)
+    if not wrong:
+        return None
+    return RuleViolation("OCO_PRICES", f"{side} OCO needs the take-profit on the profit side of "
+                                       f"the stop ({tp_price} vs {stop_price})")
+
+
+class Admission(Matching):
+    def _ref(self, account_id: str, tenant_id: str, spec: OrderSpec, links: Links) -> OrderRef:
+        return OrderRef(account_id, tenant_id, spec.order_id, spec.symbol, links.list_id,
+                        links.position_id, spec.role)
+
+    def _accept(self, order: Order, at: datetime) -> None:
+        """Place a built order and announce it."""
+        self.place(order)
+        self.events.append(Accepted(OrderRef.of(order), order.spec()))
+        self._touch(order, at)
+
+    def _build(self, account_id: str, tenant_id: str, spec: OrderSpec, at: datetime,
+               links: Links) -> Order:
+        rules = self.rules.get(spec.symbol)
+        if rules is None:
+            raise RuleViolation("UNKNOWN_SYMBOL", f"{spec.symbol} is not traded on paper")
+        if (account_id, spec.order_id) in self.orders or (account_id, spec.order_id) in self.finished:
+            raise RuleViolation("DUPLICATE_ORDER", f"order id {spec.order_id} was already used")
+        strict = self.config.strict_filters
+        qty = rules.check_qty(spec.quantity, strict)
+        price = rules.check_price(spec.price, "price", strict) if spec.price is not None else None
+        stop = rules.check_price(spec.stop_price, "stop_price", strict) if spec.stop_price else None
+        bracket = _plan_on_grid(links.bracket, rules, strict) if links.bracket else None
+        last = self.market(spec.symbol).last_price
+        ref = price or stop or last
+        if ref is None:
+            raise RuleViolation("NO_MARKET_PRICE", f"no price seen yet for {spec.symbol}")
+        rules.check_notional(qty, ref)
+        if spec.type is OrderType.LIMIT_MAKER and last is not None and price is not None and (
+            (spec.side is Side.BUY and last <= price) or (spec.side is Side.SELL and last >= price)
+        ):
+            raise RuleViolation("WOULD_TAKE", f"LIMIT_MAKER at {price} would match at once ({last})")
+        marketable = (spec.type is OrderType.LIMIT and spec.time_in_force is TimeInForce.GTC
+                      and last is not None and price is not None
+                      and (last <= price if spec.side is Side.BUY else last >= price))
+        account = self.accounts[account_id]
+        short = links.short if links.short is not None else (
+            spec.side is Side.SELL and account.free.get(rules.base, ZERO) < qty and account.allow_short)
+        order = Order(account_id, tenant_id, spec.order_id, spec.symbol, spec.side, spec.type, qty,
+                      price, stop, spec.time_in_force, self.next_seq(), at, role=spec.role,
+                      list_id=links.list_id, position_id=links.position_id, oco_peer=links.oco_peer,
+                      hold_key=links.hold_key or spec.order_id, ref_price=ref, short=short,
+                      updated_at=at, bracket=bracket, marketable=marketable)
+        self.orders[order.key] = order
+        if not self.rehold(order):
+            del self.orders[order.key]
+            asset, amount = funds.need(order, rules, self.config.hold_fee, self.config.market_buffer)
+            # what the order's hold key can use: free funds plus what an OCO sibling already holds
+            have = funds.available(account, order.hold_key, asset)
+            raise RuleViolation("INSUFFICIENT_BALANCE", f"needs {amount} {asset}, free {have}")
+        return order
+
+    def _build_list(self, account_id: str, tenant_id: str, legs: list[tuple[OrderSpec, Links]],
+                    at: datetime) -> list[Order]:
+        """Build the legs of one list together, all or none, as a venue takes an OCO: when a leg
+        is refused, those built before it are withdrawn (none was announced yet) and
+        ``ListRefused`` says which leg and why. The legs sell the same quantity once, so a
+        later leg is a short sale only if the first is (its base is held by the first)."""
+        seq, built = self.seq, []
+        for i, (spec, links) in enumerate(legs):
+            if built:
+                links = Links(links.list_id, links.position_id, links.oco_peer, links.hold_key,
+                              links.bracket, built[0].short)
+            try:
+                built.append(self._build(account_id, tenant_id, spec, at, links))
+            except RuleViolation as exc:
+                account = self.accounts[account_id]
+                for order in built:
+                    del self.orders[order.key]
+                    funds.set_hold(account, order.hold_key, {})
+                self.seq = seq
+                raise ListRefused(i, exc) from exc
+        return built
+
+    def _refuse_list(self, refs: list[OrderRef], refusal: ListRefused) -> None:
+        """``Rejected`` for every leg of a refused list: the failed one's reason as a plain
+        order gets it, the others the same code (the venue refused the list)."""
+        exc, failed = refusal.violation, refs[refusal.leg].order_id
+        for i, ref in enumerate(refs):
+            message = exc.message if i == refusal.leg else f"{failed} refused: {exc.message}"
+            self.events.append(Rejected(ref, exc.code, message))
+
+    def _try_build(self, account_id: str, tenant_id: str, spec: OrderSpec, at: datetime,
+                   links: Links, old: Order) -> Order | None:
+        try:
+            return self._build(account_id, tenant_id, spec, at, links)
+        except RuleViolation as exc:
+            self.events.append(Rejected(self._ref(account_id, tenant_id, spec, links), exc.code,
+                                        exc.message))
+            return None
+
+
+def _plan_on_grid(plan: BracketPlan, rules: SymbolRules, strict: bool) -> BracketPlan:
+    """The children's prices on the tick grid, as a single order's are (rounded, or refused
+    when filters are strict): a take-profit fills at its limit, so an off-grid limit would
+    fill at a price the venue cannot quote."""
+    def grid(price: Decimal, field: str) -> Decimal:
+        return rules.check_price(price, field, strict)
+
+    return BracketPlan(
+        grid(plan.stop_price, "stop_price"),
+        grid(plan.stop_limit_price, "stop_limit_price") if plan.stop_limit_price else None,
+        plan.stop_order_id,
+        [dc_replace(leg, price=grid(leg.price, "take_profit.price")) for leg in plan.take_profits],
+        plan.reference, list(plan.refused))
