@@ -26,6 +26,17 @@ async def next_event(client: Client, kind: str, timeout: float = 5.0) -> Event:
     return await asyncio.wait_for(find(), timeout)
 
 
+async def reader_and_admin(dashboard: DashboardService) -> tuple[Client, Client]:
+    """Two streams past their snapshots: the token "reader" (the fake services let it read a1's
+    positions) and the local operator (no token)."""
+    reader = await dashboard.runtime.hub.connect("reader")
+    admin = await dashboard.runtime.hub.connect(None)
+    assert reader is not None and admin is not None
+    for client in (reader, admin):
+        await next_event(client, "snapshot")
+    return reader, admin
+
+
 async def running_hub(dashboard: DashboardService, bus: Bus) -> asyncio.Task[None]:
     task = asyncio.create_task(dashboard.runtime.hub.run(bus))
     await asyncio.sleep(0.2)  # subscriptions in place
@@ -52,11 +63,7 @@ async def test_a_position_event_reaches_only_viewers_whose_token_can_read_the_po
         dashboard: DashboardService, bus: Bus) -> None:
     task = await running_hub(dashboard, bus)
     try:
-        reader = await dashboard.runtime.hub.connect("reader")
-        admin = await dashboard.runtime.hub.connect(None)
-        assert reader is not None and admin is not None
-        for client in (reader, admin):
-            await next_event(client, "snapshot")
+        reader, admin = await reader_and_admin(dashboard)
         event = json.dumps({"message_type": "PositionModified", "position_id": "p2"}).encode()
         await bus.nc.publish("robson.position.evt.a2.BTCUSDT", event)
         _, seen = await next_event(admin, "position")

@@ -23,7 +23,7 @@ from robson_kit.testing import token, wait_until
 from robson_kit.testing.auth import PUBLIC_PEM
 
 from .conftest import browser, open_stream
-from .test_hub import next_event, running_hub
+from .test_hub import next_event, reader_and_admin, running_hub
 
 
 async def _sign_in(service: DashboardService, value: str) -> str:
@@ -150,11 +150,7 @@ async def test_streams_of_a_token_a_service_now_refuses_end(dashboard: Dashboard
     of a changed position with the viewer's token."""
     task = await running_hub(dashboard, bus)
     try:
-        reader = await dashboard.runtime.hub.connect("reader")
-        admin = await dashboard.runtime.hub.connect(None)
-        assert reader is not None and admin is not None
-        for client in (reader, admin):
-            await next_event(client, "snapshot")
+        reader, admin = await reader_and_admin(dashboard)
         services.state.refused.add("reader")
         event = json.dumps({"message_type": "PositionModified", "position_id": "p1"}).encode()
         await bus.nc.publish("robson.position.evt.a1.BTCUSDT", event)

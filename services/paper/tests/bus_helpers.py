@@ -44,14 +44,14 @@ def order(order_id: str, side: str, kind: str, qty: str, seconds: float, price: 
                                        stop_price=D(stop) if stop else None))
 
 
-def bracket(seconds: float) -> SubmitBracketOrder:
+def bracket(seconds: float, fraction: str = "1") -> SubmitBracketOrder:
     return SubmitBracketOrder(
         occurred_at=at(seconds), account_id="acc1", venue="PAPER", position_id="pos1",
         list_id="B1", entry=OrderSpec(order_id="e1", symbol="BTCUSDT", side="BUY", type="MARKET",
                                       quantity=D("0.1")),
         stop_price=D(95), stop_order_id="e1-sl",
         take_profits=({"order_id": "e1-tp", "stop_order_id": "e1-tps", "price": D(110),
-                       "fraction": D(1)},),
+                       "fraction": D(fraction)},),
     )
 
 

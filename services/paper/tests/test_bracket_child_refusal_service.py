@@ -3,23 +3,12 @@ the OrderRejected a refused plain order is, with its reason, position, list and 
 
 from __future__ import annotations
 
-from robson_contracts import OrderRole, OrderSpec, SubmitBracketOrder
+from robson_contracts import OrderRole
 from robson_kit.bus import Bus
 from robson_kit.testing import wait_until
 from robson_paper.deps import PaperService
 
-from .bus_helpers import D, at, events_of, tick, waiter
-
-
-def _bracket_with_a_small_take_profit(seconds: float) -> SubmitBracketOrder:
-    return SubmitBracketOrder(
-        occurred_at=at(seconds), account_id="acc1", venue="PAPER", position_id="pos1",
-        list_id="B1", entry=OrderSpec(order_id="e1", symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity=D("0.1")),
-        stop_price=D(95), stop_order_id="e1-sl",
-        take_profits=({"order_id": "e1-tp", "stop_order_id": "e1-tps", "price": D(110),
-                       "fraction": D("0.3")},),
-    )
+from .bus_helpers import D, bracket, events_of, tick, waiter
 
 
 async def test_bracket_take_profit_below_min_notional_reaches_the_owner_as_order_rejected(
@@ -27,7 +16,7 @@ async def test_bracket_take_profit_below_min_notional_reaches_the_owner_as_order
 ) -> None:
     await bus.publish(tick("100", 1))
     await wait_until(lambda: _price_seen(paper), message="first price")
-    await bus.publish(_bracket_with_a_small_take_profit(2))
+    await bus.publish(bracket(2, fraction="0.3"))
     await wait_until(waiter(bus, "OrderAccepted", "e1"), message="entry accepted")
     await bus.publish(tick("100", 3))
     await wait_until(waiter(bus, "OrderAccepted", "e1-sl"), message="children released")

@@ -3,6 +3,8 @@ take-profit filled late after protection was re-placed."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from robson_contracts import (
     ExitReason,
     Fill,
@@ -24,16 +26,22 @@ from robson_position.domain.validation import Request, validate
 from .factories import T0, D, filled, gate, minutes
 
 
+def _live_fill(p: Position, order_id: str, role: OrderRole, side: Side, price: str, fee: str,
+               fee_asset: str, fee_quote: str | None = None, at: datetime = T0) -> None:
+    """A LIVE Binance fill of 0.2 BTCUSDT with its commission as Binance reports it."""
+    on_order_event(p, OrderFilled(
+        occurred_at=at, account_id="acc1", venue="LIVE", order_id=order_id, symbol="BTCUSDT",
+        position_id=p.s.position_id, role=role, side=side,
+        fill=Fill(fill_id=f"f-{order_id}", price=D(price), quantity=D("0.2"), fee=D(fee),
+                  fee_asset=fee_asset, liquidity="TAKER", filled_at=at,
+                  fee_quote=D(fee_quote) if fee_quote else None),
+        cumulative_quantity=D("0.2"), average_price=D(price), remaining_quantity=D(0)), at)
+
+
 def _base_fee_entry() -> Position:
     """A LIVE Binance BUY charged its commission in BTC: 0.2 bought, 0.1998 received."""
     p = open_position(gate(tps=()), "LIVE", T0)
-    pid = p.s.position_id
-    on_order_event(p, OrderFilled(
-        occurred_at=T0, account_id="acc1", venue="LIVE", order_id=f"{pid}-0E", symbol="BTCUSDT",
-        position_id=pid, role=OrderRole.ENTRY, side=Side.BUY,
-        fill=Fill(fill_id="f-e", price=D("50000"), quantity=D("0.2"), fee=D("0.0002"), fee_asset="BTC",
-                  liquidity="TAKER", filled_at=T0),
-        cumulative_quantity=D("0.2"), average_price=D("50000"), remaining_quantity=D(0)), T0)
+    _live_fill(p, f"{p.s.position_id}-0E", OrderRole.ENTRY, Side.BUY, "50000", "0.0002", "BTC")
     p.outbox.clear()
     return p
 
@@ -87,24 +95,13 @@ def test_take_profit_filled_while_a_partial_close_replaced_it_leaves_no_oversold
 
 def test_fees_paid_in_bnb_and_valued_by_the_venue_count_in_realized_pnl() -> None:
     """An account paying its fees with BNB: neither asset of BTCUSDT, so only the venue can price
-    them (``Fill.fee_quote``); counted as zero they would hide 20 USDT of costs from the limits."""
+    them (``Fill.fee_quote``); counted as zero they would hide 15 USDT of costs from the limits."""
     p = open_position(gate(tps=()), "LIVE", T0)
-    pid = p.s.position_id
-    on_order_event(p, OrderFilled(
-        occurred_at=T0, account_id="acc1", venue="LIVE", order_id=f"{pid}-0E", symbol="BTCUSDT",
-        position_id=pid, role=OrderRole.ENTRY, side=Side.BUY,
-        fill=Fill(fill_id="f-e", price=D("50000"), quantity=D("0.2"), fee=D("0.0125"), fee_asset="BNB",
-                  liquidity="TAKER", filled_at=T0, fee_quote=D("7.5")),
-        cumulative_quantity=D("0.2"), average_price=D("50000"), remaining_quantity=D(0)), T0)
+    _live_fill(p, f"{p.s.position_id}-0E", OrderRole.ENTRY, Side.BUY, "50000", "0.0125", "BNB", "7.5")
     assert p.s.remaining == D("0.2")  # a BNB fee takes nothing from the BTC bought
     assert request_close(p, ExitReason.MANUAL_CLOSE, None, gate(), T0)
     [exit_order] = [m for m in p.outbox if isinstance(m, SubmitOrder)]
-    on_order_event(p, OrderFilled(
-        occurred_at=T0, account_id="acc1", venue="LIVE", order_id=exit_order.order.order_id,
-        symbol="BTCUSDT", position_id=pid, role=OrderRole.EXIT, side=Side.SELL,
-        fill=Fill(fill_id="f-x", price=D("51000"), quantity=D("0.2"), fee=D("0.0125"), fee_asset="BNB",
-                  liquidity="TAKER", filled_at=T0 + minutes(5), fee_quote=D("7.65")),
-        cumulative_quantity=D("0.2"), average_price=D("51000"), remaining_quantity=D(0)),
-        T0 + minutes(5))
+    _live_fill(p, exit_order.order.order_id, OrderRole.EXIT, Side.SELL, "51000", "0.0125", "BNB",
+               "7.65", at=T0 + minutes(5))
     assert p.s.status is PositionStatus.CLOSED
     assert p.s.realized_pnl == D("200") - D("7.5") - D("7.65")
