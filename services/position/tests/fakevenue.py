@@ -72,6 +72,10 @@ class FakeVenue:
         self.taking = asyncio.Event()
         """Cleared, the venue takes no command (they wait in the stream) until it is set again."""
         self.taking.set()
+        self.step: Decimal | None = None
+        """Set, an order submitted alone or as an OCO whose quantity is not a multiple of it is
+        refused (``LOT_SIZE``, as paper with strict filters); an OCO refused at its take-profit
+        leg never places its stop. A bracket's children are split by the venue itself."""
 
     async def start(self) -> FakeVenue:
         await self.bus.js.add_consumer(s.ORDERS.name, ConsumerConfig(
@@ -114,9 +118,13 @@ class FakeVenue:
         if isinstance(cmd, SubmitBracketOrder):
             await self._bracket(cmd)
         elif isinstance(cmd, SubmitOrder):
-            await self._submit(cmd, cmd.order, None, None)
+            if not await self._refused(cmd, cmd.order.order_id, cmd.order.symbol, None,
+                                       cmd.order.role, cmd.order.quantity):
+                await self._submit(cmd, cmd.order, None, None)
         elif isinstance(cmd, SubmitOcoOrder):
-            await self._oco(cmd)
+            if not await self._refused(cmd, cmd.take_profit_order_id, cmd.symbol, cmd.list_id,
+                                       OrderRole.TAKE_PROFIT, cmd.quantity):
+                await self._oco(cmd)
         elif isinstance(cmd, CancelOrder):
             await self._cancel(cmd)
         elif isinstance(cmd, ReplaceOrder):
@@ -138,6 +146,16 @@ class FakeVenue:
                              type=OrderType.STOP_MARKET, quantity=rest, stop_price=cmd.stop_price,
                              role=OrderRole.STOP_LOSS)
             await self._submit(cmd, stop, cmd.list_id, None)
+
+    async def _refused(self, cmd: Any, order_id: str, symbol: str, list_id: str | None,
+                       role: OrderRole | None, quantity: Decimal) -> bool:
+        if self.step is None or quantity % self.step == 0:
+            return False
+        await self._publish(OrderRejected(**self._ev(cmd, "rej", order_id, symbol, list_id,
+                                                    cmd.position_id, role),
+                                          reason_code="LOT_SIZE",
+                                          message=f"quantity {quantity} is not a multiple of step {self.step}"))
+        return True
 
     async def _oco(self, cmd: SubmitOcoOrder) -> None:
         await self._pair(cmd, cmd.list_id, cmd.side, cmd.quantity, cmd.take_profit_order_id,

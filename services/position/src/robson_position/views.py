@@ -31,6 +31,7 @@ def position_view(position: Position, book: MarkBook, now: datetime) -> dict[str
         "position_id": s.position_id, "account_id": s.account_id, "trader_id": s.trader_id,
         "symbol": s.symbol, "side": s.side.value, "status": s.status.value, "version": s.version,
         "venue": s.venue.value, "quantity": _s(s.entry_quantity), "remaining_quantity": _s(s.remaining),
+        "written_off": _s(s.written_off),
         "entry_price": _s(entry), "exit_price": _s(s.exit_price), "last_price": _s(price),
         "stop_loss": _s(s.stop_loss), "initial_stop": _s(s.initial_stop), "manual_stop": s.manual_stop,
         "trail_percent": _s(s.trail_percent),

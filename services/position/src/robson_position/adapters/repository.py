@@ -46,6 +46,7 @@ _SAVE_MARKS = (
     "WHERE p.position_id = m.position_id AND p.version = m.version RETURNING p.position_id")
 _STATE = "SELECT state::text AS state FROM positions"
 _GET = f"{_STATE} WHERE position_id = $1"
+_GET_MANY = f"{_STATE} WHERE position_id = ANY($1::varchar[])"
 _ACTIVE_ON = f"{_STATE} WHERE symbol = $1 AND status = ANY($2::varchar[]) ORDER BY created_at"
 _HOLDS = ("SELECT EXISTS (SELECT 1 FROM positions WHERE trader_id = $1 AND symbol = $2 "
           "AND side = $3 AND status = ANY($4::varchar[]))")
@@ -96,6 +97,10 @@ class Positions:
     async def get(self, position_id: str) -> Position | None:
         state = await (await self._driver()).fetchval(_GET, position_id)
         return Position(PositionState.model_validate_json(state)) if state is not None else None
+
+    async def get_many(self, position_ids: list[str]) -> list[Position]:
+        """The positions of these ids that exist, in one statement (in no particular order)."""
+        return _positions(await (await self._driver()).fetch(_GET_MANY, position_ids))
 
     async def save(self, position: Position) -> None:
         """Write if nobody else did since we read; else ConflictError (the caller retries)."""

@@ -37,8 +37,9 @@ from robson_contracts.orders import rebased
 
 from robson_position.domain import pnl
 from robson_position.domain.management import reprotect, request_close
-from robson_position.domain.orders import live_orders, order_id, position_id_for
+from robson_position.domain.orders import exiting, live_orders, order_id, position_id_for
 from robson_position.domain.position import Position
+from robson_position.domain.refusals import protection_refused, write_off_refused_exit
 from robson_position.domain.state import (
     OrderKind,
     PositionState,
@@ -177,9 +178,8 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
     close = position.apply_exit_fill(fill.fill_id, fill.price, fill.quantity, fee,
                                      _fill_reason(position, kind), fill.filled_at)
     if again and s.status in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
-        exiting = sum((o.quantity for o in live_orders(s, OrderKind.EXIT)), Decimal(0))
         s.order_generation += 1
-        reprotect(position, s.remaining - exiting, event, at)
+        reprotect(position, s.remaining - exiting(s), event, at)
     if s.status is PositionStatus.CLOSED:
         _closed(position, event, at)
     else:
@@ -278,6 +278,7 @@ def _exit_ended(position: Position, event: OrderEvent, at: datetime) -> None:
 def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
     s = position.s
     tracked = s.orders.get(event.order_id)
+    was_live = tracked is not None and tracked.live
     if tracked is not None:
         tracked.live = False
     if not s.is_active:
@@ -293,4 +294,9 @@ def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
                                 reason_code=f"ORDER_REJECTED_{event.reason_code}"[:64],
                                 message=f"{event.order_id}: {event.message}"))
     if tracked is not None and tracked.kind is OrderKind.EXIT:
-        _exit_ended(position, event, at)
+        if write_off_refused_exit(position, event, at):
+            _closed(position, event, at)
+        else:
+            _exit_ended(position, event, at)
+    elif tracked is not None and was_live:
+        protection_refused(position, tracked, event, at)  # a cancel's refusal finds it not live

@@ -26,7 +26,7 @@ from robson_contracts import (
     Violation,
 )
 
-from robson_position.domain.orders import QTY_STEP, order_id, protective_layout
+from robson_position.domain.orders import QTY_STEP, exiting, order_id, protective_layout
 from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind, PositionState, TakeProfit, TrackedOrder
 from robson_position.domain.validation import target_stop
@@ -88,7 +88,7 @@ def _replace_live(position: Position, kind: OrderKind, cause: Message, at: datet
         by_stop = kind is OrderKind.STOP or old.order_type in _STOP_PRICED
         old.live = False
         s.orders[new_id] = old.model_copy(update={"order_id": new_id, "price": stop_price, "live": True,
-                                                  "accepted": False})
+                                                  "accepted": False, "replaces": old.order_id})
         position.emit(ReplaceOrder(
             **position.base(cause, "replace", at), venue=s.venue, position_id=s.position_id,
             symbol=s.symbol, order_id=old.order_id, new_order_id=new_id,
@@ -172,10 +172,30 @@ def request_close(position: Position, reason: ExitReason, fraction: Decimal | No
         position.transition(PositionStatus.CLOSING)
     else:
         reprotect(position, s.remaining - quantity, cause, at)
+    _submit_exit(position, quantity, cause, at)
+    return True
+
+
+def close_unsold(position: Position, reason: ExitReason, cause: Message, at: datetime) -> Decimal:
+    """Cancel the protection and sell at market all that is held and no live exit sells
+    already (``request_close`` would sell that again); the quantity sent, 0 when none."""
+    s = position.s
+    quantity = s.remaining - exiting(s)
+    if quantity <= 0 or s.status not in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
+        return Decimal(0)
+    s.order_generation += 1
+    s.pending_exit_reason = reason
+    cancel_protection(position, cause, at)
+    position.transition(PositionStatus.CLOSING)
+    _submit_exit(position, quantity, cause, at)
+    return quantity
+
+
+def _submit_exit(position: Position, quantity: Decimal, cause: Message, at: datetime) -> None:
+    s = position.s
     exit_id = order_id(s.position_id, s.order_generation, "X")
     s.orders[exit_id] = TrackedOrder(order_id=exit_id, kind=OrderKind.EXIT, quantity=quantity)
     position.emit(SubmitOrder(
         **position.base(cause, "exit", at), venue=s.venue, position_id=s.position_id,
         order=OrderSpec(order_id=exit_id, symbol=s.symbol, side=s.side.exit_order_side,
                         type=OrderType.MARKET, quantity=quantity, role=OrderRole.EXIT)))
-    return True

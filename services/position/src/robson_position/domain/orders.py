@@ -20,6 +20,12 @@ def order_id(position_id: str, generation: int, tag: str) -> str:
     return f"{position_id}-{generation}{tag}"
 
 
+def generation_of(order_id_: str) -> str:
+    """The generation an ``order_id`` was placed under ("" for an id not of that form)."""
+    tail = order_id_.rsplit("-", 1)[-1]
+    return tail[:len(tail) - len(tail.lstrip("0123456789"))]
+
+
 def split_quantity(total: Decimal, fractions: list[Decimal]) -> tuple[list[Decimal], Decimal]:
     """Quantities for each take-profit fraction (rounded down to the step) and the rest."""
     parts = [(total * f).quantize(QTY_STEP, rounding=ROUND_DOWN) for f in fractions]
@@ -30,9 +36,16 @@ def live_orders(state: PositionState, kind: OrderKind | None = None) -> list[Tra
     return [o for o in state.orders.values() if o.live and (kind is None or o.kind is kind)]
 
 
+def exiting(state: PositionState) -> Decimal:
+    """What the live exits are selling (at market) of what is held."""
+    return sum((o.quantity for o in live_orders(state, OrderKind.EXIT)), ZERO)
+
+
 def protective_layout(state: PositionState, quantity: Decimal) -> list[TrackedOrder]:
     """Protection for ``quantity``: one OCO (TP + stop) per live take-profit on its share,
-    the rest under a stop alone. Take-profit shares scale down when less is held."""
+    the rest under a stop alone. Take-profit shares scale down when less is held; when they
+    cover all of it, the last level takes what rounding the others down left (a stop alone
+    for that dust would be below any venue's step: refused, the dust unprotected)."""
     gen = state.order_generation
     pid = state.position_id
     live = [(i, tp) for i, tp in enumerate(state.take_profits) if tp.live]
@@ -40,6 +53,8 @@ def protective_layout(state: PositionState, quantity: Decimal) -> list[TrackedOr
     wanted = sum(shares, ZERO)
     scale = min(Decimal(1), quantity / wanted) if wanted else Decimal(1)
     parts, rest = split_quantity(quantity, [s * scale / quantity for s in shares] if quantity else [])
+    if parts and wanted >= quantity:
+        parts[-1], rest = parts[-1] + rest, ZERO
     out: list[TrackedOrder] = []
     for (i, tp), qty in zip(live, parts, strict=True):
         if qty <= 0:

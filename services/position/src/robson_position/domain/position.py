@@ -128,6 +128,18 @@ class Position:
         self.mark(price)
         return close
 
+    def write_off(self, reason: ExitReason, at: datetime) -> Close:
+        """Close the books on what is held when the venue will neither protect nor sell it
+        (below its minimum quantity or notional): one close valued at the last price, without
+        a fee, so the P&L carries it at what it is worth in the account, where it stays."""
+        s = self.s
+        quantity = s.remaining
+        s.written_off += quantity
+        price = s.last_price or s.entry_price
+        assert price is not None and quantity > 0
+        return self.apply_exit_fill(f"write-off-{s.order_generation}", price, quantity, ZERO,
+                                    reason, at)
+
     # --- marks -------------------------------------------------------------------------
 
     def mark(self, price: Decimal, high: Decimal | None = None, low: Decimal | None = None) -> None:

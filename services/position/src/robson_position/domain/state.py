@@ -31,6 +31,9 @@ class TrackedOrder(BaseModel):
     order_type: str | None = None
     live: bool = True
     accepted: bool = False
+    replaces: str | None = None
+    """The order this one replaces (a stop or take-profit moved): a venue that refuses the
+    replacement keeps that one working, so the refusal leaves nothing unprotected."""
 
 
 class TakeProfit(BaseModel):
@@ -92,6 +95,12 @@ class PositionState(BaseModel):
     orders: dict[str, TrackedOrder] = {}
     fill_ids: list[str] = []
     order_generation: int = 0
+    stop_refused_for: Decimal | None = None
+    """What was held when the venue refused a stop for all of it for its quantity (then it was
+    closed at market; a close of that same quantity refused for its quantity writes it off)."""
+    written_off: Decimal = ZERO
+    """What the venue would neither protect nor sell (below its minimum): closed in the books
+    at the last price, no fee (``Position.write_off``); it stays in the account as dust."""
     best_price: Decimal | None = None
     worst_price: Decimal | None = None
     last_price: Decimal | None = None

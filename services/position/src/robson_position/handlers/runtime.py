@@ -11,6 +11,7 @@ from robson_kit.clock import Clock, FollowingClock, WallClock
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters.active_index import ActiveIndex
+from robson_position.adapters.guard_index import GuardIndex
 from robson_position.adapters.mirror import Mirror
 from robson_position.adapters.settings_cache import SettingsCache
 from robson_position.domain.atr import AtrBook
@@ -52,6 +53,8 @@ class Runtime:
         self.hub = Hub()
         self.settings = SettingsCache()
         self.active = ActiveIndex()
+        self.guards = GuardIndex()
+        """What the stop watchdog guards (``adapters/guard_index.py``)."""
         self.mirror = Mirror(enabled=mirror)
         self.clock: Clock = clock or WallClock()
         self.market_clock = FollowingClock(self.clock)
@@ -64,6 +67,7 @@ class Runtime:
         """Mirror a committed position into the mark book and tell live subscribers."""
         s = position.s
         self.active.track(s)
+        self.guards.track(s)
         self.mirror.put(s)
         if s.holds and s.entry_price is not None:
             mark = Mark(s.position_id, s.side.value == "LONG", s.entry_price, s.remaining,

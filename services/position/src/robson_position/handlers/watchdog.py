@@ -21,6 +21,7 @@ from robson_kit import logs
 from robson_kit.errors import ConflictError
 from robson_kit.service import Service
 
+from robson_position.adapters.guard_index import Guarded, is_guarded
 from robson_position.adapters.repository import Audit, Positions
 from robson_position.adapters.venues import Venues, VenueUnavailable
 from robson_position.deps import PositionService
@@ -59,14 +60,14 @@ def _live_ids(orders: list[VenueOrder]) -> set[str]:
     return {o.order_id for o in orders if o.live}
 
 
-async def _working_by_account(venues: Venues, active: list[Position]
+async def _working_by_account(venues: Venues, guarded: list[Guarded]
                               ) -> dict[tuple[TradingMode, str], set[str] | None]:
     """The live order ids of each account holding a position, one read per account: a round
     costs a read per account, not one or two per position. An account whose answer may be
     incomplete maps to None: its positions are read one by one, as are those whose stop is not
     among the live orders (``has_working_stop`` on the full view decides those). An account
     the venue cannot be read for now is left out: nothing to judge this round."""
-    accounts = {(p.s.venue, p.s.account_id) for p in active if p.s.holds}
+    accounts = {(g.venue, g.account_id) for g in guarded}
     working: dict[tuple[TradingMode, str], set[str] | None] = {}
     for venue, account_id in sorted(accounts):
         try:
@@ -84,51 +85,65 @@ class StopWatchdog:
         self.on_its_way_since: dict[str, datetime] = {}
 
     async def check_all(self, service: Service, rt: Runtime, venues: Venues) -> None:
-        if not service.bus.is_connected or rt.active.empty:
+        """One round. The positions guarded and their stops' ids come from memory
+        (``rt.guards``, current after every commit): one whose stop is among its account's
+        live orders costs no statement; only the others are read from the database (in one
+        statement) and then from the venue, to be judged."""
+        guarded = rt.guards.all()
+        if not service.bus.is_connected or not guarded:
             # Disconnected: nothing placed now would reach the venue, and nothing the venue did
             # reaches us: judged afresh once the bus is back (an outage must not close
-            # positions). No active position (the index is exact for "none"): nothing to read.
+            # positions). No position to guard (the index is exact for "none"): nothing to read.
             self.missing_since.clear()
             self.on_its_way_since.clear()
             return
-        async with service.uow() as uow:
-            active = await Positions(uow.session).active()
-        watched = set()
-        working = await _working_by_account(venues, active)
-        for position in active:
-            s = position.s
-            if not s.holds or s.status is PositionStatus.CLOSING or s.stop_loss is None:
-                continue
-            watched.add(s.position_id)
-            if (s.venue, s.account_id) not in working:
+        working = await _working_by_account(venues, guarded)
+        suspects: list[str] = []
+        for g in guarded:
+            if (g.venue, g.account_id) not in working:
                 continue  # its venue cannot be read now: nothing to judge
-            live = working[(s.venue, s.account_id)]
-            if live is not None and _stop_among(position, live):
-                self.missing_since.pop(s.position_id, None)
-                self.on_its_way_since.pop(s.position_id, None)
-                continue
-            try:
-                view = await venues.view(s)  # no working stop seen: the position's full record
-            except VenueUnavailable:
-                continue  # nothing to judge: the venue cannot be read now
-            if has_working_stop(position, view):
-                self.missing_since.pop(s.position_id, None)
-                self.on_its_way_since.pop(s.position_id, None)
-                continue
-            if s.position_id not in self.missing_since and stop_on_its_way(position, view):
-                now = rt.clock.now()
-                if (now - self.on_its_way_since.setdefault(s.position_id, now)).total_seconds() \
-                        < self.grace:
-                    continue
-            self.on_its_way_since.pop(s.position_id, None)
-            try:
-                await self._act(service, rt, s.position_id, view)
-            except ConflictError:
-                continue  # the bus path changed it meanwhile: judged again next round
+            live = working[(g.venue, g.account_id)]
+            if live is not None and not live.isdisjoint(g.stop_ids):
+                self._protected(g.position_id)
+            else:
+                suspects.append(g.position_id)
+        if suspects:
+            async with service.uow() as uow:
+                loaded = await Positions(uow.session).get_many(suspects)
+            for position in loaded:
+                rt.guards.track(position.s)  # the index may be a commit behind the table
+                if is_guarded(position.s):
+                    await self._judge(service, rt, venues, position)
+        watched = {g.position_id for g in rt.guards.all()}
         for pid in set(self.missing_since) - watched:
             del self.missing_since[pid]
         for pid in set(self.on_its_way_since) - watched:
             del self.on_its_way_since[pid]
+
+    def _protected(self, pid: str) -> None:
+        self.missing_since.pop(pid, None)
+        self.on_its_way_since.pop(pid, None)
+
+    async def _judge(self, service: Service, rt: Runtime, venues: Venues, position: Position) -> None:
+        """No stop of ``position`` among its account's live orders (or that answer was
+        incomplete): its full record at the venue decides."""
+        s = position.s
+        try:
+            view = await venues.view(s)
+        except VenueUnavailable:
+            return  # nothing to judge: the venue cannot be read now
+        if has_working_stop(position, view):
+            self._protected(s.position_id)
+            return
+        if s.position_id not in self.missing_since and stop_on_its_way(position, view):
+            now = rt.clock.now()
+            if (now - self.on_its_way_since.setdefault(s.position_id, now)).total_seconds() < self.grace:
+                return
+        self.on_its_way_since.pop(s.position_id, None)
+        try:
+            await self._act(service, rt, s.position_id, view)
+        except ConflictError:
+            return  # the bus path changed it meanwhile: judged again next round
 
     async def _act(self, service: Service, rt: Runtime, pid: str, view: VenueView) -> None:
         now = rt.clock.now()  # the grace is wall time; what is recorded carries market time
