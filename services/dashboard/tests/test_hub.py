@@ -14,7 +14,7 @@ from robson_dashboard.adapters.hub import Client, Event
 from robson_dashboard.main import DashboardService
 from robson_kit.bus import Bus
 
-from .conftest import open_stream
+from .conftest import browser, open_stream
 
 
 async def next_event(client: Client, kind: str, timeout: float = 5.0) -> Event:
@@ -100,3 +100,29 @@ async def test_a_live_stream_ends_when_its_session_is_signed_out(dashboard: Dash
         assert after.get("more_body") is False  # the stream is over
     finally:
         task.cancel()
+
+
+async def test_an_idle_stream_ends_at_once_when_its_session_signs_out(dashboard: DashboardService) -> None:
+    """No event needs to come first: the stream of a signed-out session ends at the sign-out,
+    not at its next event or keepalive (15 s later), and other sessions' streams go on."""
+    session = dashboard.runtime.sessions.open("reader", "token")
+    other = dashboard.runtime.sessions.open("reader", "token")  # the same token, another browser
+    sent, task = await open_stream(dashboard, session.session_id)
+    other_sent, other_task = await open_stream(dashboard, other.session_id)
+    try:
+        for queue in (sent, other_sent):
+            assert (await asyncio.wait_for(queue.get(), 5))["status"] == 200
+            for _ in range(2):  # retry hint, snapshot
+                await asyncio.wait_for(queue.get(), 5)
+        async with browser(dashboard) as client:
+            client.cookies.set("robson_session", session.session_id)
+            signed_out = await client.delete("/api/session", headers={"X-Robson-Request": "1"})
+        assert signed_out.status_code == 200
+        after = await asyncio.wait_for(sent.get(), 1)
+        assert after.get("more_body") is False  # over, with no event or keepalive before
+        for viewer in dashboard.runtime.hub.viewers.values():
+            viewer.push("mark", {"position_id": "p1", "unrealized_pnl": "50"})
+        assert b"event: mark" in (await asyncio.wait_for(other_sent.get(), 5))["body"]
+    finally:
+        task.cancel()
+        other_task.cancel()

@@ -36,6 +36,8 @@ after the process's revocation watch has applied it (milliseconds after ``robson
 class Client:
     viewer: Viewer
     queue: asyncio.Queue[Event | None]
+    session_id: str | None = None
+    """The dashboard session the stream was opened in (signing it out ends the stream)."""
 
     def push(self, kind: str, data: dict[str, Any]) -> None:
         try:
@@ -85,7 +87,7 @@ class Hub:
     def client_count(self) -> int:
         return sum(len(v.clients) for v in self.viewers.values())
 
-    async def connect(self, token: str | None) -> Client | None:
+    async def connect(self, token: str | None, session_id: str | None = None) -> Client | None:
         """A new stream for a browser, starting with a snapshot; None when full. ``TokenRefused``
         when position answers 401 to the token (every stream of it ends too)."""
         if self.client_count >= self.max_clients:
@@ -93,7 +95,7 @@ class Hub:
         viewer = self.viewers.get(token)
         if viewer is None:
             viewer = self.viewers[token] = Viewer(token)
-        client = Client(viewer, asyncio.Queue(self.queue_size))
+        client = Client(viewer, asyncio.Queue(self.queue_size), session_id)
         viewer.clients.add(client)
         try:
             views = await self._open_positions(token) or []
@@ -121,6 +123,13 @@ class Hub:
         viewer.clients.clear()
         if self.viewers.get(viewer.token) is viewer:
             del self.viewers[viewer.token]
+
+    def end_session(self, session_id: str) -> None:
+        """Every stream opened in the session ends now (signed out), not at its next event."""
+        for viewer in list(self.viewers.values()):
+            for client in [c for c in viewer.clients if c.session_id == session_id]:
+                client.end()
+                self.disconnect(client)
 
     async def guard(self, refusal: Refusal) -> None:
         """Judge every viewer's token again each ``GUARD_SECONDS``, for the process's life."""

@@ -89,7 +89,10 @@ async def who_am_i(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.delete("/session")
 async def sign_out(request: Request, response: Response, runtime: RuntimeDep) -> dict[str, str]:
-    runtime.sessions.close(request.cookies.get(COOKIE))
+    session_id = request.cookies.get(COOKIE)
+    runtime.sessions.close(session_id)
+    if session_id:
+        runtime.hub.end_session(session_id)
     response.delete_cookie(COOKIE, path="/")
     return {"signed_out": "yes"}
 

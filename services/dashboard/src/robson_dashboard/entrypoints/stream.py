@@ -24,7 +24,7 @@ KEEPALIVE_SECONDS = 15.0
 @router.get("/stream")
 async def stream(request: Request, session: SessionDep, runtime: RuntimeDep) -> StreamingResponse:
     try:
-        client = await runtime.hub.connect(session.token)
+        client = await runtime.hub.connect(session.token, session.session_id)
     except TokenRefused as exc:
         raise HTTPException(401, "the services refused the token: sign in again") from exc
     if client is None:
