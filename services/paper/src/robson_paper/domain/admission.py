@@ -105,6 +105,10 @@ class Admission(Matching):
         ``ListRefused`` says which leg and why. The legs sell the same quantity once, so a
         later leg is a short sale only if the first is (its base is held by the first)."""
         seq, built = self.seq, []
+        account = self.accounts[account_id]
+        # A leg's hold key may name an order already open (a reused id, refused below as a
+        # duplicate): what the legs built before it did to the account is undone, not zeroed.
+        free, holds = dict(account.free), {key: dict(hold) for key, hold in account.holds.items()}
         for i, (spec, links) in enumerate(legs):
             if built:
                 links = Links(links.list_id, links.position_id, links.oco_peer, links.hold_key,
@@ -112,10 +116,9 @@ class Admission(Matching):
             try:
                 built.append(self._build(account_id, tenant_id, spec, at, links))
             except RuleViolation as exc:
-                account = self.accounts[account_id]
                 for order in built:
                     del self.orders[order.key]
-                    funds.set_hold(account, order.hold_key, {})
+                account.free, account.holds = free, holds
                 self.seq = seq
                 raise ListRefused(i, exc) from exc
         return built
@@ -150,4 +153,5 @@ def _plan_on_grid(plan: BracketPlan, rules: SymbolRules, strict: bool) -> Bracke
         grid(plan.stop_limit_price, "stop_limit_price") if plan.stop_limit_price else None,
         plan.stop_order_id,
         [dc_replace(leg, price=grid(leg.price, "take_profit.price")) for leg in plan.take_profits],
-        plan.reference, list(plan.refused))
+        plan.reference, list(plan.refused),
+        list(plan.placed) if plan.placed is not None else None)

@@ -115,7 +115,10 @@ class Brackets(Admission):
             return
         if plan.reference is not None:
             plan = _from_fill(plan, parent.average_price, rules.round_price)
-        for group in layout(plan, parent.filled_qty, rules):
+        groups = layout(plan, parent.filled_qty, rules)
+        for group in groups:  # shrinks first: the base they free pays for the growths
+            self._shrink(parent, group, at)
+        for group in groups:
             self._protect_with(parent, group, done, at)
 
     def _protect_with(self, parent: Order, group: list[Child], done: bool, at: datetime) -> None:
@@ -123,7 +126,10 @@ class Brackets(Admission):
         if any(child.order_id in parent.bracket.refused for child in group):
             return
         found = [(child, self._child_of(parent, child.order_id)) for child in group]
-        if any(o is not None or (parent.account_id, c.order_id) in self.finished for c, o in found):
+        placed = parent.bracket.placed
+        if any(o is not None or (c.order_id in placed if placed is not None
+                                 else (parent.account_id, c.order_id) in self.finished)
+               for c, o in found):
             self._grow(parent, [(o, c.quantity) for c, o in found if o is not None], at)
             return
         side = Side.SELL if parent.side is Side.BUY else Side.BUY
@@ -146,6 +152,22 @@ class Brackets(Admission):
         for order in built:
             order.parent_order_id = parent.order_id
             self._accept(order, at)
+        if placed is not None:
+            placed.extend(order.order_id for order in built)
+            self._touch(parent, at)
+
+    def _shrink(self, parent: Order, group: list[Child], at: datetime) -> None:
+        """Lower live children whose share of what is held went down (the layout of a larger
+        fill can give one child a step less), never below what they filled; as the venue's
+        cancel/replace of any child whose quantity differs."""
+        for child in group:
+            order = self._child_of(parent, child.order_id)
+            if order is None or child.quantity >= order.quantity:
+                continue
+            order.quantity = max(child.quantity, order.filled_qty)
+            self.rehold(order)  # a smaller hold always fits
+            self._touch(order, at)
+            self.events.append(Replaced(OrderRef.of(order), order.spec()))
 
     def _grow(self, parent: Order, members: list[tuple[Order, Decimal]], at: datetime) -> None:
         """Raise live children to their new quantity; their (shared) hold grows with them. When

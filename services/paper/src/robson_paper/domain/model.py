@@ -48,6 +48,9 @@ class BracketPlan:
     from the entry's average fill (levels measured from the fill)."""
     refused: list[str] = field(default_factory=list)
     """Children refused (``Rejected`` sent): never placed later, also after a reload."""
+    placed: list[str] | None = field(default_factory=list)
+    """Children placed (``Accepted`` sent): resized, never placed again once they end. None: a
+    plan stored before this was recorded (its children are known by their ids having been used)."""
 
 
 @dataclass
@@ -136,6 +139,7 @@ class Order:
                  for t in b["take_profits"]],
                 Decimal(b["reference"]) if b.get("reference") else None,
                 list(b.get("refused", [])),
+                list(b["placed"]) if b.get("placed") is not None else None,
             )
         return cls(**d)
 
