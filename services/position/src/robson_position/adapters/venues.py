@@ -139,7 +139,8 @@ class ExecutionReader(_Http):
                          price=Decimal(f["price"]), quantity=Decimal(f["quantity"]),
                          fee=Decimal(f["fee"]), fee_asset=f["fee_asset"],
                          liquidity=Liquidity.MAKER if f["is_maker"] else Liquidity.TAKER,
-                         filled_at=datetime.fromisoformat(f["filled_at"]))
+                         filled_at=datetime.fromisoformat(f["filled_at"]),
+                         fee_quote=Decimal(f["fee_quote"]) if f.get("fee_quote") is not None else None)
 
 
 class Venues:

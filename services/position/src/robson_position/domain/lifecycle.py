@@ -183,6 +183,8 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
     if s.status is PositionStatus.CLOSED:
         _closed(position, event, at)
     else:
+        if s.status is PositionStatus.CLOSING and not live_orders(s, OrderKind.EXIT):
+            _exit_ended(position, event, at)
         position.emit(PositionPartiallyClosed(
             **position.event_base(event, "partially-closed", at), closed_quantity=close.quantity,
             exit_price=close.price, remaining_quantity=s.remaining, realized_pnl=close.realized_pnl,
@@ -294,9 +296,15 @@ def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
                                 reason_code=f"ORDER_REJECTED_{event.reason_code}"[:64],
                                 message=f"{event.order_id}: {event.message}"))
     if tracked is not None and tracked.kind is OrderKind.EXIT:
-        if write_off_refused_exit(position, event, at):
+        if write_off_refused_exit(position, tracked, event, at):
             _closed(position, event, at)
         else:
             _exit_ended(position, event, at)
+    elif tracked is not None and was_live and tracked.replaces is not None \
+            and s.venue is TradingMode.PAPER and tracked.replaces in s.orders:
+        kept = s.orders[tracked.replaces]  # paper keeps the order it was to replace
+        kept.live = True
+        if tracked.kind is OrderKind.STOP and kept.price is not None:
+            s.stop_loss = kept.price
     elif tracked is not None and was_live:
         protection_refused(position, tracked, event, at)  # a cancel's refusal finds it not live

@@ -28,8 +28,8 @@ from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind, PositionState, TrackedOrder
 
 QUANTITY_REFUSALS = frozenset({
-    "LOT_SIZE", "MIN_NOTIONAL",  # paper
-    "QUANTITY_BELOW_MIN", "QUANTITY_ABOVE_MAX", "NOTIONAL_BELOW_MIN", "NOTIONAL_ABOVE_MAX",  # execution
+    "MIN_NOTIONAL",  # paper
+    "QUANTITY_BELOW_MIN", "NOTIONAL_BELOW_MIN",  # execution
     "BINANCE_1111",  # Binance through execution: quantity precision over the asset's maximum
 })
 _BINANCE_FILTER = "BINANCE_1013"
@@ -39,6 +39,8 @@ _BINANCE_FILTER = "BINANCE_1013"
 def refused_for_quantity(event: OrderRejected) -> bool:
     if event.reason_code in QUANTITY_REFUSALS:
         return True
+    if event.reason_code == "LOT_SIZE":
+        return "above the maximum" not in event.message
     return event.reason_code == _BINANCE_FILTER and any(
         name in event.message for name in ("LOT_SIZE", "NOTIONAL"))
 
@@ -60,12 +62,13 @@ def protection_refused(position: Position, tracked: TrackedOrder, event: OrderRe
         _split_refused(position, tracked, event, at)
 
 
-def write_off_refused_exit(position: Position, event: OrderRejected, at: datetime) -> bool:
+def write_off_refused_exit(position: Position, tracked: TrackedOrder, event: OrderRejected,
+                           at: datetime) -> bool:
     """A market exit refused for its quantity, for the very holding whose stop was refused for
     its quantity: written off (True; the caller reports the close). False: not that case."""
     s = position.s
     if not s.holds or not refused_for_quantity(event) or s.stop_refused_for != s.remaining \
-            or live_orders(s, OrderKind.EXIT):
+            or tracked.quantity < s.remaining or live_orders(s, OrderKind.EXIT):
         return False
     quantity = s.remaining
     cancel_protection(position, event, at)

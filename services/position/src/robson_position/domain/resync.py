@@ -112,7 +112,8 @@ class _Sync:
     @staticmethod
     def _fill(vf: VenueFill) -> Fill:
         return Fill(fill_id=vf.fill_id, price=vf.price, quantity=vf.quantity, fee=vf.fee,
-                    fee_asset=vf.fee_asset, liquidity=vf.liquidity, filled_at=vf.filled_at)
+                    fee_asset=vf.fee_asset, liquidity=vf.liquidity, filled_at=vf.filled_at,
+                    fee_quote=vf.fee_quote)
 
     def _fill_event(self, vo: VenueOrder, vf: VenueFill) -> OrderFilled | OrderPartiallyFilled:
         fills = self.view.fills_of(vo.order_id)

@@ -19,6 +19,7 @@ class VenueFill:
     fee_asset: str
     liquidity: Liquidity
     filled_at: datetime
+    fee_quote: Decimal | None = None
 
 
 @dataclass(frozen=True)
