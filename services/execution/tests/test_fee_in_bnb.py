@@ -124,3 +124,19 @@ async def test_fees_in_the_base_or_quote_asset_or_of_zero_are_left_to_position()
         assert (await fees.valued(gw, RULES, trade)).fee_quote is None
     assert (await fees.valued(gw, None, _trade())).fee_quote is None  # rules unknown
     assert gw.calls == 0
+
+
+async def test_fill_api_returns_the_valued_bnb_fee_for_position_to_resync_with(
+    bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
+) -> None:
+    """position's resync reads fills from this API when a bus event is late: without the value
+    it would book the BNB fee as zero, and the valued event that follows is a duplicate."""
+    fake.engine.commission_asset = "BNB"
+    fake.engine.balances["BNB"] = D("10")
+    fake.engine.prices["BNBUSDT"] = D("600")
+    await enable_live(api)
+    await wait_until(lambda: _of(account_events(bus), "ReconciliationCompleted"), message="reconciled")
+    await bus.publish(submit("o1", qty="0.01"))
+    await wait_until(lambda: _of(order_events(bus), "OrderFilled"), message="the fill")
+    (row,) = (await api.get("/accounts/acc1/fills")).json()
+    assert (D(row["fee"]), row["fee_asset"], D(row["fee_quote"])) == (D("0.001"), "BNB", D("0.6"))

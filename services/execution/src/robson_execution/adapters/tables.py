@@ -82,6 +82,7 @@ fills = Table(
     Column("quantity", Numeric(38, 18), nullable=False),
     Column("fee", Numeric(38, 18), nullable=False),
     Column("fee_asset", String(16), nullable=False),
+    Column("fee_quote", Numeric(38, 18), nullable=True),
     Column("is_maker", Boolean, nullable=False),
     Column("filled_at", DateTime(timezone=True), nullable=False),
     Column("source", String(12), nullable=False),

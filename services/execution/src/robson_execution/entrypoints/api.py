@@ -115,8 +115,9 @@ async def get_fills(account_id: str, service: ServiceDep, who: ReadPrincipal) ->
         rows = await repo.list_fills(uow.session, account_id)
     return [{"trade_id": r.trade_id, "symbol": r.symbol, "client_order_id": r.client_order_id,
              "price": str(r.price), "quantity": str(r.quantity), "fee": str(r.fee),
-             "fee_asset": r.fee_asset, "is_maker": r.is_maker, "filled_at": r.filled_at,
-             "source": r.source} for r in rows]
+             "fee_asset": r.fee_asset,
+             "fee_quote": str(r.fee_quote) if r.fee_quote is not None else None,
+             "is_maker": r.is_maker, "filled_at": r.filled_at, "source": r.source} for r in rows]
 
 
 @router.get("/accounts/{account_id}/reconciliations")

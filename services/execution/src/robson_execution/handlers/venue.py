@@ -73,7 +73,8 @@ async def apply_trade(uow: UnitOfWork, cid: str, trade: VenueTrade, source: str)
     inserted = await repo.insert_fill(
         uow.session, account_id=row.account_id, symbol=row.symbol, trade_id=trade.trade_id,
         client_order_id=cid, price=trade.price, quantity=trade.qty, fee=trade.fee,
-        fee_asset=trade.fee_asset, is_maker=trade.maker, filled_at=ms(trade.time_ms), source=source)
+        fee_asset=trade.fee_asset, fee_quote=trade.fee_quote, is_maker=trade.maker,
+        filled_at=ms(trade.time_ms), source=source)
     if not inserted:
         return False
     cumulative = Decimal(row.filled_qty) + trade.qty
