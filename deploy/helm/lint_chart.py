@@ -168,7 +168,14 @@ def check(docs: list[dict[str, Any]]) -> list[str]:
         spec = dep["spec"]
         if spec.get("replicas") not in (0, 1) or spec["strategy"]["type"] != "Recreate":
             problems.append(f"{name}: replicas {spec.get('replicas')}, {spec['strategy']}")
-        env = spec["template"]["spec"]["containers"][0]["env"]
+        container = spec["template"]["spec"]["containers"][0]
+        # A pod waiting for its service lock must stay out of the Service (/readyz 503) and
+        # alive (/healthz 200); one that halted (its lock was taken over) must be restarted.
+        probes = {p: container.get(p, {}).get("httpGet", {}).get("path")
+                  for p in ("readinessProbe", "livenessProbe")}
+        if probes != {"readinessProbe": "/readyz", "livenessProbe": "/healthz"}:
+            problems.append(f"{name}: probes {probes}")
+        env = container["env"]
         names = [e["name"] for e in env]
         if len(names) != len(set(names)):
             problems.append(f"{name}: duplicate env names {sorted(names)}")

@@ -20,6 +20,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from robson_kit.testing import (
@@ -30,6 +31,7 @@ from robson_kit.testing import (
     unique_schema,
     wait_until,
 )
+from sqlalchemy.engine import make_url
 
 from .platform import (
     REPLAY_CANDLES,
@@ -195,11 +197,25 @@ async def test_poison_inputs_mid_replay_are_refused_or_dead_lettered_and_change_
     report("poison inputs", platform, state, f"PUT 1e999999 → {absurd.status_code}; dead letters {reasons}")
 
 
+async def _own_database(url: str) -> str:
+    """A database of its own on the same server: a second paper beside the platform's would wait
+    for the service lock the platform's paper holds (one process per service and database)."""
+    name = unique_schema("chaos_db")
+    parsed = make_url(url)
+    conn = await asyncpg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 async def test_message_near_the_servers_max_payload_is_dead_lettered_not_retried_forever(
     chaos_infra, chaos_bus, tmp_path
 ) -> None:
     await reset_streams(chaos_bus)
-    env = {"NATS_URL": chaos_infra.nats.url, "DATABASE_URL": chaos_infra.postgres.url,
+    env = {"NATS_URL": chaos_infra.nats.url,
+           "DATABASE_URL": await _own_database(chaos_infra.postgres.url),
            "ROBSON_PAPER_DB_SCHEMA": unique_schema("chaos_paper")}
     paper = ServiceProcess("robson_paper", env, "ROBSON_PAPER_HTTP_PORT", tmp_path / "paper.log")
     await asyncio.to_thread(paper.start)

@@ -150,8 +150,8 @@ async def test_readyz_reports_nats_database_and_migrations(sample: Service) -> N
     async with asgi_client(sample) as client:
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"nats": "ok", "database": "ok", "migrations": "ok", "consumers": "ok",
-                                         "loops": "ok"}
+        assert ready.json()["checks"] == {"nats": "ok", "lock": "ok", "database": "ok", "migrations": "ok",
+                                         "consumers": "ok", "loops": "ok"}
         assert (await client.get("/healthz")).json()["status"] == "ok"
         assert "robson_messages_total" in (await client.get("/metrics")).text
 

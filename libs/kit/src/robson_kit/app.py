@@ -58,8 +58,14 @@ def create_app(
     app.state.service = service
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": service.name}
+    async def healthz() -> JSONResponse:
+        """Alive, even while waiting for the service lock (only not ready); 503 once the process
+        halted (``robson_kit.singleton``): restarting it is the way on."""
+        halted = getattr(service, "halted", None)
+        if halted:
+            return JSONResponse({"status": "halted", "service": service.name, "reason": halted},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "service": service.name})
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:

@@ -25,6 +25,10 @@ A spec's ``prepare`` hook runs for each wanted message before the batch transact
 outside any transaction: the place for a slow outside call (a model, an API) whose result the
 handler then reads back from a durable record. Its failures are handled like the handler's.
 
+With a ``fence`` (the service's: ``robson_kit.singleton``) the consumer fetches only while the
+fence is open; when it closes, the work in hand is cancelled (its unacked messages come back
+after ``ack_wait``; what was committed, the inbox drops) and ``paused`` says why until it opens.
+
 A fetched batch runs in one transaction (``robson_kit.batch``); after commit its events are
 published (acknowledged by JetStream), and only then is each message settled: a consumer that
 looks drained has its effects stored. Within a batch a retried message may be overtaken by
@@ -34,6 +38,7 @@ the ones after it; handlers that need order must tolerate (or reject) stale inpu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import OrderedDict
@@ -44,6 +49,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
 from robson_contracts import DecodeError, Message, decode
 from robson_contracts.registry import TYPE_HEADER
 from robson_contracts.subjects import StreamSpec
@@ -55,6 +61,7 @@ from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
 from robson_kit.deadletter import FIRST_FAILED_HEADER, dead_letter_for, delivered, sequence
 from robson_kit.errors import PermanentError
+from robson_kit.fence import Fence, Fenced
 from robson_kit.outage import Probe, database_probe, is_infrastructure_error, reachable
 from robson_kit.provision import provision_consumer
 from robson_kit.pull import PullFeed
@@ -129,6 +136,7 @@ class Consumer:
         max_deliver_margin: int = 32,
         probe: Probe | None = None,
         pace_seconds: float = 0.1,
+        fence: Fence | None = None,
     ) -> None:
         self.spec = spec
         self.bus = bus
@@ -142,6 +150,7 @@ class Consumer:
         self.on_committed = on_committed
         self.probe = probe or database_probe(sessions)
         self.pace_seconds = pace_seconds if spec.paced else 0.0
+        self.fence = fence
         self._demand: progress.Demand | None = None
         self._batch = BatchTransaction(spec.name, spec.handler, spec.record_inbox, sessions,
                                        self.clock, service)
@@ -172,9 +181,7 @@ class Consumer:
     async def start(self) -> None:
         self._batch.max_payload = self.bus.max_payload
         await self.provision()
-        self._sub = await self.bus.js.pull_subscribe_bind(
-            self.spec.name, stream=self.spec.stream.name
-        )
+        self._sub: JetStreamContext.PullSubscription | None = await self._bind()
         self._demand = await progress.Demand.of(self.bus.nc)
         if progress.enabled():
             relay = getattr(self.on_committed, "__self__", None)
@@ -182,6 +189,9 @@ class Consumer:
                 self.bus.nc, self.service, self.spec.name, self.spec.stream.name,
                 lambda: bool(getattr(relay, "_backlog", False)), self._demand)
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.spec.name}")
+
+    async def _bind(self) -> JetStreamContext.PullSubscription:
+        return await self.bus.js.pull_subscribe_bind(self.spec.name, stream=self.spec.stream.name)
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -194,6 +204,39 @@ class Consumer:
             self._task = None
 
     async def _run(self) -> None:
+        fence = self.fence
+        if fence is None:
+            return await self._consume()
+        while not self._stopping.is_set():
+            if not fence.held:
+                self._fenced(fence.reason)
+                await fence.wait_held()
+                self._fenced(None)
+            try:
+                return await fence.while_held(self._consume)
+            except Fenced as fenced:
+                log.warning("consumer.fenced", consumer=self.spec.name, reason=str(fenced))
+                await self._unsubscribe()
+
+    async def _unsubscribe(self) -> None:
+        """Drop what the subscription holds (redelivered after ``ack_wait``): messages kept
+        through a long fence would pile up as stale copies of themselves."""
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sub.unsubscribe(), 2.0)
+
+    def _fenced(self, reason: str | None) -> None:
+        self.paused = reason and f"fenced: {reason}"
+        metrics.CONSUMER_PAUSED.labels(self.service, self.spec.name).set(1 if reason else 0)
+
+    async def _consume(self) -> None:
+        while self._sub is None:  # unsubscribed by a fence
+            try:
+                self._sub = await self._bind()
+            except Exception as exc:
+                log.warning("consumer.bind_failed", consumer=self.spec.name, error=repr(exc))
+                await asyncio.sleep(1.0)
         demand = self._demand
         feed = PullFeed(self._sub, self.batch, pace=self.pace_seconds,
                         prompt=demand.active if demand is not None else None)

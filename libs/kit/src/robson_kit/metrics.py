@@ -23,3 +23,8 @@ OUTBOX_DEAD = Counter(
     "robson_outbox_dead_total", "Outbox events that could not be published and were moved aside",
     ["service", "reason_code"],
 )
+SERVICE_LOCK_HELD = Gauge(
+    "robson_service_lock_held",
+    "1 while this process holds its service's lock (it consumes and runs its loops only then)",
+    ["service"],
+)

@@ -24,6 +24,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from robson_kit.db import check_schema_name, make_engine
+from robson_kit.service_lock import TENURE_TABLE
 
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)  # "Context impl …" on every /readyz
 
@@ -93,12 +94,20 @@ async def _run_online(database_url: str, schema: str, target_metadata: MetaData)
         await engine.dispose()
 
 
+def _not_the_lock_tenure(obj: object, name: str | None, type_: str, reflected: bool,
+                         compare_to: object) -> bool:
+    """Autogenerate leaves the service lock's table alone: the kit creates it at run time
+    (``robson_kit.service_lock``), no migration does."""
+    return not (type_ == "table" and name == TENURE_TABLE)
+
+
 def _do_migrations(connection: Connection, schema: str, target_metadata: MetaData) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         version_table_schema=schema,
         include_schemas=False,
+        include_object=_not_the_lock_tenure,
     )
     with context.begin_transaction():
         # Two replicas starting together must not both migrate.

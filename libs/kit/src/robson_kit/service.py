@@ -17,9 +17,12 @@ from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
 from robson_kit.consumer import Consumer, ConsumerSpec
 from robson_kit.db import make_engine, make_sessionmaker, ping
+from robson_kit.fence import Fence
 from robson_kit.http_server import serve
 from robson_kit.outbox import OutboxRelay
+from robson_kit.service_lock import ServiceLock
 from robson_kit.settings import ServiceSettings
+from robson_kit.singleton import Singleton
 from robson_kit.supervise import LoopFactory, Supervisor
 from robson_kit.uow import UnitOfWorkFactory
 
@@ -48,6 +51,9 @@ class Service(Generic[DepsT]):
 
     ``on_start`` hooks run after migrations and bus connection, before consumers start (load
     state, provision extras); ``background`` hooks run as tasks for the service's life.
+    All of that happens only while this process holds its service lock: at most one process per
+    service acts against a database (``robson_kit.singleton``); consumers and supervised loops
+    stop whenever the lock is lost.
     ``deps`` holds the service's own collaborators, typed by ``DepsT``: given to the
     constructor, or set later (by an ``on_start`` hook when building them needs the service).
     """
@@ -80,7 +86,12 @@ class Service(Generic[DepsT]):
         self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.publish_committed)
         self.consumers: list[Consumer] = []
         self._deps = deps
-        self.supervisor = Supervisor(self.name)
+        self.fence = Fence()
+        self.singleton = Singleton(
+            ServiceLock(self.name, settings.database_url, settings.db_schema,
+                        settings.lock_check_seconds),
+            self.fence, settings.lock_retry_max_seconds)
+        self.supervisor = Supervisor(self.name, fence=self.fence)
         self.started = False
 
     @property
@@ -94,13 +105,32 @@ class Service(Generic[DepsT]):
     def deps(self, deps: DepsT) -> None:
         self._deps = deps
 
+    @property
+    def halted(self) -> str | None:
+        """Why this process gave up for good and must be restarted (``/healthz`` fails), or None."""
+        return self.singleton.halted
+
     async def start(self) -> None:
-        s = self.settings
-        if s.run_migrations:
-            await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url, s.db_schema)
+        """Returns once the service runs, or waits for its lock in the background (``/readyz``
+        says so): the HTTP server must answer probes meanwhile."""
         await self.bus.connect()
         await self.bus.ensure_streams()
         self.uow.max_payload = self.bus.max_payload
+        held = await self.singleton.claim()
+        if held:
+            try:
+                await self._activate()
+            except BaseException:
+                await self.singleton.release("start-up failed")
+                raise
+        self.singleton.keep(None if held else self._activate)
+        self.started = True
+
+    async def _activate(self) -> None:
+        """Once the lock is held, the first time: migrate, load state, consume, run loops."""
+        s = self.settings
+        if s.run_migrations:
+            await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url, s.db_schema)
         for hook in self.on_start:
             await hook(self)
         self.supervise("outbox_relay", self.relay.run)
@@ -110,12 +140,12 @@ class Service(Generic[DepsT]):
                 batch=s.consumer_batch, max_deliver=s.max_deliver,
                 ack_wait_seconds=s.ack_wait_seconds, on_committed=self.relay.publish_committed,
                 max_deliver_margin=s.max_deliver_margin, pace_seconds=s.paced_fetch_seconds,
+                fence=self.fence,
             )
             await consumer.start()
             self.consumers.append(consumer)
         for hook in self.background:
             self.supervise(hook.__name__, lambda hook=hook: hook(self))
-        self.started = True
         # What start-up built (modules, caches, mirrors loaded from the tables) lives as long as
         # the process: keep it out of the collector's full passes, which otherwise stall the
         # loop for tens of milliseconds each as the heap grows.
@@ -124,7 +154,10 @@ class Service(Generic[DepsT]):
 
     async def stop(self) -> None:
         """Graceful but bounded: a step that hangs is logged and skipped, never awaited forever
-        (whatever it left undone is redelivered or republished after restart)."""
+        (whatever it left undone is redelivered or republished after restart). The service lock
+        is released last, once nothing acts any more."""
+        held = self.fence.held
+        await _bounded(self.singleton.stop(), "stop keeping the service lock")
         for consumer in self.consumers:
             await _bounded(consumer.stop(), f"stop consumer {consumer.spec.name}")
         self.consumers.clear()
@@ -132,26 +165,32 @@ class Service(Generic[DepsT]):
         for hook in self.on_stop:
             await _bounded(hook(self), "on_stop hook")
         await _bounded(self.relay.stop(), "stop outbox relay")
-        if self.bus.is_connected:
+        if held and self.bus.is_connected:
             await _bounded(self.relay.flush(), "final outbox publish")
+        await _bounded(self.singleton.release(), "release the service lock")
         await self.bus.close()
         await self.engine.dispose()
         self.started = False
         log.info("service.stopped")
 
-    def supervise(self, name: str, factory: LoopFactory) -> asyncio.Task[None]:
+    def supervise(self, name: str, factory: LoopFactory, fenced: bool = True) -> asyncio.Task[None]:
         """Run a background loop for the service's life: restarted with backoff on any error,
-        and named by ``/readyz`` while it keeps failing."""
-        return self.supervisor.spawn(name, factory)
+        and named by ``/readyz`` while it keeps failing; it runs only while the service holds
+        its lock (``fenced=False``: always, for a loop that acts on nothing)."""
+        return self.supervisor.spawn(name, factory, fenced)
 
     def consumers_check(self) -> str:
         if not self.started:
             return "not started"
+        if not self.fence.held:
+            names = ", ".join(spec.name for spec in self.consumer_specs)
+            return f"paused: {names} ({self.fence.reason})" if names else f"paused ({self.fence.reason})"
         paused = [f"{c.spec.name} ({c.paused})" for c in self.consumers if c.paused]
         return "paused: " + "; ".join(paused) if paused else "ok"
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {"nats": "ok" if self.bus.is_connected else "disconnected"}
+        checks["lock"] = "ok" if self.fence.held else self.fence.reason
         checks["consumers"] = self.consumers_check()
         try:
             await ping(self.engine)

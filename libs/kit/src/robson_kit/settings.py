@@ -45,6 +45,14 @@ class ServiceSettings(BaseSettings):
     lockstep replay synchronizes on them: ticks wait up to this long and arrive together (0:
     each as it comes)."""
     db_pool_size: int = Field(5, ge=1)
+    lock_check_seconds: float = Field(2.0, ge=0.1, le=30)
+    """How often the service checks the connection holding its service lock (``robson_kit.
+    service_lock``; the check must answer within twice this). The server ends that session
+    after 5× this without a check, freeing the lock for another instance: a holder cut off from
+    the database has stopped consuming and its loops by then."""
+    lock_retry_max_seconds: float = Field(5.0, ge=0.5, le=60)
+    """Longest pause between two tries for the service lock while another instance holds it
+    (or the database is down): how soon a waiting instance takes over once the lock is free."""
     auth_public_key_file: str = Field(
         "", validation_alias=AliasChoices("ROBSON_AUTH_PUBLIC_KEY_FILE", "auth_public_key_file"))
     """PEM file of the platform's Ed25519 public key (tokens are verified with it)."""

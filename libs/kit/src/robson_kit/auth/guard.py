@@ -105,9 +105,12 @@ class Authenticator:
         return cls(key, settings.auth_write_rate_per_minute)
 
     def start(self, service: Service) -> None:
-        """Watch the revocation bucket for the service's life (idempotent)."""
+        """Watch the revocation bucket for the service's life (idempotent); also while the
+        service waits for its lock (the loop only reads): its API must refuse revoked tokens."""
         if self._watch is None or self._watch.done():
-            self._watch = service.supervise("auth_revocations", lambda: self.revocations.watch(service.bus.js))
+            self._watch = service.supervise("auth_revocations",
+                                            lambda: self.revocations.watch(service.bus.js),
+                                            fenced=False)
 
     def verify(self, token: str) -> Principal:
         if self.public_key is None:
