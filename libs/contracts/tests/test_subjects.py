@@ -20,5 +20,6 @@ def test_account_of_reads_back_the_account_of_every_builder_that_takes_one() -> 
 
 def test_account_of_a_subject_naming_no_account_is_none() -> None:
     for subject in (s.candle("BTCUSDT", "5m"), s.tick("BTCUSDT"), s.market_context("BTCUSDT"),
-                    s.dead_letter("paper", "paper_market"), "robson.order", "unrelated"):
+                    s.venue_rules("PAPER", "BTCUSDT"), s.dead_letter("paper", "paper_market"),
+                    "robson.order", "unrelated"):
         assert s.account_of(subject) is None, subject

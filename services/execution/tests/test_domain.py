@@ -233,3 +233,17 @@ def test_a_done_entry_holding_less_than_one_step_asks_for_its_stop_so_the_refusa
     assert child_quantities(legs, D("0.000999"), limits, entry_done=False) == {}
     assert child_quantities(legs, D("0.000999"), limits, entry_done=True) == {"sl": D("0.000999")}
     assert child_quantities(legs, D("0"), limits, entry_done=True) == {}
+
+
+def test_take_profit_halves_of_an_off_step_fill_leave_no_dust_to_a_lone_stop() -> None:
+    """0.00999 BTC held under two take-profits of half each: 0.004995 each, cut to 0.00499,
+    left 0.00001 (0.50 USDT) to the lone stop: below the minimum notional, refused once the
+    entry was done, and that part of the position rested under no stop. The last take-profit
+    takes it, as paper does; the stops of the two OCOs cover all that is held."""
+    from robson_execution.domain.brackets import ChildLeg, Limits, child_quantities
+    legs = [ChildLeg("tp1", D("0.5"), D("51000")), ChildLeg("tp2", D("0.5"), D("52000")),
+            ChildLeg("sl", None, D("49000"))]
+    limits = Limits(step_size=D("0.00001"), min_qty=D("0.00001"), min_notional=D("5"))
+    got = child_quantities(legs, D("0.00999"), limits, entry_done=True)
+    assert got == {"tp1": D("0.00499"), "tp2": D("0.005")}
+    assert sum(got.values(), D(0)) == D("0.00999")

@@ -1,6 +1,6 @@
 """Protective orders a venue refuses for their quantity (below its LOT_SIZE step or minimum,
-below its minimum notional). Position does not know the symbols' filters (no message carries
-them), so it cannot round to the step; what it can do is never leave a refusal unanswered: a
+below its minimum notional). Without the venue's rules for the symbol (none told yet, or wrong)
+position cannot round to the step; what it can do is never leave a refusal unanswered: a
 refused take-profit split becomes one stop for everything held, a refused stop for everything
 held becomes a close at market, and a remainder the venue will neither protect nor sell is
 written off instead of being offered again forever."""

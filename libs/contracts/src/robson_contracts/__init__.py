@@ -92,5 +92,6 @@ from robson_contracts.types import (
     Timeframe,
     TradingMode,
 )
+from robson_contracts.venues import SymbolRules
 
 __all__ = [name for name in dir() if not name.startswith("_")]

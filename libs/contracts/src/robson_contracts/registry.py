@@ -8,7 +8,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from robson_contracts import accounts, alerts, decisions, gate, market, orders, positions, signals
+from robson_contracts import (
+    accounts,
+    alerts,
+    decisions,
+    gate,
+    market,
+    orders,
+    positions,
+    signals,
+    venues,
+)
 from robson_contracts import subjects as s
 from robson_contracts.base import Message
 
@@ -53,6 +63,7 @@ SUBJECT_RULES: dict[type[Message], Callable[[Any], str]] = {
     alerts.DecisionAwaitingApproval: lambda m: s.decision_pending(m.account_id, m.symbol),
     alerts.RiskLockoutEnded: lambda m: s.risk_event(m.account_id),
     alerts.VenueStatusChanged: lambda m: s.account_event(m.account_id),
+    venues.SymbolRules: lambda m: s.venue_rules(m.venue, m.symbol),
 }
 
 MESSAGE_TYPES: dict[str, type[Message]] = {

@@ -62,6 +62,7 @@ CHANNELS: dict[str, tuple[str, tuple[str, ...]]] = {
             "OrderReplaced",
         ),
     ),
+    "venue.rules": ("robson.venue.rules.{venue}.{symbol}", ("SymbolRules",)),
     "dlq": ("robson.dlq.{service}.{consumer}", ("DeadLetter",)),
 }
 

@@ -21,6 +21,11 @@ class StreamSpec:
     subjects: tuple[str, ...]
     description: str
     max_age_days: int = 30
+    max_msgs_per_subject: int | None = None
+    """Messages kept per subject (None: no limit): 1 makes a stream of latest values, each
+    subject holding only what was told last. Applied by the kit's stream provisioning
+    (``robson_kit.bus.stream_config``) where it passes it on; a stream that keeps more is
+    still correct for its readers, which keep the newest themselves."""
 
 
 MARKET = StreamSpec("ROBSON_MARKET", (f"{PREFIX}.market.>",), "candles, ticks, market context")
@@ -31,8 +36,14 @@ POSITIONS = StreamSpec("ROBSON_POSITIONS", (f"{PREFIX}.position.>",), "position 
 ORDERS = StreamSpec("ROBSON_ORDERS", (f"{PREFIX}.order.>",), "order commands and events")
 ACCOUNTS = StreamSpec("ROBSON_ACCOUNTS", (f"{PREFIX}.account.>",), "balances, modes, reconciliation")
 DEAD_LETTERS = StreamSpec("ROBSON_DLQ", (f"{PREFIX}.dlq.>",), "dead letters", max_age_days=90)
+VENUES = StreamSpec("ROBSON_VENUES", (f"{PREFIX}.venue.>",),
+                    "SymbolRules: each venue's rules per symbol, the latest per subject",
+                    max_age_days=365, max_msgs_per_subject=1)
+"""Latest values: venues tell a symbol's rules when they change, which may be rarely, so they
+are kept a year (and, where the kit applies it, only the last one per subject)."""
 
-STREAMS: tuple[StreamSpec, ...] = (MARKET, SIGNALS, DECISIONS, GATE, POSITIONS, ORDERS, ACCOUNTS, DEAD_LETTERS)
+STREAMS: tuple[StreamSpec, ...] = (MARKET, SIGNALS, DECISIONS, GATE, POSITIONS, ORDERS, ACCOUNTS,
+                                   VENUES, DEAD_LETTERS)
 
 
 def candle(symbol: str, timeframe: Timeframe | str) -> str:
@@ -95,6 +106,10 @@ def order_event(account_id: str, symbol: str) -> str:
     return f"{PREFIX}.order.evt.{account_id}.{symbol}"
 
 
+def venue_rules(venue: TradingMode | str, symbol: str) -> str:
+    return f"{PREFIX}.venue.rules.{TradingMode(venue).value.lower()}.{symbol}"
+
+
 def dead_letter(service: str, consumer: str) -> str:
     return f"{PREFIX}.dlq.{service}.{consumer}"
 
@@ -102,7 +117,7 @@ def dead_letter(service: str, consumer: str) -> str:
 
 def account_of(subject: str) -> str | None:
     """The account a subject built above names (its fourth token; order commands put the venue
-    first), or None for one that names none (market data, dead letters)."""
+    first), or None for one that names none (market data, venue rules, dead letters)."""
     tokens = subject.split(".")
     if len(tokens) >= 5 and tokens[1:3] == ["order", "cmd"]:
         return tokens[4]
@@ -127,6 +142,7 @@ ALL_TRADER_EVENTS = f"{PREFIX}.position.trader.>"
 PAPER_ORDER_COMMANDS = f"{PREFIX}.order.cmd.paper.>"
 LIVE_ORDER_COMMANDS = f"{PREFIX}.order.cmd.live.>"
 ALL_ORDER_EVENTS = f"{PREFIX}.order.evt.>"
+ALL_VENUE_RULES = f"{PREFIX}.venue.rules.>"
 ALL_DEAD_LETTERS = f"{PREFIX}.dlq.>"
 
 

@@ -39,6 +39,7 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
         max_age=spec.max_age_days * 86400,
+        max_msgs_per_subject=spec.max_msgs_per_subject or -1,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
     )
 

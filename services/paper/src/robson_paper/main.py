@@ -12,6 +12,7 @@ from robson_kit.service import Service
 from robson_paper.deps import PaperService
 from robson_paper.entrypoints.api import router
 from robson_paper.entrypoints.consumers import consumer_specs
+from robson_paper.handlers.venue_rules import tell_rules
 from robson_paper.runtime import Runtime
 from robson_paper.settings import PaperSettings
 
@@ -32,8 +33,13 @@ def build_service(settings: PaperSettings | None = None) -> PaperService:
         log.info("paper.loaded", accounts=len(ex.accounts), resting_orders=len(ex.orders),
                  symbols=len(ex.markets), market_backlog=backlog)
 
+    async def tell_symbol_rules(service: Service) -> None:
+        """One-shot, supervised (retried while the bus fails): the symbols' rules, if changed."""
+        sent = await tell_rules(service.bus, runtime.rules, service.clock.now())
+        log.info("paper.rules_told", symbols=len(runtime.rules), changed=sent)
+
     return Service(settings, MIGRATIONS, consumers=consumer_specs(runtime), routers=[router],
-                   on_start=[load_book], deps=runtime)
+                   on_start=[load_book], background=[tell_symbol_rules], deps=runtime)
 
 
 async def _market_backlog(service: Service) -> int | None:

@@ -23,11 +23,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def rebuild(service: PositionService) -> None:
-    """Start-up: the mark book is rebuilt from the positions table. Venue events missed while
-    down wait in the durable order-event consumer; what the bus lost, the re-sync with the
-    venue (``resync_on_start``) catches up."""
+    """Start-up: the mark book is rebuilt from the positions table, the venues' symbol rules
+    from theirs. Venue events missed while down wait in the durable order-event consumer; what
+    the bus lost, the re-sync with the venue (``resync_on_start``) catches up."""
     rt = service.deps.runtime
     async with service.uow() as uow:
+        await rt.venue_rules.load(uow.session)  # before any order is sized
         for position in await Positions(uow.session).active():
             rt.track(position)
             if position.s.last_candle_at is not None:  # what re-sync stamps before a new candle

@@ -58,16 +58,23 @@ def held_quantity(side: str, filled: Decimal, fees: Iterable[tuple[Decimal, str]
 
 def child_quantities(legs: list[ChildLeg], held: Decimal, limits: Limits, entry_done: bool) -> dict[str, Decimal]:
     """Each child's quantity for ``held`` (``held_quantity``) rounded down to the lot step.
+    Take-profits covering the whole position: the last takes what rounding the others down
+    left (as paper does), so no dust below the exchange's minimum goes to a lone stop that
+    would be refused and leave it unprotected.
 
     A done entry that holds less than one step asks for its lone stop anyway, for what it holds:
     the exchange rules then reject it with a reason (QUANTITY_BELOW_MIN), never a silent drop."""
     protected = round_quantity(held, limits.step_size)
     out: dict[str, Decimal] = {}
     used = Decimal(0)
-    for leg in legs:
-        if leg.fraction is not None:
-            out[leg.key] = round_quantity(protected * leg.fraction, limits.step_size)
-            used += out[leg.key]
+    takes = [leg for leg in legs if leg.fraction is not None]
+    whole = sum((leg.fraction or Decimal(0) for leg in takes), Decimal(0)) == 1
+    for leg in takes:
+        assert leg.fraction is not None
+        last = whole and leg is takes[-1]
+        out[leg.key] = protected - used if last else round_quantity(protected * leg.fraction,
+                                                                     limits.step_size)
+        used += out[leg.key]
     for leg in legs:
         if leg.fraction is None:
             out[leg.key] = protected - used

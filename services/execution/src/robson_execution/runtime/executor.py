@@ -30,6 +30,7 @@ from robson_execution.handlers.venue import (
     mark_accepted,
 )
 from robson_execution.runtime.fee_prices import FeePrices
+from robson_execution.runtime.told_rules import RulesTeller
 from robson_execution.settings import ExecutionSettings
 
 log = logs.get_logger(__name__)
@@ -63,6 +64,8 @@ class Executor:
         self._live_until = 0.0
         self._accounts_version = 0
         self.fee_prices = FeePrices()
+        self.told_rules = RulesTeller(service)
+        """Tells the rules of the symbols traded, and their changes (``SymbolRules``)."""
 
     # ---- wiring -------------------------------------------------------------------------
     def wake(self) -> None:
@@ -108,17 +111,22 @@ class Executor:
         cache = self.rules.get(gw.endpoints.rest, {})
         if symbol not in cache and not await self.refresh_rules(gw):
             return None
-        return self.rules[gw.endpoints.rest].get(symbol)
+        found = self.rules[gw.endpoints.rest].get(symbol)
+        if found is not None:
+            await self.told_rules.needed(gw.endpoints.rest, found)
+        return found
 
     async def refresh_rules(self, gw: BinanceGateway) -> bool:
         """Fetch ``exchangeInfo`` again: on the schedule, when a symbol is missing, and after the
-        exchange refused an order with a filter failure (its tick/step sizes may have changed)."""
+        exchange refused an order with a filter failure (its tick/step sizes may have changed).
+        The traded symbols whose rules changed are told on the bus (``told_rules.py``)."""
         res = await gw.exchange_info()
         if not res.ok:
             log.warning("rules.refresh_failed", error=res.outcome.message)
             return False
         self.rules[gw.endpoints.rest] = {
             info["symbol"]: SymbolRules.from_exchange_info(info) for info in res.data.get("symbols", [])}
+        await self.told_rules.refreshed(gw.endpoints.rest, self.rules[gw.endpoints.rest])
         return True
 
     async def _rules_loop(self) -> None:

@@ -1,4 +1,5 @@
-"""Account commands from the HTTP API: configure (PUT) and reset."""
+"""Account commands from the HTTP API: configure (PUT) and reset. A configured account is
+about to trade: the symbols' rules are told with it (``handlers/venue_rules.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from decimal import Decimal
 from robson_contracts import derive_id
 from robson_kit.uow import UnitOfWork
 
+from robson_paper.handlers.venue_rules import rules_messages
 from robson_paper.runtime import Runtime
 
 
@@ -16,6 +18,8 @@ async def configure(uow: UnitOfWork, runtime: Runtime, account_id: str, tenant_i
     cause = derive_id("paper-put-account", account_id, at.isoformat())
     async with runtime.turn(uow, cause, cause, at) as ex:
         ex.configure_account(account_id, tenant_id, balances, allow_short)
+    for told in rules_messages(runtime.rules, at, cause):  # see handlers/venue_rules.py
+        uow.emit(told)
 
 
 async def reset(uow: UnitOfWork, runtime: Runtime, account_id: str) -> None:

@@ -14,9 +14,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from robson_contracts import SymbolRules
 from robson_kit.errors import ConflictError
 
 from robson_position.adapters.repository import ACTIVE, Audit, Positions, Settings
+from robson_position.adapters.venue_rules import VenueRulesTable
 from robson_position.domain.policy import (
     DEFAULT_ACCOUNT,
     DEFAULT_POLICY,
@@ -48,6 +50,7 @@ class PositionTables:
     traders: dict[str, tuple[bool, ManagementPolicy]] = field(default_factory=dict)
     accounts: dict[str, AccountSettings] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    venue_rules: dict[tuple[str, str], SymbolRules] = field(default_factory=dict)
 
     def session(self) -> MemorySession:
         return MemorySession(self)
@@ -62,6 +65,9 @@ class PositionTables:
 
     def audit_repository(self) -> Audit:
         return MemoryAudit(self)  # type: ignore[return-value]
+
+    def rules_repository(self) -> VenueRulesTable:
+        return MemoryVenueRules(self)  # type: ignore[return-value]
 
 
 class MemorySession:
@@ -208,3 +214,19 @@ class MemorySettings:
 
     async def put_account(self, account_id: str, settings: AccountSettings) -> None:
         self.t.accounts[account_id] = settings
+
+
+class MemoryVenueRules:
+    def __init__(self, tables: PositionTables) -> None:
+        self.t = tables
+
+    async def put(self, told: SymbolRules) -> bool:
+        key = (told.venue.value, told.symbol)
+        known = self.t.venue_rules.get(key)
+        if known is not None and known.occurred_at > told.occurred_at:
+            return False
+        self.t.venue_rules[key] = told
+        return True
+
+    async def all(self) -> list[SymbolRules]:
+        return list(self.t.venue_rules.values())

@@ -87,3 +87,13 @@ accounts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_by", Text),
 )
+
+venue_rules = Table(
+    "venue_rules", metadata,
+    Column("venue", String(10), primary_key=True),
+    Column("symbol", String(20), primary_key=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("told", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""The newest ``SymbolRules`` each venue told per symbol (the whole message, ``told``)."""

@@ -26,6 +26,7 @@ from robson_contracts import (
     Violation,
 )
 
+from robson_position.domain.lots import close_quantity
 from robson_position.domain.orders import QTY_STEP, exiting, order_id, protective_layout
 from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind, PositionState, TakeProfit, TrackedOrder
@@ -128,7 +129,7 @@ def reprotect(position: Position, quantity: Decimal, cause: Message, at: datetim
     cancel_protection(position, cause, at)
     if quantity <= 0 or s.stop_loss is None:
         return
-    layout = protective_layout(s, quantity)
+    layout = protective_layout(s, quantity, position.rules)
     exit_side = s.side.exit_order_side
     by_list: dict[str, list[TrackedOrder]] = {}
     for o in layout:
@@ -161,8 +162,7 @@ def request_close(position: Position, reason: ExitReason, fraction: Decimal | No
         return True
     if s.status not in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
         return False
-    quantity = s.remaining if fraction is None or fraction >= 1 else \
-        (s.remaining * fraction).quantize(QTY_STEP, rounding=ROUND_DOWN)
+    quantity = s.remaining if fraction is None or fraction >= 1 else _share(position, fraction)
     if quantity <= 0:
         return False
     s.order_generation += 1
@@ -174,6 +174,16 @@ def request_close(position: Position, reason: ExitReason, fraction: Decimal | No
         reprotect(position, s.remaining - quantity, cause, at)
     _submit_exit(position, quantity, cause, at)
     return True
+
+
+def _share(position: Position, fraction: Decimal) -> Decimal:
+    """What a partial close sells: on the venue's step when its rules are known (all of it when
+    the rest could not be protected, nothing when the share is below the venue's minimums)."""
+    s = position.s
+    if position.rules is None:
+        return (s.remaining * fraction).quantize(QTY_STEP, rounding=ROUND_DOWN)
+    return close_quantity(s.remaining, fraction, position.rules, s.last_price or s.entry_price,
+                          s.stop_loss)
 
 
 def close_unsold(position: Position, reason: ExitReason, cause: Message, at: datetime) -> Decimal:

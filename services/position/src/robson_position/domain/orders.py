@@ -7,6 +7,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from robson_contracts import derive_id
 
+from robson_position.domain.lots import LotRules, fit_split
 from robson_position.domain.state import ZERO, OrderKind, PositionState, TrackedOrder
 
 QTY_STEP = Decimal("0.00000001")
@@ -41,20 +42,33 @@ def exiting(state: PositionState) -> Decimal:
     return sum((o.quantity for o in live_orders(state, OrderKind.EXIT)), ZERO)
 
 
-def protective_layout(state: PositionState, quantity: Decimal) -> list[TrackedOrder]:
+def protective_layout(state: PositionState, quantity: Decimal,
+                      rules: LotRules | None = None) -> list[TrackedOrder]:
     """Protection for ``quantity``: one OCO (TP + stop) per live take-profit on its share,
     the rest under a stop alone. Take-profit shares scale down when less is held; when they
     cover all of it, the last level takes what rounding the others down left (a stop alone
-    for that dust would be below any venue's step: refused, the dust unprotected)."""
+    for that dust would be below any venue's step: refused, the dust unprotected).
+
+    With the venue's ``rules`` for the symbol, every quantity is on its step (the stops cover
+    ``quantity`` cut down to the step) and a level the venue would refuse as too small is
+    folded into another (``lots.fit_split``); without them, shares are cut to 1e-8."""
     gen = state.order_generation
     pid = state.position_id
     live = [(i, tp) for i, tp in enumerate(state.take_profits) if tp.live]
     shares = [tp.fraction * state.entry_quantity for _, tp in live]
     wanted = sum(shares, ZERO)
     scale = min(Decimal(1), quantity / wanted) if wanted else Decimal(1)
-    parts, rest = split_quantity(quantity, [s * scale / quantity for s in shares] if quantity else [])
-    if parts and wanted >= quantity:
-        parts[-1], rest = parts[-1] + rest, ZERO
+    fractions = [s * scale / quantity for s in shares] if quantity else []
+    fitted = None
+    if rules is not None and state.stop_loss is not None:
+        fitted = fit_split(quantity, fractions, wanted >= quantity, rules,
+                           [tp.price for _, tp in live], state.stop_loss)
+    if fitted is not None:
+        parts, rest = fitted
+    else:
+        parts, rest = split_quantity(quantity, fractions)
+        if parts and wanted >= quantity:
+            parts[-1], rest = parts[-1] + rest, ZERO
     out: list[TrackedOrder] = []
     for (i, tp), qty in zip(live, parts, strict=True):
         if qty <= 0:

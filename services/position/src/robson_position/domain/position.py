@@ -20,6 +20,7 @@ from robson_contracts import (
 )
 
 from robson_position.domain import pnl
+from robson_position.domain.lots import LotRules
 from robson_position.domain.state import ZERO, Close, OrderKind, PositionState
 
 
@@ -43,12 +44,15 @@ _ALLOWED: dict[PositionStatus, set[PositionStatus]] = {
 
 
 class Position:
-    """Wraps :class:`PositionState`; ``outbox`` holds what this change caused."""
+    """Wraps :class:`PositionState`; ``outbox`` holds what this change caused. ``rules``: its
+    venue's lot rules for the symbol when known (not stored: the handlers set the latest told,
+    ``Runtime.equip``), by which protective orders and partial closes are sized."""
 
-    def __init__(self, state: PositionState) -> None:
+    def __init__(self, state: PositionState, rules: LotRules | None = None) -> None:
         self.s = state
         self.outbox: list[Message] = []
         self._seq = 0
+        self.rules = rules
 
     # --- infrastructure of emitting ----------------------------------------------------
 

@@ -1,8 +1,9 @@
 """A venue refusing an order position sent, for its quantity.
 
-Position does not know a symbol's LOT_SIZE step, minimum quantity or minimum notional (no
-message carries them; only the venues read them), so a split of what is held into take-profit
-shares can give quantities a venue refuses. A refusal is answered, never left standing:
+Without its venue's rules for the symbol (``SymbolRules``, not told yet; or rules that were
+wrong or changed meanwhile), position cannot size by the LOT_SIZE step, minimum quantity or
+minimum notional (``lots.py``), so a split of what is held into take-profit shares can give
+quantities a venue refuses. A refusal is answered, never left standing:
 
 - a take-profit split refused in any part: the live take-profit levels are dropped and
   everything held goes under one stop (the venue filled the entry and the exits, so what is

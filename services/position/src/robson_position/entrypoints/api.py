@@ -192,6 +192,9 @@ async def close_position(service: SvcDep, position_id: str, who: TradePrincipal,
         acted = await commands.close(uow, rt, position, cmd.reason, cmd.fraction, cmd.triggered_by, cmd,
                                      cmd.occurred_at, note=body.reason)
     if not acted:
+        if body.fraction is not None and position.s.status.value in ("OPEN", "PARTIALLY_CLOSED"):
+            raise HTTPException(409, f"{body.fraction} of what position {position_id} holds is "
+                                     "below what its venue trades: nothing sent")
         raise HTTPException(409, f"position {position_id} is {position.s.status.value}: nothing to close")
     return {"closing": True, "status": position.s.status.value, "version": position.s.version}
 

@@ -14,6 +14,7 @@ from robson_contracts import (
     GateDecision,
     ModifyPosition,
     OrderEvent,
+    SymbolRules,
     TradeDecision,
     TradeTick,
 )
@@ -34,6 +35,7 @@ from robson_position.handlers.market import (
 )
 from robson_position.handlers.orders import handle_order_event
 from robson_position.handlers.runtime import Runtime
+from robson_position.handlers.venue_rules import handle_symbol_rules
 
 
 def _bind(handler: Callable[..., Awaitable[None]], rt: Runtime) -> Callable[[Any, Any], Awaitable[None]]:
@@ -63,4 +65,8 @@ def consumer_specs(rt: Runtime) -> list[ConsumerSpec]:
         ConsumerSpec("position_ticks", s.MARKET, (s.ALL_TICKS,), _bind(handle_tick, rt),
                      accepts=(TradeTick,), deliver_policy=DeliverPolicy.NEW, record_inbox=False,
                      wants=partial(apply_tick, rt=rt), paced=True),
+        # The venues' symbol rules (paper's at start-up, execution's as exchangeInfo changes):
+        # the newest per venue and symbol is stored and kept in memory.
+        ConsumerSpec("position_venue_rules", s.VENUES, (s.ALL_VENUE_RULES,),
+                     _bind(handle_symbol_rules, rt), accepts=(SymbolRules,)),
     ]

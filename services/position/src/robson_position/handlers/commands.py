@@ -48,6 +48,7 @@ async def modify(uow: UnitOfWork, rt: Runtime, position: Position, mod: Modifica
     if expected_version is not None and expected_version != position.s.version:
         raise ConflictError(f"position {position.s.position_id} is at version {position.s.version}, "
                             f"not {expected_version}")
+    rt.equip(position)
     policy = await rt.settings.policy(uow, position.s.trader_id)
     price = rt.book.prices.get(position.s.symbol)
     violations = validate(position, Request(mod, triggered_by, override_manual, at, price), policy)
@@ -71,7 +72,7 @@ async def modify(uow: UnitOfWork, rt: Runtime, position: Position, mod: Modifica
 async def close(uow: UnitOfWork, rt: Runtime, position: Position, reason: ExitReason,
                 fraction: Decimal | None, triggered_by: TriggeredBy, cause: Message, at: datetime,
                 note: str = "") -> bool:
-    acted = request_close(position, reason, fraction, cause, at)
+    acted = request_close(rt.equip(position), reason, fraction, cause, at)
     if acted:
         position.s.exit_note = note or position.s.exit_note
         await positions_of(uow.session).save(position)

@@ -20,6 +20,7 @@ async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) ->
     position = await batch.get(uow, rt.mirror, event.position_id)
     if position is None:
         return  # another deployment's position; nothing of ours to update
+    rt.equip(position)
     if isinstance(event, OrderFilled | OrderPartiallyFilled):
         tracked = position.s.orders.get(event.order_id)
         kind = tracked.kind.value if tracked else (event.role.value if event.role else "EXIT")

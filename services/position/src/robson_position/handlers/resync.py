@@ -120,7 +120,7 @@ async def resync_position(uow: UnitOfWork, rt: Runtime, position_id: str, view: 
     if expected_version is not None and position.s.version != expected_version:
         raise ConflictError(f"position {position_id} changed since the venue was read")
     at = rt.market_clock.now()  # in a replay, the replay's time (see FollowingClock)
-    findings = catch_up(position, view, at)
+    findings = catch_up(rt.equip(position), view, at)
     for f in findings:
         if f.fill is not None and f.order_id is not None:
             tracked = position.s.orders.get(f.order_id)

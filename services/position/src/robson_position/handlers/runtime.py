@@ -14,6 +14,7 @@ from robson_position.adapters.active_index import ActiveIndex
 from robson_position.adapters.guard_index import GuardIndex
 from robson_position.adapters.mirror import Mirror
 from robson_position.adapters.settings_cache import SettingsCache
+from robson_position.adapters.venue_rules import VenueRulesBook
 from robson_position.domain.atr import AtrBook
 from robson_position.domain.markbook import Mark, MarkBook
 from robson_position.domain.position import Position
@@ -62,6 +63,16 @@ class Runtime:
         self.decision_wait = DecisionWait(decision_wait_seconds)
         self.last_resync: Any = None
         """The latest ResyncReport (handlers/resync.py), shown by GET /resync/last."""
+        self.venue_rules = VenueRulesBook()
+        """The newest SymbolRules per (venue, symbol) (``adapters/venue_rules.py``)."""
+
+    def equip(self, position: Position) -> Position:
+        """``position`` with its venue's lot rules for its symbol (None while none were told),
+        by which the domain sizes what it sends: every handler that may place protection or a
+        partial close calls this first."""
+        s = position.s
+        position.rules = self.venue_rules.lot(s.venue, s.symbol)
+        return position
 
     def track(self, position: Position) -> None:
         """Mirror a committed position into the mark book and tell live subscribers."""

@@ -176,7 +176,7 @@ async def _reprotect(uow, rt: Runtime, position: Position, at: datetime) -> None
     cause = _report(uow, position, at, "STOP_MISSING",
                     f"no working stop at the venue: stop {s.stop_loss} placed again for {s.remaining}")
     s.order_generation += 1
-    reprotect(position, s.remaining, cause, at)
+    reprotect(rt.equip(position), s.remaining, cause, at)
     await Positions(uow.session).save(position)
     rt.after_commit(uow, position)
     await Audit(uow.session).record(
