@@ -61,6 +61,21 @@ async def execution(bus, nats_url: str, database_url: str, schema: str, fake: Fa
 
 
 @pytest_asyncio.fixture
+async def quick_rules(bus, nats_url: str, database_url: str, schema: str,
+                      fake: FakeBinance) -> AsyncIterator[httpx.AsyncClient]:
+    """An execution service refreshing the exchange rules every 0.3 s, through its API."""
+    service = build_service(settings_for(nats_url, database_url, schema, fake, rules_refresh_seconds=0.3))
+    await service.start()
+    try:
+        transport = httpx.ASGITransport(app=service.app(manage_lifecycle=False))
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS, transport=transport,
+                                     base_url="http://execution") as client:
+            yield client
+    finally:
+        await service.stop()
+
+
+@pytest_asyncio.fixture
 async def api(execution: Service) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=execution.app(manage_lifecycle=False))
     async with httpx.AsyncClient(headers=ADMIN_HEADERS, transport=transport, base_url="http://execution") as client:

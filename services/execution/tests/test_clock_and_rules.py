@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
-import pytest_asyncio
-from robson_execution.main import build_service
 from robson_kit.bus import Bus
 from robson_kit.service import Service
-from robson_kit.testing import ADMIN_HEADERS, wait_until
+from robson_kit.testing import wait_until
 
-from .conftest import enable_live, settings_for
+from .conftest import enable_live
 from .fakes import FakeBinance, Fault
 from .helpers import account_events, of, order_events, submit
 
@@ -97,19 +94,6 @@ async def test_order_rejected_twice_by_filters_is_rejected_with_binance_code(
     assert of(await order_events(bus), "OrderRejected", "never")[0].reason_code == "BINANCE_1013"
     assert fake.error_codes("POST", "order") == [-1013, -1013]
     assert fake.engine.orders == []
-
-
-@pytest_asyncio.fixture
-async def quick_rules(bus: Bus, nats_url: str, database_url: str, schema: str,
-                      fake: FakeBinance) -> AsyncIterator[httpx.AsyncClient]:
-    service = build_service(settings_for(nats_url, database_url, schema, fake, rules_refresh_seconds=0.3))
-    await service.start()
-    try:
-        transport = httpx.ASGITransport(app=service.app(manage_lifecycle=False))
-        async with httpx.AsyncClient(headers=ADMIN_HEADERS, transport=transport, base_url="http://execution") as client:
-            yield client
-    finally:
-        await service.stop()
 
 
 async def test_exchange_rules_are_refreshed_on_schedule_so_a_new_tick_size_is_used_before_sending(

@@ -25,12 +25,7 @@ D = Decimal
 async def test_fill_whose_commission_was_paid_in_bnb_carries_its_value_in_the_quote_asset(
     bus: Bus, execution: Service, api: httpx.AsyncClient, fake: FakeBinance
 ) -> None:
-    fake.engine.commission_asset = "BNB"
-    fake.engine.balances["BNB"] = D("10")
-    fake.engine.prices["BNBUSDT"] = D("600")
-    await enable_live(api)
-    await wait_until(lambda: _of(account_events(bus), "ReconciliationCompleted"), message="reconciled")
-    await bus.publish(submit("o1", qty="0.01"))
+    await _bnb_paying_account_buys(bus, api, fake)
 
     (fill,) = await wait_until(lambda: _of(order_events(bus), "OrderFilled"), message="the fill")
     # 0.01 × 60000 × 0.1% = 0.6 USDT, paid as 0.001 BNB at 600
@@ -46,6 +41,16 @@ async def test_fill_whose_commission_was_paid_in_the_quote_asset_needs_no_valuat
     await bus.publish(submit("o1", qty="0.01"))
     (fill,) = await wait_until(lambda: _of(order_events(bus), "OrderFilled"), message="the fill")
     assert (fill.fill.fee, fill.fill.fee_asset, fill.fill.fee_quote) == (D("0.6"), "USDT", None)
+
+
+async def _bnb_paying_account_buys(bus: Bus, api: httpx.AsyncClient, fake: FakeBinance) -> None:
+    """An account paying its fees with BNB (10 held, BNB at 600 USDT) buys 0.01 BTC."""
+    fake.engine.commission_asset = "BNB"
+    fake.engine.balances["BNB"] = D("10")
+    fake.engine.prices["BNBUSDT"] = D("600")
+    await enable_live(api)
+    await wait_until(lambda: _of(account_events(bus), "ReconciliationCompleted"), message="reconciled")
+    await bus.publish(submit("o1", qty="0.01"))
 
 
 async def _of(read: Any, name: str) -> list[Any]:
@@ -131,12 +136,7 @@ async def test_fill_api_returns_the_valued_bnb_fee_for_position_to_resync_with(
 ) -> None:
     """position's resync reads fills from this API when a bus event is late: without the value
     it would book the BNB fee as zero, and the valued event that follows is a duplicate."""
-    fake.engine.commission_asset = "BNB"
-    fake.engine.balances["BNB"] = D("10")
-    fake.engine.prices["BNBUSDT"] = D("600")
-    await enable_live(api)
-    await wait_until(lambda: _of(account_events(bus), "ReconciliationCompleted"), message="reconciled")
-    await bus.publish(submit("o1", qty="0.01"))
+    await _bnb_paying_account_buys(bus, api, fake)
     await wait_until(lambda: _of(order_events(bus), "OrderFilled"), message="the fill")
     (row,) = (await api.get("/accounts/acc1/fills")).json()
     assert (D(row["fee"]), row["fee_asset"], D(row["fee_quote"])) == (D("0.001"), "BNB", D("0.6"))

@@ -4,19 +4,16 @@ refresh finds them changed; an unchanged refresh tells nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from robson_contracts import SymbolRules, TradingMode
 from robson_contracts import subjects as s
-from robson_execution.main import build_service
 from robson_kit.bus import Bus
-from robson_kit.testing import ADMIN_HEADERS, read_stream, wait_until
+from robson_kit.testing import read_stream, wait_until
 
-from .conftest import enable_live, settings_for
+from .conftest import enable_live
 from .fakes import FakeBinance
 from .helpers import account_events, of, order_events, submit
 
@@ -29,20 +26,6 @@ async def told(bus: Bus) -> list[SymbolRules]:
 
 def _refreshes(fake: FakeBinance) -> int:
     return sum(1 for m, path, _ in fake.requests if (m, path) == ("GET", "exchangeInfo"))
-
-
-@pytest_asyncio.fixture
-async def quick_rules(bus: Bus, nats_url: str, database_url: str, schema: str,
-                      fake: FakeBinance) -> AsyncIterator[httpx.AsyncClient]:
-    service = build_service(settings_for(nats_url, database_url, schema, fake, rules_refresh_seconds=0.3))
-    await service.start()
-    try:
-        transport = httpx.ASGITransport(app=service.app(manage_lifecycle=False))
-        async with httpx.AsyncClient(headers=ADMIN_HEADERS, transport=transport,
-                                     base_url="http://execution") as client:
-            yield client
-    finally:
-        await service.stop()
 
 
 async def test_execution_tells_the_rules_of_a_symbol_it_trades_and_then_only_their_changes(
