@@ -228,6 +228,21 @@ async def test_venue_refusing_an_off_step_split_leaves_everything_held_under_one
     Once its second take-profit is cancelled, the rest is protected again as an OCO of 0.004995
     and a stop alone of 0.004995, neither a multiple of the venue's 0.00001 step: both refused.
     The position held 0.00999 with nothing resting at the venue and said nothing more."""
+    pid = await off_step_split_with_its_second_take_profit_cancelled(bus, api, venue)
+    rested = await wait_until(lambda: _only_stop(venue, pid), timeout=5,
+                              message="one stop resting for all 0.00999 held")
+    assert (rested.quantity, rested.stop_price) == (D("0.00999"), D("49000"))
+    view = (await api.get(f"/positions/{pid}")).json()
+    assert view["status"] == "OPEN"
+    assert [tp["canceled"] for tp in view["take_profits"]] == [True, True]
+    errors = [m for m in await read_stream(bus, "robson.position.evt.>") if isinstance(m, PositionError)]
+    assert "PROTECTION_REFUSED" in [e.reason_code for e in errors]
+
+
+async def off_step_split_with_its_second_take_profit_cancelled(
+        bus: Bus, api: httpx.AsyncClient, venue: FakeVenue) -> str:
+    """0.00999 BTC opened under two take-profits of half each, the venue's step set to 0.00001,
+    then the second take-profit cancelled (protection laid out again): the position's id."""
     g = gate(qty="0.00999")
     pid = position_id_for(g.gate_decision_id)
     await bus.publish(g)
@@ -237,14 +252,7 @@ async def test_venue_refusing_an_off_step_split_leaves_everything_held_under_one
     r = await api.post(f"/positions/{pid}/modifications",
                        json={"modification": {"kind": "CANCEL_TP", "tp_index": 1}})
     assert r.status_code == 200, r.text
-    rested = await wait_until(lambda: _only_stop(venue, pid), timeout=5,
-                              message="one stop resting for all 0.00999 held")
-    assert (rested.quantity, rested.stop_price) == (D("0.00999"), D("49000"))
-    view = (await api.get(f"/positions/{pid}")).json()
-    assert view["status"] == "OPEN"
-    assert [tp["canceled"] for tp in view["take_profits"]] == [True, True]
-    errors = [m for m in await read_stream(bus, "robson.position.evt.>") if isinstance(m, PositionError)]
-    assert "PROTECTION_REFUSED" in [e.reason_code for e in errors]
+    return pid
 
 
 def _resting(venue: FakeVenue, pid: str) -> list:  # type: ignore[type-arg]

@@ -12,13 +12,12 @@ from robson_kit.bus import Bus
 from robson_kit.testing import read_stream, reset_streams, wait_until
 from robson_position.deps import PositionService
 from robson_position.domain.lots import LotRules
-from robson_position.domain.orders import position_id_for
 from robson_position.main import build_service
 from robson_position.settings import PositionSettings
 
-from .factories import T0, D, gate, minutes
+from .factories import T0, D, minutes
 from .fakevenue import FakeVenue
-from .test_integration import status_is
+from .test_protection_refused import off_step_split_with_its_second_take_profit_cancelled
 
 PAPER = TradingMode.PAPER
 
@@ -84,15 +83,7 @@ async def test_an_off_step_split_is_placed_on_the_venue_step_once_paper_told_its
     the take-profit kept, and the stops cover all that is held."""
     await bus.publish(told())
     await wait_until(knows(service, "0.00001"), timeout=10, message="rules learned")
-    g = gate(qty="0.00999")
-    pid = position_id_for(g.gate_decision_id)
-    await bus.publish(g)
-    await wait_until(status_is(api, pid, "OPEN"), message="open")
-    await wait_until(lambda: len(_resting(venue, pid)) == 4, message="bracket children resting")
-    venue.step = D("0.00001")
-    r = await api.post(f"/positions/{pid}/modifications",
-                       json={"modification": {"kind": "CANCEL_TP", "tp_index": 1}})
-    assert r.status_code == 200, r.text
+    pid = await off_step_split_with_its_second_take_profit_cancelled(bus, api, venue)
     placed = await wait_until(lambda: _generation_resting(venue, pid, 3), timeout=5,
                               message="the take-profit's OCO and a stop alone resting")
     stops = sorted(o.quantity for o in placed if o.type is OrderType.STOP_MARKET)
