@@ -19,6 +19,7 @@ from robson_contracts import (
     ModificationKind,
     OrderRejected,
     OrderRole,
+    OrderSpec,
     OrderType,
     PositionClosed,
     PositionStatus,
@@ -102,6 +103,16 @@ def test_stop_and_close_refused_as_too_large_never_write_the_holding_off(code: s
 
 # --- the write-off must be of a close of everything held ---------------------------------------
 
+def _close_part(p: Position, fraction: str) -> tuple[OrderSpec, OrderSpec]:
+    """The trader closes ``fraction`` of ``p``: the stop sent for what is kept and the exit
+    sent (the outbox is cleared after)."""
+    assert request_close(p, ExitReason.MANUAL_CLOSE, D(fraction), gate(), T0 + minutes(1))
+    [stop] = [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
+    exit_order = _exit_sent(p).order
+    p.outbox.clear()
+    return stop, exit_order
+
+
 def test_half_close_of_a_small_position_refused_in_both_halves_does_not_write_off_the_whole() -> None:
     """0.00016 BTC (8 USDT at 50000, stop 49000: 7.84) under a venue's 5 USDT minimum notional.
     The trader closes half: the stop for the kept 0.00008 (3.92) and the exit of 0.00008 (4.00)
@@ -113,11 +124,8 @@ def test_half_close_of_a_small_position_refused_in_both_halves_does_not_write_of
     refused."""
     p = _open(qty="0.00016")
     pid = p.s.position_id
-    assert request_close(p, ExitReason.MANUAL_CLOSE, D("0.5"), gate(), T0 + minutes(1))
-    [stop] = [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
-    first_exit = _exit_sent(p).order
+    stop, first_exit = _close_part(p, "0.5")
     assert (stop.quantity, first_exit.quantity) == (D("0.00008"), D("0.00008"))
-    p.outbox.clear()
 
     # the venue answers the commands in the order they were sent: the stop, then the exit
     on_order_event(p, _refused(p, stop.order_id, "NOTIONAL_BELOW_MIN",
@@ -151,11 +159,8 @@ def test_partial_close_whose_remainder_is_refused_then_fills_is_not_left_closing
     act only on OPEN ones; the gate counts it open for ever."""
     p = _open(qty="0.0003", venue="PAPER")
     pid = p.s.position_id
-    assert request_close(p, ExitReason.MANUAL_CLOSE, D("0.8"), gate(), T0 + minutes(1))
-    [stop] = [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
-    first_exit = _exit_sent(p).order
+    stop, first_exit = _close_part(p, "0.8")
     assert (stop.quantity, first_exit.quantity) == (D("0.00006"), D("0.00024"))
-    p.outbox.clear()
 
     on_order_event(p, _refused(p, stop.order_id, "MIN_NOTIONAL",
                                "notional 2.94 is below the minimum 5"), T0 + minutes(2))
