@@ -26,7 +26,7 @@ from robson_decision.domain.rules import reviews_nothing
 from robson_decision.domain.settings import EngineName
 from robson_decision.handlers.context import bars_read
 from robson_signal.domain.bars import Bar
-from robson_signal.domain.events import candle_event
+from robson_signal.domain.events import checked_bar_candle
 
 from robson_backtest.platform import Platform
 
@@ -115,4 +115,4 @@ class Activity:
                 out.extend(kept)
                 kept.clear()
         out.sort(key=lambda kept: (kept[0].close_ms, kept[0].timeframe.seconds))
-        return [candle or candle_event(bar, FeedSource.REPLAY) for bar, candle in out]
+        return [candle or checked_bar_candle(bar, FeedSource.REPLAY) for bar, candle in out]

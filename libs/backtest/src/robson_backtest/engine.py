@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from robson_contracts import FeedSource, OrderFilled, OrderPartiallyFilled, PositionClosed
 from robson_signal.domain.bars import Bar, ms_to_dt
-from robson_signal.domain.events import candle_event, path_ticks
+from robson_signal.domain.events import checked_bar_candle, path_ticks
 
 from robson_backtest.activity import Activity
 from robson_backtest.bus import NOBODY, DeadLetter
@@ -139,7 +139,7 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
     busy = activity.busy({bar.symbol for bar in group} - signalled)
     live = [bar for bar in group if bar.symbol in busy or bar.symbol in signalled]
     reviews = activity.decision_reviews
-    candles = {id(bar): candle_event(bar, SOURCE) for bar in live}
+    candles = {id(bar): checked_bar_candle(bar, SOURCE) for bar in live}
     for bar in group:
         if bar.symbol not in signalled and (not reviews or bar.symbol not in busy):
             activity.skip(bar, candles.get(id(bar)))
@@ -149,7 +149,7 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
         if history:
             await bus.deliver_to(DECISION_CANDLES, history)
     if activity.atr_history and len(live) < len(group):
-        skipped = [candle_event(bar, SOURCE) for bar in group if bar not in live]
+        skipped = [checked_bar_candle(bar, SOURCE) for bar in group if bar not in live]
         await bus.deliver_to(POSITION_CANDLES, skipped)
     if not live:  # nothing moved: the equity is the previous step's
         if before:
@@ -157,7 +157,8 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
         return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
     # Ticks all or none: one moving symbol's fills are valued at every symbol's latest tick.
     quiet = all(bar.symbol in busy and activity.quiet(bar) for bar in live)
-    ticks = [] if quiet else [t for bar in live for t in path_ticks(bar, SOURCE)]
+    ticks = [] if quiet else [t for bar in live
+                                for t in path_ticks(bar, SOURCE, candles[id(bar)].message_id)]
     if len(live) > 1:
         ticks.sort(key=lambda t: (t.occurred_at, t.symbol))
     if ticks:

@@ -149,8 +149,14 @@ class MemoryPositions:
                  or r.version != p.s.version]
         if stale:
             raise ConflictError(f"{len(stale)} of {len(batch)} positions changed meanwhile")
+        # A candle's marks: the states are the handler's own copies (read by ``active_on`` in
+        # this transaction), which nothing changes after this save, so they are kept as they
+        # are rather than copied once more (every busy candle of a backtest comes here).
         for p in batch:
-            await self.save(p)
+            s = p.s
+            s.version += 1
+            self._put(Row(s, s.version, s.status.value, s.symbol, s.account_id, s.trader_id,
+                          s.side.value, s.created_at), s.position_id)
 
     def _active(self, account_id: str | None = None, symbol: str | None = None) -> list[Row]:
         rows = [r for r in self.t.active.values()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import UUID
 
 from robson_contracts import Candle, FeedSource, TradeTick, derive_id
 from robson_contracts.pricepath import candle_path
@@ -11,6 +12,10 @@ from robson_signal.domain.bars import Bar
 from robson_signal.domain.engine import candle_message_id
 
 ZERO = Decimal(0)
+_CANDLE_FIELDS_SET = {"message_id", "correlation_id", "occurred_at", "symbol", "timeframe",
+                      "open_time", "close_time", "open", "high", "low", "close", "volume",
+                      "closed", "source"}
+"""The fields ``candle_event`` passes: the two builders' candles are alike to the last detail."""
 
 
 def candle_event(bar: Bar, source: FeedSource) -> Candle:
@@ -33,8 +38,40 @@ def candle_event(bar: Bar, source: FeedSource) -> Candle:
     )
 
 
-def path_ticks(bar: Bar, source: FeedSource) -> list[TradeTick]:
+def checked_bar_candle(bar: Bar, source: FeedSource) -> Candle:
+    """``candle_event`` for a bar already held to a Candle's rules where it was made: by the
+    strict kline reader (``klines_csv``: the decimal bounds and ``Bar.problem``) or the
+    synthetic market. A backtest builds one for every busy bar of a run, and the validation
+    cost more than the handlers that read it; a bar from Binance goes through ``candle_event``."""
     candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
+    close_time = bar.close_time
+    return Candle.model_construct(
+        set(_CANDLE_FIELDS_SET),
+        message_id=candle_id,
+        correlation_id=candle_id,
+        causation_id=None,
+        occurred_at=close_time,
+        schema_version=1,
+        tenant_id="default",
+        message_type="Candle",
+        symbol=bar.symbol,
+        timeframe=bar.timeframe,
+        open_time=bar.open_time,
+        close_time=close_time,
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        volume=bar.volume,
+        closed=True,
+        source=source,
+    )
+
+
+def path_ticks(bar: Bar, source: FeedSource, candle_id: UUID | None = None) -> list[TradeTick]:
+    """``candle_id``: the bar's candle's id, when the caller has it already."""
+    if candle_id is None:
+        candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
     points = candle_path(bar.open_time, bar.close_time, bar.open, bar.high, bar.low, bar.close)
     tf = bar.timeframe.value
     # Built without re-validation: every field comes from the bar (validated when it was read,
