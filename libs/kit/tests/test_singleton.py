@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+from fastapi import APIRouter
 from robson_kit.bus import Bus
 from robson_kit.embedded import EmbeddedPostgres
 from robson_kit.service import Service
@@ -309,5 +310,80 @@ async def test_start_up_longer_than_the_servers_idle_timeout_keeps_the_lock(
         await wait_until(lambda: _handled_at_least(database_url, schema, 2), message="2 handled")
         tenure = await _query(database_url, f'SELECT tenure FROM "{schema}".service_lock_tenure')
         assert tenure == 1 and await _holder(database_url) is not None
+    finally:
+        await service.stop()
+
+
+def _with_routes(service: Service, writes: list[str]) -> Service:
+    """A read and a write route, as a service's API has (the write records who ran it)."""
+    router = APIRouter()
+
+    @router.get("/things")
+    async def things() -> dict[str, int]:
+        return {"writes": len(writes)}
+
+    @router.post("/things")
+    async def add_thing() -> dict[str, str]:
+        writes.append(service.name)
+        return {"added": "1"}
+
+    service.routers.append(router)
+    return service
+
+
+async def test_waiting_instance_refuses_its_routes_until_it_holds_the_lock(
+    nats_url: str, database_url: str, schema: str
+) -> None:
+    loaded: list[str] = []
+    writes: list[str] = []
+    first = _with_routes(_sample(nats_url, database_url, schema, loaded, "first"), writes)
+    second = _with_routes(_sample(nats_url, database_url, schema, loaded, "second"), writes)
+    await first.start()
+    try:
+        await second.start()
+        try:
+            async with asgi_client(second) as client:
+                write = await client.post("/things")
+                read = await client.get("/things")
+            for refused in (write, read):
+                assert refused.status_code == 503, refused.text
+                assert refused.headers["retry-after"] == "1"
+                assert "not serving" in refused.json()["detail"]
+                assert "another instance" in refused.json()["detail"], refused.json()
+            assert writes == []  # the refused write never ran
+            async with asgi_client(first) as client:
+                assert (await client.post("/things")).status_code == 200
+            assert len(writes) == 1
+            await first.stop()
+            await wait_until(lambda: _ready(second), message="the second ready once the first stopped")
+            async with asgi_client(second) as client:
+                assert (await client.post("/things")).status_code == 200
+                assert (await client.get("/things")).json() == {"writes": 2}
+        finally:
+            await second.stop()
+    finally:
+        await first.stop()
+
+
+async def test_instance_that_lost_its_lock_keeps_answering_reads_but_refuses_writes(
+    nats_url: str, database_url: str, schema: str
+) -> None:
+    loaded: list[str] = []
+    writes: list[str] = []
+    service = _with_routes(_sample(nats_url, database_url, schema, loaded, "only"), writes)
+    await service.start()
+    try:
+        async with asgi_client(service) as client:
+            assert (await client.post("/things")).status_code == 200
+            async with _lock_taken_away(database_url):
+                await wait_until(lambda: _lock_check(service), message="/readyz: lock lost")
+                write = await client.post("/things")
+                read = await client.get("/things")
+                assert write.status_code == 503 and "not serving" in write.json()["detail"]
+                assert read.status_code == 200 and read.json() == {"writes": 1}  # its state
+                assert writes == ["sample"]
+            await wait_until(lambda: _ready(service), message="ready again")
+            assert (await client.post("/things")).status_code == 200
+        assert len(writes) == 2
     finally:
         await service.stop()

@@ -118,11 +118,17 @@ def create_app(
     async def _hidden(_: Request, exc: AccountHidden) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
+    @app.exception_handler(NotServing)
+    async def _not_serving(_: Request, exc: NotServing) -> JSONResponse:
+        return JSONResponse({"detail": f"this instance of {service.name} is not serving: "
+                                       f"{exc.reason}; retry shortly"},
+                            status_code=503, headers={"Retry-After": "1"})
+
     for router in routers or []:
         opened = [r for r in router.routes if isinstance(r, APIRoute) and is_open(r)]
         guarded = [r for r in router.routes if not (isinstance(r, APIRoute) and is_open(r))]
-        app.include_router(APIRouter(routes=guarded), dependencies=[Authenticated])
-        app.include_router(APIRouter(routes=opened))
+        app.include_router(APIRouter(routes=guarded), dependencies=[Authenticated, Serving])
+        app.include_router(APIRouter(routes=opened), dependencies=[Serving])
     install_docs(app)
     return app
 
@@ -133,6 +139,39 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
         raise exc
     return JSONResponse({"detail": "a dependency is unavailable; retry shortly",
                          "error": type(exc).__name__}, status_code=503, headers={"Retry-After": "5"})
+
+
+class NotServing(Exception):
+    """A route reached while this process does not hold its service's lock."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _serving(request: Request) -> None:
+    """A service's own routes act only while the process holds its service lock, as its
+    consumers and loops do (``robson_kit.singleton``). An instance waiting for the lock has
+    loaded no state (it would answer from empty memory) and a write there would bypass the
+    holder's memory: every route is refused. One that held the lock and lost it for a moment
+    (a database outage or failover) keeps answering reads from the state it has; its writes
+    wait. /readyz already keeps an orchestrator's traffic away; this keeps everyone else's.
+    A service never started (its routes mounted alone, as some tests do) is not fenced: the
+    server answers only once ``start`` has returned, holding the lock or waiting for it."""
+    service = request.app.state.service
+    fence = service.fence
+    if not service.started or fence.held:
+        return
+    loaded = service.singleton.tenure is not None and not service.halted
+    if loaded and request.method in READS:
+        return
+    raise NotServing(fence.reason)
+
+
+Serving = Depends(_serving)
 
 
 def _errors(errors: Any) -> list[dict[str, Any]]:
