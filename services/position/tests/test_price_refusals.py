@@ -221,3 +221,56 @@ def test_other_binance_2010_refusals_of_a_stop_are_not_price_refusals() -> None:
     on_order_event(p, _refused(p, f"{pid}-0S", "BINANCE_2010",
                                "Account has insufficient balance for requested action."), T0 + minutes(1))
     assert _exits(p) == [] and p.s.status is PositionStatus.OPEN
+
+
+def test_take_profit_moved_below_the_market_and_refused_sells_its_share_at_market() -> None:
+    """The price is at 50800; the first take-profit is moved down to 50600, already passed:
+    paper refuses the replacement (and keeps the old OCO). The move meant "take it at 50600
+    or better": that share is sold at market, the rest stays under its stop."""
+    p = _open("PAPER", "50000", tps=(("51000", "0.5"), ("52000", "0.5")))
+    pid = p.s.position_id
+    for i in (0, 1):
+        for leg, role, otype in (("T", OrderRole.TAKE_PROFIT, OrderType.LIMIT),
+                                 ("S", OrderRole.STOP_LOSS, OrderType.STOP_MARKET)):
+            level = ("51000", "52000")[i]
+            on_order_event(p, accepted(pid, f"{pid}-0{leg}{i}", role, "0.1", Side.SELL, otype,
+                                       price=level if leg == "T" else None,
+                                       stop="49000" if leg == "S" else None, list_id=f"{pid}-0L{i}"), T0)
+    p.mark(D("50800"))
+    apply_modification(p, Modification(kind=ModificationKind.MODIFY_TP, tp_index=0, new_value=D("50600")),
+                       TriggeredBy.USER_MANUAL, gate(), T0 + minutes(1))
+    [replace] = _sent(p, ReplaceOrder)
+    p.outbox.clear()
+
+    on_order_event(p, _refused(p, replace.new_order_id, "PRICE_RELATIONSHIP",
+                               "SELL OCO take-profit 50600 is not above the last price 50800"),
+                   T0 + minutes(1))
+
+    [exit_order] = _exits(p)
+    assert exit_order.quantity == D("0.1") and p.s.pending_exit_reason is ExitReason.TAKE_PROFIT
+    assert f"{pid}-0L0" in [c.list_id for c in _sent(p, CancelOrder)], "the kept OCO still resting"
+    stops = _live(p, OrderKind.STOP)
+    assert sum((o.quantity for o in stops), Decimal(0)) == D("0.1")
+    assert "TAKE_PROFIT_THROUGH_MARKET" in _errors(p)
+
+
+def test_a_stop_accepted_again_lets_a_later_refusal_for_its_price_close_at_market() -> None:
+    """The guard against a refusal/close loop lasts until a stop works again: a later stop
+    move refused for its price (same holding) still closes at market."""
+    p = _open("LIVE", "48500")
+    pid = p.s.position_id
+    on_order_event(p, _refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately."),
+                   T0 + minutes(1))
+    [exit_order] = _exits(p)
+    on_order_event(p, _refused(p, exit_order.order_id, "BINANCE_2010",
+                               "Account has insufficient balance for requested action."), T0 + minutes(1))
+    [stop] = [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
+    on_order_event(p, accepted(pid, stop.order_id, OrderRole.STOP_LOSS, "0.2", Side.SELL,
+                               OrderType.STOP_MARKET, stop="49000"), T0 + minutes(2))  # price came back
+    apply_modification(p, Modification(kind=ModificationKind.MOVE_SL, new_value=D("49500")),
+                       TriggeredBy.USER_MANUAL, gate(), T0 + minutes(3))
+    [replace] = _sent(p, ReplaceOrder)
+    p.outbox.clear()
+    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_2010",
+                               "Stop price would trigger immediately."), T0 + minutes(3))
+    assert len(_exits(p)) == 1 and p.s.status is PositionStatus.CLOSING
