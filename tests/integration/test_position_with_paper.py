@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from robson_contracts import OrderRejected, PositionError
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
-from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, asgi_client, wait_until
+from robson_kit.testing import ADMIN_HEADERS, ServiceProcess, asgi_client, read_stream, wait_until
 from robson_paper.main import build_service as build_paper
 from robson_paper.settings import PaperSettings
 from robson_position.domain.orders import position_id_for
@@ -88,6 +89,43 @@ async def test_position_killed_while_paper_fills_and_events_lost_resyncs_on_rest
     finally:
         for proc in procs:
             proc.stop()
+
+
+async def test_entry_filled_through_its_stop_is_closed_at_market_at_once_not_left_unprotected(
+    bus: Bus, stack: tuple[httpx.AsyncClient, httpx.AsyncClient]
+) -> None:
+    """The market entry waits for the next price, and the price gaps from 50000 to 48500,
+    below the 49000 stop: the entry fills there and paper refuses both take-profit OCOs, as
+    Binance does (PRICE_RELATIONSHIP: the stop would trigger at once). Before, paper placed
+    them (the stops filling at the next price, which a live venue never does), and position
+    ignored a refusal for the price: it held 0.2 BTC with no stop at all until the watchdog's
+    grace passed. Now position closes at market at once, a stop-out."""
+    paper, position = stack
+    r = await paper.put("/accounts/acc1", json={"balances": {"USDT": str(START_USDT)}})
+    assert r.status_code == 200, r.text
+    await _market(bus, tick("50000", -1))
+    gate = allow_entry("g-through")
+    pid = position_id_for(gate.gate_decision_id)
+    await bus.publish(gate)
+    await wait_until(lambda: _paper_order(paper, pid, "0E", "NEW"), message="entry accepted by paper")
+    await _market(bus, tick("48500", 1))  # the entry fills at 48500, through its stop
+
+    refused = await wait_until(lambda: _refused(bus, pid), message="children refused")
+    assert refused == {f"{pid}-0{leg}": "PRICE_RELATIONSHIP" for leg in ("T0", "S0", "T1", "S1")}
+    # at once: no price moved, no watchdog; the market exit waits at paper for the next price
+    await wait_until(_status(position, pid, "CLOSING"), message="closing at market at once")
+    [exit_order] = await wait_until(lambda: _paper_exits(paper, pid), message="exit at paper")
+    assert (exit_order["type"], D(exit_order["quantity"])) == ("MARKET", D("0.2"))
+    await _market(bus, tick("48400", 2))
+    view = await wait_until(_status(position, pid, "CLOSED"), message="stopped out")
+    assert view["exit_reason"] == "STOP_LOSS" and D(view["exit_price"]) == D("48400")
+    audit = (await position.get(f"/positions/{pid}/modifications")).json()
+    assert [(a["kind"], a["triggered_by"], a["verdict"]) for a in audit] == [
+        ("CLOSE", "RULE_ENGINE", "APPLIED")]
+    assert "through the market" in audit[0]["reason"]
+    errors = [m.reason_code for m in await read_stream(bus, s.ALL_POSITION_EVENTS)
+              if isinstance(m, PositionError)]
+    assert "STOP_THROUGH_MARKET" in errors
 
 
 # --- the scenario ----------------------------------------------------------------------------
@@ -169,6 +207,20 @@ async def _paper_orders(paper: httpx.AsyncClient, pid: str, **params: str) -> li
 async def _paper_order(paper: httpx.AsyncClient, pid: str, suffix: str, status: str) -> bool:
     return any(o["order_id"] == f"{pid}-{suffix}" and o["status"] == status
                for o in await _paper_orders(paper, pid))
+
+
+async def _refused(bus: Bus, pid: str) -> dict[str, str] | None:
+    """The first refusal of each order (position's cancel of a child it had not heard of yet
+    is refused UNKNOWN_ORDER after)."""
+    refused: dict[str, str] = {}
+    for m in await read_stream(bus, s.ALL_ORDER_EVENTS):
+        if isinstance(m, OrderRejected) and m.position_id == pid:
+            refused.setdefault(m.order_id, m.reason_code)
+    return refused if len(refused) == 4 else None  # both legs of both take-profit OCOs
+
+
+async def _paper_exits(paper: httpx.AsyncClient, pid: str) -> list[dict] | None:
+    return [o for o in await _paper_orders(paper, pid, status="OPEN") if o["role"] == "EXIT"] or None
 
 
 async def _paper_stop_at(paper: httpx.AsyncClient, pid: str, price: D) -> bool:

@@ -4,7 +4,7 @@ child was refused; one too small for a partial fill waits for more fills, as liv
 
 from __future__ import annotations
 
-from robson_contracts import Liquidity, Side
+from robson_contracts import Side
 from robson_paper.domain import EngineConfig, Exchange, plan_of
 from robson_paper.domain.events import Accepted, Canceled, Rejected, Replaced
 from robson_paper.domain.model import Order
@@ -174,16 +174,18 @@ def test_canceling_a_bracket_list_places_no_child_it_was_still_waiting_for() -> 
     assert ex.orders == {}
 
 
-def test_bracket_take_profit_already_through_the_market_fills_as_a_taker_at_the_market_not_at_its_limit() -> None:
+def test_bracket_take_profit_already_through_the_market_is_refused_as_binance_refuses_its_oco() -> None:
+    """It filled as a taker at the next price (a plain GTC limit marketable on arrival does);
+    Binance refuses an OCO whose take-profit is not above the last price (its limit-maker leg
+    would take), so the venue's refusal is what position must meet (``test_stop_through_market``)."""
     ex = exchange()
     plan = plan_of(D(95), None, "stop", [("tp1", "tp1s", D(105), D(1))])
     ex.submit_bracket("a1", "default", "B1", spec("e1", "BUY", "MARKET", "1"), plan, at(1))
     ex.on_price("BTCUSDT", D(110), at(2))  # the entry fills at 110, above its take-profit at 105
-    assert [f.ref.order_id for f in fills(ex.drain())] == ["e1"]
-    ex.on_price("BTCUSDT", D(108), at(3))
-    (tp_fill,) = fills(ex.drain())
-    # as a plain limit marketable on arrival: the price it meets, as a taker
-    assert (tp_fill.ref.order_id, tp_fill.price, tp_fill.liquidity) == ("tp1", D(108), Liquidity.TAKER)
+    events = ex.drain()
+    assert [f.ref.order_id for f in fills(events)] == ["e1"]
+    assert {k: v[0] for k, v in _refusals(events).items()} == {"tp1": "PRICE_RELATIONSHIP",
+                                                               "tp1s": "PRICE_RELATIONSHIP"}
 
 
 def test_bracket_child_the_account_cannot_fund_is_rejected_insufficient_balance_not_placed_unfunded() -> None:

@@ -69,6 +69,9 @@ class Trade:
         }
 
 
+STOP_LOSS_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT")
+
+
 def f(d: Decimal) -> str:
     return format(d, "f")
 
@@ -114,6 +117,8 @@ class FakeEngine:
             raise EngineError(-2010, "Duplicate order sent.")
         if type_ == "LIMIT_MAKER" and self._marketable(side, price, symbol):
             raise EngineError(-2010, "Order would immediately match and take.")
+        if type_ in STOP_LOSS_TYPES and list_id < 0 and self.stop_triggered(symbol, side, stop_price):
+            raise EngineError(-2010, "Stop price would trigger immediately.")
         if side == "SELL" and not (list_id >= 0 and any(o.list_id == list_id for o in self.orders)):
             self._check_free(base_of(symbol), quantity)  # an OCO's second leg shares the first's lock
         order = Order(next(self._ids), client_id, symbol, side, type_, quantity, price, stop_price,
@@ -143,6 +148,20 @@ class FakeEngine:
 
     def free(self, asset: str) -> Decimal:
         return self.balances.get(asset, Decimal(0)) - locked(self.orders, asset)
+
+    def stop_triggered(self, symbol: str, side: str, stop: Decimal | None) -> bool:
+        """A STOP_LOSS(_LIMIT) at ``stop`` would trigger at the last price (SELL: at or below it)."""
+        last = self.prices[symbol]
+        return stop is not None and (last <= stop if side == "SELL" else last >= stop)
+
+    def check_oco_prices(self, symbol: str, side: str, limit: Decimal | None, stop: Decimal | None) -> None:
+        """Binance's OCO price restriction: SELL limit > last > stop; BUY limit < last < stop."""
+        last = self.prices[symbol]
+        if limit is None or stop is None:
+            return
+        ok = limit > last > stop if side == "SELL" else limit < last < stop
+        if not ok:
+            raise EngineError(-2010, "The relationship of the prices for the orders is not correct.")
 
     def _check_free(self, asset: str, qty: Decimal) -> None:
         if qty > self.free(asset):

@@ -267,6 +267,10 @@ class FakeBinance:
         if any(o.client_order_id in (p.get("aboveClientOrderId"), p.get("belowClientOrderId"))
                for o in self.engine.open_orders()):
             raise EngineError(-2010, "Duplicate order sent.")
+        limit_leg = "above" if p["side"] == "SELL" else "below"
+        stop_leg = "below" if limit_leg == "above" else "above"
+        self.engine.check_oco_prices(p["symbol"], p["side"], _dec(p.get(f"{limit_leg}Price")),
+                                     _dec(p.get(f"{stop_leg}StopPrice")))
         list_id = self.engine.new_list_id()
         self.engine.lists[list_id] = {"orderListId": list_id, "contingencyType": "OCO",
                                       "listStatusType": "EXEC_STARTED", "listOrderStatus": "EXECUTING",

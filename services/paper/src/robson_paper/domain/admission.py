@@ -1,4 +1,5 @@
-"""Admitting an order: the venue's filters, the funds it holds, and order lists taken whole.
+"""Admitting an order: the venue's filters, prices already through the market, the funds it
+holds, and order lists taken whole.
 
 Every order the exchange places comes through here — a plain order, an OCO's legs, a bracket's
 children — so each is refused for the same reasons, with the same ``Rejected``.
@@ -46,6 +47,30 @@ def oco_prices(side: Side, tp_price: Decimal, stop_price: Decimal) -> RuleViolat
                                        f"the stop ({tp_price} vs {stop_price})")
 
 
+_STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+
+
+def through_market(spec: OrderSpec, price: Decimal | None, stop: Decimal | None,
+                   last: Decimal | None, in_oco: bool) -> RuleViolation | None:
+    """A price already through the last one, refused as Binance refuses it: a stop that would
+    trigger at once ("Stop price would trigger immediately."), an OCO leg not on its side of
+    the last price (SELL: take-profit > last > stop; "The relationship of the prices for the
+    orders is not correct."). Without a last price nothing is known to be through."""
+    if last is None:
+        return None
+    sell = spec.side is Side.SELL
+    if spec.type in _STOPS and stop is not None and (last <= stop if sell else last >= stop):
+        if in_oco:
+            return RuleViolation("PRICE_RELATIONSHIP", f"{spec.side} OCO stop {stop} is not "
+                                                       f"{'below' if sell else 'above'} the last price {last}")
+        return RuleViolation("STOP_WOULD_TRIGGER", f"{spec.side} stop {stop} would trigger at once "
+                                                   f"(last price {last})")
+    if in_oco and spec.type not in _STOPS and price is not None and (last >= price if sell else last <= price):
+        return RuleViolation("PRICE_RELATIONSHIP", f"{spec.side} OCO take-profit {price} is not "
+                                                   f"{'above' if sell else 'below'} the last price {last}")
+    return None
+
+
 class Admission(Matching):
     def _ref(self, account_id: str, tenant_id: str, spec: OrderSpec, links: Links) -> OrderRef:
         return OrderRef(account_id, tenant_id, spec.order_id, spec.symbol, links.list_id,
@@ -74,6 +99,9 @@ class Admission(Matching):
         if ref is None:
             raise RuleViolation("NO_MARKET_PRICE", f"no price seen yet for {spec.symbol}")
         rules.check_notional(qty, ref)
+        through = through_market(spec, price, stop, last, links.oco_peer is not None)
+        if through is not None:
+            raise through
         if spec.type is OrderType.LIMIT_MAKER and last is not None and price is not None and (
             (spec.side is Side.BUY and last <= price) or (spec.side is Side.SELL and last >= price)
         ):

@@ -3,8 +3,9 @@
 Per take-profit an OCO (limit take-profit + stop) on its fraction of the filled quantity, the
 rest under a stop alone; the filled quantity is cut down to the step first (a venue refuses a
 quantity off it, and never sells more than is held). Each child is admitted as a plain order
-is (``Admission``): LOT_SIZE, MIN_NOTIONAL, funds, OCO prices, and a take-profit already
-through the market takes the next price as a taker. A child too small for the venue (LOT_SIZE,
+is (``Admission``): LOT_SIZE, MIN_NOTIONAL, funds, OCO prices, and prices already through the
+market (an OCO not on either side of the last price, ``PRICE_RELATIONSHIP``; a lone stop that
+would trigger at once, ``STOP_WOULD_TRIGGER``: Binance refuses both). A child too small for the venue (LOT_SIZE,
 MIN_NOTIONAL) waits for more fills while the entry can still fill, as ``execution`` does live;
 once the entry is done (filled, expired, or canceled on its own) it is placed or refused.
 Refused means one ``Rejected`` per child (an OCO is refused whole), as for a plain order, and

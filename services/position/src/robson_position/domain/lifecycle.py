@@ -39,6 +39,7 @@ from robson_position.domain import pnl
 from robson_position.domain.management import reprotect, request_close
 from robson_position.domain.orders import exiting, live_orders, order_id, position_id_for
 from robson_position.domain.position import Position
+from robson_position.domain.price_refusals import through_market_refused
 from robson_position.domain.refusals import protection_refused, write_off_refused_exit
 from robson_position.domain.state import (
     OrderKind,
@@ -123,6 +124,8 @@ def _accepted(position: Position, event: OrderAccepted) -> None:
     tracked.order_type = spec.type.value
     tracked.list_id = event.list_id or tracked.list_id
     tracked.accepted = True
+    if tracked.kind is OrderKind.STOP:
+        position.s.stop_through_for = None  # a stop works again: a later refusal acts afresh
 
 
 def _replaced(position: Position, event: OrderReplaced) -> None:
@@ -300,11 +303,11 @@ def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
             _closed(position, event, at)
         else:
             _exit_ended(position, event, at)
-    elif tracked is not None and was_live and tracked.replaces is not None \
-            and s.venue is TradingMode.PAPER and tracked.replaces in s.orders:
-        kept = s.orders[tracked.replaces]  # paper keeps the order it was to replace
-        kept.live = True
-        if tracked.kind is OrderKind.STOP and kept.price is not None:
-            s.stop_loss = kept.price
-    elif tracked is not None and was_live:
-        protection_refused(position, tracked, event, at)  # a cancel's refusal finds it not live
+    elif tracked is not None and was_live:  # a cancel's refusal finds it not live
+        if tracked.replaces is not None and s.venue is TradingMode.PAPER and tracked.replaces in s.orders:
+            kept = s.orders[tracked.replaces]  # paper keeps the order it was to replace
+            kept.live = True
+            if tracked.kind is OrderKind.STOP and kept.price is not None:
+                s.stop_loss = kept.price
+        if not through_market_refused(position, tracked, event, at):
+            protection_refused(position, tracked, event, at)

@@ -201,6 +201,23 @@ def close_unsold(position: Position, reason: ExitReason, cause: Message, at: dat
     return quantity
 
 
+def sell_share(position: Position, quantity: Decimal, reason: ExitReason, cause: Message,
+               at: datetime) -> Decimal:
+    """Sell ``quantity`` of what is held and no live exit sells already at market, the rest
+    protected again (all of it: ``close_unsold``); the quantity sent, 0 when none."""
+    s = position.s
+    held = s.remaining - exiting(s)
+    if quantity >= held:
+        return close_unsold(position, reason, cause, at)
+    if quantity <= 0 or s.status not in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
+        return Decimal(0)
+    s.order_generation += 1
+    s.pending_exit_reason = reason
+    reprotect(position, held - quantity, cause, at)
+    _submit_exit(position, quantity, cause, at)
+    return quantity
+
+
 def _submit_exit(position: Position, quantity: Decimal, cause: Message, at: datetime) -> None:
     s = position.s
     exit_id = order_id(s.position_id, s.order_generation, "X")

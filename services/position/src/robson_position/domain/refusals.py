@@ -55,7 +55,7 @@ def protection_refused(position: Position, tracked: TrackedOrder, event: OrderRe
             or tracked.replaces is not None or not refused_for_quantity(event) \
             or s.status not in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
         return
-    for peer in _unplaced_peers(s, tracked):
+    for peer in unplaced_peers(s, tracked):
         peer.live = False  # the venue placed neither leg of a refused OCO
     if tracked.kind is OrderKind.STOP and tracked.tp_index is None and not _protected(s):
         _stop_refused(position, event, at)
@@ -76,7 +76,7 @@ def write_off_refused_exit(position: Position, tracked: TrackedOrder, event: Ord
     close = position.write_off(s.pending_exit_reason or ExitReason.RISK_LIMIT, at)
     s.exit_note = (f"{quantity} refused as a stop and as a market close ({event.reason_code}): "
                    f"below what the venue trades, written off at {close.price}")
-    _report(position, event, at, "REMAINDER_WRITTEN_OFF", s.exit_note)
+    report(position, event, at, "REMAINDER_WRITTEN_OFF", s.exit_note)
     return True
 
 
@@ -89,7 +89,7 @@ def _split_refused(position: Position, tracked: TrackedOrder, event: OrderReject
     held = s.remaining - exiting(s)
     s.order_generation += 1
     reprotect(position, held, event, at)
-    _report(position, event, at, "PROTECTION_REFUSED",
+    report(position, event, at, "PROTECTION_REFUSED",
             f"{tracked.order_id} refused for its quantity ({event.reason_code}): take-profits "
             f"{', '.join(dropped) or 'none'} dropped, stop {s.stop_loss} placed for all {held} held")
 
@@ -99,21 +99,21 @@ def _stop_refused(position: Position, event: OrderRejected, at: datetime) -> Non
     if s.stop_refused_for == s.remaining:
         # refused before for this very holding, and its close came back unfilled for another
         # reason: no second round trip; the watchdog judges it (re-protect, then close)
-        _report(position, event, at, "STOP_REFUSED",
+        report(position, event, at, "STOP_REFUSED",
                 f"stop for {s.remaining} refused again ({event.reason_code})")
         return
     s.stop_refused_for = s.remaining
     sent = close_unsold(position, ExitReason.RISK_LIMIT, event, at)
     s.exit_note = (f"stop {s.stop_loss} for {s.remaining} refused for its quantity "
                    f"({event.reason_code}): {sent} closed at market")
-    _report(position, event, at, "STOP_REFUSED", s.exit_note)
+    report(position, event, at, "STOP_REFUSED", s.exit_note)
 
 
 def _protected(s: PositionState) -> bool:
     return any(o.kind in (OrderKind.STOP, OrderKind.TP) for o in live_orders(s))
 
 
-def _unplaced_peers(s: PositionState, tracked: TrackedOrder) -> list[TrackedOrder]:
+def unplaced_peers(s: PositionState, tracked: TrackedOrder) -> list[TrackedOrder]:
     """The other leg of ``tracked``'s OCO (same take-profit, same generation), if the venue
     never confirmed it."""
     if tracked.tp_index is None:
@@ -124,7 +124,7 @@ def _unplaced_peers(s: PositionState, tracked: TrackedOrder) -> list[TrackedOrde
             and generation_of(o.order_id) == gen]
 
 
-def _report(position: Position, event: OrderRejected, at: datetime, code: str, message: str) -> None:
+def report(position: Position, event: OrderRejected, at: datetime, code: str, message: str) -> None:
     position.emit(PositionError(**position.base(event, "error", at),
                                 position_id=position.s.position_id, reason_code=code,
                                 message=message))

@@ -98,6 +98,10 @@ class PositionState(BaseModel):
     stop_refused_for: Decimal | None = None
     """What was held when the venue refused a stop for all of it for its quantity (then it was
     closed at market; a close of that same quantity refused for its quantity writes it off)."""
+    stop_through_for: Decimal | None = None
+    """What was held when the venue refused a stop for it as already through the market (then
+    it was closed at market); refused so again for the same holding before any stop was
+    accepted, it is left to the watchdog (no stop, refusal, close, refusal loop)."""
     written_off: Decimal = ZERO
     """What the venue would neither protect nor sell (below its minimum): closed in the books
     at the last price, no fee (``Position.write_off``); it stays in the account as dust."""

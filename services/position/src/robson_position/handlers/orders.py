@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from robson_contracts import OrderEvent, OrderFilled, OrderPartiallyFilled
+from robson_contracts import (
+    OrderEvent,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderRole,
+    PositionError,
+    SubmitOrder,
+    TriggeredBy,
+)
 from robson_kit.uow import UnitOfWork
 
 from robson_position.adapters import batch
-from robson_position.adapters.repository import positions_of
+from robson_position.adapters.repository import audit_of, positions_of
 from robson_position.domain.lifecycle import on_order_event
-from robson_position.domain.position import InvalidTransition
+from robson_position.domain.position import InvalidTransition, Position
 from robson_position.handlers.commands import emit_all
 from robson_position.handlers.runtime import Runtime
 
@@ -33,7 +41,28 @@ async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) ->
         position.emit(_error(position, event, exc))
     if batch.save_at_commit(uow, rt.mirror, position):
         rt.after_commit(uow, position)  # runs after commit, on the batch's final state
+    await _audit_refusal_exits(uow, position, event)
     emit_all(uow, position)
+
+
+_THROUGH_MARKET = {"STOP_THROUGH_MARKET": "CLOSE", "TAKE_PROFIT_THROUGH_MARKET": "PARTIAL_CLOSE"}
+
+
+async def _audit_refusal_exits(uow: UnitOfWork, position: Position, event: OrderEvent) -> None:
+    """A protective order refused as already through the market is answered by an exit at
+    market (``domain/price_refusals.py``): audited as the watchdog's and the rules' closes are."""
+    exits = [m.order for m in position.outbox
+             if isinstance(m, SubmitOrder) and m.order.role is OrderRole.EXIT]
+    for m in position.outbox:
+        if isinstance(m, PositionError) and m.reason_code in _THROUGH_MARKET:
+            s = position.s
+            await audit_of(uow.session).record(
+                position_id=s.position_id, message_id=str(m.message_id), at=event.occurred_at,
+                triggered_by=TriggeredBy.RULE_ENGINE.value, kind=_THROUGH_MARKET[m.reason_code],
+                request={"refused": event.order_id, "reason_code": getattr(event, "reason_code", ""),
+                         "exit_quantity": [str(o.quantity) for o in exits]},
+                verdict="APPLIED" if exits else "IGNORED", violations=[], reason=m.message,
+                outcome=s.status.value)
 
 
 def _error(position, event, exc: InvalidTransition):  # type: ignore[no-untyped-def]
