@@ -314,8 +314,11 @@ async def test_start_up_longer_than_the_servers_idle_timeout_keeps_the_lock(
         await service.stop()
 
 
-def _with_routes(service: Service, writes: list[str]) -> Service:
-    """A read and a write route, as a service's API has (the write records who ran it)."""
+def _with_routes(nats_url: str, database_url: str, schema: str, label: str,
+                 writes: list[str]) -> Service:
+    """The sample service with a read and a write route, as a service's API has (the write
+    records who ran it)."""
+    service = _sample(nats_url, database_url, schema, [], label)
     router = APIRouter()
 
     @router.get("/things")
@@ -334,10 +337,9 @@ def _with_routes(service: Service, writes: list[str]) -> Service:
 async def test_waiting_instance_refuses_its_routes_until_it_holds_the_lock(
     nats_url: str, database_url: str, schema: str
 ) -> None:
-    loaded: list[str] = []
     writes: list[str] = []
-    first = _with_routes(_sample(nats_url, database_url, schema, loaded, "first"), writes)
-    second = _with_routes(_sample(nats_url, database_url, schema, loaded, "second"), writes)
+    first = _with_routes(nats_url, database_url, schema, "first", writes)
+    second = _with_routes(nats_url, database_url, schema, "second", writes)
     await first.start()
     try:
         await second.start()
@@ -368,9 +370,8 @@ async def test_waiting_instance_refuses_its_routes_until_it_holds_the_lock(
 async def test_instance_that_lost_its_lock_keeps_answering_reads_but_refuses_writes(
     nats_url: str, database_url: str, schema: str
 ) -> None:
-    loaded: list[str] = []
     writes: list[str] = []
-    service = _with_routes(_sample(nats_url, database_url, schema, loaded, "only"), writes)
+    service = _with_routes(nats_url, database_url, schema, "only", writes)
     await service.start()
     try:
         async with asgi_client(service) as client:

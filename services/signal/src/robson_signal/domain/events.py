@@ -12,60 +12,32 @@ from robson_signal.domain.bars import Bar
 from robson_signal.domain.engine import candle_message_id
 
 ZERO = Decimal(0)
-_CANDLE_FIELDS_SET = {"message_id", "correlation_id", "occurred_at", "symbol", "timeframe",
-                      "open_time", "close_time", "open", "high", "low", "close", "volume",
-                      "closed", "source"}
-"""The fields ``candle_event`` passes: the two builders' candles are alike to the last detail."""
+_UNSET = {"causation_id": None, "schema_version": 1, "tenant_id": "default",
+          "message_type": "Candle"}
+"""A Candle's defaults, which ``model_construct`` leaves to its caller."""
+
+
+def _candle_fields(bar: Bar, source: FeedSource) -> dict[str, object]:
+    candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
+    close_time = bar.close_time
+    return {"message_id": candle_id, "correlation_id": candle_id, "occurred_at": close_time,
+            "symbol": bar.symbol, "timeframe": bar.timeframe, "open_time": bar.open_time,
+            "close_time": close_time, "open": bar.open, "high": bar.high, "low": bar.low,
+            "close": bar.close, "volume": bar.volume, "closed": True, "source": source}
 
 
 def candle_event(bar: Bar, source: FeedSource) -> Candle:
-    candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
-    return Candle(
-        message_id=candle_id,
-        correlation_id=candle_id,
-        occurred_at=bar.close_time,
-        symbol=bar.symbol,
-        timeframe=bar.timeframe,
-        open_time=bar.open_time,
-        close_time=bar.close_time,
-        open=bar.open,
-        high=bar.high,
-        low=bar.low,
-        close=bar.close,
-        volume=bar.volume,
-        closed=True,
-        source=source,
-    )
+    return Candle(**_candle_fields(bar, source))  # type: ignore[arg-type]
 
 
 def checked_bar_candle(bar: Bar, source: FeedSource) -> Candle:
     """``candle_event`` for a bar already held to a Candle's rules where it was made: by the
     strict kline reader (``klines_csv``: the decimal bounds and ``Bar.problem``) or the
     synthetic market. A backtest builds one for every busy bar of a run, and the validation
-    cost more than the handlers that read it; a bar from Binance goes through ``candle_event``."""
-    candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
-    close_time = bar.close_time
-    return Candle.model_construct(
-        set(_CANDLE_FIELDS_SET),
-        message_id=candle_id,
-        correlation_id=candle_id,
-        causation_id=None,
-        occurred_at=close_time,
-        schema_version=1,
-        tenant_id="default",
-        message_type="Candle",
-        symbol=bar.symbol,
-        timeframe=bar.timeframe,
-        open_time=bar.open_time,
-        close_time=close_time,
-        open=bar.open,
-        high=bar.high,
-        low=bar.low,
-        close=bar.close,
-        volume=bar.volume,
-        closed=True,
-        source=source,
-    )
+    cost more than the handlers that read it; a bar from Binance goes through ``candle_event``.
+    The same fields, set the same way: the two candles are alike to the last detail."""
+    fields = _candle_fields(bar, source)
+    return Candle.model_construct(set(fields), **fields, **_UNSET)
 
 
 def path_ticks(bar: Bar, source: FeedSource, candle_id: UUID | None = None) -> list[TradeTick]:
