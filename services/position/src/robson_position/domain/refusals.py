@@ -13,8 +13,9 @@ quantities a venue refuses. A refusal is answered, never left standing:
   offering it again would be refused again, for ever; the books close on it
   (``Position.write_off``).
 
-A refused replacement (a stop or take-profit moved) is not a refused protection: the venue
-keeps the order it was to replace.
+A refused replacement (a stop or take-profit moved) is not a refused protection: paper keeps
+the order it was to replace; execution has cancelled it, and ``replace_refusals.py`` places
+protection again (a refusal of that is then answered here).
 """
 
 from __future__ import annotations

@@ -32,8 +32,10 @@ class TrackedOrder(BaseModel):
     live: bool = True
     accepted: bool = False
     replaces: str | None = None
-    """The order this one replaces (a stop or take-profit moved): a venue that refuses the
-    replacement keeps that one working, so the refusal leaves nothing unprotected."""
+    """The order this one replaces (a stop or take-profit moved). When the venue refuses the
+    replacement, paper keeps that order working (it is marked live again), while execution
+    (Binance) has already cancelled it (and its OCO's other leg): there the refusal leaves what
+    is held without a stop, and protection is placed again (``replace_refusals.py``)."""
 
 
 class TakeProfit(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from robson_contracts import (
     OrderEvent,
     OrderFilled,
@@ -17,6 +19,8 @@ from robson_position.adapters import batch
 from robson_position.adapters.repository import audit_of, positions_of
 from robson_position.domain.lifecycle import on_order_event
 from robson_position.domain.position import InvalidTransition, Position
+from robson_position.domain.replace_refusals import MOVE_REFUSED
+from robson_position.domain.state import OrderKind
 from robson_position.handlers.commands import emit_all
 from robson_position.handlers.runtime import Runtime
 
@@ -46,23 +50,37 @@ async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) ->
 
 
 _THROUGH_MARKET = {"STOP_THROUGH_MARKET": "CLOSE", "TAKE_PROFIT_THROUGH_MARKET": "PARTIAL_CLOSE"}
+_MOVE_REFUSED = frozenset(MOVE_REFUSED.values())
 
 
 async def _audit_refusal_exits(uow: UnitOfWork, position: Position, event: OrderEvent) -> None:
     """A protective order refused as already through the market is answered by an exit at
-    market (``domain/price_refusals.py``): audited as the watchdog's and the rules' closes are."""
+    market (``domain/price_refusals.py``), a stop or take-profit move refused after the venue
+    had cancelled the old order by its protection placed again (``domain/replace_refusals.py``):
+    audited as the watchdog's and the rules' closes and re-protections are."""
+    s = position.s
     exits = [m.order for m in position.outbox
              if isinstance(m, SubmitOrder) and m.order.role is OrderRole.EXIT]
     for m in position.outbox:
-        if isinstance(m, PositionError) and m.reason_code in _THROUGH_MARKET:
-            s = position.s
+        if not isinstance(m, PositionError):
+            continue
+        refused = {"refused": event.order_id, "reason_code": getattr(event, "reason_code", "")}
+        if m.reason_code in _THROUGH_MARKET:
             await audit_of(uow.session).record(
                 position_id=s.position_id, message_id=str(m.message_id), at=event.occurred_at,
                 triggered_by=TriggeredBy.RULE_ENGINE.value, kind=_THROUGH_MARKET[m.reason_code],
-                request={"refused": event.order_id, "reason_code": getattr(event, "reason_code", ""),
-                         "exit_quantity": [str(o.quantity) for o in exits]},
+                request=refused | {"exit_quantity": [str(o.quantity) for o in exits]},
                 verdict="APPLIED" if exits else "IGNORED", violations=[], reason=m.message,
                 outcome=s.status.value)
+        elif m.reason_code in _MOVE_REFUSED:
+            placed = [o for o in s.orders.values()
+                      if o.live and o.kind is OrderKind.STOP and not o.accepted]
+            await audit_of(uow.session).record(
+                position_id=s.position_id, message_id=str(m.message_id), at=event.occurred_at,
+                triggered_by=TriggeredBy.RULE_ENGINE.value, kind="REPROTECT",
+                request=refused | {"stop_loss": str(s.stop_loss),
+                                   "quantity": str(sum((o.quantity for o in placed), Decimal(0)))},
+                verdict="APPLIED", violations=[], reason=m.message, outcome=s.status.value)
 
 
 def _error(position, event, exc: InvalidTransition):  # type: ignore[no-untyped-def]
