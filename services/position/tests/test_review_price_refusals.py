@@ -3,8 +3,10 @@ scenarios the landing tests did not cover."""
 
 from __future__ import annotations
 
+import httpx
 from robson_contracts import (
     CancelOrder,
+    ExitReason,
     Modification,
     ModificationKind,
     OrderPartiallyFilled,
@@ -13,12 +15,19 @@ from robson_contracts import (
     OrderType,
     Side,
     SubmitOrder,
+    TradeTick,
     TriggeredBy,
 )
+from robson_position.adapters.repository import Positions
+from robson_position.deps import PositionService
 from robson_position.domain.lifecycle import on_order_event, open_position
 from robson_position.domain.management import apply_modification
+from robson_position.domain.orders import position_id_for
 from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind
+from robson_position.handlers.entries import handle_gate_decision
+from robson_position.handlers.market import apply_tick
+from robson_position.handlers.orders import handle_order_event
 
 from .factories import T0, D, accepted, filled, gate, minutes
 
@@ -131,3 +140,51 @@ def test_live_stop_resized_for_a_later_entry_fill_and_refused_as_through_closes_
     assert not [o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP]
     assert [o.quantity for o in _exits(p)] == [D("0.2")], (
         "0.2 held below its stop, the stop refused as through the market, nothing sent")
+
+
+async def test_take_profit_moved_and_refused_as_passed_sells_its_share_with_the_ticks_price_known(
+    service: PositionService, api: httpx.AsyncClient,
+) -> None:
+    """As the service runs: the entry filled at 50000, the stored last price is that fill's (it
+    moves on closed candles and fills only); ticks have taken the market to 50700 (position's
+    mark book knows). The trader lowers the first take-profit to 50800 (validated against
+    50700), and before paper admits it the market trades 50900: paper refuses the moved
+    take-profit, PRICE_RELATIONSHIP ("take-profit 50800 is not above the last price 50900").
+    The market is beyond the target, a better price: that share (0.1) should be sold, as the
+    landing test with a fresh stored mark shows. Here the refusal is judged on the stored
+    50000, on neither side, so the stop is taken as through: ALL 0.2 are sold at market as a
+    STOP_LOSS and the second take-profit is dropped, for a take-profit that was merely moved."""
+    rt = service.deps.runtime
+    g = gate(gate_id="g-tp-move")
+    async with service.uow() as uow:
+        await handle_gate_decision(g, uow, rt)
+    pid = position_id_for(g.gate_decision_id)
+    events = [accepted(pid, f"{pid}-0E", OrderRole.ENTRY, "0.2", Side.BUY, OrderType.MARKET),
+              filled(pid, f"{pid}-0E", OrderRole.ENTRY, "50000", "0.2", Side.BUY)]
+    for i, price in enumerate(("51000", "52000")):
+        events += [accepted(pid, f"{pid}-0T{i}", OrderRole.TAKE_PROFIT, "0.1", Side.SELL, OrderType.LIMIT,
+                            price=price, list_id=f"{pid}-0L{i}"),
+                   accepted(pid, f"{pid}-0S{i}", OrderRole.STOP_LOSS, "0.1", Side.SELL,
+                            OrderType.STOP_MARKET, stop="49000", list_id=f"{pid}-0L{i}")]
+    async with service.uow() as uow:
+        for event in events:
+            await handle_order_event(event, uow, rt)
+    apply_tick(TradeTick(occurred_at=T0 + minutes(1), symbol="BTCUSDT", price="50700"), rt)
+    moved = await api.put(f"/positions/{pid}/take-profits/0", json={"price": "50800"})
+    assert moved.status_code == 200, moved.text
+    apply_tick(TradeTick(occurred_at=T0 + minutes(2), symbol="BTCUSDT", price="50900"), rt)
+
+    refusal = OrderRejected(occurred_at=T0 + minutes(2), account_id="acc1", venue="PAPER",
+                            order_id=f"{pid}-1T0", symbol="BTCUSDT", position_id=pid,
+                            reason_code="PRICE_RELATIONSHIP",
+                            message="SELL OCO take-profit 50800 is not above the last price 50900")
+    async with service.uow() as uow:
+        await handle_order_event(refusal, uow, rt)
+        exits = [m.order for m in uow.emitted
+                 if isinstance(m, SubmitOrder) and m.order.role is OrderRole.EXIT]
+    async with service.uow() as uow:
+        stored = await Positions(uow.session).get(pid)
+    assert [o.quantity for o in exits] == [D("0.1")], (
+        f"a moved take-profit refused as passed sold {[str(o.quantity) for o in exits]} as "
+        f"{stored.s.pending_exit_reason}")
+    assert stored.s.pending_exit_reason is ExitReason.TAKE_PROFIT
