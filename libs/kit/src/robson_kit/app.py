@@ -156,19 +156,23 @@ def _serving(request: Request) -> None:
     """A service's own routes act only while the process holds its service lock, as its
     consumers and loops do (``robson_kit.singleton``). An instance waiting for the lock has
     loaded no state (it would answer from empty memory) and a write there would bypass the
-    holder's memory: every route is refused. One that held the lock and lost it for a moment
+    holder's memory: every route is refused, and so until its start-up under the lock has
+    loaded that state (``Service.activated``: the lock is taken before). One that held the lock and lost it for a moment
     (a database outage or failover) keeps answering reads from the state it has; its writes
     wait. /readyz already keeps an orchestrator's traffic away; this keeps everyone else's.
     A service never started (its routes mounted alone, as some tests do) is not fenced: the
     server answers only once ``start`` has returned, holding the lock or waiting for it."""
     service = request.app.state.service
     fence = service.fence
-    if not service.started or fence.held:
+    if not service.started:
         return
-    loaded = service.singleton.tenure is not None and not service.halted
+    # the lock taken is not enough: start-up (migrations, state loaded) runs after it
+    loaded = service.activated and not service.halted
+    if fence.held and loaded:
+        return
     if loaded and request.method in READS:
         return
-    raise NotServing(fence.reason)
+    raise NotServing(fence.reason if not fence.held else "starting: its state is still loading")
 
 
 Serving = Depends(_serving)

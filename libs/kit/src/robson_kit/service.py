@@ -93,6 +93,9 @@ class Service(Generic[DepsT]):
             self.fence, settings.lock_retry_max_seconds)
         self.supervisor = Supervisor(self.name, fence=self.fence)
         self.started = False
+        self.activated = False
+        """Start-up ran to its end under the lock (migrated, state loaded, consuming): until
+        then the fence may be open (the lock is held) while the routes' state is still empty."""
 
     @property
     def deps(self) -> DepsT:
@@ -150,6 +153,7 @@ class Service(Generic[DepsT]):
         # the process: keep it out of the collector's full passes, which otherwise stall the
         # loop for tens of milliseconds each as the heap grows.
         gc.freeze()
+        self.activated = True
         log.info("service.started", consumers=[c.spec.name for c in self.consumers])
 
     async def stop(self) -> None:
@@ -170,7 +174,7 @@ class Service(Generic[DepsT]):
         await _bounded(self.singleton.release(), "release the service lock")
         await self.bus.close()
         await self.engine.dispose()
-        self.started = False
+        self.started = self.activated = False
         log.info("service.stopped")
 
     def supervise(self, name: str, factory: LoopFactory, fenced: bool = True) -> asyncio.Task[None]:

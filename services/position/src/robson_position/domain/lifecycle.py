@@ -157,6 +157,9 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
     fill = event.fill
     if position.seen_fill(fill.fill_id):
         return
+    # what is held changes: a stop refused as through the market from here on is refused for
+    # another holding (the close it was answered with worked, in part or whole): no loop yet
+    s.stop_through_for = None
     fee = fill.fee_quote if fill.fee_quote is not None \
         else pnl.fee_in_quote(fill.fee, fill.fee_asset, s.symbol, fill.price)
     tracked = s.orders.get(event.order_id)
