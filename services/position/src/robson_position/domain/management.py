@@ -113,6 +113,25 @@ def cancel_protection(position: Position, cause: Message, at: datetime) -> None:
         if o.list_id not in lists:
             position.emit(CancelOrder(**position.base(cause, "cancel", at), venue=s.venue,
                                       position_id=s.position_id, symbol=s.symbol, order_id=o.order_id))
+    for old in _replaced_meanwhile(s, protective):
+        position.emit(CancelOrder(**position.base(cause, "cancel", at), venue=s.venue,
+                                  position_id=s.position_id, symbol=s.symbol, order_id=old))
+
+
+def _replaced_meanwhile(s: PositionState, protective: list[TrackedOrder]) -> list[str]:
+    """The orders that replacements not confirmed yet were to replace: the venue may still hold
+    them (paper keeps the order whose replacement it refuses, and that refusal may still be on
+    its way), so they are cancelled too. Already gone, the cancel is refused as unknown."""
+    cancelled = {o.order_id for o in protective}
+    out: list[str] = []
+    for o in protective:
+        if o.replaces is not None and not o.accepted and o.replaces not in cancelled:
+            cancelled.add(o.replaces)
+            out.append(o.replaces)
+            old = s.orders.get(o.replaces)
+            if old is not None:
+                old.live = False
+    return out
 
 
 def _whole_lists(s: PositionState, protective: list[TrackedOrder]) -> list[str]:

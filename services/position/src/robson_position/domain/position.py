@@ -44,15 +44,18 @@ _ALLOWED: dict[PositionStatus, set[PositionStatus]] = {
 
 
 class Position:
-    """Wraps :class:`PositionState`; ``outbox`` holds what this change caused. ``rules``: its
-    venue's lot rules for the symbol when known (not stored: the handlers set the latest told,
-    ``Runtime.equip``), by which protective orders and partial closes are sized."""
+    """Wraps :class:`PositionState`; ``outbox`` holds what this change caused. Not stored, set
+    by the handlers (``Runtime.equip``): ``rules``, its venue's lot rules for the symbol when
+    known, by which protective orders and partial closes are sized; ``market_price``, the
+    symbol's latest tick the process has seen (``s.last_price`` moves on closed candles and
+    fills only), by which a refusal "already through the market" is judged."""
 
     def __init__(self, state: PositionState, rules: LotRules | None = None) -> None:
         self.s = state
         self.outbox: list[Message] = []
         self._seq = 0
         self.rules = rules
+        self.market_price: Decimal | None = None
 
     # --- infrastructure of emitting ----------------------------------------------------
 

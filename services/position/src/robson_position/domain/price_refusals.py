@@ -14,8 +14,9 @@ the stop watchdog:
 - a take-profit through the market (the market beyond its target, a better price): its share
   is sold at market (``TAKE_PROFIT``), the rest placed again under its stop.
 
-An OCO's refusal does not say which leg is through: the position's last price decides; when
-it is on neither side (stale), the stop is taken as through: being out is safe.
+An OCO's refusal does not say which leg is through: the latest tick position has seen (else its
+last stored price) decides; when it is on neither side (stale), the stop is taken as through:
+being out is safe.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from robson_position.domain.management import close_unsold, reprotect, sell_shar
 from robson_position.domain.orders import exiting, protective_layout
 from robson_position.domain.position import Position
 from robson_position.domain.refusals import report, unplaced_peers
-from robson_position.domain.state import OrderKind, PositionState, TrackedOrder
+from robson_position.domain.state import OrderKind, TrackedOrder
 
 PRICE_REFUSALS = frozenset({"STOP_WOULD_TRIGGER", "PRICE_RELATIONSHIP"})  # paper
 _BINANCE_REJECTED = "BINANCE_2010"
@@ -62,28 +63,31 @@ def through_market_refused(position: Position, tracked: TrackedOrder, event: Ord
     """``tracked``, a stop or take-profit (or its replacement) counted live until this refusal,
     was refused as already through the market: answered (True). False: not that case."""
     s = position.s
-    if tracked.kind not in (OrderKind.STOP, OrderKind.TP) or tracked.accepted \
-            or not refused_for_price(event) \
+    # An order the venue accepted once and refuses now was placed again under its id: execution
+    # resizes a bracket child for a later entry fill so; refused, it no longer protects.
+    if tracked.kind not in (OrderKind.STOP, OrderKind.TP) or not refused_for_price(event) \
             or s.status not in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
         return False
     for peer in unplaced_peers(s, tracked):
         peer.live = False  # the venue placed neither leg of a refused OCO
-    if _passed_leg(s, tracked, event) is OrderKind.TP:
+    if _passed_leg(position, tracked, event) is OrderKind.TP:
         _take_profit_through(position, tracked, event, at)
     else:
         _stop_through(position, tracked, event, at)
     return True
 
 
-def _passed_leg(s: PositionState, tracked: TrackedOrder, event: OrderRejected) -> OrderKind:
-    """Which leg the market is past: the stop, unless only the take-profit is (last price)."""
+def _passed_leg(position: Position, tracked: TrackedOrder, event: OrderRejected) -> OrderKind:
+    """Which leg the market is past: the stop, unless only the take-profit is (at the latest
+    tick seen, else the last stored price)."""
+    s = position.s
     if tracked.tp_index is None or _refused_as_triggering(event):
         return OrderKind.STOP
     moved = tracked.price if tracked.replaces is not None else None
     stop = moved if moved is not None and tracked.kind is OrderKind.STOP else s.stop_loss
     target = moved if moved is not None and tracked.kind is OrderKind.TP \
         else s.take_profits[tracked.tp_index].price
-    last = s.last_price or s.entry_price
+    last = position.market_price or s.last_price or s.entry_price
     if last is None or stop is None:
         return OrderKind.STOP
     sign = 1 if s.side is PositionSide.LONG else -1

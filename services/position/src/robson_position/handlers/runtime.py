@@ -68,10 +68,11 @@ class Runtime:
 
     def equip(self, position: Position) -> Position:
         """``position`` with its venue's lot rules for its symbol (None while none were told),
-        by which the domain sizes what it sends: every handler that may place protection or a
-        partial close calls this first."""
+        by which the domain sizes what it sends, and the symbol's latest tick: every handler
+        that may place protection or a partial close calls this first."""
         s = position.s
         position.rules = self.venue_rules.lot(s.venue, s.symbol)
+        position.market_price = self.book.prices.get(s.symbol)
         return position
 
     def track(self, position: Position) -> None:
