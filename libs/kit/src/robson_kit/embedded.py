@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 import psutil
 
 _handed_out: set[int] = set()
+STOP_SECONDS = 60
+"""How long a fast shutdown of the embedded Postgres may take before an immediate one."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -41,6 +44,26 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def _wait_exit(pid: int, timeout: float, then: signal.Signals) -> None:
+    """Wait for process ``pid`` to exit; still running after ``timeout``, send it ``then`` and
+    wait as long again (a process we may not wait on as a parent: polled)."""
+    for attempt in range(2):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                    return
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(0.1)
+        if attempt == 0:
+            try:
+                os.kill(pid, then)
+                os.kill(pid, signal.SIGCONT)  # a stopped process takes no signal until continued
+            except ProcessLookupError:
+                return
 
 
 def nats_server_binary() -> str:
@@ -159,26 +182,35 @@ class EmbeddedPostgres:
                   f'CREATE DATABASE "{self.database}"'])
         return self
 
+    def _postmaster(self) -> int | None:
+        """The pid of the postmaster that owns the data dir, while one runs."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if psutil.pid_exists(pid) else None
+
     def _stop_stale(self) -> None:
         """A postmaster left by a killed launcher still owns the data dir: stop it first."""
-        pidfile = self.pgdata / "postmaster.pid"
-        if not pidfile.exists():
-            return
-        try:
-            pid = int(pidfile.read_text().splitlines()[0])
-        except (ValueError, IndexError):
-            return
-        if psutil.pid_exists(pid):
+        if self._postmaster() is not None:
             self.stop()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """A fast shutdown, returning once the postmaster has exited (not only once it removed
+        its pid file, which is what ``pg_ctl -w`` waits for): a busy host can take seconds
+        between the two, and whoever stops the platform expects nothing left running. One that
+        does not exit within ``timeout`` of the request is shut down immediately."""
         from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
-        if (self.pgdata / "postmaster.pid").exists():
-            try:
-                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, timeout=60, **self._run_as())
-            except subprocess.CalledProcessError:
-                pass
+        pid = self._postmaster()
+        if pid is None:
+            return
+        try:
+            pg_ctl(["-w", "-t", str(int(timeout)), "-m", "fast", "stop"], pgdata=self.pgdata,
+                   timeout=timeout + 5, **self._run_as())
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pass
+        _wait_exit(pid, timeout, signal.SIGQUIT)
 
 
 @dataclass
