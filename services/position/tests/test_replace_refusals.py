@@ -248,3 +248,48 @@ def test_paper_stop_move_refused_keeps_the_old_stop_and_places_nothing() -> None
     assert _stops_sent(p) == [] and _sent(p, CancelOrder) == [] and _exits(p) == []
     assert [o.order_id for o in _live(p, OrderKind.STOP)] == [f"{pid}-0S"]
     assert p.s.stop_loss == D("49000") and "STOP_MOVE_REFUSED" not in _errors(p)
+
+
+@pytest.mark.parametrize("venue", ["LIVE", "PAPER"])
+def test_refused_manual_stop_move_leaves_the_stop_managed_by_the_rules_as_before(venue: str) -> None:
+    """A trader's move marks the stop manual (the rules then leave it alone). Refused, the move
+    never happened: the stop is the rules' again, or a breakeven or trail would never move it."""
+    p = _open(venue=venue)
+    assert p.s.manual_stop is False
+    [replace] = _move(p, ModificationKind.MOVE_SL, "49500")
+    assert p.s.manual_stop is True
+
+    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
+
+    assert p.s.stop_loss == D("49000") and p.s.manual_stop is False
+
+
+@pytest.mark.parametrize("venue", ["LIVE", "PAPER"])
+def test_refused_trailing_move_does_not_count_as_trailed(venue: str) -> None:
+    """The rules trail the stop (TRAIL_SL); the venue refuses it. The stop never trailed: its
+    later fill is a stop-loss, not a trailing stop, and the next trail is not held back by the
+    trailing interval of a move that did not happen."""
+    p = _open(venue=venue)
+    apply_modification(p, Modification(kind=ModificationKind.TRAIL_SL, trail_percent=D("1")),
+                       TriggeredBy.RULE_ENGINE, gate(), T0 + minutes(1))
+    [replace] = _sent(p, ReplaceOrder)
+    p.outbox.clear()
+    assert p.s.last_trailed_at is not None and p.s.trail_percent == D("1")
+
+    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_1013", "Filter failure: LOT_SIZE"),
+                   T0 + minutes(2))
+
+    assert p.s.last_trailed_at is None and p.s.trail_percent is None and p.s.manual_stop is False
+    assert p.s.stop_loss == D("49000")
+
+
+def test_paper_take_profit_move_refused_keeps_the_old_take_profit_price() -> None:
+    """paper keeps the take-profit it was to replace: the position's level is that one's price,
+    not the refused one's (else its next split or report would use a price nothing rests at)."""
+    p = _open(venue="PAPER", tps=(("51000", "0.5"), ("52000", "0.5")))
+    replaces = _move(p, ModificationKind.MODIFY_TP, "51500", tp_index=0)
+    [new_id] = [r.new_order_id for r in replaces]
+
+    on_order_event(p, _refused(p, new_id, "PRICE_FILTER", "off the tick"), T0 + minutes(2))
+
+    assert [tp.price for tp in p.s.take_profits] == [D("51000"), D("52000")]

@@ -41,7 +41,7 @@ from robson_position.domain.orders import exiting, live_orders, order_id, positi
 from robson_position.domain.position import Position
 from robson_position.domain.price_refusals import through_market_refused
 from robson_position.domain.refusals import protection_refused, write_off_refused_exit
-from robson_position.domain.replace_refusals import replacement_refused
+from robson_position.domain.replace_refusals import replacement_refused, undo_move
 from robson_position.domain.state import (
     OrderKind,
     PositionState,
@@ -312,8 +312,7 @@ def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
             kept = s.orders[tracked.replaces]  # paper keeps the order it was to replace (execution
             # has cancelled it: replace_refusals.py places protection again)
             kept.live = True
-            if tracked.kind is OrderKind.STOP and kept.price is not None:
-                s.stop_loss = kept.price
+            undo_move(s, tracked, kept.price)
         if not through_market_refused(position, tracked, event, at) \
                 and not replacement_refused(position, tracked, event, at):
             protection_refused(position, tracked, event, at)

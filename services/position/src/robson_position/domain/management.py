@@ -29,7 +29,13 @@ from robson_contracts import (
 from robson_position.domain.lots import close_quantity
 from robson_position.domain.orders import QTY_STEP, exiting, order_id, protective_layout
 from robson_position.domain.position import Position
-from robson_position.domain.state import OrderKind, PositionState, TakeProfit, TrackedOrder
+from robson_position.domain.state import (
+    OrderKind,
+    PositionState,
+    StopSettings,
+    TakeProfit,
+    TrackedOrder,
+)
 from robson_position.domain.validation import target_stop
 
 _STOP_PRICED = {OrderType.TAKE_PROFIT.value, OrderType.STOP_MARKET.value, OrderType.STOP_LIMIT.value}
@@ -43,12 +49,14 @@ def apply_modification(position: Position, mod: Modification, triggered_by: Trig
     if mod.kind in (ModificationKind.MOVE_SL, ModificationKind.TRAIL_SL):
         new_stop = target_stop(position, mod)
         assert new_stop is not None
+        before = StopSettings(manual=s.manual_stop, trail_percent=s.trail_percent,
+                              trailed_at=s.last_trailed_at)
         s.stop_loss = new_stop
         s.manual_stop = triggered_by is TriggeredBy.USER_MANUAL
         if mod.kind is ModificationKind.TRAIL_SL:
             s.trail_percent = mod.trail_percent if mod.trail_percent is not None else s.trail_percent
             s.last_trailed_at = at
-        _replace_live(position, OrderKind.STOP, cause, at, stop_price=new_stop)
+        _replace_live(position, OrderKind.STOP, cause, at, stop_price=new_stop, before=before)
     elif mod.kind is ModificationKind.MODIFY_TP:
         assert mod.tp_index is not None and mod.new_value is not None
         s.take_profits[mod.tp_index].price = mod.new_value
@@ -79,7 +87,8 @@ def reject_modification(position: Position, mod: Modification, triggered_by: Tri
 
 
 def _replace_live(position: Position, kind: OrderKind, cause: Message, at: datetime,
-                  stop_price: Decimal, tp_index: int | None = None) -> None:
+                  stop_price: Decimal, tp_index: int | None = None,
+                  before: StopSettings | None = None) -> None:
     s = position.s
     for old in [o for o in s.orders.values() if o.live and o.kind is kind]:
         if tp_index is not None and old.tp_index != tp_index:
@@ -89,7 +98,8 @@ def _replace_live(position: Position, kind: OrderKind, cause: Message, at: datet
         by_stop = kind is OrderKind.STOP or old.order_type in _STOP_PRICED
         old.live = False
         s.orders[new_id] = old.model_copy(update={"order_id": new_id, "price": stop_price, "live": True,
-                                                  "accepted": False, "replaces": old.order_id})
+                                                  "accepted": False, "replaces": old.order_id,
+                                                  "settings_before": before})
         position.emit(ReplaceOrder(
             **position.base(cause, "replace", at), venue=s.venue, position_id=s.position_id,
             symbol=s.symbol, order_id=old.order_id, new_order_id=new_id,

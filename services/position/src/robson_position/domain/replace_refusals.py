@@ -30,6 +30,7 @@ Not answered here:
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from robson_contracts import OrderRejected, PositionStatus, TradingMode
 
@@ -37,11 +38,25 @@ from robson_position.domain.management import reprotect
 from robson_position.domain.orders import exiting
 from robson_position.domain.position import Position
 from robson_position.domain.refusals import report
-from robson_position.domain.state import OrderKind, TrackedOrder
+from robson_position.domain.state import OrderKind, PositionState, TrackedOrder
 
 TARGET_NOT_OPEN = "REPLACE_TARGET_NOT_OPEN"
 """execution's refusal of a replacement whose old order was no longer open (filled)."""
 MOVE_REFUSED = {OrderKind.STOP: "STOP_MOVE_REFUSED", OrderKind.TP: "TAKE_PROFIT_MOVE_REFUSED"}
+
+
+def undo_move(s: PositionState, tracked: TrackedOrder, previous: Decimal | None) -> None:
+    """The position's levels and stop settings as they were before the refused move
+    ``tracked`` (``previous``: the price of the order it was to replace)."""
+    if previous is not None:
+        if tracked.kind is OrderKind.STOP:
+            s.stop_loss = previous
+        elif tracked.tp_index is not None and tracked.tp_index < len(s.take_profits):
+            s.take_profits[tracked.tp_index].price = previous
+    before = tracked.settings_before
+    if tracked.kind is OrderKind.STOP and before is not None:
+        s.manual_stop, s.trail_percent, s.last_trailed_at = \
+            before.manual, before.trail_percent, before.trailed_at
 
 
 def replacement_refused(position: Position, tracked: TrackedOrder, event: OrderRejected,
@@ -55,12 +70,7 @@ def replacement_refused(position: Position, tracked: TrackedOrder, event: OrderR
             or s.status not in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
         return False
     old = s.orders.get(tracked.replaces)
-    previous = old.price if old is not None else None
-    if previous is not None:  # the level the position had before the move
-        if tracked.kind is OrderKind.STOP:
-            s.stop_loss = previous
-        elif tracked.tp_index is not None and tracked.tp_index < len(s.take_profits):
-            s.take_profits[tracked.tp_index].price = previous
+    undo_move(s, tracked, old.price if old is not None else None)
     held = s.remaining - exiting(s)
     s.order_generation += 1
     reprotect(position, held, event, at)

@@ -19,6 +19,14 @@ class OrderKind(StrEnum):
     EXIT = "EXIT"
 
 
+class StopSettings(BaseModel):
+    """How the stop was set before a move (restored when the venue refuses the move)."""
+
+    manual: bool = False
+    trail_percent: Decimal | None = None
+    trailed_at: datetime | None = None
+
+
 class TrackedOrder(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -36,6 +44,8 @@ class TrackedOrder(BaseModel):
     replacement, paper keeps that order working (it is marked live again), while execution
     (Binance) has already cancelled it (and its OCO's other leg): there the refusal leaves what
     is held without a stop, and protection is placed again (``replace_refusals.py``)."""
+    settings_before: StopSettings | None = None
+    """A stop move's replacement: the position's stop settings before the move."""
 
 
 class TakeProfit(BaseModel):
