@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from robson_contracts import (
     Fill,
     GateDecision,
     OrderAccepted,
     OrderFilled,
+    OrderRejected,
     OrderRole,
     OrderSpec,
     OrderType,
+    PositionError,
     Side,
+    SubmitOrder,
     TakeProfitLevel,
     TradeDecision,
 )
+from robson_position.domain.position import Position
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 D = Decimal
@@ -60,3 +65,24 @@ def accepted(position_id: str, order_id: str, role: OrderRole, qty: str, side: S
 
 def minutes(n: int) -> timedelta:
     return timedelta(minutes=n)
+
+
+def refused(p: Position, order_id: str, code: str, message: str, minute: int = 2) -> OrderRejected:
+    """The venue's refusal of ``order_id``, ``minute`` minutes after T0."""
+    return OrderRejected(occurred_at=T0 + minutes(minute), account_id="acc1", venue=p.s.venue,
+                         order_id=order_id, symbol="BTCUSDT", position_id=p.s.position_id,
+                         reason_code=code, message=message)
+
+
+def sent(p: Position, kind: type) -> list[Any]:
+    """What the position's last change emitted of ``kind``."""
+    return [m for m in p.outbox if isinstance(m, kind)]
+
+
+def exit_orders(p: Position) -> list[Any]:
+    """The market exits it sent (their order specs)."""
+    return [m.order for m in sent(p, SubmitOrder) if m.order.role is OrderRole.EXIT]
+
+
+def error_codes(p: Position) -> list[str]:
+    return [m.reason_code for m in sent(p, PositionError)]

@@ -15,14 +15,11 @@ import pytest
 from robson_contracts import (
     CancelOrder,
     ExitReason,
-    Message,
     Modification,
     ModificationKind,
-    OrderRejected,
     OrderRole,
     OrderType,
     PositionClosed,
-    PositionError,
     PositionPartiallyClosed,
     PositionStatus,
     ReplaceOrder,
@@ -36,7 +33,18 @@ from robson_position.domain.management import apply_modification
 from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind
 
-from .factories import T0, D, accepted, filled, gate, minutes
+from .factories import (
+    T0,
+    D,
+    accepted,
+    error_codes,
+    exit_orders,
+    filled,
+    gate,
+    minutes,
+    refused,
+    sent,
+)
 
 STOP_WOULD_TRIGGER = [
     pytest.param("LIVE", "BINANCE_2010", "Stop price would trigger immediately.", id="binance"),
@@ -60,24 +68,6 @@ def _open(venue: str, fill_price: str, tps: tuple[tuple[str, str], ...] = ()) ->
     return p
 
 
-def _refused(p: Position, order_id: str, code: str, message: str) -> OrderRejected:
-    return OrderRejected(occurred_at=T0 + minutes(1), account_id="acc1", venue=p.s.venue,
-                         order_id=order_id, symbol="BTCUSDT", position_id=p.s.position_id,
-                         reason_code=code, message=message)
-
-
-def _sent(p: Position, kind: type[Message]) -> list:  # type: ignore[type-arg]
-    return [m for m in p.outbox if isinstance(m, kind)]
-
-
-def _exits(p: Position) -> list:  # type: ignore[type-arg]
-    return [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.EXIT]
-
-
-def _errors(p: Position) -> list[str]:
-    return [m.reason_code for m in p.outbox if isinstance(m, PositionError)]
-
-
 def _live(p: Position, kind: OrderKind) -> list:  # type: ignore[type-arg]
     return [o for o in p.s.orders.values() if o.live and o.kind is kind]
 
@@ -94,17 +84,17 @@ def test_stop_refused_as_already_triggered_closes_at_market(venue: str, code: st
     p = _open(venue, "48500")
     pid = p.s.position_id
 
-    on_order_event(p, _refused(p, f"{pid}-0S", code, message), T0 + minutes(1))
+    on_order_event(p, refused(p, f"{pid}-0S", code, message, minute=1), T0 + minutes(1))
 
-    exits = _exits(p)
+    exits = exit_orders(p)
     assert len(exits) == 1, f"0.2 held below its stop with no stop and nothing sent: {p.outbox}"
     [exit_order] = exits
     assert (exit_order.type, exit_order.quantity) == (OrderType.MARKET, D("0.2"))
     assert p.s.status is PositionStatus.CLOSING
-    assert "STOP_THROUGH_MARKET" in _errors(p)
+    assert "STOP_THROUGH_MARKET" in error_codes(p)
     p.outbox.clear()
     _exit_filled(p, exit_order.order_id, "48500", "0.2")
-    [closed] = _sent(p, PositionClosed)
+    [closed] = sent(p, PositionClosed)
     assert closed.exit_reason is ExitReason.STOP_LOSS  # a stop-out, not a risk flatten
 
 
@@ -118,18 +108,18 @@ def test_oco_refused_with_its_stop_through_the_market_closes_everything_at_marke
     p = _open(venue, "48500", tps=(("51000", "0.5"), ("52000", "0.5")))
     pid = p.s.position_id
 
-    on_order_event(p, _refused(p, f"{pid}-0T0", code, message), T0 + minutes(1))
+    on_order_event(p, refused(p, f"{pid}-0T0", code, message, minute=1), T0 + minutes(1))
 
-    [exit_order] = _exits(p)
+    [exit_order] = exit_orders(p)
     assert exit_order.quantity == D("0.2"), "the stop is through: all of it is stopped out"
     assert not p.s.orders[f"{pid}-0S0"].live, "the refused OCO's stop leg, never placed"
     assert _live(p, OrderKind.STOP) == [] and _live(p, OrderKind.TP) == []
     assert p.s.pending_exit_reason is ExitReason.STOP_LOSS
-    assert "STOP_THROUGH_MARKET" in _errors(p)
+    assert "STOP_THROUGH_MARKET" in error_codes(p)
     # the other leg's refusal, reported next, changes nothing
     p.outbox.clear()
-    on_order_event(p, _refused(p, f"{pid}-0S0", code, message), T0 + minutes(1))
-    assert _exits(p) == [] and p.s.status is PositionStatus.CLOSING
+    on_order_event(p, refused(p, f"{pid}-0S0", code, message, minute=1), T0 + minutes(1))
+    assert exit_orders(p) == [] and p.s.status is PositionStatus.CLOSING
 
 
 @pytest.mark.parametrize(("venue", "code", "message"), OCO_RELATIONSHIP)
@@ -141,20 +131,20 @@ def test_take_profit_refused_as_already_passed_sells_its_share_at_market(
     p = _open(venue, "51500", tps=(("51000", "0.5"), ("52000", "0.5")))
     pid = p.s.position_id
 
-    on_order_event(p, _refused(p, f"{pid}-0T0", code, message), T0 + minutes(1))
+    on_order_event(p, refused(p, f"{pid}-0T0", code, message, minute=1), T0 + minutes(1))
 
-    [exit_order] = _exits(p)
+    [exit_order] = exit_orders(p)
     assert (exit_order.type, exit_order.quantity) == (OrderType.MARKET, D("0.1"))
     assert p.s.take_profits[0].canceled and p.s.take_profits[1].live
     held = p.s.remaining - exit_order.quantity
     stops = _live(p, OrderKind.STOP)
     assert sum((o.quantity for o in stops), Decimal(0)) == held == D("0.1"), "held without a stop"
-    [oco] = _sent(p, SubmitOcoOrder)
+    [oco] = sent(p, SubmitOcoOrder)
     assert (oco.quantity, oco.take_profit_price, oco.stop_price) == (D("0.1"), D("52000"), D("49000"))
-    assert "TAKE_PROFIT_THROUGH_MARKET" in _errors(p)
+    assert "TAKE_PROFIT_THROUGH_MARKET" in error_codes(p)
     p.outbox.clear()
     _exit_filled(p, exit_order.order_id, "51500", "0.1")
-    [part] = _sent(p, PositionPartiallyClosed)
+    [part] = sent(p, PositionPartiallyClosed)
     assert part.exit_reason is ExitReason.TAKE_PROFIT
     assert p.s.status is PositionStatus.PARTIALLY_CLOSED
 
@@ -171,28 +161,28 @@ def test_stop_move_refused_as_through_the_market_closes_at_market(venue: str, co
                                OrderType.STOP_MARKET, stop="49000"), T0)
     apply_modification(p, Modification(kind=ModificationKind.MOVE_SL, new_value=D("50500")),
                        TriggeredBy.USER_MANUAL, gate(), T0 + minutes(1))
-    [replace] = _sent(p, ReplaceOrder)
+    [replace] = sent(p, ReplaceOrder)
     p.outbox.clear()
 
-    on_order_event(p, _refused(p, replace.new_order_id, code, message), T0 + minutes(1))
+    on_order_event(p, refused(p, replace.new_order_id, code, message, minute=1), T0 + minutes(1))
 
-    [exit_order] = _exits(p)
+    [exit_order] = exit_orders(p)
     assert exit_order.quantity == D("0.2")
     assert p.s.pending_exit_reason is ExitReason.STOP_LOSS
-    cancels = [c.order_id for c in _sent(p, CancelOrder)]
+    cancels = [c.order_id for c in sent(p, CancelOrder)]
     assert cancels == ([f"{pid}-0S"] if venue == "PAPER" else []), "the stop still resting"
-    assert "STOP_THROUGH_MARKET" in _errors(p)
+    assert "STOP_THROUGH_MARKET" in error_codes(p)
 
 
 def test_trailed_stop_refused_as_through_the_market_exits_as_a_trailing_stop() -> None:
     p = _open("LIVE", "50000")
     apply_modification(p, Modification(kind=ModificationKind.TRAIL_SL, new_value=D("50500")),
                        TriggeredBy.RULE_ENGINE, gate(), T0 + minutes(1))
-    [replace] = _sent(p, ReplaceOrder)
+    [replace] = sent(p, ReplaceOrder)
     p.outbox.clear()
-    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_2010",
-                               "Stop price would trigger immediately."), T0 + minutes(1))
-    assert len(_exits(p)) == 1 and p.s.pending_exit_reason is ExitReason.TRAILING_STOP
+    on_order_event(p, refused(p, replace.new_order_id, "BINANCE_2010",
+                               "Stop price would trigger immediately.", minute=1), T0 + minutes(1))
+    assert len(exit_orders(p)) == 1 and p.s.pending_exit_reason is ExitReason.TRAILING_STOP
 
 
 def test_stop_refused_through_the_market_again_after_its_close_failed_is_left_to_the_watchdog() -> None:
@@ -201,26 +191,26 @@ def test_stop_refused_through_the_market_again_after_its_close_failed_is_left_to
     stop → refusal → close → refusal for ever, a round trip each: the watchdog judges it."""
     p = _open("LIVE", "48500")
     pid = p.s.position_id
-    on_order_event(p, _refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately."),
+    on_order_event(p, refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately.", minute=1),
                    T0 + minutes(1))
-    [exit_order] = _exits(p)
+    [exit_order] = exit_orders(p)
     p.outbox.clear()
-    on_order_event(p, _refused(p, exit_order.order_id, "BINANCE_2010",
-                               "Account has insufficient balance for requested action."), T0 + minutes(1))
-    [stop] = [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
+    on_order_event(p, refused(p, exit_order.order_id, "BINANCE_2010",
+                               "Account has insufficient balance for requested action.", minute=1), T0 + minutes(1))
+    [stop] = [m.order for m in sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
     p.outbox.clear()
-    on_order_event(p, _refused(p, stop.order_id, "BINANCE_2010", "Stop price would trigger immediately."),
+    on_order_event(p, refused(p, stop.order_id, "BINANCE_2010", "Stop price would trigger immediately.", minute=1),
                    T0 + minutes(1))
-    assert _exits(p) == []
-    assert "STOP_THROUGH_MARKET" in _errors(p)
+    assert exit_orders(p) == []
+    assert "STOP_THROUGH_MARKET" in error_codes(p)
 
 
 def test_other_binance_2010_refusals_of_a_stop_are_not_price_refusals() -> None:
     p = _open("LIVE", "50000")
     pid = p.s.position_id
-    on_order_event(p, _refused(p, f"{pid}-0S", "BINANCE_2010",
-                               "Account has insufficient balance for requested action."), T0 + minutes(1))
-    assert _exits(p) == [] and p.s.status is PositionStatus.OPEN
+    on_order_event(p, refused(p, f"{pid}-0S", "BINANCE_2010",
+                               "Account has insufficient balance for requested action.", minute=1), T0 + minutes(1))
+    assert exit_orders(p) == [] and p.s.status is PositionStatus.OPEN
 
 
 def test_take_profit_moved_below_the_market_and_refused_sells_its_share_at_market() -> None:
@@ -239,19 +229,19 @@ def test_take_profit_moved_below_the_market_and_refused_sells_its_share_at_marke
     p.mark(D("50800"))
     apply_modification(p, Modification(kind=ModificationKind.MODIFY_TP, tp_index=0, new_value=D("50600")),
                        TriggeredBy.USER_MANUAL, gate(), T0 + minutes(1))
-    [replace] = _sent(p, ReplaceOrder)
+    [replace] = sent(p, ReplaceOrder)
     p.outbox.clear()
 
-    on_order_event(p, _refused(p, replace.new_order_id, "PRICE_RELATIONSHIP",
-                               "SELL OCO take-profit 50600 is not above the last price 50800"),
+    on_order_event(p, refused(p, replace.new_order_id, "PRICE_RELATIONSHIP",
+                               "SELL OCO take-profit 50600 is not above the last price 50800", minute=1),
                    T0 + minutes(1))
 
-    [exit_order] = _exits(p)
+    [exit_order] = exit_orders(p)
     assert exit_order.quantity == D("0.1") and p.s.pending_exit_reason is ExitReason.TAKE_PROFIT
-    assert f"{pid}-0L0" in [c.list_id for c in _sent(p, CancelOrder)], "the kept OCO still resting"
+    assert f"{pid}-0L0" in [c.list_id for c in sent(p, CancelOrder)], "the kept OCO still resting"
     stops = _live(p, OrderKind.STOP)
     assert sum((o.quantity for o in stops), Decimal(0)) == D("0.1")
-    assert "TAKE_PROFIT_THROUGH_MARKET" in _errors(p)
+    assert "TAKE_PROFIT_THROUGH_MARKET" in error_codes(p)
 
 
 def test_a_stop_accepted_again_lets_a_later_refusal_for_its_price_close_at_market() -> None:
@@ -259,18 +249,18 @@ def test_a_stop_accepted_again_lets_a_later_refusal_for_its_price_close_at_marke
     move refused for its price (same holding) still closes at market."""
     p = _open("LIVE", "48500")
     pid = p.s.position_id
-    on_order_event(p, _refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately."),
+    on_order_event(p, refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately.", minute=1),
                    T0 + minutes(1))
-    [exit_order] = _exits(p)
-    on_order_event(p, _refused(p, exit_order.order_id, "BINANCE_2010",
-                               "Account has insufficient balance for requested action."), T0 + minutes(1))
-    [stop] = [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
+    [exit_order] = exit_orders(p)
+    on_order_event(p, refused(p, exit_order.order_id, "BINANCE_2010",
+                               "Account has insufficient balance for requested action.", minute=1), T0 + minutes(1))
+    [stop] = [m.order for m in sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
     on_order_event(p, accepted(pid, stop.order_id, OrderRole.STOP_LOSS, "0.2", Side.SELL,
                                OrderType.STOP_MARKET, stop="49000"), T0 + minutes(2))  # price came back
     apply_modification(p, Modification(kind=ModificationKind.MOVE_SL, new_value=D("49500")),
                        TriggeredBy.USER_MANUAL, gate(), T0 + minutes(3))
-    [replace] = _sent(p, ReplaceOrder)
+    [replace] = sent(p, ReplaceOrder)
     p.outbox.clear()
-    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_2010",
-                               "Stop price would trigger immediately."), T0 + minutes(3))
-    assert len(_exits(p)) == 1 and p.s.status is PositionStatus.CLOSING
+    on_order_event(p, refused(p, replace.new_order_id, "BINANCE_2010",
+                               "Stop price would trigger immediately.", minute=1), T0 + minutes(3))
+    assert len(exit_orders(p)) == 1 and p.s.status is PositionStatus.CLOSING

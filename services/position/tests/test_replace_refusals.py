@@ -16,10 +16,8 @@ from decimal import Decimal
 import pytest
 from robson_contracts import (
     CancelOrder,
-    Message,
     Modification,
     ModificationKind,
-    OrderRejected,
     OrderRole,
     OrderType,
     PositionClosed,
@@ -36,7 +34,18 @@ from robson_position.domain.management import apply_modification
 from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind
 
-from .factories import T0, D, accepted, filled, gate, minutes
+from .factories import (
+    T0,
+    D,
+    accepted,
+    error_codes,
+    exit_orders,
+    filled,
+    gate,
+    minutes,
+    refused,
+    sent,
+)
 
 INSUFFICIENT = "Account has insufficient balance for requested action."
 BINANCE_REFUSALS = [
@@ -72,31 +81,13 @@ def _open(venue: str = "LIVE", tps: tuple[tuple[str, str], ...] = ()) -> Positio
 def _move(p: Position, kind: ModificationKind, value: str, tp_index: int | None = None) -> list[ReplaceOrder]:
     apply_modification(p, Modification(kind=kind, new_value=D(value), tp_index=tp_index),
                        TriggeredBy.USER_MANUAL, gate(), T0 + minutes(1))
-    replaces = _sent(p, ReplaceOrder)
+    replaces = sent(p, ReplaceOrder)
     p.outbox.clear()
     return replaces
 
 
-def _refused(p: Position, order_id: str, code: str, message: str) -> OrderRejected:
-    return OrderRejected(occurred_at=T0 + minutes(2), account_id="acc1", venue=p.s.venue,
-                         order_id=order_id, symbol="BTCUSDT", position_id=p.s.position_id,
-                         reason_code=code, message=message)
-
-
-def _sent(p: Position, kind: type[Message]) -> list:  # type: ignore[type-arg]
-    return [m for m in p.outbox if isinstance(m, kind)]
-
-
 def _stops_sent(p: Position) -> list:  # type: ignore[type-arg]
-    return [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
-
-
-def _exits(p: Position) -> list:  # type: ignore[type-arg]
-    return [m.order for m in _sent(p, SubmitOrder) if m.order.role is OrderRole.EXIT]
-
-
-def _errors(p: Position) -> list[str]:
-    return [m.reason_code for m in p.outbox if isinstance(m, PositionError)]
+    return [m.order for m in sent(p, SubmitOrder) if m.order.role is OrderRole.STOP_LOSS]
 
 
 def _live(p: Position, kind: OrderKind) -> list:  # type: ignore[type-arg]
@@ -112,16 +103,16 @@ def test_live_stop_move_refused_after_the_old_stop_was_cancelled_places_the_stop
     p = _open()
     [replace] = _move(p, ModificationKind.MOVE_SL, "49500")
 
-    on_order_event(p, _refused(p, replace.new_order_id, code, message), T0 + minutes(2))
+    on_order_event(p, refused(p, replace.new_order_id, code, message), T0 + minutes(2))
 
     stops = _stops_sent(p)
     assert [(o.type, o.quantity, o.stop_price) for o in stops] == [
         (OrderType.STOP_MARKET, D("0.2"), D("49000"))], f"0.2 held with no stop at Binance: {p.outbox}"
     assert p.s.stop_loss == D("49000"), "the position reports a stop no order carries"
     assert [(o.quantity, o.price) for o in _live(p, OrderKind.STOP)] == [(D("0.2"), D("49000"))]
-    assert _exits(p) == [] and p.s.status is PositionStatus.OPEN
-    assert "STOP_MOVE_REFUSED" in _errors(p)
-    [error] = [m for m in _sent(p, PositionError) if m.reason_code == "STOP_MOVE_REFUSED"]
+    assert exit_orders(p) == [] and p.s.status is PositionStatus.OPEN
+    assert "STOP_MOVE_REFUSED" in error_codes(p)
+    [error] = [m for m in sent(p, PositionError) if m.reason_code == "STOP_MOVE_REFUSED"]
     assert code in error.message and "49500" in error.message and "49000" in error.message
 
 
@@ -133,23 +124,23 @@ def test_live_stop_move_refused_on_take_profit_ocos_places_every_oco_again_as_it
     p = _open(tps=(("51000", "0.5"), ("52000", "0.5")))
     first, second = _move(p, ModificationKind.MOVE_SL, "49500")
 
-    on_order_event(p, _refused(p, first.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
+    on_order_event(p, refused(p, first.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
 
-    ocos = _sent(p, SubmitOcoOrder)
+    ocos = sent(p, SubmitOcoOrder)
     assert sorted((o.quantity, o.take_profit_price, o.stop_price) for o in ocos) == [
         (D("0.1"), D("51000"), D("49000")), (D("0.1"), D("52000"), D("49000"))], p.outbox
     pending = p.s.orders[second.new_order_id]
-    cancels = {c.order_id or c.list_id for c in _sent(p, CancelOrder)}
+    cancels = {c.order_id or c.list_id for c in sent(p, CancelOrder)}
     assert not pending.live and {pending.order_id, pending.list_id} & cancels, \
         "the other replacement, on its way, is cancelled with the rest"
-    assert "STOP_MOVE_REFUSED" in _errors(p)
+    assert "STOP_MOVE_REFUSED" in error_codes(p)
     held = sum((o.quantity for o in _live(p, OrderKind.STOP)), Decimal(0))
     assert held == D("0.2")
 
     p.outbox.clear()
-    on_order_event(p, _refused(p, second.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
-    assert _sent(p, SubmitOcoOrder) == [] and _stops_sent(p) == [], f"a second round: {p.outbox}"
-    assert "STOP_MOVE_REFUSED" not in _errors(p)
+    on_order_event(p, refused(p, second.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
+    assert sent(p, SubmitOcoOrder) == [] and _stops_sent(p) == [], f"a second round: {p.outbox}"
+    assert "STOP_MOVE_REFUSED" not in error_codes(p)
 
 
 def test_live_take_profit_move_refused_places_its_oco_again_at_the_old_price() -> None:
@@ -159,14 +150,14 @@ def test_live_take_profit_move_refused_places_its_oco_again_at_the_old_price() -
     p = _open(tps=(("51000", "0.5"), ("52000", "0.5")))
     [replace] = _move(p, ModificationKind.MODIFY_TP, "51500", tp_index=0)
 
-    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
+    on_order_event(p, refused(p, replace.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
 
-    prices = sorted((o.take_profit_price, o.stop_price) for o in _sent(p, SubmitOcoOrder))
+    prices = sorted((o.take_profit_price, o.stop_price) for o in sent(p, SubmitOcoOrder))
     assert (D("51000"), D("49000")) in prices, p.outbox
     assert p.s.take_profits[0].price == D("51000")
     held = sum((o.quantity for o in _live(p, OrderKind.STOP)), Decimal(0))
     assert held == D("0.2")
-    assert "TAKE_PROFIT_MOVE_REFUSED" in _errors(p)
+    assert "TAKE_PROFIT_MOVE_REFUSED" in error_codes(p)
 
 
 AGAIN = [
@@ -185,18 +176,18 @@ def test_live_stop_placed_again_after_a_refused_move_and_refused_again_does_not_
     watchdog (it places the stop again, then closes after its grace)."""
     p = _open()
     [replace] = _move(p, ModificationKind.MOVE_SL, "49500")
-    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
+    on_order_event(p, refused(p, replace.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
     [stop] = _stops_sent(p)
     p.outbox.clear()
 
-    on_order_event(p, _refused(p, stop.order_id, code, message), T0 + minutes(3))
+    on_order_event(p, refused(p, stop.order_id, code, message), T0 + minutes(3))
 
-    assert _stops_sent(p) == [] and _sent(p, SubmitOcoOrder) == [], f"a refusal loop: {p.outbox}"
-    assert "STOP_MOVE_REFUSED" not in _errors(p)
+    assert _stops_sent(p) == [] and sent(p, SubmitOcoOrder) == [], f"a refusal loop: {p.outbox}"
+    assert "STOP_MOVE_REFUSED" not in error_codes(p)
     if answer is None:
-        assert _exits(p) == [] and p.s.status is PositionStatus.OPEN
+        assert exit_orders(p) == [] and p.s.status is PositionStatus.OPEN
     else:
-        assert [o.quantity for o in _exits(p)] == [D("0.2")] and answer in _errors(p)
+        assert [o.quantity for o in exit_orders(p)] == [D("0.2")] and answer in error_codes(p)
 
 
 def test_live_stop_move_refused_because_the_old_stop_filled_places_nothing() -> None:
@@ -210,13 +201,13 @@ def test_live_stop_move_refused_because_the_old_stop_filled_places_nothing() -> 
 
     on_order_event(p, filled(pid, f"{pid}-0S", OrderRole.STOP_LOSS, "49000", "0.2", Side.SELL,
                              at=T0 + minutes(2)), T0 + minutes(2))
-    assert p.s.status is PositionStatus.CLOSED and len(_sent(p, PositionClosed)) == 1
+    assert p.s.status is PositionStatus.CLOSED and len(sent(p, PositionClosed)) == 1
     p.outbox.clear()
-    on_order_event(p, _refused(p, replace.new_order_id, "REPLACE_TARGET_NOT_OPEN",
+    on_order_event(p, refused(p, replace.new_order_id, "REPLACE_TARGET_NOT_OPEN",
                                f"{pid}-0S is FILLED"), T0 + minutes(2))
 
-    assert _stops_sent(p) == [] and _exits(p) == [] and _sent(p, SubmitOcoOrder) == []
-    assert p.s.status is PositionStatus.CLOSED and _sent(p, PositionClosed) == []
+    assert _stops_sent(p) == [] and exit_orders(p) == [] and sent(p, SubmitOcoOrder) == []
+    assert p.s.status is PositionStatus.CLOSED and sent(p, PositionClosed) == []
 
 
 def test_live_stop_move_refused_as_not_open_before_its_fill_arrives_places_nothing() -> None:
@@ -226,15 +217,15 @@ def test_live_stop_move_refused_as_not_open_before_its_fill_arrives_places_nothi
     pid = p.s.position_id
     [replace] = _move(p, ModificationKind.MOVE_SL, "49500")
 
-    on_order_event(p, _refused(p, replace.new_order_id, "REPLACE_TARGET_NOT_OPEN",
+    on_order_event(p, refused(p, replace.new_order_id, "REPLACE_TARGET_NOT_OPEN",
                                "the order to replace was no longer open"), T0 + minutes(2))
-    assert _stops_sent(p) == [] and _exits(p) == [] and _sent(p, SubmitOcoOrder) == []
-    assert "STOP_MOVE_REFUSED" not in _errors(p)
+    assert _stops_sent(p) == [] and exit_orders(p) == [] and sent(p, SubmitOcoOrder) == []
+    assert "STOP_MOVE_REFUSED" not in error_codes(p)
 
     on_order_event(p, filled(pid, f"{pid}-0S", OrderRole.STOP_LOSS, "49000", "0.2", Side.SELL,
                              at=T0 + minutes(2)), T0 + minutes(2))
     assert p.s.status is PositionStatus.CLOSED and p.s.exit_quantity == D("0.2")
-    assert _stops_sent(p) == [] and _exits(p) == []
+    assert _stops_sent(p) == [] and exit_orders(p) == []
 
 
 def test_paper_stop_move_refused_keeps_the_old_stop_and_places_nothing() -> None:
@@ -243,11 +234,11 @@ def test_paper_stop_move_refused_keeps_the_old_stop_and_places_nothing() -> None
     pid = p.s.position_id
     [replace] = _move(p, ModificationKind.MOVE_SL, "49500")
 
-    on_order_event(p, _refused(p, replace.new_order_id, "PRICE_FILTER", "off the tick"), T0 + minutes(2))
+    on_order_event(p, refused(p, replace.new_order_id, "PRICE_FILTER", "off the tick"), T0 + minutes(2))
 
-    assert _stops_sent(p) == [] and _sent(p, CancelOrder) == [] and _exits(p) == []
+    assert _stops_sent(p) == [] and sent(p, CancelOrder) == [] and exit_orders(p) == []
     assert [o.order_id for o in _live(p, OrderKind.STOP)] == [f"{pid}-0S"]
-    assert p.s.stop_loss == D("49000") and "STOP_MOVE_REFUSED" not in _errors(p)
+    assert p.s.stop_loss == D("49000") and "STOP_MOVE_REFUSED" not in error_codes(p)
 
 
 @pytest.mark.parametrize("venue", ["LIVE", "PAPER"])
@@ -259,7 +250,7 @@ def test_refused_manual_stop_move_leaves_the_stop_managed_by_the_rules_as_before
     [replace] = _move(p, ModificationKind.MOVE_SL, "49500")
     assert p.s.manual_stop is True
 
-    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
+    on_order_event(p, refused(p, replace.new_order_id, "BINANCE_2010", INSUFFICIENT), T0 + minutes(2))
 
     assert p.s.stop_loss == D("49000") and p.s.manual_stop is False
 
@@ -272,11 +263,11 @@ def test_refused_trailing_move_does_not_count_as_trailed(venue: str) -> None:
     p = _open(venue=venue)
     apply_modification(p, Modification(kind=ModificationKind.TRAIL_SL, trail_percent=D("1")),
                        TriggeredBy.RULE_ENGINE, gate(), T0 + minutes(1))
-    [replace] = _sent(p, ReplaceOrder)
+    [replace] = sent(p, ReplaceOrder)
     p.outbox.clear()
     assert p.s.last_trailed_at is not None and p.s.trail_percent == D("1")
 
-    on_order_event(p, _refused(p, replace.new_order_id, "BINANCE_1013", "Filter failure: LOT_SIZE"),
+    on_order_event(p, refused(p, replace.new_order_id, "BINANCE_1013", "Filter failure: LOT_SIZE"),
                    T0 + minutes(2))
 
     assert p.s.last_trailed_at is None and p.s.trail_percent is None and p.s.manual_stop is False
@@ -290,6 +281,6 @@ def test_paper_take_profit_move_refused_keeps_the_old_take_profit_price() -> Non
     replaces = _move(p, ModificationKind.MODIFY_TP, "51500", tp_index=0)
     [new_id] = [r.new_order_id for r in replaces]
 
-    on_order_event(p, _refused(p, new_id, "PRICE_FILTER", "off the tick"), T0 + minutes(2))
+    on_order_event(p, refused(p, new_id, "PRICE_FILTER", "off the tick"), T0 + minutes(2))
 
     assert [tp.price for tp in p.s.take_profits] == [D("51000"), D("52000")]

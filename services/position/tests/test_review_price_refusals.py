@@ -23,23 +23,21 @@ from robson_position.deps import PositionService
 from robson_position.domain.lifecycle import on_order_event, open_position
 from robson_position.domain.management import apply_modification
 from robson_position.domain.orders import position_id_for
-from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind
 from robson_position.handlers.entries import handle_gate_decision
 from robson_position.handlers.market import apply_tick
 from robson_position.handlers.orders import handle_order_event
 
-from .factories import T0, D, accepted, filled, gate, minutes
-
-
-def _refused(p: Position, order_id: str, code: str, message: str) -> OrderRejected:
-    return OrderRejected(occurred_at=T0 + minutes(1), account_id="acc1", venue=p.s.venue,
-                         order_id=order_id, symbol="BTCUSDT", position_id=p.s.position_id,
-                         reason_code=code, message=message)
-
-
-def _exits(p: Position) -> list:  # type: ignore[type-arg]
-    return [m.order for m in p.outbox if isinstance(m, SubmitOrder) and m.order.role is OrderRole.EXIT]
+from .factories import (
+    T0,
+    D,
+    accepted,
+    exit_orders,
+    filled,
+    gate,
+    minutes,
+    refused,
+)
 
 
 def test_paper_stop_move_refused_on_an_oco_and_the_lone_stop_leaves_no_resting_stop_behind() -> None:
@@ -68,12 +66,12 @@ def test_paper_stop_move_refused_on_an_oco_and_the_lone_stop_leaves_no_resting_s
     p.outbox.clear()
 
     # paper answers the replacements in the order sent; both refused, both old orders kept
-    on_order_event(p, _refused(p, replaced[f"{pid}-0S0"], "PRICE_RELATIONSHIP",
-                               "SELL OCO stop 50500 is not below the last price 50400"), T0 + minutes(1))
-    on_order_event(p, _refused(p, replaced[f"{pid}-0S"], "STOP_WOULD_TRIGGER",
-                               "SELL stop 50500 would trigger at once (last price 50400)"), T0 + minutes(1))
+    on_order_event(p, refused(p, replaced[f"{pid}-0S0"], "PRICE_RELATIONSHIP",
+                               "SELL OCO stop 50500 is not below the last price 50400", minute=1), T0 + minutes(1))
+    on_order_event(p, refused(p, replaced[f"{pid}-0S"], "STOP_WOULD_TRIGGER",
+                               "SELL stop 50500 would trigger at once (last price 50400)", minute=1), T0 + minutes(1))
 
-    [exit_order] = _exits(p)
+    [exit_order] = exit_orders(p)
     assert exit_order.quantity == D("0.2")
     cancels = [m for m in p.outbox if isinstance(m, CancelOrder)]
     kept_lone_stop = f"{pid}-0S"
@@ -97,9 +95,9 @@ def test_entry_filled_in_two_trades_through_its_stop_closes_both_not_only_the_fi
     first = filled(pid, f"{pid}-0E", OrderRole.ENTRY, "48500", "0.1", Side.BUY, fill_id="e1")
     data = first.model_dump(exclude={"message_type"}) | {"remaining_quantity": D("0.1")}
     on_order_event(p, OrderPartiallyFilled(**data), T0)
-    on_order_event(p, _refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately."),
+    on_order_event(p, refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately.", minute=1),
                    T0 + minutes(1))
-    [close_first] = _exits(p)
+    [close_first] = exit_orders(p)
     assert close_first.quantity == D("0.1")
     on_order_event(p, filled(pid, f"{pid}-0E", OrderRole.ENTRY, "48500", "0.1", Side.BUY, fill_id="e2",
                              at=T0 + minutes(1)), T0 + minutes(1))
@@ -109,10 +107,10 @@ def test_entry_filled_in_two_trades_through_its_stop_closes_both_not_only_the_fi
     [stop] = [m.order for m in p.outbox if isinstance(m, SubmitOrder) and m.order.role is OrderRole.STOP_LOSS]
     p.outbox.clear()
 
-    on_order_event(p, _refused(p, stop.order_id, "BINANCE_2010", "Stop price would trigger immediately."),
+    on_order_event(p, refused(p, stop.order_id, "BINANCE_2010", "Stop price would trigger immediately.", minute=1),
                    T0 + minutes(1))
 
-    assert [o.quantity for o in _exits(p)] == [D("0.1")], (
+    assert [o.quantity for o in exit_orders(p)] == [D("0.1")], (
         "0.1 held below its stop, its stop refused, and nothing sent: left to the watchdog")
 
 
@@ -134,11 +132,11 @@ def test_live_stop_resized_for_a_later_entry_fill_and_refused_as_through_closes_
     on_order_event(p, filled(pid, f"{pid}-0E", OrderRole.ENTRY, "48950", "0.1", Side.BUY, fill_id="e2"), T0)
     p.outbox.clear()
 
-    on_order_event(p, _refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately."),
+    on_order_event(p, refused(p, f"{pid}-0S", "BINANCE_2010", "Stop price would trigger immediately.", minute=1),
                    T0 + minutes(1))
 
     assert not [o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP]
-    assert [o.quantity for o in _exits(p)] == [D("0.2")], (
+    assert [o.quantity for o in exit_orders(p)] == [D("0.2")], (
         "0.2 held below its stop, the stop refused as through the market, nothing sent")
 
 
