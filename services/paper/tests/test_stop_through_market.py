@@ -117,3 +117,18 @@ def test_oco_stop_leg_moved_through_the_market_is_refused_as_its_list_would_be()
     ex.replace("a1", "default", "s1", "s2", None, None, D(101), at(4))
     assert _refused(ex.drain()) == {"s2": "PRICE_RELATIONSHIP"}
     assert ("a1", "s1") in ex.orders and ("a1", "t1") in ex.orders
+
+
+def test_stop_through_a_stale_last_price_is_judged_by_the_next_price_not_refused() -> None:
+    """paper's last price may be old (restored after a restart, a quiet symbol): Binance judges
+    against the current price, which paper does not know yet. The stop is accepted as before
+    and acts on the next price; one through the fresh price is still refused."""
+    ex = exchange()  # last price 100 at T0
+    _buy(ex, "1")  # filled at 100 at 2 s
+    ex.submit("a1", "default", spec("s1", "SELL", "STOP_MARKET", "1", stop="101"), at(60))
+    events = ex.drain()
+    assert _refused(events) == {} and "s1" in {e.ref.order_id for e in events if isinstance(e, Accepted)}
+    ex.on_price("BTCUSDT", D(102), at(61))  # the market was above the stop after all
+    assert [f for f in fills(ex.drain()) if f.ref.order_id == "s1"] == []
+    ex.submit("a1", "default", spec("s2", "SELL", "STOP_MARKET", "0.5", stop="103"), at(62))
+    assert _refused(ex.drain()) == {"s2": "STOP_WOULD_TRIGGER"}

@@ -55,7 +55,8 @@ def through_market(spec: OrderSpec, price: Decimal | None, stop: Decimal | None,
     """A price already through the last one, refused as Binance refuses it: a stop that would
     trigger at once ("Stop price would trigger immediately."), an OCO leg not on its side of
     the last price (SELL: take-profit > last > stop; "The relationship of the prices for the
-    orders is not correct."). Without a last price nothing is known to be through."""
+    orders is not correct."). Without a last price (none, or not fresh) nothing is known to be
+    through."""
     if last is None:
         return None
     sell = spec.side is Side.SELL
@@ -94,12 +95,17 @@ class Admission(Matching):
         price = rules.check_price(spec.price, "price", strict) if spec.price is not None else None
         stop = rules.check_price(spec.stop_price, "stop_price", strict) if spec.stop_price else None
         bracket = _plan_on_grid(links.bracket, rules, strict) if links.bracket else None
-        last = self.market(spec.symbol).last_price
+        market = self.market(spec.symbol)
+        last = market.last_price
         ref = price or stop or last
         if ref is None:
             raise RuleViolation("NO_MARKET_PRICE", f"no price seen yet for {spec.symbol}")
         rules.check_notional(qty, ref)
-        through = through_market(spec, price, stop, last, links.oco_peer is not None)
+        # Judged on a fresh price only (as fresh as a market fill wants it): Binance's is always
+        # current, and a price paper restored after a restart may be hours old.
+        fresh = last if market.last_time is not None \
+            and at - market.last_time <= self.config.market_fill_max_age else None
+        through = through_market(spec, price, stop, fresh, links.oco_peer is not None)
         if through is not None:
             raise through
         if spec.type is OrderType.LIMIT_MAKER and last is not None and price is not None and (
