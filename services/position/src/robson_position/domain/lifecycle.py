@@ -160,15 +160,16 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
     # what is held changes: a stop refused as through the market from here on is refused for
     # another holding (the close it was answered with worked, in part or whole): no loop yet
     s.stop_through_for = None
+    base, quote = (position.rules.base_asset, position.rules.quote_asset) if position.rules else ("", "")
     fee = fill.fee_quote if fill.fee_quote is not None \
-        else pnl.fee_in_quote(fill.fee, fill.fee_asset, s.symbol, fill.price)
+        else pnl.fee_in_quote(fill.fee, fill.fee_asset, s.symbol, fill.price, base, quote)
     tracked = s.orders.get(event.order_id)
     kind = tracked.kind if tracked else _KIND_OF_ROLE.get(event.role or OrderRole.EXIT, OrderKind.EXIT)
     if isinstance(event, OrderFilled) and tracked is not None:
         tracked.live = False
     if kind is OrderKind.ENTRY:
-        kept = fill.fee if s.side is PositionSide.LONG and pnl.fee_in_base(fill.fee_asset, s.symbol) \
-            else Decimal(0)
+        kept = fill.fee if s.side is PositionSide.LONG \
+            and pnl.fee_in_base(fill.fee_asset, s.symbol, base) else Decimal(0)
         position.apply_entry_fill(fill.fill_id, fill.price, fill.quantity, fee, fill.filled_at, kept)
         if isinstance(event, OrderFilled):
             _levels_from_fill(s)

@@ -10,7 +10,7 @@ rules that were wrong or changed meanwhile.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from robson_contracts import SymbolRules
@@ -23,10 +23,16 @@ class LotRules:
     step_size: Decimal
     min_qty: Decimal = ZERO
     min_notional: Decimal = ZERO
+    base_asset: str = field(default="", compare=False)
+    """The symbol's base asset as the venue names it ("" not told): which asset a commission
+    was taken in is read by it, not off the symbol's name (``pnl.fee_in_quote``). Not a lot
+    rule: rules compare equal without it."""
+    quote_asset: str = field(default="", compare=False)
 
     @classmethod
     def of(cls, told: SymbolRules) -> LotRules:
-        return cls(told.step_size, told.min_qty, told.min_notional)
+        return cls(told.step_size, told.min_qty, told.min_notional, told.base_asset,
+                   told.quote_asset)
 
     def floor(self, quantity: Decimal) -> Decimal:
         """``quantity`` cut down to the step (what is below one step is dust no order sells)."""

@@ -18,10 +18,16 @@ def gross_pnl(side: PositionSide, entry: Decimal, exit_: Decimal, quantity: Deci
     return (exit_ - entry) * quantity * direction(side)
 
 
-def fee_in_quote(fee: Decimal, fee_asset: str, symbol: str, price: Decimal) -> Decimal:
+def fee_in_quote(fee: Decimal, fee_asset: str, symbol: str, price: Decimal,
+                 base_asset: str = "", quote_asset: str = "") -> Decimal:
     """Fees are normally quote-asset (USDT). A base-asset fee is valued at the fill price;
     any other asset (e.g. BNB) cannot be valued here and is counted as zero: the venue values
-    those (``Fill.fee_quote``, used instead of this when set)."""
+    those (``Fill.fee_quote``, used instead of this when set).
+
+    ``base_asset``/``quote_asset``: the symbol's, as its venue told them; without them they are
+    read off the symbol's name (wrong where the base ends the quote's name: "T" of TUSDT)."""
+    if fee_asset and base_asset and quote_asset:
+        return fee if fee_asset == quote_asset else fee * price if fee_asset == base_asset else ZERO
     if symbol.endswith(fee_asset):
         return fee
     if symbol.startswith(fee_asset):
@@ -29,8 +35,10 @@ def fee_in_quote(fee: Decimal, fee_asset: str, symbol: str, price: Decimal) -> D
     return ZERO
 
 
-def fee_in_base(fee_asset: str, symbol: str) -> bool:
+def fee_in_base(fee_asset: str, symbol: str, base_asset: str = "") -> bool:
     """The fee was taken in the symbol's base asset (``fee_in_quote`` values it at the price)."""
+    if fee_asset and base_asset:
+        return fee_asset == base_asset
     return bool(fee_asset) and symbol.startswith(fee_asset) and not symbol.endswith(fee_asset)
 
 
