@@ -22,7 +22,8 @@ class ChildLeg:
     fraction: Decimal | None
     """The take-profit's share of the filled quantity; None for the lone stop (the rest)."""
     price: Decimal
-    """Price for the notional check: the take-profit price, or the stop price."""
+    """Price for the notional check: the take-profit price (its OCO's stop leg is checked at the
+    lone stop's price too), or the stop price."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,12 @@ def child_quantities(legs: list[ChildLeg], held: Decimal, limits: Limits, entry_
     for leg in legs:
         if leg.fraction is None:
             out[leg.key] = protected - used
-    price = {leg.key: leg.price for leg in legs}
-    wanted = {k: q for k, q in out.items() if q > 0 and (entry_done or limits.placeable(q, price[k]))}
+    # an OCO is refused whole when either leg is too small: its stop is valued at the stop price
+    stop = next((leg.price for leg in legs if leg.fraction is None), None)
+    prices = {leg.key: [leg.price] + ([stop] if leg.fraction is not None and stop is not None else [])
+              for leg in legs}
+    wanted = {k: q for k, q in out.items()
+              if q > 0 and (entry_done or all(limits.placeable(q, p) for p in prices[k]))}
     if entry_done and not wanted and held > 0:
         return {leg.key: held for leg in legs if leg.fraction is None}
     return wanted
