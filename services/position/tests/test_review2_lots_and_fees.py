@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from robson_contracts import (
+    ExitReason,
     OrderRole,
     Side,
     SubmitOrder,
@@ -10,8 +11,9 @@ from robson_contracts import (
 )
 from robson_position.domain.lifecycle import on_order_event, open_position
 from robson_position.domain.lots import LotRules
-from robson_position.domain.management import reprotect
+from robson_position.domain.management import reprotect, request_close
 from robson_position.domain.position import Position
+from robson_position.domain.state import OrderKind
 
 from .factories import T0, D, filled, gate, minutes
 
@@ -65,3 +67,23 @@ def test_a_short_s_buy_back_paying_its_fee_in_a_base_that_ends_the_quote_is_valu
     on_order_event(p, back, T0 + minutes(5))
     assert p.s.exit_fees == D("0.018"), f"a 1 T commission booked as {p.s.exit_fees} USDT"
     assert p.s.realized_pnl == D("1.962")
+
+
+def test_a_second_partial_close_before_the_first_filled_never_asks_to_sell_more_than_is_held() -> None:
+    """0.2 BTC held. The trader closes half (0.1 at market, the stop re-placed for 0.1); before
+    that exit fills (paper fills a market order on its next price) half again is asked. The
+    share and the rest were measured on all 0.2, the first exit's 0.1 included: a second exit
+    of 0.1 and a stop for 0.1 while the first exit still sells 0.1 — 0.3 asked of 0.2 held.
+    The stop is then for more than is held once the exits fill (refused for want of funds, not
+    answered: nothing protects what is held) or one exit is refused."""
+    p = open_position(gate(qty="0.2", tps=()), "PAPER", T0)
+    pid = p.s.position_id
+    on_order_event(p, filled(pid, f"{pid}-0E", OrderRole.ENTRY, "50000", "0.2", Side.BUY), T0)
+    p.rules = LotRules(D("0.00001"), D("0.00001"), D("5"))
+    assert request_close(p, ExitReason.MANUAL_CLOSE, D("0.5"), gate(), T0 + minutes(1))
+    assert request_close(p, ExitReason.MANUAL_CLOSE, D("0.5"), gate(), T0 + minutes(2))
+    live = [o for o in p.s.orders.values() if o.live]
+    exits = sum((o.quantity for o in live if o.kind is OrderKind.EXIT), D(0))
+    stops = sum((o.quantity for o in live if o.kind is OrderKind.STOP), D(0))
+    assert exits + stops == p.s.remaining == D("0.2"), f"exits {exits} + stops {stops} of 0.2 held"
+    assert (exits, stops) == (D("0.15"), D("0.05"))
