@@ -191,27 +191,29 @@ def request_close(position: Position, reason: ExitReason, fraction: Decimal | No
         return True
     if s.status not in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
         return False
-    quantity = s.remaining if fraction is None or fraction >= 1 else _share(position, fraction)
+    held = s.remaining - exiting(s)  # a partial close's exit still selling is not held again
+    quantity = held if fraction is None or fraction >= 1 else _share(position, held, fraction)
     if quantity <= 0:
         return False
     s.order_generation += 1
     s.pending_exit_reason = reason
-    if quantity >= s.remaining:
+    if quantity >= held:
         cancel_protection(position, cause, at)
         position.transition(PositionStatus.CLOSING)
     else:
-        reprotect(position, s.remaining - quantity, cause, at)
+        reprotect(position, held - quantity, cause, at)
     _submit_exit(position, quantity, cause, at)
     return True
 
 
-def _share(position: Position, fraction: Decimal) -> Decimal:
-    """What a partial close sells: on the venue's step when its rules are known (all of it when
-    the rest could not be protected, nothing when the share is below the venue's minimums)."""
+def _share(position: Position, held: Decimal, fraction: Decimal) -> Decimal:
+    """What a partial close of ``held`` sells: on the venue's step when its rules are known
+    (all of it when the rest could not be protected, nothing when the share is below the
+    venue's minimums)."""
     s = position.s
     if position.rules is None:
-        return (s.remaining * fraction).quantize(QTY_STEP, rounding=ROUND_DOWN)
-    return close_quantity(s.remaining, fraction, position.rules, s.last_price or s.entry_price,
+        return (held * fraction).quantize(QTY_STEP, rounding=ROUND_DOWN)
+    return close_quantity(held, fraction, position.rules, s.last_price or s.entry_price,
                           s.stop_loss)
 
 
