@@ -262,3 +262,31 @@ def _resting(venue: FakeVenue, pid: str) -> list:  # type: ignore[type-arg]
 def _only_stop(venue: FakeVenue, pid: str) -> object | None:
     resting = _resting(venue, pid)
     return resting[0] if len(resting) == 1 and resting[0].type is OrderType.STOP_MARKET else None
+
+
+def test_holding_the_venue_trades_by_its_rules_is_never_written_off_when_refused_as_too_large() -> None:
+    """Binance's -1013 "Filter failure: LOT_SIZE" / "MARKET_LOT_SIZE" also refuses an order
+    above the symbol's maximum. 200 BTC held, its stop and then its market close refused so:
+    by the rules the venue told (minimum 0.00001 BTC, 5 USDT) 200 BTC is no dust. Writing it off
+    would close the books on 200 BTC still held at the venue, with no stop and nothing watching;
+    the position stays open instead (the stop watchdog keeps judging it)."""
+    from robson_position.domain.lots import LotRules
+
+    p = open_position(gate(tps=(), qty="200"), "LIVE", T0)
+    p.rules = LotRules(step_size=D("0.00001"), min_qty=D("0.00001"), min_notional=D("5"))
+    pid = p.s.position_id
+    on_order_event(p, filled(pid, f"{pid}-0E", OrderRole.ENTRY, "50000", "200", Side.BUY), T0)
+    p.outbox.clear()
+    too_large = "Filter failure: LOT_SIZE"
+    on_order_event(p, OrderRejected(occurred_at=T0 + minutes(2), account_id="acc1", venue=p.s.venue,
+                                    order_id=f"{pid}-0S", symbol="BTCUSDT", position_id=pid,
+                                    reason_code="BINANCE_1013", message=too_large), T0 + minutes(2))
+    [exit_order] = _live(p, OrderKind.EXIT)
+    on_order_event(p, OrderRejected(occurred_at=T0 + minutes(3), account_id="acc1", venue=p.s.venue,
+                                    order_id=exit_order.order_id, symbol="BTCUSDT", position_id=pid,
+                                    reason_code="BINANCE_1013",
+                                    message="Filter failure: MARKET_LOT_SIZE"), T0 + minutes(3))
+
+    assert p.s.written_off == 0 and p.s.remaining == D("200")
+    assert p.s.status is not PositionStatus.CLOSED
+    assert "REMAINDER_WRITTEN_OFF" not in _errors(p)

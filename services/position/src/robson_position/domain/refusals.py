@@ -70,7 +70,8 @@ def write_off_refused_exit(position: Position, tracked: TrackedOrder, event: Ord
     its quantity: written off (True; the caller reports the close). False: not that case."""
     s = position.s
     if not s.holds or not refused_for_quantity(event) or s.stop_refused_for != s.remaining \
-            or tracked.quantity < s.remaining or live_orders(s, OrderKind.EXIT):
+            or tracked.quantity < s.remaining or live_orders(s, OrderKind.EXIT) \
+            or _venue_takes(position):
         return False
     quantity = s.remaining
     cancel_protection(position, event, at)
@@ -108,6 +109,18 @@ def _stop_refused(position: Position, event: OrderRejected, at: datetime) -> Non
     s.exit_note = (f"stop {s.stop_loss} for {s.remaining} refused for its quantity "
                    f"({event.reason_code}): {sent} closed at market")
     report(position, event, at, "STOP_REFUSED", s.exit_note)
+
+
+def _venue_takes(position: Position) -> bool:
+    """By its told rules the venue trades what is held (on its step, above its minimums at the
+    last price): its refusal was not for a holding too small (Binance's -1013 LOT_SIZE,
+    MARKET_LOT_SIZE or NOTIONAL also refuses one too large), and coins the venue still holds
+    are never written off; the stop watchdog keeps judging the position instead."""
+    rules, s = position.rules, position.s
+    if rules is None:
+        return False
+    price = position.market_price or s.last_price or s.entry_price
+    return rules.tradable(rules.floor(s.remaining), price)
 
 
 def _protected(s: PositionState) -> bool:
