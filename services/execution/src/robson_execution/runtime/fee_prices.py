@@ -5,8 +5,10 @@ BUY pays in what it receives), or BNB when the account pays its fees with BNB. P
 quote and base fees itself; a BNB fee it cannot price, and counted as zero it would overstate
 every P&L and let the loss limits be exceeded by the fees. So execution values it, before the
 fill's transaction (no venue call inside one), at Binance's last price of BNB in the quote,
-kept for ``PRICE_TTL_SECONDS``. With no price (the venue unreachable, no such pair) the fill
-goes out unvalued rather than late, and a warning says so."""
+read again once it is ``PRICE_TTL_SECONDS`` old. When that read fails, the last price read is
+used meanwhile (an old BNB price is nearer the fee than none) and the read is tried again
+after ``RETRY_SECONDS``. With no price at all (never read, no such pair) the fill goes out
+unvalued rather than late, and a warning says so."""
 
 from __future__ import annotations
 
