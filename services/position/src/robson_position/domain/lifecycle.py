@@ -36,8 +36,8 @@ from robson_contracts import CancelOrder as CancelOrderCmd
 from robson_contracts.orders import rebased
 
 from robson_position.domain import pnl
-from robson_position.domain.management import reprotect, request_close
-from robson_position.domain.orders import exiting, live_orders, order_id, position_id_for
+from robson_position.domain.management import protect_held, reprotect, request_close
+from robson_position.domain.orders import live_orders, order_id, position_id_for
 from robson_position.domain.position import Position
 from robson_position.domain.price_refusals import through_market_refused
 from robson_position.domain.refusals import protection_refused, write_off_refused_exit
@@ -186,8 +186,7 @@ def _filled(position: Position, event: OrderFilled | OrderPartiallyFilled, at: d
     close = position.apply_exit_fill(fill.fill_id, fill.price, fill.quantity, fee,
                                      _fill_reason(position, kind), fill.filled_at)
     if again and s.status in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED):
-        s.order_generation += 1
-        reprotect(position, s.remaining - exiting(s), event, at)
+        protect_held(position, event, at)
     if s.status is PositionStatus.CLOSED:
         _closed(position, event, at)
     else:

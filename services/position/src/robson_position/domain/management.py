@@ -129,9 +129,10 @@ def cancel_protection(position: Position, cause: Message, at: datetime) -> None:
 
 
 def _replaced_meanwhile(s: PositionState, protective: list[TrackedOrder]) -> list[str]:
-    """The orders that replacements not confirmed yet were to replace: the venue may still hold
-    them (paper keeps the order whose replacement it refuses, and that refusal may still be on
-    its way), so they are cancelled too. Already gone, the cancel is refused as unknown."""
+    """The orders that replacements not confirmed yet were to replace, marked not live: the
+    venue may still hold them (paper keeps the order whose replacement it refuses, and that
+    refusal may still be on its way), so they are cancelled too. Already gone, the cancel is
+    refused as unknown."""
     cancelled = {o.order_id for o in protective}
     out: list[str] = []
     for o in protective:
@@ -193,17 +194,7 @@ def request_close(position: Position, reason: ExitReason, fraction: Decimal | No
         return False
     held = s.remaining - exiting(s)  # a partial close's exit still selling is not held again
     quantity = held if fraction is None or fraction >= 1 else _share(position, held, fraction)
-    if quantity <= 0:
-        return False
-    s.order_generation += 1
-    s.pending_exit_reason = reason
-    if quantity >= held:
-        cancel_protection(position, cause, at)
-        position.transition(PositionStatus.CLOSING)
-    else:
-        reprotect(position, held - quantity, cause, at)
-    _submit_exit(position, quantity, cause, at)
-    return True
+    return sell_share(position, quantity, reason, cause, at) > 0
 
 
 def _share(position: Position, held: Decimal, fraction: Decimal) -> Decimal:
@@ -215,6 +206,16 @@ def _share(position: Position, held: Decimal, fraction: Decimal) -> Decimal:
         return (held * fraction).quantize(QTY_STEP, rounding=ROUND_DOWN)
     return close_quantity(held, fraction, position.rules, s.last_price or s.entry_price,
                           s.stop_loss)
+
+
+def protect_held(position: Position, cause: Message, at: datetime) -> Decimal:
+    """Protection placed afresh, in a new order generation, for all that is held and no live
+    exit sells already; that quantity."""
+    s = position.s
+    held = s.remaining - exiting(s)
+    s.order_generation += 1
+    reprotect(position, held, cause, at)
+    return held
 
 
 def close_unsold(position: Position, reason: ExitReason, cause: Message, at: datetime) -> Decimal:

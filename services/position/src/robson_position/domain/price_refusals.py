@@ -31,7 +31,7 @@ from robson_contracts import (
     PositionStatus,
 )
 
-from robson_position.domain.management import close_unsold, reprotect, sell_share
+from robson_position.domain.management import close_unsold, protect_held, sell_share
 from robson_position.domain.orders import exiting, protective_layout
 from robson_position.domain.position import Position
 from robson_position.domain.refusals import report, unplaced_peers
@@ -126,8 +126,7 @@ def _take_profit_through(position: Position, tracked: TrackedOrder, event: Order
     level.canceled = True  # taken now, at market: never placed again
     sent = sell_share(position, share, ExitReason.TAKE_PROFIT, event, at)
     if not sent:  # nothing to sell: what is held stays under the stop
-        s.order_generation += 1
-        reprotect(position, held, event, at)
+        protect_held(position, event, at)
     report(position, event, at, "TAKE_PROFIT_THROUGH_MARKET",
            f"take-profit {level.price} refused as already through the market ({event.reason_code}: "
            f"{event.message}): {sent} sold at market, stop {s.stop_loss} kept for the rest")

@@ -24,8 +24,8 @@ from datetime import datetime
 
 from robson_contracts import ExitReason, OrderRejected, PositionError, PositionStatus
 
-from robson_position.domain.management import cancel_protection, close_unsold, reprotect
-from robson_position.domain.orders import exiting, generation_of, live_orders
+from robson_position.domain.management import cancel_protection, close_unsold, protect_held
+from robson_position.domain.orders import generation_of, live_orders
 from robson_position.domain.position import Position
 from robson_position.domain.state import OrderKind, PositionState, TrackedOrder
 
@@ -88,9 +88,7 @@ def _split_refused(position: Position, tracked: TrackedOrder, event: OrderReject
     dropped = [str(tp.price) for tp in s.take_profits if tp.live]
     for tp in s.take_profits:
         tp.canceled = tp.canceled or tp.live
-    held = s.remaining - exiting(s)
-    s.order_generation += 1
-    reprotect(position, held, event, at)
+    held = protect_held(position, event, at)
     report(position, event, at, "PROTECTION_REFUSED",
             f"{tracked.order_id} refused for its quantity ({event.reason_code}): take-profits "
             f"{', '.join(dropped) or 'none'} dropped, stop {s.stop_loss} placed for all {held} held")

@@ -34,8 +34,7 @@ from decimal import Decimal
 
 from robson_contracts import OrderRejected, PositionStatus, TradingMode
 
-from robson_position.domain.management import reprotect
-from robson_position.domain.orders import exiting
+from robson_position.domain.management import protect_held
 from robson_position.domain.position import Position
 from robson_position.domain.refusals import report
 from robson_position.domain.state import OrderKind, PositionState, TrackedOrder
@@ -71,9 +70,7 @@ def replacement_refused(position: Position, tracked: TrackedOrder, event: OrderR
         return False
     old = s.orders.get(tracked.replaces)
     undo_move(s, tracked, old.price if old is not None else None)
-    held = s.remaining - exiting(s)
-    s.order_generation += 1
-    reprotect(position, held, event, at)
+    held = protect_held(position, event, at)
     what = "stop" if tracked.kind is OrderKind.STOP else "take-profit"
     live_tps = ", ".join(str(tp.price) for tp in s.take_profits if tp.live) or "none"
     report(position, event, at, MOVE_REFUSED[tracked.kind],

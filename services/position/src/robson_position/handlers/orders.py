@@ -84,8 +84,6 @@ async def _audit_refusal_exits(uow: UnitOfWork, position: Position, event: Order
 
 
 def _error(position, event, exc: InvalidTransition):  # type: ignore[no-untyped-def]
-    from robson_contracts import PositionError
-
     return PositionError(**position.base(event, "error", event.occurred_at),
                          position_id=position.s.position_id, reason_code=exc.reason_code,
                          message=f"{event.message_type} {event.order_id}: {exc.message}")
