@@ -157,9 +157,9 @@ def _serving(request: Request) -> None:
     consumers and loops do (``robson_kit.singleton``). An instance waiting for the lock has
     loaded no state (it would answer from empty memory) and a write there would bypass the
     holder's memory: every route is refused, and so until its start-up under the lock has
-    loaded that state (``Service.activated``: the lock is taken before). One that held the lock and lost it for a moment
-    (a database outage or failover) keeps answering reads from the state it has; its writes
-    wait. /readyz already keeps an orchestrator's traffic away; this keeps everyone else's.
+    loaded that state (``Service.activated``; the lock is taken first). One that held the lock
+    and lost it for a moment (a database outage or failover) keeps answering reads from the
+    state it has; its writes wait. /readyz already keeps an orchestrator's traffic away; this keeps everyone else's.
     A service never started (its routes mounted alone, as some tests do) is not fenced: the
     server answers only once ``start`` has returned, holding the lock or waiting for it."""
     service = request.app.state.service
