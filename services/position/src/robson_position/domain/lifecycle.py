@@ -147,8 +147,7 @@ def _fill_reason(position: Position, kind: OrderKind) -> ExitReason:
     if kind is OrderKind.TP:
         return ExitReason.TAKE_PROFIT
     if kind is OrderKind.STOP:
-        trailed = s.last_trailed_at is not None or s.trail_percent is not None
-        return ExitReason.TRAILING_STOP if trailed else ExitReason.STOP_LOSS
+        return s.stop_exit_reason
     return s.pending_exit_reason or ExitReason.MANUAL_CLOSE
 
 

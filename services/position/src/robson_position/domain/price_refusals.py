@@ -27,10 +27,10 @@ from decimal import Decimal
 from robson_contracts import (
     ExitReason,
     OrderRejected,
-    PositionSide,
     PositionStatus,
 )
 
+from robson_position.domain import pnl
 from robson_position.domain.management import close_unsold, protect_held, sell_share
 from robson_position.domain.orders import exiting, protective_layout
 from robson_position.domain.position import Position
@@ -90,7 +90,7 @@ def _passed_leg(position: Position, tracked: TrackedOrder, event: OrderRejected)
     last = position.market_price or s.last_price or s.entry_price
     if last is None or stop is None:
         return OrderKind.STOP
-    sign = 1 if s.side is PositionSide.LONG else -1
+    sign = pnl.direction(s.side)
     stop_passed = sign * (last - stop) <= 0
     target_passed = sign * (last - target) >= 0
     return OrderKind.TP if target_passed and not stop_passed else OrderKind.STOP
@@ -108,9 +108,7 @@ def _stop_through(position: Position, tracked: TrackedOrder, event: OrderRejecte
                                      f"({event.reason_code}): left to the stop watchdog")
         return
     s.stop_through_for = s.remaining
-    trailed = s.last_trailed_at is not None or s.trail_percent is not None
-    reason = ExitReason.TRAILING_STOP if trailed else ExitReason.STOP_LOSS
-    sent = close_unsold(position, reason, event, at)
+    sent = close_unsold(position, s.stop_exit_reason, event, at)
     s.exit_note = (f"{what} refused as already through the market ({event.reason_code}: "
                    f"{event.message}): {sent} closed at market")
     report(position, event, at, "STOP_THROUGH_MARKET", s.exit_note)

@@ -144,6 +144,12 @@ class PositionState(BaseModel):
         return self.entry_cost / self.entry_quantity if self.entry_quantity else None
 
     @property
+    def stop_exit_reason(self) -> ExitReason:
+        """What a stop-out is: a trailing stop once the stop was trailed, else a stop-loss."""
+        trailed = self.last_trailed_at is not None or self.trail_percent is not None
+        return ExitReason.TRAILING_STOP if trailed else ExitReason.STOP_LOSS
+
+    @property
     def exit_price(self) -> Decimal | None:
         return self.exit_value / self.exit_quantity if self.exit_quantity else None
 
