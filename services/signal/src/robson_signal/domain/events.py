@@ -46,8 +46,9 @@ def path_ticks(bar: Bar, source: FeedSource, candle_id: UUID | None = None) -> l
         candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
     points = candle_path(bar.open_time, bar.close_time, bar.open, bar.high, bar.low, bar.close)
     tf = bar.timeframe.value
-    # Built without re-validation: every field comes from the bar (validated when it was read,
-    # and again as its Candle) or from the path model, which only reorders its prices.
+    # Built without re-validation: every field comes from the bar (held to a Candle's rules: by
+    # ``candle_event`` built beside them, or where it was read, see ``checked_bar_candle``) or
+    # from the path model, which only reorders its prices.
     return [
         TradeTick.model_construct(
             message_id=derive_id("path-tick", bar.symbol, tf, bar.open_ms, i),
