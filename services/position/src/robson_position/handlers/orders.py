@@ -59,13 +59,13 @@ async def _audit_refusal_exits(uow: UnitOfWork, position: Position, event: Order
     had cancelled the old order by its protection placed again (``domain/replace_refusals.py``):
     audited as the watchdog's and the rules' closes and re-protections are."""
     s = position.s
-    exits = [m.order for m in position.outbox
-             if isinstance(m, SubmitOrder) and m.order.role is OrderRole.EXIT]
     for m in position.outbox:
         if not isinstance(m, PositionError):
             continue
         refused = {"refused": event.order_id, "reason_code": getattr(event, "reason_code", "")}
         if m.reason_code in _THROUGH_MARKET:
+            exits = [o.order for o in position.outbox
+                     if isinstance(o, SubmitOrder) and o.order.role is OrderRole.EXIT]
             await audit_of(uow.session).record(
                 position_id=s.position_id, message_id=str(m.message_id), at=event.occurred_at,
                 triggered_by=TriggeredBy.RULE_ENGINE.value, kind=_THROUGH_MARKET[m.reason_code],
