@@ -52,6 +52,7 @@ from bench.common import (
     process_cpu_seconds,
     share_note,
     start_services,
+    wire_peers,
     steady_market,
     stop_processes,
 )
@@ -117,6 +118,7 @@ async def _measure() -> tuple[list[float], dict[str, list[float]], dict[str, lis
                                       f"ROBSON_{name.upper()}_HTTP_PORT", logs / f"{name}.log")
                  for name in SERVICES}
         try:
+            wire_peers(procs)
             await start_services(procs)
             await asyncio.sleep(MARKET_WARM_SECONDS)
             _, idle = await market_cpu_windows(procs, infra, 1, IDLE_SECONDS, "no market")

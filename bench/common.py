@@ -108,6 +108,25 @@ def infra_cpu_seconds(infra: Infrastructure) -> float:
     return sum(infra_cpu_by_process(infra).values())
 
 
+def wire_peers(procs: dict[str, ServiceProcess]) -> None:
+    """Tell the services that call a peer's HTTP API where it runs, with a service token, as
+    ``robson up`` does (the benchmarks' ports are not the defaults): position reads paper's and
+    execution's orders (start-up re-sync, stop watchdog), signal reads entry_gate's policies.
+    Call before ``start_services``; the token verifies with the test key the services get."""
+    from robson_kit.testing.auth import token
+
+    peers = {"position": {"PAPER": "paper", "EXECUTION": "execution"},
+             "signal": {"GATE": "entry_gate"}}
+    for name, wanted in peers.items():
+        if name not in procs:
+            continue
+        env = procs[name].env
+        for key, peer in wanted.items():
+            if peer in procs:
+                env[f"ROBSON_{name.upper()}_{key}_URL"] = procs[peer].url
+        env[f"ROBSON_{name.upper()}_SERVICE_TOKEN"] = token("read", subject=f"service:{name}")
+
+
 async def start_services(procs: dict[str, ServiceProcess]) -> None:
     """Start every service, then wait until each is ready; after a failure none runs on."""
     try:
