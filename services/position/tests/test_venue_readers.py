@@ -1,12 +1,13 @@
-"""The venue readers over the fake venue's HTTP API (paper's and execution's routes): an
-account's live orders in one read, for the stop watchdog."""
+"""The venue readers over the fake venue's HTTP API (paper's and execution's routes): the live
+order ids of the accounts asked for, for the stop watchdog (paper's in one paged read of every
+account, execution's one read per account)."""
 
 from __future__ import annotations
 
 import pytest
 from robson_contracts import OrderRole, OrderType, Side
 from robson_position.adapters import venues
-from robson_position.adapters.venues import ExecutionReader, PaperReader
+from robson_position.adapters.venues import ExecutionReader, PaperReader, VenueUnavailable
 
 from .factories import accepted, filled
 from .venuebook import VenueApi, VenueBook
@@ -18,32 +19,53 @@ def _book() -> VenueBook:
     book.record(filled("p1", "p1-entry", OrderRole.ENTRY, "50000", "0.2", Side.BUY))
     book.record(accepted("p1", "p1-stop", OrderRole.STOP_LOSS, "0.2", Side.SELL,
                          OrderType.STOP_MARKET, stop="49000"))
+    book.record(accepted("p3", "p3-stop", OrderRole.STOP_LOSS, "0.1", Side.SELL,
+                         OrderType.STOP_MARKET, stop="47000", account="acc2"))
     book.record(accepted("p2", "p2-stop", OrderRole.STOP_LOSS, "0.1", Side.SELL,
                          OrderType.STOP_MARKET, stop="48000"))
     return book
 
 
-async def test_working_orders_are_the_accounts_live_orders_at_either_venue() -> None:
+async def test_live_order_ids_are_the_asked_accounts_live_orders_at_either_venue() -> None:
+    """Not the filled entry, not another account's order; an account without any: none (a
+    complete answer)."""
     api = await VenueApi(_book()).start()
     try:
         for reader in (PaperReader(api.url, 5.0), ExecutionReader(api.url, 5.0)):
-            live = await reader.working_orders("acc1")
-            assert live is not None
-            assert sorted(o.order_id for o in live) == ["p1-stop", "p2-stop"]  # not the filled entry
-            assert await reader.working_orders("acc-unknown") == []
+            assert await reader.live_order_ids({"acc1", "acc-unknown"}) == {
+                "acc1": {"p1-stop", "p2-stop"}, "acc-unknown": set()}
             await reader.close()
     finally:
         await api.stop()
 
 
-async def test_a_full_page_of_working_orders_is_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Paper answers a page: a full one may leave orders out, so the watchdog must read each
-    position instead."""
-    monkeypatch.setattr(venues, "PAGE", 2)
-    api = await VenueApi(_book()).start()
+async def test_paper_reads_page_after_page_until_one_is_not_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of one: three live orders, then the empty page that says there is no more."""
+    monkeypatch.setattr(venues, "LIVE_PAGE", 1)
+    book = _book()
+    api = await VenueApi(book).start()
     try:
         reader = PaperReader(api.url, 5.0)
-        assert await reader.working_orders("acc1") is None
+        assert await reader.live_order_ids({"acc1", "acc2"}) == {
+            "acc1": {"p1-stop", "p2-stop"}, "acc2": {"p3-stop"}}
+        assert book.reads == {"live_orders": 4}
+        await reader.close()
+    finally:
+        await api.stop()
+
+
+async def test_a_page_paper_fails_to_answer_makes_the_whole_read_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first page answered, the second not: what was read may miss any account's orders."""
+    monkeypatch.setattr(venues, "LIVE_PAGE", 2)
+    book = _book()
+    book.live_pages_up = 1
+    api = await VenueApi(book).start()
+    try:
+        reader = PaperReader(api.url, 5.0)
+        with pytest.raises(VenueUnavailable):
+            await reader.live_order_ids({"acc1"})
         await reader.close()
     finally:
         await api.stop()
