@@ -4,6 +4,7 @@ account, execution's one read per account)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from robson_contracts import OrderRole, OrderType, Side
 from robson_position.adapters import venues
@@ -69,3 +70,32 @@ async def test_a_page_paper_fails_to_answer_makes_the_whole_read_unavailable(
         await reader.close()
     finally:
         await api.stop()
+
+
+def _paper_answering(status: int, body: object) -> PaperReader:
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/live-orders"
+        return httpx.Response(status, json=body)
+
+    return PaperReader("http://paper", 5.0, transport=httpx.MockTransport(answer))
+
+
+async def test_a_paper_without_the_live_orders_route_leaves_each_position_to_its_view() -> None:
+    """An older paper (a deploy under way) answers 404: no account's answer is known complete."""
+    reader = _paper_answering(404, {"detail": "Not Found"})
+    assert await reader.live_order_ids({"acc1", "acc2"}) == {"acc1": None, "acc2": None}
+    await reader.close()
+
+
+@pytest.mark.parametrize("body", [
+    {"orders": [{"account_id": "acc1", "order_id": "o1", "seq": 1}], "next_after_seq": 0},
+    {"orders": [{"account_id": "acc1"}], "next_after_seq": None},
+    ["o1"],
+])
+async def test_an_unexpected_live_orders_answer_is_no_answer(body: object) -> None:
+    """A cursor that does not move on (it would read the same page forever) or a page of
+    another shape: the venue cannot be read."""
+    reader = _paper_answering(200, body)
+    with pytest.raises(VenueUnavailable):
+        await reader.live_order_ids({"acc1"})
+    await reader.close()
