@@ -99,3 +99,21 @@ async def test_an_unexpected_live_orders_answer_is_no_answer(body: object) -> No
     with pytest.raises(VenueUnavailable):
         await reader.live_order_ids({"acc1"})
     await reader.close()
+
+
+async def test_an_execution_account_that_cannot_be_read_is_left_out_and_the_others_answered() -> None:
+    """execution is read per account: one failing leaves that account unjudged, not all."""
+    spec = {"order_id": "p9-stop", "symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET",
+            "quantity": "0.1", "price": None, "stop_price": "48000", "time_in_force": "GTC",
+            "role": "STOP_LOSS"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/accounts/acc-down/orders":
+            return httpx.Response(503, json={"detail": "down"})
+        return httpx.Response(200, json=[{"order_id": "p9-stop", "client_order_id": "cp9-stop",
+                                          "symbol": "BTCUSDT", "status": "NEW", "role": "STOP_LOSS",
+                                          "list_id": None, "spec": spec, "filled_qty": "0"}])
+
+    reader = ExecutionReader("http://execution", 5.0, transport=httpx.MockTransport(answer))
+    assert await reader.live_order_ids({"acc-down", "acc1"}) == {"acc1": {"p9-stop"}}
+    await reader.close()
