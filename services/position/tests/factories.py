@@ -54,9 +54,9 @@ def filled(position_id: str, order_id: str, role: OrderRole, price: str, qty: st
 
 def accepted(position_id: str, order_id: str, role: OrderRole, qty: str, side: Side, otype: OrderType,
              price: str | None = None, stop: str | None = None, list_id: str | None = None,
-             at: datetime = T0) -> OrderAccepted:
+             at: datetime = T0, account: str = "acc1") -> OrderAccepted:
     return OrderAccepted(
-        occurred_at=at, account_id="acc1", venue="PAPER", order_id=order_id, symbol="BTCUSDT",
+        occurred_at=at, account_id=account, venue="PAPER", order_id=order_id, symbol="BTCUSDT",
         position_id=position_id, role=role, list_id=list_id,
         order=OrderSpec(order_id=order_id, symbol="BTCUSDT", side=side, type=otype, quantity=qty,
                         price=price, stop_price=stop, role=role),

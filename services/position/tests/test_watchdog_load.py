@@ -33,11 +33,13 @@ ROUNDS = 5
 
 
 class _Venue:
-    """Every stop the test keeps resting is live at the venue; ``view`` counts the reads of one
-    position's own orders (the watchdog's slow path)."""
+    """Every stop the test keeps resting is live at the venue, in its position's account;
+    ``view`` counts the reads of one position's own orders (the watchdog's slow path)."""
 
     def __init__(self) -> None:
         self.resting: dict[str, VenueOrder] = {}
+        self.accounts: dict[str, str] = {}
+        """Each resting order's account."""
         self.views: list[str] = []
 
     def rest(self, state: PositionState) -> None:
@@ -47,9 +49,15 @@ class _Venue:
                                  type=OrderType.STOP_MARKET, quantity=o.quantity, stop_price=o.price,
                                  role=OrderRole.STOP_LOSS)
                 self.resting[o.order_id] = VenueOrder(spec=spec, status="NEW", filled_qty=0)
+                self.accounts[o.order_id] = state.account_id
 
-    async def working_orders(self, venue: TradingMode, account_id: str) -> list[VenueOrder]:
-        return list(self.resting.values())
+    async def live_order_ids(self, venue: TradingMode, account_ids: set[str]) -> dict[str, set[str] | None]:
+        found: dict[str, set[str] | None] = {account_id: set() for account_id in account_ids}
+        for order_id in self.resting:
+            ids = found.get(self.accounts[order_id])
+            if ids is not None:
+                ids.add(order_id)
+        return found
 
     async def view(self, state: PositionState) -> VenueView:
         self.views.append(state.position_id)

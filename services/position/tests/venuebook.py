@@ -1,9 +1,10 @@
 """The fake venue's order book as the venues' HTTP APIs show it, served on a real port.
 
 ``VenueBook`` records every event the fake venue produces (published or lost) as paper's
-``GET /orders`` / ``GET /fills`` rows. ``VenueApi`` serves them with paper's routes, and with
-execution's (``/accounts/{id}/orders``, ``/accounts/{id}/fills``), so a position process can
-re-sync against it exactly as against the real services.
+``GET /orders`` / ``GET /fills`` rows. ``VenueApi`` serves them with paper's routes (with
+``GET /live-orders``, every account's live orders paged by ``seq``), and with execution's
+(``/accounts/{id}/orders``, ``/accounts/{id}/fills``), so a position process can re-sync and
+be watched against it exactly as against the real services.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Query
 from robson_contracts import (
     OrderAccepted,
     OrderCanceled,
@@ -23,6 +24,8 @@ from robson_contracts import (
     OrderReplaced,
 )
 from robson_kit.embedded import free_port
+
+LIVE = ("NEW", "PARTIALLY_FILLED")
 
 
 def _s(value: Any) -> str | None:
@@ -37,7 +40,13 @@ class VenueBook:
         """While down, every request answers 503."""
         self.reads: Counter[str] = Counter()
         """Requests served, by kind: ``position_orders`` (one position's orders),
-        ``account_orders`` (an account's live orders), ``fills``."""
+        ``account_orders`` (an account's live orders), ``live_orders`` (a page of every
+        account's), ``fills``."""
+        self.live_pages_up: int | None = None
+        """Set, the pages of ``GET /live-orders`` still answered: at 0 every further one
+        answers 503 (a venue failing part way through a paged read)."""
+        self.seq = 0
+        """As paper's: each new order's ``seq`` is the next, so later orders page later."""
 
     def record(self, event: Any) -> None:
         if isinstance(event, OrderAccepted):
@@ -59,7 +68,9 @@ class VenueBook:
             self.orders[event.order_id]["status"] = "CANCELED"
 
     def _new(self, event: Any, spec: Any) -> None:
+        self.seq += 1
         self.orders[spec.order_id] = {
+            "seq": self.seq,
             "account_id": event.account_id, "order_id": spec.order_id, "symbol": spec.symbol,
             "side": spec.side.value, "type": spec.type.value, "quantity": _s(spec.quantity),
             "price": _s(spec.price), "stop_price": _s(spec.stop_price),
@@ -88,7 +99,22 @@ def _app(book: VenueBook) -> FastAPI:
         return [o for o in book.orders.values()
                 if o["account_id"] == account_id
                 and (position_id is None or o["position_id"] == position_id)
-                and (status != "OPEN" or o["status"] in ("NEW", "PARTIALLY_FILLED"))][:limit]
+                and (status != "OPEN" or o["status"] in LIVE)][:limit]
+
+    @app.get("/live-orders")
+    async def live_orders(after_seq: Annotated[int, Query(ge=0)] = 0,
+                          limit: Annotated[int, Query(ge=1, le=10000)] = 5000) -> dict[str, Any]:
+        up()
+        book.reads["live_orders"] += 1
+        if book.live_pages_up is not None:
+            if book.live_pages_up <= 0:
+                raise HTTPException(503, "venue down part way")
+            book.live_pages_up -= 1
+        rows = sorted((o for o in book.orders.values() if o["status"] in LIVE and o["seq"] > after_seq),
+                      key=lambda o: o["seq"])[:limit]
+        return {"orders": [{"account_id": o["account_id"], "order_id": o["order_id"], "seq": o["seq"]}
+                           for o in rows],
+                "next_after_seq": rows[-1]["seq"] if len(rows) == limit else None}
 
     @app.get("/fills")
     async def fills(account_id: str, order_id: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -66,6 +66,18 @@ async def orders(session: AsyncSession, account_id: str | None, status: str | No
     return [r.data for r in (await session.execute(q)).all()]
 
 
+async def live_orders(session: AsyncSession, after_seq: int, limit: int,
+                      accounts: list[str] | None) -> list[dict[str, Any]]:
+    """Live orders after ``after_seq`` in seq order, ids only (``accounts``: None = all). A
+    keyset page: seq is unique and only grows, so an order placed while a reader pages through
+    is on a later page. ``live`` plain (not ``IS true``) matches the partial index's predicate."""
+    q = (select(orders_t.c.account_id, orders_t.c.order_id, orders_t.c.seq)
+         .where(orders_t.c.live, orders_t.c.seq > after_seq).order_by(orders_t.c.seq).limit(limit))
+    if accounts is not None:
+        q = q.where(orders_t.c.account_id.in_(accounts))
+    return [dict(r) for r in (await session.execute(q)).mappings().all()]
+
+
 async def order(session: AsyncSession, account_id: str, order_id: str) -> dict[str, Any] | None:
     row = (await session.execute(select(orders_t.c.data).where(
         orders_t.c.account_id == account_id, orders_t.c.order_id == order_id))).first()

@@ -7,11 +7,13 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     Numeric,
     String,
     Table,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -36,6 +38,8 @@ orders = Table(
     Column("seq", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True)),
     Column("data", JSONB, nullable=False),
+    # GET /live-orders pages through the live orders by seq (the stop watchdog, every round)
+    Index("ix_orders_live_seq", "seq", postgresql_where=text("live")),
 )
 
 fills = Table(

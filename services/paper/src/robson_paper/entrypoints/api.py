@@ -100,6 +100,24 @@ async def list_orders(
                                                 symbol, list_id, position_id, limit))
 
 
+@router.get("/live-orders")
+async def list_live_orders(
+    service: ServiceDep,
+    who: ReadPrincipal,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 5000,
+) -> dict[str, Any]:
+    """Every account's live orders after ``after_seq`` (account, order id, seq) in seq order:
+    position's stop watchdog reads them all in one request a round, not one per account.
+    ``next_after_seq``: the cursor of the next page; None when this one was not full (the end)."""
+    # The token's accounts filter the statement, not only the answer: a page cut before the
+    # filter would come back short while more of this caller's orders follow.
+    async with service.uow() as uow:
+        rows = await queries.live_orders(uow.session, after_seq, limit, who.account_filter(None))
+    return {"orders": who.visible(rows),
+            "next_after_seq": rows[-1]["seq"] if len(rows) == limit else None}
+
+
 @router.get("/accounts/{account_id}/orders/{order_id}")
 async def get_order(account_id: Identifier, order_id: str, service: ServiceDep,
                     who: ReadPrincipal) -> dict[str, Any]:

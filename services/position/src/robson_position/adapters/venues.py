@@ -1,6 +1,7 @@
 """Reading a position's orders and fills from the venues' HTTP APIs (paper, execution).
 
-paper: ``GET /orders?account_id&position_id`` and ``GET /fills?account_id&order_id``.
+paper: ``GET /orders?account_id&position_id`` and ``GET /fills?account_id&order_id``; for the
+stop watchdog, ``GET /live-orders?after_seq&limit`` (every account's live order ids, paged).
 execution: ``GET /accounts/{id}/orders`` and ``GET /accounts/{id}/fills`` (whole account; this
 position's orders are those whose id starts with ``<position_id>-``).
 """
@@ -18,6 +19,8 @@ from robson_position.domain.state import PositionState
 from robson_position.domain.venueview import VenueFill, VenueOrder, VenueView
 
 PAGE = 1000
+LIVE_PAGE = 5000
+"""Live orders a page of paper's ``GET /live-orders`` asks for (paper allows up to 10,000)."""
 
 
 class VenueUnavailable(Exception):
@@ -27,9 +30,11 @@ class VenueUnavailable(Exception):
 class VenueReader(Protocol):
     async def view(self, state: PositionState) -> VenueView: ...
 
-    async def working_orders(self, account_id: str) -> list[VenueOrder] | None:
-        """The account's live orders at the venue in one read, or None when the answer may be
-        incomplete (a full page): then each position's ``view`` is the answer."""
+    async def live_order_ids(self, account_ids: set[str]) -> dict[str, set[str] | None]:
+        """The ids of each asked account's live orders at the venue (an account with none: an
+        empty set, a complete answer). None for an account whose answer may be incomplete:
+        then each of its positions' ``view`` is the answer. An account the venue cannot be
+        read for now is left out; ``VenueUnavailable`` when none can be."""
         ...
 
     async def close(self) -> None: ...
@@ -84,10 +89,39 @@ class PaperReader(_Http):
                 fills += [self._fill(f) for f in found]
         return VenueView(orders, fills)
 
-    async def working_orders(self, account_id: str) -> list[VenueOrder] | None:
-        rows = await self.get("/orders", {"account_id": account_id, "status": "OPEN",
-                                          "limit": PAGE}) or []
-        return None if len(rows) >= PAGE else [self._order(r) for r in rows]
+    async def live_order_ids(self, account_ids: set[str]) -> dict[str, set[str] | None]:
+        """All asked accounts from one paged read of every account's live orders: a round's
+        cost does not grow with the number of accounts."""
+        rows = await self._live_orders()
+        if rows is None:  # a paper without the route (older, mid-deploy): each position's view
+            return dict.fromkeys(account_ids)
+        found: dict[str, set[str] | None] = {account_id: set() for account_id in account_ids}
+        for account_id, order_id in rows:
+            ids = found.get(account_id)
+            if ids is not None:
+                ids.add(order_id)
+        return found
+
+    async def _live_orders(self) -> list[tuple[str, str]] | None:
+        """(account, order id) of every live order, page after page until one is not full.
+        A page that fails fails the whole read: the pages before it may miss any account's."""
+        rows: list[tuple[str, str]] = []
+        after = 0
+        while True:
+            page = await self.get("/live-orders", {"after_seq": after, "limit": LIVE_PAGE})
+            if page is None:
+                return None
+            try:
+                rows += [(r["account_id"], r["order_id"]) for r in page["orders"]]
+                cursor = page["next_after_seq"]
+            except (KeyError, TypeError) as exc:
+                raise VenueUnavailable(f"{self.client.base_url}/live-orders: unexpected answer") from exc
+            if cursor is None:
+                return rows
+            if not isinstance(cursor, int) or cursor <= after:  # would read the same page forever
+                raise VenueUnavailable(f"{self.client.base_url}/live-orders: cursor {cursor!r} "
+                                       f"after {after}")
+            after = cursor
 
     @staticmethod
     def _order(r: dict[str, Any]) -> VenueOrder:
@@ -121,9 +155,19 @@ class ExecutionReader(_Http):
                      if f["client_order_id"] in by_client]
         return VenueView(orders, fills)
 
-    async def working_orders(self, account_id: str) -> list[VenueOrder] | None:
+    async def live_order_ids(self, account_ids: set[str]) -> dict[str, set[str] | None]:
+        """One read per account: live accounts are few, and execution has no read across them."""
+        found: dict[str, set[str] | None] = {}
+        for account_id in sorted(account_ids):
+            try:
+                found[account_id] = await self._live_ids(account_id)
+            except VenueUnavailable:
+                continue  # this account is not judged this round; the others are
+        return found
+
+    async def _live_ids(self, account_id: str) -> set[str]:
         rows = await self.get(f"/accounts/{account_id}/orders") or []
-        return [o for o in map(self._order, rows) if o.live]
+        return {o.order_id for o in map(self._order, rows) if o.live}
 
     @staticmethod
     def _order(r: dict[str, Any]) -> VenueOrder:
@@ -157,8 +201,9 @@ class Venues:
     async def view(self, state: PositionState) -> VenueView:
         return await self.readers[state.venue].view(state)
 
-    async def working_orders(self, venue: TradingMode, account_id: str) -> list[VenueOrder] | None:
-        return await self.readers[venue].working_orders(account_id)
+    async def live_order_ids(self, venue: TradingMode, account_ids: set[str]
+                             ) -> dict[str, set[str] | None]:
+        return await self.readers[venue].live_order_ids(account_ids)
 
     async def close(self) -> None:
         for reader in self.readers.values():

@@ -62,19 +62,23 @@ def _live_ids(orders: list[VenueOrder]) -> set[str]:
 
 async def _working_by_account(venues: Venues, guarded: list[Guarded]
                               ) -> dict[tuple[TradingMode, str], set[str] | None]:
-    """The live order ids of each account holding a position, one read per account: a round
-    costs a read per account, not one or two per position. An account whose answer may be
-    incomplete maps to None: its positions are read one by one, as are those whose stop is not
-    among the live orders (``has_working_stop`` on the full view decides those). An account
-    the venue cannot be read for now is left out: nothing to judge this round."""
-    accounts = {(g.venue, g.account_id) for g in guarded}
+    """The live order ids of each account holding a position, one call per venue (paper's one
+    paged read of every account's live orders, execution's a read per account): a round's
+    reads do not grow with the positions, nor at paper with the accounts. An account whose
+    answer may be incomplete maps to None: its positions are read one by one, as are those
+    whose stop is not among the live orders (``has_working_stop`` on the full view decides
+    those). An account the venue cannot be read for now is left out: nothing to judge this
+    round."""
+    accounts: dict[TradingMode, set[str]] = {}
+    for g in guarded:
+        accounts.setdefault(g.venue, set()).add(g.account_id)
     working: dict[tuple[TradingMode, str], set[str] | None] = {}
-    for venue, account_id in sorted(accounts):
+    for venue, account_ids in sorted(accounts.items()):
         try:
-            orders = await venues.working_orders(venue, account_id)
+            found = await venues.live_order_ids(venue, account_ids)
         except VenueUnavailable:
             continue
-        working[(venue, account_id)] = None if orders is None else _live_ids(orders)
+        working.update({(venue, a): ids for a, ids in found.items() if a in account_ids})
     return working
 
 
