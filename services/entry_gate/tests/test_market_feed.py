@@ -146,7 +146,8 @@ async def test_held_symbol_under_a_policy_watching_no_price_moves_in_memory_unti
 ) -> None:
     """With neither the kill switch nor the daily loss limit on, a held symbol's price can trip
     nothing: it is handled as an unheld one (memory now, its row on schedule). Turning a watch
-    on makes the next tick a transaction again, as every tick of a watched holding is."""
+    on makes the next tick a transaction again (the watch runs in it), as every tick of a
+    watched holding is; its row is still stored on schedule."""
     assert (await api.put("/policies/acc1", json={"drawdown": {"enabled": False},
                                                   "daily_loss": {"enabled": False}})).status_code == 200
     await bus.publish(snapshot("10000", T0))
@@ -161,6 +162,14 @@ async def test_held_symbol_under_a_policy_watching_no_price_moves_in_memory_unti
         await write_rows(uow, snaps)
 
     market._write_rows = counted  # type: ignore[method-assign]
+    batches: list[int] = []
+    persist = market.persist
+
+    async def closed(uow, batch):  # type: ignore[no-untyped-def]
+        batches.append(len(batch.moves))
+        await persist(uow, batch)
+
+    market.persist = closed  # type: ignore[method-assign]
     ticks = [TradeTick(occurred_at=T0 + timedelta(milliseconds=100 * k), symbol="BTCUSDT",
                        price=str(100 - k)) for k in range(1, 9)]
     for tick in ticks:
@@ -168,10 +177,49 @@ async def test_held_symbol_under_a_policy_watching_no_price_moves_in_memory_unti
     await wait_until(lambda: _acked_all(bus, len(ticks)), message="unwatched ticks consumed")
     assert market.view["BTCUSDT"].last_price == 92  # every move is in the view
     assert writes == [{"BTCUSDT"}]  # only the first (never stored, so due) was a transaction
+    assert batches == [1]
 
     assert (await api.put("/policies/acc1", json={"daily_loss": {"enabled": False}})).status_code == 200
     watched = TradeTick(occurred_at=T0 + timedelta(milliseconds=950), symbol="BTCUSDT", price="91")
     await bus.publish(watched)
     await wait_until(lambda: _acked_all(bus, len(ticks) + 1), message="watched tick consumed")
-    assert writes == [{"BTCUSDT"}, {"BTCUSDT"}]  # within the interval, yet stored: watched
+    assert batches == [1, 1]  # watched: a transaction
+    assert writes == [{"BTCUSDT"}]  # its row not due within the interval
     assert market.view["BTCUSDT"].last_price == 91
+    due = TradeTick(occurred_at=T0 + timedelta(milliseconds=1100), symbol="BTCUSDT", price="90")
+    await bus.publish(due)
+    await wait_until(lambda: _acked_all(bus, len(ticks) + 2), message="due tick consumed")
+    assert writes == [{"BTCUSDT"}, {"BTCUSDT"}]  # a second after the stored one: due
+
+
+async def test_a_watched_holding_is_watched_at_every_tick_yet_its_price_stored_once_a_second(
+    bus: Bus, gate: EntryGateService, api: httpx.AsyncClient
+) -> None:
+    """Ticks of a watched holding 100 ms apart: the kill switch still acts at the dipping tick
+    (each batch is replayed tick by tick in its transaction), while the price row is written
+    at most once per second of event time (a batch with nothing due writes nothing)."""
+    await api.put("/policies/acc1", json={"daily_loss": {"enabled": False}})
+    await bus.publish(snapshot("10000", T0))
+    await bus.publish(opened("p1", qty="100", entry="100", stop="50"))
+    await wait_until(lambda: _open_positions(api, 1), message="position projected")
+    market = gate.deps.market
+    writes: list[set[str]] = []
+    write_rows = market._write_rows
+
+    async def counted(uow, snaps):  # type: ignore[no-untyped-def]
+        writes.append({snap.symbol for snap in snaps})
+        await write_rows(uow, snaps)
+
+    market._write_rows = counted  # type: ignore[method-assign]
+    prices = ["99", "98", "97", "96", "95"] * 4 + ["90", "79", "90", "101"] + ["102"] * 6
+    burst = [TradeTick(occurred_at=T0 + timedelta(milliseconds=100 * k), symbol="BTCUSDT",
+                       price=p) for k, p in enumerate(prices, start=1)]
+    acked = (await bus.js.consumer_info(s.MARKET.name, "entry_gate_market")).ack_floor.stream_seq
+    for n, tick in enumerate(burst, start=1):  # one batch each: a transaction each
+        await bus.publish(tick)
+        await wait_until(lambda n=n: _acked_all(bus, acked + n), message=f"tick {n} consumed")
+    [close_all] = await wait_until(lambda: _close_all(bus), message="close-all commanded")
+    assert close_all.causation_id == burst[21].message_id  # the 79 tick
+    assert market.view["BTCUSDT"].last_price == 102
+    # 3 s of event time: the first tick (never stored), then at most one a second
+    assert 1 <= len(writes) <= 4, writes

@@ -114,13 +114,32 @@ class MarketStore:
 
     async def persist(self, uow: UnitOfWork, batch: MarketBatch) -> None:
         """The batch's prices, and every price moved only in memory since it was stored: one
-        statement whenever any symbol's row is due, so all symbols fall due together
-        (a transaction per write interval, not one per symbol)."""
+        statement whenever any symbol's row is due (or the batch moved a market context), so
+        all symbols fall due together (a write per interval, not one per symbol). A batch
+        with nothing due — the ticks of a watched holding come through a transaction for the
+        watch — moves the view after commit and writes nothing: the same bound and recovery as
+        ``apply_in_memory``."""
         if not batch.staged:
+            return
+        if not self._due(batch):
+            staged = list(batch.staged.values())
+            uow.after_commit(lambda: self._merge(staged, written=False))
             return
         snaps = list(batch.staged.values()) + self._unstored(batch.staged)
         await self._write_rows(uow, snaps)
         uow.after_commit(lambda: self._merge(snaps))
+
+    def _due(self, batch: MarketBatch) -> bool:
+        """A context (funding, mark price) is stored with its batch; a price once its row is
+        ``write_interval`` of event time behind (or was never stored)."""
+        if any(not move.is_price for move in batch.moves):
+            return True
+        for symbol, snap in batch.staged.items():
+            written = self.written.get(symbol)
+            if snap.price_at is not None and (written is None
+                                              or snap.price_at - written >= self.write_interval):
+                return True
+        return False
 
     def _unstored(self, staged: dict[str, MarketSnapshot]) -> list[MarketSnapshot]:
         """Prices in the view newer than their stored row (moved by ``apply_in_memory``)."""
@@ -134,9 +153,10 @@ class MarketStore:
             [s.price_at for s in snaps], [s.funding_rate for s in snaps],
             [s.mark_price for s in snaps], [s.context_at for s in snaps])
 
-    def _merge(self, snaps: list[MarketSnapshot]) -> None:
+    def _merge(self, snaps: list[MarketSnapshot], written: bool = True) -> None:
+        """Into the view; ``written``: the rows were stored too (their times are recorded)."""
         for snap in snaps:
-            if snap.price_at is not None:
+            if written and snap.price_at is not None:
                 stored = self.written.get(snap.symbol)
                 if stored is None or snap.price_at > stored:
                     self.written[snap.symbol] = snap.price_at
