@@ -90,3 +90,40 @@ async def test_backlog_of_decisions_and_snapshots_logs_each_decision_once_and_ke
     assert state["equity"] == "10009" and state["peak_equity"] == "10009"
     assert logged == [d.decision_id for d in decisions[:8]]  # in order; the redelivery is not
     assert sorted(g.decision.decision_id for g in published) == sorted(logged)
+
+
+async def test_backlog_of_account_events_over_many_accounts_locks_them_in_one_statement(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    """A batch of events of many accounts locks them all ahead, in one statement and in id
+    order (as a batch of decisions does), not one statement per account as each is reached."""
+    await reset_streams(bus)
+    accounts = [f"acc{i}" for i in range(10)]
+    first = [snapshot("10000", T0, account=a) for a in accounts]  # their rows exist after it
+    service = await _run_backlog(bus, nats_url, database_url, schema, first, s.ACCOUNTS.name,
+                                 "entry_gate_balances")
+    await service.stop()
+    for a in reversed(accounts):
+        await bus.publish(snapshot("10100", T0 + timedelta(seconds=1), account=a))
+    service = build_service(gate_settings(nats_url, database_url, schema))
+    store = service.deps.accounts
+    one_by_one: list[str] = []
+    lock_one = store._lock
+
+    async def counted(session, account_id):  # type: ignore[no-untyped-def]
+        one_by_one.append(account_id)
+        return await lock_one(session, account_id)
+
+    store._lock = counted  # type: ignore[method-assign]
+    await service.start()
+    try:
+        async def consumed() -> bool:
+            info = await bus.js.consumer_info(s.ACCOUNTS.name, "entry_gate_balances")
+            return info.ack_floor.stream_seq >= 2 * len(accounts) and not info.num_pending
+
+        await wait_until(consumed, message="second backlog consumed")
+        equities = {a: (await store.read(None, a)).equity for a in accounts}  # type: ignore[arg-type]
+    finally:
+        await service.stop()
+    assert all(str(e) == "10100" for e in equities.values()), equities
+    assert one_by_one == []  # every account came from the batch's one locking statement

@@ -22,10 +22,26 @@ the gate's calendar, which market and position events drive (in a replay, event 
 from wall time; letting these advance it would make every market price look stale)."""
 
 
+PROJECTED = (PositionOpened, PositionPartiallyClosed, PositionClosed, PositionEntryFailed,
+             BalanceSnapshot, TraderStatusChanged)
+_LOCKED_AHEAD = "entry_gate.events_locked_ahead"
+
+
+async def _lock_ahead(uow: UnitOfWork, deps: GateDeps) -> None:
+    """Once per batch transaction: every account its events touch, locked in one statement
+    and in id order (each ``lock`` then costs nothing), as a batch of decisions does."""
+    info = uow.session.info
+    if info.get(_LOCKED_AHEAD):
+        return
+    info[_LOCKED_AHEAD] = True
+    await deps.accounts.lock_many(uow.session, [m.account_id for m in getattr(uow, "batch", ())
+                                                if isinstance(m, PROJECTED)])
+
+
 async def handle_account_event(ev: AccountMessage, uow: UnitOfWork, deps: GateDeps) -> None:
-    if not isinstance(ev, (PositionOpened, PositionPartiallyClosed, PositionClosed,
-                           PositionEntryFailed, BalanceSnapshot, TraderStatusChanged)):
+    if not isinstance(ev, PROJECTED):
         return  # other position events carry nothing the gate projects
+    await _lock_ahead(uow, deps)
     state, version = await deps.accounts.lock(uow.session, ev.account_id)
     policy = deps.policies.account(ev.account_id)
     market = deps.market.view
