@@ -10,6 +10,7 @@ import httpx
 import pytest
 from robson_contracts import PositionStatus, TradingMode
 from robson_position.adapters.repository import Positions
+from robson_position.adapters import venues
 from robson_position.adapters.venues import PaperReader, Venues, VenueUnavailable
 from robson_position.deps import PositionService
 from robson_position.handlers.watchdog import StopWatchdog
@@ -34,11 +35,6 @@ def _bulk_paper(book: VenueBook) -> Venues:
 # --- odd answers from paper ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PaperReader._live_orders follows any advancing next_after_seq, even on a page that is not "
-    "full (here empty): a paper answering a cursor with short pages keeps the watchdog paging "
-    "without bound (the round never ends, no position at any venue is judged); a short page "
-    "with a cursor should be no answer (VenueUnavailable)"))
 async def test_paper_cursor_on_short_pages_is_not_followed_without_bound() -> None:
     requests = 0
 
@@ -60,20 +56,22 @@ async def test_paper_cursor_on_short_pages_is_not_followed_without_bound() -> No
 
 
 async def test_paper_rows_of_accounts_not_asked_and_duplicates_change_no_asked_accounts_answer(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A (scoped or buggy) answer naming accounts position did not ask about, or the same row
-    twice, or a short page with a cursor that then ends: each asked account gets exactly its own
+    twice, then a last page: each asked account gets exactly its own
     ids, an asked account with none an empty set, and the unasked ones are not in the answer."""
     def answer(request: httpx.Request) -> httpx.Response:
         after = int(request.url.params["after_seq"])
-        if after == 0:
+        if after == 0:  # a full page (of 3), its cursor its last row's seq
             return httpx.Response(200, json={"orders": [
                 {"account_id": "acc1", "order_id": "s1", "seq": 1},
-                {"account_id": "acc-other", "order_id": "x1", "seq": 2},
-                {"account_id": "acc1", "order_id": "s1", "seq": 1}], "next_after_seq": 2})
+                {"account_id": "acc1", "order_id": "s1", "seq": 1},
+                {"account_id": "acc-other", "order_id": "x1", "seq": 2}], "next_after_seq": 2})
         return httpx.Response(200, json={"orders": [
             {"account_id": "acc1", "order_id": "s2", "seq": 3}], "next_after_seq": None})
 
+    monkeypatch.setattr(venues, "LIVE_PAGE", 3)
     reader = PaperReader("http://paper", 5.0, transport=httpx.MockTransport(answer))
     try:
         assert await reader.live_order_ids({"acc1", "acc2"}) == {"acc1": {"s1", "s2"}, "acc2": set()}
@@ -103,11 +101,6 @@ async def test_old_paper_without_live_orders_still_judges_a_live_stop_protected_
         await venues.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cost regression against an older paper (404 on /live-orders, a deploy under way): every "
-    "guarded position becomes a suspect and is read on its own (its orders, and the fills of "
-    "every filled order), each round - 2 requests a position where the release before read "
-    "one GET /orders?status=OPEN per account; the fallback should be the per-account read"))
 async def test_old_paper_without_live_orders_costs_at_most_a_read_per_account_a_round(
     service: PositionService,
 ) -> None:

@@ -28,14 +28,19 @@ def _book() -> VenueBook:
 
 
 async def test_live_order_ids_are_the_asked_accounts_live_orders_at_either_venue() -> None:
-    """Not the filled entry, not another account's order; an account without any: none (a
-    complete answer)."""
+    """Not the filled entry, not another account's order. An account with none in paper's
+    read of every account's live orders: none (a complete answer); an account execution does
+    not know (404): left out — no answer, never "no orders" (the watchdog would place stops
+    and close positions on it)."""
     api = await VenueApi(_book()).start()
     try:
-        for reader in (PaperReader(api.url, 5.0), ExecutionReader(api.url, 5.0)):
-            assert await reader.live_order_ids({"acc1", "acc-unknown"}) == {
-                "acc1": {"p1-stop", "p2-stop"}, "acc-unknown": set()}
-            await reader.close()
+        paper, execution = PaperReader(api.url, 5.0), ExecutionReader(api.url, 5.0)
+        assert await paper.live_order_ids({"acc1", "acc-unknown"}) == {
+            "acc1": {"p1-stop", "p2-stop"}, "acc-unknown": set()}
+        assert await execution.live_order_ids({"acc1", "acc-unknown"}) == {
+            "acc1": {"p1-stop", "p2-stop"}}
+        await paper.close()
+        await execution.close()
     finally:
         await api.stop()
 
@@ -80,21 +85,34 @@ def _paper_answering(status: int, body: object) -> PaperReader:
     return PaperReader("http://paper", 5.0, transport=httpx.MockTransport(answer))
 
 
-async def test_a_paper_without_the_live_orders_route_leaves_each_position_to_its_view() -> None:
-    """An older paper (a deploy under way) answers 404: no account's answer is known complete."""
-    reader = _paper_answering(404, {"detail": "Not Found"})
-    assert await reader.live_order_ids({"acc1", "acc2"}) == {"acc1": None, "acc2": None}
+async def test_a_paper_without_the_live_orders_route_is_read_per_account_as_before() -> None:
+    """An older paper (a deploy under way) answers 404 on the route: each account's open
+    orders are read as the release before read them; an account it refuses is left out."""
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/live-orders":
+            return httpx.Response(404, json={"detail": "Not Found"})
+        assert request.url.path == "/orders" and request.url.params["status"] == "OPEN"
+        account = request.url.params["account_id"]
+        if account == "acc-hidden":
+            return httpx.Response(404, json={"detail": "no such account"})
+        return httpx.Response(200, json=[{"order_id": f"{account}-stop"}])
+
+    reader = PaperReader("http://paper", 5.0, transport=httpx.MockTransport(answer))
+    assert await reader.live_order_ids({"acc1", "acc2", "acc-hidden"}) == {
+        "acc1": {"acc1-stop"}, "acc2": {"acc2-stop"}}
     await reader.close()
 
 
 @pytest.mark.parametrize("body", [
     {"orders": [{"account_id": "acc1", "order_id": "o1", "seq": 1}], "next_after_seq": 0},
+    {"orders": [{"account_id": "acc1", "order_id": "o1", "seq": 1}], "next_after_seq": 1},
+    {"orders": [], "next_after_seq": 5},
     {"orders": [{"account_id": "acc1"}], "next_after_seq": None},
     ["o1"],
 ])
 async def test_an_unexpected_live_orders_answer_is_no_answer(body: object) -> None:
-    """A cursor that does not move on (it would read the same page forever) or a page of
-    another shape: the venue cannot be read."""
+    """A cursor that does not move on (it would read the same page forever), a cursor on a
+    page that is not full, or a page of another shape: the venue cannot be read."""
     reader = _paper_answering(200, body)
     with pytest.raises(VenueUnavailable):
         await reader.live_order_ids({"acc1"})

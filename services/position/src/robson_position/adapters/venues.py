@@ -21,6 +21,8 @@ from robson_position.domain.venueview import VenueFill, VenueOrder, VenueView
 PAGE = 1000
 LIVE_PAGE = 5000
 """Live orders a page of paper's ``GET /live-orders`` asks for (paper allows up to 10,000)."""
+MAX_LIVE_PAGES = 1000
+"""A round reads at most this many pages (5 million live orders) before it gives up."""
 
 
 class VenueUnavailable(Exception):
@@ -48,12 +50,17 @@ class _Http:
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
                                         headers=headers)
 
-    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    async def get(self, path: str, params: dict[str, Any] | None = None,
+                  missing_ok: bool = False) -> Any:
+        """The answer's JSON. A 404 is no answer (``VenueUnavailable``): the venue does not know
+        the account, or our token may not see it — never "it has no orders", on which the
+        watchdog would place stops and close positions. ``missing_ok``: None for a route the
+        venue may not have yet (an older version mid-deploy)."""
         try:
             response = await self.client.get(path, params=params)
         except httpx.HTTPError as exc:
             raise VenueUnavailable(f"{self.client.base_url}{path}: {type(exc).__name__} {exc}") from exc
-        if response.status_code == 404:
+        if response.status_code == 404 and missing_ok:
             return None
         if response.status_code != 200:
             raise VenueUnavailable(f"{self.client.base_url}{path}: HTTP {response.status_code} "
@@ -93,8 +100,8 @@ class PaperReader(_Http):
         """All asked accounts from one paged read of every account's live orders: a round's
         cost does not grow with the number of accounts."""
         rows = await self._live_orders()
-        if rows is None:  # a paper without the route (older, mid-deploy): each position's view
-            return dict.fromkeys(account_ids)
+        if rows is None:  # a paper without the route (older, mid-deploy): a read per account
+            return await self._per_account(account_ids)
         found: dict[str, set[str] | None] = {account_id: set() for account_id in account_ids}
         for account_id, order_id in rows:
             ids = found.get(account_id)
@@ -102,26 +109,46 @@ class PaperReader(_Http):
                 ids.add(order_id)
         return found
 
+    async def _per_account(self, account_ids: set[str]) -> dict[str, set[str] | None]:
+        """The release before's read: each account's open orders (a full page: None, each
+        position's view decides); an account that cannot be read is left out."""
+        found: dict[str, set[str] | None] = {}
+        for account_id in sorted(account_ids):
+            try:
+                rows = await self.get("/orders", {"account_id": account_id, "status": "OPEN",
+                                                  "limit": PAGE}) or []
+            except VenueUnavailable:
+                continue
+            found[account_id] = None if len(rows) >= PAGE else {r["order_id"] for r in rows}
+        return found
+
     async def _live_orders(self) -> list[tuple[str, str]] | None:
         """(account, order id) of every live order, page after page until one is not full.
-        A page that fails fails the whole read: the pages before it may miss any account's."""
+        A page that fails fails the whole read: the pages before it may miss any account's.
+        A cursor goes with a full page and is its last row's seq; anything else (or more than
+        ``MAX_LIVE_PAGES`` pages) is no answer, so an odd paper cannot keep a round paging."""
         rows: list[tuple[str, str]] = []
         after = 0
-        while True:
-            page = await self.get("/live-orders", {"after_seq": after, "limit": LIVE_PAGE})
+        for _ in range(MAX_LIVE_PAGES):
+            page = await self.get("/live-orders", {"after_seq": after, "limit": LIVE_PAGE},
+                                  missing_ok=True)
             if page is None:
                 return None
             try:
-                rows += [(r["account_id"], r["order_id"]) for r in page["orders"]]
+                orders = page["orders"]
+                rows += [(r["account_id"], r["order_id"]) for r in orders]
                 cursor = page["next_after_seq"]
-            except (KeyError, TypeError) as exc:
+                last = orders[-1]["seq"] if orders else None
+            except (KeyError, TypeError, IndexError) as exc:
                 raise VenueUnavailable(f"{self.client.base_url}/live-orders: unexpected answer") from exc
             if cursor is None:
                 return rows
-            if not isinstance(cursor, int) or cursor <= after:  # would read the same page forever
+            if len(orders) < LIVE_PAGE or cursor != last or not isinstance(cursor, int) \
+                    or cursor <= after:
                 raise VenueUnavailable(f"{self.client.base_url}/live-orders: cursor {cursor!r} "
-                                       f"after {after}")
+                                       f"after {after} on a page of {len(orders)}")
             after = cursor
+        raise VenueUnavailable(f"{self.client.base_url}/live-orders: more than {MAX_LIVE_PAGES} pages")
 
     @staticmethod
     def _order(r: dict[str, Any]) -> VenueOrder:
