@@ -5,6 +5,7 @@ model, a batch rolled back after the model answered does not pay for the answer 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from robson_decision.handlers.ahead import _with_candle
 from robson_kit.bus import Bus
 from robson_kit.testing import open_batch_transactions, wait_until
 
+from .conftest import client
 from .factories import T0, signal
 from .fake_llm import FakeLlm, Reply, answer
 from .test_crash import probe, signals_acked
@@ -69,6 +71,40 @@ async def test_review_asks_the_model_while_no_transaction_of_the_service_is_open
     d, row = await reviewed
     assert (d.position_id, d.engine.value, row["model_calls"]) == ("pos-rv", "LLM", 1)
     assert len(fake_llm.requests_for("rv")) == 1
+
+
+async def test_dry_run_asks_the_model_while_no_transaction_of_the_service_is_open(
+    schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """The server aborts a transaction idle for two lock checks (4 s): a dry run's read of the
+    trader's context ends before the model is asked."""
+    service = await start_decision(schema, llm_base_url=fake_llm.url, llm_timeout_seconds=5)
+    fake_llm.script("dry", Reply(content=answer(GOOD).content, delay=1.5))
+    await llm_trader(service, "dry")
+    sig = signal("LONG", "0.8", price="100", trader_id="dry", account_id="dry")
+    async with client(service) as http:
+        dry_run = asyncio.create_task(
+            http.post("/decide", json={"signal": json.loads(sig.model_dump_json())}))
+        await wait_until(lambda: _asked(fake_llm, "dry"), message="model asked")
+        await asyncio.sleep(0.7)  # the model answers after 1.5 s
+        assert await _idle_in_transaction(database_url, schema, longer_than=0.5) == 0
+        answered = await dry_run
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["engine"] == "LLM" and answered.json()["decision"]["decision"] == "LONG"
+    assert await probe(database_url, schema, "SELECT count(*) FROM model_calls") == 1
+
+
+async def _idle_in_transaction(database_url: str, schema: str, longer_than: float) -> int:
+    """The service's backends waiting inside a transaction (of any kind, reads included) for
+    longer than ``longer_than`` seconds (the service's loops wait there for a moment)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+            " AND state = 'idle in transaction'"
+            " AND now() - state_change > make_interval(secs => $2)", schema, longer_than))
+    finally:
+        await conn.close()
 
 
 async def test_batch_rolled_back_after_the_model_answered_does_not_ask_the_model_again(
