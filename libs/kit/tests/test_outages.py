@@ -4,13 +4,14 @@ consumer and loses nothing; only a message failing on its own merits is dead-let
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
 from fastapi import APIRouter
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from robson_contracts import DeadLetter, SignalDetected
+from robson_contracts import DeadLetter, DecisionKind, SignalDetected, TradeDecision, derive_id
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.consumer import Consumer, ConsumerSpec
@@ -146,6 +147,57 @@ async def test_nats_down_while_settling_loses_nothing_and_dead_letters_nothing(
     finally:
         await service.stop()
         await bus.close()
+
+
+async def test_outbox_relay_waiting_on_nats_keeps_no_transaction_open(
+    own_nats: EmbeddedNats, database_url: str, schema: str
+) -> None:
+    """While NATS does not answer, each publish waits for its timeout (5 s). No transaction of
+    the service may stay open that long: the server aborts one idle for two lock checks, and a
+    relay frozen meanwhile would hold rows its successor has to publish."""
+    bus = await Bus(own_nats.url, name="pytest-own").connect()
+    await bus.ensure_streams()
+    service = Service(SampleSettings(nats_url=own_nats.url, database_url=database_url,
+                                     db_schema=schema, outbox_poll_seconds=0.1), MIGRATIONS)
+    await service.start()
+    try:
+        await asyncio.to_thread(own_nats.stop)
+        committed = asyncio.create_task(_emit_a_decision(service))  # its publish waits
+        longest = await _longest_idle_transaction(database_url, schema, seconds=12)
+        assert longest < 1.0, f"a transaction stayed idle {longest:.1f}s while NATS was waited on"
+        await asyncio.to_thread(own_nats.start)
+        await committed
+        await wait_until(lambda: _decisions(bus, 1), timeout=60, message="published once back")
+        assert len(await read_stream(bus, s.ALL_DECISIONS)) == 1
+    finally:
+        await service.stop()
+        await bus.close()
+
+
+async def _emit_a_decision(service: Service) -> None:
+    async with service.uow() as uow:
+        uow.emit(TradeDecision(
+            message_id=derive_id("relay-test"), occurred_at=datetime.now(UTC), account_id="acc1",
+            decision_id="d-relay", trader_id="trader1", symbol="BTCUSDT",
+            decision=DecisionKind.WATCH, confidence="0.5"))
+
+
+async def _longest_idle_transaction(database_url: str, schema: str, seconds: float) -> float:
+    """The longest a backend of the service was seen idle inside a transaction, over ``seconds``."""
+    conn = await asyncpg.connect(database_url)
+    longest = 0.0
+    try:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            idle = await conn.fetchval(
+                "SELECT coalesce(max(extract(epoch FROM now() - state_change)), 0)"
+                " FROM pg_stat_activity WHERE application_name = $1"
+                " AND state = 'idle in transaction'", schema)
+            longest = max(longest, float(idle))
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    return longest
 
 
 async def _at_the_last_delivery(bus: Bus, nats_url: str, database_url: str, schema: str,

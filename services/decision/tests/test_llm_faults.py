@@ -5,21 +5,25 @@ model, a batch rolled back after the model answered does not pay for the answer 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
 from robson_contracts import DecisionKind
+from robson_contracts import subjects as s
 from robson_decision.domain.context import Bar
 from robson_decision.handlers.ahead import _with_candle
+from robson_kit import metrics
 from robson_kit.bus import Bus
-from robson_kit.testing import open_batch_transactions, wait_until
+from robson_kit.testing import open_batch_transactions, read_stream, wait_until
 
-from .factories import T0, signal
+from .conftest import client
+from .factories import FIVE_MIN, T0, bars, candle, opened, signal
 from .fake_llm import FakeLlm, Reply, answer
 from .test_crash import probe, signals_acked
 from .test_llm import GOOD, llm_trader, one_decision, run_case, stored
-from .test_llm_management import HOLD, mod, review
+from .test_llm_management import HOLD, _consumed, mod, review
 
 
 async def _refuse_first_decision(database_url: str, schema: str) -> None:
@@ -71,6 +75,40 @@ async def test_review_asks_the_model_while_no_transaction_of_the_service_is_open
     assert len(fake_llm.requests_for("rv")) == 1
 
 
+async def test_dry_run_asks_the_model_while_no_transaction_of_the_service_is_open(
+    schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """The server aborts a transaction idle for two lock checks (4 s): a dry run's read of the
+    trader's context ends before the model is asked."""
+    service = await start_decision(schema, llm_base_url=fake_llm.url, llm_timeout_seconds=5)
+    fake_llm.script("dry", Reply(content=answer(GOOD).content, delay=1.5))
+    await llm_trader(service, "dry")
+    sig = signal("LONG", "0.8", price="100", trader_id="dry", account_id="dry")
+    async with client(service) as http:
+        dry_run = asyncio.create_task(
+            http.post("/decide", json={"signal": json.loads(sig.model_dump_json())}))
+        await wait_until(lambda: _asked(fake_llm, "dry"), message="model asked")
+        await asyncio.sleep(0.7)  # the model answers after 1.5 s
+        assert await _idle_in_transaction(database_url, schema, longer_than=0.5) == 0
+        answered = await dry_run
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["engine"] == "LLM" and answered.json()["decision"]["decision"] == "LONG"
+    assert await probe(database_url, schema, "SELECT count(*) FROM model_calls") == 1
+
+
+async def _idle_in_transaction(database_url: str, schema: str, longer_than: float) -> int:
+    """The service's backends waiting inside a transaction (of any kind, reads included) for
+    longer than ``longer_than`` seconds (the service's loops wait there for a moment)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+            " AND state = 'idle in transaction'"
+            " AND now() - state_change > make_interval(secs => $2)", schema, longer_than))
+    finally:
+        await conn.close()
+
+
 async def test_batch_rolled_back_after_the_model_answered_does_not_ask_the_model_again(
     bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
 ) -> None:
@@ -89,6 +127,43 @@ async def test_batch_rolled_back_after_the_model_answered_does_not_ask_the_model
     assert row["model_calls"] == 1
     assert [c["status"] for c in row["model_call_records"]] == ["OK"]
     assert await probe(database_url, schema, "SELECT count(*) FROM model_calls") == 1
+
+
+async def test_review_asked_inside_its_batch_past_the_idle_limit_is_retried_on_the_recorded_answer(
+    bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """A review the ask-ahead cannot foresee (its candle follows another of the same batch) asks
+    the model inside the batch transaction. An answer slower than the service's idle limit (2
+    lock checks: 1 s here) gets that transaction aborted by the server; the batch is handled
+    again and the review finds the answer recorded meanwhile: the model is not asked twice."""
+    settings = {"llm_base_url": fake_llm.url, "llm_timeout_seconds": 5, "lock_check_seconds": 0.5}
+    first = await start_decision(schema, **settings)
+    quick, slow = answer(HOLD), Reply(content=answer(HOLD).content, delay=1.5)
+    fake_llm.script("idle", quick, quick, slow)
+    await llm_trader(first, "idle", trail_at_r=None, breakeven_at_r=None)
+    await bus.publish(opened("idle", position_id="pos-idle"))
+    await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
+    c0, c1, c2 = bars(3, start=Decimal("100"), end=T0 + FIVE_MIN * 3)
+    await bus.publish(candle(c0))
+    await wait_until(lambda: _consumed(first, "decision_candles", s.MARKET.name, 1),
+                     message="the first candle reviewed")
+    await first.stop()
+    for bar in (c1, c2):  # both wait for the next instance: one batch
+        await bus.publish(candle(bar))
+    split = metrics.MESSAGES.labels("decision", "decision_candles", "batch_split")
+    splits_before = split._value.get()
+    service = await start_decision(schema, **settings)
+    await wait_until(lambda: len(fake_llm.requests_for("idle")) == 3, message="the third review")
+    assert await open_batch_transactions(database_url, schema) == 1  # asked inside the batch
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 3), timeout=30,
+                     message="both candles reviewed")
+    assert split._value.get() == splits_before + 1  # the aborted batch, handled again alone
+    assert len(fake_llm.requests_for("idle")) == 3
+    assert await probe(database_url, schema, "SELECT count(*) FROM model_calls") == 3
+    assert await probe(database_url, schema, "SELECT count(*) FROM llm_usage") == 3
+    assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
+    assert service.fence.held and service.halted is None
 
 
 async def test_http_429_with_retry_after_waits_at_least_that_long_before_asking_again(

@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 from robson_contracts import Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from robson_kit import logs, metrics
+from robson_kit import faults, logs, metrics
 from robson_kit.clock import Clock
 from robson_kit.errors import NotYet, PermanentError
 from robson_kit.outage import is_infrastructure_error
@@ -117,6 +117,7 @@ class BatchTransaction:
                     raise _RollBack({id(msg): failure})
                 uows.append(uow)
             await self._deferred_writes(session, decoded, isolate)
+            faults.point("batch.before_commit")
             await flush_outboxes_and_commit(session, uows)
         return outcomes, uows
 

@@ -29,18 +29,27 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
-def make_engine(database_url: str, schema: str, pool_size: int = 5) -> AsyncEngine:
+def make_engine(database_url: str, schema: str, pool_size: int = 5,
+                idle_in_transaction_seconds: float | None = None) -> AsyncEngine:
     """Every connection's search_path is the service schema: unqualified tables live there.
+
+    ``idle_in_transaction_seconds``: the server ends a connection whose transaction waits that
+    long for the client's next statement (``idle_in_transaction_session_timeout``; None: never),
+    rolling it back; its next statement or COMMIT fails as on a dropped connection.
 
     No pre-ping (a round trip per transaction): a connection found dead fails its transaction
     (a consumer retries the message, an API call answers 5xx) and SQLAlchemy then recycles
     every pooled connection opened before it."""
     check_schema_name(schema)
+    settings = {"search_path": schema, "application_name": schema}
+    if idle_in_transaction_seconds is not None:
+        milliseconds = max(1, round(idle_in_transaction_seconds * 1000))  # 0 would turn it off
+        settings["idle_in_transaction_session_timeout"] = str(milliseconds)
     return create_async_engine(
         asyncpg_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
+        connect_args={"server_settings": settings},
     )
 
 

@@ -8,7 +8,8 @@ still go out in commit order.
 
 A crash between publish and marking republishes with the same ``Nats-Msg-Id``, which JetStream
 drops as a duplicate, and consumers' inboxes drop anything older. At-least-once publish plus
-dedup gives an exactly-once effect. ``SKIP LOCKED`` lets replicas share the work.
+dedup gives an exactly-once effect. No transaction is open while NATS is waited on: the rows
+are read in one and marked in another.
 
 Nothing blocks the queue: a row the bus can never take (larger than the server's max payload,
 or refused ``ROW_ATTEMPTS`` times while NATS is up) is moved to ``outbox_dead`` with the reason
@@ -62,6 +63,10 @@ committed since (one writer per schema); otherwise the periodic sweep waits, and
 this often regardless."""
 PRUNE_SECONDS = 2400.0
 """How often published events and old inbox records are deleted."""
+
+
+Refused = tuple[Any, str, str]
+"""An outbox row to move aside, with its reason code and reason."""
 
 
 class RelayStalled(Exception):
@@ -236,68 +241,89 @@ class OutboxRelay:
 
     async def publish_pending(self, min_age: timedelta | None = None) -> int:
         """Publish one batch of unpublished events in commit order; returns how many rows it
-        settled (published or moved aside). Raises ``RelayStalled`` if NATS did not take some."""
-        query = (
-            select(outbox.c.id, outbox.c.message_id, outbox.c.subject, outbox.c.message_type,
-                   outbox.c.payload, outbox.c.headers)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.id)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        )
-        if min_age is not None:
-            query = query.where(outbox.c.created_at < func.now() - min_age)
-        stalled: BaseException | None = None
-        async with self.engine.begin() as conn:
-            await _without_fsync(conn)
-            rows = (await conn.execute(query)).all()
-            if not rows:
-                return 0
-            limit = self.bus.max_payload - HEADER_ALLOWANCE
-            sendable = [r for r in rows if len(r.payload) <= limit]
-            refused: list[tuple[Any, str, str]] = [
-                (r, "PAYLOAD_TOO_LARGE", f"{len(r.payload)} bytes; the bus carries at most {limit}")
-                for r in rows if len(r.payload) > limit
-            ]
-            results = await asyncio.gather(
-                *(self.bus.publish_raw(r.subject, r.payload, dict(r.headers)) for r in sendable),
-                return_exceptions=True,
-            )
-            published = [r for r, result in zip(sendable, results, strict=True)
-                         if not isinstance(result, BaseException)]
-            for r, result in zip(sendable, results, strict=True):
-                if not isinstance(result, BaseException):
-                    continue
-                if connection_trouble(result, others_published=bool(published)) and not (
-                        await no_stream_for(self.bus, r.subject, result)):
-                    stalled = result
-                    continue
-                self._row_failures[r.id] += 1
-                if isinstance(result, nats.errors.MaxPayloadError):
-                    refused.append((r, "PAYLOAD_TOO_LARGE", repr(result)))
-                elif self._row_failures[r.id] >= ROW_ATTEMPTS:
-                    refused.append((r, "PUBLISH_REFUSED",
-                                    f"refused {self._row_failures[r.id]} times; last: {result!r}"))
-                else:  # retried on the next sweep; not a failure of the relay
-                    log.warning("outbox.event_refused", message_id=str(r.message_id),
-                                subject=r.subject, attempts=self._row_failures[r.id], error=repr(result))
-            if published and self._row_failures:
-                for r in published:
-                    self._row_failures.pop(r.id, None)
-            if published:
-                faults.point("outbox.after_publish")
-                self.published += len(published)
-                metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(published))
-                await conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in published]))
-                                   .values(published_at=func.now()))
-            for r, code, reason in refused:
-                await conn.execute(MOVE_ASIDE, {"id": r.id, "code": code, "reason": reason[:2000]})
+        settled (published or moved aside). Raises ``RelayStalled`` if NATS did not take some.
+
+        The rows are read in one short transaction and settled in another: none is open while
+        NATS is waited on (the server aborts a transaction idle that long, and a frozen relay
+        must not hold rows a successor has to publish; ``robson_kit.service_lock``). A row
+        published twice meanwhile (the fast path, a fenced-off predecessor) is dropped by
+        JetStream as a duplicate of its ``Nats-Msg-Id``."""
+        rows = await self._read_unpublished(min_age)
+        if not rows:
+            return 0
+        published, refused, stalled = await self._send(rows)
+        if published:
+            faults.point("outbox.after_publish")
+            self.published += len(published)
+            metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(published))
+        if published or refused:
+            await self._settle(published, refused)
         for r, code, reason in refused:
             self._row_failures.pop(r.id, None)
             await report_dead(self.bus, self.service, r, code, reason)
         if stalled is not None:
             raise RelayStalled(repr(stalled)) from stalled
         return len(published) + len(refused)
+
+    async def _read_unpublished(self, min_age: timedelta | None) -> list[Any]:
+        query = (
+            select(outbox.c.id, outbox.c.message_id, outbox.c.subject, outbox.c.message_type,
+                   outbox.c.payload, outbox.c.headers)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(BATCH)
+        )
+        if min_age is not None:
+            query = query.where(outbox.c.created_at < func.now() - min_age)
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).all())
+
+    async def _send(self, rows: list[Any]) -> tuple[list[Any], list[Refused], BaseException | None]:
+        """Publish ``rows`` concurrently: those NATS took, those to move aside, and the error of
+        a connection that did not take some (they stay for the next sweep)."""
+        limit = self.bus.max_payload - HEADER_ALLOWANCE
+        sendable = [r for r in rows if len(r.payload) <= limit]
+        refused: list[Refused] = [
+            (r, "PAYLOAD_TOO_LARGE", f"{len(r.payload)} bytes; the bus carries at most {limit}")
+            for r in rows if len(r.payload) > limit
+        ]
+        results = await asyncio.gather(
+            *(self.bus.publish_raw(r.subject, r.payload, dict(r.headers)) for r in sendable),
+            return_exceptions=True,
+        )
+        published = [r for r, result in zip(sendable, results, strict=True)
+                     if not isinstance(result, BaseException)]
+        stalled: BaseException | None = None
+        for r, result in zip(sendable, results, strict=True):
+            if not isinstance(result, BaseException):
+                continue
+            if connection_trouble(result, others_published=bool(published)) and not (
+                    await no_stream_for(self.bus, r.subject, result)):
+                stalled = result
+                continue
+            self._row_failures[r.id] += 1
+            if isinstance(result, nats.errors.MaxPayloadError):
+                refused.append((r, "PAYLOAD_TOO_LARGE", repr(result)))
+            elif self._row_failures[r.id] >= ROW_ATTEMPTS:
+                refused.append((r, "PUBLISH_REFUSED",
+                                f"refused {self._row_failures[r.id]} times; last: {result!r}"))
+            else:  # retried on the next sweep; not a failure of the relay
+                log.warning("outbox.event_refused", message_id=str(r.message_id),
+                            subject=r.subject, attempts=self._row_failures[r.id], error=repr(result))
+        if published and self._row_failures:
+            for r in published:
+                self._row_failures.pop(r.id, None)
+        return published, refused, stalled
+
+    async def _settle(self, published: list[Any], refused: list[Refused]) -> None:
+        """Mark the published rows and move the refused ones aside, in one transaction."""
+        async with self.engine.begin() as conn:
+            await _without_fsync(conn)
+            if published:
+                await conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in published]))
+                                   .values(published_at=func.now()))
+            for r, code, reason in refused:
+                await conn.execute(MOVE_ASIDE, {"id": r.id, "code": code, "reason": reason[:2000]})
 
     async def pending_count(self) -> int:
         async with self.engine.connect() as conn:

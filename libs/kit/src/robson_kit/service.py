@@ -20,7 +20,7 @@ from robson_kit.db import make_engine, make_sessionmaker, ping
 from robson_kit.fence import Fence
 from robson_kit.http_server import serve
 from robson_kit.outbox import OutboxRelay
-from robson_kit.service_lock import ServiceLock
+from robson_kit.service_lock import ServiceLock, idle_in_transaction_limit
 from robson_kit.settings import ServiceSettings
 from robson_kit.singleton import Singleton
 from robson_kit.supervise import LoopFactory, Supervisor
@@ -79,7 +79,8 @@ class Service(Generic[DepsT]):
         self.on_stop = list(on_stop or [])
         self.background = list(background or [])
         self.clock: Clock = clock or WallClock()
-        self.engine = make_engine(settings.database_url, settings.db_schema, settings.db_pool_size)
+        self.engine = make_engine(settings.database_url, settings.db_schema, settings.db_pool_size,
+                                  idle_in_transaction_limit(settings.lock_check_seconds))
         self.sessions = make_sessionmaker(self.engine)
         self.bus = Bus(settings.nats_url, name=self.name)
         self.relay = OutboxRelay(self.engine, self.bus, self.name, settings.outbox_poll_seconds)

@@ -24,6 +24,19 @@ twice that, and the lock must still be this backend's); the server ends the sess
 cut off from the database closes its fence at most ``3 × check_seconds`` after its last check,
 before the server frees the lock for a successor. The connection must reach PostgreSQL directly
 (or through a session-mode pooler): behind a transaction-mode pooler the first check fails.
+
+**Transactions.** A holder frozen mid-transaction (SIGSTOP, a VM pause, a long GC or swap stall)
+loses its lock when its session ends, but its transaction on a pooled connection stays open:
+its row locks block the successor (a redelivered message's inbox row) for as long as the freeze
+lasts, and once woken it would commit without the lock, behind the back of a successor that
+has loaded its state already. So the server aborts any transaction of the service's engine left
+idle ``IDLE_TRANSACTION_CHECKS × check_seconds`` (``idle_in_transaction_limit``; PostgreSQL's
+``idle_in_transaction_session_timeout``), which ends its connection: a frozen transaction's last
+statement came before the freeze, the lock's last check at most about ``check_seconds`` before
+it, so the transaction is gone some ``2 × check_seconds`` before the lock can pass
+(``5 × check_seconds`` after that check). The woken process finds its COMMIT failed, as after a
+dropped connection. Hence no transaction may wait on anything slow (an outside call, a sleep,
+another transaction) between two of its statements: that belongs before or after it.
 """
 
 from __future__ import annotations
@@ -47,6 +60,10 @@ NAMESPACE = 0x524F4253
 TENURE_TABLE = "service_lock_tenure"
 SESSION_TIMEOUT_CHECKS = 5
 """The server ends the lock's session after this many missed checks."""
+IDLE_TRANSACTION_CHECKS = 2
+"""The server aborts a transaction idle for this many check periods. Well below
+``SESSION_TIMEOUT_CHECKS`` (see the module's docstring), and as long as the check itself may take
+to answer: a process stalled longer than that loses its lock anyway."""
 _OWNED = ("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1"
           " AND objid = $2 AND objsubid = 2 AND granted AND pid = pg_backend_pid())")
 _HOLDER = ("SELECT a.application_name, l.pid, host(a.client_addr) AS addr, a.backend_start"
@@ -60,6 +77,11 @@ def lock_key(service: str) -> tuple[int, int]:
     """``(classid, objid)`` of ``service``'s lock (see the module's docstring)."""
     digest = hashlib.sha256(service.encode()).digest()
     return NAMESPACE, int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
+
+
+def idle_in_transaction_limit(check_seconds: float) -> float:
+    """Seconds a transaction of the service's engine may wait for its next statement."""
+    return IDLE_TRANSACTION_CHECKS * check_seconds
 
 
 class LockBusy(Exception):

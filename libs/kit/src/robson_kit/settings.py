@@ -49,7 +49,9 @@ class ServiceSettings(BaseSettings):
     """How often the service checks the connection holding its service lock (``robson_kit.
     service_lock``; the check must answer within twice this). The server ends that session
     after 5× this without a check, freeing the lock for another instance: a holder cut off from
-    the database has stopped consuming and its loops by then."""
+    the database has stopped consuming and its loops by then. A transaction of the service left
+    idle 2× this (between two statements) is aborted by the server, so that a frozen holder's
+    transaction is gone before the lock passes (``robson_kit.service_lock``)."""
     lock_retry_max_seconds: float = Field(5.0, ge=0.5, le=60)
     """Longest pause between two tries for the service lock while another instance holds it
     (or the database is down): how soon a waiting instance takes over once the lock is free."""

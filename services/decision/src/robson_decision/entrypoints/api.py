@@ -22,6 +22,7 @@ from robson_decision.domain.prompts import context_document
 from robson_decision.domain.settings import TraderSettings
 from robson_decision.entrypoints import queries
 from robson_decision.handlers import approvals
+from robson_decision.handlers.ahead import ShortTransactions
 from robson_decision.handlers.context import day_start, entry_context
 from robson_decision.handlers.engines import ReplayRecordMissing
 
@@ -215,19 +216,21 @@ async def dry_run(service: ServiceDep, memory: MemoryDep, body: DryRun,
     async with service.uow() as uow:
         # the trader's settings, budget and performance are its own account's
         await _own_trader(uow.session, who, body.signal.trader_id)
-        repo = Repository(uow)
         settings = body.settings or memory.trader_settings(body.signal.trader_id)
         calls = await queries.model_calls_since(uow.session, body.signal.trader_id,
                                                 day_start(datetime.now(UTC)))
-        ctx = await entry_context(memory, repo, body.signal, settings)
-        if body.candles is not None:
-            ctx = _with_candles(ctx, body.candles)
-        try:
-            outcome = await decider.decide(
-                ctx, settings, Stamp.for_signal(body.signal), repo, calls_today=calls
-            )
-        except ReplayRecordMissing as exc:
-            raise HTTPException(409, f"REPLAY_RECORD_MISSING: {exc}") from exc
+        ctx = await entry_context(memory, Repository(uow), body.signal, settings)
+    if body.candles is not None:
+        ctx = _with_candles(ctx, body.candles)
+    # The model is asked with no transaction open (the server aborts one idle that long); its
+    # record is read and written in short transactions of their own.
+    record = ShortTransactions(service.uow, Repository)
+    try:
+        outcome = await decider.decide(
+            ctx, settings, Stamp.for_signal(body.signal), record, calls_today=calls
+        )
+    except ReplayRecordMissing as exc:
+        raise HTTPException(409, f"REPLAY_RECORD_MISSING: {exc}") from exc
     assert isinstance(outcome, Outcome)  # an entry question always has an answer
     return {
         "decision": json.loads(outcome.decision.model_dump_json()),

@@ -1,0 +1,173 @@
+"""A holder frozen (SIGSTOP, a VM pause, a GC or swap stall) inside a consumer's transaction.
+
+Its lock's session ends on the server's ``idle_session_timeout`` and a waiting instance takes
+over; the frozen transaction must not outlive that: left open it keeps the message's inbox row
+locked (the successor's redelivery waits behind it for as long as the freeze lasts), and once
+woken the old process would commit it without the lock, behind the back of a successor that
+has loaded its state already. Two real processes of the sample service; the first stops itself
+(``ROBSON_FAULTS=batch.before_commit:stop``) after its handler ran, before its commit."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from robson_contracts import SignalDetected
+from robson_contracts import subjects as s
+from robson_kit.bus import Bus
+from robson_kit.testing import ServiceProcess, read_stream, wait_until
+from robson_kit.uow import UnitOfWork
+from sampleapp.app import SampleSettings, build, handle_signal
+
+from .conftest import sample_env
+from .test_messaging import _probe, make_signal
+
+LOCK_CHECK_SECONDS = 0.5
+"""The lock's session ends after 2.5 s without a check: a quick takeover."""
+
+
+def _frozen_env(nats_url: str, database_url: str, schema: str) -> dict[str, str]:
+    return {**sample_env(nats_url, database_url, schema),  # ack_wait 2 s: a quick redelivery
+            "ROBSON_SAMPLE_LOCK_CHECK_SECONDS": str(LOCK_CHECK_SECONDS),
+            "ROBSON_SAMPLE_LOCK_RETRY_MAX_SECONDS": "0.5"}
+
+
+@contextmanager
+def _processes() -> Iterator[list[ServiceProcess]]:
+    """Every process started is SIGKILLed at the end, a stopped (frozen) one included."""
+    started: list[ServiceProcess] = []
+    try:
+        yield started
+    finally:
+        for proc in started:
+            proc.kill()
+
+
+def _stopped(proc: ServiceProcess) -> bool:
+    """The process is stopped by a signal (state ``T`` in ``/proc/<pid>/stat``)."""
+    assert proc.proc is not None
+    stat = Path(f"/proc/{proc.proc.pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
+
+
+async def _get(proc: ServiceProcess, path: str) -> httpx.Response | None:
+    try:
+        async with httpx.AsyncClient(base_url=proc.url, timeout=2) as client:
+            return await client.get(path)
+    except httpx.HTTPError:
+        return None
+
+
+async def _lock_check(proc: ServiceProcess) -> str | None:
+    """What ``/readyz`` says of the lock while the process does not hold it; None while it does
+    (or does not answer yet)."""
+    ready = await _get(proc, "/readyz")
+    if ready is None:
+        return None
+    lock = ready.json()["checks"].get("lock", "ok")
+    return None if lock == "ok" else lock
+
+
+async def _halted(proc: ServiceProcess) -> str | None:
+    health = await _get(proc, "/healthz")
+    return health.json()["reason"] if health is not None and health.status_code == 503 else None
+
+
+async def _decisions(bus: Bus) -> int:
+    return len(await read_stream(bus, s.ALL_DECISIONS))
+
+
+async def _acked(bus: Bus) -> bool:
+    info = await bus.js.consumer_info(s.SIGNALS.name, "sample_signals")
+    return info.ack_floor.stream_seq >= 1 and info.num_ack_pending == 0
+
+
+async def test_holder_frozen_inside_a_transaction_is_fenced_and_the_successor_processes_its_message(
+    bus: Bus, nats_url: str, database_url: str, schema: str, tmp_path: Path
+) -> None:
+    env = _frozen_env(nats_url, database_url, schema)
+    probe = _probe(database_url, schema)
+    with _processes() as started:
+        holder = ServiceProcess("sampleapp", {**env, "ROBSON_FAULTS": "batch.before_commit:stop"},
+                                "ROBSON_SAMPLE_HTTP_PORT", tmp_path / "holder.log")
+        started.append(holder.start())
+        successor = ServiceProcess("sampleapp", env, "ROBSON_SAMPLE_HTTP_PORT",
+                                   tmp_path / "successor.log")
+        started.append(successor.start(ready=False))
+        waiting = await wait_until(lambda: _lock_check(successor), message="the successor waits")
+        assert "another instance of sample holds the lock" in waiting, waiting
+
+        await bus.publish(make_signal("sig-frozen"))
+        await wait_until(lambda: _stopped(holder), message="the holder frozen in its transaction")
+
+        # The successor takes the lock and handles the redelivered message while the holder
+        # stays frozen, its transaction still open on its side.
+        await wait_until(lambda: _acked(bus), timeout=20,
+                         message="the message handled and acked by the successor")
+        assert await _lock_check(successor) is None
+        assert _stopped(holder)
+        assert await probe("SELECT times FROM signal_counts WHERE signal_id = 'sig-frozen'") == 1
+        assert await probe("SELECT count(*) FROM inbox") == 1
+        await wait_until(lambda: _decisions(bus), message="its decision published")
+
+        # Woken, the holder commits nothing (its transaction was aborted) and acts no more.
+        assert holder.proc is not None
+        os.kill(holder.proc.pid, signal.SIGCONT)
+        lost = await wait_until(lambda: _lock_check(holder), message="the woken holder fenced")
+        assert "another instance of sample holds the lock" in lost or "lost" in lost, lost
+        await asyncio.sleep(2 * LOCK_CHECK_SECONDS + 1.0)  # time enough to commit, if it could
+        assert await probe("SELECT times FROM signal_counts WHERE signal_id = 'sig-frozen'") == 1
+        assert await probe("SELECT count(*) FROM inbox") == 1
+        assert await _decisions(bus) == 1
+
+        # Given the lock back, it finds another instance held it meanwhile and halts.
+        successor.stop()
+        reason = await wait_until(lambda: _halted(holder), message="the old holder halted")
+        assert "another instance of sample held the lock" in reason, reason
+        assert await probe("SELECT times FROM signal_counts WHERE signal_id = 'sig-frozen'") == 1
+
+
+async def test_transaction_left_idle_past_the_limit_is_rolled_back_and_its_message_handled_again(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    """The server's abort is a failed commit like any other: the message is not acked, nothing
+    of that transaction stays, and the redelivery applies it once; the service keeps its lock
+    and goes on consuming."""
+    calls: list[str] = []
+
+    async def stalls_once_after_its_statement(signal: SignalDetected, uow: UnitOfWork) -> None:
+        await handle_signal(signal, uow)
+        calls.append(signal.signal_id)
+        if len(calls) == 1:  # as a stall of the process would: longer than the limit
+            await asyncio.sleep(2 * LOCK_CHECK_SECONDS + 1.0)
+
+    service = build(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
+                                   ack_wait_seconds=2, max_deliver=3,
+                                   lock_check_seconds=LOCK_CHECK_SECONDS))
+    spec = service.consumer_specs[0]
+    service.consumer_specs[0] = dataclasses.replace(spec, handler=stalls_once_after_its_statement)
+    probe = _probe(database_url, schema)
+    await service.start()
+    try:
+        await bus.publish(make_signal("sig-stalled"))
+        await wait_until(lambda: _acked(bus), timeout=20, message="the message acked")
+        assert calls == ["sig-stalled", "sig-stalled"]  # the first transaction did not commit
+        assert await probe("SELECT times FROM signal_counts WHERE signal_id = 'sig-stalled'") == 1
+        assert await probe("SELECT count(*) FROM inbox") == 1
+        assert await wait_until(lambda: _decisions(bus), message="its decision") == 1
+        assert service.fence.held and service.halted is None
+        await bus.publish(make_signal("sig-after"))
+        assert await wait_until(lambda: _both_counted(probe), message="the next one handled")
+        assert not await read_stream(bus, s.ALL_DEAD_LETTERS)
+    finally:
+        await service.stop()
+
+
+async def _both_counted(probe) -> bool:  # type: ignore[no-untyped-def]
+    return await probe("SELECT count(*) FROM signal_counts") == 2
