@@ -63,8 +63,8 @@ from bench.common import (
     process_cpu_seconds,
     share_note,
     start_services,
-    wire_peers,
     steady_market,
+    wire_peers,
 )
 from bench.lean_chain import LeanFigures
 from bench.lean_chain import measure as measure_lean

@@ -52,9 +52,9 @@ from bench.common import (
     process_cpu_seconds,
     share_note,
     start_services,
-    wire_peers,
     steady_market,
     stop_processes,
+    wire_peers,
 )
 
 SYMBOLS, TICK_RATE = MARKET_SYMBOLS, MARKET_TICK_RATE

@@ -9,8 +9,8 @@ import asyncio
 import httpx
 import pytest
 from robson_contracts import PositionStatus, TradingMode
-from robson_position.adapters.repository import Positions
 from robson_position.adapters import venues
+from robson_position.adapters.repository import Positions
 from robson_position.adapters.venues import PaperReader, Venues, VenueUnavailable
 from robson_position.deps import PositionService
 from robson_position.handlers.watchdog import StopWatchdog
