@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 from robson_contracts import CloseAllPositions, TradeTick
 from robson_contracts import subjects as s
+from robson_entry_gate.adapters.market import MarketStore
 from robson_entry_gate.deps import EntryGateService
 from robson_kit.bus import Bus
 from robson_kit.testing import ServiceProcess, read_stream, wait_until
@@ -69,6 +70,19 @@ async def test_tick_burst_persists_latest_price_and_restart_resumes_from_it(
         assert "MARKET_DATA_STALE" not in judged.reason_codes
 
 
+def _count_writes(market: MarketStore) -> list[set[str]]:
+    """The symbols of each ``market_state`` write from now on."""
+    writes: list[set[str]] = []
+    write_rows = market._write_rows
+
+    async def counted(uow, snaps):  # type: ignore[no-untyped-def]
+        writes.append({snap.symbol for snap in snaps})
+        await write_rows(uow, snaps)
+
+    market._write_rows = counted  # type: ignore[method-assign]
+    return writes
+
+
 async def _gate(bus: Bus) -> list | None:
     return await read_stream(bus, s.ALL_GATE_DECISIONS) or None
 
@@ -117,14 +131,7 @@ async def test_prices_nobody_holds_are_stored_together_within_the_bound_and_rest
     last = T0 + timedelta(milliseconds=100 * 39)
     async with running_gate(nats_url, database_url, schema) as first:
         market = first.deps.market
-        writes = []
-        write_rows = market._write_rows
-
-        async def counted(uow, snaps):  # type: ignore[no-untyped-def]
-            writes.append({snap.symbol for snap in snaps})
-            await write_rows(uow, snaps)
-
-        market._write_rows = counted
+        writes = _count_writes(market)
         for tick in ticks:
             await bus.publish(tick)
         await wait_until(lambda: _acked_all(bus, len(ticks)), message="ticks consumed")
@@ -154,14 +161,7 @@ async def test_held_symbol_under_a_policy_watching_no_price_moves_in_memory_unti
     await bus.publish(opened("p1", qty="10", entry="100", stop="50"))
     await wait_until(lambda: _open_positions(api, 1), message="position projected")
     market = gate.deps.market
-    writes: list[set[str]] = []
-    write_rows = market._write_rows
-
-    async def counted(uow, snaps):  # type: ignore[no-untyped-def]
-        writes.append({snap.symbol for snap in snaps})
-        await write_rows(uow, snaps)
-
-    market._write_rows = counted  # type: ignore[method-assign]
+    writes = _count_writes(market)
     batches: list[int] = []
     persist = market.persist
 
@@ -203,14 +203,7 @@ async def test_a_watched_holding_is_watched_at_every_tick_yet_its_price_stored_o
     await bus.publish(opened("p1", qty="100", entry="100", stop="50"))
     await wait_until(lambda: _open_positions(api, 1), message="position projected")
     market = gate.deps.market
-    writes: list[set[str]] = []
-    write_rows = market._write_rows
-
-    async def counted(uow, snaps):  # type: ignore[no-untyped-def]
-        writes.append({snap.symbol for snap in snaps})
-        await write_rows(uow, snaps)
-
-    market._write_rows = counted  # type: ignore[method-assign]
+    writes = _count_writes(market)
     prices = ["99", "98", "97", "96", "95"] * 4 + ["90", "79", "90", "101"] + ["102"] * 6
     burst = [TradeTick(occurred_at=T0 + timedelta(milliseconds=100 * k), symbol="BTCUSDT",
                        price=p) for k, p in enumerate(prices, start=1)]
