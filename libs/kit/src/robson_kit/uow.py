@@ -154,6 +154,18 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
+NO_IDLE_LIMIT = "SET LOCAL idle_in_transaction_session_timeout = 0"
+
+
+async def lift_idle_limit(session: AsyncSession) -> None:
+    """For a start-up load's read-only transaction: the server's idle limit (the fence of a
+    frozen holder, ``robson_kit.service_lock``) is off until it ends. Its Python work between
+    statements (parsing every stored position, order or projection) may outlast the limit on
+    a large book or a busy host, and an aborted load would fail the start, again and again; a
+    read writes nothing a frozen holder could commit, and locks no row a successor waits on."""
+    await (await driver_connection(session)).execute(NO_IDLE_LIMIT)
+
+
 async def record_inbox_batch(
     session: AsyncSession, records: list[tuple[object, str, str]]
 ) -> set[object]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from robson_kit.clock import Clock
 from robson_kit.service import Service
+from robson_kit.uow import lift_idle_limit
 
 from robson_entry_gate.deps import EntryGateService
 from robson_entry_gate.entrypoints.api import router
@@ -24,6 +25,7 @@ def build_service(settings: EntryGateSettings | None = None,
 
     async def load_projections(service: Service) -> None:
         async with service.uow() as uow:
+            await lift_idle_limit(uow.session)
             await deps.load(uow)
 
     return Service(

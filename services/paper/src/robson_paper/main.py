@@ -8,6 +8,7 @@ from pathlib import Path
 from robson_contracts import subjects as s
 from robson_kit import logs
 from robson_kit.service import Service
+from robson_kit.uow import lift_idle_limit
 
 from robson_paper.deps import PaperService
 from robson_paper.entrypoints.api import router
@@ -28,6 +29,7 @@ def build_service(settings: PaperSettings | None = None) -> PaperService:
 
     async def load_book(service: Service) -> None:
         async with service.uow() as uow:
+            await lift_idle_limit(uow.session)
             ex = await runtime.load(uow)
         backlog = await _market_backlog(service)
         log.info("paper.loaded", accounts=len(ex.accounts), resting_orders=len(ex.orders),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from robson_kit.service import Service
+from robson_kit.uow import lift_idle_limit
 
 from robson_position.adapters.market_time import newest_market_time
 from robson_position.adapters.repository import Positions
@@ -28,6 +29,7 @@ async def rebuild(service: PositionService) -> None:
     the bus lost, the re-sync with the venue (``resync_on_start``) catches up."""
     rt = service.deps.runtime
     async with service.uow() as uow:
+        await lift_idle_limit(uow.session)
         await rt.venue_rules.load(uow.session)  # before any order is sized
         for position in await Positions(uow.session).active():
             rt.track(position)
