@@ -109,22 +109,18 @@ def infra_cpu_seconds(infra: Infrastructure) -> float:
 
 
 def wire_peers(procs: dict[str, ServiceProcess]) -> None:
-    """Tell the services that call a peer's HTTP API where it runs, with a service token, as
-    ``robson up`` does (the benchmarks' ports are not the defaults): position reads paper's and
-    execution's orders (start-up re-sync, stop watchdog), signal reads entry_gate's policies.
-    Call before ``start_services``; the token verifies with the test key the services get."""
+    """Tell the services that call a peer's HTTP API where it runs, with a service token of
+    their scope, as ``robson up`` does (the benchmarks' ports are not the defaults). Call
+    before ``start_services``; the token verifies with the test key the services get."""
+    from robson_cli.launcher import SERVICE_SCOPES, peer_urls
     from robson_kit.testing.auth import token
 
-    peers = {"position": {"PAPER": "paper", "EXECUTION": "execution"},
-             "signal": {"GATE": "entry_gate"}}
-    for name, wanted in peers.items():
-        if name not in procs:
-            continue
-        env = procs[name].env
-        for key, peer in wanted.items():
-            if peer in procs:
-                env[f"ROBSON_{name.upper()}_{key}_URL"] = procs[peer].url
-        env[f"ROBSON_{name.upper()}_SERVICE_TOKEN"] = token("read", subject=f"service:{name}")
+    urls = {name: proc.url for name, proc in procs.items()}
+    for name, proc in procs.items():
+        proc.env.update(peer_urls(name, urls))
+        if name in SERVICE_SCOPES:
+            proc.env[f"ROBSON_{name.upper()}_SERVICE_TOKEN"] = token(
+                *SERVICE_SCOPES[name], subject=f"service:{name}")
 
 
 async def start_services(procs: dict[str, ServiceProcess]) -> None:

@@ -63,6 +63,22 @@ def auth_env(svc: ServiceDef) -> dict[str, str]:
     return env
 
 
+def peer_urls(service: str, urls: dict[str, str]) -> dict[str, str]:
+    """Services that call a peer's HTTP API learn where it runs (ports may not be defaults),
+    from ``urls`` (each running service's): position reads paper's and execution's orders
+    (start-up re-sync, stop watchdog), signal's lockstep replay asks the gate about accounts'
+    loss watches, the dashboard's backend reads every other service's API."""
+    prefix = f"ROBSON_{service.upper()}_"
+    if service == "dashboard":
+        return {f"{prefix}{name.upper()}_URL": url for name, url in urls.items() if name != "dashboard"}
+    if service == "signal":
+        return {f"{prefix}GATE_URL": url for name, url in urls.items() if name == "entry_gate"}
+    if service != "position":
+        return {}
+    return {f"{prefix}{name.upper()}_URL": url for name, url in urls.items()
+            if name in ("paper", "execution")}
+
+
 @dataclass
 class RunningService:
     definition: ServiceDef
@@ -102,18 +118,7 @@ class Platform:
         return env
 
     def _peer_urls(self, svc: ServiceDef) -> dict[str, str]:
-        """Services that call a peer's HTTP API learn where it runs (ports may not be defaults):
-        position re-syncs open orders with paper and execution at start-up."""
-        if svc.name == "dashboard":  # the web UI's backend reads every other service's API
-            return {f"{svc.env_prefix}{r.definition.name.upper()}_URL": r.url
-                    for r in self.services if r.definition.name != "dashboard"}
-        if svc.name == "signal":  # a lockstep replay asks the gate about accounts' loss watches
-            return {f"{svc.env_prefix}GATE_URL": r.url
-                    for r in self.services if r.definition.name == "entry_gate"}
-        if svc.name != "position":
-            return {}
-        return {f"{svc.env_prefix}{r.definition.name.upper()}_URL": r.url
-                for r in self.services if r.definition.name in ("paper", "execution")}
+        return peer_urls(svc.name, {r.definition.name: r.url for r in self.services})
 
     def port_for(self, svc: ServiceDef) -> int:
         """``ROBSON_<SVC>_HTTP_PORT`` when set, else the default port when free, else any free one."""
