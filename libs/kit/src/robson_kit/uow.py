@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 from robson_contracts import Message, encode, subject_for
+from sqlalchemy import text
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
@@ -154,16 +155,16 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
-NO_IDLE_LIMIT = "SET LOCAL idle_in_transaction_session_timeout = 0"
+_NO_IDLE_LIMIT = text("SET LOCAL idle_in_transaction_session_timeout = 0")
 
 
-async def lift_idle_limit(session: AsyncSession) -> None:
+async def lift_idle_limit(connection: AsyncSession | AsyncConnection) -> None:
     """For a start-up load's read-only transaction: the server's idle limit (the fence of a
     frozen holder, ``robson_kit.service_lock``) is off until it ends. Its Python work between
     statements (parsing every stored position, order or projection) may outlast the limit on
     a large book or a busy host, and an aborted load would fail the start, again and again; a
     read writes nothing a frozen holder could commit, and locks no row a successor waits on."""
-    await (await driver_connection(session)).execute(NO_IDLE_LIMIT)
+    await connection.execute(_NO_IDLE_LIMIT)
 
 
 async def record_inbox_batch(

@@ -7,8 +7,7 @@ from pathlib import Path
 from robson_kit import logs
 from robson_kit.clock import Clock
 from robson_kit.service import Service
-from robson_kit.uow import NO_IDLE_LIMIT
-from sqlalchemy import text
+from robson_kit.uow import lift_idle_limit
 
 from robson_decision.adapters.llm import ChatClient, LlmConfig
 from robson_decision.adapters.loader import load_memory
@@ -69,7 +68,7 @@ def build_service(settings: DecisionSettings | None = None,
 async def _load_memory(service: DecisionService) -> None:
     """Before any consumer starts: the context builder reads only this mirror."""
     async with service.engine.connect() as conn:
-        await conn.execute(text(NO_IDLE_LIMIT))  # a long read: see robson_kit.uow.lift_idle_limit
+        await lift_idle_limit(conn)
         await load_memory(conn, service.deps.memory)
 
 
