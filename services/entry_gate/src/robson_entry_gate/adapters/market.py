@@ -87,8 +87,7 @@ class MarketStore:
         Recovery: a crash loses at most ``write_interval`` of event time of a symbol's price
         in the table; the view is loaded from it at start-up and the next tick or candle
         moves it on (prices only move forward in event time; market data needs no inbox)."""
-        written = self.written.get(symbol)
-        if written is None or at - written >= self.write_interval:
+        if self._row_due(symbol, at):
             return False
         held = self.view.get(symbol)
         snap = _price(held, symbol, price, at)
@@ -134,12 +133,14 @@ class MarketStore:
         ``write_interval`` of event time behind (or was never stored)."""
         if any(not move.is_price for move in batch.moves):
             return True
-        for symbol, snap in batch.staged.items():
-            written = self.written.get(symbol)
-            if snap.price_at is not None and (written is None
-                                              or snap.price_at - written >= self.write_interval):
-                return True
-        return False
+        return any(snap.price_at is not None and self._row_due(symbol, snap.price_at)
+                   for symbol, snap in batch.staged.items())
+
+    def _row_due(self, symbol: str, at: datetime) -> bool:
+        """A price at ``at`` is to be stored: its row is never stored, or ``write_interval`` of
+        event time behind."""
+        written = self.written.get(symbol)
+        return written is None or at - written >= self.write_interval
 
     def _unstored(self, staged: dict[str, MarketSnapshot]) -> list[MarketSnapshot]:
         """Prices in the view newer than their stored row (moved by ``apply_in_memory``)."""
