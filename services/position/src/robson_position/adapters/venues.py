@@ -8,6 +8,7 @@ position's orders are those whose id starts with ``<position_id>-``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -70,6 +71,20 @@ class _Http:
     async def close(self) -> None:
         await self.client.aclose()
 
+    @staticmethod
+    async def each_account(account_ids: set[str],
+                           read: Callable[[str], Awaitable[set[str] | None]]
+                           ) -> dict[str, set[str] | None]:
+        """``read`` of each account, one after another; an account that cannot be read is
+        left out (not judged this round), the others answered."""
+        found: dict[str, set[str] | None] = {}
+        for account_id in sorted(account_ids):
+            try:
+                found[account_id] = await read(account_id)
+            except VenueUnavailable:
+                continue
+        return found
+
 
 def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
@@ -110,17 +125,14 @@ class PaperReader(_Http):
         return found
 
     async def _per_account(self, account_ids: set[str]) -> dict[str, set[str] | None]:
-        """The release before's read: each account's open orders (a full page: None, each
-        position's view decides); an account that cannot be read is left out."""
-        found: dict[str, set[str] | None] = {}
-        for account_id in sorted(account_ids):
-            try:
-                rows = await self.get("/orders", {"account_id": account_id, "status": "OPEN",
-                                                  "limit": PAGE}) or []
-            except VenueUnavailable:
-                continue
-            found[account_id] = None if len(rows) >= PAGE else {r["order_id"] for r in rows}
-        return found
+        """The release before's read: each account's open orders."""
+        return await self.each_account(account_ids, self._open_ids)
+
+    async def _open_ids(self, account_id: str) -> set[str] | None:
+        """None for a full page (each position's view decides)."""
+        rows = await self.get("/orders", {"account_id": account_id, "status": "OPEN",
+                                          "limit": PAGE}) or []
+        return None if len(rows) >= PAGE else {r["order_id"] for r in rows}
 
     async def _live_orders(self) -> list[tuple[str, str]] | None:
         """(account, order id) of every live order, page after page until one is not full.
@@ -184,15 +196,9 @@ class ExecutionReader(_Http):
 
     async def live_order_ids(self, account_ids: set[str]) -> dict[str, set[str] | None]:
         """One read per account: live accounts are few, and execution has no read across them."""
-        found: dict[str, set[str] | None] = {}
-        for account_id in sorted(account_ids):
-            try:
-                found[account_id] = await self._live_ids(account_id)
-            except VenueUnavailable:
-                continue  # this account is not judged this round; the others are
-        return found
+        return await self.each_account(account_ids, self._live_ids)
 
-    async def _live_ids(self, account_id: str) -> set[str]:
+    async def _live_ids(self, account_id: str) -> set[str] | None:
         rows = await self.get(f"/accounts/{account_id}/orders") or []
         return {o.order_id for o in map(self._order, rows) if o.live}
 
