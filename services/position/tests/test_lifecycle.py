@@ -197,3 +197,19 @@ def test_marking_several_ranges_at_once_equals_marking_them_one_by_one(
         one_by_one.mark(close, high=high, low=low)
     marks = ("best_price", "worst_price", "peak_pnl", "max_drawdown", "last_price")
     assert [getattr(at_once.s, m) for m in marks] == [getattr(one_by_one.s, m) for m in marks]
+
+
+def test_two_stop_legs_filled_at_one_time_record_the_same_closes_in_either_order() -> None:
+    """Two exits at one event time have no market order between them; after an outage the bus
+    may hand them over in either order, and the position's record must not depend on which."""
+    def closed_by(order: list[str]) -> list[object]:
+        p = opened_long()
+        pid = p.s.position_id
+        legs = {"a": ("0.12", "49000"), "b": ("0.08", "49000")}
+        for leg in order:
+            qty, price = legs[leg]
+            on_order_event(p, filled(pid, f"{pid}-S{leg}", OrderRole.EXIT, price, qty, Side.SELL,
+                                     at=T0 + minutes(5), fill_id=f"fill-{leg}"), T0 + minutes(5))
+        return [(c.fill_id, c.quantity, c.fees + c.entry_fees, c.realized_pnl) for c in p.s.closes]
+
+    assert closed_by(["a", "b"]) == closed_by(["b", "a"])

@@ -6,6 +6,7 @@ byte-identical messages.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -121,7 +122,9 @@ class Position:
         realized = pnl.gross_pnl(s.side, entry, price, qty) - fee - entry_fee_share
         close = Close(fill_id=fill_id, quantity=qty, price=price, fees=fee, entry_fees=entry_fee_share,
                       realized_pnl=realized, reason=reason, at=at)
-        s.closes.append(close)
+        # Exits at one event time have no market order between them (two legs of one stop); the
+        # record keeps them by fill id so it does not depend on the order the bus delivered them.
+        insort(s.closes, close, key=lambda c: (c.at, c.fill_id))
         s.exit_quantity += qty
         s.exit_value += price * qty
         s.exit_fees += fee
