@@ -89,8 +89,8 @@ class Service(Generic[DepsT]):
         self._deps = deps
         self.fence = Fence()
         self.singleton = Singleton(
-            ServiceLock(self.name, settings.database_url, settings.db_schema,
-                        settings.lock_check_seconds),
+            ServiceLock(self.name, settings.lock_database_url or settings.database_url,
+                        settings.db_schema, settings.lock_check_seconds),
             self.fence, settings.lock_retry_max_seconds)
         self.supervisor = Supervisor(self.name, fence=self.fence)
         self.started = False
