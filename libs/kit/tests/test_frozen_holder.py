@@ -205,6 +205,7 @@ async def test_holder_frozen_between_transactions_with_a_silent_lock_connection_
         assert counted == {i: (1, successor.proc.pid) for i in ids}, counted
         probe = _probe(database_url, schema)
         assert await probe("SELECT count(*) FROM inbox") == 1 + WOKEN_SIGNALS
+        assert not await read_stream(bus, s.ALL_DEAD_LETTERS)  # held, never counted
 
         lost = await wait_until(lambda: _lock_check(holder), message="the woken holder fenced")
         assert "another instance of sample holds the lock" in lost or "lost" in lost, lost
