@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 from robson_contracts import SignalDetected
 from robson_contracts import subjects as s
@@ -25,6 +26,7 @@ from robson_kit.testing import ServiceProcess, read_stream, wait_until
 from robson_kit.uow import UnitOfWork
 from sampleapp.app import SampleSettings, build, handle_signal
 
+from .black_hole import black_hole_proxy
 from .conftest import sample_env
 from .test_messaging import _probe, make_signal
 
@@ -131,6 +133,86 @@ async def test_holder_frozen_inside_a_transaction_is_fenced_and_the_successor_pr
         reason = await wait_until(lambda: _halted(holder), message="the old holder halted")
         assert "another instance of sample held the lock" in reason, reason
         assert await probe("SELECT times FROM signal_counts WHERE signal_id = 'sig-frozen'") == 1
+
+
+async def _holds_lock(proc: ServiceProcess) -> bool:
+    ready = await _get(proc, "/readyz")
+    return ready is not None and ready.json()["checks"].get("lock") == "ok"
+
+
+async def _counted(database_url: str, schema: str, ids: list[str]) -> dict[str, tuple[int, int]]:
+    """signal id → (times counted, pid of the process that counted it last)."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    try:
+        rows = await conn.fetch("SELECT signal_id, times, handled_by FROM signal_counts"
+                                " WHERE signal_id = any($1::text[])", ids)
+    finally:
+        await conn.close()
+    return {row["signal_id"]: (row["times"], row["handled_by"]) for row in rows}
+
+
+async def _all_settled(bus: Bus, n: int) -> bool:
+    info = await bus.js.consumer_info(s.SIGNALS.name, "sample_signals")
+    return info.ack_floor.stream_seq >= n and info.num_ack_pending == 0
+
+
+WOKEN_SIGNALS = 10
+
+
+async def test_holder_frozen_between_transactions_with_a_silent_lock_connection_commits_nothing_once_woken(
+    bus: Bus, nats_url: str, database_url: str, schema: str, tmp_path: Path
+) -> None:
+    """Frozen while idle, the holder has no transaction for the server to abort; its lock passes
+    to the successor. Once woken, its fence stays open until its next check fails, and with the
+    lock's connection silent (its network path dropping everything: no FIN, no RST) that check
+    waits its full 2 × ``lock_check_seconds``. Meanwhile its consumer fetches and its engine's
+    connections work: every commit must prove the lock is still held first (the commit
+    guard), so nothing it handles then is committed; the successor handles all of it."""
+    env = _frozen_env(nats_url, database_url, schema)
+    with black_hole_proxy(database_url) as (proxy, lock_url), _processes() as started:
+        holder = ServiceProcess("sampleapp", {**env, "ROBSON_SAMPLE_LOCK_DATABASE_URL": lock_url},
+                                "ROBSON_SAMPLE_HTTP_PORT", tmp_path / "holder.log")
+        started.append(holder.start())
+        successor = ServiceProcess("sampleapp", env, "ROBSON_SAMPLE_HTTP_PORT",
+                                   tmp_path / "successor.log")
+        started.append(successor.start(ready=False))
+        waiting = await wait_until(lambda: _lock_check(successor), message="the successor waits")
+        assert "another instance of sample holds the lock" in waiting, waiting
+        assert holder.proc is not None and successor.proc is not None
+
+        await bus.publish(make_signal("sig-first"))
+        await wait_until(lambda: _acked(bus), message="the first message handled")
+        first = await _counted(database_url, schema, ["sig-first"])
+        assert first == {"sig-first": (1, holder.proc.pid)}, first
+
+        # Frozen between two transactions, its lock's connection gone silent.
+        os.kill(holder.proc.pid, signal.SIGSTOP)
+        assert proxy.black_hole() == 1  # the holder's lock connection, and only that
+        await wait_until(lambda: _stopped(holder), message="the holder frozen")
+        await wait_until(lambda: _holds_lock(successor), timeout=20,
+                         message="the successor holding the lock")
+
+        ids = [f"sig-woken-{i}" for i in range(WOKEN_SIGNALS)]
+        os.kill(holder.proc.pid, signal.SIGCONT)
+        for signal_id in ids:
+            await bus.publish(make_signal(signal_id))
+        await wait_until(lambda: _all_settled(bus, 1 + WOKEN_SIGNALS), timeout=30,
+                         message="every new message handled and acked")
+        counted = await _counted(database_url, schema, ids)
+        by_holder = sorted(i for i, (_, pid) in counted.items() if pid == holder.proc.pid)
+        assert not by_holder, (f"the woken holder committed {len(by_holder)} of "
+                               f"{WOKEN_SIGNALS} messages without its lock: {by_holder}")
+        assert counted == {i: (1, successor.proc.pid) for i in ids}, counted
+        probe = _probe(database_url, schema)
+        assert await probe("SELECT count(*) FROM inbox") == 1 + WOKEN_SIGNALS
+        assert not await read_stream(bus, s.ALL_DEAD_LETTERS)  # held, never counted
+
+        lost = await wait_until(lambda: _lock_check(holder), message="the woken holder fenced")
+        assert "another instance of sample holds the lock" in lost or "lost" in lost, lost
+        successor.stop()
+        reason = await wait_until(lambda: _halted(holder), message="the old holder halted")
+        assert "another instance of sample held the lock" in reason, reason
+        assert await _counted(database_url, schema, ids) == counted
 
 
 async def test_transaction_left_idle_past_the_limit_is_rolled_back_and_its_message_handled_again(

@@ -334,7 +334,11 @@ class Consumer:
         return failed
 
     async def _dependency_down(self) -> str | None:
-        """Why the dependencies are unreachable, or None when they answer."""
+        """Why the dependencies are unreachable, or None when they answer. A closed fence (the
+        service lock lost: a commit refused by the commit guard closes it first) is one: what
+        failed meanwhile is not the messages' fault."""
+        if self.fence is not None and not self.fence.held:
+            return f"fenced: {self.fence.reason}"
         if not self.bus.is_connected:
             return "nats disconnected"
         if not await reachable(self.probe):

@@ -21,6 +21,7 @@ import nats.js.errors
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from robson_kit.commit_guard import LockNotConfirmed
 from robson_kit.db import check_writable
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
@@ -43,6 +44,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     # 503 from JetStream: it cannot take a message now, whatever the message (a stream or disk
     # full, "insufficient resources", a cluster without a leader).
     nats.js.errors.ServiceUnavailableError,
+    # A commit refused because the service lock could not be confirmed: the process may not act
+    # (its fence closes at once), whatever the message or request.
+    LockNotConfirmed,
 )
 
 

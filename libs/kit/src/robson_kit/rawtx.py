@@ -18,7 +18,9 @@ literals, see ``_text``).
 
 SQLAlchemy's asyncpg adapter keeps the transaction it began in ``_transaction`` and calls
 ``commit``/``rollback`` on it; while the kit owns the transaction, ``_transaction`` is a
-``KitTransaction`` whose ``commit`` is a no-op once the kit has committed. asyncpg itself sees
+``KitTransaction`` whose ``commit`` is a no-op once the kit has committed. Its COMMITs bypass
+SQLAlchemy's events, so each is preceded by the engine's commit guard, if it has one
+(``robson_kit.commit_guard``). asyncpg itself sees
 only plain statements (its own transaction object is not involved), as with any ``BEGIN`` sent
 by hand. ``tests/test_rawtx.py`` in the kit proves commit, rollback, duplicates and reuse.
 """
@@ -31,6 +33,8 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from robson_kit.commit_guard import CommitGuard, guard_of
 
 _KIT_TX = "robson.kit_transaction"
 MAX_LITERAL_BYTES = 256 * 1024
@@ -45,18 +49,25 @@ class KitTransaction:
     """Stands in for asyncpg's transaction object under SQLAlchemy's adapter while the kit owns
     the transaction (it sent ``BEGIN`` itself, and may send ``COMMIT`` with its last write)."""
 
-    __slots__ = ("adapted", "driver", "ended")
+    __slots__ = ("adapted", "driver", "ended", "guard")
 
-    def __init__(self, adapted: Any) -> None:
+    def __init__(self, adapted: Any, guard: CommitGuard | None = None) -> None:
         self.adapted = adapted
         """SQLAlchemy's adapted connection whose ``_transaction`` this stands in for."""
         self.driver: asyncpg.Connection = adapted.driver_connection
         self.ended = False
+        self.guard = guard
+        """The engine's commit guard, awaited before each COMMIT sent here."""
 
     async def commit(self) -> None:
         if not self.ended:
+            await self.confirm_lock()
             self.ended = True
             await self.driver.execute("COMMIT")
+
+    async def confirm_lock(self) -> None:
+        if self.guard is not None:
+            await self.guard.confirm()
 
     async def rollback(self) -> None:
         if not self.ended:
@@ -96,9 +107,11 @@ def outbox_values(rows: list[dict[str, Any]]) -> str:
         f"{_bytea(r['payload'])}, {_text(json.dumps(r['headers']))}::jsonb)" for r in rows)
 
 
-async def _adapter(session: AsyncSession) -> Any:
+async def _adapter(session: AsyncSession) -> tuple[Any, CommitGuard | None]:
+    """SQLAlchemy's adapted asyncpg connection under the session, and its engine's guard."""
     connection = await session.connection()
-    return (await connection.get_raw_connection()).dbapi_connection
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    return adapted, guard_of(connection.sync_engine)
 
 
 async def begin_with_inbox(session: AsyncSession, records: list[tuple[object, str, str]],
@@ -106,7 +119,7 @@ async def begin_with_inbox(session: AsyncSession, records: list[tuple[object, st
     """Begin the session's transaction and record these inbox entries in one round trip. True
     when every record was new; False when nothing was done (the transaction has not begun: the
     caller records the inbox the usual way)."""
-    adapted = await _adapter(session)
+    adapted, guard = await _adapter(session)
     if adapted._transaction is not None or adapted.isolation_level is not None \
             or adapted.readonly or adapted.deferrable:
         return False  # begun already, or not a plain BEGIN: leave it to SQLAlchemy
@@ -114,7 +127,7 @@ async def begin_with_inbox(session: AsyncSession, records: list[tuple[object, st
         values = inbox_values(records)
     except NotLiteral:
         return False
-    kit = KitTransaction(adapted)
+    kit = KitTransaction(adapted, guard)
     driver = kit.driver
     adapted._transaction = kit  # from here a failure is rolled back by the session as usual
     status = await driver.execute(
@@ -152,6 +165,7 @@ async def commit_with_outbox(session: AsyncSession, rows: list[dict[str, Any]]) 
         return False  # someone ended or replaced the transaction meanwhile: not ours to commit
     insert = ("INSERT INTO outbox (message_id, subject, message_type, payload, headers) VALUES "
               f"{values}; " if rows else "")
+    await kit.confirm_lock()
     status = await kit.driver.execute(f"{insert}COMMIT")
     kit.ended = True
     if status != "COMMIT":  # Postgres answers ROLLBACK to a COMMIT of a failed transaction

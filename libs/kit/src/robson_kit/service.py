@@ -15,6 +15,7 @@ from robson_kit import logs, migrations
 from robson_kit.app import create_app
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
+from robson_kit.commit_guard import CommitGuard, install
 from robson_kit.consumer import Consumer, ConsumerSpec
 from robson_kit.db import make_engine, make_sessionmaker, ping
 from robson_kit.fence import Fence
@@ -89,9 +90,13 @@ class Service(Generic[DepsT]):
         self._deps = deps
         self.fence = Fence()
         self.singleton = Singleton(
-            ServiceLock(self.name, settings.database_url, settings.db_schema,
-                        settings.lock_check_seconds),
+            ServiceLock(self.name, settings.lock_database_url or settings.database_url,
+                        settings.db_schema, settings.lock_check_seconds),
             self.fence, settings.lock_retry_max_seconds)
+        self.commit_guard = CommitGuard(self.singleton.lock)
+        """Every commit of the engine proves the lock is held first, from ``start`` to ``stop``
+        (``robson_kit.commit_guard``)."""
+        install(self.engine, self.commit_guard)
         self.supervisor = Supervisor(self.name, fence=self.fence)
         self.started = False
         self.activated = False
@@ -120,12 +125,14 @@ class Service(Generic[DepsT]):
         await self.bus.connect()
         await self.bus.ensure_streams()
         self.uow.max_payload = self.bus.max_payload
+        self.commit_guard.armed = True
         held = await self.singleton.claim()
         if held:
             try:
                 await self._activate()
             except BaseException:
                 await self.singleton.release("start-up failed")
+                self.commit_guard.armed = False
                 raise
         self.singleton.keep(None if held else self._activate)
         self.started = True
@@ -175,7 +182,7 @@ class Service(Generic[DepsT]):
         await _bounded(self.singleton.release(), "release the service lock")
         await self.bus.close()
         await self.engine.dispose()
-        self.started = self.activated = False
+        self.started = self.activated = self.commit_guard.armed = False
         log.info("service.stopped")
 
     def supervise(self, name: str, factory: LoopFactory, fenced: bool = True) -> asyncio.Task[None]:

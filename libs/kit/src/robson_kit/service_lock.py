@@ -37,6 +37,12 @@ it, so the transaction is gone some ``2 × check_seconds`` before the lock can p
 (``5 × check_seconds`` after that check). The woken process finds its COMMIT failed, as after a
 dropped connection. Hence no transaction may wait on anything slow (an outside call, a sleep,
 another transaction) between two of its statements: that belongs before or after it.
+
+**Commits.** A holder frozen *between* transactions has nothing for the server to abort; woken
+after its lock passed, its fence stays open until its next check fails. So every commit of the
+service's engine first asks whether the lock was confirmed recently enough
+(``robson_kit.commit_guard``): ``confirmed_at`` is when the last successful check, or the
+acquisition, was sent, and ``confirm`` checks again now, sharing the check in flight.
 """
 
 from __future__ import annotations
@@ -101,8 +107,13 @@ class ServiceLock:
         """Called at once (synchronously) when the held lock can no longer be counted on."""
         self.label = f"{service}-lock@{socket.gethostname()}"[:63]
         self.conn: asyncpg.Connection | None = None
+        self.confirmed_at: float | None = None
+        """Loop time at which the last successful check (or the acquisition) was sent: the
+        server saw it no earlier, so it cannot free the lock before ``SESSION_TIMEOUT_CHECKS``
+        check periods after this."""
         self._lost: asyncio.Future[str] | None = None
         self._checks: asyncio.Task[None] | None = None
+        self._confirming: asyncio.Task[bool] | None = None
 
     async def acquire(self) -> int:
         """One attempt: the lock, and the number of this tenure. Raises ``LockBusy`` while
@@ -111,13 +122,14 @@ class ServiceLock:
                                      server_settings={"application_name": self.label})
         try:
             await self._limit_idle_session(conn)
+            sent = asyncio.get_running_loop().time()
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *self.key):
                 raise LockBusy(await self._holder(conn))
             tenure = await self._next_tenure(conn)
         except BaseException:
             conn.terminate()
             raise
-        self.conn = conn
+        self.conn, self.confirmed_at = conn, sent
         self._lost = lost = asyncio.get_running_loop().create_future()
         conn.add_termination_listener(lambda _: self._lose(lost, "its database connection closed"))
         self._checks = asyncio.create_task(self._check(conn, lost),
@@ -130,15 +142,43 @@ class ServiceLock:
             return "not held"
         return await asyncio.shield(self._lost)
 
+    @property
+    def held(self) -> bool:
+        """Acquired, and not known lost (nothing is checked here)."""
+        return self._lost is not None and not self._lost.done()
+
+    @property
+    def not_held_because(self) -> str:
+        return self._lost.result() if self._lost is not None and self._lost.done() else "not held"
+
+    async def confirm(self) -> bool:
+        """Check now that the lock is still this connection's, or wait for the check in flight
+        (a connection runs one query at a time; the periodic check and every committer share
+        it). True once confirmed (``confirmed_at`` moves on); False when it is not held, or lost
+        now (``on_lost`` is told at once)."""
+        conn, lost = self.conn, self._lost
+        if conn is None or lost is None or lost.done():
+            return False
+        check = self._confirming
+        if check is None:
+            check = self._confirming = asyncio.create_task(
+                self._confirm(conn, lost), name=f"service_lock_confirm:{self.service}")
+            check.add_done_callback(self._confirmed)
+        await asyncio.wait((check,))  # a caller cancelled here leaves the check to the others
+        return not check.cancelled() and check.result()
+
     async def release(self) -> None:
         """Give the lock up: closing the session releases it (a connection that does not
         answer is dropped on our side, and its session ends on the server's timeout)."""
         checks, self._checks = self._checks, None
-        if checks is not None:
-            checks.cancel()
-            await asyncio.gather(checks, return_exceptions=True)
+        confirming, self._confirming = self._confirming, None
+        for task in (checks, confirming):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._lost is not None:
             self._lose(self._lost, "released")
+        self.confirmed_at = None
         conn, self.conn = self.conn, None
         if conn is None or conn.is_closed():
             return
@@ -153,14 +193,28 @@ class ServiceLock:
     async def _check(self, conn: asyncpg.Connection, lost: asyncio.Future[str]) -> None:
         while not conn.is_closed():
             await asyncio.sleep(self.check_seconds)
-            try:
-                owned = await asyncio.wait_for(conn.fetchval(_OWNED, *self.key),
-                                               2 * self.check_seconds)
-            except Exception as exc:
-                return self._lose(lost, f"its database connection failed ({type(exc).__name__})")
-            if not owned:
-                return self._lose(lost, "its connection no longer holds it")
+            if not await self.confirm():
+                return
         self._lose(lost, "its database connection closed")
+
+    async def _confirm(self, conn: asyncpg.Connection, lost: asyncio.Future[str]) -> bool:
+        sent = asyncio.get_running_loop().time()
+        try:
+            owned = await asyncio.wait_for(conn.fetchval(_OWNED, *self.key), 2 * self.check_seconds)
+        except Exception as exc:
+            self._lose(lost, f"its database connection failed ({type(exc).__name__})")
+            return False
+        if not owned:
+            self._lose(lost, "its connection no longer holds it")
+            return False
+        if lost.done():  # its connection closed meanwhile
+            return False
+        self.confirmed_at = sent
+        return True
+
+    def _confirmed(self, check: asyncio.Task[bool]) -> None:
+        if self._confirming is check:
+            self._confirming = None
 
     def _lose(self, lost: asyncio.Future[str], reason: str) -> None:
         """Once per tenure (``lost`` is that tenure's): say why, and tell ``on_lost``."""

@@ -52,6 +52,11 @@ class ServiceSettings(BaseSettings):
     the database has stopped consuming and its loops by then. A transaction of the service left
     idle 2× this (between two statements) is aborted by the server, so that a frozen holder's
     transaction is gone before the lock passes (``robson_kit.service_lock``)."""
+    lock_database_url: str = ""
+    """Where the service lock's own connection goes (``ROBSON_<SVC>_LOCK_DATABASE_URL``); empty:
+    ``database_url``. The lock is a session-level advisory lock, so this must reach PostgreSQL
+    directly or through a session-mode pooler: behind a transaction-mode pooler, give the
+    pooled ``DATABASE_URL`` to the engine and a direct URL here."""
     lock_retry_max_seconds: float = Field(5.0, ge=0.5, le=60)
     """Longest pause between two tries for the service lock while another instance holds it
     (or the database is down): how soon a waiting instance takes over once the lock is free."""

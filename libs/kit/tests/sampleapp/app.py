@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
@@ -18,13 +19,17 @@ counts = Table(
     "signal_counts", metadata,
     Column("signal_id", String(64), primary_key=True),
     Column("times", Integer, nullable=False),
+    Column("handled_by", Integer),  # the pid of the process that last counted it
 )
 
 
+HANDLED_BY = bindparam("pid", None, type_=Integer)
+"""Optional: the handler passes its process's pid."""
 # Built once: executions reuse SQLAlchemy's compiled-statement cache.
 COUNT_SIGNAL = (
-    insert(counts).values(signal_id=bindparam("sid"), times=1)
-    .on_conflict_do_update(index_elements=["signal_id"], set_={"times": counts.c.times + 1})
+    insert(counts).values(signal_id=bindparam("sid"), times=1, handled_by=HANDLED_BY)
+    .on_conflict_do_update(index_elements=["signal_id"], set_={
+        "times": counts.c.times + 1, "handled_by": HANDLED_BY})
 )
 
 
@@ -46,7 +51,7 @@ async def handle_signal(signal: SignalDetected, uow: UnitOfWork) -> None:
         asked = not_yet_asked[signal.signal_id] = not_yet_asked.get(signal.signal_id, 0) + 1
         if asked <= NOT_YET_TIMES:
             raise NotYet(f"asked {asked} times", delay=0.02)
-    await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id})
+    await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id, "pid": os.getpid()})
     uow.emit(TradeDecision(
         **signal.caused(),
         message_id=derive_id("decision", signal.message_id),
