@@ -36,14 +36,13 @@ and may commit.
 (its routes or ``uow`` driven by a test alone) is not fenced either. An engine without a service
 lock (CLI tools, the backtest, tests building engines) has no guard at all.
 
-**Clock.** Loop time (``CLOCK_MONOTONIC``): a SIGSTOP counts. A pause that the process's clock
-does not see (a host suspend; a hypervisor that stops the guest's clock while paused) is not
-covered by the bound above.
+**Clock.** ``service_lock.lock_time`` (``CLOCK_BOOTTIME`` on Linux): a SIGSTOP and a host
+suspend count. A pause the guest's clocks do not see at all (a hypervisor that stops them while
+the VM is paused) is not covered by the bound above; the server-side limits still are.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -53,7 +52,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_
 
 from robson_kit import logs
-from robson_kit.service_lock import IDLE_TRANSACTION_CHECKS, SESSION_TIMEOUT_CHECKS, ServiceLock
+from robson_kit.service_lock import (
+    IDLE_TRANSACTION_CHECKS,
+    SESSION_TIMEOUT_CHECKS,
+    ServiceLock,
+    lock_time,
+)
 
 log = logs.get_logger(__name__)
 
@@ -81,7 +85,7 @@ class CommitGuard:
     def fresh(self) -> bool:
         confirmed_at = self.lock.confirmed_at
         return (self.lock.held and confirmed_at is not None
-                and asyncio.get_running_loop().time() - confirmed_at < self.max_age)
+                and lock_time() - confirmed_at < self.max_age)
 
     def needless(self) -> bool:
         """No confirmation needed: not armed, or a fresh one in hand."""

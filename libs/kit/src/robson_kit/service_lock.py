@@ -51,6 +51,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import time
 from collections.abc import Callable
 
 import asyncpg
@@ -85,6 +86,17 @@ def lock_key(service: str) -> tuple[int, int]:
     return NAMESPACE, int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
 
 
+def lock_time() -> float:
+    """The clock a lock's confirmation is dated by (``ServiceLock.confirmed_at``): Linux's
+    ``CLOCK_BOOTTIME``, which goes on counting while the host is suspended, where the event
+    loop's ``CLOCK_MONOTONIC`` stops — a suspended holder must find its confirmation old when it
+    wakes. Elsewhere, the monotonic clock."""
+    return time.clock_gettime(_LOCK_CLOCK)
+
+
+_LOCK_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
+
 def idle_in_transaction_limit(check_seconds: float) -> float:
     """Seconds a transaction of the service's engine may wait for its next statement."""
     return IDLE_TRANSACTION_CHECKS * check_seconds
@@ -108,7 +120,7 @@ class ServiceLock:
         self.label = f"{service}-lock@{socket.gethostname()}"[:63]
         self.conn: asyncpg.Connection | None = None
         self.confirmed_at: float | None = None
-        """Loop time at which the last successful check (or the acquisition) was sent: the
+        """``lock_time()`` at which the last successful check (or the acquisition) was sent: the
         server saw it no earlier, so it cannot free the lock before ``SESSION_TIMEOUT_CHECKS``
         check periods after this."""
         self._lost: asyncio.Future[str] | None = None
@@ -122,7 +134,7 @@ class ServiceLock:
                                      server_settings={"application_name": self.label})
         try:
             await self._limit_idle_session(conn)
-            sent = asyncio.get_running_loop().time()
+            sent = lock_time()
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *self.key):
                 raise LockBusy(await self._holder(conn))
             tenure = await self._next_tenure(conn)
@@ -198,7 +210,7 @@ class ServiceLock:
         self._lose(lost, "its database connection closed")
 
     async def _confirm(self, conn: asyncpg.Connection, lost: asyncio.Future[str]) -> bool:
-        sent = asyncio.get_running_loop().time()
+        sent = lock_time()
         try:
             owned = await asyncio.wait_for(conn.fetchval(_OWNED, *self.key), 2 * self.check_seconds)
         except Exception as exc:
