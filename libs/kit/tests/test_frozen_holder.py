@@ -76,6 +76,22 @@ async def _lock_check(proc: ServiceProcess) -> str | None:
     return None if lock == "ok" else lock
 
 
+async def _holder_and_waiting_successor(
+    started: list[ServiceProcess], env: dict[str, str], holder_env: dict[str, str], tmp_path: Path
+) -> tuple[ServiceProcess, ServiceProcess]:
+    """The holder (with ``holder_env`` on top of ``env``) started and holding the lock, and a
+    successor started after it, waiting for the lock."""
+    holder = ServiceProcess("sampleapp", {**env, **holder_env}, "ROBSON_SAMPLE_HTTP_PORT",
+                            tmp_path / "holder.log")
+    started.append(holder.start())
+    successor = ServiceProcess("sampleapp", env, "ROBSON_SAMPLE_HTTP_PORT",
+                               tmp_path / "successor.log")
+    started.append(successor.start(ready=False))
+    waiting = await wait_until(lambda: _lock_check(successor), message="the successor waits")
+    assert "another instance of sample holds the lock" in waiting, waiting
+    return holder, successor
+
+
 async def _halted(proc: ServiceProcess) -> str | None:
     health = await _get(proc, "/healthz")
     return health.json()["reason"] if health is not None and health.status_code == 503 else None
@@ -96,14 +112,8 @@ async def test_holder_frozen_inside_a_transaction_is_fenced_and_the_successor_pr
     env = _frozen_env(nats_url, database_url, schema)
     probe = _probe(database_url, schema)
     with _processes() as started:
-        holder = ServiceProcess("sampleapp", {**env, "ROBSON_FAULTS": "batch.before_commit:stop"},
-                                "ROBSON_SAMPLE_HTTP_PORT", tmp_path / "holder.log")
-        started.append(holder.start())
-        successor = ServiceProcess("sampleapp", env, "ROBSON_SAMPLE_HTTP_PORT",
-                                   tmp_path / "successor.log")
-        started.append(successor.start(ready=False))
-        waiting = await wait_until(lambda: _lock_check(successor), message="the successor waits")
-        assert "another instance of sample holds the lock" in waiting, waiting
+        holder, successor = await _holder_and_waiting_successor(
+            started, env, {"ROBSON_FAULTS": "batch.before_commit:stop"}, tmp_path)
 
         await bus.publish(make_signal("sig-frozen"))
         await wait_until(lambda: _stopped(holder), message="the holder frozen in its transaction")
@@ -170,14 +180,8 @@ async def test_holder_frozen_between_transactions_with_a_silent_lock_connection_
     guard), so nothing it handles then is committed; the successor handles all of it."""
     env = _frozen_env(nats_url, database_url, schema)
     with black_hole_proxy(database_url) as (proxy, lock_url), _processes() as started:
-        holder = ServiceProcess("sampleapp", {**env, "ROBSON_SAMPLE_LOCK_DATABASE_URL": lock_url},
-                                "ROBSON_SAMPLE_HTTP_PORT", tmp_path / "holder.log")
-        started.append(holder.start())
-        successor = ServiceProcess("sampleapp", env, "ROBSON_SAMPLE_HTTP_PORT",
-                                   tmp_path / "successor.log")
-        started.append(successor.start(ready=False))
-        waiting = await wait_until(lambda: _lock_check(successor), message="the successor waits")
-        assert "another instance of sample holds the lock" in waiting, waiting
+        holder, successor = await _holder_and_waiting_successor(
+            started, env, {"ROBSON_SAMPLE_LOCK_DATABASE_URL": lock_url}, tmp_path)
         assert holder.proc is not None and successor.proc is not None
 
         await bus.publish(make_signal("sig-first"))
