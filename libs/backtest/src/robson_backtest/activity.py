@@ -71,9 +71,9 @@ class Activity:
     def quiet(self, live: list[Bar]) -> bool:
         """A step whose path ticks can change nothing its candles do not, so they are left out:
 
-        - every bar's symbol is busy and no order at paper can trigger anywhere on its path, nor
-          in the gap from the last price to its open (paper then fills the path in from the
-          candle: the same points; position's marks take the candle's high and low);
+        - no order at paper can trigger anywhere on a bar's path, nor in the gap from the last
+          price paper saw to its open (paper then fills the path in from the candle: the same
+          points; position's marks take the candle's high and low);
         - entry_gate's watch would not act on the ticks, nor roll a holder's day at a reset
           before the candles are through (``watch_would_act``, asked with the very prices the
           ticks would carry, in their order, then each candle's close: the watch sees prices,
