@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from robson_contracts import PositionSide, TradeTick
 from robson_entry_gate.adapters.market import MarketBatch
+from robson_entry_gate.adapters.memory import (
+    MemoryAccountStore,
+    MemoryDecisionLog,
+    MemoryMarketStore,
+    MemoryPolicyStore,
+)
+from robson_entry_gate.domain.enforce import breaches
+from robson_entry_gate.domain.figures import Figures
 from robson_entry_gate.domain.killswitch import drawdown_breach
 from robson_entry_gate.domain.policy import AccountPolicy
 from robson_entry_gate.domain.projection import on_opened
 from robson_entry_gate.domain.state import MarketSnapshot
 from robson_entry_gate.domain.watch import first_breach, replay
+from robson_entry_gate.handlers.deps import GateDeps
+from robson_entry_gate.handlers.market import watch_would_act
 
 from .factories import T0, account, opened
 
@@ -94,3 +104,53 @@ def test_equity_carried_across_batches_gives_the_same_breach_as_per_tick_tests(
         later, _ = replay(state, second.base, second.moves, POLICY, second.view_at, equity)
         found = later and later.__class__(later.index + len(first.moves), later.request)
     assert (found.index if found else None) == _per_tick(state, whole)
+
+
+WATCHING = AccountPolicy(monthly_loss={"enabled": False})
+"""The kill switch and the daily loss limit watch prices (the monthly limit is judged on a
+breach the watch finds, not watched itself)."""
+
+
+def _deps(state) -> GateDeps:  # type: ignore[no-untyped-def]
+    """The gate's stores in memory holding ``state`` (committed) under ``WATCHING``, and
+    ``_market`` (stored)."""
+    deps = GateDeps(accounts=MemoryAccountStore(), market=MemoryMarketStore(),
+                    policies=MemoryPolicyStore(), log=MemoryDecisionLog())  # type: ignore[arg-type]
+    deps.policies._accounts[state.account_id] = WATCHING
+    deps.accounts._cache[state.account_id] = (1, state)
+    deps.accounts._index(state)
+    deps.market.view = _market()
+    deps.market.written = {s: T0 for s in SYMBOLS}
+    return deps
+
+
+def _acts_per_tick(state, batch: MarketBatch) -> bool:
+    """The reference: the kill switch's and the daily limit's full tests after each tick of a
+    held symbol."""
+    held = {p.symbol for p in state.positions.values()}
+    return any(move.symbol in held and (
+        drawdown_breach(state, batch.view_at(i), WATCHING, move.at)
+        or breaches(Figures(state, batch.view_at(i), WATCHING, move.at)))
+        for i, move in enumerate(batch.moves))
+
+
+@settings(max_examples=150, deadline=None)
+@given(positions, ticks)
+def test_watch_would_act_on_prices_exactly_when_a_test_after_every_tick_would_and_changes_nothing(
+        sides, prices) -> None:
+    state, batch = _holder(sides), _batch(prices)
+    deps = _deps(state)
+    before = (state.model_dump(), dict(deps.market.view), dict(deps.market.written))
+    asked = [(m.symbol, m.snapshot.last_price, m.at) for m in batch.moves]
+    assert watch_would_act(deps, asked) == _acts_per_tick(state, batch)
+    assert (state.model_dump(), deps.market.view, deps.market.written) == before
+    assert not deps.equity._memo and not deps.equity._floors
+
+
+def test_watch_would_act_on_a_price_past_a_holders_reset_as_the_batch_would_roll_its_day() -> None:
+    state = _holder([("BTCUSDT", PositionSide.LONG, "1")])
+    deps = _deps(state)
+    reset = datetime.combine(T0.date() + timedelta(days=1), time(0), UTC)  # the default reset
+    assert not watch_would_act(deps, [("BTCUSDT", D(100), reset - timedelta(milliseconds=1))])
+    assert watch_would_act(deps, [("BTCUSDT", D(100), reset)])
+    assert not watch_would_act(deps, [("ETHUSDT", D(100), reset)])  # not held: nothing to roll

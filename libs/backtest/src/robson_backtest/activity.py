@@ -20,11 +20,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
 
 from robson_contracts import Candle, FeedSource
+from robson_contracts.pricepath import candle_path
 from robson_decision.domain.rules import reviews_nothing
 from robson_decision.domain.settings import EngineName
 from robson_decision.handlers.context import bars_read
+from robson_entry_gate.handlers.deps import GateDeps
+from robson_entry_gate.handlers.market import watch_may_see, watch_would_act
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.events import checked_bar_candle
 
@@ -63,29 +68,39 @@ class Activity:
                 out.add(symbol)
         return out
 
-    def quiet(self, bar: Bar) -> bool:
-        """A busy symbol's bar whose ticks can change nothing the candle does not: no order at
-        paper can trigger anywhere on its path (nor in the gap from the last price to its
-        open), and no account holding the symbol has its drawdown or daily-loss watch on (the
-        gate follows equity tick by tick then). When every bar of a step is quiet, the step's
-        ticks are left out: nothing happens between them, paper fills the path in from the
-        candle (the same points), position's marks take the candle's high and low."""
+    def quiet(self, live: list[Bar]) -> bool:
+        """A step whose path ticks can change nothing its candles do not, so they are left out:
+
+        - no order at paper can trigger anywhere on a bar's path, nor in the gap from the last
+          price paper saw to its open (paper then fills the path in from the candle: the same
+          points; position's marks take the candle's high and low);
+        - entry_gate's watch would not act on the ticks, nor roll a holder's day at a reset
+          before the candles are through (``watch_would_act``, asked with the very prices the
+          ticks would carry, in their order, then each candle's close: the watch sees prices,
+          not the moves between them, so a gap is nothing to it). Between the ticks' last
+          price and a candle's close nothing moves, so a candle then finds what the ticks'
+          batch left: the watch's figures at the same prices (the equity it carries from batch
+          to batch is the same sum), and the day the ticks would have rolled is excluded;
+        - no account holding one of the step's symbols holds another: with two, each candle
+          would be judged with the other symbol still at its last price — a point that lies
+          on no tick's path."""
         if not self.skipping:
             return False
         p = self._platform
         ex = p.paper.exchange
-        symbol = bar.symbol
-        state = ex.markets.get(symbol)
-        if state is None or state.last_price is None:
-            return False
-        low, high = min(bar.low, state.last_price), max(bar.high, state.last_price)
-        if not ex.nothing_acts_within(symbol, low, high):
-            return False
-        for account_id in p.gate.accounts.holders((symbol,)):
-            policy = p.gate.policies.account(account_id)
-            if policy.drawdown.enabled or policy.daily_loss.enabled:
+        for bar in live:
+            state = ex.markets.get(bar.symbol)
+            if state is None or state.last_price is None:
                 return False
-        return True
+            low, high = min(bar.low, state.last_price), max(bar.high, state.last_price)
+            if not ex.nothing_acts_within(bar.symbol, low, high):
+                return False
+        gate = p.gate
+        if not any(watch_may_see(gate, bar.symbol, bar.close_time) for bar in live):
+            return True  # every price of the step only moves the gate's view
+        if len(live) > 1 and _holds_two(gate, {bar.symbol for bar in live}):
+            return False
+        return not watch_would_act(gate, _path_prices(live))
 
     def _holds_base(self, symbol: str) -> bool:
         rules = self._platform.paper.rules.get(symbol)
@@ -116,3 +131,28 @@ class Activity:
                 kept.clear()
         out.sort(key=lambda kept: (kept[0].close_ms, kept[0].timeframe.seconds))
         return [candle or checked_bar_candle(bar, FeedSource.REPLAY) for bar, candle in out]
+
+
+def _path_prices(live: list[Bar]) -> list[tuple[str, Decimal, datetime]]:
+    """The prices the step's path ticks would carry, in the order the engine sends them
+    (``path_ticks``: ``candle_path``'s points; sorted by time, then symbol, across bars), then
+    each candle's close at its close time, in the order the candles go out."""
+    points = [(p.at, bar.symbol, p.price) for bar in live
+              for p in candle_path(bar.open_time, bar.close_time, bar.open, bar.high, bar.low,
+                                   bar.close)]
+    if len(live) > 1:
+        points.sort(key=lambda point: (point[0], point[1]))
+    out = [(symbol, price, at) for at, symbol, price in points]
+    out.extend((bar.symbol, bar.close, bar.close_time) for bar in live)
+    return out
+
+
+def _holds_two(gate: GateDeps, symbols: set[str]) -> bool:
+    """Does any account hold a position in two of ``symbols``?"""
+    seen: set[str] = set()
+    for symbol in symbols:
+        holders = gate.accounts.holders((symbol,))
+        if seen & holders:
+            return True
+        seen |= holders
+    return False

@@ -92,12 +92,17 @@ class MemoryBus:
                     await self._deliver(route, batch)
 
     async def _deliver(self, route: Route, batch: list[Message]) -> None:
-        """``batch`` in one unit of work, as the kit runs a fetched batch in one transaction."""
+        """``batch`` in one unit of work, as the kit runs a fetched batch in one transaction
+        (opened at the first message ``wants`` takes: most market messages are turned down,
+        and nothing then runs to commit)."""
         spec = route.spec
-        uow = MemoryUnitOfWork(route.session(), self.clock)
+        wants = spec.wants
+        uow: MemoryUnitOfWork | None = None
         for message in batch:
-            if spec.wants is not None and not spec.wants(message):
+            if wants is not None and not wants(message):
                 continue
+            if uow is None:
+                uow = MemoryUnitOfWork(route.session(), self.clock)
             try:
                 await spec.handler(message, uow)
             except PermanentError as exc:
@@ -105,6 +110,8 @@ class MemoryBus:
                                                     exc.reason_code, exc.reason, message))
                 if len(batch) == 1:
                     return
+        if uow is None:
+            return
         emitted = await uow.commit() if uow.pending_work else uow.emitted
         if emitted:
             self._queue.extend((m, NOBODY) for m in emitted)

@@ -156,7 +156,9 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
             return EquityPoint(at, before[-1].equity, before[-1].exposed)
         return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
     # Ticks all or none: one moving symbol's fills are valued at every symbol's latest tick.
-    quiet = all(bar.symbol in busy and activity.quiet(bar) for bar in live)
+    # A signalled bar's too: its signal goes out after its candle, so its ticks meet only what
+    # rests already (an idle symbol's: nothing), as a busy bar's do.
+    quiet = activity.quiet(live)
     ticks = [] if quiet else [t for bar in live
                                 for t in path_ticks(bar, SOURCE, candles[id(bar)].message_id)]
     if len(live) > 1:

@@ -87,7 +87,7 @@ class MarketStore:
         Recovery: a crash loses at most ``write_interval`` of event time of a symbol's price
         in the table; the view is loaded from it at start-up and the next tick or candle
         moves it on (prices only move forward in event time; market data needs no inbox)."""
-        if self._row_due(symbol, at):
+        if self.row_due(symbol, at):
             return False
         held = self.view.get(symbol)
         snap = _price(held, symbol, price, at)
@@ -133,10 +133,10 @@ class MarketStore:
         ``write_interval`` of event time behind (or was never stored)."""
         if any(not move.is_price for move in batch.moves):
             return True
-        return any(snap.price_at is not None and self._row_due(symbol, snap.price_at)
+        return any(snap.price_at is not None and self.row_due(symbol, snap.price_at)
                    for symbol, snap in batch.staged.items())
 
-    def _row_due(self, symbol: str, at: datetime) -> bool:
+    def row_due(self, symbol: str, at: datetime) -> bool:
         """A price at ``at`` is to be stored: its row is never stored, or ``write_interval`` of
         event time behind."""
         written = self.written.get(symbol)

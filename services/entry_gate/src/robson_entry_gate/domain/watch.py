@@ -124,13 +124,16 @@ class EquityMemo:
         self._floors: dict[str, tuple[int, AccountPolicy, str, Decimal | None]] = {}
 
     def floor(self, state: AccountState, version: int, policy: AccountPolicy, base: Market,
-              at: datetime, day_key: str) -> Decimal | None:
-        """``daily_floor``, kept while the projection, policy and trading day are unchanged."""
+              at: datetime, day_key: str, keep: bool = True) -> Decimal | None:
+        """``daily_floor``, kept while the projection, policy and trading day are unchanged
+        (``keep=False``: a value not kept yet is computed and not kept, for a question that
+        must leave no trace)."""
         held = self._floors.get(state.account_id)
         if held is not None and held[0] == version and held[1] is policy and held[2] == day_key:
             return held[3]
         value = daily_floor(state, base, policy, at)
-        self._floors[state.account_id] = (version, policy, day_key, value)
+        if keep:
+            self._floors[state.account_id] = (version, policy, day_key, value)
         return value
 
     def get(self, account_id: str, version: int, policy: AccountPolicy) -> Decimal | None:

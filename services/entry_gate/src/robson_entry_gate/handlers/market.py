@@ -8,7 +8,9 @@ from the previous batch) and the prices are persisted in one write."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 
 from robson_contracts import Candle, MarketContext, Message, TradeTick
@@ -42,10 +44,55 @@ def wants_market(ev: Message, deps: GateDeps) -> bool:
         return True
     holders = deps.accounts.holders((symbol,))
     if holders:
-        if any(watches_prices(deps.policies.account(a)) for a in holders):
+        if _watched(deps, holders):
             return True
         deps.equity.update(holders, {})  # no carried equity survives an unwatched move
     return not deps.market.apply_in_memory(symbol, price, at)
+
+
+def _watched(deps: GateDeps, holders: set[str]) -> bool:
+    """A price of a symbol these accounts hold goes through the watch (``wants_market``)."""
+    return any(watches_prices(deps.policies.account(a)) for a in holders)
+
+
+def watch_may_see(deps: GateDeps, symbol: str, until: datetime) -> bool:
+    """Whether a price of ``symbol`` at or before ``until`` may go through the watch's
+    transaction (``wants_market``: an account holding it watches prices, or its row is due).
+    When not, ``watch_would_act`` says no to any prices of it, and a caller need not build
+    them."""
+    holders = deps.accounts.holders((symbol,))
+    return (bool(holders) and _watched(deps, holders)) or deps.market.row_due(symbol, until)
+
+
+def watch_would_act(deps: GateDeps, prices: Iterable[tuple[str, Decimal, datetime]]) -> bool:
+    """Would these prices (symbol, price, event time), fetched as one batch in this order, make
+    the market handler do more than move prices: a holder's day rolled at a reset, its kill
+    switch or a loss limit tripped (or a price that takes a transaction for its row)? Answered
+    by the code the batch would run (``wants_market``'s choice of what goes through the
+    watch, ``_reset_index``, ``_floor``, ``replay``) on the committed projections and carried
+    equities, and changes nothing: no batch is staged, no account locked, nothing memoised or
+    moved. A backtest asks it before it leaves a step's path ticks out (the candle that
+    follows them then moves the same prices on to its close)."""
+    batch = MarketBatch(deps.market.view)
+    for symbol, price, at in prices:
+        holders = deps.accounts.holders((symbol,))
+        if holders and _watched(deps, holders):
+            batch.price(symbol, price, at, None)  # type: ignore[arg-type]  # never a cause
+        elif deps.market.row_due(symbol, at):
+            return True
+    if not batch.moves:
+        return False
+    day_keys: dict[tuple, str] = {}
+    holders = deps.accounts.holders({m.symbol for m in batch.moves})
+    for cached, version in deps.accounts.committed(holders):
+        policy = deps.policies.account(cached.account_id)
+        if _reset_index(cached, policy, batch) is not None:
+            return True
+        start = deps.equity.get(cached.account_id, version, policy)
+        floor = _floor(deps, cached, version, policy, batch, day_keys, keep=False)
+        if replay(cached, batch.base, batch.moves, policy, batch.view_at, start, floor)[0]:
+            return True
+    return False
 
 
 async def handle_market(ev: Message, uow: UnitOfWork, deps: GateDeps) -> None:
@@ -71,23 +118,13 @@ async def handle_market(ev: Message, uow: UnitOfWork, deps: GateDeps) -> None:
 async def _watch_drawdown(uow: UnitOfWork, deps: GateDeps, batch: MarketBatch) -> None:
     holders = deps.accounts.holders({m.symbol for m in batch.moves})
     results = {}
-    at = batch.moves[0].at if batch.moves else None
-    day_keys: dict[tuple, str] = {}  # one calendar lookup per distinct reset and instant
+    day_keys: dict[tuple, str] = {}  # see _floor
     for cached, version in deps.accounts.committed(holders):
         account_id = cached.account_id
         policy = deps.policies.account(account_id)
         cached, version = await _roll_at_reset(uow, deps, cached, version, policy, batch)
         start = deps.equity.get(account_id, version, policy)
-        floor = None
-        if policy.daily_loss.enabled and at is not None:
-            # The floor of the day the account is in: after a roll at a reset inside this
-            # batch, today's (the batch's first move may still be yesterday's).
-            floor_at = max(at, cached.last_event_at or at)
-            reset = (policy.daily_reset.time, policy.daily_reset.timezone, floor_at)
-            if reset not in day_keys:
-                day_keys[reset] = calendar_of(policy).day_key(floor_at)
-            floor = deps.equity.floor(cached, version, policy, batch.base, floor_at,
-                                      day_keys[reset])
+        floor = _floor(deps, cached, version, policy, batch, day_keys)
         base, offset = batch.base, 0
         while True:
             breach, equity = replay(cached, base, batch.moves[offset:], policy,
@@ -125,15 +162,41 @@ async def _roll_at_reset(uow: UnitOfWork, deps: GateDeps, cached: AccountState, 
     count in no day or month (and the watch, judging the new day against no start, could not
     confirm a daily breach). Rolled here, at the first move past the reset, on the view just
     before it (once per account and day)."""
-    last = cached.last_event_at
-    if last is None or not batch.moves:
+    index = _reset_index(cached, policy, batch)
+    if index is None:
         return cached, version
-    reset = _next_reset(calendar_of(policy), last)
-    if batch.moves[-1].at < reset:
-        return cached, version
-    index = next(i for i, m in enumerate(batch.moves) if m.at >= reset)
     view = batch.view_at(index - 1) if index else batch.base
     return await _roll_and_write(uow, deps, cached.account_id, view, policy, batch.moves[index])
+
+
+def _reset_index(cached: AccountState, policy: AccountPolicy, batch: MarketBatch) -> int | None:
+    """The batch's first move at or past the account's next reset (None: the batch stays in
+    the account's day)."""
+    last = cached.last_event_at
+    if last is None or not batch.moves:
+        return None
+    reset = _next_reset(calendar_of(policy), last)
+    if batch.moves[-1].at < reset:
+        return None
+    return next(i for i, m in enumerate(batch.moves) if m.at >= reset)
+
+
+def _floor(deps: GateDeps, cached: AccountState, version: int, policy: AccountPolicy,
+           batch: MarketBatch, day_keys: dict[tuple, str], keep: bool = True) -> Decimal | None:
+    """The daily-loss floor the batch is watched against (None: no daily limit to watch).
+    ``day_keys``: one calendar lookup per distinct reset and instant, across a batch's
+    holders."""
+    if not policy.daily_loss.enabled or not batch.moves:
+        return None
+    # The floor of the day the account is in: after a roll at a reset inside this batch,
+    # today's (the batch's first move may still be yesterday's).
+    at = batch.moves[0].at
+    floor_at = max(at, cached.last_event_at or at)
+    reset = (policy.daily_reset.time, policy.daily_reset.timezone, floor_at)
+    if reset not in day_keys:
+        day_keys[reset] = calendar_of(policy).day_key(floor_at)
+    return deps.equity.floor(cached, version, policy, batch.base, floor_at, day_keys[reset],
+                             keep)
 
 
 async def _roll_and_write(uow: UnitOfWork, deps: GateDeps, account_id: str, view: Market,
