@@ -3,12 +3,12 @@ transaction opens (``ConsumerSpec.prepare``) and recorded at once, so no transac
 the model and no retry or batch split pays for it twice. The handler, inside the transaction,
 builds the same context and finds the recorded answer (``engines._asked_before``).
 
-The context is read in a short transaction that ends before the call. Should the inputs change
-between here and the handler (a position opened meanwhile), the prompt differs and the handler
-asks for itself, as before; the decision is the same either way. A review's bars are the
+The context is read in a short transaction that ends before the call. A review's bars are the
 committed ones plus the candle being handled; when the candle before it is not committed yet
 (a backlog: earlier candles in the same batch) nothing is asked ahead, as the handler's bars
-would differ.
+would differ. Whenever the handler's prompt was not asked here (that, or inputs that changed
+in between: a position opened meanwhile), the handler does not ask either: the message comes
+back (``NotYet``) and its redelivery asks ahead, bounded by ``handlers/waits.py``.
 """
 
 from __future__ import annotations
