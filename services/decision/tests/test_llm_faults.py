@@ -9,7 +9,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -209,6 +209,57 @@ async def test_backlog_longer_than_the_wait_bound_is_reviewed_by_the_model_throu
     assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
 
 
+async def test_first_candles_in_one_batch_are_asked_ahead_on_the_bars_the_review_will_read(
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """No candle stored yet, two in one batch: the second's review will read both, so it is not
+    asked ahead on itself alone (a paid call no decision uses) but after the first commits."""
+    first = await start_decision(schema, llm_base_url=fake_llm.url)
+    fake_llm.script("fresh", answer(HOLD))
+    await llm_trader(first, "fresh", trail_at_r=None, breakeven_at_r=None)
+    await bus.publish(opened("fresh", position_id="pos-fresh"))
+    await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
+    await first.stop()
+    for bar in bars(2, start=Decimal("100"), end=T0 + FIVE_MIN * 2):
+        await bus.publish(candle(bar))
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 2),
+                     message="both candles reviewed")
+    assert _candles_asked(fake_llm, "fresh") == [1, 2]
+
+
+async def test_candle_after_a_gap_in_the_market_data_is_asked_ahead_not_waited_for(
+    bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """The candle before never came: the review reads the bars stored, which the ask-ahead can
+    foresee, so it neither waits for a candle that will not come nor ends in the rules."""
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    fake_llm.script("gap", answer(HOLD))
+    await llm_trader(service, "gap", trail_at_r=None, breakeven_at_r=None)
+    await bus.publish(opened("gap", position_id="pos-gap"))
+    await wait_until(lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
+    c0, _, c2 = bars(3, start=Decimal("100"), end=T0 + FIVE_MIN * 3)
+    waited = metrics.MESSAGES.labels("decision", "decision_candles", "later")
+    waited_before = waited._value.get()
+    await bus.publish(candle(c0))
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 1),
+                     message="the candle before the gap reviewed")
+    await bus.publish(candle(c2))
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 2),
+                     message="the candle after the gap reviewed")
+    assert _candles_asked(fake_llm, "gap") == [1, 2]
+    assert await probe(database_url, schema, "SELECT count(*) FROM llm_usage") == 2
+    assert waited._value.get() == waited_before
+
+
+def _candles_asked(fake: FakeLlm, trader: str) -> list[int]:
+    """How many candles each prompt the model was asked showed, in order."""
+    return [len(json.loads(r["messages"][-1]["content"])["candles"])
+            for r in fake.requests_for(trader)]
+
+
 async def test_entry_never_asked_ahead_is_answered_by_the_rules_after_a_few_redeliveries(
     bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
 ) -> None:
@@ -301,13 +352,19 @@ async def _asked(fake: FakeLlm, trader: str) -> bool:
     return bool(fake.requests_for(trader))
 
 
-def test_review_bars_asked_ahead_need_the_candle_before_committed() -> None:
+def test_review_bars_asked_ahead_need_the_candle_before_committed_once_it_was_handed() -> None:
     def bar(minutes: int) -> Bar:
         one = Decimal("1")
         return Bar(T0 + timedelta(minutes=minutes), one, one, one, one, one)
 
-    now = bar(15)
-    assert _with_candle((bar(0), bar(5), bar(10)), now, 300, 3) == (bar(5), bar(10), now)
-    assert _with_candle((bar(0), bar(5)), now, 300, 3) is None  # bar(10) may be in the batch
-    assert _with_candle((bar(5), bar(10), now), now, 300, 3) == (bar(5), bar(10), now)
-    assert _with_candle((), now, 300, 3) == (now,)
+    def handed(*minutes: int) -> set[datetime]:
+        return {T0 + timedelta(minutes=m) for m in minutes}
+
+    now, every = bar(15), handed(0, 5, 10, 15)
+    assert _with_candle((bar(0), bar(5), bar(10)), now, 300, 3, every) == (bar(5), bar(10), now)
+    assert _with_candle((bar(0), bar(5)), now, 300, 3, every) is None  # bar(10) in the batch
+    assert _with_candle((bar(0), bar(5)), now, 300, 3, handed(0, 5, 15)) == (
+        bar(0), bar(5), now)  # bar(10) never came
+    assert _with_candle((bar(5), bar(10), now), now, 300, 3, every) == (bar(5), bar(10), now)
+    assert _with_candle((), now, 300, 3, handed(15)) == (now,)
+    assert _with_candle((), now, 300, 3, handed(10, 15)) is None  # the first two in one batch

@@ -4,19 +4,21 @@ the model and no retry or batch split pays for it twice. The handler, inside the
 builds the same context and finds the recorded answer (``engines._asked_before``).
 
 The context is read in a short transaction that ends before the call. A review's bars are the
-committed ones plus the candle being handled; when the candle before it is not committed yet
-(a backlog: earlier candles in the same batch) nothing is asked ahead, as the handler's bars
-would differ. Whenever the handler's prompt was not asked here (that, or inputs that changed
+committed ones plus the candle being handled; when the candle before it was handed here but is
+not committed yet (a backlog: earlier candles in the same batch) nothing is asked ahead, as the
+handler's bars would differ. A candle before it that never came (a gap in the market data) is
+no reason to wait: the handler reads the same bars as here. Whenever the handler's prompt was not asked here (that, or inputs that changed
 in between: a position opened meanwhile), the handler does not ask either: the message comes
 back (``NotYet``) and its redelivery asks ahead, bounded by ``handlers/waits.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Container
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from robson_contracts import Candle, SignalDetected
@@ -32,6 +34,8 @@ from robson_decision.handlers.decisions import DEFAULT_REVIEW_TIMEFRAME
 from robson_decision.handlers.engines import Decider
 
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+HANDED_REMEMBERED = 1_000
+"""Closed candles remembered per symbol and timeframe (a fetched batch holds far fewer)."""
 
 
 @dataclass
@@ -56,6 +60,9 @@ class AskAhead:
     memory: Memory
     uow: UowFactory
     repository: Callable[[UnitOfWork], Repository] = Repository
+    handed: dict[tuple[str, str], OrderedDict[datetime, None]] = field(default_factory=dict)
+    """The open times of the closed candles handed to ``on_candle``, per symbol and timeframe:
+    those not stored yet may be in the batch being handled."""
 
     @property
     def live(self) -> bool:
@@ -73,7 +80,10 @@ class AskAhead:
 
     async def on_candle(self, candle: Candle) -> None:
         """The reviews ``DecisionHandlers._review`` will make on this candle, same filters."""
-        if not candle.closed or not self.live or not self.memory.has_open_on(candle.symbol):
+        if not candle.closed or not self.live:
+            return
+        handed = self._hand(candle)
+        if not self.memory.has_open_on(candle.symbol):
             return
         bar = Bar(
             candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume
@@ -93,7 +103,7 @@ class AskAhead:
                     continue
                 limit = review_bars(s)
                 stored = await repo.bars(candle.symbol, timeframe, candle.open_time, limit)
-                bars = _with_candle(stored, bar, candle.timeframe.seconds, limit)
+                bars = _with_candle(stored, bar, candle.timeframe.seconds, limit, handed)
                 if bars is None:
                     continue
                 ctx = await review_context(
@@ -103,6 +113,14 @@ class AskAhead:
                 asks.append((ctx, s, Stamp.for_review(candle, p.position.position_id), calls))
         await self._ask(asks)
 
+    def _hand(self, candle: Candle) -> OrderedDict[datetime, None]:
+        handed = self.handed.setdefault((candle.symbol, candle.timeframe.value), OrderedDict())
+        handed[candle.open_time] = None
+        handed.move_to_end(candle.open_time)
+        while len(handed) > HANDED_REMEMBERED:
+            handed.popitem(last=False)
+        return handed
+
     async def _ask(self, asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]]) -> None:
         record = ShortTransactions(self.uow, self.repository)
         for ctx, s, stamp, calls in asks:
@@ -110,12 +128,13 @@ class AskAhead:
 
 
 def _with_candle(
-    stored: tuple[Bar, ...], bar: Bar, seconds: int, limit: int
+    stored: tuple[Bar, ...], bar: Bar, seconds: int, limit: int, handed: Container[datetime]
 ) -> tuple[Bar, ...] | None:
-    """The bars the handler will read once it has written this candle; None when candles
-    before it may still be uncommitted in the same batch."""
+    """The bars the handler will read once it has written this candle; None when the candle
+    before it was handed but is not stored: it may still be uncommitted in the same batch."""
     if stored and stored[-1].open_time == bar.open_time:
         return stored  # written before: a redelivery
-    if stored and stored[-1].open_time != bar.open_time - timedelta(seconds=seconds):
+    before = bar.open_time - timedelta(seconds=seconds)
+    if (not stored or stored[-1].open_time != before) and before in handed:
         return None
     return (*stored, bar)[-limit:]
