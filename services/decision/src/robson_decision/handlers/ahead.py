@@ -7,9 +7,10 @@ The context is read in a short transaction that ends before the call. A review's
 committed ones plus the candle being handled; when the candle before it was handed here but is
 not committed yet (a backlog: earlier candles in the same batch) nothing is asked ahead, as the
 handler's bars would differ. A candle before it that never came (a gap in the market data) is
-no reason to wait: the handler reads the same bars as here. Whenever the handler's prompt was not asked here (that, or inputs that changed
-in between: a position opened meanwhile), the handler does not ask either: the message comes
-back (``NotYet``) and its redelivery asks ahead, bounded by ``handlers/waits.py``.
+no reason to wait: the handler reads the same bars as here. Whenever the handler's prompt was
+not asked here (that, or inputs that changed in between: a position opened meanwhile), the
+handler does not ask either: the message comes back (``NotYet``) and its redelivery asks
+ahead, bounded by ``handlers/waits.py``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Inside its transaction the handler never asks the model: a decision whose call was not made
 ahead goes back to the stream (``NotYet``), and the redelivery's ask-ahead makes it. A prompt
-the ask-ahead never foresees (inputs that change between the two, a candle missing before the
-one reviewed) would wait forever: after ``limit`` waits the rules answer instead.
+the ask-ahead never foresees (inputs that change between the two, a candle before the one
+reviewed that was handed but is never stored) would wait forever: after ``limit`` waits the
+rules answer instead.
 
 The count is kept in memory, per decision, like the kit's failure count (lost on restart,
 which only lets a decision wait a few times more). A review behind uncommitted candles of its
@@ -18,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 REMEMBERED = 10_000
-"""Waiting decisions remembered (oldest forgotten first: another replica may answer one)."""
+"""Waiting decisions remembered (oldest forgotten first)."""
 
 
 @dataclass
