@@ -172,36 +172,39 @@ async def test_review_candle_behind_an_uncommitted_candle_never_asks_the_model_i
     prompts = [r["messages"][-1]["content"] for r in fake_llm.requests_for("backlog")]
     assert len(prompts) == len(set(prompts)) == 3  # each review's prompt asked once
     assert await probe(database_url, schema, "SELECT count(*) FROM model_calls") == 3
-    assert waited._value.get() > waited_before  # the second review waited for its ask-ahead
+    assert waited._value.get() == waited_before  # foreseen: the backlog asked ahead in one pass
     candles = _consumer(service, "decision_candles")
     assert (candles.pauses, candles.paused) == (0, None)
     assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
     assert service.fence.held and service.halted is None
 
 
-async def test_backlog_longer_than_the_wait_bound_is_reviewed_by_the_model_throughout(
+async def test_backlog_longer_than_the_wait_bound_is_asked_ahead_in_one_pass(
     bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
 ) -> None:
-    """Each redelivery of a backlog asks ahead only for its first uncommitted candle: the
-    reviews behind it wait more times than the bound allows a stuck prompt, but they are
-    queued, not stuck, and the model answers every one of them."""
+    """A backlog of candles in one batch: each review's bars are foreseen from the stored ones
+    and the candles handed before it, so every one is asked ahead and none waits (waiting, each
+    redelivery would clear one candle, and JetStream's delivery limit the tail of a long one)."""
     first = await start_decision(schema, llm_base_url=fake_llm.url)
     fake_llm.script("queue", answer(HOLD))
     await llm_trader(first, "queue", trail_at_r=None, breakeven_at_r=None)
     await bus.publish(opened("queue", position_id="pos-queue"))
     await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
                      message="position known")
-    backlog = Waits().limit + 3
+    backlog = Waits().limit * 3
     history = bars(backlog + 1, start=Decimal("100"), end=T0 + FIVE_MIN * (backlog + 1))
+    waited = metrics.MESSAGES.labels("decision", "decision_candles", "later")
     await bus.publish(candle(history[0]))
     await wait_until(lambda: _consumed(first, "decision_candles", s.MARKET.name, 1),
                      message="the first candle reviewed")
     await first.stop()
     for bar in history[1:]:
         await bus.publish(candle(bar))
+    waited_before = waited._value.get()
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, backlog + 1),
                      timeout=60, message="the backlog reviewed")
+    assert waited._value.get() == waited_before
     prompts = [r["messages"][-1]["content"] for r in fake_llm.requests_for("queue")]
     assert len(prompts) == len(set(prompts)) == backlog + 1
     # A review the model answered WATCH stores no decision but its call (the rules see nothing).
@@ -352,19 +355,23 @@ async def _asked(fake: FakeLlm, trader: str) -> bool:
     return bool(fake.requests_for(trader))
 
 
-def test_review_bars_asked_ahead_need_the_candle_before_committed_once_it_was_handed() -> None:
+def test_review_bars_asked_ahead_are_the_stored_ones_then_the_batchs_earlier_candles() -> None:
     def bar(minutes: int) -> Bar:
         one = Decimal("1")
-        return Bar(T0 + timedelta(minutes=minutes), one, one, one, one, one)
+        return Bar(T0 + timedelta(minutes=minutes), one, one, one, one, Decimal(minutes))
 
-    def handed(*minutes: int) -> set[datetime]:
-        return {T0 + timedelta(minutes=m) for m in minutes}
+    def handed(*minutes: int) -> dict[datetime, Bar]:
+        return {T0 + timedelta(minutes=m): bar(m) for m in minutes}
 
     now, every = bar(15), handed(0, 5, 10, 15)
     assert _with_candle((bar(0), bar(5), bar(10)), now, 300, 3, every) == (bar(5), bar(10), now)
-    assert _with_candle((bar(0), bar(5)), now, 300, 3, every) is None  # bar(10) in the batch
+    # bar(10) handed, not stored: the batch's earlier candle, written before this one
+    assert _with_candle((bar(0), bar(5)), now, 300, 4, every) == (bar(0), bar(5), bar(10), now)
     assert _with_candle((bar(0), bar(5)), now, 300, 3, handed(0, 5, 15)) == (
         bar(0), bar(5), now)  # bar(10) never came
     assert _with_candle((bar(5), bar(10), now), now, 300, 3, every) == (bar(5), bar(10), now)
     assert _with_candle((), now, 300, 3, handed(15)) == (now,)
-    assert _with_candle((), now, 300, 3, handed(10, 15)) is None  # the first two in one batch
+    assert _with_candle((), now, 300, 3, handed(10, 15)) == (bar(10), now)  # one batch
+    assert _with_candle((), now, 300, 2, every) == (bar(10), now)  # no further back than read
+    # a gap inside the backlog: the candles handed after it, not the stored ones before it
+    assert _with_candle((bar(0),), now, 300, 4, handed(0, 10, 15)) == (bar(0), bar(10), now)

@@ -4,19 +4,20 @@ the model and no retry or batch split pays for it twice. The handler, inside the
 builds the same context and finds the recorded answer (``engines._asked_before``).
 
 The context is read in a short transaction that ends before the call. A review's bars are the
-committed ones plus the candle being handled; when the candle before it was handed here but is
-not committed yet (a backlog: earlier candles in the same batch) nothing is asked ahead, as the
-handler's bars would differ. A candle before it that never came (a gap in the market data) is
-no reason to wait: the handler reads the same bars as here. Whenever the handler's prompt was
-not asked here (that, or inputs that changed in between: a position opened meanwhile), the
-handler does not ask either: the message comes back (``NotYet``) and its redelivery asks
-ahead, bounded by ``handlers/waits.py``.
+committed ones, the candles handled before it in the same batch (a backlog: handed here in
+order, written by the handler in its transaction before this one) and the candle itself: the
+bars are foreseen from the stored ones and the candles handed here since, so a backlog is asked
+ahead in one pass. A candle that never came (a gap in the market data) is in neither: the
+handler reads the same bars as here. Whenever the handler's prompt was not asked here anyway
+(inputs that changed in between: a position opened meanwhile, an earlier candle rolled back and
+not redelivered yet), the handler does not ask either: the message comes back (``NotYet``) and
+its redelivery asks ahead, bounded by ``handlers/waits.py``.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Container
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,9 +62,9 @@ class AskAhead:
     memory: Memory
     uow: UowFactory
     repository: Callable[[UnitOfWork], Repository] = Repository
-    handed: dict[tuple[str, str], OrderedDict[datetime, None]] = field(default_factory=dict)
-    """The open times of the closed candles handed to ``on_candle``, per symbol and timeframe:
-    those not stored yet may be in the batch being handled."""
+    handed: dict[tuple[str, str], OrderedDict[datetime, Bar]] = field(default_factory=dict)
+    """The closed candles handed to ``on_candle`` by open time, per symbol and timeframe: those
+    not stored yet are the batch's earlier candles, which the handler writes before this one."""
 
     @property
     def live(self) -> bool:
@@ -86,9 +87,7 @@ class AskAhead:
         handed = self._hand(candle)
         if not self.memory.has_open_on(candle.symbol):
             return
-        bar = Bar(
-            candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume
-        )
+        bar = handed[candle.open_time]
         asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]] = []
         async with self.uow() as uow:  # ends before the model is asked
             repo = self.repository(uow)
@@ -105,8 +104,6 @@ class AskAhead:
                 limit = review_bars(s)
                 stored = await repo.bars(candle.symbol, timeframe, candle.open_time, limit)
                 bars = _with_candle(stored, bar, candle.timeframe.seconds, limit, handed)
-                if bars is None:
-                    continue
                 ctx = await review_context(
                     self.memory, candle, bars, p.position, p.account_id, p.trader_id, repo
                 )
@@ -114,9 +111,9 @@ class AskAhead:
                 asks.append((ctx, s, Stamp.for_review(candle, p.position.position_id), calls))
         await self._ask(asks)
 
-    def _hand(self, candle: Candle) -> OrderedDict[datetime, None]:
+    def _hand(self, candle: Candle) -> OrderedDict[datetime, Bar]:
         handed = self.handed.setdefault((candle.symbol, candle.timeframe.value), OrderedDict())
-        handed[candle.open_time] = None
+        handed[candle.open_time] = _bar(candle)
         handed.move_to_end(candle.open_time)
         while len(handed) > HANDED_REMEMBERED:
             handed.popitem(last=False)
@@ -128,14 +125,23 @@ class AskAhead:
             await self.decider.ask_ahead(ctx, s, stamp, record, calls)
 
 
+def _bar(candle: Candle) -> Bar:
+    return Bar(candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume)
+
+
 def _with_candle(
-    stored: tuple[Bar, ...], bar: Bar, seconds: int, limit: int, handed: Container[datetime]
-) -> tuple[Bar, ...] | None:
-    """The bars the handler will read once it has written this candle; None when the candle
-    before it was handed but is not stored: it may still be uncommitted in the same batch."""
+    stored: tuple[Bar, ...], bar: Bar, seconds: int, limit: int, handed: Mapping[datetime, Bar]
+) -> tuple[Bar, ...]:
+    """The bars the handler will read once it has written this candle: the stored ones, then
+    the candles handed before it and not stored (the batch's earlier ones, back to the stored
+    bars or to a gap in the market data), then this one."""
     if stored and stored[-1].open_time == bar.open_time:
         return stored  # written before: a redelivery
-    before = bar.open_time - timedelta(seconds=seconds)
-    if (not stored or stored[-1].open_time != before) and before in handed:
-        return None
-    return (*stored, bar)[-limit:]
+    step = timedelta(seconds=seconds)
+    last_stored = stored[-1].open_time if stored else None
+    earlier: list[Bar] = []
+    at = bar.open_time - step
+    while len(earlier) < limit and at in handed and (last_stored is None or at > last_stored):
+        earlier.append(handed[at])
+        at -= step
+    return (*stored, *reversed(earlier), bar)[-limit:]
