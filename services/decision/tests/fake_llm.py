@@ -36,6 +36,9 @@ class FakeLlm:
     requests: list[dict[str, Any]] = field(default_factory=list)
     arrived: list[float] = field(default_factory=list)
     """Monotonic arrival time of each request, in the order of ``requests``."""
+    in_flight: int = 0
+    """Requests received and not answered yet."""
+    answered: int = 0
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -72,8 +75,13 @@ class FakeLlm:
         self.arrived.append(time.monotonic())
         queue = self.scripts.get(_trader(body) or "", [])
         reply = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else Reply(status=503)
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
+        self.in_flight += 1
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        finally:
+            self.in_flight -= 1
+            self.answered += 1
         if reply.status != 200:
             headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
             return web.json_response(

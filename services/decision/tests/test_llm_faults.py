@@ -5,8 +5,11 @@ model, a batch rolled back after the model answered does not pay for the answer 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -14,8 +17,11 @@ from robson_contracts import DecisionKind
 from robson_contracts import subjects as s
 from robson_decision.domain.context import Bar
 from robson_decision.handlers.ahead import _with_candle
+from robson_decision.handlers.waits import Waits
 from robson_kit import metrics
 from robson_kit.bus import Bus
+from robson_kit.consumer import Consumer
+from robson_kit.service import Service
 from robson_kit.testing import open_batch_transactions, read_stream, wait_until
 
 from .conftest import client
@@ -129,19 +135,20 @@ async def test_batch_rolled_back_after_the_model_answered_does_not_ask_the_model
     assert await probe(database_url, schema, "SELECT count(*) FROM model_calls") == 1
 
 
-async def test_review_asked_inside_its_batch_past_the_idle_limit_is_retried_on_the_recorded_answer(
+async def test_review_candle_behind_an_uncommitted_candle_never_asks_the_model_inside_a_transaction(
     bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
 ) -> None:
-    """A review the ask-ahead cannot foresee (its candle follows another of the same batch) asks
-    the model inside the batch transaction. An answer slower than the service's idle limit (2
-    lock checks: 1 s here) gets that transaction aborted by the server; the batch is handled
-    again and the review finds the answer recorded meanwhile: the model is not asked twice."""
+    """A backlog: two candles in one batch while an llm trader's position is open. The second
+    review cannot be asked ahead (the candle before it is not committed when ``prepare`` runs),
+    and the model answers slower than the service's idle limit (2 lock checks: 1 s here): asked
+    inside the batch transaction it would hold it open until the server aborts it. The review
+    waits instead (``NotYet``): the first candle commits, and its redelivery asks ahead."""
     settings = {"llm_base_url": fake_llm.url, "llm_timeout_seconds": 5, "lock_check_seconds": 0.5}
     first = await start_decision(schema, **settings)
-    quick, slow = answer(HOLD), Reply(content=answer(HOLD).content, delay=1.5)
-    fake_llm.script("idle", quick, quick, slow)
-    await llm_trader(first, "idle", trail_at_r=None, breakeven_at_r=None)
-    await bus.publish(opened("idle", position_id="pos-idle"))
+    fake_llm.script(
+        "backlog", answer(HOLD), _slowly_moving_stop_to(98.3), _slowly_moving_stop_to(98.5))
+    await llm_trader(first, "backlog", trail_at_r=None, breakeven_at_r=None)
+    await bus.publish(opened("backlog", position_id="pos-backlog"))
     await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
                      message="position known")
     c0, c1, c2 = bars(3, start=Decimal("100"), end=T0 + FIVE_MIN * 3)
@@ -151,21 +158,174 @@ async def test_review_asked_inside_its_batch_past_the_idle_limit_is_retried_on_t
     await first.stop()
     for bar in (c1, c2):  # both wait for the next instance: one batch
         await bus.publish(candle(bar))
-    split = metrics.MESSAGES.labels("decision", "decision_candles", "batch_split")
-    splits_before = split._value.get()
+    waited = metrics.MESSAGES.labels("decision", "decision_candles", "later")
+    waited_before = waited._value.get()
     service = await start_decision(schema, **settings)
-    await wait_until(lambda: len(fake_llm.requests_for("idle")) == 3, message="the third review")
-    assert await open_batch_transactions(database_url, schema) == 1  # asked inside the batch
-    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 3), timeout=30,
-                     message="both candles reviewed")
-    assert split._value.get() == splits_before + 1  # the aborted batch, handled again alone
-    assert len(fake_llm.requests_for("idle")) == 3
+    async with _model_asked_inside_a_transaction(fake_llm, database_url, schema) as inside:
+        await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 3),
+                         timeout=30, message="both candles reviewed")
+    assert inside == [], "the model was asked while a batch transaction was open"
+    published = await read_stream(bus, "robson.decision.made.backlog.>")
+    assert sorted(m.new_value for d in published for m in d.modifications) == [
+        Decimal("98.3"), Decimal("98.5")]
+    assert len({d.decision_id for d in published}) == len(published) == 2
+    prompts = [r["messages"][-1]["content"] for r in fake_llm.requests_for("backlog")]
+    assert len(prompts) == len(set(prompts)) == 3  # each review's prompt asked once
     assert await probe(database_url, schema, "SELECT count(*) FROM model_calls") == 3
-    assert await probe(database_url, schema, "SELECT count(*) FROM llm_usage") == 3
+    assert waited._value.get() == waited_before  # foreseen: the backlog asked ahead in one pass
+    candles = _consumer(service, "decision_candles")
+    assert (candles.pauses, candles.paused) == (0, None)
     assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
     assert service.fence.held and service.halted is None
 
 
+async def test_backlog_longer_than_the_wait_bound_is_asked_ahead_in_one_pass(
+    bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """A backlog of candles in one batch: each review's bars are foreseen from the stored ones
+    and the candles handed before it, so every one is asked ahead and none waits (waiting, each
+    redelivery would clear one candle, and JetStream's delivery limit the tail of a long one)."""
+    first = await start_decision(schema, llm_base_url=fake_llm.url)
+    fake_llm.script("queue", answer(HOLD))
+    await llm_trader(first, "queue", trail_at_r=None, breakeven_at_r=None)
+    await bus.publish(opened("queue", position_id="pos-queue"))
+    await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
+    backlog = Waits().limit * 3
+    history = bars(backlog + 1, start=Decimal("100"), end=T0 + FIVE_MIN * (backlog + 1))
+    waited = metrics.MESSAGES.labels("decision", "decision_candles", "later")
+    await bus.publish(candle(history[0]))
+    await wait_until(lambda: _consumed(first, "decision_candles", s.MARKET.name, 1),
+                     message="the first candle reviewed")
+    await first.stop()
+    for bar in history[1:]:
+        await bus.publish(candle(bar))
+    waited_before = waited._value.get()
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, backlog + 1),
+                     timeout=60, message="the backlog reviewed")
+    assert waited._value.get() == waited_before
+    prompts = [r["messages"][-1]["content"] for r in fake_llm.requests_for("queue")]
+    assert len(prompts) == len(set(prompts)) == backlog + 1
+    # A review the model answered WATCH stores no decision but its call (the rules see nothing).
+    assert await probe(database_url, schema, "SELECT count(*) FROM llm_usage") == backlog + 1
+    assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
+
+
+async def test_first_candles_in_one_batch_are_asked_ahead_on_the_bars_the_review_will_read(
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """No candle stored yet, two in one batch: the second's review will read both, so it is not
+    asked ahead on itself alone (a paid call no decision uses) but after the first commits."""
+    first = await start_decision(schema, llm_base_url=fake_llm.url)
+    fake_llm.script("fresh", answer(HOLD))
+    await llm_trader(first, "fresh", trail_at_r=None, breakeven_at_r=None)
+    await bus.publish(opened("fresh", position_id="pos-fresh"))
+    await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
+    await first.stop()
+    for bar in bars(2, start=Decimal("100"), end=T0 + FIVE_MIN * 2):
+        await bus.publish(candle(bar))
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 2),
+                     message="both candles reviewed")
+    assert _candles_asked(fake_llm, "fresh") == [1, 2]
+
+
+async def test_candle_after_a_gap_in_the_market_data_is_asked_ahead_not_waited_for(
+    bus: Bus, schema: str, database_url: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """The candle before never came: the review reads the bars stored, which the ask-ahead can
+    foresee, so it neither waits for a candle that will not come nor ends in the rules."""
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    fake_llm.script("gap", answer(HOLD))
+    await llm_trader(service, "gap", trail_at_r=None, breakeven_at_r=None)
+    await bus.publish(opened("gap", position_id="pos-gap"))
+    await wait_until(lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
+    c0, _, c2 = bars(3, start=Decimal("100"), end=T0 + FIVE_MIN * 3)
+    waited = metrics.MESSAGES.labels("decision", "decision_candles", "later")
+    waited_before = waited._value.get()
+    await bus.publish(candle(c0))
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 1),
+                     message="the candle before the gap reviewed")
+    await bus.publish(candle(c2))
+    await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 2),
+                     message="the candle after the gap reviewed")
+    assert _candles_asked(fake_llm, "gap") == [1, 2]
+    assert await probe(database_url, schema, "SELECT count(*) FROM llm_usage") == 2
+    assert waited._value.get() == waited_before
+
+
+def _candles_asked(fake: FakeLlm, trader: str) -> list[int]:
+    """How many candles each prompt the model was asked showed, in order."""
+    return [len(json.loads(r["messages"][-1]["content"])["candles"])
+            for r in fake.requests_for(trader)]
+
+
+async def test_entry_never_asked_ahead_is_answered_by_the_rules_after_a_few_redeliveries(
+    bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
+) -> None:
+    """A prompt the ask-ahead never foresees (here it asks nothing at all) is not waited for
+    forever: after a few redeliveries the rules answer, saying why, as when the model is down."""
+    service = await start_decision(schema, llm_base_url=fake_llm.url)
+    fake_llm.script("unforeseen", answer(GOOD))
+    await llm_trader(service, "unforeseen")
+    service.deps.decider.ask_ahead = _asks_nothing  # type: ignore[method-assign]
+    waited = metrics.MESSAGES.labels("decision", "decision_signals", "later")
+    waited_before = waited._value.get()
+    await bus.publish(
+        signal("LONG", "0.8", price="100", trader_id="unforeseen", account_id="unforeseen"))
+    d = await one_decision(bus, "unforeseen")
+    await wait_until(lambda: signals_acked(bus, 1), message="signal acked")
+    row = await stored(service, d.decision_id)
+    assert d.engine.value == "RULES" and d.decision is DecisionKind.LONG
+    assert d.reasoning.startswith("[llm unavailable: LLM_NOT_ASKED_AHEAD; rules answered]")
+    assert row["fallback_reason"].startswith("LLM_NOT_ASKED_AHEAD") and row["model_calls"] == 0
+    assert waited._value.get() - waited_before == Waits().limit
+    assert fake_llm.requests_for("unforeseen") == []
+    assert len(await read_stream(bus, "robson.decision.made.unforeseen.>")) == 1
+    assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
+
+
+def _slowly_moving_stop_to(stop: float) -> Reply:
+    return Reply(content=answer(HOLD | {"modifications": [mod("MOVE_SL", new_value=stop)]})
+                 .content, delay=2.0)
+
+
+async def _asks_nothing(*_: object) -> None:
+    return None
+
+
+def _consumer(service: Service, name: str) -> Consumer:
+    return next(c for c in service.consumers if c.spec.name == name)
+
+
+@asynccontextmanager
+async def _model_asked_inside_a_transaction(
+    fake: FakeLlm, database_url: str, schema: str
+) -> AsyncIterator[list[int]]:
+    """The requests (their count so far) the fake model held while a batch transaction of the
+    service was open, sampled until the block ends. A sample counts only when the same request
+    was in flight before and after the look at the database (the batch that follows an answer
+    is not the one that waited on it)."""
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while True:
+            answered, holding = fake.answered, fake.in_flight
+            if holding and await open_batch_transactions(database_url, schema) \
+                    and fake.answered == answered and fake.in_flight:
+                seen.append(len(fake.requests))
+            await asyncio.sleep(0.1)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield seen
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 async def test_http_429_with_retry_after_waits_at_least_that_long_before_asking_again(
     bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
 ) -> None:
@@ -195,13 +355,23 @@ async def _asked(fake: FakeLlm, trader: str) -> bool:
     return bool(fake.requests_for(trader))
 
 
-def test_review_bars_asked_ahead_need_the_candle_before_committed() -> None:
+def test_review_bars_asked_ahead_are_the_stored_ones_then_the_batchs_earlier_candles() -> None:
     def bar(minutes: int) -> Bar:
         one = Decimal("1")
-        return Bar(T0 + timedelta(minutes=minutes), one, one, one, one, one)
+        return Bar(T0 + timedelta(minutes=minutes), one, one, one, one, Decimal(minutes))
 
-    now = bar(15)
-    assert _with_candle((bar(0), bar(5), bar(10)), now, 300, 3) == (bar(5), bar(10), now)
-    assert _with_candle((bar(0), bar(5)), now, 300, 3) is None  # bar(10) may be in the batch
-    assert _with_candle((bar(5), bar(10), now), now, 300, 3) == (bar(5), bar(10), now)
-    assert _with_candle((), now, 300, 3) == (now,)
+    def handed(*minutes: int) -> dict[datetime, Bar]:
+        return {T0 + timedelta(minutes=m): bar(m) for m in minutes}
+
+    now, every = bar(15), handed(0, 5, 10, 15)
+    assert _with_candle((bar(0), bar(5), bar(10)), now, 300, 3, every) == (bar(5), bar(10), now)
+    # bar(10) handed, not stored: the batch's earlier candle, written before this one
+    assert _with_candle((bar(0), bar(5)), now, 300, 4, every) == (bar(0), bar(5), bar(10), now)
+    assert _with_candle((bar(0), bar(5)), now, 300, 3, handed(0, 5, 15)) == (
+        bar(0), bar(5), now)  # bar(10) never came
+    assert _with_candle((bar(5), bar(10), now), now, 300, 3, every) == (bar(5), bar(10), now)
+    assert _with_candle((), now, 300, 3, handed(15)) == (now,)
+    assert _with_candle((), now, 300, 3, handed(10, 15)) == (bar(10), now)  # one batch
+    assert _with_candle((), now, 300, 2, every) == (bar(10), now)  # no further back than read
+    # a gap inside the backlog: the candles handed after it, not the stored ones before it
+    assert _with_candle((bar(0),), now, 300, 4, handed(0, 10, 15)) == (bar(0), bar(10), now)

@@ -3,20 +3,24 @@ transaction opens (``ConsumerSpec.prepare``) and recorded at once, so no transac
 the model and no retry or batch split pays for it twice. The handler, inside the transaction,
 builds the same context and finds the recorded answer (``engines._asked_before``).
 
-The context is read in a short transaction that ends before the call. Should the inputs change
-between here and the handler (a position opened meanwhile), the prompt differs and the handler
-asks for itself, as before; the decision is the same either way. A review's bars are the
-committed ones plus the candle being handled; when the candle before it is not committed yet
-(a backlog: earlier candles in the same batch) nothing is asked ahead, as the handler's bars
-would differ.
+The context is read in a short transaction that ends before the call. A review's bars are the
+committed ones, the candles handled before it in the same batch (a backlog: handed here in
+order, written by the handler in its transaction before this one) and the candle itself: the
+bars are foreseen from the stored ones and the candles handed here since, so a backlog is asked
+ahead in one pass. A candle that never came (a gap in the market data) is in neither: the
+handler reads the same bars as here. Whenever the handler's prompt was not asked here anyway
+(inputs that changed in between: a position opened meanwhile, an earlier candle rolled back and
+not redelivered yet), the handler does not ask either: the message comes back (``NotYet``) and
+its redelivery asks ahead, bounded by ``handlers/waits.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from robson_contracts import Candle, SignalDetected
@@ -32,6 +36,8 @@ from robson_decision.handlers.decisions import DEFAULT_REVIEW_TIMEFRAME
 from robson_decision.handlers.engines import Decider
 
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+HANDED_REMEMBERED = 1_000
+"""Closed candles remembered per symbol and timeframe (a fetched batch holds far fewer)."""
 
 
 @dataclass
@@ -56,6 +62,9 @@ class AskAhead:
     memory: Memory
     uow: UowFactory
     repository: Callable[[UnitOfWork], Repository] = Repository
+    handed: dict[tuple[str, str], OrderedDict[datetime, Bar]] = field(default_factory=dict)
+    """The closed candles handed to ``on_candle`` by open time, per symbol and timeframe: those
+    not stored yet are the batch's earlier candles, which the handler writes before this one."""
 
     @property
     def live(self) -> bool:
@@ -73,11 +82,12 @@ class AskAhead:
 
     async def on_candle(self, candle: Candle) -> None:
         """The reviews ``DecisionHandlers._review`` will make on this candle, same filters."""
-        if not candle.closed or not self.live or not self.memory.has_open_on(candle.symbol):
+        if not candle.closed or not self.live:
             return
-        bar = Bar(
-            candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume
-        )
+        handed = self._hand(candle)
+        if not self.memory.has_open_on(candle.symbol):
+            return
+        bar = handed[candle.open_time]
         asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]] = []
         async with self.uow() as uow:  # ends before the model is asked
             repo = self.repository(uow)
@@ -93,9 +103,7 @@ class AskAhead:
                     continue
                 limit = review_bars(s)
                 stored = await repo.bars(candle.symbol, timeframe, candle.open_time, limit)
-                bars = _with_candle(stored, bar, candle.timeframe.seconds, limit)
-                if bars is None:
-                    continue
+                bars = _with_candle(stored, bar, candle.timeframe.seconds, limit, handed)
                 ctx = await review_context(
                     self.memory, candle, bars, p.position, p.account_id, p.trader_id, repo
                 )
@@ -103,19 +111,37 @@ class AskAhead:
                 asks.append((ctx, s, Stamp.for_review(candle, p.position.position_id), calls))
         await self._ask(asks)
 
+    def _hand(self, candle: Candle) -> OrderedDict[datetime, Bar]:
+        handed = self.handed.setdefault((candle.symbol, candle.timeframe.value), OrderedDict())
+        handed[candle.open_time] = _bar(candle)
+        handed.move_to_end(candle.open_time)
+        while len(handed) > HANDED_REMEMBERED:
+            handed.popitem(last=False)
+        return handed
+
     async def _ask(self, asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]]) -> None:
         record = ShortTransactions(self.uow, self.repository)
         for ctx, s, stamp, calls in asks:
             await self.decider.ask_ahead(ctx, s, stamp, record, calls)
 
 
+def _bar(candle: Candle) -> Bar:
+    return Bar(candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume)
+
+
 def _with_candle(
-    stored: tuple[Bar, ...], bar: Bar, seconds: int, limit: int
-) -> tuple[Bar, ...] | None:
-    """The bars the handler will read once it has written this candle; None when candles
-    before it may still be uncommitted in the same batch."""
+    stored: tuple[Bar, ...], bar: Bar, seconds: int, limit: int, handed: Mapping[datetime, Bar]
+) -> tuple[Bar, ...]:
+    """The bars the handler will read once it has written this candle: the stored ones, then
+    the candles handed before it and not stored (the batch's earlier ones, back to the stored
+    bars or to a gap in the market data), then this one."""
     if stored and stored[-1].open_time == bar.open_time:
         return stored  # written before: a redelivery
-    if stored and stored[-1].open_time != bar.open_time - timedelta(seconds=seconds):
-        return None
-    return (*stored, bar)[-limit:]
+    step = timedelta(seconds=seconds)
+    last_stored = stored[-1].open_time if stored else None
+    earlier: list[Bar] = []
+    at = bar.open_time - step
+    while len(earlier) < limit and at in handed and (last_stored is None or at > last_stored):
+        earlier.append(handed[at])
+        at -= step
+    return (*stored, *reversed(earlier), bar)[-limit:]

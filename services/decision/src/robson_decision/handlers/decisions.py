@@ -7,22 +7,25 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from robson_contracts import Candle, SignalDetected
+from robson_kit import logs
 from robson_kit.clock import Clock
-from robson_kit.errors import PermanentError
+from robson_kit.errors import NotYet, PermanentError
 from robson_kit.uow import UnitOfWork
 
 from robson_decision.adapters.memory import Memory, projection
 from robson_decision.adapters.repository import Repository
 from robson_decision.domain import rules
-from robson_decision.domain.context import Bar
+from robson_decision.domain.context import Bar, DecisionContext
 from robson_decision.domain.decide import NothingToDo, Outcome, Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
 from robson_decision.handlers.approval_timer import ApprovalTimer
 from robson_decision.handlers.context import day_start, entry_context, review_bars, review_context
-from robson_decision.handlers.engines import Decider, ReplayRecordMissing
+from robson_decision.handlers.engines import Decider, NotAskedAhead, ReplayRecordMissing, Unasked
 from robson_decision.handlers.record import record
+from robson_decision.handlers.waits import Waits
 
 DEFAULT_REVIEW_TIMEFRAME = "5m"
+log = logs.get_logger(__name__)
 
 
 @dataclass
@@ -35,12 +38,15 @@ class DecisionHandlers:
     """The repository port (``adapters/memory_repository.py`` in the one-process backtest)."""
     timer: ApprovalTimer | None = None
     """Told of each cancel window opened (the service's approval loop sleeps on it)."""
+    waits: Waits = field(default_factory=Waits)
+    """Decisions waiting for their model call to be made ahead (``handlers/waits.py``)."""
 
     async def on_signal(self, signal: SignalDetected, uow: UnitOfWork) -> None:
         repo = self.repository(uow)
         s = self.memory.trader_settings(signal.trader_id)
         ctx = await entry_context(self.memory, repo, signal, s)
-        outcome = await self._decide(repo, ctx, s, Stamp.for_signal(signal))
+        stamp = Stamp.for_signal(signal)
+        outcome = await self._decide(uow, repo, ctx, s, stamp, stamp.decision_id)
         if isinstance(outcome, Outcome):  # an entry question always has an answer
             await record(uow, repo, outcome, ctx, s, self.clock.now(), self.timer)
 
@@ -79,7 +85,7 @@ class DecisionHandlers:
                 self.memory, candle, bars, p.position, p.account_id, p.trader_id, repo
             )
             stamp = Stamp.for_review(candle, p.position.position_id)
-            outcome = await self._decide(repo, ctx, s, stamp)
+            outcome = await self._decide(uow, repo, ctx, s, stamp, p.position.position_id)
             if isinstance(outcome, NothingToDo) or _signature(outcome) == row["last_suggestion"]:
                 # No decision to store, but the model calls were paid: they count against the
                 # trader's daily budget all the same (``llm_calls_on``).
@@ -92,15 +98,37 @@ class DecisionHandlers:
             await repo.update_position(p.position.position_id, last_suggestion=_signature(outcome))
 
     async def _decide(
-        self, repo: Repository, ctx, s: TraderSettings, stamp: Stamp
+        self,
+        uow: UnitOfWork,
+        repo: Repository,
+        ctx: DecisionContext,
+        s: TraderSettings,
+        stamp: Stamp,
+        group: str,
     ) -> Outcome | NothingToDo:
+        """``group``: what the decision may be queued behind (``Waits.answered``)."""
         calls = 0
         if s.engine is EngineName.LLM:  # the budget only matters to the llm engine
             calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))
+        unasked = Unasked.GIVE_UP if self.waits.enough(stamp.decision_id) else Unasked.WAIT
         try:
-            return await self.decider.decide(ctx, s, stamp, repo, calls)
+            outcome = await self.decider.decide(ctx, s, stamp, repo, calls, unasked)
         except ReplayRecordMissing as exc:
             raise PermanentError("REPLAY_RECORD_MISSING", str(exc)) from exc
+        except NotAskedAhead as exc:
+            raise self._wait_for_ask_ahead(uow, stamp, group) from exc
+        if self.waits.any():
+            uow.after_commit(lambda: self.waits.answered(stamp.decision_id, group))
+        return outcome
+
+    def _wait_for_ask_ahead(self, uow: UnitOfWork, stamp: Stamp, group: str) -> NotYet:
+        """Back to the stream: the redelivery's ``prepare`` asks the model ahead. In a batch of
+        several messages the kit handles each alone at once: only that handling counts."""
+        if len(uow.batch) <= 1 and self.waits.waited(stamp.decision_id, group) >= self.waits.limit:
+            log.warning("decision.not_asked_ahead", decision_id=stamp.decision_id,
+                        waits=self.waits.limit, next_delivery="the rules answer")
+        return NotYet(f"decision {stamp.decision_id}: its model call is made ahead of the "
+                      "transaction, never inside it")
 
 
 def _signature(outcome: Outcome) -> str:

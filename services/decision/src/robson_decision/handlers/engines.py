@@ -1,13 +1,15 @@
 """The decision port: rules or LLM behind one ``decide`` call, with validation and fallback.
 
 LLM answers come from the live endpoint (every attempt recorded) or, in replay mode, from
-that record: a missing record is ``ReplayRecordMissing``, never a silent live call.
+that record: a missing record is ``ReplayRecordMissing``, never a silent live call. Inside a
+consumer's transaction the model is never asked (``Unasked``): the call is made ahead of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from robson_contracts import DecisionEngine, DecisionKind
@@ -28,6 +30,7 @@ from robson_decision.domain.proposal import AnswerFormatError, parse_answer, res
 from robson_decision.domain.settings import EngineName, TraderSettings
 
 SCHEMA = response_schema()
+NOT_ASKED_AHEAD = "LLM_NOT_ASKED_AHEAD"
 
 
 class ReplayRecordMissing(Exception):
@@ -36,6 +39,25 @@ class ReplayRecordMissing(Exception):
             f"no recorded model call for prompt {prompt_hash} "
             f"({prompt_version}, model {model}) — replay never calls the model"
         )
+        self.prompt_hash = prompt_hash
+
+
+class Unasked(Enum):
+    """What ``decide`` does when this decision's model call was not made before."""
+
+    ASK = "ask"
+    """No transaction is open (the dry run, the ask-ahead): ask the model now."""
+    WAIT = "wait"
+    """Inside a transaction, which must not wait on the model (the server aborts one idle 2
+    lock checks): ``NotAskedAhead``, and the caller waits for the call to be made ahead."""
+    GIVE_UP = "give_up"
+    """Waited long enough: the rules answer (``LLM_NOT_ASKED_AHEAD``), as when the model is
+    down."""
+
+
+class NotAskedAhead(Exception):
+    def __init__(self, prompt_hash: str) -> None:
+        super().__init__(f"prompt {prompt_hash} was not asked ahead of the transaction")
         self.prompt_hash = prompt_hash
 
 
@@ -61,9 +83,10 @@ class Decider:
         stamp: Stamp,
         record: CallRecord,
         calls_today: int = 0,
-        persist: bool = True,
+        unasked: Unasked = Unasked.ASK,
     ) -> Outcome | NothingToDo:
-        """``NothingToDo``: a position review that decides nothing (what it cost included)."""
+        """``NothingToDo``: a position review that decides nothing (what it cost included).
+        ``NotAskedAhead`` with ``Unasked.WAIT`` when the model would have to be asked."""
         if s.engine is EngineName.RULES:
             return _rules(ctx, s, stamp, EngineInfo(DecisionEngine.RULES))
         model = s.model or self.default_model
@@ -74,7 +97,7 @@ class Decider:
             return _rules(ctx, s, stamp, _fallback(info, "LLM_BUDGET_EXHAUSTED", why, 0))
         digest = prompt.hash(model, SCHEMA)
         try:
-            raw, calls = await self._answer(prompt, model, digest, record, ctx, stamp, persist)
+            raw, calls = await self._answer(prompt, model, digest, record, ctx, stamp, unasked)
         except LlmUnavailable as exc:
             return _rules(
                 ctx, s, stamp, _fallback(info, exc.code, exc.detail, 1 if exc.attempts else 0)
@@ -113,7 +136,9 @@ class Decider:
         model = s.model or self.default_model
         prompt = render(ctx, s)
         try:
-            await self._answer(prompt, model, prompt.hash(model, SCHEMA), record, ctx, stamp, True)
+            await self._answer(
+                prompt, model, prompt.hash(model, SCHEMA), record, ctx, stamp, Unasked.ASK
+            )
         except LlmUnavailable:
             pass  # recorded: decide replays the failure and the rules answer
 
@@ -125,7 +150,7 @@ class Decider:
         record: CallRecord,
         ctx: DecisionContext,
         stamp: Stamp,
-        persist: bool,
+        unasked: Unasked,
     ) -> tuple[str, int]:
         if self.replay:
             return await _from_record(record, digest, prompt.version, model, stamp.decision_id)
@@ -136,18 +161,22 @@ class Decider:
             return answered, 1
         if self.client is None:
             raise LlmUnavailable("LLM_NOT_CONFIGURED", "no LLM endpoint configured")
+        if unasked is Unasked.WAIT:
+            raise NotAskedAhead(digest)
+        if unasked is Unasked.GIVE_UP:
+            raise LlmUnavailable(
+                NOT_ASKED_AHEAD, "not asked ahead, and never asked inside a transaction"
+            )
         try:
             completion = await self.client.complete(prompt, model, SCHEMA)
         except LlmUnavailable as exc:
-            if persist:
-                await record.add_model_calls(
-                    self._rows(exc.attempts, digest, model, prompt.version, ctx, stamp)
-                )
-            raise
-        if persist:
             await record.add_model_calls(
-                self._rows(completion.attempts, digest, model, prompt.version, ctx, stamp)
+                self._rows(exc.attempts, digest, model, prompt.version, ctx, stamp)
             )
+            raise
+        await record.add_model_calls(
+            self._rows(completion.attempts, digest, model, prompt.version, ctx, stamp)
+        )
         return completion.content, 1
 
     def _rows(
