@@ -16,7 +16,7 @@ import asyncpg
 from robson_contracts import DecisionKind
 from robson_contracts import subjects as s
 from robson_decision.domain.context import Bar
-from robson_decision.handlers.ahead import _with_candle
+from robson_decision.handlers.ahead import _unstored_before, _with_candle
 from robson_decision.handlers.waits import Waits
 from robson_kit import metrics
 from robson_kit.bus import Bus
@@ -363,15 +363,20 @@ def test_review_bars_asked_ahead_are_the_stored_ones_then_the_batchs_earlier_can
     def handed(*minutes: int) -> dict[datetime, Bar]:
         return {T0 + timedelta(minutes=m): bar(m) for m in minutes}
 
+    def _bars(stored: tuple[Bar, ...], now: Bar, limit: int,
+              handed: dict[datetime, Bar]) -> tuple[Bar, ...]:
+        earlier = _unstored_before(stored, now, timedelta(minutes=5), handed)
+        return _with_candle(stored, earlier, now, limit)
+
     now, every = bar(15), handed(0, 5, 10, 15)
-    assert _with_candle((bar(0), bar(5), bar(10)), now, 300, 3, every) == (bar(5), bar(10), now)
+    assert _bars((bar(0), bar(5), bar(10)), now, 3, every) == (bar(5), bar(10), now)
     # bar(10) handed, not stored: the batch's earlier candle, written before this one
-    assert _with_candle((bar(0), bar(5)), now, 300, 4, every) == (bar(0), bar(5), bar(10), now)
-    assert _with_candle((bar(0), bar(5)), now, 300, 3, handed(0, 5, 15)) == (
+    assert _bars((bar(0), bar(5)), now, 4, every) == (bar(0), bar(5), bar(10), now)
+    assert _bars((bar(0), bar(5)), now, 3, handed(0, 5, 15)) == (
         bar(0), bar(5), now)  # bar(10) never came
-    assert _with_candle((bar(5), bar(10), now), now, 300, 3, every) == (bar(5), bar(10), now)
-    assert _with_candle((), now, 300, 3, handed(15)) == (now,)
-    assert _with_candle((), now, 300, 3, handed(10, 15)) == (bar(10), now)  # one batch
-    assert _with_candle((), now, 300, 2, every) == (bar(10), now)  # no further back than read
+    assert _bars((bar(5), bar(10), now), now, 3, every) == (bar(5), bar(10), now)
+    assert _bars((), now, 3, handed(15)) == (now,)
+    assert _bars((), now, 3, handed(10, 15)) == (bar(10), now)  # one batch
+    assert _bars((), now, 2, every) == (bar(10), now)  # no further back than read
     # a gap inside the backlog: the candles handed after it, not the stored ones before it
-    assert _with_candle((bar(0),), now, 300, 4, handed(0, 10, 15)) == (bar(0), bar(10), now)
+    assert _bars((bar(0),), now, 4, handed(0, 10, 15)) == (bar(0), bar(10), now)

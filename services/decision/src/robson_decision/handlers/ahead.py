@@ -65,6 +65,9 @@ class AskAhead:
     handed: dict[tuple[str, str], OrderedDict[datetime, Bar]] = field(default_factory=dict)
     """The closed candles handed to ``on_candle`` by open time, per symbol and timeframe: those
     not stored yet are the batch's earlier candles, which the handler writes before this one."""
+    asked: dict[str, OrderedDict[datetime, int]] = field(default_factory=dict)
+    """Per trader, the reviews asked ahead by candle open time: those of candles not stored yet
+    count against the day's budget before their decisions do (``_asked_for``)."""
 
     @property
     def live(self) -> bool:
@@ -88,6 +91,7 @@ class AskAhead:
         if not self.memory.has_open_on(candle.symbol):
             return
         bar = handed[candle.open_time]
+        step = timedelta(seconds=candle.timeframe.seconds)
         asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]] = []
         async with self.uow() as uow:  # ends before the model is asked
             repo = self.repository(uow)
@@ -103,12 +107,17 @@ class AskAhead:
                     continue
                 limit = review_bars(s)
                 stored = await repo.bars(candle.symbol, timeframe, candle.open_time, limit)
-                bars = _with_candle(stored, bar, candle.timeframe.seconds, limit, handed)
+                earlier = _unstored_before(stored, bar, step, handed)
+                bars = _with_candle(stored, earlier, bar, limit)
                 ctx = await review_context(
                     self.memory, candle, bars, p.position, p.account_id, p.trader_id, repo
                 )
-                calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))
+                day = day_start(ctx.as_of)
+                calls = await repo.llm_calls_on(ctx.trader_id, day) + self._asked_for(
+                    p.trader_id, earlier or (), step, day)
                 asks.append((ctx, s, Stamp.for_review(candle, p.position.position_id), calls))
+                if calls < s.llm_daily_call_budget:
+                    self._count_ask(p.trader_id, candle.open_time)
         await self._ask(asks)
 
     def _hand(self, candle: Candle) -> OrderedDict[datetime, Bar]:
@@ -118,6 +127,22 @@ class AskAhead:
         while len(handed) > HANDED_REMEMBERED:
             handed.popitem(last=False)
         return handed
+
+    def _asked_for(self, trader_id: str, earlier: tuple[Bar, ...] | list[Bar], step: timedelta,
+                   day: datetime) -> int:
+        """The model calls asked ahead for this trader's reviews of the batch's earlier candles
+        of ``day``: paid already, not committed yet, so not in the day's stored count."""
+        asked = self.asked.get(trader_id)
+        if not asked:
+            return 0
+        return sum(asked.get(b.open_time, 0) for b in earlier if b.open_time + step >= day)
+
+    def _count_ask(self, trader_id: str, open_time: datetime) -> None:
+        asked = self.asked.setdefault(trader_id, OrderedDict())
+        asked[open_time] = asked.get(open_time, 0) + 1
+        asked.move_to_end(open_time)
+        while len(asked) > HANDED_REMEMBERED:
+            asked.popitem(last=False)
 
     async def _ask(self, asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]]) -> None:
         record = ShortTransactions(self.uow, self.repository)
@@ -129,19 +154,28 @@ def _bar(candle: Candle) -> Bar:
     return Bar(candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume)
 
 
-def _with_candle(
-    stored: tuple[Bar, ...], bar: Bar, seconds: int, limit: int, handed: Mapping[datetime, Bar]
-) -> tuple[Bar, ...]:
-    """The bars the handler will read once it has written this candle: the stored ones, then
-    the candles handed before it and not stored (the batch's earlier ones, back to the stored
-    bars or to a gap in the market data), then this one."""
+def _unstored_before(
+    stored: tuple[Bar, ...], bar: Bar, step: timedelta, handed: Mapping[datetime, Bar]
+) -> list[Bar] | None:
+    """The candles handed before this one and not stored, oldest first: the batch's earlier
+    ones, which the handler writes before this one (back to the stored bars, or to a gap in the
+    market data: a candle that never came is in neither). None: this candle is stored already
+    (a redelivery), its bars are the stored ones."""
     if stored and stored[-1].open_time == bar.open_time:
-        return stored  # written before: a redelivery
-    step = timedelta(seconds=seconds)
+        return None
     last_stored = stored[-1].open_time if stored else None
     earlier: list[Bar] = []
     at = bar.open_time - step
-    while len(earlier) < limit and at in handed and (last_stored is None or at > last_stored):
+    while at in handed and (last_stored is None or at > last_stored):
         earlier.append(handed[at])
         at -= step
-    return (*stored, *reversed(earlier), bar)[-limit:]
+    earlier.reverse()
+    return earlier
+
+
+def _with_candle(
+    stored: tuple[Bar, ...], earlier: list[Bar] | None, bar: Bar, limit: int
+) -> tuple[Bar, ...]:
+    """The bars the handler will read once it has written this candle: the stored ones, the
+    batch's earlier candles (``_unstored_before``), then this one."""
+    return stored if earlier is None else (*stored, *earlier, bar)[-limit:]
