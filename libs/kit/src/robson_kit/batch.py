@@ -83,11 +83,18 @@ class BatchTransaction:
                 metrics.MESSAGES.labels(self.service, self.consumer, "batch_split").inc()
         outcomes: dict[int, Outcome] = {}
         uows: list[UnitOfWork] = []
-        for item in decoded:
+        for index, item in enumerate(decoded):
             try:
                 one_outcomes, one_uows = await self._transaction([item], isolate=True)
             except _RollBack as failed:
                 one_outcomes, one_uows = failed.outcomes, []
+            except Exception as exc:
+                # Not the message's doing (its commit failed: the database, or the commit guard
+                # with the service lock gone): it and the rest are left for the consumer's probe
+                # to judge, as a failed batch is; what committed before stays committed.
+                failure = Outcome("retry", "COMMIT_FAILED", repr(exc), infra=True)
+                outcomes.update((id(msg), failure) for msg, _ in decoded[index:])
+                break
             outcomes.update(one_outcomes)
             uows.extend(one_uows)
         return outcomes, uows
@@ -119,6 +126,11 @@ class BatchTransaction:
             await self._deferred_writes(session, decoded, isolate)
             faults.point("batch.before_commit")
             await flush_outboxes_and_commit(session, uows)
+            # At once, before anything else may fail or be cancelled (the fence): a committed
+            # transaction whose in-memory effects were skipped would leave the process's state
+            # behind its database, and the message's redelivery is a duplicate the inbox drops.
+            for uow in uows:
+                await uow.run_after_commit()
         return outcomes, uows
 
     async def _record_inbox(self, session: AsyncSession, decoded: Decoded) -> set[object]:

@@ -294,8 +294,6 @@ class Consumer:
             outage = await self._dependency_down()
         if outage:
             outcomes = {k: Outcome("hold") if o.infra else o for k, o in outcomes.items()}
-        for uow in uows:
-            await uow.run_after_commit()
         written = [row for uow in uows for row in uow.written]
         # The events are on their streams (publish acknowledged) before the messages that
         # caused them are acked: whoever finds this consumer drained finds its effects stored

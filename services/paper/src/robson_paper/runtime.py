@@ -131,8 +131,8 @@ class Runtime:
 
     def _own(self, uow: UnitOfWork) -> None:
         """Make ``uow``'s transaction the owner until it ends. Its end is taken from the
-        session's own events: the consumer runs ``after_commit`` callbacks only once a whole
-        split batch is done, and the next transaction must not wait for that."""
+        session's own events, which also see a rollback (``after_commit`` callbacks run only
+        after a commit)."""
         session = uow.session
         self._owner, self._settled = session, asyncio.Event()
         sync = session.sync_session
