@@ -60,7 +60,7 @@ def build_service(settings: DecisionSettings | None = None,
     handlers = DecisionHandlers(decider, service.clock, settings.candles_kept, memory,
                                 timer=ApprovalTimer())
     service.deps = DecisionDeps(decider, memory, handlers)
-    ahead = AskAhead(decider, memory, service.uow)
+    ahead = AskAhead(decider, memory, service.uow, asked=handlers.asked)
     service.consumer_specs.extend(consumer_specs(handlers, ahead))
     return service
 

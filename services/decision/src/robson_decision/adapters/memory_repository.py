@@ -116,6 +116,9 @@ class MemoryRepository:
         row = self.t.decisions.get(decision_id) if decision_id is not None else None
         return row["timeframe"] if row else None
 
+    async def decided(self, decision_id: str) -> bool:
+        return decision_id in self.t.decisions or decision_id in self.t.llm_usage
+
     async def llm_calls_on(self, trader_id: str, day_start: datetime) -> int:
         end = day_start + timedelta(days=1)
         decided = sum(int(r["model_calls"] or 0) for r in self.t.decisions.values()

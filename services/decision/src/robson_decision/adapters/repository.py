@@ -63,6 +63,13 @@ PERFORMANCE = (
 DECISION_TIMEFRAME = select(decisions.c.timeframe).where(
     decisions.c.decision_id == bindparam("decision_id")
 )
+DECIDED = select(
+    select(decisions.c.decision_id).where(decisions.c.decision_id == bindparam("decision_id"))
+    .exists()
+    | select(llm_usage.c.decision_id).where(llm_usage.c.decision_id == bindparam("decision_id"))
+    .exists()
+)
+"""The decision is stored, or a review that stored none recorded its calls."""
 _DECIDED_CALLS = select(func.coalesce(func.sum(decisions.c.model_calls), 0)).where(
     decisions.c.trader_id == bindparam("trader_id"),
     decisions.c.occurred_at >= bindparam("start"),
@@ -207,6 +214,9 @@ class Repository:
             return None
         row = (await self.uow.execute(DECISION_TIMEFRAME, {"decision_id": decision_id})).first()
         return row.timeframe if row else None
+
+    async def decided(self, decision_id: str) -> bool:
+        return bool((await self.uow.execute(DECIDED, {"decision_id": decision_id})).scalar_one())
 
     async def llm_calls_on(self, trader_id: str, day_start: datetime) -> int:
         params = {"trader_id": trader_id, "start": day_start, "end": day_start + timedelta(days=1)}

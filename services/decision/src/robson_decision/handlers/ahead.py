@@ -31,6 +31,7 @@ from robson_decision.adapters.repository import Repository
 from robson_decision.domain.context import Bar, DecisionContext
 from robson_decision.domain.decide import Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
+from robson_decision.handlers.asked import AskedAhead
 from robson_decision.handlers.context import day_start, entry_context, review_bars, review_context
 from robson_decision.handlers.decisions import DEFAULT_REVIEW_TIMEFRAME
 from robson_decision.handlers.engines import Decider
@@ -65,9 +66,9 @@ class AskAhead:
     handed: dict[tuple[str, str], OrderedDict[datetime, Bar]] = field(default_factory=dict)
     """The closed candles handed to ``on_candle`` by open time, per symbol and timeframe: those
     not stored yet are the batch's earlier candles, which the handler writes before this one."""
-    asked: dict[str, OrderedDict[datetime, int]] = field(default_factory=dict)
-    """Per trader, the reviews asked ahead by candle open time: those of candles not stored yet
-    count against the day's budget before their decisions do (``_asked_for``)."""
+    asked: AskedAhead = field(default_factory=AskedAhead)
+    """The asks whose decisions are not stored yet (shared with the handlers, which settle
+    them on commit): counted against the day's budget on top of the stored calls."""
 
     @property
     def live(self) -> bool:
@@ -77,11 +78,14 @@ class AskAhead:
         s = self.memory.trader_settings(signal.trader_id)
         if s.engine is not EngineName.LLM or not self.live:
             return
+        stamp = Stamp.for_signal(signal)
         async with self.uow() as uow:  # ends before the model is asked
             repo = self.repository(uow)
+            if await repo.decided(stamp.decision_id):
+                return  # a redelivery: decided, the message a duplicate its handler drops
             ctx = await entry_context(self.memory, repo, signal, s)
-            calls = await repo.llm_calls_on(ctx.trader_id, day_start(ctx.as_of))
-        await self._ask([(ctx, s, Stamp.for_signal(signal), calls)])
+            calls = await self._calls(repo, ctx, s, stamp)
+        await self._ask([(ctx, s, stamp, calls)])
 
     async def on_candle(self, candle: Candle) -> None:
         """The reviews ``DecisionHandlers._review`` will make on this candle, same filters."""
@@ -108,16 +112,14 @@ class AskAhead:
                 limit = review_bars(s)
                 stored = await repo.bars(candle.symbol, timeframe, candle.open_time, limit)
                 earlier = _unstored_before(stored, bar, step, handed)
+                if earlier is None:
+                    continue  # stored: a redelivery, its reviews committed with it
                 bars = _with_candle(stored, earlier, bar, limit)
                 ctx = await review_context(
                     self.memory, candle, bars, p.position, p.account_id, p.trader_id, repo
                 )
-                day = day_start(ctx.as_of)
-                calls = await repo.llm_calls_on(ctx.trader_id, day) + self._asked_for(
-                    p.trader_id, earlier or (), step, day)
-                asks.append((ctx, s, Stamp.for_review(candle, p.position.position_id), calls))
-                if calls < s.llm_daily_call_budget:
-                    self._count_ask(p.trader_id, candle.open_time)
+                stamp = Stamp.for_review(candle, p.position.position_id)
+                asks.append((ctx, s, stamp, await self._calls(repo, ctx, s, stamp)))
         await self._ask(asks)
 
     def _hand(self, candle: Candle) -> OrderedDict[datetime, Bar]:
@@ -128,21 +130,16 @@ class AskAhead:
             handed.popitem(last=False)
         return handed
 
-    def _asked_for(self, trader_id: str, earlier: tuple[Bar, ...] | list[Bar], step: timedelta,
-                   day: datetime) -> int:
-        """The model calls asked ahead for this trader's reviews of the batch's earlier candles
-        of ``day``: paid already, not committed yet, so not in the day's stored count."""
-        asked = self.asked.get(trader_id)
-        if not asked:
-            return 0
-        return sum(asked.get(b.open_time, 0) for b in earlier if b.open_time + step >= day)
-
-    def _count_ask(self, trader_id: str, open_time: datetime) -> None:
-        asked = self.asked.setdefault(trader_id, OrderedDict())
-        asked[open_time] = asked.get(open_time, 0) + 1
-        asked.move_to_end(open_time)
-        while len(asked) > HANDED_REMEMBERED:
-            asked.popitem(last=False)
+    async def _calls(self, repo: Repository, ctx: DecisionContext, s: TraderSettings,
+                     stamp: Stamp) -> int:
+        """The trader's calls today as the budget counts them: stored, and asked ahead for
+        decisions not stored yet. Taken into the latter when this ask may call the model."""
+        day = day_start(ctx.as_of)
+        calls = await repo.llm_calls_on(ctx.trader_id, day)
+        calls += self.asked.count(ctx.trader_id, day, but=stamp.decision_id)
+        if calls < s.llm_daily_call_budget:
+            self.asked.add(ctx.trader_id, stamp.decision_id, day)
+        return calls
 
     async def _ask(self, asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]]) -> None:
         record = ShortTransactions(self.uow, self.repository)

@@ -19,6 +19,7 @@ from robson_decision.domain.context import Bar, DecisionContext
 from robson_decision.domain.decide import NothingToDo, Outcome, Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
 from robson_decision.handlers.approval_timer import ApprovalTimer
+from robson_decision.handlers.asked import AskedAhead
 from robson_decision.handlers.context import day_start, entry_context, review_bars, review_context
 from robson_decision.handlers.engines import Decider, NotAskedAhead, ReplayRecordMissing, Unasked
 from robson_decision.handlers.record import record
@@ -40,6 +41,8 @@ class DecisionHandlers:
     """Told of each cancel window opened (the service's approval loop sleeps on it)."""
     waits: Waits = field(default_factory=Waits)
     """Decisions waiting for their model call to be made ahead (``handlers/waits.py``)."""
+    asked: AskedAhead = field(default_factory=AskedAhead)
+    """The ask-ahead's uncommitted asks (``handlers/asked.py``): settled here on commit."""
 
     async def on_signal(self, signal: SignalDetected, uow: UnitOfWork) -> None:
         repo = self.repository(uow)
@@ -117,9 +120,13 @@ class DecisionHandlers:
             raise PermanentError("REPLAY_RECORD_MISSING", str(exc)) from exc
         except NotAskedAhead as exc:
             raise self._wait_for_ask_ahead(uow, stamp, group) from exc
-        if self.waits.any():
-            uow.after_commit(lambda: self.waits.answered(stamp.decision_id, group))
+        uow.after_commit(lambda: self._stored(ctx.trader_id, stamp.decision_id, group))
         return outcome
+
+    def _stored(self, trader_id: str, decision_id: str, group: str) -> None:
+        self.asked.stored(trader_id, decision_id)
+        if self.waits.any():
+            self.waits.answered(decision_id, group)
 
     def _wait_for_ask_ahead(self, uow: UnitOfWork, stamp: Stamp, group: str) -> NotYet:
         """Back to the stream: the redelivery's ``prepare`` asks the model ahead. In a batch of
