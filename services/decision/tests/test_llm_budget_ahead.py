@@ -39,10 +39,7 @@ async def test_two_positions_of_one_trader_reviewed_on_one_candle_with_one_call_
     await bus.publish(candle(bar))
     await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 1),
                      message="the candle reviewed")
-    assert await probe(database_url, schema,
-                       "SELECT coalesce(sum(model_calls), 0) FROM llm_usage") == 1  # used
-    assert len(fake_llm.requests_for("pair")) == 1, (
-        f"{len(fake_llm.requests_for('pair'))} model calls paid for a budget of 1")
+    await _one_call_paid_and_used(database_url, schema, fake_llm, "pair")
 
 
 async def test_backlog_of_two_signals_of_one_trader_with_one_call_left_pays_one_call(
@@ -92,10 +89,7 @@ async def test_backlog_of_one_traders_candles_on_two_symbols_with_one_call_left_
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     await wait_until(lambda: _consumed(service, "decision_candles", s.MARKET.name, 2),
                      message="both candles reviewed")
-    assert await probe(database_url, schema,
-                       "SELECT coalesce(sum(model_calls), 0) FROM llm_usage") == 1  # used
-    assert len(fake_llm.requests_for("both")) == 1, (
-        f"{len(fake_llm.requests_for('both'))} model calls paid for a budget of 1")
+    await _one_call_paid_and_used(database_url, schema, fake_llm, "both")
 
 
 async def _decisions(bus: Bus, account: str, n: int) -> list:
@@ -171,3 +165,11 @@ async def test_candle_redelivered_after_its_review_committed_asks_the_model_noth
     assert await probe(database_url, schema, "SELECT count(*) FROM decisions") == 1
     assert len(fake_llm.requests_for("again")) == 1, (
         f"{len(fake_llm.requests_for('again'))} model calls paid for one review")
+
+
+async def _one_call_paid_and_used(database_url: str, schema: str, fake: FakeLlm,
+                                  trader: str) -> None:
+    assert await probe(database_url, schema,
+                       "SELECT coalesce(sum(model_calls), 0) FROM llm_usage") == 1  # used
+    paid = len(fake.requests_for(trader))
+    assert paid == 1, f"{paid} model calls paid for a budget of 1"

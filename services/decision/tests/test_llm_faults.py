@@ -215,8 +215,8 @@ async def test_backlog_longer_than_the_wait_bound_is_asked_ahead_in_one_pass(
 async def test_first_candles_in_one_batch_are_asked_ahead_on_the_bars_the_review_will_read(
     bus: Bus, schema: str, start_decision, fake_llm: FakeLlm
 ) -> None:
-    """No candle stored yet, two in one batch: the second's review will read both, so it is not
-    asked ahead on itself alone (a paid call no decision uses) but after the first commits."""
+    """No candle stored yet, two in one batch: the second's review will read both, so it is
+    asked ahead on both (not on itself alone: a paid call no decision would use)."""
     first = await start_decision(schema, llm_base_url=fake_llm.url)
     fake_llm.script("fresh", answer(HOLD))
     await llm_trader(first, "fresh", trail_at_r=None, breakeven_at_r=None)
