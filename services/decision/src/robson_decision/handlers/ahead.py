@@ -135,10 +135,15 @@ class AskAhead:
         """The trader's calls today as the budget counts them: stored, and asked ahead for
         decisions not stored yet. Taken into the latter when this ask may call the model."""
         day = day_start(ctx.as_of)
-        calls = await repo.llm_calls_on(ctx.trader_id, day)
-        calls += self.asked.count(ctx.trader_id, day, but=stamp.decision_id)
-        if calls < s.llm_daily_call_budget:
-            self.asked.add(ctx.trader_id, stamp.decision_id, day)
+        # Counted and reserved before the stored calls are read (the read awaits: another
+        # consumer's ask-ahead may count meanwhile, and must see this one); an ask settled
+        # before the count committed before the read, so it is counted there. Counted in both
+        # (committed during the read), it only makes this ask more careful.
+        calls = self.asked.count(ctx.trader_id, day)
+        self.asked.reserve(ctx.trader_id, stamp.decision_id, day)
+        calls += await repo.llm_calls_on(ctx.trader_id, day)
+        if calls >= s.llm_daily_call_budget:
+            self.asked.release(ctx.trader_id, stamp.decision_id)  # it asks nothing
         return calls
 
     async def _ask(self, asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]]) -> None:

@@ -6,7 +6,9 @@ message of a fetched batch in turn and for both consumers (signals and candles):
 made for decisions not stored yet are paid but not counted anywhere the budget looks. They are
 kept here, per trader and day, from the ask until the decision's transaction commits, and the
 ask-ahead counts them on top of the stored ones, so a backlog, two positions of one trader on
-one candle, or an entry beside a review never pay a call the budget does not allow.
+one candle, an entry beside a review, or a decision asked again (its inputs changed before its
+handler ran) never pay a call the budget does not allow. An ask found recorded already (a
+redelivery) counts too: at the budget's edge that errs on the side of not asking.
 
 In memory, like the waits: lost on restart (the asks of uncommitted decisions are then made
 again or found recorded; the stored count is right again once they commit).
@@ -19,26 +21,37 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 REMEMBERED = 1_000
-"""Uncommitted asks remembered per trader (oldest forgotten first)."""
+"""Uncommitted decisions remembered per trader (oldest forgotten first)."""
 
 
 @dataclass
 class AskedAhead:
-    _open: dict[str, OrderedDict[str, datetime]] = field(default_factory=dict)
-    """trader → decision id → the budget day it counts in"""
+    _open: dict[str, OrderedDict[str, tuple[datetime, int]]] = field(default_factory=dict)
+    """trader → decision id → (the budget day it counts in, its calls asked ahead)"""
 
-    def count(self, trader_id: str, day: datetime, but: str) -> int:
-        """The trader's asks of ``day`` whose decisions are not stored, ``but`` this one's."""
+    def count(self, trader_id: str, day: datetime) -> int:
+        """The trader's calls of ``day`` asked ahead for decisions not stored yet."""
         asked = self._open.get(trader_id)
         if not asked:
             return 0
-        return sum(1 for decision_id, on in asked.items() if on == day and decision_id != but)
+        return sum(calls for on, calls in asked.values() if on == day)
 
-    def add(self, trader_id: str, decision_id: str, day: datetime) -> None:
+    def reserve(self, trader_id: str, decision_id: str, day: datetime) -> None:
+        """One more call of this decision, counted from now (before it is made)."""
         asked = self._open.setdefault(trader_id, OrderedDict())
-        asked[decision_id] = day
+        _, calls = asked.pop(decision_id, (day, 0))
+        asked[decision_id] = (day, calls + 1)
         while len(asked) > REMEMBERED:
             asked.popitem(last=False)
+
+    def release(self, trader_id: str, decision_id: str) -> None:
+        """The call reserved last is not made after all."""
+        asked = self._open.get(trader_id)
+        if asked is None or decision_id not in asked:
+            return
+        day, calls = asked.pop(decision_id)
+        if calls > 1:
+            asked[decision_id] = (day, calls - 1)
 
     def stored(self, trader_id: str, decision_id: str) -> None:
         """The decision's transaction committed: its calls are in the stored count now."""
