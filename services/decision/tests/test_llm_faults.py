@@ -147,10 +147,7 @@ async def test_review_candle_behind_an_uncommitted_candle_never_asks_the_model_i
     first = await start_decision(schema, **settings)
     fake_llm.script(
         "backlog", answer(HOLD), _slowly_moving_stop_to(98.3), _slowly_moving_stop_to(98.5))
-    await llm_trader(first, "backlog", trail_at_r=None, breakeven_at_r=None)
-    await bus.publish(opened("backlog", position_id="pos-backlog"))
-    await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
-                     message="position known")
+    await _holding(bus, first, "backlog")
     c0, c1, c2 = bars(3, start=Decimal("100"), end=T0 + FIVE_MIN * 3)
     await bus.publish(candle(c0))
     await wait_until(lambda: _consumed(first, "decision_candles", s.MARKET.name, 1),
@@ -187,10 +184,7 @@ async def test_backlog_longer_than_the_wait_bound_is_asked_ahead_in_one_pass(
     redelivery would clear one candle, and JetStream's delivery limit the tail of a long one)."""
     first = await start_decision(schema, llm_base_url=fake_llm.url)
     fake_llm.script("queue", answer(HOLD))
-    await llm_trader(first, "queue", trail_at_r=None, breakeven_at_r=None)
-    await bus.publish(opened("queue", position_id="pos-queue"))
-    await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
-                     message="position known")
+    await _holding(bus, first, "queue")
     backlog = Waits().limit * 3
     history = bars(backlog + 1, start=Decimal("100"), end=T0 + FIVE_MIN * (backlog + 1))
     waited = metrics.MESSAGES.labels("decision", "decision_candles", "later")
@@ -219,10 +213,7 @@ async def test_first_candles_in_one_batch_are_asked_ahead_on_the_bars_the_review
     asked ahead on both (not on itself alone: a paid call no decision would use)."""
     first = await start_decision(schema, llm_base_url=fake_llm.url)
     fake_llm.script("fresh", answer(HOLD))
-    await llm_trader(first, "fresh", trail_at_r=None, breakeven_at_r=None)
-    await bus.publish(opened("fresh", position_id="pos-fresh"))
-    await wait_until(lambda: _consumed(first, "decision_positions", s.POSITIONS.name, 1),
-                     message="position known")
+    await _holding(bus, first, "fresh")
     await first.stop()
     for bar in bars(2, start=Decimal("100"), end=T0 + FIVE_MIN * 2):
         await bus.publish(candle(bar))
@@ -239,10 +230,7 @@ async def test_candle_after_a_gap_in_the_market_data_is_asked_ahead_not_waited_f
     foresee, so it neither waits for a candle that will not come nor ends in the rules."""
     service = await start_decision(schema, llm_base_url=fake_llm.url)
     fake_llm.script("gap", answer(HOLD))
-    await llm_trader(service, "gap", trail_at_r=None, breakeven_at_r=None)
-    await bus.publish(opened("gap", position_id="pos-gap"))
-    await wait_until(lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 1),
-                     message="position known")
+    await _holding(bus, service, "gap")
     c0, _, c2 = bars(3, start=Decimal("100"), end=T0 + FIVE_MIN * 3)
     waited = metrics.MESSAGES.labels("decision", "decision_candles", "later")
     waited_before = waited._value.get()
@@ -380,3 +368,12 @@ def test_review_bars_asked_ahead_are_the_stored_ones_then_the_batchs_earlier_can
     assert _bars((), now, 2, every) == (bar(10), now)  # no further back than read
     # a gap inside the backlog: the candles handed after it, not the stored ones before it
     assert _bars((bar(0),), now, 4, handed(0, 10, 15)) == (bar(0), bar(10), now)
+
+
+async def _holding(bus: Bus, service: Service, trader: str) -> None:
+    """An LLM trader (no trailing, no breakeven) with one open position, ``pos-<trader>``,
+    known to decision."""
+    await llm_trader(service, trader, trail_at_r=None, breakeven_at_r=None)
+    await bus.publish(opened(trader, position_id=f"pos-{trader}"))
+    await wait_until(lambda: _consumed(service, "decision_positions", s.POSITIONS.name, 1),
+                     message="position known")
