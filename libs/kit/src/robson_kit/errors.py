@@ -19,7 +19,9 @@ class ConflictError(Exception):
 class NotYet(Exception):
     """This message depends on input another consumer has not handled yet (say, the market data
     a decision was made on): back to the stream after ``delay`` seconds, not counted as a failure
-    and never dead-lettered for it. The handler bounds how long it keeps asking."""
+    and never dead-lettered for it by the kit. JetStream still counts each redelivery against
+    the consumer's server-side limit (``max_deliver`` + margin, then ``MAX_DELIVERIES_CRASH``),
+    so the handler bounds how long it keeps asking, well inside that."""
 
     def __init__(self, reason: str, delay: float = 0.05) -> None:
         super().__init__(reason)
