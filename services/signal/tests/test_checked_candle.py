@@ -8,7 +8,7 @@ import pytest
 from robson_contracts import Candle, FeedSource, Timeframe, TradeTick
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.events import (
-    _candle_fields,
+    _candle_values,
     candle_event,
     checked_bar_candle,
     path_ticks,
@@ -44,10 +44,11 @@ def test_built_candle_and_path_ticks_are_what_model_construct_and_validation_giv
     """Built field by field (``_trusted``): the very objects ``model_construct`` builds, equal
     to validated ones, to their set fields and the order of their ``__dict__``."""
     built = checked_bar_candle(bar, FeedSource.REPLAY)
-    fields = _candle_fields(bar, FeedSource.REPLAY)
-    constructed = Candle.model_construct(set(fields), **fields, causation_id=None,
-                                         schema_version=1, tenant_id="default",
-                                         message_type="Candle")
+    defaults = {"causation_id": None, "schema_version": 1, "tenant_id": "default",
+                "message_type": "Candle"}
+    fields = {k: v for k, v in _candle_values(bar, FeedSource.REPLAY).items()
+              if k not in defaults}
+    constructed = Candle.model_construct(set(fields), **fields, **defaults)
     for a, b in ((built, constructed), (built, candle_event(bar, FeedSource.REPLAY))):
         assert a == b and list(a.__dict__) == list(b.__dict__)
         assert a.model_fields_set == b.model_fields_set

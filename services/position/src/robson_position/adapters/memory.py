@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from robson_contracts import SymbolRules
+from robson_contracts.trusted import trusted
 from robson_kit.errors import ConflictError
 
 from robson_position.adapters.repository import ACTIVE, Audit, Positions, Settings
@@ -90,19 +91,12 @@ def _copy(s: PositionState) -> PositionState:
 
 
 M = TypeVar("M", bound=BaseModel)
-_new = object.__new__
-_set = object.__setattr__
 
 
 def _clone(model: M) -> M:
     """``copy(model)`` without its generic checks (these models have no extras or private
     attributes)."""
-    c = _new(type(model))
-    _set(c, "__dict__", model.__dict__.copy())
-    _set(c, "__pydantic_fields_set__", model.__pydantic_fields_set__.copy())
-    _set(c, "__pydantic_extra__", None)
-    _set(c, "__pydantic_private__", None)
-    return c
+    return trusted(type(model), model.__dict__.copy(), model.__pydantic_fields_set__.copy())
 
 
 def _row(s: PositionState) -> Row:

@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 from robson_contracts import Candle, FeedSource, TradeTick, derive_id
 from robson_contracts.pricepath import candle_path
+from robson_contracts.trusted import trusted
 
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.engine import candle_message_id
 
 ZERO = Decimal(0)
-M = TypeVar("M", bound=BaseModel)
-_new = object.__new__
-_set = object.__setattr__
-
-
-def _trusted(model: type[M], values: dict[str, object], fields_set: set[str]) -> M:
-    """What ``model.model_construct(fields_set, **values)`` builds when ``values`` holds every
-    field of ``model`` in its order (``_built_whole``): the same ``__dict__``, set fields, no
-    extra, no private state — without its loop over the fields, which was most of the cost of
-    a backtest's candles and path ticks."""
-    m = _new(model)
-    _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", fields_set)
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
-    return m
 
 
 def _built_whole(model: type[BaseModel], order: tuple[str, ...]) -> type[BaseModel]:
-    """``model``, checked to be one ``_trusted`` builds as ``model_construct`` would: its
+    """``model``, checked to be one ``trusted`` builds as ``model_construct`` would: its
     fields are ``order`` (the order the builders below write them in), with no aliases, and it
     has no private attributes, post-init hook or extra fields (a contracts change that breaks
     this fails at import, not in a backtest's numbers)."""
@@ -58,17 +42,22 @@ _CANDLE_SET = frozenset(("message_id", "correlation_id", "occurred_at", "symbol"
 _TICK_SET = frozenset(TradeTick.__pydantic_fields__)
 
 
-def _candle_fields(bar: Bar, source: FeedSource) -> dict[str, object]:
+def _candle_values(bar: Bar, source: FeedSource) -> dict[str, object]:
+    """Every field of the bar's Candle, in the model's order (``_built_whole``)."""
     candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
     close_time = bar.close_time
-    return {"message_id": candle_id, "correlation_id": candle_id, "occurred_at": close_time,
-            "symbol": bar.symbol, "timeframe": bar.timeframe, "open_time": bar.open_time,
-            "close_time": close_time, "open": bar.open, "high": bar.high, "low": bar.low,
-            "close": bar.close, "volume": bar.volume, "closed": True, "source": source}
+    return {
+        "message_id": candle_id, "correlation_id": candle_id, "causation_id": None,
+        "occurred_at": close_time, "schema_version": 1, "tenant_id": "default",
+        "message_type": "Candle", "symbol": bar.symbol, "timeframe": bar.timeframe,
+        "open_time": bar.open_time, "close_time": close_time, "open": bar.open, "high": bar.high,
+        "low": bar.low, "close": bar.close, "volume": bar.volume, "closed": True,
+        "source": source}
 
 
 def candle_event(bar: Bar, source: FeedSource) -> Candle:
-    return Candle(**_candle_fields(bar, source))  # type: ignore[arg-type]
+    values = _candle_values(bar, source)
+    return Candle(**{k: values[k] for k in _CANDLE_SET})  # type: ignore[arg-type]
 
 
 def checked_bar_candle(bar: Bar, source: FeedSource) -> Candle:
@@ -77,15 +66,7 @@ def checked_bar_candle(bar: Bar, source: FeedSource) -> Candle:
     synthetic market. A backtest builds one for every busy bar of a run, and the validation
     cost more than the handlers that read it; a bar from Binance goes through ``candle_event``.
     The same fields, set the same way: the two candles are alike to the last detail."""
-    candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
-    close_time = bar.close_time
-    return _trusted(Candle, {
-        "message_id": candle_id, "correlation_id": candle_id, "causation_id": None,
-        "occurred_at": close_time, "schema_version": 1, "tenant_id": "default",
-        "message_type": "Candle", "symbol": bar.symbol, "timeframe": bar.timeframe,
-        "open_time": bar.open_time, "close_time": close_time, "open": bar.open, "high": bar.high,
-        "low": bar.low, "close": bar.close, "volume": bar.volume, "closed": True,
-        "source": source}, set(_CANDLE_SET))
+    return trusted(Candle, _candle_values(bar, source), set(_CANDLE_SET))
 
 
 def path_ticks(bar: Bar, source: FeedSource, candle_id: UUID | None = None) -> list[TradeTick]:
@@ -99,7 +80,7 @@ def path_ticks(bar: Bar, source: FeedSource, candle_id: UUID | None = None) -> l
     # from the path model, which only reorders its prices.
     symbol, open_ms = bar.symbol, bar.open_ms
     return [
-        _trusted(TradeTick, {
+        trusted(TradeTick, {
             "message_id": derive_id("path-tick", symbol, tf, open_ms, i),
             "correlation_id": candle_id, "causation_id": None, "occurred_at": p.at,
             "schema_version": 1, "tenant_id": "default", "message_type": "TradeTick",
