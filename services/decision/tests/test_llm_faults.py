@@ -354,7 +354,7 @@ def test_review_bars_asked_ahead_are_the_stored_ones_then_the_batchs_earlier_can
     def _bars(stored: tuple[Bar, ...], now: Bar, limit: int,
               handed: dict[datetime, Bar]) -> tuple[Bar, ...]:
         earlier = _unstored_before(stored, now, timedelta(minutes=5), handed)
-        return _with_candle(stored, earlier, now, limit)
+        return stored if earlier is None else _with_candle(stored, earlier, now, limit)
 
     now, every = bar(15), handed(0, 5, 10, 15)
     assert _bars((bar(0), bar(5), bar(10)), now, 3, every) == (bar(5), bar(10), now)

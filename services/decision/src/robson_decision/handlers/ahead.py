@@ -176,8 +176,8 @@ def _unstored_before(
 
 
 def _with_candle(
-    stored: tuple[Bar, ...], earlier: list[Bar] | None, bar: Bar, limit: int
+    stored: tuple[Bar, ...], earlier: list[Bar], bar: Bar, limit: int
 ) -> tuple[Bar, ...]:
     """The bars the handler will read once it has written this candle: the stored ones, the
     batch's earlier candles (``_unstored_before``), then this one."""
-    return stored if earlier is None else (*stored, *earlier, bar)[-limit:]
+    return (*stored, *earlier, bar)[-limit:]
