@@ -12,23 +12,13 @@ from robson_contracts import SignalDetected
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
 from robson_kit.commit_guard import LockNotConfirmed
-from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
 from robson_kit.uow import UnitOfWork
 from sampleapp.app import SampleSettings, build
 from sqlalchemy import text
 
-from .test_commit_guard import CHECK_SECONDS, _guarded, _sqlalchemy_commit
+from .test_commit_guard import CHECK_SECONDS, _guarded, _lose_the_lock_unseen, _sqlalchemy_commit
 from .test_messaging import make_signal, seen
-
-
-async def _lose_the_lock_unseen(service: Service) -> None:
-    """The lock passes away while this process is not looking (as after a freeze): its own
-    connection gives it up and answers on, and the last confirmation is made stale."""
-    lock = service.singleton.lock
-    assert lock.conn is not None and lock.confirmed_at is not None
-    await lock.conn.execute("SELECT pg_advisory_unlock($1, $2)", *lock.key)
-    lock.confirmed_at -= 2 * service.commit_guard.max_age
 
 
 async def test_batch_split_whose_later_commit_the_guard_refuses_keeps_the_earlier_commits_after_commit_effects(
