@@ -100,3 +100,27 @@ async def test_pause_rolled_back_never_reaches_the_cache(service: PositionServic
             raise Abort
     async with service.uow() as uow:
         assert not await rt.settings.paused(uow, "t8")
+
+
+async def test_two_candles_in_one_transaction_track_each_position_once_in_its_last_state(
+    service: PositionService,
+) -> None:
+    """A fetched batch of a symbol's candles saves each position once per candle; what the
+    process mirrors after commit (mark book, indexes, live subscribers) is the last state,
+    taken once per position."""
+    rt = service.deps.runtime
+    pids = [await _open(service, t) for t in ("t1", "t2")]
+    later = Candle(occurred_at=T0 + minutes(10), symbol="BTCUSDT", timeframe="5m",
+                   open_time=T0 + minutes(5), close_time=T0 + minutes(10), open="50800",
+                   high="51500", low="50700", close="51400", volume="10")
+    queue = rt.hub.subscribe()
+    async with service.uow() as uow:
+        await handle_candle(_candle("51200"), uow, rt)
+        await handle_candle(later, uow, rt)
+        assert queue.empty()  # nothing mirrored before commit
+    snapshots = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert sorted(s["position_id"] for s in snapshots) == sorted(pids)
+    assert all(s["version"] == 4 for s in snapshots)
+    for pid in pids:
+        assert rt.book.get("BTCUSDT", pid).best == D("51500")
+        assert (await _load(service, pid)).s.version == 4

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 from robson_kit.clock import Clock, FollowingClock, WallClock
@@ -20,6 +19,9 @@ from robson_position.domain.markbook import Mark, MarkBook
 from robson_position.domain.position import Position
 from robson_position.handlers.waiting import DecisionWait
 from robson_position.views import position_view
+
+_TRACKED = "position.tracked"
+"""``session.info`` key: (the unit of work, the positions it tracks after commit)."""
 
 
 class Hub:
@@ -91,9 +93,21 @@ class Runtime:
         if self.hub.subscribers:  # a view per change costs more than the change itself
             self.hub.publish(position_view(position, self.book, self.clock.now()))
 
-    def after_commit(self, uow: UnitOfWork, position: Position) -> Callable[[], None]:
-        def done() -> None:
-            self.track(position)
+    def after_commit(self, uow: UnitOfWork, position: Position) -> None:
+        """Track ``position`` once ``uow`` commits. A position saved again in the same
+        transaction (a batch of its candles or order events) is tracked once, in its last
+        state: what each earlier tracking would have left is overwritten by it anyway."""
+        info = uow.session.info
+        held = info.get(_TRACKED)
+        if held is None or held[0] is not uow:
+            pending: dict[str, Position] = {}
+            info[_TRACKED] = (uow, pending)
 
-        uow.after_commit(done)
-        return done
+            def done() -> None:
+                for tracked in pending.values():
+                    self.track(tracked)
+
+            uow.after_commit(done)
+        else:
+            pending = held[1]
+        pending[position.s.position_id] = position
