@@ -68,7 +68,7 @@ class Activity:
                 out.add(symbol)
         return out
 
-    def quiet(self, live: list[Bar]) -> bool:
+    def quiet(self, live: list[Bar], owed: dict[str, Decimal] | None = None) -> bool:
         """A step whose path ticks can change nothing its candles do not, so they are left out:
 
         - no order at paper can trigger anywhere on a bar's path, nor in the gap from the last
@@ -83,16 +83,22 @@ class Activity:
           to batch is the same sum), and the day the ticks would have rolled is excluded;
         - no account holding one of the step's symbols holds another: with two, each candle
           would be judged with the other symbol still at its last price — a point that lies
-          on no tick's path."""
+          on no tick's path.
+
+        ``owed``: the closes of bars held back from paper (``deferral.py``): its last price
+        once it has them."""
         if not self.skipping:
             return False
         p = self._platform
         ex = p.paper.exchange
         for bar in live:
             state = ex.markets.get(bar.symbol)
-            if state is None or state.last_price is None:
-                return False
-            low, high = min(bar.low, state.last_price), max(bar.high, state.last_price)
+            last = owed.get(bar.symbol) if owed else None
+            if last is None:
+                if state is None or state.last_price is None:
+                    return False
+                last = state.last_price
+            low, high = min(bar.low, last), max(bar.high, last)
             if not ex.nothing_acts_within(bar.symbol, low, high):
                 return False
         gate = p.gate

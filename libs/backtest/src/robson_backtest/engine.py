@@ -2,7 +2,9 @@
 them — their path ticks (in event-time order), then their candles, then the signals — and each
 step is drained through every service before the next (``Pipeline.process_in_steps``).
 
-A bar that can change nothing (its symbol idle, no signal: see ``activity.py``) is not sent."""
+A bar that can change nothing (its symbol idle, no signal: see ``activity.py``) is not sent;
+a held symbol's bar that can only move marks and latest prices is owed and handed over
+before anything else goes through (``deferral.py``)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from robson_signal.domain.events import checked_bar_candle, path_ticks
 
 from robson_backtest.activity import Activity
 from robson_backtest.bus import NOBODY, DeadLetter
+from robson_backtest.deferral import Owed
 from robson_backtest.platform import Platform
 from robson_backtest.spec import BacktestSpec
 
@@ -89,6 +92,7 @@ async def _run(spec: BacktestSpec, bars: Iterable[Bar], progress: Callable[[int]
                skip_idle: bool) -> RunResult:
     platform: Platform | None = None
     activity: Activity | None = None
+    owed: Owed | None = None
     candles, group = 0, []
     equity: list[EquityPoint] = []
     first: datetime | None = None
@@ -101,20 +105,22 @@ async def _run(spec: BacktestSpec, bars: Iterable[Bar], progress: Callable[[int]
             platform = Platform(spec, first)
             await platform.configure()
             activity = Activity(platform, skip_idle)
+            owed = Owed(platform, activity)
         if group and bar.close_ms != group[0].close_ms:
-            equity.append(await _step(platform, activity, group, equity))  # type: ignore[arg-type]
+            equity.append(await _step(platform, activity, owed, group, equity))  # type: ignore[arg-type]
             candles += len(group)
             if progress is not None:
                 progress(len(group))
             group = []
         group.append(bar)
     if platform is not None and group:
-        equity.append(await _step(platform, activity, group, equity))  # type: ignore[arg-type]
+        equity.append(await _step(platform, activity, owed, group, equity))  # type: ignore[arg-type]
         candles += len(group)
         if progress is not None:
             progress(len(group))
-    if platform is None:
+    if platform is None or owed is None:
         return RunResult(spec, None, None, 0, [], [], 0)
+    await owed.settle()
     last = equity[-1].at if equity else first
     return RunResult(spec, first, last, candles, platform.recorder.closed, equity,
                      len(platform.recorder.open), platform.bus.dead_letters, platform.bus.published,
@@ -130,7 +136,7 @@ def _valued(spec: BacktestSpec, prices: dict[str, Decimal]) -> Decimal:
     return total
 
 
-async def _step(platform: Platform, activity: Activity, group: list[Bar],
+async def _step(platform: Platform, activity: Activity, owed: Owed, group: list[Bar],
                 before: list[EquityPoint]) -> EquityPoint:
     at = ms_to_dt(group[0].close_ms)
     platform.clock.set(at)
@@ -143,6 +149,10 @@ async def _step(platform: Platform, activity: Activity, group: list[Bar],
     for bar in group:
         if bar.symbol not in signalled and (not reviews or bar.symbol not in busy):
             activity.skip(bar, candles.get(id(bar)))
+    if live:  # held-back bars go through before anything else does
+        if not signals and owed.defer(live, candles):
+            return EquityPoint(at, platform.equity(owed.closes), bool(platform.recorder.open))
+        await owed.settle()
     bus = platform.bus
     for symbol in sorted(signalled - busy if reviews else signalled):
         history = activity.catch_up(symbol)

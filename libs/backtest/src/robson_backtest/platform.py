@@ -4,6 +4,7 @@ services the HTTP API uses (paper's ``configure``, the policy stores' ``put_*``)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -130,14 +131,19 @@ class Platform:
     def _uow(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(MemorySession(), self.clock)
 
-    def equity(self) -> Decimal:
-        """Every account's equity at the last prices paper has seen, in USDT."""
+    def equity(self, owed: dict[str, Decimal] | None = None) -> Decimal:
+        """Every account's equity at the last prices paper has seen, in USDT; ``owed``: the
+        closes of bars held back from paper (``deferral.py``), as if it had seen them."""
         from robson_paper.domain.valuation import equity
 
         ex = self.paper.exchange
+        markets = ex.markets
+        if owed:
+            markets = {**markets, **{symbol: replace(markets[symbol], last_price=price)
+                                     for symbol, price in owed.items()}}
         total = Decimal(0)
         for account in self.spec.accounts:
             held = ex.accounts.get(account.account_id)
-            value = equity(held, ex.markets) if held is not None else account.quote_balance
+            value = equity(held, markets) if held is not None else account.quote_balance
             total += value if value is not None else Decimal(0)
         return total

@@ -53,6 +53,16 @@ def evaluate(position: Position, policy: ManagementPolicy, now: datetime,
     return RuleAction(modification=(placeable or ordered)[0])
 
 
+def acts_on_no_candle(policy: ManagementPolicy, trail_percent: Decimal | None) -> bool:
+    """``evaluate`` returns None for a position under ``policy`` (whose trail, set by a
+    TRAIL_SL, is ``trail_percent``) whatever its prices and the time: no time exit, no
+    breakeven, no trail. A backtest may then hold back such a position's quiet candles and
+    hand them over together (their marks are all they change)."""
+    return (policy.time_exit_minutes is None and policy.breakeven_trigger_pct is None
+            and policy.trailing_pct is None and policy.trailing_atr_multiple is None
+            and trail_percent is None)
+
+
 def _placeable(side: PositionSide, stop: Decimal | None, price: Decimal | None,
                policy: ManagementPolicy) -> bool:
     """On the losing side of ``price`` by at least the minimum distance (``validation``)."""

@@ -1,0 +1,85 @@
+"""Quiet candles of held symbols, held back and handed over together.
+
+While a symbol is held, each of its bars goes through the services even when nothing can act
+on it: position marks its positions, paper and entry_gate move the symbol's last price. Such a
+bar is *owed* instead when nothing but those marks and prices can change:
+
+- no signal in the step, and decision takes no candles but a signal's window (``Activity``:
+  no trader reviews open positions, and no ATR trail needs every candle at once);
+- paper: no order can act anywhere from the symbol's last price through the bar's range
+  (``Activity.quiet``, from the last price the owed bars left);
+- entry_gate: its watch does not see the symbol (no holder watches drawdown or daily loss);
+  a price it does not see only moves its view, and the latest wins;
+- position: the rules of every active position on the symbol act on no candle
+  (``acts_on_no_candle``: no time exit, breakeven or trail), so a candle only moves its marks.
+
+Before anything else goes through the services, the owed candles are handed over: all of them,
+in order and as one fetched batch, to position (its marks take every range); the last of each
+symbol to paper and entry_gate (for them a later price replaces an earlier one, and the owed
+bars' ranges are already known to reach no order). The step's equity is valued meanwhile at
+the owed closes, as paper would value it having seen them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from robson_contracts import Candle
+from robson_entry_gate.handlers.market import watch_may_see
+from robson_position.domain.policy import DEFAULT_POLICY
+from robson_position.domain.rules import acts_on_no_candle
+from robson_signal.domain.bars import Bar
+
+from robson_backtest.activity import Activity
+from robson_backtest.platform import Platform
+
+POSITION_CANDLES = "position_candles"
+LATEST_ONLY = ("paper_market", "entry_gate_market")
+
+
+class Owed:
+    def __init__(self, platform: Platform, activity: Activity) -> None:
+        self._platform = platform
+        self._activity = activity
+        self.enabled = (activity.skipping and not activity.decision_reviews
+                        and not activity.atr_history)
+        self._candles: list[Candle] = []
+        self.closes: dict[str, Decimal] = {}
+        """The close of each symbol's latest owed bar (what paper would value it at)."""
+
+    def defer(self, live: list[Bar], candles: dict[int, Candle]) -> bool:
+        """Owe the step's ``live`` bars (none signalled) if none of them can change more than
+        marks and latest prices; returns whether they are owed."""
+        if not self.enabled:
+            return False
+        p = self._platform
+        for bar in live:
+            if watch_may_see(p.gate, bar.symbol, bar.close_time) or not self._rules_idle(bar.symbol):
+                return False
+        if not self._activity.quiet(live, self.closes):
+            return False
+        for bar in live:
+            self._candles.append(candles[id(bar)])
+            self.closes[bar.symbol] = bar.close
+        return True
+
+    def _rules_idle(self, symbol: str) -> bool:
+        tables = self._platform.position_tables
+        for row in tables.active.values():  # the active rows' index
+            if row.symbol != symbol:
+                continue
+            policy = tables.traders.get(row.trader_id, (False, DEFAULT_POLICY))[1]
+            if not acts_on_no_candle(policy, row.state.trail_percent):
+                return False
+        return True
+
+    async def settle(self) -> None:
+        """Hand the owed candles over (see the module's docstring)."""
+        if not self._candles:
+            return
+        owed, self._candles = self._candles, []
+        latest = list({c.symbol: c for c in owed}.values())
+        self.closes = {}
+        bus = self._platform.bus
+        await bus.deliver_to(POSITION_CANDLES, owed)
+        for consumer in LATEST_ONLY:
+            await bus.deliver_to(consumer, latest)
