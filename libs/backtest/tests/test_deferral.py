@@ -62,11 +62,9 @@ class _Run:
         self.candles = taken
 
     def positions(self) -> list[dict]:  # type: ignore[type-arg]
-        """Every position's final state, but its largest fall in P&L, which a step's ticks
-        left out already change (the order of the points it is taken over; no report
-        carries it)."""
+        """Every position's final state (marks included: best, worst, peak P&L, largest fall)."""
         rows = self.platform.position_tables.positions.values()
-        return [r.state.model_dump(exclude={"max_drawdown"}) for r in rows]
+        return [r.state.model_dump() for r in rows]
 
 
 def test_held_longs_quiet_bars_reach_position_each_and_paper_and_the_gate_once_per_run(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from robson_contracts import Candle, OrderRole, ReplaceOrder, Side
+from robson_contracts import Candle, OrderRole, ReplaceOrder, Side, TradeTick
 from robson_kit.errors import ConflictError
 from robson_position.adapters.repository import Positions
 from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
 from robson_position.handlers.entries import handle_gate_decision
 from robson_position.handlers.management import set_paused
-from robson_position.handlers.market import handle_candle
+from robson_position.handlers.market import apply_tick, handle_candle
 from robson_position.handlers.orders import handle_order_event
 
 from .factories import T0, D, filled, gate, minutes
@@ -124,3 +124,33 @@ async def test_two_candles_in_one_transaction_track_each_position_once_in_its_la
     for pid in pids:
         assert rt.book.get("BTCUSDT", pid).best == D("51500")
         assert (await _load(service, pid)).s.version == 4
+
+
+def _bar(start: int, o: str, h: str, lo: str, c: str) -> Candle:
+    return Candle(occurred_at=T0 + minutes(start + 5), symbol="BTCUSDT", timeframe="5m",
+                  open_time=T0 + minutes(start), close_time=T0 + minutes(start + 5), open=o,
+                  high=h, low=lo, close=c, volume="10")
+
+
+async def test_ticks_after_a_new_peak_do_not_bring_back_a_low_from_before_it(
+    service: PositionService,
+) -> None:
+    """Long 0.2 at 50,000: a dip to 45,000 (a fall of 1,000), then a bar from 47,500 to a peak
+    of 60,000 (taken high first, low last: a fall of 2,500 from that peak), then ticks and a
+    bar between 58,500 and 59,500. The largest fall stays 2,500: the ticks' range since the
+    last candle is folded in, not the position's lowest price (45,000), which came before the
+    peak (it made 3,000 of it): the same marks the bars alone give (a backtest leaves out ticks
+    that can act on nothing)."""
+    rt = service.deps.runtime
+    ticked = await _open(service, "t1")
+    bars = [_bar(0, "50000", "50000", "45000", "47500"), _bar(5, "47500", "60000", "47500", "59000")]
+    for bar in bars:
+        async with service.uow() as uow:
+            await handle_candle(bar, uow, rt)
+    for price in ("59200", "58800"):
+        apply_tick(TradeTick(occurred_at=T0 + minutes(11), symbol="BTCUSDT", price=price), rt)
+    async with service.uow() as uow:
+        await handle_candle(_bar(10, "59000", "59500", "58500", "59000"), uow, rt)
+    marked = (await _load(service, ticked)).s
+    assert marked.max_drawdown == D("2500.0") and marked.peak_pnl == D("2000.0")
+    assert (marked.best_price, marked.worst_price) == (D("60000"), D("45000"))

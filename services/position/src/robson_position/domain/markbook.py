@@ -14,11 +14,14 @@ ZERO = Decimal(0)
 
 
 class Mark:
-    """A holding position's extremes since the mark was made (the last candle fold or fill).
-    P&L is derived on read; the stored peak and drawdown are folded in from ``best``/``worst``
-    on each closed candle (``Position.mark``)."""
+    """A holding position's best and worst prices (from its stored state on, for MFE and MAE)
+    and the range of prices since the mark was made (``high``/``low``: since the last candle
+    fold or fill; None before any). A closed candle folds that range into the stored marks
+    (``Position.mark_ranges``) — not ``best``/``worst``, whose extremes may lie before the
+    running peak of P&L and would be a fall that never happened. P&L is derived on read."""
 
-    __slots__ = ("best", "entry", "last", "long", "position_id", "quantity", "worst")
+    __slots__ = ("best", "entry", "high", "last", "long", "low", "position_id", "quantity",
+                 "worst")
 
     def __init__(self, position_id: str, long: bool, entry: Decimal, quantity: Decimal,
                  best: Decimal | None = None, worst: Decimal | None = None) -> None:
@@ -29,6 +32,8 @@ class Mark:
         self.best = best or entry
         self.worst = worst or entry
         self.last = entry
+        self.high: Decimal | None = None
+        self.low: Decimal | None = None
 
     def update(self, price: Decimal) -> None:
         self.fold(price, price, price)
@@ -36,6 +41,10 @@ class Mark:
     def fold(self, high: Decimal, low: Decimal, last: Decimal) -> None:
         """Prices ranging over [low, high] since the last fold, ending at ``last``."""
         self.last = last
+        if self.high is None or high > self.high:
+            self.high = high
+        if self.low is None or low < self.low:
+            self.low = low
         if self.long:
             if high > self.best:
                 self.best = high

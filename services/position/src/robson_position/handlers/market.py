@@ -64,8 +64,8 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
             continue
         mark = rt.book.get(s.symbol, s.position_id)
         candle_range = (candle.high, candle.low)
-        position.mark_ranges(candle.close, (candle_range,) if mark is None else
-                             ((mark.best, mark.best), (mark.worst, mark.worst), candle_range))
+        position.mark_ranges(candle.close, (candle_range,) if mark is None or mark.high is None
+                             else ((mark.high, mark.low), candle_range))  # type: ignore[arg-type]
         s.last_candle_at = at
         if not await _apply_rules(uow, rt, position, policies[s.trader_id], candle):
             marked.append(position)

@@ -86,7 +86,7 @@ class Runtime:
         if s.holds and s.entry_price is not None:
             mark = Mark(s.position_id, s.side.value == "LONG", s.entry_price, s.remaining,
                         s.best_price, s.worst_price)
-            mark.update(s.last_price or s.entry_price)
+            mark.last = s.last_price or s.entry_price  # a price already in the stored marks
             self.book.put(s.symbol, mark)
         else:
             self.book.drop(s.symbol, s.position_id)
