@@ -107,6 +107,7 @@ def _long_then(bars_after: list[tuple[str, str, str, str]]) -> list[Bar]:
         prev = close
     for j, ohlc in enumerate(bars_after, start=len(out)):
         out.append(Bar("BTCUSDT", Timeframe.M5, T0 + j * FIVE_MIN, *(D(x) for x in ohlc), D(1)))
+    assert not [(bar.open_time, bar.problem()) for bar in out if bar.problem()]
     return out
 
 
@@ -165,7 +166,7 @@ def test_holders_day_rolled_at_a_candles_close_starts_at_the_price_its_ticks_lef
     close be a 0.52% loss on the new day (limit 0.5%): a flattening the services never do."""
     s = _watched_long(daily_loss={"enabled": True, "limit": "0.005"}, drawdown={"enabled": False},
                       daily_reset={"time": "06:50", "timezone": "UTC"})
-    rise = [(str(c - 1), str(c) + ".1", str(c - 1) + ".9", str(c)) for c in range(101, 111)]
+    rise = [(str(c - 1), str(c) + ".1", str(c - 2) + ".9", str(c)) for c in range(101, 111)]
     bars = _long_then(rise + [("110", "110.1", "104.9", "105")] + [("105", "105.1", "104.9", "105")] * 6)
     skipped, everything, sent = _both(s, bars, monkeypatch)
     assert _facts(skipped) == _facts(everything)
