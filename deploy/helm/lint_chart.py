@@ -220,7 +220,8 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "ingress": {"enabled": True}, "serviceMonitor": {"enabled": True},
         "auth": {"publicKey": {"existingSecret": "robson-auth"},
                  "adminToken": {"existingSecret": "robson-admin-token"}},
-        "config": {"accounts": [{"id": "main"}]}, "configJob": {"asHook": False}},
+        "config": {"accounts": [{"id": "main"}]}, "configJob": {"asHook": False},
+        "database": {"lockSecret": {"existingSecret": "robson-database-direct"}}},
 }
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PodMonitor"),
                 ("postgresql.cnpg.io/v1", "Cluster")}
@@ -298,6 +299,17 @@ def check_combination(docs: list[dict[str, Any]], values: dict[str, Any]) -> lis
     for name in ("robson-notify", "robson-dashboard"):
         if ("Deployment", name) not in by_name:
             problems.append(f"Deployment {name} missing")
+    lock_secret = values.get("database", {}).get("lockSecret", {}).get("existingSecret")
+    for deployment in (d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"]
+                       .startswith("robson-") and d["metadata"]["name"] != "robson-nats"):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        service = container["command"][-1].removeprefix("robson_")
+        found = {e["name"]: e for e in container["env"]}
+        ref = found.get(f"ROBSON_{service.upper()}_LOCK_DATABASE_URL", {}).get(
+            "valueFrom", {}).get("secretKeyRef")
+        want = {"name": lock_secret, "key": "url"} if lock_secret else None
+        if ref != want:
+            problems.append(f"database.lockSecret: {service}'s lock URL from {ref}, not {want}")
     return problems
 
 
@@ -335,6 +347,10 @@ def run(chart: Path, value_files: list[Path]) -> int:
                                "services.risk: unknown service")
     problems += expect_failure(chart, {"database": {"existingSecret": ""}},
                                "database.existingSecret")
+    problems += expect_failure(
+        chart, {"database": {"lockSecret": {"existingSecret": "robson-database-direct"}},
+                "services": {"paper": {"env": {"ROBSON_PAPER_LOCK_DATABASE_URL": "postgresql://x"}}}},
+        "services.paper.env.ROBSON_PAPER_LOCK_DATABASE_URL is set by the chart")
     # Without an admin token (and the key verifying it) every call of the Job is a 401.
     problems += expect_failure(chart, {"config": {"accounts": [{"id": "main"}]}},
                                "config: the config Job applies robson.yaml")

@@ -61,6 +61,7 @@ service's `env` on top. Call with (list $ $name).
 {{- $_ := set $env "ROBSON_DASHBOARD_WEB_DIR" "/app/web" -}}
 {{- end }}
 {{- $reserved := list "DATABASE_URL" (print $p "HTTP_HOST") (print $p "HTTP_PORT") -}}
+{{- if $root.Values.database.lockSecret.existingSecret }}{{ $reserved = append $reserved (print $p "LOCK_DATABASE_URL") }}{{ end -}}
 {{- if include "robson.natsFromSecret" $root }}{{ $reserved = append $reserved "NATS_URL" }}{{ end -}}
 {{- if $root.Values.auth.publicKey.existingSecret }}{{ $reserved = append $reserved "ROBSON_AUTH_PUBLIC_KEY_FILE" }}{{ end -}}
 {{- if and $root.Values.auth.serviceTokens.existingSecret (has $name (list "position" "signal")) }}{{ $reserved = append $reserved (print $p "SERVICE_TOKEN") }}{{ end -}}
@@ -112,6 +113,21 @@ signal decision entry_gate position execution paper notify dashboard
 {{- else }}
       name: {{ required "database.existingSecret: name the Secret holding DATABASE_URL (or set postgresql.cnpg.enabled)" .Values.database.existingSecret }}
       key: {{ .Values.database.secretKey }}
+{{- end }}
+{{- end }}
+
+{{/* The env entry ROBSON_<SVC>_LOCK_DATABASE_URL from database.lockSecret (the service lock's
+own connection, direct to PostgreSQL when DATABASE_URL goes through a transaction-mode pooler);
+nothing when unset. Call with (list $ $name). */}}
+{{- define "robson.lockDatabaseEnv" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- with $root.Values.database.lockSecret.existingSecret }}
+- name: ROBSON_{{ upper $name }}_LOCK_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $root.Values.database.lockSecret.secretKey }}
 {{- end }}
 {{- end }}
 
