@@ -3,6 +3,7 @@ result recorded durably on its own, so a rolled-back batch does not pay for it a
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from robson_contracts import SignalDetected
@@ -89,3 +90,36 @@ async def test_prepare_runs_before_and_outside_the_batch_transaction_and_survive
     assert sorted(calls.paid) == ["a", "b", "flaky"]  # ...but paid once
     assert calls.open_in_prepare and set(calls.open_in_prepare) == {0}
     assert min(calls.open_in_handler) >= 1  # the control: the probe sees a batch transaction
+
+
+async def test_a_batch_slower_than_ack_wait_is_kept_in_progress_so_it_is_neither_redelivered_nor_prepared_twice(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    """A prepare waiting 3.5 s (a slow model) under a 1 s ``ack_wait``: without progress
+    reports the server hands the message out again every second while it is still being
+    prepared (each copy prepared again, its delivery count climbing towards the limit)."""
+    prepared: list[str] = []
+    handled: list[str] = []
+
+    async def slow_prepare(signal: SignalDetected) -> None:
+        prepared.append(signal.signal_id)
+        if len(prepared) == 1:
+            await asyncio.sleep(3.5)
+
+    async def handle(signal: SignalDetected, uow: UnitOfWork) -> None:
+        handled.append(signal.signal_id)
+        await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id})
+
+    spec = ConsumerSpec("slowly_prepared", s.SIGNALS, (s.ALL_SIGNALS,), handle,
+                        accepts=(SignalDetected,), prepare=slow_prepare, ack_wait_seconds=1.0)
+    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
+                      MIGRATIONS, consumers=[spec])
+    await bus.publish(make_signal("slow"))
+    await service.start()
+    try:
+        await wait_until(lambda: service.consumers[0].processed, message="the slow one handled")
+        await asyncio.sleep(2.5)  # two more ack_waits: a copy handed out meanwhile comes now
+        duplicates = service.consumers[0].processed
+    finally:
+        await service.stop()
+    assert prepared == ["slow"] and handled == ["slow"] and duplicates == 1

@@ -62,6 +62,7 @@ from robson_kit.clock import Clock, WallClock
 from robson_kit.deadletter import FIRST_FAILED_HEADER, dead_letter_for, delivered, sequence
 from robson_kit.errors import PermanentError
 from robson_kit.fence import Fence, Fenced
+from robson_kit.keepalive import InProgress
 from robson_kit.outage import Probe, database_probe, is_infrastructure_error, reachable
 from robson_kit.provision import provision_consumer
 from robson_kit.pull import PullFeed
@@ -273,6 +274,23 @@ class Consumer:
         if not decoded:
             return
         started = time.perf_counter()
+        async with InProgress([msg for msg, _ in decoded], self.ack_wait_seconds):
+            outcomes, outage = await self._handle(decoded)
+        elapsed = time.perf_counter() - started
+        faults.point("consumer.after_commit")
+        for msg, _ in decoded:
+            try:
+                await self._settle(msg, outcomes[id(msg)])
+            except Exception as exc:  # NATS down: see _settle
+                log.warning("consumer.settle_failed", consumer=self.spec.name, error=repr(exc))
+        metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
+        if outage:
+            await self._pause(outage)
+
+    async def _handle(self, decoded: list[tuple[Msg, Message]]
+                      ) -> tuple[dict[int, Outcome], str | None]:
+        """Prepare, run the batch and publish what it committed: each message's outcome (by
+        ``id(msg)``), and why the dependencies are down when they are."""
         outcomes = await self._prepare(decoded) if self.spec.prepare is not None else {}
         batch = [item for item in decoded if id(item[0]) not in outcomes]
         outage: str | None = None
@@ -302,16 +320,7 @@ class Consumer:
         faults.point("consumer.before_publish")
         if self.on_committed is not None:
             await self.on_committed(written)
-        elapsed = time.perf_counter() - started
-        faults.point("consumer.after_commit")
-        for msg, _ in decoded:
-            try:
-                await self._settle(msg, outcomes[id(msg)])
-            except Exception as exc:  # NATS down: see _settle
-                log.warning("consumer.settle_failed", consumer=self.spec.name, error=repr(exc))
-        metrics.HANDLE_SECONDS.labels(self.service, self.spec.name).observe(elapsed / len(decoded))
-        if outage:
-            await self._pause(outage)
+        return outcomes, outage
 
     async def _prepare(self, decoded: list[tuple[Msg, Message]]) -> dict[int, Outcome]:
         """The outcome of each message whose ``prepare`` failed (keyed by ``id(msg)``)."""
