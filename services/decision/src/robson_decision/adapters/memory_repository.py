@@ -135,3 +135,7 @@ class MemoryRepository:
 
     async def recorded_calls(self, prompt_hash: str) -> list[Any]:
         return [SimpleNamespace(**r) for r in self.t.model_calls if r["prompt_hash"] == prompt_hash]
+
+    async def prompts_asked(self, decision_id: str) -> int:
+        return len({r["prompt_hash"] for r in self.t.model_calls
+                    if r["decision_id"] == decision_id})

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from robson_contracts import Candle, MarketContext
 from robson_kit.uow import UnitOfWork, driver_connection
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from robson_decision.adapters.memory import summarize
@@ -82,6 +82,9 @@ _REVIEW_CALLS = select(func.coalesce(func.sum(llm_usage.c.model_calls), 0)).wher
 ).scalar_subquery()
 LLM_CALLS_ON = select(_DECIDED_CALLS + _REVIEW_CALLS)
 """The day's model calls: those of stored decisions and those of reviews that stored none."""
+PROMPTS_ASKED = select(func.count(distinct(model_calls.c.prompt_hash))).where(
+    model_calls.c.decision_id == bindparam("decision_id"))
+"""The prompts a decision's model was asked (each a paid call, whatever its attempts)."""
 RECORDED_CALLS = (
     select(model_calls)
     .where(model_calls.c.prompt_hash == bindparam("prompt_hash"))
@@ -242,3 +245,7 @@ class Repository:
 
     async def recorded_calls(self, prompt_hash: str) -> list[Any]:
         return list((await self.uow.execute(RECORDED_CALLS, {"prompt_hash": prompt_hash})).all())
+
+    async def prompts_asked(self, decision_id: str) -> int:
+        return int((await self.uow.execute(PROMPTS_ASKED, {"decision_id": decision_id}))
+                   .scalar_one())

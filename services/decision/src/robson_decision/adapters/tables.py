@@ -124,7 +124,7 @@ model_calls = Table(
     metadata,
     Column("call_id", Integer, primary_key=True, autoincrement=True),
     Column("prompt_hash", String(64), nullable=False, index=True),
-    Column("decision_id", String(64)),
+    Column("decision_id", String(64), index=True),
     Column("trader_id", String(64), nullable=False),
     Column("model", String(200), nullable=False),
     Column("prompt_version", String(40), nullable=False),

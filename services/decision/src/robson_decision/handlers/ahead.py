@@ -56,6 +56,10 @@ class ShortTransactions:
         async with self.uow() as uow:
             await self.repository(uow).add_model_calls(rows)
 
+    async def prompts_asked(self, decision_id: str) -> int:
+        async with self.uow() as uow:
+            return await self.repository(uow).prompts_asked(decision_id)
+
 
 @dataclass
 class AskAhead:

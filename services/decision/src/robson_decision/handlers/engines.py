@@ -66,6 +66,7 @@ class CallRecord:
 
     async def add_model_calls(self, rows: list[dict[str, Any]]) -> None: ...
     async def recorded_calls(self, prompt_hash: str) -> list[Any]: ...
+    async def prompts_asked(self, decision_id: str) -> int: ...
 
 
 @dataclass
@@ -99,9 +100,12 @@ class Decider:
         try:
             raw, calls = await self._answer(prompt, model, digest, record, ctx, stamp, unasked)
         except LlmUnavailable as exc:
-            return _rules(
-                ctx, s, stamp, _fallback(info, exc.code, exc.detail, 1 if exc.attempts else 0)
-            )
+            calls = max(1 if exc.attempts else 0, await record.prompts_asked(stamp.decision_id))
+            return _rules(ctx, s, stamp, _fallback(info, exc.code, exc.detail, calls))
+        # Every prompt asked for this decision was paid for: more than one when its inputs
+        # changed between the ask ahead and its handler (asked again), and the budget counts
+        # what the stored decision says.
+        calls = max(calls, await record.prompts_asked(stamp.decision_id))
         info = EngineInfo(
             DecisionEngine.LLM, model, prompt.version, raw_answer=raw, model_calls=calls
         )
