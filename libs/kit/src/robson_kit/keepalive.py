@@ -13,7 +13,6 @@ that settles sooner sends nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -47,9 +46,9 @@ class InProgress:
         if self._timer is not None:
             self._timer.cancel()
         if self._task is not None:
+            # Not awaited: a cancellation of the batch itself (a stopping consumer) arriving
+            # meanwhile would be taken for the report's and swallowed.
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     def _due(self) -> None:
         self._task = asyncio.ensure_future(self._keep())
