@@ -25,7 +25,6 @@ from decimal import Decimal
 
 from robson_contracts import Candle
 from robson_entry_gate.handlers.market import watch_may_see
-from robson_position.domain.policy import DEFAULT_POLICY
 from robson_position.domain.rules import acts_on_no_candle
 from robson_signal.domain.bars import Bar
 
@@ -67,8 +66,7 @@ class Owed:
         for row in tables.active.values():  # the active rows' index
             if row.symbol != symbol:
                 continue
-            policy = tables.traders.get(row.trader_id, (False, DEFAULT_POLICY))[1]
-            if not acts_on_no_candle(policy, row.state.trail_percent):
+            if not acts_on_no_candle(tables.trader(row.trader_id)[1], row.state.trail_percent):
                 return False
         return True
 

@@ -56,6 +56,10 @@ class PositionTables:
     def session(self) -> MemorySession:
         return MemorySession(self)
 
+    def trader(self, trader_id: str) -> tuple[bool, ManagementPolicy]:
+        """(paused, management policy) of a trader; the defaults when none was stored."""
+        return self.traders.get(trader_id, (False, DEFAULT_POLICY))
+
     # The repositories ``repository.positions_of`` & co. hand out for a session carrying these
     # tables (the port's in-memory side, without an import per call).
     def positions_repository(self) -> Positions:
@@ -192,7 +196,7 @@ class MemorySettings:
         self.t = tables
 
     async def trader(self, trader_id: str) -> tuple[bool, ManagementPolicy]:
-        return self.t.traders.get(trader_id, (False, DEFAULT_POLICY))
+        return self.t.trader(trader_id)
 
     async def policy(self, trader_id: str) -> ManagementPolicy:
         return (await self.trader(trader_id))[1]
