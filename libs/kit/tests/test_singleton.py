@@ -223,6 +223,43 @@ async def test_waiting_instance_takes_over_when_the_first_stops(
     assert await _holder(database_url) is None  # stopping releases the lock
 
 
+async def test_instance_that_took_the_lock_is_not_ready_until_its_state_has_loaded(
+    bus: Bus, nats_url: str, database_url: str, schema: str
+) -> None:
+    loaded: list[str] = []
+    first = _sample(nats_url, database_url, schema, loaded, "first")
+    second = _sample(nats_url, database_url, schema, loaded, "second")
+    loading = asyncio.Event()
+
+    async def slow_load(_: Service) -> None:
+        await loading.wait()
+
+    second.on_start.insert(0, slow_load)
+    await first.start()
+    try:
+        await second.start()
+        try:
+            await first.stop()
+            await wait_until(lambda: _holder_is_not(database_url, None), message="the second holds the lock")
+            await asyncio.sleep(0.3)
+            status, checks = await _readiness(second)
+            assert status == 503 and checks["lock"] == "ok", checks
+            assert checks["consumers"].startswith("starting"), checks
+            assert loaded == ["first"]
+            loading.set()
+            await wait_until(lambda: _ready(second), message="ready once its state loaded")
+            assert loaded == ["first", "second"]
+        finally:
+            loading.set()
+            await second.stop()
+    finally:
+        await first.stop()
+
+
+async def _holder_is_not(database_url: str, pid: int | None) -> bool:
+    return await _holder(database_url) != pid
+
+
 async def test_instance_that_lost_its_lock_to_one_that_acted_meanwhile_halts_instead_of_resuming(
     bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:

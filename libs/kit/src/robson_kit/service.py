@@ -197,6 +197,8 @@ class Service(Generic[DepsT]):
         if not self.fence.held:
             names = ", ".join(spec.name for spec in self.consumer_specs)
             return f"paused: {names} ({self.fence.reason})" if names else f"paused ({self.fence.reason})"
+        if not self.activated:  # the lock is taken before start-up (migrations, state) runs
+            return "starting: the lock is held, its state is still loading"
         paused = [f"{c.spec.name} ({c.paused})" for c in self.consumers if c.paused]
         return "paused: " + "; ".join(paused) if paused else "ok"
 
