@@ -105,9 +105,9 @@ async def test_pause_rolled_back_never_reaches_the_cache(service: PositionServic
 async def test_two_candles_in_one_transaction_track_each_position_once_in_its_last_state(
     service: PositionService,
 ) -> None:
-    """A fetched batch of a symbol's candles saves each position once per candle; what the
-    process mirrors after commit (mark book, indexes, live subscribers) is the last state,
-    taken once per position."""
+    """A fetched batch of a symbol's candles reads each position once and writes it once, just
+    before commit; what the process mirrors after commit (mark book, indexes, live subscribers)
+    is the last state, taken once per position."""
     rt = service.deps.runtime
     pids = [await _open(service, t) for t in ("t1", "t2")]
     later = Candle(occurred_at=T0 + minutes(10), symbol="BTCUSDT", timeframe="5m",
@@ -120,10 +120,35 @@ async def test_two_candles_in_one_transaction_track_each_position_once_in_its_la
         assert queue.empty()  # nothing mirrored before commit
     snapshots = [queue.get_nowait() for _ in range(queue.qsize())]
     assert sorted(s["position_id"] for s in snapshots) == sorted(pids)
-    assert all(s["version"] == 4 for s in snapshots)
+    assert all(s["version"] == 3 for s in snapshots)
     for pid in pids:
         assert rt.book.get("BTCUSDT", pid).best == D("51500")
-        assert (await _load(service, pid)).s.version == 4
+        loaded = await _load(service, pid)
+        assert loaded.s.version == 3 and loaded.s.last_candle_at == later.close_time
+
+
+async def test_position_the_rules_close_on_a_later_candle_of_the_batch_is_written_once_whole(
+    service: PositionService, api: httpx.AsyncClient
+) -> None:
+    """Its earlier candle's marks are in the state the close wrote: the batch's marks write
+    leaves it out (a second write would count another version); the untouched one gets both
+    candles' marks in that write."""
+    rt = service.deps.runtime
+    r = await api.put("/traders/t1/policy", json={"time_exit_minutes": 7})
+    assert r.status_code == 200
+    timed, plain = [await _open(service, t) for t in ("t1", "t2")]
+    later = Candle(occurred_at=T0 + minutes(10), symbol="BTCUSDT", timeframe="5m",
+                   open_time=T0 + minutes(5), close_time=T0 + minutes(10), open="50800",
+                   high="51500", low="50700", close="51400", volume="10")
+    async with service.uow() as uow:
+        await handle_candle(_candle("51200"), uow, rt)
+        await handle_candle(later, uow, rt)
+    closing, held = await _load(service, timed), await _load(service, plain)
+    assert closing.s.status.value == "CLOSING" and closing.s.pending_exit_reason.value == "TIME_EXIT"
+    assert closing.s.version == 3 and held.s.version == 3
+    for p in (closing, held):
+        assert (p.s.best_price, p.s.worst_price) == (D("51500"), D("49900"))
+        assert p.s.last_candle_at == later.close_time
 
 
 def _bar(start: int, o: str, h: str, lo: str, c: str) -> Candle:

@@ -42,16 +42,17 @@ def wants_candle(candle: Candle, rt: Runtime) -> bool:
 
 async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     """Every holding position on the symbol takes the candle (and the ticks' extremes since the
-    last one) into its stored marks; the rules run on it. Positions the rules leave alone are
-    written together in one statement."""
+    last one) into its stored marks; the rules run on it. The positions are read once per
+    transaction: a fetched batch of candles (a catch-up, a backtest's quiet bars) goes on with
+    the same objects, and the marks the rules leave alone are written together just before
+    commit, in one statement."""
     if not candle.closed:
         return
     at = candle.close_time
     rt.market_clock.observe(at)
     rt.book.prices[candle.symbol] = candle.close
-    repo = positions_of(uow.session)
-    marked: list[Position] = []
-    active = await repo.active_on(candle.symbol)
+    marks = await _CandleMarks.of(uow, rt, candle.symbol)
+    active = marks.active
     policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}
     periods = {14} | {p.trailing_atr_period for p in policies.values() if p.trailing_atr_multiple}
     rt.atr.update(candle.symbol, candle.timeframe.value, at, candle.high, candle.low,
@@ -68,10 +69,44 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
                              else ((mark.high, mark.low), candle_range))  # type: ignore[arg-type]
         s.last_candle_at = at
         if not await _apply_rules(uow, rt, position, policies[s.trader_id], candle):
-            marked.append(position)
-    await repo.save_marks(marked)
-    for position in marked:
-        rt.after_commit(uow, position)
+            marks.marked(position)
+
+
+class _CandleMarks:
+    """A symbol's active positions as this transaction's candles left them, and those whose
+    marks alone changed: written once, before commit (a position the rules saved after its
+    marks changed was written whole then, and is left out)."""
+
+    __slots__ = ("active", "pending")
+
+    def __init__(self, active: list[Position]) -> None:
+        self.active = active
+        self.pending: dict[str, tuple[Position, int]] = {}
+
+    @staticmethod
+    async def of(uow: UnitOfWork, rt: Runtime, symbol: str) -> _CandleMarks:
+        info = uow.session.info
+        held = info.get(_MARKS)
+        if held is None or held[0] is not uow:  # a session may outlive its transaction
+            held = info[_MARKS] = (uow, {})
+        by_symbol: dict[str, _CandleMarks] = held[1]
+        marks = by_symbol.get(symbol)
+        if marks is None:
+            marks = by_symbol[symbol] = _CandleMarks(await positions_of(uow.session).active_on(symbol))
+            uow.before_commit((_MARKS, symbol), lambda u: marks.write(u, rt))
+        return marks
+
+    def marked(self, position: Position) -> None:
+        self.pending[position.s.position_id] = (position, position.s.version)
+
+    async def write(self, uow: UnitOfWork, rt: Runtime) -> None:
+        batch = [p for p, version in self.pending.values() if p.s.version == version]
+        await positions_of(uow.session).save_marks(batch)
+        for position in batch:
+            rt.after_commit(uow, position)
+
+
+_MARKS = "robson_position.market.candle_marks"
 
 
 async def _apply_rules(uow: UnitOfWork, rt: Runtime, position: Position, policy: ManagementPolicy,
