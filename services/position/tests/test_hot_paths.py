@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from robson_contracts import Candle, OrderRole, ReplaceOrder, Side, TradeTick
+from nats.aio.msg import Msg
+from robson_contracts import Candle, OrderRole, ReplaceOrder, Side, TradeTick, encode, subject_for
+from robson_kit.batch import BatchTransaction
 from robson_kit.errors import ConflictError
 from robson_position.adapters.repository import Positions
 from robson_position.deps import PositionService
@@ -125,6 +127,30 @@ async def test_two_candles_in_one_transaction_track_each_position_once_in_its_la
         assert rt.book.get("BTCUSDT", pid).best == D("51500")
         loaded = await _load(service, pid)
         assert loaded.s.version == 3 and loaded.s.last_candle_at == later.close_time
+
+
+async def test_candles_fetched_in_one_batch_each_leave_their_marks_in_the_one_write(
+    service: PositionService,
+) -> None:
+    """The kit runs a fetched batch in one transaction with a unit of work per message: the
+    second candle goes on from the marks the first left (the positions read once), and the
+    write before commit holds both."""
+    rt = service.deps.runtime
+    pid = await _open(service, "t1")
+    first = Candle(occurred_at=T0 + minutes(5), symbol="BTCUSDT", timeframe="5m", open_time=T0,
+                   close_time=T0 + minutes(5), open="50000", high="51200", low="49700",
+                   close="50800", volume="10")
+    later = Candle(occurred_at=T0 + minutes(10), symbol="BTCUSDT", timeframe="5m",
+                   open_time=T0 + minutes(5), close_time=T0 + minutes(10), open="50800",
+                   high="51000", low="50700", close="50900", volume="10")
+    batch = BatchTransaction("position_candles", lambda m, u: handle_candle(m, u, rt), True,
+                             service.sessions, service.clock, "position")
+    fetched = [(Msg(None, subject=subject_for(c), data=encode(c)), c) for c in (first, later)]
+    outcomes, uows = await batch.run(fetched)
+    assert [o.kind for o in outcomes.values()] == ["ack", "ack"] and len(uows) == 2
+    p = await _load(service, pid)
+    assert (p.s.best_price, p.s.worst_price, p.s.last_price) == (D("51200"), D("49700"), D("50900"))
+    assert p.s.last_candle_at == later.close_time and p.s.version == 3
 
 
 async def test_position_the_rules_close_on_a_later_candle_of_the_batch_is_written_once_whole(

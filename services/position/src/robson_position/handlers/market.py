@@ -85,21 +85,20 @@ class _CandleMarks:
 
     @staticmethod
     async def of(uow: UnitOfWork, rt: Runtime, symbol: str) -> _CandleMarks:
-        info = uow.session.info
-        held = info.get(_MARKS)
-        if held is None or held[0] is not uow:  # a session may outlive its transaction
-            held = info[_MARKS] = (uow, {})
-        by_symbol: dict[str, _CandleMarks] = held[1]
+        """Per transaction, i.e. per session: the kit gives each message of a fetched batch a
+        unit of work of its own, all on the batch's one session."""
+        by_symbol: dict[str, _CandleMarks] = uow.session.info.setdefault(_MARKS, {})
         marks = by_symbol.get(symbol)
         if marks is None:
             marks = by_symbol[symbol] = _CandleMarks(await positions_of(uow.session).active_on(symbol))
-            uow.before_commit((_MARKS, symbol), lambda u: marks.write(u, rt))
+            uow.before_commit((_MARKS, symbol), lambda u: marks.write(u, rt, symbol))
         return marks
 
     def marked(self, position: Position) -> None:
         self.pending[position.s.position_id] = (position, position.s.version)
 
-    async def write(self, uow: UnitOfWork, rt: Runtime) -> None:
+    async def write(self, uow: UnitOfWork, rt: Runtime, symbol: str) -> None:
+        uow.session.info.get(_MARKS, {}).pop(symbol, None)  # written: a later read starts afresh
         batch = [p for p, version in self.pending.values() if p.s.version == version]
         await positions_of(uow.session).save_marks(batch)
         for position in batch:
