@@ -133,8 +133,8 @@ async def test_candles_fetched_in_one_batch_each_leave_their_marks_in_the_one_wr
     service: PositionService,
 ) -> None:
     """The kit runs a fetched batch in one transaction with a unit of work per message: the
-    second candle goes on from the marks the first left (the positions read once), and the
-    write before commit holds both."""
+    second candle goes on from the marks the first left (the positions read once), the write
+    before commit holds both, and the process mirrors the position once, after commit."""
     rt = service.deps.runtime
     pid = await _open(service, "t1")
     first = Candle(occurred_at=T0 + minutes(5), symbol="BTCUSDT", timeframe="5m", open_time=T0,
@@ -146,11 +146,37 @@ async def test_candles_fetched_in_one_batch_each_leave_their_marks_in_the_one_wr
     batch = BatchTransaction("position_candles", lambda m, u: handle_candle(m, u, rt), True,
                              service.sessions, service.clock, "position")
     fetched = [(Msg(None, subject=subject_for(c), data=encode(c)), c) for c in (first, later)]
+    queue = rt.hub.subscribe()
     outcomes, uows = await batch.run(fetched)
     assert [o.kind for o in outcomes.values()] == ["ack", "ack"] and len(uows) == 2
+    snapshots = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert [(v["position_id"], v["version"]) for v in snapshots] == [(pid, 3)]  # tracked once
     p = await _load(service, pid)
     assert (p.s.best_price, p.s.worst_price, p.s.last_price) == (D("51200"), D("49700"), D("50900"))
     assert p.s.last_candle_at == later.close_time and p.s.version == 3
+
+
+async def test_trail_moved_by_each_candle_of_a_fetched_batch_is_mirrored_once_after_commit(
+    service: PositionService, api: httpx.AsyncClient
+) -> None:
+    rt = service.deps.runtime
+    r = await api.put("/traders/t1/policy", json={
+        "trailing_pct": "1", "trailing_interval_seconds": 0, "modification_interval_seconds": 0})
+    assert r.status_code == 200
+    pid = await _open(service, "t1")
+    candles = [Candle(occurred_at=T0 + minutes(5 * i), symbol="BTCUSDT", timeframe="5m",
+                      open_time=T0 + minutes(5 * i - 5), close_time=T0 + minutes(5 * i),
+                      open=str(high - 200), high=str(high), low=str(high - 300),
+                      close=str(high - 100), volume="10")
+               for i, high in ((1, 51000), (2, 52000))]
+    batch = BatchTransaction("position_candles", lambda m, u: handle_candle(m, u, rt), True,
+                             service.sessions, service.clock, "position")
+    queue = rt.hub.subscribe()
+    await batch.run([(Msg(None, subject=subject_for(c), data=encode(c)), c) for c in candles])
+    p = await _load(service, pid)
+    assert p.s.stop_loss == D("51480")  # 1% under 52,000: moved twice
+    snapshots = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert [(v["position_id"], v["version"]) for v in snapshots] == [(pid, p.s.version)]
 
 
 async def test_position_the_rules_close_on_a_later_candle_of_the_batch_is_written_once_whole(

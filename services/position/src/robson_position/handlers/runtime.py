@@ -94,20 +94,19 @@ class Runtime:
             self.hub.publish(position_view(position, self.book, self.clock.now()))
 
     def after_commit(self, uow: UnitOfWork, position: Position) -> None:
-        """Track ``position`` once ``uow`` commits. A position saved again in the same
-        transaction (a batch of its candles or order events) is tracked once, in its last
+        """Track ``position`` once ``uow``'s transaction commits. A position saved again in the
+        same transaction (a batch of its candles or order events; the kit gives each message a
+        unit of work of its own, all on the batch's session) is tracked once, in its last
         state: what each earlier tracking would have left is overwritten by it anyway."""
         info = uow.session.info
-        held = info.get(_TRACKED)
-        if held is None or held[0] is not uow:
-            pending: dict[str, Position] = {}
-            info[_TRACKED] = (uow, pending)
+        pending: dict[str, Position] | None = info.get(_TRACKED)
+        if pending is None:
+            pending = info[_TRACKED] = {}
 
             def done() -> None:
+                info.pop(_TRACKED, None)
                 for tracked in pending.values():
                     self.track(tracked)
 
             uow.after_commit(done)
-        else:
-            pending = held[1]
         pending[position.s.position_id] = position
