@@ -18,7 +18,7 @@ from robson_kit.clock import Clock
 from robson_kit.consumer import ConsumerSpec
 from robson_kit.errors import PermanentError
 
-from robson_backtest.uow import MemorySession, MemoryUnitOfWork
+from robson_backtest.uow import MemorySession, MemoryUnitOfWork, commit
 
 NOBODY: frozenset[str] = frozenset()
 
@@ -92,17 +92,22 @@ class MemoryBus:
                     await self._deliver(route, batch)
 
     async def _deliver(self, route: Route, batch: list[Message]) -> None:
-        """``batch`` in one unit of work, as the kit runs a fetched batch in one transaction
-        (opened at the first message ``wants`` takes: most market messages are turned down,
-        and nothing then runs to commit)."""
+        """``batch`` as the kit runs a fetched batch: one transaction, a unit of work per
+        message (opened at the first message ``wants`` takes: most market messages are turned
+        down, and nothing then runs to commit). A message whose handler fails for good is
+        dead-lettered; alone, its work is dropped, as its rollback would; in a batch, what it
+        did stays (memory has no rollback), and the report counts the dead letter."""
         spec = route.spec
         wants = spec.wants
-        uow: MemoryUnitOfWork | None = None
+        session: MemorySession | None = None
+        uows: list[MemoryUnitOfWork] = []
         for message in batch:
             if wants is not None and not wants(message):
                 continue
-            if uow is None:
-                uow = MemoryUnitOfWork(route.session(), self.clock)
+            if session is None:
+                session = route.session()
+            uow = MemoryUnitOfWork(session, self.clock)
+            uows.append(uow)
             try:
                 await spec.handler(message, uow)
             except PermanentError as exc:
@@ -110,8 +115,8 @@ class MemoryBus:
                                                     exc.reason_code, exc.reason, message))
                 if len(batch) == 1:
                     return
-        if uow is None:
+        if session is None:
             return
-        emitted = await uow.commit() if uow.pending_work else uow.emitted
+        emitted = await commit(session, uows)
         if emitted:
             self._queue.extend((m, NOBODY) for m in emitted)
