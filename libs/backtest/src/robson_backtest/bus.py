@@ -101,12 +101,15 @@ class MemoryBus:
         wants = spec.wants
         session: MemorySession | None = None
         uows: list[MemoryUnitOfWork] = []
+        handled: tuple[Message, ...] = ()
         for message in batch:
             if wants is not None and not wants(message):
                 continue
             if session is None:
                 session = route.session()
-            uow = MemoryUnitOfWork(session, self.clock)
+                handled = tuple(m for m in batch if wants is None or wants(m)) \
+                    if len(batch) > 1 else (message,)
+            uow = MemoryUnitOfWork(session, self.clock, handled)
             uows.append(uow)
             try:
                 await spec.handler(message, uow)

@@ -30,11 +30,14 @@ class MemorySession:
 
 
 class MemoryUnitOfWork:
-    __slots__ = ("_after", "clock", "emitted", "session")
+    __slots__ = ("_after", "batch", "clock", "emitted", "session")
 
-    def __init__(self, session: MemorySession, clock: Clock) -> None:
+    def __init__(self, session: MemorySession, clock: Clock,
+                 batch: tuple[Message, ...] = ()) -> None:
         self.session = session
         self.clock = clock
+        self.batch = batch
+        """Every message of the transaction, as the kit's ``UnitOfWork.batch``."""
         self.emitted: list[Message] = []
         self._after: list[Callable[[], Awaitable[None] | None]] = []
 
