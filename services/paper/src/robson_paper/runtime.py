@@ -51,6 +51,9 @@ class Runtime:
         self._consistent = False
         self._unwritten: list[Event] = []
         """Events of the owner's turns whose fills are written before it commits."""
+        self._awaited: dict[str, datetime] = {}
+        """Symbols with a market message fetched for a transaction that has not committed yet
+        (the latest such event time): their ticks are not applied in memory meanwhile."""
 
     async def load(self, uow: UnitOfWork) -> Exchange:
         self.exchange = await store.load(uow.session, self.config, self.rules)
@@ -112,7 +115,7 @@ class Runtime:
         behind after a crash (or a reload), and the next tick moves it on."""
         ex = self.exchange
         if (ex is None or not self._consistent or self._owner is not None
-                or self._lock.locked() or symbol not in ex.rules):
+                or self._lock.locked() or symbol not in ex.rules or symbol in self._awaited):
             return False
         if not ex.nothing_acts_within(symbol, price, price):
             return False  # something fills or triggers: a transaction
@@ -124,6 +127,20 @@ class Runtime:
             return False  # due: stored in a transaction
         ex.on_tick(symbol, price, at, quantity, trade_id)
         return True
+
+    def awaits(self, symbol: str, at: datetime) -> None:
+        """A market message of ``symbol`` at ``at`` goes to a transaction: until one at or
+        after ``at`` has committed (``settled``), the symbol's ticks are not applied in memory,
+        so none overtakes it. Held on if that transaction fails: the symbol's ticks then go
+        through transactions until one commits."""
+        held = self._awaited.get(symbol)
+        if held is None or at > held:
+            self._awaited[symbol] = at
+
+    def settled(self, symbol: str, at: datetime) -> None:
+        held = self._awaited.get(symbol)
+        if held is not None and at >= held:
+            del self._awaited[symbol]
 
     def _market_due(self, ex: Exchange, symbol: str) -> bool:
         at, written = ex.markets[symbol].last_time, self._written_at.get(symbol)

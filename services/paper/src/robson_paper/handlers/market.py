@@ -15,19 +15,36 @@ log = logs.get_logger(__name__)
 
 def wants_market(message: Message, runtime: Runtime) -> bool:
     """Whether a market message needs a transaction: not a tick that can fill nothing (the
-    runtime applies it in memory: ``Runtime.apply_quiet_tick``)."""
+    runtime applies it in memory: ``Runtime.apply_quiet_tick``). The consumer asks this of a
+    whole fetched batch before its transaction opens: a message that needs one holds its
+    symbol's later ticks back from memory until it has committed (``Runtime.awaits``), so none
+    overtakes it (it would then be older than the last price, and dropped as seen)."""
     apply = getattr(runtime, "apply_quiet_tick", None)  # an in-memory runtime (backtest) has none
-    if apply is not None and isinstance(message, TradeTick):
-        return not apply(message.symbol, message.price, message.occurred_at, message.quantity,
-                         message.trade_id)
+    if apply is None:
+        return True
+    if isinstance(message, TradeTick):
+        if apply(message.symbol, message.price, message.occurred_at, message.quantity,
+                 message.trade_id):
+            return False
+        runtime.awaits(message.symbol, message.occurred_at)
+    elif isinstance(message, Candle):
+        runtime.awaits(message.symbol, message.close_time)
     return True
 
 
 async def handle_market(message: Message, uow: UnitOfWork, runtime: Runtime) -> None:
     if isinstance(message, TradeTick):
         await handle_tick(message, uow, runtime)
-    elif isinstance(message, Candle) and message.closed:
-        await handle_candle(message, uow, runtime)
+        at = message.occurred_at
+    elif isinstance(message, Candle):
+        if message.closed:
+            await handle_candle(message, uow, runtime)
+        at = message.close_time
+    else:
+        return
+    settled = getattr(runtime, "settled", None)
+    if settled is not None:
+        uow.after_commit(lambda: settled(message.symbol, at))
 
 
 async def handle_tick(tick: TradeTick, uow: UnitOfWork, runtime: Runtime) -> None:
