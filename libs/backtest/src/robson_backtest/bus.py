@@ -1,11 +1,11 @@
 """The in-memory bus: every service's own ``ConsumerSpec``s, fed in publication order.
 
 A message goes to each consumer whose ``accepts`` matches (and whose ``wants`` does not turn
-it down), one unit of work per (message, consumer); what a handler emits is queued behind
-what is already waiting, as a stream would hold it. A step's run of ticks goes to each market
-consumer as one batch in one unit of work (the services fetch them so: one transaction per
-fetched batch). ``drain`` returns once nothing is left: the lockstep's "settled". A
-``PermanentError`` is a dead letter, as in the services."""
+it down) in a transaction of its own; what a handler emits is queued behind what is already
+waiting, as a stream would hold it. A step's run of ticks goes to each market consumer as one
+fetched batch (the services fetch them so), run as the kit runs one: ``wants`` first, then one
+transaction with a unit of work per message. ``drain`` returns once nothing is left: the
+lockstep's "settled". A ``PermanentError`` is a dead letter, as in the services."""
 
 from __future__ import annotations
 
@@ -92,24 +92,21 @@ class MemoryBus:
                     await self._deliver(route, batch)
 
     async def _deliver(self, route: Route, batch: list[Message]) -> None:
-        """``batch`` as the kit runs a fetched batch: one transaction, a unit of work per
-        message (opened at the first message ``wants`` takes: most market messages are turned
-        down, and nothing then runs to commit). A message whose handler fails for good is
-        dead-lettered; alone, its work is dropped, as its rollback would; in a batch, what it
-        did stays (memory has no rollback), and the report counts the dead letter."""
+        """``batch`` as the kit runs a fetched batch: ``wants`` asked of every message first,
+        in order (it may apply what it turns down in memory), then one transaction for those
+        it takes, a unit of work per message (none at all when it takes none: most market
+        messages are turned down). A message whose handler fails for good is dead-lettered;
+        alone, its work is dropped, as its rollback would; in a batch, what it did stays
+        (memory has no rollback), and the report counts the dead letter."""
         spec = route.spec
         wants = spec.wants
-        session: MemorySession | None = None
+        taken = tuple(batch) if wants is None else tuple(m for m in batch if wants(m))
+        if not taken:
+            return
+        session = route.session()
         uows: list[MemoryUnitOfWork] = []
-        handled: tuple[Message, ...] = ()
-        for message in batch:
-            if wants is not None and not wants(message):
-                continue
-            if session is None:
-                session = route.session()
-                handled = tuple(m for m in batch if wants is None or wants(m)) \
-                    if len(batch) > 1 else (message,)
-            uow = MemoryUnitOfWork(session, self.clock, handled)
+        for message in taken:
+            uow = MemoryUnitOfWork(session, self.clock, taken)
             uows.append(uow)
             try:
                 await spec.handler(message, uow)
@@ -118,8 +115,6 @@ class MemoryBus:
                                                     exc.reason_code, exc.reason, message))
                 if len(batch) == 1:
                     return
-        if session is None:
-            return
         emitted = await commit(session, uows)
         if emitted:
             self._queue.extend((m, NOBODY) for m in emitted)
