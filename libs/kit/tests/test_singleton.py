@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -103,6 +103,29 @@ async def _lock_check(service: Service) -> str | None:
 
 
 @asynccontextmanager
+async def _two_instances(nats_url: str, database_url: str, schema: str,
+                         prepare_second: Callable[[Service], None] | None = None,
+                         ) -> AsyncIterator[tuple[Service, Service, list[str]]]:
+    """Two instances of the sample service, the first started first (so it takes the lock);
+    ``loaded`` records which loaded its state. Both stopped at the end (a second stop of one
+    already stopped is harmless)."""
+    loaded: list[str] = []
+    first = _sample(nats_url, database_url, schema, loaded, "first")
+    second = _sample(nats_url, database_url, schema, loaded, "second")
+    if prepare_second is not None:
+        prepare_second(second)
+    await first.start()
+    try:
+        await second.start()  # returns: its HTTP server must answer probes while it waits
+        try:
+            yield first, second, loaded
+        finally:
+            await second.stop()
+    finally:
+        await first.stop()
+
+
+@asynccontextmanager
 async def _lock_taken_away(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """Cut the holder's lock connection, as a Postgres restart or a network cut would, and keep
     the lock on a connection of the test's own (queued before the cut, so it is granted first)
@@ -134,12 +157,7 @@ async def test_lock_key_is_derived_from_the_service_name_alone() -> None:
 async def test_second_instance_of_a_service_waits_while_the_first_holds_the_lock(
     bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:
-    loaded: list[str] = []
-    first = _sample(nats_url, database_url, schema, loaded, "first")
-    second = _sample(nats_url, database_url, schema, loaded, "second")
-    await first.start()
-    try:
-        await second.start()  # returns: its HTTP server must answer probes while it waits
+    async with _two_instances(nats_url, database_url, schema) as (first, second, loaded):
         await _publish(bus, "sig", 5)
         await wait_until(lambda: _handled_at_least(database_url, schema, 5), message="5 handled")
         await asyncio.sleep(1.5)  # the second has retried several times by now
@@ -156,9 +174,6 @@ async def test_second_instance_of_a_service_waits_while_the_first_holds_the_lock
         assert second.consumers == [] and second.supervisor.loops == {}
         assert await _handled(database_url, schema) == (5, 1)
         assert await _holder(database_url) is not None
-    finally:
-        await second.stop()
-        await first.stop()
 
 
 async def test_instance_that_loses_its_lock_connection_stops_consuming_until_it_holds_it_again(
@@ -199,48 +214,35 @@ async def test_instance_that_loses_its_lock_connection_stops_consuming_until_it_
 async def test_waiting_instance_takes_over_when_the_first_stops(
     bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:
-    loaded: list[str] = []
-    first = _sample(nats_url, database_url, schema, loaded, "first")
-    second = _sample(nats_url, database_url, schema, loaded, "second")
-    await first.start()
-    try:
-        await second.start()
-        try:
-            await _publish(bus, "first", 2)
-            await wait_until(lambda: _handled_at_least(database_url, schema, 2), message="2 handled")
-            assert await _lock_check(second) is not None and loaded == ["first"]
-            await first.stop()
-            await wait_until(lambda: _ready(second), message="the second ready once the first stopped")
-            assert loaded == ["first", "second"]  # it loads its state only once it holds the lock
-            await _publish(bus, "second", 3)
-            await wait_until(lambda: _handled_at_least(database_url, schema, 5), message="5 handled")
-            assert await _handled(database_url, schema) == (5, 1)
-            assert [c.spec.name for c in second.consumers] == ["sample_signals"]
-        finally:
-            await second.stop()
-    finally:
-        await first.stop()  # a second stop is harmless
+    async with _two_instances(nats_url, database_url, schema) as (first, second, loaded):
+        await _publish(bus, "first", 2)
+        await wait_until(lambda: _handled_at_least(database_url, schema, 2), message="2 handled")
+        assert await _lock_check(second) is not None and loaded == ["first"]
+        await first.stop()
+        await wait_until(lambda: _ready(second), message="the second ready once the first stopped")
+        assert loaded == ["first", "second"]  # it loads its state only once it holds the lock
+        await _publish(bus, "second", 3)
+        await wait_until(lambda: _handled_at_least(database_url, schema, 5), message="5 handled")
+        assert await _handled(database_url, schema) == (5, 1)
+        assert [c.spec.name for c in second.consumers] == ["sample_signals"]
     assert await _holder(database_url) is None  # stopping releases the lock
 
 
 async def test_instance_that_took_the_lock_is_not_ready_until_its_state_has_loaded(
     bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:
-    loaded: list[str] = []
-    first = _sample(nats_url, database_url, schema, loaded, "first")
-    second = _sample(nats_url, database_url, schema, loaded, "second")
     loading = asyncio.Event()
 
     async def slow_load(_: Service) -> None:
         await loading.wait()
 
-    second.on_start.insert(0, slow_load)
-    await first.start()
-    try:
-        await second.start()
+    async with _two_instances(nats_url, database_url, schema,
+                              lambda second: second.on_start.insert(0, slow_load)
+                              ) as (first, second, loaded):
         try:
             await first.stop()
-            await wait_until(lambda: _holder_is_not(database_url, None), message="the second holds the lock")
+            await wait_until(lambda: _holder_is_not(database_url, None),
+                             message="the second holds the lock")
             await asyncio.sleep(0.3)
             status, checks = await _readiness(second)
             assert status == 503 and checks["lock"] == "ok", checks
@@ -251,9 +253,6 @@ async def test_instance_that_took_the_lock_is_not_ready_until_its_state_has_load
             assert loaded == ["first", "second"]
         finally:
             loading.set()
-            await second.stop()
-    finally:
-        await first.stop()
 
 
 async def _holder_is_not(database_url: str, pid: int | None) -> bool:
