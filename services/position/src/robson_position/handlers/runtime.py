@@ -98,15 +98,20 @@ class Runtime:
         same transaction (a batch of its candles or order events; the kit gives each message a
         unit of work of its own, all on the batch's session) is tracked once, in its last
         state: what each earlier tracking would have left is overwritten by it anyway."""
-        info = uow.session.info
-        pending: dict[str, Position] | None = info.get(_TRACKED)
+        pending: dict[str, Position] | None = uow.session.info.get(_TRACKED)
         if pending is None:
-            pending = info[_TRACKED] = {}
-
-            def done() -> None:
-                info.pop(_TRACKED, None)
-                for tracked in pending.values():
-                    self.track(tracked)
-
-            uow.after_commit(done)
+            pending = self._track_after_commit(uow)
         pending[position.s.position_id] = position
+
+    def _track_after_commit(self, uow: UnitOfWork) -> dict[str, Position]:
+        info = uow.session.info
+        pending: dict[str, Position] = {}
+        info[_TRACKED] = pending
+
+        def done() -> None:
+            info.pop(_TRACKED, None)
+            for tracked in pending.values():
+                self.track(tracked)
+
+        uow.after_commit(done)
+        return pending
