@@ -6,8 +6,9 @@ import httpx
 import pytest
 from nats.aio.msg import Msg
 from robson_contracts import Candle, OrderRole, ReplaceOrder, Side, TradeTick, encode, subject_for
-from robson_kit.batch import BatchTransaction
+from robson_kit.batch import BatchTransaction, Outcome
 from robson_kit.errors import ConflictError
+from robson_kit.uow import UnitOfWork
 from robson_position.adapters.repository import Positions
 from robson_position.deps import PositionService
 from robson_position.domain.orders import position_id_for
@@ -40,6 +41,23 @@ async def _open(service: PositionService, trader: str) -> str:
 async def _load(service: PositionService, pid: str):  # type: ignore[no-untyped-def]
     async with service.uow() as uow:
         return await Positions(uow.session).get(pid)
+
+
+def _bar(start: int, o: str, h: str, lo: str, c: str) -> Candle:
+    return Candle(occurred_at=T0 + minutes(start + 5), symbol="BTCUSDT", timeframe="5m",
+                  open_time=T0 + minutes(start), close_time=T0 + minutes(start + 5), open=o,
+                  high=h, low=lo, close=c, volume="10")
+
+
+async def _fetched_together(service: PositionService, candles: list[Candle],
+                            ) -> tuple[dict[int, Outcome], list[UnitOfWork]]:
+    """``candles`` through the kit's own batch transaction, as the candle consumer runs a
+    fetched batch (a unit of work per message on one session): (outcomes, units of work)."""
+    rt = service.deps.runtime
+    batch = BatchTransaction("position_candles", lambda m, u: handle_candle(m, u, rt), True,
+                             service.sessions, service.clock, "position")
+    return await batch.run([(Msg(None, subject=subject_for(c), data=encode(c)), c)
+                            for c in candles])
 
 
 async def test_closed_candle_persists_marks_of_untouched_positions_and_lets_rules_move_a_stop(
@@ -112,9 +130,7 @@ async def test_two_candles_in_one_transaction_track_each_position_once_in_its_la
     is the last state, taken once per position."""
     rt = service.deps.runtime
     pids = [await _open(service, t) for t in ("t1", "t2")]
-    later = Candle(occurred_at=T0 + minutes(10), symbol="BTCUSDT", timeframe="5m",
-                   open_time=T0 + minutes(5), close_time=T0 + minutes(10), open="50800",
-                   high="51500", low="50700", close="51400", volume="10")
+    later = _bar(5, "50800", "51500", "50700", "51400")
     queue = rt.hub.subscribe()
     async with service.uow() as uow:
         await handle_candle(_candle("51200"), uow, rt)
@@ -137,17 +153,10 @@ async def test_candles_fetched_in_one_batch_each_leave_their_marks_in_the_one_wr
     before commit holds both, and the process mirrors the position once, after commit."""
     rt = service.deps.runtime
     pid = await _open(service, "t1")
-    first = Candle(occurred_at=T0 + minutes(5), symbol="BTCUSDT", timeframe="5m", open_time=T0,
-                   close_time=T0 + minutes(5), open="50000", high="51200", low="49700",
-                   close="50800", volume="10")
-    later = Candle(occurred_at=T0 + minutes(10), symbol="BTCUSDT", timeframe="5m",
-                   open_time=T0 + minutes(5), close_time=T0 + minutes(10), open="50800",
-                   high="51000", low="50700", close="50900", volume="10")
-    batch = BatchTransaction("position_candles", lambda m, u: handle_candle(m, u, rt), True,
-                             service.sessions, service.clock, "position")
-    fetched = [(Msg(None, subject=subject_for(c), data=encode(c)), c) for c in (first, later)]
+    first = _bar(0, "50000", "51200", "49700", "50800")
+    later = _bar(5, "50800", "51000", "50700", "50900")
     queue = rt.hub.subscribe()
-    outcomes, uows = await batch.run(fetched)
+    outcomes, uows = await _fetched_together(service, [first, later])
     assert [o.kind for o in outcomes.values()] == ["ack", "ack"] and len(uows) == 2
     snapshots = [queue.get_nowait() for _ in range(queue.qsize())]
     assert [(v["position_id"], v["version"]) for v in snapshots] == [(pid, 3)]  # tracked once
@@ -164,15 +173,10 @@ async def test_trail_moved_by_each_candle_of_a_fetched_batch_is_mirrored_once_af
         "trailing_pct": "1", "trailing_interval_seconds": 0, "modification_interval_seconds": 0})
     assert r.status_code == 200
     pid = await _open(service, "t1")
-    candles = [Candle(occurred_at=T0 + minutes(5 * i), symbol="BTCUSDT", timeframe="5m",
-                      open_time=T0 + minutes(5 * i - 5), close_time=T0 + minutes(5 * i),
-                      open=str(high - 200), high=str(high), low=str(high - 300),
-                      close=str(high - 100), volume="10")
-               for i, high in ((1, 51000), (2, 52000))]
-    batch = BatchTransaction("position_candles", lambda m, u: handle_candle(m, u, rt), True,
-                             service.sessions, service.clock, "position")
+    candles = [_bar(0, "50800", "51000", "50700", "50900"),
+               _bar(5, "51800", "52000", "51700", "51900")]
     queue = rt.hub.subscribe()
-    await batch.run([(Msg(None, subject=subject_for(c), data=encode(c)), c) for c in candles])
+    await _fetched_together(service, candles)
     p = await _load(service, pid)
     assert p.s.stop_loss == D("51480")  # 1% under 52,000: moved twice
     snapshots = [queue.get_nowait() for _ in range(queue.qsize())]
@@ -189,9 +193,7 @@ async def test_position_the_rules_close_on_a_later_candle_of_the_batch_is_writte
     r = await api.put("/traders/t1/policy", json={"time_exit_minutes": 7})
     assert r.status_code == 200
     timed, plain = [await _open(service, t) for t in ("t1", "t2")]
-    later = Candle(occurred_at=T0 + minutes(10), symbol="BTCUSDT", timeframe="5m",
-                   open_time=T0 + minutes(5), close_time=T0 + minutes(10), open="50800",
-                   high="51500", low="50700", close="51400", volume="10")
+    later = _bar(5, "50800", "51500", "50700", "51400")
     async with service.uow() as uow:
         await handle_candle(_candle("51200"), uow, rt)
         await handle_candle(later, uow, rt)
@@ -201,12 +203,6 @@ async def test_position_the_rules_close_on_a_later_candle_of_the_batch_is_writte
     for p in (closing, held):
         assert (p.s.best_price, p.s.worst_price) == (D("51500"), D("49900"))
         assert p.s.last_candle_at == later.close_time
-
-
-def _bar(start: int, o: str, h: str, lo: str, c: str) -> Candle:
-    return Candle(occurred_at=T0 + minutes(start + 5), symbol="BTCUSDT", timeframe="5m",
-                  open_time=T0 + minutes(start), close_time=T0 + minutes(start + 5), open=o,
-                  high=h, low=lo, close=c, volume="10")
 
 
 async def test_ticks_after_a_new_peak_do_not_bring_back_a_low_from_before_it(
