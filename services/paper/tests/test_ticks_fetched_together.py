@@ -13,10 +13,9 @@ from robson_contracts import subjects as s
 from robson_kit.bus import Bus, headers_for
 from robson_kit.testing import wait_until
 from robson_paper.deps import PaperService
-from robson_paper.main import build_service
-from robson_paper.settings import PaperSettings
 
 from .bus_helpers import D, at, order, tick, waiter
+from .conftest import started_paper
 from .test_batched_turns import _drained
 
 
@@ -25,14 +24,9 @@ async def slow_paced(bus: Bus, nats_url: str, database_url: str,
                      schema: str) -> AsyncIterator[PaperService]:
     """Paper fetching market data at most once a second: ticks published together arrive in
     one fetched batch."""
-    service = build_service(PaperSettings(nats_url=nats_url, database_url=database_url,
-                                          db_schema=schema, ack_wait_seconds=5, max_deliver=3,
-                                          slippage_bps=0, paced_fetch_seconds=1))
-    await service.start()
-    try:
+    async with started_paper(nats_url, database_url, schema, ack_wait_seconds=5,
+                             paced_fetch_seconds=1) as service:
         yield service
-    finally:
-        await service.stop()
 
 
 async def test_quiet_tick_fetched_after_one_crossing_a_limit_leaves_that_fill_to_happen(
