@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pickle
 import uuid
 
 from hypothesis import given
@@ -20,6 +21,8 @@ def test_derive_id_is_uuid5_of_the_joined_parts(parts: list[object]) -> None:
     got = derive_id(*parts)
     assert got == expected
     assert got.version == 5 and got.variant == uuid.RFC_4122
+    assert (hash(got), str(got), got.is_safe) == (hash(expected), str(expected), expected.is_safe)
+    assert pickle.loads(pickle.dumps(got)) == expected
 
 
 def test_a_stored_id_never_changes() -> None:

@@ -44,6 +44,8 @@ class Owed:
         self._candles: list[Candle] = []
         self.closes: dict[str, Decimal] = {}
         """The close of each symbol's latest owed bar (what paper would value it at)."""
+        self._held: list[dict[str, Decimal]] | None = None
+        """The accounts' holdings while bars are owed: nothing reaches paper meanwhile."""
 
     def defer(self, live: list[Bar], candles: dict[int, Candle]) -> bool:
         """Owe the step's ``live`` bars (none signalled) if none of them can change more than
@@ -61,6 +63,12 @@ class Owed:
             self.closes[bar.symbol] = bar.close
         return True
 
+    def equity(self) -> Decimal:
+        """The step's equity, valued at the owed closes."""
+        if self._held is None:
+            self._held = self._platform.holdings()
+        return self._platform.equity(self.closes, self._held)
+
     def _rules_idle(self, symbol: str) -> bool:
         tables = self._platform.position_tables
         for row in tables.active.values():  # the active rows' index
@@ -72,6 +80,7 @@ class Owed:
 
     async def settle(self) -> None:
         """Hand the owed candles over (see the module's docstring)."""
+        self._held = None
         if not self._candles:
             return
         owed, self._candles = self._candles, []

@@ -151,7 +151,7 @@ async def _step(platform: Platform, activity: Activity, owed: Owed, group: list[
             activity.skip(bar, candles.get(id(bar)))
     if live:  # held-back bars go through before anything else does
         if not signals and owed.defer(live, candles):
-            return EquityPoint(at, platform.equity(owed.closes), bool(platform.recorder.open))
+            return EquityPoint(at, owed.equity(), bool(platform.recorder.open))
         await owed.settle()
     bus = platform.bus
     for symbol in sorted(signalled - busy if reviews else signalled):

@@ -4,7 +4,6 @@ services the HTTP API uses (paper's ``configure``, the policy stores' ``put_*``)
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,6 +29,7 @@ from robson_entry_gate.entrypoints.consumers import consumer_specs as gate_specs
 from robson_entry_gate.handlers.deps import GateDeps
 from robson_kit.clock import ManualClock
 from robson_kit.consumer import ConsumerSpec
+from robson_paper.domain.valuation import holdings, last_price, value
 from robson_paper.entrypoints.consumers import consumer_specs as paper_specs
 from robson_paper.handlers.accounts import configure
 from robson_position.adapters.memory import PositionTables
@@ -131,19 +131,23 @@ class Platform:
     def _uow(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(MemorySession(), self.clock)
 
-    def equity(self, owed: dict[str, Decimal] | None = None) -> Decimal:
-        """Every account's equity at the last prices paper has seen, in USDT; ``owed``: the
-        closes of bars held back from paper (``deferral.py``), as if it had seen them."""
-        from robson_paper.domain.valuation import equity
-
+    def holdings(self) -> list[dict[str, Decimal]]:
+        """Each account's net holdings as paper counts them (its starting USDT until paper
+        has the account)."""
         ex = self.paper.exchange
-        markets = ex.markets
-        if owed:
-            markets = {**markets, **{symbol: replace(markets[symbol], last_price=price)
-                                     for symbol, price in owed.items()}}
+        return [holdings(held) if (held := ex.accounts.get(account.account_id)) is not None
+                else {"USDT": account.quote_balance} for account in self.spec.accounts]
+
+    def equity(self, owed: dict[str, Decimal] | None = None,
+               held: list[dict[str, Decimal]] | None = None) -> Decimal:
+        """Every account's equity at the last prices paper has seen, in USDT; ``owed``: the
+        closes of bars held back from paper (``deferral.py``), as if it had seen them;
+        ``held``: ``holdings()`` when the caller knows they have not changed since."""
+        paper_price = last_price(self.paper.exchange.markets)
+        price = paper_price if not owed else (
+            lambda symbol: owed[symbol] if symbol in owed else paper_price(symbol))
         total = Decimal(0)
-        for account in self.spec.accounts:
-            held = ex.accounts.get(account.account_id)
-            value = equity(held, markets) if held is not None else account.quote_balance
-            total += value if value is not None else Decimal(0)
+        for amounts in self.holdings() if held is None else held:
+            worth = value(amounts, price)
+            total += worth if worth is not None else Decimal(0)
         return total

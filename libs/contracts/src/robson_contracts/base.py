@@ -13,18 +13,28 @@ from robson_contracts.types import Identifier, UtcDatetime
 ROBSON_NAMESPACE = uuid.UUID("7d3f6a5e-2b1c-4c7e-9a51-52b0b5a0c0de")
 
 
-_NAMESPACE_BYTES = ROBSON_NAMESPACE.bytes
+_NAMESPACE_HASH = sha1(ROBSON_NAMESPACE.bytes)
 _VERSION_5 = (~(0xC000 << 48) & ~(0xF000 << 64)) & ((1 << 128) - 1)
 _RFC_4122_V5 = (0x8000 << 48) | (5 << 76)
+_new = object.__new__
+_set = object.__setattr__
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 
 
 def derive_id(*parts: object) -> uuid.UUID:
     """A deterministic id from its causes, so a replay produces byte-identical messages.
 
-    ``uuid.uuid5(ROBSON_NAMESPACE, "/".join(parts))``, computed without its per-call import and
-    argument checks: every message of a replay or backtest derives one or more of these."""
-    digest = sha1(_NAMESPACE_BYTES + "/".join(map(str, parts)).encode()).digest()
-    return uuid.UUID(int=(int.from_bytes(digest[:16], "big") & _VERSION_5) | _RFC_4122_V5)
+    ``uuid.uuid5(ROBSON_NAMESPACE, "/".join(parts))``, computed without its per-call import,
+    namespace hashing and argument checks (the UUID is set up as ``UUID(int=…)`` would, once
+    its value is known to be in range): every message of a replay or backtest derives one or
+    more of these."""
+    digest = _NAMESPACE_HASH.copy()
+    digest.update("/".join(map(str, parts)).encode())
+    value = (int.from_bytes(digest.digest()[:16], "big") & _VERSION_5) | _RFC_4122_V5
+    derived = _new(uuid.UUID)
+    _set(derived, "int", value)
+    _set(derived, "is_safe", _UNKNOWN_SAFETY)
+    return derived
 
 
 class Model(BaseModel):

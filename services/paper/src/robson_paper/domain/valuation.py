@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from robson_paper.domain.market import MarketState
@@ -16,18 +17,41 @@ def balances(account: Account) -> list[tuple[str, Decimal, Decimal, Decimal]]:
     ]
 
 
-def equity(account: Account, markets: dict[str, MarketState], quote: str = "USDT") -> Decimal | None:
-    """Net value in ``quote``; None when an asset held cannot be priced."""
-    total = ZERO
+def holdings(account: Account) -> dict[str, Decimal]:
+    """Net amount of every asset the account holds (free + locked - borrowed), zeros left out:
+    what its equity is made of, whatever the prices."""
+    held: dict[str, Decimal] = {}
     for asset, free, locked, borrowed in balances(account):
         amount = free + locked - borrowed
-        if not amount:
-            continue
+        if amount:
+            held[asset] = amount
+    return held
+
+
+def value(held: dict[str, Decimal], price: Callable[[str], Decimal | None],
+          quote: str = "USDT") -> Decimal | None:
+    """``held`` (see ``holdings``) in ``quote`` at ``price(symbol)``; None when an asset held
+    cannot be priced."""
+    total = ZERO
+    for asset, amount in held.items():
         if asset == quote:
             total += amount
             continue
-        market = markets.get(asset + quote)
-        if market is None or market.last_price is None:
+        last = price(asset + quote)
+        if last is None:
             return None
-        total += amount * market.last_price
+        total += amount * last
     return max(total, ZERO)
+
+
+def last_price(markets: dict[str, MarketState]) -> Callable[[str], Decimal | None]:
+    def price(symbol: str) -> Decimal | None:
+        market = markets.get(symbol)
+        return None if market is None else market.last_price
+    return price
+
+
+def equity(account: Account, markets: dict[str, MarketState], quote: str = "USDT") -> Decimal | None:
+    """Net value in ``quote`` at each market's last price; None when an asset held cannot be
+    priced."""
+    return value(holdings(account), last_price(markets), quote)

@@ -34,16 +34,17 @@ def messages(events: list[ev.Event], ex: Exchange, cause_id: uuid.UUID, correlat
     """One message per order event in order, then one BalanceSnapshot per touched account."""
     out: list[Message] = []
     snapshots: list[ev.BalanceChanged] = []
+    cause = str(cause_id)  # once, not per derived id
     for i, event in enumerate(events):
-        mid = derive_id("paper", cause_id, i)
-        tracing = {"message_id": mid, "correlation_id": correlation_id, "causation_id": cause_id}
         if isinstance(event, ev.BalanceChanged):
             if event not in snapshots:
                 snapshots.append(event)
             continue
+        tracing = {"message_id": derive_id("paper", cause, i),
+                   "correlation_id": correlation_id, "causation_id": cause_id}
         out.append(_order_message(event, tracing, at))
     for j, change in enumerate(snapshots):
-        tracing = {"message_id": derive_id("paper-balance", cause_id, j),
+        tracing = {"message_id": derive_id("paper-balance", cause, j),
                    "correlation_id": correlation_id, "causation_id": cause_id}
         out.append(snapshot(ex, change.account_id, tracing, at))
     return out
