@@ -96,8 +96,9 @@ class MemoryBus:
         in order (it may apply what it turns down in memory), then one transaction for those
         it takes, a unit of work per message (none at all when it takes none: most market
         messages are turned down). A message whose handler fails for good is dead-lettered;
-        alone, its work is dropped, as its rollback would; in a batch, what it did stays
-        (memory has no rollback), and the report counts the dead letter."""
+        the only one taken, its work is dropped, as its rollback would (the kit runs a batch
+        alone once ``wants`` leaves one message); one of several, what it did stays (memory
+        has no rollback), and the report counts the dead letter."""
         spec = route.spec
         wants = spec.wants
         taken = tuple(batch) if wants is None else tuple(m for m in batch if wants(m))
@@ -113,7 +114,7 @@ class MemoryBus:
             except PermanentError as exc:
                 self.dead_letters.append(DeadLetter(spec.name, type(message).__name__,
                                                     exc.reason_code, exc.reason, message))
-                if len(batch) == 1:
+                if len(taken) == 1:
                     return
         emitted = await commit(session, uows)
         if emitted:
