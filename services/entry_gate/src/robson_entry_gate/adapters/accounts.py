@@ -193,7 +193,12 @@ class AccountStore:
 
     def holders(self, symbols: Iterable[str]) -> set[str]:
         """Accounts with an open position in any of ``symbols`` (committed projections)."""
-        return set().union(*(self._by_symbol.get(s, ()) for s in symbols))
+        by_symbol, out = self._by_symbol, set()
+        for symbol in symbols:  # a loop, not ``set().union(*…)``: asked for every price
+            held = by_symbol.get(symbol)
+            if held:
+                out |= held
+        return out
 
     def committed(self, account_ids: Iterable[str]) -> list[tuple[AccountState, int]]:
         """The committed projections and versions of those not locked by a writer now."""
