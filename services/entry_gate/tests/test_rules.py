@@ -335,6 +335,20 @@ def test_fourth_entry_within_a_minute_is_denied_and_starts_a_cooldown() -> None:
     assert cooldown.until == T0 + timedelta(seconds=10, minutes=10)
 
 
+def test_frequency_windows_count_entries_younger_than_a_minute_and_an_hour_only() -> None:
+    p = policy(concurrency={"enabled": False}, positions={"max_per_trader": 100,
+                                                          "max_per_account": 100})
+    state = account("100000", p.account)
+    now = T0 + timedelta(hours=2)
+    ages = (timedelta(hours=1), timedelta(hours=1) - timedelta(microseconds=1),
+            timedelta(minutes=1), timedelta(minutes=1) - timedelta(microseconds=1))
+    for i, age in enumerate(ages):
+        d = decision(i, at=now - age)
+        record_verdict(state, d, judge(state, d, p=p, at=d.occurred_at), f"g{i}", d.occurred_at)
+    details = check(judge(state, decision(9), p=p, at=now), "trade_frequency").details
+    assert (details["minute"], details["hour"], details["day"]) == ("1", "3", "4")
+
+
 # --- the gate -----------------------------------------------------------------------------
 
 def test_gate_reports_every_failed_check_not_just_the_first() -> None:

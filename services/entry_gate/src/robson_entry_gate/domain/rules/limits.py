@@ -10,6 +10,7 @@ from robson_entry_gate.domain.policy import CooldownScope
 from robson_entry_gate.domain.rules.base import GateContext, failed, passed
 from robson_entry_gate.domain.state import Lockout
 
+ONE_MINUTE, ONE_HOUR = timedelta(minutes=1), timedelta(hours=1)
 POSITION_COUNT_CODES = frozenset({"MAX_POSITIONS_TRADER", "MAX_POSITIONS_ACCOUNT"})
 
 
@@ -73,8 +74,11 @@ class FrequencyRule:
         cfg, f = ctx.policy.account.frequency, ctx.figures
         now = ctx.now
         stamps = f.state.entries
-        minute = sum(1 for e in stamps if now - e.at < timedelta(minutes=1))
-        hour = sum(1 for e in stamps if now - e.at < timedelta(hours=1))
+        # ``now - at < 1 minute`` is ``at > now - 1 minute``: one subtraction per window, not a
+        # timedelta and a subtraction per entry (every decision reads two days of entries)
+        minute_after, hour_after = now - ONE_MINUTE, now - ONE_HOUR
+        minute = sum(1 for e in stamps if e.at > minute_after)
+        hour = sum(1 for e in stamps if e.at > hour_after)
         day = sum(1 for e in stamps if f.calendar.day_key(e.at) == f.day_key) if stamps else 0
         for label, count, limit in (("minute", minute, cfg.per_minute),
                                     ("hour", hour, cfg.per_hour), ("day", day, cfg.per_day)):
