@@ -17,6 +17,7 @@ from typing import Any
 from robson_contracts import Candle, MarketContext
 
 from robson_decision.adapters.memory import summarize
+from robson_decision.adapters.repository import DecisionDocuments
 from robson_decision.domain.context import Bar, Performance
 from robson_decision.domain.settings import TraderSettings
 
@@ -101,10 +102,10 @@ class MemoryRepository:
         self.t.settings[trader_id] = settings
 
     # --- decisions and model calls ----------------------------------------------------------
-    async def add_decision(self, values: dict[str, Any]) -> bool:
+    async def add_decision(self, values: dict[str, Any], documents: DecisionDocuments) -> bool:
         if values["decision_id"] in self.t.decisions:
             return False
-        self.t.decisions[values["decision_id"]] = values
+        self.t.decisions[values["decision_id"]] = {**values, "documents": documents}
         return True
 
     async def add_opened_position(self, values: dict[str, Any],

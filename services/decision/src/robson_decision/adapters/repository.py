@@ -10,12 +10,13 @@ trip (insert + trim in one statement).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 import asyncpg
-from robson_contracts import Candle, MarketContext
+from robson_contracts import Candle, MarketContext, TradeDecision
 from robson_kit.uow import UnitOfWork, driver_connection
 from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -28,7 +29,9 @@ from robson_decision.adapters.tables import (
     positions,
     trader_settings,
 )
-from robson_decision.domain.context import Bar, Performance
+from robson_decision.domain.context import Bar, DecisionContext, Performance
+from robson_decision.domain.prompts import context_document
+from robson_decision.domain.proposal import Proposal
 from robson_decision.domain.settings import TraderSettings
 
 ADD_CANDLE = (
@@ -97,6 +100,24 @@ RECORDED_CALLS = (
 _JSONB = frozenset({"violations", "proposal", "context", "take_profits"})
 _COLUMNS = {"positions": frozenset(positions.c.keys()),
             "decisions": frozenset(decisions.c.keys())}
+
+
+@dataclass(frozen=True)
+class DecisionDocuments:
+    """What a decision row stores as documents, serialized only where they are written (the
+    one-process backtest keeps the objects)."""
+
+    decision: TradeDecision
+    proposal: Proposal | None
+    context: DecisionContext
+
+    def as_json(self) -> tuple[str, str, str]:
+        """The ``proposal``, ``context`` and ``payload`` columns as JSON text."""
+        proposal = self.proposal.model_dump_json() if self.proposal is not None else "null"
+        return proposal, json.dumps(context_document(self.context)), self.decision.model_dump_json()
+
+
+_DOCUMENT_COLUMNS = ("proposal", "context", "payload")
 
 
 def _arg(column: str, value: Any) -> Any:
@@ -206,10 +227,10 @@ class Repository:
 
     # --- decisions and model calls ----------------------------------------------------------
 
-    async def add_decision(self, values: dict[str, Any]) -> bool:
-        columns = tuple(values)
+    async def add_decision(self, values: dict[str, Any], documents: DecisionDocuments) -> bool:
+        columns = (*values, *_DOCUMENT_COLUMNS)
         sql = _insert_sql("decisions", columns, "", "decision_id")
-        args = (_arg(c, values[c]) for c in columns)
+        args = [*(_arg(c, values[c]) for c in values), *documents.as_json()]
         return await (await self._driver()).fetchval(sql, *args) is not None
 
     async def decision_timeframe(self, decision_id: str | None) -> str | None:

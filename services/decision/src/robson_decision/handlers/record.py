@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -10,10 +9,9 @@ from robson_contracts import DecisionKind, TradeDecision, derive_id
 from robson_contracts.alerts import DecisionAwaitingApproval
 from robson_kit.uow import UnitOfWork
 
-from robson_decision.adapters.repository import Repository
+from robson_decision.adapters.repository import DecisionDocuments, Repository
 from robson_decision.domain.context import DecisionContext
 from robson_decision.domain.decide import Outcome
-from robson_decision.domain.prompts import context_document
 from robson_decision.domain.settings import ApprovalMode, TraderSettings
 from robson_decision.handlers.approval_timer import ApprovalTimer
 
@@ -68,18 +66,14 @@ async def record(
             "fallback_reason": outcome.info.fallback_reason,
             "violations": list(outcome.violations),
             "raw_answer": outcome.info.raw_answer,
-            "proposal": json.loads(outcome.proposal.model_dump_json())
-            if outcome.proposal
-            else None,
-            "context": context_document(ctx),
-            "payload": d.model_dump_json(),
             "model_calls": outcome.info.model_calls,
             "signal_id": d.signal_id,
             "position_id": d.position_id or (ctx.position.position_id if ctx.position else None),
             "occurred_at": d.occurred_at,
             "created_at": now,
             "pending_until": until,
-        }
+        },
+        DecisionDocuments(d, outcome.proposal, ctx),
     )
     if added and not hold:
         uow.emit(d)
