@@ -101,7 +101,12 @@ class MemoryBus:
         has no rollback), and the report counts the dead letter."""
         spec = route.spec
         wants = spec.wants
-        taken = tuple(batch) if wants is None else tuple(m for m in batch if wants(m))
+        if wants is None:
+            taken = tuple(batch)
+        elif len(batch) == 1:  # most deliveries: no generator for one message
+            taken = (batch[0],) if wants(batch[0]) else ()
+        else:
+            taken = tuple(m for m in batch if wants(m))
         if not taken:
             return
         session = route.session()

@@ -66,6 +66,8 @@ async def commit(session: MemorySession, uows: list[MemoryUnitOfWork]) -> list[M
         for write, uow in writes.values():
             await write(uow)
     for uow in uows:
+        if not uow._after:
+            continue
         callbacks, uow._after = uow._after, []
         for callback in callbacks:
             result = callback()
