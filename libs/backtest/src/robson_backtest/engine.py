@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from robson_contracts import FeedSource, OrderFilled, OrderPartiallyFilled, PositionClosed
-from robson_signal.domain.bars import Bar, ms_to_dt
+from robson_signal.domain.bars import Bar
 from robson_signal.domain.events import checked_bar_candle, path_ticks
 
 from robson_backtest.activity import Activity
@@ -138,7 +138,7 @@ def _valued(spec: BacktestSpec, prices: dict[str, Decimal]) -> Decimal:
 
 async def _step(platform: Platform, activity: Activity, owed: Owed, group: list[Bar],
                 before: list[EquityPoint]) -> EquityPoint:
-    at = ms_to_dt(group[0].close_ms)
+    at = group[0].close_time
     platform.clock.set(at)
     signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
     signalled = {s.symbol for s in signals}

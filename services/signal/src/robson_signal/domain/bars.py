@@ -23,6 +23,8 @@ class Bar:
     flow: float = field(init=False, repr=False, compare=False)
     fclose: float = field(init=False, repr=False, compare=False)
     close_ms: int = field(init=False, repr=False, compare=False)
+    _open_time: datetime | None = field(init=False, repr=False, compare=False, default=None)
+    _close_time: datetime | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
@@ -31,13 +33,23 @@ class Bar:
         setattr_(self, "fclose", float(self.close))
         setattr_(self, "close_ms", self.open_ms + _STEP_MS[self.timeframe])
 
+    # Built on first read and kept: a bar that goes through the services is asked for its
+    # times several times (its candle, its ticks' path, the watch's and the deferral's checks).
     @property
     def open_time(self) -> datetime:
-        return ms_to_dt(self.open_ms)
+        at = self._open_time
+        if at is None:
+            at = ms_to_dt(self.open_ms)
+            object.__setattr__(self, "_open_time", at)
+        return at
 
     @property
     def close_time(self) -> datetime:
-        return ms_to_dt(self.close_ms)
+        at = self._close_time
+        if at is None:
+            at = ms_to_dt(self.close_ms)
+            object.__setattr__(self, "_close_time", at)
+        return at
 
     def problem(self) -> str | None:
         """Why this bar is not a valid OHLCV bar, or None."""
