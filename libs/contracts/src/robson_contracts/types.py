@@ -51,17 +51,19 @@ def decimal_problem(value: Decimal) -> str | None:
 def _decimal_from_wire(value: Any) -> Any:
     """Accept Decimal, int or a numeric string within bounds; refuse floats (binary floats lose
     money)."""
-    if isinstance(value, bool):
-        raise ValueError("booleans are not numbers")
-    if isinstance(value, float):
-        raise ValueError("floats are not accepted for money or quantities; send a decimal string")
-    if isinstance(value, str):
+    if type(value) is Decimal:  # the common case first: a value built in Python
+        return _check_bounds(value)
+    if isinstance(value, str):  # then one read from JSON
         if len(value) > MAX_DECIMAL_CHARS:
             raise ValueError(f"decimal strings are at most {MAX_DECIMAL_CHARS} characters")
         try:
             return _check_bounds(Decimal(value))
         except InvalidOperation as exc:
             raise ValueError(f"not a decimal string: {value!r}") from exc
+    if isinstance(value, bool):
+        raise ValueError("booleans are not numbers")
+    if isinstance(value, float):
+        raise ValueError("floats are not accepted for money or quantities; send a decimal string")
     if isinstance(value, int):
         if abs(value) >= MAX_MAGNITUDE:
             raise ValueError("magnitude must be below 1e18")
@@ -95,8 +97,11 @@ def _non_negative(value: Decimal) -> Decimal:
     return value
 
 
+_ZERO, _ONE = Decimal(0), Decimal(1)
+
+
 def _unit_interval(value: Decimal) -> Decimal:
-    if not Decimal(0) <= value <= Decimal(1):
+    if not _ZERO <= value <= _ONE:
         raise ValueError("must be between 0 and 1")
     return value
 
@@ -107,6 +112,8 @@ Fraction = Annotated[Dec, AfterValidator(_unit_interval)]
 
 
 def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value  # what ``astimezone(UTC)`` would give, without building it again
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a timezone (UTC)")
     return value.astimezone(UTC)
