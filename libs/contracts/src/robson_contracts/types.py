@@ -51,7 +51,7 @@ def decimal_problem(value: Decimal) -> str | None:
 def _decimal_from_wire(value: Any) -> Any:
     """Accept Decimal, int or a numeric string within bounds; refuse floats (binary floats lose
     money)."""
-    if type(value) is Decimal:  # the common case first: a value built in Python
+    if isinstance(value, Decimal):  # the common case first: a value built in Python
         return _check_bounds(value)
     if isinstance(value, str):  # then one read from JSON
         if len(value) > MAX_DECIMAL_CHARS:
@@ -64,12 +64,8 @@ def _decimal_from_wire(value: Any) -> Any:
         raise ValueError("booleans are not numbers")
     if isinstance(value, float):
         raise ValueError("floats are not accepted for money or quantities; send a decimal string")
-    if isinstance(value, int):
-        if abs(value) >= MAX_MAGNITUDE:
-            raise ValueError("magnitude must be below 1e18")
-        return value
-    if isinstance(value, Decimal):
-        return _check_bounds(value)
+    if isinstance(value, int) and abs(value) >= MAX_MAGNITUDE:
+        raise ValueError("magnitude must be below 1e18")
     return value
 
 
@@ -112,8 +108,6 @@ Fraction = Annotated[Dec, AfterValidator(_unit_interval)]
 
 
 def _aware_utc(value: datetime) -> datetime:
-    if value.tzinfo is UTC:
-        return value  # what ``astimezone(UTC)`` would give, without building it again
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a timezone (UTC)")
     return value.astimezone(UTC)
