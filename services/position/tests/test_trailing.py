@@ -118,3 +118,17 @@ def test_atr_trailing_keeps_the_configured_number_of_atrs_from_the_best_price() 
     action = evaluate(p, policy, T0 + minutes(15), atr)
     assert action.modification.new_value == D("50200")  # 50600 − 2 × 200
     assert action.modification.kind is ModificationKind.TRAIL_SL
+
+
+def test_atr_book_keeps_following_a_period_once_asked_for_and_ignores_a_candle_seen_again() -> None:
+    book = AtrBook()
+    for n in range(3):  # true ranges 200, 200, 200 → ATR(3) = 200
+        book.update("BTCUSDT", "5m", T0 + minutes(5 * n), D(50100 + 100 * n), D(49900 + 100 * n),
+                    D(50000 + 100 * n), {14, 3})
+    later = T0 + minutes(15)  # asked with the default period only: ATR(3) follows it still
+    book.update("BTCUSDT", "5m", later, D(50700), D(50100), D(50400), frozenset({14}))
+    moved = (D(200) * 2 + D(600)) / 3  # true range max(600, |50700 − 50200|, |50100 − 50200|)
+    assert book.value("BTCUSDT", "5m", 3) == moved
+    book.update("BTCUSDT", "5m", later, D(60000), D(40000), D(50000), frozenset({14}))
+    assert book.value("BTCUSDT", "5m", 3) == moved
+    assert book.value("BTCUSDT", "5m", 14) is None  # 4 candles of 14

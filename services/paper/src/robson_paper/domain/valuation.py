@@ -8,8 +8,11 @@ from decimal import Decimal
 from robson_paper.domain.market import MarketState
 from robson_paper.domain.model import ZERO, Account
 
+Balances = list[tuple[str, Decimal, Decimal, Decimal]]
+"""(asset, free, locked, borrowed) rows."""
 
-def balances(account: Account) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+
+def balances(account: Account) -> Balances:
     """(asset, free, locked, borrowed) for every asset the account has touched."""
     return [
         (a, account.free.get(a, ZERO), account.locked(a), account.borrowed.get(a, ZERO))
@@ -17,11 +20,12 @@ def balances(account: Account) -> list[tuple[str, Decimal, Decimal, Decimal]]:
     ]
 
 
-def holdings(account: Account) -> dict[str, Decimal]:
+def holdings(account: Account, rows: Balances | None = None) -> dict[str, Decimal]:
     """Net amount of every asset the account holds (free + locked - borrowed), zeros left out:
-    what its equity is made of, whatever the prices."""
+    what its equity is made of, whatever the prices. ``rows``: its ``balances``, when the
+    caller has them already."""
     held: dict[str, Decimal] = {}
-    for asset, free, locked, borrowed in balances(account):
+    for asset, free, locked, borrowed in balances(account) if rows is None else rows:
         amount = free + locked - borrowed
         if amount:
             held[asset] = amount
@@ -51,7 +55,8 @@ def last_price(markets: dict[str, MarketState]) -> Callable[[str], Decimal | Non
     return price
 
 
-def equity(account: Account, markets: dict[str, MarketState], quote: str = "USDT") -> Decimal | None:
+def equity(account: Account, markets: dict[str, MarketState], quote: str = "USDT",
+           rows: Balances | None = None) -> Decimal | None:
     """Net value in ``quote`` at each market's last price; None when an asset held cannot be
-    priced."""
-    return value(holdings(account), last_price(markets), quote)
+    priced. ``rows``: as for ``holdings``."""
+    return value(holdings(account, rows), last_price(markets), quote)

@@ -85,9 +85,10 @@ def _order_message(event: ev.Event, tracing: dict[str, object], at: datetime) ->
 def snapshot(ex: Exchange, account_id: str, tracing: dict[str, object],
              at: datetime) -> BalanceSnapshot:
     account = ex.accounts[account_id]
+    rows = balances(account)
     return BalanceSnapshot(
         **tracing, occurred_at=at, tenant_id=account.tenant_id, account_id=account_id, mode=PAPER,
         balances=tuple(AssetBalance(asset=a, free=max(free, 0), locked=locked)
-                       for a, free, locked, _ in balances(account)),
-        equity=equity(account, ex.markets),
+                       for a, free, locked, _ in rows),
+        equity=equity(account, ex.markets, rows=rows),
     )

@@ -40,13 +40,19 @@ class AtrBook:
         then on, held or not, so a gap between positions never folds in a stale close."""
 
     def update(self, symbol: str, timeframe: str, close_time: object, high: Decimal,
-               low: Decimal, close: Decimal, periods: set[int]) -> None:
+               low: Decimal, close: Decimal, periods: frozenset[int] | set[int]) -> None:
         """Fold one closed candle into the ATRs of ``periods`` and of every period asked for
         before on this symbol and timeframe (a candle seen again: ignored)."""
-        known = self._periods.setdefault((symbol, timeframe), set())
-        known |= periods
+        known = self._periods.get((symbol, timeframe))
+        if known is None:
+            known = self._periods[(symbol, timeframe)] = set(periods)
+        elif not known >= periods:
+            known |= periods
         for period in known:
-            atr = self._by_key.setdefault((symbol, timeframe, period), _Atr(period))
+            key = (symbol, timeframe, period)
+            atr = self._by_key.get(key)
+            if atr is None:
+                atr = self._by_key[key] = _Atr(period)
             if atr.last_close_time is not None and close_time <= atr.last_close_time:  # type: ignore[operator]
                 continue
             atr.last_close_time = close_time

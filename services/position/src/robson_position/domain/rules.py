@@ -26,7 +26,8 @@ def evaluate(position: Position, policy: ManagementPolicy, now: datetime,
     losing side of the last price by the minimum distance, when either is)."""
     s = position.s
     entry = s.entry_price
-    if entry is None or not s.holds or s.status.value == "CLOSING":
+    if entry is None or not s.holds or s.status.value == "CLOSING" \
+            or acts_on_no_candle(policy, s.trail_percent):
         return None
     if policy.time_exit_minutes is not None and s.opened_at is not None \
             and (now - s.opened_at).total_seconds() >= policy.time_exit_minutes * 60:

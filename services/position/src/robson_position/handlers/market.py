@@ -12,6 +12,9 @@ from robson_position.domain.rules import evaluate
 from robson_position.handlers.commands import close, modify
 from robson_position.handlers.runtime import Runtime
 
+DEFAULT_ATR_PERIODS = frozenset({14})
+"""The ATR every symbol's candles keep, trailed or not."""
+
 
 async def handle_tick(tick: TradeTick, uow: UnitOfWork, rt: Runtime) -> None:
     apply_tick(tick, rt)
@@ -36,7 +39,7 @@ def wants_candle(candle: Candle, rt: Runtime) -> bool:
     rt.market_clock.observe(candle.close_time)
     rt.book.prices[candle.symbol] = candle.close
     rt.atr.update(candle.symbol, candle.timeframe.value, candle.close_time, candle.high,
-                  candle.low, candle.close, {14})
+                  candle.low, candle.close, DEFAULT_ATR_PERIODS)
     return False
 
 
@@ -54,7 +57,9 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     marks = await _CandleMarks.of(uow, rt, candle.symbol)
     active = marks.active
     policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}
-    periods = {14} | {p.trailing_atr_period for p in policies.values() if p.trailing_atr_multiple}
+    periods = DEFAULT_ATR_PERIODS
+    if any(p.trailing_atr_multiple for p in policies.values()):
+        periods = periods | {p.trailing_atr_period for p in policies.values() if p.trailing_atr_multiple}
     rt.atr.update(candle.symbol, candle.timeframe.value, at, candle.high, candle.low,
                   candle.close, periods)  # before any entry too, so an ATR trail starts at once
     for position in active:
