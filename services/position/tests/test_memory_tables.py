@@ -1,5 +1,6 @@
 """The backtest's in-memory position table isolates as the ``state`` column does: a position
-read from it is the handler's own copy until it is saved."""
+read from it is the handler's own copy until it is saved (the save keeps that copy: no handler
+changes a state after saving it, ``libs/backtest/tests/test_position_rows.py``)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,15 @@ async def test_changes_to_a_read_position_are_not_stored_until_it_is_saved() -> 
     assert (await repo.get("p1")).s.model_dump() == stored  # type: ignore[union-attr]
 
     await repo.save(read)
-    s.orders["o1"].live = True  # after the save: still the handler's copy, not the row
     again = await repo.get("p1")
     assert again is not None
     assert again.s.stop_loss == 90 and again.s.closes[0].price == 1 and len(again.s.closes) == 2
     assert again.s.take_profits[0].filled and again.s.fill_ids == ["f1", "f2"]
     assert not again.s.orders["o1"].live and set(again.s.orders) == {"o1", "o2"}
+    again.s.orders["o1"].live = True  # the next read is a copy again
+    again.s.closes.clear()
+    latest = await repo.get("p1")
+    assert latest is not None and not latest.s.orders["o1"].live and len(latest.s.closes) == 2
 
 
 def test_every_container_field_of_the_state_is_one_the_copy_knows() -> None:

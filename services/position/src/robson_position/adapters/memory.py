@@ -3,8 +3,12 @@
 
 A handler gets them through ``repository.positions_of(session)`` & co.: a ``MemorySession``
 (``info`` is the transaction's scratch space, as in SQLAlchemy) carries a ``PositionTables``.
-Each row keeps its own copy of the state, and every read hands out another (``_copy``): what a
-handler changes is not in the table until it is saved, as with the ``state`` column.
+Every read hands out a copy of a row's state (``_copy``): what a handler changes is not in the
+table until it is saved, as with the ``state`` column, and a handler that fails leaves the table
+as it was. A save keeps the handler's state itself, not another copy: no handler changes a
+state after its last save in a transaction (the kit writes a batch's positions just before
+commit; a command saves last), which ``libs/backtest/tests/test_position_rows.py`` checks after
+every transaction of whole runs.
 """
 
 from __future__ import annotations
@@ -104,7 +108,8 @@ def _clone(model: M) -> M:
 
 
 def _row(s: PositionState) -> Row:
-    return Row(_copy(s), s.version, s.status.value, s.symbol, s.account_id,
+    """The row for a saved state: the state itself (see the module's docstring)."""
+    return Row(s, s.version, s.status.value, s.symbol, s.account_id,
                s.trader_id, s.side.value, s.created_at)
 
 
@@ -147,14 +152,10 @@ class MemoryPositions:
                  or r.version != p.s.version]
         if stale:
             raise ConflictError(f"{len(stale)} of {len(batch)} positions changed meanwhile")
-        # A candle's marks: the states are the handler's own copies (read by ``active_on`` in
-        # this transaction), which nothing changes after this save, so they are kept as they
-        # are rather than copied once more (every busy candle of a backtest comes here).
         for p in batch:
             s = p.s
             s.version += 1
-            self._put(Row(s, s.version, s.status.value, s.symbol, s.account_id, s.trader_id,
-                          s.side.value, s.created_at), s.position_id)
+            self._put(_row(s), s.position_id)
 
     def _active(self, account_id: str | None = None, symbol: str | None = None) -> list[Row]:
         rows = [r for r in self.t.active.values()
