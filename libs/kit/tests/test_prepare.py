@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from robson_contracts import SignalDetected
 from robson_contracts import subjects as s
 from robson_kit.bus import Bus
@@ -123,3 +124,44 @@ async def test_a_batch_slower_than_ack_wait_is_kept_in_progress_so_it_is_neither
     finally:
         await service.stop()
     assert prepared == ["slow"] and handled == ["slow"] and duplicates == 1
+
+
+@pytest.mark.parametrize(("concurrency", "together"), [(1, 1), (2, 2)])
+async def test_a_batchs_prepares_run_together_up_to_the_specs_bound_starting_in_its_order(
+    bus: Bus, nats_url: str, database_url: str, schema: str, concurrency: int, together: int
+) -> None:
+    """Four slow outside calls waiting in one batch: one after another by default; with
+    ``prepare_concurrency=2``, two at a time (a burst of signals at a candle's close waits for
+    one model call's time per two, not per one); each message handled once either way."""
+    started: list[str] = []
+    handled: list[str] = []
+    running, most = [0], [0]
+
+    async def slow_prepare(signal: SignalDetected) -> None:
+        started.append(signal.signal_id)
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        try:
+            await asyncio.sleep(0.3)
+        finally:
+            running[0] -= 1
+
+    async def handle(signal: SignalDetected, uow: UnitOfWork) -> None:
+        handled.append(signal.signal_id)
+        await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id})
+
+    spec = ConsumerSpec("prepared_together", s.SIGNALS, (s.ALL_SIGNALS,), handle,
+                        accepts=(SignalDetected,), prepare=slow_prepare,
+                        prepare_concurrency=concurrency)
+    service = Service(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema),
+                      MIGRATIONS, consumers=[spec])
+    ids = ["p1", "p2", "p3", "p4"]
+    for signal_id in ids:  # waiting before the consumer starts: one fetched batch
+        await bus.publish(make_signal(signal_id))
+    await service.start()
+    try:
+        await wait_until(lambda: service.consumers[0].processed >= 4, message="all four handled")
+    finally:
+        await service.stop()
+    assert started == ids and sorted(handled) == ids
+    assert most[0] == together

@@ -38,6 +38,8 @@ class FakeLlm:
     """Monotonic arrival time of each request, in the order of ``requests``."""
     in_flight: int = 0
     """Requests received and not answered yet."""
+    most_in_flight: int = 0
+    """The most requests ever in flight at once."""
     answered: int = 0
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -76,6 +78,7 @@ class FakeLlm:
         queue = self.scripts.get(_trader(body) or "", [])
         reply = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else Reply(status=503)
         self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             if reply.delay:
                 await asyncio.sleep(reply.delay)

@@ -104,6 +104,10 @@ class ConsumerSpec:
     letter with its reason; an infrastructure error → the consumer pauses and holds the
     message; anything else → a counted failure, retried with backoff. A message whose prepare
     failed is not handled in that batch."""
+    prepare_concurrency: int = 1
+    """How many of a batch's ``prepare`` calls may be under way at once (1: one after another).
+    They start in the batch's order; above 1, each must tolerate the others running meanwhile
+    (e.g. a budget shared between them reserved before it awaits)."""
     paced: bool = False
     """Market data: fetch at most once per the service's ``paced_fetch_seconds`` while no
     lockstep replay synchronizes on the consumer (``robson_kit.pull``), so a steady stream of
@@ -325,20 +329,32 @@ class Consumer:
     async def _prepare(self, decoded: list[tuple[Msg, Message]]) -> dict[int, Outcome]:
         """The outcome of each message whose ``prepare`` failed (keyed by ``id(msg)``)."""
         failed: dict[int, Outcome] = {}
-        for msg, message in decoded:
-            logs.bind(correlation_id=str(message.correlation_id),
-                      message_id=str(message.message_id))
-            try:
-                await self.spec.prepare(message)  # type: ignore[misc]
-            except PermanentError as exc:
-                failed[id(msg)] = Outcome("dead", exc.reason_code, exc.reason)
-            except Exception as exc:
-                log.warning("consumer.prepare_failed", consumer=self.spec.name, error=repr(exc))
-                failed[id(msg)] = Outcome("retry", "PREPARE_ERROR", f"{type(exc).__name__}: {exc}",
-                                          infra=is_infrastructure_error(exc))
-            finally:
-                logs.unbind("correlation_id", "message_id")
+        limit = self.spec.prepare_concurrency
+        if limit <= 1 or len(decoded) == 1:
+            for msg, message in decoded:
+                await self._prepare_one(msg, message, failed)
+            return failed
+        slots = asyncio.Semaphore(limit)  # FIFO: the calls start in the batch's order
+
+        async def bounded(msg: Msg, message: Message) -> None:
+            async with slots:
+                await self._prepare_one(msg, message, failed)
+
+        await asyncio.gather(*(bounded(msg, message) for msg, message in decoded))
         return failed
+
+    async def _prepare_one(self, msg: Msg, message: Message, failed: dict[int, Outcome]) -> None:
+        logs.bind(correlation_id=str(message.correlation_id), message_id=str(message.message_id))
+        try:
+            await self.spec.prepare(message)  # type: ignore[misc]
+        except PermanentError as exc:
+            failed[id(msg)] = Outcome("dead", exc.reason_code, exc.reason)
+        except Exception as exc:
+            log.warning("consumer.prepare_failed", consumer=self.spec.name, error=repr(exc))
+            failed[id(msg)] = Outcome("retry", "PREPARE_ERROR", f"{type(exc).__name__}: {exc}",
+                                      infra=is_infrastructure_error(exc))
+        finally:
+            logs.unbind("correlation_id", "message_id")
 
     async def _dependency_down(self) -> str | None:
         """Why the dependencies are unreachable, or None when they answer. A closed fence (the

@@ -61,7 +61,7 @@ def build_service(settings: DecisionSettings | None = None,
                                 timer=ApprovalTimer())
     service.deps = DecisionDeps(decider, memory, handlers)
     ahead = AskAhead(decider, memory, service.uow, asked=handlers.asked)
-    service.consumer_specs.extend(consumer_specs(handlers, ahead))
+    service.consumer_specs.extend(consumer_specs(handlers, ahead, settings.llm_ask_ahead_concurrency))
     return service
 
 

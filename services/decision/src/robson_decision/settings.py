@@ -30,6 +30,10 @@ class DecisionSettings(ServiceSettings):
     llm_backoff_max_seconds: float = 2.0
     llm_mode: Literal["live", "replay"] = "live"
     """replay: answers only from the model-call record; a missing record is an error."""
+    llm_ask_ahead_concurrency: int = Field(4, ge=1, le=32)
+    """How many model calls of one fetched batch (signals, reviews) are asked at once: the
+    signals of many symbols closing the same candle wait for a few calls' time, not one per
+    signal. 1: one after another."""
     approval_poll_seconds: float = Field(0.25, gt=0)
     candles_kept: int = Field(500, ge=MAX_HOLDING_CANDLES, le=100_000)
     """Closed candles kept per symbol and timeframe (a time exit counts its candles in them)."""

@@ -33,8 +33,10 @@ POSITION_EVENTS = (
 )
 
 
-def consumer_specs(handlers: DecisionHandlers, ahead: AskAhead | None = None) -> list[ConsumerSpec]:
-    """``ahead``: the decisions' model calls made before the batch transaction opens."""
+def consumer_specs(handlers: DecisionHandlers, ahead: AskAhead | None = None,
+                   ask_concurrency: int = 1) -> list[ConsumerSpec]:
+    """``ahead``: the decisions' model calls made before the batch transaction opens,
+    ``ask_concurrency`` of a batch's at once."""
     return [
         ConsumerSpec(
             "decision_signals",
@@ -43,6 +45,7 @@ def consumer_specs(handlers: DecisionHandlers, ahead: AskAhead | None = None) ->
             handlers.on_signal,
             accepts=(SignalDetected,),
             prepare=ahead.on_signal if ahead is not None else None,
+            prepare_concurrency=ask_concurrency,
         ),
         ConsumerSpec(
             "decision_candles",
@@ -51,6 +54,7 @@ def consumer_specs(handlers: DecisionHandlers, ahead: AskAhead | None = None) ->
             handlers.on_candle,
             accepts=(Candle,),
             prepare=ahead.on_candle if ahead is not None else None,
+            prepare_concurrency=ask_concurrency,
         ),
         ConsumerSpec(
             "decision_market_context",

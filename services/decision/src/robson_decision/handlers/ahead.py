@@ -31,7 +31,7 @@ from robson_decision.adapters.repository import Repository
 from robson_decision.domain.context import Bar, DecisionContext
 from robson_decision.domain.decide import Stamp
 from robson_decision.domain.settings import EngineName, TraderSettings
-from robson_decision.handlers.asked import AskedAhead
+from robson_decision.handlers.asked import AskedAhead, OneAtATime
 from robson_decision.handlers.context import day_start, entry_context, review_bars, review_context
 from robson_decision.handlers.decisions import DEFAULT_REVIEW_TIMEFRAME
 from robson_decision.handlers.engines import Decider
@@ -73,6 +73,10 @@ class AskAhead:
     asked: AskedAhead = field(default_factory=AskedAhead)
     """The asks whose decisions are not stored yet (shared with the handlers, which settle
     them on commit): counted against the day's budget on top of the stored calls."""
+    asking: OneAtATime = field(default_factory=OneAtATime)
+    """The consumer prepares a batch's messages together (``llm_ask_ahead_concurrency``): one
+    decision twice in a batch (a signal sent again under another id) is asked once, and found
+    recorded by its second ask, as one after another."""
 
     @property
     def live(self) -> bool:
@@ -153,7 +157,8 @@ class AskAhead:
     async def _ask(self, asks: list[tuple[DecisionContext, TraderSettings, Stamp, int]]) -> None:
         record = ShortTransactions(self.uow, self.repository)
         for ctx, s, stamp, calls in asks:
-            await self.decider.ask_ahead(ctx, s, stamp, record, calls)
+            async with self.asking.one(stamp.decision_id):
+                await self.decider.ask_ahead(ctx, s, stamp, record, calls)
 
 
 def _bar(candle: Candle) -> Bar:

@@ -16,7 +16,10 @@ again or found recorded; the stored count is right again once they commit).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -58,3 +61,28 @@ class AskedAhead:
         asked = self._open.get(trader_id)
         if asked is not None:
             asked.pop(decision_id, None)
+
+
+class OneAtATime:
+    """Asks of one decision made one after another, those of different decisions at once."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        """decision id → (its lock, the asks holding or waiting for it)"""
+
+    @asynccontextmanager
+    async def one(self, decision_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(decision_id) or (asyncio.Lock(), 0)
+        self._locks[decision_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[decision_id]
+            if users == 1:
+                del self._locks[decision_id]
+            else:
+                self._locks[decision_id] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
