@@ -84,16 +84,18 @@ def replay(state: AccountState, base: Market, moves: Sequence[Move], policy: Acc
     if floor is not None:
         floor += abs(floor) * NEAR
         near = floor if near is None else max(near, floor)
-    marks = {m.symbol: _mark(base.get(m.symbol)) for m in moves if m.symbol in exposure}
+    marks = {symbol: _mark(base.get(symbol)) for symbol in exposure}
     if equity is None:
         equity = Figures(state, base, policy, moves[0].at).equity
     for index, move in enumerate(moves):
         held = exposure.get(move.symbol)
         if held is None:
             continue
-        qty, cost = held
-        new = move.snapshot.mark
-        equity += _value(qty, cost, new) - _value(qty, cost, marks[move.symbol])
+        new, old = move.snapshot.mark, marks[move.symbol]
+        if new is not None and old is not None:
+            equity += held[0] * (new - old)  # the position's value moved: its cost is the same
+        else:
+            equity += _value(*held, new) - _value(*held, old)
         marks[move.symbol] = new
         if move.is_price and equity <= near:
             found = _confirm(state, view_at(index), policy, move.at)
