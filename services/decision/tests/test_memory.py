@@ -6,6 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from robson_decision.adapters.memory import CLOSED_KEPT, Memory
 from robson_decision.domain.context import MarketSnapshot
 from robson_decision.domain.settings import DEFAULT_SETTINGS, TraderSettings
@@ -99,3 +101,27 @@ def test_unknown_trader_gets_default_settings_and_put_settings_replaces_them() -
     assert memory.trader_settings("new") is DEFAULT_SETTINGS
     memory.put_settings("new", TraderSettings(min_strength=Decimal("0.9")))
     assert memory.trader_settings("new").min_strength == Decimal("0.9")
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["p0", "p1", "p2", "p3"]), st.sampled_from(["t0", "t1"]),
+                         st.sampled_from(["BTCUSDT", "ETHUSDT"]), st.booleans(),
+                         st.integers(0, 3)), max_size=30)
+
+
+@given(OPS)
+def test_open_position_and_has_open_on_answer_as_a_scan_of_the_open_set(ops) -> None:  # type: ignore[no-untyped-def]
+    """Positions opened, moved to another trader or symbol, opened again and closed in any
+    order: the indexed answers are those of reading every open position."""
+    memory = Memory()
+    for pid, trader, symbol, closed, minutes in ops:
+        memory.apply_position(_row(
+            pid, trader_id=trader, symbol=symbol, opened_at=T0 + FIVE_MIN * minutes,
+            closed_at=T0 + timedelta(hours=1) if closed else None,
+            realized_pnl=Decimal(1) if closed else None))
+        for t in ("t0", "t1"):
+            for sym in ("BTCUSDT", "ETHUSDT", "SOLUSDT"):
+                mine = [p.position for p in memory.open.values()
+                        if p.trader_id == t and p.symbol == sym]
+                latest = max(mine, key=lambda p: (p.opened_at, p.position_id)) if mine else None
+                assert memory.open_position(t, sym) == latest
+                assert memory.has_open_on(sym) == any(p.symbol == sym for p in memory.open.values())

@@ -28,7 +28,7 @@ async def load_memory(conn: AsyncConnection, memory: Memory) -> Memory:
             MarketSnapshot(r.funding_rate, r.mark_price, r.index_price, r.occurred_at)
         )
     for r in await conn.execute(select(positions).where(positions.c.closed_at.is_(None))):
-        memory.open[r.position_id] = projection(r._mapping)
+        memory.add_open(projection(r._mapping))
     await _load_closed(conn, memory)
     return memory
 

@@ -55,6 +55,10 @@ class Memory:
     """Per trader, oldest first."""
     trimmed: set[str] = field(default_factory=set)
     """Traders with more closed trades in the table than in ``closed``."""
+    _open_of: dict[tuple[str, str], dict[str, Projection]] = field(default_factory=dict)
+    """``open`` by (trader, symbol): what each signal asks (changed with ``open`` only)."""
+    _open_on: dict[str, int] = field(default_factory=dict)
+    """How many of ``open`` are on each symbol."""
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -99,9 +103,9 @@ class Memory:
         """A committed row of the ``positions`` table (from RETURNING, or loaded at start)."""
         pid = row["position_id"]
         if row["closed_at"] is None:
-            self.open[pid] = projection(row)
+            self.add_open(projection(row))
             return
-        self.open.pop(pid, None)
+        self._drop_open(pid)
         trades = [t for t in self.closed.get(row["trader_id"], []) if t.position_id != pid]
         insort(trades, ClosedTrade(row["closed_at"], pid, row["realized_pnl"], row["pnl_pct"]))
         if len(trades) > CLOSED_KEPT:
@@ -109,16 +113,37 @@ class Memory:
             self.trimmed.add(row["trader_id"])
         self.closed[row["trader_id"]] = trades
 
+    def add_open(self, p: Projection) -> None:
+        """An open position (a newer projection of one known replaces it)."""
+        pid = p.position.position_id
+        self._drop_open(pid)
+        self.open[pid] = p
+        self._open_of.setdefault((p.trader_id, p.symbol), {})[pid] = p
+        self._open_on[p.symbol] = self._open_on.get(p.symbol, 0) + 1
+
+    def _drop_open(self, pid: str) -> None:
+        p = self.open.pop(pid, None)
+        if p is None:
+            return
+        key = (p.trader_id, p.symbol)
+        mine = self._open_of[key]
+        del mine[pid]
+        if not mine:
+            del self._open_of[key]
+        left = self._open_on[p.symbol] - 1
+        if left:
+            self._open_on[p.symbol] = left
+        else:
+            del self._open_on[p.symbol]
+
     def open_position(self, trader_id: str, symbol: str) -> OpenPosition | None:
-        mine = [
-            p.position
-            for p in self.open.values()
-            if p.trader_id == trader_id and p.symbol == symbol
-        ]
-        return max(mine, key=lambda p: (p.opened_at, p.position_id)) if mine else None
+        mine = self._open_of.get((trader_id, symbol))
+        if not mine:
+            return None
+        return max((p.position for p in mine.values()), key=lambda p: (p.opened_at, p.position_id))
 
     def has_open_on(self, symbol: str) -> bool:
-        return any(p.symbol == symbol for p in self.open.values())
+        return symbol in self._open_on
 
     def performance(self, trader_id: str, until: datetime, last: int = 10) -> Performance | None:
         """None when the answer needs trades older than the ones kept here."""
