@@ -176,9 +176,30 @@ class Account:
         )
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _jsonable(value: Any) -> Any:
     """JSON-ready copy of a dataclass tree (what asdict + conversion gave, without deepcopy:
-    accounts and orders are written on every change)."""
+    accounts and orders are written on every change). The exact types met most come first;
+    anything else (enums, subclasses) takes the general path below."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is Decimal:
+        return format(value, "f")
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
+    if kind is dict:
+        return {k: _jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [_jsonable(v) for v in value]
+    return _jsonable_slow(value)
+
+
+def _jsonable_slow(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, str) or value is None:
@@ -189,6 +210,7 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
-    if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
+        return {name: _jsonable(getattr(value, name)) for name in names}
     return value
