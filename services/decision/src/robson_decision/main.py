@@ -61,7 +61,8 @@ def build_service(settings: DecisionSettings | None = None,
                                 timer=ApprovalTimer())
     service.deps = DecisionDeps(decider, memory, handlers)
     ahead = AskAhead(decider, memory, service.uow, asked=handlers.asked)
-    service.consumer_specs.extend(consumer_specs(handlers, ahead, settings.llm_ask_ahead_concurrency))
+    together = settings.llm_ask_ahead_concurrency if ahead.live else 1  # nothing to ask: in turn
+    service.consumer_specs.extend(consumer_specs(handlers, ahead, together))
     return service
 
 
