@@ -11,19 +11,15 @@ from uuid import uuid4
 import pytest
 from robson_decision.handlers.asked import OneAtATime
 from robson_kit.bus import Bus
-from robson_kit.testing import read_stream, wait_until
+from robson_kit.testing import wait_until
 
 from .factories import signal
 from .fake_llm import FakeLlm, Reply
 from .test_crash import signals_acked
-from .test_llm import GOOD, llm_trader, stored
+from .test_llm import GOOD, llm_trader, one_decision, stored
 
 SLOW_GOOD = Reply(content=json.dumps(GOOD), delay=0.3)
 """A good answer after 0.3 s (the tests' model timeout is 0.5 s)."""
-
-
-async def _decided(bus: Bus, account: str) -> list:
-    return await read_stream(bus, f"robson.decision.made.{account}.>")
 
 
 @pytest.mark.parametrize(("concurrency", "together"), [(1, 1), (4, 3)])
@@ -44,7 +40,7 @@ async def test_three_traders_signals_in_one_batch_are_asked_together_up_to_the_s
     await wait_until(lambda: signals_acked(bus, 3), message="the three signals handled")
     assert fake_llm.most_in_flight == together
     for trader in traders:
-        (made,) = await wait_until(lambda t=trader: _decided(bus, t), message=f"{trader} decided")
+        made = await one_decision(bus, trader)
         assert made.engine.value == "LLM"
         assert (await stored(service, made.decision_id))["model_calls"] == 1
         assert len(fake_llm.requests_for(trader)) == 1
@@ -65,7 +61,7 @@ async def test_one_signal_twice_in_a_batch_asked_together_pays_one_call(
     await start_decision(schema, llm_base_url=fake_llm.url, llm_ask_ahead_concurrency=4)
     await wait_until(lambda: signals_acked(bus, 2), message="both copies handled")
     assert len(fake_llm.requests_for("twin")) == 1
-    assert len(await _decided(bus, "twin")) == 1
+    await one_decision(bus, "twin")  # one decision, not two
 
 
 async def test_asks_of_one_decision_wait_for_each_other_and_leave_nothing_behind() -> None:

@@ -57,9 +57,8 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     marks = await _CandleMarks.of(uow, rt, candle.symbol)
     active = marks.active
     policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}
-    periods = DEFAULT_ATR_PERIODS
-    if any(p.trailing_atr_multiple for p in policies.values()):
-        periods = periods | {p.trailing_atr_period for p in policies.values() if p.trailing_atr_multiple}
+    trailed = {p.trailing_atr_period for p in policies.values() if p.trailing_atr_multiple}
+    periods = DEFAULT_ATR_PERIODS | trailed if trailed else DEFAULT_ATR_PERIODS
     rt.atr.update(candle.symbol, candle.timeframe.value, at, candle.high, candle.low,
                   candle.close, periods)  # before any entry too, so an ATR trail starts at once
     for position in active:
