@@ -237,6 +237,16 @@ def test_candles_kept_below_the_longest_time_exit_is_refused() -> None:
     assert DecisionSettings(candles_kept=500).candles_kept == 500
 
 
+@pytest.mark.parametrize("together", [0, -1, 33, 10**9])
+def test_ask_ahead_concurrency_outside_1_to_32_is_refused_naming_the_setting(together: int) -> None:
+    from pydantic import ValidationError
+    from robson_decision.settings import DecisionSettings
+
+    with pytest.raises(ValidationError, match="llm_ask_ahead_concurrency"):
+        DecisionSettings(llm_ask_ahead_concurrency=together)
+    assert DecisionSettings(llm_ask_ahead_concurrency=32).llm_ask_ahead_concurrency == 32
+
+
 @pytest.mark.parametrize(
     "raw",
     [
