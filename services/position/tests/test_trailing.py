@@ -10,22 +10,29 @@ import httpx
 from robson_contracts import (
     Candle,
     ExitReason,
+    Modification,
     ModificationKind,
+    OrderReplaced,
     OrderRole,
+    OrderSpec,
+    OrderType,
     ReplaceOrder,
     Side,
+    TriggeredBy,
 )
 from robson_kit.bus import Bus
 from robson_kit.service import Service
 from robson_kit.testing import wait_until
 from robson_position.domain.atr import AtrBook
 from robson_position.domain.lifecycle import on_order_event, open_position
+from robson_position.domain.management import apply_modification
 from robson_position.domain.orders import position_id_for
 from robson_position.domain.policy import ManagementPolicy
 from robson_position.domain.position import Position
 from robson_position.domain.rules import evaluate
+from robson_position.domain.state import OrderKind
 
-from .factories import T0, D, filled, gate, minutes
+from .factories import T0, D, filled, gate, minutes, sent
 from .fakevenue import FakeVenue
 from .test_integration import status_is
 
@@ -132,3 +139,36 @@ def test_atr_book_keeps_following_a_period_once_asked_for_and_ignores_a_candle_s
     book.update("BTCUSDT", "5m", later, D(60000), D(40000), D(50000), frozenset({14}))
     assert book.value("BTCUSDT", "5m", 3) == moved
     assert book.value("BTCUSDT", "5m", 14) is None  # 4 candles of 14
+
+
+def _confirmed(command: ReplaceOrder, at: int) -> OrderReplaced:
+    """The venue's answer to ``command``, ``at`` minutes after T0."""
+    return OrderReplaced(
+        occurred_at=T0 + minutes(at), account_id="acc1", venue="PAPER", order_id=command.order_id,
+        symbol="BTCUSDT", position_id=command.position_id, role=OrderRole.STOP_LOSS,
+        order=OrderSpec(order_id=command.new_order_id, symbol="BTCUSDT", side=Side.SELL,
+                        type=OrderType.STOP_MARKET, quantity="0.2", stop_price=command.stop_price,
+                        role=OrderRole.STOP_LOSS))
+
+
+def _trail(p: Position, stop: str, at: int) -> ReplaceOrder:
+    p.outbox.clear()
+    apply_modification(p, Modification(kind=ModificationKind.TRAIL_SL, new_value=D(stop)),
+                       TriggeredBy.RULE_ENGINE, gate(tps=()), T0 + minutes(at))
+    [command] = sent(p, ReplaceOrder)
+    return command
+
+
+def test_replace_confirmed_after_the_next_move_leaves_only_the_newest_stop_to_move() -> None:
+    p = _opened()
+    first = _trail(p, "49995", 5)
+    second = _trail(p, "50490", 10)
+    assert second.order_id == first.new_order_id  # moved before the venue confirmed the first
+    on_order_event(p, _confirmed(first, 11), T0 + minutes(11))  # the confirmation comes late
+    third = _trail(p, "50539.5", 15)
+    assert (third.order_id, third.stop_price) == (second.new_order_id, D("50539.5"))
+    on_order_event(p, _confirmed(second, 16), T0 + minutes(16))
+    on_order_event(p, _confirmed(third, 17), T0 + minutes(17))
+    live = [o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP]
+    assert [(o.order_id, o.price, o.accepted) for o in live] == [(third.new_order_id, D("50539.5"), True)]
+    assert _trail(p, "51480", 20).order_id == third.new_order_id

@@ -134,6 +134,15 @@ def _replaced(position: Position, event: OrderReplaced) -> None:
     spec = event.order
     if old is not None:
         old.live = False
+    known = position.s.orders.get(spec.order_id)
+    if known is not None:
+        # Our own replacement, confirmed. It keeps its liveness: a later move may already have
+        # replaced it (the confirmation comes after the next candle), and counting it live again
+        # would move two stops at the next step, one of them gone at the venue.
+        known.quantity, known.price = spec.quantity, spec.stop_price or spec.price
+        known.order_type, known.list_id = spec.type.value, event.list_id or known.list_id
+        known.accepted = True
+        return
     kind = old.kind if old else _KIND_OF_ROLE.get(event.role or OrderRole.STOP_LOSS, OrderKind.STOP)
     position.s.orders[spec.order_id] = TrackedOrder(
         order_id=spec.order_id, kind=kind, quantity=spec.quantity, price=spec.stop_price or spec.price,
