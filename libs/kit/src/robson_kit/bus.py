@@ -14,9 +14,11 @@ from robson_contracts import Message, encode, subject_for
 from robson_contracts.registry import TYPE_HEADER, VERSION_HEADER
 from robson_contracts.subjects import STREAMS, StreamSpec
 
+from robson_kit import nats_headers
 from robson_kit.logs import get_logger
 
 log = get_logger(__name__)
+nats_headers.install()
 
 DUPLICATE_WINDOW_SECONDS = 10 * 60
 
