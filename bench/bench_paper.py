@@ -6,7 +6,9 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+from pydantic import TypeAdapter
 from robson_contracts import OrderSpec, OrderType, Side
 from robson_paper.domain import EngineConfig, Exchange, Links
 from robson_paper.domain.model import Order
@@ -18,6 +20,8 @@ SYMBOLS = [f"S{i:02d}USDT" for i in range(50)]
 ORDERS = 10_000
 UPDATES = 100_000
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+_ANSWER = TypeAdapter(dict[str, Any])
+"""How FastAPI encodes a route's ``dict[str, Any]`` answer."""
 
 
 def _engine(rng: random.Random) -> Exchange:
@@ -74,7 +78,7 @@ def _reload_seconds(rng: random.Random) -> float:
     return elapsed
 
 
-async def _reload_from_postgres() -> list[float]:
+async def _reload_from_postgres() -> tuple[list[float], list[float]]:
     """Persist 10,000 resting orders with the service's own store, then time ``store.load``
     (what a restarted paper does before it consumes anything), three times."""
     import asyncio
@@ -97,7 +101,7 @@ async def _reload_from_postgres() -> list[float]:
             ex = _engine(random.Random(7))
             async with sessions() as session, session.begin():
                 await store.flush(session, ex, [])
-            times = []
+            times, pages = [], []
             for _ in range(3):
                 started = time.perf_counter()
                 async with sessions() as session:
@@ -105,11 +109,26 @@ async def _reload_from_postgres() -> list[float]:
                 times.append(time.perf_counter() - started)
                 if len(loaded.orders) != ORDERS:
                     raise RuntimeError(f"reloaded {len(loaded.orders)} of {ORDERS} orders")
-            return times
+                pages.append(await _live_orders_page(sessions))
+            return times, pages
         finally:
             if engine is not None:
                 await engine.dispose()
             pg.stop()
+
+
+async def _live_orders_page(sessions: Any) -> float:
+    """CPU seconds of one ``GET /live-orders`` page of every live order, as position's stop
+    watchdog reads it each round: the query and FastAPI's encoding of the answer."""
+    from robson_paper.adapters import queries
+
+    started = time.process_time()
+    async with sessions() as session:
+        rows = await queries.live_orders(session, 0, ORDERS, None)
+    _ANSWER.dump_json({"orders": rows, "next_after_seq": None})
+    if len(rows) != ORDERS:
+        raise RuntimeError(f"the page holds {len(rows)} of {ORDERS} live orders")
+    return time.process_time() - started
 
 
 async def run() -> list[Metric]:
@@ -119,13 +138,17 @@ async def run() -> list[Metric]:
         rates.append(rate)
         fills.append(filled)
         reloads.append(_reload_seconds(random.Random(seed)))
+    reloads_from_pg, pages = await _reload_from_postgres()
     return [
         at_least("paper.price_updates_per_s", median(rates), "updates/s", 50_000,
                  note=f"{ORDERS} resting stop/limit orders, 50 symbols, trigger evaluation"),
         info("paper.fills_per_run", median(fills), "fills"),
         info("paper.book_rebuild_s", median(reloads), "s",
              note="in-process rebuild of 10,000 resting orders from stored JSON rows"),
-        at_most("paper.restart_ready_s", median(await _reload_from_postgres()), "s", 2,
+        at_most("paper.restart_ready_s", median(reloads_from_pg), "s", 2,
                 note="store.load of 10,000 resting orders from Postgres into a ready book "
                      "(excludes process start and migrations)"),
+        info("paper.live_orders_page_cpu_ms", median(pages) * 1000, "ms CPU",
+             note="GET /live-orders of 10,000 live orders (the query and FastAPI's JSON "
+                  "encoding of the answer), read by position's stop watchdog every round"),
     ]

@@ -10,6 +10,7 @@ import httpx
 from robson_contracts import CancelOrder
 from robson_kit.bus import Bus
 from robson_kit.testing import ADMIN_HEADERS, auth_headers, wait_until
+from robson_paper.adapters import queries
 from robson_paper.deps import PaperService
 
 from .bus_helpers import at, order, tick, waiter
@@ -101,3 +102,16 @@ async def test_bad_live_orders_query_values_are_refused_naming_the_field(paper: 
             assert response.status_code == 422, (params, response.text)
             assert [e["field"] for e in response.json()["detail"]] == [f"query.{field}"], params
         assert (await client.get("/live-orders", params={"limit": 10000})).status_code == 200
+
+
+async def test_rows_answered_by_the_api_are_keyed_by_plain_str_not_column_names(
+    bus: Bus, paper: PaperService
+) -> None:
+    """SQLAlchemy names a row's columns with ``quoted_name``, a str subclass pydantic encodes
+    ~70× slower; the watchdog's page and the fills list hand FastAPI plain keys."""
+    await _book(bus, paper)
+    async with paper.uow() as uow:
+        live = await queries.live_orders(uow.session, 0, 10, None)
+        fills = await queries.fills(uow.session, None, None, None, 10)
+    assert [r["order_id"] for r in live] == ["a1", "b1", "a2"] and len(fills) == 1
+    assert {type(key) for row in live + fills for key in row} == {str}

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from robson_kit.db import plain_row
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,7 +99,7 @@ async def list_model_calls(
         q = q.where(model_calls.c.decision_id.in_(
             select(decisions.c.decision_id).where(decisions.c.account_id.in_(accounts))))
     rows = (await session.execute(q.order_by(model_calls.c.call_id.desc()).limit(limit))).all()
-    return [{k: _plain(v) for k, v in r._mapping.items()} for r in rows]
+    return [{k: _plain(v) for k, v in plain_row(r._mapping).items()} for r in rows]
 
 
 def _summary(row: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from robson_kit.db import plain_row
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,7 +76,10 @@ async def live_orders(session: AsyncSession, after_seq: int, limit: int,
          .where(orders_t.c.live, orders_t.c.seq > after_seq).order_by(orders_t.c.seq).limit(limit))
     if accounts is not None:
         q = q.where(orders_t.c.account_id.in_(accounts))
-    return [dict(r) for r in (await session.execute(q)).mappings().all()]
+    # keyed by plain str, not the columns' names (``robson_kit.db.plain_row``): the stop
+    # watchdog reads every live order each round
+    return [{"account_id": account_id, "order_id": order_id, "seq": seq}
+            for account_id, order_id, seq in (await session.execute(q)).all()]
 
 
 async def order(session: AsyncSession, account_id: str, order_id: str) -> dict[str, Any] | None:
@@ -94,5 +98,5 @@ async def fills(session: AsyncSession, account_id: str | None, symbol: str | Non
     if order_id:
         q = q.where(fills_t.c.order_id == order_id)
     rows = (await session.execute(q.limit(limit))).mappings().all()
-    return [{k: (format(v, "f") if k in ("price", "quantity", "fee") else v) for k, v in r.items()}
-            for r in rows]
+    return [{k: (format(v, "f") if k in ("price", "quantity", "fee") else v)
+             for k, v in plain_row(r).items()} for r in rows]

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 from robson_contracts import PositionStatus
+from robson_kit.db import plain_row
 from robson_kit.errors import ConflictError
 from robson_kit.uow import driver_connection
 from sqlalchemy import Select, insert, select, text
@@ -186,7 +187,7 @@ class Audit:
         rows = await self.session.execute(
             select(modifications).where(modifications.c.position_id == position_id)
             .order_by(modifications.c.id))
-        return [dict(r._mapping) for r in rows]
+        return [plain_row(r._mapping) for r in rows]
 
 
 _TRADER = "SELECT paused, policy::text AS policy FROM traders WHERE trader_id = $1"
