@@ -32,7 +32,7 @@ from robson_position.domain.position import Position
 from robson_position.domain.rules import evaluate
 from robson_position.domain.state import OrderKind
 
-from .factories import T0, D, filled, gate, minutes, sent
+from .factories import T0, D, filled, gate, minutes, refused, sent
 from .fakevenue import FakeVenue
 from .test_integration import status_is
 
@@ -172,3 +172,20 @@ def test_replace_confirmed_after_the_next_move_leaves_only_the_newest_stop_to_mo
     live = [o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP]
     assert [(o.order_id, o.price, o.accepted) for o in live] == [(third.new_order_id, D("50539.5"), True)]
     assert _trail(p, "51480", 20).order_id == third.new_order_id
+
+
+def test_paper_refusing_a_move_after_the_next_one_was_sent_brings_back_the_stop_it_kept() -> None:
+    p = _opened()
+    kept = next(o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP)
+    before = (p.s.stop_loss, p.s.trail_percent, p.s.last_trailed_at)
+    first = _trail(p, "49995", 5)
+    second = _trail(p, "50490", 10)
+    # paper refuses the first move (it keeps the stop it was to replace), then the second: the
+    # order that one replaces never existed
+    on_order_event(p, refused(p, first.new_order_id, "PRICE_FILTER", "refused", 11), T0 + minutes(11))
+    on_order_event(p, refused(p, second.new_order_id, "UNKNOWN_ORDER", "cannot replace", 12),
+                   T0 + minutes(12))
+    live = [o.order_id for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP]
+    assert live == [kept.order_id]
+    assert (p.s.stop_loss, p.s.trail_percent, p.s.last_trailed_at) == before
+    assert _trail(p, "50539.5", 15).order_id == kept.order_id

@@ -315,6 +315,9 @@ def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
             _closed(position, event, at)
         else:
             _exit_ended(position, event, at)
+    elif tracked is not None and not was_live and tracked.replaces is not None \
+            and s.venue is TradingMode.PAPER:
+        _refused_after_next_move(s, tracked)
     elif tracked is not None and was_live:  # a cancel's refusal finds it not live
         if tracked.replaces is not None and s.venue is TradingMode.PAPER and tracked.replaces in s.orders:
             kept = s.orders[tracked.replaces]  # paper keeps the order it was to replace (execution
@@ -324,3 +327,14 @@ def _rejected(position: Position, event: OrderRejected, at: datetime) -> None:
         if not through_market_refused(position, tracked, event, at) \
                 and not replacement_refused(position, tracked, event, at):
             protection_refused(position, tracked, event, at)
+
+
+def _refused_after_next_move(s: PositionState, refused: TrackedOrder) -> None:
+    """A replacement paper refused after a later move had already replaced it. Paper kept the
+    order the refused one was to replace, and it will refuse the later move too (the order
+    that move replaces never existed): that refusal must bring back the order paper kept, at
+    its price and with the stop settings from before both moves."""
+    for later in s.orders.values():
+        if later.replaces == refused.order_id and later.live and not later.accepted:
+            later.replaces = refused.replaces
+            later.settings_before = refused.settings_before or later.settings_before
