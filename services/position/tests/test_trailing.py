@@ -189,3 +189,19 @@ def test_paper_refusing_a_move_after_the_next_one_was_sent_brings_back_the_stop_
     assert live == [kept.order_id]
     assert (p.s.stop_loss, p.s.trail_percent, p.s.last_trailed_at) == before
     assert _trail(p, "50539.5", 15).order_id == kept.order_id
+
+
+def test_an_order_resized_under_the_same_id_stays_the_live_stop_with_its_new_quantity() -> None:
+    """execution resizes a bracket's children as the entry fills: ``OrderReplaced`` with the
+    same order id and the new quantity."""
+    p = _opened()
+    stop = next(o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP)
+    resized = OrderReplaced(
+        occurred_at=T0 + minutes(1), account_id="acc1", venue="PAPER", order_id=stop.order_id,
+        symbol="BTCUSDT", position_id=p.s.position_id, role=OrderRole.STOP_LOSS,
+        order=OrderSpec(order_id=stop.order_id, symbol="BTCUSDT", side=Side.SELL,
+                        type=OrderType.STOP_MARKET, quantity="0.15", stop_price="49000",
+                        role=OrderRole.STOP_LOSS))
+    on_order_event(p, resized, T0 + minutes(1))
+    live = [o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP]
+    assert [(o.order_id, o.quantity, o.accepted) for o in live] == [(stop.order_id, D("0.15"), True)]

@@ -132,16 +132,17 @@ def _accepted(position: Position, event: OrderAccepted) -> None:
 def _replaced(position: Position, event: OrderReplaced) -> None:
     old = position.s.orders.get(event.order_id)
     spec = event.order
-    if old is not None:
+    if old is not None and spec.order_id != event.order_id:  # not a resize under the same id
         old.live = False
     known = position.s.orders.get(spec.order_id)
     if known is not None:
-        # Our own replacement, confirmed. It keeps its liveness: a later move may already have
-        # replaced it (the confirmation comes after the next candle), and counting it live again
-        # would move two stops at the next step, one of them gone at the venue.
+        # Our own replacement confirmed, or an order execution resized. It keeps its liveness:
+        # a later move may already have replaced it (the confirmation comes after the next
+        # candle), and counting it live again would move two stops at the next step, one of
+        # them gone at the venue.
         known.quantity, known.price = spec.quantity, spec.stop_price or spec.price
         known.order_type, known.list_id = spec.type.value, event.list_id or known.list_id
-        known.accepted = True
+        known.accepted, known.replaces, known.settings_before = True, None, None  # done moving
         return
     kind = old.kind if old else _KIND_OF_ROLE.get(event.role or OrderRole.STOP_LOSS, OrderKind.STOP)
     position.s.orders[spec.order_id] = TrackedOrder(
