@@ -12,6 +12,7 @@ from robson_contracts import (
     OrderAccepted,
     OrderFilled,
     OrderRejected,
+    OrderReplaced,
     OrderRole,
     OrderSpec,
     OrderType,
@@ -61,6 +62,18 @@ def accepted(position_id: str, order_id: str, role: OrderRole, qty: str, side: S
         order=OrderSpec(order_id=order_id, symbol="BTCUSDT", side=side, type=otype, quantity=qty,
                         price=price, stop_price=stop, role=role),
     )
+
+
+def stop_replaced(position_id: str, order_id: str, new_order_id: str, qty: str, stop: Decimal | str,
+                  minute: int) -> OrderReplaced:
+    """The venue's word that the stop ``order_id`` is now ``new_order_id`` (the same id: resized),
+    ``minute`` minutes after T0."""
+    return OrderReplaced(
+        occurred_at=T0 + minutes(minute), account_id="acc1", venue="PAPER", order_id=order_id,
+        symbol="BTCUSDT", position_id=position_id, role=OrderRole.STOP_LOSS,
+        order=OrderSpec(order_id=new_order_id, symbol="BTCUSDT", side=Side.SELL,
+                        type=OrderType.STOP_MARKET, quantity=qty, stop_price=stop,
+                        role=OrderRole.STOP_LOSS))
 
 
 def minutes(n: int) -> timedelta:

@@ -14,8 +14,6 @@ from robson_contracts import (
     ModificationKind,
     OrderReplaced,
     OrderRole,
-    OrderSpec,
-    OrderType,
     ReplaceOrder,
     Side,
     TriggeredBy,
@@ -32,7 +30,7 @@ from robson_position.domain.position import Position
 from robson_position.domain.rules import evaluate
 from robson_position.domain.state import OrderKind
 
-from .factories import T0, D, filled, gate, minutes, refused, sent
+from .factories import T0, D, filled, gate, minutes, refused, sent, stop_replaced
 from .fakevenue import FakeVenue
 from .test_integration import status_is
 
@@ -143,12 +141,9 @@ def test_atr_book_keeps_following_a_period_once_asked_for_and_ignores_a_candle_s
 
 def _confirmed(command: ReplaceOrder, at: int) -> OrderReplaced:
     """The venue's answer to ``command``, ``at`` minutes after T0."""
-    return OrderReplaced(
-        occurred_at=T0 + minutes(at), account_id="acc1", venue="PAPER", order_id=command.order_id,
-        symbol="BTCUSDT", position_id=command.position_id, role=OrderRole.STOP_LOSS,
-        order=OrderSpec(order_id=command.new_order_id, symbol="BTCUSDT", side=Side.SELL,
-                        type=OrderType.STOP_MARKET, quantity="0.2", stop_price=command.stop_price,
-                        role=OrderRole.STOP_LOSS))
+    assert command.stop_price is not None
+    return stop_replaced(command.position_id, command.order_id, command.new_order_id, "0.2",
+                         command.stop_price, at)
 
 
 def _trail(p: Position, stop: str, at: int) -> ReplaceOrder:
@@ -196,12 +191,7 @@ def test_an_order_resized_under_the_same_id_stays_the_live_stop_with_its_new_qua
     same order id and the new quantity."""
     p = _opened()
     stop = next(o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP)
-    resized = OrderReplaced(
-        occurred_at=T0 + minutes(1), account_id="acc1", venue="PAPER", order_id=stop.order_id,
-        symbol="BTCUSDT", position_id=p.s.position_id, role=OrderRole.STOP_LOSS,
-        order=OrderSpec(order_id=stop.order_id, symbol="BTCUSDT", side=Side.SELL,
-                        type=OrderType.STOP_MARKET, quantity="0.15", stop_price="49000",
-                        role=OrderRole.STOP_LOSS))
+    resized = stop_replaced(p.s.position_id, stop.order_id, stop.order_id, "0.15", "49000", 1)
     on_order_event(p, resized, T0 + minutes(1))
     live = [o for o in p.s.orders.values() if o.live and o.kind is OrderKind.STOP]
     assert [(o.order_id, o.quantity, o.accepted) for o in live] == [(stop.order_id, D("0.15"), True)]
