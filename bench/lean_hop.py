@@ -3,7 +3,9 @@
 What every Robson hop must do for exactly-once effects, and nothing else: a durable JetStream
 pull consumer; per fetched batch one asyncpg transaction with, per message, an inbox insert, a
 state update and an outbox insert (fsync on); after commit a publish with ``Nats-Msg-Id`` per
-message, then the acks; published outbox rows are marked once a second. No ORM, no pydantic.
+message, all at once (as Robson's relay publishes a batch's events: one after another, each
+waiting for its ``PubAck``, a burst of the chain drained at ~320 msg/s instead of ~500 here),
+then the acks; published outbox rows are marked once a second. No ORM, no pydantic.
 
 ``python -m bench.lean_hop INDEX HOPS NATS_URL DATABASE_URL``
 """
@@ -88,8 +90,8 @@ async def main(index: int, hops: int, nats_url: str, database_url: str) -> None:
                 row_id = await conn.fetchval(outbox_sql, doc["id"], out_subject, payload)
                 outgoing.append((doc["id"], payload))
                 to_mark.append(row_id)
-        for message_id, payload in outgoing:
-            await js.publish(out_subject, payload, headers={"Nats-Msg-Id": message_id})
+        await asyncio.gather(*(js.publish(out_subject, payload, headers={"Nats-Msg-Id": message_id})
+                               for message_id, payload in outgoing))
         for msg in msgs:
             await msg.ack()
     marker.cancel()
