@@ -24,6 +24,7 @@ from robson_kit.bus import Bus, headers_for
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import ServiceProcess, reset_streams, unique_schema
 
+from bench import hop_trace
 from bench.common import (
     Metric,
     at_least,
@@ -36,6 +37,7 @@ from bench.common import (
     process_cpu_seconds,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 THROUGHPUT_MESSAGES = 5000
 PACED_RATE = 500
@@ -52,17 +54,22 @@ def _signal(i: int) -> SignalDetected:
     )
 
 
-def _service_process(infra: Infrastructure, log: Path) -> ServiceProcess:
+def _service_process(infra: Infrastructure, log: Path, trace: Path | None = None) -> ServiceProcess:
     """The sample service as its own OS process, as services run in production: the benchmark
-    client (publisher, answer subscriber) must not share its event loop."""
+    client (publisher, answer subscriber) must not share its event loop. ``trace``: where it
+    writes its hops' timelines (``hop_trace``)."""
     tests_dir = Path(__file__).resolve().parents[1] / "libs" / "kit" / "tests"
+    paths = [str(tests_dir), os.environ.get("PYTHONPATH", "")]
     env = {
         "NATS_URL": infra.nats_url,
         "DATABASE_URL": infra.database_url,
         "ROBSON_SAMPLE_DB_SCHEMA": unique_schema("bench"),
         "ROBSON_SAMPLE_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": os.pathsep.join([str(tests_dir), os.environ.get("PYTHONPATH", "")]),
     }
+    if trace is not None:
+        paths.insert(0, str(hop_trace.site_dir(ROOT, trace.parent / "site")))
+        env["BENCH_HOP_TRACE"] = str(trace)
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     return ServiceProcess("sampleapp", env, "ROBSON_SAMPLE_HTTP_PORT", log)
 
 
@@ -106,10 +113,11 @@ async def _throughput(bus: Bus, infra: Infrastructure, log: Path) -> list[Metric
 
 
 async def _latency(bus: Bus, infra: Infrastructure, log: Path, rate: int = PACED_RATE,
-                   seconds: int = PACED_SECONDS) -> list[Metric]:
-    proc = _service_process(infra, log)
+                   seconds: int = PACED_SECONDS, trace: Path | None = None) -> list[Metric]:
+    proc = _service_process(infra, log, trace)
     await asyncio.to_thread(proc.start)
     sent: dict[str, float] = {}
+    sent_ids: dict[str, float] = {}
     answer_latency: list[float] = []
     done = asyncio.Event()
     total = rate * seconds
@@ -131,7 +139,8 @@ async def _latency(bus: Bus, infra: Infrastructure, log: Path, rate: int = PACED
             if delay > 0:
                 await asyncio.sleep(delay)
             message = _signal(100_000 + i)
-            sent[str(message.correlation_id)] = time.perf_counter()
+            sent[str(message.correlation_id)] = sent_ids[str(message.message_id)] = \
+                time.perf_counter()
             await bus.publish(message)
         await asyncio.wait_for(done.wait(), timeout=180)
         cpu = process_cpu_seconds(proc.proc.pid) - cpu_before
@@ -139,6 +148,8 @@ async def _latency(bus: Bus, infra: Infrastructure, log: Path, rate: int = PACED
     finally:
         await sub.unsubscribe()
         proc.stop()
+    if trace is not None:
+        _print_trace(trace, sent_ids)
     note = f"{rate} msgs/s for {seconds}s; signal published → answer event published"
     metrics = [
         info(f"bus.latency_p50_at_{rate}", median(answer_latency), "ms", note),
@@ -152,6 +163,13 @@ async def _latency(bus: Bus, infra: Infrastructure, log: Path, rate: int = PACED
     return metrics
 
 
+def _print_trace(trace: Path, sent: dict[str, float]) -> None:
+    if trace.exists():
+        print("\n".join(hop_trace.summary(trace, sent)))
+    else:
+        print(f"hop trace: the service wrote nothing to {trace}")
+
+
 async def run() -> list[Metric]:
     with embedded_infrastructure() as infra:
         bus = await Bus(infra.nats_url, name="bench").connect()
@@ -161,7 +179,9 @@ async def run() -> list[Metric]:
         await reset_streams(bus)
         results += await _latency(bus, infra, log)
         await reset_streams(bus)
-        results += await _latency(bus, infra, log, rate=LOW_RATE, seconds=LOW_SECONDS)
+        trace = Path(tempfile.mkdtemp(prefix="robson-bench-hops-")) / "hops.json" \
+            if os.environ.get("BENCH_BUS_TRACE") == "1" else None
+        results += await _latency(bus, infra, log, rate=LOW_RATE, seconds=LOW_SECONDS, trace=trace)
         await bus.close()
         return results + _header_parse()
 
