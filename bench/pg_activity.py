@@ -40,9 +40,10 @@ async def snapshot(database_url: str) -> PgSnapshot:
     await asyncio.sleep(STATS_DELAY_SECONDS)
     conn = await asyncpg.connect(database_url)
     try:
-        db = await conn.fetchrow(DATABASE)
-        wal = await conn.fetchrow(WAL)
-        rows = await conn.fetch(TABLES)
+        async with conn.transaction():  # one commit of ours between two snapshots
+            db = await conn.fetchrow(DATABASE)
+            wal = await conn.fetchrow(WAL)
+            rows = await conn.fetch(TABLES)
     finally:
         await conn.close()
     return PgSnapshot(db[0], db[1], db[2] + db[3], wal[0], int(wal[1]), wal[2], wal[3],
@@ -61,7 +62,7 @@ def describe(before: PgSnapshot, after: PgSnapshot, per: int, top: int = 8) -> s
     scanned = sorted(changed.items(), key=lambda kv: -(kv[1][5] + kv[1][6]))[:top]
     reads = ", ".join(f"{name} {c[4] / per:.2f} scans reading {c[5] / per:.0f}, "
                       f"{c[6] / per:.0f} by index" for name, c in scanned if c[5] or c[6])
-    # our own snapshot's transaction counts once
+    # the first snapshot's own transaction commits after it read the count
     commits = (after.commits - before.commits - 1) / per
     return (f"{commits:.1f} commits, {(after.rollbacks - before.rollbacks) / per:.2f} rollbacks, "
             f"{(after.wal_syncs - before.wal_syncs) / per:.1f} WAL syncs, "
