@@ -58,7 +58,7 @@ def _service_process(infra: Infrastructure, log: Path, trace: Path | None = None
     """The sample service as its own OS process, as services run in production: the benchmark
     client (publisher, answer subscriber) must not share its event loop. ``trace``: where it
     writes its hops' timelines (``hop_trace``)."""
-    tests_dir = Path(__file__).resolve().parents[1] / "libs" / "kit" / "tests"
+    tests_dir = ROOT / "libs" / "kit" / "tests"
     paths = [str(tests_dir), os.environ.get("PYTHONPATH", "")]
     env = {
         "NATS_URL": infra.nats_url,

@@ -5,8 +5,9 @@ The sample service gets a ``sitecustomize`` that wraps the kit's steps of a fetc
 the batch transaction, its ``BEGIN`` + inbox and outbox + ``COMMIT`` round trips, the publish
 of its events, the acks — and writes when each began and ended. The times are
 ``time.perf_counter`` (``CLOCK_MONOTONIC``: one clock for every process of the host), so they
-line up with the benchmark's own publish times. Wrapping costs a few µs a step: the figures
-are for finding where a hop's milliseconds go, not for quoting as its latency."""
+line up with the benchmark's own publish times. The wrappers add their own small cost to each
+step: the figures are for finding where a hop's milliseconds go, not for quoting as its
+latency."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ STEPS = (
     ("robson_kit.outbox", "OutboxRelay", "publish_committed", "publish"),
     ("robson_kit.consumer", "Consumer", "_settle", "settle"),
 )
+STEPPED = tuple(key for *_, key in STEPS)
+"""A batch with all of them went the whole way (a commit, a publish, its acks)."""
 
 
 def site_dir(root: Path, where: Path) -> Path:
@@ -97,7 +100,7 @@ def summary(out: Path, sent: dict[str, float]) -> list[str]:
     """Median of each step of the one-message batches whose message the benchmark sent at
     ``sent[message_id]``, in ms."""
     records = [r for r in json.loads(out.read_text())
-                if len(r["ids"]) == 1 and r["ids"][0] in sent and "transaction" in r]
+               if len(r["ids"]) == 1 and r["ids"][0] in sent and all(k in r for k in STEPPED)]
     if not records:
         return ["hop trace: no batch of one message recorded"]
 
@@ -121,10 +124,5 @@ def summary(out: Path, sent: dict[str, float]) -> list[str]:
     lines = [f"--- one hop, from inside the service: medians of {len(records)} single-message "
              "batches (ms) ---"]
     for label, span in spans.items():
-        values = [span(r) * 1000 for r in records if _has(r)]
-        lines.append(f"  {label:45s} {statistics.median(values):6.2f}")
+        lines.append(f"  {label:45s} {statistics.median(span(r) * 1000 for r in records):6.2f}")
     return lines
-
-
-def _has(record: dict) -> bool:  # type: ignore[type-arg]
-    return all(k in record for k in ("begin", "commit", "publish", "settle"))

@@ -3,9 +3,9 @@
 What every Robson hop must do for exactly-once effects, and nothing else: a durable JetStream
 pull consumer; per fetched batch one asyncpg transaction with, per message, an inbox insert, a
 state update and an outbox insert (fsync on); after commit a publish with ``Nats-Msg-Id`` per
-message, all at once (as Robson's relay publishes a batch's events: one after another, each
-waiting for its ``PubAck``, a burst of the chain drained at ~320 msg/s instead of ~500 here),
-then the acks; published outbox rows are marked once a second. No ORM, no pydantic.
+message, all at once as Robson's relay publishes a batch's events (published one after
+another, each waiting for its ``PubAck``, a burst of the chain drained at ~320 msg/s instead of
+~500), then the acks; published outbox rows are marked once a second. No ORM, no pydantic.
 
 ``python -m bench.lean_hop INDEX HOPS NATS_URL DATABASE_URL``
 """
