@@ -179,7 +179,7 @@ async def run() -> list[Metric]:
         await reset_streams(bus)
         results += await _latency(bus, infra, log)
         await reset_streams(bus)
-        trace = Path(tempfile.mkdtemp(prefix="robson-bench-hops-")) / "hops.json" \
+        trace = Path(tempfile.mkdtemp(prefix="robson-bench-hops-")) / "hops.jsonl" \
             if os.environ.get("BENCH_BUS_TRACE") == "1" else None
         results += await _latency(bus, infra, log, rate=LOW_RATE, seconds=LOW_SECONDS, trace=trace)
         await bus.close()

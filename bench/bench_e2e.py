@@ -42,12 +42,13 @@ from robson_contracts import (
     decode,
 )
 from robson_contracts import subjects as s
+from robson_contracts.registry import TYPE_HEADER
 from robson_kit.bus import Bus
 from robson_kit.embedded import Infrastructure
 from robson_kit.testing import ServiceProcess, reset_streams
 from robson_kit.testing.auth import ADMIN_HEADERS, PUBLIC_PEM
 
-from bench import pg_activity
+from bench import hop_trace, pg_activity
 from bench.common import (
     MARKET_SYMBOLS,
     MARKET_TICK_RATE,
@@ -70,6 +71,7 @@ from bench.common import (
 from bench.lean_chain import LeanFigures
 from bench.lean_chain import measure as measure_lean
 
+ROOT = Path(__file__).resolve().parent.parent
 ACCOUNTS = tuple(f"bench{i:03d}" for i in range(100))
 """Traders spread over accounts: entry_gate keeps one projection document per account, and
 a real account holds tens of positions, not the thousands this benchmark opens."""
@@ -81,6 +83,19 @@ UNLOADED_RATE, UNLOADED_SECONDS = 5, 8
 BURST = 1000
 SUSTAINED_TARGET = 400
 """signals/s (#21)."""
+BURST_CPU_TARGET = 5.0
+"""ms of CPU per signal in the burst, every process counted (#21)."""
+ISSUE_FLOOR_BURST = 1_500
+"""msg/s: the lowest burst drain #21 measured for the lean chain on the two-core host its
+absolute targets were set on (1,500–1,900). That host ran the chain ~3× as fast as this one
+does; a target as a ratio to the floor measured in the same run holds on any host."""
+SUSTAINED_RATIO_TARGET = round(SUSTAINED_TARGET / ISSUE_FLOOR_BURST, 2)
+"""0.27: 400 signals/s over that floor (0.2667, rounded up), the strictest of the range
+(1,900 gives 0.21)."""
+BURST_CPU_RATIO_TARGET = BURST_CPU_TARGET / (2 * 1000 / ISSUE_FLOOR_BURST)
+"""3.75: 5 ms over the most CPU the floor can have spent per message there (two cores busy
+throughout the drain: 1.33 ms); a floor that left a core idle spent less, and the ratio
+would be larger."""
 TICK_RATE = MARKET_TICK_RATE
 """Ticks per second on each symbol: 10 symbols × 20/s, whatever the load (bench.common's
 steady market, the one bench_market measures)."""
@@ -101,6 +116,9 @@ POLICY = {
 MARKET_FILL = os.environ.get("BENCH_E2E_MARKET_FILL", "last_price")
 """paper's MARKET_FILL; next_price adds up to one tick interval to the entry fill."""
 PROFILED = tuple(n for n in os.environ.get("BENCH_E2E_PROFILE", "").split(",") if n)
+TRACED = os.environ.get("BENCH_E2E_TRACE") == "1"
+"""Each service times the steps of its batches (``bench/hop_trace.py``); printed per consumer
+for the 5/s phase. The wrappers cost a little: quote the figures of a run without them."""
 SITECUSTOMIZE = """
 import atexit, cProfile, os, signal, sys
 _profile = cProfile.Profile()
@@ -127,11 +145,22 @@ def _env(infra: Infrastructure, name: str, run: str, logs: Path) -> dict[str, st
         (logs / "site").mkdir(exist_ok=True)
         (logs / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
         env |= {"PYTHONPATH": str(logs / "site"), "BENCH_PROFILE_OUT": str(logs / f"{name}.prof")}
+    elif TRACED:  # one sitecustomize per process: a profiled service is not traced
+        env |= {"PYTHONPATH": str(hop_trace.site_dir(ROOT, logs / "trace_site")),
+                "BENCH_HOP_TRACE": str(logs / f"{name}.trace")}
     return env
 
 
 class Tracker:
-    """Publish times per (trader, symbol), and when each hop's message was seen on the bus."""
+    """Publish times per (trader, symbol), and when each hop's message was seen on the bus.
+
+    During a phase a message seen is only stamped and kept (``on_message``); it is decoded once
+    the phase is over (``settle``). Decoding ~10 messages a signal as they came, in the
+    benchmark's own process on the same two cores, delayed the stamps behind one another and
+    took CPU from the services (the lean chain's observer only reads its last hop's JSON)."""
+
+    WANTED = frozenset(cls.__name__ for cls in (
+        TradeDecision, GateDecision, SubmitBracketOrder, OrderFilled, PositionOpened))
 
     def __init__(self, expected: int) -> None:
         self.expected = expected
@@ -141,30 +170,42 @@ class Tracker:
         self.denials: Counter[str] = Counter()
         self.opened = 0
         self.all_opened = asyncio.Event()
+        self._arrived: list[tuple[float, bytes]] = []
 
     def mark(self, key: tuple[str, str], hop: str, at: float) -> None:
         if key in self.sent:
             self.seen.setdefault(key, {}).setdefault(hop, at)
 
     async def on_message(self, msg: Any) -> None:
-        at, m = time.perf_counter(), decode(msg.data)
-        if isinstance(m, TradeDecision) and m.position_id is None:
-            self.mark((m.trader_id, m.symbol), "decision", at)
-        elif isinstance(m, GateDecision):
-            self.denials.update(m.reason_codes)
-            self.mark((m.decision.trader_id, m.decision.symbol), "gate", at)
-        elif isinstance(m, SubmitBracketOrder) and m.position_id:
-            self.by_position.setdefault(m.position_id, {})["order_cmd"] = at
-        elif isinstance(m, OrderFilled) and m.role is OrderRole.ENTRY and m.position_id:
-            self.by_position.setdefault(m.position_id, {})["entry_fill"] = at
-        elif isinstance(m, PositionOpened):
-            key = (m.trader_id, m.symbol)
-            for hop, when in self.by_position.get(m.position_id, {}).items():
-                self.mark(key, hop, when)
-            self.mark(key, "opened", at)
+        at = time.perf_counter()
+        kind = (msg.headers or {}).get(TYPE_HEADER)
+        if kind is not None and kind not in self.WANTED:
+            return
+        self._arrived.append((at, msg.data))
+        if kind == "PositionOpened":
             self.opened += 1
             if self.opened >= self.expected:
                 self.all_opened.set()
+
+    def settle(self) -> None:
+        """Decode what the phase saw, in the order it came, and mark each hop."""
+        arrived, self._arrived = self._arrived, []
+        for at, data in arrived:
+            m = decode(data)
+            if isinstance(m, TradeDecision) and m.position_id is None:
+                self.mark((m.trader_id, m.symbol), "decision", at)
+            elif isinstance(m, GateDecision):
+                self.denials.update(m.reason_codes)
+                self.mark((m.decision.trader_id, m.decision.symbol), "gate", at)
+            elif isinstance(m, SubmitBracketOrder) and m.position_id:
+                self.by_position.setdefault(m.position_id, {})["order_cmd"] = at
+            elif isinstance(m, OrderFilled) and m.role is OrderRole.ENTRY and m.position_id:
+                self.by_position.setdefault(m.position_id, {})["entry_fill"] = at
+            elif isinstance(m, PositionOpened):
+                key = (m.trader_id, m.symbol)
+                for hop, when in self.by_position.get(m.position_id, {}).items():
+                    self.mark(key, hop, when)
+                self.mark(key, "opened", at)
 
 
 async def _start(infra: Infrastructure, run: str, logs: Path) -> dict[str, ServiceProcess]:
@@ -204,17 +245,20 @@ async def _phase(bus: Bus, keys: list[tuple[str, str]], rate: float | None) -> T
                 delay = start + i / rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            detected = _signal(trader, symbol, datetime.now(UTC))  # built before the clock starts
             tracker.sent[(trader, symbol)] = time.perf_counter()
-            await bus.publish(_signal(trader, symbol, datetime.now(UTC)))
+            await bus.publish(detected)
         try:
             await asyncio.wait_for(tracker.all_opened.wait(), timeout=TIMEOUT_SECONDS)
         except TimeoutError:
+            tracker.settle()
             reached = {hop: len(_latencies(tracker, hop)) for hop in HOPS}
             raise RuntimeError(f"{tracker.opened}/{len(keys)} opened; per hop: {reached}; "
                                f"gate reason codes: {dict(tracker.denials)}") from None
     finally:
         for sub in subs:
             await sub.unsubscribe()
+    tracker.settle()
     return tracker
 
 
@@ -277,8 +321,9 @@ def _cpu_note(used: dict[str, float], signals: int) -> str:
                      for name, sec in sorted(used.items(), key=lambda kv: -kv[1]))
 
 
-async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
-                   infra: Infrastructure) -> list[Metric]:
+async def _measure(bus: Bus, procs: dict[str, ServiceProcess], infra: Infrastructure,
+                   phases: dict[str, tuple[float, float]]) -> list[Metric]:
+    """``phases``: filled with when each phase began and ended (``perf_counter``)."""
     # The market alone: what ticks cost each process (bench_market's measurement, shorter).
     market_totals, market_shares = await market_cpu_windows(procs, infra, MARKET_WINDOWS,
                                                             MARKET_SECONDS, "market only")
@@ -286,7 +331,9 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
     unloaded_n, paced_n = UNLOADED_RATE * UNLOADED_SECONDS, PACED_RATE * PACED_SECONDS
     keys = [(f"t{i // len(SYMBOLS)}", SYMBOLS[i % len(SYMBOLS)])
             for i in range(unloaded_n + paced_n + BURST)]
+    began = time.perf_counter()
     unloaded = await _phase(bus, keys[:unloaded_n], UNLOADED_RATE)
+    phases["unloaded"] = (began, time.perf_counter())
     keys = keys[unloaded_n:]
     pg_before = await pg_activity.snapshot(infra.database_url)
     cpu.mark()
@@ -334,7 +381,8 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess],
              f"{len(SYMBOLS)}×{TICK_RATE} ticks/s and no signals (services, NATS, Postgres), median "
              f"of {MARKET_WINDOWS}×{MARKET_SECONDS:g}s as bench_market measures it: " + share_note(
                  {n: median(v) for n, v in market_shares.items()})),
-        at_most("e2e.cpu_ms_per_signal_burst", sum(burst_cpu.values()) * 1000 / BURST, "ms CPU", 5,
+        at_most("e2e.cpu_ms_per_signal_burst", sum(burst_cpu.values()) * 1000 / BURST, "ms CPU",
+                BURST_CPU_TARGET,
                 f"the burst of {BURST}: six services + NATS + Postgres, ticks included; per "
                 f"process: {_cpu_note(burst_cpu, BURST)}"),
         at_least("e2e.sustained_signals_per_s", drained, "signals/s", SUSTAINED_TARGET,
@@ -399,8 +447,9 @@ async def _print_consumers(procs: dict[str, ServiceProcess], signals: int) -> No
 
 
 def _floor_metrics(lean: LeanFigures, robson: dict[str, float]) -> list[Metric]:
-    """The lean chain's figures and Robson's as ratios to them (the issue's targets: ≤ 1.5× at
-    5/s, ≤ 2× p50 and ≤ 3× p99 at 50/s)."""
+    """The lean chain's figures and Robson's as ratios to them (#21's targets: ≤ 1.5× at 5/s,
+    ≤ 2× p50 and ≤ 3× p99 at 50/s; its sustained rate and burst CPU, set in absolute terms,
+    over the floor #21 measured beside them)."""
     note = "lean 5-hop exactly-once chain (bench/lean_hop.py), same host, same invocation"
     out = [info("floor.p50_at_5", lean.p50_at_5, "ms", note),
            info("floor.p50_at_50", lean.p50_at_50, "ms", f"p99 {lean.p99_at_50:.1f} ms; {note}"),
@@ -414,11 +463,20 @@ def _floor_metrics(lean: LeanFigures, robson: dict[str, float]) -> list[Metric]:
     out += [at_most(f"e2e.ratio_to_floor.{name}", mine / floor, "×", target,
                     f"Robson {mine:.1f} ms / floor {floor:.1f} ms")
             for name, mine, floor, target in pairs]
-    out.append(info("e2e.ratio_to_floor.sustained", robson["sustained"] / lean.burst_per_s, "×",
-                    f"Robson {robson['sustained']:.0f} signals/s / floor {lean.burst_per_s:.0f} "
-                    f"msg/s drained from a burst of {BURST:,} (the {SUSTAINED_TARGET}/s target is "
-                    f"{SUSTAINED_TARGET / lean.burst_per_s:.2f}× this floor); CPU Robson "
-                    f"{robson['burst_cpu']:.1f} / floor {lean.cpu_ms_per_msg_burst:.1f} ms"))
+    out.append(at_least(
+        "e2e.ratio_to_floor.sustained", robson["sustained"] / lean.burst_per_s, "×",
+        SUSTAINED_RATIO_TARGET,
+        f"Robson {robson['sustained']:.0f} signals/s / floor {lean.burst_per_s:.0f} msg/s drained "
+        f"from a burst of {BURST:,}; target {SUSTAINED_TARGET}/s over #21's floor of "
+        f"{ISSUE_FLOOR_BURST:,} msg/s (here {SUSTAINED_TARGET}/s is "
+        f"{SUSTAINED_TARGET / lean.burst_per_s:.2f}× the floor)"))
+    out.append(at_most(
+        "e2e.ratio_to_floor.burst_cpu", robson["burst_cpu"] / lean.cpu_ms_per_msg_burst, "×",
+        BURST_CPU_RATIO_TARGET,
+        f"CPU per signal in the burst: Robson {robson['burst_cpu']:.1f} ms / floor "
+        f"{lean.cpu_ms_per_msg_burst:.1f} ms per message; target {BURST_CPU_TARGET:g} ms over the "
+        f"most #21's floor can have spent ({2000 / ISSUE_FLOOR_BURST:.2f} ms: two cores, "
+        f"{ISSUE_FLOOR_BURST:,} msg/s)"))
     return out
 
 
@@ -434,7 +492,8 @@ async def run() -> list[Metric]:
         procs = await _start(infra, uuid.uuid4().hex[:6], logs)
         try:
             await asyncio.sleep(MARKET_WARM_SECONDS)
-            metrics = await _measure(bus, procs, infra)
+            phases: dict[str, tuple[float, float]] = {}
+            metrics = await _measure(bus, procs, infra, phases)
             await _print_consumers(procs, UNLOADED_RATE * UNLOADED_SECONDS
                                    + PACED_RATE * PACED_SECONDS + BURST)
             figures = {m.name: m.value for m in metrics}
@@ -452,5 +511,8 @@ async def run() -> list[Metric]:
                 proc.stop()
             await bus.close()
         _print_profiles(logs)
+        if TRACED:
+            print("\n".join(hop_trace.by_consumer(
+                {name: logs / f"{name}.trace" for name in SERVICES}, *phases["unloaded"])))
         print(f"service logs: {logs}")
     return metrics

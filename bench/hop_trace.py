@@ -41,8 +41,8 @@ def site_dir(root: Path, where: Path) -> Path:
 
 
 def install(out: str) -> None:
-    """In the service process: record every handled batch's steps, written to ``out`` as JSON
-    every 20 batches and at exit."""
+    """In the service process: record every handled batch's steps, appended to ``out`` as JSON
+    lines every 20 batches and at exit."""
     import asyncio
     import atexit
     import importlib
@@ -85,21 +85,27 @@ def install(out: str) -> None:
             current.pop(task, None)
             record["ended"] = time.perf_counter()
             records.append(record)
-            if len(records) % 20 == 0:
-                _write(out, records)
+            if len(records) >= 20:
+                _append(out, records)
 
     Consumer.process = traced  # type: ignore[method-assign]
-    atexit.register(_write, out, records)
+    atexit.register(_append, out, records)
 
 
-def _write(out: str, records: list[dict[str, object]]) -> None:
-    Path(out).write_text(json.dumps(records))
+def _append(out: str, records: list[dict[str, object]]) -> None:
+    with open(out, "a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in records)
+    records.clear()
+
+
+def _read(out: Path) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in out.read_text().splitlines() if line]
 
 
 def summary(out: Path, sent: dict[str, float]) -> list[str]:
     """Median of each step of the one-message batches whose message the benchmark sent at
     ``sent[message_id]``, in ms."""
-    records = [r for r in json.loads(out.read_text())
+    records = [r for r in _read(out)
                if len(r["ids"]) == 1 and r["ids"][0] in sent and all(k in r for k in STEPPED)]
     if not records:
         return ["hop trace: no batch of one message recorded"]
@@ -125,4 +131,45 @@ def summary(out: Path, sent: dict[str, float]) -> list[str]:
              "batches (ms) ---"]
     for label, span in spans.items():
         lines.append(f"  {label:45s} {statistics.median(span(r) * 1000 for r in records):6.2f}")
+    return lines
+
+
+INSIDE = {
+    "decode": lambda r: r["transaction"][0][0] - r["began"],
+    "session": lambda r: r["begin"][0][0] - r["transaction"][0][0],
+    "begin+inbox": lambda r: r["begin"][0][1] - r["begin"][0][0],
+    "handler": lambda r: r["commit"][0][0] - r["begin"][0][1],
+    "outbox+commit": lambda r: r["commit"][0][1] - r["commit"][0][0],
+    "after": lambda r: r["transaction"][0][1] - r["commit"][0][1],
+    "publish": lambda r: r["publish"][0][1] - r["publish"][0][0] if "publish" in r else None,
+    "batch": lambda r: r["ended"] - r["began"],
+}
+"""The steps of a batch one service handled, from when its consumer had the batch: decoding,
+the session until ``BEGIN``, ``BEGIN`` + inbox, the handlers (their deferred writes
+included), outbox + ``COMMIT``, after-commit and the session's close, the publish until
+``PubAck``; and the whole batch."""
+
+
+def by_consumer(traces: dict[str, Path], began: float, ended: float) -> list[str]:
+    """Medians of ``INSIDE``'s steps (ms) per service and consumer, over the batches that went
+    through a transaction and began between ``began`` and ``ended`` (``perf_counter``)."""
+    lines = ["--- each consumer's batches, from inside its service: medians (ms) ---",
+             f"  {'consumer':32s} {'n':>4s} {'msgs':>4s} "
+             + " ".join(f"{k:>13s}" for k in INSIDE)]
+    for service, path in traces.items():
+        if not path.exists():
+            lines.append(f"  {service}: no trace written")
+            continue
+        grouped: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+        for r in _read(path):
+            if began <= r["began"] <= ended and all(k in r for k in ("transaction", "begin", "commit")):
+                grouped.setdefault(r["consumer"], []).append(r)
+        for consumer, records in sorted(grouped.items()):
+            cells = []
+            for span in INSIDE.values():
+                values = [v for v in map(span, records) if v is not None]
+                cells.append(f"{statistics.median(values) * 1000:13.2f}" if values else f"{'-':>13s}")
+            sizes = statistics.median(len(r["ids"]) for r in records)
+            lines.append(f"  {service + '/' + consumer:32s} {len(records):4d} {sizes:4g} "
+                         + " ".join(cells))
     return lines
