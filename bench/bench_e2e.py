@@ -182,7 +182,7 @@ class Tracker:
         if kind is not None and kind not in self.WANTED:
             return
         self._arrived.append((at, msg.data))
-        if kind == "PositionOpened":
+        if kind == PositionOpened.__name__:
             self.opened += 1
             if self.opened >= self.expected:
                 self.all_opened.set()

@@ -102,38 +102,6 @@ def _read(out: Path) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in out.read_text().splitlines() if line]
 
 
-def summary(out: Path, sent: dict[str, float]) -> list[str]:
-    """Median of each step of the one-message batches whose message the benchmark sent at
-    ``sent[message_id]``, in ms."""
-    records = [r for r in _read(out)
-               if len(r["ids"]) == 1 and r["ids"][0] in sent and all(k in r for k in STEPPED)]
-    if not records:
-        return ["hop trace: no batch of one message recorded"]
-
-    def step(r: dict, key: str, end: int = 1) -> float:  # type: ignore[type-arg]
-        return r[key][0][end]
-
-    spans = {
-        "published → batch handed to the consumer": lambda r: r["began"] - sent[r["ids"][0]],
-        "→ transaction (decode, wants)": lambda r: step(r, "transaction", 0) - r["began"],
-        "session until BEGIN": lambda r: step(r, "begin", 0) - step(r, "transaction", 0),
-        "BEGIN + inbox": lambda r: step(r, "begin") - step(r, "begin", 0),
-        "handler": lambda r: step(r, "commit", 0) - step(r, "begin"),
-        "outbox + COMMIT": lambda r: step(r, "commit") - step(r, "commit", 0),
-        "after COMMIT (after-commit, session close)":
-            lambda r: step(r, "transaction") - step(r, "commit"),
-        "→ publish": lambda r: step(r, "publish", 0) - step(r, "transaction"),
-        "publish until PubAck": lambda r: step(r, "publish") - step(r, "publish", 0),
-        "acks": lambda r: r["settle"][-1][1] - r["settle"][0][0],
-        "published → batch done": lambda r: r["ended"] - sent[r["ids"][0]],
-    }
-    lines = [f"--- one hop, from inside the service: medians of {len(records)} single-message "
-             "batches (ms) ---"]
-    for label, span in spans.items():
-        lines.append(f"  {label:45s} {statistics.median(span(r) * 1000 for r in records):6.2f}")
-    return lines
-
-
 INSIDE = {
     "decode": lambda r: r["transaction"][0][0] - r["began"],
     "session": lambda r: r["begin"][0][0] - r["transaction"][0][0],
@@ -148,6 +116,34 @@ INSIDE = {
 the session until ``BEGIN``, ``BEGIN`` + inbox, the handlers (their deferred writes
 included), outbox + ``COMMIT``, after-commit and the session's close, the publish until
 ``PubAck``; and the whole batch."""
+
+
+def summary(out: Path, sent: dict[str, float]) -> list[str]:
+    """Median of each step of the one-message batches whose message the benchmark sent at
+    ``sent[message_id]``, in ms."""
+    records = [r for r in _read(out)
+               if len(r["ids"]) == 1 and r["ids"][0] in sent and all(k in r for k in STEPPED)]
+    if not records:
+        return ["hop trace: no batch of one message recorded"]
+
+    spans = {
+        "published → batch handed to the consumer": lambda r: r["began"] - sent[r["ids"][0]],
+        "→ transaction (decode, wants)": INSIDE["decode"],
+        "session until BEGIN": INSIDE["session"],
+        "BEGIN + inbox": INSIDE["begin+inbox"],
+        "handler": INSIDE["handler"],
+        "outbox + COMMIT": INSIDE["outbox+commit"],
+        "after COMMIT (after-commit, session close)": INSIDE["after"],
+        "→ publish": lambda r: r["publish"][0][0] - r["transaction"][0][1],
+        "publish until PubAck": INSIDE["publish"],
+        "acks": lambda r: r["settle"][-1][1] - r["settle"][0][0],
+        "published → batch done": lambda r: r["ended"] - sent[r["ids"][0]],
+    }
+    lines = [f"--- one hop, from inside the service: medians of {len(records)} single-message "
+             "batches (ms) ---"]
+    for label, span in spans.items():
+        lines.append(f"  {label:45s} {statistics.median(span(r) * 1000 for r in records):6.2f}")
+    return lines
 
 
 def by_consumer(traces: dict[str, Path], began: float, ended: float) -> list[str]:
