@@ -53,11 +53,20 @@ class Activity:
         breakeven rule). Otherwise its candles only fill the window a signal is decided on:
         every bar is kept for ``catch_up`` instead, busy symbols' too."""
         self._skipped: dict[tuple[str, str], deque[tuple[Bar, Candle | None]]] = {}
+        self._idle: set[str] = set()
+        """Symbols found idle since the bus last delivered anything (``_idle_at``): only a
+        delivered message changes what the services hold, so they stay idle until one is."""
+        self._idle_at = -1
 
     def busy(self, symbols: Iterable[str]) -> set[str]:
         p = self._platform
         wanted = set(symbols)
         if not self.skipping:
+            return wanted
+        if p.bus.published != self._idle_at:
+            self._idle_at, self._idle = p.bus.published, set()
+        wanted -= self._idle
+        if not wanted:
             return wanted
         out = {o.symbol for o in p.paper.exchange.orders.values() if o.symbol in wanted}
         out |= {pos.symbol for pos in p.recorder.open.values() if pos.symbol in wanted}
@@ -66,7 +75,15 @@ class Activity:
             if (p.gate.accounts.holders((symbol,)) or p.decisions.memory.has_open_on(symbol)
                     or self._holds_base(symbol)):
                 out.add(symbol)
+        self._idle |= wanted - out
         return out
+
+    def idle(self, bar: Bar) -> bool:
+        """``bar``'s symbol is not busy (``busy``'s answer for one symbol, without its sets
+        when the symbol is already known idle)."""
+        if self._idle_at == self._platform.bus.published and bar.symbol in self._idle:
+            return True
+        return not self.busy((bar.symbol,))
 
     def quiet(self, live: list[Bar], owed: dict[str, Decimal] | None = None) -> bool:
         """A step whose path ticks can change nothing its candles do not, so they are left out:

@@ -31,7 +31,7 @@ POSITION_CANDLES = "position_candles"
 NOT_DECISION = frozenset({DECISION_CANDLES})
 
 
-@dataclass
+@dataclass(slots=True)
 class EquityPoint:
     at: datetime
     equity: Decimal
@@ -140,7 +140,14 @@ async def _step(platform: Platform, activity: Activity, owed: Owed, group: list[
                 before: list[EquityPoint]) -> EquityPoint:
     at = group[0].close_time
     platform.clock.set(at)
-    signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
+    if len(group) == 1:  # one symbol, one timeframe: most steps, and most of them idle
+        bar = group[0]
+        signals = platform.strategies.on_bar(bar)
+        if not signals and not activity.atr_history and activity.idle(bar):
+            activity.skip(bar)
+            return _unchanged(platform, at, before)
+    else:
+        signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
     signalled = {s.symbol for s in signals}
     busy = activity.busy({bar.symbol for bar in group} - signalled)
     live = [bar for bar in group if bar.symbol in busy or bar.symbol in signalled]
@@ -161,10 +168,8 @@ async def _step(platform: Platform, activity: Activity, owed: Owed, group: list[
     if activity.atr_history and len(live) < len(group):
         skipped = [checked_bar_candle(bar, SOURCE) for bar in group if bar not in live]
         await bus.deliver_to(POSITION_CANDLES, skipped)
-    if not live:  # nothing moved: the equity is the previous step's
-        if before:
-            return EquityPoint(at, before[-1].equity, before[-1].exposed)
-        return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
+    if not live:
+        return _unchanged(platform, at, before)
     # Ticks all or none: one moving symbol's fills are valued at every symbol's latest tick.
     # A signalled bar's too: its signal goes out after its candle, so its ticks meet only what
     # rests already (an idle symbol's: nothing), as a busy bar's do.
@@ -185,4 +190,12 @@ async def _step(platform: Platform, activity: Activity, owed: Owed, group: list[
     if signals:
         bus.publish(signals)
         await bus.drain()
+    return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
+
+
+def _unchanged(platform: Platform, at: datetime, before: list[EquityPoint]) -> EquityPoint:
+    """A step that moved nothing: the equity is the previous step's."""
+    if before:
+        last = before[-1]
+        return EquityPoint(at, last.equity, last.exposed)
     return EquityPoint(at, platform.equity(), bool(platform.recorder.open))
