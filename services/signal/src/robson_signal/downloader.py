@@ -20,7 +20,6 @@ import httpx
 import typer
 from robson_contracts import Timeframe
 
-from robson_signal.adapters.binance_client import fetch_klines, make_client
 from robson_signal.domain.bars import dt_to_ms
 from robson_signal.domain.klines_csv import format_archive_row
 
@@ -42,6 +41,10 @@ async def download_rest(
 ) -> Path:
     target = out_dir / f"{symbol}-{timeframe.value}.csv"
     start_ms = max(dt_to_ms(start), _resume_after(target, timeframe))
+    # Here rather than at the top: python-binance (and aiohttp) take ~0.3 s to import, and every
+    # `robson` command loads this module for its `data` sub-command.
+    from robson_signal.adapters.binance_client import fetch_klines, make_client
+
     client = make_client(api_url, "https://fapi.binance.com/fapi")
     try:
         bars = await fetch_klines(client, symbol, timeframe, start_ms, dt_to_ms(end) - 1)
