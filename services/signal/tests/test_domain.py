@@ -78,6 +78,35 @@ def test_corrupt_row_is_skipped_and_reported_with_its_line_number() -> None:
     assert "high/low" in issues[2].reason
 
 
+@pytest.mark.parametrize(("value", "reason"), [
+    ("1e18", "magnitude"),
+    ("1000000000000000000", "magnitude"),
+    ("0." + "0" * 40 + "1", "after the decimal point"),
+    ("1E-41", "after the decimal point"),
+    ("Infinity", "finite"),
+    ("NaN", "finite"),
+])
+def test_a_row_with_a_number_no_candle_can_carry_is_reported(value: str, reason: str) -> None:
+    issues: list[CsvIssue] = []
+    rows = [f"1704067200000,{value},{value},{value},{value},5", "1704067260000,10,12,9,11,5"]
+    bars = list(parse_klines(rows, "BTCUSDT", M1, on_issue=issues.append))
+    assert [b.open_ms for b in bars] == [1704067260000]
+    assert [i.line for i in issues] == [1] and reason in issues[0].reason
+
+
+@pytest.mark.parametrize("value", [
+    "999999999999999999",  # 18 digits, below 1e18: checked value by value, and kept
+    "99999999999999999.5",
+    "0." + "0" * 39 + "1",  # 40 places
+    "1.50000000000000000000000000000000000000000000",  # trailing zeros past 40 places
+    " 12.5",
+])
+def test_a_row_at_a_candles_bounds_is_kept(value: str) -> None:
+    bar = next(parse_klines([f"1704067200000,{value},{value},{value},{value},5"], "BTCUSDT", M1,
+                            strict=True))
+    assert bar.close == Decimal(value)
+
+
 def test_non_monotonic_timestamp_is_reported_and_strict_mode_raises() -> None:
     rows = [
         "1704067260000,10,12,9,11,5",
