@@ -78,13 +78,6 @@ class Activity:
         self._idle |= wanted - out
         return out
 
-    def idle(self, bar: Bar) -> bool:
-        """``bar``'s symbol is not busy (``busy``'s answer for one symbol, without its sets
-        when the symbol is already known idle)."""
-        if self._idle_at == self._platform.bus.published and bar.symbol in self._idle:
-            return True
-        return not self.busy((bar.symbol,))
-
     def quiet(self, live: list[Bar], owed: dict[str, Decimal] | None = None) -> bool:
         """A step whose path ticks can change nothing its candles do not, so they are left out:
 

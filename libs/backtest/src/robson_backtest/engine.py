@@ -140,16 +140,13 @@ async def _step(platform: Platform, activity: Activity, owed: Owed, group: list[
                 before: list[EquityPoint]) -> EquityPoint:
     at = group[0].close_time
     platform.clock.set(at)
-    if len(group) == 1:  # one symbol, one timeframe: most steps, and most of them idle
-        bar = group[0]
-        signals = platform.strategies.on_bar(bar)
-        if not signals and not activity.atr_history and activity.idle(bar):
-            activity.skip(bar)
-            return _unchanged(platform, at, before)
-    else:
-        signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
+    signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
     signalled = {s.symbol for s in signals}
     busy = activity.busy({bar.symbol for bar in group} - signalled)
+    if not signals and not busy and not activity.atr_history:  # most steps: nothing to send
+        for bar in group:
+            activity.skip(bar)
+        return _unchanged(platform, at, before)
     live = [bar for bar in group if bar.symbol in busy or bar.symbol in signalled]
     reviews = activity.decision_reviews
     candles = {id(bar): checked_bar_candle(bar, SOURCE) for bar in live}
