@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import platform
 import socket
+import sys
 import time
 
 from bench.common import Metric, info, median
@@ -66,5 +69,7 @@ def run() -> list[Metric]:
              f"64-byte TCP round trip between two processes over 127.0.0.1, {ROUND_TRIPS} "
              f"times; {note}"),
         info("host.python_work", median(work), "ms",
-             f"fixed pure-Python workload (20k dict → JSON → dict), median of {WORK_RUNS}; {note}"),
+             f"fixed pure-Python workload (20k dict → JSON → dict), median of {WORK_RUNS}, on "
+             f"Python {platform.python_version()} ({os.path.realpath(sys.executable)}: builds "
+             f"of one version differ, see tools/pick_python.py); {note}"),
     ]

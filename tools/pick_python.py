@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,16 +71,15 @@ def probe(paths: list[str]) -> dict[str, float]:
     return best
 
 
-def main() -> None:
-    if (ROOT / ".venv" / "pyvenv.cfg").exists():
-        return
-    chosen = os.environ.get("PYTHON_FOR_VENV")
-    if not chosen:
-        uv = os.environ.get("UV", "uv").split()
-        timed = probe(candidates(uv))
-        chosen = min(timed, key=timed.__getitem__) if timed else ""
-    print(chosen)
+def choose(root: Path, env: dict[str, str]) -> str:
+    """The interpreter for a new venv under ``root``, or "" to leave it to uv."""
+    if (root / ".venv" / "pyvenv.cfg").exists():
+        return ""
+    if env.get("PYTHON_FOR_VENV"):
+        return env["PYTHON_FOR_VENV"]
+    timed = probe(candidates(env.get("UV", "uv").split()))
+    return min(timed, key=timed.__getitem__) if timed else ""
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    print(choose(ROOT, dict(os.environ)))
