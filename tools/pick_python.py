@@ -62,12 +62,12 @@ def probe(paths: list[str]) -> dict[str, float]:
     for _ in range(ROUNDS):
         for path in paths:
             try:
-                out = subprocess.run([path, "-I", "-c", PROBE], capture_output=True, text=True,
-                                     timeout=30, check=True).stdout.split()
-            except (OSError, subprocess.SubprocessError):
-                continue
-            if len(out) == 2:
-                best[out[0]] = min(float(out[1]), best.get(out[0], float("inf")))
+                executable, seconds = subprocess.run(
+                    [path, "-I", "-c", PROBE], capture_output=True, text=True, timeout=30,
+                    check=True).stdout.split()
+                best[executable] = min(float(seconds), best.get(executable, float("inf")))
+            except (OSError, subprocess.SubprocessError, ValueError):
+                continue  # not a working interpreter: not a candidate
     return best
 
 

@@ -49,9 +49,11 @@ def test_setup_picks_the_fastest_311_or_312_build_and_ignores_the_others(tmp_pat
         {"implementation": "cpython", "version": "3.12.1t", "path": _build(tmp_path, "ft", 0.001)},
     ]
     broken = _script(tmp_path / "broken", "exit 1")
+    garbled = _script(tmp_path / "garbled", "echo not a time")
     uv = _uv(tmp_path, [{"implementation": "cpython", "version": "3.11.7", "path": slow},
                         {"implementation": "cpython", "version": "3.11.7", "path": shim},
                         {"implementation": "cpython", "version": "3.12.1", "path": broken},
+                        {"implementation": "cpython", "version": "3.12.2", "path": garbled},
                         {"implementation": "cpython", "version": "3.11.2", "path": fast},
                         *faster_but_unusable])
     project = tmp_path / "project"
