@@ -50,9 +50,10 @@ def candidates(uv: list[str]) -> list[str]:
         found = json.loads(listed.stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
         return []
-    return [f["path"] for f in found
-            if f.get("implementation") == "cpython" and str(f.get("version", "")).startswith(VERSIONS)
-            and not str(f.get("version", "")).endswith("t")]  # free-threaded builds: no wheels
+    usable = [f["path"] for f in found
+              if f.get("implementation") == "cpython" and str(f.get("version", "")).startswith(VERSIONS)
+              and not str(f.get("version", "")).endswith("t")]  # free-threaded builds: no wheels
+    return list(dict.fromkeys(os.path.realpath(p) for p in usable))  # uv lists symlinks too
 
 
 def probe(paths: list[str]) -> dict[str, float]:
