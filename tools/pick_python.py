@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,9 @@ def candidates(uv: list[str]) -> list[str]:
         listed = subprocess.run([*uv, "python", "list", "--only-installed", "--output-format",
                                  "json"], capture_output=True, text=True, timeout=60, check=True)
         found = json.loads(listed.stdout)
-    except (OSError, subprocess.SubprocessError, ValueError):
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        print(f"pick_python: `uv python list` failed ({exc}): uv chooses the interpreter",
+              file=sys.stderr)
         return []
     usable = [f["path"] for f in found
               if f.get("implementation") == "cpython" and str(f.get("version", "")).startswith(VERSIONS)
@@ -78,7 +81,11 @@ def choose(root: Path, env: dict[str, str]) -> str:
         return ""
     if env.get("PYTHON_FOR_VENV"):
         return env["PYTHON_FOR_VENV"]
-    timed = probe(candidates(env.get("UV", "uv").split()))
+    paths = candidates(env.get("UV", "uv").split())
+    timed = probe(paths)
+    if paths and not timed:
+        print(f"pick_python: none of {paths} answered the probe: uv chooses the interpreter",
+              file=sys.stderr)
     return min(timed, key=timed.__getitem__) if timed else ""
 
 

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -75,11 +77,17 @@ def test_setup_keeps_an_existing_venv_and_obeys_python_for_venv(tmp_path: Path) 
     assert pick.choose(tmp_path, {"UV": uv}) == ""
 
 
-def test_setup_leaves_the_choice_to_uv_when_nothing_qualifies(tmp_path: Path) -> None:
+def test_setup_leaves_the_choice_to_uv_when_nothing_qualifies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     uv = _uv(tmp_path, [{"implementation": "cpython", "version": "3.10.13",
                          "path": _build(tmp_path, "old", 0.001)}])
     assert _pick().choose(tmp_path, {"UV": uv}) == ""
     assert _pick().choose(tmp_path, {"UV": str(tmp_path / "no-such-uv")}) == ""
+    assert "`uv python list` failed" in capsys.readouterr().err  # make setup shows why
+    broken = _uv(tmp_path, [{"implementation": "cpython", "version": "3.11.2",
+                             "path": _script(tmp_path / "broken", "exit 1")}])
+    assert _pick().choose(tmp_path, {"UV": broken}) == ""
+    assert "answered the probe" in capsys.readouterr().err
 
 
 def test_the_probe_runs_on_a_real_interpreter_and_names_its_executable() -> None:
