@@ -477,6 +477,13 @@ def _floor_metrics(lean: LeanFigures, robson: dict[str, float]) -> list[Metric]:
         f"{lean.cpu_ms_per_msg_burst:.1f} ms per message; target {BURST_CPU_TARGET:g} ms over the "
         f"most #21's floor can have spent ({2000 / ISSUE_FLOOR_BURST:.2f} ms: two cores, "
         f"{ISSUE_FLOOR_BURST:,} msg/s)"))
+    cores = robson["cpu_at_50"] * PACED_RATE / 1000
+    out.append(info(
+        "e2e.ratio_to_floor.cpu_at_50", robson["cpu_at_50"] / lean.cpu_ms_per_msg_at_50, "×",
+        f"CPU per signal at {PACED_RATE}/s: Robson {robson['cpu_at_50']:.1f} ms / floor "
+        f"{lean.cpu_ms_per_msg_at_50:.1f} ms per message through its chain; Robson used "
+        f"{cores:.2f} of the host's {os.cpu_count()} cores there: near all of them, the queues "
+        f"grow and the {PACED_RATE}/s latency ratios above measure the queues"))
     return out
 
 
@@ -502,7 +509,8 @@ async def run() -> list[Metric]:
                 "p50_at_50": figures["e2e.signal_to_open_p50_at_50"],
                 "p99_at_50": figures["e2e.signal_to_open_p99_at_50"],
                 "sustained": figures["e2e.sustained_signals_per_s"],
-                "burst_cpu": figures["e2e.cpu_ms_per_signal_burst"]})
+                "burst_cpu": figures["e2e.cpu_ms_per_signal_burst"],
+                "cpu_at_50": figures["e2e.cpu_ms_per_signal_at_50"]})
         finally:
             stop.set()
             await market

@@ -127,6 +127,19 @@ class OutboxRelay:
         self._to_mark.extend(r["message_id"] for r in rows)
         self._wake.set()
 
+    def commit_in_doubt(self) -> None:
+        """A COMMIT that raised may still have landed: the server committed and then the
+        connection was cut (a failover, a stopped server) before the client heard. Its events
+        are then in the outbox with nothing to hand them over, and its message's redelivery is
+        a duplicate that publishes nothing: it would be acked with its effects unpublished
+        until a periodic sweep found them, up to ``IDLE_SWEEP_SECONDS`` later, and whoever
+        found the consumer drained meanwhile (the lockstep replay) would step on without them.
+        So it counts as a backlog, as after a restart: the fast path stands aside and a
+        committed batch is acked only after a scan (which publishes in commit order) until one
+        finds nothing left behind."""
+        self._backlog = True
+        self._wake.set()
+
     async def _publish(self, events: list[tuple[str, bytes, dict[str, str]]]) -> None:
         """Publish concurrently (each with its ``Nats-Msg-Id``), then count them."""
         await asyncio.gather(*(self.bus.publish_raw(subject, payload, headers)

@@ -85,7 +85,8 @@ class Service(Generic[DepsT]):
         self.sessions = make_sessionmaker(self.engine)
         self.bus = Bus(settings.nats_url, name=self.name)
         self.relay = OutboxRelay(self.engine, self.bus, self.name, settings.outbox_poll_seconds)
-        self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.publish_committed)
+        self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.publish_committed,
+                                     on_commit_in_doubt=self.relay.commit_in_doubt)
         self.consumers: list[Consumer] = []
         self._deps = deps
         self.fence = Fence()
@@ -151,7 +152,7 @@ class Service(Generic[DepsT]):
                 batch=s.consumer_batch, max_deliver=s.max_deliver,
                 ack_wait_seconds=s.ack_wait_seconds, on_committed=self.relay.publish_committed,
                 max_deliver_margin=s.max_deliver_margin, pace_seconds=s.paced_fetch_seconds,
-                fence=self.fence,
+                fence=self.fence, on_commit_in_doubt=self.relay.commit_in_doubt,
             )
             await consumer.start()
             self.consumers.append(consumer)

@@ -228,18 +228,29 @@ class UnitOfWorkFactory:
     """For API routes and timers: ``async with uow_factory() as uow: ...`` commits on exit."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 on_committed: Committed | None = None, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
+                 on_committed: Committed | None = None, max_payload: int = DEFAULT_MAX_PAYLOAD,
+                 on_commit_in_doubt: Callable[[], None] | None = None) -> None:
         self.sessions = sessions
         self.clock = clock
         self.on_committed = on_committed
         self.max_payload = max_payload
+        self.on_commit_in_doubt = on_commit_in_doubt
+        """Told when a commit with events failed: it may have landed all the same
+        (``OutboxRelay.commit_in_doubt``)."""
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
-        async with self.sessions() as session, session.begin():
-            uow = UnitOfWork(session, self.clock, self.max_payload)
-            yield uow
-            await uow.flush_outbox()
+        committing = False
+        try:
+            async with self.sessions() as session, session.begin():
+                uow = UnitOfWork(session, self.clock, self.max_payload)
+                yield uow
+                await uow.flush_outbox()
+                committing = bool(uow.written)
+        except BaseException:
+            if committing and self.on_commit_in_doubt is not None:
+                self.on_commit_in_doubt()
+            raise
         await uow.run_after_commit()
         if uow.written and self.on_committed is not None:
             await self.on_committed(uow.written)
