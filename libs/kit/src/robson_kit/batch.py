@@ -26,6 +26,7 @@ from robson_kit.uow import (
     DEFAULT_MAX_PAYLOAD,
     UnitOfWork,
     begin_recording_inbox,
+    commit_doubt,
     flush_outboxes_and_commit,
     run_before_commit,
 )
@@ -64,9 +65,12 @@ class BatchTransaction:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         service: str,
+        on_commit_in_doubt: Callable[[], None] | None = None,
     ) -> None:
         self.consumer = consumer
         self.handler = handler
+        self.on_commit_in_doubt = on_commit_in_doubt
+        """Told when a transaction failed once its events were written (``commit_doubt``)."""
         self.record_inbox = record_inbox
         self.sessions = sessions
         self.clock = clock
@@ -104,7 +108,8 @@ class BatchTransaction:
     ) -> tuple[dict[int, Outcome], list[UnitOfWork]]:
         outcomes: dict[int, Outcome] = {}
         uows: list[UnitOfWork] = []
-        async with self.sessions() as session, session.begin():
+        async with commit_doubt(uows, self.on_commit_in_doubt), self.sessions() as session, \
+                session.begin():
             fresh = await self._record_inbox(session, decoded)
             seen: set[object] = set()
             batch = tuple(m for _, m in decoded if m.message_id in fresh

@@ -154,15 +154,12 @@ class Consumer:
         self.server_max_deliver = max_deliver + max(1, max_deliver_margin)
         self.ack_wait_seconds = spec.ack_wait_seconds or ack_wait_seconds
         self.on_committed = on_committed
-        self.on_commit_in_doubt = on_commit_in_doubt
-        """Told when a batch's commit failed: it may have landed all the same
-        (``OutboxRelay.commit_in_doubt``)."""
         self.probe = probe or database_probe(sessions)
         self.pace_seconds = pace_seconds if spec.paced else 0.0
         self.fence = fence
         self._demand: progress.Demand | None = None
         self._batch = BatchTransaction(spec.name, spec.handler, spec.record_inbox, sessions,
-                                       self.clock, service)
+                                       self.clock, service, on_commit_in_doubt)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._failures: OrderedDict[int, tuple[int, datetime]] = OrderedDict()
@@ -316,9 +313,6 @@ class Consumer:
                 done = {id(m): Outcome(kind, "COMMIT_FAILED", repr(exc)) for m, _ in batch}
                 uows = []
             outcomes.update(done)
-        if self.on_commit_in_doubt is not None and any(
-                o.reason_code == "COMMIT_FAILED" for o in outcomes.values()):
-            self.on_commit_in_doubt()
         if outage is None and any(o.infra for o in outcomes.values()):
             outage = await self._dependency_down()
         if outage:

@@ -224,6 +224,21 @@ async def _write_outbox(session: AsyncSession, rows: list[OutboxRow]) -> None:
         )
 
 
+@asynccontextmanager
+async def commit_doubt(uows: list[UnitOfWork],
+                       notify: Callable[[], None] | None) -> AsyncIterator[None]:
+    """Around a transaction of ``uows``: when it raises or is cancelled once their events are
+    written to the outbox (its COMMIT under way, or done and what follows failing), the commit
+    may have landed all the same: ``notify`` (``OutboxRelay.commit_in_doubt``). Before that,
+    nothing it wrote can have been committed."""
+    try:
+        yield
+    except BaseException:
+        if notify is not None and any(uow.written for uow in uows):
+            notify()
+        raise
+
+
 class UnitOfWorkFactory:
     """For API routes and timers: ``async with uow_factory() as uow: ...`` commits on exit."""
 
@@ -240,17 +255,13 @@ class UnitOfWorkFactory:
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
-        committing = False
-        try:
-            async with self.sessions() as session, session.begin():
-                uow = UnitOfWork(session, self.clock, self.max_payload)
-                yield uow
-                await uow.flush_outbox()
-                committing = bool(uow.written)
-        except BaseException:
-            if committing and self.on_commit_in_doubt is not None:
-                self.on_commit_in_doubt()
-            raise
+        uows: list[UnitOfWork] = []
+        async with commit_doubt(uows, self.on_commit_in_doubt), self.sessions() as session, \
+                session.begin():
+            uow = UnitOfWork(session, self.clock, self.max_payload)
+            uows.append(uow)
+            yield uow
+            await uow.flush_outbox()
         await uow.run_after_commit()
         if uow.written and self.on_committed is not None:
             await self.on_committed(uow.written)
