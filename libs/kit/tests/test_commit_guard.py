@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 from fastapi import APIRouter
+from robson_kit.bus import Bus
 from robson_kit.commit_guard import CommitGuard, LockNotConfirmed, install
 from robson_kit.db import make_engine, make_sessionmaker
 from robson_kit.fence import Fence
@@ -162,8 +163,10 @@ async def test_a_commit_that_wrote_nothing_needs_no_confirmation(
 
 
 async def test_a_route_whose_commit_is_refused_answers_503(
-    nats_url: str, database_url: str, schema: str
+    bus: Bus, nats_url: str, database_url: str, schema: str
 ) -> None:
+    """``bus``: the streams reset, so that the service's consumer counts no earlier test's
+    signals beside the route's."""
     service = build(SampleSettings(nats_url=nats_url, database_url=database_url, db_schema=schema,
                                    lock_check_seconds=CHECK_SECONDS))
     router = APIRouter()

@@ -78,7 +78,7 @@ async def _decided(bus: Bus, n: int) -> bool:
 
 
 async def _backlog_cleared(service: Service) -> bool:
-    return not service.relay._backlog
+    return not service.relay.behind
 
 
 async def test_route_commit_with_events_that_raised_counts_as_a_backlog_until_scanned(
@@ -96,7 +96,7 @@ async def test_route_commit_with_events_that_raised_counts_as_a_backlog_until_sc
         async with sample.uow() as uow:
             event.listen(uow.session.sync_session, "after_commit", cut, once=True)
             uow.emit(signal)
-    assert sample.relay._backlog, "a commit of events that raised is in doubt"
+    assert sample.relay.behind, "a commit of events that raised is in doubt"
     await wait_until(lambda: _on_stream(bus, signal.message_id), timeout=10,
                      message="the landed event published by the scan")
     await wait_until(lambda: _backlog_cleared(sample), timeout=10, message="the backlog cleared")
@@ -108,7 +108,7 @@ async def test_route_failing_before_its_commit_is_no_doubt(sample: Service) -> N
         async with sample.uow() as uow:
             uow.emit(make_signal("sig-never"))
             raise RuntimeError("the route failed before committing")
-    assert not sample.relay._backlog
+    assert not sample.relay.behind
 
 
 async def _on_stream(bus: Bus, message_id: object) -> bool:

@@ -221,7 +221,7 @@ async def test_idle_relay_skips_its_sweeps_until_an_event_is_committed_and_sweep
     await service.start()
     try:
         relay = service.relay
-        await wait_until(lambda: not relay._backlog and not relay._unpublished,
+        await wait_until(lambda: not relay.behind and not relay._unpublished,
                          message="start-up sweep done")
         scans = relay._scans
         await asyncio.sleep(0.6)  # twelve poll intervals, idle

@@ -24,6 +24,7 @@ from robson_kit.errors import NotYet, PermanentError
 from robson_kit.outage import is_infrastructure_error
 from robson_kit.uow import (
     DEFAULT_MAX_PAYLOAD,
+    InDoubt,
     UnitOfWork,
     begin_recording_inbox,
     commit_doubt,
@@ -65,12 +66,12 @@ class BatchTransaction:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         service: str,
-        on_commit_in_doubt: Callable[[], None] | None = None,
+        on_commit_in_doubt: InDoubt | None = None,
     ) -> None:
         self.consumer = consumer
         self.handler = handler
         self.on_commit_in_doubt = on_commit_in_doubt
-        """Told when a transaction failed once its events were written (``commit_doubt``)."""
+        """Told when a transaction failed once its COMMIT was on its way (``commit_doubt``)."""
         self.record_inbox = record_inbox
         self.sessions = sessions
         self.clock = clock

@@ -66,7 +66,7 @@ from robson_kit.keepalive import InProgress
 from robson_kit.outage import Probe, database_probe, is_infrastructure_error, reachable
 from robson_kit.provision import provision_consumer
 from robson_kit.pull import PullFeed
-from robson_kit.uow import Committed, UnitOfWork
+from robson_kit.uow import Committed, InDoubt, UnitOfWork
 
 __all__ = ["FIRST_FAILED_HEADER", "Consumer", "ConsumerSpec", "backoff_seconds"]
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
@@ -142,7 +142,8 @@ class Consumer:
         probe: Probe | None = None,
         pace_seconds: float = 0.1,
         fence: Fence | None = None,
-        on_commit_in_doubt: Callable[[], None] | None = None,
+        on_commit_in_doubt: InDoubt | None = None,
+        relay_behind: Callable[[], bool] | None = None,
     ) -> None:
         self.spec = spec
         self.bus = bus
@@ -157,6 +158,8 @@ class Consumer:
         self.probe = probe or database_probe(sessions)
         self.pace_seconds = pace_seconds if spec.paced else 0.0
         self.fence = fence
+        self.relay_behind = relay_behind or (lambda: False)
+        """Whether the service's outbox relay has a backlog (progress reports say so)."""
         self._demand: progress.Demand | None = None
         self._batch = BatchTransaction(spec.name, spec.handler, spec.record_inbox, sessions,
                                        self.clock, service, on_commit_in_doubt)
@@ -190,10 +193,9 @@ class Consumer:
         self._sub: JetStreamContext.PullSubscription | None = await self._bind()
         self._demand = await progress.Demand.of(self.bus.nc)
         if progress.enabled():
-            relay = getattr(self.on_committed, "__self__", None)
             self.progress = progress.Reporter(
                 self.bus.nc, self.service, self.spec.name, self.spec.stream.name,
-                lambda: bool(getattr(relay, "_backlog", False)), self._demand)
+                self.relay_behind, self._demand)
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.spec.name}")
 
     async def _bind(self) -> JetStreamContext.PullSubscription:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -37,6 +38,13 @@ class QuietServer(uvicorn.Server):
                 await asyncio.wait_for(self._woken.wait(), TICK_SECONDS)
             should_exit = await self.on_tick(counter)
 
+    def stop_serving(self) -> None:
+        """Shut down as on SIGTERM, from the server's own loop, without a signal (uvicorn raises
+        the signals it caught again once it has stopped)."""
+        self.should_exit = True
+        if self._woken is not None:
+            self._woken.set()
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         loop, woken = self._loop, self._woken
@@ -44,9 +52,13 @@ class QuietServer(uvicorn.Server):
             loop.call_soon_threadsafe(woken.set)  # a signal handler may run between bytecodes
 
 
-def serve(app: object, **config: object) -> None:
-    """``uvicorn.run(app, **config)`` for an application object, with ``QuietServer``."""
+def serve(app: object, on_server: Callable[[QuietServer], None] | None = None,
+          **config: object) -> None:
+    """``uvicorn.run(app, **config)`` for an application object, with ``QuietServer``;
+    ``on_server`` is handed the server before it starts."""
     server = QuietServer(uvicorn.Config(app, **config))  # type: ignore[arg-type]
+    if on_server is not None:
+        on_server(server)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:

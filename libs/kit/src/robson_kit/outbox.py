@@ -127,6 +127,12 @@ class OutboxRelay:
         self._to_mark.extend(r["message_id"] for r in rows)
         self._wake.set()
 
+    @property
+    def behind(self) -> bool:
+        """A backlog: the fast path stands aside, and committed batches wait for a scan, until
+        one finds nothing left behind (after a start, a failed publish, a commit in doubt)."""
+        return self._backlog
+
     def commit_in_doubt(self) -> None:
         """A COMMIT that raised may still have landed: the server committed and then the
         connection was cut (a failover, a stopped server) before the client heard. Its events

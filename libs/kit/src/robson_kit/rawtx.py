@@ -34,6 +34,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from robson_kit import faults
 from robson_kit.commit_guard import CommitGuard, guard_of
 
 _KIT_TX = "robson.kit_transaction"
@@ -142,6 +143,11 @@ async def begin_with_inbox(session: AsyncSession, records: list[tuple[object, st
     return True
 
 
+COMMIT_SENT = "robson_kit.commit_sent"
+"""In a session's ``info`` once its COMMIT is on its way: from then on a failure leaves the
+transaction's outcome unknown (``uow.commit_doubt``); before, nothing it wrote can have landed."""
+
+
 def kit_transaction(session: AsyncSession) -> KitTransaction | None:
     held = session.info.get(_KIT_TX)
     if held is not None and held[0] is session.get_transaction() and not held[1].ended:
@@ -166,10 +172,12 @@ async def commit_with_outbox(session: AsyncSession, rows: list[dict[str, Any]]) 
     insert = ("INSERT INTO outbox (message_id, subject, message_type, payload, headers) VALUES "
               f"{values}; " if rows else "")
     await kit.confirm_lock()
+    session.info[COMMIT_SENT] = True
     status = await kit.driver.execute(f"{insert}COMMIT")
     kit.ended = True
     if status != "COMMIT":  # Postgres answers ROLLBACK to a COMMIT of a failed transaction
         raise TransactionRolledBack(f"COMMIT answered {status!r}")
+    faults.point("commit.landed")
     return True
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Generic
+from typing import Any, Generic, NoReturn
 
 from fastapi import APIRouter, FastAPI
 from typing_extensions import TypeVar
 
-from robson_kit import logs, migrations
+from robson_kit import faults, logs, migrations
 from robson_kit.app import create_app
 from robson_kit.bus import Bus
 from robson_kit.clock import Clock, WallClock
@@ -19,13 +21,13 @@ from robson_kit.commit_guard import CommitGuard, install
 from robson_kit.consumer import Consumer, ConsumerSpec
 from robson_kit.db import make_engine, make_sessionmaker, ping
 from robson_kit.fence import Fence
-from robson_kit.http_server import serve
+from robson_kit.http_server import QuietServer, serve
 from robson_kit.outbox import OutboxRelay
 from robson_kit.service_lock import ServiceLock, idle_in_transaction_limit
 from robson_kit.settings import ServiceSettings
 from robson_kit.singleton import Singleton
 from robson_kit.supervise import LoopFactory, Supervisor
-from robson_kit.uow import UnitOfWorkFactory
+from robson_kit.uow import CommitDoubt, UnitOfWorkFactory
 
 DepsT = TypeVar("DepsT", default=Any)  # a service built without deps is a Service[Any]
 Hook = Callable[["Service[Any]"], Awaitable[None]]
@@ -86,7 +88,7 @@ class Service(Generic[DepsT]):
         self.bus = Bus(settings.nats_url, name=self.name)
         self.relay = OutboxRelay(self.engine, self.bus, self.name, settings.outbox_poll_seconds)
         self.uow = UnitOfWorkFactory(self.sessions, self.clock, on_committed=self.relay.publish_committed,
-                                     on_commit_in_doubt=self.relay.commit_in_doubt)
+                                     on_commit_in_doubt=self.commit_in_doubt)
         self.consumers: list[Consumer] = []
         self._deps = deps
         self.fence = Fence()
@@ -100,6 +102,9 @@ class Service(Generic[DepsT]):
         install(self.engine, self.commit_guard)
         self.supervisor = Supervisor(self.name, fence=self.fence)
         self.started = False
+        self.restarting = False
+        """``restart`` was asked: under ``run`` the process executes itself anew once stopped."""
+        self._stop_serving: Callable[[], None] | None = None
         self.activated = False
         """Start-up ran to its end under the lock (migrated, state loaded, consuming): until
         then the fence may be open (the lock is held) while the routes' state is still empty."""
@@ -152,7 +157,8 @@ class Service(Generic[DepsT]):
                 batch=s.consumer_batch, max_deliver=s.max_deliver,
                 ack_wait_seconds=s.ack_wait_seconds, on_committed=self.relay.publish_committed,
                 max_deliver_margin=s.max_deliver_margin, pace_seconds=s.paced_fetch_seconds,
-                fence=self.fence, on_commit_in_doubt=self.relay.commit_in_doubt,
+                fence=self.fence, on_commit_in_doubt=self.commit_in_doubt,
+                relay_behind=lambda: self.relay.behind,
             )
             await consumer.start()
             self.consumers.append(consumer)
@@ -185,6 +191,33 @@ class Service(Generic[DepsT]):
         await self.engine.dispose()
         self.started = self.activated = self.commit_guard.armed = False
         log.info("service.stopped")
+
+    def commit_in_doubt(self, doubt: CommitDoubt) -> None:
+        """A transaction failed once its COMMIT was on its way, so it may have landed; its
+        message's redelivery would then be a duplicate the inbox drops. Its events go out before
+        that duplicate is acked (``OutboxRelay.commit_in_doubt``). Its in-memory effects
+        (``after_commit``) would never run: when it had some, the process starts again, its
+        start-up loading its state from the database as after any restart."""
+        if doubt.events:
+            self.relay.commit_in_doubt()
+        if doubt.effects:
+            self.restart("a commit's outcome is unknown (it failed once its COMMIT was sent) and "
+                         "its in-memory effects did not run: memory may be behind the database")
+
+    def restart(self, reason: str) -> None:
+        """Stop acting at once and start again. The service halts (its fence closes, nothing
+        commits any more, the lock is given up); under ``run`` the process then stops as on
+        SIGTERM and executes its own command anew (same pid, same environment), else (a test
+        driving the service) ``/healthz`` answers 503 and whoever runs it restarts it."""
+        if self.halted:
+            return
+        self.singleton.halt(reason)
+        self.restarting = True
+        if self._stop_serving is not None:
+            self._stop_serving()
+
+    def _served_by(self, server: QuietServer) -> None:
+        self._stop_serving = server.stop_serving
 
     def supervise(self, name: str, factory: LoopFactory, fenced: bool = True) -> asyncio.Task[None]:
         """Run a background loop for the service's life: restarted with backoff on any error,
@@ -232,5 +265,18 @@ class Service(Generic[DepsT]):
         """Blocking entry point of ``python -m robson_<service>``."""
         s = self.settings
         logs.configure_logging(self.name, s.log_level, s.log_json)
-        serve(self.app(), host=s.http_host, port=s.http_port, log_level=s.log_level.lower(),
-              access_log=False, log_config=None, timeout_graceful_shutdown=HTTP_GRACE_SECONDS)
+        serve(self.app(), on_server=self._served_by, host=s.http_host, port=s.http_port,
+              log_level=s.log_level.lower(), access_log=False, log_config=None,
+              timeout_graceful_shutdown=HTTP_GRACE_SECONDS)
+        if self.restarting:
+            _start_again(self.name)
+
+
+def _start_again(name: str) -> NoReturn:
+    """This process's own command, executed anew in its place (same pid: a supervisor sees no
+    exit), with its environment but the injected faults, which are armed for one life."""
+    env = {k: v for k, v in os.environ.items() if k != faults.VARIABLE}
+    log.warning("service.starting_again", service=name, argv=sys.orig_argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, sys.orig_argv, env)

@@ -46,6 +46,7 @@ class Singleton:
         self.halted: str | None = None
         """Why this process gave up for good (it must be restarted), or None."""
         self._task: asyncio.Task[None] | None = None
+        self._releasing: asyncio.Future[None] | None = None
         self._told = ""
 
     async def claim(self, grace: float = START_GRACE_SECONDS) -> bool:
@@ -105,6 +106,8 @@ class Singleton:
 
     async def _attempt(self) -> bool:
         """True when there is no point trying again: the lock is held, or this process halted."""
+        if self.halted:
+            return True
         try:
             tenure = await self.lock.acquire()
         except LockBusy as busy:
@@ -138,6 +141,16 @@ class Singleton:
         self.halted = reason
         await self.release(f"halted: {reason}")
         log.error("service.halted", reason=reason)
+
+    def halt(self, reason: str) -> None:
+        """Halt now, from anywhere (a commit's outcome unknown, ``Service.restart``): the fence
+        closes at once and stays closed, and the lock is given up in the background."""
+        if self.halted:
+            return
+        self.halted = reason
+        self.fence.close(f"halted: {reason}")
+        log.error("service.halted", reason=reason)
+        self._releasing = asyncio.ensure_future(self.release(f"halted: {reason}"))
 
 
 def _delay(attempt: int, cap: float) -> float:

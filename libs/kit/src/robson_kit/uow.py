@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -18,8 +19,9 @@ from sqlalchemy.sql import Executable
 
 from robson_kit.bus import headers_for
 from robson_kit.clock import Clock
+from robson_kit.commit_guard import LockNotConfirmed
 from robson_kit.errors import PermanentError
-from robson_kit.rawtx import begin_with_inbox, commit_with_outbox
+from robson_kit.rawtx import COMMIT_SENT, begin_with_inbox, commit_with_outbox
 
 Callback = Callable[[], Awaitable[None] | None]
 OutboxRow = dict[str, Any]
@@ -28,6 +30,20 @@ _BEFORE_COMMIT = "robson.before_commit"
 _DRIVER = "robson.driver_connection"
 Committed = Callable[[list[OutboxRow]], Awaitable[None]]
 """Called after a commit with the outbox rows it wrote (the relay publishes them at once)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommitDoubt:
+    """A transaction failed once its COMMIT was on its way: it may have landed all the same."""
+
+    events: bool
+    """It wrote events to the outbox (they may be there, unpublished)."""
+    effects: bool
+    """Some of its ``after_commit`` effects did not run: the process's memory may be behind
+    its database, and the message's redelivery, a duplicate, will not bring them."""
+
+
+InDoubt = Callable[[CommitDoubt], None]
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 """nats-server's default; the bus replaces it with the connected server's ``max_payload``."""
 HEADER_ALLOWANCE = 1024
@@ -115,12 +131,21 @@ class UnitOfWork:
         self._pending.clear()
         self._after_commit.clear()
 
+    @property
+    def effects_pending(self) -> bool:
+        """``after_commit`` callbacks not run (or one that failed)."""
+        return bool(self._after_commit)
+
     async def run_after_commit(self) -> None:
         callbacks, self._after_commit = self._after_commit, []
-        for cb in callbacks:
-            result = cb()
-            if result is not None:
-                await result
+        for i, cb in enumerate(callbacks):
+            try:
+                result = cb()
+                if result is not None:
+                    await result
+            except BaseException:
+                self._after_commit[:0] = callbacks[i:]  # this one and the rest did not run
+                raise
 
 
 # The kit's own statements run on the transaction's asyncpg connection directly: SQLAlchemy's
@@ -202,6 +227,7 @@ async def flush_outboxes_and_commit(session: AsyncSession, uows: list[UnitOfWork
     if await commit_with_outbox(session, rows):
         return len(rows)
     await _write_outbox(session, rows)
+    await _commit_next(session)
     return len(rows)
 
 
@@ -212,6 +238,15 @@ async def flush_outboxes(session: AsyncSession, uows: list[UnitOfWork]) -> int:
     rows = [row for uow in uows for row in uow.take_outbox_rows()]
     await _write_outbox(session, rows)
     return len(rows)
+
+
+async def _commit_next(session: AsyncSession) -> None:
+    """The session's COMMIT comes next: whatever the ORM still holds goes in now (a flush that
+    fails is no doubt), and from here on a failure leaves the outcome unknown, except the commit
+    guard's refusal (``LockNotConfirmed``), raised before anything is sent."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    session.info[COMMIT_SENT] = True
 
 
 async def _write_outbox(session: AsyncSession, rows: list[OutboxRow]) -> None:
@@ -225,17 +260,19 @@ async def _write_outbox(session: AsyncSession, rows: list[OutboxRow]) -> None:
 
 
 @asynccontextmanager
-async def commit_doubt(uows: list[UnitOfWork],
-                       notify: Callable[[], None] | None) -> AsyncIterator[None]:
-    """Around a transaction of ``uows``: when it raises or is cancelled once their events are
-    written to the outbox (its COMMIT under way, or done and what follows failing), the commit
-    may have landed all the same: ``notify`` (``OutboxRelay.commit_in_doubt``). Before that,
-    nothing it wrote can have been committed."""
+async def commit_doubt(uows: list[UnitOfWork], notify: InDoubt | None) -> AsyncIterator[None]:
+    """Around a transaction of ``uows``: when it raises or is cancelled once its COMMIT is on
+    its way (under way, or done and what follows failing), the commit may have landed all the
+    same: ``notify`` is told what is at stake (``Service.commit_in_doubt``). Before that, nothing
+    it wrote can have been committed."""
     try:
         yield
+    except LockNotConfirmed:
+        raise
     except BaseException:
-        if notify is not None and any(uow.written for uow in uows):
-            notify()
+        if notify is not None and any(uow.session.info.get(COMMIT_SENT) for uow in uows):
+            notify(CommitDoubt(events=any(uow.written for uow in uows),
+                               effects=any(uow.effects_pending for uow in uows)))
         raise
 
 
@@ -244,14 +281,13 @@ class UnitOfWorkFactory:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
                  on_committed: Committed | None = None, max_payload: int = DEFAULT_MAX_PAYLOAD,
-                 on_commit_in_doubt: Callable[[], None] | None = None) -> None:
+                 on_commit_in_doubt: InDoubt | None = None) -> None:
         self.sessions = sessions
         self.clock = clock
         self.on_committed = on_committed
         self.max_payload = max_payload
         self.on_commit_in_doubt = on_commit_in_doubt
-        """Told when a commit with events failed: it may have landed all the same
-        (``OutboxRelay.commit_in_doubt``)."""
+        """Told when a commit failed once on its way: it may have landed all the same."""
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
@@ -262,6 +298,7 @@ class UnitOfWorkFactory:
             uows.append(uow)
             yield uow
             await uow.flush_outbox()
+            await _commit_next(session)
         await uow.run_after_commit()
         if uow.written and self.on_committed is not None:
             await self.on_committed(uow.written)

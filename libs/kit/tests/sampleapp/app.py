@@ -3,9 +3,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from fastapi import APIRouter
 from pydantic_settings import SettingsConfigDict
 from robson_contracts import DecisionKind, SignalDetected, TradeDecision, derive_id
 from robson_contracts import subjects as s
+from robson_kit.auth import ReadPrincipal
 from robson_kit.consumer import ConsumerSpec
 from robson_kit.errors import NotYet, PermanentError
 from robson_kit.service import Service
@@ -39,6 +41,26 @@ class SampleSettings(ServiceSettings):
     db_schema: str = "sample"
 
 
+REMEMBER = "remember"
+"""Signals of this strategy are kept in memory too (their ids start with it), as services keep
+books: loaded at start-up from the table, then added to by the handler's ``after_commit``."""
+remembered: set[str] = set()
+router = APIRouter()
+
+
+@router.get("/remembered")
+async def remembered_in_memory(who: ReadPrincipal) -> list[str]:
+    return sorted(remembered)
+
+
+async def load_remembered(service: Service) -> None:
+    async with service.sessions() as session:
+        rows = await session.execute(select(counts.c.signal_id)
+                                     .where(counts.c.signal_id.startswith(REMEMBER)))
+        remembered.clear()
+        remembered.update(row.signal_id for row in rows)
+
+
 NOT_YET_TIMES = 12
 """A 'later' signal is not ready this many times (more than ``max_deliver`` failures would allow)."""
 not_yet_asked: dict[str, int] = {}
@@ -52,6 +74,8 @@ async def handle_signal(signal: SignalDetected, uow: UnitOfWork) -> None:
         if asked <= NOT_YET_TIMES:
             raise NotYet(f"asked {asked} times", delay=0.02)
     await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id, "pid": os.getpid()})
+    if signal.strategy == REMEMBER:
+        uow.after_commit(lambda: remembered.add(signal.signal_id))
     uow.emit(TradeDecision(
         **signal.caused(),
         message_id=derive_id("decision", signal.message_id),
@@ -76,6 +100,8 @@ def build(settings: SampleSettings | None = None) -> Service:
         Path(__file__).parent / "migrations",
         consumers=[ConsumerSpec("sample_signals", s.SIGNALS, (s.ALL_SIGNALS,), handle_signal,
                                 accepts=(SignalDetected,))],
+        routers=[router],
+        on_start=[load_remembered],
     )
 
 
