@@ -26,6 +26,8 @@ class QuietServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self._woken: asyncio.Event | None = None
+        self.signalled = False
+        """A termination signal asked it to stop (not ``stop_serving``)."""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def main_loop(self) -> None:
@@ -46,6 +48,7 @@ class QuietServer(uvicorn.Server):
             self._woken.set()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.signalled = True
         super().handle_exit(sig, frame)
         loop, woken = self._loop, self._woken
         if loop is not None and woken is not None and not loop.is_closed():

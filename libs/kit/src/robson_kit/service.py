@@ -104,7 +104,8 @@ class Service(Generic[DepsT]):
         self.started = False
         self.restarting = False
         """``restart`` was asked: under ``run`` the process executes itself anew once stopped."""
-        self._stop_serving: Callable[[], None] | None = None
+        self._server: QuietServer | None = None
+        """The HTTP server ``run`` serves with (None when the service is driven otherwise)."""
         self.activated = False
         """Start-up ran to its end under the lock (migrated, state loaded, consuming): until
         then the fence may be open (the lock is held) while the routes' state is still empty."""
@@ -213,11 +214,11 @@ class Service(Generic[DepsT]):
             return
         self.singleton.halt(reason)
         self.restarting = True
-        if self._stop_serving is not None:
-            self._stop_serving()
+        if self._server is not None:
+            self._server.stop_serving()
 
     def _served_by(self, server: QuietServer) -> None:
-        self._stop_serving = server.stop_serving
+        self._server = server
 
     def supervise(self, name: str, factory: LoopFactory, fenced: bool = True) -> asyncio.Task[None]:
         """Run a background loop for the service's life: restarted with backoff on any error,
@@ -268,8 +269,8 @@ class Service(Generic[DepsT]):
         serve(self.app(), on_server=self._served_by, host=s.http_host, port=s.http_port,
               log_level=s.log_level.lower(), access_log=False, log_config=None,
               timeout_graceful_shutdown=HTTP_GRACE_SECONDS)
-        if self.restarting:
-            _start_again(self.name)
+        if self.restarting and not (self._server is not None and self._server.signalled):
+            _start_again(self.name)  # not when asked to stop meanwhile: it stops, and halted
 
 
 def _start_again(name: str) -> NoReturn:
