@@ -116,6 +116,14 @@ class ChaosPlatform:
         proc.kill()
         proc.start(ready=False)
 
+    async def restart_with_faults(self, name: str, faults: str) -> None:
+        """SIGKILL, then start again with ``ROBSON_FAULTS=faults`` armed for that life (a
+        service that starts itself again does so without them)."""
+        proc = self.p.procs[name]
+        proc.kill()
+        proc.env = {**proc.env, "ROBSON_FAULTS": faults}
+        proc.start(ready=False)
+
     async def all_ready(self) -> None:
         for proc in self.p.procs.values():
             await asyncio.to_thread(proc.wait_ready, 120.0)

@@ -3,7 +3,7 @@ replay that opens and closes several positions with take-profits and stop-outs. 
 injects a fault mid-replay and must end with positions, fills, realized P&L, balances and the
 gate's projection identical to the clean run, and no dead letter it did not poison on purpose.
 The faults: SIGKILLs, Postgres stopped, a Postgres failover (refusing, then read-only, then
-writable), NATS stopped, poison inputs.
+writable), NATS stopped, commits that landed but raised, poison inputs.
 
 Scenario 5 (execution against the fake exchange with its database interrupted for 10 s:
 every accepted live order placed exactly once) is
@@ -157,6 +157,36 @@ async def test_nats_stopped_for_30_s_mid_replay_ends_identical_to_clean_run(
 ) -> None:
     await outage_mid_replay_ends_identical(
         clean, new_platform, lambda infra: infra.nats_down(NATS_DOWN), f"NATS stopped {NATS_DOWN:.0f} s")
+
+
+KEEPING_BOOKS = ("paper", "position", "entry_gate", "decision")
+"""The services whose consumers keep state in memory beside their tables (``after_commit``)."""
+
+
+async def test_commits_that_landed_but_raised_restart_the_services_in_place_and_end_identical_to_clean_run(
+    clean: Reference, new_platform
+) -> None:
+    """Mid-replay, each service that keeps books in memory meets a COMMIT that lands while its
+    connection is cut before the answer (``batch.committed:cut``: the first batch of its new
+    life committed with in-memory effects still to run). Its redelivery is a duplicate, so
+    those effects would never run: each starts again in place, reloading its memory from its
+    tables, and the run ends as the clean one did."""
+    platform: ChaosPlatform = await new_platform()
+    await platform.start_feed()
+    await mid_replay(platform)
+    for name in KEEPING_BOOKS:
+        await platform.restart_with_faults(name, "batch.committed:cut")
+    outcome = await platform.finish(timeout=600)
+    state = projection(outcome)
+    assert outcome.dead_letters == [], [m.data[:300] for m in outcome.dead_letters]
+    assert_same(clean, state)
+    for name in KEEPING_BOOKS:
+        proc = platform.p.procs[name]
+        log = proc.log_path.read_text(errors="replace")
+        assert log.count("service.starting_again") == 1, f"{name} did not start again in place"
+        assert proc.proc is not None and proc.proc.poll() is None, f"{name} exited"
+    report("commits landed but raised", platform, state,
+           f"{', '.join(KEEPING_BOOKS)} each started again in place once")
 
 
 OVERSIZED_SUBJECT = "robson.order.cmd.paper.e2e.BTCUSDT"

@@ -132,6 +132,8 @@ class BatchTransaction:
             await self._deferred_writes(session, decoded, isolate)
             faults.point("batch.before_commit")
             await flush_outboxes_and_commit(session, uows)
+            if faults.armed("batch.committed") and any(u.effects_pending for u in uows):
+                faults.point("batch.committed")
             # At once, before anything else may fail or be cancelled (the fence): a committed
             # transaction whose in-memory effects were skipped would leave the process's state
             # behind its database, and the message's redelivery is a duplicate the inbox drops.

@@ -10,6 +10,8 @@ transaction left as they are, until something sends it SIGCONT; it then goes on 
 ``ROBSON_FAULTS=commit.landed:cut`` raises ``ConnectionResetError`` there, the first time only:
 what the driver raises when the server closed the connection after a COMMIT it carried out
 (a failover's ``pg_terminate_backend``), so the process cannot know whether it landed.
+``batch.committed:cut`` does so for the first consumer batch that committed with in-memory
+effects still to run (``after_commit``).
 ``:kill`` is the default. Several points are separated by commas.
 
 Armed for one life of the process: a service that starts itself again
@@ -45,6 +47,10 @@ def _armed(spec: str) -> dict[str, signal.Signals | str]:
 
 
 _ARMED = _armed(os.environ.get(VARIABLE, ""))
+
+
+def armed(name: str) -> bool:
+    return name in _ARMED
 
 
 def point(name: str) -> None:
