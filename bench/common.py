@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from robson_contracts import TradeTick
 from robson_kit.bus import Bus
@@ -98,9 +99,25 @@ def infra_cpu_by_process(infra: Infrastructure) -> dict[str, float]:
         used["nats-server"] = process_cpu_seconds(infra.nats.process.pid)
     pidfile = infra.postgres.pgdata / "postmaster.pid" if infra.postgres else None
     if pidfile and pidfile.exists():
-        root = psutil.Process(int(pidfile.read_text().splitlines()[0]))
-        used["postgres"] = sum(sum(p.cpu_times()[:2]) for p in [root, *root.children()])
+        used["postgres"] = _tree_cpu_seconds(psutil.Process(int(pidfile.read_text().splitlines()[0])))
     return used
+
+
+def _tree_cpu_seconds(root: Any) -> float:
+    """A process's CPU, its live children's, and its ended children's (reaped into its
+    ``children_*`` times): a backend that ends between two readings neither fails the reading
+    (it once failed a whole e2e run) nor takes its CPU out of the sum."""
+    import psutil
+
+    own = root.cpu_times()
+    total = own.user + own.system + own.children_user + own.children_system
+    for child in root.children():
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def infra_cpu_seconds(infra: Infrastructure) -> float:
