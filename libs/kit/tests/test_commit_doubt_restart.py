@@ -89,6 +89,22 @@ async def test_commit_refused_before_it_was_sent_leaves_the_service_running(
     assert await seen(sample, "remember-refused") == 1
 
 
+async def test_commit_the_server_refuses_with_an_error_of_its_own_is_no_doubt(
+    bus: Bus, sample: Service
+) -> None:
+    """The COMMIT was sent, but the server answered with an error of its own (the outbox's
+    unique message id, violated by an event emitted twice): it rolled back, certainly. The
+    message is retried and dead-lettered as any failing one; the service runs on."""
+    await bus.publish(make_signal("remember-twice-1", strategy=sampleapp.REMEMBER_TWICE))
+    letters = await wait_until(lambda: read_stream(bus, s.ALL_DEAD_LETTERS), timeout=60,
+                               message="the message dead-lettered after its retries")
+    assert [letter.consumer for letter in letters] == ["sample_signals"]
+    assert sample.halted is None and sample.fence.held
+    assert await seen(sample, "remember-twice-1") == 0
+    assert "remember-twice-1" not in sampleapp.remembered
+    assert await _decided_on(bus, "remember-twice-1") == 0
+
+
 async def test_service_process_whose_commit_landed_but_raised_starts_again_and_reloads_its_memory(
     bus: Bus, nats_url: str, database_url: str, schema: str, tmp_path: Path
 ) -> None:

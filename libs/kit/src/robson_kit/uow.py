@@ -21,7 +21,12 @@ from robson_kit.bus import headers_for
 from robson_kit.clock import Clock
 from robson_kit.commit_guard import LockNotConfirmed
 from robson_kit.errors import PermanentError
-from robson_kit.rawtx import COMMIT_SENT, begin_with_inbox, commit_with_outbox
+from robson_kit.rawtx import (
+    COMMIT_SENT,
+    TransactionRolledBack,
+    begin_with_inbox,
+    commit_with_outbox,
+)
 
 Callback = Callable[[], Awaitable[None] | None]
 OutboxRow = dict[str, Any]
@@ -269,11 +274,41 @@ async def commit_doubt(uows: list[UnitOfWork], notify: InDoubt | None) -> AsyncI
         yield
     except LockNotConfirmed:
         raise
-    except BaseException:
-        if notify is not None and any(uow.session.info.get(COMMIT_SENT) for uow in uows):
+    except BaseException as exc:
+        if notify is not None and any(uow.session.info.get(COMMIT_SENT) for uow in uows) \
+                and outcome_unknown(exc):
             notify(CommitDoubt(events=any(uow.written for uow in uows),
                                effects=any(uow.effects_pending for uow in uows)))
         raise
+
+
+CONNECTION_ENDING = frozenset({"08", "53", "57", "58", "XX"})
+"""SQLSTATE classes of errors that may end the session after its COMMIT was carried out
+(connection exceptions, insufficient resources, operator intervention such as
+``pg_terminate_backend``, system and internal errors)."""
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a transaction that failed once its COMMIT was sent may have committed. Not when
+    the server answered with an error of its own (a constraint, a serialization failure: it
+    rolled back), nor when COMMIT answered ROLLBACK; a lost connection, a cancellation or an
+    error that ends the session may come after the commit was done."""
+    if isinstance(exc, TransactionRolledBack):
+        return False
+    state = _sqlstate(exc)
+    return state is None or state[:2] in CONNECTION_ENDING
+
+
+def _sqlstate(exc: BaseException | None) -> str | None:
+    """The SQLSTATE of a driver error, through SQLAlchemy's wrapping (``orig``, the cause)."""
+    for _ in range(4):
+        if exc is None:
+            return None
+        state = getattr(exc, "sqlstate", None)
+        if isinstance(state, str) and state:
+            return state
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return None
 
 
 class UnitOfWorkFactory:

@@ -44,6 +44,9 @@ class SampleSettings(ServiceSettings):
 REMEMBER = "remember"
 """Signals of this strategy are kept in memory too (their ids start with it), as services keep
 books: loaded at start-up from the table, then added to by the handler's ``after_commit``."""
+REMEMBER_TWICE = "remember-twice"
+"""Remembered too, but its decision is emitted twice: the outbox refuses the second copy (same
+message id) at COMMIT, with an error of the server's own (a unique violation): no doubt."""
 remembered: set[str] = set()
 router = APIRouter()
 
@@ -74,9 +77,9 @@ async def handle_signal(signal: SignalDetected, uow: UnitOfWork) -> None:
         if asked <= NOT_YET_TIMES:
             raise NotYet(f"asked {asked} times", delay=0.02)
     await uow.execute(COUNT_SIGNAL, {"sid": signal.signal_id, "pid": os.getpid()})
-    if signal.strategy == REMEMBER:
+    if signal.strategy in (REMEMBER, REMEMBER_TWICE):
         uow.after_commit(lambda: remembered.add(signal.signal_id))
-    uow.emit(TradeDecision(
+    decision = TradeDecision(
         **signal.caused(),
         message_id=derive_id("decision", signal.message_id),
         occurred_at=signal.occurred_at,
@@ -86,7 +89,10 @@ async def handle_signal(signal: SignalDetected, uow: UnitOfWork) -> None:
         symbol=signal.symbol,
         decision=DecisionKind.WATCH,
         confidence=signal.strength,
-    ))
+    )
+    uow.emit(decision)
+    if signal.strategy == REMEMBER_TWICE:
+        uow.emit(decision)
 
 
 async def times_seen(uow: UnitOfWork, signal_id: str) -> int:
