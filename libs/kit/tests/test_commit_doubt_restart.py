@@ -64,6 +64,23 @@ async def test_commit_that_landed_but_raised_with_in_memory_effects_halts_the_se
         await again.stop()
 
 
+async def test_route_whose_in_memory_effect_fails_after_its_commit_halts_the_service(
+    sample: Service,
+) -> None:
+    """A route's or timer's commit landed and then its in-memory effect failed: memory is
+    behind the tables as after a doubtful commit, so the service starts again the same way."""
+    def fails() -> None:
+        raise RuntimeError("an index update failed")
+
+    with pytest.raises(RuntimeError):
+        async with sample.uow() as uow:
+            uow.emit(make_signal("sig-effect-failed"))
+            uow.after_commit(fails)
+    assert sample.halted is not None and "in-memory effects" in sample.halted
+    assert not sample.fence.held
+    assert sample.relay.behind, "its event waits for the relay's scan"
+
+
 async def test_commit_refused_before_it_was_sent_leaves_the_service_running(
     bus: Bus, sample: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:

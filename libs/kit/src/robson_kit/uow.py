@@ -327,13 +327,15 @@ class UnitOfWorkFactory:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
         uows: list[UnitOfWork] = []
-        async with commit_doubt(uows, self.on_commit_in_doubt), self.sessions() as session, \
-                session.begin():
-            uow = UnitOfWork(session, self.clock, self.max_payload)
-            uows.append(uow)
-            yield uow
-            await uow.flush_outbox()
-            await _commit_next(session)
-        await uow.run_after_commit()
+        async with commit_doubt(uows, self.on_commit_in_doubt):
+            async with self.sessions() as session, session.begin():
+                uow = UnitOfWork(session, self.clock, self.max_payload)
+                uows.append(uow)
+                yield uow
+                await uow.flush_outbox()
+                await _commit_next(session)
+            # Committed: an effect that fails (or is cancelled) leaves memory behind the tables
+            # as a doubtful commit would, and is handled the same way.
+            await uow.run_after_commit()
         if uow.written and self.on_committed is not None:
             await self.on_committed(uow.written)
