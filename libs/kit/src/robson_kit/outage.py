@@ -83,6 +83,13 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     return False
 
 
+def server_refused(exc: BaseException) -> bool:
+    """The server answered with an error of its own and the session stands (a constraint, a
+    serialization failure): the statement or COMMIT it answered was rolled back, for certain."""
+    return not is_infrastructure_error(exc) and any(
+        isinstance(err, asyncpg.PostgresError) for err in _chain(exc))
+
+
 Probe = Callable[[], Awaitable[None]]
 
 

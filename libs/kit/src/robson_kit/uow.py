@@ -21,6 +21,7 @@ from robson_kit.bus import headers_for
 from robson_kit.clock import Clock
 from robson_kit.commit_guard import LockNotConfirmed
 from robson_kit.errors import PermanentError
+from robson_kit.outage import server_refused
 from robson_kit.rawtx import (
     COMMIT_SENT,
     TransactionRolledBack,
@@ -282,33 +283,13 @@ async def commit_doubt(uows: list[UnitOfWork], notify: InDoubt | None) -> AsyncI
         raise
 
 
-CONNECTION_ENDING = frozenset({"08", "53", "57", "58", "XX"})
-"""SQLSTATE classes of errors that may end the session after its COMMIT was carried out
-(connection exceptions, insufficient resources, operator intervention such as
-``pg_terminate_backend``, system and internal errors)."""
-
-
 def outcome_unknown(exc: BaseException) -> bool:
     """Whether a transaction that failed once its COMMIT was sent may have committed. Not when
-    the server answered with an error of its own (a constraint, a serialization failure: it
-    rolled back), nor when COMMIT answered ROLLBACK; a lost connection, a cancellation or an
-    error that ends the session may come after the commit was done."""
-    if isinstance(exc, TransactionRolledBack):
-        return False
-    state = _sqlstate(exc)
-    return state is None or state[:2] in CONNECTION_ENDING
-
-
-def _sqlstate(exc: BaseException | None) -> str | None:
-    """The SQLSTATE of a driver error, through SQLAlchemy's wrapping (``orig``, the cause)."""
-    for _ in range(4):
-        if exc is None:
-            return None
-        state = getattr(exc, "sqlstate", None)
-        if isinstance(state, str) and state:
-            return state
-        exc = getattr(exc, "orig", None) or exc.__cause__
-    return None
+    the server answered with an error of its own (``outage.server_refused``) or COMMIT answered
+    ROLLBACK; a lost connection, a cancellation, an error that ends the session (FATAL, such as
+    ``pg_terminate_backend``'s) or a failing ``after_commit`` effect may come after the commit
+    was done."""
+    return not (isinstance(exc, TransactionRolledBack) or server_refused(exc))
 
 
 class UnitOfWorkFactory:
