@@ -138,9 +138,9 @@ class Singleton:
         return False
 
     async def _halt(self, reason: str) -> None:
-        self.halted = reason
-        await self.release(f"halted: {reason}")
-        log.error("service.halted", reason=reason)
+        self.halt(reason)
+        if self._releasing is not None:
+            await self._releasing
 
     def halt(self, reason: str) -> None:
         """Halt now, from anywhere (a commit's outcome unknown, ``Service.restart``): the fence
