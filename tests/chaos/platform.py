@@ -120,9 +120,8 @@ class ChaosPlatform:
         """SIGKILL, then start again with ``ROBSON_FAULTS=faults`` armed for that life (a
         service that starts itself again does so without them)."""
         proc = self.p.procs[name]
-        proc.kill()
         proc.env = {**proc.env, "ROBSON_FAULTS": faults}
-        proc.start(ready=False)
+        await self.kill_and_restart(name)
 
     async def all_ready(self) -> None:
         for proc in self.p.procs.values():
