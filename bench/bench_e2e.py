@@ -286,6 +286,29 @@ def _hop_medians(tracker: Tracker) -> dict[str, float]:
     return out
 
 
+def _tail_hops(tracker: Tracker, share: float = 0.02) -> str:
+    """Where the slowest ``share`` of signals spent their time: each hop's median over them
+    (against ``_hops``, the same over all), and the hop that was their largest, counted."""
+    ranked = sorted((seen["opened"] - tracker.sent[key], key) for key, seen in tracker.seen.items()
+                    if all(h in seen for h in HOPS))
+    slow = [key for _, key in ranked[-max(1, int(len(ranked) * share)):]]
+    per_hop: dict[str, list[float]] = {}
+    largest: dict[str, int] = {}
+    for key in slow:
+        seen, previous, at = tracker.seen[key], "sent", tracker.sent[key]
+        deltas = {}
+        for hop in HOPS:
+            deltas[f"{previous}→{hop}"] = (seen[hop] - at) * 1000
+            previous, at = hop, seen[hop]
+        for name, ms in deltas.items():
+            per_hop.setdefault(name, []).append(ms)
+        top = max(deltas, key=deltas.__getitem__)
+        largest[top] = largest.get(top, 0) + 1
+    hops = "; ".join(f"{name} {median(ms):.1f}" for name, ms in per_hop.items())
+    counted = ", ".join(f"{name} ×{n}" for name, n in sorted(largest.items(), key=lambda kv: -kv[1]))
+    return f"p98; the slowest {len(slow)} signals' hops (medians): {hops}; the largest of each: {counted}"
+
+
 def _hops(tracker: Tracker) -> str:
     return "; ".join(f"{name} {ms:.1f}" for name, ms in _hop_medians(tracker).items())
 
@@ -361,6 +384,7 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess], infra: Infrastruc
     metrics = [
         at_most("e2e.signal_to_open_p50_at_50", median(opened), "ms", 25, note),
         at_most("e2e.signal_to_open_p99_at_50", percentile(opened, 99), "ms", 100, note),
+        info("e2e.tail_hops_at_50", percentile(opened, 98), "ms", _tail_hops(paced)),
         info("e2e.hops_p50_at_50", median(opened), "ms", _hops(paced)),
         info(f"e2e.signal_to_open_p50_at_{UNLOADED_RATE}", median(opened_unloaded), "ms",
              f"{UNLOADED_RATE} signals/s for {UNLOADED_SECONDS}s, the cores mostly idle: the "
