@@ -48,7 +48,7 @@ from robson_kit.embedded import Infrastructure
 from robson_kit.testing import ServiceProcess, reset_streams
 from robson_kit.testing.auth import ADMIN_HEADERS, PUBLIC_PEM
 
-from bench import hop_trace, pg_activity
+from bench import hop_trace, pg_activity, roundtrips
 from bench.common import (
     MARKET_SYMBOLS,
     MARKET_TICK_RATE,
@@ -119,6 +119,9 @@ PROFILED = tuple(n for n in os.environ.get("BENCH_E2E_PROFILE", "").split(",") i
 TRACED = os.environ.get("BENCH_E2E_TRACE") == "1"
 """Each service times the steps of its batches (``bench/hop_trace.py``); printed per consumer
 for the 5/s phase. The wrappers cost a little: quote the figures of a run without them."""
+COUNTED = os.environ.get("BENCH_E2E_ROUNDTRIPS") == "1"
+"""Each service counts its statements to Postgres (``bench/roundtrips.py``); printed per signal
+for the 50/s phase. One sitecustomize per process: not with a profile or a trace."""
 SITECUSTOMIZE = """
 import atexit, cProfile, os, signal, sys
 _profile = cProfile.Profile()
@@ -148,6 +151,9 @@ def _env(infra: Infrastructure, name: str, run: str, logs: Path) -> dict[str, st
     elif TRACED:  # one sitecustomize per process: a profiled service is not traced
         env |= {"PYTHONPATH": str(hop_trace.site_dir(ROOT, logs / "trace_site")),
                 "BENCH_HOP_TRACE": str(logs / f"{name}.trace")}
+    elif COUNTED:
+        env |= {"PYTHONPATH": str(roundtrips.site_dir(ROOT, logs / "roundtrips_site")),
+                "BENCH_ROUNDTRIPS": str(logs / f"{name}.roundtrips")}
     return env
 
 
@@ -360,7 +366,9 @@ async def _measure(bus: Bus, procs: dict[str, ServiceProcess], infra: Infrastruc
     keys = keys[unloaded_n:]
     pg_before = await pg_activity.snapshot(infra.database_url)
     cpu.mark()
+    began = time.perf_counter()
     paced = await _phase(bus, keys[:paced_n], PACED_RATE)
+    phases["paced"] = (began, time.perf_counter())
     paced_cpu = cpu.used()
     pg_paced = pg_activity.describe(pg_before, await pg_activity.snapshot(infra.database_url),
                                     paced_n)
@@ -546,5 +554,9 @@ async def run() -> list[Metric]:
         if TRACED:
             print("\n".join(hop_trace.by_consumer(
                 {name: logs / f"{name}.trace" for name in SERVICES}, *phases["unloaded"])))
+        if COUNTED:
+            print("\n".join(roundtrips.per_signal(
+                {name: logs / f"{name}.roundtrips" for name in SERVICES}, *phases["paced"],
+                PACED_RATE * PACED_SECONDS)))
         print(f"service logs: {logs}")
     return metrics
