@@ -13,7 +13,14 @@ from robson_contracts import subjects as s
 from robson_kit.batch import BatchTransaction
 from robson_kit.clock import WallClock
 from robson_kit.db import make_engine, make_sessionmaker
-from robson_kit.rawtx import TransactionRolledBack, begin_with_inbox, commit_with_outbox
+from robson_kit.rawtx import (
+    MAX_LITERAL_BYTES,
+    TransactionRolledBack,
+    begin_with_inbox,
+    commit_with_outbox,
+    send_with_commit,
+    text_literal,
+)
 from robson_kit.service import Service
 from robson_kit.tables import inbox
 from robson_kit.uow import UnitOfWork, begin_recording_inbox, flush_outboxes_and_commit
@@ -151,3 +158,61 @@ async def test_orm_objects_a_handler_left_unflushed_are_written_before_the_kit_c
         assert not session.new  # flushed before the COMMIT went, so inside the transaction
     assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
                         id=added.message_id) == 1
+
+
+
+def _record(message_id: object, consumer: str = "c") -> str:
+    """An inbox row's insert, its values written as literals (a statement for the COMMIT)."""
+    return ("INSERT INTO inbox (message_id, consumer, subject) VALUES "
+            f"('{message_id}'::uuid, {text_literal(consumer)}, 's')")
+
+
+async def test_a_statement_sent_with_the_commit_lands_in_the_commits_round_trip(
+    sample: Service,
+) -> None:
+    engine = make_engine(sample.settings.database_url, sample.settings.db_schema)  # ours alone
+    executed = _log_queries(engine)
+    message, recorded = make_signal("with-commit"), make_signal("with-commit-row")
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
+            assert send_with_commit(session, _record(recorded.message_id, "it's \\ sent"))
+            assert await commit_with_outbox(session, [])
+    finally:
+        await engine.dispose()
+    assert executed[-1].startswith("INSERT INTO inbox") and executed[-1].endswith("; COMMIT")
+    assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id AND "
+                        "consumer = :c", id=recorded.message_id, c="it's \\ sent") == 1
+
+
+async def test_no_statement_is_queued_for_a_commit_the_kit_does_not_own(sample: Service) -> None:
+    async with sample.sessions() as session, session.begin():
+        await session.execute(text("SELECT 1"))  # begun by SQLAlchemy, not by the kit
+        assert not send_with_commit(session, "SELECT 1")
+
+
+async def test_a_statement_queued_for_the_commit_lands_when_the_outbox_cannot_be_literal(
+    sample: Service,
+) -> None:
+    message, recorded = make_signal("queued-big"), make_signal("queued-big-row")
+    async with sample.sessions() as session, session.begin():
+        assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
+        assert send_with_commit(session, _record(recorded.message_id))
+        uow = UnitOfWork(session, WallClock())
+        uow.emit(message)
+        rows = uow.take_outbox_rows()
+        rows[0]["payload"] = b"x" * (MAX_LITERAL_BYTES + 1)  # goes as a parameter instead
+        assert not await commit_with_outbox(session, rows)  # the caller commits as usual
+    assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
+                        id=recorded.message_id) == 1
+
+
+async def test_a_failing_statement_queued_for_the_commit_commits_nothing(sample: Service) -> None:
+    message = make_signal("queued-fails")
+    with pytest.raises(Exception, match="division by zero"):
+        async with sample.sessions() as session, session.begin():
+            assert await begin_recording_inbox(session, [(message.message_id, "c", "s")])
+            assert send_with_commit(session, "SELECT 1/0")
+            await flush_outboxes_and_commit(session, [])
+    assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
+                        id=message.message_id) == 0

@@ -13,7 +13,10 @@ literals, see ``_text``).
   the same batch) the transaction is rolled back and the caller records the inbox the usual
   way, which says which ids were new. Duplicates are rare, so that costs little.
 * ``commit_with_outbox``: the ORM session is flushed first (nothing may run after ``COMMIT``),
-  then ``INSERT INTO outbox …; COMMIT``. A failure of either statement leaves the transaction to
+  then ``INSERT INTO outbox …; COMMIT``, preceded by the statements queued with
+  ``send_with_commit`` (writes whose answer nobody reads, their values written as literals).
+  A queued statement is never dropped: when the outbox cannot go as literals they are sent at
+  once, and a COMMIT the kit no longer owns fails the transaction instead. A failure of either statement leaves the transaction to
   the normal rollback (a ``ROLLBACK`` after a failed ``COMMIT`` is answered with a warning).
 
 SQLAlchemy's asyncpg adapter keeps the transaction it began in ``_transaction`` and calls
@@ -148,6 +151,26 @@ COMMIT_SENT = "robson_kit.commit_sent"
 transaction's outcome unknown (``uow.commit_doubt``); before, nothing it wrote can have landed."""
 
 
+WITH_COMMIT = "robson_kit.with_commit"
+"""In a session's ``info``: statements queued to go in the COMMIT's round trip."""
+
+
+def send_with_commit(session: AsyncSession, statement: str) -> bool:
+    """Queue ``statement`` (complete SQL, its values written as literals: ``text_literal``) to
+    go in the same round trip as the COMMIT, before the outbox insert. For a write whose
+    answer nobody reads (an ``UPDATE`` of a row the transaction holds locked). False when the
+    kit does not own the transaction: the caller runs the statement itself, as before."""
+    if kit_transaction(session) is None:
+        return False
+    session.info.setdefault(WITH_COMMIT, []).append(statement)
+    return True
+
+
+def text_literal(value: str) -> str:
+    """``value`` as an SQL literal for ``send_with_commit`` (``NotLiteral``: it has a NUL)."""
+    return _text(value)
+
+
 def kit_transaction(session: AsyncSession) -> KitTransaction | None:
     held = session.info.get(_KIT_TX)
     if held is not None and held[0] is session.get_transaction() and not held[1].ended:
@@ -159,18 +182,24 @@ async def commit_with_outbox(session: AsyncSession, rows: list[dict[str, Any]]) 
     """Write these outbox rows and commit in one round trip, if the kit owns the transaction
     and the rows can be literals; False when nothing was done."""
     kit = kit_transaction(session)
+    queued: list[str] = session.info.pop(WITH_COMMIT, [])
     if kit is None:
+        _never_dropped(queued)
         return False
     try:
         values = outbox_values(rows) if rows else ""
     except NotLiteral:
+        if queued:  # they go now; the outbox and the COMMIT the usual way
+            await kit.driver.execute("; ".join(queued))
         return False
     if session.new or session.dirty or session.deleted:
         await session.flush()  # whatever the ORM still holds must be in before COMMIT
     if kit.adapted._transaction is not kit:
+        _never_dropped(queued)
         return False  # someone ended or replaced the transaction meanwhile: not ours to commit
-    insert = ("INSERT INTO outbox (message_id, subject, message_type, payload, headers) VALUES "
-              f"{values}; " if rows else "")
+    insert = "".join(f"{statement}; " for statement in queued) + (
+        "INSERT INTO outbox (message_id, subject, message_type, payload, headers) VALUES "
+        f"{values}; " if rows else "")
     await kit.confirm_lock()
     session.info[COMMIT_SENT] = True
     status = await kit.driver.execute(f"{insert}COMMIT")
@@ -179,6 +208,14 @@ async def commit_with_outbox(session: AsyncSession, rows: list[dict[str, Any]]) 
         raise TransactionRolledBack(f"COMMIT answered {status!r}")
     faults.point("commit.landed")
     return True
+
+
+def _never_dropped(queued: list[str]) -> None:
+    """Statements queued for a COMMIT this function will not send: failing the transaction
+    (its message is retried) rather than committing without them."""
+    if queued:
+        raise RuntimeError(f"{len(queued)} statement(s) queued for a COMMIT the kit no longer "
+                           "owns: the transaction fails rather than commit without them")
 
 
 class TransactionRolledBack(RuntimeError):
