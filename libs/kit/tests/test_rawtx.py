@@ -191,6 +191,16 @@ async def test_no_statement_is_queued_for_a_commit_the_kit_does_not_own(sample: 
         assert not send_with_commit(session, "SELECT 1")
 
 
+async def test_a_statement_over_the_literal_limit_is_left_to_its_caller(sample: Service) -> None:
+    message = make_signal("queued-too-large")
+    async with sample.sessions() as session, session.begin():
+        assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
+        huge = f"SELECT {text_literal('x' * MAX_LITERAL_BYTES)}"
+        assert not send_with_commit(session, huge)
+        assert send_with_commit(session, "SELECT 1")  # the transaction is the kit's
+        assert await commit_with_outbox(session, [])
+
+
 async def test_a_statement_queued_for_the_commit_lands_when_the_outbox_cannot_be_literal(
     sample: Service,
 ) -> None:

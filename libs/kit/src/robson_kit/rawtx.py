@@ -6,7 +6,7 @@ write and a wake-up on both sides; at low rates they are most of a hop's latency
 its CPU. Here the kit sends ``BEGIN`` together with the inbox insert, and the outbox insert
 together with ``COMMIT``, each pair as one simple-protocol query (the simple protocol takes
 several statements in one message; it takes no parameters, so the values are written as
-literals, see ``_text``).
+literals, see ``text_literal``).
 
 * ``begin_with_inbox``: ``BEGIN; INSERT INTO inbox … ON CONFLICT DO NOTHING``. The status
   (``INSERT 0 n``) says whether every record was new; if not (a redelivered message, a copy in
@@ -16,8 +16,8 @@ literals, see ``_text``).
   then ``INSERT INTO outbox …; COMMIT``, preceded by the statements queued with
   ``send_with_commit`` (writes whose answer nobody reads, their values written as literals).
   A queued statement is never dropped: when the outbox cannot go as literals they are sent at
-  once, and a COMMIT the kit no longer owns fails the transaction instead. A failure of either statement leaves the transaction to
-  the normal rollback (a ``ROLLBACK`` after a failed ``COMMIT`` is answered with a warning).
+  once, and a COMMIT the kit no longer owns fails the transaction instead. A failure of either
+  statement leaves the transaction to the normal rollback (a ``ROLLBACK`` after a failed ``COMMIT`` is answered with a warning).
 
 SQLAlchemy's asyncpg adapter keeps the transaction it began in ``_transaction`` and calls
 ``commit``/``rollback`` on it; while the kit owns the transaction, ``_transaction`` is a
@@ -79,8 +79,8 @@ class KitTransaction:
             await self.driver.execute("ROLLBACK")
 
 
-def _text(value: str) -> str:
-    """An escape-string literal: the same meaning whatever ``standard_conforming_strings`` is."""
+def text_literal(value: str) -> str:
+    """An escape-string literal (also for ``send_with_commit``'s statements): the same meaning whatever ``standard_conforming_strings`` is."""
     if "\x00" in value:
         raise NotLiteral("NUL in a text value")
     return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
@@ -100,15 +100,15 @@ def _bytea(value: bytes) -> str:
 
 
 def inbox_values(records: list[tuple[object, str, str]]) -> str:
-    return ", ".join(f"({_uuid(m)}, {_text(c)}, {_text(s)})" for m, c, s in records)
+    return ", ".join(f"({_uuid(m)}, {text_literal(c)}, {text_literal(s)})" for m, c, s in records)
 
 
 def outbox_values(rows: list[dict[str, Any]]) -> str:
     if sum(len(r["payload"]) for r in rows) > MAX_LITERAL_BYTES:
         raise NotLiteral("payloads too large for literals")
     return ", ".join(
-        f"({_uuid(r['message_id'])}, {_text(r['subject'])}, {_text(r['message_type'])}, "
-        f"{_bytea(r['payload'])}, {_text(json.dumps(r['headers']))}::jsonb)" for r in rows)
+        f"({_uuid(r['message_id'])}, {text_literal(r['subject'])}, {text_literal(r['message_type'])}, "
+        f"{_bytea(r['payload'])}, {text_literal(json.dumps(r['headers']))}::jsonb)" for r in rows)
 
 
 async def _adapter(session: AsyncSession) -> tuple[Any, CommitGuard | None]:
@@ -159,16 +159,12 @@ def send_with_commit(session: AsyncSession, statement: str) -> bool:
     """Queue ``statement`` (complete SQL, its values written as literals: ``text_literal``) to
     go in the same round trip as the COMMIT, before the outbox insert. For a write whose
     answer nobody reads (an ``UPDATE`` of a row the transaction holds locked). False when the
-    kit does not own the transaction: the caller runs the statement itself, as before."""
-    if kit_transaction(session) is None:
+    kit does not own the transaction, or the statement is over ``MAX_LITERAL_BYTES``: the
+    caller runs it itself, as before."""
+    if len(statement) > MAX_LITERAL_BYTES or kit_transaction(session) is None:
         return False
     session.info.setdefault(WITH_COMMIT, []).append(statement)
     return True
-
-
-def text_literal(value: str) -> str:
-    """``value`` as an SQL literal for ``send_with_commit`` (``NotLiteral``: it has a NUL)."""
-    return _text(value)
 
 
 def kit_transaction(session: AsyncSession) -> KitTransaction | None:
