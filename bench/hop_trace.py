@@ -108,14 +108,21 @@ INSIDE = {
     "begin+inbox": lambda r: r["begin"][0][1] - r["begin"][0][0],
     "handler": lambda r: r["commit"][0][0] - r["begin"][0][1],
     "outbox+commit": lambda r: r["commit"][0][1] - r["commit"][0][0],
-    "after": lambda r: r["transaction"][0][1] - r["commit"][0][1],
+    "after": lambda r: _until_publish(r) - r["commit"][0][1],
     "publish": lambda r: r["publish"][0][1] - r["publish"][0][0] if "publish" in r else None,
     "batch": lambda r: r["ended"] - r["began"],
 }
 """The steps of a batch one service handled, from when its consumer had the batch: decoding,
 the session until ``BEGIN``, ``BEGIN`` + inbox, the handlers (their deferred writes
-included), outbox + ``COMMIT``, after-commit and the session's close, the publish until
-``PubAck``; and the whole batch."""
+included), outbox + ``COMMIT``, from the ``COMMIT`` to the publish (the in-memory effects;
+the session's close too when the events went out after it, see ``robson_kit.batch``), the
+publish until ``PubAck``; and the whole batch."""
+
+
+def _until_publish(r: dict) -> float:  # type: ignore[type-arg]
+    """When the batch's events began to go out, or its transaction ended if it sent none."""
+    ended = r["transaction"][0][1]
+    return min(ended, r["publish"][0][0]) if "publish" in r else ended
 
 
 def summary(out: Path, sent: dict[str, float]) -> list[str]:
@@ -133,8 +140,8 @@ def summary(out: Path, sent: dict[str, float]) -> list[str]:
         "BEGIN + inbox": INSIDE["begin+inbox"],
         "handler": INSIDE["handler"],
         "outbox + COMMIT": INSIDE["outbox+commit"],
-        "after COMMIT (after-commit, session close)": INSIDE["after"],
-        "→ publish": lambda r: r["publish"][0][0] - r["transaction"][0][1],
+        "COMMIT → publish (after-commit effects)": INSIDE["after"],
+        "→ publish": lambda r: max(0.0, r["publish"][0][0] - r["transaction"][0][1]),
         "publish until PubAck": INSIDE["publish"],
         "acks": lambda r: r["settle"][-1][1] - r["settle"][0][0],
         "published → batch done": lambda r: r["ended"] - sent[r["ids"][0]],

@@ -15,9 +15,10 @@ from robson_kit.service import Service
 from robson_kit.testing import read_stream, wait_until
 from robson_kit.uow import UnitOfWork, record_inbox_batch
 from sampleapp.app import NOT_YET_TIMES, SampleSettings, build, handle_signal, not_yet_asked
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
-from .test_messaging import decisions, make_signal, seen
+from .test_messaging import _decisions_count, decisions, make_signal, seen
 
 
 async def test_backlog_with_poison_in_the_middle_commits_the_rest_once_and_dead_letters_it(
@@ -94,3 +95,23 @@ async def test_message_not_yet_ready_comes_back_uncounted_until_its_handler_take
     assert await read_stream(bus, s.ALL_DEAD_LETTERS) == []
     assert len(await decisions(bus)) == 1
     assert await seen(sample, "sig-later") == 1
+
+
+async def test_batch_events_are_on_the_bus_before_sqlalchemy_ends_the_committed_transaction(
+    bus: Bus, sample: Service
+) -> None:
+    """The next service waits for the events, not for SQLAlchemy's end of a transaction the kit
+    has already committed: the relay has published them when the session's commit runs."""
+    seen_at_commit: list[int] = []
+
+    def on_commit(session: Session) -> None:
+        if "robson.kit_transaction" in session.info:  # a consumer batch's transaction
+            seen_at_commit.append(sample.relay.published)
+
+    event.listen(Session, "after_commit", on_commit)
+    try:
+        await bus.publish(make_signal("sig-early"))
+        await wait_until(lambda: _decisions_count(bus, 1), message="decision published")
+    finally:
+        event.remove(Session, "after_commit", on_commit)
+    assert seen_at_commit == [1]

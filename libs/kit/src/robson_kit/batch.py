@@ -5,7 +5,8 @@ rolled back and replayed one message per transaction, so only the failing messag
 or dead-lettered while the others commit.
 
 BEGIN goes with the inbox insert and COMMIT with the outbox insert, one round trip each
-(``robson_kit.rawtx``).
+(``robson_kit.rawtx``). The events go out right after the COMMIT and the in-memory effects,
+before SQLAlchemy winds down a transaction the kit has already committed (``_publish_early``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from robson_kit.errors import NotYet, PermanentError
 from robson_kit.outage import is_infrastructure_error
 from robson_kit.uow import (
     DEFAULT_MAX_PAYLOAD,
+    Committed,
     InDoubt,
     UnitOfWork,
     begin_recording_inbox,
@@ -67,6 +69,8 @@ class BatchTransaction:
         clock: Clock,
         service: str,
         on_commit_in_doubt: InDoubt | None = None,
+        publish: Committed | None = None,
+        relay_behind: Callable[[], bool] = lambda: False,
     ) -> None:
         self.consumer = consumer
         self.handler = handler
@@ -78,6 +82,9 @@ class BatchTransaction:
         self.service = service
         self.max_payload = DEFAULT_MAX_PAYLOAD
         """The bus's limit for one event (set from the server once connected)."""
+        self.publish = publish
+        """Hands a committed transaction's events to the bus (the relay's fast path)."""
+        self.relay_behind = relay_behind
 
     async def run(self, decoded: Decoded) -> tuple[dict[int, Outcome], list[UnitOfWork]]:
         """Outcome per message (keyed by ``id(msg)``) and the committed units of work."""
@@ -139,7 +146,24 @@ class BatchTransaction:
             # behind its database, and the message's redelivery is a duplicate the inbox drops.
             for uow in uows:
                 await uow.run_after_commit()
+            await self._publish_early(uows)
         return outcomes, uows
+
+    async def _publish_early(self, uows: list[UnitOfWork]) -> None:
+        """The committed events go to the bus before the session is wound down: SQLAlchemy's
+        end of a transaction the kit has already committed, and the session's close, cost
+        0.3–0.5 ms of CPU on a quiet host (more with other tasks ready to run), and the next
+        service waits for the events, not for that. With a relay behind, the consumer hands
+        them over after the session as before (they then wait for a scan, in commit order)."""
+        if self.publish is None or self.relay_behind():
+            return
+        written = [row for uow in uows for row in uow.written]
+        if not written:
+            return
+        faults.point("consumer.before_publish")
+        await self.publish(written)
+        for uow in uows:
+            uow.published = True
 
     async def _record_inbox(self, session: AsyncSession, decoded: Decoded) -> set[object]:
         """The ids not processed before (all of them when the handler needs no inbox)."""

@@ -162,7 +162,8 @@ class Consumer:
         """Whether the service's outbox relay has a backlog (progress reports say so)."""
         self._demand: progress.Demand | None = None
         self._batch = BatchTransaction(spec.name, spec.handler, spec.record_inbox, sessions,
-                                       self.clock, service, on_commit_in_doubt)
+                                       self.clock, service, on_commit_in_doubt, on_committed,
+                                       self.relay_behind)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._failures: OrderedDict[int, tuple[int, datetime]] = OrderedDict()
@@ -319,7 +320,7 @@ class Consumer:
             outage = await self._dependency_down()
         if outage:
             outcomes = {k: Outcome("hold") if o.infra else o for k, o in outcomes.items()}
-        written = [row for uow in uows for row in uow.written]
+        written = [row for uow in uows if not uow.published for row in uow.written]
         # The events are on their streams (publish acknowledged) before the messages that
         # caused them are acked: whoever finds this consumer drained finds its effects stored
         # too (the lockstep replay's quiescence relies on it). When the publish fails the

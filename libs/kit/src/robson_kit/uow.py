@@ -82,6 +82,8 @@ class UnitOfWork:
         self._connection: AsyncConnection | None = None
         self.written: list[OutboxRow] = []
         """Outbox rows this unit of work wrote; published right after commit."""
+        self.published = False
+        """``written`` went to the bus before the session closed (``BatchTransaction``)."""
         self.batch: tuple[Message, ...] = ()
         """Every message this transaction handles (a consumer's fetched batch, duplicates left
         out), so a handler can read or lock what the whole batch needs in one statement the
