@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from robson_contracts import GateDecision
+from robson_kit.rawtx import NotLiteral, send_with_commit, text_literal
 from robson_kit.uow import UnitOfWork, driver_connection
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,16 +78,39 @@ def append(uow: UnitOfWork, message: GateDecision) -> None:
 
 
 async def _flush(uow: UnitOfWork) -> None:
+    """Nothing reads the inserted rows' answer, so they go with the COMMIT when the kit owns
+    the transaction (a round trip fewer on a decision's way through the gate). A decision
+    recorded meanwhile by another transaction still fails it, at the COMMIT, on the unique id:
+    the message is retried and then found recorded."""
     staged: dict[str, GateDecision] = uow.session.info.pop(_STAGED, {})
     if not staged:
         return
     rows = list(staged.values())
+    try:
+        statement = _literal_append(rows)
+    except NotLiteral:
+        statement = None
+    if statement is not None and send_with_commit(uow.session, statement):
+        return
     await (await driver_connection(uow.session)).execute(
         APPEND, [m.gate_decision_id for m in rows], [m.decision.decision_id for m in rows],
         [m.account_id for m in rows], [m.decision.trader_id for m in rows],
         [m.decision.symbol for m in rows], [m.outcome.value for m in rows],
         [json.dumps(list(m.reason_codes)) for m in rows], [m.occurred_at for m in rows],
         [m.model_dump_json() for m in rows])
+
+
+def _literal_append(rows: list[GateDecision]) -> str:
+    values = ", ".join(
+        "(" + ", ".join(text_literal(v) for v in (
+            m.gate_decision_id, m.decision.decision_id, m.account_id, m.decision.trader_id,
+            m.decision.symbol, m.outcome.value))
+        + f", {text_literal(json.dumps(list(m.reason_codes)))}::jsonb"
+        + f", {text_literal(m.occurred_at.isoformat())}::timestamptz"
+        + f", {text_literal(m.model_dump_json())}::jsonb)"
+        for m in rows)
+    return ("INSERT INTO gate_decisions (gate_decision_id, decision_id, account_id, trader_id, "
+            f"symbol, outcome, reason_codes, decided_at, payload) VALUES {values}")
 
 
 class DecisionLog:
