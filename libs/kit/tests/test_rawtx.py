@@ -23,23 +23,13 @@ from robson_kit.rawtx import (
 )
 from robson_kit.service import Service
 from robson_kit.tables import inbox
+from robson_kit.testing import log_queries
 from robson_kit.uow import UnitOfWork, begin_recording_inbox, flush_outboxes_and_commit
 from sampleapp.app import handle_signal
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 
 from .test_messaging import make_signal, seen
-
-
-def _log_queries(engine: AsyncEngine) -> list[str]:
-    executed: list[str] = []
-
-    def on_connect(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(lambda q: executed.append(q.query))
-
-    event.listen(engine.sync_engine, "connect", on_connect)
-    return executed
 
 
 async def _count(service: Service, sql: str, **params: Any) -> int:
@@ -53,7 +43,7 @@ def _msg(signal: Any) -> Msg:
 
 async def test_batch_transaction_costs_one_round_trip_at_each_end(sample: Service) -> None:
     engine = make_engine(sample.settings.database_url, sample.settings.db_schema)  # ours alone
-    executed = _log_queries(engine)
+    executed = log_queries(engine)
     signals = [make_signal(f"ends-{i}") for i in range(3)]
     batch = BatchTransaction("sample_signals", handle_signal, True, make_sessionmaker(engine),
                              WallClock(), "sample")
@@ -171,7 +161,7 @@ async def test_a_statement_sent_with_the_commit_lands_in_the_commits_round_trip(
     sample: Service,
 ) -> None:
     engine = make_engine(sample.settings.database_url, sample.settings.db_schema)  # ours alone
-    executed = _log_queries(engine)
+    executed = log_queries(engine)
     message, recorded = make_signal("with-commit"), make_signal("with-commit-row")
     try:
         async with make_sessionmaker(engine)() as session, session.begin():

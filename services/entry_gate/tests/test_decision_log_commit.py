@@ -4,7 +4,6 @@ the transaction on its unique id, so its message is retried and then found recor
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -17,9 +16,9 @@ from robson_kit.bus import Bus
 from robson_kit.clock import WallClock
 from robson_kit.db import make_engine, make_sessionmaker
 from robson_kit.rawtx import begin_with_inbox
-from robson_kit.testing import read_stream, wait_until
+from robson_kit.testing import log_queries, read_stream, wait_until
 from robson_kit.uow import UnitOfWork, flush_outboxes_and_commit, run_before_commit
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .factories import decision
@@ -41,16 +40,6 @@ async def _logged(gate: EntryGateService) -> list[str]:
         return [r[0] for r in rows]
 
 
-def _log_queries(engine: AsyncEngine) -> list[str]:
-    executed: list[str] = []
-
-    def on_connect(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(lambda q: executed.append(q.query))
-
-    event.listen(engine.sync_engine, "connect", on_connect)
-    return executed
-
-
 async def _log_in_kit_transaction(engine: AsyncEngine, message: GateDecision) -> None:
     async with make_sessionmaker(engine)() as session, session.begin():
         assert await begin_with_inbox(session, [(uuid4(), "entry_gate_decisions", "s")], "k")
@@ -66,7 +55,7 @@ async def test_gate_decision_log_insert_lands_in_the_commits_round_trip(
     judged = await _judged(bus)
     another = judged.model_copy(update={"gate_decision_id": "another"})
     engine = make_engine(gate.settings.database_url, gate.settings.db_schema)  # ours alone
-    executed = _log_queries(engine)
+    executed = log_queries(engine)
     try:
         await _log_in_kit_transaction(engine, another)
     finally:

@@ -5,6 +5,7 @@ from robson_kit.testing.auth import ADMIN_HEADERS, auth_headers, token
 from robson_kit.testing.helpers import (
     asgi_client,
     drop_schema,
+    log_queries,
     open_batch_transactions,
     read_stream,
     reset_streams,
@@ -14,4 +15,4 @@ from robson_kit.testing.helpers import (
 )
 from robson_kit.testing.procs import ServiceProcess
 
-__all__ = ["ADMIN_HEADERS", "ServiceProcess", "asgi_client", "auth_headers", "drop_schema", "open_batch_transactions", "read_stream", "reset_streams", "service_starter", "token", "unique_schema", "wait_until"]
+__all__ = ["ADMIN_HEADERS", "ServiceProcess", "asgi_client", "auth_headers", "drop_schema", "log_queries", "open_batch_transactions", "read_stream", "reset_streams", "service_starter", "token", "unique_schema", "wait_until"]

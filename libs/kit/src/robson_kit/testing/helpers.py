@@ -13,7 +13,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from robson_contracts import Message, decode
 from robson_contracts.subjects import STREAMS, StreamSpec
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from robson_kit.bus import Bus
 from robson_kit.db import make_engine
@@ -153,3 +154,15 @@ async def open_batch_transactions(database_url: str, schema: str) -> int:
             " AND query NOT ILIKE '%outbox%' AND query NOT ILIKE '%synchronous_commit%'", schema))
     finally:
         await conn.close()
+
+
+def log_queries(engine: AsyncEngine) -> list[str]:
+    """Every query text the engine's connections send from now on, in order (asyncpg's query
+    logger on each new connection): to see which statements travel in one round trip."""
+    executed: list[str] = []
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda q: executed.append(q.query))
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    return executed
