@@ -3,6 +3,8 @@ only itself."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from nats.aio.msg import Msg
 from robson_contracts import DeadLetter, encode
@@ -115,3 +117,30 @@ async def test_batch_events_are_on_the_bus_before_sqlalchemy_ends_the_committed_
     finally:
         event.remove(Session, "after_commit", on_commit)
     assert seen_at_commit == [1]
+
+
+async def test_a_batch_sqlalchemy_commits_has_its_effects_and_events_only_after_its_commit(
+    sample: Service,
+) -> None:
+    """Without the kit's own COMMIT (no inbox here: SQLAlchemy commits at the end of the
+    transaction block), the in-memory effects and the publish still come after the COMMIT:
+    never the effects or the events of a transaction that might yet fail to commit."""
+    signal = make_signal("sqlalchemy-commits")
+    committed_when: dict[str, list[int]] = {"effects": [], "publish": []}
+
+    async def note(step: str) -> None:  # what another connection sees committed by then
+        committed_when[step].append(await seen(sample, signal.signal_id))
+
+    async def handler(message: Any, uow: UnitOfWork) -> None:
+        await handle_signal(message, uow)
+        uow.after_commit(lambda: note("effects"))
+
+    async def publish(rows: list[Any]) -> None:
+        await note("publish")
+
+    batch = BatchTransaction("sample_signals", handler, False, sample.sessions, WallClock(),
+                             "sample", publish=publish)
+    msg = Msg(None, subject=s.subject_for(signal), data=encode(signal))
+    outcomes, uows = await batch.run([(msg, signal)])
+    assert outcomes[id(msg)].kind == "ack" and all(uow.published for uow in uows)
+    assert committed_when == {"effects": [1], "publish": [1]}

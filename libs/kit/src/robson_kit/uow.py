@@ -227,16 +227,17 @@ async def begin_recording_inbox(
     return await record_inbox_batch(session, records)
 
 
-async def flush_outboxes_and_commit(session: AsyncSession, uows: list[UnitOfWork]) -> int:
+async def flush_outboxes_and_commit(session: AsyncSession, uows: list[UnitOfWork]) -> bool:
     """``flush_outboxes``, committing with the outbox write in one round trip when the kit
-    began the transaction (``begin_recording_inbox``); else the session commits as usual."""
+    began the transaction (``begin_recording_inbox``): True, the COMMIT is done. Else False:
+    the session commits as usual, at the end of its transaction block."""
     await run_before_commit(session)
     rows = [row for uow in uows for row in uow.take_outbox_rows()]
     if await commit_with_outbox(session, rows):
-        return len(rows)
+        return True
     await _write_outbox(session, rows)
     await _commit_next(session)
-    return len(rows)
+    return False
 
 
 async def flush_outboxes(session: AsyncSession, uows: list[UnitOfWork]) -> int:
