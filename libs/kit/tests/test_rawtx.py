@@ -150,7 +150,6 @@ async def test_orm_objects_a_handler_left_unflushed_are_written_before_the_kit_c
                         id=added.message_id) == 1
 
 
-
 def _record(message_id: object, consumer: str = "c") -> str:
     """An inbox row's insert, its values written as literals (a statement for the COMMIT)."""
     return ("INSERT INTO inbox (message_id, consumer, subject) VALUES "
@@ -166,7 +165,7 @@ async def test_a_statement_sent_with_the_commit_lands_in_the_commits_round_trip(
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
-            assert send_with_commit(session, _record(recorded.message_id, "it's \\ sent"))
+            assert send_with_commit(session, lambda: _record(recorded.message_id, "it's \\ sent"))
             assert await commit_with_outbox(session, [])
     finally:
         await engine.dispose()
@@ -178,7 +177,7 @@ async def test_a_statement_sent_with_the_commit_lands_in_the_commits_round_trip(
 async def test_no_statement_is_queued_for_a_commit_the_kit_does_not_own(sample: Service) -> None:
     async with sample.sessions() as session, session.begin():
         await session.execute(text("SELECT 1"))  # begun by SQLAlchemy, not by the kit
-        assert not send_with_commit(session, "SELECT 1")
+        assert not send_with_commit(session, lambda: "SELECT 1")
 
 
 async def test_a_statement_over_the_literal_limit_is_left_to_its_caller(sample: Service) -> None:
@@ -186,9 +185,28 @@ async def test_a_statement_over_the_literal_limit_is_left_to_its_caller(sample: 
     async with sample.sessions() as session, session.begin():
         assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
         huge = f"SELECT {text_literal('x' * MAX_LITERAL_BYTES)}"
-        assert not send_with_commit(session, huge)
-        assert send_with_commit(session, "SELECT 1")  # the transaction is the kit's
+        assert not send_with_commit(session, lambda: huge)
+        assert send_with_commit(session, lambda: "SELECT 1")  # the transaction is the kit's
         assert await commit_with_outbox(session, [])
+
+
+async def test_a_statement_with_a_value_that_cannot_be_literal_is_left_to_its_caller(
+    sample: Service,
+) -> None:
+    message = make_signal("queued-not-literal")
+
+    def with_nul() -> str:
+        return "SELECT " + text_literal("a\x00b")  # NUL: refused as a literal
+
+    async with sample.sessions() as session, session.begin():
+        assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
+        assert not send_with_commit(session, with_nul)
+        assert await commit_with_outbox(session, [])  # nothing queued: the kit commits
+    unowned: list[str] = []
+    async with sample.sessions() as session, session.begin():
+        await session.execute(text("SELECT 1"))  # begun by SQLAlchemy, not by the kit
+        assert not send_with_commit(session, lambda: unowned.append("built") or "SELECT 1")
+    assert unowned == []  # not even built
 
 
 async def test_a_statement_queued_for_the_commit_lands_when_the_outbox_cannot_be_literal(
@@ -197,7 +215,7 @@ async def test_a_statement_queued_for_the_commit_lands_when_the_outbox_cannot_be
     message, recorded = make_signal("queued-big"), make_signal("queued-big-row")
     async with sample.sessions() as session, session.begin():
         assert await begin_with_inbox(session, [(message.message_id, "c", "s")], "k")
-        assert send_with_commit(session, _record(recorded.message_id))
+        assert send_with_commit(session, lambda: _record(recorded.message_id))
         uow = UnitOfWork(session, WallClock())
         uow.emit(message)
         rows = uow.take_outbox_rows()
@@ -212,7 +230,7 @@ async def test_a_failing_statement_queued_for_the_commit_commits_nothing(sample:
     with pytest.raises(Exception, match="division by zero"):
         async with sample.sessions() as session, session.begin():
             assert await begin_recording_inbox(session, [(message.message_id, "c", "s")])
-            assert send_with_commit(session, "SELECT 1/0")
+            assert send_with_commit(session, lambda: "SELECT 1/0")
             await flush_outboxes_and_commit(session, [])
     assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
                         id=message.message_id) == 0

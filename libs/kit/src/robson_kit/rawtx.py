@@ -17,7 +17,8 @@ literals, see ``text_literal``).
   ``send_with_commit`` (writes whose answer nobody reads, their values written as literals).
   A queued statement is never dropped: when the outbox cannot go as literals they are sent at
   once, and a COMMIT the kit no longer owns fails the transaction instead. A failure of either
-  statement leaves the transaction to the normal rollback (a ``ROLLBACK`` after a failed ``COMMIT`` is answered with a warning).
+  statement leaves the transaction to the normal rollback (a ``ROLLBACK`` after a failed
+  ``COMMIT`` is answered with a warning).
 
 SQLAlchemy's asyncpg adapter keeps the transaction it began in ``_transaction`` and calls
 ``commit``/``rollback`` on it; while the kit owns the transaction, ``_transaction`` is a
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -80,7 +82,8 @@ class KitTransaction:
 
 
 def text_literal(value: str) -> str:
-    """An escape-string literal (also for ``send_with_commit``'s statements): the same meaning whatever ``standard_conforming_strings`` is."""
+    """An escape-string literal (also for ``send_with_commit``'s statements): the same meaning
+    whatever ``standard_conforming_strings`` is."""
     if "\x00" in value:
         raise NotLiteral("NUL in a text value")
     return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
@@ -155,13 +158,20 @@ WITH_COMMIT = "robson_kit.with_commit"
 """In a session's ``info``: statements queued to go in the COMMIT's round trip."""
 
 
-def send_with_commit(session: AsyncSession, statement: str) -> bool:
-    """Queue ``statement`` (complete SQL, its values written as literals: ``text_literal``) to
-    go in the same round trip as the COMMIT, before the outbox insert. For a write whose
-    answer nobody reads (an ``UPDATE`` of a row the transaction holds locked). False when the
-    kit does not own the transaction, or the statement is over ``MAX_LITERAL_BYTES``: the
-    caller runs it itself, as before."""
-    if len(statement) > MAX_LITERAL_BYTES or kit_transaction(session) is None:
+def send_with_commit(session: AsyncSession, build: Callable[[], str]) -> bool:
+    """Queue the statement ``build`` writes (complete SQL, its values written as literals:
+    ``text_literal``) to go in the same round trip as the COMMIT, before the outbox insert.
+    For a write whose answer nobody reads (an ``UPDATE`` of a row the transaction holds
+    locked). False, nothing queued, when the kit does not own the transaction (``build`` is
+    not called), when a value cannot be a literal (``NotLiteral``) or when the statement is
+    over ``MAX_LITERAL_BYTES``: the caller runs the write itself, with parameters."""
+    if kit_transaction(session) is None:
+        return False
+    try:
+        statement = build()
+    except NotLiteral:
+        return False
+    if len(statement) > MAX_LITERAL_BYTES:
         return False
     session.info.setdefault(WITH_COMMIT, []).append(statement)
     return True

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from robson_kit.rawtx import NotLiteral, send_with_commit, text_literal
+from robson_kit.rawtx import send_with_commit, text_literal
 from robson_kit.uow import UnitOfWork, driver_connection
 from sqlalchemy import select
 from sqlalchemy.exc import NoResultFound
@@ -178,13 +178,9 @@ class AccountStore:
         """The row is locked by this transaction, so the write needs no answer: it goes with
         the COMMIT when the kit owns the transaction (a round trip fewer per batch)."""
         document = state.model_dump_json()
-        try:
-            statement = (f"UPDATE account_state SET version = {int(version)}, "
-                         f"state = {text_literal(document)} "
-                         f"WHERE account_id = {text_literal(account_id)}")
-        except NotLiteral:
-            statement = None
-        if statement is not None and send_with_commit(uow.session, statement):
+        if send_with_commit(uow.session, lambda: (
+                f"UPDATE account_state SET version = {int(version)}, "
+                f"state = {text_literal(document)} WHERE account_id = {text_literal(account_id)}")):
             return
         await (await driver_connection(uow.session)).execute(SAVE, version, document, account_id)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from robson_contracts import GateDecision
-from robson_kit.rawtx import NotLiteral, send_with_commit, text_literal
+from robson_kit.rawtx import send_with_commit, text_literal
 from robson_kit.uow import UnitOfWork, driver_connection
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,11 +86,7 @@ async def _flush(uow: UnitOfWork) -> None:
     if not staged:
         return
     rows = list(staged.values())
-    try:
-        statement = _literal_append(rows)
-    except NotLiteral:
-        statement = None
-    if statement is not None and send_with_commit(uow.session, statement):
+    if send_with_commit(uow.session, lambda: _literal_append(rows)):
         return
     await (await driver_connection(uow.session)).execute(
         APPEND, [m.gate_decision_id for m in rows], [m.decision.decision_id for m in rows],
