@@ -78,7 +78,8 @@ class Activity:
         self._idle |= wanted - out
         return out
 
-    def quiet(self, live: list[Bar], owed: dict[str, Decimal] | None = None) -> bool:
+    def quiet(self, live: list[Bar], owed: dict[str, Decimal] | None = None,
+              unwatched: bool = False) -> bool:
         """A step whose path ticks can change nothing its candles do not, so they are left out:
 
         - no order at paper can trigger anywhere on a bar's path, nor in the gap from the last
@@ -96,7 +97,8 @@ class Activity:
           on no tick's path.
 
         ``owed``: the closes of bars held back from paper (``deferral.py``): its last price
-        once it has them."""
+        once it has them. ``unwatched``: the caller found ``watch_may_see`` false for every
+        bar of ``live`` already."""
         if not self.skipping:
             return False
         p = self._platform
@@ -112,7 +114,7 @@ class Activity:
             if not ex.nothing_acts_within(bar.symbol, low, high):
                 return False
         gate = p.gate
-        if not any(watch_may_see(gate, bar.symbol, bar.close_time) for bar in live):
+        if unwatched or not any(watch_may_see(gate, bar.symbol, bar.close_time) for bar in live):
             return True  # every price of the step only moves the gate's view
         if len(live) > 1 and _holds_two(gate, {bar.symbol for bar in live}):
             return False

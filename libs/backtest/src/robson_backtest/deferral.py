@@ -56,7 +56,7 @@ class Owed:
         for bar in live:
             if watch_may_see(p.gate, bar.symbol, bar.close_time) or not self._rules_idle(bar.symbol):
                 return False
-        if not self._activity.quiet(live, self.closes):
+        if not self._activity.quiet(live, self.closes, unwatched=True):
             return False
         for bar in live:
             self._candles.append(candles[id(bar)])

@@ -8,7 +8,7 @@ from robson_kit.uow import UnitOfWork
 from robson_position.adapters.repository import positions_of
 from robson_position.domain.policy import ManagementPolicy
 from robson_position.domain.position import Position
-from robson_position.domain.rules import evaluate
+from robson_position.domain.rules import acts_on_no_candle, evaluate
 from robson_position.handlers.commands import close, modify
 from robson_position.handlers.runtime import Runtime
 
@@ -55,13 +55,10 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     rt.market_clock.observe(at)
     rt.book.prices[candle.symbol] = candle.close
     marks = await _CandleMarks.of(uow, rt, candle.symbol)
-    active = marks.active
-    policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}
-    trailed = {p.trailing_atr_period for p in policies.values() if p.trailing_atr_multiple}
-    periods = DEFAULT_ATR_PERIODS | trailed if trailed else DEFAULT_ATR_PERIODS
+    policies = marks.policies
     rt.atr.update(candle.symbol, candle.timeframe.value, at, candle.high, candle.low,
-                  candle.close, periods)  # before any entry too, so an ATR trail starts at once
-    for position in active:
+                  candle.close, marks.periods)  # before any entry too, so an ATR trail starts at once
+    for position in marks.active:
         s = position.s
         if not s.holds or (s.last_candle_at is not None and at <= s.last_candle_at):
             continue  # an older candle (or another timeframe's) says nothing new
@@ -72,19 +69,26 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
         position.mark_ranges(candle.close, (candle_range,) if mark is None or mark.high is None
                              else ((mark.high, mark.low), candle_range))  # type: ignore[arg-type]
         s.last_candle_at = at
-        if not await _apply_rules(uow, rt, position, policies[s.trader_id], candle):
+        policy = policies[s.trader_id]
+        if acts_on_no_candle(policy, s.trail_percent) \
+                or not await _apply_rules(uow, rt, position, policy, candle):
             marks.marked(position)
 
 
 class _CandleMarks:
     """A symbol's active positions as this transaction's candles left them, and those whose
     marks alone changed: written once, before commit (a position the rules saved after its
-    marks changed was written whole then, and is left out)."""
+    marks changed was written whole then, and is left out). Their traders' policies and the
+    ATR periods those keep are read with them, once per transaction: a batch of candles is
+    judged under the policies as they stood when it began."""
 
-    __slots__ = ("active", "pending")
+    __slots__ = ("active", "pending", "periods", "policies")
 
-    def __init__(self, active: list[Position]) -> None:
+    def __init__(self, active: list[Position], policies: dict[str, ManagementPolicy]) -> None:
         self.active = active
+        self.policies = policies
+        trailed = {p.trailing_atr_period for p in policies.values() if p.trailing_atr_multiple}
+        self.periods = DEFAULT_ATR_PERIODS | trailed if trailed else DEFAULT_ATR_PERIODS
         self.pending: dict[str, tuple[Position, int]] = {}
 
     @staticmethod
@@ -94,7 +98,9 @@ class _CandleMarks:
         by_symbol: dict[str, _CandleMarks] = uow.session.info.setdefault(_MARKS, {})
         marks = by_symbol.get(symbol)
         if marks is None:
-            marks = by_symbol[symbol] = _CandleMarks(await positions_of(uow.session).active_on(symbol))
+            active = await positions_of(uow.session).active_on(symbol)
+            policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}
+            marks = by_symbol[symbol] = _CandleMarks(active, policies)
             uow.before_commit((_MARKS, symbol), lambda u: marks.write(u, rt, symbol))
         return marks
 
