@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
+import asyncpg
 from robson_kit.rawtx import send_with_commit, text_literal
 from robson_kit.uow import UnitOfWork, driver_connection
 from sqlalchemy import select
@@ -32,6 +33,8 @@ CREATE = ("INSERT INTO account_state (account_id, version, state) VALUES ($1, 0,
 LOCK_VERSION = "SELECT version FROM account_state WHERE account_id = $1 FOR UPDATE"
 READ_STATE = "SELECT version, state FROM account_state WHERE account_id = $1"
 SAVE = "UPDATE account_state SET version = $1, state = $2 WHERE account_id = $3"
+LOCK_PROBING = ("WITH locked AS (SELECT version FROM account_state WHERE account_id = $1 FOR UPDATE) "
+                "SELECT (SELECT version FROM locked) AS version, ({probe}) AS probe")
 LOCK_MANY = ("SELECT account_id, version FROM account_state WHERE account_id = ANY($1::varchar[]) "
              "ORDER BY account_id FOR UPDATE")
 READ_MANY = ("SELECT account_id, version, state FROM account_state "
@@ -96,6 +99,33 @@ class AccountStore:
         wanted = sorted(set(account_ids) - set(held) - set(ahead))
         if len(wanted) > 1:
             await self._lock_many(session, wanted, ahead)
+
+    async def lock_ahead_probing(self, session: AsyncSession, account_id: str, probe: str,
+                                 *args: object) -> tuple[bool, object]:
+        """Lock ``account_id`` ahead, as ``lock_many`` does, and answer ``probe`` (a scalar
+        sub-select of this schema, its parameters ``$2``… being ``args``) in the same round
+        trip. Returns (whether it ran, the probe's value): it does not run when the account
+        is held or locked ahead already. An account without a row yet is left to ``lock``."""
+        held = session.info.setdefault(_HELD, {})
+        ahead = session.info.setdefault(_AHEAD, {})
+        if account_id in held or account_id in ahead:
+            return False, None
+        driver = await driver_connection(session)
+        row = _one(await driver.fetchrow(LOCK_PROBING.format(probe=probe), account_id, *args))
+        version = row["version"]
+        if version is not None:
+            ahead[account_id] = await self._state_at(driver, account_id, version)
+        return True, row["probe"]
+
+    async def _state_at(self, driver: asyncpg.Connection, account_id: str,
+                        version: int) -> tuple[AccountState, int]:
+        """An account locked at ``version``: the cached state when it is that version's and
+        clean, else the row's (not marked dirty: see ``_lock_many``)."""
+        cached = self._cache.get(account_id)
+        if cached is not None and cached[0] == version and account_id not in self._dirty:
+            return cached[1], version
+        row = _one(await driver.fetchrow(READ_STATE, account_id))
+        return AccountState.model_validate_json(row["state"]), row["version"]
 
     async def _lock_many(self, session: AsyncSession, wanted: list[str],
                          ahead: dict[str, tuple[AccountState, int]]) -> None:

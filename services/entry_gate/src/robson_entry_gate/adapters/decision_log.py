@@ -13,6 +13,7 @@ from robson_kit.uow import UnitOfWork, driver_connection
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from robson_entry_gate.adapters.accounts import AccountStore
 from robson_entry_gate.adapters.tables import admin_actions, gate_decisions
 
 
@@ -55,6 +56,24 @@ async def prefetch(uow: UnitOfWork, gate_decision_ids: list[str]) -> None:
         return
     found = {r[0] for r in await (await driver_connection(uow.session)).fetch(EXISTING, wanted)}
     known.update((g, g in found) for g in wanted)
+
+
+LOGGED = "EXISTS (SELECT 1 FROM gate_decisions WHERE gate_decision_id = $2)"
+
+
+async def prefetch_locking(uow: UnitOfWork, gate_decision_id: str, accounts: AccountStore,
+                           account_id: str) -> None:
+    """A lone decision's lookup, sent with its account's row lock (``lock_ahead_probing``):
+    one round trip for both. A decision recorded meanwhile by a transaction the lock waited
+    for can be missed (the lookup sees the statement's snapshot): the insert then fails the
+    transaction on the unique id, as in ``_flush``."""
+    known: dict[str, bool] = uow.session.info.setdefault(_KNOWN, {})
+    if gate_decision_id in known or gate_decision_id in uow.session.info.get(_STAGED, ()):
+        return
+    ran, logged = await accounts.lock_ahead_probing(uow.session, account_id, LOGGED,
+                                                    gate_decision_id)
+    if ran:
+        known[gate_decision_id] = bool(logged)
 
 
 async def exists(uow: UnitOfWork, gate_decision_id: str) -> bool:
@@ -117,6 +136,10 @@ class DecisionLog:
 
     async def prefetch(self, uow: UnitOfWork, gate_decision_ids: list[str]) -> None:
         await prefetch(uow, gate_decision_ids)
+
+    async def prefetch_locking(self, uow: UnitOfWork, gate_decision_id: str,
+                               accounts: AccountStore, account_id: str) -> None:
+        await prefetch_locking(uow, gate_decision_id, accounts, account_id)
 
     def append(self, uow: UnitOfWork, message: GateDecision) -> None:
         append(uow, message)

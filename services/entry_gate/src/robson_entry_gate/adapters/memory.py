@@ -61,5 +61,9 @@ class MemoryDecisionLog:
     async def prefetch(self, uow: UnitOfWork, gate_decision_ids: list[str]) -> None:
         """Nothing to read ahead in memory."""
 
+    async def prefetch_locking(self, uow: UnitOfWork, gate_decision_id: str,
+                               accounts: AccountStore, account_id: str) -> None:
+        """Nothing to read ahead in memory (``lock`` takes the account from the cache)."""
+
     def append(self, uow: UnitOfWork, message: GateDecision) -> None:
         self.decisions[message.gate_decision_id] = message

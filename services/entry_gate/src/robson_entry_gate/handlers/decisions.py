@@ -25,13 +25,18 @@ _READ_AHEAD = "entry_gate.decisions_read_ahead"
 
 async def _read_ahead(uow: UnitOfWork, deps: GateDeps) -> None:
     """Once per batch transaction: which of its decisions were recorded before, and every
-    account it judges locked, in one statement each instead of one per decision."""
+    account it judges locked, in one statement each instead of one per decision; a lone
+    decision's lookup and lock in one statement."""
     info = uow.session.info
     if info.get(_READ_AHEAD):
         return
     info[_READ_AHEAD] = True
     entries = [m for m in getattr(uow, "batch", ()) if isinstance(m, TradeDecision) and is_entry(m)]
-    if len(entries) < 2:
+    if len(entries) == 1:
+        [d] = entries
+        await deps.log.prefetch_locking(uow, gate_decision_id(d), deps.accounts, d.account_id)
+        return
+    if not entries:
         return
     await deps.log.prefetch(uow, [gate_decision_id(m) for m in entries])
     await deps.accounts.lock_many(uow.session, [m.account_id for m in entries])
