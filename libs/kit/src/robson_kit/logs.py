@@ -10,9 +10,14 @@ import structlog
 bind = structlog.contextvars.bind_contextvars
 unbind = structlog.contextvars.unbind_contextvars
 clear = structlog.contextvars.clear_contextvars
+_min_level = logging.NOTSET
+"""The level ``configure_logging`` filters below (none until it is called, as structlog's
+default keeps everything)."""
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
+    global _min_level
+    _min_level = logging.getLevelName(level.upper())
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
@@ -22,7 +27,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(_min_level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
@@ -34,3 +39,11 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)
+
+
+def enabled_for(level: int) -> bool:
+    """Whether a log call at ``level`` is kept: ``log.is_enabled_for`` without its cost. The
+    loggers are lazy proxies (``cache_logger_on_first_use`` stays off, so a reconfiguration,
+    such as a test's ``capture_logs``, reaches them) that bind a new logger on every method
+    lookup; a check made for every market message or trade event need not pay that."""
+    return level >= _min_level

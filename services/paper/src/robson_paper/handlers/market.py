@@ -58,7 +58,7 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, runtime: Runtime) -> No
     async with runtime.turn(uow, candle.message_id, candle.correlation_id,
                             candle.close_time) as ex:
         applied = ex.on_candle(candle)
-        if applied and log.is_enabled_for(logging.INFO):  # every quiet candle of a backtest
+        if applied and logs.enabled_for(logging.INFO):  # every quiet candle of a backtest
             resting = sum(1 for o in ex.orders.values() if o.symbol == candle.symbol)
             log.info("paper.caught_up", symbol=candle.symbol, timeframe=candle.timeframe.value,
                      open_time=candle.open_time.isoformat(), path_points=applied,

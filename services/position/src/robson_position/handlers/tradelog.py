@@ -26,7 +26,7 @@ def _text(value: Any) -> Any:
 
 def log_trade_event(message: Message) -> None:
     event = EVENTS.get(getattr(message, "message_type", ""))
-    if event is None or not log.is_enabled_for(logging.INFO):  # a backtest logs warnings only
+    if event is None or not logs.enabled_for(logging.INFO):  # a backtest logs warnings only
         return
     fields = {k: _text(getattr(message, k)) for k in FIELDS if getattr(message, k, None) is not None}
     modification = getattr(message, "modification", None)
