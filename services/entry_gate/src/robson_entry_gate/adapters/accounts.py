@@ -121,9 +121,9 @@ class AccountStore:
                         version: int) -> tuple[AccountState, int]:
         """An account locked at ``version``: the cached state when it is that version's and
         clean, else the row's (not marked dirty: see ``_lock_many``)."""
-        cached = self._cache.get(account_id)
-        if cached is not None and cached[0] == version and account_id not in self._dirty:
-            return cached[1], version
+        clean = self._clean_copy(account_id, version)
+        if clean is not None:
+            return clean, version
         row = _one(await driver.fetchrow(READ_STATE, account_id))
         return AccountState.model_validate_json(row["state"]), row["version"]
 
@@ -136,9 +136,9 @@ class AccountStore:
         driver = await driver_connection(session)
         stale: list[str] = []
         for account_id, version in await driver.fetch(LOCK_MANY, wanted):
-            cached = self._cache.get(account_id)
-            if cached is not None and cached[0] == version and account_id not in self._dirty:
-                ahead[account_id] = (cached[1], version)
+            clean = self._clean_copy(account_id, version)
+            if clean is not None:
+                ahead[account_id] = (clean, version)
             else:
                 stale.append(account_id)
         if stale:
@@ -152,13 +152,19 @@ class AccountStore:
             await driver.execute(CREATE, account_id,
                                  AccountState(account_id=account_id).model_dump_json())
             version = _one(await driver.fetchval(LOCK_VERSION, account_id))
-        cached = self._cache.get(account_id)
-        trusted = cached is not None and cached[0] == version and account_id not in self._dirty
+        clean = self._clean_copy(account_id, version)
         self._dirty.add(account_id)  # until a commit publishes, the in-memory copy is suspect
-        if trusted:
-            return cached[1], version
+        if clean is not None:
+            return clean, version
         row = _one(await driver.fetchrow(READ_STATE, account_id))
         return AccountState.model_validate_json(row["state"]), row["version"]
+
+    def _clean_copy(self, account_id: str, version: int) -> AccountState | None:
+        """The cached state, when it is ``version``'s and no writer has it."""
+        cached = self._cache.get(account_id)
+        if cached is not None and cached[0] == version and account_id not in self._dirty:
+            return cached[1]
+        return None
 
     async def save(self, uow: UnitOfWork, state: AccountState, version: int,
                    deferred: bool = True) -> None:
