@@ -61,6 +61,12 @@ def _one(value: _T | None) -> _T:
     return value
 
 
+async def _read_state(driver: asyncpg.Connection, account_id: str) -> tuple[AccountState, int]:
+    """The row's state and version (for an account this transaction holds locked)."""
+    row = _one(await driver.fetchrow(READ_STATE, account_id))
+    return AccountState.model_validate_json(row["state"]), row["version"]
+
+
 class AccountStore:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[int, AccountState]] = {}
@@ -124,8 +130,7 @@ class AccountStore:
         clean = self._clean_copy(account_id, version)
         if clean is not None:
             return clean, version
-        row = _one(await driver.fetchrow(READ_STATE, account_id))
-        return AccountState.model_validate_json(row["state"]), row["version"]
+        return await _read_state(driver, account_id)
 
     async def _lock_many(self, session: AsyncSession, wanted: list[str],
                          ahead: dict[str, tuple[AccountState, int]]) -> None:
@@ -156,8 +161,7 @@ class AccountStore:
         self._dirty.add(account_id)  # until a commit publishes, the in-memory copy is suspect
         if clean is not None:
             return clean, version
-        row = _one(await driver.fetchrow(READ_STATE, account_id))
-        return AccountState.model_validate_json(row["state"]), row["version"]
+        return await _read_state(driver, account_id)
 
     def _clean_copy(self, account_id: str, version: int) -> AccountState | None:
         """The cached state, when it is ``version``'s and no writer has it."""

@@ -32,11 +32,11 @@ async def _read_ahead(uow: UnitOfWork, deps: GateDeps) -> None:
         return
     info[_READ_AHEAD] = True
     entries = [m for m in getattr(uow, "batch", ()) if isinstance(m, TradeDecision) and is_entry(m)]
+    if not entries:
+        return
     if len(entries) == 1:
         [d] = entries
         await deps.log.prefetch_locking(uow, gate_decision_id(d), deps.accounts, d.account_id)
-        return
-    if not entries:
         return
     await deps.log.prefetch(uow, [gate_decision_id(m) for m in entries])
     await deps.accounts.lock_many(uow.session, [m.account_id for m in entries])
