@@ -4,6 +4,9 @@ separate statements."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,16 +18,23 @@ from robson_kit.clock import WallClock
 from robson_kit.db import make_engine, make_sessionmaker
 from robson_kit.rawtx import (
     MAX_LITERAL_BYTES,
+    NotLiteral,
     TransactionRolledBack,
     begin_with_inbox,
     commit_with_outbox,
     send_with_commit,
     text_literal,
+    typed_literal,
 )
 from robson_kit.service import Service
 from robson_kit.tables import inbox
 from robson_kit.testing import log_queries
-from robson_kit.uow import UnitOfWork, begin_recording_inbox, flush_outboxes_and_commit
+from robson_kit.uow import (
+    UnitOfWork,
+    begin_recording_inbox,
+    driver_connection,
+    flush_outboxes_and_commit,
+)
 from sampleapp.app import handle_signal
 from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
@@ -234,3 +244,30 @@ async def test_a_failing_statement_queued_for_the_commit_commits_nothing(sample:
             await flush_outboxes_and_commit(session, [])
     assert await _count(sample, "SELECT count(*) FROM inbox WHERE message_id = :id",
                         id=message.message_id) == 0
+
+
+@pytest.mark.parametrize(("value", "sql_type"), [
+    ("it's \\ \"q\" é 🙂 $1 ;--", "text"), ("v'1", "varchar"), ('{"a": "b\'\\\\"}', "jsonb"),
+    (True, "boolean"), (False, "boolean"), (2**62, "bigint"), (-7, "integer"),
+    (Decimal("-0.000000000000000000000000000001"), "numeric"), (Decimal("1E+17"), "numeric"),
+    (datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=5))), "timestamptz"),
+    (None, "numeric"), (None, "jsonb"),
+])
+async def test_a_typed_literal_reads_back_as_the_value_it_was_written_from(
+    sample: Service, value: object, sql_type: str
+) -> None:
+    async with sample.sessions() as session:
+        driver = await driver_connection(session)
+        read = await driver.fetchval(f"SELECT {typed_literal(value, sql_type)}")
+    # jsonb comes back parsed (the dialect's codec on the connection)
+    assert read == (json.loads(value) if sql_type == "jsonb" and isinstance(value, str) else value)
+
+
+@pytest.mark.parametrize(("value", "sql_type"), [
+    (Decimal("NaN"), "numeric"), (Decimal("Infinity"), "numeric"), (1.5, "numeric"),
+    (datetime(2024, 1, 1), "timestamptz"), ("a\x00b", "text"), (1, "boolean"), (True, "bigint"),
+    ("1", "integer"), (3, "text"),
+])
+def test_a_value_of_another_kind_is_no_typed_literal(value: object, sql_type: str) -> None:
+    with pytest.raises(NotLiteral):
+        typed_literal(value, sql_type)

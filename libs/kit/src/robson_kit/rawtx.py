@@ -34,6 +34,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -87,6 +89,53 @@ def text_literal(value: str) -> str:
     if "\x00" in value:
         raise NotLiteral("NUL in a text value")
     return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise NotLiteral(f"not text: {value!r}")
+    return text_literal(value)
+
+
+def _boolean(value: object) -> str:
+    if not isinstance(value, bool):
+        raise NotLiteral(f"not a boolean: {value!r}")
+    return "TRUE" if value else "FALSE"
+
+
+def _integer(value: object) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise NotLiteral(f"not an integer: {value!r}")
+    return str(value)
+
+
+def _numeric(value: object) -> str:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise NotLiteral(f"not a finite decimal: {value!r}")
+    return f"'{value}'"  # digits, sign, point and exponent only
+
+
+def _timestamp(value: object) -> str:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise NotLiteral(f"not an aware datetime: {value!r}")
+    return f"'{value.isoformat()}'"
+
+
+_WRITERS: dict[str, Callable[[object], str]] = {
+    "text": _text, "varchar": _text, "jsonb": _text, "boolean": _boolean, "bigint": _integer,
+    "integer": _integer, "numeric": _numeric, "timestamptz": _timestamp,
+}
+LITERAL_TYPES = frozenset(_WRITERS)
+
+
+def typed_literal(value: object, sql_type: str) -> str:
+    """``value`` as a literal of ``sql_type`` (one of ``LITERAL_TYPES``; ``jsonb`` takes the
+    JSON text), cast to it; None is ``NULL`` of that type. ``NotLiteral`` for a value of
+    another Python type, a decimal that is not finite, a datetime without a zone or text with
+    a NUL: the caller then sends its statement with parameters."""
+    if value is None:
+        return f"NULL::{sql_type}"
+    return f"{_WRITERS[sql_type](value)}::{sql_type}"
 
 
 def _uuid(value: Any) -> str:
