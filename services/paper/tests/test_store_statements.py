@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from robson_paper.adapters.store import _ACCOUNTS, _FILLS, _MARKETS, _ORDERS, combined
+from robson_paper.adapters.upserts import ACCOUNTS, FILLS, MARKETS, ORDERS, combined
 
-TABLES = (_ORDERS, _ACCOUNTS, _MARKETS, _FILLS)
+TABLES = tuple(u.parameterized for u in (ORDERS, ACCOUNTS, MARKETS, FILLS))
 
 
 def _numbers(statement: str) -> list[int]:
