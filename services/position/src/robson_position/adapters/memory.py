@@ -180,6 +180,9 @@ class MemoryPositions:
         self.t.fills.add(fill.fill_id)
         return True
 
+    async def log_fill(self, position_id: str, order_id: str, kind: str, fill: Any) -> None:
+        self.t.fills.add(fill.fill_id)
+
 
 class MemoryAudit:
     def __init__(self, tables: PositionTables) -> None:

@@ -11,6 +11,7 @@ import asyncpg
 from robson_contracts import PositionStatus
 from robson_kit.db import plain_row
 from robson_kit.errors import ConflictError
+from robson_kit.rawtx import send_with_commit, typed_literal
 from robson_kit.uow import driver_connection
 from sqlalchemy import Select, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -54,6 +55,16 @@ _HOLDS = ("SELECT EXISTS (SELECT 1 FROM positions WHERE trader_id = $1 AND symbo
 _RECORD_FILL = (
     "INSERT INTO fills (fill_id, position_id, order_id, kind, price, quantity, fee, filled_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fill_id) DO NOTHING RETURNING fill_id")
+_LOG_FILL = (
+    "INSERT INTO fills (fill_id, position_id, order_id, kind, price, quantity, fee, filled_at) "
+    "VALUES ({}) ON CONFLICT (fill_id) DO NOTHING")
+_FILL_TYPES = ("varchar", "varchar", "varchar", "varchar", "numeric", "numeric", "numeric",
+               "timestamptz")
+
+
+def _fill_values(position_id: str, order_id: str, kind: str, fill: Any) -> tuple[object, ...]:
+    return (fill.fill_id, position_id, order_id, kind, fill.price, fill.quantity, fill.fee,
+            fill.filled_at)
 
 
 @cache
@@ -162,9 +173,20 @@ class Positions:
         return await self.find(stmt.order_by(positions.c.created_at.desc()).limit(limit))
 
     async def record_fill(self, position_id: str, order_id: str, kind: str, fill: Any) -> bool:
+        """Insert the fill's row; False (nothing written) when it was recorded before."""
         return await (await self._driver()).fetchval(
-            _RECORD_FILL, fill.fill_id, position_id, order_id, kind, fill.price, fill.quantity,
-            fill.fee, fill.filled_at) is not None
+            _RECORD_FILL, *_fill_values(position_id, order_id, kind, fill)) is not None
+
+    async def log_fill(self, position_id: str, order_id: str, kind: str, fill: Any) -> None:
+        """``record_fill`` for a caller that knows the fill is new to the position (its
+        ``fill_ids``, version-checked when the position is saved): nobody reads the answer, so
+        the row goes with the COMMIT when the kit owns the transaction (a round trip fewer on
+        an entry's way to PositionOpened). A row a re-sync wrote meanwhile is left as it is."""
+        values = _fill_values(position_id, order_id, kind, fill)
+        if send_with_commit(self.session, lambda: _LOG_FILL.format(
+                ", ".join(typed_literal(v, t) for v, t in zip(values, _FILL_TYPES, strict=True)))):
+            return
+        await (await self._driver()).execute(_RECORD_FILL, *values)
 
     async def fill_count(self, position_id: str) -> int:
         rows = (await self.session.execute(select(fills.c.fill_id).where(fills.c.position_id == position_id)))

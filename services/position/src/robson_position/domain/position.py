@@ -90,6 +90,12 @@ class Position:
     def seen_fill(self, fill_id: str) -> bool:
         return fill_id in self.s.fill_ids
 
+    def refused_fill(self, fill_id: str) -> None:
+        """A fill the position could not take (``InvalidTransition``) is seen all the same: the
+        same fill in another message is not refused, and reported, a second time."""
+        if fill_id not in self.s.fill_ids:
+            self.s.fill_ids.append(fill_id)
+
     def apply_entry_fill(self, fill_id: str, price: Decimal, qty: Decimal, fee: Decimal,
                          at: datetime, fee_quantity: Decimal = ZERO) -> None:
         """``fee_quantity``: the part of ``qty`` the venue kept as its fee (base-asset fee)."""

@@ -26,7 +26,9 @@ from robson_position.handlers.runtime import Runtime
 
 
 async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) -> None:
-    """A batch of events reads each position once and writes it once (``adapters/batch.py``)."""
+    """A batch of events reads each position once and writes it once (``adapters/batch.py``).
+    A fill is new when the position has not seen it (``fill_ids``, in the state the batch
+    writes with its version check): its row in ``fills`` is a record, sent with the COMMIT."""
     if event.position_id is None:
         return  # an order nobody's position placed (e.g. manual on the venue)
     position = await batch.get(uow, rt.mirror, event.position_id)
@@ -34,14 +36,17 @@ async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) ->
         return  # another deployment's position; nothing of ours to update
     rt.equip(position)
     if isinstance(event, OrderFilled | OrderPartiallyFilled):
+        if position.seen_fill(event.fill.fill_id):
+            return  # this fill was counted (or refused) already
         tracked = position.s.orders.get(event.order_id)
         kind = tracked.kind.value if tracked else (event.role.value if event.role else "EXIT")
-        if not await positions_of(uow.session).record_fill(position.s.position_id, event.order_id,
-                                                        kind, event.fill):
-            return  # this fill was counted already
+        await positions_of(uow.session).log_fill(position.s.position_id, event.order_id, kind,
+                                                 event.fill)
     try:
         on_order_event(position, event, event.occurred_at)
     except InvalidTransition as exc:
+        if isinstance(event, OrderFilled | OrderPartiallyFilled):
+            position.refused_fill(event.fill.fill_id)
         position.emit(_error(position, event, exc))
     if batch.save_at_commit(uow, rt.mirror, position):
         rt.after_commit(uow, position)  # runs after commit, on the batch's final state
