@@ -56,7 +56,7 @@ async def load(session: AsyncSession, config: EngineConfig,
 LITERAL_MAX_ROWS = 8
 """Above this many rows the parameterized statement is cheaper than literals, round trip
 included (measured with a local Postgres: a command's flush of 1–3 orders took ~130 µs less
-client CPU as literals, 10 orders the same, 30 and 100 more CPU and 5–60% more wall time: the
+client CPU as literals, 10 orders the same, 30 and 100 more CPU and 6–78% more wall time: the
 server parses every literal). A burst's batches are the large ones; their round trip is shared
 by many messages already."""
 
