@@ -12,6 +12,7 @@ from robson_contracts import (
     ModificationKind,
     OrderFilled,
     OrderRole,
+    PositionOpened,
     PositionStatus,
     Side,
     SubmitOrder,
@@ -57,6 +58,15 @@ def test_base_asset_entry_fee_reduces_what_a_close_sells_and_pnl_counts_it_once(
     assert p.s.status is PositionStatus.CLOSED
     # cash: 0.1998 × 51000 − 0.2 × 50000 = 189.8 (the 0.0002 BTC fee, worth 10 USDT, counted once)
     assert p.s.realized_pnl == D("189.8")
+
+
+def test_base_asset_entry_fee_is_not_in_the_opened_quantity_subscribers_see() -> None:
+    """entry_gate counts a partial close as the opened quantity less the remaining one: an
+    opened quantity with the kept fee in it would count the fee as sold."""
+    p = open_position(gate(tps=()), "LIVE", T0)
+    _live_fill(p, f"{p.s.position_id}-0E", OrderRole.ENTRY, Side.BUY, "50000", "0.0002", "BTC")
+    [opened] = [m for m in p.outbox if isinstance(m, PositionOpened)]
+    assert opened.quantity == D("0.1998") == p.s.remaining
 
 
 def test_add_take_profit_counts_the_fractions_already_filled() -> None:

@@ -84,6 +84,9 @@ class PositionEvent(AccountMessage):
 class PositionOpened(PositionEvent):
     message_type: Literal["PositionOpened"] = "PositionOpened"
     quantity: PositiveDec
+    """What the entry put in the account: its fills' quantity less a base-asset fee the venue
+    kept (a LONG bought 0.2 BTC with a 0.0002 BTC commission holds 0.1998), as the position's
+    later ``remaining_quantity`` counts it."""
     entry_price: PositiveDec
     stop_loss: PositiveDec | None = None
     take_profits: tuple[TakeProfitLevel, ...] = ()

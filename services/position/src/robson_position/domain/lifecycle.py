@@ -223,7 +223,8 @@ def _levels_from_fill(s: PositionState) -> None:
 def _opened(position: Position, cause: Message, at: datetime) -> None:
     s = position.s
     position.emit(PositionOpened(
-        **position.event_base(cause, "opened", at), quantity=s.entry_quantity,
+        **position.event_base(cause, "opened", at),
+        quantity=s.entry_quantity - s.entry_fee_quantity,  # what the entry put in the account
         entry_price=s.entry_price, stop_loss=s.stop_loss,
         take_profits=tuple(TakeProfitLevel(price=t.price, fraction=t.fraction) for t in s.take_profits),
         initial_risk=position.initial_risk, fees=s.entry_fees, decision_id=s.decision_id,
