@@ -25,6 +25,7 @@ from robson_kit.rawtx import (
     send_with_commit,
     text_literal,
     typed_literal,
+    typed_row,
 )
 from robson_kit.service import Service
 from robson_kit.tables import inbox
@@ -271,3 +272,10 @@ async def test_a_typed_literal_reads_back_as_the_value_it_was_written_from(
 def test_a_value_of_another_kind_is_no_typed_literal(value: object, sql_type: str) -> None:
     with pytest.raises(NotLiteral):
         typed_literal(value, sql_type)
+
+
+def test_a_typed_row_writes_each_value_as_its_columns_type() -> None:
+    assert typed_row(("a'b", None, 3), ("varchar", "numeric", "bigint")) == \
+        "(E'a''b'::varchar, NULL::numeric, 3::bigint)"
+    with pytest.raises(ValueError):  # a row and its columns must agree in length
+        typed_row(("a",), ("varchar", "bigint"))

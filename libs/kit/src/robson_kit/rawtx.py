@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -125,17 +125,22 @@ _WRITERS: dict[str, Callable[[object], str]] = {
     "text": _text, "varchar": _text, "jsonb": _text, "boolean": _boolean, "bigint": _integer,
     "integer": _integer, "numeric": _numeric, "timestamptz": _timestamp,
 }
-LITERAL_TYPES = frozenset(_WRITERS)
 
 
 def typed_literal(value: object, sql_type: str) -> str:
-    """``value`` as a literal of ``sql_type`` (one of ``LITERAL_TYPES``; ``jsonb`` takes the
-    JSON text), cast to it; None is ``NULL`` of that type. ``NotLiteral`` for a value of
-    another Python type, a decimal that is not finite, a datetime without a zone or text with
-    a NUL: the caller then sends its statement with parameters."""
+    """``value`` as a literal of ``sql_type`` (a key of ``_WRITERS``; ``jsonb`` takes the JSON
+    text), cast to it; None is ``NULL`` of that type. ``NotLiteral`` for a value of another
+    Python type, a decimal that is not finite, a datetime without a zone or text with a NUL:
+    the caller then sends its statement with parameters."""
     if value is None:
         return f"NULL::{sql_type}"
     return f"{_WRITERS[sql_type](value)}::{sql_type}"
+
+
+def typed_row(values: Sequence[object], sql_types: Sequence[str]) -> str:
+    """``(v1, v2, …)`` for a ``VALUES`` list: each value as ``typed_literal`` of its column's
+    type."""
+    return "(" + ", ".join(typed_literal(v, t) for v, t in zip(values, sql_types, strict=True)) + ")"
 
 
 def _uuid(value: Any) -> str:

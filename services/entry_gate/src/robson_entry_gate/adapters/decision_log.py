@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from robson_contracts import GateDecision
-from robson_kit.rawtx import send_with_commit, text_literal
+from robson_kit.rawtx import send_with_commit, typed_row
 from robson_kit.uow import UnitOfWork, driver_connection
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,15 +115,14 @@ async def _flush(uow: UnitOfWork) -> None:
         [m.model_dump_json() for m in rows])
 
 
+_APPEND_TYPES = ("varchar",) * 6 + ("jsonb", "timestamptz", "jsonb")
+
+
 def _literal_append(rows: list[GateDecision]) -> str:
-    values = ", ".join(
-        "(" + ", ".join(text_literal(v) for v in (
-            m.gate_decision_id, m.decision.decision_id, m.account_id, m.decision.trader_id,
-            m.decision.symbol, m.outcome.value))
-        + f", {text_literal(json.dumps(list(m.reason_codes)))}::jsonb"
-        + f", {text_literal(m.occurred_at.isoformat())}::timestamptz"
-        + f", {text_literal(m.model_dump_json())}::jsonb)"
-        for m in rows)
+    values = ", ".join(typed_row((
+        m.gate_decision_id, m.decision.decision_id, m.account_id, m.decision.trader_id,
+        m.decision.symbol, m.outcome.value, json.dumps(list(m.reason_codes)), m.occurred_at,
+        m.model_dump_json()), _APPEND_TYPES) for m in rows)
     return ("INSERT INTO gate_decisions (gate_decision_id, decision_id, account_id, trader_id, "
             f"symbol, outcome, reason_codes, decided_at, payload) VALUES {values}")
 

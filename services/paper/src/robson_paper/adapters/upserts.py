@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from robson_kit.rawtx import typed_literal
+from robson_kit.rawtx import typed_row
 
 Row = tuple[object, ...]
 
@@ -36,13 +36,13 @@ class Upsert:
         arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(self.columns, 1))
         return f"INSERT INTO {self.table} ({self.names}) SELECT * FROM unnest({arrays}) {self.conflict}"
 
+    @cached_property
+    def types(self) -> tuple[str, ...]:
+        return tuple(kind for _, kind in self.columns)
+
     def literal(self, rows: list[Row]) -> str:
         """The rows as one ``INSERT … VALUES``; ``NotLiteral`` for a value that cannot be one."""
-        kinds = [kind for _, kind in self.columns]
-        values = ", ".join(
-            "(" + ", ".join(typed_literal(value, kind)
-                            for kind, value in zip(kinds, row, strict=True)) + ")"
-            for row in rows)
+        values = ", ".join(typed_row(row, self.types) for row in rows)
         return f"INSERT INTO {self.table} ({self.names}) VALUES {values} {self.conflict}"
 
 

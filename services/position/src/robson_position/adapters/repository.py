@@ -11,7 +11,7 @@ import asyncpg
 from robson_contracts import PositionStatus
 from robson_kit.db import plain_row
 from robson_kit.errors import ConflictError
-from robson_kit.rawtx import send_with_commit, typed_literal
+from robson_kit.rawtx import send_with_commit, typed_row
 from robson_kit.uow import driver_connection
 from sqlalchemy import Select, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -57,7 +57,7 @@ _RECORD_FILL = (
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fill_id) DO NOTHING RETURNING fill_id")
 _LOG_FILL = (
     "INSERT INTO fills (fill_id, position_id, order_id, kind, price, quantity, fee, filled_at) "
-    "VALUES ({}) ON CONFLICT (fill_id) DO NOTHING")
+    "VALUES {} ON CONFLICT (fill_id) DO NOTHING")
 _FILL_TYPES = ("varchar", "varchar", "varchar", "varchar", "numeric", "numeric", "numeric",
                "timestamptz")
 
@@ -183,8 +183,7 @@ class Positions:
         the row goes with the COMMIT when the kit owns the transaction (a round trip fewer on
         an entry's way to PositionOpened). A row a re-sync wrote meanwhile is left as it is."""
         values = _fill_values(position_id, order_id, kind, fill)
-        if send_with_commit(self.session, lambda: _LOG_FILL.format(
-                ", ".join(typed_literal(v, t) for v, t in zip(values, _FILL_TYPES, strict=True)))):
+        if send_with_commit(self.session, lambda: _LOG_FILL.format(typed_row(values, _FILL_TYPES))):
             return
         await (await self._driver()).execute(_RECORD_FILL, *values)
 
