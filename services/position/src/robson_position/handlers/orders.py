@@ -35,18 +35,19 @@ async def handle_order_event(event: OrderEvent, uow: UnitOfWork, rt: Runtime) ->
     if position is None:
         return  # another deployment's position; nothing of ours to update
     rt.equip(position)
-    if isinstance(event, OrderFilled | OrderPartiallyFilled):
-        if position.seen_fill(event.fill.fill_id):
+    fill = event.fill if isinstance(event, OrderFilled | OrderPartiallyFilled) else None
+    if fill is not None:
+        if position.seen_fill(fill.fill_id):
             return  # this fill was counted (or refused) already
         tracked = position.s.orders.get(event.order_id)
         kind = tracked.kind.value if tracked else (event.role.value if event.role else "EXIT")
         await positions_of(uow.session).log_fill(position.s.position_id, event.order_id, kind,
-                                                 event.fill)
+                                                 fill)
     try:
         on_order_event(position, event, event.occurred_at)
     except InvalidTransition as exc:
-        if isinstance(event, OrderFilled | OrderPartiallyFilled):
-            position.refused_fill(event.fill.fill_id)
+        if fill is not None:
+            position.refused_fill(fill.fill_id)
         position.emit(_error(position, event, exc))
     if batch.save_at_commit(uow, rt.mirror, position):
         rt.after_commit(uow, position)  # runs after commit, on the batch's final state
