@@ -79,12 +79,18 @@ def fewer_collections() -> Iterator[None]:
     """A run keeps what it builds (the trades, fills, equity points, decision's candle window),
     so the count of tracked objects only grows and the default threshold (700) runs a
     collection every few hundred objects kept, about 700 a year of 5m bars: 7–9% of the run.
-    At 100,000 a year takes a handful; garbage cycles wait at most that long. Restored after."""
+    At 100,000 a year takes a handful; garbage cycles wait at most that long. Restored after,
+    with everything tracked moved to the oldest generation (``freeze`` then ``unfreeze``): left
+    in the middle one, the run's objects were walked by the next middle collection, one pass of
+    ~0.5 s over a year's run in whatever the caller did next (the report, a benchmark's
+    reference loop)."""
     before = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *before[1:])
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         gc.set_threshold(*before)
 
 

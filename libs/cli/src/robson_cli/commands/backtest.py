@@ -4,6 +4,7 @@ no Postgres), with a progress bar, a summary table and the report files in --out
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -85,6 +86,10 @@ def backtest(
         advance = _Advance(progress, task)
         result = asyncio.run(run_backtest(spec, bars, advance))
         advance.flush()
+    # What the run built (trades, fills, the equity curve, the services' tables) is kept until
+    # the process exits: frozen, no collection walks it again, neither while the report is
+    # written nor the interpreter's last one at exit (~0.35 s after a year of 5m bars).
+    gc.freeze()
     if result.candles == 0:
         fail("no candles in the data for the period: nothing to evaluate")
         raise typer.Exit(2)
