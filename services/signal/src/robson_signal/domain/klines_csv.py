@@ -19,6 +19,15 @@ from robson_signal.domain.bars import Bar
 
 FILENAME = re.compile(r"^(?P<symbol>[A-Z0-9]{2,20})-(?P<tf>\d+[mhd])(?:-|\.|$)")
 MICROSECONDS_THRESHOLD = 10**14  # archive files from 2025 on carry microseconds
+_WITHIN = r"-?\d{1,18}(?:\.\d{1,40})?"
+WRITTEN_IN_BOUNDS = re.compile(_WITHIN)
+"""A number written out plainly with at most 18 digits before the point and 40 after: finite
+and within a Candle's bounds as written, so ``decimal_problem`` (which formats the parsed value
+again to count its places) has nothing to find. Nearly every row of an archive is so; any other
+spelling (exponents, a sign or spaces, leading or trailing zeros past the limits) is checked
+value by value."""
+_FIVE_IN_BOUNDS = re.compile(",".join([_WITHIN] * 5))
+"""Open, high, low, close and volume, each ``WRITTEN_IN_BOUNDS``: one match a row."""
 
 
 @dataclass(frozen=True)
@@ -109,18 +118,22 @@ def _row_to_bar(fields: list[str], symbol: str, timeframe: Timeframe) -> Bar:
         c, v = Decimal(fields[4]), Decimal(fields[5])
     except InvalidOperation:
         raise ValueError(f"non-numeric price or volume in {','.join(fields[1:6])!r}") from None
-    if not (
-        o.is_finite() and h.is_finite() and low.is_finite() and c.is_finite() and v.is_finite()
-    ):
-        raise ValueError("prices and volume must be finite")
-    for value in (o, h, low, c, v):  # a Candle's bounds: a bad row here, not a lost batch later
-        if (problem := decimal_problem(value)) is not None:
-            raise ValueError(f"{value}: {problem}")
+    if not _FIVE_IN_BOUNDS.fullmatch(",".join(fields[1:6])):
+        _check_bounds((o, h, low, c, v))
     bar = Bar(symbol, timeframe, open_ms, o, h, low, c, v)
     problem = bar.problem()
     if problem:
         raise ValueError(problem)
     return bar
+
+
+def _check_bounds(values: tuple[Decimal, ...]) -> None:
+    """A Candle's bounds: a bad row here, not a lost batch later."""
+    if not all(value.is_finite() for value in values):
+        raise ValueError("prices and volume must be finite")
+    for value in values:
+        if (problem := decimal_problem(value)) is not None:
+            raise ValueError(f"{value}: {problem}")
 
 
 def _is_int(text: str) -> bool:
