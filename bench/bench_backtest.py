@@ -25,6 +25,7 @@ from robson_kit.logs import configure_logging
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.synthetic import SyntheticMarket
 
+from bench import backtest_breakdown as breakdown
 from bench.common import Metric, at_least, info, median
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,8 @@ REAL = next((p / DATA for p in ROOT.parents if (p / DATA).exists()), ROOT.parent
 """``../shared`` beside the project (a worktree sits one level deeper)."""
 CANDLES = 71_769
 RUNS = int(os.environ.get("ROBSON_BENCH_BACKTEST_RUNS", "3"))
+BREAKDOWN = os.environ.get("BENCH_BACKTEST_BREAKDOWN") == "1"
+"""One more run timed per close time and per delivery (``bench/backtest_breakdown.py``)."""
 TARGET = 20_000
 CENT = Decimal("0.01")
 
@@ -103,6 +106,9 @@ def run() -> list[Metric]:
         expected = plain_loop.run(candles, parity.EMA_RULES)
         plain_rates.append(len(candles) / (time.perf_counter() - started))
     assert result is not None
+    if BREAKDOWN:
+        gc.collect()
+        print("\n".join(breakdown.measure(spec, bars).lines()))
     same = _same_trades(result, expected, bars[0].open_ms, parity.EMA_RULES.fee)
     rate, plain = median(backtest_rates), median(plain_rates)
     note = f"{source}, {len(bars):,} candles, {len(result.trades)} trades, median of {RUNS}"
