@@ -91,4 +91,3 @@ def measure(spec: BacktestSpec, bars: list[Bar]) -> Breakdown:
         MemoryBus._deliver = deliver  # type: ignore[method-assign]
     found.trades = len(result.trades)
     return found
-

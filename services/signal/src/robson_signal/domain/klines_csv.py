@@ -119,7 +119,7 @@ def _row_to_bar(fields: list[str], symbol: str, timeframe: Timeframe) -> Bar:
     except InvalidOperation:
         raise ValueError(f"non-numeric price or volume in {','.join(fields[1:6])!r}") from None
     if not _FIVE_IN_BOUNDS.fullmatch(",".join(fields[1:6])):
-        _check_bounds((o, h, low, c, v))
+        _check_candle_values((o, h, low, c, v))
     bar = Bar(symbol, timeframe, open_ms, o, h, low, c, v)
     problem = bar.problem()
     if problem:
@@ -127,7 +127,7 @@ def _row_to_bar(fields: list[str], symbol: str, timeframe: Timeframe) -> Bar:
     return bar
 
 
-def _check_bounds(values: tuple[Decimal, ...]) -> None:
+def _check_candle_values(values: tuple[Decimal, ...]) -> None:
     """A Candle's bounds: a bad row here, not a lost batch later."""
     if not all(value.is_finite() for value in values):
         raise ValueError("prices and volume must be finite")
