@@ -5,7 +5,7 @@ the model, in its order, and the model has no private attributes, extras or post
 without ``model_construct``'s loop over the fields. For the few hot paths that build or copy
 many models whose values come from a checked source: a backtest's candles and path ticks
 (``robson_signal.domain.events``), position's in-memory table copies
-(``robson_position.adapters.memory``)."""
+(``robson_position.adapters.memory``), entry_gate's passed checks and price snapshots."""
 
 from __future__ import annotations
 
@@ -27,3 +27,17 @@ def trusted(model: type[M], values: dict[str, object], fields_set: set[str]) -> 
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
     return m
+
+
+def built_whole(model: type[M], order: tuple[str, ...]) -> type[M]:
+    """``model``, checked to be one ``trusted`` builds as ``model_construct`` would: its fields
+    are ``order`` (the order its builders write them in), with no aliases, and it has no
+    private attributes, post-init hook or extra fields. Call it at import beside a builder: a
+    contracts change that breaks this fails there, not in a run's numbers."""
+    if (tuple(model.__pydantic_fields__) != order or model.__private_attributes__
+            or model.__pydantic_post_init__ or model.__pydantic_root_model__
+            or model.model_config.get("extra") == "allow"
+            or any(f.alias or f.validation_alias for f in model.__pydantic_fields__.values())):
+        raise TypeError(f"{model.__name__} can no longer be built field by field here: "
+                        "use model_construct")
+    return model

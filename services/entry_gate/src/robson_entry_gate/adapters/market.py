@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from robson_contracts import Message
+from robson_contracts.trusted import built_whole, trusted
 from robson_kit.uow import UnitOfWork, driver_connection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -176,7 +177,17 @@ def _newer_or_same(snap: MarketSnapshot, held: MarketSnapshot) -> bool:
 
 def _price(snap: MarketSnapshot | None, symbol: str, price: Decimal,
            at: datetime) -> MarketSnapshot:
+    """``snap`` moved to ``price`` at ``at`` (unless it is as recent already): what
+    ``model_copy(update=…)`` gives, without its generic copy (every price of every tick and
+    candle comes here)."""
     snap = snap or MarketSnapshot(symbol=symbol)
     if snap.price_at is None or snap.price_at < at:
-        snap = snap.model_copy(update={"last_price": price, "price_at": at})
+        values = snap.__dict__.copy()
+        values["last_price"], values["price_at"] = price, at
+        snap = trusted(MarketSnapshot, values, snap.__pydantic_fields_set__ | _PRICE_SET)
     return snap
+
+
+built_whole(MarketSnapshot, ("symbol", "last_price", "price_at", "funding_rate", "mark_price",
+                             "context_at"))
+_PRICE_SET = frozenset(("last_price", "price_at"))

@@ -248,4 +248,7 @@ def _ratio(value: Decimal, base: Decimal) -> Decimal:
 
 
 def _s(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.00000001")).normalize(), "f")
+    return format(value.quantize(_EIGHT_PLACES).normalize(), "f")
+
+
+_EIGHT_PLACES = Decimal("0.00000001")

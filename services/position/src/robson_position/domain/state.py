@@ -155,13 +155,15 @@ class PositionState(BaseModel):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (PositionStatus.PENDING_ENTRY, PositionStatus.OPEN,
-                               PositionStatus.PARTIALLY_CLOSED, PositionStatus.CLOSING)
+        return self.status in _ACTIVE
 
     @property
     def holds(self) -> bool:
-        return self.status in (PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED,
-                               PositionStatus.CLOSING)
+        return self.status in _HOLDING
+
+
+_HOLDING = frozenset({PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED, PositionStatus.CLOSING})
+_ACTIVE = _HOLDING | {PositionStatus.PENDING_ENTRY}
 
 
 ROLE_OF_KIND = {

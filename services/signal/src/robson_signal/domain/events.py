@@ -5,36 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import UUID
 
-from pydantic import BaseModel
 from robson_contracts import Candle, FeedSource, TradeTick, derive_id
 from robson_contracts.pricepath import candle_path
-from robson_contracts.trusted import trusted
+from robson_contracts.trusted import built_whole, trusted
 
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.engine import candle_message_id
 
 ZERO = Decimal(0)
 
-
-def _built_whole(model: type[BaseModel], order: tuple[str, ...]) -> type[BaseModel]:
-    """``model``, checked to be one ``trusted`` builds as ``model_construct`` would: its
-    fields are ``order`` (the order the builders below write them in), with no aliases, and it
-    has no private attributes, post-init hook or extra fields (a contracts change that breaks
-    this fails at import, not in a backtest's numbers)."""
-    if (tuple(model.__pydantic_fields__) != order or model.__private_attributes__
-            or model.__pydantic_post_init__ or model.__pydantic_root_model__
-            or model.model_config.get("extra") == "allow"
-            or any(f.alias or f.validation_alias for f in model.__pydantic_fields__.values())):
-        raise TypeError(f"{model.__name__} can no longer be built field by field here: "
-                        "use model_construct")
-    return model
-
-
 _MESSAGE = ("message_id", "correlation_id", "causation_id", "occurred_at", "schema_version",
             "tenant_id", "message_type")
-_built_whole(Candle, (*_MESSAGE, "symbol", "timeframe", "open_time", "close_time", "open",
-                      "high", "low", "close", "volume", "closed", "source"))
-_built_whole(TradeTick, (*_MESSAGE, "symbol", "price", "quantity", "trade_id", "source"))
+built_whole(Candle, (*_MESSAGE, "symbol", "timeframe", "open_time", "close_time", "open",
+                     "high", "low", "close", "volume", "closed", "source"))
+built_whole(TradeTick, (*_MESSAGE, "symbol", "price", "quantity", "trade_id", "source"))
 _CANDLE_SET = frozenset(("message_id", "correlation_id", "occurred_at", "symbol", "timeframe",
                          "open_time", "close_time", "open", "high", "low", "close", "volume",
                          "closed", "source"))
@@ -43,7 +27,7 @@ _TICK_SET = frozenset(TradeTick.__pydantic_fields__)
 
 
 def _candle_values(bar: Bar, source: FeedSource) -> dict[str, object]:
-    """Every field of the bar's Candle, in the model's order (``_built_whole``)."""
+    """Every field of the bar's Candle, in the model's order (``built_whole``)."""
     candle_id = candle_message_id(bar.symbol, bar.timeframe, bar.open_ms)
     close_time = bar.close_time
     return {

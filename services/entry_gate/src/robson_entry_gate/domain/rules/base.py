@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from robson_contracts import CheckResult, TradeDecision
+from robson_contracts.trusted import built_whole, trusted
 
 from robson_entry_gate.domain.figures import Figures
 from robson_entry_gate.domain.policy import EffectivePolicy
@@ -46,9 +47,17 @@ class Rule(Protocol):
     def check(self, ctx: GateContext) -> CheckResult: ...
 
 
+built_whole(CheckResult, ("rule", "passed", "reason_code", "message", "details", "warning"))
+_PASSED_SET = frozenset(("rule", "passed", "message", "details"))
+
+
 def passed(rule: str, message: str = "", **details: object) -> CheckResult:
-    return CheckResult(rule=rule, passed=True, message=message,
-                       details={k: str(v) for k, v in details.items()})
+    """``CheckResult(rule=rule, passed=True, message=message, details=…)``, built without
+    validation: every rule of every evaluation passes through here, and what it is given is
+    the rule's own name and text and values it formats itself."""
+    return trusted(CheckResult, {
+        "rule": str(rule), "passed": True, "reason_code": None, "message": str(message),
+        "details": {k: str(v) for k, v in details.items()}, "warning": False}, set(_PASSED_SET))
 
 
 def failed(rule: str, reason_code: str, message: str, **details: object) -> CheckResult:
