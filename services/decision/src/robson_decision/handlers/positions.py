@@ -5,7 +5,6 @@ Every write returns the row as committed-to-be; memory takes it only after the c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +25,8 @@ from robson_decision.adapters.repository import Repository
 
 
 def _tps(levels: tuple) -> list[dict[str, str]]:
-    return [json.loads(t.model_dump_json()) for t in levels]
+    """The levels as their JSON reads back (decimals as strings), without the text between."""
+    return [t.model_dump(mode="json") for t in levels]
 
 
 @dataclass
