@@ -9,7 +9,7 @@ many models whose values come from a checked source: a backtest's candles and pa
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -41,3 +41,29 @@ def built_whole(model: type[M], order: tuple[str, ...]) -> type[M]:
         raise TypeError(f"{model.__name__} can no longer be built field by field here: "
                         "use model_construct")
     return model
+
+
+class PlainAssignment(BaseModel):
+    """A mutable model (a service's state, not a message) whose fields are assigned as pydantic
+    assigns them when it validates no assignment — the value into ``__dict__``, the name into
+    the set fields — in one call instead of pydantic's two (a handler looked up, then called).
+    A position's or an account's state takes several assignments per message. Anything that is
+    not a field (a private attribute, a property) goes through pydantic as before; a model
+    that validates assignments or freezes anything cannot use it (refused when it is
+    defined)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self).__pydantic_fields__:
+            self.__dict__[name] = value
+            self.__pydantic_fields_set__.add(name)
+        else:
+            super().__setattr__(name, value)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        config = cls.model_config
+        if (config.get("frozen") or config.get("validate_assignment")
+                or any(f.frozen for f in cls.__pydantic_fields__.values())):
+            raise TypeError(f"{cls.__name__} freezes or validates assignments: "
+                            "PlainAssignment would bypass that")

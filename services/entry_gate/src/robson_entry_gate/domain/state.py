@@ -7,11 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import ConfigDict, PrivateAttr
 from robson_contracts import PositionSide, TradeDecision
+from robson_contracts.trusted import PlainAssignment
 
 
-class State(BaseModel):
+class State(PlainAssignment):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 

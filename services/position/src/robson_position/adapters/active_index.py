@@ -28,6 +28,8 @@ class ActiveIndex:
     def __init__(self) -> None:
         self._keys: dict[str, Key] = {}
         self._count: Counter[Key] = Counter()
+        self._on: Counter[str] = Counter()
+        """Active positions per symbol (``any_on``: every candle asks)."""
 
     def track(self, s: PositionState) -> None:
         """Mirror a committed state (also at start-up, for every active position)."""
@@ -37,12 +39,14 @@ class ActiveIndex:
             return  # most commits (a candle's marks, an order event) move no key
         if was is not None:
             del self._keys[s.position_id]
-            self._count[was] -= 1
-            if not self._count[was]:
-                del self._count[was]
+            for counter, counted in ((self._count, was), (self._on, was[1])):
+                counter[counted] -= 1
+                if not counter[counted]:
+                    del counter[counted]
         if key is not None:
             self._keys[s.position_id] = key
             self._count[key] += 1
+            self._on[key[1]] += 1
 
     @property
     def empty(self) -> bool:
@@ -52,7 +56,7 @@ class ActiveIndex:
     def any_on(self, symbol: str) -> bool:
         """Whether any committed active position is on ``symbol`` (exact for "none", as
         ``holds``: a position being created now is not committed yet either)."""
-        return any(key[1] == symbol for key in self._count)
+        return symbol in self._on
 
     def added(self, uow: UnitOfWork, s: PositionState) -> None:
         """A position this transaction created (mirrored by ``track`` after commit)."""

@@ -42,7 +42,8 @@ class AtrBook:
     def update(self, symbol: str, timeframe: str, close_time: object, high: Decimal,
                low: Decimal, close: Decimal, periods: frozenset[int] | set[int]) -> None:
         """Fold one closed candle into the ATRs of ``periods`` and of every period asked for
-        before on this symbol and timeframe (a candle seen again: ignored)."""
+        before on this symbol and timeframe (a candle seen again: ignored). ``timeframe``: its
+        text or the ``Timeframe`` itself (a ``StrEnum``: the same key)."""
         known = self._periods.get((symbol, timeframe))
         if known is None:
             known = self._periods[(symbol, timeframe)] = set(periods)

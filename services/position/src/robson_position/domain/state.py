@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from robson_contracts import ExitReason, OrderRole, PositionSide, PositionStatus, TradingMode
+from robson_contracts.trusted import PlainAssignment
 
 ZERO = Decimal(0)
 
@@ -27,7 +28,7 @@ class StopSettings(BaseModel):
     trailed_at: datetime | None = None
 
 
-class TrackedOrder(BaseModel):
+class TrackedOrder(PlainAssignment):
     model_config = ConfigDict(extra="ignore")
 
     order_id: str
@@ -48,7 +49,7 @@ class TrackedOrder(BaseModel):
     """A stop move's replacement: the position's stop settings before the move."""
 
 
-class TakeProfit(BaseModel):
+class TakeProfit(PlainAssignment):
     price: Decimal
     fraction: Decimal
     filled: bool = False
@@ -72,7 +73,7 @@ class Close(BaseModel):
     at: datetime
 
 
-class PositionState(BaseModel):
+class PositionState(PlainAssignment):
     model_config = ConfigDict(validate_assignment=False)
 
     position_id: str

@@ -38,7 +38,7 @@ def wants_candle(candle: Candle, rt: Runtime) -> bool:
         return True
     rt.market_clock.observe(candle.close_time)
     rt.book.prices[candle.symbol] = candle.close
-    rt.atr.update(candle.symbol, candle.timeframe.value, candle.close_time, candle.high,
+    rt.atr.update(candle.symbol, candle.timeframe, candle.close_time, candle.high,
                   candle.low, candle.close, DEFAULT_ATR_PERIODS)
     return False
 
@@ -56,7 +56,7 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     rt.book.prices[candle.symbol] = candle.close
     marks = await _CandleMarks.of(uow, rt, candle.symbol)
     policies = marks.policies
-    rt.atr.update(candle.symbol, candle.timeframe.value, at, candle.high, candle.low,
+    rt.atr.update(candle.symbol, candle.timeframe, at, candle.high, candle.low,
                   candle.close, marks.periods)  # before any entry too, so an ATR trail starts at once
     for position in marks.active:
         s = position.s
@@ -122,7 +122,7 @@ async def _apply_rules(uow: UnitOfWork, rt: Runtime, position: Position, policy:
                        candle: Candle) -> bool:
     """True when the rules changed (and saved) the position."""
     at = candle.close_time
-    atr = rt.atr.value(candle.symbol, candle.timeframe.value, policy.trailing_atr_period) \
+    atr = rt.atr.value(candle.symbol, candle.timeframe, policy.trailing_atr_period) \
         if policy.trailing_atr_multiple else None
     action = evaluate(position, policy, at, atr)
     if action is not None and action.close_reason is not None:

@@ -19,12 +19,14 @@ Key = tuple[str, Timeframe]
 
 def signal_id_for(trader_id: str, strategy: str, bar: Bar) -> str:
     return str(
-        derive_id("signal", trader_id, strategy, bar.symbol, bar.timeframe.value, bar.open_ms)
+        derive_id("signal", trader_id, strategy, bar.symbol, bar.timeframe, bar.open_ms)
     )
 
 
 def candle_message_id(symbol: str, timeframe: Timeframe, open_ms: int) -> UUID:
-    return derive_id("candle", symbol, timeframe.value, open_ms)
+    # The Timeframe itself: a StrEnum is its text to ``derive_id`` (``str``), without the
+    # ``.value`` lookup (every candle of a replay or backtest derives one of these).
+    return derive_id("candle", symbol, timeframe, open_ms)
 
 
 def to_decimal(x: float) -> Decimal:
