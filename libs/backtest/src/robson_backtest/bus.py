@@ -57,7 +57,7 @@ class MemoryBus:
                 not_for: frozenset[str] = NOBODY) -> None:
         """``not_for``: consumers that skip these messages (the backtest delivers them later,
         or never needs them: see ``activity.py``)."""
-        self._queue.extend((m, not_for) for m in messages)
+        self._queue.extend([(m, not_for) for m in messages])
 
     def _routes_for(self, kind: type) -> list[Route]:
         routes = self._by_type.get(kind)
@@ -106,7 +106,7 @@ class MemoryBus:
         elif len(batch) == 1:  # most deliveries: no generator for one message
             taken = (batch[0],) if wants(batch[0]) else ()
         else:
-            taken = tuple(m for m in batch if wants(m))
+            taken = tuple([m for m in batch if wants(m)])
         if not taken:
             return
         session = route.session()
@@ -123,4 +123,4 @@ class MemoryBus:
                     return
         emitted = await commit(session, uows)
         if emitted:
-            self._queue.extend((m, NOBODY) for m in emitted)
+            self._queue.extend([(m, NOBODY) for m in emitted])

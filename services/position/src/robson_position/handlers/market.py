@@ -54,7 +54,8 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     at = candle.close_time
     rt.market_clock.observe(at)
     rt.book.prices[candle.symbol] = candle.close
-    marks = await _CandleMarks.of(uow, rt, candle.symbol)
+    marks = uow.session.info.get(_MARKS, _NONE).get(candle.symbol) \
+        or await _CandleMarks.of(uow, rt, candle.symbol)  # read once per transaction
     policies = marks.policies
     rt.atr.update(candle.symbol, candle.timeframe, at, candle.high, candle.low,
                   candle.close, marks.periods)  # before any entry too, so an ATR trail starts at once
@@ -116,6 +117,7 @@ class _CandleMarks:
 
 
 _MARKS = "robson_position.market.candle_marks"
+_NONE: dict[str, _CandleMarks] = {}
 
 
 async def _apply_rules(uow: UnitOfWork, rt: Runtime, position: Position, policy: ManagementPolicy,
