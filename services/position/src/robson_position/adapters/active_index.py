@@ -10,6 +10,7 @@ not mirrored yet), so that answer is confirmed in the database.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TypeVar
 
 from robson_kit.uow import UnitOfWork
 
@@ -18,6 +19,7 @@ from robson_position.domain.state import PositionState
 
 Key = tuple[str, str, str]
 _ADDED = "robson_position.active_index.added"
+T = TypeVar("T")
 
 
 def key_of(s: PositionState) -> Key:
@@ -39,10 +41,8 @@ class ActiveIndex:
             return  # most commits (a candle's marks, an order event) move no key
         if was is not None:
             del self._keys[s.position_id]
-            for counter, counted in ((self._count, was), (self._on, was[1])):
-                counter[counted] -= 1
-                if not counter[counted]:
-                    del counter[counted]
+            _count_off(self._count, was)
+            _count_off(self._on, was[1])
         if key is not None:
             self._keys[s.position_id] = key
             self._count[key] += 1
@@ -68,3 +68,10 @@ class ActiveIndex:
         if key not in self._count:
             return False
         return await positions_of(uow.session).holds(*key)
+
+
+def _count_off(counter: Counter[T], key: T) -> None:
+    """One fewer of ``key``; gone at zero (``in`` then says none)."""
+    counter[key] -= 1
+    if not counter[key]:
+        del counter[key]

@@ -54,8 +54,7 @@ async def handle_candle(candle: Candle, uow: UnitOfWork, rt: Runtime) -> None:
     at = candle.close_time
     rt.market_clock.observe(at)
     rt.book.prices[candle.symbol] = candle.close
-    marks = uow.session.info.get(_MARKS, _NONE).get(candle.symbol) \
-        or await _CandleMarks.of(uow, rt, candle.symbol)  # read once per transaction
+    marks = _CandleMarks.held(uow, candle.symbol) or await _CandleMarks.read(uow, rt, candle.symbol)
     policies = marks.policies
     rt.atr.update(candle.symbol, candle.timeframe, at, candle.high, candle.low,
                   candle.close, marks.periods)  # before any entry too, so an ATR trail starts at once
@@ -93,16 +92,20 @@ class _CandleMarks:
         self.pending: dict[str, tuple[Position, int]] = {}
 
     @staticmethod
-    async def of(uow: UnitOfWork, rt: Runtime, symbol: str) -> _CandleMarks:
-        """Per transaction, i.e. per session: the kit gives each message of a fetched batch a
-        unit of work of its own, all on the batch's one session."""
-        by_symbol: dict[str, _CandleMarks] = uow.session.info.setdefault(_MARKS, {})
-        marks = by_symbol.get(symbol)
-        if marks is None:
-            active = await positions_of(uow.session).active_on(symbol)
-            policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}
-            marks = by_symbol[symbol] = _CandleMarks(active, policies)
-            uow.before_commit((_MARKS, symbol), lambda u: marks.write(u, rt, symbol))
+    def held(uow: UnitOfWork, symbol: str) -> _CandleMarks | None:
+        """The symbol's marks this transaction has read already (per session: the kit gives
+        each message of a fetched batch a unit of work of its own, all on the batch's one
+        session); a plain lookup, no coroutine, for every candle after the first."""
+        return uow.session.info.get(_MARKS, _NONE).get(symbol)
+
+    @staticmethod
+    async def read(uow: UnitOfWork, rt: Runtime, symbol: str) -> _CandleMarks:
+        """The transaction's first candle of ``symbol``: its active positions and their
+        policies, read and kept in the session (``held``), written before commit."""
+        active = await positions_of(uow.session).active_on(symbol)
+        policies = {p.s.trader_id: await rt.settings.policy(uow, p.s.trader_id) for p in active}
+        marks = uow.session.info.setdefault(_MARKS, {})[symbol] = _CandleMarks(active, policies)
+        uow.before_commit((_MARKS, symbol), lambda u: marks.write(u, rt, symbol))
         return marks
 
     def marked(self, position: Position) -> None:
