@@ -57,13 +57,10 @@ class Breakdown:
 def measure(spec: BacktestSpec, bars: list[Bar]) -> Breakdown:
     """One run with every close time and delivery timed."""
     found = Breakdown()
-    step, deliver = engine._step, MemoryBus._deliver
+    plan, send, deliver = engine._plan, engine._send, MemoryBus._deliver
+    began: list[tuple[float, int, int]] = []
 
-    async def timed_step(platform: Any, activity: Any, owed: Any, group: list[Bar],
-                         before: list[Any]) -> Any:
-        sent, fills = platform.bus.published, len(platform.recorder.fills)
-        started = time.perf_counter()
-        point = await step(platform, activity, owed, group, before)
+    def record(platform: Any, started: float, sent: int, fills: int) -> None:
         elapsed = time.perf_counter() - started
         if platform.bus.published == sent:
             kind = "owed" if platform.recorder.open else "idle"
@@ -71,6 +68,22 @@ def measure(spec: BacktestSpec, bars: list[Bar]) -> Breakdown:
             kind = "fill" if len(platform.recorder.fills) > fills else "signal"
         found.steps[kind] += 1
         found.step_seconds[kind] += elapsed
+
+    def timed_plan(platform: Any, activity: Any, owed: Any, group: list[Bar],
+                   before: list[Any]) -> Any:
+        sent, fills = platform.bus.published, len(platform.recorder.fills)
+        started = time.perf_counter()
+        point = plan(platform, activity, owed, group, before)
+        if type(point) is engine.EquityPoint:
+            record(platform, started, sent, fills)
+        else:  # timed on to the end of ``_send``
+            began.append((started, sent, fills))
+        return point
+
+    async def timed_send(platform: Any, activity: Any, owed: Any, group: list[Bar],
+                         before: list[Any], planned: Any) -> Any:
+        point = await send(platform, activity, owed, group, before, planned)
+        record(platform, *began.pop())
         return point
 
     async def timed_deliver(bus: MemoryBus, route: Route, batch: list[Any]) -> None:
@@ -80,14 +93,14 @@ def measure(spec: BacktestSpec, bars: list[Bar]) -> Breakdown:
         found.deliveries[key] += 1
         found.delivery_seconds[key] += time.perf_counter() - started
 
-    engine._step = timed_step  # type: ignore[assignment]
+    engine._plan, engine._send = timed_plan, timed_send  # type: ignore[assignment]
     MemoryBus._deliver = timed_deliver  # type: ignore[method-assign]
     try:
         started = time.perf_counter()
         result: RunResult = asyncio.run(engine.run_backtest(spec, bars))
         found.seconds = time.perf_counter() - started
     finally:
-        engine._step = step
+        engine._plan, engine._send = plan, send  # type: ignore[assignment]
         MemoryBus._deliver = deliver  # type: ignore[method-assign]
     found.trades = len(result.trades)
     return found

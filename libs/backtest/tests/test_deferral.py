@@ -125,3 +125,22 @@ def test_two_symbols_held_together_end_as_sending_everything(monkeypatch: pytest
     assert _facts(held.result) == _facts(everything.result)
     assert held.positions() == everything.positions()
     assert held.candles["paper_market"] < held.candles["position_candles"] * 0.9
+
+
+def test_a_trailed_position_opening_beside_a_held_one_takes_every_candle_from_its_entry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One trader's quiet position has its bars held back; another trader's position on the
+    same symbol, trailed, opens meanwhile: from that delivery on, no bar may be held back on
+    what was found of the symbol before it (its trail acts on each candle)."""
+    plain = trader("plain", ("BTCUSDT",))
+    trailed = replace(trader("trailed", ("BTCUSDT",), fast=8, slow=21),
+                      management=ManagementPolicy(trailing_pct=D("0.5")))
+    s = spec((plain, trailed), policy(**WATCH_OFF))
+    bars = candles(["BTCUSDT"], 1500, seed=5)
+    held = _Run(s, bars, monkeypatch)
+    everything = _Run(s, bars, monkeypatch, skip_idle=False)
+    reasons = {(t.trader_id, t.exit_reason) for t in everything.result.trades}
+    assert ("trailed", ExitReason.TRAILING_STOP) in reasons
+    assert _facts(held.result) == _facts(everything.result)
+    assert held.positions() == everything.positions()
+    assert held.candles["paper_market"] < held.candles["position_candles"]  # some were owed

@@ -56,6 +56,8 @@ class Activity:
         self._idle: set[str] = set()
         """Symbols found idle since the bus last delivered anything (``_idle_at``): only a
         delivered message changes what the services hold, so they stay idle until one is."""
+        self._busy: set[str] = set()
+        """Symbols found busy since then: they stay busy as long."""
         self._idle_at = -1
 
     def busy(self, symbols: Iterable[str]) -> set[str]:
@@ -64,10 +66,14 @@ class Activity:
         if not self.skipping:
             return wanted
         if p.bus.published != self._idle_at:
-            self._idle_at, self._idle = p.bus.published, set()
+            self._idle_at, self._idle, self._busy = p.bus.published, set(), set()
         wanted -= self._idle
         if not wanted:
             return wanted
+        known = wanted & self._busy
+        if known == wanted:  # a held symbol's quiet bars: asked again and again
+            return known
+        wanted -= known
         out = {o.symbol for o in p.paper.exchange.orders.values() if o.symbol in wanted}
         out |= {pos.symbol for pos in p.recorder.open.values() if pos.symbol in wanted}
         out |= {row.symbol for row in p.position_tables.active.values() if row.symbol in wanted}
@@ -76,7 +82,8 @@ class Activity:
                     or self._holds_base(symbol)):
                 out.add(symbol)
         self._idle |= wanted - out
-        return out
+        self._busy |= out
+        return out | known
 
     def quiet(self, live: list[Bar], owed: dict[str, Decimal] | None = None,
               unwatched: bool = False) -> bool:

@@ -78,7 +78,7 @@ class MemoryBus:
         await self.drain()
 
     async def drain(self) -> None:
-        queue = self._queue
+        queue, by_type = self._queue, self._by_type
         while queue:
             message, not_for = queue.popleft()
             kind = type(message)
@@ -87,7 +87,10 @@ class MemoryBus:
                 while queue and type(queue[0][0]) is TradeTick and queue[0][1] == not_for:
                     batch.append(queue.popleft()[0])
             self.published += len(batch)
-            for route in self._routes_for(kind):
+            routes = by_type.get(kind)
+            if routes is None:
+                routes = self._routes_for(kind)
+            for route in routes:
                 if route.spec.name not in not_for:
                     await self._deliver(route, batch)
 
@@ -121,6 +124,9 @@ class MemoryBus:
                                                     exc.reason_code, exc.reason, message))
                 if len(taken) == 1:
                     return
-        emitted = await commit(session, uows)
+        if len(uows) == 1 and not session.before and not uows[0]._after:
+            emitted = uows[0].emitted  # nothing to run at commit: most deliveries, no coroutine
+        else:
+            emitted = await commit(session, uows)
         if emitted:
             self._queue.extend([(m, NOBODY) for m in emitted])

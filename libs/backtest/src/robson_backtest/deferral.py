@@ -21,15 +21,16 @@ the owed closes, as paper would value it having seen them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from robson_contracts import Candle
-from robson_entry_gate.handlers.market import watch_may_see
+from robson_entry_gate.handlers.market import holders_watched
 from robson_position.domain.rules import acts_on_no_candle
 from robson_signal.domain.bars import Bar
 
 from robson_backtest.activity import Activity
-from robson_backtest.platform import Platform
+from robson_backtest.platform import Platform, valued
 
 POSITION_CANDLES = "position_candles"
 LATEST_ONLY = ("paper_market", "entry_gate_market")
@@ -46,6 +47,13 @@ class Owed:
         """The close of each symbol's latest owed bar (what paper would value it at)."""
         self._held: list[dict[str, Decimal]] | None = None
         """The accounts' holdings while bars are owed: nothing reaches paper meanwhile."""
+        self._price: Callable[[str], Decimal | None] | None = None
+        """Prices at the owed closes (``closes`` itself, read as it grows), set with ``_held``."""
+        self._settled: dict[str, bool] = {}
+        """Per symbol, whether neither the gate's watch nor any position's rules can see its
+        bars (``_unseen``), as found since the bus last delivered anything (``_settled_at``):
+        only a delivered message changes the projections, positions and policies it reads."""
+        self._settled_at = -1
 
     def defer(self, live: list[Bar], candles: dict[int, Candle]) -> bool:
         """Owe the step's ``live`` bars (none signalled) if none of them can change more than
@@ -53,8 +61,15 @@ class Owed:
         if not self.enabled:
             return False
         p = self._platform
+        if p.bus.published != self._settled_at:
+            self._settled_at, self._settled = p.bus.published, {}
+        due = p.gate.market.row_due
         for bar in live:
-            if watch_may_see(p.gate, bar.symbol, bar.close_time) or not self._rules_idle(bar.symbol):
+            unseen = self._settled.get(bar.symbol)
+            if unseen is None:
+                unseen = self._settled[bar.symbol] = self._unseen(bar.symbol)
+            # ``watch_may_see`` in two parts: the holders' watch (kept) and the row's schedule
+            if not unseen or due(bar.symbol, bar.close_time):
                 return False
         if not self._activity.quiet(live, self.closes, unwatched=True):
             return False
@@ -65,9 +80,15 @@ class Owed:
 
     def equity(self) -> Decimal:
         """The step's equity, valued at the owed closes."""
-        if self._held is None:
+        if self._held is None or self._price is None:
             self._held = self._platform.holdings()
-        return self._platform.equity(self.closes, self._held)
+            self._price = self._platform.prices_with(self.closes)
+        return valued(self._held, self._price)
+
+    def _unseen(self, symbol: str) -> bool:
+        """No holder of ``symbol`` watches prices and no rule of a position on it acts on a
+        candle."""
+        return not holders_watched(self._platform.gate, symbol) and self._rules_idle(symbol)
 
     def _rules_idle(self, symbol: str) -> bool:
         tables = self._platform.position_tables
@@ -80,7 +101,7 @@ class Owed:
 
     async def settle(self) -> None:
         """Hand the owed candles over (see the module's docstring)."""
-        self._held = None
+        self._held = self._price = None
         if not self._candles:
             return
         owed, self._candles = self._candles, []

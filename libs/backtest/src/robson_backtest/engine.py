@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from robson_contracts import FeedSource, OrderFilled, OrderPartiallyFilled, PositionClosed
+from robson_contracts import (
+    Candle,
+    FeedSource,
+    OrderFilled,
+    OrderPartiallyFilled,
+    PositionClosed,
+    SignalDetected,
+)
 from robson_signal.domain.bars import Bar
 from robson_signal.domain.events import checked_bar_candle, path_ticks
 
@@ -113,7 +121,11 @@ async def _run(spec: BacktestSpec, bars: Iterable[Bar], progress: Callable[[int]
             activity = Activity(platform, skip_idle)
             owed = Owed(platform, activity)
         if group and bar.close_ms != group[0].close_ms:
-            equity.append(await _step(platform, activity, owed, group, equity))  # type: ignore[arg-type]
+            # most close times are settled by ``_plan`` alone: no coroutine for them
+            point = _plan(platform, activity, owed, group, equity)  # type: ignore[arg-type]
+            if type(point) is not EquityPoint:
+                point = await _send(platform, activity, owed, group, equity, point)  # type: ignore[arg-type]
+            equity.append(point)
             candles += len(group)
             if progress is not None:
                 progress(len(group))
@@ -144,24 +156,67 @@ def _valued(spec: BacktestSpec, prices: dict[str, Decimal]) -> Decimal:
 
 async def _step(platform: Platform, activity: Activity, owed: Owed, group: list[Bar],
                 before: list[EquityPoint]) -> EquityPoint:
+    """One close time: ``_plan``, then ``_send`` when the plan leaves messages to send."""
+    point = _plan(platform, activity, owed, group, before)
+    if type(point) is EquityPoint:
+        return point
+    return await _send(platform, activity, owed, group, before, point)  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class _Sending:
+    """What ``_plan`` found for a close time that sends something."""
+
+    signals: list[SignalDetected]
+    signalled: AbstractSet[str]
+    busy: set[str]
+    live: list[Bar]
+    candles: dict[int, Candle]
+
+
+NOTHING: frozenset[str] = frozenset()
+
+
+def _plan(platform: Platform, activity: Activity, owed: Owed, group: list[Bar],
+          before: list[EquityPoint]) -> EquityPoint | _Sending:
+    """The close time's equity point when it sends nothing (idle, or owed: ``deferral.py``);
+    otherwise what ``_send`` sends. Runs the strategies on the bars either way."""
     at = group[0].close_time
     platform.clock.set(at)
-    signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
-    signalled = {s.symbol for s in signals}
-    busy = activity.busy({bar.symbol for bar in group} - signalled)
+    if len(group) == 1:  # one symbol and timeframe: most runs' every close time
+        bar = group[0]
+        signals = platform.strategies.on_bar(bar)
+        signalled: AbstractSet[str] = {s.symbol for s in signals} if signals else NOTHING
+        busy = activity.busy(() if bar.symbol in signalled else (bar.symbol,))
+    else:
+        signals = [s for bar in group for s in platform.strategies.on_bar(bar)]
+        signalled = {s.symbol for s in signals}
+        busy = activity.busy({bar.symbol for bar in group} - signalled)
     if not signals and not busy and not activity.atr_history:  # most steps: nothing to send
-        for bar in group:
-            activity.skip(bar)
+        if activity.window:
+            for bar in group:
+                activity.skip(bar)
         return _unchanged(platform, at, before)
     live = [bar for bar in group if bar.symbol in busy or bar.symbol in signalled]
     reviews = activity.decision_reviews
     candles = {id(bar): checked_bar_candle(bar, SOURCE) for bar in live}
-    for bar in group:
-        if bar.symbol not in signalled and (not reviews or bar.symbol not in busy):
-            activity.skip(bar, candles.get(id(bar)))
+    if activity.window:  # decision's window keeps the bars it is not sent
+        for bar in group:
+            if bar.symbol not in signalled and (not reviews or bar.symbol not in busy):
+                activity.skip(bar, candles.get(id(bar)))
+    if live and not signals and owed.defer(live, candles):
+        return EquityPoint(at, owed.equity(), bool(platform.recorder.open))
+    return _Sending(signals, signalled, busy, live, candles)
+
+
+async def _send(platform: Platform, activity: Activity, owed: Owed, group: list[Bar],
+                before: list[EquityPoint], plan: _Sending) -> EquityPoint:
+    """Deliver the close time ``_plan`` found busy, through every service, and value it."""
+    at = group[0].close_time
+    signals, signalled, busy, live, candles = (plan.signals, plan.signalled, plan.busy,
+                                               plan.live, plan.candles)
+    reviews = activity.decision_reviews
     if live:  # held-back bars go through before anything else does
-        if not signals and owed.defer(live, candles):
-            return EquityPoint(at, owed.equity(), bool(platform.recorder.open))
         await owed.settle()
     bus = platform.bus
     for symbol in sorted(signalled - busy if reviews else signalled):

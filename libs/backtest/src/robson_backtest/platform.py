@@ -4,6 +4,7 @@ services the HTTP API uses (paper's ``configure``, the policy stores' ``put_*``)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -138,16 +139,22 @@ class Platform:
         return [holdings(held) if (held := ex.accounts.get(account.account_id)) is not None
                 else {"USDT": account.quote_balance} for account in self.spec.accounts]
 
-    def equity(self, owed: dict[str, Decimal] | None = None,
-               held: list[dict[str, Decimal]] | None = None) -> Decimal:
-        """Every account's equity at the last prices paper has seen, in USDT; ``owed``: the
-        closes of bars held back from paper (``deferral.py``), as if it had seen them;
-        ``held``: ``holdings()`` when the caller knows they have not changed since."""
+    def equity(self) -> Decimal:
+        """Every account's equity at the last prices paper has seen, in USDT."""
+        return valued(self.holdings(), last_price(self.paper.exchange.markets))
+
+    def prices_with(self, owed: dict[str, Decimal]) -> Callable[[str], Decimal | None]:
+        """The last prices paper has seen, but for ``owed``: the closes of bars held back from
+        paper (``deferral.py``), as if it had seen them (read when asked: the dict may grow)."""
         paper_price = last_price(self.paper.exchange.markets)
-        price = paper_price if not owed else (
-            lambda symbol: owed[symbol] if symbol in owed else paper_price(symbol))
-        total = Decimal(0)
-        for amounts in self.holdings() if held is None else held:
-            worth = value(amounts, price)
-            total += worth if worth is not None else Decimal(0)
-        return total
+        return lambda symbol: owed[symbol] if symbol in owed else paper_price(symbol)
+
+
+def valued(held: list[dict[str, Decimal]], price: Callable[[str], Decimal | None]) -> Decimal:
+    """The accounts' ``holdings()`` in USDT at ``price``; an asset without a price counts
+    nothing."""
+    total = Decimal(0)
+    for amounts in held:
+        worth = value(amounts, price)
+        total += worth if worth is not None else Decimal(0)
+    return total

@@ -151,9 +151,8 @@ class Memory:
         end = bisect_right(trades, until, key=lambda t: t.closed_at)
         if end < last and trader_id in self.trimmed:
             return None
-        return summarize(
-            (t.realized_pnl, t.pnl_pct) for t in reversed(trades[max(0, end - last) : end])
-        )
+        return summarize([(t.realized_pnl, t.pnl_pct)
+                          for t in reversed(trades[max(0, end - last) : end])])
 
 
 def summarize(trades: Iterable[tuple[Decimal, Decimal | None]]) -> Performance:
@@ -161,8 +160,13 @@ def summarize(trades: Iterable[tuple[Decimal, Decimal | None]]) -> Performance:
     rows = list(trades)
     if not rows:
         return Performance()
-    wins = sum(1 for pnl, _ in rows if pnl > 0)
-    avg = sum((pct or Decimal(0) for _, pct in rows), Decimal(0)) / len(rows)
+    wins, total = 0, Decimal(0)
+    for pnl, pct in rows:  # one pass: every decision asks (a trade without a % counts 0)
+        if pnl > 0:
+            wins += 1
+        if pct:
+            total += pct
+    avg = total / len(rows)
     return Performance(len(rows), wins, len(rows) - wins, avg.quantize(Decimal("0.01")))
 
 

@@ -60,8 +60,14 @@ def watch_may_see(deps: GateDeps, symbol: str, until: datetime) -> bool:
     transaction (``wants_market``: an account holding it watches prices, or its row is due).
     When not, ``watch_would_act`` says no to any prices of it, and a caller need not build
     them."""
+    return holders_watched(deps, symbol) or deps.market.row_due(symbol, until)
+
+
+def holders_watched(deps: GateDeps, symbol: str) -> bool:
+    """The part of ``watch_may_see`` that event time does not move: an account holding
+    ``symbol`` watches prices. It changes only when the gate's projections or policies do."""
     holders = deps.accounts.holders((symbol,))
-    return (bool(holders) and _watched(deps, holders)) or deps.market.row_due(symbol, until)
+    return bool(holders) and _watched(deps, holders)
 
 
 def watch_would_act(deps: GateDeps, prices: Iterable[tuple[str, Decimal, datetime]]) -> bool:

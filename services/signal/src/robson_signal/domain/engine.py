@@ -78,7 +78,10 @@ class StrategyEngine:
         return out
 
     def on_bar(self, bar: Bar) -> list[SignalDetected]:
-        return [to_signal(binding, hint, bar) for binding, hint in self.evaluate(bar)]
+        hints = self.evaluate(bar)
+        if not hints:  # most bars: no comprehension to run
+            return []
+        return [to_signal(binding, hint, bar) for binding, hint in hints]
 
 
 def to_signal(binding: TraderBinding, hint: Hint, bar: Bar) -> SignalDetected:
