@@ -56,6 +56,8 @@ class PositionTables:
     accounts: dict[str, AccountSettings] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     venue_rules: dict[tuple[str, str], SymbolRules] = field(default_factory=dict)
+    _positions: MemoryPositions | None = field(default=None, init=False, repr=False,
+                                               compare=False)
 
     def session(self) -> MemorySession:
         return MemorySession(self)
@@ -67,7 +69,9 @@ class PositionTables:
     # The repositories ``repository.positions_of`` & co. hand out for a session carrying these
     # tables (the port's in-memory side, without an import per call).
     def positions_repository(self) -> Positions:
-        return MemoryPositions(self)  # type: ignore[return-value]
+        if self._positions is None:  # one is enough: it holds nothing but the tables
+            self._positions = MemoryPositions(self)
+        return self._positions  # type: ignore[return-value]
 
     def settings_repository(self) -> Settings:
         return MemorySettings(self)  # type: ignore[return-value]
@@ -108,9 +112,13 @@ def _clone(model: M) -> M:
 
 
 def _row(s: PositionState) -> Row:
-    """The row for a saved state: the state itself (see the module's docstring)."""
-    return Row(s, s.version, s.status.value, s.symbol, s.account_id,
-               s.trader_id, s.side.value, s.created_at)
+    """The row for a saved state: the state itself (see the module's docstring). Its status
+    and side are the enums themselves: a ``StrEnum`` is its text (equal, same hash)."""
+    return Row(s, s.version, s.status, s.symbol, s.account_id, s.trader_id, s.side,
+               s.created_at)
+
+
+_ACTIVE = frozenset(ACTIVE)
 
 
 def _state(row: Row) -> PositionState:
@@ -130,7 +138,7 @@ class MemoryPositions:
 
     def _put(self, row: Row, position_id: str) -> None:
         self.t.positions[position_id] = row
-        if row.status in ACTIVE:
+        if row.status in _ACTIVE:
             self.t.active[position_id] = row
         else:
             self.t.active.pop(position_id, None)

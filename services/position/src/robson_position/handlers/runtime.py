@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from robson_contracts import PositionSide
 from robson_kit.clock import Clock, FollowingClock, WallClock
 from robson_kit.uow import UnitOfWork
 
@@ -84,7 +85,7 @@ class Runtime:
         self.guards.track(s)
         self.mirror.put(s)
         if s.holds and s.entry_price is not None:
-            mark = Mark(s.position_id, s.side.value == "LONG", s.entry_price, s.remaining,
+            mark = Mark(s.position_id, s.side is PositionSide.LONG, s.entry_price, s.remaining,
                         s.best_price, s.worst_price)
             mark.last = s.last_price or s.entry_price  # a price already in the stored marks
             self.book.put(s.symbol, mark)
