@@ -26,6 +26,7 @@ from robson_signal.domain.bars import Bar
 from robson_signal.domain.synthetic import SyntheticMarket
 
 from bench import backtest_breakdown as breakdown
+from bench import backtest_calls as calls
 from bench.common import Metric, at_least, info, median
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,9 @@ CANDLES = 71_769
 RUNS = int(os.environ.get("ROBSON_BENCH_BACKTEST_RUNS", "3"))
 BREAKDOWN = os.environ.get("BENCH_BACKTEST_BREAKDOWN") == "1"
 """One more run timed per close time and per delivery (``bench/backtest_breakdown.py``)."""
+CALLS = os.environ.get("BENCH_BACKTEST_CALLS") == "1"
+"""One more run with every call counted, per close time and per delivery
+(``bench/backtest_calls.py``): the same counts on any host."""
 TARGET = 20_000
 CENT = Decimal("0.01")
 
@@ -109,6 +113,9 @@ def run() -> list[Metric]:
     if BREAKDOWN:
         gc.collect()
         print("\n".join(breakdown.measure(spec, bars).lines()))
+    if CALLS:
+        gc.collect()
+        print("\n".join(calls.measure(spec, bars).lines()))
     same = _same_trades(result, expected, bars[0].open_ms, parity.EMA_RULES.fee)
     rate, plain = median(backtest_rates), median(plain_rates)
     note = f"{source}, {len(bars):,} candles, {len(result.trades)} trades, median of {RUNS}"
