@@ -24,6 +24,8 @@ from robson_backtest.engine import RunResult
 from robson_backtest.spec import BacktestSpec
 from robson_signal.domain.bars import Bar
 
+from bench.backtest_hooks import close_times, kind_lines
+
 
 @dataclass
 class Breakdown:
@@ -36,11 +38,8 @@ class Breakdown:
 
     def lines(self) -> list[str]:
         out = [f"backtest breakdown: {self.seconds:.2f} s, {self.trades} trades"]
-        for kind in ("signal", "fill", "owed", "idle"):
-            n, s = self.steps[kind], self.step_seconds[kind]
-            if n:
-                out.append(f"  close times {kind:<7} {n:>7,}  {s / n * 1e6:8.1f} µs each  "
-                           f"{s / self.seconds:6.1%} of the run")
+        out += kind_lines(self.steps, self.step_seconds, lambda s: f"{s * 1e6:8.1f} µs each",
+                          lambda s: f"{s / self.seconds:6.1%} of the run")
         out.append("  deliveries: consumer, message — per trade, µs each, µs a trade")
         trades = max(self.trades, 1)
         rows = sorted(self.deliveries, key=lambda k: -self.delivery_seconds[k])
@@ -57,34 +56,11 @@ class Breakdown:
 def measure(spec: BacktestSpec, bars: list[Bar]) -> Breakdown:
     """One run with every close time and delivery timed."""
     found = Breakdown()
-    plan, send, deliver = engine._plan, engine._send, MemoryBus._deliver
-    began: list[tuple[float, int, int]] = []
+    deliver = MemoryBus._deliver
 
-    def record(platform: Any, started: float, sent: int, fills: int) -> None:
-        elapsed = time.perf_counter() - started
-        if platform.bus.published == sent:
-            kind = "owed" if platform.recorder.open else "idle"
-        else:
-            kind = "fill" if len(platform.recorder.fills) > fills else "signal"
+    def ended(kind: str, started: float) -> None:
         found.steps[kind] += 1
-        found.step_seconds[kind] += elapsed
-
-    def timed_plan(platform: Any, activity: Any, owed: Any, group: list[Bar],
-                   before: list[Any]) -> Any:
-        sent, fills = platform.bus.published, len(platform.recorder.fills)
-        started = time.perf_counter()
-        point = plan(platform, activity, owed, group, before)
-        if type(point) is engine.EquityPoint:
-            record(platform, started, sent, fills)
-        else:  # timed on to the end of ``_send``
-            began.append((started, sent, fills))
-        return point
-
-    async def timed_send(platform: Any, activity: Any, owed: Any, group: list[Bar],
-                         before: list[Any], planned: Any) -> Any:
-        point = await send(platform, activity, owed, group, before, planned)
-        record(platform, *began.pop())
-        return point
+        found.step_seconds[kind] += time.perf_counter() - started
 
     async def timed_deliver(bus: MemoryBus, route: Route, batch: list[Any]) -> None:
         started = time.perf_counter()
@@ -93,14 +69,13 @@ def measure(spec: BacktestSpec, bars: list[Bar]) -> Breakdown:
         found.deliveries[key] += 1
         found.delivery_seconds[key] += time.perf_counter() - started
 
-    engine._plan, engine._send = timed_plan, timed_send  # type: ignore[assignment]
     MemoryBus._deliver = timed_deliver  # type: ignore[method-assign]
     try:
-        started = time.perf_counter()
-        result: RunResult = asyncio.run(engine.run_backtest(spec, bars))
-        found.seconds = time.perf_counter() - started
+        with close_times(time.perf_counter, ended):
+            started = time.perf_counter()
+            result: RunResult = asyncio.run(engine.run_backtest(spec, bars))
+            found.seconds = time.perf_counter() - started
     finally:
-        engine._plan, engine._send = plan, send  # type: ignore[assignment]
         MemoryBus._deliver = deliver  # type: ignore[method-assign]
     found.trades = len(result.trades)
     return found

@@ -22,6 +22,8 @@ from robson_backtest.bus import MemoryBus, Route
 from robson_backtest.spec import BacktestSpec
 from robson_signal.domain.bars import Bar
 
+from bench.backtest_hooks import close_times, kind_lines
+
 
 @dataclass
 class Calls:
@@ -37,11 +39,8 @@ class Calls:
         total = sum(self.step_calls.values()) + sum(self.delivery_calls.values())
         trades = max(self.trades, 1)
         out = [f"backtest calls: {total:,} ({total / trades:,.0f} a trade), {self.trades} trades"]
-        for kind in ("signal", "fill", "owed", "idle"):
-            n, calls = self.steps[kind], self.step_calls[kind]
-            if n:
-                out.append(f"  close times {kind:<7} {n:>7,}  {calls / n:7.1f} own calls each  "
-                           f"{calls / total:6.1%} of all")
+        out += kind_lines(self.steps, self.step_calls, lambda c: f"{c:7.1f} own calls each",
+                          lambda c: f"{c / total:6.1%} of all")
         out.append("  deliveries: consumer:message — per trade, calls each, calls a trade")
         for key, calls in self.delivery_calls.most_common():
             n = self.deliveries[key]
@@ -71,35 +70,17 @@ class _Counting:
 def measure(spec: BacktestSpec, bars: list[Bar]) -> Calls:
     found = Calls()
     hook = _Counting(found.delivery_calls)
-    plan, send, deliver = engine._plan, engine._send, MemoryBus._deliver
-    began: list[tuple[int, int]] = []
+    deliver = MemoryBus._deliver
+    first = [True]
 
-    def record(platform: Any, sent: int, fills: int) -> None:
-        if platform.bus.published == sent:
-            kind = "owed" if platform.recorder.open else "idle"
-        else:
-            kind = "fill" if len(platform.recorder.fills) > fills else "signal"
+    def began() -> None:
+        if first[0]:  # what ran before the first close time: the set-up
+            found.setup, hook.step, first[0] = hook.step, 0, False
+
+    def ended(kind: str, token: None) -> None:
         found.steps[kind] += 1
         found.step_calls[kind] += hook.step
         hook.step = 0
-
-    def counted_plan(platform: Any, activity: Any, owed: Any, group: list[Bar],
-                     before: list[Any]) -> Any:
-        if not began and not found.steps:  # what ran before the first close time: set-up
-            found.setup, hook.step = hook.step, 0
-        sent, fills = platform.bus.published, len(platform.recorder.fills)
-        point = plan(platform, activity, owed, group, before)
-        if type(point) is engine.EquityPoint:
-            record(platform, sent, fills)
-        else:  # counted on to the end of ``_send``
-            began.append((sent, fills))
-        return point
-
-    async def counted_send(platform: Any, activity: Any, owed: Any, group: list[Bar],
-                           before: list[Any], planned: Any) -> Any:
-        point = await send(platform, activity, owed, group, before, planned)
-        record(platform, *began.pop())
-        return point
 
     async def counted_deliver(bus: MemoryBus, route: Route, batch: list[Any]) -> None:
         key = f"{route.spec.name}:{type(batch[0]).__name__}"
@@ -110,15 +91,16 @@ def measure(spec: BacktestSpec, bars: list[Bar]) -> Calls:
         finally:
             hook.delivery = outer
 
-    hook.ours.update(f.__code__ for f in (record, counted_plan, counted_send, counted_deliver))
-    engine._plan, engine._send = counted_plan, counted_send  # type: ignore[assignment]
     MemoryBus._deliver = counted_deliver  # type: ignore[method-assign]
-    sys.setprofile(hook)
     try:
-        result = asyncio.run(engine.run_backtest(spec, bars))
+        with close_times(began, ended) as hooks:
+            hook.ours.update(hooks, (began.__code__, ended.__code__, counted_deliver.__code__))
+            sys.setprofile(hook)
+            try:
+                result = asyncio.run(engine.run_backtest(spec, bars))
+            finally:
+                sys.setprofile(None)
     finally:
-        sys.setprofile(None)
-        engine._plan, engine._send = plan, send  # type: ignore[assignment]
         MemoryBus._deliver = deliver  # type: ignore[method-assign]
     found.trades = len(result.trades)
     return found
