@@ -14,13 +14,11 @@ from typing import TypeVar
 
 from robson_kit.uow import UnitOfWork
 
-from robson_position.adapters.repository import ACTIVE, positions_of
-from robson_position.domain.state import PositionState
+from robson_position.adapters.repository import positions_of
+from robson_position.domain.state import ACTIVE_STATUSES, PositionState
 
 Key = tuple[str, str, str]
 _ADDED = "robson_position.active_index.added"
-_ACTIVE = frozenset(ACTIVE)
-"""The active statuses' text: a status (a ``StrEnum``) is found here as itself."""
 T = TypeVar("T")
 
 
@@ -37,7 +35,7 @@ class ActiveIndex:
 
     def track(self, s: PositionState) -> None:
         """Mirror a committed state (also at start-up, for every active position)."""
-        key = key_of(s) if s.status in _ACTIVE else None
+        key = key_of(s) if s.status in ACTIVE_STATUSES else None
         was = self._keys.get(s.position_id)
         if was == key:
             return  # most commits (a candle's marks, an order event) move no key

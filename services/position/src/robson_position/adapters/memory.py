@@ -22,7 +22,7 @@ from robson_contracts import SymbolRules
 from robson_contracts.trusted import trusted
 from robson_kit.errors import ConflictError
 
-from robson_position.adapters.repository import ACTIVE, Audit, Positions, Settings
+from robson_position.adapters.repository import Audit, Positions, Settings
 from robson_position.adapters.venue_rules import VenueRulesTable
 from robson_position.domain.policy import (
     DEFAULT_ACCOUNT,
@@ -31,7 +31,7 @@ from robson_position.domain.policy import (
     ManagementPolicy,
 )
 from robson_position.domain.position import Position
-from robson_position.domain.state import PositionState
+from robson_position.domain.state import ACTIVE_STATUSES, PositionState
 
 
 @dataclass
@@ -118,8 +118,6 @@ def _row(s: PositionState) -> Row:
                s.created_at)
 
 
-_ACTIVE = frozenset(ACTIVE)
-
 
 def _state(row: Row) -> PositionState:
     return _copy(row.state)
@@ -138,7 +136,7 @@ class MemoryPositions:
 
     def _put(self, row: Row, position_id: str) -> None:
         self.t.positions[position_id] = row
-        if row.status in _ACTIVE:
+        if row.status in ACTIVE_STATUSES:
             self.t.active[position_id] = row
         else:
             self.t.active.pop(position_id, None)

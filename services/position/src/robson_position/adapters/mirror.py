@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from robson_position.adapters.repository import ACTIVE
 from robson_position.domain.position import Position
 from robson_position.domain.state import PositionState
 
@@ -29,7 +28,7 @@ class Mirror:
         held = self._states.get(s.position_id)
         if held is not None and held[0] > s.version:
             return
-        if s.status.value in ACTIVE:
+        if s.is_active:
             self._states[s.position_id] = (s.version, s.model_dump())
         else:
             self._states.pop(s.position_id, None)

@@ -156,7 +156,7 @@ class PositionState(PlainAssignment):
 
     @property
     def is_active(self) -> bool:
-        return self.status in _ACTIVE
+        return self.status in ACTIVE_STATUSES
 
     @property
     def holds(self) -> bool:
@@ -164,7 +164,8 @@ class PositionState(PlainAssignment):
 
 
 _HOLDING = frozenset({PositionStatus.OPEN, PositionStatus.PARTIALLY_CLOSED, PositionStatus.CLOSING})
-_ACTIVE = _HOLDING | {PositionStatus.PENDING_ENTRY}
+ACTIVE_STATUSES = _HOLDING | {PositionStatus.PENDING_ENTRY}
+"""What ``is_active`` tests (the enums; a status's text is found here too: a ``StrEnum``)."""
 
 
 ROLE_OF_KIND = {
